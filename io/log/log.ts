@@ -1,0 +1,82 @@
+/**
+ * The log: an ordered, partitioned, replayable record stream, as Apache Kafka provides it. Processors and
+ * sinks only see this interface, so the same pipeline runs on the in-process log (embedded mode) and on
+ * Kafka (distributed mode). Records with the same key land in the same partition, in order.
+ */
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  /** Keep only the latest record per key (Kafka cleanup.policy=compact). */
+  compacted?: boolean;
+  retentionMs?: number;
+}
+
+export interface ProduceRecord {
+  key: string;
+  value: Buffer;
+  /** Event time of the record, epoch ms; defaults to the time of sending. */
+  timestamp?: number;
+}
+
+export interface LogRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: string;
+  value: Buffer;
+  timestamp: number;
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface ConsumerOptions {
+  /** Consumer group: members share the partitions, and committed offsets are per group. */
+  group: string;
+  topics: string[];
+  /** Where a group without a committed offset starts. */
+  fromBeginning?: boolean;
+  /** Called when partitions are assigned to this member, before any of their records is returned. */
+  onAssigned?: (partitions: TopicPartition[]) => void | Promise<void>;
+  /** Called when partitions are taken away, after the last poll that returned their records. */
+  onRevoked?: (partitions: TopicPartition[]) => void | Promise<void>;
+}
+
+export interface LogProducer {
+  /** Resolves once the log has accepted the records (or waits while the log applies backpressure). */
+  send(topic: string, records: ProduceRecord[]): Promise<void>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LogConsumer {
+  /** Up to `max` records, or an empty list after `waitMs` without data. Per partition, in offset order. */
+  poll(max: number, waitMs: number): Promise<LogRecord[]>;
+  /** Marks everything up to and including these records as processed for the group. */
+  commit(records: LogRecord[]): Promise<void>;
+  /** Records of the subscribed topics not yet returned to this consumer (0 when caught up). */
+  lag(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface Log {
+  readonly kind: 'memory' | 'kafka';
+  ensureTopics(specs: TopicSpec[]): Promise<void>;
+  producer(): LogProducer;
+  consumer(options: ConsumerOptions): LogConsumer;
+  close(): Promise<void>;
+}
+
+/** For each topic-partition among `records`, the highest offset seen: what a commit covers. */
+export function highestOffsets(records: LogRecord[]): Map<string, LogRecord> {
+  const last = new Map<string, LogRecord>();
+  for (const record of records) {
+    const id = `${record.topic}\u0000${record.partition}`;
+    const seen = last.get(id);
+    if (!seen || seen.offset < record.offset) last.set(id, record);
+  }
+  return last;
+}

@@ -1,0 +1,328 @@
+import { partitionFor } from './partitioner.js';
+import {
+  highestOffsets,
+  type ConsumerOptions,
+  type Log,
+  type LogConsumer,
+  type LogProducer,
+  type LogRecord,
+  type ProduceRecord,
+  type TopicPartition,
+  type TopicSpec,
+} from './log.js';
+
+/**
+ * The in-process log of embedded mode: Kafka's semantics (partitions, per-key order, offsets, consumer
+ * groups) without its durability. Records are held until every group subscribed to their topic has
+ * committed them; producers wait while a partition's uncommitted backlog is full, so a slow consumer slows
+ * ingest instead of growing memory without bound.
+ */
+export interface MemoryLogOptions {
+  /** Uncommitted records a partition may hold before producers wait. */
+  maxBacklogPerPartition?: number;
+}
+
+interface Partition {
+  /** Offset of records[0]. */
+  base: number;
+  records: LogRecord[];
+}
+
+interface Topic {
+  spec: TopicSpec;
+  partitions: Partition[];
+}
+
+interface Group {
+  committed: Map<string, number>;
+  members: MemoryConsumer[];
+  topics: Set<string>;
+}
+
+const tpId = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+export class MemoryLog implements Log {
+  readonly kind = 'memory' as const;
+  private readonly topics = new Map<string, Topic>();
+  private readonly groups = new Map<string, Group>();
+  private dataWaiters = new Set<() => void>();
+  private spaceWaiters = new Set<() => void>();
+  private readonly maxBacklog: number;
+  private closed = false;
+
+  constructor(options: MemoryLogOptions = {}) {
+    this.maxBacklog = options.maxBacklogPerPartition ?? 50_000;
+  }
+
+  async ensureTopics(specs: TopicSpec[]): Promise<void> {
+    for (const spec of specs) {
+      const existing = this.topics.get(spec.name);
+      if (existing) {
+        if (existing.spec.partitions !== spec.partitions)
+          throw new Error(`topic ${spec.name} exists with ${existing.spec.partitions} partitions, not ${spec.partitions}`);
+        continue;
+      }
+      this.topics.set(spec.name, {
+        spec,
+        partitions: Array.from({ length: spec.partitions }, () => ({ base: 0, records: [] })),
+      });
+    }
+  }
+
+  producer(): LogProducer {
+    return {
+      send: (topic, records) => this.append(topic, records),
+      flush: async () => {},
+      close: async () => {},
+    };
+  }
+
+  consumer(options: ConsumerOptions): LogConsumer {
+    for (const topic of options.topics) this.topic(topic);
+    let group = this.groups.get(options.group);
+    if (!group) {
+      group = { committed: new Map(), members: [], topics: new Set() };
+      this.groups.set(options.group, group);
+    }
+    for (const topic of options.topics) group.topics.add(topic);
+    const member = new MemoryConsumer(this, group, options);
+    group.members.push(member);
+    this.rebalance(group);
+    return member;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake();
+    for (const resolve of this.spaceWaiters) resolve();
+  }
+
+  /** Records in a partition from `offset` on, at most `max`. */
+  read(topic: string, partition: number, offset: number, max: number): LogRecord[] {
+    const p = this.topic(topic).partitions[partition]!;
+    const start = Math.max(offset - p.base, 0);
+    return p.records.slice(start, start + max);
+  }
+
+  endOffset(topic: string, partition: number): number {
+    const p = this.topic(topic).partitions[partition]!;
+    return p.base + p.records.length;
+  }
+
+  partitionsOf(topic: string): number {
+    return this.topic(topic).spec.partitions;
+  }
+
+  isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Resolves on the next append (or close), or after `ms`. */
+  waitForData(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.dataWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.dataWaiters.add(done);
+    });
+  }
+
+  commit(group: Group, records: LogRecord[]): void {
+    for (const record of highestOffsets(records).values()) {
+      const id = tpId(record.topic, record.partition);
+      const next = record.offset + 1;
+      if ((group.committed.get(id) ?? 0) < next) group.committed.set(id, next);
+      this.trim(record.topic, record.partition);
+    }
+    for (const resolve of [...this.spaceWaiters]) resolve();
+  }
+
+  leave(group: Group, member: MemoryConsumer): void {
+    group.members = group.members.filter((m) => m !== member);
+    this.rebalance(group);
+  }
+
+  private topic(name: string): Topic {
+    const topic = this.topics.get(name);
+    if (!topic) throw new Error(`unknown topic ${name}: create it with ensureTopics first`);
+    return topic;
+  }
+
+  private async append(topicName: string, records: ProduceRecord[]): Promise<void> {
+    const topic = this.topic(topicName);
+    const now = Date.now();
+    for (const record of records) {
+      if (this.closed) throw new Error('log is closed');
+      const partition = partitionFor(record.key, topic.spec.partitions);
+      while (!this.closed && this.backlog(topicName, partition) >= this.maxBacklog) await this.waitForSpace();
+      const p = topic.partitions[partition]!;
+      p.records.push({
+        topic: topicName,
+        partition,
+        offset: p.base + p.records.length,
+        key: record.key,
+        value: record.value,
+        timestamp: record.timestamp ?? now,
+      });
+      if (!this.hasSubscribers(topicName)) this.trim(topicName, partition);
+    }
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const resolve of [...this.dataWaiters]) resolve();
+  }
+
+  private waitForSpace(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.spaceWaiters.delete(done);
+        resolve();
+      };
+      this.spaceWaiters.add(done);
+    });
+  }
+
+  private hasSubscribers(topic: string): boolean {
+    for (const group of this.groups.values()) if (group.topics.has(topic)) return true;
+    return false;
+  }
+
+  /** Uncommitted records of the slowest subscribed group. */
+  private backlog(topic: string, partition: number): number {
+    const end = this.endOffset(topic, partition);
+    let backlog = 0;
+    for (const group of this.groups.values()) {
+      if (!group.topics.has(topic)) continue;
+      backlog = Math.max(backlog, end - (group.committed.get(tpId(topic, partition)) ?? 0));
+    }
+    return backlog;
+  }
+
+  /**
+   * Drops records every subscribed group has committed. Compacted topics (reference data such as topology)
+   * are kept whole, since a late member must be able to read the latest value of every key.
+   */
+  private trim(topicName: string, partition: number): void {
+    const topic = this.topic(topicName);
+    if (topic.spec.compacted) return;
+    const p = topic.partitions[partition]!;
+    let low = p.base + p.records.length;
+    for (const group of this.groups.values()) {
+      if (!group.topics.has(topicName)) continue;
+      low = Math.min(low, group.committed.get(tpId(topicName, partition)) ?? 0);
+    }
+    const drop = low - p.base;
+    if (drop > 0) {
+      p.records.splice(0, drop);
+      p.base = low;
+    }
+  }
+
+  /** Spreads the group's partitions over its members, round robin. */
+  private rebalance(group: Group): void {
+    group.members.forEach((member, index) => {
+      const assigned: TopicPartition[] = [];
+      for (const topic of member.topics) {
+        for (let partition = 0; partition < this.partitionsOf(topic); partition++) {
+          if (partition % group.members.length === index) assigned.push({ topic, partition });
+        }
+      }
+      member.reassign(assigned, group);
+    });
+  }
+}
+
+class MemoryConsumer implements LogConsumer {
+  readonly topics: string[];
+  private assigned: TopicPartition[] = [];
+  private pending: { assigned: TopicPartition[] } | null = null;
+  private readonly positions = new Map<string, number>();
+  private cursor = 0;
+  private closed = false;
+
+  constructor(
+    private readonly log: MemoryLog,
+    private readonly group: Group,
+    private readonly options: ConsumerOptions,
+  ) {
+    this.topics = options.topics;
+  }
+
+  /** Takes effect at the next poll, so callbacks run between polls as with Kafka. */
+  reassign(assigned: TopicPartition[], _group: Group): void {
+    this.pending = { assigned };
+  }
+
+  async poll(max: number, waitMs: number): Promise<LogRecord[]> {
+    if (this.closed) return [];
+    await this.applyRebalance();
+    let out = this.take(max);
+    if (out.length === 0 && waitMs > 0 && !this.log.isClosed()) {
+      await this.log.waitForData(waitMs);
+      await this.applyRebalance();
+      out = this.take(max);
+    }
+    return out;
+  }
+
+  async commit(records: LogRecord[]): Promise<void> {
+    this.log.commit(this.group, records);
+  }
+
+  async lag(): Promise<number> {
+    let lag = 0;
+    for (const tp of this.assigned) {
+      lag += this.log.endOffset(tp.topic, tp.partition) - (this.positions.get(tpId(tp.topic, tp.partition)) ?? 0);
+    }
+    return lag;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.assigned.length) await this.options.onRevoked?.(this.assigned);
+    this.log.leave(this.group, this);
+  }
+
+  private async applyRebalance(): Promise<void> {
+    if (!this.pending) return;
+    const next = this.pending.assigned;
+    this.pending = null;
+    const key = (tp: TopicPartition) => tpId(tp.topic, tp.partition);
+    const nextIds = new Set(next.map(key));
+    const oldIds = new Set(this.assigned.map(key));
+    const revoked = this.assigned.filter((tp) => !nextIds.has(key(tp)));
+    const added = next.filter((tp) => !oldIds.has(key(tp)));
+    if (revoked.length) await this.options.onRevoked?.(revoked);
+    for (const tp of revoked) this.positions.delete(key(tp));
+    for (const tp of added) {
+      const committed = this.group.committed.get(key(tp));
+      const start = committed ?? (this.options.fromBeginning === false ? this.log.endOffset(tp.topic, tp.partition) : 0);
+      this.positions.set(key(tp), start);
+    }
+    this.assigned = next;
+    if (added.length) await this.options.onAssigned?.(added);
+  }
+
+  /** Round robin over the assigned partitions so one busy partition cannot starve the others. */
+  private take(max: number): LogRecord[] {
+    const out: LogRecord[] = [];
+    const n = this.assigned.length;
+    for (let visited = 0; visited < n && out.length < max; visited++) {
+      const tp = this.assigned[(this.cursor + visited) % n]!;
+      const id = tpId(tp.topic, tp.partition);
+      const position = this.positions.get(id) ?? 0;
+      const records = this.log.read(tp.topic, tp.partition, position, max - out.length);
+      if (records.length) {
+        this.positions.set(id, position + records.length);
+        out.push(...records);
+      }
+    }
+    this.cursor = n ? (this.cursor + 1) % n : 0;
+    return out;
+  }
+}
