@@ -79,7 +79,7 @@ export interface DtEnvelope {
   dt_id: string;
   /** UTC quarter hour the slot starts at. */
   slot_start: number;
-  /** Number of readings applied to the slot so far: grows with every accepted reading, identical on replay. */
+  /** Version of the slot: raised by every reading that changes it and by its closing, so the newest version has the highest revision; identical on replay. */
   revision: number;
   /** False while the watermark has not yet passed slot end plus allowed lateness. */
   is_final: boolean;
