@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/**
+ * Configuration: the environment variables of DESIGN.md, optionally with a JSON config file whose keys are
+ * the same names (`{"GRIDSTREAM_HTTP_PORT": 8080}`). The environment wins over the file.
+ */
+export interface GridstreamConfig {
+  httpPort: number;
+  /** External MQTT broker; undefined runs the embedded broker. */
+  mqttUrl: string | undefined;
+  mqttPort: number;
+  /** Kafka bootstrap servers; undefined runs the in-process log. */
+  kafkaBrokers: string | undefined;
+  /** ClickHouse server; undefined runs the embedded engine. */
+  clickhouseUrl: string | undefined;
+  dataDir: string;
+  /** API keys as `key` or `key:tenant`; undefined lets the demo generate one. */
+  apiKeys: string | undefined;
+  /** How long after a slot's end (in event time) it is closed as final. */
+  allowedLatenessS: number;
+  /** How long after a slot's end late readings still revise it. */
+  revisionHorizonH: number;
+  /** Retention of time series in the warehouse. */
+  retentionDays: number;
+  /** Partitions of the keyed log topics. */
+  partitions: number;
+}
+
+interface Variable {
+  key: keyof GridstreamConfig;
+  kind: 'string' | 'port' | 'positive';
+  fallback: string | number | undefined;
+  doc: string;
+}
+
+export const VARIABLES: Record<string, Variable> = {
+  GRIDSTREAM_HTTP_PORT: { key: 'httpPort', kind: 'port', fallback: 8080, doc: 'API port' },
+  GRIDSTREAM_MQTT_URL: { key: 'mqttUrl', kind: 'string', fallback: undefined, doc: 'external broker; unset = embedded broker' },
+  GRIDSTREAM_MQTT_PORT: { key: 'mqttPort', kind: 'port', fallback: 1883, doc: 'embedded broker port' },
+  GRIDSTREAM_KAFKA_BROKERS: { key: 'kafkaBrokers', kind: 'string', fallback: undefined, doc: 'Kafka bootstrap servers; unset = in-process log' },
+  GRIDSTREAM_CLICKHOUSE_URL: { key: 'clickhouseUrl', kind: 'string', fallback: undefined, doc: 'ClickHouse server; unset = embedded engine' },
+  GRIDSTREAM_DATA_DIR: { key: 'dataDir', kind: 'string', fallback: './data', doc: 'embedded data directory' },
+  GRIDSTREAM_API_KEYS: { key: 'apiKeys', kind: 'string', fallback: undefined, doc: 'comma-separated key or key:tenant' },
+  GRIDSTREAM_ALLOWED_LATENESS_S: { key: 'allowedLatenessS', kind: 'positive', fallback: 300, doc: 'event-time lateness before a slot closes' },
+  GRIDSTREAM_REVISION_HORIZON_H: { key: 'revisionHorizonH', kind: 'positive', fallback: 24, doc: 'how long late readings revise a closed slot' },
+  GRIDSTREAM_RETENTION_DAYS: { key: 'retentionDays', kind: 'positive', fallback: 395, doc: 'warehouse retention of time series' },
+  GRIDSTREAM_PARTITIONS: { key: 'partitions', kind: 'positive', fallback: 8, doc: 'partitions of keyed log topics' },
+};
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: string): GridstreamConfig {
+  let file: Record<string, unknown> = {};
+  if (configFile) {
+    try {
+      file = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new ConfigError(`config file ${configFile}: ${(error as Error).message}`);
+    }
+    for (const name of Object.keys(file)) {
+      if (!(name in VARIABLES)) throw new ConfigError(`config file ${configFile}: unknown setting ${name} (known: ${Object.keys(VARIABLES).join(', ')})`);
+    }
+  }
+  const config: Record<string, unknown> = {};
+  for (const [name, variable] of Object.entries(VARIABLES)) {
+    const raw = env[name] ?? (file[name] === undefined ? undefined : String(file[name]));
+    config[variable.key] = raw === undefined || raw === '' ? variable.fallback : parse(name, variable, raw);
+  }
+  const result = config as unknown as GridstreamConfig;
+  result.dataDir = resolve(result.dataDir);
+  return result;
+}
+
+function parse(name: string, variable: Variable, raw: string): string | number {
+  if (variable.kind === 'string') return raw;
+  const value = Number(raw);
+  if (variable.kind === 'port' && !(Number.isInteger(value) && value >= 0 && value <= 65535))
+    throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a port number (0-65535)`);
+  if (variable.kind === 'positive' && !(value > 0)) throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a positive number`);
+  return value;
+}
