@@ -15,8 +15,12 @@ import { summarizeSlot, type SlotReading } from './slot-summary.js';
  * it is returned as `too-late` (the raw reading is still stored by the readings sink: nothing is lost).
  *
  * Duplicates: a reading with the same meter and timestamp as one already in the slot replaces it (last
- * write wins) and an identical one changes nothing, so re-delivered readings never double count. Every change
- * raises the slot's revision, which the warehouse uses to keep only the newest version of a slot.
+ * write wins) and an identical one changes nothing, so re-delivered readings never double count.
+ *
+ * Versions: an emitted slot carries 2 x the newest receive time among its readings, plus 1 once final. A
+ * change always comes with a reading received later, so versions grow with every change; they depend only
+ * on the records, so a replay or a processor restored from the warehouse after a restart emits the same
+ * versions, and the warehouse keeps the newest row of a slot whatever order rows arrive in.
  */
 export interface EnvelopeConfig {
   allowedLatenessMs: number;
@@ -41,7 +45,8 @@ export type EnvelopeOutput =
 
 interface SlotState {
   meters: Map<string, Map<number, SlotReading>>;
-  revision: number;
+  /** Newest receive time among the readings applied: the basis of the version. */
+  lastReceivedAt: number;
   final: boolean;
 }
 
@@ -110,7 +115,7 @@ function applyReading(state: EnvelopeState, reading: MeterReading, config: Envel
       });
       return;
     }
-    slot = { meters: new Map(), revision: 0, final: false };
+    slot = { meters: new Map(), lastReceivedAt: 0, final: false };
     dt.slots.set(start, slot);
   }
 
@@ -123,7 +128,7 @@ function applyReading(state: EnvelopeState, reading: MeterReading, config: Envel
   const previous = byTs.get(reading.ts);
   if (!previous || !sameReading(previous, reading)) {
     byTs.set(reading.ts, { ts: reading.ts, p_kw: reading.p_kw, q_kvar: reading.q_kvar, legs: reading.legs });
-    slot.revision++;
+    slot.lastReceivedAt = Math.max(slot.lastReceivedAt, reading.received_at);
     state.dirty.add(dirtyKey(reading.dt_id, start));
   }
 
@@ -151,7 +156,6 @@ function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: Envel
     for (const [start, slot] of dt.slots) {
       if (!slot.final && start + SLOT_MS <= closeBefore) {
         slot.final = true;
-        slot.revision++;
         state.dirty.delete(dirtyKey(dtId, start));
         outputs.push({ type: 'envelope', envelope: envelopeOf(dtId, start, slot, dt) });
       }
@@ -186,7 +190,7 @@ function envelopeOf(dtId: string, start: number, slot: SlotState, dt: DtState): 
   return {
     dt_id: dtId,
     slot_start: start,
-    revision: slot.revision,
+    version: 2 * slot.lastReceivedAt + (slot.final ? 1 : 0),
     is_final: slot.final,
     ...figures,
     meters_connected: connected,

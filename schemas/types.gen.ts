@@ -74,13 +74,13 @@ export interface LegVoltage {
 
 export type DataQuality = "ami_direct" | "ami_imputed" | "modelled_only";
 
-/** A DT's 15-minute load envelope for the slot [slot_start, slot_start + 15 min) (topic gridstream.envelopes, keyed by DT id). A later revision of the same slot carries a higher revision and replaces the earlier one. */
+/** A DT's 15-minute load envelope for the slot [slot_start, slot_start + 15 min) (topic gridstream.envelopes, keyed by DT id). A later revision of the same slot carries a higher version and replaces the earlier one. */
 export interface DtEnvelope {
   dt_id: string;
   /** UTC quarter hour the slot starts at. */
   slot_start: number;
-  /** Version of the slot: raised by every reading that changes it and by its closing, so the newest version has the highest revision; identical on replay. */
-  revision: number;
+  /** 2 x the newest receive time (epoch ms) among the slot's readings, plus 1 once the slot is final. Grows with every change, survives restarts and is identical on replay, so the warehouse keeps the row with the highest version. */
+  version: number;
   /** False while the watermark has not yet passed slot end plus allowed lateness. */
   is_final: boolean;
   /** Mean net active power through the DT over the slot, kW (import positive). */
