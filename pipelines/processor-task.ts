@@ -1,0 +1,119 @@
+import type { Log, LogRecord, ProduceRecord, TopicPartition } from '../io/log/log.js';
+import { partitionFor } from '../io/log/partitioner.js';
+
+/**
+ * Runs a pure keyed processor on the log, the way Kafka Streams runs a processor topology: one state per
+ * input partition (so one DT's state lives in one place), records applied in offset order, a periodic
+ * punctuation, and offsets committed only after the outputs they caused have been accepted by the log.
+ * Partitions move between members of the consumer group; a partition's state is rebuilt by `restore` when
+ * it arrives and dropped when it leaves.
+ */
+export interface PureProcessor<S, I, O> {
+  readonly name: string;
+  init(): S;
+  step(state: S, input: I): { state: S; outputs: O[] };
+}
+
+export interface ProcessorTaskOptions<S, I, O> {
+  log: Log;
+  group: string;
+  inputTopic: string;
+  partitions: number;
+  processor: PureProcessor<S, I, O>;
+  /** Turns a log record into the processor's input. */
+  toInput(record: LogRecord): I;
+  /** The punctuation input, and how often (wall clock) to send it. */
+  punctuation: { input: I; everyMs: number };
+  /** Turns outputs into records per log topic. */
+  route(outputs: O[]): Map<string, ProduceRecord[]>;
+  /** Inputs that rebuild a partition's state when it is assigned here (e.g. recent data from the warehouse). */
+  restore?(partition: number): Promise<I[]>;
+  /** Called after each applied batch, e.g. to export metrics. */
+  observe?(states: ReadonlyMap<number, S>, records: number): void;
+  maxBatch?: number;
+}
+
+export interface ProcessorTask<I> {
+  /** Feeds a side input (e.g. topology) to the state of the partition owning `key`, if it is here. */
+  inject(key: string, input: I): void;
+  /** Records read but whose outputs are not yet on the log, plus records not yet read. */
+  lag(): Promise<number>;
+  /** Drains what is on the log, punctuates a last time, produces the last outputs and commits them. */
+  stop(): Promise<void>;
+}
+
+export function startProcessorTask<S, I, O>(options: ProcessorTaskOptions<S, I, O>): ProcessorTask<I> {
+  const { log, processor } = options;
+  const states = new Map<number, S>();
+  let pending: O[] = [];
+  let stopping = false;
+  let failure: Error | null = null;
+
+  const apply = (partition: number, input: I) => {
+    const state = states.get(partition);
+    if (state === undefined) return;
+    const step = processor.step(state, input);
+    states.set(partition, step.state);
+    if (step.outputs.length) pending.push(...step.outputs);
+  };
+
+  const consumer = log.consumer({
+    group: options.group,
+    topics: [options.inputTopic],
+    fromBeginning: true,
+    onAssigned: async (tps: TopicPartition[]) => {
+      for (const { partition } of tps) {
+        states.set(partition, processor.init());
+        // Restored inputs only rebuild state: what they emit is already in the warehouse.
+        for (const input of (await options.restore?.(partition)) ?? [])
+          states.set(partition, processor.step(states.get(partition)!, input).state);
+      }
+    },
+    onRevoked: async (tps: TopicPartition[]) => {
+      for (const { partition } of tps) states.delete(partition);
+    },
+  });
+
+  const producer = log.producer();
+  const flushOutputs = async () => {
+    const outputs = pending;
+    pending = [];
+    if (outputs.length === 0) return;
+    for (const [topic, records] of options.route(outputs)) await producer.send(topic, records);
+  };
+
+  const loop = async () => {
+    let lastPunctuation = Date.now();
+    for (;;) {
+      const records = await consumer.poll(options.maxBatch ?? 5_000, 100);
+      for (const record of records) apply(record.partition, options.toInput(record));
+      const now = Date.now();
+      if (stopping || now - lastPunctuation >= options.punctuation.everyMs) {
+        for (const partition of states.keys()) apply(partition, options.punctuation.input);
+        lastPunctuation = now;
+      }
+      await flushOutputs();
+      if (records.length) await consumer.commit(records);
+      options.observe?.(states, records.length);
+      if (stopping && records.length === 0) break;
+    }
+  };
+  const running = loop().catch((error: Error) => {
+    failure = error;
+    console.error(`processor ${processor.name} stopped: ${error.stack ?? error.message}`);
+  });
+
+  return {
+    inject(key, input) {
+      apply(partitionFor(key, options.partitions), input);
+    },
+    lag: async () => (await consumer.lag()) + pending.length,
+    async stop() {
+      stopping = true;
+      await running;
+      await consumer.close();
+      await producer.close();
+      if (failure) throw failure;
+    },
+  };
+}

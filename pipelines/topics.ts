@@ -1,0 +1,29 @@
+import type { LogSchemaName } from '../core/codec.js';
+import type { TopicSpec } from '../io/log/log.js';
+
+/** Log topics, the schema of their values, and how they are keyed. */
+export const TOPICS = {
+  readings: { name: 'gridstream.readings', schema: 'MeterReading', key: 'DT id' },
+  weather: { name: 'gridstream.weather', schema: 'WeatherObservation', key: 'station id' },
+  dispatches: { name: 'gridstream.dispatches', schema: 'DispatchCommand', key: 'asset id' },
+  envelopes: { name: 'gridstream.envelopes', schema: 'DtEnvelope', key: 'DT id' },
+  deadLetters: { name: 'gridstream.deadletters', schema: 'DeadLetter', key: 'meter, station or asset id' },
+  topologyMeters: { name: 'gridstream.topology.meters', schema: 'TopologyMeter', key: 'meter id' },
+  topologyTransformers: { name: 'gridstream.topology.transformers', schema: 'TopologyTransformer', key: 'DT id' },
+} as const satisfies Record<string, { name: string; schema: LogSchemaName; key: string }>;
+
+export type TopicId = keyof typeof TOPICS;
+
+export function topicSpecs(partitions: number): TopicSpec[] {
+  return Object.values(TOPICS).map((topic) =>
+    topic.name.startsWith('gridstream.topology.')
+      ? { name: topic.name, partitions: 1, compacted: true }
+      : { name: topic.name, partitions },
+  );
+}
+
+export function schemaOfTopic(topic: string): LogSchemaName {
+  const found = Object.values(TOPICS).find((t) => t.name === topic);
+  if (!found) throw new Error(`no schema for log topic ${topic}`);
+  return found.schema;
+}
