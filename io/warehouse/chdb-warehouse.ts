@@ -1,0 +1,86 @@
+import { drainPending, Session } from 'chdb';
+
+import {
+  encodeJsonEachRow,
+  parseJsonEachRow,
+  SESSION_SETTINGS,
+  WarehouseError,
+  type QueryParams,
+  type Warehouse,
+} from './warehouse.js';
+
+/**
+ * The embedded warehouse: a persistent chdb Session (current ClickHouse, in-process). Only the async calls
+ * are used, so queries and inserts run on libuv's pool and never block the event loop.
+ *
+ * chdb allows one engine per data directory per process: open one ChdbWarehouse per directory and share it.
+ */
+export class ChdbWarehouse implements Warehouse {
+  readonly kind = 'embedded' as const;
+  private readonly session: Session;
+
+  constructor(readonly dataDir: string) {
+    // Settings that change how results look must be given when the engine starts (SESSION_SETTINGS).
+    const connectionArgs = Object.entries(SESSION_SETTINGS).map(([name, value]) => `--${name}=${value}`);
+    try {
+      this.session = new Session(dataDir, { connectionArgs });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`cannot open the embedded ClickHouse engine at ${dataDir}: ${reason}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async command(sql: string, params?: QueryParams): Promise<void> {
+    try {
+      await this.run(sql, params, 'TabSeparated');
+    } catch (error) {
+      throw new WarehouseError('command', sql, error);
+    }
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]> {
+    let text: string;
+    try {
+      text = (await this.run(sql, params, 'JSONEachRow')).text();
+    } catch (error) {
+      throw new WarehouseError('query', sql, error);
+    }
+    return parseJsonEachRow<T>(text);
+  }
+
+  async insert(
+    table: string,
+    rows: ReadonlyArray<Record<string, unknown>>,
+    options: { dedupToken?: string } = {},
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    const { payload, columns } = encodeJsonEachRow(rows);
+    const settings =
+      options.dedupToken === undefined ? undefined : { insert_deduplication_token: options.dedupToken };
+    try {
+      // Raw passthrough: the Buffer goes to the engine's parser zero-copy; no per-row work on the JS side.
+      await this.session.insert({ table, values: payload, format: 'JSONEachRow', columns, settings });
+    } catch (error) {
+      throw new WarehouseError(
+        'insert',
+        `INSERT INTO ${table} (${columns.join(', ')}) FORMAT JSONEachRow`,
+        error,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    this.session.close();
+    // close() defers the native teardown while a call is still running; wait for it, so that the same data
+    // directory can be opened again in this process as soon as this promise resolves.
+    await drainPending();
+  }
+
+  private run(sql: string, params: QueryParams | undefined, format: string) {
+    return params === undefined || Object.keys(params).length === 0
+      ? this.session.queryAsync(sql, { format })
+      : this.session.queryBindAsync(sql, params, { format });
+  }
+}
