@@ -1,0 +1,294 @@
+/**
+ * Record → table row mappers: one function per record type, producing the JSONEachRow object the warehouse
+ * inserts. Every mapper returns the same keys for every record (the insert's column list is taken from the
+ * first row).
+ *
+ * Timestamps: records carry UTC epoch milliseconds; rows carry DateTime64(3, 'UTC') text,
+ * 'YYYY-MM-DD hh:mm:ss.sss' (see dateTime64()). ClickHouse also parses a bare number, but it guesses seconds
+ * or milliseconds from the number of digits, so text is the only unambiguous form; it parses the same on the
+ * embedded engine and on any server whatever its date_time_input_format.
+ */
+import type {
+  DataQuality,
+  DeadLetter,
+  DispatchCommand,
+  DtEnvelope,
+  MeterReading,
+  PowerUnit,
+  TopologyMeter,
+  TopologyTransformer,
+  WeatherObservation,
+} from '../../schemas/types.gen.js';
+
+/** The data-quality tiers as the warehouse and the API spell them (the seeds' spelling). */
+export type DataQualityLabel = 'ami-direct' | 'ami-imputed' | 'modelled-only';
+
+const DATA_QUALITY_LABELS: Record<DataQuality, DataQualityLabel> = {
+  ami_direct: 'ami-direct',
+  ami_imputed: 'ami-imputed',
+  modelled_only: 'modelled-only',
+};
+
+/** Avro enum symbols cannot contain '-', so the schema says ami_direct; the warehouse and API say ami-direct. */
+export function dataQualityLabel(quality: DataQuality): DataQualityLabel {
+  return DATA_QUALITY_LABELS[quality];
+}
+
+/** Epoch milliseconds → DateTime64(3, 'UTC') text 'YYYY-MM-DD hh:mm:ss.sss'. */
+export function dateTime64(ms: number): string {
+  if (!Number.isFinite(ms)) throw new RangeError(`not a timestamp: ${ms}`);
+  return new Date(ms).toISOString().slice(0, 23).replace('T', ' ');
+}
+
+/** DateTime64 text as the warehouse returns it ('YYYY-MM-DD hh:mm:ss[.fff]', UTC) → epoch milliseconds. */
+export function parseDateTime64(text: string): number {
+  const ms = Date.parse(text.replace(' ', 'T') + 'Z');
+  if (Number.isNaN(ms)) throw new RangeError(`not a DateTime64 value: ${JSON.stringify(text)}`);
+  return ms;
+}
+
+function nullableDateTime64(ms: number | null): string | null {
+  return ms === null ? null : dateTime64(ms);
+}
+
+export type ReadingRow = {
+  meter_id: string;
+  dt_id: string;
+  ts: string;
+  p_kw: number;
+  q_kvar: number | null;
+  'legs.leg': number[];
+  'legs.v': number[];
+  'legs.i': number[];
+  e_imp_kwh: number | null;
+  e_exp_kwh: number | null;
+  received_at: string;
+};
+
+export function readingRow(r: MeterReading): ReadingRow {
+  return {
+    meter_id: r.meter_id,
+    dt_id: r.dt_id,
+    ts: dateTime64(r.ts),
+    p_kw: r.p_kw,
+    q_kvar: r.q_kvar,
+    'legs.leg': r.legs.map((l) => l.leg),
+    'legs.v': r.legs.map((l) => l.v),
+    'legs.i': r.legs.map((l) => l.i),
+    e_imp_kwh: r.e_imp_kwh,
+    e_exp_kwh: r.e_exp_kwh,
+    received_at: dateTime64(r.received_at),
+  };
+}
+
+export type EnvelopeRow = {
+  dt_id: string;
+  slot_start: string;
+  version: number;
+  is_final: boolean;
+  net_mean_kw: number;
+  min_kw: number;
+  max_kw: number;
+  p95_kw: number;
+  import_kwh: number;
+  export_kwh: number;
+  q_mean_kvar: number | null;
+  'legs.leg': number[];
+  'legs.v_min': number[];
+  'legs.v_mean': number[];
+  'legs.v_max': number[];
+  meters_reporting: number;
+  meters_connected: number;
+  readings: number;
+  ami_coverage_pct: number;
+  data_quality: DataQualityLabel;
+};
+
+export function envelopeRow(e: DtEnvelope): EnvelopeRow {
+  return {
+    dt_id: e.dt_id,
+    slot_start: dateTime64(e.slot_start),
+    version: e.version,
+    is_final: e.is_final,
+    net_mean_kw: e.net_mean_kw,
+    min_kw: e.min_kw,
+    max_kw: e.max_kw,
+    p95_kw: e.p95_kw,
+    import_kwh: e.import_kwh,
+    export_kwh: e.export_kwh,
+    q_mean_kvar: e.q_mean_kvar,
+    'legs.leg': e.legs.map((l) => l.leg),
+    'legs.v_min': e.legs.map((l) => l.v_min),
+    'legs.v_mean': e.legs.map((l) => l.v_mean),
+    'legs.v_max': e.legs.map((l) => l.v_max),
+    meters_reporting: e.meters_reporting,
+    meters_connected: e.meters_connected,
+    readings: e.readings,
+    ami_coverage_pct: e.ami_coverage_pct,
+    data_quality: dataQualityLabel(e.data_quality),
+  };
+}
+
+export type DeadLetterRow = {
+  received_at: string;
+  source_topic: string;
+  reason_code: string;
+  reason: string;
+  key: string | null;
+  /** The raw bytes, base64: JSON strings cannot carry arbitrary bytes. The table decodes it into `raw`. */
+  raw_base64: string;
+};
+
+export function deadLetterRow(d: DeadLetter): DeadLetterRow {
+  return {
+    received_at: dateTime64(d.received_at),
+    source_topic: d.source_topic,
+    reason_code: d.reason_code,
+    reason: d.reason,
+    key: d.key,
+    raw_base64: d.raw.toString('base64'),
+  };
+}
+
+export type TopologyMeterRow = {
+  meter_id: string;
+  meter_number: string;
+  electronic_serial_number: string;
+  service_point_id: string;
+  premise_id: string;
+  legs: number;
+  dt_id: string;
+  topology_version: number;
+};
+
+export function topologyMeterRow(m: TopologyMeter): TopologyMeterRow {
+  return {
+    meter_id: m.meter_id,
+    meter_number: m.meter_number,
+    electronic_serial_number: m.electronic_serial_number,
+    service_point_id: m.service_point_id,
+    premise_id: m.premise_id,
+    legs: m.legs,
+    dt_id: m.dt_id,
+    topology_version: m.topology_version,
+  };
+}
+
+export type TopologyTransformerRow = {
+  dt_id: string;
+  feeder_id: string;
+  rated_kva: number;
+  cooling_class: 'ONAN' | 'ONAF';
+  latitude: number;
+  longitude: number;
+  weather_station_id: string | null;
+  nominal_voltage_v: number;
+  top_oil_rise_k: number | null;
+  hot_spot_gradient_k: number | null;
+  loss_ratio: number | null;
+  tau_oil_min: number | null;
+  tau_winding_min: number | null;
+  topology_version: number;
+};
+
+export function topologyTransformerRow(t: TopologyTransformer): TopologyTransformerRow {
+  return {
+    dt_id: t.dt_id,
+    feeder_id: t.feeder_id,
+    rated_kva: t.rated_kva,
+    cooling_class: t.cooling_class,
+    latitude: t.latitude,
+    longitude: t.longitude,
+    weather_station_id: t.weather_station_id,
+    nominal_voltage_v: t.nominal_voltage_v,
+    top_oil_rise_k: t.top_oil_rise_k,
+    hot_spot_gradient_k: t.hot_spot_gradient_k,
+    loss_ratio: t.loss_ratio,
+    tau_oil_min: t.tau_oil_min,
+    tau_winding_min: t.tau_winding_min,
+    topology_version: t.topology_version,
+  };
+}
+
+/** One topology load (no Avro record: the loader writes it once per load). */
+export interface TopologyLoad {
+  version: number;
+  /** Epoch milliseconds. */
+  loaded_at: number;
+  /** Where the topology came from, e.g. the file name or 'api'. */
+  source: string;
+  meters: number;
+  transformers: number;
+}
+
+export type TopologyVersionRow = {
+  version: number;
+  loaded_at: string;
+  source: string;
+  meters: number;
+  transformers: number;
+};
+
+export function topologyVersionRow(v: TopologyLoad): TopologyVersionRow {
+  return {
+    version: v.version,
+    loaded_at: dateTime64(v.loaded_at),
+    source: v.source,
+    meters: v.meters,
+    transformers: v.transformers,
+  };
+}
+
+export type WeatherRow = {
+  station_id: string;
+  ts: string;
+  ambient_c: number;
+  received_at: string;
+};
+
+export function weatherRow(w: WeatherObservation): WeatherRow {
+  return {
+    station_id: w.station_id,
+    ts: dateTime64(w.ts),
+    ambient_c: w.ambient_c,
+    received_at: dateTime64(w.received_at),
+  };
+}
+
+export type DispatchRow = {
+  event_id: string;
+  source: string | null;
+  published_at: string | null;
+  asset_id: string;
+  dispatch_time: string;
+  delivery_period_start: string;
+  target_power_amount: string;
+  target_power_unit: PowerUnit;
+  nominal_power_amount: string | null;
+  nominal_power_unit: PowerUnit | null;
+  power_imbalance_amount: string | null;
+  power_imbalance_unit: PowerUnit | null;
+  soc_imbalance_amount: string | null;
+  soc_imbalance_unit: PowerUnit | null;
+  received_at: string;
+};
+
+export function dispatchRow(d: DispatchCommand): DispatchRow {
+  return {
+    event_id: d.event_id,
+    source: d.source,
+    published_at: nullableDateTime64(d.published_at),
+    asset_id: d.asset_id,
+    dispatch_time: dateTime64(d.dispatch_time),
+    delivery_period_start: dateTime64(d.delivery_period_start),
+    target_power_amount: d.target_power.amount,
+    target_power_unit: d.target_power.unit,
+    nominal_power_amount: d.nominal_power?.amount ?? null,
+    nominal_power_unit: d.nominal_power?.unit ?? null,
+    power_imbalance_amount: d.power_imbalance?.amount ?? null,
+    power_imbalance_unit: d.power_imbalance?.unit ?? null,
+    soc_imbalance_amount: d.soc_imbalance?.amount ?? null,
+    soc_imbalance_unit: d.soc_imbalance?.unit ?? null,
+    received_at: dateTime64(d.received_at),
+  };
+}

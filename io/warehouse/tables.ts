@@ -1,0 +1,13 @@
+/** Names of the warehouse tables (created by the migrations in sql/), for code that writes or reads them. */
+export const TABLES = {
+  readings: 'readings',
+  envelopes: 'envelopes',
+  deadLetters: 'dead_letters',
+  topologyMeters: 'topology_meters',
+  topologyTransformers: 'topology_transformers',
+  topologyVersions: 'topology_versions',
+  weather: 'weather',
+  dispatches: 'dispatches',
+} as const;
+
+export type TableName = (typeof TABLES)[keyof typeof TABLES];
