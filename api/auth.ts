@@ -1,0 +1,43 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * API keys from GRIDSTREAM_API_KEYS: comma-separated `key` or `key:tenant`. Only SHA-256 digests are kept in
+ * memory, and a presented key is compared digest to digest in constant time.
+ */
+export interface ApiKeys {
+  /** The tenant of a valid key (`default` for a key without one), or null. */
+  tenantOf(key: string | undefined): string | null;
+  readonly count: number;
+}
+
+const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest();
+
+export function parseApiKeys(spec: string): ApiKeys {
+  const entries = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.indexOf(':');
+      const key = at < 0 ? entry : entry.slice(0, at);
+      const tenant = at < 0 ? 'default' : entry.slice(at + 1);
+      if (key.length < 8) throw new Error('GRIDSTREAM_API_KEYS: every key must have at least 8 characters');
+      if (!tenant) throw new Error(`GRIDSTREAM_API_KEYS: empty tenant after "${key.slice(0, 4)}…:"`);
+      return { hash: digest(key), tenant };
+    });
+  if (entries.length === 0) throw new Error('GRIDSTREAM_API_KEYS is set but holds no key');
+  return {
+    count: entries.length,
+    tenantOf(key) {
+      if (!key) return null;
+      const presented = digest(key);
+      let tenant: string | null = null;
+      for (const entry of entries) if (timingSafeEqual(entry.hash, presented)) tenant = entry.tenant;
+      return tenant;
+    },
+  };
+}
+
+export function generateApiKey(): string {
+  return 'gs_' + randomBytes(18).toString('base64url');
+}

@@ -1,0 +1,98 @@
+import type { FastifyInstance } from 'fastify';
+import { DAY_MS, iso } from '../../core/time.js';
+import { sqlQuery } from '../../io/warehouse/sql-files.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import { ApiError, badRequest } from '../errors.js';
+
+/** Transformer endpoints. They read what the processors wrote and never recompute it. */
+export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { retentionDays: number }) {
+  app.get('/v1/dt', { schema: { summary: 'Distribution transformers with AMI coverage and data-quality tier' } }, async () => {
+    const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('list_dts'));
+    return {
+      transformers: rows.map((r) => ({
+        dt_id: r.dt_id,
+        feeder_id: r.feeder_id,
+        rated_kva: r.rated_kva,
+        cooling_class: r.cooling_class,
+        latitude: r.latitude,
+        longitude: r.longitude,
+        weather_station_id: r.weather_station_id,
+        meters_connected: Number(r.meters_connected),
+        last_slot_start: r.last_slot_start ? iso(Date.parse(String(r.last_slot_start).replace(' ', 'T') + 'Z')) : null,
+        ami_coverage_pct: round(Number(r.ami_coverage_pct), 2),
+        data_quality: r.data_quality,
+      })),
+    };
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { days?: number; from?: string; to?: string } }>(
+    '/v1/dt/:id/load-profile',
+    {
+      schema: {
+        summary: '15-minute load profile of a DT (default: the last 30 days), with coverage per slot',
+        params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 128 } }, required: ['id'] },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            days: { type: 'integer', minimum: 1, maximum: options.retentionDays, description: 'Days back from `to` (default 30)' },
+            from: { type: 'string', format: 'date-time', description: 'Start, inclusive (ISO-8601); overrides days' },
+            to: { type: 'string', format: 'date-time', description: 'End, exclusive (ISO-8601); default now' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const to = request.query.to ? Date.parse(request.query.to) : Date.now();
+      const from = request.query.from ? Date.parse(request.query.from) : to - (request.query.days ?? 30) * DAY_MS;
+      if (from >= to) throw badRequest('from', 'must be before to');
+      if (to - from > options.retentionDays * DAY_MS) throw badRequest('from', `the range may span at most ${options.retentionDays} days`);
+      const [known] = await warehouse.query<{ known: string }>(sqlQuery('dt_exists'), { dt_id: id });
+      if (!known || Number(known.known) === 0) throw new ApiError(404, 'not_found', `no transformer ${JSON.stringify(id)}`);
+      const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('envelopes_for_dt'), {
+        dt_id: id,
+        from_ms: from,
+        to_ms: to,
+      });
+      const slots = rows.map((r) => ({
+        slot_start: iso(Number(r.slot_start_ms)),
+        is_final: Boolean(r.is_final),
+        net_mean_kw: r.net_mean_kw,
+        min_kw: r.min_kw,
+        max_kw: r.max_kw,
+        p95_kw: r.p95_kw,
+        import_kwh: r.import_kwh,
+        export_kwh: r.export_kwh,
+        q_mean_kvar: r.q_mean_kvar,
+        legs: (r.leg as number[]).map((leg, i) => ({
+          leg,
+          v_min: (r.v_min as number[])[i],
+          v_mean: (r.v_mean as number[])[i],
+          v_max: (r.v_max as number[])[i],
+        })),
+        meters_reporting: Number(r.meters_reporting),
+        meters_connected: Number(r.meters_connected),
+        readings: Number(r.readings),
+        ami_coverage_pct: round(Number(r.ami_coverage_pct), 2),
+        data_quality: r.data_quality,
+      }));
+      // The profile as a whole is declared with the tier of its newest slot: the 30 days ending there.
+      const newest = slots.at(-1);
+      return {
+        dt_id: id,
+        from: iso(from),
+        to: iso(to),
+        slot_minutes: 15,
+        data_quality: newest?.data_quality ?? 'modelled-only',
+        ami_coverage_pct: newest?.ami_coverage_pct ?? 0,
+        slots,
+      };
+    },
+  );
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

@@ -1,0 +1,76 @@
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Warehouse } from '../io/warehouse/warehouse.js';
+import type { ApiKeys } from './auth.js';
+import { ApiError, errorHandler } from './errors.js';
+import { dtRoutes } from './routes/dt.js';
+
+export interface ApiDependencies {
+  warehouse: Warehouse;
+  keys: ApiKeys;
+  registry: Registry;
+  retentionDays: number;
+  /** Liveness details for /healthz (e.g. consumer lag); a thrown error makes it 503. */
+  health?: () => Promise<Record<string, unknown>>;
+}
+
+/** Paths served without a key: probes, scraping and the API description. */
+const PUBLIC = new Set(['/healthz', '/metrics', '/openapi.json']);
+
+/** The HTTP API: thin, reads the warehouse, `X-API-Key` on every /v1 route. */
+export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    ajv: { customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false } },
+  });
+  app.setErrorHandler(errorHandler);
+  // The OpenAPI document is generated from the same route schemas that validate requests.
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'gridstream API', version: '1', description: 'Load profiles and grid analytics of LV distribution transformers' },
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  );
+
+  app.addHook('onRequest', async (request) => {
+    const path = request.url.split('?')[0]!;
+    if (PUBLIC.has(path)) return;
+    const header = request.headers['x-api-key'];
+    const key = Array.isArray(header) ? header[0] : header;
+    if (!key) throw new ApiError(401, 'unauthorized', 'missing X-API-Key header');
+    const tenant = deps.keys.tenantOf(key);
+    if (!tenant) throw new ApiError(401, 'unauthorized', 'the X-API-Key is not valid');
+    request.tenant = tenant;
+  });
+
+  app.get('/healthz', async (_request, reply) => {
+    try {
+      await deps.warehouse.query('SELECT 1 AS ok');
+      return { status: 'ok', warehouse: deps.warehouse.kind, ...(await deps.health?.()) };
+    } catch (error) {
+      return reply.status(503).send({ status: 'unavailable', message: (error as Error).message });
+    }
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', deps.registry.contentType);
+    return deps.registry.metrics();
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
+  await app.ready();
+  return app;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    tenant?: string;
+  }
+}

@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify';
+import { generateApiKey, parseApiKeys } from '../api/auth.js';
+import { buildApi } from '../api/server.js';
+import type { GridstreamConfig } from '../core/config.js';
+import { createMetrics, type Metrics } from '../core/metrics.js';
+import { startPipeline, type Edges, type Pipeline } from '../pipelines/gridstream.js';
+import { openEdges } from './edges.js';
+
+/** A running gridstream: edges, pipeline and API in this process. */
+export interface Gridstream {
+  edges: Edges;
+  pipeline: Pipeline;
+  api: FastifyInstance;
+  metrics: Metrics;
+  /** Base URL of the API. */
+  url: string;
+  /** The key generated when GRIDSTREAM_API_KEYS is unset (demo), else undefined. */
+  generatedApiKey: string | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startGridstream(config: GridstreamConfig, options: { host?: string } = {}): Promise<Gridstream> {
+  const generatedApiKey = config.apiKeys ? undefined : generateApiKey();
+  const keys = parseApiKeys(config.apiKeys ?? generatedApiKey!);
+  const metrics = createMetrics();
+  const edges = await openEdges(config);
+  let pipeline: Pipeline | undefined;
+  try {
+    pipeline = await startPipeline(edges, config, metrics);
+    const api = await buildApi({ warehouse: edges.warehouse, keys, registry: metrics.registry, retentionDays: config.retentionDays });
+    const address = await api.listen({ port: config.httpPort, host: options.host ?? '0.0.0.0' });
+    const port = new URL(address).port;
+    const running = pipeline;
+    return {
+      edges,
+      pipeline: running,
+      api,
+      metrics,
+      url: `http://127.0.0.1:${port}`,
+      generatedApiKey,
+      async stop() {
+        await api.close();
+        await running.stop();
+        await edges.close();
+      },
+    };
+  } catch (error) {
+    await pipeline?.stop().catch(() => {});
+    await edges.close();
+    throw error;
+  }
+}

@@ -1,0 +1,165 @@
+import type { GridstreamConfig } from '../core/config.js';
+import type { Metrics } from '../core/metrics.js';
+import { TopologyError, type TopologyFile } from '../core/topology.js';
+import type { Broker } from '../io/broker/broker.js';
+import type { Log } from '../io/log/log.js';
+import { partitionFor } from '../io/log/partitioner.js';
+import { topologyVersionRow } from '../io/warehouse/rows.js';
+import { sqlQuery } from '../io/warehouse/sql-files.js';
+import { TABLES } from '../io/warehouse/tables.js';
+import type { Warehouse } from '../io/warehouse/warehouse.js';
+import type { EnvelopeInput } from '../processors/envelope.js';
+import type { TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
+import { startEnvelopeStage } from './envelope-stage.js';
+import { startIngest } from './ingest-task.js';
+import { publishTopology, TopologyTable } from './topology-table.js';
+import { topicSpecs } from './topics.js';
+import { startWarehouseSink } from './warehouse-sink.js';
+
+/**
+ * The gridstream dataflow, the same in embedded and distributed mode:
+ *
+ *   MQTT ──ingest──▶ gridstream.readings ──envelopes──▶ gridstream.envelopes ─┐
+ *                ├─▶ gridstream.weather / .dispatches ──────────────────────────┼──warehouse sink──▶ ClickHouse
+ *                └─▶ gridstream.deadletters ─────────────────────────────────────┤
+ *   topology load ──▶ gridstream.topology.* (compacted) ──▶ topology table ──────┘ (meter → DT, meters per DT)
+ *
+ * Which log, warehouse and broker it runs on is decided by the caller (the edges).
+ */
+export interface Edges {
+  log: Log;
+  warehouse: Warehouse;
+  broker: Broker;
+}
+
+export interface Pipeline {
+  readonly topology: TopologyTable;
+  /** Publishes a topology load as a new version; resolves once ingest and processors see it. */
+  loadTopology(file: TopologyFile, source: string): Promise<number>;
+  /** Resolves when everything ingested so far is in the warehouse (envelopes included). */
+  settle(timeoutMs?: number): Promise<void>;
+  /** Stops ingest, drains the log into the warehouse, and stops every stage. */
+  stop(): Promise<void>;
+}
+
+export async function startPipeline(edges: Edges, config: GridstreamConfig, metrics: Metrics): Promise<Pipeline> {
+  const { log, warehouse, broker } = edges;
+  await log.ensureTopics(topicSpecs(config.partitions));
+
+  const topology = new TopologyTable(log);
+  topology.start();
+  await seedTopologyFromWarehouse(edges, topology);
+
+  const sink = startWarehouseSink({ log, warehouse, metrics });
+  const revisionHorizonMs = config.revisionHorizonH * 3_600_000;
+  const envelopes = startEnvelopeStage({
+    log,
+    partitions: config.partitions,
+    config: { allowedLatenessMs: config.allowedLatenessS * 1000, revisionHorizonMs },
+    metrics,
+    topology,
+    restore: (partition) => recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
+  });
+  const ingest = await startIngest({ mqttUrl: broker.url, producer: log.producer(), meters: topology.index, metrics });
+
+  const lags = async () => ({ envelopes: await envelopes.lag(), sink: await sink.lag() });
+  const lagTimer = setInterval(() => {
+    void lags().then((l) => {
+      metrics.consumerLag.set({ group: 'gridstream-envelopes' }, l.envelopes);
+      metrics.consumerLag.set({ group: 'gridstream-warehouse-sink' }, l.sink);
+    });
+  }, 1000);
+  lagTimer.unref();
+
+  return {
+    topology,
+    async loadTopology(file, source) {
+      checkAgainstLoaded(file, topology);
+      const [row] = await warehouse.query<{ version: string }>(sqlQuery('max_topology_version'));
+      const version = Math.max(Number(row?.version ?? 0), topology.index.version) + 1;
+      await publishTopology(log, file, version);
+      await warehouse.insert(TABLES.topologyVersions, [
+        topologyVersionRow({ version, loaded_at: Date.now(), source, meters: file.meters.length, transformers: file.transformers.length }),
+      ]);
+      await topology.waitForVersion(version);
+      return version;
+    },
+    async settle(timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      // Two quiet rounds in a row: the punctuation that emits envelopes runs once a second.
+      let quiet = 0;
+      let handled = -1;
+      while (quiet < 2) {
+        if (Date.now() > deadline) throw new Error(`pipeline did not settle within ${timeoutMs} ms (${JSON.stringify(await lags())})`);
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        const l = await lags();
+        const now = ingest.handled();
+        quiet = l.envelopes === 0 && l.sink === 0 && now === handled ? quiet + 1 : 0;
+        handled = now;
+      }
+    },
+    async stop() {
+      clearInterval(lagTimer);
+      await ingest.stop();
+      await envelopes.stop();
+      await sink.stop();
+      await topology.stop();
+    },
+  };
+}
+
+/** A meters-only load must name DTs the topology already has. */
+function checkAgainstLoaded(file: TopologyFile, topology: TopologyTable): void {
+  if (file.transformers.length) return;
+  const unknown = file.meters.filter((m) => !topology.index.transformers.has(m.dt_id));
+  if (unknown.length)
+    throw new TopologyError(unknown.slice(0, 50).map((m) => `meter ${m.meter_id}: dt_id ${m.dt_id} is not a loaded transformer`));
+}
+
+/**
+ * The in-process log starts empty: republish the warehouse's current topology so a restarted embedded
+ * gridstream knows its meters. (On Kafka the compacted topics already hold it, and this finds it there.)
+ */
+async function seedTopologyFromWarehouse(edges: Edges, topology: TopologyTable): Promise<void> {
+  if (edges.log.kind !== 'memory') return;
+  const transformers = await edges.warehouse.query<TopologyTransformer>(sqlQuery('latest_topology_transformers'));
+  const meters = await edges.warehouse.query<TopologyMeter>(sqlQuery('latest_topology_meters'));
+  if (transformers.length === 0 && meters.length === 0) return;
+  const version = Math.max(...[...transformers, ...meters].map((r) => Number(r.topology_version)));
+  const rows = {
+    transformers: transformers.map((t) => ({ ...t, rated_kva: Number(t.rated_kva) })),
+    meters: meters.map((m) => ({ ...m, legs: Number(m.legs) })),
+  };
+  await publishTopology(edges.log, rows, version);
+  await topology.waitForVersion(version);
+}
+
+/** Readings of the partition's DTs within the revision horizon, to rebuild envelope state on assignment. */
+async function recentReadings(
+  warehouse: Warehouse,
+  topology: TopologyTable,
+  partition: number,
+  partitions: number,
+  horizonMs: number,
+): Promise<EnvelopeInput[]> {
+  const dts = [...topology.index.transformers.keys()].filter((dt) => partitionFor(dt, partitions) === partition);
+  if (dts.length === 0) return [];
+  const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('recent_readings'), {
+    dts,
+    horizon_s: Math.ceil(horizonMs / 1000),
+  });
+  return rows.map((r) => ({
+    type: 'reading',
+    reading: {
+      meter_id: String(r.meter_id),
+      dt_id: String(r.dt_id),
+      ts: Number(r.ts_ms),
+      p_kw: Number(r.p_kw),
+      q_kvar: r.q_kvar === null ? null : Number(r.q_kvar),
+      legs: (r.leg as number[]).map((leg, k) => ({ leg, v: (r.v as number[])[k]!, i: (r.i as number[])[k]! })),
+      e_imp_kwh: r.e_imp_kwh === null ? null : Number(r.e_imp_kwh),
+      e_exp_kwh: r.e_exp_kwh === null ? null : Number(r.e_exp_kwh),
+      received_at: Number(r.received_ms),
+    },
+  }));
+}

@@ -1,0 +1,129 @@
+import { decode } from '../core/codec.js';
+import type { Metrics } from '../core/metrics.js';
+import type { Log, LogRecord } from '../io/log/log.js';
+import { BatchWriter } from '../io/warehouse/batch-writer.js';
+import {
+  deadLetterRow,
+  dispatchRow,
+  envelopeRow,
+  readingRow,
+  topologyMeterRow,
+  topologyTransformerRow,
+  weatherRow,
+} from '../io/warehouse/rows.js';
+import { TABLES } from '../io/warehouse/tables.js';
+import type { Warehouse } from '../io/warehouse/warehouse.js';
+import { TOPICS } from './topics.js';
+
+/** Which table each log topic lands in, and how a record becomes a row. */
+const ROUTES: Record<string, { table: string; row: (value: Buffer) => Record<string, unknown> }> = {
+  [TOPICS.readings.name]: { table: TABLES.readings, row: (v) => readingRow(decode('MeterReading', v)) },
+  [TOPICS.envelopes.name]: { table: TABLES.envelopes, row: (v) => envelopeRow(decode('DtEnvelope', v)) },
+  [TOPICS.deadLetters.name]: { table: TABLES.deadLetters, row: (v) => deadLetterRow(decode('DeadLetter', v)) },
+  [TOPICS.weather.name]: { table: TABLES.weather, row: (v) => weatherRow(decode('WeatherObservation', v)) },
+  [TOPICS.dispatches.name]: { table: TABLES.dispatches, row: (v) => dispatchRow(decode('DispatchCommand', v)) },
+  [TOPICS.topologyMeters.name]: { table: TABLES.topologyMeters, row: (v) => topologyMeterRow(decode('TopologyMeter', v)) },
+  [TOPICS.topologyTransformers.name]: {
+    table: TABLES.topologyTransformers,
+    row: (v) => topologyTransformerRow(decode('TopologyTransformer', v)),
+  },
+};
+
+export interface WarehouseSink {
+  /** Records on the log not yet durably in the warehouse. */
+  lag(): Promise<number>;
+  /** Drains what is on the log into the warehouse, then stops. */
+  stop(): Promise<void>;
+}
+
+/**
+ * log → warehouse, like a Kafka Connect sink: batched inserts, and offsets committed only once the rows they
+ * cover are in the warehouse. Polling goes on while earlier batches are inserted; at most `maxInFlight`
+ * polls wait for their flush, so a slow warehouse slows the sink (and, through the log's bounded backlog,
+ * ingest) instead of growing memory.
+ */
+export function startWarehouseSink(options: {
+  log: Log;
+  warehouse: Warehouse;
+  metrics: Metrics;
+  maxInFlight?: number;
+}): WarehouseSink {
+  const { metrics } = options;
+  const writer = new BatchWriter(options.warehouse, {
+    onInserted: (table, rows, ms) => {
+      metrics.rowsInserted.inc({ table }, rows);
+      metrics.insertSeconds.observe({ table }, ms / 1000);
+    },
+    onError: (table, error, attempt) => {
+      metrics.insertErrors.inc({ table });
+      if (attempt === 1 || attempt % 10 === 0)
+        console.error(`warehouse insert into ${table} failed (attempt ${attempt}, retrying): ${(error as Error).message}`);
+    },
+  });
+  const consumer = options.log.consumer({ group: 'gridstream-warehouse-sink', topics: Object.keys(ROUTES), fromBeginning: true });
+  const inFlight: Promise<void>[] = [];
+  let pendingRecords = 0;
+  let stopping = false;
+
+  const rowsOf = (records: LogRecord[]) => {
+    const byTable = new Map<string, Record<string, unknown>[]>();
+    for (const record of records) {
+      const route = ROUTES[record.topic]!;
+      let table = route.table;
+      let row: Record<string, unknown>;
+      try {
+        row = route.row(record.value);
+      } catch (error) {
+        // A record another producer wrote that does not decode: kept as a dead letter, never a crash.
+        table = TABLES.deadLetters;
+        row = deadLetterRow({
+          received_at: Date.now(),
+          source_topic: `${record.topic}[${record.partition}]@${record.offset}`,
+          reason_code: 'undecodable_record',
+          reason: (error as Error).message,
+          key: record.key,
+          raw: record.value,
+        });
+        metrics.deadLetters.inc({ reason: 'undecodable_record' });
+      }
+      let rows = byTable.get(table);
+      if (!rows) byTable.set(table, (rows = []));
+      rows.push(row);
+    }
+    return byTable;
+  };
+
+  const loop = async () => {
+    for (;;) {
+      const records = await consumer.poll(20_000, 100);
+      if (records.length === 0) {
+        if (stopping) break;
+        continue;
+      }
+      pendingRecords += records.length;
+      for (const [table, rows] of rowsOf(records)) await writer.add(table, rows);
+      // Commits run in poll order: each waits for the flush covering its records and for the commit before it.
+      const previous = inFlight.at(-1) ?? Promise.resolve();
+      const committed = Promise.all([writer.flush(), previous]).then(async () => {
+        await consumer.commit(records);
+        pendingRecords -= records.length;
+      });
+      inFlight.push(committed);
+      void committed.finally(() => inFlight.splice(inFlight.indexOf(committed), 1));
+      if (inFlight.length >= (options.maxInFlight ?? 4)) await inFlight[0];
+      metrics.queueDepth.set({ queue: 'warehouse_sink_uncommitted' }, pendingRecords);
+    }
+    await Promise.all(inFlight);
+  };
+  const running = loop();
+
+  return {
+    lag: async () => (await consumer.lag()) + pendingRecords,
+    async stop() {
+      stopping = true;
+      await running;
+      await writer.close();
+      await consumer.close();
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGridstream, type Gridstream } from '../../app/gridstream.js';
+import { loadConfig, type GridstreamConfig } from '../../core/config.js';
+
+export const TEST_API_KEY = 'test-key-0123456789';
+
+/** A whole embedded gridstream on free ports with its own data directory, removed on stop. */
+export async function startTestGridstream(overrides: Partial<GridstreamConfig> = {}): Promise<Gridstream & { dataDir: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-test-'));
+  const config: GridstreamConfig = {
+    ...loadConfig({}),
+    dataDir,
+    httpPort: 0,
+    mqttPort: 0,
+    apiKeys: `${TEST_API_KEY}:utility-a`,
+    partitions: 4,
+    ...overrides,
+  };
+  const gridstream = await startGridstream(config, { host: '127.0.0.1' });
+  return {
+    ...gridstream,
+    dataDir,
+    async stop() {
+      await gridstream.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
