@@ -1,0 +1,232 @@
+import { createHash, type Hash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import PQueue from 'p-queue';
+
+import type { Warehouse } from './warehouse.js';
+
+type Row = Record<string, unknown>;
+
+export interface BatchWriterOptions {
+  /** Insert a table's buffer once it holds this many rows (default 10,000). */
+  maxRows?: number;
+  /** ... or once its JSON reaches this many bytes, estimated from the JSON length (default 8 MiB). */
+  maxBytes?: number;
+  /** ... or this long after its first row arrived (default 500 ms). */
+  maxDelayMs?: number;
+  /** add() waits while more rows than this are buffered or being inserted, all tables together (default 100,000). */
+  maxBufferedRows?: number;
+  /** First retry delay after a failed insert; doubles per attempt (default 100 ms). */
+  retryInitialMs?: number;
+  /** Cap of the retry delay (default 5 s). */
+  retryMaxMs?: number;
+  /** Called after each successful insert with the batch's row count and how long the insert took. */
+  onInserted?: (table: string, rows: number, ms: number) => void;
+  /** Called after each failed insert attempt (1, 2, ...); the batch will be retried. */
+  onError?: (table: string, error: unknown, attempt: number) => void;
+}
+
+/** Thrown by flush()/close() when close() gave up on rows that could not be written in time. */
+export class RowsNotWrittenError extends Error {
+  override readonly name = 'RowsNotWrittenError';
+  constructor(readonly rowsByTable: Record<string, number>) {
+    const list = Object.entries(rowsByTable).map(([table, rows]) => `${table}: ${rows}`);
+    super(`warehouse writer closed with rows not written (${list.join(', ')})`);
+  }
+}
+
+interface Batch {
+  rows: Row[];
+  token: string;
+}
+
+/** A table's rows waiting for their batch to fill, and its insert queue. */
+class TableBuffer {
+  rows: Row[] = [];
+  bytes = 0;
+  hash: Hash = createHash('sha256');
+  timer: NodeJS.Timeout | undefined;
+  /** Rows cut into batches whose insert has not succeeded yet. */
+  inFlightRows = 0;
+  /** Concurrency 1: a table's batches are inserted one at a time, in the order they were cut. */
+  readonly queue = new PQueue({ concurrency: 1 });
+  /** The last batch's insert; as batches run in order, awaiting it awaits all earlier ones. */
+  last: Promise<void> = Promise.resolve();
+}
+
+/**
+ * Buffers rows per table and inserts them in batches, because ClickHouse wants few large inserts, not many
+ * small ones. It never drops a row: a failed insert is retried with capped exponential backoff until it
+ * succeeds (or close() is told to give up). Each batch carries a deterministic insert-deduplication token,
+ * the table plus a hash of the batch's JSON, so a retry after an ambiguous failure (the insert succeeded but
+ * the reply was lost) cannot insert the batch twice.
+ */
+export class BatchWriter {
+  private readonly maxRows: number;
+  private readonly maxBytes: number;
+  private readonly maxDelayMs: number;
+  private readonly maxBufferedRows: number;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+  private readonly tables = new Map<string, TableBuffer>();
+  private waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  private closing = false;
+  /** Set when close() gave up: pending retries stop and queued batches are not attempted. */
+  private readonly abandon = new AbortController();
+
+  constructor(
+    private readonly warehouse: Warehouse,
+    private readonly options: BatchWriterOptions = {},
+  ) {
+    this.maxRows = options.maxRows ?? 10_000;
+    this.maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
+    this.maxDelayMs = options.maxDelayMs ?? 500;
+    this.maxBufferedRows = options.maxBufferedRows ?? 100_000;
+    this.retryInitialMs = options.retryInitialMs ?? 100;
+    this.retryMaxMs = options.retryMaxMs ?? 5_000;
+  }
+
+  /**
+   * Buffers rows for `table`. The rows are taken at once; the promise resolves when there is room again, i.e.
+   * while more than maxBufferedRows rows are buffered or in flight it stays pending (backpressure).
+   */
+  add(table: string, rows: ReadonlyArray<Row>): Promise<void> {
+    if (this.closing) return Promise.reject(new Error(`warehouse writer is closed (adding to ${table})`));
+    if (rows.length === 0) return Promise.resolve();
+    const buffer = this.buffer(table);
+    for (const row of rows) {
+      const line = JSON.stringify(row) + '\n';
+      buffer.rows.push(row);
+      buffer.bytes += line.length;
+      buffer.hash.update(line);
+      if (buffer.rows.length >= this.maxRows || buffer.bytes >= this.maxBytes) this.cut(table, buffer);
+    }
+    if (buffer.rows.length > 0 && buffer.timer === undefined) {
+      buffer.timer = setTimeout(() => this.cut(table, buffer), this.maxDelayMs);
+    }
+    if (this.bufferedTotal() <= this.maxBufferedRows) return Promise.resolve();
+    this.relieve();
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Resolves when every row added so far is in the warehouse. */
+  async flush(): Promise<void> {
+    for (const [table, buffer] of this.tables) this.cut(table, buffer);
+    await Promise.all([...this.tables.values()].map((buffer) => buffer.last));
+  }
+
+  /**
+   * Flushes, then stops: later add() calls are refused. Without `timeoutMs` it waits for as long as the
+   * inserts need. With it, it gives up after that long, stops retrying and rejects with RowsNotWrittenError
+   * naming the rows per table that were not written (their source, e.g. uncommitted log offsets, still has
+   * them).
+   */
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.closing = true;
+    const flushed = this.flush();
+    if (options.timeoutMs === undefined) return flushed;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), options.timeoutMs);
+    });
+    try {
+      if ((await Promise.race([flushed, gaveUp])) !== 'timeout') return;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.abandon.abort();
+    await Promise.allSettled([...this.tables.values()].map((buffer) => buffer.queue.onIdle()));
+    const notWritten = this.bufferedRows();
+    const error = new RowsNotWrittenError(notWritten);
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+    if (Object.values(notWritten).some((rows) => rows > 0)) throw error;
+  }
+
+  /** Rows per table not yet in the warehouse (buffered or being inserted), e.g. for a gauge. */
+  bufferedRows(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const [table, buffer] of this.tables) counts[table] = buffer.rows.length + buffer.inFlightRows;
+    return counts;
+  }
+
+  private buffer(table: string): TableBuffer {
+    let buffer = this.tables.get(table);
+    if (buffer === undefined) {
+      buffer = new TableBuffer();
+      this.tables.set(table, buffer);
+    }
+    return buffer;
+  }
+
+  private bufferedTotal(): number {
+    let total = 0;
+    for (const buffer of this.tables.values()) total += buffer.rows.length + buffer.inFlightRows;
+    return total;
+  }
+
+  /** Turns the table's buffered rows into a batch and queues its insert. */
+  private cut(table: string, buffer: TableBuffer): void {
+    clearTimeout(buffer.timer);
+    buffer.timer = undefined;
+    if (buffer.rows.length === 0) return;
+    const batch: Batch = { rows: buffer.rows, token: `gridstream:${table}:${buffer.hash.digest('hex')}` };
+    buffer.rows = [];
+    buffer.bytes = 0;
+    buffer.hash = createHash('sha256');
+    buffer.inFlightRows += batch.rows.length;
+    const inserted = buffer.queue.add(async () => {
+      await this.insertUntilDone(table, batch);
+      buffer.inFlightRows -= batch.rows.length;
+      this.wakeWaiters();
+    });
+    // flush() and close() observe a failure (only possible once close() gave up); nobody else must see it.
+    inserted.catch(() => {});
+    buffer.last = inserted;
+  }
+
+  /**
+   * Full buffer: insert now what is waiting for a batch to fill, but only for tables with no insert under way
+   * (their finishing insert frees room too, and cutting more tiny batches behind it would only add parts).
+   */
+  private relieve(): void {
+    for (const [table, buffer] of this.tables) {
+      if (buffer.inFlightRows === 0 && buffer.rows.length > 0) this.cut(table, buffer);
+    }
+  }
+
+  private wakeWaiters(): void {
+    if (this.waiters.length === 0) return;
+    if (this.bufferedTotal() > this.maxBufferedRows) {
+      this.relieve();
+      return;
+    }
+    for (const waiter of this.waiters.splice(0)) waiter.resolve();
+  }
+
+  private async insertUntilDone(table: string, batch: Batch): Promise<void> {
+    let delay = this.retryInitialMs;
+    for (let attempt = 1; ; attempt++) {
+      if (this.abandon.signal.aborted)
+        throw new Error(`gave up inserting ${batch.rows.length} rows into ${table}`);
+      const started = performance.now();
+      try {
+        await this.warehouse.insert(table, batch.rows, { dedupToken: batch.token });
+        this.callHook(() => this.options.onInserted?.(table, batch.rows.length, performance.now() - started));
+        return;
+      } catch (error) {
+        this.callHook(() => this.options.onError?.(table, error, attempt));
+      }
+      await sleep(delay, undefined, { signal: this.abandon.signal }).catch(() => {});
+      delay = Math.min(delay * 2, this.retryMaxMs);
+    }
+  }
+
+  /** A throwing metrics hook must not stop rows from being written. */
+  private callHook(hook: () => void): void {
+    try {
+      hook();
+    } catch {
+      // deliberately ignored
+    }
+  }
+}
