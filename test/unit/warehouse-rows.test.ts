@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+
+import { fillTemplate, splitStatements } from '../../io/warehouse/migrate.js';
+import { dataQualityLabel, dateTime64, parseDateTime64 } from '../../io/warehouse/rows.js';
+import { sqlQuery } from '../../io/warehouse/sql-files.js';
+import {
+  encodeJsonEachRow,
+  parseJsonEachRow,
+  quoteIdentifier,
+  quoteTableName,
+} from '../../io/warehouse/warehouse.js';
+
+describe('warehouse timestamps', () => {
+  it('writes epoch milliseconds as DateTime64(3) UTC text and reads them back', () => {
+    const ms = Date.UTC(2026, 6, 1, 10, 15, 3, 7);
+    expect(dateTime64(ms)).toBe('2026-07-01 10:15:03.007');
+    expect(parseDateTime64('2026-07-01 10:15:03.007')).toBe(ms);
+    expect(parseDateTime64('2026-07-01 10:15:03')).toBe(ms - 7);
+    expect(dateTime64(0)).toBe('1970-01-01 00:00:00.000');
+  });
+
+  it('refuses what is not an instant', () => {
+    expect(() => dateTime64(Number.NaN)).toThrow(RangeError);
+    expect(() => parseDateTime64('yesterday')).toThrow(RangeError);
+  });
+});
+
+describe('dataQualityLabel', () => {
+  it('spells the Avro symbols as the seeds do', () => {
+    expect(dataQualityLabel('ami_direct')).toBe('ami-direct');
+    expect(dataQualityLabel('ami_imputed')).toBe('ami-imputed');
+    expect(dataQualityLabel('modelled_only')).toBe('modelled-only');
+  });
+});
+
+describe('JSONEachRow', () => {
+  it('encodes rows as one buffer with the first row naming the columns', () => {
+    const { payload, columns } = encodeJsonEachRow([
+      { a: 1, 'legs.v': [1.5], s: 'line\nbreak' },
+      { a: 2, 'legs.v': [], s: 'é' },
+    ]);
+    expect(columns).toEqual(['a', 'legs.v', 's']);
+    expect(payload.toString('utf8')).toBe(
+      '{"a":1,"legs.v":[1.5],"s":"line\\nbreak"}\n{"a":2,"legs.v":[],"s":"é"}\n',
+    );
+    expect(parseJsonEachRow(payload.toString('utf8'))).toEqual([
+      { a: 1, 'legs.v': [1.5], s: 'line\nbreak' },
+      { a: 2, 'legs.v': [], s: 'é' },
+    ]);
+    expect(encodeJsonEachRow([]).payload.length).toBe(0);
+    expect(parseJsonEachRow('')).toEqual([]);
+  });
+
+  it('quotes identifiers', () => {
+    expect(quoteIdentifier('legs.v')).toBe('`legs.v`');
+    expect(quoteIdentifier('a`b\\')).toBe('`a\\`b\\\\`');
+    expect(quoteTableName('gridstream.readings')).toBe('`gridstream`.`readings`');
+  });
+});
+
+describe('migration text', () => {
+  it('splits statements at a semicolon that ends a line, dropping comment-only pieces', () => {
+    const text = [
+      '-- header comment',
+      "CREATE TABLE a (x UInt8 COMMENT 'one; two') ENGINE = Memory;",
+      '',
+      '-- between',
+      'ALTER TABLE a',
+      '    ADD COLUMN y UInt8;  ',
+      '-- trailing comment only',
+      '',
+    ].join('\n');
+    expect(splitStatements(text)).toEqual([
+      "-- header comment\nCREATE TABLE a (x UInt8 COMMENT 'one; two') ENGINE = Memory",
+      '-- between\nALTER TABLE a\n    ADD COLUMN y UInt8',
+    ]);
+    expect(splitStatements('SELECT 1')).toEqual(['SELECT 1']);
+  });
+
+  it('fills in the retention and refuses unknown markers', () => {
+    expect(fillTemplate('TTL ts + INTERVAL {{retention_days}} DAY', 30, 'f.sql')).toBe(
+      'TTL ts + INTERVAL 30 DAY',
+    );
+    expect(() => fillTemplate('{{nope}}', 30, 'f.sql')).toThrow(
+      /f\.sql: unknown template marker \{\{nope\}\}/,
+    );
+  });
+});
+
+describe('sqlQuery', () => {
+  it('loads sql/queries/<name>.sql without the trailing semicolon', () => {
+    const text = sqlQuery('envelopes_for_dt');
+    expect(text).toMatch(/FROM envelopes FINAL/);
+    expect(text.endsWith(';')).toBe(false);
+    expect(sqlQuery('envelopes_for_dt')).toBe(text);
+  });
+
+  it('refuses names that could leave sql/queries, and names a missing file', () => {
+    expect(() => sqlQuery('../001_readings')).toThrow(/invalid query name/);
+    expect(() => sqlQuery('no_such_query')).toThrow(/cannot read query no_such_query/);
+  });
+});
