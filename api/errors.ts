@@ -33,7 +33,10 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
     const fields = error.validation.map((v) => {
       const missing = (v.params as { missingProperty?: string }).missingProperty;
       const path = (v.instancePath || '').replace(/^\//, '').replaceAll('/', '.');
-      return { field: missing ?? (path || error.validationContext || 'request'), problem: v.message ?? 'is invalid' };
+      return {
+        field: missing ?? (path || error.validationContext || 'request'),
+        problem: v.message ?? 'is invalid',
+      };
     });
     return reply.status(400).send({
       error: 'bad_request',
@@ -42,8 +45,12 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
     } satisfies ApiErrorBody);
   }
   if (error.statusCode && error.statusCode < 500) {
-    return reply.status(error.statusCode).send({ error: error.code ?? 'bad_request', message: error.message } satisfies ApiErrorBody);
+    return reply
+      .status(error.statusCode)
+      .send({ error: error.code ?? 'bad_request', message: error.message } satisfies ApiErrorBody);
   }
   request.log.error(error);
-  return reply.status(500).send({ error: 'internal', message: 'internal error; see the server log' } satisfies ApiErrorBody);
+  return reply
+    .status(500)
+    .send({ error: 'internal', message: 'internal error; see the server log' } satisfies ApiErrorBody);
 }

@@ -5,12 +5,16 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { ApiKeys } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
 import { dtRoutes } from './routes/dt.js';
+import { topologyRoutes } from './routes/topology.js';
+import type { TopologyFile } from '../core/topology.js';
 
 export interface ApiDependencies {
   warehouse: Warehouse;
   keys: ApiKeys;
   registry: Registry;
   retentionDays: number;
+  /** Loads a topology version through the pipeline; without it POST /v1/topology is not served. */
+  loadTopology?: (file: TopologyFile, source: string) => Promise<number>;
   /** Liveness details for /healthz (e.g. consumer lag); a thrown error makes it 503. */
   health?: () => Promise<Record<string, unknown>>;
 }
@@ -28,13 +32,19 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   // The OpenAPI document is generated from the same route schemas that validate requests.
   await app.register(swagger, {
     openapi: {
-      info: { title: 'gridstream API', version: '1', description: 'Load profiles and grid analytics of LV distribution transformers' },
+      info: {
+        title: 'gridstream API',
+        version: '1',
+        description: 'Load profiles and grid analytics of LV distribution transformers',
+      },
       components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
       security: [{ apiKey: [] }],
     },
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    reply
+      .status(404)
+      .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
   app.addHook('onRequest', async (request) => {
@@ -65,6 +75,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
+  if (deps.loadTopology) topologyRoutes(app, deps.loadTopology);
   await app.ready();
   return app;
 }

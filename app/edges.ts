@@ -8,12 +8,16 @@ import type { Edges } from '../pipelines/gridstream.js';
 /** Opens the log, warehouse and broker the configuration names: embedded for whatever is unset. */
 export async function openEdges(config: GridstreamConfig): Promise<Edges & { close(): Promise<void> }> {
   if (config.kafkaBrokers)
-    throw new Error('GRIDSTREAM_KAFKA_BROKERS is set, but this build has only the in-process log: unset it to run embedded');
+    throw new Error(
+      'GRIDSTREAM_KAFKA_BROKERS is set, but this build has only the in-process log: unset it to run embedded',
+    );
   const warehouse = await openWarehouse({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
   try {
     await migrate(warehouse, { retentionDays: config.retentionDays });
     const log = new MemoryLog();
-    const broker = config.mqttUrl ? externalBroker(config.mqttUrl) : await startEmbeddedBroker(config.mqttPort);
+    const broker = config.mqttUrl
+      ? externalBroker(config.mqttUrl)
+      : await startEmbeddedBroker(config.mqttPort);
     return {
       log,
       warehouse,

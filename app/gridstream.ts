@@ -19,7 +19,10 @@ export interface Gridstream {
   stop(): Promise<void>;
 }
 
-export async function startGridstream(config: GridstreamConfig, options: { host?: string } = {}): Promise<Gridstream> {
+export async function startGridstream(
+  config: GridstreamConfig,
+  options: { host?: string } = {},
+): Promise<Gridstream> {
   const generatedApiKey = config.apiKeys ? undefined : generateApiKey();
   const keys = parseApiKeys(config.apiKeys ?? generatedApiKey!);
   const metrics = createMetrics();
@@ -27,10 +30,16 @@ export async function startGridstream(config: GridstreamConfig, options: { host?
   let pipeline: Pipeline | undefined;
   try {
     pipeline = await startPipeline(edges, config, metrics);
-    const api = await buildApi({ warehouse: edges.warehouse, keys, registry: metrics.registry, retentionDays: config.retentionDays });
+    const running = pipeline;
+    const api = await buildApi({
+      warehouse: edges.warehouse,
+      keys,
+      registry: metrics.registry,
+      retentionDays: config.retentionDays,
+      loadTopology: (file, source) => running.loadTopology(file, source),
+    });
     const address = await api.listen({ port: config.httpPort, host: options.host ?? '0.0.0.0' });
     const port = new URL(address).port;
-    const running = pipeline;
     return {
       edges,
       pipeline: running,

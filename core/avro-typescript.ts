@@ -80,7 +80,9 @@ export function renderTypes(dir: string): string {
     }
   };
 
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.avsc')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.avsc'))
+    .sort()) {
     typeOf(JSON.parse(readFileSync(join(dir, file), 'utf8')) as AvroSchema);
   }
   return out.join('\n');

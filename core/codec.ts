@@ -24,7 +24,9 @@ export interface LogRecordTypes {
 }
 export type LogSchemaName = keyof LogRecordTypes & SchemaName;
 
-const catalogue = JSON.parse(readFileSync(join(schemasDir, 'catalogue.json'), 'utf8')) as { ids: Record<string, number> };
+const catalogue = JSON.parse(readFileSync(join(schemasDir, 'catalogue.json'), 'utf8')) as {
+  ids: Record<string, number>;
+};
 const MAGIC = 0;
 
 export function schemaId(name: LogSchemaName): number {
@@ -44,7 +46,8 @@ export function encode<N extends LogSchemaName>(name: N, record: LogRecordTypes[
 }
 
 export function decode<N extends LogSchemaName>(name: N, buffer: Buffer): LogRecordTypes[N] {
-  if (buffer.length < 5 || buffer.readUInt8(0) !== MAGIC) throw new Error(`not a wire-format ${name} record: bad magic byte`);
+  if (buffer.length < 5 || buffer.readUInt8(0) !== MAGIC)
+    throw new Error(`not a wire-format ${name} record: bad magic byte`);
   const id = buffer.readUInt32BE(1);
   if (id !== schemaId(name)) throw new Error(`expected schema id ${schemaId(name)} (${name}), got ${id}`);
   return avroType(name).fromBuffer(buffer.subarray(5)) as LogRecordTypes[N];

@@ -36,16 +36,56 @@ interface Variable {
 
 export const VARIABLES: Record<string, Variable> = {
   GRIDSTREAM_HTTP_PORT: { key: 'httpPort', kind: 'port', fallback: 8080, doc: 'API port' },
-  GRIDSTREAM_MQTT_URL: { key: 'mqttUrl', kind: 'string', fallback: undefined, doc: 'external broker; unset = embedded broker' },
+  GRIDSTREAM_MQTT_URL: {
+    key: 'mqttUrl',
+    kind: 'string',
+    fallback: undefined,
+    doc: 'external broker; unset = embedded broker',
+  },
   GRIDSTREAM_MQTT_PORT: { key: 'mqttPort', kind: 'port', fallback: 1883, doc: 'embedded broker port' },
-  GRIDSTREAM_KAFKA_BROKERS: { key: 'kafkaBrokers', kind: 'string', fallback: undefined, doc: 'Kafka bootstrap servers; unset = in-process log' },
-  GRIDSTREAM_CLICKHOUSE_URL: { key: 'clickhouseUrl', kind: 'string', fallback: undefined, doc: 'ClickHouse server; unset = embedded engine' },
+  GRIDSTREAM_KAFKA_BROKERS: {
+    key: 'kafkaBrokers',
+    kind: 'string',
+    fallback: undefined,
+    doc: 'Kafka bootstrap servers; unset = in-process log',
+  },
+  GRIDSTREAM_CLICKHOUSE_URL: {
+    key: 'clickhouseUrl',
+    kind: 'string',
+    fallback: undefined,
+    doc: 'ClickHouse server; unset = embedded engine',
+  },
   GRIDSTREAM_DATA_DIR: { key: 'dataDir', kind: 'string', fallback: './data', doc: 'embedded data directory' },
-  GRIDSTREAM_API_KEYS: { key: 'apiKeys', kind: 'string', fallback: undefined, doc: 'comma-separated key or key:tenant' },
-  GRIDSTREAM_ALLOWED_LATENESS_S: { key: 'allowedLatenessS', kind: 'positive', fallback: 300, doc: 'event-time lateness before a slot closes' },
-  GRIDSTREAM_REVISION_HORIZON_H: { key: 'revisionHorizonH', kind: 'positive', fallback: 24, doc: 'how long late readings revise a closed slot' },
-  GRIDSTREAM_RETENTION_DAYS: { key: 'retentionDays', kind: 'positive', fallback: 395, doc: 'warehouse retention of time series' },
-  GRIDSTREAM_PARTITIONS: { key: 'partitions', kind: 'positive', fallback: 8, doc: 'partitions of keyed log topics' },
+  GRIDSTREAM_API_KEYS: {
+    key: 'apiKeys',
+    kind: 'string',
+    fallback: undefined,
+    doc: 'comma-separated key or key:tenant',
+  },
+  GRIDSTREAM_ALLOWED_LATENESS_S: {
+    key: 'allowedLatenessS',
+    kind: 'positive',
+    fallback: 300,
+    doc: 'event-time lateness before a slot closes',
+  },
+  GRIDSTREAM_REVISION_HORIZON_H: {
+    key: 'revisionHorizonH',
+    kind: 'positive',
+    fallback: 24,
+    doc: 'how long late readings revise a closed slot',
+  },
+  GRIDSTREAM_RETENTION_DAYS: {
+    key: 'retentionDays',
+    kind: 'positive',
+    fallback: 395,
+    doc: 'warehouse retention of time series',
+  },
+  GRIDSTREAM_PARTITIONS: {
+    key: 'partitions',
+    kind: 'positive',
+    fallback: 8,
+    doc: 'partitions of keyed log topics',
+  },
 };
 
 export class ConfigError extends Error {}
@@ -59,7 +99,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
       throw new ConfigError(`config file ${configFile}: ${(error as Error).message}`);
     }
     for (const name of Object.keys(file)) {
-      if (!(name in VARIABLES)) throw new ConfigError(`config file ${configFile}: unknown setting ${name} (known: ${Object.keys(VARIABLES).join(', ')})`);
+      if (!(name in VARIABLES))
+        throw new ConfigError(
+          `config file ${configFile}: unknown setting ${name} (known: ${Object.keys(VARIABLES).join(', ')})`,
+        );
     }
   }
   const config: Record<string, unknown> = {};
@@ -77,6 +120,7 @@ function parse(name: string, variable: Variable, raw: string): string | number {
   const value = Number(raw);
   if (variable.kind === 'port' && !(Number.isInteger(value) && value >= 0 && value <= 65535))
     throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a port number (0-65535)`);
-  if (variable.kind === 'positive' && !(value > 0)) throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a positive number`);
+  if (variable.kind === 'positive' && !(value > 0))
+    throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a positive number`);
   return value;
 }

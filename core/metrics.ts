@@ -10,20 +10,56 @@ export function createMetrics() {
   const r = [registry];
   return {
     registry,
-    mqttMessages: new Counter({ name: 'gridstream_mqtt_messages_total', help: 'MQTT messages received, by topic kind', labelNames: ['kind'], registers: r }),
-    readingsIn: new Counter({ name: 'gridstream_readings_ingested_total', help: 'Meter readings accepted onto the log', registers: r }),
-    weatherIn: new Counter({ name: 'gridstream_weather_ingested_total', help: 'Weather observations accepted onto the log', registers: r }),
-    dispatchesIn: new Counter({ name: 'gridstream_dispatches_ingested_total', help: 'Dispatch commands accepted onto the log', registers: r }),
+    mqttMessages: new Counter({
+      name: 'gridstream_mqtt_messages_total',
+      help: 'MQTT messages received, by topic kind',
+      labelNames: ['kind'],
+      registers: r,
+    }),
+    readingsIn: new Counter({
+      name: 'gridstream_readings_ingested_total',
+      help: 'Meter readings accepted onto the log',
+      registers: r,
+    }),
+    weatherIn: new Counter({
+      name: 'gridstream_weather_ingested_total',
+      help: 'Weather observations accepted onto the log',
+      registers: r,
+    }),
+    dispatchesIn: new Counter({
+      name: 'gridstream_dispatches_ingested_total',
+      help: 'Dispatch commands accepted onto the log',
+      registers: r,
+    }),
     deadLetters: new Counter({
       name: 'gridstream_dead_letters_total',
       help: 'Inputs dead-lettered, by reason code (unknown_meter = parked readings)',
       labelNames: ['reason'],
       registers: r,
     }),
-    slotsWritten: new Counter({ name: 'gridstream_envelope_slots_written_total', help: 'DT envelope slot versions emitted', labelNames: ['final'], registers: r }),
-    tooLate: new Counter({ name: 'gridstream_readings_too_late_total', help: 'Readings past the revision horizon of their slot (stored, slot not revised)', registers: r }),
-    rowsInserted: new Counter({ name: 'gridstream_warehouse_rows_inserted_total', help: 'Rows inserted into the warehouse, by table', labelNames: ['table'], registers: r }),
-    insertErrors: new Counter({ name: 'gridstream_warehouse_insert_errors_total', help: 'Failed warehouse inserts (retried), by table', labelNames: ['table'], registers: r }),
+    slotsWritten: new Counter({
+      name: 'gridstream_envelope_slots_written_total',
+      help: 'DT envelope slot versions emitted',
+      labelNames: ['final'],
+      registers: r,
+    }),
+    tooLate: new Counter({
+      name: 'gridstream_readings_too_late_total',
+      help: 'Readings past the revision horizon of their slot (stored, slot not revised)',
+      registers: r,
+    }),
+    rowsInserted: new Counter({
+      name: 'gridstream_warehouse_rows_inserted_total',
+      help: 'Rows inserted into the warehouse, by table',
+      labelNames: ['table'],
+      registers: r,
+    }),
+    insertErrors: new Counter({
+      name: 'gridstream_warehouse_insert_errors_total',
+      help: 'Failed warehouse inserts (retried), by table',
+      labelNames: ['table'],
+      registers: r,
+    }),
     insertSeconds: new Histogram({
       name: 'gridstream_warehouse_insert_seconds',
       help: 'Warehouse insert duration, by table',
@@ -31,14 +67,24 @@ export function createMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: r,
     }),
-    consumerLag: new Gauge({ name: 'gridstream_consumer_lag_records', help: 'Records on the log not yet read, by consumer group', labelNames: ['group'], registers: r }),
+    consumerLag: new Gauge({
+      name: 'gridstream_consumer_lag_records',
+      help: 'Records on the log not yet read, by consumer group',
+      labelNames: ['group'],
+      registers: r,
+    }),
     eventTimeLag: new Gauge({
       name: 'gridstream_event_time_lag_seconds',
       help: 'Wall clock minus the newest event time a processor has seen',
       labelNames: ['processor'],
       registers: r,
     }),
-    queueDepth: new Gauge({ name: 'gridstream_queue_depth', help: 'Items waiting in an internal bounded queue', labelNames: ['queue'], registers: r }),
+    queueDepth: new Gauge({
+      name: 'gridstream_queue_depth',
+      help: 'Items waiting in an internal bounded queue',
+      labelNames: ['queue'],
+      registers: r,
+    }),
   };
 }
 

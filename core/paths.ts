@@ -12,7 +12,8 @@ function findPackageRoot(): string {
     const manifest = join(dir, 'package.json');
     if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === 'gridstream') return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('gridstream package root not found above ' + fileURLToPath(import.meta.url));
+    if (parent === dir)
+      throw new Error('gridstream package root not found above ' + fileURLToPath(import.meta.url));
     dir = parent;
   }
 }

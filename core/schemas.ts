@@ -19,7 +19,9 @@ export type SchemaName =
 function loadTypes(): Map<string, avro.Type> {
   const registry: Record<string, avro.Type> = {};
   const types = new Map<string, avro.Type>();
-  for (const file of readdirSync(schemasDir).filter((f) => f.endsWith('.avsc')).sort()) {
+  for (const file of readdirSync(schemasDir)
+    .filter((f) => f.endsWith('.avsc'))
+    .sort()) {
     const schema = JSON.parse(readFileSync(join(schemasDir, file), 'utf8')) as { name: string };
     // Timestamps stay plain epoch-millisecond numbers in JavaScript: cheaper than Date and lossless.
     const type = avro.Type.forSchema(schema as avro.Schema, { registry, wrapUnions: 'auto' });
@@ -49,8 +51,13 @@ export function validate(name: SchemaName, value: unknown): string[] {
   const problems: string[] = [];
   avroType(name).isValid(value, {
     errorHook(path: string[], got: unknown, type: avro.Type) {
-      const field = path.reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
-      problems.push(`${field || '(root)'}: expected ${describe(type)}, got ${got === undefined ? 'nothing' : JSON.stringify(got)}`);
+      const field = path.reduce(
+        (acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part),
+        '',
+      );
+      problems.push(
+        `${field || '(root)'}: expected ${describe(type)}, got ${got === undefined ? 'nothing' : JSON.stringify(got)}`,
+      );
     },
   });
   return problems;
@@ -59,7 +66,8 @@ export function validate(name: SchemaName, value: unknown): string[] {
 function describe(type: avro.Type): string {
   const schema = type.schema() as unknown;
   if (typeof schema === 'string') return schema;
-  if (Array.isArray(schema)) return schema.map((s) => (typeof s === 'string' ? s : (s as { type: string }).type)).join(' or ');
+  if (Array.isArray(schema))
+    return schema.map((s) => (typeof s === 'string' ? s : (s as { type: string }).type)).join(' or ');
   const s = schema as { type: string; logicalType?: string };
   return s.logicalType ?? s.type;
 }

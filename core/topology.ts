@@ -21,7 +21,9 @@ export interface TopologyFile {
 
 export class TopologyError extends Error {
   constructor(readonly problems: string[]) {
-    super(`invalid topology:\n  ${problems.slice(0, 50).join('\n  ')}${problems.length > 50 ? `\n  … and ${problems.length - 50} more` : ''}`);
+    super(
+      `invalid topology:\n  ${problems.slice(0, 50).join('\n  ')}${problems.length > 50 ? `\n  … and ${problems.length - 50} more` : ''}`,
+    );
   }
 }
 
@@ -40,7 +42,10 @@ export function readTopologyFiles(paths: string[]): TopologyFile {
   const problems: string[] = [];
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
-    const part = extname(file) === '.csv' ? parseTopologyCsv(text, basename(file), problems) : parseTopologyJson(text, basename(file), problems);
+    const part =
+      extname(file) === '.csv'
+        ? parseTopologyCsv(text, basename(file), problems)
+        : parseTopologyJson(text, basename(file), problems);
     merged.transformers.push(...part.transformers);
     merged.meters.push(...part.meters);
   }
@@ -140,7 +145,8 @@ function checkRow(
   }
   const record = avroType(schema).clone(candidate, { skipMissingFields: true }) as Record<string, unknown>;
   delete record.topology_version;
-  const semantic = schema === 'TopologyMeter' ? checkMeter(record as MeterRow) : checkTransformer(record as TransformerRow);
+  const semantic =
+    schema === 'TopologyMeter' ? checkMeter(record as MeterRow) : checkTransformer(record as TransformerRow);
   if (semantic) {
     problems.push(`${where}: ${semantic}`);
     return null;
@@ -179,7 +185,8 @@ function checkReferences(file: TopologyFile): string[] {
   for (const m of file.meters) {
     if (meters.has(m.meter_id)) problems.push(`meter ${m.meter_id} appears twice`);
     meters.add(m.meter_id);
-    if (dts.size && !dts.has(m.dt_id)) problems.push(`meter ${m.meter_id}: dt_id ${m.dt_id} is not a transformer of this load`);
+    if (dts.size && !dts.has(m.dt_id))
+      problems.push(`meter ${m.meter_id}: dt_id ${m.dt_id} is not a transformer of this load`);
   }
   return problems;
 }

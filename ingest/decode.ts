@@ -60,16 +60,33 @@ export function decodeMessage(
 ): Decoded {
   const out: Decoded = { readings: [], weather: [], dispatches: [], deadLetters: [] };
   const dead = (code: string, reason: string, key: string | null, raw: Buffer) =>
-    out.deadLetters.push({ received_at: receivedAt, source_topic: topic, reason_code: code, reason, key, raw });
+    out.deadLetters.push({
+      received_at: receivedAt,
+      source_topic: topic,
+      reason_code: code,
+      reason,
+      key,
+      raw,
+    });
 
   const parsed = parseMqttTopic(topic);
   if (!parsed) {
     dead('bad_topic', `topic ${JSON.stringify(topic)} is not a gridstream/v1 topic`, null, payload);
     return out;
   }
-  const key = parsed.kind === 'telemetry' ? parsed.meterId : parsed.kind === 'weather' ? parsed.stationId : parsed.assetId;
+  const key =
+    parsed.kind === 'telemetry'
+      ? parsed.meterId
+      : parsed.kind === 'weather'
+        ? parsed.stationId
+        : parsed.assetId;
   if (payload.length > limits.maxPayloadBytes) {
-    dead('too_large', `payload of ${payload.length} bytes exceeds the limit of ${limits.maxPayloadBytes}`, key, payload);
+    dead(
+      'too_large',
+      `payload of ${payload.length} bytes exceeds the limit of ${limits.maxPayloadBytes}`,
+      key,
+      payload,
+    );
     return out;
   }
   let json: unknown;
@@ -83,7 +100,12 @@ export function decodeMessage(
   const items = Array.isArray(json) ? json : [json];
   const isArray = Array.isArray(json);
   if (items.length > limits.maxReadingsPerMessage) {
-    dead('too_large', `${items.length} items in one message exceed the limit of ${limits.maxReadingsPerMessage}`, key, payload);
+    dead(
+      'too_large',
+      `${items.length} items in one message exceed the limit of ${limits.maxReadingsPerMessage}`,
+      key,
+      payload,
+    );
     return out;
   }
   items.forEach((item, index) => {
@@ -93,13 +115,18 @@ export function decodeMessage(
     switch (parsed.kind) {
       case 'telemetry': {
         const dtId = meters.dtOf(parsed.meterId);
-        const reading = checked<TelemetryPayload>('TelemetryPayload', item, fail) && toReading(parsed.meterId, item as TelemetryPayload);
+        const reading =
+          checked<TelemetryPayload>('TelemetryPayload', item, fail) &&
+          toReading(parsed.meterId, item as TelemetryPayload);
         if (!reading) return;
         if (typeof reading === 'string') return fail('invalid_value', reading);
         const problem = checkTime(reading.ts, receivedAt, limits);
         if (problem) return fail('invalid_value', `ts: ${problem}`);
         if (dtId === undefined)
-          return fail('unknown_meter', `meter ${JSON.stringify(parsed.meterId)} is not in the topology; reading parked`);
+          return fail(
+            'unknown_meter',
+            `meter ${JSON.stringify(parsed.meterId)} is not in the topology; reading parked`,
+          );
         out.readings.push({ ...reading, dt_id: dtId, received_at: receivedAt });
         return;
       }
@@ -112,7 +139,12 @@ export function decodeMessage(
         if (problem) return fail('invalid_value', `ts: ${problem}`);
         if (!(observation.ambient_c >= -90 && observation.ambient_c <= 70))
           return fail('invalid_value', `ambient_c: ${observation.ambient_c} °C is outside -90..70`);
-        out.weather.push({ station_id: parsed.stationId, ts, ambient_c: observation.ambient_c, received_at: receivedAt });
+        out.weather.push({
+          station_id: parsed.stationId,
+          ts,
+          ambient_c: observation.ambient_c,
+          received_at: receivedAt,
+        });
         return;
       }
       case 'dispatch': {
@@ -127,9 +159,16 @@ export function decodeMessage(
   return out;
 }
 
-function checked<T>(schema: SchemaName, item: unknown, fail: (code: string, reason: string) => void): item is T {
+function checked<T>(
+  schema: SchemaName,
+  item: unknown,
+  fail: (code: string, reason: string) => void,
+): item is T {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-    fail('schema', `expected a JSON object, got ${item === null ? 'null' : Array.isArray(item) ? 'an array' : typeof item}`);
+    fail(
+      'schema',
+      `expected a JSON object, got ${item === null ? 'null' : Array.isArray(item) ? 'an array' : typeof item}`,
+    );
     return false;
   }
   const problems = validate(schema, item);
@@ -145,10 +184,14 @@ function checkTime(ts: number, receivedAt: number, limits: IngestLimits): string
 }
 
 /** The reading without its DT and receive time, or a message naming the bad field. */
-function toReading(meterId: string, p: TelemetryPayload): Omit<MeterReading, 'dt_id' | 'received_at'> | string {
+function toReading(
+  meterId: string,
+  p: TelemetryPayload,
+): Omit<MeterReading, 'dt_id' | 'received_at'> | string {
   const ts = parseTimestamp(p.ts);
   if (typeof ts === 'string') return `ts: ${ts}`;
-  if (!Number.isFinite(p.p_kw) || Math.abs(p.p_kw) > MAX_ABS_KW) return `p_kw: ${p.p_kw} is outside ±${MAX_ABS_KW} kW`;
+  if (!Number.isFinite(p.p_kw) || Math.abs(p.p_kw) > MAX_ABS_KW)
+    return `p_kw: ${p.p_kw} is outside ±${MAX_ABS_KW} kW`;
   if (p.q_kvar != null && (!Number.isFinite(p.q_kvar) || Math.abs(p.q_kvar) > MAX_ABS_KW))
     return `q_kvar: ${p.q_kvar} is outside ±${MAX_ABS_KW} kvar`;
   const seen = new Set<number>();
@@ -161,7 +204,8 @@ function toReading(meterId: string, p: TelemetryPayload): Omit<MeterReading, 'dt
   }
   for (const field of ['e_imp_kwh', 'e_exp_kwh'] as const) {
     const value = p[field];
-    if (value != null && !(value >= 0 && Number.isFinite(value))) return `${field}: ${value} is not a non-negative register value`;
+    if (value != null && !(value >= 0 && Number.isFinite(value)))
+      return `${field}: ${value} is not a non-negative register value`;
   }
   return {
     meter_id: meterId,
@@ -175,7 +219,8 @@ function toReading(meterId: string, p: TelemetryPayload): Omit<MeterReading, 'dt
 }
 
 function toDispatch(assetId: string, p: DispatchPayload, receivedAt: number): DispatchCommand | string {
-  if (p.asset_id !== assetId) return `asset_id: ${JSON.stringify(p.asset_id)} does not match the topic's ${JSON.stringify(assetId)}`;
+  if (p.asset_id !== assetId)
+    return `asset_id: ${JSON.stringify(p.asset_id)} does not match the topic's ${JSON.stringify(assetId)}`;
   if (!UUID.test(p.event_id)) return `event_id: ${JSON.stringify(p.event_id)} is not a UUID`;
   const times: Record<string, number | null> = {};
   for (const field of ['dispatch_time', 'delivery_period_start', 'published_at'] as const) {
@@ -219,6 +264,7 @@ const DECIMAL = /^-?\d+(\.\d+)?$/;
 function toAmount(p: PowerAmountPayload): PowerAmount | string {
   const amount = typeof p.amount === 'number' ? String(p.amount) : p.amount.trim();
   if (!DECIMAL.test(amount)) return `amount: ${JSON.stringify(p.amount)} is not a decimal number`;
-  if (p.unit !== 'W' && p.unit !== 'kW' && p.unit !== 'MW') return `unit: ${JSON.stringify(p.unit)} is not W, kW or MW`;
+  if (p.unit !== 'W' && p.unit !== 'kW' && p.unit !== 'MW')
+    return `unit: ${JSON.stringify(p.unit)} is not W, kW or MW`;
   return { amount, unit: p.unit };
 }

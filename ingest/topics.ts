@@ -1,5 +1,9 @@
 /** The MQTT topic contract, version 1 (DESIGN.md). */
-export const MQTT_SUBSCRIPTIONS = ['gridstream/v1/meters/+/telemetry', 'gridstream/v1/weather/+', 'gridstream/v1/dispatch/+'];
+export const MQTT_SUBSCRIPTIONS = [
+  'gridstream/v1/meters/+/telemetry',
+  'gridstream/v1/weather/+',
+  'gridstream/v1/dispatch/+',
+];
 
 export type MqttTopic =
   | { kind: 'telemetry'; meterId: string }

@@ -27,7 +27,11 @@ export function startEnvelopeStage(options: {
   const { metrics, topology } = options;
   const meterCounts = (dts: Iterable<string>) => {
     const counts = topology.index.metersPerDt();
-    return [...dts].map((dt) => ({ type: 'meters-connected' as const, dt_id: dt, meters: counts.get(dt) ?? 0 }));
+    return [...dts].map((dt) => ({
+      type: 'meters-connected' as const,
+      dt_id: dt,
+      meters: counts.get(dt) ?? 0,
+    }));
   };
   const task = startProcessorTask<EnvelopeState, EnvelopeInput, EnvelopeOutput>({
     log: options.log,
@@ -54,13 +58,18 @@ export function startEnvelopeStage(options: {
     },
     // A partition arriving here starts from the topology's meter counts and, when given, recent history.
     restore: async (partition) => [
-      ...meterCounts([...topology.index.transformers.keys()].filter((dt) => partitionFor(dt, options.partitions) === partition)),
+      ...meterCounts(
+        [...topology.index.transformers.keys()].filter(
+          (dt) => partitionFor(dt, options.partitions) === partition,
+        ),
+      ),
       ...((await options.restore?.(partition)) ?? []),
     ],
     observe: (states) => {
       let newest = Number.NEGATIVE_INFINITY;
       for (const state of states.values()) newest = Math.max(newest, state.streamTime);
-      if (Number.isFinite(newest)) metrics.eventTimeLag.set({ processor: 'envelopes' }, (Date.now() - newest) / 1000);
+      if (Number.isFinite(newest))
+        metrics.eventTimeLag.set({ processor: 'envelopes' }, (Date.now() - newest) / 1000);
     },
   });
 

@@ -42,7 +42,11 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-export async function startPipeline(edges: Edges, config: GridstreamConfig, metrics: Metrics): Promise<Pipeline> {
+export async function startPipeline(
+  edges: Edges,
+  config: GridstreamConfig,
+  metrics: Metrics,
+): Promise<Pipeline> {
   const { log, warehouse, broker } = edges;
   await log.ensureTopics(topicSpecs(config.partitions));
 
@@ -58,9 +62,15 @@ export async function startPipeline(edges: Edges, config: GridstreamConfig, metr
     config: { allowedLatenessMs: config.allowedLatenessS * 1000, revisionHorizonMs },
     metrics,
     topology,
-    restore: (partition) => recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
+    restore: (partition) =>
+      recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
   });
-  const ingest = await startIngest({ mqttUrl: broker.url, producer: log.producer(), meters: topology.index, metrics });
+  const ingest = await startIngest({
+    mqttUrl: broker.url,
+    producer: log.producer(),
+    meters: topology.index,
+    metrics,
+  });
 
   const lags = async () => ({ envelopes: await envelopes.lag(), sink: await sink.lag() });
   const lagTimer = setInterval(() => {
@@ -79,7 +89,13 @@ export async function startPipeline(edges: Edges, config: GridstreamConfig, metr
       const version = Math.max(Number(row?.version ?? 0), topology.index.version) + 1;
       await publishTopology(log, file, version);
       await warehouse.insert(TABLES.topologyVersions, [
-        topologyVersionRow({ version, loaded_at: Date.now(), source, meters: file.meters.length, transformers: file.transformers.length }),
+        topologyVersionRow({
+          version,
+          loaded_at: Date.now(),
+          source,
+          meters: file.meters.length,
+          transformers: file.transformers.length,
+        }),
       ]);
       await topology.waitForVersion(version);
       return version;
@@ -90,7 +106,8 @@ export async function startPipeline(edges: Edges, config: GridstreamConfig, metr
       let quiet = 0;
       let handled = -1;
       while (quiet < 2) {
-        if (Date.now() > deadline) throw new Error(`pipeline did not settle within ${timeoutMs} ms (${JSON.stringify(await lags())})`);
+        if (Date.now() > deadline)
+          throw new Error(`pipeline did not settle within ${timeoutMs} ms (${JSON.stringify(await lags())})`);
         await new Promise((resolve) => setTimeout(resolve, 600));
         const l = await lags();
         const now = ingest.handled();
@@ -113,7 +130,9 @@ function checkAgainstLoaded(file: TopologyFile, topology: TopologyTable): void {
   if (file.transformers.length) return;
   const unknown = file.meters.filter((m) => !topology.index.transformers.has(m.dt_id));
   if (unknown.length)
-    throw new TopologyError(unknown.slice(0, 50).map((m) => `meter ${m.meter_id}: dt_id ${m.dt_id} is not a loaded transformer`));
+    throw new TopologyError(
+      unknown.slice(0, 50).map((m) => `meter ${m.meter_id}: dt_id ${m.dt_id} is not a loaded transformer`),
+    );
 }
 
 /**
@@ -122,7 +141,9 @@ function checkAgainstLoaded(file: TopologyFile, topology: TopologyTable): void {
  */
 async function seedTopologyFromWarehouse(edges: Edges, topology: TopologyTable): Promise<void> {
   if (edges.log.kind !== 'memory') return;
-  const transformers = await edges.warehouse.query<TopologyTransformer>(sqlQuery('latest_topology_transformers'));
+  const transformers = await edges.warehouse.query<TopologyTransformer>(
+    sqlQuery('latest_topology_transformers'),
+  );
   const meters = await edges.warehouse.query<TopologyMeter>(sqlQuery('latest_topology_meters'));
   if (transformers.length === 0 && meters.length === 0) return;
   const version = Math.max(...[...transformers, ...meters].map((r) => Number(r.topology_version)));
@@ -142,7 +163,9 @@ async function recentReadings(
   partitions: number,
   horizonMs: number,
 ): Promise<EnvelopeInput[]> {
-  const dts = [...topology.index.transformers.keys()].filter((dt) => partitionFor(dt, partitions) === partition);
+  const dts = [...topology.index.transformers.keys()].filter(
+    (dt) => partitionFor(dt, partitions) === partition,
+  );
   if (dts.length === 0) return [];
   const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('recent_readings'), {
     dts,
@@ -156,7 +179,11 @@ async function recentReadings(
       ts: Number(r.ts_ms),
       p_kw: Number(r.p_kw),
       q_kvar: r.q_kvar === null ? null : Number(r.q_kvar),
-      legs: (r.leg as number[]).map((leg, k) => ({ leg, v: (r.v as number[])[k]!, i: (r.i as number[])[k]! })),
+      legs: (r.leg as number[]).map((leg, k) => ({
+        leg,
+        v: (r.v as number[])[k]!,
+        i: (r.i as number[])[k]!,
+      })),
       e_imp_kwh: r.e_imp_kwh === null ? null : Number(r.e_imp_kwh),
       e_exp_kwh: r.e_exp_kwh === null ? null : Number(r.e_exp_kwh),
       received_at: Number(r.received_ms),

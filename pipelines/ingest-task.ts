@@ -1,7 +1,12 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { encode } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
-import { decodeMessage, type IngestLimits, type MeterLookup, DEFAULT_INGEST_LIMITS } from '../ingest/decode.js';
+import {
+  decodeMessage,
+  type IngestLimits,
+  type MeterLookup,
+  DEFAULT_INGEST_LIMITS,
+} from '../ingest/decode.js';
 import { MQTT_SUBSCRIPTIONS, parseMqttTopic } from '../ingest/topics.js';
 import type { LogProducer, ProduceRecord } from '../io/log/log.js';
 import { TOPICS } from './topics.js';
@@ -32,7 +37,8 @@ export async function startIngest(options: {
   const limits = options.limits ?? DEFAULT_INGEST_LIMITS;
   let handled = 0;
   const client: MqttClient = await mqtt.connectAsync(options.mqttUrl, {
-    clientId: options.clientId ?? `gridstream-ingest-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+    clientId:
+      options.clientId ?? `gridstream-ingest-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
     // A persistent session: messages published while ingest reconnects are kept for it by the broker.
     clean: false,
     reconnectPeriod: 1000,
@@ -45,22 +51,35 @@ export async function startIngest(options: {
     const decoded = decodeMessage(packet.topic, payload, Date.now(), meters, limits);
     metrics.mqttMessages.inc({ kind: parseMqttTopic(packet.topic)?.kind ?? 'unknown' });
     const sends: Promise<void>[] = [];
-    const send = (topic: string, records: ProduceRecord[]) => records.length && sends.push(producer.send(topic, records));
+    const send = (topic: string, records: ProduceRecord[]) =>
+      records.length && sends.push(producer.send(topic, records));
     send(
       TOPICS.readings.name,
       decoded.readings.map((r) => ({ key: r.dt_id, value: encode('MeterReading', r), timestamp: r.ts })),
     );
     send(
       TOPICS.weather.name,
-      decoded.weather.map((w) => ({ key: w.station_id, value: encode('WeatherObservation', w), timestamp: w.ts })),
+      decoded.weather.map((w) => ({
+        key: w.station_id,
+        value: encode('WeatherObservation', w),
+        timestamp: w.ts,
+      })),
     );
     send(
       TOPICS.dispatches.name,
-      decoded.dispatches.map((d) => ({ key: d.asset_id, value: encode('DispatchCommand', d), timestamp: d.dispatch_time })),
+      decoded.dispatches.map((d) => ({
+        key: d.asset_id,
+        value: encode('DispatchCommand', d),
+        timestamp: d.dispatch_time,
+      })),
     );
     send(
       TOPICS.deadLetters.name,
-      decoded.deadLetters.map((d) => ({ key: d.key ?? d.source_topic, value: encode('DeadLetter', d), timestamp: d.received_at })),
+      decoded.deadLetters.map((d) => ({
+        key: d.key ?? d.source_topic,
+        value: encode('DeadLetter', d),
+        timestamp: d.received_at,
+      })),
     );
     Promise.all(sends).then(
       () => {
@@ -78,7 +97,9 @@ export async function startIngest(options: {
 
   // Errors are reported and the client reconnects by itself; an unhandled 'error' would end the process.
   client.on('error', (error) => console.error(`ingest: MQTT client error: ${error.message}`));
-  await client.subscribeAsync(Object.fromEntries(MQTT_SUBSCRIPTIONS.map((topic) => [topic, { qos: 1 as const }])));
+  await client.subscribeAsync(
+    Object.fromEntries(MQTT_SUBSCRIPTIONS.map((topic) => [topic, { qos: 1 as const }])),
+  );
 
   return {
     handled: () => handled,

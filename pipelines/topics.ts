@@ -9,7 +9,11 @@ export const TOPICS = {
   envelopes: { name: 'gridstream.envelopes', schema: 'DtEnvelope', key: 'DT id' },
   deadLetters: { name: 'gridstream.deadletters', schema: 'DeadLetter', key: 'meter, station or asset id' },
   topologyMeters: { name: 'gridstream.topology.meters', schema: 'TopologyMeter', key: 'meter id' },
-  topologyTransformers: { name: 'gridstream.topology.transformers', schema: 'TopologyTransformer', key: 'DT id' },
+  topologyTransformers: {
+    name: 'gridstream.topology.transformers',
+    schema: 'TopologyTransformer',
+    key: 'DT id',
+  },
 } as const satisfies Record<string, { name: string; schema: LogSchemaName; key: string }>;
 
 export type TopicId = keyof typeof TOPICS;

@@ -62,7 +62,8 @@ export class TopologyTable {
   async waitForVersion(version: number, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.index.version < version) {
-      if (Date.now() > deadline) throw new Error(`topology version ${version} not seen within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`topology version ${version} not seen within ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
@@ -79,11 +80,17 @@ export async function publishTopology(log: Log, file: TopologyFile, version: num
   const producer = log.producer();
   await producer.send(
     TOPICS.topologyTransformers.name,
-    file.transformers.map((t) => ({ key: t.dt_id, value: encode('TopologyTransformer', { ...t, topology_version: version }) })),
+    file.transformers.map((t) => ({
+      key: t.dt_id,
+      value: encode('TopologyTransformer', { ...t, topology_version: version }),
+    })),
   );
   await producer.send(
     TOPICS.topologyMeters.name,
-    file.meters.map((m) => ({ key: m.meter_id, value: encode('TopologyMeter', { ...m, topology_version: version }) })),
+    file.meters.map((m) => ({
+      key: m.meter_id,
+      value: encode('TopologyMeter', { ...m, topology_version: version }),
+    })),
   );
   await producer.flush();
 }

@@ -19,10 +19,19 @@ import { TOPICS } from './topics.js';
 const ROUTES: Record<string, { table: string; row: (value: Buffer) => Record<string, unknown> }> = {
   [TOPICS.readings.name]: { table: TABLES.readings, row: (v) => readingRow(decode('MeterReading', v)) },
   [TOPICS.envelopes.name]: { table: TABLES.envelopes, row: (v) => envelopeRow(decode('DtEnvelope', v)) },
-  [TOPICS.deadLetters.name]: { table: TABLES.deadLetters, row: (v) => deadLetterRow(decode('DeadLetter', v)) },
+  [TOPICS.deadLetters.name]: {
+    table: TABLES.deadLetters,
+    row: (v) => deadLetterRow(decode('DeadLetter', v)),
+  },
   [TOPICS.weather.name]: { table: TABLES.weather, row: (v) => weatherRow(decode('WeatherObservation', v)) },
-  [TOPICS.dispatches.name]: { table: TABLES.dispatches, row: (v) => dispatchRow(decode('DispatchCommand', v)) },
-  [TOPICS.topologyMeters.name]: { table: TABLES.topologyMeters, row: (v) => topologyMeterRow(decode('TopologyMeter', v)) },
+  [TOPICS.dispatches.name]: {
+    table: TABLES.dispatches,
+    row: (v) => dispatchRow(decode('DispatchCommand', v)),
+  },
+  [TOPICS.topologyMeters.name]: {
+    table: TABLES.topologyMeters,
+    row: (v) => topologyMeterRow(decode('TopologyMeter', v)),
+  },
   [TOPICS.topologyTransformers.name]: {
     table: TABLES.topologyTransformers,
     row: (v) => topologyTransformerRow(decode('TopologyTransformer', v)),
@@ -57,10 +66,16 @@ export function startWarehouseSink(options: {
     onError: (table, error, attempt) => {
       metrics.insertErrors.inc({ table });
       if (attempt === 1 || attempt % 10 === 0)
-        console.error(`warehouse insert into ${table} failed (attempt ${attempt}, retrying): ${(error as Error).message}`);
+        console.error(
+          `warehouse insert into ${table} failed (attempt ${attempt}, retrying): ${(error as Error).message}`,
+        );
     },
   });
-  const consumer = options.log.consumer({ group: 'gridstream-warehouse-sink', topics: Object.keys(ROUTES), fromBeginning: true });
+  const consumer = options.log.consumer({
+    group: 'gridstream-warehouse-sink',
+    topics: Object.keys(ROUTES),
+    fromBeginning: true,
+  });
   const inFlight: Promise<void>[] = [];
   let pendingRecords = 0;
   let stopping = false;

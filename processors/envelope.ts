@@ -40,8 +40,7 @@ export type EnvelopeInput =
   | { type: 'emit' };
 
 export type EnvelopeOutput =
-  | { type: 'envelope'; envelope: DtEnvelope }
-  | { type: 'too-late'; reading: MeterReading; reason: string };
+  { type: 'envelope'; envelope: DtEnvelope } | { type: 'too-late'; reading: MeterReading; reason: string };
 
 interface SlotState {
   meters: Map<string, Map<number, SlotReading>>;
@@ -66,7 +65,12 @@ export interface EnvelopeState {
 }
 
 export function initialEnvelopeState(): EnvelopeState {
-  return { streamTime: Number.NEGATIVE_INFINITY, closedBefore: Number.NEGATIVE_INFINITY, dts: new Map(), dirty: new Set() };
+  return {
+    streamTime: Number.NEGATIVE_INFINITY,
+    closedBefore: Number.NEGATIVE_INFINITY,
+    dts: new Map(),
+    dirty: new Set(),
+  };
 }
 
 /**
@@ -102,7 +106,12 @@ function dtState(state: EnvelopeState, dtId: string): DtState {
   return dt;
 }
 
-function applyReading(state: EnvelopeState, reading: MeterReading, config: EnvelopeConfig, outputs: EnvelopeOutput[]) {
+function applyReading(
+  state: EnvelopeState,
+  reading: MeterReading,
+  config: EnvelopeConfig,
+  outputs: EnvelopeOutput[],
+) {
   const start = slotStart(reading.ts);
   const dt = dtState(state, reading.dt_id);
   let slot = dt.slots.get(start);
@@ -140,7 +149,9 @@ function applyReading(state: EnvelopeState, reading: MeterReading, config: Envel
 
 function sameReading(a: SlotReading, b: MeterReading): boolean {
   if (a.p_kw !== b.p_kw || a.q_kvar !== b.q_kvar || a.legs.length !== b.legs.length) return false;
-  return a.legs.every((leg, i) => leg.leg === b.legs[i]!.leg && leg.v === b.legs[i]!.v && leg.i === b.legs[i]!.i);
+  return a.legs.every(
+    (leg, i) => leg.leg === b.legs[i]!.leg && leg.v === b.legs[i]!.v && leg.i === b.legs[i]!.i,
+  );
 }
 
 /**
@@ -161,7 +172,8 @@ function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: Envel
       }
       if (slot.final && start + SLOT_MS <= releaseBefore) {
         const key = dirtyKey(dtId, start);
-        if (state.dirty.delete(key)) outputs.push({ type: 'envelope', envelope: envelopeOf(dtId, start, slot, dt) });
+        if (state.dirty.delete(key))
+          outputs.push({ type: 'envelope', envelope: envelopeOf(dtId, start, slot, dt) });
         dt.slots.delete(start);
       }
     }

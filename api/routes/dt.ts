@@ -6,38 +6,61 @@ import { ApiError, badRequest } from '../errors.js';
 
 /** Transformer endpoints. They read what the processors wrote and never recompute it. */
 export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { retentionDays: number }) {
-  app.get('/v1/dt', { schema: { summary: 'Distribution transformers with AMI coverage and data-quality tier' } }, async () => {
-    const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('list_dts'));
-    return {
-      transformers: rows.map((r) => ({
-        dt_id: r.dt_id,
-        feeder_id: r.feeder_id,
-        rated_kva: r.rated_kva,
-        cooling_class: r.cooling_class,
-        latitude: r.latitude,
-        longitude: r.longitude,
-        weather_station_id: r.weather_station_id,
-        meters_connected: Number(r.meters_connected),
-        last_slot_start: r.last_slot_start ? iso(Date.parse(String(r.last_slot_start).replace(' ', 'T') + 'Z')) : null,
-        ami_coverage_pct: round(Number(r.ami_coverage_pct), 2),
-        data_quality: r.data_quality,
-      })),
-    };
-  });
+  app.get(
+    '/v1/dt',
+    { schema: { summary: 'Distribution transformers with AMI coverage and data-quality tier' } },
+    async () => {
+      const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('list_dts'));
+      return {
+        transformers: rows.map((r) => ({
+          dt_id: r.dt_id,
+          feeder_id: r.feeder_id,
+          rated_kva: r.rated_kva,
+          cooling_class: r.cooling_class,
+          latitude: r.latitude,
+          longitude: r.longitude,
+          weather_station_id: r.weather_station_id,
+          meters_connected: Number(r.meters_connected),
+          last_slot_start: r.last_slot_start
+            ? iso(Date.parse(String(r.last_slot_start).replace(' ', 'T') + 'Z'))
+            : null,
+          ami_coverage_pct: round(Number(r.ami_coverage_pct), 2),
+          data_quality: r.data_quality,
+        })),
+      };
+    },
+  );
 
   app.get<{ Params: { id: string }; Querystring: { days?: number; from?: string; to?: string } }>(
     '/v1/dt/:id/load-profile',
     {
       schema: {
         summary: '15-minute load profile of a DT (default: the last 30 days), with coverage per slot',
-        params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 128 } }, required: ['id'] },
+        params: {
+          type: 'object',
+          properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
+          required: ['id'],
+        },
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
-            days: { type: 'integer', minimum: 1, maximum: options.retentionDays, description: 'Days back from `to` (default 30)' },
-            from: { type: 'string', format: 'date-time', description: 'Start, inclusive (ISO-8601); overrides days' },
-            to: { type: 'string', format: 'date-time', description: 'End, exclusive (ISO-8601); default now' },
+            days: {
+              type: 'integer',
+              minimum: 1,
+              maximum: options.retentionDays,
+              description: 'Days back from `to` (default 30)',
+            },
+            from: {
+              type: 'string',
+              format: 'date-time',
+              description: 'Start, inclusive (ISO-8601); overrides days',
+            },
+            to: {
+              type: 'string',
+              format: 'date-time',
+              description: 'End, exclusive (ISO-8601); default now',
+            },
           },
         },
       },
@@ -45,11 +68,15 @@ export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { 
     async (request) => {
       const { id } = request.params;
       const to = request.query.to ? Date.parse(request.query.to) : Date.now();
-      const from = request.query.from ? Date.parse(request.query.from) : to - (request.query.days ?? 30) * DAY_MS;
+      const from = request.query.from
+        ? Date.parse(request.query.from)
+        : to - (request.query.days ?? 30) * DAY_MS;
       if (from >= to) throw badRequest('from', 'must be before to');
-      if (to - from > options.retentionDays * DAY_MS) throw badRequest('from', `the range may span at most ${options.retentionDays} days`);
+      if (to - from > options.retentionDays * DAY_MS)
+        throw badRequest('from', `the range may span at most ${options.retentionDays} days`);
       const [known] = await warehouse.query<{ known: string }>(sqlQuery('dt_exists'), { dt_id: id });
-      if (!known || Number(known.known) === 0) throw new ApiError(404, 'not_found', `no transformer ${JSON.stringify(id)}`);
+      if (!known || Number(known.known) === 0)
+        throw new ApiError(404, 'not_found', `no transformer ${JSON.stringify(id)}`);
       const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('envelopes_for_dt'), {
         dt_id: id,
         from_ms: from,

@@ -59,7 +59,9 @@ export class MemoryLog implements Log {
       const existing = this.topics.get(spec.name);
       if (existing) {
         if (existing.spec.partitions !== spec.partitions)
-          throw new Error(`topic ${spec.name} exists with ${existing.spec.partitions} partitions, not ${spec.partitions}`);
+          throw new Error(
+            `topic ${spec.name} exists with ${existing.spec.partitions} partitions, not ${spec.partitions}`,
+          );
         continue;
       }
       this.topics.set(spec.name, {
@@ -276,7 +278,8 @@ class MemoryConsumer implements LogConsumer {
   async lag(): Promise<number> {
     let lag = 0;
     for (const tp of this.assigned) {
-      lag += this.log.endOffset(tp.topic, tp.partition) - (this.positions.get(tpId(tp.topic, tp.partition)) ?? 0);
+      lag +=
+        this.log.endOffset(tp.topic, tp.partition) - (this.positions.get(tpId(tp.topic, tp.partition)) ?? 0);
     }
     return lag;
   }
@@ -301,7 +304,8 @@ class MemoryConsumer implements LogConsumer {
     for (const tp of revoked) this.positions.delete(key(tp));
     for (const tp of added) {
       const committed = this.group.committed.get(key(tp));
-      const start = committed ?? (this.options.fromBeginning === false ? this.log.endOffset(tp.topic, tp.partition) : 0);
+      const start =
+        committed ?? (this.options.fromBeginning === false ? this.log.endOffset(tp.topic, tp.partition) : 0);
       this.positions.set(key(tp), start);
     }
     this.assigned = next;

@@ -7,7 +7,21 @@ type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
 const topology: TopologyFile = {
   transformers: [
-    { dt_id: 'dt-a', feeder_id: 'f1', rated_kva: 100, cooling_class: 'ONAN', latitude: 12.9, longitude: 77.6, weather_station_id: 'ws-1', nominal_voltage_v: 230, top_oil_rise_k: null, hot_spot_gradient_k: null, loss_ratio: null, tau_oil_min: null, tau_winding_min: null },
+    {
+      dt_id: 'dt-a',
+      feeder_id: 'f1',
+      rated_kva: 100,
+      cooling_class: 'ONAN',
+      latitude: 12.9,
+      longitude: 77.6,
+      weather_station_id: 'ws-1',
+      nominal_voltage_v: 230,
+      top_oil_rise_k: null,
+      hot_spot_gradient_k: null,
+      loss_ratio: null,
+      tau_oil_min: null,
+      tau_winding_min: null,
+    },
   ],
   meters: ['m-1', 'm-2', 'm-3'].map((id, k) => ({
     meter_id: id,
@@ -21,7 +35,12 @@ const topology: TopologyFile = {
 };
 
 const minute = (m: number) => new Date(Date.UTC(2026, 6, 1, 10, m)).toISOString();
-const reading = (m: number, p = 1.5) => ({ ts: minute(m), p_kw: p, q_kvar: 0.2, legs: [{ leg: 1, v: 231, i: 6.5 }] });
+const reading = (m: number, p = 1.5) => ({
+  ts: minute(m),
+  p_kw: p,
+  q_kvar: 0.2,
+  legs: [{ leg: 1, v: 231, i: 6.5 }],
+});
 
 describe('MQTT ingest into the warehouse', () => {
   let g: Running;
@@ -39,18 +58,33 @@ describe('MQTT ingest into the warehouse', () => {
 
   it('accounts for every published reading: stored + dead-lettered = published', async () => {
     const publish = (topic: string, payload: unknown) =>
-      client.publishAsync(topic, typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload), {
-        qos: 1,
-      });
+      client.publishAsync(
+        topic,
+        typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload),
+        {
+          qos: 1,
+        },
+      );
     const t = (meter: string) => `gridstream/v1/meters/${meter}/telemetry`;
     let published = 0;
     // Valid single readings.
-    for (let m = 0; m < 10; m++) await publish(t('m-1'), reading(m)), published++;
+    for (let m = 0; m < 10; m++) {
+      await publish(t('m-1'), reading(m));
+      published++;
+    }
     // A batch of 5, with epoch-ms timestamps.
-    await publish(t('m-2'), [0, 1, 2, 3, 4].map((m) => ({ ...reading(m), ts: Date.parse(minute(m)) })));
+    await publish(
+      t('m-2'),
+      [0, 1, 2, 3, 4].map((m) => ({ ...reading(m), ts: Date.parse(minute(m)) })),
+    );
     published += 5;
     // A batch with two bad elements out of four.
-    await publish(t('m-3'), [reading(0), { ...reading(1), p_kw: 'x' }, reading(2), { ...reading(3), legs: [{ leg: 9, v: 1, i: 1 }] }]);
+    await publish(t('m-3'), [
+      reading(0),
+      { ...reading(1), p_kw: 'x' },
+      reading(2),
+      { ...reading(3), legs: [{ leg: 9, v: 1, i: 1 }] },
+    ]);
     published += 4;
     // Malformed messages.
     await publish(t('m-1'), '{not json');
@@ -74,7 +108,9 @@ describe('MQTT ingest into the warehouse', () => {
 
     const metrics = await g.metrics.registry.getSingleMetricAsString('gridstream_dead_letters_total');
     expect(metrics).toMatch(/reason="unknown_meter"} 3/);
-    expect(await g.metrics.registry.getSingleMetricAsString('gridstream_readings_ingested_total')).toMatch(/ 17$/m);
+    expect(await g.metrics.registry.getSingleMetricAsString('gridstream_readings_ingested_total')).toMatch(
+      / 17$/m,
+    );
   });
 
   it('keeps the raw bytes and a reason naming the field in the dead letters', async () => {

@@ -7,7 +7,9 @@ import { loadConfig, type GridstreamConfig } from '../../core/config.js';
 export const TEST_API_KEY = 'test-key-0123456789';
 
 /** A whole embedded gridstream on free ports with its own data directory, removed on stop. */
-export async function startTestGridstream(overrides: Partial<GridstreamConfig> = {}): Promise<Gridstream & { dataDir: string }> {
+export async function startTestGridstream(
+  overrides: Partial<GridstreamConfig> = {},
+): Promise<Gridstream & { dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-test-'));
   const config: GridstreamConfig = {
     ...loadConfig({}),

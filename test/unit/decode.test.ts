@@ -4,9 +4,21 @@ import { decodeMessage, type MeterLookup } from '../../ingest/decode.js';
 const NOW = Date.UTC(2026, 6, 1, 12, 0, 0);
 const meters: MeterLookup = { dtOf: (id) => (id === 'mtr-1' ? 'dt-1' : undefined) };
 const telemetry = (meter = 'mtr-1') => `gridstream/v1/meters/${meter}/telemetry`;
-const good = { ts: '2026-07-01T10:15:03Z', p_kw: 1.42, q_kvar: 0.31, legs: [{ leg: 1, v: 231.4, i: 6.2 }], e_imp_kwh: 5120.4, e_exp_kwh: 88.1 };
+const good = {
+  ts: '2026-07-01T10:15:03Z',
+  p_kw: 1.42,
+  q_kvar: 0.31,
+  legs: [{ leg: 1, v: 231.4, i: 6.2 }],
+  e_imp_kwh: 5120.4,
+  e_exp_kwh: 88.1,
+};
 const decode = (topic: string, payload: unknown) =>
-  decodeMessage(topic, Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)), NOW, meters);
+  decodeMessage(
+    topic,
+    Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)),
+    NOW,
+    meters,
+  );
 
 describe('MQTT decoding', () => {
   it('accepts the contract example and keys it by the DT from the topology', () => {
@@ -29,11 +41,20 @@ describe('MQTT decoding', () => {
 
   it('accepts epoch-millisecond timestamps and absent optional fields', () => {
     const out = decode(telemetry(), { ts: Date.UTC(2026, 6, 1, 10), p_kw: -2.5, legs: [] });
-    expect(out.readings[0]).toMatchObject({ ts: Date.UTC(2026, 6, 1, 10), p_kw: -2.5, q_kvar: null, e_imp_kwh: null });
+    expect(out.readings[0]).toMatchObject({
+      ts: Date.UTC(2026, 6, 1, 10),
+      p_kw: -2.5,
+      q_kvar: null,
+      e_imp_kwh: null,
+    });
   });
 
   it('accepts an array and dead-letters only its bad elements, naming index and field', () => {
-    const out = decode(telemetry(), [good, { ...good, p_kw: 'high' }, { ...good, ts: '2026-07-01T10:16:03Z' }]);
+    const out = decode(telemetry(), [
+      good,
+      { ...good, p_kw: 'high' },
+      { ...good, ts: '2026-07-01T10:16:03Z' },
+    ]);
     expect(out.readings).toHaveLength(2);
     expect(out.deadLetters).toHaveLength(1);
     expect(out.deadLetters[0]!.reason_code).toBe('schema');
@@ -45,7 +66,11 @@ describe('MQTT decoding', () => {
     const raw = Buffer.from([0x7b, 0xff, 0xfe, 0x00]);
     const out = decodeMessage(telemetry(), raw, NOW, meters);
     expect(out.deadLetters).toHaveLength(1);
-    expect(out.deadLetters[0]).toMatchObject({ reason_code: 'invalid_json', key: 'mtr-1', source_topic: telemetry() });
+    expect(out.deadLetters[0]).toMatchObject({
+      reason_code: 'invalid_json',
+      key: 'mtr-1',
+      source_topic: telemetry(),
+    });
     expect(out.deadLetters[0]!.raw.equals(raw)).toBe(true);
   });
 
@@ -61,7 +86,16 @@ describe('MQTT decoding', () => {
     [{ ...good, p_kw: 1e9 }, /p_kw: .* outside/],
     [{ ...good, legs: [{ leg: 4, v: 230, i: 1 }] }, /legs\[0\]\.leg: 4 is not 1, 2 or 3/],
     [{ ...good, legs: [{ leg: 1, v: -5, i: 1 }] }, /legs\[0\]\.v: -5 V/],
-    [{ ...good, legs: [{ leg: 1, v: 230, i: 1 }, { leg: 1, v: 230, i: 1 }] }, /legs\[1\]\.leg: leg 1 appears twice/],
+    [
+      {
+        ...good,
+        legs: [
+          { leg: 1, v: 230, i: 1 },
+          { leg: 1, v: 230, i: 1 },
+        ],
+      },
+      /legs\[1\]\.leg: leg 1 appears twice/,
+    ],
     [{ ...good, e_imp_kwh: -1 }, /e_imp_kwh/],
     [{ p_kw: 1 }, /ts: expected/],
     [42, /expected a JSON object, got number/],
@@ -80,17 +114,22 @@ describe('MQTT decoding', () => {
   });
 
   it('dead-letters a topic outside the contract and an oversized payload', () => {
-    expect(decode('gridstream/v2/meters/mtr-1/telemetry', good).deadLetters[0]!.reason_code).toBe('bad_topic');
+    expect(decode('gridstream/v2/meters/mtr-1/telemetry', good).deadLetters[0]!.reason_code).toBe(
+      'bad_topic',
+    );
     const big = decodeMessage(telemetry(), Buffer.alloc(300 * 1024, 0x20), NOW, meters);
     expect(big.deadLetters[0]!.reason_code).toBe('too_large');
   });
 
   it('decodes weather observations and checks the range', () => {
     const out = decode('gridstream/v1/weather/ws-1', { ts: '2026-07-01T10:00:00Z', ambient_c: 31.5 });
-    expect(out.weather).toEqual([{ station_id: 'ws-1', ts: Date.UTC(2026, 6, 1, 10), ambient_c: 31.5, received_at: NOW }]);
-    expect(decode('gridstream/v1/weather/ws-1', { ts: '2026-07-01T10:00:00Z', ambient_c: 300 }).deadLetters[0]!.reason).toMatch(
-      /ambient_c/,
-    );
+    expect(out.weather).toEqual([
+      { station_id: 'ws-1', ts: Date.UTC(2026, 6, 1, 10), ambient_c: 31.5, received_at: NOW },
+    ]);
+    expect(
+      decode('gridstream/v1/weather/ws-1', { ts: '2026-07-01T10:00:00Z', ambient_c: 300 }).deadLetters[0]!
+        .reason,
+    ).toMatch(/ambient_c/);
   });
 
   it('decodes a dispatch command shaped like seed 004 and checks it against its topic', () => {
@@ -113,8 +152,9 @@ describe('MQTT decoding', () => {
       nominal_power: { amount: '0.5', unit: 'MW' },
     });
     expect(decode('gridstream/v1/dispatch/other', command).deadLetters[0]!.reason).toMatch(/asset_id/);
-    expect(decode('gridstream/v1/dispatch/bess-7', { ...command, target_power: { amount: '1', unit: 'GW' } }).deadLetters[0]!.reason).toMatch(
-      /target_power\.unit/,
-    );
+    expect(
+      decode('gridstream/v1/dispatch/bess-7', { ...command, target_power: { amount: '1', unit: 'GW' } })
+        .deadLetters[0]!.reason,
+    ).toMatch(/target_power\.unit/);
   });
 });

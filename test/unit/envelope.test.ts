@@ -59,7 +59,11 @@ const emit: EnvelopeInput = { type: 'emit' };
 
 describe('envelope processor', () => {
   it('puts a reading at exactly :15:00 in the new slot', () => {
-    const { outputs } = run([read(reading('m1', T0 + 14 * MIN + 59_999, 1)), read(reading('m1', T0 + 15 * MIN, 2)), emit]);
+    const { outputs } = run([
+      read(reading('m1', T0 + 14 * MIN + 59_999, 1)),
+      read(reading('m1', T0 + 15 * MIN, 2)),
+      emit,
+    ]);
     const slots = latest(outputs);
     expect([...slots.keys()].sort()).toEqual([T0, T0 + 15 * MIN]);
     expect(slots.get(T0)!.readings).toBe(1);
@@ -94,8 +98,12 @@ describe('envelope processor', () => {
   it('holds a meter power between sparse readings', () => {
     // 5-minute readings: each power holds for five minutes.
     const e = envelopes(
-      run([read(reading('m1', T0, 3)), read(reading('m1', T0 + 5 * MIN, 6)), read(reading('m1', T0 + 10 * MIN, 0)), emit])
-        .outputs,
+      run([
+        read(reading('m1', T0, 3)),
+        read(reading('m1', T0 + 5 * MIN, 6)),
+        read(reading('m1', T0 + 10 * MIN, 0)),
+        emit,
+      ]).outputs,
     )[0]!;
     expect(e.import_kwh).toBeCloseTo((3 * 5 + 6 * 5) / 60, 10);
     expect(e.net_mean_kw).toBeCloseTo(3, 10);
@@ -104,7 +112,14 @@ describe('envelope processor', () => {
   it('summarises voltage per leg across meters', () => {
     const e = envelopes(
       run([
-        read(reading('m1', T0, 1, { legs: [{ leg: 1, v: 228, i: 4 }, { leg: 2, v: 240, i: 4 }] })),
+        read(
+          reading('m1', T0, 1, {
+            legs: [
+              { leg: 1, v: 228, i: 4 },
+              { leg: 2, v: 240, i: 4 },
+            ],
+          }),
+        ),
         read(reading('m2', T0, 1, { legs: [{ leg: 1, v: 232, i: 4 }] })),
         emit,
       ]).outputs,
@@ -171,7 +186,9 @@ describe('envelope processor', () => {
 
   it('reports meters reporting against meters connected and the 30-day coverage tier', () => {
     const connected: EnvelopeInput = { type: 'meters-connected', dt_id: 'dt-1', meters: 4 };
-    const e = envelopes(run([connected, read(reading('m1', T0, 1)), read(reading('m2', T0, 1)), emit]).outputs)[0]!;
+    const e = envelopes(
+      run([connected, read(reading('m1', T0, 1)), read(reading('m2', T0, 1)), emit]).outputs,
+    )[0]!;
     expect(e.meters_reporting).toBe(2);
     expect(e.meters_connected).toBe(4);
     // 2 of 4 meters for 1 of 2880 slots.
@@ -197,7 +214,9 @@ describe('envelope processor', () => {
   });
 
   it('is deterministic: the same inputs give the same outputs', () => {
-    const inputs = Array.from({ length: 200 }, (_, k) => read(reading(`m${k % 7}`, T0 + ((k * 37) % 120) * MIN, (k % 11) - 3)));
+    const inputs = Array.from({ length: 200 }, (_, k) =>
+      read(reading(`m${k % 7}`, T0 + ((k * 37) % 120) * MIN, (k % 11) - 3)),
+    );
     const a = run([...inputs, emit]).outputs;
     const b = run([...inputs, emit]).outputs;
     expect(b).toEqual(a);

@@ -1,0 +1,59 @@
+import type { GridstreamConfig } from '../core/config.js';
+import type { TopologyFile } from '../core/topology.js';
+import { migrate } from '../io/warehouse/migrate.js';
+import { openWarehouse } from '../io/warehouse/open.js';
+import { topologyMeterRow, topologyTransformerRow, topologyVersionRow } from '../io/warehouse/rows.js';
+import { sqlQuery } from '../io/warehouse/sql-files.js';
+import { TABLES } from '../io/warehouse/tables.js';
+
+/**
+ * Loads a topology straight into the warehouse, for when no gridstream is running (the embedded engine
+ * allows one process per data directory). A gridstream started later republishes it to its log.
+ */
+export async function loadTopologyOffline(
+  config: GridstreamConfig,
+  file: TopologyFile,
+  source: string,
+): Promise<number> {
+  const warehouse = await openWarehouse({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
+  try {
+    await migrate(warehouse, { retentionDays: config.retentionDays });
+    if (file.transformers.length === 0) {
+      const known = new Set(
+        (await warehouse.query<{ dt_id: string }>(sqlQuery('latest_topology_transformers'))).map(
+          (t) => t.dt_id,
+        ),
+      );
+      const unknown = file.meters.filter((m) => !known.has(m.dt_id));
+      if (unknown.length)
+        throw new Error(
+          `meters on unknown transformers: ${unknown
+            .slice(0, 10)
+            .map((m) => `${m.meter_id} → ${m.dt_id}`)
+            .join(', ')}`,
+        );
+    }
+    const [row] = await warehouse.query<{ version: string }>(sqlQuery('max_topology_version'));
+    const version = Number(row?.version ?? 0) + 1;
+    await warehouse.insert(
+      TABLES.topologyTransformers,
+      file.transformers.map((t) => topologyTransformerRow({ ...t, topology_version: version })),
+    );
+    await warehouse.insert(
+      TABLES.topologyMeters,
+      file.meters.map((m) => topologyMeterRow({ ...m, topology_version: version })),
+    );
+    await warehouse.insert(TABLES.topologyVersions, [
+      topologyVersionRow({
+        version,
+        loaded_at: Date.now(),
+        source,
+        meters: file.meters.length,
+        transformers: file.transformers.length,
+      }),
+    ]);
+    return version;
+  } finally {
+    await warehouse.close();
+  }
+}
