@@ -20,6 +20,7 @@ import {
 export class ServerWarehouse implements Warehouse {
   readonly kind = 'server' as const;
 
+  /** `client` may be any @clickhouse/client instance; SESSION_SETTINGS are sent with every request. */
   constructor(private readonly client: ClickHouseClient) {}
 
   /**
@@ -31,28 +32,34 @@ export class ServerWarehouse implements Warehouse {
     const parsed = new URL(url);
     const database = decodeURIComponent(parsed.pathname.replace(/^\/+|\/+$/g, '')) || 'default';
     parsed.pathname = '/';
-    const clickhouse_settings = { ...SESSION_SETTINGS };
+    const where = `ClickHouse server ${parsed.protocol}//${parsed.host}`; // no credentials in messages
+    const reachable = async (client: ClickHouseClient) => {
+      const ping = await client.ping();
+      if (!ping.success) {
+        await client.close();
+        throw new Error(`cannot reach ${where}: ${ping.error.message}`, { cause: ping.error });
+      }
+      return client;
+    };
     if (database !== 'default') {
-      // The client cannot connect to a database that does not exist yet, so create it from `default` first.
-      const bootstrap = createClient({ url: parsed.toString(), clickhouse_settings });
+      // The client cannot use a database that does not exist yet, so create it from `default` first.
+      const bootstrap = new ServerWarehouse(await reachable(createClient({ url: parsed.toString() })));
       try {
-        await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}` });
+        await bootstrap.command(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
       } catch (error) {
-        throw new WarehouseError(
-          'command',
-          `CREATE DATABASE IF NOT EXISTS ${database} (at ${parsed.host})`,
-          error,
-        );
+        throw new Error(`cannot create database ${database} on ${where}: ${(error as Error).message}`, {
+          cause: error,
+        });
       } finally {
         await bootstrap.close();
       }
     }
-    return new ServerWarehouse(createClient({ url: parsed.toString(), database, clickhouse_settings }));
+    return new ServerWarehouse(await reachable(createClient({ url: parsed.toString(), database })));
   }
 
   async command(sql: string, params?: QueryParams): Promise<void> {
     try {
-      await this.client.command({ query: sql, query_params: params });
+      await this.client.command({ query: sql, query_params: params, clickhouse_settings: SESSION_SETTINGS });
     } catch (error) {
       throw new WarehouseError('command', sql, error);
     }
@@ -60,7 +67,12 @@ export class ServerWarehouse implements Warehouse {
 
   async query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]> {
     try {
-      const result = await this.client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+      const result = await this.client.query({
+        query: sql,
+        query_params: params,
+        format: 'JSONEachRow',
+        clickhouse_settings: SESSION_SETTINGS,
+      });
       // Parsed the same way as the embedded result, so both modes return identical rows.
       return parseJsonEachRow<T>(await result.text());
     } catch (error) {
@@ -84,7 +96,9 @@ export class ServerWarehouse implements Warehouse {
         query: statement,
         values: Readable.from([payload], { objectMode: false }),
         clickhouse_settings:
-          options.dedupToken === undefined ? undefined : { insert_deduplication_token: options.dedupToken },
+          options.dedupToken === undefined
+            ? SESSION_SETTINGS
+            : { ...SESSION_SETTINGS, insert_deduplication_token: options.dedupToken },
       });
       await drainStream(result.stream);
     } catch (error) {
