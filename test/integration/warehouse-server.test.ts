@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { createClient } from '@clickhouse/client';
+import type { ClickHouseClientConfigOptions as ClientOptions } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -26,7 +27,9 @@ const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-warehouse-server-'));
 let warehouse: ServerWarehouse;
 
 beforeAll(async () => {
-  warehouse = new ServerWarehouse(createClient({ connection: createChdbConnection({ path: dataDir }) }));
+  // chdb types its Connection against its own copy of @clickhouse/client-common; the runtime contract is the same.
+  const connection = createChdbConnection({ path: dataDir }) as unknown as ClientOptions['connection'];
+  warehouse = new ServerWarehouse(createClient({ connection }));
   await migrate(warehouse);
 });
 
