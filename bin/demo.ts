@@ -1,0 +1,67 @@
+import { startGridstream } from '../app/gridstream.js';
+import type { GridstreamConfig } from '../core/config.js';
+import { runSimulate, simulateTopology } from '../simulator/command.js';
+import { stopOnSignal } from './cli.js';
+
+/**
+ * The demo: a whole embedded gridstream plus a simulated feeder publishing to it. The simulator publishes
+ * `days` of history as fast as the pipeline takes it, then keeps going in real time (unless --no-follow).
+ */
+export async function runDemo(options: {
+  config: GridstreamConfig;
+  transformers: number;
+  meters: number;
+  days: number;
+  seed: number;
+  follow: boolean;
+}): Promise<void> {
+  const started = Date.now();
+  const gridstream = await startGridstream(options.config);
+  const abort = new AbortController();
+  let simulation: Promise<unknown> = Promise.resolve();
+  stopOnSignal(async () => {
+    abort.abort();
+    await simulation.catch(() => {});
+    await gridstream.stop();
+  });
+
+  const topology = simulateTopology({
+    seed: options.seed,
+    transformers: options.transformers,
+    meters: options.meters,
+  });
+  const version = await gridstream.pipeline.loadTopology(topology, 'demo simulator');
+  const key = gridstream.generatedApiKey ?? options.config.apiKeys!.split(',')[0]!.split(':')[0]!;
+  const firstDt = topology.transformers[0]!.dt_id;
+  console.log(`
+gridstream demo: ${options.transformers} transformers x ${options.meters} meters, ${options.days} day(s) of history${options.follow ? ', then live' : ''}
+
+  API        ${gridstream.url}   (X-API-Key: ${key})
+  MQTT       ${gridstream.edges.broker.url}   (gridstream/v1/meters/{meter_id}/telemetry)
+  data       ${options.config.dataDir}   (embedded ClickHouse; topology version ${version})
+  metrics    ${gridstream.url}/metrics
+
+  curl -s -H 'X-API-Key: ${key}' ${gridstream.url}/v1/dt
+  curl -s -H 'X-API-Key: ${key}' '${gridstream.url}/v1/dt/${firstDt}/load-profile?days=1'
+
+Ctrl-C stops cleanly (pending batches are flushed).
+`);
+  simulation = runSimulate({
+    mqttUrl: gridstream.edges.broker.url,
+    seed: options.seed,
+    transformers: options.transformers,
+    meters: options.meters,
+    days: options.days > 0 ? options.days : undefined,
+    follow: options.follow,
+    progress: process.stderr.isTTY,
+    signal: abort.signal,
+  }).then(async (result) => {
+    if (abort.signal.aborted) return;
+    await gridstream.pipeline.settle(120_000);
+    console.log(
+      `history published and processed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${result.readings} readings` +
+        (options.follow ? '; now live' : '; simulation done (the API keeps serving; Ctrl-C to stop)'),
+    );
+  });
+  await simulation;
+}
