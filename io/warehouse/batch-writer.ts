@@ -26,7 +26,7 @@ export interface BatchWriterOptions {
   onError?: (table: string, error: unknown, attempt: number) => void;
 }
 
-/** Thrown by flush()/close() when close() gave up on rows that could not be written in time. */
+/** Thrown by close({ timeoutMs }) (and to add() calls still waiting) when it gave up on rows not written in time. */
 export class RowsNotWrittenError extends Error {
   override readonly name = 'RowsNotWrittenError';
   constructor(readonly rowsByTable: Record<string, number>) {
