@@ -1,0 +1,104 @@
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
+import type { TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
+import type { SimTopology } from './model.js';
+
+/**
+ * The simulated topology as a utility's CIS/GIS export, in the formats `gridstream topology load` reads:
+ * - JSON: `{"transformers": [...], "meters": [...]}`, every field of schemas/topology-transformer.avsc and
+ *   schemas/topology-meter.avsc by its schema name, in schema order, nulls included;
+ * - CSV: `transformers.csv` and `meters.csv`, header = the schema's field names in schema order, one row per
+ *   record, null as an empty cell.
+ * `topology_version` is left out of both: the loader assigns versions.
+ */
+export type TransformerRow = Omit<TopologyTransformer, 'topology_version'>;
+export type MeterRow = Omit<TopologyMeter, 'topology_version'>;
+
+export interface TopologyDocument {
+  transformers: TransformerRow[];
+  meters: MeterRow[];
+}
+
+export const TRANSFORMER_FIELDS = [
+  'dt_id',
+  'feeder_id',
+  'rated_kva',
+  'cooling_class',
+  'latitude',
+  'longitude',
+  'weather_station_id',
+  'nominal_voltage_v',
+  'top_oil_rise_k',
+  'hot_spot_gradient_k',
+  'loss_ratio',
+  'tau_oil_min',
+  'tau_winding_min',
+] as const satisfies readonly (keyof TransformerRow)[];
+
+export const METER_FIELDS = [
+  'meter_id',
+  'meter_number',
+  'electronic_serial_number',
+  'service_point_id',
+  'premise_id',
+  'legs',
+  'dt_id',
+] as const satisfies readonly (keyof MeterRow)[];
+
+function pick<T, K extends keyof T>(record: T, fields: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const field of fields) out[field] = record[field];
+  return out;
+}
+
+export function topologyDocument(topology: SimTopology): TopologyDocument {
+  return {
+    transformers: topology.transformers.map((t) => pick(t, TRANSFORMER_FIELDS)),
+    meters: topology.meters.map((m) => pick(m, METER_FIELDS)),
+  };
+}
+
+export function topologyJson(topology: SimTopology): string {
+  return JSON.stringify(topologyDocument(topology), null, 2) + '\n';
+}
+
+function csvCell(value: string | number | null): string {
+  if (value === null) return '';
+  const text = String(value);
+  return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function csv<T>(rows: readonly T[], fields: readonly (keyof T & string)[]): string {
+  const lines = [fields.join(',')];
+  for (const row of rows) lines.push(fields.map((f) => csvCell(row[f] as string | number | null)).join(','));
+  return lines.join('\n') + '\n';
+}
+
+export function transformersCsv(topology: SimTopology): string {
+  return csv(topologyDocument(topology).transformers, TRANSFORMER_FIELDS);
+}
+
+export function metersCsv(topology: SimTopology): string {
+  return csv(topologyDocument(topology).meters, METER_FIELDS);
+}
+
+/**
+ * Writes the topology to `path`: as `transformers.csv` and `meters.csv` when the path is a directory (an
+ * existing one, or one named with a trailing separator, which is created), otherwise as one JSON file.
+ * Returns the files written.
+ */
+export function writeTopologyFiles(path: string, topology: SimTopology): string[] {
+  const isDirectory =
+    (existsSync(path) && statSync(path).isDirectory()) || path.endsWith('/') || path.endsWith(sep);
+  if (isDirectory) {
+    mkdirSync(path, { recursive: true });
+    const transformers = join(path, 'transformers.csv');
+    const meters = join(path, 'meters.csv');
+    writeFileSync(transformers, transformersCsv(topology));
+    writeFileSync(meters, metersCsv(topology));
+    return [transformers, meters];
+  }
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, topologyJson(topology));
+  return [path];
+}
