@@ -66,7 +66,7 @@ export async function startPipeline(
       recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
   });
   const ingest = await startIngest({
-    mqttUrl: broker.url,
+    broker,
     producer: log.producer(),
     meters: topology.index,
     metrics,

@@ -61,6 +61,7 @@ export function startProcessorTask<S, I, O>(options: ProcessorTaskOptions<S, I, 
     group: options.group,
     topics: [options.inputTopic],
     fromBeginning: true,
+    lingerMs: 20,
     onAssigned: async (tps: TopicPartition[]) => {
       for (const { partition } of tps) {
         states.set(partition, processor.init());

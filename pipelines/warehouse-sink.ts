@@ -71,10 +71,12 @@ export function startWarehouseSink(options: {
         );
     },
   });
+  // ClickHouse wants few large inserts: once a poll has records it waits up to 200 ms for a fuller batch.
   const consumer = options.log.consumer({
     group: 'gridstream-warehouse-sink',
     topics: Object.keys(ROUTES),
     fromBeginning: true,
+    lingerMs: 200,
   });
   const inFlight: Promise<void>[] = [];
   let pendingRecords = 0;

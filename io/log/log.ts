@@ -39,6 +39,12 @@ export interface ConsumerOptions {
   topics: string[];
   /** Where a group without a committed offset starts. */
   fromBeginning?: boolean;
+  /**
+   * Once a poll has records, how long it may wait for more before returning fewer than asked for (Kafka's
+   * fetch.wait.max.ms with fetch.min.bytes): larger batches for consumers that pay per batch, such as a
+   * warehouse sink. Default 0.
+   */
+  lingerMs?: number;
   /** Called when partitions are assigned to this member, before any of their records is returned. */
   onAssigned?: (partitions: TopicPartition[]) => void | Promise<void>;
   /** Called when partitions are taken away, after the last poll that returned their records. */

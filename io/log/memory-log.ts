@@ -46,6 +46,7 @@ export class MemoryLog implements Log {
   private readonly topics = new Map<string, Topic>();
   private readonly groups = new Map<string, Group>();
   private dataWaiters = new Set<() => void>();
+  private wakeScheduled = false;
   private spaceWaiters = new Set<() => void>();
   private readonly maxBacklog: number;
   private closed = false;
@@ -95,7 +96,7 @@ export class MemoryLog implements Log {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.wake();
+    for (const resolve of [...this.dataWaiters]) resolve();
     for (const resolve of this.spaceWaiters) resolve();
   }
 
@@ -174,8 +175,14 @@ export class MemoryLog implements Log {
     this.wake();
   }
 
+  /** Wakes waiting consumers once per event-loop turn, however many appends the turn made. */
   private wake(): void {
-    for (const resolve of [...this.dataWaiters]) resolve();
+    if (this.wakeScheduled || this.dataWaiters.size === 0) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      for (const resolve of [...this.dataWaiters]) resolve();
+    });
   }
 
   private waitForSpace(): Promise<void> {
@@ -262,11 +269,19 @@ class MemoryConsumer implements LogConsumer {
   async poll(max: number, waitMs: number): Promise<LogRecord[]> {
     if (this.closed) return [];
     await this.applyRebalance();
-    let out = this.take(max);
+    const out = this.take(max);
     if (out.length === 0 && waitMs > 0 && !this.log.isClosed()) {
       await this.log.waitForData(waitMs);
       await this.applyRebalance();
-      out = this.take(max);
+      this.take(max, out);
+    }
+    const linger = this.options.lingerMs ?? 0;
+    if (out.length > 0 && linger > 0) {
+      const deadline = Date.now() + linger;
+      while (out.length < max && Date.now() < deadline && !this.closed && !this.log.isClosed()) {
+        await this.log.waitForData(deadline - Date.now());
+        this.take(max, out);
+      }
     }
     return out;
   }
@@ -313,8 +328,7 @@ class MemoryConsumer implements LogConsumer {
   }
 
   /** Round robin over the assigned partitions so one busy partition cannot starve the others. */
-  private take(max: number): LogRecord[] {
-    const out: LogRecord[] = [];
+  private take(max: number, out: LogRecord[] = []): LogRecord[] {
     const n = this.assigned.length;
     for (let visited = 0; visited < n && out.length < max; visited++) {
       const tp = this.assigned[(this.cursor + visited) % n]!;
@@ -323,7 +337,7 @@ class MemoryConsumer implements LogConsumer {
       const records = this.log.read(tp.topic, tp.partition, position, max - out.length);
       if (records.length) {
         this.positions.set(id, position + records.length);
-        out.push(...records);
+        for (const record of records) out.push(record);
       }
     }
     this.cursor = n ? (this.cursor + 1) % n : 0;
