@@ -46,6 +46,16 @@ gridstream demo: ${options.transformers} transformers x ${options.meters} meters
 
 Ctrl-C stops cleanly (pending batches are flushed).
 `);
+  const reportHistory = async (readings: number) => {
+    await gridstream.pipeline.settle(300_000);
+    console.log(
+      `history published and processed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${readings} readings` +
+        (options.follow
+          ? '; now publishing live'
+          : '; simulation done (the API keeps serving; Ctrl-C to stop)'),
+    );
+  };
+  let reported: Promise<void> = Promise.resolve();
   simulation = runSimulate({
     mqttUrl: gridstream.edges.broker.url,
     seed: options.seed,
@@ -55,13 +65,12 @@ Ctrl-C stops cleanly (pending batches are flushed).
     follow: options.follow,
     progress: process.stderr.isTTY,
     signal: abort.signal,
+    onLive: (published) => {
+      reported = reportHistory(published.readings);
+    },
   }).then(async (result) => {
-    if (abort.signal.aborted) return;
-    await gridstream.pipeline.settle(120_000);
-    console.log(
-      `history published and processed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${result.readings} readings` +
-        (options.follow ? '; now live' : '; simulation done (the API keeps serving; Ctrl-C to stop)'),
-    );
+    if (!options.follow && !abort.signal.aborted) await reportHistory(result.readings);
+    await reported;
   });
   await simulation;
 }
