@@ -31,12 +31,12 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   }
   if (error.validation) {
     const fields = error.validation.map((v) => {
-      const missing = (v.params as { missingProperty?: string }).missingProperty;
+      const params = v.params as { missingProperty?: string; additionalProperty?: string };
       const path = (v.instancePath || '').replace(/^\//, '').replaceAll('/', '.');
-      return {
-        field: missing ?? (path || error.validationContext || 'request'),
-        problem: v.message ?? 'is invalid',
-      };
+      if (params.additionalProperty)
+        return { field: params.additionalProperty, problem: 'is not a known parameter' };
+      if (params.missingProperty) return { field: params.missingProperty, problem: 'is required' };
+      return { field: path || error.validationContext || 'request', problem: v.message ?? 'is invalid' };
     });
     return reply.status(400).send({
       error: 'bad_request',

@@ -98,6 +98,7 @@ export async function startPipeline(
         }),
       ]);
       await topology.waitForVersion(version);
+      await waitForTopologyInWarehouse(warehouse, version);
       return version;
     },
     async settle(timeoutMs = 60_000) {
@@ -123,6 +124,22 @@ export async function startPipeline(
       await topology.stop();
     },
   };
+}
+
+/** The warehouse sink writes topology rows from the log; a load is done once they are queryable. */
+async function waitForTopologyInWarehouse(
+  warehouse: Warehouse,
+  version: number,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await warehouse.query<{ v: string }>(sqlQuery('max_topology_row_version'));
+    if (Number(row?.v ?? 0) >= version) return;
+    if (Date.now() > deadline)
+      throw new Error(`topology version ${version} not in the warehouse after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** A meters-only load must name DTs the topology already has. */

@@ -11,7 +11,7 @@ SELECT
     ifNull(m.meters, 0) AS meters_connected,
     e.last_slot_start AS last_slot_start,
     ifNull(e.ami_coverage_pct, 0) AS ami_coverage_pct,
-    if(e.dt_id = '', 'modelled-only', toString(e.data_quality)) AS data_quality
+    if(e.dt_id IS NULL, 'modelled-only', toString(e.data_quality)) AS data_quality
 FROM (SELECT * FROM topology_transformers FINAL) AS t
 LEFT JOIN (SELECT dt_id, count() AS meters FROM topology_meters FINAL GROUP BY dt_id) AS m ON m.dt_id = t.dt_id
 LEFT JOIN

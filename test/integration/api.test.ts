@@ -1,0 +1,185 @@
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TopologyFile } from '../../core/topology.js';
+import { startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
+
+type Running = Awaited<ReturnType<typeof startTestGridstream>>;
+
+const transformer = (dt_id: string) => ({
+  dt_id,
+  feeder_id: 'f1',
+  rated_kva: 250,
+  cooling_class: 'ONAN' as const,
+  latitude: 12.97,
+  longitude: 77.59,
+  weather_station_id: null,
+  nominal_voltage_v: 230,
+  top_oil_rise_k: null,
+  hot_spot_gradient_k: null,
+  loss_ratio: null,
+  tau_oil_min: null,
+  tau_winding_min: null,
+});
+const meter = (meter_id: string, dt_id: string) => ({
+  meter_id,
+  meter_number: `N-${meter_id}`,
+  electronic_serial_number: `E-${meter_id}`,
+  service_point_id: `SP-${meter_id}`,
+  premise_id: `P-${meter_id}`,
+  legs: 1,
+  dt_id,
+});
+const topology: TopologyFile = {
+  transformers: [transformer('dt-a'), transformer('dt-b')],
+  meters: [meter('m-1', 'dt-a'), meter('m-2', 'dt-a'), meter('m-3', 'dt-b')],
+};
+
+describe('HTTP API', () => {
+  let g: Running;
+  const get = (path: string, key: string | null = TEST_API_KEY) =>
+    fetch(`${g.url}${path}`, { headers: key === null ? {} : { 'x-api-key': key } });
+
+  beforeAll(async () => {
+    g = await startTestGridstream();
+    await g.pipeline.loadTopology(topology, 'api test');
+    const client = await mqtt.connectAsync(g.edges.broker.url);
+    const start = Date.UTC(2026, 6, 1, 10, 0);
+    for (let m = 0; m < 30; m++) {
+      const ts = new Date(start + m * 60_000).toISOString();
+      for (const id of ['m-1', 'm-2'])
+        await client.publishAsync(
+          `gridstream/v1/meters/${id}/telemetry`,
+          JSON.stringify({ ts, p_kw: 2, legs: [{ leg: 1, v: 230, i: 8.7 }] }),
+          { qos: 1 },
+        );
+    }
+    await client.endAsync();
+    await g.pipeline.settle();
+  });
+  afterAll(() => g?.stop());
+
+  it('refuses a request without a key, or with a wrong one, as 401 with a reason', async () => {
+    const missing = await get('/v1/dt', null);
+    expect(missing.status).toBe(401);
+    expect(await missing.json()).toEqual({ error: 'unauthorized', message: 'missing X-API-Key header' });
+    const wrong = await get('/v1/dt', 'not-the-key-000');
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { message: string }).message).toMatch(/not valid/);
+  });
+
+  it('lists the transformers with coverage and tier; a DT without AMI data is modelled-only', async () => {
+    const response = await get('/v1/dt');
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { transformers: Array<Record<string, unknown>> };
+    const byId = Object.fromEntries(body.transformers.map((t) => [t.dt_id, t]));
+    expect(byId['dt-a']).toMatchObject({ meters_connected: 2, data_quality: 'ami-imputed', rated_kva: 250 });
+    expect(byId['dt-a']!.ami_coverage_pct).toBeGreaterThan(0);
+    expect(byId['dt-b']).toMatchObject({
+      meters_connected: 1,
+      data_quality: 'modelled-only',
+      ami_coverage_pct: 0,
+      last_slot_start: null,
+    });
+  });
+
+  it('serves the load profile with the tier declared and coverage per slot', async () => {
+    const response = await get('/v1/dt/dt-a/load-profile?from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z');
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      data_quality: string;
+      ami_coverage_pct: number;
+      slots: Array<{
+        slot_start: string;
+        import_kwh: number;
+        meters_reporting: number;
+        meters_connected: number;
+        data_quality: string;
+      }>;
+    };
+    expect(body.slots.map((s) => s.slot_start)).toEqual([
+      '2026-07-01T10:00:00.000Z',
+      '2026-07-01T10:15:00.000Z',
+    ]);
+    // Two meters at 2 kW for 15 minutes: 1 kWh.
+    expect(body.slots[0]!.import_kwh).toBeCloseTo(1, 9);
+    expect(body.slots[0]).toMatchObject({
+      meters_reporting: 2,
+      meters_connected: 2,
+      data_quality: 'ami-imputed',
+    });
+    expect(body.data_quality).toBe('ami-imputed');
+    expect(body.ami_coverage_pct).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['days=0', 'days'],
+    ['days=abc', 'days'],
+    ['days=100000', 'days'],
+    ['from=yesterday', 'from'],
+    ['from=2026-07-02T00:00:00Z&to=2026-07-01T00:00:00Z', 'from'],
+    ['colour=blue', 'colour'],
+  ])('answers %s with a 400 naming %s', async (query, field) => {
+    const response = await get(`/v1/dt/dt-a/load-profile?${query}`);
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: string; fields: Array<{ field: string }> };
+    expect(body.error).toBe('bad_request');
+    expect(body.fields.map((f) => f.field)).toContain(field);
+  });
+
+  it('answers an unknown transformer with 404, including injection-shaped ids', async () => {
+    for (const id of ['dt-zzz', "dt-a' OR '1'='1", 'dt-a%27%3B%20DROP%20TABLE%20envelopes%3B--']) {
+      const response = await get(`/v1/dt/${encodeURIComponent(id)}/load-profile`);
+      expect(response.status).toBe(404);
+      expect(((await response.json()) as { error: string }).error).toBe('not_found');
+    }
+    const [still] = await g.edges.warehouse.query<{ n: string }>('SELECT count() AS n FROM envelopes');
+    expect(Number(still!.n)).toBeGreaterThan(0);
+  });
+
+  it('serves /healthz and /metrics without a key, with the pipeline counters', async () => {
+    const health = await get('/healthz', null);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', warehouse: 'embedded' });
+    const metrics = await (await get('/metrics', null)).text();
+    expect(metrics).toMatch(/^gridstream_readings_ingested_total 60$/m);
+    expect(metrics).toMatch(/^gridstream_envelope_slots_written_total\{final="false"\} \d+$/m);
+    expect(metrics).toMatch(/^gridstream_warehouse_rows_inserted_total\{table="readings"\} 60$/m);
+    expect(metrics).toMatch(/^gridstream_consumer_lag_records\{group="gridstream-warehouse-sink"\} \d+$/m);
+    expect(metrics).toMatch(/^gridstream_event_time_lag_seconds\{processor="envelopes"\} \d/m);
+    expect(metrics).toMatch(/^# TYPE gridstream_dead_letters_total counter$/m);
+    expect(metrics).toMatch(/^gridstream_queue_depth\{queue="warehouse_sink_uncommitted"\} \d+$/m);
+  });
+
+  it('describes itself in /openapi.json, generated from the route schemas', async () => {
+    const doc = (await (await get('/openapi.json', null)).json()) as {
+      openapi: string;
+      paths: Record<string, { get?: { parameters?: Array<{ name: string }> } }>;
+    };
+    expect(doc.openapi).toMatch(/^3\./);
+    const params = doc.paths['/v1/dt/{id}/load-profile']!.get!.parameters!.map((p) => p.name);
+    expect(params).toEqual(expect.arrayContaining(['id', 'days', 'from', 'to']));
+  });
+
+  it('loads a topology version over POST /v1/topology and refuses an invalid one naming the problem', async () => {
+    const post = (body: unknown) =>
+      fetch(`${g.url}/v1/topology`, {
+        method: 'POST',
+        headers: { 'x-api-key': TEST_API_KEY, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const ok = await post({ transformers: [transformer('dt-c')], meters: [meter('m-9', 'dt-c')] });
+    expect(ok.status).toBe(201);
+    expect(await ok.json()).toMatchObject({ version: 2, transformers: 1, meters: 1 });
+    const dts = (await (await get('/v1/dt')).json()) as { transformers: Array<{ dt_id: string }> };
+    expect(dts.transformers.map((t) => t.dt_id)).toContain('dt-c');
+
+    const bad = await post({ meters: [{ ...meter('m-10', 'dt-c'), legs: 7 }] });
+    expect(bad.status).toBe(400);
+    expect(
+      ((await bad.json()) as { message: string; fields: Array<{ problem: string }> }).fields[0]!.problem,
+    ).toMatch(/legs/);
+    const orphan = await post({ meters: [meter('m-11', 'dt-nowhere')] });
+    expect(orphan.status).toBe(400);
+    expect(((await orphan.json()) as { message: string }).message).toMatch(/dt-nowhere/);
+  });
+});
