@@ -88,19 +88,20 @@ export function parseTopologyJson(text: string, source: string, problems: string
 
 export function parseTopologyCsv(text: string, source: string, problems: string[]): TopologyFile {
   const out: TopologyFile = { transformers: [], meters: [] };
-  let rows: Record<string, string>[];
+  // `info` gives each record the line it ends on: a count of records would be off after a skipped blank line.
+  let rows: { record: Record<string, string>; info: { lines: number } }[];
   try {
-    rows = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, bom: true });
+    rows = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, bom: true, info: true });
   } catch (error) {
     problems.push(`${source}: not valid CSV: ${(error as Error).message}`);
     return out;
   }
-  const header = rows[0] ? Object.keys(rows[0]) : [];
+  const header = rows[0] ? Object.keys(rows[0].record) : [];
   const schema = header.includes('meter_id') ? 'TopologyMeter' : 'TopologyTransformer';
   const kind = schema === 'TopologyMeter' ? 'meters' : 'transformers';
   const fields = (avroType(schema) as avro.types.RecordType).fields;
-  rows.forEach((raw, i) => {
-    const where = `${source} line ${i + 2}`;
+  rows.forEach(({ record: raw, info }) => {
+    const where = `${source} line ${info.lines}`;
     const item: Record<string, unknown> = {};
     for (const field of fields) {
       if (field.name === 'topology_version') continue;
@@ -122,7 +123,9 @@ function coerce(value: string, type: avro.Type): unknown {
     const branch = (type as avro.types.UnwrappedUnionType).types.find((t) => t.typeName !== 'null');
     return branch ? coerce(value, branch) : value;
   }
-  if (['int', 'long', 'float', 'double'].includes(name)) return value === '' ? value : Number(value);
+  // A cell that is not a number stays text, so the schema check reports it (NaN would pass as a double).
+  if (['int', 'long', 'float', 'double'].includes(name))
+    return value === '' || Number.isNaN(Number(value)) ? value : Number(value);
   return value;
 }
 

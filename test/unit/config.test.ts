@@ -1,0 +1,194 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, VARIABLES, type GridstreamConfig } from '../../core/config.js';
+
+let dir: string;
+let n = 0;
+function configFile(contents: unknown): string {
+  const path = join(dir, `config-${n++}.json`);
+  writeFileSync(path, typeof contents === 'string' ? contents : JSON.stringify(contents));
+  return path;
+}
+
+/** The ConfigError a load throws (fails the test if it loads or throws something else). */
+function configError(env: NodeJS.ProcessEnv, file?: string): ConfigError {
+  try {
+    loadConfig(env, file);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gridstream-config-'));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('loadConfig', () => {
+  it('defaults to the table in DESIGN.md: port 8080, embedded broker on 1883, in-process log, embedded engine, ./data', () => {
+    const config = loadConfig({});
+    expect(config).toEqual<GridstreamConfig>({
+      httpPort: 8080,
+      mqttUrl: undefined,
+      mqttPort: 1883,
+      kafkaBrokers: undefined,
+      clickhouseUrl: undefined,
+      dataDir: resolve(process.cwd(), 'data'),
+      apiKeys: undefined,
+      allowedLatenessS: 300,
+      revisionHorizonH: 24,
+      retentionDays: 395,
+      partitions: 8,
+    });
+    expect(isAbsolute(config.dataDir)).toBe(true);
+  });
+
+  it('does not read process.env when given an environment', () => {
+    const saved = process.env.GRIDSTREAM_HTTP_PORT;
+    process.env.GRIDSTREAM_HTTP_PORT = '9999';
+    try {
+      expect(loadConfig({}).httpPort).toBe(8080);
+      expect(loadConfig().httpPort).toBe(9999);
+    } finally {
+      if (saved === undefined) delete process.env.GRIDSTREAM_HTTP_PORT;
+      else process.env.GRIDSTREAM_HTTP_PORT = saved;
+    }
+  });
+
+  it('takes every setting from the environment', () => {
+    const config = loadConfig({
+      GRIDSTREAM_HTTP_PORT: '9090',
+      GRIDSTREAM_MQTT_URL: 'mqtt://broker.example:1883',
+      GRIDSTREAM_MQTT_PORT: '11883',
+      GRIDSTREAM_KAFKA_BROKERS: 'k1:9092,k2:9092',
+      GRIDSTREAM_CLICKHOUSE_URL: 'http://clickhouse.example:8123',
+      GRIDSTREAM_DATA_DIR: '/var/lib/gridstream',
+      GRIDSTREAM_API_KEYS: 'k1,k2:tenant-a',
+      GRIDSTREAM_ALLOWED_LATENESS_S: '120',
+      GRIDSTREAM_REVISION_HORIZON_H: '48',
+      GRIDSTREAM_RETENTION_DAYS: '30',
+      GRIDSTREAM_PARTITIONS: '16',
+    });
+    expect(config).toEqual<GridstreamConfig>({
+      httpPort: 9090,
+      mqttUrl: 'mqtt://broker.example:1883',
+      mqttPort: 11883,
+      kafkaBrokers: 'k1:9092,k2:9092',
+      clickhouseUrl: 'http://clickhouse.example:8123',
+      dataDir: '/var/lib/gridstream',
+      apiKeys: 'k1,k2:tenant-a',
+      allowedLatenessS: 120,
+      revisionHorizonH: 48,
+      retentionDays: 30,
+      partitions: 16,
+    });
+  });
+
+  it('resolves a relative data directory to an absolute path', () => {
+    expect(loadConfig({ GRIDSTREAM_DATA_DIR: 'state/gs' }).dataDir).toBe(resolve(process.cwd(), 'state/gs'));
+  });
+
+  it('treats an empty variable as unset', () => {
+    const config = loadConfig({ GRIDSTREAM_HTTP_PORT: '', GRIDSTREAM_MQTT_URL: '' });
+    expect(config.httpPort).toBe(8080);
+    expect(config.mqttUrl).toBeUndefined();
+  });
+
+  it('takes values from a JSON config file, numbers or strings', () => {
+    const file = configFile({
+      GRIDSTREAM_HTTP_PORT: 7070,
+      GRIDSTREAM_KAFKA_BROKERS: 'kafka:9092',
+      GRIDSTREAM_RETENTION_DAYS: '90',
+    });
+    const config = loadConfig({}, file);
+    expect(config.httpPort).toBe(7070);
+    expect(config.kafkaBrokers).toBe('kafka:9092');
+    expect(config.retentionDays).toBe(90);
+    expect(config.mqttPort).toBe(1883);
+  });
+
+  it('lets the environment win over the config file', () => {
+    const file = configFile({
+      GRIDSTREAM_HTTP_PORT: 7070,
+      GRIDSTREAM_PARTITIONS: 4,
+      GRIDSTREAM_MQTT_PORT: 2883,
+    });
+    const config = loadConfig({ GRIDSTREAM_HTTP_PORT: '6060', GRIDSTREAM_PARTITIONS: '32' }, file);
+    expect(config.httpPort).toBe(6060);
+    expect(config.partitions).toBe(32);
+    expect(config.mqttPort).toBe(2883);
+  });
+
+  it('rejects an unknown key in the config file, naming it', () => {
+    const file = configFile({ GRIDSTREAM_HTTP_PORT: 8080, GRIDSTREAM_HTTP_PROT: 8081 });
+    const error = configError({}, file);
+    expect(error.message).toContain('unknown setting GRIDSTREAM_HTTP_PROT');
+    expect(error.message).toContain(file);
+  });
+
+  it('rejects a config file that is not JSON, naming the file', () => {
+    const file = configFile('{"GRIDSTREAM_HTTP_PORT": ');
+    expect(configError({}, file).message).toContain(file);
+  });
+
+  it('rejects a config file that does not exist, naming it', () => {
+    const file = join(dir, 'missing.json');
+    expect(configError({}, file).message).toContain(file);
+  });
+
+  it.each(['70000', 'abc', '-1', '80.5'])('rejects the port %j, naming the variable', (port) => {
+    expect(configError({ GRIDSTREAM_HTTP_PORT: port }).message).toMatch(
+      /^GRIDSTREAM_HTTP_PORT: .* is not a port number/,
+    );
+    expect(configError({ GRIDSTREAM_MQTT_PORT: port }).message).toMatch(/^GRIDSTREAM_MQTT_PORT: /);
+  });
+
+  it('rejects a bad port from the config file, naming the variable', () => {
+    const file = configFile({ GRIDSTREAM_MQTT_PORT: 70000 });
+    expect(configError({}, file).message).toMatch(/^GRIDSTREAM_MQTT_PORT: "70000" is not a port number/);
+  });
+
+  it('accepts the ends of the port range', () => {
+    expect(loadConfig({ GRIDSTREAM_HTTP_PORT: '0', GRIDSTREAM_MQTT_PORT: '65535' })).toMatchObject({
+      httpPort: 0,
+      mqttPort: 65535,
+    });
+  });
+
+  it.each([
+    ['GRIDSTREAM_PARTITIONS', '0'],
+    ['GRIDSTREAM_PARTITIONS', '-4'],
+    ['GRIDSTREAM_RETENTION_DAYS', '-3'],
+    ['GRIDSTREAM_RETENTION_DAYS', 'forever'],
+    ['GRIDSTREAM_ALLOWED_LATENESS_S', '0'],
+    ['GRIDSTREAM_REVISION_HORIZON_H', '-1'],
+  ])('rejects the non-positive %s=%j, naming the variable', (name, raw) => {
+    expect(configError({ [name]: raw }).message).toBe(
+      `${name}: ${JSON.stringify(raw)} is not a positive number`,
+    );
+  });
+
+  it('rejects a non-positive number from the config file, naming the variable', () => {
+    const file = configFile({ GRIDSTREAM_PARTITIONS: 0 });
+    expect(configError({}, file).message).toBe('GRIDSTREAM_PARTITIONS: "0" is not a positive number');
+  });
+
+  it('describes every variable of the DESIGN.md table', () => {
+    for (const name of [
+      'GRIDSTREAM_HTTP_PORT',
+      'GRIDSTREAM_MQTT_URL',
+      'GRIDSTREAM_MQTT_PORT',
+      'GRIDSTREAM_KAFKA_BROKERS',
+      'GRIDSTREAM_CLICKHOUSE_URL',
+      'GRIDSTREAM_DATA_DIR',
+      'GRIDSTREAM_API_KEYS',
+    ])
+      expect(VARIABLES[name]?.doc, name).toBeTruthy();
+  });
+});
