@@ -1,5 +1,5 @@
 import { MINUTE_MS } from '../core/time.js';
-import type { LegReading, LegVoltage } from '../schemas/types.gen.js';
+import type { DtEnvelope, LegReading } from '../schemas/types.gen.js';
 
 const MINUTES = 15;
 
@@ -11,18 +11,20 @@ export interface SlotReading {
   legs: LegReading[];
 }
 
-export interface SlotFigures {
-  net_mean_kw: number;
-  min_kw: number;
-  max_kw: number;
-  p95_kw: number;
-  import_kwh: number;
-  export_kwh: number;
-  q_mean_kvar: number | null;
-  legs: LegVoltage[];
-  meters_reporting: number;
-  readings: number;
-}
+/** The envelope fields that come from one slot's readings alone (coverage and tier need the 30-day window). */
+export type SlotFigures = Pick<
+  DtEnvelope,
+  | 'net_mean_kw'
+  | 'min_kw'
+  | 'max_kw'
+  | 'p95_kw'
+  | 'import_kwh'
+  | 'export_kwh'
+  | 'q_mean_kvar'
+  | 'legs'
+  | 'meters_reporting'
+  | 'readings'
+>;
 
 /**
  * Summarises one DT slot from the readings of its meters.

@@ -1,35 +1,11 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TopologyFile } from '../../core/topology.js';
+import { meter, transformer } from '../support/topology.js';
 import { startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
-const transformer = (dt_id: string) => ({
-  dt_id,
-  feeder_id: 'f1',
-  rated_kva: 250,
-  cooling_class: 'ONAN' as const,
-  latitude: 12.97,
-  longitude: 77.59,
-  weather_station_id: null,
-  nominal_voltage_v: 230,
-  top_oil_rise_k: null,
-  hot_spot_gradient_k: null,
-  loss_ratio: null,
-  tau_oil_min: null,
-  tau_winding_min: null,
-});
-const meter = (meter_id: string, dt_id: string) => ({
-  meter_id,
-  meter_number: `N-${meter_id}`,
-  electronic_serial_number: `E-${meter_id}`,
-  service_point_id: `SP-${meter_id}`,
-  premise_id: `P-${meter_id}`,
-  legs: 1,
-  dt_id,
-});
-const topology: TopologyFile = {
+const topology = {
   transformers: [transformer('dt-a'), transformer('dt-b')],
   meters: [meter('m-1', 'dt-a'), meter('m-2', 'dt-a'), meter('m-3', 'dt-b')],
 };

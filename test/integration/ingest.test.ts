@@ -1,38 +1,11 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TopologyFile } from '../../core/topology.js';
+import { oneDt } from '../support/topology.js';
 import { startTestGridstream } from '../support/gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
-const topology: TopologyFile = {
-  transformers: [
-    {
-      dt_id: 'dt-a',
-      feeder_id: 'f1',
-      rated_kva: 100,
-      cooling_class: 'ONAN',
-      latitude: 12.9,
-      longitude: 77.6,
-      weather_station_id: 'ws-1',
-      nominal_voltage_v: 230,
-      top_oil_rise_k: null,
-      hot_spot_gradient_k: null,
-      loss_ratio: null,
-      tau_oil_min: null,
-      tau_winding_min: null,
-    },
-  ],
-  meters: ['m-1', 'm-2', 'm-3'].map((id, k) => ({
-    meter_id: id,
-    meter_number: `MN${k}`,
-    electronic_serial_number: `ESN${k}`,
-    service_point_id: `SP${k}`,
-    premise_id: `PR${k}`,
-    legs: 1,
-    dt_id: 'dt-a',
-  })),
-};
+const topology = oneDt('dt-a', ['m-1', 'm-2', 'm-3']);
 
 const minute = (m: number) => new Date(Date.UTC(2026, 6, 1, 10, m)).toISOString();
 const reading = (m: number, p = 1.5) => ({

@@ -5,37 +5,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startGridstream } from '../../app/gridstream.js';
 import { loadConfig, type GridstreamConfig } from '../../core/config.js';
-import type { TopologyFile } from '../../core/topology.js';
 import { startEmbeddedBroker } from '../../io/broker/broker.js';
+import { oneDt } from '../support/topology.js';
 
-const topology: TopologyFile = {
-  transformers: [
-    {
-      dt_id: 'dt-r',
-      feeder_id: 'f1',
-      rated_kva: 100,
-      cooling_class: 'ONAN',
-      latitude: 0,
-      longitude: 0,
-      weather_station_id: null,
-      nominal_voltage_v: 230,
-      top_oil_rise_k: null,
-      hot_spot_gradient_k: null,
-      loss_ratio: null,
-      tau_oil_min: null,
-      tau_winding_min: null,
-    },
-  ],
-  meters: ['m-1', 'm-2'].map((meter_id) => ({
-    meter_id,
-    meter_number: meter_id,
-    electronic_serial_number: meter_id,
-    service_point_id: meter_id,
-    premise_id: meter_id,
-    legs: 1,
-    dt_id: 'dt-r',
-  })),
-};
+const topology = oneDt('dt-r', ['m-1', 'm-2']);
 
 const SLOT = Date.UTC(2026, 6, 1, 10, 0);
 
