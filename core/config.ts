@@ -29,7 +29,7 @@ export interface GridstreamConfig {
 
 interface Variable {
   key: keyof GridstreamConfig;
-  kind: 'string' | 'port' | 'positive';
+  kind: 'string' | 'port' | 'positive' | 'count';
   fallback: string | number | undefined;
   doc: string;
 }
@@ -82,7 +82,7 @@ export const VARIABLES: Record<string, Variable> = {
   },
   GRIDSTREAM_PARTITIONS: {
     key: 'partitions',
-    kind: 'positive',
+    kind: 'count',
     fallback: 8,
     doc: 'partitions of keyed log topics',
   },
@@ -98,6 +98,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     } catch (error) {
       throw new ConfigError(`config file ${configFile}: ${(error as Error).message}`);
     }
+    if (file === null || typeof file !== 'object' || Array.isArray(file))
+      throw new ConfigError(`config file ${configFile}: expected a JSON object of GRIDSTREAM_* settings`);
     for (const name of Object.keys(file)) {
       if (!(name in VARIABLES))
         throw new ConfigError(
@@ -120,6 +122,8 @@ function parse(name: string, variable: Variable, raw: string): string | number {
   const value = Number(raw);
   if (variable.kind === 'port' && !(Number.isInteger(value) && value >= 0 && value <= 65535))
     throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a port number (0-65535)`);
+  if (variable.kind === 'count' && !(Number.isInteger(value) && value > 0))
+    throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a whole number above 0`);
   if (variable.kind === 'positive' && !(value > 0))
     throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a positive number`);
   return value;

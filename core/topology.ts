@@ -58,7 +58,8 @@ export function parseTopologyJson(text: string, source: string, problems: string
   const out: TopologyFile = { transformers: [], meters: [] };
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // Spreadsheet exports often start with a byte-order mark; JSON.parse does not accept one.
+    json = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (error) {
     problems.push(`${source}: not JSON: ${(error as Error).message}`);
     return out;

@@ -162,8 +162,6 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    ['GRIDSTREAM_PARTITIONS', '0'],
-    ['GRIDSTREAM_PARTITIONS', '-4'],
     ['GRIDSTREAM_RETENTION_DAYS', '-3'],
     ['GRIDSTREAM_RETENTION_DAYS', 'forever'],
     ['GRIDSTREAM_ALLOWED_LATENESS_S', '0'],
@@ -174,9 +172,18 @@ describe('loadConfig', () => {
     );
   });
 
+  it.each(['0', '-4', '2.5'])(
+    'rejects GRIDSTREAM_PARTITIONS=%j: partitions are a whole number above 0',
+    (raw) => {
+      expect(configError({ GRIDSTREAM_PARTITIONS: raw }).message).toBe(
+        `GRIDSTREAM_PARTITIONS: ${JSON.stringify(raw)} is not a whole number above 0`,
+      );
+    },
+  );
+
   it('rejects a non-positive number from the config file, naming the variable', () => {
-    const file = configFile({ GRIDSTREAM_PARTITIONS: 0 });
-    expect(configError({}, file).message).toBe('GRIDSTREAM_PARTITIONS: "0" is not a positive number');
+    const file = configFile({ GRIDSTREAM_RETENTION_DAYS: 0 });
+    expect(configError({}, file).message).toBe('GRIDSTREAM_RETENTION_DAYS: "0" is not a positive number');
   });
 
   it('describes every variable of the DESIGN.md table', () => {
@@ -190,5 +197,18 @@ describe('loadConfig', () => {
       'GRIDSTREAM_API_KEYS',
     ])
       expect(VARIABLES[name]?.doc, name).toBeTruthy();
+  });
+});
+
+describe('config: whole numbers and file shape', () => {
+  it('refuses a fractional partition count, naming the variable', () => {
+    expect(() => loadConfig({ GRIDSTREAM_PARTITIONS: '1.5' })).toThrow(/GRIDSTREAM_PARTITIONS/);
+    expect(loadConfig({ GRIDSTREAM_PARTITIONS: '12' }).partitions).toBe(12);
+  });
+
+  it('refuses a config file that is not a JSON object with a ConfigError', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'gridstream-config-')), 'null.json');
+    writeFileSync(file, 'null');
+    expect(() => loadConfig({}, file)).toThrow(ConfigError);
   });
 });

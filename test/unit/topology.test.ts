@@ -360,3 +360,12 @@ describe('TopologyIndex', () => {
     expect(index.version).toBe(4);
   });
 });
+
+describe('topology JSON with a byte-order mark', () => {
+  it('reads it like the same JSON without one', () => {
+    const problems: string[] = [];
+    const file = parseTopologyJson('\uFEFF{"meters": []}', 'bom.json', problems);
+    expect(problems).toEqual([]);
+    expect(file.meters).toEqual([]);
+  });
+});
