@@ -1,5 +1,5 @@
 import type { GridstreamConfig } from '../core/config.js';
-import type { TopologyFile } from '../core/topology.js';
+import { TopologyError, unknownTransformerProblems, type TopologyFile } from '../core/topology.js';
 import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
 import { topologyMeterRow, topologyTransformerRow, topologyVersionRow } from '../io/warehouse/rows.js';
@@ -18,21 +18,9 @@ export async function loadTopologyOffline(
   const warehouse = await openWarehouse({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
   try {
     await migrate(warehouse, { retentionDays: config.retentionDays });
-    if (file.transformers.length === 0) {
-      const known = new Set(
-        (await warehouse.query<{ dt_id: string }>(sqlQuery('latest_topology_transformers'))).map(
-          (t) => t.dt_id,
-        ),
-      );
-      const unknown = file.meters.filter((m) => !known.has(m.dt_id));
-      if (unknown.length)
-        throw new Error(
-          `meters on unknown transformers: ${unknown
-            .slice(0, 10)
-            .map((m) => `${m.meter_id} → ${m.dt_id}`)
-            .join(', ')}`,
-        );
-    }
+    const known = await warehouse.query<{ dt_id: string }>(sqlQuery('latest_topology_transformers'));
+    const problems = unknownTransformerProblems(file, new Set(known.map((t) => t.dt_id)));
+    if (problems.length) throw new TopologyError(problems);
     const [row] = await warehouse.query<{ version: string }>(sqlQuery('max_topology_version'));
     const version = Number(row?.version ?? 0) + 1;
     await warehouse.insert(

@@ -61,7 +61,8 @@ Ctrl-C stops cleanly (pending batches are flushed).
     seed: options.seed,
     transformers: options.transformers,
     meters: options.meters,
-    days: options.days > 0 ? options.days : undefined,
+    // No history: start live now (the simulator's default window would be a day).
+    ...(options.days > 0 ? { days: options.days } : { start: Date.now() }),
     follow: options.follow,
     progress: process.stderr.isTTY,
     signal: abort.signal,

@@ -195,6 +195,14 @@ function checkReferences(file: TopologyFile): string[] {
   return problems;
 }
 
+/** Problems of a meters-only load whose meters name DTs outside `knownDts` (a load with transformers is checked whole). */
+export function unknownTransformerProblems(file: TopologyFile, knownDts: ReadonlySet<string>): string[] {
+  if (file.transformers.length) return [];
+  return file.meters
+    .filter((m) => !knownDts.has(m.dt_id))
+    .map((m) => `meter ${m.meter_id}: dt_id ${m.dt_id} is not a loaded transformer`);
+}
+
 /** The current topology in memory: which DT a meter is on, and how many meters each DT has. */
 export class TopologyIndex {
   readonly meters = new Map<string, TopologyMeter>();

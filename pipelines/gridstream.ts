@@ -1,6 +1,6 @@
 import type { GridstreamConfig } from '../core/config.js';
 import type { Metrics } from '../core/metrics.js';
-import { TopologyError, type TopologyFile } from '../core/topology.js';
+import { TopologyError, unknownTransformerProblems, type TopologyFile } from '../core/topology.js';
 import type { Broker } from '../io/broker/broker.js';
 import type { Log } from '../io/log/log.js';
 import { partitionFor } from '../io/log/partitioner.js';
@@ -84,7 +84,8 @@ export async function startPipeline(
   return {
     topology,
     async loadTopology(file, source) {
-      checkAgainstLoaded(file, topology);
+      const problems = unknownTransformerProblems(file, new Set(topology.index.transformers.keys()));
+      if (problems.length) throw new TopologyError(problems);
       const [row] = await warehouse.query<{ version: string }>(sqlQuery('max_topology_version'));
       const version = Math.max(Number(row?.version ?? 0), topology.index.version) + 1;
       await publishTopology(log, file, version);
@@ -140,16 +141,6 @@ async function waitForTopologyInWarehouse(
       throw new Error(`topology version ${version} not in the warehouse after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/** A meters-only load must name DTs the topology already has. */
-function checkAgainstLoaded(file: TopologyFile, topology: TopologyTable): void {
-  if (file.transformers.length) return;
-  const unknown = file.meters.filter((m) => !topology.index.transformers.has(m.dt_id));
-  if (unknown.length)
-    throw new TopologyError(
-      unknown.slice(0, 50).map((m) => `meter ${m.meter_id}: dt_id ${m.dt_id} is not a loaded transformer`),
-    );
 }
 
 /**
