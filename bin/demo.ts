@@ -61,8 +61,8 @@ Ctrl-C stops cleanly (pending batches are flushed).
     seed: options.seed,
     transformers: options.transformers,
     meters: options.meters,
-    // No history: start live now (the simulator's default window would be a day).
-    ...(options.days > 0 ? { days: options.days } : { start: Date.now() }),
+    // 0 with follow starts at the current quarter hour.
+    days: options.days,
     follow: options.follow,
     progress: process.stderr.isTTY,
     signal: abort.signal,
