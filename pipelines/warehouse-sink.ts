@@ -129,6 +129,8 @@ export function startWarehouseSink(options: {
       void committed.finally(() => inFlight.splice(inFlight.indexOf(committed), 1));
       if (inFlight.length >= (options.maxInFlight ?? 4)) await inFlight[0];
       metrics.queueDepth.set({ queue: 'warehouse_sink_uncommitted' }, pendingRecords);
+      const buffered = Object.values(writer.bufferedRows()).reduce((a, b) => a + b, 0);
+      metrics.queueDepth.set({ queue: 'warehouse_writer_buffered' }, buffered);
     }
     await Promise.all(inFlight);
   };

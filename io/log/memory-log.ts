@@ -240,7 +240,7 @@ export class MemoryLog implements Log {
           if (partition % group.members.length === index) assigned.push({ topic, partition });
         }
       }
-      member.reassign(assigned, group);
+      member.reassign(assigned);
     });
   }
 }
@@ -262,7 +262,7 @@ class MemoryConsumer implements LogConsumer {
   }
 
   /** Takes effect at the next poll, so callbacks run between polls as with Kafka. */
-  reassign(assigned: TopicPartition[], _group: Group): void {
+  reassign(assigned: TopicPartition[]): void {
     this.pending = { assigned };
   }
 
