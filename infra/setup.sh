@@ -9,6 +9,24 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
+# Debian packages: the build libraries @confluentinc/kafka-javascript links against (it cannot download
+# its prebuilt binary here), and the services the distributed-mode tests run for real. Installed only when
+# one is missing, so a warm machine skips apt entirely.
+packages=(zlib1g-dev libssl-dev libzstd-dev liblz4-dev libsasl2-dev pkg-config make g++ python3
+  mosquitto mosquitto-clients clickhouse-server clickhouse-client prometheus kcat maven openjdk-17-jre-headless)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== apt-get install ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# librdkafka is built from source against the Debian libraries above.
+export CKJS_LINKING=dynamic
+
 # npm ci also builds the TypeScript (the prepare script); skip it when the lock file has not changed.
 stamp=node_modules/.gridstream-installed
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
