@@ -1,0 +1,331 @@
+import kafkaJs from '@confluentinc/kafka-javascript';
+import {
+  highestOffsets,
+  type ConsumerOptions,
+  type Log,
+  type LogConsumer,
+  type LogProducer,
+  type LogRecord,
+  type ProduceRecord,
+  type TopicPartition,
+  type TopicSpec,
+} from './log.js';
+
+const { RdKafka } = kafkaJs;
+type RdConsumer = InstanceType<typeof RdKafka.KafkaConsumer>;
+type RdProducer = InstanceType<typeof RdKafka.Producer>;
+type RdAdmin = ReturnType<typeof RdKafka.AdminClient.create>;
+
+const ERR_ASSIGN_PARTITIONS = -175;
+const ERR_REVOKE_PARTITIONS = -174;
+const ERR_QUEUE_FULL = -184;
+const ERR_TOPIC_ALREADY_EXISTS = 36;
+
+/**
+ * The log on Apache Kafka, through librdkafka (@confluentinc/kafka-javascript):
+ * - producer: idempotent, acks=all, Java-compatible murmur2 partitioning (the same function the in-process
+ *   log uses, so `partitionFor` agrees with where a key's records are), send() resolves on delivery;
+ * - consumer: a consumer-group member with manual offset commits and eager rebalancing, whose assignment
+ *   callbacks run (and finish) before any record of a newly assigned partition is returned;
+ * - topics: created with explicit partitions, retention and cleanup policy.
+ */
+export interface KafkaLogOptions {
+  brokers: string;
+  clientId?: string;
+  /** Extra librdkafka properties for every client (e.g. security settings). */
+  config?: Record<string, string | number | boolean>;
+}
+
+export class KafkaLog implements Log {
+  readonly kind = 'kafka' as const;
+  private readonly producers = new Set<KafkaProducer>();
+  private readonly consumers = new Set<KafkaConsumer>();
+
+  constructor(private readonly options: KafkaLogOptions) {}
+
+  private base(): Record<string, string | number | boolean> {
+    return {
+      'bootstrap.servers': this.options.brokers,
+      'client.id': this.options.clientId ?? 'gridstream',
+      ...this.options.config,
+    };
+  }
+
+  async ensureTopics(specs: TopicSpec[]): Promise<void> {
+    const admin: RdAdmin = RdKafka.AdminClient.create(this.base() as never);
+    try {
+      for (const spec of specs) {
+        const config: Record<string, string> = { 'cleanup.policy': spec.compacted ? 'compact' : 'delete' };
+        if (spec.retentionMs !== undefined) config['retention.ms'] = String(spec.retentionMs);
+        await new Promise<void>((resolve, reject) =>
+          admin.createTopic(
+            { topic: spec.name, num_partitions: spec.partitions, replication_factor: -1, config },
+            30_000,
+            (error) =>
+              !error || error.code === ERR_TOPIC_ALREADY_EXISTS
+                ? resolve()
+                : reject(kafkaError(`create topic ${spec.name}`, error)),
+          ),
+        );
+      }
+      const metadata = await new Promise<kafkaJs.RdKafka.Metadata>((resolve, reject) => {
+        const consumer = new RdKafka.Producer(this.base() as never);
+        consumer.connect({ timeout: 30_000 }, (error, data) => {
+          consumer.disconnect(() => {});
+          return error ? reject(kafkaError('read topic metadata', error)) : resolve(data);
+        });
+      });
+      for (const spec of specs) {
+        const topic = metadata.topics.find((t) => t.name === spec.name);
+        if (topic && topic.partitions.length !== spec.partitions)
+          throw new Error(
+            `topic ${spec.name} exists with ${topic.partitions.length} partitions, not ${spec.partitions}`,
+          );
+      }
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  producer(): LogProducer {
+    const producer = new KafkaProducer(this.base());
+    this.producers.add(producer);
+    return producer;
+  }
+
+  consumer(options: ConsumerOptions): LogConsumer {
+    const consumer = new KafkaConsumer(this.base(), options, () => this.consumers.delete(consumer));
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.close()));
+    await Promise.all([...this.producers].map((p) => p.close()));
+  }
+}
+
+function kafkaError(what: string, error: { message: string; code?: number }): Error {
+  return new Error(
+    `Kafka: cannot ${what}: ${error.message}${error.code !== undefined ? ` (code ${error.code})` : ''}`,
+  );
+}
+
+interface Pending {
+  topic: string;
+  record: ProduceRecord;
+  delivered: () => void;
+  failed: (error: Error) => void;
+}
+
+/**
+ * Sends keep their order: produce() enqueues synchronously in librdkafka, and when its queue is full the
+ * rest wait in a FIFO drained as deliveries free room, so a later send never overtakes an earlier one.
+ */
+class KafkaProducer implements LogProducer {
+  private readonly producer: RdProducer;
+  private readonly ready: Promise<void>;
+  private readonly waiting: Pending[] = [];
+  private inFlight = 0;
+
+  constructor(base: Record<string, string | number | boolean>) {
+    this.producer = new RdKafka.Producer({
+      ...base,
+      'enable.idempotence': true,
+      acks: 'all',
+      partitioner: 'murmur2_random',
+      'linger.ms': 5,
+      'compression.type': 'lz4',
+      'queue.buffering.max.messages': 200_000,
+      dr_cb: true,
+    } as never);
+    this.producer.setPollInterval(5);
+    this.producer.on('delivery-report', (error, report) => {
+      this.inFlight--;
+      const pending = report.opaque as Pending;
+      if (error) pending.failed(kafkaError(`deliver to ${pending.topic}`, error));
+      else pending.delivered();
+      this.drain();
+    });
+    this.ready = new Promise((resolve, reject) =>
+      this.producer.connect({ timeout: 30_000 }, (error) =>
+        error ? reject(kafkaError('connect the producer', error)) : resolve(),
+      ),
+    );
+    // Errors surface through delivery reports; the event keeps an unreachable broker from crashing the process.
+    this.producer.on('event.error', (error) => console.error(`Kafka producer: ${error.message}`));
+  }
+
+  async send(topic: string, records: ProduceRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.ready;
+    const deliveries = records.map(
+      (record) =>
+        new Promise<void>((delivered, failed) => {
+          this.waiting.push({ topic, record, delivered, failed });
+        }),
+    );
+    this.drain();
+    await Promise.all(deliveries);
+  }
+
+  private drain(): void {
+    while (this.waiting.length) {
+      const next = this.waiting[0]!;
+      try {
+        this.producer.produce(
+          next.topic,
+          null,
+          next.record.value,
+          next.record.key,
+          next.record.timestamp ?? Date.now(),
+          next,
+        );
+      } catch (error) {
+        // Full queue: wait for deliveries to free room (drain runs again on each report).
+        if ((error as { code?: number }).code === ERR_QUEUE_FULL && this.inFlight > 0) return;
+        this.waiting.shift();
+        next.failed(error as Error);
+        continue;
+      }
+      this.inFlight++;
+      this.waiting.shift();
+    }
+  }
+
+  async flush(): Promise<void> {
+    await this.ready;
+    while (this.waiting.length || this.inFlight) {
+      await new Promise<void>((resolve, reject) =>
+        this.producer.flush(1000, (error) => (error && error.code !== -185 ? reject(error) : resolve())),
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flush().catch(() => {});
+    await new Promise<void>((resolve) => this.producer.disconnect(() => resolve()));
+  }
+}
+
+class KafkaConsumer implements LogConsumer {
+  private readonly consumer: RdConsumer;
+  private readonly ready: Promise<void>;
+  private assigned: TopicPartition[] = [];
+  /** Assignment callbacks in progress: poll() returns nothing before they finish. */
+  private rebalancing: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    base: Record<string, string | number | boolean>,
+    private readonly options: ConsumerOptions,
+    private readonly onClose: () => void,
+  ) {
+    this.consumer = new RdKafka.KafkaConsumer(
+      {
+        ...base,
+        'group.id': options.group,
+        'enable.auto.commit': false,
+        'enable.auto.offset.store': false,
+        'partition.assignment.strategy': 'range',
+        'session.timeout.ms': 10_000,
+        'heartbeat.interval.ms': 1_000,
+        'fetch.wait.max.ms': Math.max(10, options.lingerMs ?? 100),
+        rebalance_cb: (error: { code: number }, assignment: TopicPartition[]) =>
+          this.rebalance(error.code, assignment),
+      } as never,
+      { 'auto.offset.reset': options.fromBeginning === false ? 'latest' : 'earliest' } as never,
+    );
+    // Return what has arrived once the first record is there, rather than waiting for each one.
+    (
+      this.consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(on: boolean): void }
+    ).setDefaultIsTimeoutOnlyForFirstMessage(true);
+    this.consumer.on('event.error', (error) =>
+      console.error(`Kafka consumer ${options.group}: ${error.message}`),
+    );
+    this.ready = new Promise((resolve, reject) =>
+      this.consumer.connect({ timeout: 30_000 }, (error) => {
+        if (error) return reject(kafkaError(`connect consumer group ${options.group}`, error));
+        this.consumer.subscribe(options.topics);
+        resolve();
+      }),
+    );
+  }
+
+  private rebalance(code: number, assignment: TopicPartition[]): void {
+    const tps = assignment.map(({ topic, partition }) => ({ topic, partition }));
+    if (code === ERR_ASSIGN_PARTITIONS) {
+      this.consumer.assign(assignment);
+      this.assigned = tps;
+      this.rebalancing = this.rebalancing.then(() => this.options.onAssigned?.(tps));
+    } else if (code === ERR_REVOKE_PARTITIONS) {
+      this.rebalancing = this.rebalancing.then(() => this.options.onRevoked?.(tps));
+      this.consumer.unassign();
+      this.assigned = [];
+    }
+  }
+
+  async poll(max: number, waitMs: number): Promise<LogRecord[]> {
+    await this.ready;
+    if (this.closed) return [];
+    this.consumer.setDefaultConsumeTimeout(Math.max(1, waitMs));
+    const messages = await new Promise<kafkaJs.RdKafka.Message[]>((resolve, reject) =>
+      this.consumer.consume(max, (error, batch) =>
+        error ? reject(kafkaError('consume', error)) : resolve(batch),
+      ),
+    );
+    await this.rebalancing;
+    const owned = new Set(this.assigned.map((tp) => `${tp.topic}\u0000${tp.partition}`));
+    return messages
+      .filter((m) => owned.has(`${m.topic}\u0000${m.partition}`))
+      .map((m) => ({
+        topic: m.topic,
+        partition: m.partition,
+        offset: m.offset,
+        key: m.key === undefined || m.key === null ? '' : m.key.toString(),
+        value: m.value ?? Buffer.alloc(0),
+        timestamp: m.timestamp ?? 0,
+      }));
+  }
+
+  async commit(records: LogRecord[]): Promise<void> {
+    const owned = new Set(this.assigned.map((tp) => `${tp.topic}\u0000${tp.partition}`));
+    const offsets = [...highestOffsets(records).values()]
+      // A partition revoked since these records were read is committed by its new owner.
+      .filter((r) => owned.has(`${r.topic}\u0000${r.partition}`))
+      .map((r) => ({ topic: r.topic, partition: r.partition, offset: r.offset + 1 }));
+    if (offsets.length === 0 || this.closed) return;
+    try {
+      this.consumer.commit(offsets);
+    } catch (error) {
+      // At least once: an offset not committed means the records are read again, and writes are idempotent.
+      console.error(`Kafka consumer ${this.options.group}: commit failed: ${(error as Error).message}`);
+    }
+  }
+
+  async lag(): Promise<number> {
+    await this.ready;
+    if (this.assigned.length === 0) return 0;
+    const positions = this.consumer.position(this.assigned);
+    let lag = 0;
+    for (const position of positions) {
+      const high = await new Promise<number>((resolve) =>
+        this.consumer.queryWatermarkOffsets(position.topic, position.partition, 5_000, (error, offsets) =>
+          resolve(error ? 0 : offsets.highOffset),
+        ),
+      );
+      const at = position.offset ?? -1;
+      lag += at < 0 ? high : Math.max(0, high - at);
+    }
+    return lag;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.ready.catch(() => {});
+    await new Promise<void>((resolve) => this.consumer.disconnect(() => resolve()));
+    await this.rebalancing.catch(() => {});
+    this.onClose();
+  }
+}
