@@ -1,5 +1,7 @@
 import type { GridstreamConfig } from '../core/config.js';
 import { externalBroker, startEmbeddedBroker } from '../io/broker/broker.js';
+import { KafkaLog } from '../io/log/kafka-log.js';
+import type { Log } from '../io/log/log.js';
 import { MemoryLog } from '../io/log/memory-log.js';
 import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
@@ -14,7 +16,7 @@ export async function openEdges(config: GridstreamConfig): Promise<Edges & { clo
   const warehouse = await openWarehouse({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
   try {
     await migrate(warehouse, { retentionDays: config.retentionDays });
-    const log = new MemoryLog();
+    const log: Log = config.kafkaBrokers ? new KafkaLog({ brokers: config.kafkaBrokers }) : new MemoryLog();
     const broker = config.mqttUrl
       ? externalBroker(config.mqttUrl)
       : await startEmbeddedBroker(config.mqttPort);

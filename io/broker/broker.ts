@@ -1,6 +1,7 @@
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createServer, type AddressInfo } from 'node:net';
+import { handleWithOrderedAcks } from './ordered-acks.js';
 
 /**
  * The MQTT broker edge. Meters publish to `url`; gridstream consumes what they publish through `consume`.
@@ -8,8 +9,9 @@ import { createServer, type AddressInfo } from 'node:net';
  * - Embedded (aedes, in this process): messages are handed over in-process through aedes' `published` hook,
  *   which waits for the handler before aedes takes the publisher's next packets: backpressure reaches the
  *   meters' TCP connections, and no second MQTT hop is spent inside one process.
- * - External (Mosquitto or any MQTT 3.1.1/5 broker): a QoS 1 subscription on a persistent session, with
- *   the PUBACK sent only once the handler has finished, so the broker redelivers what was not handled.
+ * - External (Mosquitto or any MQTT 3.1.1/5 broker): a QoS 1 subscription on a persistent session; each
+ *   PUBACK is sent only once the handler has finished (see ordered-acks.ts), so the broker redelivers what
+ *   was not handled, while many messages are handled concurrently.
  */
 export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
 
@@ -27,6 +29,8 @@ export interface Broker {
 
 export interface ConsumeOptions {
   clientId?: string;
+  /** External broker: messages handled concurrently whose PUBACK is still held back (default 1000). */
+  maxUnacknowledged?: number;
   username?: string;
   password?: string;
 }
@@ -55,11 +59,8 @@ async function consumeWithClient(
     username: options.username,
     password: options.password,
   });
-  // mqtt.js sends the PUBACK after this callback and reads the next packet only then.
-  client.handleMessage = (packet, done) => {
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    handler(packet.topic, payload).then(() => done(), done);
-  };
+  // PUBACKs leave once the handler's records are on the log, in order; at most `window` are outstanding.
+  handleWithOrderedAcks(client, handler, options.maxUnacknowledged ?? 1000);
   // Errors are reported and the client reconnects by itself; an unhandled 'error' would end the process.
   client.on('error', (error) => console.error(`MQTT consumer: ${error.message}`));
   await client.subscribeAsync(Object.fromEntries(topics.map((topic) => [topic, { qos: 1 as const }])));
