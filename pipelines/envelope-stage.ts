@@ -45,6 +45,8 @@ export function startEnvelopeStage(options: {
     },
     toInput: (record) => ({ type: 'reading', reading: decode('MeterReading', record.value) }),
     punctuation: { input: { type: 'emit' }, everyMs: options.emitEveryMs ?? 1000 },
+    // A slot can be revised for the revision horizon after its end: that much input rebuilds its state.
+    replayLookbackMs: options.config.revisionHorizonMs + options.config.allowedLatenessMs + 15 * 60_000,
     route: (outputs) => {
       const envelopes: ProduceRecord[] = [];
       for (const output of outputs) {

@@ -26,6 +26,8 @@ export interface ProcessorTaskOptions<S, I, O> {
   punctuation: { input: I; everyMs: number };
   /** Turns outputs into records per log topic. */
   route(outputs: O[]): Map<string, ProduceRecord[]>;
+  /** How far back (record time) a partition arriving here replays its input topic before its committed offset. */
+  replayLookbackMs: number;
   /** Inputs that rebuild a partition's state when it is assigned here (e.g. recent data from the warehouse). */
   restore?(partition: number): Promise<I[]>;
   /** Called after each applied batch, e.g. to export metrics. */
@@ -63,11 +65,15 @@ export function startProcessorTask<S, I, O>(options: ProcessorTaskOptions<S, I, 
     fromBeginning: true,
     lingerMs: 20,
     onAssigned: async (tps: TopicPartition[]) => {
-      for (const { partition } of tps) {
-        states.set(partition, processor.init());
-        // Restored inputs only rebuild state: what they emit is already in the warehouse.
-        for (const input of (await options.restore?.(partition)) ?? [])
-          states.set(partition, processor.step(states.get(partition)!, input).state);
+      for (const tp of tps) {
+        states.set(tp.partition, processor.init());
+        // State is rebuilt from the restore inputs (e.g. the warehouse's recent data) and a replay of the
+        // partition up to the group's committed offset; what they emit was emitted before, so it is dropped.
+        const committed = await consumer.committed(tp);
+        const replayed = await log.replay(tp.topic, tp.partition, committed, options.replayLookbackMs);
+        const inputs = [...((await options.restore?.(tp.partition)) ?? []), ...replayed.map(options.toInput)];
+        for (const input of inputs)
+          states.set(tp.partition, processor.step(states.get(tp.partition)!, input).state);
       }
     },
     onRevoked: async (tps: TopicPartition[]) => {

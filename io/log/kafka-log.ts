@@ -99,10 +99,76 @@ export class KafkaLog implements Log {
     return consumer;
   }
 
+  async replay(
+    topic: string,
+    partition: number,
+    untilOffset: number,
+    lookbackMs: number,
+  ): Promise<LogRecord[]> {
+    if (untilOffset <= 0) return [];
+    const reader = new RdKafka.KafkaConsumer(
+      {
+        ...this.base(),
+        'group.id': `gridstream-replay-${process.pid}-${Date.now()}`,
+        'enable.auto.commit': false,
+      } as never,
+      { 'auto.offset.reset': 'earliest' } as never,
+    );
+    await new Promise<void>((resolve, reject) =>
+      reader.connect({ timeout: 30_000 }, (error) =>
+        error ? reject(kafkaError('connect a replay reader', error)) : resolve(),
+      ),
+    );
+    try {
+      const read = async (from: number, stopAt: number): Promise<LogRecord[]> => {
+        reader.assign([{ topic, partition, offset: from }]);
+        reader.setDefaultConsumeTimeout(1000);
+        const out: LogRecord[] = [];
+        let idle = 0;
+        while ((out.at(-1)?.offset ?? from - 1) < stopAt - 1 && idle < 10) {
+          const batch = await new Promise<kafkaJs.RdKafka.Message[]>((resolve, reject) =>
+            reader.consume(5000, (error, messages) =>
+              error ? reject(kafkaError('replay', error)) : resolve(messages),
+            ),
+          );
+          idle = batch.length ? 0 : idle + 1;
+          for (const m of batch) if (m.offset < stopAt) out.push(toLogRecord(m));
+        }
+        reader.unassign();
+        return out;
+      };
+      // The last record before the committed offset dates the replay; the time index finds where to start.
+      const [last] = await read(untilOffset - 1, untilOffset);
+      if (!last) return [];
+      const start = await new Promise<number>((resolve, reject) =>
+        reader.offsetsForTimes(
+          [{ topic, partition, offset: last.timestamp - lookbackMs }],
+          30_000,
+          (error, offsets) =>
+            error ? reject(kafkaError('find replay start', error)) : resolve(offsets[0]?.offset ?? 0),
+        ),
+      );
+      return read(start < 0 ? untilOffset - 1 : start, untilOffset);
+    } finally {
+      await new Promise<void>((resolve) => reader.disconnect(() => resolve()));
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.consumers].map((c) => c.close()));
     await Promise.all([...this.producers].map((p) => p.close()));
   }
+}
+
+function toLogRecord(m: kafkaJs.RdKafka.Message): LogRecord {
+  return {
+    topic: m.topic,
+    partition: m.partition,
+    offset: m.offset,
+    key: m.key === undefined || m.key === null ? '' : m.key.toString(),
+    value: m.value ?? Buffer.alloc(0),
+    timestamp: m.timestamp ?? 0,
+  };
 }
 
 function kafkaError(what: string, error: { message: string; code?: number }): Error {
@@ -276,16 +342,7 @@ class KafkaConsumer implements LogConsumer {
     );
     await this.rebalancing;
     const owned = new Set(this.assigned.map((tp) => `${tp.topic}\u0000${tp.partition}`));
-    return messages
-      .filter((m) => owned.has(`${m.topic}\u0000${m.partition}`))
-      .map((m) => ({
-        topic: m.topic,
-        partition: m.partition,
-        offset: m.offset,
-        key: m.key === undefined || m.key === null ? '' : m.key.toString(),
-        value: m.value ?? Buffer.alloc(0),
-        timestamp: m.timestamp ?? 0,
-      }));
+    return messages.filter((m) => owned.has(`${m.topic}\u0000${m.partition}`)).map(toLogRecord);
   }
 
   async commit(records: LogRecord[]): Promise<void> {
@@ -301,6 +358,17 @@ class KafkaConsumer implements LogConsumer {
       // At least once: an offset not committed means the records are read again, and writes are idempotent.
       console.error(`Kafka consumer ${this.options.group}: commit failed: ${(error as Error).message}`);
     }
+  }
+
+  async committed(tp: TopicPartition): Promise<number> {
+    await this.ready;
+    return new Promise((resolve, reject) =>
+      this.consumer.committed([tp], 30_000, (error, offsets) =>
+        error
+          ? reject(kafkaError(`read committed offsets of ${this.options.group}`, error))
+          : resolve(Math.max(0, offsets[0]?.offset ?? 0)),
+      ),
+    );
   }
 
   async lag(): Promise<number> {

@@ -65,6 +65,8 @@ export interface LogConsumer {
   commit(records: LogRecord[]): Promise<void>;
   /** Records of the subscribed topics not yet returned to this consumer (0 when caught up). */
   lag(): Promise<number>;
+  /** The group's committed offset of a partition: the next record to read (0 when nothing is committed). */
+  committed(tp: TopicPartition): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -73,6 +75,12 @@ export interface Log {
   ensureTopics(specs: TopicSpec[]): Promise<void>;
   producer(): LogProducer;
   consumer(options: ConsumerOptions): LogConsumer;
+  /**
+   * Records of a partition before `untilOffset`, back to `lookbackMs` (by record timestamp) before the last of
+   * them: what a processor replays to rebuild a partition's state up to its committed offset. Only what the
+   * log still holds (the in-process log releases records every group has committed).
+   */
+  replay(topic: string, partition: number, untilOffset: number, lookbackMs: number): Promise<LogRecord[]>;
   close(): Promise<void>;
 }
 

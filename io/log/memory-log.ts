@@ -100,6 +100,22 @@ export class MemoryLog implements Log {
     for (const resolve of this.spaceWaiters) resolve();
   }
 
+  async replay(
+    topic: string,
+    partition: number,
+    untilOffset: number,
+    lookbackMs: number,
+  ): Promise<LogRecord[]> {
+    const p = this.topic(topic).partitions[partition]!;
+    const held = p.records.slice(0, Math.max(0, untilOffset - p.base));
+    const last = held.at(-1);
+    return last ? held.filter((r) => r.timestamp >= last.timestamp - lookbackMs) : [];
+  }
+
+  committedOffset(group: Group, tp: TopicPartition): number {
+    return group.committed.get(tpId(tp.topic, tp.partition)) ?? 0;
+  }
+
   /** Records in a partition from `offset` on, at most `max`. */
   read(topic: string, partition: number, offset: number, max: number): LogRecord[] {
     const p = this.topic(topic).partitions[partition]!;
@@ -288,6 +304,10 @@ class MemoryConsumer implements LogConsumer {
 
   async commit(records: LogRecord[]): Promise<void> {
     this.log.commit(this.group, records);
+  }
+
+  async committed(tp: TopicPartition): Promise<number> {
+    return this.log.committedOffset(this.group, tp);
   }
 
   async lag(): Promise<number> {

@@ -139,4 +139,27 @@ describe('Kafka log (real broker)', () => {
     expect(await consumer.lag()).toBe(0);
     await consumer.close();
   });
+
+  it('replays a partition up to the committed offset, back to the lookback by record time', async () => {
+    await log.ensureTopics([{ name: 't.replay', partitions: 1 }]);
+    const t0 = Date.UTC(2026, 6, 1);
+    await log.producer().send(
+      't.replay',
+      Array.from({ length: 50 }, (_, i) => ({
+        key: 'k',
+        value: Buffer.from(String(i)),
+        timestamp: t0 + i * 60_000,
+      })),
+    );
+    const consumer = log.consumer({ group: 'replay', topics: ['t.replay'] });
+    const got = await pollAll(consumer, 50);
+    await consumer.commit(got.slice(0, 40));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await consumer.committed({ topic: 't.replay', partition: 0 })).toBe(40);
+    const replayed = await log.replay('t.replay', 0, 40, 10 * 60_000);
+    // Record 39 is the last before the committed offset; ten minutes before it is record 29.
+    expect(replayed.map((r) => r.offset)).toEqual(Array.from({ length: 11 }, (_, i) => 29 + i));
+    expect(await log.replay('t.replay', 0, 0, 10 * 60_000)).toEqual([]);
+    await consumer.close();
+  });
 });
