@@ -15,6 +15,8 @@ export interface ApiDependencies {
   retentionDays: number;
   /** Loads a topology version through the pipeline; without it POST /v1/topology is not served. */
   loadTopology?: (file: TopologyFile, source: string) => Promise<number>;
+  /** Serve the /v1 routes (false: only /healthz, /metrics and /openapi.json, for bridge and processor roles). */
+  routes?: boolean;
   /** Liveness details for /healthz (e.g. consumer lag); a thrown error makes it 503. */
   health?: () => Promise<Record<string, unknown>>;
 }
@@ -74,8 +76,10 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
-  if (deps.loadTopology) topologyRoutes(app, deps.loadTopology);
+  if (deps.routes !== false) {
+    dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
+    if (deps.loadTopology) topologyRoutes(app, deps.loadTopology);
+  }
   await app.ready();
   return app;
 }

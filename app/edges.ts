@@ -5,27 +5,29 @@ import type { Log } from '../io/log/log.js';
 import { MemoryLog } from '../io/log/memory-log.js';
 import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
-import type { Edges } from '../pipelines/gridstream.js';
+import { ALL_ROLES, type Edges, type Role } from '../pipelines/gridstream.js';
 
 /** Opens the log, warehouse and broker the configuration names: embedded for whatever is unset. */
-export async function openEdges(config: GridstreamConfig): Promise<Edges & { close(): Promise<void> }> {
-  if (config.kafkaBrokers)
-    throw new Error(
-      'GRIDSTREAM_KAFKA_BROKERS is set, but this build has only the in-process log: unset it to run embedded',
-    );
+export async function openEdges(
+  config: GridstreamConfig,
+  roles: readonly Role[] = ALL_ROLES,
+): Promise<Edges & { close(): Promise<void> }> {
   const warehouse = await openWarehouse({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
   try {
     await migrate(warehouse, { retentionDays: config.retentionDays });
     const log: Log = config.kafkaBrokers ? new KafkaLog({ brokers: config.kafkaBrokers }) : new MemoryLog();
-    const broker = config.mqttUrl
-      ? externalBroker(config.mqttUrl)
-      : await startEmbeddedBroker(config.mqttPort);
+    // Only the bridge consumes MQTT; a process without it starts no embedded broker.
+    const broker = !roles.includes('bridge')
+      ? null
+      : config.mqttUrl
+        ? externalBroker(config.mqttUrl)
+        : await startEmbeddedBroker(config.mqttPort);
     return {
       log,
       warehouse,
       broker,
       async close() {
-        await broker.close();
+        await broker?.close();
         await log.close();
         await warehouse.close();
       },

@@ -3,7 +3,7 @@ import { generateApiKey, parseApiKeys } from '../api/auth.js';
 import { buildApi } from '../api/server.js';
 import type { GridstreamConfig } from '../core/config.js';
 import { createMetrics, type Metrics } from '../core/metrics.js';
-import { startPipeline, type Edges, type Pipeline } from '../pipelines/gridstream.js';
+import { ALL_ROLES, startPipeline, type Edges, type Pipeline, type Role } from '../pipelines/gridstream.js';
 import { openEdges } from './edges.js';
 
 /** A running gridstream: edges, pipeline and API in this process. */
@@ -21,15 +21,16 @@ export interface Gridstream {
 
 export async function startGridstream(
   config: GridstreamConfig,
-  options: { host?: string } = {},
+  options: { host?: string; roles?: readonly Role[] } = {},
 ): Promise<Gridstream> {
+  const roles = options.roles ?? ALL_ROLES;
   const generatedApiKey = config.apiKeys ? undefined : generateApiKey();
   const keys = parseApiKeys(config.apiKeys ?? generatedApiKey!);
   const metrics = createMetrics();
-  const edges = await openEdges(config);
+  const edges = await openEdges(config, roles);
   let pipeline: Pipeline | undefined;
   try {
-    pipeline = await startPipeline(edges, config, metrics);
+    pipeline = await startPipeline(edges, config, metrics, roles);
     const running = pipeline;
     const api = await buildApi({
       warehouse: edges.warehouse,
@@ -37,6 +38,8 @@ export async function startGridstream(
       registry: metrics.registry,
       retentionDays: config.retentionDays,
       loadTopology: (file, source) => running.loadTopology(file, source),
+      // Every role serves /metrics and /healthz; only the api role serves /v1.
+      routes: roles.includes('api'),
     });
     const address = await api.listen({ port: config.httpPort, host: options.host ?? '0.0.0.0' });
     const port = new URL(address).port;

@@ -38,7 +38,7 @@ const publisher = spawn(
   process.execPath,
   [
     fileURLToPath(new URL('./publisher.js', import.meta.url)),
-    gridstream.edges.broker.url,
+    gridstream.edges.broker!.url,
     String(SECONDS),
     String(TRANSFORMERS),
     String(METERS),

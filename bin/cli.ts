@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { ALL_ROLES, type Role } from '../pipelines/gridstream.js';
 
 /** A commander parser for a whole number in [min, max]. */
 export function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -30,4 +31,15 @@ export function stopOnSignal(stop: () => Promise<void>): void {
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+}
+
+/** `--role bridge,processor` → the roles, refusing unknown ones. */
+export function parseRoles(value: string): Role[] {
+  const roles = value.split(',').map((r) => r.trim()) as Role[];
+  const unknown = roles.filter((r) => !ALL_ROLES.includes(r));
+  if (unknown.length || roles.length === 0)
+    throw new InvalidArgumentError(
+      `--role takes ${ALL_ROLES.join(', ')} (comma-separated), not ${unknown.join(', ') || 'nothing'}`,
+    );
+  return [...new Set(roles)];
 }

@@ -37,7 +37,7 @@ export async function runDemo(options: {
 gridstream demo: ${options.transformers} transformers x ${options.meters} meters, ${options.days} day(s) of history${options.follow ? ', then live' : ''}
 
   API        ${gridstream.url}   (X-API-Key: ${key})
-  MQTT       ${gridstream.edges.broker.url}   (gridstream/v1/meters/{meter_id}/telemetry)
+  MQTT       ${gridstream.edges.broker!.url}   (gridstream/v1/meters/{meter_id}/telemetry)
   data       ${options.config.dataDir}   (embedded ClickHouse; topology version ${version})
   metrics    ${gridstream.url}/metrics
 
@@ -57,7 +57,7 @@ Ctrl-C stops cleanly (pending batches are flushed).
   };
   let reported: Promise<void> = Promise.resolve();
   simulation = runSimulate({
-    mqttUrl: gridstream.edges.broker.url,
+    mqttUrl: gridstream.edges.broker!.url,
     seed: options.seed,
     transformers: options.transformers,
     meters: options.meters,

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, VARIABLES } from '../core/config.js';
 import { readTopologyFiles, TopologyError } from '../core/topology.js';
 import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
-import { integer, stopOnSignal } from './cli.js';
+import { integer, parseRoles, stopOnSignal } from './cli.js';
 import { runDemo } from './demo.js';
 import { simulateCommand } from './simulate.js';
 
@@ -42,13 +42,20 @@ program
   .command('run')
   .description('Run the pipeline and API on the configured edges (embedded for whatever is not configured)')
   .option('--config <file>', 'JSON config file')
+  .option(
+    '--role <roles>',
+    'comma-separated roles to run: bridge (MQTT → log), processor (log → envelopes → warehouse), api; on Kafka each scales on its own',
+    'bridge,processor,api',
+  )
   .action(async (options) => {
     const config = loadConfig(process.env, options.config);
-    const gridstream = await startGridstream(config);
+    const roles = parseRoles(options.role);
+    const gridstream = await startGridstream(config, { roles });
+    const broker = gridstream.edges.broker ? `, MQTT ${gridstream.edges.broker.url}` : '';
     console.log(
-      `gridstream API at ${gridstream.url} (MQTT ${gridstream.edges.broker.url}, warehouse ${gridstream.edges.warehouse.kind})`,
+      `gridstream ${roles.join('+')} at ${gridstream.url} (log ${gridstream.edges.log.kind}${broker}, warehouse ${gridstream.edges.warehouse.kind})`,
     );
-    if (gridstream.generatedApiKey)
+    if (gridstream.generatedApiKey && roles.includes('api'))
       console.log(`API key (generated; set GRIDSTREAM_API_KEYS to choose): ${gridstream.generatedApiKey}`);
     stopOnSignal(() => gridstream.stop());
   });

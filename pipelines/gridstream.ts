@@ -29,8 +29,16 @@ import { startWarehouseSink } from './warehouse-sink.js';
 export interface Edges {
   log: Log;
   warehouse: Warehouse;
-  broker: Broker;
+  /** Only the bridge role consumes MQTT. */
+  broker: Broker | null;
 }
+
+/**
+ * What a process runs: the bridge (MQTT → log), the processor (log → envelopes → warehouse) and the API.
+ * On Kafka each can run alone and scale on its own; on the in-process log they run together.
+ */
+export type Role = 'bridge' | 'processor' | 'api';
+export const ALL_ROLES: readonly Role[] = ['bridge', 'processor', 'api'];
 
 export interface Pipeline {
   readonly topology: TopologyTable;
@@ -46,33 +54,40 @@ export async function startPipeline(
   edges: Edges,
   config: GridstreamConfig,
   metrics: Metrics,
+  roles: readonly Role[] = ALL_ROLES,
 ): Promise<Pipeline> {
   const { log, warehouse, broker } = edges;
+  if (log.kind === 'memory' && roles.length !== ALL_ROLES.length)
+    throw new Error(
+      `the roles run separately only on Kafka (GRIDSTREAM_KAFKA_BROKERS); the in-process log needs all of them in one process`,
+    );
   await log.ensureTopics(topicSpecs(config.partitions));
 
   const topology = new TopologyTable(log);
   topology.start();
   await seedTopologyFromWarehouse(edges, topology);
 
-  const sink = startWarehouseSink({ log, warehouse, metrics });
+  const processing = roles.includes('processor');
+  const sink = processing ? startWarehouseSink({ log, warehouse, metrics }) : null;
   const revisionHorizonMs = config.revisionHorizonH * 3_600_000;
-  const envelopes = startEnvelopeStage({
-    log,
-    partitions: config.partitions,
-    config: { allowedLatenessMs: config.allowedLatenessS * 1000, revisionHorizonMs },
-    metrics,
-    topology,
-    restore: (partition) =>
-      recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
-  });
-  const ingest = await startIngest({
-    broker,
-    producer: log.producer(),
-    meters: topology.index,
-    metrics,
-  });
+  const envelopes = processing
+    ? startEnvelopeStage({
+        log,
+        partitions: config.partitions,
+        config: { allowedLatenessMs: config.allowedLatenessS * 1000, revisionHorizonMs },
+        metrics,
+        topology,
+        restore: (partition) =>
+          recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
+      })
+    : null;
+  let ingest: Awaited<ReturnType<typeof startIngest>> | null = null;
+  if (roles.includes('bridge')) {
+    if (!broker) throw new Error('the bridge role needs an MQTT broker');
+    ingest = await startIngest({ broker, producer: log.producer(), meters: topology.index, metrics });
+  }
 
-  const lags = async () => ({ envelopes: await envelopes.lag(), sink: await sink.lag() });
+  const lags = async () => ({ envelopes: (await envelopes?.lag()) ?? 0, sink: (await sink?.lag()) ?? 0 });
   const lagTimer = setInterval(() => {
     void lags().then((l) => {
       metrics.consumerLag.set({ group: 'gridstream-envelopes' }, l.envelopes);
@@ -112,16 +127,16 @@ export async function startPipeline(
           throw new Error(`pipeline did not settle within ${timeoutMs} ms (${JSON.stringify(await lags())})`);
         await new Promise((resolve) => setTimeout(resolve, 600));
         const l = await lags();
-        const now = ingest.handled();
+        const now = ingest?.handled() ?? 0;
         quiet = l.envelopes === 0 && l.sink === 0 && now === handled ? quiet + 1 : 0;
         handled = now;
       }
     },
     async stop() {
       clearInterval(lagTimer);
-      await ingest.stop();
-      await envelopes.stop();
-      await sink.stop();
+      await ingest?.stop();
+      await envelopes?.stop();
+      await sink?.stop();
       await topology.stop();
     },
   };

@@ -18,7 +18,7 @@ describe('HTTP API', () => {
   beforeAll(async () => {
     g = await startTestGridstream();
     await g.pipeline.loadTopology(topology, 'api test');
-    const client = await mqtt.connectAsync(g.edges.broker.url);
+    const client = await mqtt.connectAsync(g.edges.broker!.url);
     const start = Date.UTC(2026, 6, 1, 10, 0);
     for (let m = 0; m < 30; m++) {
       const ts = new Date(start + m * 60_000).toISOString();

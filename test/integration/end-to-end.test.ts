@@ -39,7 +39,7 @@ describe('end to end: a simulated day through the embedded pipeline', () => {
     const truthFile = join(dir, 'truth.csv');
     const result = await runSimulate({
       ...options,
-      mqttUrl: g.edges.broker.url,
+      mqttUrl: g.edges.broker!.url,
       start: START,
       end: END,
       truthOut: truthFile,

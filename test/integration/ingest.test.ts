@@ -22,7 +22,7 @@ describe('MQTT ingest into the warehouse', () => {
   beforeAll(async () => {
     g = await startTestGridstream();
     await g.pipeline.loadTopology(topology, 'test');
-    client = await mqtt.connectAsync(g.edges.broker.url, { clientId: 'test-meters' });
+    client = await mqtt.connectAsync(g.edges.broker!.url, { clientId: 'test-meters' });
   });
   afterAll(async () => {
     await client?.endAsync();

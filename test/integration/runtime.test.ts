@@ -52,7 +52,7 @@ describe('runtime', () => {
     const external = await startEmbeddedBroker(0, '127.0.0.1');
     const g = await startGridstream(testConfig(newDir(), { mqttUrl: external.url }), { host: '127.0.0.1' });
     try {
-      expect(g.edges.broker.embedded).toBe(false);
+      expect(g.edges.broker!.embedded).toBe(false);
       await g.pipeline.loadTopology(topology, 'test');
       await publishMinutes(external.url, 0, 5);
       await g.pipeline.settle();
@@ -68,7 +68,7 @@ describe('runtime', () => {
     const dataDir = newDir();
     const first = await startGridstream(testConfig(dataDir), { host: '127.0.0.1' });
     await first.pipeline.loadTopology(topology, 'test');
-    await publishMinutes(first.edges.broker.url, 0, 8);
+    await publishMinutes(first.edges.broker!.url, 0, 8);
     await first.pipeline.settle();
     await first.stop();
 
@@ -76,7 +76,7 @@ describe('runtime', () => {
     const second = await startGridstream(testConfig(dataDir), { host: '127.0.0.1' });
     try {
       expect(second.pipeline.topology.index.dtOf('m-1')).toBe('dt-r');
-      await publishMinutes(second.edges.broker.url, 8, 15);
+      await publishMinutes(second.edges.broker!.url, 8, 15);
       await second.pipeline.settle();
       const [slot] = await second.edges.warehouse.query<{
         readings: string;
