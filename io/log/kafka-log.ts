@@ -205,7 +205,6 @@ class KafkaProducer implements LogProducer {
       'queue.buffering.max.messages': 200_000,
       dr_cb: true,
     } as never);
-    this.producer.setPollInterval(5);
     this.producer.on('delivery-report', (error, report) => {
       this.inFlight--;
       const pending = report.opaque as Pending;
@@ -214,9 +213,12 @@ class KafkaProducer implements LogProducer {
       this.drain();
     });
     this.ready = new Promise((resolve, reject) =>
-      this.producer.connect({ timeout: 30_000 }, (error) =>
-        error ? reject(kafkaError('connect the producer', error)) : resolve(),
-      ),
+      this.producer.connect({ timeout: 30_000 }, (error) => {
+        if (error) return reject(kafkaError('connect the producer', error));
+        // Delivery reports are served by polling, which only works once connected.
+        this.producer.setPollInterval(5);
+        resolve();
+      }),
     );
     // Errors surface through delivery reports; the event keeps an unreachable broker from crashing the process.
     this.producer.on('event.error', (error) => console.error(`Kafka producer: ${error.message}`));
