@@ -1,0 +1,89 @@
+#!/bin/sh
+# Adds an account to a gridstream Mosquitto broker's password file (mosquitto_passwd -b) and, for accounts
+# that are not meters, its block to the ACL. A running broker reloads both (SIGHUP); adding an account again
+# changes its password.
+#
+#   infra/mosquitto/add-user.sh [--name NAME | --dir DIR] ROLE ID PASSWORD
+#
+#   ROLE      username            may
+#   meter     ID (the meter id)   publish to gridstream/v1/meters/ID/telemetry
+#   weather   weather.ID          publish to gridstream/v1/weather/ID (ID is the station id)
+#   dispatch  dispatch.ID         publish to gridstream/v1/dispatch/+ (ID names the platform)
+#   ingest    ID                  read gridstream/v1/# (gridstream's own consumer)
+#
+# IDs are 1 to 128 characters without whitespace, '/', '+', '#' or ':' (MQTT topic levels, the password
+# file's separator); meter ids must not start with "weather." or "dispatch.". The password is visible to
+# other local users in the process list while mosquitto_passwd runs; an ingest password that goes into
+# GRIDSTREAM_MQTT_URL must not contain ':' (mqtt.js splits the URL's credentials at the last ':').
+set -eu
+. "$(dirname "$0")/lib.sh"
+parse_dir_options "$@"
+set -f
+IFS='
+'
+# shellcheck disable=SC2086 # $rest is one argument per line
+set -- $rest
+unset IFS
+set +f
+case "${1:-}" in -h | --help) usage; exit 0 ;; esac
+[ $# -eq 3 ] || die "usage: add-user.sh [--name NAME | --dir DIR] meter|weather|dispatch|ingest ID PASSWORD"
+role="$1"
+id="$2"
+password="$3"
+
+[ -n "$password" ] || die "the password must not be empty"
+if [ "${#id}" -lt 1 ] || [ "${#id}" -gt 128 ]; then die "ID must have 1 to 128 characters: '$id'"; fi
+case "$id" in
+  *[[:space:]/+#:]* | *[[:cntrl:]]*) die "ID must not contain whitespace, '/', '+', '#' or ':': '$id'" ;;
+esac
+command -v mosquitto_passwd >/dev/null 2>&1 || die "mosquitto_passwd is not installed (infra/setup.sh installs mosquitto)"
+init_dir
+
+case "$role" in
+  meter)
+    case "$id" in weather.* | dispatch.*) die "a meter id must not start with weather. or dispatch.: '$id'" ;; esac
+    username="$id"
+    grep -qxF "user $username" "$dir/acl" && die "'$username' is already an account of another role"
+    block= ;;
+  weather)
+    username="weather.$id"
+    block="topic deny gridstream/v1/meters/#
+topic write gridstream/v1/weather/$id" ;;
+  dispatch)
+    username="dispatch.$id"
+    block="topic deny gridstream/v1/meters/#
+topic write gridstream/v1/dispatch/+" ;;
+  ingest)
+    case "$id" in weather.* | dispatch.*) die "an ingest account must not start with weather. or dispatch.: '$id'" ;; esac
+    username="$id"
+    # The meter pattern would let this account publish as a meter named like it: denied (no meter has
+    # this name, the account exists).
+    block="topic deny gridstream/v1/meters/$id/telemetry
+topic read gridstream/v1/#" ;;
+  *) die "ROLE must be meter, weather, dispatch or ingest: '$role'" ;;
+esac
+
+if [ -n "$block" ] && ! grep -qxF "user $username" "$dir/acl"; then
+  # A meter account with this name would have been created without a block: refuse to change its role.
+  if cut -d: -f1 "$dir/passwd" | grep -qxF "$username"; then
+    die "'$username' is already a meter account"
+  fi
+  printf '\n# %s account\nuser %s\n%s\n' "$role" "$username" "$block" >> "$dir/acl"
+fi
+mosquitto_passwd -b "$dir/passwd" "$username" "$password"
+
+pid="$(running_pid)"
+if [ -n "$pid" ]; then
+  # Wait until the broker has reloaded, so the account works when this script returns.
+  log="$dir/mosquitto.log"
+  offset=1
+  [ -f "$log" ] && offset=$(($(wc -c < "$log") + 1))
+  kill -HUP "$pid"
+  i=0
+  while [ $i -lt 50 ] && [ -f "$log" ]; do
+    tail -c +"$offset" "$log" | grep -q 'Reloading config' && break
+    sleep 0.1
+    i=$((i + 1))
+  done
+fi
+echo "$role account $username added to $dir/passwd" >&2
