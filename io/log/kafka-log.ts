@@ -55,7 +55,12 @@ export class KafkaLog implements Log {
     const admin: RdAdmin = RdKafka.AdminClient.create(this.base() as never);
     try {
       for (const spec of specs) {
-        const config: Record<string, string> = { 'cleanup.policy': spec.compacted ? 'compact' : 'delete' };
+        const config: Record<string, string> = {
+          'cleanup.policy': spec.compacted ? 'compact' : 'delete',
+          // Retention and replay go by arrival: with the readings' own (event) times as record times, a
+          // backfill of last month's data would fall outside the retention and be deleted at once.
+          'message.timestamp.type': 'LogAppendTime',
+        };
         if (spec.retentionMs !== undefined) config['retention.ms'] = String(spec.retentionMs);
         await new Promise<void>((resolve, reject) =>
           admin.createTopic(
@@ -148,7 +153,8 @@ export class KafkaLog implements Log {
             error ? reject(kafkaError('find replay start', error)) : resolve(offsets[0]?.offset ?? 0),
         ),
       );
-      return read(start < 0 ? untilOffset - 1 : start, untilOffset);
+      // Awaited here, not returned as a promise: the reader must stay connected until the replay is read.
+      return await read(start < 0 ? untilOffset - 1 : start, untilOffset);
     } finally {
       await new Promise<void>((resolve) => reader.disconnect(() => resolve()));
     }
@@ -193,6 +199,7 @@ class KafkaProducer implements LogProducer {
   private readonly ready: Promise<void>;
   private readonly waiting: Pending[] = [];
   private inFlight = 0;
+  private closed = false;
 
   constructor(base: Record<string, string | number | boolean>) {
     this.producer = new RdKafka.Producer({
@@ -271,6 +278,8 @@ class KafkaProducer implements LogProducer {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.flush().catch(() => {});
     await new Promise<void>((resolve) => this.producer.disconnect(() => resolve()));
   }

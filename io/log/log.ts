@@ -15,7 +15,10 @@ export interface TopicSpec {
 export interface ProduceRecord {
   key: string;
   value: Buffer;
-  /** Event time of the record, epoch ms; defaults to the time of sending. */
+  /**
+   * Event time of the record, epoch ms, for tools that show it. The log itself stamps records with their
+   * append time (Kafka's LogAppendTime), which retention and replay go by; event time lives in the value.
+   */
   timestamp?: number;
 }
 
@@ -25,6 +28,7 @@ export interface LogRecord {
   offset: number;
   key: string;
   value: Buffer;
+  /** When the log appended the record, epoch ms. */
   timestamp: number;
 }
 

@@ -184,7 +184,7 @@ export class MemoryLog implements Log {
         offset: p.base + p.records.length,
         key: record.key,
         value: record.value,
-        timestamp: record.timestamp ?? now,
+        timestamp: now,
       });
       if (!this.hasSubscribers(topicName)) this.trim(topicName, partition);
     }

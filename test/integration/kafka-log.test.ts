@@ -140,26 +140,26 @@ describe('Kafka log (real broker)', () => {
     await consumer.close();
   });
 
-  it('replays a partition up to the committed offset, back to the lookback by record time', async () => {
+  it('replays a partition up to the committed offset, back to the lookback in append time', async () => {
     await log.ensureTopics([{ name: 't.replay', partitions: 1 }]);
-    const t0 = Date.UTC(2026, 6, 1);
-    await log.producer().send(
-      't.replay',
-      Array.from({ length: 50 }, (_, i) => ({
-        key: 'k',
-        value: Buffer.from(String(i)),
-        timestamp: t0 + i * 60_000,
-      })),
-    );
+    const producer = log.producer();
+    const burst = (from: number, n: number) =>
+      producer.send(
+        't.replay',
+        Array.from({ length: n }, (_, i) => ({ key: 'k', value: Buffer.from(String(from + i)) })),
+      );
+    await burst(0, 30);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await burst(30, 20);
     const consumer = log.consumer({ group: 'replay', topics: ['t.replay'] });
     const got = await pollAll(consumer, 50);
     await consumer.commit(got.slice(0, 40));
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await consumer.committed({ topic: 't.replay', partition: 0 })).toBe(40);
-    const replayed = await log.replay('t.replay', 0, 40, 10 * 60_000);
-    // Record 39 is the last before the committed offset; ten minutes before it is record 29.
-    expect(replayed.map((r) => r.offset)).toEqual(Array.from({ length: 11 }, (_, i) => 29 + i));
-    expect(await log.replay('t.replay', 0, 0, 10 * 60_000)).toEqual([]);
+    // Record 39 was appended in the second burst; a one-second lookback reaches back to its start only.
+    const replayed = await log.replay('t.replay', 0, 40, 1000);
+    expect(replayed.map((r) => r.offset)).toEqual(Array.from({ length: 10 }, (_, i) => 30 + i));
+    expect(await log.replay('t.replay', 0, 0, 1000)).toEqual([]);
     await consumer.close();
   });
 });
