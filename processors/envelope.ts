@@ -1,7 +1,8 @@
 import { SLOT_MS, slotStart } from '../core/time.js';
 import type { DtEnvelope, MeterReading } from '../schemas/types.gen.js';
 import { CoverageWindow, dataQualityFor } from './coverage.js';
-import { summarizeSlot, type SlotReading } from './slot-summary.js';
+import { SlotReadings } from './slot-readings.js';
+import { summarizeSlot } from './slot-summary.js';
 
 /**
  * The 15-minute DT envelope processor. Pure: it reads no clock and does no I/O, so a replay of the same
@@ -43,7 +44,7 @@ export type EnvelopeOutput =
   { type: 'envelope'; envelope: DtEnvelope } | { type: 'too-late'; reading: MeterReading; reason: string };
 
 interface SlotState {
-  meters: Map<string, Map<number, SlotReading>>;
+  readings: SlotReadings;
   /** Newest receive time among the readings applied: the basis of the version. */
   lastReceivedAt: number;
   final: boolean;
@@ -51,6 +52,8 @@ interface SlotState {
 
 interface DtState {
   metersConnected: number;
+  /** Meter id → the small integer the DT's slots store instead of the id. */
+  meterIndex: Map<string, number>;
   slots: Map<number, SlotState>;
   coverage: CoverageWindow;
 }
@@ -100,7 +103,7 @@ export function stepEnvelope(
 function dtState(state: EnvelopeState, dtId: string): DtState {
   let dt = state.dts.get(dtId);
   if (!dt) {
-    dt = { metersConnected: 0, slots: new Map(), coverage: new CoverageWindow() };
+    dt = { metersConnected: 0, meterIndex: new Map(), slots: new Map(), coverage: new CoverageWindow() };
     state.dts.set(dtId, dt);
   }
   return dt;
@@ -124,19 +127,16 @@ function applyReading(
       });
       return;
     }
-    slot = { meters: new Map(), lastReceivedAt: 0, final: false };
+    slot = { readings: new SlotReadings(), lastReceivedAt: 0, final: false };
     dt.slots.set(start, slot);
   }
 
-  let byTs = slot.meters.get(reading.meter_id);
-  if (!byTs) {
-    byTs = new Map();
-    slot.meters.set(reading.meter_id, byTs);
-    dt.coverage.record(start, slot.meters.size);
-  }
-  const previous = byTs.get(reading.ts);
-  if (!previous || !sameReading(previous, reading)) {
-    byTs.set(reading.ts, { ts: reading.ts, p_kw: reading.p_kw, q_kvar: reading.q_kvar, legs: reading.legs });
+  let meter = dt.meterIndex.get(reading.meter_id);
+  if (meter === undefined) dt.meterIndex.set(reading.meter_id, (meter = dt.meterIndex.size));
+  const metersBefore = slot.readings.meters;
+  const result = slot.readings.put(meter, reading.ts - start, reading.p_kw, reading.q_kvar, reading.legs);
+  if (slot.readings.meters !== metersBefore) dt.coverage.record(start, slot.readings.meters);
+  if (result !== 'unchanged') {
     slot.lastReceivedAt = Math.max(slot.lastReceivedAt, reading.received_at);
     state.dirty.add(dirtyKey(reading.dt_id, start));
   }
@@ -145,13 +145,6 @@ function applyReading(
     state.streamTime = reading.ts;
     closeSlots(state, config, outputs);
   }
-}
-
-function sameReading(a: SlotReading, b: MeterReading): boolean {
-  if (a.p_kw !== b.p_kw || a.q_kvar !== b.q_kvar || a.legs.length !== b.legs.length) return false;
-  return a.legs.every(
-    (leg, i) => leg.leg === b.legs[i]!.leg && leg.v === b.legs[i]!.v && leg.i === b.legs[i]!.i,
-  );
 }
 
 /**
@@ -167,6 +160,7 @@ function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: Envel
     for (const [start, slot] of dt.slots) {
       if (!slot.final && start + SLOT_MS <= closeBefore) {
         slot.final = true;
+        slot.readings.trim();
         state.dirty.delete(dirtyKey(dtId, start));
         outputs.push({ type: 'envelope', envelope: envelopeOf(dtId, start, slot, dt) });
       }
@@ -195,7 +189,7 @@ function dirtyKey(dtId: string, start: number): string {
 }
 
 function envelopeOf(dtId: string, start: number, slot: SlotState, dt: DtState): DtEnvelope {
-  const figures = summarizeSlot(start, slot.meters.values());
+  const figures = summarizeSlot(slot.readings);
   // Until topology says otherwise, the meters seen are the meters connected.
   const connected = Math.max(dt.metersConnected, figures.meters_reporting);
   const coverage = Math.min(100, dt.coverage.coveragePct(start, connected));

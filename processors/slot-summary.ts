@@ -1,15 +1,8 @@
 import { MINUTE_MS } from '../core/time.js';
-import type { DtEnvelope, LegReading } from '../schemas/types.gen.js';
+import type { DtEnvelope } from '../schemas/types.gen.js';
+import type { SlotReadings } from './slot-readings.js';
 
 const MINUTES = 15;
-
-/** What a slot keeps of one reading: enough to recompute the summary after any revision. */
-export interface SlotReading {
-  ts: number;
-  p_kw: number;
-  q_kvar: number | null;
-  legs: LegReading[];
-}
 
 /** The envelope fields that come from one slot's readings alone (coverage and tier need the 30-day window). */
 export type SlotFigures = Pick<
@@ -37,40 +30,38 @@ export type SlotFigures = Pick<
  * DT). Reactive power is the sum over meters of each meter's mean. Voltages are per leg across all
  * readings of all meters.
  */
-export function summarizeSlot(slotStart: number, meters: Iterable<Map<number, SlotReading>>): SlotFigures {
+export function summarizeSlot(rows: SlotReadings): SlotFigures {
   const series = new Float64Array(MINUTES);
   const sum = new Float64Array(MINUTES);
   const count = new Uint16Array(MINUTES);
-  const legs = new Map<number, { min: number; max: number; sum: number; n: number }>();
+  const legs = [0, 1, 2].map(() => ({ min: Infinity, max: -Infinity, sum: 0, n: 0 }));
   let qTotal = 0;
   let qSeen = false;
-  let metersReporting = 0;
-  let readings = 0;
 
-  for (const byTs of meters) {
-    if (byTs.size === 0) continue;
-    metersReporting++;
+  // Rows are sorted by meter, so each meter's readings are one run.
+  for (let row = 0; row < rows.size;) {
+    const meter = rows.meterOf(row);
     sum.fill(0);
     count.fill(0);
     let qSum = 0;
     let qCount = 0;
-    for (const reading of byTs.values()) {
-      readings++;
-      const minute = Math.min(MINUTES - 1, Math.floor((reading.ts - slotStart) / MINUTE_MS));
-      sum[minute]! += reading.p_kw;
+    for (; row < rows.size && rows.meterOf(row) === meter; row++) {
+      const minute = Math.min(MINUTES - 1, Math.floor(rows.offsetOf(row) / MINUTE_MS));
+      sum[minute]! += rows.pOf(row);
       count[minute]!++;
-      if (reading.q_kvar !== null) {
-        qSum += reading.q_kvar;
+      const q = rows.qOf(row);
+      if (!Number.isNaN(q)) {
+        qSum += q;
         qCount++;
       }
-      for (const leg of reading.legs) {
-        const acc = legs.get(leg.leg);
-        if (acc) {
-          if (leg.v < acc.min) acc.min = leg.v;
-          if (leg.v > acc.max) acc.max = leg.v;
-          acc.sum += leg.v;
-          acc.n++;
-        } else legs.set(leg.leg, { min: leg.v, max: leg.v, sum: leg.v, n: 1 });
+      for (let leg = 1; leg <= 3; leg++) {
+        const v = rows.vOf(row, leg);
+        if (Number.isNaN(v)) continue;
+        const acc = legs[leg - 1]!;
+        if (v < acc.min) acc.min = v;
+        if (v > acc.max) acc.max = v;
+        acc.sum += v;
+        acc.n++;
       }
     }
     let held = Number.NaN;
@@ -101,13 +92,28 @@ export function summarizeSlot(slotStart: number, meters: Iterable<Map<number, Sl
     p95_kw: quantile(sorted, 0.95),
     import_kwh: importKwh,
     export_kwh: exportKwh,
-    q_mean_kvar: qSeen ? qTotal : null,
-    legs: [...legs.entries()]
-      .sort(([a], [b]) => a - b)
-      .map(([leg, acc]) => ({ leg, v_min: acc.min, v_mean: acc.sum / acc.n, v_max: acc.max })),
-    meters_reporting: metersReporting,
-    readings,
+    // Reactive power and voltages are stored as 32-bit floats: reported to a precision far below a meter's.
+    q_mean_kvar: qSeen ? round(qTotal, 6) : null,
+    legs: legs.flatMap((acc, i) =>
+      acc.n
+        ? [
+            {
+              leg: i + 1,
+              v_min: round(acc.min, 3),
+              v_mean: round(acc.sum / acc.n, 3),
+              v_max: round(acc.max, 3),
+            },
+          ]
+        : [],
+    ),
+    meters_reporting: rows.meters,
+    readings: rows.size,
   };
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
 }
 
 /** Quantile of sorted values with linear interpolation between closest ranks (NumPy's default). */
