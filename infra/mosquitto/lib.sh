@@ -36,7 +36,10 @@ init_dir() {
     : > "$dir/passwd"
     chmod 600 "$dir/passwd"
   fi
-  [ -f "$dir/acl" ] || cp "$here/acl.template" "$dir/acl"
+  if [ ! -f "$dir/acl" ]; then
+    cp "$here/acl.template" "$dir/acl"
+    chmod 600 "$dir/acl"
+  fi
 }
 
 # The pid of the broker running from $dir, or nothing.
