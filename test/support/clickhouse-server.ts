@@ -1,0 +1,331 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import { packageRoot } from '../../core/paths.js';
+import { openWarehouse } from '../../io/warehouse/open.js';
+import {
+  envelopeRow,
+  readingRow,
+  topologyMeterRow,
+  topologyTransformerRow,
+  topologyVersionRow,
+} from '../../io/warehouse/rows.js';
+import { sqlQuery } from '../../io/warehouse/sql-files.js';
+import type { QueryParams, Warehouse } from '../../io/warehouse/warehouse.js';
+import type { DtEnvelope, TopologyMeter, TopologyTransformer } from '../../schemas/types.gen.js';
+
+const run = promisify(execFile);
+const scripts = join(packageRoot, 'infra', 'clickhouse');
+
+export interface ClickHouseServer {
+  /** HTTP URL, e.g. http://127.0.0.1:43843 (no database: append /name for one). */
+  url: string;
+  /** What the server's version() says, e.g. '18.16.1'. */
+  version: string;
+  /** The server's directory (data, logs, pid file), a temporary directory removed by stop(). */
+  dir: string;
+  /** Stops the server (as infra/clickhouse/stop.sh does), keeping its data and ports: the server "goes away". */
+  down(): Promise<void>;
+  /** Starts it again on the same directory and URL, after down(). */
+  up(): Promise<void>;
+  /** Stops the server and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/** Servers still running when the test process exits are stopped then (a failed test may skip stop()). */
+const running = new Set<string>();
+process.on('exit', () => {
+  for (const dir of running) {
+    try {
+      process.kill(Number(readFileSync(join(dir, 'clickhouse-server.pid'), 'utf8')), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/**
+ * Starts Debian's clickhouse-server (18.16 on these machines) through infra/clickhouse/start.sh, in a fresh
+ * temporary directory on free ports, and resolves once it answers. The tests use the same scripts as
+ * developers do.
+ */
+export async function startClickHouseServer(): Promise<ClickHouseServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'gridstream-clickhouse-'));
+  const start = async () => {
+    const { stdout } = await run(join(scripts, 'start.sh'), [dir], { timeout: 90_000 });
+    running.add(dir);
+    return stdout.trim().split('\n').at(-1)!;
+  };
+  const halt = async () => {
+    if (!existsSync(join(dir, 'clickhouse-server.pid'))) return;
+    await run(join(scripts, 'stop.sh'), [dir], { timeout: 60_000 });
+    running.delete(dir);
+  };
+  let url: string;
+  try {
+    url = await start();
+  } catch (error) {
+    await halt().catch(() => {});
+    throw new Error(`cannot start clickhouse-server in ${dir}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const response = await fetch(`${url}/?query=${encodeURIComponent('SELECT version()')}`);
+  const version = (await response.text()).trim();
+  return {
+    url,
+    version,
+    dir,
+    down: halt,
+    async up() {
+      const again = await start();
+      if (again !== url) throw new Error(`clickhouse-server came back on ${again}, not ${url}`);
+    },
+    async stop() {
+      await halt();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The warehouse engines the warehouse tests run on. */
+export const ENGINES = ['embedded', 'server'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+/** How a test names an engine (the server's version is only known once it runs). */
+export const ENGINE_LABELS: Record<Engine, string> = {
+  embedded: 'the embedded engine (chdb, current ClickHouse)',
+  server: "Debian's ClickHouse server (18.16 here)",
+};
+
+export interface TestWarehouse {
+  warehouse: Warehouse;
+  /** The server behind a 'server' warehouse. */
+  server?: ClickHouseServer;
+  /** Where an 'embedded' warehouse keeps its data (its engine is in `clickhouse/` below). */
+  dataDir?: string;
+  /** Closes the warehouse and opens it again on the same data directory or server (and sets `warehouse`). */
+  reopen(): Promise<Warehouse>;
+  /** Closes the warehouse, then stops the server or removes the data directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh, empty warehouse on `engine`: an embedded chdb engine in a temporary directory, or a database on a
+ * clickhouse-server of its own started with startClickHouseServer().
+ */
+export async function openTestWarehouse(engine: Engine): Promise<TestWarehouse> {
+  if (engine === 'embedded') {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-warehouse-'));
+    const opened: TestWarehouse = {
+      warehouse: await openWarehouse({ dataDir }),
+      dataDir,
+      async reopen() {
+        await opened.warehouse.close();
+        return (opened.warehouse = await openWarehouse({ dataDir }));
+      },
+      async close() {
+        await opened.warehouse.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+    return opened;
+  }
+  const server = await startClickHouseServer();
+  const options = { clickhouseUrl: `${server.url}/gridstream_test`, dataDir: server.dir };
+  try {
+    const opened: TestWarehouse = {
+      warehouse: await openWarehouse(options),
+      server,
+      async reopen() {
+        await opened.warehouse.close();
+        return (opened.warehouse = await openWarehouse(options));
+      },
+      async close() {
+        await opened.warehouse.close();
+        await server.stop();
+      },
+    };
+    return opened;
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
+
+/**
+ * The same rows for every engine, shaped to exercise the application queries the API and the pipeline run
+ * (sql/queries/*.sql): several transformers (one without meters or envelopes, one with a quote in its id),
+ * moved meters, revised and final envelope slots, replayed readings, NULLs, awkward floats. Times are recent
+ * (the retention would drop old rows); `slot` is the first 15-minute slot used.
+ */
+export async function loadQueryFixture(warehouse: Warehouse, slot: number): Promise<void> {
+  const minute = 60_000;
+  const transformer = (dt_id: string, extra: Partial<TopologyTransformer> = {}): TopologyTransformer => ({
+    dt_id,
+    feeder_id: 'F-1',
+    rated_kva: 100,
+    cooling_class: 'ONAN',
+    latitude: -33.86,
+    longitude: 151.2,
+    weather_station_id: 'ws-1',
+    nominal_voltage_v: 230,
+    top_oil_rise_k: null,
+    hot_spot_gradient_k: null,
+    loss_ratio: null,
+    tau_oil_min: null,
+    tau_winding_min: null,
+    topology_version: 1,
+    ...extra,
+  });
+  const meter = (meter_id: string, dt_id: string, topology_version: number): TopologyMeter => ({
+    meter_id,
+    meter_number: `MN-${meter_id}`,
+    electronic_serial_number: `ESN-${meter_id}`,
+    service_point_id: `SP-${meter_id}`,
+    premise_id: `P-${meter_id}`,
+    legs: 2,
+    dt_id,
+    topology_version,
+  });
+  await warehouse.insert(
+    'topology_transformers',
+    [
+      transformer('dt-a'),
+      transformer('dt-b', {
+        cooling_class: 'ONAF',
+        rated_kva: 315.5,
+        weather_station_id: null,
+        top_oil_rise_k: 55,
+        loss_ratio: 6.25,
+        tau_winding_min: 7,
+      }),
+      transformer('dt-c', { latitude: 0.1 + 0.2, longitude: -1 / 3 }),
+      transformer("dt-'quote", { topology_version: 2 }),
+    ].map(topologyTransformerRow),
+  );
+  await warehouse.insert(
+    'topology_meters',
+    [
+      meter('m-1', 'dt-a', 1),
+      meter('m-2', 'dt-a', 1),
+      meter('m-3', 'dt-b', 1),
+      meter('m-2', 'dt-b', 2), // moved to dt-b by version 2
+      meter('m-4', "dt-'quote", 2),
+    ].map(topologyMeterRow),
+  );
+  await warehouse.insert('topology_versions', [
+    topologyVersionRow({
+      version: 1,
+      loaded_at: slot - 60 * minute,
+      source: 'first.csv',
+      meters: 3,
+      transformers: 3,
+    }),
+    topologyVersionRow({
+      version: 2,
+      loaded_at: slot - 30 * minute,
+      source: 'api',
+      meters: 2,
+      transformers: 1,
+    }),
+  ]);
+  const envelope = (dt_id: string, slotStart: number, version: number, extra: Partial<DtEnvelope> = {}) =>
+    envelopeRow({
+      dt_id,
+      slot_start: slotStart,
+      version,
+      is_final: false,
+      net_mean_kw: 41.5,
+      min_kw: -12.25,
+      max_kw: 80.125,
+      p95_kw: 77.1,
+      import_kwh: 10.5,
+      export_kwh: 1e-7,
+      q_mean_kvar: 3.3,
+      legs: [
+        { leg: 1, v_min: 228.5, v_mean: 231.4, v_max: 236 },
+        { leg: 2, v_min: 227, v_mean: 230.00000000000003, v_max: 235.5 },
+      ],
+      meters_reporting: 2,
+      meters_connected: 2,
+      readings: version * 10,
+      ami_coverage_pct: 100 / 3,
+      data_quality: 'ami_imputed',
+      ...extra,
+    });
+  await warehouse.insert('envelopes', [
+    envelope('dt-a', slot, 1),
+    envelope('dt-a', slot, 3, { is_final: true, ami_coverage_pct: 95.5, data_quality: 'ami_direct' }),
+    envelope('dt-a', slot + 15 * minute, 2, { q_mean_kvar: null, legs: [] }),
+    envelope('dt-b', slot, 4, { is_final: true, net_mean_kw: -0.5, data_quality: 'modelled_only' }),
+    envelope("dt-'quote", slot + 15 * minute, 1),
+  ]);
+  const reading = (meter_id: string, dt_id: string, ts: number, received_at: number, p_kw: number) =>
+    readingRow({
+      meter_id,
+      dt_id,
+      ts,
+      p_kw,
+      q_kvar: p_kw > 0 ? 0.31 : null,
+      legs: [
+        { leg: 1, v: 231.4, i: 6.2 },
+        { leg: 2, v: 229.9, i: p_kw / 0.23 },
+      ],
+      e_imp_kwh: 5120.4,
+      e_exp_kwh: p_kw > 0 ? null : 88.1,
+      received_at,
+    });
+  await warehouse.insert('readings', [
+    reading('m-1', 'dt-a', slot + 3_123, slot + minute, 1.42),
+    reading('m-1', 'dt-a', slot + 3_123, slot + 2 * minute, 1.42), // replayed: the later copy is kept
+    reading('m-2', 'dt-a', slot + 5 * minute, slot + 6 * minute, -0.7),
+    reading('m-1', 'dt-a', slot - 20 * minute, slot - 19 * minute, 0.1), // beyond a 10-minute horizon
+    reading('m-3', 'dt-b', slot + 7 * minute, slot + 7 * minute + 1, 12345.678),
+  ]);
+}
+
+/** The application queries of sql/queries/ with the parameters their callers pass, each named. */
+export function fixtureQueries(slot: number): Array<[string, string, QueryParams?]> {
+  const minute = 60_000;
+  return [
+    ['list_dts', 'list_dts'],
+    ['dt_exists', 'dt_exists', { dt_id: 'dt-a' }],
+    ['dt_exists (topology only)', 'dt_exists', { dt_id: 'dt-c' }],
+    ['dt_exists (unknown)', 'dt_exists', { dt_id: 'dt-x' }],
+    ['dt_exists (injection-shaped)', 'dt_exists', { dt_id: "dt-a' OR '1'='1" }],
+    ['dt_exists (quote in the id)', 'dt_exists', { dt_id: "dt-'quote" }],
+    ['envelopes_for_dt', 'envelopes_for_dt', { dt_id: 'dt-a', from_ms: slot, to_ms: slot + 30 * minute }],
+    [
+      'envelopes_for_dt (second slot)',
+      'envelopes_for_dt',
+      { dt_id: 'dt-a', from_ms: slot + 1, to_ms: slot + 30 * minute },
+    ],
+    [
+      'envelopes_for_dt (quote in the id)',
+      'envelopes_for_dt',
+      { dt_id: "dt-'quote", from_ms: 0, to_ms: slot + DAY },
+    ],
+    ['recent_readings', 'recent_readings', { dts: ['dt-a', 'dt-b', "x' OR 1=1 --"], horizon_s: 600 }],
+    ['recent_readings (one DT, long horizon)', 'recent_readings', { dts: ['dt-a'], horizon_s: 3600 }],
+    ['latest_topology_meters', 'latest_topology_meters'],
+    ['latest_topology_transformers', 'latest_topology_transformers'],
+    ['max_topology_version', 'max_topology_version'],
+    ['max_topology_row_version', 'max_topology_row_version'],
+  ];
+}
+const DAY = 24 * 3_600_000;
+
+/** Runs fixtureQueries() and returns each result, keyed by name. */
+export async function runFixtureQueries(
+  warehouse: Warehouse,
+  slot: number,
+): Promise<Record<string, unknown[]>> {
+  const results: Record<string, unknown[]> = {};
+  for (const [name, query, params] of fixtureQueries(slot))
+    results[name] = await warehouse.query(sqlQuery(query), params);
+  return results;
+}
