@@ -1,4 +1,6 @@
 -- Topology reference data (CIS/GIS export), versioned per load.
+-- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
+-- @note servers; see sql/001_readings.sql and io/warehouse/README.md.
 CREATE TABLE IF NOT EXISTS topology_meters
 (
     meter_id String COMMENT 'Meter id, as used in MQTT topics and readings.meter_id.',
@@ -12,7 +14,11 @@ CREATE TABLE IF NOT EXISTS topology_meters
 )
 ENGINE = ReplacingMergeTree(topology_version)
 ORDER BY meter_id
+-- @if table_comment
 COMMENT 'Meters of the topology, one row per meter after replacement (query with FINAL). A meter absent from the latest load keeps its last row: compare topology_version with max(version) in topology_versions to find meters no longer in the topology.';
+-- @else
+-- ;
+-- @end
 
 CREATE TABLE IF NOT EXISTS topology_transformers
 (
@@ -33,16 +39,33 @@ CREATE TABLE IF NOT EXISTS topology_transformers
 )
 ENGINE = ReplacingMergeTree(topology_version)
 ORDER BY dt_id
+-- @if table_comment
 COMMENT 'Distribution transformers of the topology, one row per DT after replacement (query with FINAL). Thermal constants left NULL take the defaults of the cooling class.';
+-- @else
+-- ;
+-- @end
 
 CREATE TABLE IF NOT EXISTS topology_versions
 (
     version UInt64 COMMENT 'Topology version (topology_meters.topology_version, topology_transformers.topology_version).',
+-- @if datetime64
     loaded_at DateTime64(3, 'UTC') COMMENT 'When the topology was loaded, UTC.',
+-- @else
+--  loaded_at String COMMENT 'When the topology was loaded, UTC, as text YYYY-MM-DD hh:mm:ss.sss (this server has no DateTime64; loaded_at_ms is the same instant as a number).',
+--  loaded_at_ms UInt64 MATERIALIZED toUInt64(toDateTime(substring(loaded_at, 1, 19), 'UTC')) * 1000 + toUInt64(substring(loaded_at, 21, 3)) + throwIf(length(loaded_at) != 23) COMMENT 'loaded_at as epoch milliseconds (computed on insert); the ReplacingMergeTree version.',
+-- @end
     source String COMMENT 'Where the topology came from, e.g. the file name or api.',
     meters UInt32 COMMENT 'Meters in the load.',
     transformers UInt32 COMMENT 'Distribution transformers in the load.'
 )
+-- @if datetime64
 ENGINE = ReplacingMergeTree(loaded_at)
+-- @else
+-- ENGINE = ReplacingMergeTree(loaded_at_ms)
+-- @end
 ORDER BY version
+-- @if table_comment
 COMMENT 'One row per topology load; max(version) is the current topology.';
+-- @else
+-- ;
+-- @end

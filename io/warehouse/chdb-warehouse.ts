@@ -1,5 +1,6 @@
 import { drainPending, Session } from 'chdb';
 
+import { CURRENT, SqlAdapter } from './dialect.js';
 import {
   encodeJsonEachRow,
   parseJsonEachRow,
@@ -17,7 +18,10 @@ import {
  */
 export class ChdbWarehouse implements Warehouse {
   readonly kind = 'embedded' as const;
+  /** The embedded engine is current ClickHouse: the SQL runs as written (gates keep their @if lines). */
+  readonly dialect = CURRENT;
   private readonly session: Session;
+  private readonly sql = new SqlAdapter(CURRENT);
 
   constructor(readonly dataDir: string) {
     // Settings that change how results look must be given when the engine starts (SESSION_SETTINGS).
@@ -32,7 +36,8 @@ export class ChdbWarehouse implements Warehouse {
     }
   }
 
-  async command(sql: string, params?: QueryParams): Promise<void> {
+  async command(text: string, params?: QueryParams): Promise<void> {
+    const sql = this.sql.adapt(text);
     try {
       await this.run(sql, params, 'TabSeparated');
     } catch (error) {
@@ -40,14 +45,15 @@ export class ChdbWarehouse implements Warehouse {
     }
   }
 
-  async query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]> {
-    let text: string;
+  async query<T = Record<string, unknown>>(text: string, params?: QueryParams): Promise<T[]> {
+    const sql = this.sql.adapt(text);
+    let result: string;
     try {
-      text = (await this.run(sql, params, 'JSONEachRow')).text();
+      result = (await this.run(sql, params, 'JSONEachRow')).text();
     } catch (error) {
       throw new WarehouseError('query', sql, error);
     }
-    return parseJsonEachRow<T>(text);
+    return parseJsonEachRow<T>(result);
   }
 
   async insert(

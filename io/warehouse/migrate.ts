@@ -3,13 +3,20 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { sqlDir } from '../../core/paths.js';
+import { adaptSql, CURRENT, type ClickHouseVersion } from './dialect.js';
 import { dateTime64 } from './rows.js';
 import type { Warehouse } from './warehouse.js';
 
 /**
  * Schema migrations: the numbered files sql/NNN_name.sql, applied in order and recorded in
- * gridstream_migrations. Applied versions are skipped; an applied file whose text changed is refused (fix it
- * with a new migration instead).
+ * gridstream_migrations (created by sql/bootstrap.sql). Applied versions are skipped; an applied file whose
+ * text changed is refused (fix it with a new migration instead).
+ *
+ * Files are written for current ClickHouse; their version gates are resolved for the warehouse's dialect
+ * before anything else (dialect.ts). The checksum covers the file as the database runs it: gates resolved,
+ * '-- @' lines left out. So documenting a file in '-- @note' lines, or adding a gate whose '@if' lines are
+ * the file's earlier text, changes no checksum on current ClickHouse. Each migration records the version of
+ * the server that applied it (the database's dialect is the oldest of them).
  *
  * Statements in a file are separated by ';' at the end of a line. A migration is recorded only after all its
  * statements ran, and ClickHouse DDL is not transactional, so every statement must be idempotent
@@ -50,36 +57,17 @@ export interface Migration {
 const RETENTION_MARKER = /\{\{\s*retention_days\s*\}\}/g;
 const MIGRATION_FILE = /^(\d+)_[A-Za-z0-9_-]+\.sql$/;
 
-// The runner's own bookkeeping, created before anything is read from it.
-const BOOTSTRAP = [
-  `CREATE TABLE IF NOT EXISTS gridstream_migrations
-  (
-      version UInt32 COMMENT 'Number of the migration file sql/NNN_name.sql.',
-      name String COMMENT 'File name of the migration.',
-      checksum String COMMENT 'SHA-256 (hex) of the file as written, before {{retention_days}} is filled in; an applied migration whose file changed is refused.',
-      applied_at DateTime64(3, 'UTC') COMMENT 'When the migration was applied, UTC.'
-  )
-  ENGINE = ReplacingMergeTree
-  ORDER BY version
-  COMMENT 'Schema migrations applied to this database by gridstream, one row per migration (read with FINAL).'`,
-  `CREATE TABLE IF NOT EXISTS gridstream_retention
-  (
-      retention_days UInt32 COMMENT 'Retention of the time-series tables (their TTL), days.',
-      applied_at DateTime64(3, 'UTC') COMMENT 'When this retention was applied, UTC.'
-  )
-  ENGINE = MergeTree
-  ORDER BY applied_at
-  COMMENT 'History of the retention setting; the latest row is the retention the TTLs use now.'`,
-];
-
-/** The migrations in `dir`, ordered by version; two files with the same number are an error. */
-export function loadMigrations(dir: string = sqlDir): Migration[] {
+/**
+ * The migrations in `dir`, ordered by version, as a database of `dialect` runs them (text adapted, checksum
+ * of that text); two files with the same number, or a malformed gate, are an error naming the file.
+ */
+export function loadMigrations(dir: string = sqlDir, dialect: ClickHouseVersion = CURRENT): Migration[] {
   const migrations: Migration[] = [];
   for (const name of readdirSync(dir).sort()) {
     const match = MIGRATION_FILE.exec(name);
     if (match === null) continue;
     const path = join(dir, name);
-    const text = readFileSync(path, 'utf8');
+    const text = adaptFile(readFileSync(path, 'utf8'), dialect, path);
     const checksum = createHash('sha256').update(text).digest('hex');
     migrations.push({ version: Number(match[1]), name, path, text, checksum });
   }
@@ -91,6 +79,15 @@ export function loadMigrations(dir: string = sqlDir): Migration[] {
     }
   }
   return migrations;
+}
+
+/** adaptSql, with the file named in the error of a malformed gate. */
+export function adaptFile(text: string, dialect: ClickHouseVersion, file: string): string {
+  try {
+    return adaptSql(text, dialect);
+  } catch (error) {
+    throw new Error(`${file}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** Splits a SQL file into statements at each ';' that ends a line; comment-only pieces are dropped. */
@@ -117,9 +114,16 @@ export async function migrate(warehouse: Warehouse, options: MigrateOptions = {}
     throw new Error(`retention must be a whole number of days from 1 to 100000, got ${retentionDays}`);
   }
   const dir = options.dir ?? sqlDir;
-  const migrations = loadMigrations(dir);
+  const migrations = loadMigrations(dir, warehouse.dialect);
 
-  for (const statement of BOOTSTRAP) await warehouse.command(statement);
+  // The runner's own bookkeeping, created before anything is read from it (not a migration: idempotent).
+  const bootstrap = join(dir, 'bootstrap.sql');
+  await runFile(
+    warehouse,
+    'bootstrap.sql',
+    adaptFile(readFileSync(bootstrap, 'utf8'), warehouse.dialect, bootstrap),
+  );
+  const [server] = await warehouse.query<{ v: string }>('SELECT version() AS v');
   const applied = new Map(
     (
       await warehouse.query<{ version: number; name: string; checksum: string }>(
@@ -150,6 +154,7 @@ export async function migrate(warehouse: Warehouse, options: MigrateOptions = {}
         name: migration.name,
         checksum: migration.checksum,
         applied_at: dateTime64(Date.now()),
+        clickhouse_version: server?.v ?? '',
       },
     ]);
     appliedNow.push(migration.name);
@@ -164,7 +169,8 @@ export async function migrate(warehouse: Warehouse, options: MigrateOptions = {}
   const retentionChanged = recordedDays === null ? applied.size > 0 : recordedDays !== retentionDays;
   if (retentionChanged) {
     const path = join(dir, 'retention.sql');
-    await runFile(warehouse, 'retention.sql', fillTemplate(readFileSync(path, 'utf8'), retentionDays, path));
+    const text = adaptFile(readFileSync(path, 'utf8'), warehouse.dialect, path);
+    await runFile(warehouse, 'retention.sql', fillTemplate(text, retentionDays, path));
   }
   if (recordedDays !== retentionDays) {
     await warehouse.insert('gridstream_retention', [

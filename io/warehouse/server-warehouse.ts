@@ -1,39 +1,77 @@
 import { Readable } from 'node:stream';
 
-import { createClient, drainStream, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, drainStream, type ClickHouseClient } from '@clickhouse/client';
 
+import { bindParams } from './bind.js';
+import {
+  CURRENT,
+  olderVersion,
+  parseVersion,
+  SqlAdapter,
+  supports,
+  type ClickHouseVersion,
+} from './dialect.js';
 import {
   encodeJsonEachRow,
   parseJsonEachRow,
+  parseJsonWithLegacyBools,
   quoteIdentifier,
   quoteTableName,
-  SESSION_SETTINGS,
+  sessionSettings,
   WarehouseError,
   type QueryParams,
   type Warehouse,
 } from './warehouse.js';
 
+export interface ServerWarehouseOptions {
+  /** The server's version (default: current ClickHouse); decides which settings and features are used. */
+  version?: ClickHouseVersion;
+  /** The version the SQL is adapted to (default: `version`); see Warehouse.dialect. */
+  dialect?: ClickHouseVersion;
+}
+
 /**
- * A warehouse on a ClickHouse server, over HTTP with @clickhouse/client. Written for current ClickHouse
- * (query parameters, DateTime64, TTL); the old Debian server is not a target.
+ * A warehouse on a ClickHouse server, over HTTP with @clickhouse/client. The SQL is written for current
+ * ClickHouse and adapted to the server's version (dialect.ts), down to Debian's 18.16: there parameters are
+ * bound client-side (bind.ts), Bool columns are Enum8('false' = 0, 'true' = 1) read back as booleans, and
+ * settings the server lacks (insert_deduplication_token, session_timezone, ...) are not sent.
  */
 export class ServerWarehouse implements Warehouse {
   readonly kind = 'server' as const;
+  /** The server's version, as detected by connect(). */
+  readonly version: ClickHouseVersion;
+  readonly dialect: ClickHouseVersion;
+  private readonly settings: ReturnType<typeof sessionSettings>;
+  private readonly sql: SqlAdapter;
 
-  /** `client` may be any @clickhouse/client instance; SESSION_SETTINGS are sent with every request. */
-  constructor(private readonly client: ClickHouseClient) {}
+  /** `client` may be any @clickhouse/client instance. */
+  constructor(
+    private readonly client: ClickHouseClient,
+    options: ServerWarehouseOptions = {},
+  ) {
+    this.version = options.version ?? CURRENT;
+    this.dialect = options.dialect ?? this.version;
+    this.settings = sessionSettings(this.version);
+    this.sql = new SqlAdapter(this.dialect);
+  }
 
   /**
    * Connects to the server at `url` (http[s]://[user:password@]host:port[/database]); the database comes
    * from the URL path, else `default`. The database is created when missing, so a first run needs no manual
-   * step.
+   * step. Detects the server's version, and the version the database's tables were made for.
    */
   static async connect(url: string): Promise<ServerWarehouse> {
     const parsed = new URL(url);
     const database = decodeURIComponent(parsed.pathname.replace(/^\/+|\/+$/g, '')) || 'default';
     parsed.pathname = '/';
     const where = `ClickHouse server ${parsed.protocol}//${parsed.host}`; // no credentials in messages
-    const reachable = async (client: ClickHouseClient) => {
+    const open = async (config: { database?: string }) => {
+      // Errors reach the caller as WarehouseErrors; the client's own error log would only repeat them.
+      const client = createClient({
+        url: parsed.toString(),
+        log: { level: ClickHouseLogLevel.OFF },
+        ...config,
+      });
       const ping = await client.ping();
       if (!ping.success) {
         await client.close();
@@ -41,42 +79,62 @@ export class ServerWarehouse implements Warehouse {
       }
       return client;
     };
-    if (database !== 'default') {
-      // The client cannot use a database that does not exist yet, so create it from `default` first.
-      const bootstrap = new ServerWarehouse(await reachable(createClient({ url: parsed.toString() })));
-      try {
-        await bootstrap.command(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`);
-      } catch (error) {
-        throw new Error(`cannot create database ${database} on ${where}: ${(error as Error).message}`, {
-          cause: error,
-        });
-      } finally {
-        await bootstrap.close();
+
+    const bootstrap = await open({});
+    let version: ClickHouseVersion;
+    try {
+      const result = await bootstrap.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' });
+      const [row] = await result.json<{ v: string }>();
+      version = parseVersion(row?.v ?? '');
+      if (database !== 'default') {
+        // The client cannot use a database that does not exist yet, so create it from `default` first.
+        await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}` });
       }
+    } catch (error) {
+      throw new Error(`cannot set up database ${database} on ${where}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    } finally {
+      await bootstrap.close();
     }
-    return new ServerWarehouse(await reachable(createClient({ url: parsed.toString(), database })));
+
+    const client = await open({ database });
+    const warehouse = new ServerWarehouse(client, { version });
+    let recorded: ClickHouseVersion | undefined;
+    try {
+      recorded = await recordedDialect(warehouse);
+    } catch (error) {
+      await warehouse.close();
+      throw error;
+    }
+    if (recorded === undefined || olderVersion(recorded, version) === version) return warehouse;
+    return new ServerWarehouse(client, { version, dialect: recorded });
   }
 
   async command(sql: string, params?: QueryParams): Promise<void> {
+    const query = this.sql.adapt(sql);
     try {
-      await this.client.command({ query: sql, query_params: params, clickhouse_settings: SESSION_SETTINGS });
+      await this.client.command({ ...this.bind(query, params), clickhouse_settings: this.settings });
     } catch (error) {
-      throw new WarehouseError('command', sql, error);
+      throw new WarehouseError('command', query, error);
     }
   }
 
   async query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]> {
+    const query = this.sql.adapt(sql);
+    // Without the Bool type, Bool columns are Enum8s: read the result with its column types to map them back.
+    const legacyBools = !supports(this.dialect, 'bool');
     try {
       const result = await this.client.query({
-        query: sql,
-        query_params: params,
-        format: 'JSONEachRow',
-        clickhouse_settings: SESSION_SETTINGS,
+        ...this.bind(query, params),
+        format: legacyBools ? 'JSON' : 'JSONEachRow',
+        clickhouse_settings: this.settings,
       });
+      const text = await result.text();
       // Parsed the same way as the embedded result, so both modes return identical rows.
-      return parseJsonEachRow<T>(await result.text());
+      return legacyBools ? parseJsonWithLegacyBools<T>(text) : parseJsonEachRow<T>(text);
     } catch (error) {
-      throw new WarehouseError('query', sql, error);
+      throw new WarehouseError('query', query, error);
     }
   }
 
@@ -86,19 +144,20 @@ export class ServerWarehouse implements Warehouse {
     options: { dedupToken?: string } = {},
   ): Promise<void> {
     if (rows.length === 0) return;
-    const { payload, columns } = encodeJsonEachRow(rows);
+    const { payload, columns } = encodeJsonEachRow(rows, { booleansAsEnum: !supports(this.dialect, 'bool') });
     const statement =
       `INSERT INTO ${quoteTableName(table)} (${columns.map(quoteIdentifier).join(', ')}) ` +
       'FORMAT JSONEachRow';
+    const dedup =
+      options.dedupToken !== undefined && supports(this.version, 'insert_deduplication_token')
+        ? { insert_deduplication_token: options.dedupToken }
+        : {};
     try {
       // exec sends the one pre-serialized Buffer as the request body; client.insert would re-serialize rows.
       const result = await this.client.exec({
         query: statement,
         values: Readable.from([payload], { objectMode: false }),
-        clickhouse_settings:
-          options.dedupToken === undefined
-            ? SESSION_SETTINGS
-            : { ...SESSION_SETTINGS, insert_deduplication_token: options.dedupToken },
+        clickhouse_settings: { ...this.settings, ...dedup },
       });
       await drainStream(result.stream);
     } catch (error) {
@@ -109,4 +168,35 @@ export class ServerWarehouse implements Warehouse {
   async close(): Promise<void> {
     await this.client.close();
   }
+
+  /** Server-side parameters where the server binds them, else the values bound into the text (bind.ts). */
+  private bind(
+    query: string,
+    params: QueryParams | undefined,
+  ): { query: string; query_params?: QueryParams } {
+    if (params === undefined || Object.keys(params).length === 0) return { query };
+    if (supports(this.version, 'query_params')) return { query, query_params: params };
+    return { query: bindParams(query, params) };
+  }
+}
+
+/**
+ * The oldest server version recorded in gridstream_migrations.clickhouse_version (see sql/bootstrap.sql), or
+ * undefined for a database without migrations or without the record.
+ */
+async function recordedDialect(warehouse: Warehouse): Promise<ClickHouseVersion | undefined> {
+  const [column] = await warehouse.query<{ n: string }>(
+    `SELECT count() AS n FROM system.columns
+     WHERE database = currentDatabase() AND table = 'gridstream_migrations' AND name = 'clickhouse_version'`,
+  );
+  if (Number(column?.n ?? 0) === 0) return undefined;
+  const rows = await warehouse.query<{ v: string }>(
+    `SELECT DISTINCT clickhouse_version AS v FROM gridstream_migrations WHERE clickhouse_version != ''`,
+  );
+  let oldest: ClickHouseVersion | undefined;
+  for (const { v } of rows) {
+    const version = parseVersion(v);
+    oldest = oldest === undefined ? version : olderVersion(oldest, version);
+  }
+  return oldest;
 }

@@ -4,15 +4,29 @@
  * same code in both runtime modes.
  */
 
+import { supports, type ClickHouseVersion } from './dialect.js';
+
 export type QueryParams = Record<string, string | number | boolean | null | Array<string | number>>;
 
 export interface Warehouse {
   readonly kind: 'embedded' | 'server';
+  /**
+   * The ClickHouse version gridstream's SQL is adapted to (the `-- @if feature` gates, see dialect.ts):
+   * current ClickHouse for the embedded engine; for a server, its version, or the oldest version that applied
+   * a migration to the database when that is older (a database created on Debian's 18.16 keeps the 18.16
+   * table layout after a server upgrade). command() and query() adapt the SQL they are given to it.
+   */
+  readonly dialect: ClickHouseVersion;
   /** Runs a statement that returns no rows (DDL, ALTER, INSERT ... SELECT). {name:Type} placeholders bind params. */
   command(sql: string, params?: QueryParams): Promise<void>;
-  /** Runs a SELECT and returns its rows as objects (JSONEachRow). {name:Type} placeholders bind params server-side. */
+  /**
+   * Runs a SELECT and returns its rows as objects, as JSONEachRow gives them (64-bit integers as strings,
+   * DateTime values as 'YYYY-MM-DD hh:mm:ss[.sss]' UTC). {name:Type} placeholders bind params: server-side
+   * where the server can, else client-side with escaping (bind.ts). The same query gives the same rows, in
+   * the same JSON, on the embedded engine and on any server, old ones included.
+   */
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
-  /** Inserts rows (objects keyed by column name) as JSONEachRow. `dedupToken`, when given, makes a retried insert of the same batch a no-op (insert_deduplication_token; enable non_replicated_deduplication_window on the MergeTree tables so it works on non-replicated tables). */
+  /** Inserts rows (objects keyed by column name) as JSONEachRow. `dedupToken`, when given, makes a retried insert of the same batch a no-op (insert_deduplication_token; enable non_replicated_deduplication_window on the MergeTree tables so it works on non-replicated tables). Servers without insert_deduplication_token (before 22.3) ignore it: there a retried batch relies on ReplacingMergeTree, see io/warehouse/README.md. */
   insert(
     table: string,
     rows: ReadonlyArray<Record<string, unknown>>,
@@ -31,6 +45,21 @@ export const SESSION_SETTINGS = {
   date_time_output_format: 'simple',
   session_timezone: 'UTC',
 } as const;
+
+/**
+ * SESSION_SETTINGS less those a server of `version` does not know (it would refuse the request). Without
+ * them: before date_time_output_format, DateTime always printed as 'YYYY-MM-DD hh:mm:ss'; before
+ * session_timezone, gridstream's SQL names 'UTC' wherever it converts a time (ad-hoc SQL gets the server's
+ * time zone: infra/clickhouse/config.xml sets UTC).
+ */
+export function sessionSettings(version: ClickHouseVersion): Partial<typeof SESSION_SETTINGS> {
+  const { date_time_output_format, session_timezone, ...always } = SESSION_SETTINGS;
+  return {
+    ...always,
+    ...(supports(version, 'date_time_output_format') ? { date_time_output_format } : {}),
+    ...(supports(version, 'session_timezone') ? { session_timezone } : {}),
+  };
+}
 
 /** A failed warehouse call: names the statement (shortened) and carries ClickHouse's own message. */
 export class WarehouseError extends Error {
@@ -61,14 +90,23 @@ function excerpt(sql: string, max = 300): string {
  * input columns (dead_letters.raw_base64), and with one every row must carry the same keys, which the row
  * mappers in rows.ts guarantee.
  */
-export function encodeJsonEachRow(rows: ReadonlyArray<Record<string, unknown>>): {
+export function encodeJsonEachRow(
+  rows: ReadonlyArray<Record<string, unknown>>,
+  options: { booleansAsEnum?: boolean } = {},
+): {
   payload: Buffer;
   columns: string[];
 } {
   const first = rows[0];
   if (first === undefined) return { payload: Buffer.alloc(0), columns: [] };
   let text = '';
-  for (const row of rows) text += JSON.stringify(row) + '\n';
+  if (options.booleansAsEnum) {
+    // Without the Bool type a Bool column is Enum8('false' = 0, 'true' = 1), whose JSON input is the name.
+    const replacer = (_key: string, value: unknown) => (typeof value === 'boolean' ? String(value) : value);
+    for (const row of rows) text += JSON.stringify(row, replacer) + '\n';
+  } else {
+    for (const row of rows) text += JSON.stringify(row) + '\n';
+  }
   return { payload: Buffer.from(text, 'utf8'), columns: Object.keys(first) };
 }
 
@@ -80,6 +118,40 @@ export function quoteIdentifier(name: string): string {
 /** Backquotes a table name, optionally database-qualified ('db.table'). */
 export function quoteTableName(name: string): string {
   return name.split('.').map(quoteIdentifier).join('.');
+}
+
+/** How a server without the Bool type stores a Bool column (see sql/002_envelopes.sql). */
+export const LEGACY_BOOL_TYPE = "Enum8('false' = 0, 'true' = 1)";
+
+/**
+ * Rows of a result in ClickHouse's JSON format ({"meta": [{name, type}], "data": [rows]}), with the values of
+ * every column of type LEGACY_BOOL_TYPE (also inside Nullable or Array) turned back into JSON booleans, as
+ * a Bool column would give them.
+ */
+export function parseJsonWithLegacyBools<T>(text: string): T[] {
+  const result = JSON.parse(text) as { meta: Array<{ name: string; type: string }>; data: T[] };
+  const decoders: Array<[string, (value: unknown) => unknown]> = [];
+  for (const { name, type } of result.meta) {
+    const decode = legacyBoolDecoder(type);
+    if (decode !== undefined) decoders.push([name, decode]);
+  }
+  if (decoders.length > 0) {
+    for (const row of result.data as Array<Record<string, unknown>>) {
+      for (const [name, decode] of decoders) row[name] = decode(row[name]);
+    }
+  }
+  return result.data;
+}
+
+function legacyBoolDecoder(type: string): ((value: unknown) => unknown) | undefined {
+  if (type === LEGACY_BOOL_TYPE) return (value) => value === 'true';
+  const inner = /^(Nullable|Array)\((.*)\)$/.exec(type);
+  if (inner === null) return undefined;
+  const decode = legacyBoolDecoder(inner[2]!);
+  if (decode === undefined) return undefined;
+  return inner[1] === 'Nullable'
+    ? (value) => (value === null ? null : decode(value))
+    : (value) => (value as unknown[]).map(decode);
 }
 
 /** Parses a JSONEachRow result (one JSON object per line) with a single JSON.parse call. */

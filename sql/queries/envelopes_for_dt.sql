@@ -1,7 +1,14 @@
 -- Current revision of each 15-minute envelope of one DT with from_ms <= slot_start < to_ms (epoch ms).
+-- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
+-- @note servers (io/warehouse/dialect.ts): without DateTime64, slot_start_ms is a column (UInt64, the same
+-- @note JSON as the Int64 below: a string of digits); see sql/001_readings.sql and io/warehouse/README.md.
 SELECT
     dt_id,
+-- @if datetime64
     toUnixTimestamp64Milli(slot_start) AS slot_start_ms,
+-- @else
+--  slot_start_ms,
+-- @end
     version,
     is_final,
     net_mean_kw,
@@ -22,6 +29,11 @@ SELECT
     data_quality
 FROM envelopes FINAL
 WHERE dt_id = {dt_id:String}
+-- @if datetime64
   AND slot_start >= fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC')
   AND slot_start < fromUnixTimestamp64Milli({to_ms:Int64}, 'UTC')
+-- @else
+--   AND slot_start_ms >= {from_ms:Int64}
+--   AND slot_start_ms < {to_ms:Int64}
+-- @end
 ORDER BY slot_start;

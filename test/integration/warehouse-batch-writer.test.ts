@@ -45,6 +45,9 @@ class Switchboard implements Warehouse {
 
   constructor(private readonly inner: Warehouse) {}
 
+  get dialect() {
+    return this.inner.dialect;
+  }
   command(sql: string, params?: QueryParams) {
     return this.inner.command(sql, params);
   }

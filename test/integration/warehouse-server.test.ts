@@ -10,26 +10,33 @@ import { createChdbConnection } from 'chdb/connection';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DAY_MS, MINUTE_MS, slotStart } from '../../core/time.js';
+import { CURRENT, parseVersion } from '../../io/warehouse/dialect.js';
 import { migrate } from '../../io/warehouse/migrate.js';
 import { openWarehouse } from '../../io/warehouse/open.js';
 import { dateTime64, deadLetterRow, envelopeRow, readingRow } from '../../io/warehouse/rows.js';
 import { ServerWarehouse } from '../../io/warehouse/server-warehouse.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import { loadQueryFixture, runFixtureQueries } from '../support/clickhouse-server.js';
 
 /*
- * The server implementation, driven through @clickhouse/client exactly as against a server, but with chdb's
- * in-process Connection in place of HTTP (no ClickHouse server can run here; a real server is tested in the
- * distributed-mode work). This checks the client calls and that results look as in embedded mode; it cannot
- * check HTTP details such as settings being per request (chdb's connection turns them into session SETs).
+ * The server implementation on current ClickHouse, driven through @clickhouse/client exactly as against a
+ * server, but with chdb's in-process Connection in place of HTTP: the only server these machines have is
+ * Debian's 18.16 (the other warehouse-*.test.ts files run against it for real). This checks the client calls
+ * for a current server (server-side parameters, dedup tokens, Bool) and that results look as in embedded
+ * mode; it cannot check HTTP details such as settings being per request (chdb's connection turns them into
+ * session SETs).
  */
 
 const SLOT = slotStart(Date.now() - DAY_MS);
 const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-warehouse-server-'));
+let client: ReturnType<typeof createClient>;
 let warehouse: ServerWarehouse;
 
 beforeAll(async () => {
   // chdb types its Connection against its own copy of @clickhouse/client-common; the runtime contract is the same.
   const connection = createChdbConnection({ path: dataDir }) as unknown as ClientOptions['connection'];
-  warehouse = new ServerWarehouse(createClient({ connection }));
+  client = createClient({ connection });
+  warehouse = new ServerWarehouse(client);
   await migrate(warehouse);
 });
 
@@ -156,5 +163,39 @@ describe('server warehouse (over an in-process connection)', () => {
     const opening = openWarehouse({ clickhouseUrl: `http://user:secret@127.0.0.1:${port}/gs`, dataDir });
     await expect(opening).rejects.toThrow(`cannot reach ClickHouse server http://127.0.0.1:${port}: `);
     await expect(opening).rejects.not.toThrow(/secret/);
+  });
+});
+
+describe('a database made on an old server, after the server is upgraded', () => {
+  async function dropAll(on: Warehouse) {
+    const tables = await on.query<{ name: string }>(
+      'SELECT name FROM system.tables WHERE database = currentDatabase()',
+    );
+    for (const { name } of tables) await on.command(`DROP TABLE ${name}`);
+  }
+
+  it('keeps its 18.16 table layout on current ClickHouse, and the queries give the same rows and JSON', async () => {
+    const slot = slotStart(Date.now() - DAY_MS);
+    await dropAll(warehouse);
+    await migrate(warehouse);
+    await loadQueryFixture(warehouse, slot);
+    const current = await runFixtureQueries(warehouse, slot);
+
+    await dropAll(warehouse);
+    // As ServerWarehouse.connect() sets it up when gridstream_migrations says 18.16 applied the migrations.
+    const upgraded = new ServerWarehouse(client, { version: CURRENT, dialect: parseVersion('18.16.1') });
+    await migrate(upgraded);
+    expect(
+      await upgraded.query(
+        `SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'readings' AND name LIKE 'ts%'`,
+      ),
+    ).toEqual([
+      { name: 'ts', type: 'String' },
+      { name: 'ts_ms', type: 'UInt64' },
+    ]);
+    await loadQueryFixture(upgraded, slot);
+    const old = await runFixtureQueries(upgraded, slot);
+    expect(JSON.stringify(old)).toBe(JSON.stringify(current));
+    expect(current['list_dts']).toHaveLength(4);
   });
 });
