@@ -5,32 +5,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { sqlDir } from '../../core/paths.js';
-import { ChdbWarehouse } from '../../io/warehouse/chdb-warehouse.js';
+import { supports } from '../../io/warehouse/dialect.js';
 import { DEFAULT_RETENTION_DAYS, loadMigrations, migrate } from '../../io/warehouse/migrate.js';
+import { ServerWarehouse } from '../../io/warehouse/server-warehouse.js';
 import { TABLES } from '../../io/warehouse/tables.js';
-
-const root = mkdtempSync(join(tmpdir(), 'gridstream-warehouse-migrate-'));
-// A copy of sql/, so that the tampering test never touches the real files.
-const migrationsDir = join(root, 'sql');
-let warehouse: ChdbWarehouse;
-
-beforeAll(() => {
-  cpSync(sqlDir, migrationsDir, { recursive: true });
-  warehouse = new ChdbWarehouse(join(root, 'clickhouse'));
-});
-
-afterAll(async () => {
-  await warehouse?.close();
-  rmSync(root, { recursive: true, force: true });
-});
-
-/** TTL clause of each table that has one, as ClickHouse reports it. */
-async function ttls(): Promise<Map<string, string>> {
-  const rows = await warehouse.query<{ name: string; engine_full: string }>(
-    `SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND engine_full LIKE '%TTL %'`,
-  );
-  return new Map(rows.map((r) => [r.name, /TTL (.*?)(?: SETTINGS|$)/.exec(r.engine_full)?.[1] ?? '']));
-}
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import { ENGINES, openTestWarehouse, type TestWarehouse } from '../support/clickhouse-server.js';
 
 describe('migrations', () => {
   it('are numbered files in sql/, in order', () => {
@@ -38,22 +18,49 @@ describe('migrations', () => {
     expect(names.length).toBeGreaterThan(0);
     expect(names).toEqual(readdirSync(sqlDir).filter((n) => /^\d+_.*\.sql$/.test(n)));
   });
+});
 
-  it('apply on an empty data directory and create every table, commented', async () => {
+describe.each(ENGINES)('migrations on the %s warehouse', (engine) => {
+  const root = mkdtempSync(join(tmpdir(), 'gridstream-warehouse-migrate-'));
+  // A copy of sql/, so that the tampering test never touches the real files.
+  const migrationsDir = join(root, 'sql');
+  let opened: TestWarehouse;
+  let warehouse: Warehouse;
+
+  beforeAll(async () => {
+    cpSync(sqlDir, migrationsDir, { recursive: true });
+    opened = await openTestWarehouse(engine);
+    warehouse = opened.warehouse;
+  });
+
+  afterAll(async () => {
+    await opened?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  /** TTL clause of each table that has one, as ClickHouse reports it. */
+  async function ttls(): Promise<Map<string, string>> {
+    const rows = await warehouse.query<{ name: string; engine_full: string }>(
+      `SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND engine_full LIKE '%TTL %'`,
+    );
+    return new Map(rows.map((r) => [r.name, /TTL (.*?)(?: SETTINGS|$)/.exec(r.engine_full)?.[1] ?? '']));
+  }
+
+  it('apply on an empty database and create every table, every column commented', async () => {
     const result = await migrate(warehouse, { dir: migrationsDir });
     expect(result).toEqual({
       applied: loadMigrations(migrationsDir).map((m) => m.name),
       retentionDays: DEFAULT_RETENTION_DAYS,
       retentionChanged: false,
     });
-    const tables = await warehouse.query<{ name: string; comment: string }>(
-      `SELECT name, comment FROM system.tables WHERE database = currentDatabase()`,
+    const tables = (
+      await warehouse.query<{ name: string }>(
+        `SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name`,
+      )
+    ).map((t) => t.name);
+    expect(tables).toEqual(
+      [...Object.values(TABLES), 'gridstream_migrations', 'gridstream_retention'].sort(),
     );
-    for (const table of [...Object.values(TABLES), 'gridstream_migrations', 'gridstream_retention']) {
-      const found = tables.find((t) => t.name === table);
-      expect(found, table).toBeDefined();
-      expect(found?.comment, `comment of table ${table}`).not.toBe('');
-    }
     const uncommented = await warehouse.query(
       `SELECT table, name FROM system.columns WHERE database = currentDatabase() AND comment = ''`,
     );
@@ -64,8 +71,40 @@ describe('migrations', () => {
     expect(recorded.map((r) => r.name)).toEqual(result.applied);
   });
 
-  it('give every time-series table a TTL of the retention (default 395 days)', async () => {
+  it('comment every table, where the server has table comments', async () => {
+    if (!supports(warehouse.dialect, 'table_comment')) {
+      // 18.16: CREATE TABLE ... COMMENT is a syntax error there and system.tables has no comment column;
+      // the table comments live in the migration files (and the column comments are in the database).
+      const columns = await warehouse.query(
+        `SELECT name FROM system.columns WHERE database = 'system' AND table = 'tables' AND name = 'comment'`,
+      );
+      expect(columns).toEqual([]);
+      return;
+    }
+    const tables = await warehouse.query<{ name: string; comment: string }>(
+      `SELECT name, comment FROM system.tables WHERE database = currentDatabase()`,
+    );
+    for (const table of tables) expect(table.comment, `comment of table ${table.name}`).not.toBe('');
+  });
+
+  it('record the version of the server that applied each migration, and read it back on connect', async () => {
+    const [server] = await warehouse.query<{ v: string }>('SELECT version() AS v');
+    const recorded = await warehouse.query<{ clickhouse_version: string }>(
+      'SELECT DISTINCT clickhouse_version FROM gridstream_migrations FINAL',
+    );
+    expect(recorded).toEqual([{ clickhouse_version: server!.v }]);
+    if (warehouse instanceof ServerWarehouse) {
+      warehouse = await opened.reopen();
+      expect((warehouse as ServerWarehouse).dialect.text).toBe(server!.v);
+    }
+  });
+
+  it('give every time-series table a TTL of the retention (default 395 days), where the server has TTL', async () => {
     const found = await ttls();
+    if (!supports(warehouse.dialect, 'ttl')) {
+      expect([...found.keys()]).toEqual([]);
+      return;
+    }
     expect([...found.keys()].sort()).toEqual([
       'dead_letters',
       'dispatches',
@@ -88,17 +127,27 @@ describe('migrations', () => {
     expect(Number(count?.n)).toBe(loadMigrations(migrationsDir).length);
   });
 
-  it('re-apply the TTL of every time-series table when the retention changes', async () => {
+  it('record a changed retention and re-apply the TTL of every time-series table (where the server has TTL)', async () => {
     expect(await migrate(warehouse, { dir: migrationsDir, retentionDays: 30 })).toMatchObject({
       applied: [],
       retentionChanged: true,
     });
+    const retention = async () =>
+      (
+        await warehouse.query<{ days: number }>(
+          'SELECT argMax(retention_days, applied_at) AS days FROM gridstream_retention',
+        )
+      )[0]?.days;
+    expect(await retention()).toBe(30);
     // Every table with a TTL follows: a table missing from sql/retention.sql would keep 395 days.
+    const withTtl = supports(warehouse.dialect, 'ttl');
     for (const [table, ttl] of await ttls()) expect(ttl, table).toMatch(/toIntervalDay\(30\)/);
+    if (withTtl) expect((await ttls()).size).toBe(5);
     expect(await migrate(warehouse, { dir: migrationsDir, retentionDays: 30 })).toMatchObject({
       retentionChanged: false,
     });
     await migrate(warehouse, { dir: migrationsDir });
+    expect(await retention()).toBe(DEFAULT_RETENTION_DAYS);
     for (const [table, ttl] of await ttls()) expect(ttl, table).toMatch(/toIntervalDay\(395\)/);
   });
 
@@ -107,17 +156,32 @@ describe('migrations', () => {
     await expect(migrate(warehouse, { dir: migrationsDir, retentionDays: 1.5 })).rejects.toThrow(/retention/);
   });
 
-  it('apply a new migration added later, and only that one', async () => {
+  it('apply a new migration added later, and only that one, its gates resolved for the server', async () => {
     const last = loadMigrations(migrationsDir).at(-1)!;
     const file = `${String(last.version + 1).padStart(3, '0')}_probe.sql`;
     appendFileSync(
       join(migrationsDir, file),
-      `-- a later migration\nCREATE TABLE IF NOT EXISTS probe (x UInt8 COMMENT 'probe column') ENGINE = Memory COMMENT 'probe';\n` +
-        `ALTER TABLE probe ADD COLUMN IF NOT EXISTS y UInt8 COMMENT 'second; statement';\n`,
+      [
+        '-- a later migration',
+        "CREATE TABLE IF NOT EXISTS probe (x UInt8 COMMENT 'probe column') ENGINE = MergeTree ORDER BY x",
+        '-- @if table_comment',
+        "COMMENT 'probe';",
+        '-- @else',
+        '-- ;',
+        '-- @end',
+        '-- @if add_column_if_not_exists',
+        "ALTER TABLE probe ADD COLUMN IF NOT EXISTS y UInt8 COMMENT 'second; statement';",
+        '-- @else',
+        "-- ALTER TABLE probe ADD COLUMN y UInt8 COMMENT 'second; statement';",
+        '-- @end',
+        '',
+      ].join('\n'),
     );
     expect((await migrate(warehouse, { dir: migrationsDir })).applied).toEqual([file]);
     expect(
-      await warehouse.query(`SELECT name FROM system.columns WHERE table = 'probe' ORDER BY position`),
+      await warehouse.query(
+        `SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'probe' ORDER BY name`,
+      ),
     ).toEqual([{ name: 'x' }, { name: 'y' }]);
   });
 
@@ -139,5 +203,25 @@ describe('migrations', () => {
     await expect(migrate(warehouse, { dir })).rejects.toThrow(
       new RegExp(`${file}: statement 1 of 1 failed: ClickHouse command failed: .*NoSuchType`, 's'),
     );
+  });
+
+  it('report a malformed gate with its file and line, before running anything', async () => {
+    const dir = join(root, 'malformed');
+    cpSync(migrationsDir, dir, { recursive: true });
+    rmSync(join(dir, loadMigrations(dir)[0]!.name));
+    const last = loadMigrations(dir).at(-1)!;
+    const file = `${String(last.version + 1).padStart(3, '0')}_malformed.sql`;
+    appendFileSync(
+      join(dir, file),
+      '-- @if no_such_feature\nCREATE TABLE t (x UInt8) ENGINE = Memory;\n-- @end\n',
+    );
+    await expect(migrate(warehouse, { dir })).rejects.toThrow(
+      new RegExp(`${file}: line 1: unknown feature "no_such_feature"`),
+    );
+    expect(
+      await warehouse.query(
+        `SELECT name FROM system.tables WHERE database = currentDatabase() AND name = 't'`,
+      ),
+    ).toEqual([]);
   });
 });

@@ -1,0 +1,121 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { errorHandler } from '../../api/errors.js';
+import { dtRoutes } from '../../api/routes/dt.js';
+import { DAY_MS, slotStart } from '../../core/time.js';
+import { migrate } from '../../io/warehouse/migrate.js';
+import { ServerWarehouse } from '../../io/warehouse/server-warehouse.js';
+import {
+  fixtureQueries,
+  loadQueryFixture,
+  openTestWarehouse,
+  runFixtureQueries,
+  type TestWarehouse,
+} from '../support/clickhouse-server.js';
+
+/*
+ * The embedded engine (current ClickHouse) is the reference: the same rows written to Debian's 18.16 server
+ * must come back from every application query, and from the API built on them, as the same JSON.
+ */
+
+const SLOT = slotStart(Date.now() - DAY_MS);
+const engines: Record<'embedded' | 'server', TestWarehouse> = {} as never;
+const results: Record<'embedded' | 'server', Record<string, unknown[]>> = {} as never;
+const apis: Record<'embedded' | 'server', FastifyInstance> = {} as never;
+
+beforeAll(async () => {
+  for (const engine of ['embedded', 'server'] as const) {
+    engines[engine] = await openTestWarehouse(engine);
+    const { warehouse } = engines[engine];
+    await migrate(warehouse);
+    await loadQueryFixture(warehouse, SLOT);
+    results[engine] = await runFixtureQueries(warehouse, SLOT);
+    // The transformer routes exactly as the API serves them (without the key check, which is not at issue).
+    const app = Fastify({ logger: false });
+    app.setErrorHandler(errorHandler);
+    dtRoutes(app, warehouse, { retentionDays: 395 });
+    apis[engine] = app;
+  }
+});
+
+afterAll(async () => {
+  for (const app of Object.values(apis)) await app.close();
+  for (const opened of Object.values(engines)) await opened.close();
+});
+
+describe('the same rows on the embedded engine and on 18.16', () => {
+  it('runs on a real 18.16 server', () => {
+    expect((engines.server.warehouse as ServerWarehouse).version.text).toMatch(/^18\.16\./);
+    expect(engines.embedded.warehouse.kind).toBe('embedded');
+  });
+
+  it.each(fixtureQueries(SLOT).map(([name]) => name))('%s: same rows, same JSON', (name) => {
+    expect(results.server[name]).toEqual(results.embedded[name]);
+    expect(JSON.stringify(results.server[name])).toBe(JSON.stringify(results.embedded[name]));
+  });
+
+  it('gives the results the callers expect (so the parity above is about real rows)', () => {
+    const embedded = results.embedded;
+    expect(embedded['list_dts']).toEqual([
+      expect.objectContaining({ dt_id: "dt-'quote", meters_connected: '1', data_quality: 'ami-imputed' }),
+      expect.objectContaining({
+        dt_id: 'dt-a',
+        meters_connected: '1',
+        last_slot_start: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:(00|15|30|45):00\.000$/),
+        ami_coverage_pct: 100 / 3,
+        data_quality: 'ami-imputed',
+      }),
+      expect.objectContaining({ dt_id: 'dt-b', cooling_class: 'ONAF', meters_connected: '2' }),
+      expect.objectContaining({
+        dt_id: 'dt-c',
+        meters_connected: '0',
+        last_slot_start: null,
+        ami_coverage_pct: 0,
+        data_quality: 'modelled-only',
+      }),
+    ]);
+    expect(embedded['dt_exists']).toEqual([{ known: '2' }]);
+    expect(embedded['dt_exists (topology only)']).toEqual([{ known: '1' }]);
+    expect(embedded['dt_exists (unknown)']).toEqual([{ known: '0' }]);
+    expect(embedded['dt_exists (injection-shaped)']).toEqual([{ known: '0' }]);
+    expect(embedded['envelopes_for_dt']).toEqual([
+      expect.objectContaining({
+        slot_start_ms: String(SLOT),
+        version: '3',
+        is_final: true,
+        leg: [1, 2],
+        data_quality: 'ami-direct',
+      }),
+      expect.objectContaining({ version: '2', is_final: false, q_mean_kvar: null, leg: [] }),
+    ]);
+    expect(embedded['envelopes_for_dt (second slot)']).toHaveLength(1);
+    expect(embedded['recent_readings']).toEqual([
+      expect.objectContaining({
+        meter_id: 'm-1',
+        ts_ms: String(SLOT + 3_123),
+        received_ms: String(SLOT + 120_000),
+      }),
+      expect.objectContaining({ meter_id: 'm-2', p_kw: -0.7, q_kvar: null }),
+      expect.objectContaining({ meter_id: 'm-3', dt_id: 'dt-b', p_kw: 12345.678 }),
+    ]);
+    expect(embedded['recent_readings (one DT, long horizon)']).toHaveLength(3);
+    expect(embedded['max_topology_version']).toEqual([{ version: '2' }]);
+    expect(embedded['max_topology_row_version']).toEqual([{ v: '2' }]);
+  });
+
+  it.each([
+    '/v1/dt',
+    `/v1/dt/dt-a/load-profile?from=${new Date(SLOT - DAY_MS).toISOString()}&to=${new Date(SLOT + DAY_MS).toISOString()}`,
+    `/v1/dt/${encodeURIComponent("dt-'quote")}/load-profile?days=2&to=${new Date(SLOT + DAY_MS).toISOString()}`,
+    `/v1/dt/${encodeURIComponent("dt-a' OR '1'='1")}/load-profile`,
+  ])('the API answers GET %s with the same JSON', async (url) => {
+    const [embedded, server] = await Promise.all([
+      apis.embedded.inject({ method: 'GET', url }),
+      apis.server.inject({ method: 'GET', url }),
+    ]);
+    expect(server.statusCode).toBe(embedded.statusCode);
+    expect(server.body).toBe(embedded.body);
+    expect(embedded.statusCode).toBe(url.includes('OR') ? 404 : 200);
+  });
+});
