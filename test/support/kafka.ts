@@ -28,6 +28,15 @@ export async function startKafka(): Promise<TestKafka> {
     return stdout.trim().split('\n').at(-1)!;
   };
   const brokers = await start();
+  // A test process that dies (or is cut short) must not leave a broker behind.
+  const killOnExit = () => {
+    try {
+      process.kill(Number(readFileSync(join(dir, 'broker.pid'), 'utf8')), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', killOnExit);
   return {
     brokers,
     dir,
@@ -35,6 +44,7 @@ export async function startKafka(): Promise<TestKafka> {
     kill: () => process.kill(Number(readFileSync(join(dir, 'broker.pid'), 'utf8')), 'SIGKILL'),
     start: async () => void (await start()),
     destroy: async () => {
+      process.off('exit', killOnExit);
       await run(script('stop.sh'), [dir], { timeout: 60_000 }).catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },
