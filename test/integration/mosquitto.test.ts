@@ -225,6 +225,28 @@ describe.skipIf(!installed)('Mosquitto with password authentication and the ACL 
     await Promise.all([meter.endAsync(), ingest.end()]);
   });
 
+  it('add-meters.sh adds a thousand meters in one pass while the broker runs, each limited to its own topic', async () => {
+    const meters = Object.fromEntries(
+      Array.from({ length: 1000 }, (_, i) => [`bulk-${i}`, `pw-bulk-${i}`] as const),
+    );
+    await broker.addMeters(meters);
+    const ingest = await ingestSubscriber();
+    for (const id of ['bulk-0', 'bulk-999']) {
+      const meter = await connectAs(id, { protocolVersion: 5 });
+      await meter.publishAsync(telemetry(id), `own-${id}`, { qos: 1 });
+      await expect(meter.publishAsync(telemetry('bulk-500'), 'forged', { qos: 1 })).rejects.toMatchObject({
+        code: 135,
+      });
+      await meter.endAsync();
+    }
+    await ingest.waitFor('own-bulk-999');
+    expect(ingest.received.map((m) => m.payload)).toEqual(['own-bulk-0', 'own-bulk-999']);
+    await expect(
+      mqtt.connectAsync(broker.url, { reconnectPeriod: 0, username: 'bulk-1', password: 'pw-bulk-2' }),
+    ).rejects.toMatchObject({ code: 5 });
+    await ingest.end();
+  });
+
   it("mqtt.js takes the credentials from the broker URL, percent-decoded; a ':' in the password does not survive the URL", async () => {
     await broker.addUser('ingest-special', 'p@ss/w0rd?#%&=');
     const special = await mqtt.connectAsync(broker.urlFor('ingest-special'), {

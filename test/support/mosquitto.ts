@@ -58,6 +58,8 @@ export interface TestMosquitto {
   urlFor(username: string): string;
   /** Adds or changes an account while the broker runs (add-user.sh: password file, ACL, SIGHUP reload). */
   addUser(username: string, password: string): Promise<void>;
+  /** Adds or changes meter accounts, meter id → password, in one pass (add-meters.sh). */
+  addMeters(meters: Record<string, string>): Promise<void>;
   /** Whether the broker process is still alive. */
   alive(): boolean;
   /** The broker's log so far. */
@@ -67,8 +69,9 @@ export interface TestMosquitto {
 }
 
 /**
- * A real Mosquitto broker for a test: infra/mosquitto/add-user.sh creates the accounts, start.sh renders the
- * config template and starts the broker as the current user on a free port in a temporary directory.
+ * A real Mosquitto broker for a test: infra/mosquitto/add-meters.sh and add-user.sh create the accounts,
+ * start.sh renders the config template and starts the broker as the current user on a free port in a
+ * temporary directory.
  */
 export async function startMosquitto(options: MosquittoOptions): Promise<TestMosquitto> {
   const ingest = options.ingest ?? ['gridstream-ingest'];
@@ -79,8 +82,23 @@ export async function startMosquitto(options: MosquittoOptions): Promise<TestMos
     await run(join(MOSQUITTO_INFRA, 'add-user.sh'), ['--dir', dir, role, id, password]);
     passwords.set(username, password);
   };
+  const addMeters = async (meters: Record<string, string>) => {
+    const lines = Object.entries(meters).map(([id, password]) => `${id}:${password}\n`);
+    await new Promise<void>((resolve, reject) => {
+      const child = execFile(join(MOSQUITTO_INFRA, 'add-meters.sh'), ['--dir', dir, '-'], (error) =>
+        error ? reject(error) : resolve(),
+      );
+      child.stdin!.end(lines.join(''));
+    });
+    for (const [id, password] of Object.entries(meters)) passwords.set(id, password);
+  };
   try {
-    for (const [username, password] of passwords) await addUser(username, password);
+    // Other roles one by one (add-user.sh), then every meter in one pass (add-meters.sh).
+    const meters: Record<string, string> = {};
+    for (const [username, password] of passwords)
+      if (roleOf(username, ingest).role === 'meter') meters[username] = password;
+      else await addUser(username, password);
+    if (Object.keys(meters).length) await addMeters(meters);
     const args = ['--dir', dir, ...(options.port ? ['--port', String(options.port)] : [])];
     const { stdout } = await run(join(MOSQUITTO_INFRA, 'start.sh'), args);
     const url = stdout.trim().split('\n').at(-1)!;
@@ -97,6 +115,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<TestMos
         return `mqtt://${encodeURIComponent(username)}:${encodeURIComponent(password)}@127.0.0.1:${port}`;
       },
       addUser,
+      addMeters,
       alive() {
         try {
           process.kill(pid, 0);
