@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 infra/setup.sh
+# Jars from Maven Central for the real-service tests, fetched once before test files run in parallel.
+infra/kafka/install.sh
+infra/avro/install.sh >/dev/null
 
 echo "== lint"
 npm run --silent lint
