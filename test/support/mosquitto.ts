@@ -104,6 +104,16 @@ export async function startMosquitto(options: MosquittoOptions): Promise<TestMos
     const url = stdout.trim().split('\n').at(-1)!;
     const port = Number(new URL(url).port);
     const pid = Number(readFileSync(join(dir, 'mosquitto.pid'), 'utf8'));
+    // A test process that ends without stop() (a crash, a timeout) must not leave the broker running.
+    const killOnExit = () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      rmSync(join(dir, '..'), { recursive: true, force: true });
+    };
+    process.once('exit', killOnExit);
     return {
       url,
       port,
@@ -126,6 +136,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<TestMos
       },
       log: () => readFileSync(join(dir, 'mosquitto.log'), 'utf8'),
       async stop() {
+        process.off('exit', killOnExit);
         await run(join(MOSQUITTO_INFRA, 'stop.sh'), ['--dir', dir]);
         rmSync(join(dir, '..'), { recursive: true, force: true });
       },
