@@ -10,6 +10,8 @@ export interface GridstreamConfig {
   /** External MQTT broker; undefined runs the embedded broker. */
   mqttUrl: string | undefined;
   mqttPort: number;
+  /** MQTT client id of the ingest subscription: stable, so a restarted bridge resumes its persistent session. */
+  mqttClientId: string;
   /** Kafka bootstrap servers; undefined runs the in-process log. */
   kafkaBrokers: string | undefined;
   /** ClickHouse server; undefined runs the embedded engine. */
@@ -41,6 +43,12 @@ export const VARIABLES: Record<string, Variable> = {
     kind: 'string',
     fallback: undefined,
     doc: 'external broker; unset = embedded broker',
+  },
+  GRIDSTREAM_MQTT_CLIENT_ID: {
+    key: 'mqttClientId',
+    kind: 'string',
+    fallback: 'gridstream-ingest',
+    doc: 'client id of the ingest subscription (stable: a restart resumes the broker session)',
   },
   GRIDSTREAM_MQTT_PORT: { key: 'mqttPort', kind: 'port', fallback: 1883, doc: 'embedded broker port' },
   GRIDSTREAM_KAFKA_BROKERS: {

@@ -84,7 +84,13 @@ export async function startPipeline(
   let ingest: Awaited<ReturnType<typeof startIngest>> | null = null;
   if (roles.includes('bridge')) {
     if (!broker) throw new Error('the bridge role needs an MQTT broker');
-    ingest = await startIngest({ broker, producer: log.producer(), meters: topology.index, metrics });
+    ingest = await startIngest({
+      broker,
+      producer: log.producer(),
+      meters: topology.index,
+      metrics,
+      clientId: config.mqttClientId,
+    });
   }
 
   const lags = async () => ({ envelopes: (await envelopes?.lag()) ?? 0, sink: (await sink?.lag()) ?? 0 });

@@ -27,6 +27,8 @@ export async function startIngest(options: {
   producer: LogProducer;
   meters: MeterLookup;
   metrics: Metrics;
+  /** Stable MQTT client id, so a restarted bridge resumes its session (and what was queued for it). */
+  clientId?: string;
   limits?: IngestLimits;
 }): Promise<IngestTask> {
   const { producer, meters, metrics } = options;
@@ -76,6 +78,8 @@ export async function startIngest(options: {
     handled++;
   };
 
-  const subscription = await options.broker.consume(MQTT_SUBSCRIPTIONS, handle);
+  const subscription = await options.broker.consume(MQTT_SUBSCRIPTIONS, handle, {
+    clientId: options.clientId,
+  });
   return { handled: () => handled, stop: () => subscription.stop() };
 }
