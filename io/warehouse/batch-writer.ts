@@ -59,7 +59,9 @@ class TableBuffer {
  * small ones. It never drops a row: a failed insert is retried with capped exponential backoff until it
  * succeeds (or close() is told to give up). Each batch carries a deterministic insert-deduplication token,
  * the table plus a hash of the batch's JSON, so a retry after an ambiguous failure (the insert succeeded but
- * the reply was lost) cannot insert the batch twice.
+ * the reply was lost) cannot insert the batch twice. A server without insert_deduplication_token (before
+ * 22.3, e.g. Debian's 18.16) stores such a retry again; every table is a ReplacingMergeTree keyed so that
+ * the copy replaces the original, so it counts once under FINAL (io/warehouse/README.md).
  */
 export class BatchWriter {
   private readonly maxRows: number;
