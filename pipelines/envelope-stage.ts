@@ -67,6 +67,8 @@ export function startEnvelopeStage(options: {
       ),
       ...((await options.restore?.(partition)) ?? []),
     ],
+    onAssignment: (partitions) =>
+      metrics.assignedPartitions.set({ group: 'gridstream-envelopes' }, partitions),
     observe: (states) => {
       let newest = Number.NEGATIVE_INFINITY;
       for (const state of states.values()) newest = Math.max(newest, state.streamTime);

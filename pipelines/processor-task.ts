@@ -30,6 +30,8 @@ export interface ProcessorTaskOptions<S, I, O> {
   replayLookbackMs: number;
   /** Inputs that rebuild a partition's state when it is assigned here (e.g. recent data from the warehouse). */
   restore?(partition: number): Promise<I[]>;
+  /** Called when the partitions owned here change (count), e.g. to export a metric. */
+  onAssignment?(partitions: number): void;
   /** Called after each applied batch, e.g. to export metrics. */
   observe?(states: ReadonlyMap<number, S>, records: number): void;
   maxBatch?: number;
@@ -68,41 +70,74 @@ export function startProcessorTask<S, I, O>(options: ProcessorTaskOptions<S, I, 
       for (const tp of tps) {
         states.set(tp.partition, processor.init());
         // State is rebuilt from the restore inputs (e.g. the warehouse's recent data) and a replay of the
-        // partition up to the group's committed offset; what they emit was emitted before, so it is dropped.
-        const committed = await consumer.committed(tp);
-        const replayed = await log.replay(tp.topic, tp.partition, committed, options.replayLookbackMs);
-        const inputs = [...((await options.restore?.(tp.partition)) ?? []), ...replayed.map(options.toInput)];
-        for (const input of inputs)
-          states.set(tp.partition, processor.step(states.get(tp.partition)!, input).state);
+        // partition up to the group's committed offset. What that emits is kept, not dropped: the warehouse
+        // can hold readings past the committed offset (its sink runs on its own), and a slot they close here
+        // would otherwise never be written. Re-emitting a slot already written is harmless (same version).
+        // A warehouse or broker that is away during a rebalance is waited for: a partition is only processed
+        // once its state is whole.
+        const inputs = await untilDone(`restore ${tp.topic}[${tp.partition}]`, async () => {
+          const committed = await consumer.committed(tp);
+          const replayed = await log.replay(tp.topic, tp.partition, committed, options.replayLookbackMs);
+          return [...((await options.restore?.(tp.partition)) ?? []), ...replayed.map(options.toInput)];
+        });
+        for (const input of inputs) apply(tp.partition, input);
       }
+      options.onAssignment?.(states.size);
     },
     onRevoked: async (tps: TopicPartition[]) => {
       for (const { partition } of tps) states.delete(partition);
+      options.onAssignment?.(states.size);
     },
   });
 
   const producer = log.producer();
+  // Outputs are routed once, then sent until the log takes them; input offsets are committed only after.
+  const unsent: Array<[string, ProduceRecord[]]> = [];
+  let uncommitted: LogRecord[] = [];
   const flushOutputs = async () => {
-    const outputs = pending;
-    pending = [];
-    if (outputs.length === 0) return;
-    for (const [topic, records] of options.route(outputs)) await producer.send(topic, records);
+    if (pending.length) {
+      unsent.push(...options.route(pending));
+      pending = [];
+    }
+    while (unsent.length) {
+      const [topic, records] = unsent[0]!;
+      await producer.send(topic, records);
+      unsent.shift();
+    }
   };
 
   const loop = async () => {
     let lastPunctuation = Date.now();
+    let failures = 0;
     for (;;) {
-      const records = await consumer.poll(options.maxBatch ?? 5_000, 100);
-      for (const record of records) apply(record.partition, options.toInput(record));
-      const now = Date.now();
-      if (stopping || now - lastPunctuation >= options.punctuation.everyMs) {
-        for (const partition of states.keys()) apply(partition, options.punctuation.input);
-        lastPunctuation = now;
+      let polled = 0;
+      try {
+        const records = await consumer.poll(options.maxBatch ?? 5_000, 100);
+        polled = records.length;
+        for (const record of records) apply(record.partition, options.toInput(record));
+        uncommitted = uncommitted.concat(records);
+        const now = Date.now();
+        if (stopping || now - lastPunctuation >= options.punctuation.everyMs) {
+          for (const partition of states.keys()) apply(partition, options.punctuation.input);
+          lastPunctuation = now;
+        }
+        await flushOutputs();
+        if (uncommitted.length) {
+          await consumer.commit(uncommitted);
+          uncommitted = [];
+        }
+        options.observe?.(states, records.length);
+        failures = 0;
+      } catch (error) {
+        // A log or broker that is away is waited for: state, unsent outputs and uncommitted offsets are kept.
+        failures++;
+        if (failures === 1 || failures % 30 === 0)
+          console.error(`processor ${processor.name}: ${(error as Error).message} (retrying, ${failures})`);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * failures)));
+        if (stopping && failures > 50) throw error;
+        continue;
       }
-      await flushOutputs();
-      if (records.length) await consumer.commit(records);
-      options.observe?.(states, records.length);
-      if (stopping && records.length === 0) break;
+      if (stopping && polled === 0 && unsent.length === 0) break;
     }
   };
   const running = loop().catch((error: Error) => {
@@ -123,4 +158,17 @@ export function startProcessorTask<S, I, O>(options: ProcessorTaskOptions<S, I, 
       if (failure) throw failure;
     },
   };
+}
+
+/** Runs `attempt` until it succeeds, with a growing pause (capped at 5 s), reporting failures now and then. */
+async function untilDone<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+  for (let failures = 1; ; failures++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (failures === 1 || failures % 30 === 0)
+        console.error(`${what}: ${(error as Error).message} (retrying, ${failures})`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * failures)));
+    }
+  }
 }

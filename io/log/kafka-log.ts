@@ -346,10 +346,13 @@ class KafkaConsumer implements LogConsumer {
     await this.ready;
     if (this.closed) return [];
     this.consumer.setDefaultConsumeTimeout(Math.max(1, waitMs));
-    const messages = await new Promise<kafkaJs.RdKafka.Message[]>((resolve, reject) =>
-      this.consumer.consume(max, (error, batch) =>
-        error ? reject(kafkaError('consume', error)) : resolve(batch),
-      ),
+    // librdkafka reconnects by itself: a consume error while a broker is away is reported and waited out.
+    const messages = await new Promise<kafkaJs.RdKafka.Message[]>((resolve) =>
+      this.consumer.consume(max, (error, batch) => {
+        if (!error) return resolve(batch);
+        console.error(`Kafka consumer ${this.options.group}: ${error.message} (retrying)`);
+        setTimeout(() => resolve([]), 500);
+      }),
     );
     await this.rebalancing;
     const owned = new Set(this.assigned.map((tp) => `${tp.topic}\u0000${tp.partition}`));

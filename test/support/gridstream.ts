@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGridstream, type Gridstream } from '../../app/gridstream.js';
 import { loadConfig, type GridstreamConfig } from '../../core/config.js';
+import type { Role } from '../../pipelines/gridstream.js';
 
 export const TEST_API_KEY = 'test-key-0123456789';
 
 /** A whole embedded gridstream on free ports with its own data directory, removed on stop. */
 export async function startTestGridstream(
   overrides: Partial<GridstreamConfig> = {},
+  roles?: readonly Role[],
 ): Promise<Gridstream & { dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-test-'));
   const config: GridstreamConfig = {
@@ -20,7 +22,7 @@ export async function startTestGridstream(
     partitions: 4,
     ...overrides,
   };
-  const gridstream = await startGridstream(config, { host: '127.0.0.1' });
+  const gridstream = await startGridstream(config, { host: '127.0.0.1', roles });
   return {
     ...gridstream,
     dataDir,

@@ -1,0 +1,80 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import { GroundTruth, type DtSlotTruth } from '../../simulator/ground-truth.js';
+import { createSimulation, type Simulation, type SimMessage } from '../../simulator/model.js';
+import { planSimulation } from '../../simulator/command.js';
+import type { TestMosquitto } from './mosquitto.js';
+
+/**
+ * A simulated feeder whose meters publish like a real fleet: each meter (and weather station) over its own
+ * authenticated MQTT connection, so the broker's per-meter ACL applies.
+ */
+export class Fleet {
+  readonly sim: Simulation;
+  readonly truth: GroundTruth;
+  readonly slots = new Map<string, DtSlotTruth>();
+  /** Meter readings published so far (weather observations not counted). */
+  readings = 0;
+  private readonly messages: Generator<SimMessage>;
+  private finished = false;
+
+  constructor(options: { seed: number; transformers: number; meters: number; start: number; end: number }) {
+    this.sim = createSimulation(
+      planSimulation({ mqttUrl: 'mqtt://unused', ...options, silentShare: 0, now: options.end }),
+    );
+    this.truth = new GroundTruth(this.sim.topology.meters, { intervalMs: this.sim.options.intervalMs });
+    this.messages = this.sim.messages();
+  }
+
+  /** Accounts for the broker: every meter and weather station, password = 'pw-' + id. */
+  accounts(): Record<string, string> {
+    const accounts: Record<string, string> = {};
+    for (const m of this.sim.topology.meters) accounts[m.meter_id] = `pw-${m.meter_id}`;
+    for (const t of this.sim.topology.transformers)
+      if (t.weather_station_id) accounts[`weather.${t.weather_station_id}`] = 'pw-weather';
+    return accounts;
+  }
+
+  /** Publishes the next `count` messages (or all that are left), QoS 1, each over its own device's connection. */
+  async publish(broker: TestMosquitto, count = Number.POSITIVE_INFINITY): Promise<number> {
+    const clients = new Map<string, MqttClient>();
+    const clientFor = async (user: string) => {
+      let client = clients.get(user);
+      if (!client) {
+        client = await mqtt.connectAsync(broker.urlFor(user), { clientId: `fleet-${user}` });
+        clients.set(user, client);
+      }
+      return client;
+    };
+    let sent = 0;
+    const inFlight: Promise<unknown>[] = [];
+    try {
+      for (
+        let next = this.messages.next();
+        !next.done;
+        next = sent < count ? this.messages.next() : { done: true, value: undefined }
+      ) {
+        const message = next.value;
+        const user = message.kind === 'weather' ? `weather.${message.source}` : message.source;
+        const client = await clientFor(user);
+        inFlight.push(client.publishAsync(message.topic, JSON.stringify(message.payload), { qos: 1 }));
+        if (inFlight.length >= 200) await Promise.all(inFlight.splice(0));
+        for (const row of this.truth.add(message)) this.slots.set(`${row.dt_id}|${row.slot_start}`, row);
+        if (message.kind === 'telemetry') this.readings += message.readings;
+        sent++;
+        if (sent >= count) break;
+      }
+      await Promise.all(inFlight);
+    } finally {
+      await Promise.all([...clients.values()].map((c) => c.endAsync()));
+    }
+    return sent;
+  }
+
+  /** The truth of every slot, once everything is published. */
+  finish(): Map<string, DtSlotTruth> {
+    if (!this.finished)
+      for (const row of this.truth.finish()) this.slots.set(`${row.dt_id}|${row.slot_start}`, row);
+    this.finished = true;
+    return this.slots;
+  }
+}

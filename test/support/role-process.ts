@@ -1,0 +1,50 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { packageRoot } from '../../core/paths.js';
+
+export interface RoleProcess {
+  readonly child: ChildProcess;
+  /** kill -9: no flush, no commit, nothing. */
+  kill(): void;
+  /** SIGTERM: the clean stop (drain, flush, commit). */
+  stop(): Promise<void>;
+  output(): string;
+}
+
+const all = new Set<ChildProcess>();
+process.on('exit', () => all.forEach((child) => child.kill('SIGKILL')));
+
+/** `gridstream run --role ROLES` as a separate process (from source), with the given environment. */
+export async function startRole(roles: string, env: Record<string, string>): Promise<RoleProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(packageRoot, 'bin', 'gridstream.ts'), 'run', '--role', roles],
+    {
+      cwd: packageRoot,
+      env: { ...process.env, GRIDSTREAM_HTTP_PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  all.add(child);
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exited.then(() => all.delete(child));
+  // Ready once it says where it serves.
+  const deadline = Date.now() + 60_000;
+  while (!/ at http:\/\//.test(output)) {
+    if (child.exitCode !== null) throw new Error(`gridstream ${roles} exited:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`gridstream ${roles} did not start:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    child,
+    kill: () => child.kill('SIGKILL'),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+    output: () => output,
+  };
+}
