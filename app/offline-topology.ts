@@ -2,7 +2,8 @@ import type { GridstreamConfig } from '../core/config.js';
 import { TopologyError, unknownTransformerProblems, type TopologyFile } from '../core/topology.js';
 import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
-import { topologyMeterRow, topologyTransformerRow, topologyVersionRow } from '../io/warehouse/rows.js';
+import { topologyMeterRow, topologyTransformerRow } from '../io/warehouse/rows.js';
+import { recordTopologyVersion } from '../io/warehouse/topology-versions.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import { TABLES } from '../io/warehouse/tables.js';
 
@@ -31,15 +32,7 @@ export async function loadTopologyOffline(
       TABLES.topologyMeters,
       file.meters.map((m) => topologyMeterRow({ ...m, topology_version: version })),
     );
-    await warehouse.insert(TABLES.topologyVersions, [
-      topologyVersionRow({
-        version,
-        loaded_at: Date.now(),
-        source,
-        meters: file.meters.length,
-        transformers: file.transformers.length,
-      }),
-    ]);
+    await recordTopologyVersion(warehouse, version, source, file);
     return version;
   } finally {
     await warehouse.close();

@@ -4,9 +4,8 @@ import { TopologyError, unknownTransformerProblems, type TopologyFile } from '..
 import type { Broker } from '../io/broker/broker.js';
 import type { Log } from '../io/log/log.js';
 import { partitionFor } from '../io/log/partitioner.js';
-import { topologyVersionRow } from '../io/warehouse/rows.js';
+import { recordTopologyVersion } from '../io/warehouse/topology-versions.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
-import { TABLES } from '../io/warehouse/tables.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { EnvelopeInput } from '../processors/envelope.js';
 import type { TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
@@ -110,15 +109,7 @@ export async function startPipeline(
       const [row] = await warehouse.query<{ version: string }>(sqlQuery('max_topology_version'));
       const version = Math.max(Number(row?.version ?? 0), topology.index.version) + 1;
       await publishTopology(log, file, version);
-      await warehouse.insert(TABLES.topologyVersions, [
-        topologyVersionRow({
-          version,
-          loaded_at: Date.now(),
-          source,
-          meters: file.meters.length,
-          transformers: file.transformers.length,
-        }),
-      ]);
+      await recordTopologyVersion(warehouse, version, source, file);
       await topology.waitForVersion(version);
       await waitForTopologyInWarehouse(warehouse, version);
       return version;

@@ -76,49 +76,32 @@ describe('the pipeline on Apache Kafka', () => {
 
   it('writes Avro in the Confluent wire format that kcat reads off the topic', async () => {
     const { execFileSync } = await import('node:child_process');
-    const out = execFileSync(
-      'kcat',
-      [
-        '-b',
-        kafka.brokers,
-        '-C',
-        '-o',
-        'beginning',
-        '-t',
-        'gridstream.envelopes',
-        '-c',
-        '1',
-        '-e',
-        '-f',
-        '%k %S\\n',
-      ],
-      {
-        timeout: 30_000,
-      },
-    ).toString();
-    const [key, size] = out.trim().split(' ');
+    /** The first envelope record on the topic, printed by kcat with `format`. */
+    const first = (format: string) =>
+      execFileSync(
+        'kcat',
+        [
+          '-b',
+          kafka.brokers,
+          '-C',
+          '-o',
+          'beginning',
+          '-t',
+          'gridstream.envelopes',
+          '-c',
+          '1',
+          '-e',
+          '-f',
+          format,
+        ],
+        {
+          timeout: 30_000,
+        },
+      );
+    const [key, size] = first('%k %S\\n').toString().trim().split(' ');
     expect(key).toMatch(/^dt-\d{4}$/);
     expect(Number(size)).toBeGreaterThan(5);
-    const raw = execFileSync(
-      'kcat',
-      [
-        '-b',
-        kafka.brokers,
-        '-C',
-        '-o',
-        'beginning',
-        '-t',
-        'gridstream.envelopes',
-        '-c',
-        '1',
-        '-e',
-        '-f',
-        '%s',
-      ],
-      {
-        timeout: 30_000,
-      },
-    );
+    const raw = first('%s');
     expect(raw[0]).toBe(0); // magic byte
     expect(raw.readUInt32BE(1)).toBe(6); // DtEnvelope's id in schemas/catalogue.json
   });
