@@ -18,11 +18,17 @@ export const TOPICS = {
 
 export type TopicId = keyof typeof TOPICS;
 
+/**
+ * Keyed topics keep a week: well beyond the revision horizon a processor replays to rebuild a partition, and
+ * long enough to ride out a warehouse outage. Topology topics are compacted (the latest row of each key).
+ */
+export const TOPIC_RETENTION_MS = 7 * 24 * 3_600_000;
+
 export function topicSpecs(partitions: number): TopicSpec[] {
   return Object.values(TOPICS).map((topic) =>
     topic.name.startsWith('gridstream.topology.')
       ? { name: topic.name, partitions: 1, compacted: true }
-      : { name: topic.name, partitions },
+      : { name: topic.name, partitions, retentionMs: TOPIC_RETENTION_MS },
   );
 }
 
