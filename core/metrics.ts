@@ -79,6 +79,12 @@ export function createMetrics() {
       labelNames: ['processor'],
       registers: r,
     }),
+    assignedPartitions: new Gauge({
+      name: 'gridstream_assigned_partitions',
+      help: 'Log partitions this process owns, by consumer group (scale-out spreads them over processes)',
+      labelNames: ['group'],
+      registers: r,
+    }),
     queueDepth: new Gauge({
       name: 'gridstream_queue_depth',
       help: 'Items waiting in an internal bounded queue',
