@@ -29,14 +29,18 @@ export class SlotReadings {
       else high = mid;
     }
     const qf = Math.fround(q ?? Number.NaN);
-    const v = [Number.NaN, Number.NaN, Number.NaN];
+    // One reused scratch row instead of an array a reading: this runs for every reading.
+    const v = scratch;
+    v[0] = v[1] = v[2] = Number.NaN;
     for (const leg of legs) v[leg.leg - 1] = Math.fround(leg.v);
     if (low < this.size && this.keyP[2 * low] === key) {
       const at = 4 * low;
       const same =
         this.keyP[2 * low + 1] === p &&
         sameFloat(this.qv[at]!, qf) &&
-        v.every((x, i) => sameFloat(this.qv[at + 1 + i]!, x));
+        sameFloat(this.qv[at + 1]!, v[0]!) &&
+        sameFloat(this.qv[at + 2]!, v[1]!) &&
+        sameFloat(this.qv[at + 3]!, v[2]!);
       if (same) return 'unchanged';
       this.write(low, key, p, qf, v);
       return 'replaced';
@@ -83,7 +87,7 @@ export class SlotReadings {
     }
   }
 
-  private write(row: number, key: number, p: number, q: number, v: number[]): void {
+  private write(row: number, key: number, p: number, q: number, v: Float64Array): void {
     this.keyP[2 * row] = key;
     this.keyP[2 * row + 1] = p;
     this.qv[4 * row] = q;
@@ -103,6 +107,8 @@ export class SlotReadings {
     this.qv = qv;
   }
 }
+
+const scratch = new Float64Array(3);
 
 function sameFloat(a: number, b: number): boolean {
   return a === b || (Number.isNaN(a) && Number.isNaN(b));

@@ -37,8 +37,19 @@ export function dataQualityLabel(quality: DataQuality): DataQualityLabel {
 /** Epoch milliseconds → DateTime64(3, 'UTC') text 'YYYY-MM-DD hh:mm:ss.sss'. */
 export function dateTime64(ms: number): string {
   if (!Number.isFinite(ms)) throw new RangeError(`not a timestamp: ${ms}`);
-  return new Date(ms).toISOString().slice(0, 23).replace('T', ' ');
+  // Every row has timestamps and a batch's cluster in time: format each second once, then add the millis.
+  const second = Math.floor(ms / 1000);
+  let prefix = secondText.get(second);
+  if (prefix === undefined) {
+    if (secondText.size >= 10_000) secondText.clear();
+    prefix = new Date(second * 1000).toISOString().slice(0, 19).replace('T', ' ');
+    secondText.set(second, prefix);
+  }
+  const millis = ms - second * 1000;
+  return `${prefix}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}`;
 }
+
+const secondText = new Map<number, string>();
 
 /** DateTime64 text as the warehouse returns it ('YYYY-MM-DD hh:mm:ss[.fff]', UTC) → epoch milliseconds. */
 export function parseDateTime64(text: string): number {
