@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, schemaId } from '../../core/codec.js';
 import { packageRoot } from '../../core/paths.js';
 import { canonicalSchema } from '../../core/schemas.js';
-import type { DtEnvelope } from '../../schemas/types.gen.js';
 import { startKafka, type TestKafka } from '../support/kafka.js';
 import { startTestGridstream } from '../support/gridstream.js';
 import { oneDt } from '../support/topology.js';
+import { sampleEnvelope } from '../support/records.js';
 
 /** Apache Avro's own Java implementation (avro-tools from Maven Central), not gridstream's avsc. */
 const avroTools = execFileSync(join(packageRoot, 'infra', 'avro', 'install.sh'))
@@ -40,25 +40,7 @@ describe('Avro interoperability with Apache Avro (Java)', () => {
   });
 
   it('Java decodes what gridstream writes, field for field, and re-encodes the same bytes', () => {
-    const envelope: DtEnvelope = {
-      dt_id: 'dt-7',
-      slot_start: Date.UTC(2026, 6, 1, 10, 15),
-      version: 3_570_000_000_001,
-      is_final: true,
-      net_mean_kw: 12.5,
-      min_kw: -3.25,
-      max_kw: 30.125,
-      p95_kw: 29,
-      import_kwh: 3.4,
-      export_kwh: 0.2,
-      q_mean_kvar: 1.5,
-      legs: [{ leg: 1, v_min: 226.1, v_mean: 230.2, v_max: 236 }],
-      meters_reporting: 38,
-      meters_connected: 40,
-      readings: 570,
-      ami_coverage_pct: 91.2,
-      data_quality: 'ami_direct',
-    };
+    const envelope = sampleEnvelope;
     const body = encode('DtEnvelope', envelope).subarray(5);
     const json = JSON.parse(
       java(['fragtojson', '--schema-file', schemaFile('DtEnvelope'), '-'], body).toString(),

@@ -16,6 +16,7 @@ import {
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { QueryParams, Warehouse } from '../../io/warehouse/warehouse.js';
 import type { DtEnvelope, TopologyMeter, TopologyTransformer } from '../../schemas/types.gen.js';
+import { meter as baseMeter, transformer as baseTransformer } from './topology.js';
 
 const run = promisify(execFile);
 const scripts = join(packageRoot, 'infra', 'clickhouse');
@@ -164,31 +165,24 @@ export async function openTestWarehouse(engine: Engine): Promise<TestWarehouse> 
  */
 export async function loadQueryFixture(warehouse: Warehouse, slot: number): Promise<void> {
   const minute = 60_000;
+  // The shared fixtures of test/support/topology.ts, with this fixture's own values and versions.
   const transformer = (dt_id: string, extra: Partial<TopologyTransformer> = {}): TopologyTransformer => ({
-    dt_id,
-    feeder_id: 'F-1',
-    rated_kva: 100,
-    cooling_class: 'ONAN',
-    latitude: -33.86,
-    longitude: 151.2,
-    weather_station_id: 'ws-1',
-    nominal_voltage_v: 230,
-    top_oil_rise_k: null,
-    hot_spot_gradient_k: null,
-    loss_ratio: null,
-    tau_oil_min: null,
-    tau_winding_min: null,
+    ...baseTransformer(dt_id, {
+      feeder_id: 'F-1',
+      rated_kva: 100,
+      latitude: -33.86,
+      longitude: 151.2,
+      weather_station_id: 'ws-1',
+    }),
     topology_version: 1,
     ...extra,
   });
   const meter = (meter_id: string, dt_id: string, topology_version: number): TopologyMeter => ({
-    meter_id,
-    meter_number: `MN-${meter_id}`,
-    electronic_serial_number: `ESN-${meter_id}`,
-    service_point_id: `SP-${meter_id}`,
-    premise_id: `P-${meter_id}`,
-    legs: 2,
-    dt_id,
+    ...baseMeter(meter_id, dt_id, {
+      meter_number: `MN-${meter_id}`,
+      electronic_serial_number: `ESN-${meter_id}`,
+      legs: 2,
+    }),
     topology_version,
   });
   await warehouse.insert(

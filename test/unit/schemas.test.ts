@@ -5,7 +5,7 @@ import { renderTypes } from '../../core/avro-typescript.js';
 import { decode, encode, schemaId } from '../../core/codec.js';
 import { schemasDir } from '../../core/paths.js';
 import { avroType } from '../../core/schemas.js';
-import type { DtEnvelope } from '../../schemas/types.gen.js';
+import { sampleEnvelope } from '../support/records.js';
 
 describe('schemas', () => {
   it('types.gen.ts is what the generator makes of the .avsc files (run `npm run gen:types` after a change)', () => {
@@ -27,25 +27,7 @@ describe('schemas', () => {
   });
 
   it('encodes in the Confluent wire format: magic 0, big-endian schema id, Avro binary', () => {
-    const envelope: DtEnvelope = {
-      dt_id: 'dt-1',
-      slot_start: Date.UTC(2026, 6, 1, 10, 15),
-      version: 3_570_000_000_001,
-      is_final: true,
-      net_mean_kw: 12.5,
-      min_kw: -3,
-      max_kw: 30.25,
-      p95_kw: 29,
-      import_kwh: 3.4,
-      export_kwh: 0.2,
-      q_mean_kvar: null,
-      legs: [{ leg: 1, v_min: 226.1, v_mean: 230.2, v_max: 236 }],
-      meters_reporting: 38,
-      meters_connected: 40,
-      readings: 570,
-      ami_coverage_pct: 91.2,
-      data_quality: 'ami_direct',
-    };
+    const envelope = sampleEnvelope;
     const bytes = encode('DtEnvelope', envelope);
     expect(bytes[0]).toBe(0);
     expect(bytes.readUInt32BE(1)).toBe(schemaId('DtEnvelope'));
