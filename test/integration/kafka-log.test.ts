@@ -98,6 +98,13 @@ describe('Kafka log (real broker)', () => {
       });
     const a = member('a');
     const b = member('b');
+    // Both members must be in the group before anything is produced: otherwise the first to join can own all
+    // four partitions and read every record before the second arrives, and there is nothing split to check.
+    const joinDeadline = Date.now() + 60_000;
+    while ((assigned.a!.length === 0 || assigned.b!.length === 0) && Date.now() < joinDeadline) {
+      expect(await a.poll(100, 10)).toEqual([]);
+      expect(await b.poll(100, 10)).toEqual([]);
+    }
     const producer = log.producer();
     await producer.send(
       't.split',
