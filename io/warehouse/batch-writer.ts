@@ -3,14 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import PQueue from 'p-queue';
 
-import type { Warehouse } from './warehouse.js';
+import type { EncodedRows, Warehouse } from './warehouse.js';
 
 type Row = Record<string, unknown>;
 
 export interface BatchWriterOptions {
   /** Insert a table's buffer once it holds this many rows (default 10,000). */
   maxRows?: number;
-  /** ... or once its JSON reaches this many bytes, estimated from the JSON length (default 8 MiB). */
+  /** ... or once its JSON reaches this many bytes, counted in UTF-16 code units (default 8 MiB). */
   maxBytes?: number;
   /** ... or this long after its first row arrived (default 500 ms). */
   maxDelayMs?: number;
@@ -36,13 +36,17 @@ export class RowsNotWrittenError extends Error {
 }
 
 interface Batch {
-  rows: Row[];
+  rows: EncodedRows;
   token: string;
 }
 
-/** A table's rows waiting for their batch to fill, and its insert queue. */
+/**
+ * A table's rows waiting for their batch to fill, and its insert queue. Rows are kept as the JSONEachRow
+ * lines the warehouse will parse: each row is serialized once, and the same text is sized, hashed and sent.
+ */
 class TableBuffer {
-  rows: Row[] = [];
+  lines: string[] = [];
+  columns: readonly string[] = [];
   bytes = 0;
   hash: Hash = createHash('sha256');
   timer: NodeJS.Timeout | undefined;
@@ -97,13 +101,14 @@ export class BatchWriter {
     if (rows.length === 0) return Promise.resolve();
     const buffer = this.buffer(table);
     for (const row of rows) {
-      const line = JSON.stringify(row) + '\n';
-      buffer.rows.push(row);
+      const line = this.warehouse.encodeRow(row);
+      if (buffer.lines.length === 0) buffer.columns = Object.keys(row);
+      buffer.lines.push(line);
       buffer.bytes += line.length;
       buffer.hash.update(line);
-      if (buffer.rows.length >= this.maxRows || buffer.bytes >= this.maxBytes) this.cut(table, buffer);
+      if (buffer.lines.length >= this.maxRows || buffer.bytes >= this.maxBytes) this.cut(table, buffer);
     }
-    if (buffer.rows.length > 0 && buffer.timer === undefined) {
+    if (buffer.lines.length > 0 && buffer.timer === undefined) {
       buffer.timer = setTimeout(() => this.cut(table, buffer), this.maxDelayMs);
     }
     if (this.bufferedTotal() <= this.maxBufferedRows) return Promise.resolve();
@@ -147,7 +152,7 @@ export class BatchWriter {
   /** Rows per table not yet in the warehouse (buffered or being inserted), e.g. for a gauge. */
   bufferedRows(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const [table, buffer] of this.tables) counts[table] = buffer.rows.length + buffer.inFlightRows;
+    for (const [table, buffer] of this.tables) counts[table] = buffer.lines.length + buffer.inFlightRows;
     return counts;
   }
 
@@ -162,7 +167,7 @@ export class BatchWriter {
 
   private bufferedTotal(): number {
     let total = 0;
-    for (const buffer of this.tables.values()) total += buffer.rows.length + buffer.inFlightRows;
+    for (const buffer of this.tables.values()) total += buffer.lines.length + buffer.inFlightRows;
     return total;
   }
 
@@ -170,15 +175,20 @@ export class BatchWriter {
   private cut(table: string, buffer: TableBuffer): void {
     clearTimeout(buffer.timer);
     buffer.timer = undefined;
-    if (buffer.rows.length === 0) return;
-    const batch: Batch = { rows: buffer.rows, token: `gridstream:${table}:${buffer.hash.digest('hex')}` };
-    buffer.rows = [];
+    if (buffer.lines.length === 0) return;
+    const rows: EncodedRows = {
+      columns: buffer.columns,
+      payload: Buffer.from(buffer.lines.join('')),
+      rows: buffer.lines.length,
+    };
+    const batch: Batch = { rows, token: `gridstream:${table}:${buffer.hash.digest('hex')}` };
+    buffer.lines = [];
     buffer.bytes = 0;
     buffer.hash = createHash('sha256');
-    buffer.inFlightRows += batch.rows.length;
+    buffer.inFlightRows += rows.rows;
     const inserted = buffer.queue.add(async () => {
       await this.insertUntilDone(table, batch);
-      buffer.inFlightRows -= batch.rows.length;
+      buffer.inFlightRows -= rows.rows;
       this.wakeWaiters();
     });
     // flush() and close() observe a failure (only possible once close() gave up); nobody else must see it.
@@ -192,7 +202,7 @@ export class BatchWriter {
    */
   private relieve(): void {
     for (const [table, buffer] of this.tables) {
-      if (buffer.inFlightRows === 0 && buffer.rows.length > 0) this.cut(table, buffer);
+      if (buffer.inFlightRows === 0 && buffer.lines.length > 0) this.cut(table, buffer);
     }
   }
 
@@ -209,11 +219,11 @@ export class BatchWriter {
     let delay = this.retryInitialMs;
     for (let attempt = 1; ; attempt++) {
       if (this.abandon.signal.aborted)
-        throw new Error(`gave up inserting ${batch.rows.length} rows into ${table}`);
+        throw new Error(`gave up inserting ${batch.rows.rows} rows into ${table}`);
       const started = performance.now();
       try {
-        await this.warehouse.insert(table, batch.rows, { dedupToken: batch.token });
-        this.callHook(() => this.options.onInserted?.(table, batch.rows.length, performance.now() - started));
+        await this.warehouse.insertEncoded(table, batch.rows, { dedupToken: batch.token });
+        this.callHook(() => this.options.onInserted?.(table, batch.rows.rows, performance.now() - started));
         return;
       } catch (error) {
         this.callHook(() => this.options.onError?.(table, error, attempt));

@@ -2,7 +2,9 @@ import { drainPending, Session } from 'chdb';
 
 import { CURRENT, SqlAdapter } from './dialect.js';
 import {
-  encodeJsonEachRow,
+  encodeRows,
+  jsonEachRowLine,
+  type EncodedRows,
   parseJsonEachRow,
   SESSION_SETTINGS,
   WarehouseError,
@@ -56,18 +58,36 @@ export class ChdbWarehouse implements Warehouse {
     return parseJsonEachRow<T>(result);
   }
 
-  async insert(
+  encodeRow(row: Readonly<Record<string, unknown>>): string {
+    return jsonEachRowLine(row);
+  }
+
+  insert(
     table: string,
     rows: ReadonlyArray<Record<string, unknown>>,
     options: { dedupToken?: string } = {},
   ): Promise<void> {
-    if (rows.length === 0) return;
-    const { payload, columns } = encodeJsonEachRow(rows);
+    return this.insertEncoded(table, encodeRows(this, rows), options);
+  }
+
+  async insertEncoded(
+    table: string,
+    rows: EncodedRows,
+    options: { dedupToken?: string } = {},
+  ): Promise<void> {
+    if (rows.rows === 0) return;
+    const { payload, columns } = rows;
     const settings =
       options.dedupToken === undefined ? undefined : { insert_deduplication_token: options.dedupToken };
     try {
       // Raw passthrough: the Buffer goes to the engine's parser zero-copy; no per-row work on the JS side.
-      await this.session.insert({ table, values: payload, format: 'JSONEachRow', columns, settings });
+      await this.session.insert({
+        table,
+        values: payload,
+        format: 'JSONEachRow',
+        columns: [...columns],
+        settings,
+      });
     } catch (error) {
       throw new WarehouseError(
         'insert',

@@ -12,7 +12,9 @@ import {
   type ClickHouseVersion,
 } from './dialect.js';
 import {
-  encodeJsonEachRow,
+  encodeRows,
+  jsonEachRowLine,
+  type EncodedRows,
   parseJsonEachRow,
   parseJsonWithLegacyBools,
   quoteIdentifier,
@@ -43,6 +45,8 @@ export class ServerWarehouse implements Warehouse {
   readonly dialect: ClickHouseVersion;
   private readonly settings: ReturnType<typeof sessionSettings>;
   private readonly sql: SqlAdapter;
+  /** No Bool type in the tables' dialect: Bool columns are LEGACY_BOOL_TYPE, read and written by name. */
+  private readonly legacyBools: boolean;
 
   /** `client` may be any @clickhouse/client instance. */
   constructor(
@@ -53,6 +57,7 @@ export class ServerWarehouse implements Warehouse {
     this.dialect = options.dialect ?? this.version;
     this.settings = sessionSettings(this.version);
     this.sql = new SqlAdapter(this.dialect);
+    this.legacyBools = !supports(this.dialect, 'bool');
   }
 
   /**
@@ -123,28 +128,39 @@ export class ServerWarehouse implements Warehouse {
   async query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]> {
     const query = this.sql.adapt(sql);
     // Without the Bool type, Bool columns are Enum8s: read the result with its column types to map them back.
-    const legacyBools = !supports(this.dialect, 'bool');
     try {
       const result = await this.client.query({
         ...this.bind(query, params),
-        format: legacyBools ? 'JSON' : 'JSONEachRow',
+        format: this.legacyBools ? 'JSON' : 'JSONEachRow',
         clickhouse_settings: this.settings,
       });
       const text = await result.text();
       // Parsed the same way as the embedded result, so both modes return identical rows.
-      return legacyBools ? parseJsonWithLegacyBools<T>(text) : parseJsonEachRow<T>(text);
+      return this.legacyBools ? parseJsonWithLegacyBools<T>(text) : parseJsonEachRow<T>(text);
     } catch (error) {
       throw new WarehouseError('query', query, error);
     }
   }
 
-  async insert(
+  encodeRow(row: Readonly<Record<string, unknown>>): string {
+    return jsonEachRowLine(row, { booleansAsEnum: this.legacyBools });
+  }
+
+  insert(
     table: string,
     rows: ReadonlyArray<Record<string, unknown>>,
     options: { dedupToken?: string } = {},
   ): Promise<void> {
-    if (rows.length === 0) return;
-    const { payload, columns } = encodeJsonEachRow(rows, { booleansAsEnum: !supports(this.dialect, 'bool') });
+    return this.insertEncoded(table, encodeRows(this, rows), options);
+  }
+
+  async insertEncoded(
+    table: string,
+    rows: EncodedRows,
+    options: { dedupToken?: string } = {},
+  ): Promise<void> {
+    if (rows.rows === 0) return;
+    const { payload, columns } = rows;
     const statement =
       `INSERT INTO ${quoteTableName(table)} (${columns.map(quoteIdentifier).join(', ')}) ` +
       'FORMAT JSONEachRow';

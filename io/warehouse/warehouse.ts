@@ -26,12 +26,25 @@ export interface Warehouse {
    * the same JSON, on the embedded engine and on any server, old ones included.
    */
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
-  /** Inserts rows (objects keyed by column name) as JSONEachRow. `dedupToken`, when given, makes a retried insert of the same batch a no-op (insert_deduplication_token; enable non_replicated_deduplication_window on the MergeTree tables so it works on non-replicated tables). Servers without insert_deduplication_token (before 22.3) ignore it: there a retried batch relies on ReplacingMergeTree, see io/warehouse/README.md. */
+  /**
+   * One row (an object keyed by column name) as a JSONEachRow line, newline included, in the input this
+   * warehouse takes (a server without the Bool type wants Bool columns as Enum names). The batch writer
+   * serializes each row once with it and hashes and inserts those same bytes.
+   */
+  encodeRow(row: Readonly<Record<string, unknown>>): string;
+  /** Inserts rows as JSONEachRow: encodeRow() for each, then insertEncoded(). */
   insert(
     table: string,
     rows: ReadonlyArray<Record<string, unknown>>,
     options?: { dedupToken?: string },
   ): Promise<void>;
+  /**
+   * Inserts rows already serialized by encodeRow(). `dedupToken`, when given, makes a retried insert of the
+   * same batch a no-op (insert_deduplication_token; enable non_replicated_deduplication_window on the
+   * MergeTree tables so it works on non-replicated tables). Servers without insert_deduplication_token
+   * (before 22.3) ignore it: there a retried batch relies on ReplacingMergeTree, see io/warehouse/README.md.
+   */
+  insertEncoded(table: string, rows: EncodedRows, options?: { dedupToken?: string }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -85,29 +98,40 @@ function excerpt(sql: string, max = 300): string {
 }
 
 /**
- * Serializes rows as one JSONEachRow payload (one Buffer, one line per row), and returns the column list
- * taken from the first row. Naming the columns matters: without a column list ClickHouse ignores EPHEMERAL
- * input columns (dead_letters.raw_base64), and with one every row must carry the same keys, which the row
- * mappers in rows.ts guarantee.
+ * Rows serialized for one insert: JSONEachRow lines and the column list taken from the first row. Naming the
+ * columns matters: without a column list ClickHouse ignores EPHEMERAL input columns (dead_letters.raw_base64),
+ * and with one every row must carry the same keys, which the row mappers in rows.ts guarantee.
  */
-export function encodeJsonEachRow(
-  rows: ReadonlyArray<Record<string, unknown>>,
+export interface EncodedRows {
+  readonly columns: readonly string[];
+  readonly payload: Buffer;
+  readonly rows: number;
+}
+
+/** Without the Bool type a Bool column is Enum8('false' = 0, 'true' = 1), whose JSON input is the name. */
+const booleanAsEnumName = (_key: string, value: unknown) =>
+  typeof value === 'boolean' ? String(value) : value;
+
+/** One row as a JSONEachRow line (newline included); see Warehouse.encodeRow. */
+export function jsonEachRowLine(
+  row: Readonly<Record<string, unknown>>,
   options: { booleansAsEnum?: boolean } = {},
-): {
-  payload: Buffer;
-  columns: string[];
-} {
-  const first = rows[0];
-  if (first === undefined) return { payload: Buffer.alloc(0), columns: [] };
+): string {
+  return (options.booleansAsEnum ? JSON.stringify(row, booleanAsEnumName) : JSON.stringify(row)) + '\n';
+}
+
+/** Encodes rows for insertEncoded() with the warehouse's own encodeRow(). */
+export function encodeRows(
+  warehouse: Pick<Warehouse, 'encodeRow'>,
+  rows: ReadonlyArray<Record<string, unknown>>,
+): EncodedRows {
   let text = '';
-  if (options.booleansAsEnum) {
-    // Without the Bool type a Bool column is Enum8('false' = 0, 'true' = 1), whose JSON input is the name.
-    const replacer = (_key: string, value: unknown) => (typeof value === 'boolean' ? String(value) : value);
-    for (const row of rows) text += JSON.stringify(row, replacer) + '\n';
-  } else {
-    for (const row of rows) text += JSON.stringify(row) + '\n';
-  }
-  return { payload: Buffer.from(text, 'utf8'), columns: Object.keys(first) };
+  for (const row of rows) text += warehouse.encodeRow(row);
+  return {
+    columns: rows[0] === undefined ? [] : Object.keys(rows[0]),
+    payload: Buffer.from(text),
+    rows: rows.length,
+  };
 }
 
 /** Backquotes one identifier (a column name such as `legs.v` stays one identifier) for use in SQL text. */

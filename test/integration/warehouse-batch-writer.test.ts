@@ -8,7 +8,12 @@ import { supports } from '../../io/warehouse/dialect.js';
 import { migrate } from '../../io/warehouse/migrate.js';
 import { weatherRow } from '../../io/warehouse/rows.js';
 import { ServerWarehouse } from '../../io/warehouse/server-warehouse.js';
-import type { QueryParams, Warehouse } from '../../io/warehouse/warehouse.js';
+import {
+  encodeRows,
+  type EncodedRows,
+  type QueryParams,
+  type Warehouse,
+} from '../../io/warehouse/warehouse.js';
 import { ENGINES, openTestWarehouse, type TestWarehouse } from '../support/clickhouse-server.js';
 
 const T0 = slotStart(Date.now() - DAY_MS);
@@ -43,11 +48,13 @@ class Switchboard implements Warehouse {
   query<T>(sql: string, params?: QueryParams) {
     return this.inner.query<T>(sql, params);
   }
-  async insert(
-    table: string,
-    rows: ReadonlyArray<Record<string, unknown>>,
-    options?: { dedupToken?: string },
-  ) {
+  encodeRow(row: Readonly<Record<string, unknown>>) {
+    return this.inner.encodeRow(row);
+  }
+  insert(table: string, rows: ReadonlyArray<Record<string, unknown>>, options?: { dedupToken?: string }) {
+    return this.insertEncoded(table, encodeRows(this, rows), options);
+  }
+  async insertEncoded(table: string, rows: EncodedRows, options?: { dedupToken?: string }) {
     this.inserts++;
     await this.gate;
     if (this.jitterMs > 0) await sleep(Math.random() * this.jitterMs);
@@ -55,8 +62,9 @@ class Switchboard implements Warehouse {
       this.failures--;
       throw new Error('connection refused');
     }
-    await this.inner.insert(table, rows, options);
-    this.firstRows.push(rows[0]!);
+    await this.inner.insertEncoded(table, rows, options);
+    const text = rows.payload.toString('utf8');
+    this.firstRows.push(JSON.parse(text.slice(0, text.indexOf('\n'))) as Record<string, unknown>);
     if (this.failures > 0) {
       this.failures--;
       throw new Error('socket hang up after the insert was sent');

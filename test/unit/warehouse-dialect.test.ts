@@ -17,7 +17,7 @@ import {
 } from '../../io/warehouse/dialect.js';
 import { loadMigrations, splitStatements } from '../../io/warehouse/migrate.js';
 import {
-  encodeJsonEachRow,
+  jsonEachRowLine,
   LEGACY_BOOL_TYPE,
   parseJsonWithLegacyBools,
   sessionSettings,
@@ -218,11 +218,11 @@ describe('session settings', () => {
 
 describe('Bool on a server without it', () => {
   it('is written as the names of Enum8 false/true', () => {
-    const rows = [{ a: true, b: [false], c: 'true', d: 1 }];
-    expect(encodeJsonEachRow(rows, { booleansAsEnum: true }).payload.toString()).toBe(
+    const row = { a: true, b: [false], c: 'true', d: 1 };
+    expect(jsonEachRowLine(row, { booleansAsEnum: true })).toBe(
       '{"a":"true","b":["false"],"c":"true","d":1}\n',
     );
-    expect(encodeJsonEachRow(rows).payload.toString()).toBe('{"a":true,"b":[false],"c":"true","d":1}\n');
+    expect(jsonEachRowLine(row)).toBe('{"a":true,"b":[false],"c":"true","d":1}\n');
   });
 
   it('is read back as JSON booleans by the column type of the result, Nullable and Array included', () => {

@@ -4,7 +4,8 @@ import { fillTemplate, splitStatements } from '../../io/warehouse/migrate.js';
 import { dataQualityLabel, dateTime64, parseDateTime64 } from '../../io/warehouse/rows.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import {
-  encodeJsonEachRow,
+  encodeRows,
+  jsonEachRowLine,
   parseJsonEachRow,
   quoteIdentifier,
   quoteTableName,
@@ -35,10 +36,12 @@ describe('dataQualityLabel', () => {
 
 describe('JSONEachRow', () => {
   it('encodes rows as one buffer with the first row naming the columns', () => {
-    const { payload, columns } = encodeJsonEachRow([
+    const encoder = { encodeRow: (row: Record<string, unknown>) => jsonEachRowLine(row) };
+    const { payload, columns, rows } = encodeRows(encoder, [
       { a: 1, 'legs.v': [1.5], s: 'line\nbreak' },
       { a: 2, 'legs.v': [], s: 'é' },
     ]);
+    expect(rows).toBe(2);
     expect(columns).toEqual(['a', 'legs.v', 's']);
     expect(payload.toString('utf8')).toBe(
       '{"a":1,"legs.v":[1.5],"s":"line\\nbreak"}\n{"a":2,"legs.v":[],"s":"é"}\n',
@@ -47,7 +50,7 @@ describe('JSONEachRow', () => {
       { a: 1, 'legs.v': [1.5], s: 'line\nbreak' },
       { a: 2, 'legs.v': [], s: 'é' },
     ]);
-    expect(encodeJsonEachRow([]).payload.length).toBe(0);
+    expect(encodeRows(encoder, [])).toEqual({ columns: [], payload: Buffer.alloc(0), rows: 0 });
     expect(parseJsonEachRow('')).toEqual([]);
   });
 
