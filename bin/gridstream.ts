@@ -9,6 +9,7 @@ import { openWarehouse } from '../io/warehouse/open.js';
 import { integer, parseRoles, stopOnSignal } from './cli.js';
 import { runDemo } from './demo.js';
 import { simulateCommand } from './simulate.js';
+import { thermalCommand } from './thermal.js';
 
 const program = new Command('gridstream')
   .description('Streaming analytics for low-voltage distribution grids')
@@ -111,6 +112,7 @@ program
   });
 
 simulateCommand(program);
+thermalCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   if (error instanceof ConfigError || error instanceof TopologyError)
