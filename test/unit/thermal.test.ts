@@ -214,7 +214,7 @@ describe('thermal model: sub-steps', () => {
     const boundEuler = run({ scheme: 'euler' });
     const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
     expect(maxDiff(exact, fineEuler)).toBeLessThan(0.2);
-    expect(maxDiff(exact, boundEuler)).toBeGreaterThan(0.5);
+    expect(maxDiff(exact, boundEuler)).toBeGreaterThan(2); // 3.2 K here
     expect(boundEuler.every(Number.isFinite)).toBe(true);
   });
 
