@@ -1,0 +1,355 @@
+import { DAY_MS } from '../core/time.js';
+import type { MeterReading } from '../schemas/types.gen.js';
+import {
+  DEFAULT_STEP_CONFIG,
+  LegSteps,
+  median,
+  weightedMedian,
+  weightedMedianStdErr,
+  noiseFloorStdErr,
+  effectiveCount,
+  type StepConfig,
+  type StepEstimate,
+} from './impedance-steps.js';
+
+/**
+ * The impedance processor: per meter leg and UTC day, the median of the service-drop impedance estimates
+ * (impedance-steps.ts explains the estimator) and their count, and high-impedance flags. Pure: no clock, no
+ * I/O; one state per log partition, whose DTs' readings it sees (readings are keyed by DT).
+ *
+ * Event time, as in the envelope processor: stream time is the newest reading time seen. A timestamp's
+ * readings are closed once stream time is `allowedLatenessMs` past it, and a step is evaluated once the
+ * readings after it are closed too. A reading for a closed time is counted as too late for impedance (the
+ * reading itself is stored by the readings sink; a day's median rests on many steps, and one meter's
+ * backfill after an outage would have no peers' readings to compare with anyway). A day is final once every
+ * step in it has been evaluated; while open, its medians are emitted on each punctuation after a change.
+ *
+ * Versions: 2 × the newest receive time among the day's estimates, plus 1 once final, as for envelopes, so
+ * the warehouse keeps the newest row whatever order rows arrive in. A processor restored after a restart
+ * relearns each leg's peers from the replayed readings, so the medians it writes for the day in progress can
+ * differ slightly (a few estimates fewer) from an uninterrupted run's; final days are unaffected.
+ *
+ * Flags, when a day becomes final, per leg (all thresholds in ImpedanceFlagConfig):
+ * - `absolute`: the day's median is at or above `absoluteMohm`;
+ * - `own_rise`: it is at least `riseFactor` × the median of the leg's own previous daily medians (at least
+ *   `minHistoryDays` of the last `historyDays`), a connection that is getting worse;
+ * - `peer_rise`: it is at least `peerFactor` × the median of the same day's medians of the DT's other legs
+ *   (at least `minPeers` of them), a connection much worse than its neighbours'.
+ */
+export interface ImpedanceFlagConfig {
+  absoluteMohm: number;
+  riseFactor: number;
+  historyDays: number;
+  minHistoryDays: number;
+  peerFactor: number;
+  minPeers: number;
+}
+
+/**
+ * When a leg-day's median is published: a median of a handful of steps can be far off (a household may
+ * switch nothing big all day), and a wrong value is worse than none for the desk reading it. Leg-days below
+ * either bar get no row; the processor counts them (output `insufficient`).
+ */
+export interface ImpedanceEvidenceConfig {
+  /**
+   * Steps the day needs, counted as the effective number (Σw)² / Σw² of the weighted estimates, so a day
+   * carried by one large step (an EV starting) does not pass on that step alone.
+   */
+  minEffectiveEvents: number;
+  /** Largest standard error of the median, relative to it. */
+  maxRelativeStdErr: number;
+  /**
+   * Noise of one voltage reading (V): meters report to 0.1 V, and their noise is of that order. It sets a
+   * floor under the standard error: a day's estimates can agree with each other by chance more closely than
+   * their noise allows (the spread of a few dozen values is itself uncertain).
+   */
+  voltageNoiseV: number;
+}
+
+export interface ImpedanceConfig {
+  allowedLatenessMs: number;
+  evidence: ImpedanceEvidenceConfig;
+  steps: StepConfig;
+  flags: ImpedanceFlagConfig;
+}
+
+export const DEFAULT_IMPEDANCE_FLAGS: ImpedanceFlagConfig = {
+  absoluteMohm: 800,
+  riseFactor: 1.5,
+  historyDays: 14,
+  minHistoryDays: 3,
+  peerFactor: 4,
+  minPeers: 5,
+};
+
+export const DEFAULT_IMPEDANCE_CONFIG: ImpedanceConfig = {
+  allowedLatenessMs: 5 * 60_000,
+  evidence: { minEffectiveEvents: 12, maxRelativeStdErr: 0.02, voltageNoiseV: 0.1 },
+  steps: DEFAULT_STEP_CONFIG,
+  flags: DEFAULT_IMPEDANCE_FLAGS,
+};
+
+export type ImpedanceInput = { type: 'reading'; reading: MeterReading } | { type: 'emit' };
+
+/** A leg's impedance for one UTC day (the identifiers of seed 003 are added from the topology on output). */
+export interface LegDayImpedance {
+  dt_id: string;
+  meter_id: string;
+  leg: number;
+  /** UTC midnight of the day, epoch ms. */
+  day: number;
+  median_mohm: number;
+  /**
+   * Standard error of the median: the larger of what the spread of the day's estimates says
+   * (weightedMedianStdErr) and what the voltage noise allows (ImpedanceEvidenceConfig.voltageNoiseV).
+   */
+  stderr_mohm: number;
+  event_count: number;
+  /** Effective number of estimates, (Σw)² / Σw² of their weights. */
+  effective_events: number;
+  /** Newest receive time among the readings behind the estimates. */
+  received_at: number;
+  version: number;
+  is_final: boolean;
+}
+
+export type ImpedanceFlagKind = 'absolute' | 'own_rise' | 'peer_rise';
+
+export interface ImpedanceFlag {
+  dt_id: string;
+  meter_id: string;
+  leg: number;
+  day: number;
+  kind: ImpedanceFlagKind;
+  median_mohm: number;
+  /** What the median was compared with: the absolute threshold, the own baseline, or the peers' median. */
+  reference_mohm: number;
+}
+
+export type ImpedanceOutput =
+  | { type: 'leg-day'; row: LegDayImpedance }
+  | { type: 'flag'; flag: ImpedanceFlag }
+  /** A leg-day that became final without enough evidence for a median (see ImpedanceEvidenceConfig). */
+  | { type: 'insufficient'; dt_id: string; meter_id: string; leg: number; day: number; event_count: number }
+  | { type: 'too-late'; reading: MeterReading };
+
+interface LegDay {
+  estimates: number[];
+  /** ΔI² of each estimate: its weight in the day's median. */
+  weights: number[];
+  receivedAt: number;
+}
+
+interface DtImpedance {
+  steps: LegSteps;
+  /** Day → leg index → that day's estimates. */
+  days: Map<number, Map<number, LegDay>>;
+  /** Leg index → final daily medians, oldest first, at most historyDays. */
+  history: Map<number, number[]>;
+}
+
+export interface ImpedanceState {
+  streamTime: number;
+  /** Days before this (UTC midnight) have been made final. */
+  finalBefore: number;
+  dts: Map<string, DtImpedance>;
+  /** Leg-days changed since the last emit: `${dt_id}\u0000${day}\u0000${leg index}`. */
+  dirty: Set<string>;
+}
+
+export function initialImpedanceState(): ImpedanceState {
+  return {
+    streamTime: Number.NEGATIVE_INFINITY,
+    finalBefore: Number.NEGATIVE_INFINITY,
+    dts: new Map(),
+    dirty: new Set(),
+  };
+}
+
+/** Applies one input; the state is updated in place (see stepEnvelope). */
+export function stepImpedance(
+  state: ImpedanceState,
+  input: ImpedanceInput,
+  config: ImpedanceConfig = DEFAULT_IMPEDANCE_CONFIG,
+): { state: ImpedanceState; outputs: ImpedanceOutput[] } {
+  const outputs: ImpedanceOutput[] = [];
+  if (input.type === 'reading') applyReading(state, input.reading, config, outputs);
+  else emitDirty(state, config, outputs);
+  return { state, outputs };
+}
+
+const estimates: StepEstimate[] = [];
+
+function applyReading(
+  state: ImpedanceState,
+  reading: MeterReading,
+  config: ImpedanceConfig,
+  outputs: ImpedanceOutput[],
+): void {
+  const dt = dtState(state, reading.dt_id, config);
+  const sign = reading.p_kw < 0 ? -1 : 1;
+  let closed = false;
+  for (const leg of reading.legs) {
+    const key = `${reading.meter_id}\u0000${leg.leg}`;
+    closed = dt.steps.add(key, reading.ts, leg.v, sign * leg.i, reading.received_at) === 'closed' || closed;
+  }
+  if (closed) outputs.push({ type: 'too-late', reading });
+  if (reading.ts > state.streamTime) {
+    state.streamTime = reading.ts;
+    advance(state, config, outputs);
+  }
+}
+
+function dtState(state: ImpedanceState, dtId: string, config: ImpedanceConfig): DtImpedance {
+  let dt = state.dts.get(dtId);
+  if (!dt) {
+    dt = { steps: new LegSteps(config.steps), days: new Map(), history: new Map() };
+    state.dts.set(dtId, dt);
+  }
+  return dt;
+}
+
+function record(state: ImpedanceState, dtId: string, dt: DtImpedance, found: StepEstimate[]): void {
+  for (const e of found) {
+    const day = Math.floor(e.ts / DAY_MS) * DAY_MS;
+    let legs = dt.days.get(day);
+    if (!legs) dt.days.set(day, (legs = new Map()));
+    let legDay = legs.get(e.leg);
+    if (!legDay) legs.set(e.leg, (legDay = { estimates: [], weights: [], receivedAt: 0 }));
+    legDay.estimates.push(e.mohm);
+    legDay.weights.push(e.weight);
+    legDay.receivedAt = Math.max(legDay.receivedAt, e.receivedAt);
+    state.dirty.add(`${dtId}\u0000${day}\u0000${e.leg}`);
+  }
+}
+
+/** Evaluates what stream time has closed, releases what it has passed, and makes finished days final. */
+function advance(state: ImpedanceState, config: ImpedanceConfig, outputs: ImpedanceOutput[]): void {
+  const closeUpTo = state.streamTime - config.allowedLatenessMs;
+  for (const [dtId, dt] of state.dts) {
+    estimates.length = 0;
+    dt.steps.close(closeUpTo, estimates);
+    record(state, dtId, dt, estimates);
+  }
+  // A step is evaluated once the plateau after it is closed: at most plateauReadings gaps later.
+  const evaluated = closeUpTo - config.steps.plateauReadings * config.steps.maxGapMs;
+  const finalBefore = Math.floor(evaluated / DAY_MS) * DAY_MS;
+  if (finalBefore <= state.finalBefore) return;
+  state.finalBefore = finalBefore;
+  for (const [dtId, dt] of state.dts) {
+    for (const day of [...dt.days.keys()].sort((a, b) => a - b)) {
+      if (day >= finalBefore) continue;
+      finishDay(state, dtId, dt, day, config, outputs);
+    }
+  }
+}
+
+function finishDay(
+  state: ImpedanceState,
+  dtId: string,
+  dt: DtImpedance,
+  day: number,
+  config: ImpedanceConfig,
+  outputs: ImpedanceOutput[],
+): void {
+  const flags = config.flags;
+  const legs = dt.days.get(day)!;
+  dt.days.delete(day);
+  const medians = new Map<number, number>();
+  for (const [leg, legDay] of legs) {
+    state.dirty.delete(`${dtId}\u0000${day}\u0000${leg}`);
+    const row = legDayRow(dtId, dt, day, leg, legDay, true, config.evidence);
+    if (sufficient(row, config.evidence)) {
+      medians.set(leg, row.median_mohm);
+      outputs.push({ type: 'leg-day', row });
+    } else {
+      const { meter_id, leg: legNumber, event_count } = row;
+      outputs.push({ type: 'insufficient', dt_id: dtId, meter_id, leg: legNumber, day, event_count });
+    }
+  }
+  for (const [leg, value] of medians) {
+    const [meterId, legNumber] = splitLegKey(dt.steps.legKeys[leg]!);
+    const flag = (kind: ImpedanceFlagKind, reference: number) =>
+      outputs.push({
+        type: 'flag',
+        flag: {
+          dt_id: dtId,
+          meter_id: meterId,
+          leg: legNumber,
+          day,
+          kind,
+          median_mohm: value,
+          reference_mohm: reference,
+        },
+      });
+    if (value >= flags.absoluteMohm) flag('absolute', flags.absoluteMohm);
+    const history = dt.history.get(leg) ?? [];
+    if (history.length >= flags.minHistoryDays) {
+      const baseline = median([...history]);
+      if (value >= flags.riseFactor * baseline) flag('own_rise', baseline);
+    }
+    const peers = [...medians].filter(([other]) => other !== leg).map(([, m]) => m);
+    if (peers.length >= flags.minPeers) {
+      const typical = median(peers);
+      if (value >= flags.peerFactor * typical) flag('peer_rise', typical);
+    }
+    history.push(value);
+    if (history.length > flags.historyDays) history.shift();
+    dt.history.set(leg, history);
+  }
+}
+
+function sufficient(row: LegDayImpedance, evidence: ImpedanceEvidenceConfig): boolean {
+  return (
+    row.effective_events >= evidence.minEffectiveEvents &&
+    row.stderr_mohm <= evidence.maxRelativeStdErr * row.median_mohm
+  );
+}
+
+function emitDirty(state: ImpedanceState, config: ImpedanceConfig, outputs: ImpedanceOutput[]): void {
+  for (const key of state.dirty) {
+    const [dtId, dayText, legText] = key.split('\u0000') as [string, string, string];
+    const dt = state.dts.get(dtId)!;
+    const day = Number(dayText);
+    const leg = Number(legText);
+    const legDay = dt.days.get(day)?.get(leg);
+    if (!legDay) continue;
+    const row = legDayRow(dtId, dt, day, leg, legDay, false, config.evidence);
+    if (sufficient(row, config.evidence)) outputs.push({ type: 'leg-day', row });
+  }
+  state.dirty.clear();
+}
+
+function legDayRow(
+  dtId: string,
+  dt: DtImpedance,
+  day: number,
+  leg: number,
+  legDay: LegDay,
+  final: boolean,
+  evidence: ImpedanceEvidenceConfig,
+): LegDayImpedance {
+  const [meterId, legNumber] = splitLegKey(dt.steps.legKeys[leg]!);
+  const centre = weightedMedian(legDay.estimates, legDay.weights);
+  return {
+    dt_id: dtId,
+    meter_id: meterId,
+    leg: legNumber,
+    day,
+    median_mohm: centre,
+    stderr_mohm: Math.max(
+      weightedMedianStdErr(legDay.estimates, legDay.weights, centre),
+      noiseFloorStdErr(legDay.weights, evidence.voltageNoiseV),
+    ),
+    event_count: legDay.estimates.length,
+    effective_events: effectiveCount(legDay.weights),
+    received_at: legDay.receivedAt,
+    version: 2 * legDay.receivedAt + (final ? 1 : 0),
+    is_final: final,
+  };
+}
+
+function splitLegKey(key: string): [string, number] {
+  const at = key.lastIndexOf('\u0000');
+  return [key.slice(0, at), Number(key.slice(at + 1))];
+}
