@@ -29,14 +29,21 @@ import {
  * relearns each leg's peers from the replayed readings, so the medians it writes for the day in progress can
  * differ slightly (a few estimates fewer) from an uninterrupted run's; final days are unaffected.
  *
- * Flags, when a day becomes final, per leg (all thresholds in ImpedanceFlagConfig):
- * - `absolute`: the day's median is at or above `absoluteMohm`;
- * - `own_rise`: it is at least `riseFactor` × the median of the leg's own previous daily medians (at least
- *   `minHistoryDays` of the last `historyDays`), a connection that is getting worse;
- * - `peer_rise`: it is at least `peerFactor` × the median of the same day's medians of the DT's other legs
- *   (at least `minPeers` of them), a connection much worse than its neighbours'.
+ * Flags, when a day becomes final, per leg with at least `minFlagEvents` effective steps that day, judged by
+ * the lower confidence bound of its median (median − flagConfidenceZ × standard error), so a flag is raised
+ * only when the evidence says so, but does not wait for the evidence a published median needs (all
+ * thresholds in ImpedanceFlagConfig):
+ * - `absolute`: the bound is at or above `absoluteMohm`;
+ * - `own_rise`: it is at least `riseFactor` × the median of the leg's own previous published daily medians
+ *   (at least `minHistoryDays` of the last `historyDays`), a connection that is getting worse;
+ * - `peer_rise`: it is at least `peerFactor` × the median of the same day's published medians of the DT's
+ *   other legs (at least `minPeers` of them), a connection much worse than its neighbours'.
  */
 export interface ImpedanceFlagConfig {
+  /** A leg-day is judged only with at least this many effective steps. */
+  minFlagEvents: number;
+  /** ... and by its median less this many standard errors (a one-sided bound: 2 ≈ 97.7 %). */
+  flagConfidenceZ: number;
   absoluteMohm: number;
   riseFactor: number;
   historyDays: number;
@@ -74,6 +81,8 @@ export interface ImpedanceConfig {
 }
 
 export const DEFAULT_IMPEDANCE_FLAGS: ImpedanceFlagConfig = {
+  minFlagEvents: 3,
+  flagConfidenceZ: 2,
   absoluteMohm: 800,
   riseFactor: 1.5,
   historyDays: 14,
@@ -255,47 +264,53 @@ function finishDay(
   const flags = config.flags;
   const legs = dt.days.get(day)!;
   dt.days.delete(day);
-  const medians = new Map<number, number>();
+  const rows = new Map<number, LegDayImpedance>();
   for (const [leg, legDay] of legs) {
     state.dirty.delete(`${dtId}\u0000${day}\u0000${leg}`);
     const row = legDayRow(dtId, dt, day, leg, legDay, true, config.evidence);
-    if (sufficient(row, config.evidence)) {
-      medians.set(leg, row.median_mohm);
-      outputs.push({ type: 'leg-day', row });
-    } else {
+    rows.set(leg, row);
+    if (sufficient(row, config.evidence)) outputs.push({ type: 'leg-day', row });
+    else {
       const { meter_id, leg: legNumber, event_count } = row;
       outputs.push({ type: 'insufficient', dt_id: dtId, meter_id, leg: legNumber, day, event_count });
     }
   }
-  for (const [leg, value] of medians) {
-    const [meterId, legNumber] = splitLegKey(dt.steps.legKeys[leg]!);
+  const published = [...rows].filter(([, row]) => sufficient(row, config.evidence));
+  for (const [leg, row] of rows) {
+    // A flag needs confidence, not a published median: the day's value is above the bar even at its lower
+    // bound (median − flagConfidenceZ standard errors). A joint heating up must not wait for a quiet day.
+    if (row.effective_events < flags.minFlagEvents) continue;
+    const low = row.median_mohm - flags.flagConfidenceZ * row.stderr_mohm;
     const flag = (kind: ImpedanceFlagKind, reference: number) =>
       outputs.push({
         type: 'flag',
         flag: {
           dt_id: dtId,
-          meter_id: meterId,
-          leg: legNumber,
+          meter_id: row.meter_id,
+          leg: row.leg,
           day,
           kind,
-          median_mohm: value,
+          median_mohm: row.median_mohm,
           reference_mohm: reference,
         },
       });
-    if (value >= flags.absoluteMohm) flag('absolute', flags.absoluteMohm);
+    if (low >= flags.absoluteMohm) flag('absolute', flags.absoluteMohm);
     const history = dt.history.get(leg) ?? [];
     if (history.length >= flags.minHistoryDays) {
       const baseline = median([...history]);
-      if (value >= flags.riseFactor * baseline) flag('own_rise', baseline);
+      if (low >= flags.riseFactor * baseline) flag('own_rise', baseline);
     }
-    const peers = [...medians].filter(([other]) => other !== leg).map(([, m]) => m);
+    const peers = published.filter(([other]) => other !== leg).map(([, r]) => r.median_mohm);
     if (peers.length >= flags.minPeers) {
       const typical = median(peers);
-      if (value >= flags.peerFactor * typical) flag('peer_rise', typical);
+      if (low >= flags.peerFactor * typical) flag('peer_rise', typical);
     }
-    history.push(value);
-    if (history.length > flags.historyDays) history.shift();
-    dt.history.set(leg, history);
+    // Only published medians become history: the baseline must be sound.
+    if (sufficient(row, config.evidence)) {
+      history.push(row.median_mohm);
+      if (history.length > flags.historyDays) history.shift();
+      dt.history.set(leg, history);
+    }
   }
 }
 

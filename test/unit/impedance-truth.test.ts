@@ -13,7 +13,7 @@ import type { MeterReading } from '../../schemas/types.gen.js';
 import { createSimulation, type Simulation } from '../../simulator/model.js';
 
 const START = Date.UTC(2026, 5, 1);
-const DAYS = 10;
+const DAYS = 14;
 /**
  * The simulator's healthy service drops are at most 432 mΩ and its degrading joints climb 8-30 % a day from
  * ~150 mΩ, so with the default 800 mΩ few would cross within a short run: the test flags at 500 mΩ.
