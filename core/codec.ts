@@ -6,6 +6,8 @@ import type {
   DeadLetter,
   DispatchCommand,
   DtEnvelope,
+  ImpedanceDaily,
+  ImpedanceFlag,
   MeterReading,
   TopologyMeter,
   TopologyTransformer,
@@ -21,6 +23,8 @@ export interface LogRecordTypes {
   TopologyTransformer: TopologyTransformer;
   DtEnvelope: DtEnvelope;
   DeadLetter: DeadLetter;
+  ImpedanceDaily: ImpedanceDaily;
+  ImpedanceFlag: ImpedanceFlag;
 }
 export type LogSchemaName = keyof LogRecordTypes & SchemaName;
 

@@ -27,6 +27,8 @@ export interface GridstreamConfig {
   retentionDays: number;
   /** Partitions of the keyed log topics. */
   partitions: number;
+  /** A meter leg whose daily impedance median is at least this (milliohm) is flagged. */
+  impedanceAlertMohm: number;
 }
 
 interface Variable {
@@ -87,6 +89,12 @@ export const VARIABLES: Record<string, Variable> = {
     kind: 'positive',
     fallback: 395,
     doc: 'warehouse retention of time series',
+  },
+  GRIDSTREAM_IMPEDANCE_ALERT_MOHM: {
+    key: 'impedanceAlertMohm',
+    kind: 'positive',
+    fallback: 800,
+    doc: 'daily median service-drop impedance (milliohm) at which a meter leg is flagged',
   },
   GRIDSTREAM_PARTITIONS: {
     key: 'partitions',

@@ -48,6 +48,29 @@ export function createMetrics() {
       help: 'Readings past the revision horizon of their slot (stored, slot not revised)',
       registers: r,
     }),
+    impedanceLegDays: new Counter({
+      name: 'gridstream_impedance_leg_days_total',
+      help: 'Meter leg-days made final by the impedance processor, by outcome: published (a median with enough evidence) or insufficient (too few or too small current steps)',
+      labelNames: ['outcome'],
+      registers: r,
+    }),
+    impedanceFlags: new Counter({
+      name: 'gridstream_impedance_flags_total',
+      help: 'High-impedance flags raised, by kind (absolute, own_rise, peer_rise)',
+      labelNames: ['kind'],
+      registers: r,
+    }),
+    impedanceFlaggedLegs: new Gauge({
+      name: 'gridstream_impedance_flagged_legs',
+      help: 'Meter legs flagged for high impedance on the latest UTC day made final, by kind',
+      labelNames: ['kind'],
+      registers: r,
+    }),
+    impedanceTooLate: new Counter({
+      name: 'gridstream_impedance_readings_too_late_total',
+      help: 'Readings that arrived after their time was closed for impedance (stored, not used for impedance)',
+      registers: r,
+    }),
     rowsInserted: new Counter({
       name: 'gridstream_warehouse_rows_inserted_total',
       help: 'Rows inserted into the warehouse, by table',

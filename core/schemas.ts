@@ -14,7 +14,9 @@ export type SchemaName =
   | 'TopologyMeter'
   | 'TopologyTransformer'
   | 'DtEnvelope'
-  | 'DeadLetter';
+  | 'DeadLetter'
+  | 'ImpedanceDaily'
+  | 'ImpedanceFlag';
 
 function loadTypes(): Map<string, avro.Type> {
   const registry: Record<string, avro.Type> = {};

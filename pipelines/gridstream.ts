@@ -7,9 +7,10 @@ import { partitionFor } from '../io/log/partitioner.js';
 import { recordTopologyVersion } from '../io/warehouse/topology-versions.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
-import type { EnvelopeInput } from '../processors/envelope.js';
-import type { TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
+import type { MeterReading, TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
+import { DEFAULT_IMPEDANCE_CONFIG } from '../processors/impedance.js';
 import { startEnvelopeStage } from './envelope-stage.js';
+import { startImpedanceStage } from './impedance-stage.js';
 import { startIngest } from './ingest-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
 import { topicSpecs } from './topics.js';
@@ -19,6 +20,7 @@ import { startWarehouseSink } from './warehouse-sink.js';
  * The gridstream dataflow, the same in embedded and distributed mode:
  *
  *   MQTT ──ingest──▶ gridstream.readings ──envelopes──▶ gridstream.envelopes ─┐
+ *                │                     └──impedance──▶ gridstream.impedance(.flags) ┤
  *                ├─▶ gridstream.weather / .dispatches ──────────────────────────┼──warehouse sink──▶ ClickHouse
  *                └─▶ gridstream.deadletters ─────────────────────────────────────┤
  *   topology load ──▶ gridstream.topology.* (compacted) ──▶ topology table ──────┘ (meter → DT, meters per DT)
@@ -80,6 +82,22 @@ export async function startPipeline(
           recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
       })
     : null;
+  const impedance = processing
+    ? startImpedanceStage({
+        log,
+        partitions: config.partitions,
+        config: {
+          ...DEFAULT_IMPEDANCE_CONFIG,
+          allowedLatenessMs: config.allowedLatenessS * 1000,
+          flags: { ...DEFAULT_IMPEDANCE_CONFIG.flags, absoluteMohm: config.impedanceAlertMohm },
+        },
+        metrics,
+        topology,
+        // The day in progress, so a restarted or rebalanced partition's provisional medians keep its steps.
+        restore: (partition) =>
+          recentReadings(warehouse, topology, partition, config.partitions, 24 * 3_600_000),
+      })
+    : null;
   let ingest: Awaited<ReturnType<typeof startIngest>> | null = null;
   if (roles.includes('bridge')) {
     if (!broker) throw new Error('the bridge role needs an MQTT broker');
@@ -92,10 +110,15 @@ export async function startPipeline(
     });
   }
 
-  const lags = async () => ({ envelopes: (await envelopes?.lag()) ?? 0, sink: (await sink?.lag()) ?? 0 });
+  const lags = async () => ({
+    envelopes: (await envelopes?.lag()) ?? 0,
+    impedance: (await impedance?.lag()) ?? 0,
+    sink: (await sink?.lag()) ?? 0,
+  });
   const lagTimer = setInterval(() => {
     void lags().then((l) => {
       metrics.consumerLag.set({ group: 'gridstream-envelopes' }, l.envelopes);
+      metrics.consumerLag.set({ group: 'gridstream-impedance' }, l.impedance);
       metrics.consumerLag.set({ group: 'gridstream-warehouse-sink' }, l.sink);
     });
   }, 1000);
@@ -125,7 +148,7 @@ export async function startPipeline(
         await new Promise((resolve) => setTimeout(resolve, 600));
         const l = await lags();
         const now = ingest?.handled() ?? 0;
-        quiet = l.envelopes === 0 && l.sink === 0 && now === handled ? quiet + 1 : 0;
+        quiet = l.envelopes === 0 && l.impedance === 0 && l.sink === 0 && now === handled ? quiet + 1 : 0;
         handled = now;
       }
     },
@@ -133,6 +156,7 @@ export async function startPipeline(
       clearInterval(lagTimer);
       await ingest?.stop();
       await envelopes?.stop();
+      await impedance?.stop();
       await sink?.stop();
       await topology.stop();
     },
@@ -182,7 +206,7 @@ async function recentReadings(
   partition: number,
   partitions: number,
   horizonMs: number,
-): Promise<EnvelopeInput[]> {
+): Promise<Array<{ type: 'reading'; reading: MeterReading }>> {
   const dts = [...topology.index.transformers.keys()].filter(
     (dt) => partitionFor(dt, partitions) === partition,
   );

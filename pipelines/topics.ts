@@ -7,6 +7,8 @@ export const TOPICS = {
   weather: { name: 'gridstream.weather', schema: 'WeatherObservation', key: 'station id' },
   dispatches: { name: 'gridstream.dispatches', schema: 'DispatchCommand', key: 'asset id' },
   envelopes: { name: 'gridstream.envelopes', schema: 'DtEnvelope', key: 'DT id' },
+  impedance: { name: 'gridstream.impedance', schema: 'ImpedanceDaily', key: 'DT id' },
+  impedanceFlags: { name: 'gridstream.impedance.flags', schema: 'ImpedanceFlag', key: 'DT id' },
   deadLetters: { name: 'gridstream.deadletters', schema: 'DeadLetter', key: 'meter, station or asset id' },
   topologyMeters: { name: 'gridstream.topology.meters', schema: 'TopologyMeter', key: 'meter id' },
   topologyTransformers: {

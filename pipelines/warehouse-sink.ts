@@ -6,6 +6,8 @@ import {
   deadLetterRow,
   dispatchRow,
   envelopeRow,
+  impedanceDailyRow,
+  impedanceFlagRow,
   readingRow,
   topologyMeterRow,
   topologyTransformerRow,
@@ -19,6 +21,14 @@ import { TOPICS } from './topics.js';
 const ROUTES: Record<string, { table: string; row: (value: Buffer) => Record<string, unknown> }> = {
   [TOPICS.readings.name]: { table: TABLES.readings, row: (v) => readingRow(decode('MeterReading', v)) },
   [TOPICS.envelopes.name]: { table: TABLES.envelopes, row: (v) => envelopeRow(decode('DtEnvelope', v)) },
+  [TOPICS.impedance.name]: {
+    table: TABLES.impedanceDaily,
+    row: (v) => impedanceDailyRow(decode('ImpedanceDaily', v)),
+  },
+  [TOPICS.impedanceFlags.name]: {
+    table: TABLES.impedanceFlags,
+    row: (v) => impedanceFlagRow(decode('ImpedanceFlag', v)),
+  },
   [TOPICS.deadLetters.name]: {
     table: TABLES.deadLetters,
     row: (v) => deadLetterRow(decode('DeadLetter', v)),

@@ -105,9 +105,12 @@ export class LegSteps {
   private closedUpTo = Number.NEGATIVE_INFINITY;
   /** Steps up to this time have been evaluated. */
   private evaluatedUpTo = Number.NEGATIVE_INFINITY;
-  /** Row j, column k: Σ ΔV_k·ΔI_j and Σ ΔI_j² over j's steps with k quiet (β_jk = their ratio). */
-  private slopeNum = new Float64Array(0);
-  private slopeDen = new Float64Array(0);
+  /**
+   * Row j, column k: Σ ΔV_k·ΔI_j and Σ ΔI_j² over j's steps with k quiet (β_jk = their ratio). Single
+   * precision: they only sort peers into phases, and a DT's matrices are its largest state (legs²).
+   */
+  private slopeNum = new Float32Array(0);
+  private slopeDen = new Float32Array(0);
   private stepsSeen = new Int32Array(0);
   /** Running impedance estimate per leg, ohm (NaN until RUNNING_MIN_ESTIMATES), and the estimate count. */
   private running = new Float64Array(0);
@@ -315,14 +318,14 @@ export class LegSteps {
     leg = this.legKeys.length;
     this.legIndex.set(legKey, leg);
     this.legKeys.push(legKey);
-    if (leg >= this.capacity) this.reserve(Math.max(8, this.capacity * 2));
+    if (leg >= this.capacity) this.reserve(Math.max(8, Math.ceil(this.capacity * 1.5)));
     return leg;
   }
 
   private reserve(capacity: number): void {
     const old = this.capacity;
-    const resize = (matrix: Float64Array) => {
-      const next = new Float64Array(capacity * capacity);
+    const resize = (matrix: Float32Array) => {
+      const next = new Float32Array(capacity * capacity);
       for (let j = 0; j < old; j++) next.set(matrix.subarray(j * old, (j + 1) * old), j * capacity);
       return next;
     };

@@ -111,6 +111,54 @@ export interface DtEnvelope {
   data_quality: DataQuality;
 }
 
+/** A meter leg's service-drop impedance for one UTC day (topic gridstream.impedance, keyed by DT id): the weighted median of the day's step estimates, published once it rests on enough evidence. The identifiers are those of seed 003, from the topology when the row was computed. A later revision of the same leg-day carries a higher version and replaces the earlier one. */
+export interface ImpedanceDaily {
+  dt_id: string;
+  meter_id: string;
+  /** Meter leg (phase) number, 1 to 3 (seed 003: MeterLeg). */
+  leg: number;
+  /** UTC midnight starting the day (seed 003: EventDate). */
+  day: number;
+  /** Median service-drop impedance of the day, milliohm (seed 003: MedianImpedance): the median of the step estimates, each weighted by its inverse variance. */
+  median_mohm: number;
+  /** Standard error of the median, milliohm. */
+  stderr_mohm: number;
+  /** Current steps the median rests on (seed 003: EventCount). */
+  event_count: number;
+  /** Effective number of steps, (sum of weights)^2 / sum of squared weights: lower than event_count when a few large steps dominate. */
+  effective_events: number;
+  /** Newest receive time among the readings behind the estimates (seed 003: ReceivedTime). */
+  received_at: number;
+  /** 2 x received_at (epoch ms), plus 1 once final: the warehouse keeps the row with the highest version. */
+  version: number;
+  /** False while steps of the day may still be evaluated. */
+  is_final: boolean;
+  /** Seed 003: ServicePointId. */
+  service_point_id: null | string;
+  /** Seed 003: MeterNumber. */
+  meter_number: null | string;
+  /** Seed 003: ElectronicSerialNumber. */
+  electronic_serial_number: null | string;
+  /** Seed 003: PremiseId. */
+  premise_id: null | string;
+}
+
+export type ImpedanceFlagKind = "absolute" | "own_rise" | "peer_rise";
+
+/** A high-impedance flag on a meter leg for one UTC day (topic gridstream.impedance.flags, keyed by DT id), raised when the lower confidence bound of the day's median crosses the bar of its kind. */
+export interface ImpedanceFlag {
+  dt_id: string;
+  meter_id: string;
+  leg: number;
+  /** UTC midnight starting the day. */
+  day: number;
+  kind: ImpedanceFlagKind;
+  /** The day's median impedance, milliohm. */
+  median_mohm: number;
+  /** What the median was compared with: the absolute threshold, the leg's own baseline, or the peers' median, milliohm. */
+  reference_mohm: number;
+}
+
 export interface LegReading {
   leg: number;
   /** RMS voltage, V. */

@@ -13,6 +13,9 @@ import type {
   DeadLetter,
   DispatchCommand,
   DtEnvelope,
+  ImpedanceDaily,
+  ImpedanceFlag,
+  ImpedanceFlagKind,
   MeterReading,
   PowerUnit,
   TopologyMeter,
@@ -301,5 +304,71 @@ export function dispatchRow(d: DispatchCommand): DispatchRow {
     soc_imbalance_amount: d.soc_imbalance?.amount ?? null,
     soc_imbalance_unit: d.soc_imbalance?.unit ?? null,
     received_at: dateTime64(d.received_at),
+  };
+}
+
+/** Epoch milliseconds of a UTC midnight → Date text 'YYYY-MM-DD'. */
+export function dateText(ms: number): string {
+  if (!Number.isFinite(ms)) throw new RangeError(`not a timestamp: ${ms}`);
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+export type ImpedanceDailyRow = {
+  meter_id: string;
+  leg: number;
+  day: string;
+  dt_id: string;
+  median_mohm: number;
+  stderr_mohm: number;
+  event_count: number;
+  effective_events: number;
+  received_at: string;
+  version: number;
+  is_final: boolean;
+  service_point_id: string | null;
+  meter_number: string | null;
+  electronic_serial_number: string | null;
+  premise_id: string | null;
+};
+
+export function impedanceDailyRow(d: ImpedanceDaily): ImpedanceDailyRow {
+  return {
+    meter_id: d.meter_id,
+    leg: d.leg,
+    day: dateText(d.day),
+    dt_id: d.dt_id,
+    median_mohm: d.median_mohm,
+    stderr_mohm: d.stderr_mohm,
+    event_count: d.event_count,
+    effective_events: d.effective_events,
+    received_at: dateTime64(d.received_at),
+    version: d.version,
+    is_final: d.is_final,
+    service_point_id: d.service_point_id,
+    meter_number: d.meter_number,
+    electronic_serial_number: d.electronic_serial_number,
+    premise_id: d.premise_id,
+  };
+}
+
+export type ImpedanceFlagRow = {
+  meter_id: string;
+  leg: number;
+  day: string;
+  kind: ImpedanceFlagKind;
+  dt_id: string;
+  median_mohm: number;
+  reference_mohm: number;
+};
+
+export function impedanceFlagRow(f: ImpedanceFlag): ImpedanceFlagRow {
+  return {
+    meter_id: f.meter_id,
+    leg: f.leg,
+    day: dateText(f.day),
+    kind: f.kind,
+    dt_id: f.dt_id,
+    median_mohm: f.median_mohm,
+    reference_mohm: f.reference_mohm,
   };
 }

@@ -8,6 +8,8 @@ export const TABLES = {
   topologyVersions: 'topology_versions',
   weather: 'weather',
   dispatches: 'dispatches',
+  impedanceDaily: 'impedance_daily',
+  impedanceFlags: 'impedance_flags',
 } as const;
 
 export type TableName = (typeof TABLES)[keyof typeof TABLES];

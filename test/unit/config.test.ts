@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       revisionHorizonH: 24,
       retentionDays: 395,
       partitions: 8,
+      impedanceAlertMohm: 800,
     });
     expect(isAbsolute(config.dataDir)).toBe(true);
   });
@@ -76,6 +77,7 @@ describe('loadConfig', () => {
       GRIDSTREAM_REVISION_HORIZON_H: '48',
       GRIDSTREAM_RETENTION_DAYS: '30',
       GRIDSTREAM_PARTITIONS: '16',
+      GRIDSTREAM_IMPEDANCE_ALERT_MOHM: '500',
     });
     expect(config).toEqual<GridstreamConfig>({
       httpPort: 9090,
@@ -90,6 +92,7 @@ describe('loadConfig', () => {
       revisionHorizonH: 48,
       retentionDays: 30,
       partitions: 16,
+      impedanceAlertMohm: 500,
     });
   });
 
