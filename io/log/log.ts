@@ -91,10 +91,18 @@ export interface Log {
 /** For each topic-partition among `records`, the highest offset seen: what a commit covers. */
 export function highestOffsets(records: LogRecord[]): Map<string, LogRecord> {
   const last = new Map<string, LogRecord>();
+  // A batch comes in runs of one partition: look the partition up only when the run changes.
+  let run: LogRecord | undefined;
+  let id = '';
   for (const record of records) {
-    const id = `${record.topic}\u0000${record.partition}`;
-    const seen = last.get(id);
-    if (!seen || seen.offset < record.offset) last.set(id, record);
+    if (run === undefined || run.partition !== record.partition || run.topic !== record.topic) {
+      id = `${record.topic}\u0000${record.partition}`;
+      run = last.get(id);
+    }
+    if (run === undefined || run.offset < record.offset) {
+      last.set(id, record);
+      run = record;
+    }
   }
   return last;
 }

@@ -26,6 +26,11 @@ interface Partition {
   /** Offset of records[0]. */
   base: number;
   records: LogRecord[];
+  /**
+   * Lowest committed offset among the groups subscribed to the topic (Infinity: none), cached because every
+   * append asks for it; undefined once a commit or a new subscription may have changed it.
+   */
+  floor: number | undefined;
 }
 
 interface Topic {
@@ -67,7 +72,11 @@ export class MemoryLog implements Log {
       }
       this.topics.set(spec.name, {
         spec,
-        partitions: Array.from({ length: spec.partitions }, () => ({ base: 0, records: [] })),
+        partitions: Array.from({ length: spec.partitions }, () => ({
+          base: 0,
+          records: [],
+          floor: undefined,
+        })),
       });
     }
   }
@@ -87,7 +96,10 @@ export class MemoryLog implements Log {
       group = { committed: new Map(), members: [], topics: new Set() };
       this.groups.set(options.group, group);
     }
-    for (const topic of options.topics) group.topics.add(topic);
+    for (const topic of options.topics) {
+      group.topics.add(topic);
+      for (const p of this.topic(topic).partitions) p.floor = undefined;
+    }
     const member = new MemoryConsumer(this, group, options);
     group.members.push(member);
     this.rebalance(group);
@@ -153,7 +165,10 @@ export class MemoryLog implements Log {
     for (const record of highestOffsets(records).values()) {
       const id = tpId(record.topic, record.partition);
       const next = record.offset + 1;
-      if ((group.committed.get(id) ?? 0) < next) group.committed.set(id, next);
+      if ((group.committed.get(id) ?? 0) < next) {
+        group.committed.set(id, next);
+        this.topic(record.topic).partitions[record.partition]!.floor = undefined;
+      }
       this.trim(record.topic, record.partition);
     }
     for (const resolve of [...this.spaceWaiters]) resolve();
@@ -218,13 +233,22 @@ export class MemoryLog implements Log {
 
   /** Uncommitted records of the slowest subscribed group. */
   private backlog(topic: string, partition: number): number {
-    const end = this.endOffset(topic, partition);
-    let backlog = 0;
-    for (const group of this.groups.values()) {
-      if (!group.topics.has(topic)) continue;
-      backlog = Math.max(backlog, end - (group.committed.get(tpId(topic, partition)) ?? 0));
+    const floor = this.floor(topic, partition);
+    return floor === Number.POSITIVE_INFINITY ? 0 : Math.max(0, this.endOffset(topic, partition) - floor);
+  }
+
+  /** Lowest committed offset among the groups subscribed to the topic; Infinity when none is. */
+  private floor(topicName: string, partition: number): number {
+    const p = this.topic(topicName).partitions[partition]!;
+    if (p.floor === undefined) {
+      let floor = Number.POSITIVE_INFINITY;
+      for (const group of this.groups.values()) {
+        if (group.topics.has(topicName))
+          floor = Math.min(floor, group.committed.get(tpId(topicName, partition)) ?? 0);
+      }
+      p.floor = floor;
     }
-    return backlog;
+    return p.floor;
   }
 
   /**
@@ -235,11 +259,7 @@ export class MemoryLog implements Log {
     const topic = this.topic(topicName);
     if (topic.spec.compacted) return;
     const p = topic.partitions[partition]!;
-    let low = p.base + p.records.length;
-    for (const group of this.groups.values()) {
-      if (!group.topics.has(topicName)) continue;
-      low = Math.min(low, group.committed.get(tpId(topicName, partition)) ?? 0);
-    }
+    const low = Math.min(p.base + p.records.length, this.floor(topicName, partition));
     const drop = low - p.base;
     if (drop > 0) {
       p.records.splice(0, drop);
