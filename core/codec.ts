@@ -39,17 +39,36 @@ export function schemaId(name: LogSchemaName): number {
   return id;
 }
 
+/**
+ * Records this process encoded, by the buffer they became. On the in-process log the same Buffer reaches every
+ * consumer, which then gets the record back without decoding it again (Kafka consumers get fresh buffers and
+ * decode). Weak, so an entry goes when the log drops the buffer. Decoded records are shared: never mutate one.
+ */
+const encoded = new WeakMap<Buffer, { name: LogSchemaName; record: unknown }>();
+
+/** Reused for the Avro body, so encoding allocates only the record's own buffer. */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
 /** Avro binary in the Confluent wire format, so standard Kafka tooling can decode log records. */
 export function encode<N extends LogSchemaName>(name: N, record: LogRecordTypes[N]): Buffer {
-  const body = avroType(name).toBuffer(record);
-  const out = Buffer.allocUnsafe(5 + body.length);
-  out.writeUInt8(MAGIC, 0);
-  out.writeUInt32BE(schemaId(name), 1);
-  body.copy(out, 5);
+  const type = avroType(name);
+  let end = type.encode(record, scratch, 5);
+  if (end < 0) {
+    // Too small by -end bytes: grow (rarely; the largest records are dead letters with their raw payload).
+    scratch = Buffer.allocUnsafe(Math.max(2 * scratch.length, scratch.length - end));
+    end = type.encode(record, scratch, 5);
+  }
+  scratch.writeUInt8(MAGIC, 0);
+  scratch.writeUInt32BE(schemaId(name), 1);
+  const out = Buffer.allocUnsafe(end);
+  scratch.copy(out, 0, 0, end);
+  encoded.set(out, { name, record });
   return out;
 }
 
 export function decode<N extends LogSchemaName>(name: N, buffer: Buffer): LogRecordTypes[N] {
+  const known = encoded.get(buffer);
+  if (known !== undefined && known.name === name) return known.record as LogRecordTypes[N];
   if (buffer.length < 5 || buffer.readUInt8(0) !== MAGIC)
     throw new Error(`not a wire-format ${name} record: bad magic byte`);
   const id = buffer.readUInt32BE(1);
