@@ -74,12 +74,14 @@ export interface LegVoltage {
 
 export type DataQuality = "ami_direct" | "ami_imputed" | "modelled_only";
 
+export type ProfileSource = "measured" | "imputed" | "modelled";
+
 /** A DT's 15-minute load envelope for the slot [slot_start, slot_start + 15 min) (topic gridstream.envelopes, keyed by DT id). A later revision of the same slot carries a higher version and replaces the earlier one. */
 export interface DtEnvelope {
   dt_id: string;
   /** UTC quarter hour the slot starts at. */
   slot_start: number;
-  /** 2 x the newest receive time (epoch ms) among the slot's readings, plus 1 once the slot is final. Grows with every change, survives restarts and is identical on replay, so the warehouse keeps the row with the highest version. */
+  /** 2 x the newest receive time (epoch ms) among the slot's readings, plus 1 once the slot is final (a modelled slot, without readings, is 1). Grows with every change, survives restarts and is identical on replay, so the warehouse keeps the row with the highest version. */
   version: number;
   /** False while the watermark has not yet passed slot end plus allowed lateness. */
   is_final: boolean;
@@ -109,6 +111,12 @@ export interface DtEnvelope {
   ami_coverage_pct: number;
   /** ami_direct: coverage >= 90%; ami_imputed: partial AMI; modelled_only: no AMI. Warehouse and API spell them as the seeds do: ami-direct, ami-imputed, modelled-only. */
   data_quality: DataQuality;
+  /** Part of net_mean_kw (and of min_kw, max_kw, p95_kw, import_kwh, export_kwh) that is not measured, kW: the load imputed for the meters that did not report (feeder pattern for the slot x meters missing x the DT's scale), or, in a modelled slot, all of it. The measured part is net_mean_kw - imputed_kw. 0 in records written before imputation existed. */
+  imputed_kw: number;
+  /** Meters whose load was imputed in this slot (meters_connected - meters_reporting when imputed; all meters in a modelled slot; otherwise 0). */
+  imputed_meters: number;
+  /** measured: the figures are the reporting meters' sum; imputed: meters were missing and their load was added from the feeder pattern; modelled: the DT has no AMI and the slot is nameplate x a load shape (version 1, superseded by any measured row). */
+  profile_source: ProfileSource;
 }
 
 /** A meter leg's service-drop impedance for one UTC day (topic gridstream.impedance, keyed by DT id): the weighted median of the day's step estimates, published once it rests on enough evidence. The identifiers are those of seed 003, from the topology when the row was computed. A later revision of the same leg-day carries a higher version and replaces the earlier one. */

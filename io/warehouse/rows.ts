@@ -116,6 +116,9 @@ export type EnvelopeRow = {
   readings: number;
   ami_coverage_pct: number;
   data_quality: DataQualityLabel;
+  imputed_kw: number;
+  imputed_meters: number;
+  profile_source: 'measured' | 'imputed' | 'modelled';
 };
 
 export function envelopeRow(e: DtEnvelope): EnvelopeRow {
@@ -140,6 +143,9 @@ export function envelopeRow(e: DtEnvelope): EnvelopeRow {
     readings: e.readings,
     ami_coverage_pct: e.ami_coverage_pct,
     data_quality: dataQualityLabel(e.data_quality),
+    imputed_kw: e.imputed_kw,
+    imputed_meters: e.imputed_meters,
+    profile_source: e.profile_source,
   };
 }
 

@@ -125,6 +125,9 @@ describe('server warehouse (over an in-process connection)', () => {
       readings: 1,
       ami_coverage_pct: 50,
       data_quality: 'ami_imputed' as const,
+      imputed_kw: 0,
+      imputed_meters: 0,
+      profile_source: 'measured' as const,
     };
     for (const version of [3, 5, 3]) {
       await warehouse.insert('envelopes', [envelopeRow({ ...base, version })], {

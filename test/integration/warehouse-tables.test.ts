@@ -63,6 +63,9 @@ function envelope(dtId: string, version: number, overrides: Partial<DtEnvelope> 
     readings: version,
     ami_coverage_pct: 95,
     data_quality: 'ami_direct',
+    imputed_kw: 0,
+    imputed_meters: 0,
+    profile_source: 'measured',
     ...overrides,
   };
 }
@@ -161,6 +164,9 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
       q_mean_kvar: 3.5,
       is_final: true,
       data_quality: 'modelled_only',
+      imputed_kw: 2.5,
+      imputed_meters: 2,
+      profile_source: 'imputed',
     });
     await warehouse.insert('envelopes', [envelopeRow(e)]);
     const rows = await warehouse.query(
@@ -188,6 +194,9 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
         readings: 7,
         ami_coverage_pct: 95,
         data_quality: 'modelled-only',
+        imputed_kw: 2.5,
+        imputed_meters: 2,
+        profile_source: 'imputed',
         slot_end: dateTime64(SLOT + SLOT_MS),
         label: 'modelled-only',
       },

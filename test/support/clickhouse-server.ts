@@ -249,6 +249,9 @@ export async function loadQueryFixture(warehouse: Warehouse, slot: number): Prom
       readings: version * 10,
       ami_coverage_pct: 100 / 3,
       data_quality: 'ami_imputed',
+      imputed_kw: 0,
+      imputed_meters: 0,
+      profile_source: 'measured',
       ...extra,
     });
   await warehouse.insert('envelopes', [

@@ -19,4 +19,7 @@ export const sampleEnvelope: DtEnvelope = {
   readings: 570,
   ami_coverage_pct: 91.2,
   data_quality: 'ami_direct',
+  imputed_kw: 0,
+  imputed_meters: 0,
+  profile_source: 'measured',
 };
