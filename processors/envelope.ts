@@ -1,6 +1,7 @@
 import { SLOT_MS, slotStart } from '../core/time.js';
 import type { DtEnvelope, MeterReading } from '../schemas/types.gen.js';
 import { CoverageWindow, dataQualityFor } from './coverage.js';
+import { emptyLoadPatterns, imputeMissing, modelledKw, type LoadPatterns } from './imputation.js';
 import { SlotReadings } from './slot-readings.js';
 import { summarizeSlot } from './slot-summary.js';
 
@@ -22,6 +23,31 @@ import { summarizeSlot } from './slot-summary.js';
  * change always comes with a reading received later, so versions grow with every change; they depend only
  * on the records, so a replay or a processor restored from the warehouse after a restart emits the same
  * versions, and the warehouse keeps the newest row of a slot whatever order rows arrive in.
+ *
+ * Data-quality tiers in full (processors/imputation.ts has the patterns):
+ * - Imputation. When a slot is emitted with fewer meters reporting than connected, and the DT's feeder has a
+ *   load pattern for the slot (a `load-patterns` input), the missing meters' load is added: imputed kW =
+ *   each missing meter's own mean for that day type and local hour where the warehouse has its history, and
+ *   for the others the feeder's kW per meter for that day type and local slot of day × the DT's scale. The
+ *   figures (net_mean_kw, min, max, p95, import and export kWh) then describe the whole DT, `imputed_kw` is the
+ *   part that was added (the measured part is net_mean_kw − imputed_kw), `imputed_meters` the meters filled,
+ *   and `profile_source` is `imputed`. Without a pattern the slot stays as measured. Imputation does not
+ *   change the version (it depends only on the readings): the imputed figures are those of the patterns in
+ *   force when the slot is emitted; patterns change slowly (four weeks of final slots, reloaded hourly), and a
+ *   pattern change alone does not re-emit a slot.
+ * - Modelled-only DTs. A DT the topology gives meters (`meters-connected` > 0) and a nameplate
+ *   (`dt-nameplate`) but that has never had a reading in this processor gets, for every slot that closes
+ *   (stream time passing slot end + allowed lateness, so the partition's readings drive it), a final modelled
+ *   slot: rated kVA × the feeder's kW per kVA for the slot (from the feeder's DTs with AMI), or × the standard
+ *   residential shape when the feeder has none. A DT the warehouse has measured slots of (in the
+ *   patterns' four weeks) is not modelled, and neither are the slots of the first close after start (other
+ *   DTs of the partition may not have shown their first reading yet); a restart re-emits the same rows for
+ *   the slots it closes again. A modelled slot has version 1,
+ *   is_final, no readings, `profile_source` `modelled`, `imputed_kw` = net_mean_kw, `imputed_meters` =
+ *   meters_connected and tier `modelled_only`; any measured row of the slot has a higher version and replaces
+ *   it. Once the DT has a reading, modelling stops. A partition with no readings at all has no stream time
+ *   and models nothing. The thermal model is not run here: the stress and operating-envelope processors run
+ *   it over these profiles like any other.
  */
 export interface EnvelopeConfig {
   allowedLatenessMs: number;
@@ -37,6 +63,10 @@ export type EnvelopeInput =
   | { type: 'reading'; reading: MeterReading }
   /** Topology: how many meters the DT has (the denominator of meters reporting and of coverage). */
   | { type: 'meters-connected'; dt_id: string; meters: number }
+  /** Topology: the DT's feeder, rating and local UTC offset (imputation.utcOffsetMs of its longitude). */
+  | { type: 'dt-nameplate'; dt_id: string; feeder_id: string; rated_kva: number; utc_offset_ms: number }
+  /** Side input: the feeder load patterns (replaces the previous ones). */
+  | { type: 'load-patterns'; patterns: LoadPatterns }
   /** Punctuation from the runtime: emit every slot changed since the last emit. */
   | { type: 'emit' };
 
@@ -52,6 +82,7 @@ interface SlotState {
 
 interface DtState {
   metersConnected: number;
+  nameplate: { feederId: string; ratedKva: number; utcOffsetMs: number } | null;
   /** Meter id → the small integer the DT's slots store instead of the id. */
   meterIndex: Map<string, number>;
   slots: Map<number, SlotState>;
@@ -65,6 +96,7 @@ export interface EnvelopeState {
   dts: Map<string, DtState>;
   /** Slots changed since the last emit, as `${dt_id}\u0000${slot_start}`. */
   dirty: Set<string>;
+  patterns: LoadPatterns;
 }
 
 export function initialEnvelopeState(): EnvelopeState {
@@ -73,6 +105,7 @@ export function initialEnvelopeState(): EnvelopeState {
     closedBefore: Number.NEGATIVE_INFINITY,
     dts: new Map(),
     dirty: new Set(),
+    patterns: emptyLoadPatterns(),
   };
 }
 
@@ -93,6 +126,16 @@ export function stepEnvelope(
     case 'meters-connected':
       dtState(state, input.dt_id).metersConnected = input.meters;
       break;
+    case 'dt-nameplate':
+      dtState(state, input.dt_id).nameplate = {
+        feederId: input.feeder_id,
+        ratedKva: input.rated_kva,
+        utcOffsetMs: input.utc_offset_ms,
+      };
+      break;
+    case 'load-patterns':
+      state.patterns = input.patterns;
+      break;
     case 'emit':
       emitDirty(state, outputs);
       break;
@@ -103,7 +146,13 @@ export function stepEnvelope(
 function dtState(state: EnvelopeState, dtId: string): DtState {
   let dt = state.dts.get(dtId);
   if (!dt) {
-    dt = { metersConnected: 0, meterIndex: new Map(), slots: new Map(), coverage: new CoverageWindow() };
+    dt = {
+      metersConnected: 0,
+      nameplate: null,
+      meterIndex: new Map(),
+      slots: new Map(),
+      coverage: new CoverageWindow(),
+    };
     state.dts.set(dtId, dt);
   }
   return dt;
@@ -154,20 +203,32 @@ function applyReading(
 function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: EnvelopeOutput[]) {
   const closeBefore = slotStart(state.streamTime - config.allowedLatenessMs);
   if (closeBefore <= state.closedBefore) return;
+  const closedBefore = state.closedBefore;
   state.closedBefore = closeBefore;
+  // The first close after start models nothing: the partition's other DTs may not have shown a reading yet.
+  const modelFrom = closedBefore;
   const releaseBefore = state.streamTime - config.revisionHorizonMs;
   for (const [dtId, dt] of state.dts) {
+    if (
+      Number.isFinite(modelFrom) &&
+      dt.meterIndex.size === 0 &&
+      dt.metersConnected > 0 &&
+      dt.nameplate &&
+      !state.patterns.metered.has(dtId)
+    )
+      for (let start = modelFrom; start < closeBefore; start += SLOT_MS)
+        outputs.push({ type: 'envelope', envelope: modelledEnvelope(state, dtId, dt, start) });
     for (const [start, slot] of dt.slots) {
       if (!slot.final && start + SLOT_MS <= closeBefore) {
         slot.final = true;
         slot.readings.trim();
         state.dirty.delete(dirtyKey(dtId, start));
-        outputs.push({ type: 'envelope', envelope: envelopeOf(dtId, start, slot, dt) });
+        outputs.push({ type: 'envelope', envelope: envelopeOf(state, dtId, start, slot, dt) });
       }
       if (slot.final && start + SLOT_MS <= releaseBefore) {
         const key = dirtyKey(dtId, start);
         if (state.dirty.delete(key))
-          outputs.push({ type: 'envelope', envelope: envelopeOf(dtId, start, slot, dt) });
+          outputs.push({ type: 'envelope', envelope: envelopeOf(state, dtId, start, slot, dt) });
         dt.slots.delete(start);
       }
     }
@@ -179,7 +240,7 @@ function emitDirty(state: EnvelopeState, outputs: EnvelopeOutput[]) {
     const [dtId, startText] = key.split('\u0000') as [string, string];
     const start = Number(startText);
     const dt = state.dts.get(dtId)!;
-    outputs.push({ type: 'envelope', envelope: envelopeOf(dtId, start, dt.slots.get(start)!, dt) });
+    outputs.push({ type: 'envelope', envelope: envelopeOf(state, dtId, start, dt.slots.get(start)!, dt) });
   }
   state.dirty.clear();
 }
@@ -188,10 +249,30 @@ function dirtyKey(dtId: string, start: number): string {
   return `${dtId}\u0000${start}`;
 }
 
-function envelopeOf(dtId: string, start: number, slot: SlotState, dt: DtState): DtEnvelope {
-  const figures = summarizeSlot(slot.readings);
+function envelopeOf(
+  state: EnvelopeState,
+  dtId: string,
+  start: number,
+  slot: SlotState,
+  dt: DtState,
+): DtEnvelope {
+  const reporting = slot.readings.meters;
   // Until topology says otherwise, the meters seen are the meters connected.
-  const connected = Math.max(dt.metersConnected, figures.meters_reporting);
+  const connected = Math.max(dt.metersConnected, reporting);
+  const missing = connected - reporting;
+  const added =
+    dt.nameplate && missing > 0
+      ? imputeMissing(
+          state.patterns,
+          dtId,
+          dt.nameplate.feederId,
+          start,
+          dt.nameplate.utcOffsetMs,
+          missing,
+          reportingIn(slot, dt),
+        )
+      : null;
+  const figures = summarizeSlot(slot.readings, added?.kw ?? 0);
   const coverage = Math.min(100, dt.coverage.coveragePct(start, connected));
   return {
     dt_id: dtId,
@@ -202,5 +283,51 @@ function envelopeOf(dtId: string, start: number, slot: SlotState, dt: DtState): 
     meters_connected: connected,
     ami_coverage_pct: coverage,
     data_quality: dataQualityFor(coverage),
+    imputed_kw: added?.kw ?? 0,
+    imputed_meters: added?.meters ?? 0,
+    profile_source: added === null ? 'measured' : 'imputed',
+  };
+}
+
+/** Whether a meter (by id) has a reading in the slot. */
+function reportingIn(slot: SlotState, dt: DtState): (meterId: string) => boolean {
+  let present: Set<number> | undefined;
+  return (meterId) => {
+    const index = dt.meterIndex.get(meterId);
+    if (index === undefined) return false;
+    if (!present) {
+      present = new Set();
+      for (let row = 0; row < slot.readings.size; row++) present.add(slot.readings.meterOf(row));
+    }
+    return present.has(index);
+  };
+}
+
+/** A modelled slot of a DT without AMI (see the header): nameplate × load shape, constant over the slot. */
+function modelledEnvelope(state: EnvelopeState, dtId: string, dt: DtState, start: number): DtEnvelope {
+  const plate = dt.nameplate!;
+  const { kw } = modelledKw(state.patterns, plate.feederId, plate.ratedKva, start, plate.utcOffsetMs);
+  const hours = SLOT_MS / 3_600_000;
+  return {
+    dt_id: dtId,
+    slot_start: start,
+    version: 1,
+    is_final: true,
+    net_mean_kw: kw,
+    min_kw: kw,
+    max_kw: kw,
+    p95_kw: kw,
+    import_kwh: Math.max(kw, 0) * hours,
+    export_kwh: Math.max(-kw, 0) * hours,
+    q_mean_kvar: null,
+    legs: [],
+    meters_reporting: 0,
+    meters_connected: dt.metersConnected,
+    readings: 0,
+    ami_coverage_pct: 0,
+    data_quality: 'modelled_only',
+    imputed_kw: kw,
+    imputed_meters: dt.metersConnected,
+    profile_source: 'modelled',
   };
 }

@@ -29,9 +29,13 @@ export type SlotFigures = Pick<
  * import is the integral of the positive part, export of the negative part (reverse power flow through the
  * DT). Reactive power is the sum over meters of each meter's mean. Voltages are per leg across all
  * readings of all meters.
+ *
+ * `addedKw` (default 0) is added to every minute of the DT series before the figures are taken: the imputed
+ * mean load of meters that did not report (processors/imputation.ts), so mean, min, max, p95 and the energy
+ * describe the whole DT. Reactive power, voltages and counts stay those of the reporting meters.
  */
-export function summarizeSlot(rows: SlotReadings): SlotFigures {
-  const series = new Float64Array(MINUTES);
+export function summarizeSlot(rows: SlotReadings, addedKw = 0): SlotFigures {
+  const series = new Float64Array(MINUTES).fill(addedKw);
   const sum = new Float64Array(MINUTES);
   const count = new Uint16Array(MINUTES);
   const legs = [0, 1, 2].map(() => ({ min: Infinity, max: -Infinity, sum: 0, n: 0 }));

@@ -1,0 +1,309 @@
+import { describe, expect, it } from 'vitest';
+import { SLOT_MS, SLOTS_PER_DAY } from '../../core/time.js';
+import {
+  initialEnvelopeState,
+  stepEnvelope,
+  type EnvelopeConfig,
+  type EnvelopeInput,
+  type EnvelopeOutput,
+  type EnvelopeState,
+} from '../../processors/envelope.js';
+import {
+  buildLoadPatterns,
+  dayType,
+  emptyLoadPatterns,
+  imputeMissing,
+  modelledKw,
+  patternIndex,
+  shapeIndex,
+  standardKwPerKva,
+  utcOffsetMs,
+  type LoadPatterns,
+} from '../../processors/imputation.js';
+import type { DtEnvelope, MeterReading } from '../../schemas/types.gen.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+// Wednesday 2026-07-01 10:00Z, and Saturday 2026-07-04 10:00Z.
+const WED = Date.UTC(2026, 6, 1, 10);
+const SAT = Date.UTC(2026, 6, 4, 10);
+const config: EnvelopeConfig = { allowedLatenessMs: 5 * MIN, revisionHorizonMs: 2 * HOUR };
+
+describe('imputation patterns (pure)', () => {
+  it('derives local time from the longitude and tells weekdays from weekends by the local date', () => {
+    expect(utcOffsetMs(77.59)).toBe(5 * HOUR);
+    expect(utcOffsetMs(-74)).toBe(-5 * HOUR);
+    expect(utcOffsetMs(0)).toBe(0);
+    expect(dayType(WED, 0)).toBe(0);
+    expect(dayType(SAT, 0)).toBe(1);
+    // Friday 22:00Z is already Saturday at UTC+5.
+    const friLate = Date.UTC(2026, 6, 3, 22);
+    expect(dayType(friLate, 0)).toBe(0);
+    expect(dayType(friLate, 5 * HOUR)).toBe(1);
+    // Monday 02:00Z is still Sunday at UTC-5.
+    expect(dayType(Date.UTC(2026, 6, 6, 2), -5 * HOUR)).toBe(1);
+    expect(patternIndex(WED, 0)).toBe(40);
+    expect(patternIndex(WED, 5 * HOUR)).toBe(60);
+    expect(patternIndex(SAT + 15 * MIN, 0)).toBe(SLOTS_PER_DAY + 41);
+    expect(shapeIndex(WED + 45 * MIN, 0)).toBe(10);
+    expect(shapeIndex(SAT, 0)).toBe(24 + 10);
+  });
+
+  it('builds per-meter feeder patterns, DT scales, per-kVA patterns and meter shapes from the query rows', () => {
+    const dts = new Map([
+      ['dt-a', { feeder_id: 'f1', rated_kva: 100, meters_connected: 10 }],
+      ['dt-b', { feeder_id: 'f1', rated_kva: 100, meters_connected: 30 }],
+      ['dt-c', { feeder_id: 'f1', rated_kva: 50, meters_connected: 5 }],
+    ]);
+    const patterns = buildLoadPatterns(
+      [
+        { feeder_id: 'f1', day_type: 0, slot_of_day: 40, kw_sum: 200, meter_slots: 100 },
+        { feeder_id: 'f1', day_type: 1, slot_of_day: 40, kw_sum: 300, meter_slots: 100 },
+      ],
+      [
+        { dt_id: 'dt-a', kw_sum: 150, meter_slots: 50 }, // 3 kW per meter against the feeder's 2.5
+        { dt_id: 'dt-b', kw_sum: 350, meter_slots: 150 },
+        { dt_id: 'dt-unknown', kw_sum: 1, meter_slots: 1 },
+      ],
+      dts,
+      [
+        { dt_id: 'dt-a', meter_id: 'm1', day_type: 0, hour: 10, kw_sum: 12, readings: 4 },
+        { dt_id: 'dt-a', meter_id: 'm1', day_type: 1, hour: 10, kw_sum: 0, readings: 0 },
+      ],
+    );
+    expect(patterns.perMeter.get('f1')![40]).toBe(2);
+    expect(patterns.perMeter.get('f1')![SLOTS_PER_DAY + 40]).toBe(3);
+    expect(Number.isNaN(patterns.perMeter.get('f1')![41]!)).toBe(true);
+    expect(patterns.dtScale.get('dt-a')).toBeCloseTo(1.2, 12);
+    expect(patterns.dtScale.get('dt-b')).toBeCloseTo(350 / 150 / 2.5, 12);
+    expect([...patterns.metered].sort()).toEqual(['dt-a', 'dt-b']);
+    // 40 metered meters on 200 kVA: 0.2 meters per kVA.
+    expect(patterns.perKva.get('f1')![40]).toBeCloseTo(0.4, 12);
+    expect(patterns.meterShapes.get('dt-a')!.get('m1')![10]).toBe(3);
+    expect(Number.isNaN(patterns.meterShapes.get('dt-a')!.get('m1')![34]!)).toBe(true);
+  });
+
+  it('imputes missing meters from their own shapes first, the feeder pattern times the DT scale for the rest', () => {
+    const patterns = emptyLoadPatterns();
+    patterns.perMeter.set('f1', new Float64Array(2 * SLOTS_PER_DAY).fill(2));
+    patterns.dtScale.set('dt-a', 1.5);
+    const shape = new Float32Array(48).fill(NaN);
+    shape[10] = 4;
+    patterns.meterShapes.set(
+      'dt-a',
+      new Map([
+        ['m1', shape],
+        ['m2', shape],
+      ]),
+    );
+    // Three missing: m1 (own shape 4 kW), m2 is reporting, two more from the feeder: 2 × 2 kW × 1.5.
+    expect(imputeMissing(patterns, 'dt-a', 'f1', WED, 0, 3, (m) => m === 'm2')).toEqual({
+      kw: 4 + 2 * 3,
+      meters: 3,
+    });
+    // No feeder pattern: only the meter with a shape is imputed.
+    expect(imputeMissing(patterns, 'dt-a', 'f2', WED, 0, 3, (m) => m === 'm2')).toEqual({ kw: 4, meters: 1 });
+    expect(imputeMissing(patterns, 'dt-b', 'f2', WED, 0, 3, () => false)).toBeNull();
+    expect(imputeMissing(patterns, 'dt-a', 'f1', WED, 0, 0, () => false)).toBeNull();
+  });
+
+  it('models a DT from its nameplate: the feeder kW per kVA if any, else the standard residential shape', () => {
+    const patterns = emptyLoadPatterns();
+    expect(modelledKw(patterns, 'f1', 200, WED, 0)).toEqual({
+      kw: 200 * standardKwPerKva(40),
+      source: 'standard',
+    });
+    // 19:00 local on a weekday is the standard shape's evening peak.
+    expect(standardKwPerKva(patternIndex(Date.UTC(2026, 6, 1, 19), 0))).toBe(0.55);
+    patterns.perKva.set('f1', new Float64Array(2 * SLOTS_PER_DAY).fill(0.25));
+    expect(modelledKw(patterns, 'f1', 200, WED, 0)).toEqual({ kw: 50, source: 'feeder' });
+  });
+});
+
+function reading(meter: string, ts: number, p_kw: number, dt = 'dt-a'): EnvelopeInput {
+  return { type: 'reading', reading: meterReading(meter, ts, p_kw, dt) };
+}
+
+function meterReading(meter: string, ts: number, p_kw: number, dt: string): MeterReading {
+  return {
+    meter_id: meter,
+    dt_id: dt,
+    ts,
+    p_kw,
+    q_kvar: null,
+    legs: [{ leg: 1, v: 230, i: 4 }],
+    e_imp_kwh: null,
+    e_exp_kwh: null,
+    received_at: ts + 2_000,
+  };
+}
+
+function run(inputs: EnvelopeInput[], state: EnvelopeState = initialEnvelopeState()) {
+  const outputs: EnvelopeOutput[] = [];
+  for (const input of inputs) outputs.push(...stepEnvelope(state, input, config).outputs);
+  return { state, outputs };
+}
+
+function finals(outputs: EnvelopeOutput[], dt: string): DtEnvelope[] {
+  return outputs.flatMap((o) =>
+    o.type === 'envelope' && o.envelope.dt_id === dt && o.envelope.is_final ? [o.envelope] : [],
+  );
+}
+
+const plate = (dt: string, feeder = 'f1', kva = 100): EnvelopeInput => ({
+  type: 'dt-nameplate',
+  dt_id: dt,
+  feeder_id: feeder,
+  rated_kva: kva,
+  utc_offset_ms: 0,
+});
+
+function flatPatterns(perMeterKw: number, scale = 1): LoadPatterns {
+  const patterns = emptyLoadPatterns();
+  patterns.perMeter.set('f1', new Float64Array(2 * SLOTS_PER_DAY).fill(perMeterKw));
+  patterns.dtScale.set('dt-a', scale);
+  patterns.metered.add('dt-a');
+  return patterns;
+}
+
+describe('envelope processor with imputation', () => {
+  it('adds the missing meters from the feeder pattern, keeps the measured part and marks the slot imputed', () => {
+    const { outputs } = run([
+      { type: 'meters-connected', dt_id: 'dt-a', meters: 4 },
+      plate('dt-a'),
+      { type: 'load-patterns', patterns: flatPatterns(1.5, 2) },
+      reading('m1', WED, 2),
+      reading('m2', WED, 1),
+      reading('m1', WED + SLOT_MS + 10 * MIN, 2),
+    ]);
+    const [slot] = finals(outputs, 'dt-a');
+    // Two meters missing × 1.5 kW × scale 2 = 6 kW on top of the measured 3 kW.
+    expect(slot).toMatchObject({
+      slot_start: WED,
+      meters_reporting: 2,
+      meters_connected: 4,
+      imputed_meters: 2,
+      imputed_kw: 6,
+      net_mean_kw: 9,
+      min_kw: 9,
+      max_kw: 9,
+      p95_kw: 9,
+      profile_source: 'imputed',
+      version: 2 * (WED + 2_000) + 1,
+    });
+    expect(slot!.import_kwh).toBeCloseTo(9 / 4, 12);
+    expect(slot!.net_mean_kw - slot!.imputed_kw).toBe(3);
+  });
+
+  it('leaves a fully reporting slot, or one without a pattern, as measured', () => {
+    const { outputs } = run([
+      { type: 'meters-connected', dt_id: 'dt-a', meters: 2 },
+      { type: 'meters-connected', dt_id: 'dt-b', meters: 2 },
+      plate('dt-a'),
+      plate('dt-b', 'f-none'),
+      { type: 'load-patterns', patterns: flatPatterns(1.5) },
+      reading('m1', WED, 2),
+      reading('m2', WED, 1),
+      reading('b1', WED, 5, 'dt-b'),
+      reading('m1', WED + SLOT_MS + 10 * MIN, 2),
+    ]);
+    expect(finals(outputs, 'dt-a')[0]).toMatchObject({
+      net_mean_kw: 3,
+      imputed_kw: 0,
+      imputed_meters: 0,
+      profile_source: 'measured',
+    });
+    expect(finals(outputs, 'dt-b')[0]).toMatchObject({
+      net_mean_kw: 5,
+      meters_reporting: 1,
+      imputed_kw: 0,
+      profile_source: 'measured',
+    });
+  });
+
+  it('gives a DT without readings modelled slots, version 1, from the second close on', () => {
+    const patterns = flatPatterns(1.5);
+    patterns.perKva.set('f1', new Float64Array(2 * SLOTS_PER_DAY).fill(0.3));
+    const inputs: EnvelopeInput[] = [
+      { type: 'meters-connected', dt_id: 'dt-a', meters: 2 },
+      { type: 'meters-connected', dt_id: 'dt-m', meters: 20 },
+      { type: 'meters-connected', dt_id: 'dt-s', meters: 10 },
+      { type: 'meters-connected', dt_id: 'dt-empty', meters: 0 },
+      plate('dt-a'),
+      plate('dt-m', 'f1', 200),
+      plate('dt-s', 'f-none', 50),
+      plate('dt-empty'),
+      { type: 'load-patterns', patterns },
+    ];
+    for (let t = WED; t < WED + 2 * HOUR; t += 5 * MIN) inputs.push(reading('m1', t, 1), reading('m2', t, 1));
+    const { outputs } = run(inputs);
+    const modelled = finals(outputs, 'dt-m');
+    // The first close (at the first reading) models nothing; each later one models the slots it closes:
+    // from 09:45 (closed once stream time passes 10:05) to 11:30 (stream time ends at 11:55).
+    expect(modelled.map((e) => e.slot_start)).toEqual(
+      Array.from({ length: 8 }, (_, k) => WED + (k - 1) * SLOT_MS),
+    );
+    for (const e of modelled)
+      expect(e).toMatchObject({
+        version: 1,
+        is_final: true,
+        net_mean_kw: 60,
+        imputed_kw: 60,
+        imputed_meters: 20,
+        meters_reporting: 0,
+        meters_connected: 20,
+        readings: 0,
+        ami_coverage_pct: 0,
+        data_quality: 'modelled_only',
+        profile_source: 'modelled',
+        legs: [],
+      });
+    expect(modelled[0]!.import_kwh).toBe(15);
+    // The feeder without AMI: the standard shape (09:45–11:30 UTC, weekday, offset 0).
+    expect(finals(outputs, 'dt-s').map((e) => e.net_mean_kw)).toEqual(
+      Array.from({ length: 8 }, (_, k) => 50 * standardKwPerKva(39 + k)),
+    );
+    // No meters, or a DT the warehouse knows has AMI (dt-a here has readings anyway): nothing modelled.
+    expect(finals(outputs, 'dt-empty')).toEqual([]);
+    expect(finals(outputs, 'dt-a').every((e) => e.profile_source === 'measured')).toBe(true);
+  });
+
+  it('does not model a DT the warehouse has measured slots of, nor one that has had a reading', () => {
+    const patterns = flatPatterns(1.5);
+    patterns.metered.add('dt-known');
+    const inputs: EnvelopeInput[] = [
+      { type: 'meters-connected', dt_id: 'dt-known', meters: 3 },
+      { type: 'meters-connected', dt_id: 'dt-a', meters: 1 },
+      { type: 'meters-connected', dt_id: 'dt-late', meters: 1 },
+      plate('dt-known'),
+      plate('dt-a'),
+      plate('dt-late'),
+      { type: 'load-patterns', patterns },
+    ];
+    for (let t = WED; t < WED + HOUR; t += 5 * MIN) inputs.push(reading('m1', t, 1));
+    inputs.push(reading('l1', WED + HOUR, 1, 'dt-late'));
+    for (let t = WED + HOUR; t < WED + 2 * HOUR; t += 5 * MIN) inputs.push(reading('m1', t, 1));
+    const { outputs } = run(inputs);
+    expect(finals(outputs, 'dt-known')).toEqual([]);
+    const late = finals(outputs, 'dt-late');
+    // Modelled until its first reading, measured after.
+    expect(late.filter((e) => e.profile_source === 'modelled').map((e) => e.slot_start)).toEqual([
+      WED - SLOT_MS,
+      WED,
+      WED + SLOT_MS,
+      WED + 2 * SLOT_MS,
+    ]);
+    expect(late.at(-1)).toMatchObject({ slot_start: WED + HOUR, profile_source: 'measured' });
+  });
+
+  it('emits the same envelopes on replay, patterns included', () => {
+    const inputs: EnvelopeInput[] = [
+      { type: 'meters-connected', dt_id: 'dt-a', meters: 3 },
+      plate('dt-a'),
+      { type: 'load-patterns', patterns: flatPatterns(1.25) },
+    ];
+    for (let t = WED; t < WED + HOUR; t += MIN)
+      inputs.push(reading('m1', t, (t / MIN) % 7), { type: 'emit' });
+    expect(run(inputs).outputs).toEqual(run(inputs).outputs);
+  });
+});
