@@ -10,11 +10,30 @@ import {
   type EnvelopeOutput,
   type EnvelopeState,
 } from '../processors/envelope.js';
+import {
+  buildLoadPatterns,
+  emptyLoadPatterns,
+  utcOffsetMs,
+  type DtLevelRow,
+  type DtNameplate,
+  type FeederPatternRow,
+  type LoadPatterns,
+  type MeterShapeRow,
+} from '../processors/imputation.js';
+import { sqlQuery } from '../io/warehouse/sql-files.js';
 import { startProcessorTask, type ProcessorTask } from './processor-task.js';
 import type { TopologyTable } from './topology-table.js';
 import { TOPICS } from './topics.js';
 
-/** readings → envelope processor → envelopes, with the topology's meter counts as a side input. */
+/**
+ * readings → envelope processor → envelopes, with side inputs: the topology's meter counts and nameplates
+ * (feeder, rated kVA, local UTC offset from the longitude), and the feeder load patterns for imputation and
+ * modelled-only DTs (processors/imputation.ts). The patterns cross partitions (a feeder's DTs live in several),
+ * so they come from the warehouse: loaded at start and every `patternsEveryMs` (default hourly) with
+ * sql/queries/feeder_load_patterns.sql, dt_load_levels.sql and meter_load_patterns.sql, and injected into every
+ * partition that has DTs (through one of its DTs' keys), each with only its own DTs' meter shapes; a partition
+ * assigned later gets the latest patterns in its restore inputs.
+ */
 export function startEnvelopeStage(options: {
   log: Log;
   partitions: number;
@@ -23,16 +42,49 @@ export function startEnvelopeStage(options: {
   topology: TopologyTable;
   restore?: (partition: number) => Promise<EnvelopeInput[]>;
   emitEveryMs?: number;
+  /** Where the feeder load patterns come from; without it there is no imputation and the standard shape. */
+  loadPatterns?: () => Promise<LoadPatterns>;
+  patternsEveryMs?: number;
 }): ProcessorTask<EnvelopeInput> {
   const { metrics, topology } = options;
-  const meterCounts = (dts: Iterable<string>) => {
+  const meterCounts = (dts: Iterable<string>): EnvelopeInput[] => {
     const counts = topology.index.metersPerDt();
-    return [...dts].map((dt) => ({
-      type: 'meters-connected' as const,
-      dt_id: dt,
-      meters: counts.get(dt) ?? 0,
-    }));
+    return [...dts].flatMap((dt): EnvelopeInput[] => {
+      const t = topology.index.transformers.get(dt);
+      return [
+        { type: 'meters-connected', dt_id: dt, meters: counts.get(dt) ?? 0 },
+        ...(t
+          ? [
+              {
+                type: 'dt-nameplate' as const,
+                dt_id: dt,
+                feeder_id: t.feeder_id,
+                rated_kva: Number(t.rated_kva),
+                utc_offset_ms: utcOffsetMs(Number(t.longitude)),
+              },
+            ]
+          : []),
+      ];
+    });
   };
+  let patterns: LoadPatterns = emptyLoadPatterns();
+  const loadPatterns = async () => {
+    if (!options.loadPatterns) return;
+    try {
+      patterns = await options.loadPatterns();
+    } catch (error) {
+      // The previous patterns stay in force; the next round tries again.
+      console.error(`envelopes: loading the feeder load patterns failed: ${(error as Error).message}`);
+    }
+  };
+  const firstPatterns = loadPatterns();
+  /** The patterns with only the meter shapes of the partition's DTs (the feeder-level parts are small). */
+  const forPartition = (all: LoadPatterns, partition: number): LoadPatterns => ({
+    ...all,
+    meterShapes: new Map(
+      [...all.meterShapes].filter(([dt]) => partitionFor(dt, options.partitions) === partition),
+    ),
+  });
   const task = startProcessorTask<EnvelopeState, EnvelopeInput, EnvelopeOutput>({
     log: options.log,
     group: 'gridstream-envelopes',
@@ -60,6 +112,9 @@ export function startEnvelopeStage(options: {
     },
     // A partition arriving here starts from the topology's meter counts and, when given, recent history.
     restore: async (partition) => [
+      ...(await firstPatterns.then(() => [
+        { type: 'load-patterns' as const, patterns: forPartition(patterns, partition) },
+      ])),
       ...meterCounts(
         [...topology.index.transformers.keys()].filter(
           (dt) => partitionFor(dt, options.partitions) === partition,
@@ -78,7 +133,72 @@ export function startEnvelopeStage(options: {
   });
 
   topology.onChange((dts) => {
-    for (const input of meterCounts(dts)) task.inject(input.dt_id, input);
+    for (const input of meterCounts(dts)) if (input.type !== 'load-patterns') task.inject(dtOf(input), input);
   });
-  return task;
+  const injectPatterns = () => {
+    const keys = new Map<number, string>();
+    for (const dt of topology.index.transformers.keys()) {
+      const partition = partitionFor(dt, options.partitions);
+      if (!keys.has(partition)) keys.set(partition, dt);
+    }
+    for (const [partition, key] of keys)
+      task.inject(key, { type: 'load-patterns', patterns: forPartition(patterns, partition) });
+  };
+  void firstPatterns.then(injectPatterns);
+  const timer = options.loadPatterns
+    ? setInterval(() => void loadPatterns().then(injectPatterns), options.patternsEveryMs ?? 3_600_000)
+    : null;
+  timer?.unref();
+  return {
+    ...task,
+    async stop() {
+      if (timer) clearInterval(timer);
+      await task.stop();
+    },
+  };
+}
+
+function dtOf(input: EnvelopeInput): string {
+  return 'dt_id' in input ? input.dt_id : '';
+}
+
+/** The feeder load patterns from the warehouse's final envelopes (the queries' header comments say how). */
+export async function queryLoadPatterns(
+  warehouse: { query<T>(sql: string): Promise<T[]> },
+  topology: TopologyTable,
+): Promise<LoadPatterns> {
+  const feederRows = await warehouse.query<Record<string, unknown>>(sqlQuery('feeder_load_patterns'));
+  const dtRows = await warehouse.query<Record<string, unknown>>(sqlQuery('dt_load_levels'));
+  const meterRows = await warehouse.query<Record<string, unknown>>(sqlQuery('meter_load_patterns'));
+  const counts = topology.index.metersPerDt();
+  const dts = new Map<string, DtNameplate>();
+  for (const [dt, t] of topology.index.transformers)
+    dts.set(dt, {
+      feeder_id: t.feeder_id,
+      rated_kva: Number(t.rated_kva),
+      meters_connected: counts.get(dt) ?? 0,
+    });
+  return buildLoadPatterns(
+    feederRows.map((r): FeederPatternRow => ({
+      feeder_id: String(r.feeder_id),
+      day_type: Number(r.day_type),
+      slot_of_day: Number(r.slot_of_day),
+      kw_sum: Number(r.kw_sum),
+      meter_slots: Number(r.meter_slots),
+    })),
+    dtRows.map((r): DtLevelRow => ({
+      dt_id: String(r.dt_id),
+      kw_sum: Number(r.kw_sum),
+      meter_slots: Number(r.meter_slots),
+    })),
+    dts,
+    meterRows.map((r): MeterShapeRow => ({
+      dt_id: String(r.dt_id),
+      meter_id: String(r.meter_id),
+      day_type: Number(r.day_type),
+      hour: Number(r.hour),
+      kw_sum: Number(r.kw_sum),
+      readings: Number(r.readings),
+    })),
+  );
 }

@@ -9,7 +9,7 @@ import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { MeterReading, TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
 import { DEFAULT_IMPEDANCE_CONFIG } from '../processors/impedance.js';
-import { startEnvelopeStage } from './envelope-stage.js';
+import { queryLoadPatterns, startEnvelopeStage } from './envelope-stage.js';
 import { startImpedanceStage } from './impedance-stage.js';
 import { startIngest } from './ingest-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
@@ -80,6 +80,7 @@ export async function startPipeline(
         topology,
         restore: (partition) =>
           recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
+        loadPatterns: () => queryLoadPatterns(warehouse, topology),
       })
     : null;
   const impedance = processing
