@@ -36,6 +36,8 @@ export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { 
     {
       schema: {
         summary: '15-minute load profile of a DT (default: the last 30 days), with coverage per slot',
+        description:
+          'Per slot, net_mean_kw, min_kw, max_kw, p95_kw, import_kwh and export_kwh describe the whole DT. profile_source says where they come from: measured (the reporting meters), imputed (meters that did not report filled from the feeder load pattern; imputed_kw of net_mean_kw is that part, measured_net_mean_kw the rest, imputed_meters the meters filled) or modelled (no AMI: nameplate x load shape, all of it imputed_kw).',
         params: {
           type: 'object',
           properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
@@ -103,6 +105,12 @@ export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { 
         readings: Number(r.readings),
         ami_coverage_pct: round(Number(r.ami_coverage_pct), 2),
         data_quality: r.data_quality,
+        // net_mean_kw and the other power and energy figures describe the whole DT; these say how much of it
+        // was measured (processors/imputation.ts).
+        profile_source: r.profile_source,
+        measured_net_mean_kw: Number(r.net_mean_kw) - Number(r.imputed_kw),
+        imputed_kw: r.imputed_kw,
+        imputed_meters: Number(r.imputed_meters),
       }));
       // The profile as a whole is declared with the tier of its newest slot: the 30 days ending there.
       const newest = slots.at(-1);

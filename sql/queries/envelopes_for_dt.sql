@@ -26,7 +26,10 @@ SELECT
     meters_connected,
     readings,
     ami_coverage_pct,
-    data_quality
+    data_quality,
+    imputed_kw,
+    imputed_meters,
+    profile_source
 FROM envelopes FINAL
 WHERE dt_id = {dt_id:String}
 -- @if datetime64
