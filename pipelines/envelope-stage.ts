@@ -165,7 +165,7 @@ function dtOf(input: EnvelopeInput): string {
 /** The feeder load patterns from the warehouse's final envelopes (the queries' header comments say how). */
 export async function queryLoadPatterns(
   warehouse: { query<T>(sql: string): Promise<T[]> },
-  topology: TopologyTable,
+  topology: Pick<TopologyTable, 'index'>,
 ): Promise<LoadPatterns> {
   const feederRows = await warehouse.query<Record<string, unknown>>(sqlQuery('feeder_load_patterns'));
   const dtRows = await warehouse.query<Record<string, unknown>>(sqlQuery('dt_load_levels'));

@@ -41,7 +41,7 @@ FROM
 --        AND slot_start_ms >= (SELECT max(slot_start_ms) FROM envelopes WHERE is_final = 'true') - 28 * 86400000
 -- @end
     ) AS e
-    ANY INNER JOIN (SELECT dt_id, feeder_id, longitude FROM topology_transformers FINAL) AS t USING dt_id
+    ALL INNER JOIN (SELECT dt_id, feeder_id, longitude FROM topology_transformers FINAL) AS t USING dt_id
 )
 GROUP BY feeder_id, day_type, slot_of_day
 ORDER BY feeder_id, day_type, slot_of_day

@@ -36,7 +36,7 @@ FROM
 --      WHERE ts_ms >= (SELECT max(ts_ms) FROM readings) - 28 * 86400000
 -- @end
     ) AS r
-    ANY INNER JOIN (SELECT dt_id, longitude FROM topology_transformers FINAL) AS t USING dt_id
+    ALL INNER JOIN (SELECT dt_id, longitude FROM topology_transformers FINAL) AS t USING dt_id
 )
 GROUP BY dt_id, meter_id, day_type, hour
 ORDER BY dt_id, meter_id, day_type, hour
