@@ -82,6 +82,11 @@ describe('HTTP API', () => {
       meters_reporting: 2,
       meters_connected: 2,
       data_quality: 'ami-imputed',
+      // Both meters reported: nothing imputed, the measured part is the whole.
+      profile_source: 'measured',
+      imputed_kw: 0,
+      imputed_meters: 0,
+      measured_net_mean_kw: 4,
     });
     expect(body.data_quality).toBe('ami-imputed');
     expect(body.ami_coverage_pct).toBeGreaterThan(0);
