@@ -30,7 +30,9 @@ import { TOPICS } from './topics.js';
  * (feeder, rated kVA, local UTC offset from the longitude), and the feeder load patterns for imputation and
  * modelled-only DTs (processors/imputation.ts). The patterns cross partitions (a feeder's DTs live in several),
  * so they come from the warehouse: loaded at start and every `patternsEveryMs` (default hourly) with
- * sql/queries/feeder_load_patterns.sql, dt_load_levels.sql and meter_load_patterns.sql, and injected into every
+ * sql/queries/feeder_load_patterns.sql and dt_load_levels.sql (small: envelope slots), the meter shapes of
+ * meter_load_patterns.sql (a scan of four weeks of readings) at start and every `meterShapesEveryMs` (default
+ * daily; the hourly rounds in between keep the shapes loaded last), and injected into every
  * partition that has DTs (through one of its DTs' keys), each with only its own DTs' meter shapes; a partition
  * assigned later gets the latest patterns in its restore inputs.
  */
@@ -43,8 +45,9 @@ export function startEnvelopeStage(options: {
   restore?: (partition: number) => Promise<EnvelopeInput[]>;
   emitEveryMs?: number;
   /** Where the feeder load patterns come from; without it there is no imputation and the standard shape. */
-  loadPatterns?: () => Promise<LoadPatterns>;
+  loadPatterns?: (withMeterShapes: boolean) => Promise<LoadPatterns>;
   patternsEveryMs?: number;
+  meterShapesEveryMs?: number;
 }): ProcessorTask<EnvelopeInput> {
   const { metrics, topology } = options;
   const meterCounts = (dts: Iterable<string>): EnvelopeInput[] => {
@@ -68,10 +71,16 @@ export function startEnvelopeStage(options: {
     });
   };
   let patterns: LoadPatterns = emptyLoadPatterns();
+  let shapesLoadedAt = Number.NEGATIVE_INFINITY;
   const loadPatterns = async () => {
     if (!options.loadPatterns) return;
     try {
-      patterns = await options.loadPatterns();
+      const now = Date.now();
+      const withShapes = now - shapesLoadedAt >= (options.meterShapesEveryMs ?? 24 * 3_600_000);
+      const loaded = await options.loadPatterns(withShapes);
+      if (withShapes) shapesLoadedAt = now;
+      else loaded.meterShapes = patterns.meterShapes;
+      patterns = loaded;
     } catch (error) {
       // The previous patterns stay in force; the next round tries again.
       console.error(`envelopes: loading the feeder load patterns failed: ${(error as Error).message}`);
@@ -166,10 +175,13 @@ function dtOf(input: EnvelopeInput): string {
 export async function queryLoadPatterns(
   warehouse: { query<T>(sql: string): Promise<T[]> },
   topology: Pick<TopologyTable, 'index'>,
+  withMeterShapes = true,
 ): Promise<LoadPatterns> {
   const feederRows = await warehouse.query<Record<string, unknown>>(sqlQuery('feeder_load_patterns'));
   const dtRows = await warehouse.query<Record<string, unknown>>(sqlQuery('dt_load_levels'));
-  const meterRows = await warehouse.query<Record<string, unknown>>(sqlQuery('meter_load_patterns'));
+  const meterRows = withMeterShapes
+    ? await warehouse.query<Record<string, unknown>>(sqlQuery('meter_load_patterns'))
+    : [];
   const counts = topology.index.metersPerDt();
   const dts = new Map<string, DtNameplate>();
   for (const [dt, t] of topology.index.transformers)

@@ -80,7 +80,7 @@ export async function startPipeline(
         topology,
         restore: (partition) =>
           recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
-        loadPatterns: () => queryLoadPatterns(warehouse, topology),
+        loadPatterns: (withMeterShapes) => queryLoadPatterns(warehouse, topology, withMeterShapes),
       })
     : null;
   const impedance = processing
