@@ -61,6 +61,12 @@ export interface TopologyOptions {
   metersPerTransformer?: number;
   /** Feeders the DTs are spread over, one weather station each (default 1). */
   feeders?: number;
+  /**
+   * Multiplies every DT's rating after it is sized (default 1: DTs sized for their diversified peak). Below 1
+   * the fleet is undersized (overloaded DTs, deeper voltage drops through their larger impedance): a stressed
+   * fleet for calibrating the stress probabilities. Ratings are rounded to 0.1 kVA.
+   */
+  ratingScale?: number;
 }
 
 export interface SimulationOptions extends TopologyOptions {
@@ -78,6 +84,11 @@ export interface SimulationOptions extends TopologyOptions {
   silentShare?: number;
   /** Whether a meter back from an outage publishes its stored readings as one array (default true). */
   backfillSilent?: boolean;
+  /**
+   * Added to every ambient temperature, °C (default 0). A hotter climate: more air conditioning and hotter
+   * transformers.
+   */
+  ambientOffsetC?: number;
 }
 
 export type ResolvedTopologyOptions = Required<TopologyOptions>;
@@ -92,6 +103,8 @@ export const SIMULATION_DEFAULTS = {
   pvShare: 0.25,
   silentShare: 0.03,
   backfillSilent: true,
+  ratingScale: 1,
+  ambientOffsetC: 0,
 } as const;
 
 export class SimulationOptionsError extends Error {
@@ -116,6 +129,7 @@ export function resolveTopologyOptions(options: TopologyOptions): ResolvedTopolo
     transformers: options.transformers ?? SIMULATION_DEFAULTS.transformers,
     metersPerTransformer: options.metersPerTransformer ?? SIMULATION_DEFAULTS.metersPerTransformer,
     feeders: options.feeders ?? SIMULATION_DEFAULTS.feeders,
+    ratingScale: options.ratingScale ?? SIMULATION_DEFAULTS.ratingScale,
   };
   requireInteger('seed', o.seed, 0, Number.MAX_SAFE_INTEGER);
   requireInteger('transformers', o.transformers, 1, 9999);
@@ -125,6 +139,10 @@ export function resolveTopologyOptions(options: TopologyOptions): ResolvedTopolo
       `transformers × metersPerTransformer must be at most 999999 (got ${o.transformers * o.metersPerTransformer})`,
     );
   requireInteger('feeders', o.feeders, 1, Math.min(99, o.transformers));
+  if (typeof o.ratingScale !== 'number' || !(o.ratingScale >= 0.05 && o.ratingScale <= 20))
+    throw new SimulationOptionsError(
+      `ratingScale must be a number from 0.05 to 20 (got ${String(o.ratingScale)})`,
+    );
   return o;
 }
 
@@ -138,6 +156,7 @@ export function resolveSimulationOptions(options: SimulationOptions): ResolvedSi
     pvShare: options.pvShare ?? SIMULATION_DEFAULTS.pvShare,
     silentShare: options.silentShare ?? SIMULATION_DEFAULTS.silentShare,
     backfillSilent: options.backfillSilent ?? SIMULATION_DEFAULTS.backfillSilent,
+    ambientOffsetC: options.ambientOffsetC ?? SIMULATION_DEFAULTS.ambientOffsetC,
   };
   if (!Number.isSafeInteger(o.startMs) || o.startMs < 0)
     throw new SimulationOptionsError(
@@ -159,6 +178,10 @@ export function resolveSimulationOptions(options: SimulationOptions): ResolvedSi
   requireShare('evShare', o.evShare);
   requireShare('pvShare', o.pvShare);
   requireShare('silentShare', o.silentShare);
+  if (typeof o.ambientOffsetC !== 'number' || !(o.ambientOffsetC >= -30 && o.ambientOffsetC <= 30))
+    throw new SimulationOptionsError(
+      `ambientOffsetC must be a number of kelvin from -30 to 30 (got ${String(o.ambientOffsetC)})`,
+    );
   if (typeof o.backfillSilent !== 'boolean')
     throw new SimulationOptionsError(
       `backfillSilent must be true or false (got ${String(o.backfillSilent)})`,
@@ -209,7 +232,8 @@ export function buildTopology(options: TopologyOptions): SimTopology {
     const centre = feederCentres[f]!;
     // Sized for the expected diversified evening peak, with the spread of real fleets (some tight, some roomy).
     const target = o.metersPerTransformer * rng.uniform(1.6, 3.0);
-    const rated = STANDARD_KVA.find((kva) => kva >= target) ?? Math.ceil(target / 100) * 100;
+    const sized = STANDARD_KVA.find((kva) => kva >= target) ?? Math.ceil(target / 100) * 100;
+    const rated = o.ratingScale === 1 ? sized : round(sized * o.ratingScale, 1);
     transformers.push({
       dt_id: dtId(d),
       feeder_id: feederId(f),
@@ -577,7 +601,10 @@ export function createSimulation(options: SimulationOptions): Simulation {
         0.4 * dayShock(f, day - 3)) /
       Math.sqrt(1 + 0.64 + 0.36 + 0.16);
     const cloud = cloudCover(f, day);
-    const value = { mean: 27 + 1.3 * ma - 2.2 * cloud, amplitude: 5.8 * (1 - 0.45 * cloud) };
+    const value = {
+      mean: 27 + o.ambientOffsetC + 1.3 * ma - 2.2 * cloud,
+      amplitude: 5.8 * (1 - 0.45 * cloud),
+    };
     weatherMemo.set(key, value);
     return value;
   };
