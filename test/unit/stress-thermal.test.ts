@@ -15,6 +15,7 @@ import {
   t4Sf,
 } from '../../processors/stress-math.js';
 import { COOLING_SETS, ThermalModel, ThermalStates } from '../../processors/thermal.js';
+import { Rng } from '../../simulator/random.js';
 
 const onan = new ThermalModel(COOLING_SETS['distribution-ONAN']);
 const onaf = new ThermalModel(COOLING_SETS['power-ONAF']);
@@ -69,6 +70,21 @@ describe('slot kernel (closed form of one slot)', () => {
     expect(kernel.maxLoadFactor(125, 25, 0, 40, limits)).toMatchObject({ k: 0 });
     // Emergency limits allow more.
     expect(kernel.maxLoadFactor(95, 20, 0, 40, LONG_TIME_EMERGENCY_LIMITS).k).toBeGreaterThan(hot.k);
+  });
+
+  it('finds the same load factor whatever the search starts from', () => {
+    const kernel = new SlotKernel(onan);
+    const rng = new Rng(4);
+    for (let i = 0; i < 500; i++) {
+      const topOil = rng.uniform(30, 110);
+      const rise1 = rng.uniform(0, 40);
+      const ambient = rng.uniform(10, 45);
+      const plain = { ...kernel.maxLoadFactor(topOil, rise1, 0, ambient, NORMAL_CYCLIC_LIMITS) };
+      for (const hint of [0, 0.3, plain.k, 1.2, 1.5, 3])
+        expect({
+          ...kernel.maxLoadFactor(topOil, rise1, 0, ambient, NORMAL_CYCLIC_LIMITS, undefined, hint),
+        }).toEqual(plain);
+    }
   });
 
   it('fills a topology DT from its cooling class and keeps its heat-run figures', () => {
