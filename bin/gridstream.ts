@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, VARIABLES } from '../core/config.js';
 import { readTopologyFiles, TopologyError } from '../core/topology.js';
 import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
+import { calibrateCommand } from './calibrate.js';
 import { integer, parseRoles, stopOnSignal } from './cli.js';
 import { runDemo } from './demo.js';
 import { simulateCommand } from './simulate.js';
@@ -113,6 +114,7 @@ program
 
 simulateCommand(program);
 thermalCommand(program);
+calibrateCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   if (error instanceof ConfigError || error instanceof TopologyError)
