@@ -4,11 +4,27 @@
  * per slot, the way a processor closes a slot for all the DTs of its partition.
  *
  *   thermal model   IEC 60076-7 top oil, hot spot, ageing and loss of life (processors/thermal.ts)
+ *   stress          the stress processor (processors/stress.ts) fed final envelopes and weather: thermal
+ *                   state, observed exceedances and the next slot's stress probabilities, no operating
+ *                   envelopes (envelopeEverySlots 0)
+ *   stress + DOE    the same processor, as configured by default: after every slot also the operating
+ *                   envelope and stress probabilities of the next 96 slots (96 rows a DT-slot)
  *
- * BENCH_DTS (default 10000) and BENCH_DAYS (default 365) size the fleet and the period. The stress
- * processor's section goes in SECTIONS next to the thermal model's.
+ * BENCH_DTS (default 10000) and BENCH_DAYS (default 365) size the fleet and the thermal model's period. The
+ * stress sections run BENCH_STRESS_DAYS (default 7) days without operating envelopes (which also gives
+ * every DT a history of comparable slots), then BENCH_DOE_DAYS (default 1) with them, from mid-year (day
+ * 180 of the fleet's weather: summer, the stressful season).
  */
+import { SLOT_MS } from '../core/time.js';
+import {
+  DEFAULT_STRESS_CONFIG,
+  initialStressState,
+  stepStress,
+  type StressConfig,
+  type StressState,
+} from '../processors/stress.js';
 import { COOLING_SETS, ThermalModel, ThermalStates, type ThermalConstants } from '../processors/thermal.js';
+import type { DtEnvelope, TopologyTransformer } from '../schemas/types.gen.js';
 
 const DTS = Number(process.env.BENCH_DTS ?? 10_000);
 const DAYS = Number(process.env.BENCH_DAYS ?? 365);
@@ -130,7 +146,155 @@ const thermal: Section = {
   },
 };
 
-const SECTIONS: Section[] = [thermal];
+const STRESS_DAYS = Number(process.env.BENCH_STRESS_DAYS ?? 7);
+const DOE_DAYS = Number(process.env.BENCH_DOE_DAYS ?? 1);
+/** Fleet day the stress sections start on (wrapping round the fleet's period). */
+const STRESS_START_DAY = 180;
+
+/** The stress processor's state, carried from the `stress` section into `stress + DOE`. */
+const stressRun: { state: StressState | null; slot: number; rated: Float64Array } = {
+  state: null,
+  slot: 0,
+  rated: new Float64Array(0),
+};
+
+/**
+ * Feeds `slots` slots of the fleet to the stress processor: per slot one weather observation (at the start of
+ * the next slot, which completes this one's weather), then every DT's final envelope. Load: the fleet's
+ * profile with a per-DT random departure (AR(1), 10 %), so the forecasts have errors to learn; voltage falls
+ * with load. Returns the time and what came out.
+ */
+function feedStress(fleet: Fleet, slots: number, config: StressConfig) {
+  const T0 = Date.UTC(2026, 0, 1) + STRESS_START_DAY * 86_400_000;
+  const totalSlots = fleet.days * SLOTS_PER_DAY;
+  const ambientAt = (t: number) => fleet.ambient[(STRESS_START_DAY * SLOTS_PER_DAY + t) % totalSlots]!;
+  if (!stressRun.state) {
+    const state = initialStressState();
+    stressRun.rated = new Float64Array(fleet.dts);
+    for (let i = 0; i < fleet.dts; i++) {
+      const rated = [50, 100, 160, 250, 400][i % 5]!;
+      stressRun.rated[i] = rated;
+      const transformer: TopologyTransformer = {
+        dt_id: `dt-${i}`,
+        feeder_id: `fdr-${i % 100}`,
+        rated_kva: rated,
+        cooling_class: 'ONAN',
+        latitude: 51.5,
+        longitude: 0,
+        weather_station_id: 'ws-1',
+        nominal_voltage_v: 230,
+        top_oil_rise_k: null,
+        hot_spot_gradient_k: null,
+        loss_ratio: null,
+        tau_oil_min: null,
+        tau_winding_min: null,
+        topology_version: 1,
+      };
+      stepStress(state, { type: 'transformer', transformer }, config);
+    }
+    stepStress(state, { type: 'weather', observation: obs(T0, ambientAt(0)) }, config);
+    stressRun.state = state;
+  }
+  const state = stressRun.state;
+  const departure = new Float64Array(fleet.dts);
+  let seed = 7 + stressRun.slot;
+  const random = () => (seed = (seed * 1_103_515_245 + 12_345) >>> 0) / 2 ** 32 - 0.5;
+  let rows = 0;
+  let envelopes = 0;
+  let stressed = 0;
+  let importKw = 0;
+  const started = process.hrtime.bigint();
+  for (let n = 0; n < slots; n++) {
+    const t = stressRun.slot++;
+    const slot = T0 + t * SLOT_MS;
+    stepStress(state, { type: 'weather', observation: obs(slot + SLOT_MS, ambientAt(t + 1)) }, config);
+    const level = fleet.dayLevel[((STRESS_START_DAY + t / SLOTS_PER_DAY) | 0) % fleet.days]!;
+    const daySlot = t % SLOTS_PER_DAY;
+    for (let i = 0; i < fleet.dts; i++) {
+      departure[i] = 0.9 * departure[i]! + 0.09 * random();
+      const k =
+        fleet.peak[i]! * level * fleet.shape[(daySlot + fleet.shift[i]! + 96) % 96]! * (1 + departure[i]!);
+      const kw = 0.95 * k * stressRun.rated[i]!;
+      const envelope: DtEnvelope = {
+        dt_id: `dt-${i}`,
+        slot_start: slot,
+        version: 2 * (slot + SLOT_MS) + 1,
+        is_final: true,
+        net_mean_kw: kw,
+        min_kw: 0.9 * kw,
+        max_kw: 1.1 * kw,
+        p95_kw: 1.08 * kw,
+        import_kwh: kw / 4,
+        export_kwh: 0,
+        q_mean_kvar: 0.33 * kw,
+        legs: [
+          {
+            leg: 1,
+            v_min: 238 - (30 * kw) / stressRun.rated[i]!,
+            v_mean: 239 - (15 * kw) / stressRun.rated[i]!,
+            v_max: 242,
+          },
+        ],
+        meters_reporting: 40,
+        meters_connected: 40,
+        readings: 600,
+        ami_coverage_pct: 100,
+        data_quality: 'ami_direct',
+        ...{ imputed_kw: 0, imputed_meters: 0, profile_source: 'measured' },
+      } as DtEnvelope;
+      const outputs = stepStress(state, { type: 'envelope', envelope }, config).outputs;
+      rows += outputs.length;
+      for (const o of outputs) {
+        if (o.type === 'stress' && (o.row.thermal_stress_prob ?? 0) > 0.5) stressed++;
+        else if (o.type === 'operating-envelope' && o.row.lead_slots === 1) {
+          envelopes++;
+          importKw += o.row.import_kw;
+        }
+      }
+    }
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { seconds, rows, stressed, envelopes, importKw };
+}
+
+function obs(ts: number, ambient: number) {
+  return { station_id: 'ws-1', ts, ambient_c: ambient, received_at: ts };
+}
+
+const stress: Section = {
+  name: 'stress',
+  run(fleet) {
+    const config = { ...DEFAULT_STRESS_CONFIG, envelopeEverySlots: 0 };
+    const slots = STRESS_DAYS * SLOTS_PER_DAY;
+    const r = feedStress(fleet, slots, config);
+    return {
+      description: `${fleet.dts} DTs x ${STRESS_DAYS} days: thermal state, exceedances, next-slot stress probabilities (no operating envelopes)`,
+      dtSlots: fleet.dts * slots,
+      seconds: r.seconds,
+      details: [
+        `${r.rows} rows; ${r.stressed} DT-slots forecast more likely than not to be thermally stressed`,
+      ],
+    };
+  },
+};
+
+const stressEnvelope: Section = {
+  name: 'stress + DOE',
+  run(fleet) {
+    const slots = DOE_DAYS * SLOTS_PER_DAY;
+    const r = feedStress(fleet, slots, DEFAULT_STRESS_CONFIG);
+    return {
+      description: `${fleet.dts} DTs x ${DOE_DAYS} day(s) more, after every slot also the next 96 slots' operating envelope and probabilities`,
+      dtSlots: fleet.dts * slots,
+      seconds: r.seconds,
+      details: [
+        `${r.rows} rows (${(r.rows / (fleet.dts * slots)).toFixed(0)} a DT-slot); mean extra import for the next slot ${(r.importKw / r.envelopes).toFixed(1)} kW`,
+      ],
+    };
+  },
+};
+
+const SECTIONS: Section[] = [thermal, stress, stressEnvelope];
 
 console.log(`physics benchmark: single core (node ${process.version}), ${DTS} DTs, ${DAYS} days`);
 const fleet = makeFleet(DTS, DAYS);
