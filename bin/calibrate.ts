@@ -16,7 +16,12 @@ import {
 } from '../processors/stress.js';
 import { ThermalStates } from '../processors/thermal.js';
 import type { MeterReading } from '../schemas/types.gen.js';
-import { MAX_OUTAGE_MS, createSimulation, type TelemetryReading } from '../simulator/model.js';
+import {
+  MAX_OUTAGE_MS,
+  SimulationOptionsError,
+  createSimulation,
+  type TelemetryReading,
+} from '../simulator/model.js';
 
 /**
  * `gridstream calibrate`: checks the stress probabilities against simulated ground truth.
@@ -71,9 +76,9 @@ export interface CalibrationResult {
   /** DT slots scored, and the slots where the processor's own observed exceedance matched the truth's. */
   scoredSlots: number;
   observedAgreement: { thermal: number; voltage: number };
-  /** Readings run through the envelope processor, and the stress processor's skipped slots. */
+  /** Readings run through the envelope processor, and the stress processor's skipped slots by reason. */
   readings: number;
-  skipped: number;
+  skipped: Record<string, number>;
   seconds: number;
 }
 
@@ -112,14 +117,14 @@ export function runCalibration(options: CalibrationOptions): CalibrationResult {
     voltage: new Float32Array(nDt * totalSlots).fill(Number.NaN),
   }));
   const observed = new Uint8Array(nDt * totalSlots); // bit 0 thermal, bit 1 voltage, bit 2 row seen
-  let skipped = 0;
+  const skipped: Record<string, number> = {};
   const at = (dt: string, slotStart: number) => {
     const s = slotStart / SLOT_MS - firstSlot;
     return s >= 0 && s < totalSlots ? dtIndex.get(dt)! * totalSlots + s : -1;
   };
   const collect = (outputs: StressOutput[]) => {
     for (const out of outputs) {
-      if (out.type === 'skipped') skipped++;
+      if (out.type === 'skipped') skipped[out.reason] = (skipped[out.reason] ?? 0) + 1;
       else if (out.type === 'stress') {
         const i = at(out.row.dt_id, out.row.slot_start);
         if (i >= 0) observed[i] = 4 | (out.row.thermal_exceeded ? 1 : 0) | (out.row.voltage_exceeded ? 2 : 0);
@@ -346,7 +351,8 @@ export function formatCalibration(options: CalibrationOptions, r: CalibrationRes
   const lines = [
     `gridstream calibrate: ${o.transformers} DTs x ${o.metersPerTransformer} meters (seed ${o.seed}, ratings x${o.ratingScale}, ambient ${o.ambientOffsetC >= 0 ? '+' : ''}${o.ambientOffsetC} K), ${o.warmupDays} days warm-up + ${o.days} days scored`,
     `  limits: K <= ${o.stress.limits.loadFactor}, hot spot <= ${o.stress.limits.hotSpotC} °C, top oil <= ${o.stress.limits.topOilC} °C; voltage band -${o.stress.voltageBand.lowPct}% / +${o.stress.voltageBand.highPct}% of nominal`,
-    `  ${r.readings} readings through the envelope and stress processors in ${r.seconds.toFixed(1)} s; ${r.scoredSlots} DT slots scored; ${r.skipped} slots skipped`,
+    `  ${r.readings} readings through the envelope and stress processors in ${r.seconds.toFixed(1)} s; ${r.scoredSlots} DT slots scored`,
+    ...Object.entries(r.skipped).map(([reason, n]) => `  ${n} envelopes not applied: ${reason}`),
     `  observed exceedances (from envelopes) agree with the truth in ${(100 * r.observedAgreement.thermal).toFixed(2)}% (thermal) and ${(100 * r.observedAgreement.voltage).toFixed(2)}% (voltage) of slots`,
   ];
   for (const { lead, thermal, voltage } of r.leads) {
@@ -371,7 +377,7 @@ function number(name: string, min: number, max: number, integer = false) {
 
 export function calibrateCommand(program: Command): void {
   const d = DEFAULT_CALIBRATION;
-  program
+  const command = program
     .command('calibrate')
     .description(
       'Check the stress probabilities against simulated ground truth: reliability tables and Brier scores next to climatology',
@@ -427,15 +433,13 @@ export function calibrateCommand(program: Command): void {
       DEFAULT_STRESS_CONFIG.confidence,
     )
     .action((opts) => {
-      const start = Date.parse(`${opts.start}T00:00:00Z`);
-      if (Number.isNaN(start)) throw new InvalidArgumentError('--start must be a date YYYY-MM-DD');
+      const start = /^\d{4}-\d{2}-\d{2}$/.test(opts.start) ? Date.parse(`${opts.start}T00:00:00Z`) : NaN;
+      if (Number.isNaN(start)) command.error(`error: --start must be a date YYYY-MM-DD, got ${opts.start}`);
       const leads = String(opts.leads)
         .split(',')
         .map((x) => Number(x.trim()));
       if (!leads.every((l) => Number.isInteger(l) && l >= 1 && l <= DEFAULT_STRESS_CONFIG.horizonSlots))
-        throw new InvalidArgumentError(
-          `--leads must be whole numbers from 1 to ${DEFAULT_STRESS_CONFIG.horizonSlots}`,
-        );
+        command.error(`error: --leads must be whole numbers from 1 to ${DEFAULT_STRESS_CONFIG.horizonSlots}`);
       const options: CalibrationOptions = {
         seed: opts.seed,
         transformers: opts.transformers,
@@ -451,7 +455,13 @@ export function calibrateCommand(program: Command): void {
         stress: { ...DEFAULT_STRESS_CONFIG, confidence: opts.confidence },
         onProgress: (f) => process.stderr.write(`\r  simulated ${(100 * f).toFixed(0)}%`),
       };
-      const result = runCalibration(options);
+      let result: CalibrationResult;
+      try {
+        result = runCalibration(options);
+      } catch (error) {
+        if (error instanceof SimulationOptionsError) command.error(`error: ${error.message}`);
+        throw error;
+      }
       process.stderr.write('\r');
       console.log(formatCalibration(options, result));
       const beaten = result.leads.every((l) => !(l.thermal.skill <= 0) && !(l.voltage.skill <= 0));

@@ -6,11 +6,12 @@ import type { LimitingFactor, SlotKernel, ThermalLimits } from './stress-thermal
  * its last observed one. Pure numerics over a forecast (stress-history.ts makes it); the stress processor
  * (stress.ts) turns the results into records.
  *
- * Load model. The DT's net active power in slot j is P_j = mean_j + z·sd_j with one standard-normal z for the
+ * Load model. The DT's net active power in slot j is P_j = mean_j + z·sd_j with one standardised z for the
  * whole path ("comonotone": a day that runs high runs high in every slot, which is what the heat in the oil
- * remembers; the persistence model of the forecast already shrinks sd_j at short leads). Apparent power adds
- * the forecast reactive power Q_j and the within-slot ripple variance W_j: S_j = √(P_j² + W_j + Q_j²), and
- * K_j = S_j / rated kVA.
+ * remembers; the persistence model of the forecast already shrinks sd_j at short leads). z is distributed as
+ * the forecast errors are: Student's t₄ of unit variance by default (stress-math.ts), standard normal without
+ * `heavyTails`. Apparent power adds the forecast reactive power Q_j and the within-slot ripple variance W_j:
+ * S_j = √(P_j² + W_j + Q_j²), and K_j = S_j / rated kVA.
  *
  * Thermal stress probability of slot j: the probability that its peak hot spot or its top oil exceeds its
  * limit, or K_j exceeds the load-factor limit. The thermal model is run along the load path at a grid of z
@@ -18,23 +19,25 @@ import type { LimitingFactor, SlotKernel, ThermalLimits } from './stress-thermal
  * temperature margin m(z) of every slot at every grid point. The margin is monotone on each side of its
  * minimum (more import, or more export, is hotter), so on each side it crosses 0 at most once, at z*, with
  * slope b; the ambient forecast error and a model error add an independent normal σ, and
- *   P(thermal) = P(b·(z − z*) + σ·ε > 0) = 1 − Φ(b·z* / √(b² + σ²))
- * for the import side, mirrored for the export side. K's limit has a closed form on z. The union of the
+ *   P(thermal) = P(b·(z − z*) + σ·ε > 0) ≈ 1 − F(b·z* / √(b² + σ²))
+ * for the import side (F the distribution of z; exact for normal z and a straight margin), mirrored for the
+ * export side. K's limit has a closed form on z. The union of the
  * temperature and K events on one side is taken as the larger of the two (they are nested: K over its limit
- * nearly always means a hot spot over its own). The grid is skipped when the two extreme paths (z = −4 and
- * 4.5) keep every slot more than 4σ inside the limits: the probability there is below 3·10⁻⁵.
+ * nearly always means a hot spot over its own). The grid is skipped when the two extreme paths (z = −5 and
+ * 5.5) keep every slot more than 4σ inside the limits: the probability there is below 10⁻³ (the t₄ tail
+ * beyond z = 5.5 is 7·10⁻⁴; a normal one's, 2·10⁻⁸), and is reported as 0.
  *
  * Voltage stress probability: the lowest customer voltage of slot j below the band or the highest above it,
- * each normal with its forecast mean and sd: P = 1 − (1 − P_low)(1 − P_high).
+ * each distributed as z with its forecast mean and sd: P = 1 − (1 − P_low)(1 − P_high).
  *
- * Operating envelope, at confidence c (z_c = Φ⁻¹(c)): the base load is taken at its c-quantile path for
+ * Operating envelope, at confidence c (z_c = F⁻¹(c) for load and voltage, Φ⁻¹(c) for ambient): the base load is taken at its c-quantile path for
  * import headroom (mean + z_c·sd) and its (1 − c)-quantile for export (more export), the ambient at its
  * c-quantile in both, the lowest voltage at its (1 − c)-quantile and the highest at its c-quantile. Then per
  * slot:
  * - thermal: the largest K in the slot that keeps its peak hot spot, end top oil and K within limits
- *   (`SlotKernel.maxLoadFactor`, solved on the closed form), as a net power bound |P| ≤ p* =
+ *   (`SlotKernel.maxLoadFactor`, on the closed form of the slot), as a net power bound |P| ≤ p* =
  *   √((K·rated)² − W − Q²): extra import p* − P, extra export P + p*;
- * - voltage: the extra import that takes the lowest voltage to the band's bottom, (V_low − v_min) / s, and
+ * - voltage: the extra import that takes the lowest voltage to the band's bottom, (v_min − V_low) / s, and
  *   the extra export that takes the highest to its top, with s the DT's voltage sensitivity (V per kW);
  * - the headroom is the smaller of the two, and the record says which limit binds.
  * Two figures per slot and direction:

@@ -466,8 +466,8 @@ function applyEnvelope(
       slot_start: e.slot_start,
       reason:
         e.slot_start === dt.lastSlot
-          ? 'revision of a slot already processed (the thermal state has moved on)'
-          : 'older than the last slot processed',
+          ? 'a revision of the last slot processed (the thermal state has moved on)'
+          : 'a revision, or a late first arrival, of a slot before the last one processed (the thermal state has moved on)',
     });
     return;
   }
