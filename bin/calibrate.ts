@@ -15,7 +15,7 @@ import {
   type StressOutput,
 } from '../processors/stress.js';
 import { ThermalStates } from '../processors/thermal.js';
-import type { MeterReading } from '../schemas/types.gen.js';
+import { meterReadingOf } from '../simulator/readings.js';
 import {
   MAX_OUTAGE_MS,
   SimulationOptionsError,
@@ -272,17 +272,7 @@ export function runCalibration(options: CalibrationOptions): CalibrationResult {
     const dtId = transformers[d]!.dt_id;
     for (const r of Array.isArray(message.payload) ? message.payload : [message.payload]) {
       addTruth(d, r);
-      const reading: MeterReading = {
-        meter_id: message.source,
-        dt_id: dtId,
-        ts: Date.parse(r.ts),
-        p_kw: r.p_kw,
-        q_kvar: r.q_kvar,
-        legs: r.legs,
-        e_imp_kwh: r.e_imp_kwh,
-        e_exp_kwh: r.e_exp_kwh,
-        received_at: message.ts,
-      };
+      const reading = meterReadingOf(r, message.source, dtId, message.ts);
       readings++;
       const step = stepEnvelope(envelopes, { type: 'reading', reading }, DEFAULT_ENVELOPE_CONFIG);
       envelopes = step.state;

@@ -1,5 +1,5 @@
 import { DAY_MS } from '../core/time.js';
-import type { MeterReading } from '../schemas/types.gen.js';
+import type { ImpedanceDaily, ImpedanceFlag, ImpedanceFlagKind, MeterReading } from '../schemas/types.gen.js';
 import {
   DEFAULT_STEP_CONFIG,
   LegSteps,
@@ -100,40 +100,14 @@ export const DEFAULT_IMPEDANCE_CONFIG: ImpedanceConfig = {
 
 export type ImpedanceInput = { type: 'reading'; reading: MeterReading } | { type: 'emit' };
 
-/** A leg's impedance for one UTC day (the identifiers of seed 003 are added from the topology on output). */
-export interface LegDayImpedance {
-  dt_id: string;
-  meter_id: string;
-  leg: number;
-  /** UTC midnight of the day, epoch ms. */
-  day: number;
-  median_mohm: number;
-  /**
-   * Standard error of the median: the larger of what the spread of the day's estimates says
-   * (weightedMedianStdErr) and what the voltage noise allows (ImpedanceEvidenceConfig.voltageNoiseV).
-   */
-  stderr_mohm: number;
-  event_count: number;
-  /** Effective number of estimates, (Σw)² / Σw² of their weights. */
-  effective_events: number;
-  /** Newest receive time among the readings behind the estimates. */
-  received_at: number;
-  version: number;
-  is_final: boolean;
-}
-
-export type ImpedanceFlagKind = 'absolute' | 'own_rise' | 'peer_rise';
-
-export interface ImpedanceFlag {
-  dt_id: string;
-  meter_id: string;
-  leg: number;
-  day: number;
-  kind: ImpedanceFlagKind;
-  median_mohm: number;
-  /** What the median was compared with: the absolute threshold, the own baseline, or the peers' median. */
-  reference_mohm: number;
-}
+/**
+ * A leg's impedance for one UTC day: the ImpedanceDaily record (schemas/impedance-daily.avsc documents each
+ * field) less the identifiers of seed 003, which the stage adds from the topology on output.
+ */
+export type LegDayImpedance = Omit<
+  ImpedanceDaily,
+  'service_point_id' | 'meter_number' | 'electronic_serial_number' | 'premise_id'
+>;
 
 export type ImpedanceOutput =
   | { type: 'leg-day'; row: LegDayImpedance }

@@ -7,12 +7,13 @@ import {
   DEFAULT_IMPEDANCE_CONFIG,
   initialImpedanceState,
   stepImpedance,
-  type ImpedanceFlag,
   type ImpedanceState,
   type LegDayImpedance,
 } from '../../processors/impedance.js';
 import { planSimulation, runSimulate, simulateTopology } from '../../simulator/command.js';
+import type { ImpedanceFlag } from '../../schemas/types.gen.js';
 import { createSimulation } from '../../simulator/model.js';
+import { meterReadingOf } from '../../simulator/readings.js';
 import { startTestGridstream } from '../support/gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
@@ -42,13 +43,7 @@ function offline(partitions: number) {
     const partition = partitionFor(dt, partitions);
     let state = states.get(partition) ?? initialImpedanceState();
     for (const r of Array.isArray(message.payload) ? message.payload : [message.payload]) {
-      const reading = {
-        ...r,
-        meter_id: message.source,
-        dt_id: dt,
-        ts: Date.parse(r.ts),
-        received_at: message.ts,
-      };
+      const reading = meterReadingOf(r, message.source, dt, message.ts);
       const step = stepImpedance(state, { type: 'reading', reading }, DEFAULT_IMPEDANCE_CONFIG);
       state = step.state;
       for (const o of step.outputs) {

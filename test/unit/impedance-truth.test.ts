@@ -6,10 +6,10 @@ import {
   initialImpedanceState,
   stepImpedance,
   type ImpedanceConfig,
-  type ImpedanceFlag,
   type LegDayImpedance,
 } from '../../processors/impedance.js';
-import type { MeterReading } from '../../schemas/types.gen.js';
+import { meterReadingOf } from '../../simulator/readings.js';
+import type { ImpedanceFlag } from '../../schemas/types.gen.js';
 import { createSimulation, type Simulation } from '../../simulator/model.js';
 
 const START = Date.UTC(2026, 5, 1);
@@ -42,17 +42,7 @@ function runFeeder(sim: Simulation) {
   for (const message of sim.messages()) {
     if (message.kind !== 'telemetry') continue;
     for (const r of Array.isArray(message.payload) ? message.payload : [message.payload]) {
-      const reading: MeterReading = {
-        meter_id: message.source,
-        dt_id: dtOf.get(message.source)!,
-        ts: Date.parse(r.ts),
-        p_kw: r.p_kw,
-        q_kvar: r.q_kvar,
-        legs: r.legs,
-        e_imp_kwh: r.e_imp_kwh,
-        e_exp_kwh: r.e_exp_kwh,
-        received_at: message.ts,
-      };
+      const reading = meterReadingOf(r, message.source, dtOf.get(message.source)!, message.ts);
       const step = stepImpedance(state, { type: 'reading', reading }, CONFIG);
       state = step.state;
       apply(step.outputs);
