@@ -3,13 +3,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { packageRoot } from '../../core/paths.js';
 
 const run = promisify(execFile);
 
 /** infra/mosquitto: the scripts and templates the tests run, the same ones operators use. */
-export const MOSQUITTO_INFRA = fileURLToPath(new URL('../../infra/mosquitto/', import.meta.url));
+export const MOSQUITTO_INFRA = join(packageRoot, 'infra', 'mosquitto');
 
 /** Whether Mosquitto (Debian's package, installed by infra/setup.sh) is on this machine. */
 export function mosquittoInstalled(): boolean {
