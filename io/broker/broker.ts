@@ -50,17 +50,53 @@ async function consumeWithClient(
   handler: MessageHandler,
   options: ConsumeOptions,
 ) {
-  const client: MqttClient = await mqtt.connectAsync(url, {
-    clientId:
-      options.clientId ?? `gridstream-ingest-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
-    // A persistent session: messages published while ingest reconnects are kept for it by the broker.
-    clean: false,
-    reconnectPeriod: 1000,
-    username: options.username,
-    password: options.password,
-  });
-  // PUBACKs leave once the handler's records are on the log, in order; at most `window` are outstanding.
-  handleWithOrderedAcks(client, handler, options.maxUnacknowledged ?? 1000);
+  const window = options.maxUnacknowledged ?? 1000;
+  const connect = (protocolVersion: 4 | 5) =>
+    new Promise<MqttClient>((resolve, reject) => {
+      const client = mqtt.connect(url, {
+        clientId:
+          options.clientId ?? `gridstream-ingest-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+        // A persistent session: messages published while ingest reconnects are kept for it by the broker.
+        clean: false,
+        reconnectPeriod: 1000,
+        username: options.username,
+        password: options.password,
+        protocolVersion,
+        // MQTT 5 lets the broker send `window` messages before the first PUBACK (Receive Maximum). Over MQTT
+        // 3.1.1 a broker sends what its own setting allows (Mosquitto's max_inflight_messages, 20 by
+        // default), whatever the window: with each PUBACK waiting for Kafka, that caps ingest at 20 messages
+        // per delivery round trip. The session outlives a disconnect for a week (MQTT 5 ends it at once by
+        // default).
+        properties:
+          protocolVersion === 5
+            ? { receiveMaximum: window, sessionExpiryInterval: 7 * 24 * 3600 }
+            : undefined,
+      });
+      // PUBACKs leave once the handler's records are on the log, in order; at most `window` are outstanding.
+      // Installed before the connection is up: a resumed session's unacknowledged messages arrive right
+      // behind the CONNACK, and mqtt.js's own handler would acknowledge them unhandled.
+      handleWithOrderedAcks(client, handler, window);
+      const settle = (error?: Error) => {
+        client.off('connect', connected);
+        client.off('error', failed);
+        if (!error) return resolve(client);
+        client.end(true);
+        reject(error);
+      };
+      const connected = () => settle();
+      const failed = (error: Error) => settle(error);
+      client.on('connect', connected);
+      client.on('error', failed);
+    });
+  let client: MqttClient;
+  try {
+    client = await connect(5);
+  } catch (error) {
+    // A broker that only speaks MQTT 3.1.1 refuses the protocol version (CONNACK return code 1).
+    if ((error as { code?: number }).code !== 1 && !/protocol version/i.test((error as Error).message))
+      throw error;
+    client = await connect(4);
+  }
   // Errors are reported and the client reconnects by itself; an unhandled 'error' would end the process.
   client.on('error', (error) => console.error(`MQTT consumer: ${error.message}`));
   await client.subscribeAsync(Object.fromEntries(topics.map((topic) => [topic, { qos: 1 as const }])));
