@@ -1,6 +1,5 @@
 import kafkaJs from '@confluentinc/kafka-javascript';
 import {
-  highestOffsets,
   type ConsumerOptions,
   type Log,
   type LogConsumer,
@@ -183,21 +182,30 @@ function kafkaError(what: string, error: { message: string; code?: number }): Er
   );
 }
 
-interface Pending {
+/** One send() call: its records are handed to librdkafka in order, and it settles once all are delivered. */
+interface Send {
   topic: string;
-  record: ProduceRecord;
-  delivered: () => void;
-  failed: (error: Error) => void;
+  records: ProduceRecord[];
+  /** Index of the next record to hand to librdkafka. */
+  next: number;
+  /** Records not yet reported delivered. */
+  remaining: number;
+  settled: boolean;
+  resolve: () => void;
+  reject: (error: Error) => void;
 }
 
 /**
  * Sends keep their order: produce() enqueues synchronously in librdkafka, and when its queue is full the
  * rest wait in a FIFO drained as deliveries free room, so a later send never overtakes an earlier one.
+ * A send is one promise however many records it has (the delivery reports count down), which keeps the
+ * per-record cost of a busy producer low.
  */
 class KafkaProducer implements LogProducer {
   private readonly producer: RdProducer;
   private readonly ready: Promise<void>;
-  private readonly waiting: Pending[] = [];
+  /** Sends with records not yet handed to librdkafka; the first may be partly handed over. */
+  private readonly waiting: Send[] = [];
   private inFlight = 0;
   private closed = false;
 
@@ -207,17 +215,19 @@ class KafkaProducer implements LogProducer {
       'enable.idempotence': true,
       acks: 'all',
       partitioner: 'murmur2_random',
-      'linger.ms': 5,
+      // Records wait up to 20 ms for their batch to fill: fewer, larger produce requests and better compression,
+      // which costs the broker and this process less CPU per record; the latency budget is seconds.
+      'linger.ms': 20,
       'compression.type': 'lz4',
       'queue.buffering.max.messages': 200_000,
       dr_cb: true,
     } as never);
     this.producer.on('delivery-report', (error, report) => {
       this.inFlight--;
-      const pending = report.opaque as Pending;
-      if (error) pending.failed(kafkaError(`deliver to ${pending.topic}`, error));
-      else pending.delivered();
-      this.drain();
+      const send = report.opaque as Send;
+      if (error) this.settle(send, kafkaError(`deliver to ${send.topic}`, error));
+      else if (--send.remaining === 0) this.settle(send, null);
+      if (this.waiting.length) this.drain();
     });
     this.ready = new Promise((resolve, reject) =>
       this.producer.connect({ timeout: 30_000 }, (error) => {
@@ -234,36 +244,53 @@ class KafkaProducer implements LogProducer {
   async send(topic: string, records: ProduceRecord[]): Promise<void> {
     if (records.length === 0) return;
     await this.ready;
-    const deliveries = records.map(
-      (record) =>
-        new Promise<void>((delivered, failed) => {
-          this.waiting.push({ topic, record, delivered, failed });
-        }),
+    const delivered = new Promise<void>((resolve, reject) =>
+      this.waiting.push({
+        topic,
+        records,
+        next: 0,
+        remaining: records.length,
+        settled: false,
+        resolve,
+        reject,
+      }),
     );
     this.drain();
-    await Promise.all(deliveries);
+    await delivered;
+  }
+
+  /** A send fails at its first failed record (as Promise.all would), and succeeds once all are delivered. */
+  private settle(send: Send, error: Error | null): void {
+    if (send.settled) return;
+    send.settled = true;
+    if (error) send.reject(error);
+    else send.resolve();
   }
 
   private drain(): void {
     while (this.waiting.length) {
-      const next = this.waiting[0]!;
-      try {
-        this.producer.produce(
-          next.topic,
-          null,
-          next.record.value,
-          next.record.key,
-          next.record.timestamp ?? Date.now(),
-          next,
-        );
-      } catch (error) {
-        // Full queue: wait for deliveries to free room (drain runs again on each report).
-        if ((error as { code?: number }).code === ERR_QUEUE_FULL && this.inFlight > 0) return;
-        this.waiting.shift();
-        next.failed(error as Error);
-        continue;
+      const send = this.waiting[0]!;
+      while (send.next < send.records.length) {
+        const record = send.records[send.next]!;
+        try {
+          this.producer.produce(
+            send.topic,
+            null,
+            record.value,
+            record.key,
+            record.timestamp ?? Date.now(),
+            send,
+          );
+        } catch (error) {
+          // Full queue: wait for deliveries to free room (drain runs again on each report).
+          if ((error as { code?: number }).code === ERR_QUEUE_FULL && this.inFlight > 0) return;
+          send.next++;
+          this.settle(send, error as Error);
+          continue;
+        }
+        send.next++;
+        this.inFlight++;
       }
-      this.inFlight++;
       this.waiting.shift();
     }
   }
@@ -289,6 +316,8 @@ class KafkaConsumer implements LogConsumer {
   private readonly consumer: RdConsumer;
   private readonly ready: Promise<void>;
   private assigned: TopicPartition[] = [];
+  /** The assigned partitions by topic: the ownership check of every record polled or committed. */
+  private owned = new Map<string, Set<number>>();
   /** Assignment callbacks in progress: poll() returns nothing before they finish. */
   private rebalancing: Promise<void> = Promise.resolve();
   private closed = false;
@@ -308,6 +337,11 @@ class KafkaConsumer implements LogConsumer {
         'session.timeout.ms': 10_000,
         'heartbeat.interval.ms': 1_000,
         'fetch.wait.max.ms': Math.max(10, options.lingerMs ?? 100),
+        // Memory: what librdkafka prefetches beyond the records handed out, per member (default 64 MiB), and
+        // the most one fetch response may carry (default 50 MiB). A processor has several members; a few MiB
+        // each still keeps a member busy between fetches at tens of thousands of records a second.
+        'queued.max.messages.kbytes': 8 * 1024,
+        'fetch.max.bytes': 4 * 1024 * 1024,
         rebalance_cb: (error: { code: number }, assignment: TopicPartition[]) =>
           this.rebalance(error.code, assignment),
       } as never,
@@ -333,12 +367,22 @@ class KafkaConsumer implements LogConsumer {
     const tps = assignment.map(({ topic, partition }) => ({ topic, partition }));
     if (code === ERR_ASSIGN_PARTITIONS) {
       this.consumer.assign(assignment);
-      this.assigned = tps;
+      this.setAssigned(tps);
       this.rebalancing = this.rebalancing.then(() => this.options.onAssigned?.(tps));
     } else if (code === ERR_REVOKE_PARTITIONS) {
       this.rebalancing = this.rebalancing.then(() => this.options.onRevoked?.(tps));
       this.consumer.unassign();
-      this.assigned = [];
+      this.setAssigned([]);
+    }
+  }
+
+  private setAssigned(tps: TopicPartition[]): void {
+    this.assigned = tps;
+    this.owned = new Map();
+    for (const { topic, partition } of tps) {
+      let partitions = this.owned.get(topic);
+      if (!partitions) this.owned.set(topic, (partitions = new Set()));
+      partitions.add(partition);
     }
   }
 
@@ -355,16 +399,26 @@ class KafkaConsumer implements LogConsumer {
       }),
     );
     await this.rebalancing;
-    const owned = new Set(this.assigned.map((tp) => `${tp.topic}\u0000${tp.partition}`));
-    return messages.filter((m) => owned.has(`${m.topic}\u0000${m.partition}`)).map(toLogRecord);
+    // Records of partitions revoked meanwhile are left to their new owner.
+    const records: LogRecord[] = [];
+    for (const m of messages) if (this.owned.get(m.topic)?.has(m.partition)) records.push(toLogRecord(m));
+    return records;
   }
 
   async commit(records: LogRecord[]): Promise<void> {
-    const owned = new Set(this.assigned.map((tp) => `${tp.topic}\u0000${tp.partition}`));
-    const offsets = [...highestOffsets(records).values()]
-      // A partition revoked since these records were read is committed by its new owner.
-      .filter((r) => owned.has(`${r.topic}\u0000${r.partition}`))
-      .map((r) => ({ topic: r.topic, partition: r.partition, offset: r.offset + 1 }));
+    // The highest offset per partition (as highestOffsets() finds it, without a string key per record).
+    const highest = new Map<string, Map<number, number>>();
+    for (const record of records) {
+      let partitions = highest.get(record.topic);
+      if (!partitions) highest.set(record.topic, (partitions = new Map()));
+      const seen = partitions.get(record.partition);
+      if (seen === undefined || seen < record.offset) partitions.set(record.partition, record.offset);
+    }
+    const offsets: Array<TopicPartition & { offset: number }> = [];
+    for (const [topic, partitions] of highest)
+      for (const [partition, offset] of partitions)
+        // A partition revoked since these records were read is committed by its new owner.
+        if (this.owned.get(topic)?.has(partition)) offsets.push({ topic, partition, offset: offset + 1 });
     if (offsets.length === 0 || this.closed) return;
     try {
       this.consumer.commit(offsets);
@@ -391,15 +445,34 @@ class KafkaConsumer implements LogConsumer {
     const positions = this.consumer.position(this.assigned);
     let lag = 0;
     for (const position of positions) {
-      const high = await new Promise<number>((resolve) =>
-        this.consumer.queryWatermarkOffsets(position.topic, position.partition, 5_000, (error, offsets) =>
-          resolve(error ? 0 : offsets.highOffset),
-        ),
-      );
+      const high = this.cachedHighOffset(position) ?? (await this.queryHighOffset(position));
       const at = position.offset ?? -1;
       lag += at < 0 ? high : Math.max(0, high - at);
     }
     return lag;
+  }
+
+  /**
+   * The high watermark librdkafka last saw in a fetch response for the partition (it fetches continuously,
+   * so this is at most a fetch wait old), or undefined before the first one. Asking the broker instead costs
+   * a request per partition and holds one of libuv's few worker threads, which the polls of every consumer in
+   * the process need too.
+   */
+  private cachedHighOffset(tp: TopicPartition): number | undefined {
+    try {
+      const offsets = this.consumer.getWatermarkOffsets(tp.topic, tp.partition);
+      return offsets.highOffset >= 0 ? offsets.highOffset : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private queryHighOffset(tp: TopicPartition): Promise<number> {
+    return new Promise<number>((resolve) =>
+      this.consumer.queryWatermarkOffsets(tp.topic, tp.partition, 5_000, (error, offsets) =>
+        resolve(error ? 0 : offsets.highOffset),
+      ),
+    );
   }
 
   async close(): Promise<void> {
