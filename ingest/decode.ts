@@ -108,16 +108,19 @@ export function decodeMessage(
     );
     return out;
   }
+  // A telemetry topic names one meter: its DT is looked up once per message.
+  const dtId = parsed.kind === 'telemetry' ? meters.dtOf(parsed.meterId) : undefined;
   items.forEach((item, index) => {
-    const where = isArray ? `[${index}] ` : '';
-    const raw = isArray ? Buffer.from(JSON.stringify(item) ?? 'null') : payload;
-    const fail = (code: string, reason: string) => dead(code, where + reason, key, raw);
+    // An element's own JSON is only rendered when it is dead-lettered: accepted readings never need it.
+    const fail = (code: string, reason: string) =>
+      isArray
+        ? dead(code, `[${index}] ${reason}`, key, Buffer.from(JSON.stringify(item) ?? 'null'))
+        : dead(code, reason, key, payload);
     switch (parsed.kind) {
       case 'telemetry': {
-        const dtId = meters.dtOf(parsed.meterId);
         const reading =
           checked<TelemetryPayload>('TelemetryPayload', item, fail) &&
-          toReading(parsed.meterId, item as TelemetryPayload);
+          toReading(parsed.meterId, item as TelemetryPayload, dtId ?? '', receivedAt);
         if (!reading) return;
         if (typeof reading === 'string') return fail('invalid_value', reading);
         const problem = checkTime(reading.ts, receivedAt, limits);
@@ -127,7 +130,7 @@ export function decodeMessage(
             'unknown_meter',
             `meter ${JSON.stringify(parsed.meterId)} is not in the topology; reading parked`,
           );
-        out.readings.push({ ...reading, dt_id: dtId, received_at: receivedAt });
+        out.readings.push(reading);
         return;
       }
       case 'weather': {
@@ -183,22 +186,25 @@ function checkTime(ts: number, receivedAt: number, limits: IngestLimits): string
   return null;
 }
 
-/** The reading without its DT and receive time, or a message naming the bad field. */
+/** The reading, or a message naming the bad field. */
 function toReading(
   meterId: string,
   p: TelemetryPayload,
-): Omit<MeterReading, 'dt_id' | 'received_at'> | string {
+  dtId: string,
+  receivedAt: number,
+): MeterReading | string {
   const ts = parseTimestamp(p.ts);
   if (typeof ts === 'string') return `ts: ${ts}`;
   if (!Number.isFinite(p.p_kw) || Math.abs(p.p_kw) > MAX_ABS_KW)
     return `p_kw: ${p.p_kw} is outside ±${MAX_ABS_KW} kW`;
   if (p.q_kvar != null && (!Number.isFinite(p.q_kvar) || Math.abs(p.q_kvar) > MAX_ABS_KW))
     return `q_kvar: ${p.q_kvar} is outside ±${MAX_ABS_KW} kvar`;
-  const seen = new Set<number>();
-  for (const [i, leg] of p.legs.entries()) {
+  let seen = 0; // bit per leg number
+  for (let i = 0; i < p.legs.length; i++) {
+    const leg = p.legs[i]!;
     if (leg.leg < 1 || leg.leg > 3) return `legs[${i}].leg: ${leg.leg} is not 1, 2 or 3`;
-    if (seen.has(leg.leg)) return `legs[${i}].leg: leg ${leg.leg} appears twice`;
-    seen.add(leg.leg);
+    if (seen & (1 << leg.leg)) return `legs[${i}].leg: leg ${leg.leg} appears twice`;
+    seen |= 1 << leg.leg;
     if (!(leg.v >= 0 && leg.v <= MAX_VOLTS)) return `legs[${i}].v: ${leg.v} V is outside 0..${MAX_VOLTS}`;
     if (!(leg.i >= 0 && leg.i <= MAX_AMPS)) return `legs[${i}].i: ${leg.i} A is outside 0..${MAX_AMPS}`;
   }
@@ -209,12 +215,14 @@ function toReading(
   }
   return {
     meter_id: meterId,
+    dt_id: dtId,
     ts,
     p_kw: p.p_kw,
     q_kvar: p.q_kvar ?? null,
     legs: p.legs.map((leg) => ({ leg: leg.leg, v: leg.v, i: leg.i })),
     e_imp_kwh: p.e_imp_kwh ?? null,
     e_exp_kwh: p.e_exp_kwh ?? null,
+    received_at: receivedAt,
   };
 }
 

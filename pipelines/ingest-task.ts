@@ -34,10 +34,17 @@ export async function startIngest(options: {
   const { producer, meters, metrics } = options;
   const limits = options.limits ?? DEFAULT_INGEST_LIMITS;
   let handled = 0;
+  // Counters by label, resolved once rather than per message.
+  const messagesOf = new Map<string, { inc(): void }>();
+  const messages = (kind: string) => {
+    let counter = messagesOf.get(kind);
+    if (!counter) messagesOf.set(kind, (counter = metrics.mqttMessages.labels({ kind })));
+    return counter;
+  };
 
   const handle = async (topic: string, payload: Buffer) => {
     const decoded = decodeMessage(topic, payload, Date.now(), meters, limits);
-    metrics.mqttMessages.inc({ kind: parseMqttTopic(topic)?.kind ?? 'unknown' });
+    messages(parseMqttTopic(topic)?.kind ?? 'unknown').inc();
     const sends: Promise<void>[] = [];
     const send = (logTopic: string, records: ProduceRecord[]) => {
       if (records.length) sends.push(producer.send(logTopic, records));
