@@ -2,19 +2,22 @@
  * npm run bench:embedded — readings per second through the embedded path, end to end: from the first
  * publish by a separate meter process to the last reading being queryable in ClickHouse. Prints the
  * throughput, the peak RSS of the gridstream process and the accounting (published = stored + dead letters).
+ *
+ * Settings (`-- --name N` or BENCH_NAME): seconds (60), transformers (50), meters per DT (100),
+ * readings-per-message (1).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startGridstream } from '../app/gridstream.js';
 import { loadConfig } from '../core/config.js';
 import { simulateTopology } from '../simulator/command.js';
+import { mib, perSecond, printReport, setting, startPublisher } from './common.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
-const TRANSFORMERS = Number(process.env.BENCH_TRANSFORMERS ?? 50);
-const METERS = Number(process.env.BENCH_METERS ?? 100);
+const SECONDS = setting('seconds', 60);
+const TRANSFORMERS = setting('transformers', 50);
+const METERS = setting('meters', 100);
+const READINGS_PER_MESSAGE = setting('readings-per-message', 1);
 const SEED = 42;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-bench-'));
@@ -31,34 +34,28 @@ const count = async (sql: string) =>
   Number((await gridstream.edges.warehouse.query<{ n: string }>(sql))[0]!.n);
 
 console.log(
-  `publishing for ${SECONDS} s from a separate process: ${TRANSFORMERS} DTs x ${METERS} meters, one reading a minute each`,
+  `publishing for ${SECONDS} s from a separate process: ${TRANSFORMERS} DTs x ${METERS} meters, one reading a minute each, ${READINGS_PER_MESSAGE} per message`,
 );
-const started = Date.now();
-const publisher = spawn(
-  process.execPath,
-  [
-    fileURLToPath(new URL('./publisher.js', import.meta.url)),
-    gridstream.edges.broker!.url,
-    String(SECONDS),
-    String(TRANSFORMERS),
-    String(METERS),
-    String(SEED),
-  ],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
-let output = '';
-publisher.stdout.on('data', (chunk) => (output += chunk));
-await new Promise((resolve) => publisher.on('exit', resolve));
-const published = JSON.parse(output.trim().split('\n').at(-1)!) as {
-  readings: number;
-  messages: number;
-  weather: number;
-};
-const publishSeconds = (Date.now() - started) / 1000;
+// The embedded broker holds a publisher back while the pipeline is busy: publishing as fast as it
+// acknowledges is already a closed loop.
+const url = gridstream.edges.broker!.url;
+const published = await startPublisher({
+  meterUrls: [url],
+  weatherUrl: url,
+  seed: SEED,
+  transformers: TRANSFORMERS,
+  meters: METERS,
+  startMs: Date.parse('2026-07-01T00:00:00Z'),
+  endMs: Date.parse('2026-09-01T00:00:00Z'),
+  readingsPerMessage: READINGS_PER_MESSAGE,
+  seconds: SECONDS,
+  rate: 0,
+  maxBacklog: 0,
+  allowedLatenessMs: config.allowedLatenessS * 1000,
+}).result;
+const publishMs = published.lastPublishAt - published.firstPublishAt;
 
-// End to end: until every published reading (and weather observation) is queryable.
+// End to end: until every published reading is queryable (stored, or kept as a dead letter).
 let stored = 0;
 let dead = 0;
 for (;;) {
@@ -67,21 +64,28 @@ for (;;) {
   if (stored + dead >= published.readings) break;
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
-const seconds = (Date.now() - started) / 1000;
+const endToEndMs = Date.now() - published.firstPublishAt;
 await gridstream.pipeline.settle(300_000);
 clearInterval(sampler);
 const storedOnce = await count('SELECT count() AS n FROM readings FINAL');
 const slots = await count('SELECT count() AS n FROM envelopes FINAL');
+const accounted = storedOnce + dead === published.readings;
 
-console.log(`
-embedded path, end to end (MQTT publish -> rows queryable in ClickHouse)
-  published        ${published.readings} readings in ${published.messages - published.weather} messages over ${publishSeconds.toFixed(1)} s
-  stored           ${storedOnce} readings (distinct), ${dead} dead letters
-  accounted for    ${storedOnce + dead === published.readings ? 'all' : `NO: ${published.readings - storedOnce - dead} missing`}
-  throughput       ${Math.round(published.readings / seconds)} readings/s end to end (${seconds.toFixed(1)} s to the last row queryable)
-  envelopes        ${slots} DT slots
-  peak RSS         ${(peakRss / 2 ** 20).toFixed(0)} MiB (gridstream process)`);
+printReport('embedded path, end to end (MQTT publish -> rows queryable in ClickHouse)', [
+  [
+    'published',
+    `${published.readings} readings in ${published.messages} messages over ${(publishMs / 1000).toFixed(1)} s`,
+  ],
+  ['stored', `${storedOnce} readings (distinct), ${dead} dead letters`],
+  ['accounted for', accounted ? 'all' : `NO: ${published.readings - storedOnce - dead} missing`],
+  [
+    'throughput',
+    `${perSecond(published.readings, endToEndMs)} readings/s, ${perSecond(published.messages, endToEndMs)} messages/s end to end (${(endToEndMs / 1000).toFixed(1)} s to the last row queryable)`,
+  ],
+  ['envelopes', `${slots} DT slots`],
+  ['peak RSS', `${mib(peakRss)} (gridstream process)`],
+]);
 
 await gridstream.stop();
 rmSync(dataDir, { recursive: true, force: true });
-process.exit(storedOnce + dead === published.readings ? 0 : 1);
+process.exit(accounted ? 0 : 1);

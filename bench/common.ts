@@ -1,0 +1,113 @@
+/**
+ * What the benchmarks share: their settings (flags or BENCH_* variables), the publisher process, peak RSS of
+ * a process, percentiles and the report layout.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { PublisherOptions, PublisherProgress, PublisherResult } from './publisher.js';
+
+/**
+ * A numeric setting: `--name N` (or `--name=N`) on the command line, else the variable BENCH_NAME (dashes
+ * become underscores, upper case), else the fallback.
+ */
+export function setting(name: string, fallback: number): number {
+  const args = process.argv.slice(2);
+  let raw: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === `--${name}`) raw = args[i + 1];
+    else if (args[i]!.startsWith(`--${name}=`)) raw = args[i]!.slice(name.length + 3);
+  }
+  raw ??= process.env[`BENCH_${name.replace(/-/g, '_').toUpperCase()}`];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`--${name}: ${JSON.stringify(raw)} is not a number`);
+  return value;
+}
+
+export interface RunningPublisher {
+  /** Tells the publisher how many readings have landed (stored or dead-lettered): its closed loop. */
+  landed(readings: number): void;
+  /** Readings published so far, as last reported. */
+  progress(): PublisherProgress;
+  result: Promise<PublisherResult>;
+  pid: number;
+}
+
+/** Starts bench/publisher.js as a separate process (the meters are not part of the measured processes). */
+export function startPublisher(options: PublisherOptions): RunningPublisher {
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./publisher.js', import.meta.url)), JSON.stringify(options)],
+    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
+  );
+  let output = '';
+  let last: PublisherProgress = { published: 0, messages: 0, rendered: 0, publishing: false };
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.on('message', (message: PublisherProgress) => (last = message));
+  const result = new Promise<PublisherResult>((resolve, reject) =>
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`publisher exited with ${code}:\n${output}`));
+      resolve(JSON.parse(output.trim().split('\n').at(-1)!) as PublisherResult);
+    }),
+  );
+  return {
+    landed: (readings) => {
+      if (child.connected) child.send({ landed: readings });
+    },
+    progress: () => last,
+    result,
+    pid: child.pid!,
+  };
+}
+
+/** Peak resident set size of a process of this machine (VmHWM), in bytes; 0 when it cannot be read. */
+export function peakRss(pid: number): number {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (user + system) a process of this machine has used so far, in seconds; 0 when it cannot be read. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may contain spaces) in parentheses: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time all processes of this machine have used since boot (busy, not idle or waiting on I/O), in seconds. */
+export function machineCpuSeconds(): number {
+  try {
+    const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number);
+    return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+export const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+/** The p-th percentile (0..100) of ascending values, nearest rank. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Prints a titled block of `label  value` lines, labels aligned. */
+export function printReport(title: string, rows: Array<[string, string]>): void {
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  console.log(`\n${title}`);
+  for (const [label, value] of rows) console.log(`  ${label.padEnd(width)}${value}`);
+}
+
+export const perSecond = (count: number, ms: number): number => Math.round((count * 1000) / ms);
