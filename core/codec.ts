@@ -6,6 +6,8 @@ import type {
   DeadLetter,
   DispatchCommand,
   DtEnvelope,
+  DtOperatingEnvelope,
+  DtStress,
   ImpedanceDaily,
   ImpedanceFlag,
   MeterReading,
@@ -25,6 +27,8 @@ export interface LogRecordTypes {
   DeadLetter: DeadLetter;
   ImpedanceDaily: ImpedanceDaily;
   ImpedanceFlag: ImpedanceFlag;
+  DtStress: DtStress;
+  DtOperatingEnvelope: DtOperatingEnvelope;
 }
 export type LogSchemaName = keyof LogRecordTypes & SchemaName;
 

@@ -16,7 +16,9 @@ export type SchemaName =
   | 'DtEnvelope'
   | 'DeadLetter'
   | 'ImpedanceDaily'
-  | 'ImpedanceFlag';
+  | 'ImpedanceFlag'
+  | 'DtStress'
+  | 'DtOperatingEnvelope';
 
 function loadTypes(): Map<string, avro.Type> {
   const registry: Record<string, avro.Type> = {};

@@ -9,6 +9,12 @@ export const TOPICS = {
   envelopes: { name: 'gridstream.envelopes', schema: 'DtEnvelope', key: 'DT id' },
   impedance: { name: 'gridstream.impedance', schema: 'ImpedanceDaily', key: 'DT id' },
   impedanceFlags: { name: 'gridstream.impedance.flags', schema: 'ImpedanceFlag', key: 'DT id' },
+  stress: { name: 'gridstream.stress', schema: 'DtStress', key: 'DT id' },
+  operatingEnvelopes: {
+    name: 'gridstream.operating-envelopes',
+    schema: 'DtOperatingEnvelope',
+    key: 'DT id',
+  },
   deadLetters: { name: 'gridstream.deadletters', schema: 'DeadLetter', key: 'meter, station or asset id' },
   topologyMeters: { name: 'gridstream.topology.meters', schema: 'TopologyMeter', key: 'meter id' },
   topologyTransformers: {

@@ -1,3 +1,4 @@
+import type { LimitingFactor } from '../schemas/types.gen.js';
 import { COOLING_SETS, ThermalModel, type CoolingSet, type Paper, type ThermalConstants } from './thermal.js';
 
 /**
@@ -44,8 +45,8 @@ export const LONG_TIME_EMERGENCY_LIMITS: Readonly<ThermalLimits> = Object.freeze
   topOilC: 115,
 });
 
-/** What stops more load in a slot. */
-export type LimitingFactor = 'load_factor' | 'hot_spot' | 'top_oil' | 'voltage';
+/** What stops more load in a slot (the Avro enum of schemas/dt-operating-envelope.avsc). */
+export type { LimitingFactor };
 
 /** The nameplate fields of a topology DT that the thermal model needs (TopologyTransformer's names). */
 export interface ThermalNameplate {

@@ -1,7 +1,10 @@
 import { SLOT_MS, SLOTS_PER_DAY } from '../core/time.js';
 import type {
+  AmbientSource,
   DataQuality,
   DtEnvelope,
+  DtOperatingEnvelope,
+  DtStress,
   TopologyTransformer,
   WeatherObservation,
 } from '../schemas/types.gen.js';
@@ -26,7 +29,6 @@ import {
   ModelCache,
   NORMAL_CYCLIC_LIMITS,
   constantsOf,
-  type LimitingFactor,
   type SlotKernel,
   type ThermalLimits,
 } from './stress-thermal.js';
@@ -132,106 +134,12 @@ export const DEFAULT_STRESS_CONFIG: StressConfig = {
   history: DEFAULT_SERIES_CONFIG,
 };
 
-export type AmbientSource = 'observed' | 'carried' | 'default';
-
-/** One DT slot: its thermal state, its observed exceedances, and the stress probabilities forecast for it. */
-export interface DtStress {
-  dt_id: string;
-  /** UTC quarter hour the slot starts at, epoch ms. */
-  slot_start: number;
-  /** The version of the envelope it was computed from (a replay writes the same rows). */
-  version: number;
-  /** The DT's rating, kVA (topology). */
-  rated_kva: number;
-  /** Net active power through the DT, kW (import positive), scaled for meters not reporting. */
-  net_kw: number;
-  /** RMS apparent power over the slot, kVA (see `slotLoad`). */
-  apparent_kva: number;
-  /** K = apparent_kva / rated_kva. */
-  load_factor: number;
-  /** Ambient temperature used, °C, and where it came from. */
-  ambient_c: number;
-  ambient_source: AmbientSource;
-  /** Top-oil and hot-spot temperatures at the slot's end, °C. */
-  top_oil_c: number;
-  hot_spot_c: number;
-  /** Highest hot spot within the slot (at the model's sub-steps), °C. */
-  peak_hot_spot_c: number;
-  /** Mean relative ageing rate over the slot (1 = the reference rate: 98 °C hot spot, normal paper). */
-  ageing_rate: number;
-  /** Loss of life since the DT was first seen (or its state restarted), minutes at the reference rate. */
-  loss_of_life_min: number;
-  /** The slot's peak hot spot, end top oil or load factor is over its limit. */
-  thermal_exceeded: boolean;
-  /** Lowest and highest customer voltage in the slot (across legs and meters), V; null without voltages. */
-  v_min: number | null;
-  v_max: number | null;
-  /** A customer voltage left the statutory band in the slot. */
-  voltage_exceeded: boolean;
-  /** Probability of thermal stress in this slot, forecast `forecast_lead_slots` ahead; null without a forecast. */
-  thermal_stress_prob: number | null;
-  /** Probability of a customer voltage outside the band in this slot, as forecast; null without one. */
-  voltage_stress_prob: number | null;
-  /** How many slots before this one the probabilities were forecast (1 normally; 0 without a forecast). */
-  forecast_lead_slots: number;
-  /** Slots of the same quarter hour and day type the DT had seen before this one. */
-  history_slots: number;
-  /** The thermal state started at this slot (first sight, or a gap too long to bridge): not yet history. */
-  state_initialised: boolean;
-  /** The envelope's AMI coverage and tier. */
-  ami_coverage_pct: number;
-  data_quality: DataQuality;
-}
-
-/** A slot of a DT's dynamic operating envelope, as issued after the DT's last observed slot. */
-export interface DtOperatingEnvelope {
-  dt_id: string;
-  /** The slot the row is for, epoch ms. */
-  slot_start: number;
-  /** End of the last observed slot when issued, epoch ms; also the version (a later issue replaces it). */
-  issued_at: number;
-  /** Slots ahead of the last observed one (1 = the next slot). */
-  lead_slots: number;
-  version: number;
-  /** Confidence the headroom figures hold at (e.g. 0.95). */
-  confidence: number;
-  rated_kva: number;
-  /** Forecast mean net power, kW, and its quantiles at the confidence (high: for import, low: for export). */
-  base_kw: number;
-  base_kw_high: number;
-  base_kw_low: number;
-  /** Forecast mean ambient, °C. */
-  ambient_c: number;
-  /** Peak hot spot and end top oil forecast at the high base and ambient, without extra load, °C. */
-  hot_spot_c: number;
-  top_oil_c: number;
-  /** Probability of thermal stress in the slot (as DtStress). */
-  thermal_stress_prob: number;
-  /** Probability of a customer voltage outside the band in the slot; null without voltages. */
-  voltage_stress_prob: number | null;
-  /**
-   * Extra import (kW) the DT can take in this slot at the confidence, if taken in full in every slot of the
-   * issue (safe under any use within the envelope): the envelope proper.
-   */
-  import_kw: number;
-  /** Extra export (kW), likewise. */
-  export_kw: number;
-  /** Extra import (kW) in this slot alone, the base in all others (thermal mass: can exceed import_kw). */
-  import_slot_kw: number;
-  /** Extra export (kW) in this slot alone. */
-  export_slot_kw: number;
-  /** What limits import_kw / export_kw. */
-  import_limited_by: LimitingFactor;
-  export_limited_by: LimitingFactor;
-  /** The lowest customer voltage at the confidence (its (1 − c)-quantile), and the highest's c-quantile, V. */
-  v_min_low: number | null;
-  v_max_high: number | null;
-  /** Voltage sensitivity used, V per kW of net load. */
-  voltage_sensitivity_v_per_kw: number;
-  /** Comparable slots behind the load forecast. */
-  history_slots: number;
-  data_quality: DataQuality;
-}
+/**
+ * The output records, `DtStress` (one per DT slot) and `DtOperatingEnvelope` (one per DT, issue and coming
+ * slot), are the Avro schemas' (schemas/dt-stress.avsc, dt-operating-envelope.avsc; the field docs are there):
+ * they go on the log and into the warehouse as they are.
+ */
+export type { AmbientSource, DtOperatingEnvelope, DtStress };
 
 export type StressInput =
   /** The DT's nameplate (rating, cooling, thermal constants, weather station, nominal voltage). */
@@ -239,7 +147,15 @@ export type StressInput =
   | { type: 'envelope'; envelope: DtEnvelope }
   | { type: 'weather'; observation: WeatherObservation }
   /** Punctuation: process slots held for weather; `watermark` (event time) advances stream time. */
-  | { type: 'emit'; watermark?: number };
+  | { type: 'emit'; watermark?: number }
+  /**
+   * Resume a DT after a restart from its last row written (`row`, the warehouse's newest for the DT), given
+   * before the envelopes that rebuild its history. Those envelopes, up to the row's slot, are learnt again
+   * without outputs (their rows are written already); at the row's slot the thermal state (top oil, the two
+   * hot-spot rises, loss of life) becomes the row's, so the slots after it come out as in an uninterrupted
+   * run. An envelope after the row's slot arriving first resumes from the row at once.
+   */
+  | { type: 'resume'; row: DtStress };
 
 export type StressOutput =
   | { type: 'stress'; row: DtStress }
@@ -300,6 +216,8 @@ interface Nameplate {
 
 interface DtState {
   id: string;
+  /** The stored row to resume from (a 'resume' input), until its slot has been reached. */
+  resume: DtStress | null;
   nameplate: Nameplate | null;
   thermal: ThermalStates;
   initialised: boolean;
@@ -380,6 +298,9 @@ export function stepStress(
     case 'weather':
       applyWeather(state, input.observation, config, outputs);
       break;
+    case 'resume':
+      dtState(state, input.row.dt_id, config).resume = input.row;
+      break;
     case 'emit':
       if (input.watermark !== undefined && input.watermark > state.streamTime)
         state.streamTime = input.watermark;
@@ -395,6 +316,7 @@ function dtState(state: StressState, id: string, config: StressConfig): DtState 
     const h = config.history;
     dt = {
       id,
+      resume: null,
       nameplate: null,
       thermal: new ThermalStates(1),
       initialised: false,
@@ -581,6 +503,16 @@ function processSlot(
   outputs: StressOutput[],
 ): void {
   const slot = e.slot_start;
+  const resume = dt.resume;
+  if (resume && slot > resume.slot_start) {
+    // The history replay did not reach the stored slot: resume from it here.
+    restoreThermal(dt, plate.model, resume);
+    dt.lastSlot = resume.slot_start;
+    dt.resume = null;
+  }
+  // A slot up to the stored one is only learnt again: its rows are written already.
+  const silent = dt.resume !== null;
+  if (silent) outputs = [];
   const model = plate.model;
   const kernel = plate.kernel;
   const limits = config.limits;
@@ -617,6 +549,10 @@ function processSlot(
   const lossBefore = th.lossOfLifeMin(0);
   model.stepSlot(th, 0, k, ambient.c);
   const lossInSlot = th.lossOfLifeMin(0) - lossBefore;
+  if (resume && slot === resume.slot_start) {
+    restoreThermal(dt, plate.model, resume);
+    dt.resume = null;
+  }
   const v = voltages(e);
   const vLow = plate.nominalV * (1 - config.voltageBand.lowPct / 100);
   const vHigh = plate.nominalV * (1 + config.voltageBand.highPct / 100);
@@ -650,6 +586,8 @@ function processSlot(
       ambient_source: ambient.source,
       top_oil_c: th.topOilC(0),
       hot_spot_c: th.hotSpotC(0),
+      hot_spot_rise1_k: th.rise1(0),
+      hot_spot_rise2_k: th.rise2(0),
       peak_hot_spot_c: peak,
       ageing_rate: lossInSlot / (SLOT_MS / 60_000),
       loss_of_life_min: th.lossOfLifeMin(0),
@@ -692,11 +630,34 @@ function processSlot(
   // Forecast the slots ahead.
   const every = config.envelopeEverySlots;
   const withEnvelope = every > 0 && Math.round(slot / SLOT_MS) % every === 0;
-  forecastAhead(state, dt, plate, station, config, withEnvelope ? config.horizonSlots : 1, withEnvelope, {
-    vLow,
-    vHigh,
-    outputs,
-  });
+  // A silent slot forecasts as far (the history records its long-lead forecasts) but issues no envelope.
+  forecastAhead(
+    state,
+    dt,
+    plate,
+    station,
+    config,
+    withEnvelope ? config.horizonSlots : 1,
+    withEnvelope && !silent,
+    {
+      vLow,
+      vHigh,
+      outputs,
+    },
+  );
+}
+
+/** Sets the DT's thermal state to a stored row's (the hot spot follows from top oil and the two rises). */
+function restoreThermal(dt: DtState, model: ThermalModel, row: DtStress): void {
+  const d = dt.thermal.data;
+  d[ThermalStates.TOP_OIL] = row.top_oil_c;
+  d[ThermalStates.RISE1] = row.hot_spot_rise1_k;
+  d[ThermalStates.RISE2] = row.hot_spot_rise2_k;
+  d[ThermalStates.HOT_SPOT] = row.top_oil_c + row.hot_spot_rise1_k - row.hot_spot_rise2_k;
+  d[ThermalStates.AGEING] = model.ageingRate(d[ThermalStates.HOT_SPOT]!);
+  d[ThermalStates.LOSS_OF_LIFE] = row.loss_of_life_min;
+  d[ThermalStates.PEAK_HOT_SPOT] = d[ThermalStates.HOT_SPOT]!;
+  dt.initialised = true;
 }
 
 const quantileCache = new Map<string, ConfidenceQuantiles>();

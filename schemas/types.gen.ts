@@ -119,6 +119,122 @@ export interface DtEnvelope {
   profile_source: ProfileSource;
 }
 
+export type LimitingFactor = "load_factor" | "hot_spot" | "top_oil" | "voltage";
+
+/** One slot of a DT's dynamic operating envelope (topic gridstream.operating-envelopes, keyed by DT id): the extra import and export, kW, the DT can take in that slot within its thermal and voltage limits at the stated confidence, as issued after the DT's last observed slot for each of the next 96 slots. A later issue of the same slot carries a higher version (issued_at) and replaces it; for a past slot the row left is the one issued just before it. Computed by processors/stress.ts. */
+export interface DtOperatingEnvelope {
+  dt_id: string;
+  /** Start of the 15-minute slot the row is for, a UTC quarter hour. */
+  slot_start: number;
+  /** End of the DT's last observed slot when the envelope was issued. */
+  issued_at: number;
+  /** Slots ahead of the last observed one (1 = the next). */
+  lead_slots: number;
+  /** issued_at as epoch ms: the newest issue of a slot replaces older ones. */
+  version: number;
+  /** Confidence the headroom figures hold at, e.g. 0.95. */
+  confidence: number;
+  /** The DT's rating, kVA. */
+  rated_kva: number;
+  /** Forecast mean net power, kW (import positive). */
+  base_kw: number;
+  /** The base's c-quantile, kW (the base import headroom is taken on). */
+  base_kw_high: number;
+  /** The base's (1 - c)-quantile, kW (the base export headroom is taken on). */
+  base_kw_low: number;
+  /** Forecast mean ambient, degrees C. */
+  ambient_c: number;
+  /** Peak hot spot forecast at the high base and ambient, without extra load, degrees C. */
+  hot_spot_c: number;
+  /** End top oil forecast at the high base and ambient, without extra load, degrees C. */
+  top_oil_c: number;
+  /** Probability of thermal stress in the slot. */
+  thermal_stress_prob: number;
+  /** Probability of a customer voltage outside the band in the slot; null without voltages. */
+  voltage_stress_prob: null | number;
+  /** Extra import, kW, usable in every slot of the issue at once (the envelope proper; safe under any use within it). */
+  import_kw: number;
+  /** Extra export, kW, likewise. */
+  export_kw: number;
+  /** Extra import, kW, in this slot alone with the base in all others (thermal mass: can exceed import_kw and nameplate). */
+  import_slot_kw: number;
+  /** Extra export, kW, in this slot alone. */
+  export_slot_kw: number;
+  /** The limit that binds import_kw. */
+  import_limited_by: LimitingFactor;
+  /** The limit that binds export_kw. */
+  export_limited_by: LimitingFactor;
+  /** The lowest customer voltage's (1 - c)-quantile, V; null without voltages. */
+  v_min_low: null | number;
+  /** The highest customer voltage's c-quantile, V; null without voltages. */
+  v_max_high: null | number;
+  /** Voltage change per kW of net load used for the voltage headroom, V/kW. */
+  voltage_sensitivity_v_per_kw: number;
+  /** Comparable slots behind the load forecast. */
+  history_slots: number;
+  /** The latest envelope's tier. */
+  data_quality: DataQuality;
+}
+
+export type AmbientSource = "observed" | "carried" | "default";
+
+/** One DT's 15-minute slot through the IEC 60076-7 thermal model (topic gridstream.stress, keyed by DT id): its load, ambient, top-oil and hot-spot temperatures, ageing and cumulative loss of life, whether the slot broke a limit, and the thermal and voltage stress probabilities forecast for it before its data came. Computed by processors/stress.ts from the DT's final envelope; a replay writes the same row (same version). */
+export interface DtStress {
+  dt_id: string;
+  /** Start of the 15-minute slot, a UTC quarter hour. */
+  slot_start: number;
+  /** The version of the envelope the row was computed from. */
+  version: number;
+  /** The DT's rating, kVA (topology). */
+  rated_kva: number;
+  /** Net active power through the DT, kW (import positive), scaled for meters not reporting. */
+  net_kw: number;
+  /** RMS apparent power over the slot, kVA. */
+  apparent_kva: number;
+  /** K = apparent_kva / rated_kva. */
+  load_factor: number;
+  /** Ambient temperature used, degrees C. */
+  ambient_c: number;
+  /** observed: the mean of the DT's weather station's observations in the slot; carried: its latest observation (at most 6 h old); default: no usable observation, the configured default. */
+  ambient_source: AmbientSource;
+  /** Top-oil temperature at the slot's end, degrees C. */
+  top_oil_c: number;
+  /** Winding hot-spot temperature at the slot's end, degrees C. */
+  hot_spot_c: number;
+  /** First part of the hot-spot-to-top-oil rise at the slot's end (IEC 60076-7 delta-theta-h1), K: with hot_spot_rise2_k the rest of the thermal state, so a restarted processor resumes exactly. */
+  hot_spot_rise1_k: number;
+  /** Second part (delta-theta-h2, subtracted), K: hot_spot_c = top_oil_c + hot_spot_rise1_k - hot_spot_rise2_k. */
+  hot_spot_rise2_k: number;
+  /** Highest hot spot within the slot, degrees C. */
+  peak_hot_spot_c: number;
+  /** Mean relative ageing rate over the slot (1 at a 98 degree C hot spot, normal kraft paper). */
+  ageing_rate: number;
+  /** Loss of life since the DT was first seen, minutes at the reference ageing rate (carried across slots and restarts). */
+  loss_of_life_min: number;
+  /** The slot's peak hot spot, end top oil or load factor was over its limit. */
+  thermal_exceeded: boolean;
+  /** Lowest customer voltage in the slot, V; null without voltages. */
+  v_min: null | number;
+  /** Highest customer voltage in the slot, V; null without voltages. */
+  v_max: null | number;
+  /** A customer voltage left the statutory band in the slot. */
+  voltage_exceeded: boolean;
+  /** Probability of thermal stress in this slot, forecast forecast_lead_slots ahead; null without a forecast. */
+  thermal_stress_prob: null | number;
+  /** Probability of a customer voltage outside the statutory band in this slot, as forecast; null without one. */
+  voltage_stress_prob: null | number;
+  /** How many slots before this one the probabilities were forecast (1 normally, 0 without a forecast). */
+  forecast_lead_slots: number;
+  /** Comparable slots (same quarter hour and day type) the DT had seen before this one. */
+  history_slots: number;
+  /** The thermal state started at this slot (first sight of the DT, or a gap too long to bridge). */
+  state_initialised: boolean;
+  /** The envelope's AMI coverage, percent. */
+  ami_coverage_pct: number;
+  /** The envelope's tier. */
+  data_quality: DataQuality;
+}
+
 /** A meter leg's service-drop impedance for one UTC day (topic gridstream.impedance, keyed by DT id): the weighted median of the day's step estimates, published once it rests on enough evidence. The identifiers are those of seed 003, from the topology when the row was computed. A later revision of the same leg-day carries a higher version and replaces the earlier one. */
 export interface ImpedanceDaily {
   dt_id: string;

@@ -317,6 +317,59 @@ describe('stress processor', () => {
     expect(first!.thermal_stress_prob).toBeNull();
   });
 
+  it('resumes after a restart from the last stored row: the history replayed silently, then the rows of an uninterrupted run', () => {
+    // Three days of one DT, as the pipeline delivers them: the station's observations, then the envelope.
+    const inputs: StressInput[] = [{ type: 'transformer', transformer: transformer('dt-r', 100) }];
+    const load = residential(85);
+    const ambient = daily(18, 32);
+    const n = 3 * DAY_SLOTS;
+    let cutAt = 0;
+    const cutSlot = T0 + (2 * DAY_SLOTS + 40) * SLOT_MS;
+    for (let i = 0; i < n; i++) {
+      const slot = T0 + i * SLOT_MS;
+      inputs.push(weather(slot, ambient(slot)), weather(slot + 7.5 * 60_000, ambient(slot)));
+      if (i > 0) {
+        inputs.push({
+          type: 'envelope',
+          envelope: envelope('dt-r', slot - SLOT_MS, { kw: load(slot - SLOT_MS) }),
+        });
+        if (slot - SLOT_MS === cutSlot) cutAt = inputs.length;
+      }
+    }
+    const whole = new Run();
+    whole.feed(...inputs);
+    const stored = whole.stress('dt-r').find((r) => r.slot_start === cutSlot)!;
+    expect(stored.loss_of_life_min).toBeGreaterThan(0);
+
+    // A restarted processor: the nameplate, the stored row, the history up to it (the warehouse's
+    // envelopes and weather), then the log from there on.
+    const restarted = new Run();
+    const replayed = restarted.feed(inputs[0]!, { type: 'resume', row: stored }, ...inputs.slice(1, cutAt));
+    expect(replayed.filter((o) => o.type !== 'skipped')).toEqual([]);
+    restarted.feed(...inputs.slice(cutAt));
+    const after = whole.stress('dt-r').filter((r) => r.slot_start > cutSlot);
+    expect(after.length).toBeGreaterThan(10);
+    expect(restarted.stress('dt-r')).toEqual(after);
+    expect(restarted.envelopes('dt-r')).toEqual(
+      whole.envelopes('dt-r').filter((r) => r.issued_at > cutSlot + SLOT_MS),
+    );
+
+    // Without any history, the thermal state and the loss of life still continue from the row.
+    const bare = new Run();
+    // (with the next slot's first observations, which came before the stored slot's envelope)
+    bare.feed(
+      inputs[0]!,
+      { type: 'resume', row: stored },
+      ...inputs.slice(cutAt - 3, cutAt - 1),
+      ...inputs.slice(cutAt),
+    );
+    const [next] = bare.stress('dt-r');
+    expect(next!.slot_start).toBe(cutSlot + SLOT_MS);
+    expect(next!.state_initialised).toBe(false);
+    expect(next!.top_oil_c).toBeCloseTo(after[0]!.top_oil_c, 9);
+    expect(next!.loss_of_life_min).toBeCloseTo(after[0]!.loss_of_life_min, 9);
+  });
+
   it("gives each slot the probabilities forecast for it after the slot before (lead 1), as the envelope's next slot", () => {
     const run = new Run();
     run.feed({ type: 'transformer', transformer: transformer('dt-p', 60) });
