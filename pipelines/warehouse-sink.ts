@@ -5,6 +5,8 @@ import { BatchWriter } from '../io/warehouse/batch-writer.js';
 import {
   deadLetterRow,
   dispatchRow,
+  dtOperatingEnvelopeRow,
+  dtStressRow,
   envelopeRow,
   impedanceDailyRow,
   impedanceFlagRow,
@@ -28,6 +30,11 @@ const ROUTES: Record<string, { table: string; row: (value: Buffer) => Record<str
   [TOPICS.impedanceFlags.name]: {
     table: TABLES.impedanceFlags,
     row: (v) => impedanceFlagRow(decode('ImpedanceFlag', v)),
+  },
+  [TOPICS.stress.name]: { table: TABLES.dtStress, row: (v) => dtStressRow(decode('DtStress', v)) },
+  [TOPICS.operatingEnvelopes.name]: {
+    table: TABLES.dtOperatingEnvelopes,
+    row: (v) => dtOperatingEnvelopeRow(decode('DtOperatingEnvelope', v)),
   },
   [TOPICS.deadLetters.name]: {
     table: TABLES.deadLetters,

@@ -11,4 +11,6 @@ ALTER TABLE weather MODIFY TTL toDateTime(ts) + INTERVAL {{retention_days}} DAY;
 ALTER TABLE dispatches MODIFY TTL toDateTime(dispatch_time) + INTERVAL {{retention_days}} DAY;
 ALTER TABLE impedance_daily MODIFY TTL day + INTERVAL {{retention_days}} DAY;
 ALTER TABLE impedance_flags MODIFY TTL day + INTERVAL {{retention_days}} DAY;
+ALTER TABLE dt_stress MODIFY TTL toDateTime(slot_start) + INTERVAL {{retention_days}} DAY;
+ALTER TABLE dt_operating_envelopes MODIFY TTL toDateTime(slot_start) + INTERVAL {{retention_days}} DAY;
 -- @end

@@ -13,6 +13,8 @@ import type {
   DeadLetter,
   DispatchCommand,
   DtEnvelope,
+  DtOperatingEnvelope,
+  DtStress,
   ImpedanceDaily,
   ImpedanceFlag,
   ImpedanceFlagKind,
@@ -376,5 +378,33 @@ export function impedanceFlagRow(f: ImpedanceFlag): ImpedanceFlagRow {
     dt_id: f.dt_id,
     median_mohm: f.median_mohm,
     reference_mohm: f.reference_mohm,
+  };
+}
+
+/** Rows of the stress tables: the records' fields, with times as DateTime64 text and the tier as the seeds spell it. */
+export type DtStressRow = Omit<DtStress, 'slot_start' | 'data_quality'> & {
+  slot_start: string;
+  data_quality: DataQualityLabel;
+};
+
+export function dtStressRow(s: DtStress): DtStressRow {
+  return { ...s, slot_start: dateTime64(s.slot_start), data_quality: dataQualityLabel(s.data_quality) };
+}
+
+export type DtOperatingEnvelopeRow = Omit<
+  DtOperatingEnvelope,
+  'slot_start' | 'issued_at' | 'data_quality'
+> & {
+  slot_start: string;
+  issued_at: string;
+  data_quality: DataQualityLabel;
+};
+
+export function dtOperatingEnvelopeRow(e: DtOperatingEnvelope): DtOperatingEnvelopeRow {
+  return {
+    ...e,
+    slot_start: dateTime64(e.slot_start),
+    issued_at: dateTime64(e.issued_at),
+    data_quality: dataQualityLabel(e.data_quality),
   };
 }

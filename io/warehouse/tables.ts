@@ -10,6 +10,8 @@ export const TABLES = {
   dispatches: 'dispatches',
   impedanceDaily: 'impedance_daily',
   impedanceFlags: 'impedance_flags',
+  dtStress: 'dt_stress',
+  dtOperatingEnvelopes: 'dt_operating_envelopes',
 } as const;
 
 export type TableName = (typeof TABLES)[keyof typeof TABLES];

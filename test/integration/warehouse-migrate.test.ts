@@ -108,6 +108,8 @@ describe.each(ENGINES)('migrations on the %s warehouse', (engine) => {
     expect([...found.keys()].sort()).toEqual([
       'dead_letters',
       'dispatches',
+      'dt_operating_envelopes',
+      'dt_stress',
       'envelopes',
       'impedance_daily',
       'impedance_flags',
@@ -144,7 +146,7 @@ describe.each(ENGINES)('migrations on the %s warehouse', (engine) => {
     // Every table with a TTL follows: a table missing from sql/retention.sql would keep 395 days.
     const withTtl = supports(warehouse.dialect, 'ttl');
     for (const [table, ttl] of await ttls()) expect(ttl, table).toMatch(/toIntervalDay\(30\)/);
-    if (withTtl) expect((await ttls()).size).toBe(7);
+    if (withTtl) expect((await ttls()).size).toBe(9);
     expect(await migrate(warehouse, { dir: migrationsDir, retentionDays: 30 })).toMatchObject({
       retentionChanged: false,
     });
