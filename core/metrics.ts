@@ -71,6 +71,24 @@ export function createMetrics() {
       help: 'Readings that arrived after their time was closed for impedance (stored, not used for impedance)',
       registers: r,
     }),
+    stressSlots: new Counter({
+      name: 'gridstream_stress_slots_total',
+      help: 'DT slots through the stress processor, by outcome: processed (a dt_stress row) or skipped (a revision or an old slot, after the thermal state moved on; a DT without a usable nameplate)',
+      labelNames: ['outcome'],
+      registers: r,
+    }),
+    stressExceedances: new Counter({
+      name: 'gridstream_stress_exceedances_total',
+      help: 'DT slots that broke a limit, by kind: thermal (hot spot, top oil or load factor) or voltage (a customer outside the statutory band)',
+      labelNames: ['kind'],
+      registers: r,
+    }),
+    stressDtsAtRisk: new Gauge({
+      name: 'gridstream_stress_dts_at_risk',
+      help: 'DTs whose latest operating envelope forecasts a stress probability of at least 0.5 in some slot of the next 24 hours, by kind (thermal, voltage)',
+      labelNames: ['kind'],
+      registers: r,
+    }),
     rowsInserted: new Counter({
       name: 'gridstream_warehouse_rows_inserted_total',
       help: 'Rows inserted into the warehouse, by table',
