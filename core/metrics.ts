@@ -136,3 +136,14 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Sets gridstream_event_time_lag_seconds of a processor from its partitions' stream times (wall clock − newest). */
+export function observeEventTimeLag(
+  metrics: Metrics,
+  processor: string,
+  states: ReadonlyMap<number, { streamTime: number }>,
+): void {
+  let newest = Number.NEGATIVE_INFINITY;
+  for (const state of states.values()) newest = Math.max(newest, state.streamTime);
+  if (Number.isFinite(newest)) metrics.eventTimeLag.set({ processor }, (Date.now() - newest) / 1000);
+}

@@ -1,5 +1,5 @@
 import { decode, encode } from '../core/codec.js';
-import type { Metrics } from '../core/metrics.js';
+import { observeEventTimeLag, type Metrics } from '../core/metrics.js';
 import type { Log, ProduceRecord } from '../io/log/log.js';
 import { partitionFor } from '../io/log/partitioner.js';
 import {
@@ -133,12 +133,7 @@ export function startEnvelopeStage(options: {
     ],
     onAssignment: (partitions) =>
       metrics.assignedPartitions.set({ group: 'gridstream-envelopes' }, partitions),
-    observe: (states) => {
-      let newest = Number.NEGATIVE_INFINITY;
-      for (const state of states.values()) newest = Math.max(newest, state.streamTime);
-      if (Number.isFinite(newest))
-        metrics.eventTimeLag.set({ processor: 'envelopes' }, (Date.now() - newest) / 1000);
-    },
+    observe: (states) => observeEventTimeLag(metrics, 'envelopes', states),
   });
 
   topology.onChange((dts) => {

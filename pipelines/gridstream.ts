@@ -11,6 +11,10 @@ import type { MeterReading, TopologyMeter, TopologyTransformer } from '../schema
 import { DEFAULT_IMPEDANCE_CONFIG } from '../processors/impedance.js';
 import { queryLoadPatterns, startEnvelopeStage } from './envelope-stage.js';
 import { startImpedanceStage } from './impedance-stage.js';
+import { DEFAULT_STRESS_CONFIG } from '../processors/stress.js';
+import { queryRecentWeather, queryStressHistory } from './stress-restore.js';
+import { STRESS_HISTORY_MS, startStressStage } from './stress-stage.js';
+import { WeatherTable } from './weather-table.js';
 import { startIngest } from './ingest-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
 import { topicSpecs } from './topics.js';
@@ -99,6 +103,20 @@ export async function startPipeline(
           recentReadings(warehouse, topology, partition, config.partitions, 24 * 3_600_000),
       })
     : null;
+  // envelopes + weather + topology → stress rows and operating envelopes (pipelines/stress-stage.ts).
+  const weather = processing ? new WeatherTable(log, STRESS_HISTORY_MS) : null;
+  weather?.start(() => queryRecentWeather(warehouse, STRESS_HISTORY_MS));
+  const stress = weather
+    ? startStressStage({
+        log,
+        partitions: config.partitions,
+        config: DEFAULT_STRESS_CONFIG,
+        metrics,
+        topology,
+        weather,
+        history: (dts) => queryStressHistory(warehouse, dts, STRESS_HISTORY_MS),
+      })
+    : null;
   let ingest: Awaited<ReturnType<typeof startIngest>> | null = null;
   if (roles.includes('bridge')) {
     if (!broker) throw new Error('the bridge role needs an MQTT broker');
@@ -114,12 +132,14 @@ export async function startPipeline(
   const lags = async () => ({
     envelopes: (await envelopes?.lag()) ?? 0,
     impedance: (await impedance?.lag()) ?? 0,
+    stress: (await stress?.lag()) ?? 0,
     sink: (await sink?.lag()) ?? 0,
   });
   const lagTimer = setInterval(() => {
     void lags().then((l) => {
       metrics.consumerLag.set({ group: 'gridstream-envelopes' }, l.envelopes);
       metrics.consumerLag.set({ group: 'gridstream-impedance' }, l.impedance);
+      metrics.consumerLag.set({ group: 'gridstream-stress' }, l.stress);
       metrics.consumerLag.set({ group: 'gridstream-warehouse-sink' }, l.sink);
     });
   }, 1000);
@@ -149,7 +169,10 @@ export async function startPipeline(
         await new Promise((resolve) => setTimeout(resolve, 600));
         const l = await lags();
         const now = ingest?.handled() ?? 0;
-        quiet = l.envelopes === 0 && l.impedance === 0 && l.sink === 0 && now === handled ? quiet + 1 : 0;
+        quiet =
+          l.envelopes === 0 && l.impedance === 0 && l.stress === 0 && l.sink === 0 && now === handled
+            ? quiet + 1
+            : 0;
         handled = now;
       }
     },
@@ -158,6 +181,8 @@ export async function startPipeline(
       await ingest?.stop();
       await envelopes?.stop();
       await impedance?.stop();
+      await stress?.stop();
+      await weather?.stop();
       await sink?.stop();
       await topology.stop();
     },

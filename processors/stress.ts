@@ -643,6 +643,8 @@ function processSlot(
       vLow,
       vHigh,
       outputs,
+      // Before the resume slot no row carries these probabilities: only the history's own forecasts count.
+      withProbabilities: dt.resume === null,
     },
   );
 }
@@ -684,7 +686,7 @@ function forecastAhead(
   config: StressConfig,
   horizon: number,
   withEnvelope: boolean,
-  ctx: { vLow: number; vHigh: number; outputs: StressOutput[] },
+  ctx: { vLow: number; vHigh: number; outputs: StressOutput[]; withProbabilities: boolean },
 ): void {
   const capacity = Math.max(config.horizonSlots, 1);
   if (!state.solver || state.solver.capacity < capacity) {
@@ -737,6 +739,7 @@ function forecastAhead(
     rise1: th.rise1(0),
     rise2: th.rise2(0),
   };
+  if (!ctx.withProbabilities) return;
   solver.thermalProbabilities(env, fc, horizon, scratch.thermal);
   solver.voltageProbabilities(env, fc, horizon, scratch.voltage);
   if (dt.thermalProb.length < horizon) {

@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { DAY_MS, SLOT_MS, slotStart } from '../../core/time.js';
+import { migrate } from '../../io/warehouse/migrate.js';
+import { dtOperatingEnvelopeRow, dtStressRow, envelopeRow, weatherRow } from '../../io/warehouse/rows.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import { queryRecentWeather, queryStressHistory } from '../../pipelines/stress-restore.js';
+import type { DtOperatingEnvelope, DtStress } from '../../processors/stress.js';
+import type { DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';
+import { ENGINES, openTestWarehouse, type TestWarehouse } from '../support/clickhouse-server.js';
+import { sampleEnvelope } from '../support/records.js';
+
+/**
+ * The stress tables (sql/009_stress.sql) and the restore queries (sql/queries/stress_*.sql) on both engines:
+ * rows written by the sink's mappers read back as the records the stress stage resumes from.
+ */
+// Recent times: rows older than the retention would be dropped on insert.
+const SLOT = slotStart(Date.now() - DAY_MS);
+const HISTORY_MS = 2 * 3_600_000;
+
+function stressRow(dt: string, slot: number, over: Partial<DtStress> = {}): DtStress {
+  return {
+    dt_id: dt,
+    slot_start: slot,
+    version: 2 * (slot + SLOT_MS) + 1,
+    rated_kva: 100,
+    net_kw: 61.25,
+    apparent_kva: 64.5,
+    load_factor: 0.645,
+    ambient_c: 27.3,
+    ambient_source: 'observed',
+    top_oil_c: 58.123456789,
+    hot_spot_c: 70.5,
+    hot_spot_rise1_k: 14.25,
+    hot_spot_rise2_k: 1.873456789,
+    peak_hot_spot_c: 71.2,
+    ageing_rate: 0.0123,
+    loss_of_life_min: 1234.5678901234,
+    thermal_exceeded: false,
+    v_min: 221.4,
+    v_max: null,
+    voltage_exceeded: true,
+    thermal_stress_prob: 0.0125,
+    voltage_stress_prob: null,
+    forecast_lead_slots: 1,
+    history_slots: 3.5,
+    state_initialised: false,
+    ami_coverage_pct: 97.5,
+    data_quality: 'ami_direct',
+    ...over,
+  };
+}
+
+const envelope = (dt: string, slot: number, over: Partial<DtEnvelope> = {}): DtEnvelope => ({
+  ...sampleEnvelope,
+  dt_id: dt,
+  slot_start: slot,
+  version: 2 * (slot + SLOT_MS) + 1,
+  is_final: true,
+  ...over,
+});
+
+describe.each(ENGINES)('stress tables on %s', (engine) => {
+  let opened: TestWarehouse;
+  let warehouse: Warehouse;
+  const latest = stressRow('dt-a', SLOT + SLOT_MS, { state_initialised: true, thermal_exceeded: true });
+
+  beforeAll(async () => {
+    opened = await openTestWarehouse(engine);
+    warehouse = opened.warehouse;
+    await migrate(warehouse);
+    await warehouse.insert(
+      'dt_stress',
+      [
+        stressRow('dt-a', SLOT),
+        latest,
+        stressRow('dt-b', SLOT - SLOT_MS, { data_quality: 'modelled_only', v_min: null }),
+      ].map(dtStressRow),
+    );
+    await warehouse.insert(
+      'envelopes',
+      [
+        envelope('dt-a', SLOT - 3 * 3_600_000), // before the history window
+        envelope('dt-a', SLOT - SLOT_MS),
+        envelope('dt-a', SLOT, { version: 5 }),
+        envelope('dt-a', SLOT, { version: 9, net_mean_kw: 7.5 }), // a revision: the newest is learnt
+        envelope('dt-a', SLOT + SLOT_MS),
+        envelope('dt-a', SLOT + 2 * SLOT_MS), // after the resume point: from the log, not the warehouse
+        envelope('dt-c', SLOT, { is_final: false }),
+      ].map(envelopeRow),
+    );
+  });
+
+  afterAll(async () => {
+    await opened?.close();
+  });
+
+  it('resumes each DT from its newest row, with the final envelopes of the window before it', async () => {
+    const history = await queryStressHistory(warehouse, ['dt-a', 'dt-b', 'dt-c'], HISTORY_MS);
+    expect(history.resume).toEqual([
+      latest,
+      stressRow('dt-b', SLOT - SLOT_MS, { data_quality: 'modelled_only', v_min: null }),
+    ]);
+    expect(history.envelopes.map((e) => [e.dt_id, e.slot_start - SLOT])).toEqual([
+      ['dt-a', -SLOT_MS],
+      ['dt-a', 0],
+      ['dt-a', SLOT_MS],
+    ]);
+    expect(history.envelopes[1]).toEqual(envelope('dt-a', SLOT, { version: 9, net_mean_kw: 7.5 }));
+    expect(await queryStressHistory(warehouse, ['dt-x'], HISTORY_MS)).toEqual({ resume: [], envelopes: [] });
+  });
+
+  it('keeps the newest issue of an operating-envelope slot', async () => {
+    const issue = (issuedAt: number, importKw: number): DtOperatingEnvelope => ({
+      dt_id: 'dt-a',
+      slot_start: SLOT + 4 * SLOT_MS,
+      issued_at: issuedAt,
+      lead_slots: (SLOT + 4 * SLOT_MS - issuedAt) / SLOT_MS + 1,
+      version: issuedAt,
+      confidence: 0.95,
+      rated_kva: 100,
+      base_kw: 40,
+      base_kw_high: 55,
+      base_kw_low: 25,
+      ambient_c: 24,
+      hot_spot_c: 66,
+      top_oil_c: 52,
+      thermal_stress_prob: 0.001,
+      voltage_stress_prob: null,
+      import_kw: importKw,
+      export_kw: 80,
+      import_slot_kw: importKw + 20,
+      export_slot_kw: 95,
+      import_limited_by: 'hot_spot',
+      export_limited_by: 'voltage',
+      v_min_low: 219.5,
+      v_max_high: null,
+      voltage_sensitivity_v_per_kw: 0.115,
+      history_slots: 4,
+      data_quality: 'ami_imputed',
+    });
+    await warehouse.insert(
+      'dt_operating_envelopes',
+      [issue(SLOT, 50), issue(SLOT + SLOT_MS, 45)].map(dtOperatingEnvelopeRow),
+    );
+    const rows = await warehouse.query<Record<string, unknown>>(
+      `SELECT import_kw, import_limited_by, data_quality FROM dt_operating_envelopes FINAL`,
+    );
+    expect(rows).toEqual([{ import_kw: 45, import_limited_by: 'hot_spot', data_quality: 'ami-imputed' }]);
+  });
+
+  it("reads every station's recent weather back in time order", async () => {
+    const obs = (station: string, ts: number, c: number): WeatherObservation => ({
+      station_id: station,
+      ts,
+      ambient_c: c,
+      received_at: ts + 1000,
+    });
+    await warehouse.insert(
+      'weather',
+      [obs('ws-2', SLOT, 20.5), obs('ws-1', SLOT, 21), obs('ws-1', SLOT - 3 * 3_600_000, 15)].map(weatherRow),
+    );
+    expect(await queryRecentWeather(warehouse, HISTORY_MS)).toEqual([
+      obs('ws-1', SLOT, 21),
+      obs('ws-2', SLOT, 20.5),
+    ]);
+  });
+});
