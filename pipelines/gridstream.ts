@@ -24,6 +24,7 @@ import { startWarehouseSink } from './warehouse-sink.js';
  * The gridstream dataflow, the same in embedded and distributed mode:
  *
  *   MQTT ──ingest──▶ gridstream.readings ──envelopes──▶ gridstream.envelopes ─┐
+ *                │       (+ weather, topology) └──stress──▶ gridstream.stress, .operating-envelopes ┤
  *                │                     └──impedance──▶ gridstream.impedance(.flags) ┤
  *                ├─▶ gridstream.weather / .dispatches ──────────────────────────┼──warehouse sink──▶ ClickHouse
  *                └─▶ gridstream.deadletters ─────────────────────────────────────┤

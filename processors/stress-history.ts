@@ -227,7 +227,9 @@ export class SeasonalSeries {
   /**
    * Forecast for the `horizon` slots after `fromSlot` (the last observed slot): mean and sd per lead
    * (index lead − 1), and the class count behind each. `classes[j]` is the class of lead j + 1. Also keeps
-   * the lead-1 forecast for verification.
+   * the lead-1 forecast for verification. `recordOnly`: only what is kept for verification (the lead-1 and
+   * long-lead forecasts, the only state a forecast changes) is computed, and only those leads' `classes` are
+   * read: for a history learnt again without output (a resumed DT), where nothing reads the forecast.
    */
   forecast(
     fromSlot: number,
@@ -236,6 +238,7 @@ export class SeasonalSeries {
     mean: Float64Array,
     sd: Float64Array,
     counts: Float64Array | null,
+    recordOnly = false,
   ): void {
     const e = this.scratch;
     const rho = this.rho;
@@ -255,12 +258,13 @@ export class SeasonalSeries {
     const fast = this.lastU - this.slowU;
     const longLead = this.config.longLead;
     for (let j = 0; j < horizon; j++) {
-      const n = this.expected(classes[j]!, e);
       rhoH *= rho;
       lambdaH *= lambda;
-      const spread = Math.max(1 - rhoH * rhoH, floor2);
       const kappa = kappaL + (kappa1 - kappaL) * rho2Lead;
       rho2Lead *= rho2;
+      if (recordOnly && j !== 0 && j + 1 !== longLead) continue;
+      const n = this.expected(classes[j]!, e);
+      const spread = Math.max(1 - rhoH * rhoH, floor2);
       mean[j] = e.mean + (rhoH * fast + lambdaH * this.slowU) * e.sd;
       sd[j] = e.sd * Math.sqrt(spread * kappa);
       if (counts) counts[j] = n;
@@ -393,9 +397,15 @@ export class StationHistory {
    * Ambient forecast for the `horizon` slots after `fromSlot`: climatology of the quarter hour plus the
    * persisting departure of the last finalised slot, and its sd.
    */
-  forecast(fromSlot: number, horizon: number, mean: Float64Array, sd: Float64Array): void {
+  forecast(
+    fromSlot: number,
+    horizon: number,
+    mean: Float64Array,
+    sd: Float64Array,
+    recordOnly = false,
+  ): void {
     const classes = this.classesFor(fromSlot, horizon);
-    this.series.forecast(fromSlot, horizon, classes, mean, sd, null);
+    this.series.forecast(fromSlot, horizon, classes, mean, sd, null, recordOnly);
   }
 
   private classesFor(fromSlot: number, horizon: number): Int16Array {

@@ -704,6 +704,16 @@ function forecastAhead(
   const scratch = state.scratch!;
   const from = dt.lastSlot;
   for (let j = 0; j < horizon; j++) scratch.classes[j] = classOf(from + (j + 1) * SLOT_MS, plate.offsetMs);
+  if (!ctx.withProbabilities) {
+    // Learning the history again (before a resume point): only what the forecasts leave in the history.
+    dt.load!.forecast(from, horizon, scratch.classes, fc.pMean, fc.pSd, null, true);
+    if (station?.hasHistory) station.forecast(from, horizon, fc.ambMean, fc.ambSd, true);
+    if (dt.vMin.seen) {
+      dt.vMin.forecast(from, horizon, scratch.classes, fc.vMinMean, fc.vMinSd, null, true);
+      dt.vMax.forecast(from, horizon, scratch.classes, fc.vMaxMean, fc.vMaxSd, null, true);
+    }
+    return;
+  }
 
   dt.load!.forecast(from, horizon, scratch.classes, fc.pMean, fc.pSd, scratch.counts);
   const last = dt.lastLoad!;
@@ -739,7 +749,6 @@ function forecastAhead(
     rise1: th.rise1(0),
     rise2: th.rise2(0),
   };
-  if (!ctx.withProbabilities) return;
   solver.thermalProbabilities(env, fc, horizon, scratch.thermal);
   solver.voltageProbabilities(env, fc, horizon, scratch.voltage);
   if (dt.thermalProb.length < horizon) {
