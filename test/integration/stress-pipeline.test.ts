@@ -1,0 +1,257 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { Gridstream } from '../../app/gridstream.js';
+import { DAY_MS, SLOT_MS } from '../../core/time.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import { decode } from '../../core/codec.js';
+import { partitionFor } from '../../io/log/partitioner.js';
+import { interleave } from '../../pipelines/stress-stage.js';
+import { TOPICS } from '../../pipelines/topics.js';
+import {
+  DEFAULT_STRESS_CONFIG,
+  initialStressState,
+  slotLoad,
+  stepStress,
+  type DtOperatingEnvelope,
+  type DtStress,
+  type StressInput,
+  type StressState,
+} from '../../processors/stress.js';
+import { runSimulate, simulateTopology } from '../../simulator/command.js';
+import type { DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';
+import { startTestGridstream } from '../support/gridstream.js';
+
+const START = Date.UTC(2026, 6, 1);
+const RESTART = START + 2 * DAY_MS;
+const END = START + 4 * DAY_MS;
+const PARTITIONS = 4;
+const OPTIONS = { seed: 11, transformers: 2, meters: 20, silentShare: 0 };
+
+type Row = Record<string, unknown>;
+
+/** Equal to 1e-9, NaN (no forecast) equal to NaN. */
+const same = (a: number, b: number) => (Number.isNaN(a) ? Number.isNaN(b) : Math.abs(a - b) < 1e-9);
+
+/**
+ * The inputs the stage had: the final envelopes it used, from the log as they came, and the weather,
+ * interleaved as the stage interleaves them. The table keeps one envelope per slot, but the stage may have
+ * used another: after the restart the envelope stage re-emits the slots of its revision horizon with the same
+ * version, imputed with the patterns then in force (README, "The load envelope"), and the stress stage skips
+ * those it has processed. The stored row names the version it used and its net power tells the copy apart.
+ */
+async function usedInputs(
+  warehouse: Warehouse,
+  captured: DtEnvelope[],
+  stress: Row[],
+): Promise<StressInput[]> {
+  const rows = new Map(stress.map((r) => [`${String(r.dt_id)}/${Number(r.ms)}`, r]));
+  const used = new Map<string, DtEnvelope>();
+  for (const e of captured) {
+    const key = `${e.dt_id}/${e.slot_start}`;
+    const row = rows.get(key);
+    if (!e.is_final || used.has(key) || !row || e.version !== Number(row.version)) continue;
+    if (Math.abs(slotLoad(e, DEFAULT_STRESS_CONFIG.powerFactor).p - Number(row.net_kw)) < 1e-9)
+      used.set(key, e);
+  }
+  const weather = await warehouse.query<Row>(
+    `SELECT station_id, toUnixTimestamp64Milli(ts) AS ms, ambient_c FROM weather FINAL ORDER BY ts, station_id`,
+  );
+  const observations: WeatherObservation[] = weather.map((w) => ({
+    station_id: String(w.station_id),
+    ts: Number(w.ms),
+    ambient_c: Number(w.ambient_c),
+    received_at: Number(w.ms),
+  }));
+  return interleave([...used.values()], observations);
+}
+
+/** Every envelope record on the log, read by a consumer group of the test's own (it holds them all). */
+function captureEnvelopes(gridstream: Gridstream) {
+  const consumer = gridstream.edges.log.consumer({
+    group: 'test-capture',
+    topics: [TOPICS.envelopes.name],
+    fromBeginning: true,
+  });
+  return async (): Promise<DtEnvelope[]> => {
+    const out: DtEnvelope[] = [];
+    for (;;) {
+      const records = await consumer.poll(10_000, 200);
+      if (records.length === 0) break;
+      out.push(...records.map((r) => decode('DtEnvelope', r.value)));
+    }
+    await consumer.close();
+    return out;
+  };
+}
+
+/** The pure processor on the same inputs, uninterrupted, one state per partition as the pipeline keeps them. */
+function offline(inputs: StressInput[], partitions: number) {
+  const states = new Map<number, StressState>();
+  const stress: DtStress[] = [];
+  const envelopes = new Map<string, DtOperatingEnvelope>();
+  const topology = simulateTopology(OPTIONS);
+  const partitionsOf = (input: StressInput): number[] => {
+    if (input.type === 'transformer') return [partitionFor(input.transformer.dt_id, partitions)];
+    if (input.type === 'envelope') return [partitionFor(input.envelope.dt_id, partitions)];
+    // Weather goes to every partition with a DT on the station.
+    const station = input.type === 'weather' ? input.observation.station_id : null;
+    return [
+      ...new Set(
+        topology.transformers
+          .filter((t) => t.weather_station_id === station)
+          .map((t) => partitionFor(t.dt_id, partitions)),
+      ),
+    ];
+  };
+  for (const input of [
+    ...topology.transformers.map((t) => ({
+      type: 'transformer' as const,
+      transformer: { ...t, topology_version: 1 },
+    })),
+    ...inputs,
+  ])
+    for (const partition of partitionsOf(input)) {
+      const step = stepStress(states.get(partition) ?? initialStressState(), input, DEFAULT_STRESS_CONFIG);
+      states.set(partition, step.state);
+      for (const o of step.outputs) {
+        if (o.type === 'stress') stress.push(o.row);
+        // The newest issue of each slot, as the table keeps it.
+        if (o.type === 'operating-envelope') envelopes.set(`${o.row.dt_id}/${o.row.slot_start}`, o.row);
+      }
+    }
+  return { stress, envelopes };
+}
+
+describe('stress through the embedded pipeline, restarted half way', () => {
+  // One data directory for both runs: the warehouse survives the restart, the in-process log and the states do not.
+  const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-stress-'));
+  let g: Gridstream;
+  let beforeRestart: Row[];
+  let expected: ReturnType<typeof offline>;
+  let stress: Row[];
+
+  const simulate = (gridstream: Gridstream, start: number, end: number) =>
+    runSimulate({ ...OPTIONS, mqttUrl: gridstream.edges.broker!.url, start, end, now: END });
+
+  beforeAll(async () => {
+    const first = await startTestGridstream({ dataDir, partitions: PARTITIONS });
+    const captured: DtEnvelope[] = [];
+    try {
+      const capture = captureEnvelopes(first);
+      await first.pipeline.loadTopology(simulateTopology(OPTIONS), 'stress');
+      await simulate(first, START, RESTART);
+      await first.pipeline.settle(180_000);
+      captured.push(...(await capture()));
+      beforeRestart = await first.edges.warehouse.query<Row>(
+        `SELECT dt_id, toUnixTimestamp64Milli(slot_start) AS ms, loss_of_life_min FROM dt_stress FINAL ORDER BY dt_id, slot_start`,
+      );
+    } finally {
+      await first.stop();
+    }
+    g = await startTestGridstream({ dataDir, partitions: PARTITIONS });
+    const capture = captureEnvelopes(g);
+    await simulate(g, RESTART, END);
+    await g.pipeline.settle(180_000);
+    captured.push(...(await capture()));
+    stress = await g.edges.warehouse.query<Row>(
+      `SELECT *, toUnixTimestamp64Milli(slot_start) AS ms FROM dt_stress FINAL ORDER BY dt_id, slot_start`,
+    );
+    expected = offline(await usedInputs(g.edges.warehouse, captured, stress), PARTITIONS);
+  }, 600_000);
+
+  afterAll(async () => {
+    await g?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("stores every DT slot's stress row exactly as the uninterrupted processor computes it", () => {
+    expect(beforeRestart.length).toBeGreaterThan(2 * 150);
+    expect(stress.length).toBeGreaterThan(2 * 350);
+    const want = new Map(expected.stress.map((r) => [`${r.dt_id}/${r.slot_start}`, r]));
+    expect(stress.map((r) => `${String(r.dt_id)}/${Number(r.ms)}`)).toEqual([...want.keys()].sort());
+    const probs: number[][] = [];
+    for (const row of stress) {
+      const w = want.get(`${String(row.dt_id)}/${Number(row.ms)}`)!;
+      for (const field of [
+        'net_kw',
+        'load_factor',
+        'ambient_c',
+        'top_oil_c',
+        'hot_spot_c',
+        'peak_hot_spot_c',
+        'ageing_rate',
+        'loss_of_life_min',
+      ] as const)
+        expect(Number(row[field]), `${w.dt_id} ${new Date(w.slot_start).toISOString()} ${field}`).toBeCloseTo(
+          w[field],
+          9,
+        );
+      expect(row.ambient_source).toBe(w.ambient_source);
+      expect(row.state_initialised).toBe(w.state_initialised);
+      expect(row.thermal_exceeded).toBe(w.thermal_exceeded);
+      expect(Number(row.forecast_lead_slots)).toBe(w.forecast_lead_slots);
+      expect(row.thermal_stress_prob === null).toBe(w.thermal_stress_prob === null);
+      probs.push([
+        Number(row.thermal_stress_prob ?? NaN),
+        w.thermal_stress_prob ?? NaN,
+        Number(row.voltage_stress_prob ?? NaN),
+        w.voltage_stress_prob ?? NaN,
+      ]);
+    }
+    // The probabilities also depend on how far the station's weather had run ahead of the slot when it was
+    // processed (README, "Transformer stress and operating envelopes in the pipeline"); here it leads by the
+    // envelopes' lateness, under a slot, as in the reference, and they agree but for the odd race.
+    const differing = probs.filter(([got, want, gotV, wantV]) => !same(got!, want!) || !same(gotV!, wantV!));
+    expect(differing.length).toBeLessThanOrEqual(0.05 * probs.length);
+  });
+
+  it('carries the loss of life across the restart: only the first slot of each DT starts a thermal state', () => {
+    for (const dt of new Set(stress.map((r) => String(r.dt_id)))) {
+      const rows = stress.filter((r) => r.dt_id === dt);
+      expect(rows.filter((r) => r.state_initialised === true)).toHaveLength(1);
+      const last = beforeRestart.filter((r) => r.dt_id === dt).at(-1)!;
+      const next = rows.find((r) => Number(r.ms) === Number(last.ms) + SLOT_MS)!;
+      expect(Number(next.loss_of_life_min)).toBeGreaterThan(Number(last.loss_of_life_min));
+      for (let i = 1; i < rows.length; i++)
+        expect(Number(rows[i]!.loss_of_life_min)).toBeGreaterThan(Number(rows[i - 1]!.loss_of_life_min));
+    }
+  });
+
+  it('stores the operating envelope of the next 24 hours after every slot, the newest issue of each slot', async () => {
+    const rows = await g.edges.warehouse.query<Row>(
+      `SELECT dt_id, toUnixTimestamp64Milli(slot_start) AS ms, toUnixTimestamp64Milli(issued_at) AS issued,
+              lead_slots, import_kw, export_kw, import_slot_kw
+       FROM dt_operating_envelopes FINAL ORDER BY dt_id, slot_start`,
+    );
+    expect(rows.map((r) => `${String(r.dt_id)}/${Number(r.ms)}`)).toEqual(
+      [...expected.envelopes.keys()].sort(),
+    );
+    let differing = 0;
+    for (const row of rows) {
+      const w = expected.envelopes.get(`${String(row.dt_id)}/${Number(row.ms)}`)!;
+      expect(Number(row.issued)).toBe(w.issued_at);
+      expect(Number(row.lead_slots)).toBe(w.lead_slots);
+      expect(Number(row.import_kw)).toBeGreaterThanOrEqual(0);
+      expect(Number(row.import_slot_kw)).toBeGreaterThanOrEqual(Number(row.import_kw) - 1e-6);
+      // The row in force for each past slot (lead 1) is exact, as the stress rows' probabilities are (the same
+      // forecast, with the same odd race). The long leads of the last issue rest on the station's long-lead
+      // error record, which misses the slots between the resume point and the restart (their weather came in
+      // before their forecasts were made): close, not exact.
+      const tolerance = w.lead_slots === 1 ? 1e-9 : 0.01;
+      if (Math.abs(Number(row.import_kw) - w.import_kw) > tolerance) differing++;
+      else if (Math.abs(Number(row.export_kw) - w.export_kw) > tolerance) differing++;
+    }
+    expect(differing).toBeLessThanOrEqual(0.05 * rows.length);
+  });
+
+  it('counts the slots and exports the at-risk gauge', async () => {
+    const metrics = await (await fetch(`${g.url}/metrics`)).text();
+    const processed = /gridstream_stress_slots_total\{outcome="processed"\} (\d+)/.exec(metrics);
+    expect(Number(processed?.[1])).toBeGreaterThan(0);
+    expect(metrics).toMatch(/gridstream_stress_dts_at_risk\{kind="thermal"\} \d+/);
+  });
+});
