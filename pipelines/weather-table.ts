@@ -23,6 +23,7 @@ export class WeatherTable {
   private running: Promise<void> | null = null;
   private stopped = false;
   private caughtUp = false;
+  private assigned = false;
   private readonly listeners: Array<(fresh: WeatherObservation[]) => void> = [];
   private seeded: Promise<void> = Promise.resolve();
 
@@ -57,6 +58,10 @@ export class WeatherTable {
       group: `weather-table-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
       topics: [TOPICS.weather.name],
       fromBeginning: true,
+      // Lag is known only once the partitions are assigned (Kafka reports 0 before).
+      onAssigned: () => {
+        this.assigned = true;
+      },
     });
     this.running = this.seeded.then(() => this.loop(this.consumer!));
   }
@@ -65,7 +70,7 @@ export class WeatherTable {
     while (!this.stopped) {
       const records = await consumer.poll(10_000, 200);
       if (records.length === 0) {
-        if (!this.caughtUp && (await consumer.lag()) === 0) this.caughtUp = true;
+        if (!this.caughtUp && this.assigned && (await consumer.lag()) === 0) this.caughtUp = true;
         continue;
       }
       const fresh = this.add(records.map((r) => decode('WeatherObservation', r.value)));
