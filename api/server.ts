@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { ApiKeys } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
+import { tokenBucketLimiter } from './rate-limit.js';
 import { dtRoutes } from './routes/dt.js';
 import { topologyRoutes } from './routes/topology.js';
 import type { TopologyFile } from '../core/topology.js';
@@ -13,6 +14,8 @@ export interface ApiDependencies {
   keys: ApiKeys;
   registry: Registry;
   retentionDays: number;
+  /** Per-key rate limit: sustained requests per second and burst (default 200/s, burst 400). */
+  rateLimit?: { perSecond: number; burst: number };
   /** Loads a topology version through the pipeline; without it POST /v1/topology is not served. */
   loadTopology?: (file: TopologyFile, source: string) => Promise<number>;
   /** Serve the /v1 routes (false: only /healthz, /metrics and /openapi.json, for bridge and processor roles). */
@@ -49,15 +52,26 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
-  app.addHook('onRequest', async (request) => {
+  const limiter = tokenBucketLimiter(deps.rateLimit?.perSecond ?? 200, deps.rateLimit?.burst ?? 400);
+  app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0]!;
     if (PUBLIC.has(path)) return;
     const header = request.headers['x-api-key'];
     const key = Array.isArray(header) ? header[0] : header;
     if (!key) throw new ApiError(401, 'unauthorized', 'missing X-API-Key header');
-    const tenant = deps.keys.tenantOf(key);
-    if (!tenant) throw new ApiError(401, 'unauthorized', 'the X-API-Key is not valid');
-    request.tenant = tenant;
+    const identity = deps.keys.identify(key);
+    if (!identity) throw new ApiError(401, 'unauthorized', 'the X-API-Key is not valid');
+    // Limited per key after authentication, so unknown keys cannot fill the limiter's table.
+    const wait = limiter.take(identity.keyId);
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      throw new ApiError(
+        429,
+        'rate_limited',
+        `this X-API-Key exceeded ${limiter.perSecond} requests per second (burst ${limiter.burst}); retry after ${wait} s`,
+      );
+    }
+    request.tenant = identity.tenant;
   });
 
   app.get('/healthz', async (_request, reply) => {
@@ -78,7 +92,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
 
   if (deps.routes !== false) {
     dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
-    if (deps.loadTopology) topologyRoutes(app, deps.loadTopology);
+    if (deps.loadTopology) topologyRoutes(app, deps.warehouse, deps.loadTopology);
   }
   await app.ready();
   return app;

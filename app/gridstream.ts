@@ -37,6 +37,7 @@ export async function startGridstream(
       keys,
       registry: metrics.registry,
       retentionDays: config.retentionDays,
+      rateLimit: { perSecond: config.apiRateLimit, burst: config.apiRateBurst },
       loadTopology: (file, source) => running.loadTopology(file, source),
       // Every role serves /metrics and /healthz; only the api role serves /v1.
       routes: roles.includes('api'),

@@ -1,13 +1,16 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meter, transformer } from '../support/topology.js';
-import { startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
+import { buildApi } from '../../api/server.js';
+import { parseApiKeys } from '../../api/auth.js';
+import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
 const topology = {
-  transformers: [transformer('dt-a'), transformer('dt-b')],
-  meters: [meter('m-1', 'dt-a'), meter('m-2', 'dt-a'), meter('m-3', 'dt-b')],
+  // dt-a and dt-b name no tenant: they belong to `default`, TEST_API_KEY's tenant.
+  transformers: [transformer('dt-a'), transformer('dt-b'), transformer('dt-other', { tenant: 'utility-b' })],
+  meters: [meter('m-1', 'dt-a'), meter('m-2', 'dt-a'), meter('m-3', 'dt-b'), meter('m-o', 'dt-other')],
 };
 
 describe('HTTP API', () => {
@@ -48,6 +51,7 @@ describe('HTTP API', () => {
     expect(response.status).toBe(200);
     const body = (await response.json()) as { transformers: Array<Record<string, unknown>> };
     const byId = Object.fromEntries(body.transformers.map((t) => [t.dt_id, t]));
+    expect(Object.keys(byId).sort()).toEqual(['dt-a', 'dt-b']); // not utility-b's dt-other
     expect(byId['dt-a']).toMatchObject({ meters_connected: 2, data_quality: 'ami-imputed', rated_kva: 250 });
     expect(byId['dt-a']!.ami_coverage_pct).toBeGreaterThan(0);
     expect(byId['dt-b']).toMatchObject({
@@ -117,6 +121,54 @@ describe('HTTP API', () => {
     expect(Number(still!.n)).toBeGreaterThan(0);
   });
 
+  it("shows a tenant only its own transformers, and refuses another tenant's with a 403 that says why", async () => {
+    const other = (await (await get('/v1/dt', OTHER_TENANT_KEY)).json()) as {
+      transformers: Array<{ dt_id: string }>;
+    };
+    expect(other.transformers.map((t) => t.dt_id)).toEqual(['dt-other']);
+    expect((await get('/v1/dt/dt-other/load-profile?days=1', OTHER_TENANT_KEY)).status).toBe(200);
+    for (const [path, key] of [
+      ['/v1/dt/dt-other/load-profile', TEST_API_KEY],
+      ['/v1/dt/dt-a/load-profile', OTHER_TENANT_KEY],
+    ] as const) {
+      const response = await get(path, key);
+      expect(response.status).toBe(403);
+      const body = (await response.json()) as { error: string; message: string };
+      expect(body.error).toBe('forbidden');
+      expect(body.message).toMatch(/belongs to another tenant/);
+    }
+    // Unknown stays 404 for every tenant: 403 only for a DT that exists.
+    expect((await get('/v1/dt/dt-zzz/load-profile', OTHER_TENANT_KEY)).status).toBe(404);
+  });
+
+  it('limits each key to its rate: 429 with Retry-After, other keys unaffected', async () => {
+    const app = await buildApi({
+      warehouse: g.edges.warehouse,
+      keys: parseApiKeys(`${TEST_API_KEY},${OTHER_TENANT_KEY}:utility-b`),
+      registry: g.metrics.registry,
+      retentionDays: 395,
+      rateLimit: { perSecond: 0.5, burst: 2 },
+    });
+    try {
+      const hit = (key: string) =>
+        app.inject({ method: 'GET', url: '/v1/dt', headers: { 'x-api-key': key } });
+      expect((await hit(TEST_API_KEY)).statusCode).toBe(200);
+      expect((await hit(TEST_API_KEY)).statusCode).toBe(200);
+      const limited = await hit(TEST_API_KEY);
+      expect(limited.statusCode).toBe(429);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(limited.json()).toMatchObject({
+        error: 'rate_limited',
+        message: expect.stringMatching(/retry after/),
+      });
+      expect((await hit(OTHER_TENANT_KEY)).statusCode).toBe(200);
+      // A wrong key is a 401, not a 429: keys are limited only once they are known.
+      expect((await hit('wrong-key-000000')).statusCode).toBe(401);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('serves /healthz and /metrics without a key, with the pipeline counters', async () => {
     const health = await get('/healthz', null);
     expect(health.status).toBe(200);
@@ -159,6 +211,12 @@ describe('HTTP API', () => {
     expect(
       ((await bad.json()) as { message: string; fields: Array<{ problem: string }> }).fields[0]!.problem,
     ).toMatch(/legs/);
+    // A key loads only its own tenant's DTs: naming another tenant, or hanging meters on its DT, is a 403.
+    const foreign = await post({ transformers: [transformer('dt-d', { tenant: 'utility-b' })] });
+    expect(foreign.status).toBe(403);
+    expect(((await foreign.json()) as { message: string }).message).toMatch(/dt-d.*another tenant/);
+    const hijack = await post({ meters: [meter('m-12', 'dt-other')] });
+    expect(hijack.status).toBe(403);
     const orphan = await post({ meters: [meter('m-11', 'dt-nowhere')] });
     expect(orphan.status).toBe(400);
     expect(((await orphan.json()) as { message: string }).message).toMatch(/dt-nowhere/);

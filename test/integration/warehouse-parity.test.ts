@@ -34,6 +34,9 @@ beforeAll(async () => {
     // The transformer routes exactly as the API serves them (without the key check, which is not at issue).
     const app = Fastify({ logger: false });
     app.setErrorHandler(errorHandler);
+    app.addHook('onRequest', async (request) => {
+      request.tenant = 'default';
+    });
     dtRoutes(app, warehouse, { retentionDays: 395 });
     apis[engine] = app;
   }
@@ -74,6 +77,12 @@ describe('the same rows on the embedded engine and on 18.16', () => {
         ami_coverage_pct: 0,
         data_quality: 'modelled-only',
       }),
+    ]);
+    expect(embedded['list_dts (another tenant)']).toEqual([]);
+    expect(embedded['dt_tenants']).toEqual([
+      { dt_id: "dt-'quote", tenant: 'default' },
+      { dt_id: 'dt-a', tenant: 'default' },
+      { dt_id: 'dt-c', tenant: 'default' },
     ]);
     expect(embedded['dt_exists']).toEqual([{ known: '2' }]);
     expect(embedded['dt_exists (topology only)']).toEqual([{ known: '1' }]);

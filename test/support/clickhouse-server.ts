@@ -289,7 +289,9 @@ export async function loadQueryFixture(warehouse: Warehouse, slot: number): Prom
 export function fixtureQueries(slot: number): Array<[string, string, QueryParams?]> {
   const minute = 60_000;
   return [
-    ['list_dts', 'list_dts'],
+    ['list_dts', 'list_dts', { tenant: 'default' }],
+    ['list_dts (another tenant)', 'list_dts', { tenant: "utility-b' OR 1=1 --" }],
+    ['dt_tenants', 'dt_tenants', { dt_ids: ['dt-a', 'dt-c', 'dt-x', "dt-'quote"] }],
     ['dt_exists', 'dt_exists', { dt_id: 'dt-a' }],
     ['dt_exists (topology only)', 'dt_exists', { dt_id: 'dt-c' }],
     ['dt_exists (unknown)', 'dt_exists', { dt_id: 'dt-x' }],

@@ -28,6 +28,7 @@ const TRANSFORMERS: TransformerRow[] = [
     loss_ratio: 5.5,
     tau_oil_min: 180,
     tau_winding_min: null,
+    tenant: 'default',
   },
   {
     dt_id: 'DT-2',
@@ -43,6 +44,7 @@ const TRANSFORMERS: TransformerRow[] = [
     loss_ratio: null,
     tau_oil_min: null,
     tau_winding_min: 4,
+    tenant: 'default',
   },
 ];
 
