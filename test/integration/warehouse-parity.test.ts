@@ -84,6 +84,35 @@ describe('the same rows on the embedded engine and on 18.16', () => {
       { dt_id: 'dt-a', tenant: 'default' },
       { dt_id: 'dt-c', tenant: 'default' },
     ]);
+    expect(embedded['impedance_daily_rows']).toEqual([
+      {
+        MeterLeg: 1,
+        MedianImpedance: 44.5,
+        EventDate: '2026-07-01',
+        ReceivedTime: '2026-07-02T00:29:00.550Z',
+        EventCount: 12,
+        ServicePointId: 'SP-m-1',
+        MeterId: 'm-1',
+        MeterNumber: 'MN-m-1',
+        ElectronicSerialNumber: 'ESN-m-1',
+        TransformerId: 'dt-a',
+        PremiseId: 'P-m-1',
+      },
+      expect.objectContaining({ MeterId: 'm-1', MeterLeg: 2, MedianImpedance: 128.1167 }),
+      expect.objectContaining({ MeterId: 'm-1', MeterLeg: 1, EventDate: '2026-07-02' }),
+      expect.objectContaining({ MeterId: 'm-3', MeterNumber: null, TransformerId: 'dt-b' }),
+      expect.objectContaining({ MeterId: 'm-4', MeterLeg: 3, TransformerId: "dt-'quote" }),
+    ]);
+    // Four rows match (the receive bound is inclusive); offset 1, limit 2 gives the second and third.
+    expect(embedded['impedance_daily_rows (filtered, paged)']).toEqual([
+      expect.objectContaining({ MeterId: 'm-1', MeterLeg: 2, EventDate: '2026-07-01' }),
+      expect.objectContaining({ MeterId: 'm-1', MeterLeg: 1, EventDate: '2026-07-02' }),
+    ]);
+    expect(embedded['impedance_daily_rows (feeder, premises, numbers)']).toEqual([
+      expect.objectContaining({ MeterId: 'm-4' }),
+    ]);
+    expect(embedded['impedance_daily_rows (injection-shaped)']).toEqual([]);
+    expect(embedded['impedance_daily_rows (another tenant)']).toEqual([]);
     expect(embedded['dt_exists']).toEqual([{ known: '2' }]);
     expect(embedded['dt_exists (topology only)']).toEqual([{ known: '1' }]);
     expect(embedded['dt_exists (unknown)']).toEqual([{ known: '0' }]);

@@ -8,6 +8,7 @@ import { packageRoot } from '../../core/paths.js';
 import { openWarehouse } from '../../io/warehouse/open.js';
 import {
   envelopeRow,
+  impedanceDailyRow,
   readingRow,
   topologyMeterRow,
   topologyTransformerRow,
@@ -283,6 +284,61 @@ export async function loadQueryFixture(warehouse: Warehouse, slot: number): Prom
     reading('m-1', 'dt-a', slot - 20 * minute, slot - 19 * minute, 0.1), // beyond a 10-minute horizon
     reading('m-3', 'dt-b', slot + 7 * minute, slot + 7 * minute + 1, 12345.678),
   ]);
+  const day = Date.UTC(2026, 6, 1);
+  const impedance = (
+    meter_id: string,
+    dt_id: string,
+    leg: number,
+    d: number,
+    version: number,
+    median_mohm: number,
+  ) =>
+    impedanceDailyRow({
+      meter_id,
+      leg,
+      day: day + d * DAY,
+      dt_id,
+      median_mohm,
+      stderr_mohm: 1.25,
+      event_count: 12 + d,
+      effective_events: 12.5,
+      received_at: day + (d + 1) * DAY + 29 * minute + 550,
+      version,
+      is_final: version > 1,
+      service_point_id: `SP-${meter_id}`,
+      meter_number: meter_id === 'm-3' ? null : `MN-${meter_id}`,
+      electronic_serial_number: `ESN-${meter_id}`,
+      premise_id: `P-${meter_id}`,
+    });
+  await warehouse.insert('impedance_daily', [
+    impedance('m-1', 'dt-a', 1, 0, 1, 44.38334),
+    impedance('m-1', 'dt-a', 1, 0, 2, 44.5), // the newer version of the same leg-day
+    impedance('m-1', 'dt-a', 2, 0, 2, 128.1167),
+    impedance('m-1', 'dt-a', 1, 1, 1, 45.25),
+    impedance('m-3', 'dt-b', 1, 1, 2, 221.2667),
+    impedance('m-4', "dt-'quote", 3, 2, 2, 34.23333),
+  ]);
+}
+
+/** Parameters of impedance_daily_rows.sql: no filter, the `default` tenant, then `extra`. */
+export function impedanceParams(extra: QueryParams = {}): QueryParams {
+  return {
+    start_event_date: '1970-01-01',
+    end_event_date: '2105-12-31',
+    start_received: '1970-01-01 00:00:00.000',
+    end_received: '2105-12-31 23:59:59.999',
+    service_points: [],
+    meters: [],
+    meter_numbers: [],
+    serial_numbers: [],
+    transformers: [],
+    premises: [],
+    feeders: [],
+    tenant: 'default',
+    limit: 1000,
+    offset: 0,
+    ...extra,
+  };
 }
 
 /** The application queries of sql/queries/ with the parameters their callers pass, each named. */
@@ -310,6 +366,41 @@ export function fixtureQueries(slot: number): Array<[string, string, QueryParams
     ],
     ['recent_readings', 'recent_readings', { dts: ['dt-a', 'dt-b', "x' OR 1=1 --"], horizon_s: 600 }],
     ['recent_readings (one DT, long horizon)', 'recent_readings', { dts: ['dt-a'], horizon_s: 3600 }],
+    ['impedance_daily_rows', 'impedance_daily_rows', impedanceParams()],
+    [
+      'impedance_daily_rows (filtered, paged)',
+      'impedance_daily_rows',
+      impedanceParams({
+        meters: ['m-1', 'm-3'],
+        start_event_date: '2026-07-01',
+        end_event_date: '2026-07-02',
+        start_received: '2026-07-02 00:29:00.550',
+        limit: 2,
+        offset: 1,
+      }),
+    ],
+    [
+      'impedance_daily_rows (feeder, premises, numbers)',
+      'impedance_daily_rows',
+      impedanceParams({
+        feeders: ['F-1'],
+        premises: ['P-m-1', 'P-m-3', 'P-m-4'],
+        meter_numbers: ['MN-m-1', 'MN-m-4'],
+        service_points: ['SP-m-1', 'SP-m-4'],
+        serial_numbers: ['ESN-m-4'],
+        transformers: ["dt-'quote"],
+      }),
+    ],
+    [
+      'impedance_daily_rows (injection-shaped)',
+      'impedance_daily_rows',
+      impedanceParams({ meters: ["m-1' OR 1=1 --"], tenant: "default' OR 1=1 --" }),
+    ],
+    [
+      'impedance_daily_rows (another tenant)',
+      'impedance_daily_rows',
+      impedanceParams({ tenant: 'utility-b' }),
+    ],
     ['latest_topology_meters', 'latest_topology_meters'],
     ['latest_topology_transformers', 'latest_topology_transformers'],
     ['max_topology_version', 'max_topology_version'],
