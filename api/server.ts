@@ -6,6 +6,9 @@ import type { ApiKeys } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
 import { tokenBucketLimiter } from './rate-limit.js';
 import { dtRoutes } from './routes/dt.js';
+import { ExportJobs } from './exports.js';
+import { impedanceExportRoutes } from './routes/impedance-exports.js';
+import { impedanceRoutes } from './routes/impedance.js';
 import { topologyRoutes } from './routes/topology.js';
 import type { TopologyFile } from '../core/topology.js';
 
@@ -18,6 +21,8 @@ export interface ApiDependencies {
   rateLimit?: { perSecond: number; burst: number };
   /** Loads a topology version through the pipeline; without it POST /v1/topology is not served. */
   loadTopology?: (file: TopologyFile, source: string) => Promise<number>;
+  /** Directory for batch-export files; without it the export routes are not served. */
+  exportDir?: string;
   /** Serve the /v1 routes (false: only /healthz, /metrics and /openapi.json, for bridge and processor roles). */
   routes?: boolean;
   /** Liveness details for /healthz (e.g. consumer lag); a thrown error makes it 503. */
@@ -92,6 +97,13 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
 
   if (deps.routes !== false) {
     dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
+    impedanceRoutes(app, deps.warehouse);
+    if (deps.exportDir) {
+      const jobs = new ExportJobs(deps.warehouse, deps.exportDir);
+      // Exports still running finish before the API (and then the warehouse) closes.
+      app.addHook('onClose', () => jobs.close());
+      impedanceExportRoutes(app, deps.warehouse, jobs);
+    }
     if (deps.loadTopology) topologyRoutes(app, deps.warehouse, deps.loadTopology);
   }
   await app.ready();

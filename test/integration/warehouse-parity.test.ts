@@ -1,13 +1,21 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { errorHandler } from '../../api/errors.js';
+import { ExportJobs } from '../../api/exports.js';
 import { dtRoutes } from '../../api/routes/dt.js';
+import { impedanceExportRoutes } from '../../api/routes/impedance-exports.js';
+import { impedanceRoutes } from '../../api/routes/impedance.js';
 import { DAY_MS, slotStart } from '../../core/time.js';
 import { migrate } from '../../io/warehouse/migrate.js';
 import { ServerWarehouse } from '../../io/warehouse/server-warehouse.js';
+import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import {
   fixtureQueries,
+  impedanceParams,
   loadQueryFixture,
   openTestWarehouse,
   runFixtureQueries,
@@ -23,6 +31,8 @@ const SLOT = slotStart(Date.now() - DAY_MS);
 const engines: Record<'embedded' | 'server', TestWarehouse> = {} as never;
 const results: Record<'embedded' | 'server', Record<string, unknown[]>> = {} as never;
 const apis: Record<'embedded' | 'server', FastifyInstance> = {} as never;
+const exportJobs: ExportJobs[] = [];
+const exportDir = mkdtempSync(join(tmpdir(), 'gridstream-parity-exports-'));
 
 beforeAll(async () => {
   for (const engine of ['embedded', 'server'] as const) {
@@ -38,13 +48,19 @@ beforeAll(async () => {
       request.tenant = 'default';
     });
     dtRoutes(app, warehouse, { retentionDays: 395 });
+    impedanceRoutes(app, warehouse);
+    const jobs = new ExportJobs(warehouse, join(exportDir, engine));
+    exportJobs.push(jobs);
+    impedanceExportRoutes(app, warehouse, jobs);
     apis[engine] = app;
   }
 });
 
 afterAll(async () => {
   for (const app of Object.values(apis)) await app.close();
+  for (const jobs of exportJobs) await jobs.close();
   for (const opened of Object.values(engines)) await opened.close();
+  rmSync(exportDir, { recursive: true, force: true });
 });
 
 describe('the same rows on the embedded engine and on 18.16', () => {
@@ -155,5 +171,61 @@ describe('the same rows on the embedded engine and on 18.16', () => {
     expect(server.statusCode).toBe(embedded.statusCode);
     expect(server.body).toBe(embedded.body);
     expect(embedded.statusCode).toBe(url.includes('OR') ? 404 : 200);
+  });
+
+  it('answers the impedance on-demand look-up with the same JSON', async () => {
+    const body = { Meter: 'm-1,m-3', startEventDate: '2026-07-01', limit: 2, offset: 1 };
+    const [embedded, server] = await Promise.all(
+      [apis.embedded, apis.server].map((app) =>
+        app.inject({ method: 'POST', url: '/v1/impedance/on-demand', body }),
+      ),
+    );
+    expect(embedded!.statusCode).toBe(200);
+    expect(server!.body).toBe(embedded!.body);
+  });
+
+  it.each(['CSVWithNames', 'JSONEachRow'] as const)(
+    'exports the same %s bytes from both engines',
+    async (format) => {
+      const files = await Promise.all(
+        (['embedded', 'server'] as const).map(async (engine) => {
+          const path = join(exportDir, `${engine}.${format}`);
+          const params = impedanceParams({ limit: Number.MAX_SAFE_INTEGER });
+          const { bytes } = await engines[engine].warehouse.exportToFile(
+            sqlQuery('impedance_daily_rows'),
+            params,
+            format,
+            path,
+          );
+          const text = readFileSync(path, 'utf8');
+          expect(Buffer.byteLength(text)).toBe(bytes);
+          return text;
+        }),
+      );
+      expect(files[0]!.trimEnd().split('\n')).toHaveLength(format === 'CSVWithNames' ? 6 : 5);
+      expect(files[1]).toBe(files[0]);
+    },
+  );
+
+  it('exports Parquet on the embedded engine, and refuses it on 18.16 naming the format (501)', async () => {
+    const submit = (app: FastifyInstance) =>
+      app.inject({ method: 'POST', url: '/v1/impedance/exports', body: { filetype: 'parquet' } });
+    expect((await submit(apis.embedded)).statusCode).toBe(202);
+    const refused = await submit(apis.server);
+    expect(refused.statusCode).toBe(501);
+    expect(refused.json()).toMatchObject({
+      error: 'unsupported_format',
+      message: expect.stringMatching(/parquet.*18\.16.*Parquet/),
+      fields: [{ field: 'filetype' }],
+    });
+    const path = join(exportDir, 'refused.parquet');
+    await expect(
+      engines.server.warehouse.exportToFile(
+        sqlQuery('impedance_daily_rows'),
+        impedanceParams(),
+        'Parquet',
+        path,
+      ),
+    ).rejects.toThrow(/cannot write the Parquet format/);
   });
 });
