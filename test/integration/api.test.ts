@@ -191,6 +191,30 @@ describe('HTTP API', () => {
     expect(doc.openapi).toMatch(/^3\./);
     const params = doc.paths['/v1/dt/{id}/load-profile']!.get!.parameters!.map((p) => p.name);
     expect(params).toEqual(expect.arrayContaining(['id', 'days', 'from', 'to']));
+    for (const path of [
+      '/v1/impedance/on-demand',
+      '/v1/impedance/exports',
+      '/v1/impedance/exports/{id}',
+      '/v1/impedance/exports/{id}/file',
+    ])
+      expect(doc.paths[path], path).toBeDefined();
+    const onDemand = doc.paths['/v1/impedance/on-demand'] as unknown as {
+      post: {
+        requestBody: { content: { 'application/json': { schema: { properties: Record<string, unknown> } } } };
+      };
+    };
+    const body = onDemand.post.requestBody.content['application/json'].schema.properties;
+    expect(Object.keys(body)).toEqual(
+      expect.arrayContaining([
+        'ServicePoint',
+        'Feeder',
+        'startEventDate',
+        'endReceivedDateTime',
+        'limit',
+        'offset',
+      ]),
+    );
+    expect(body.limit).toMatchObject({ minimum: 1, maximum: 1000 });
   });
 
   it('loads a topology version over POST /v1/topology and refuses an invalid one naming the problem', async () => {
