@@ -5,6 +5,7 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { ApiKeys } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
 import { tokenBucketLimiter } from './rate-limit.js';
+import { dispatchRoutes } from './routes/dispatches.js';
 import { dtRoutes } from './routes/dt.js';
 import { ExportJobs } from './exports.js';
 import { impedanceExportRoutes } from './routes/impedance-exports.js';
@@ -98,6 +99,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   if (deps.routes !== false) {
     dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
     impedanceRoutes(app, deps.warehouse);
+    dispatchRoutes(app, deps.warehouse);
     if (deps.exportDir) {
       const jobs = new ExportJobs(deps.warehouse, deps.exportDir);
       // Exports still running finish before the API (and then the warehouse) closes.

@@ -32,6 +32,21 @@ describe('HTTP API', () => {
           { qos: 1 },
         );
     }
+    // Dispatch commands (seed 004), one published twice: stored once.
+    for (let k = 0; k < 5; k++) {
+      const command = {
+        event_id: `0b6c2a10-0000-4000-8000-00000000000${k}`,
+        asset_id: k < 4 ? 'bess-1' : 'bess-2',
+        dispatch_time: new Date(start + k * 15 * 60_000).toISOString(),
+        delivery_period_start: new Date(start + (k + 1) * 15 * 60_000).toISOString(),
+        target_power: { amount: k === 0 ? '-1.250' : '0.5', unit: 'MW' },
+        ...(k === 0 ? { source: 'optimiser', nominal_power: { amount: '2', unit: 'MW' } } : {}),
+      };
+      for (let copy = 0; copy < (k === 0 ? 2 : 1); copy++)
+        await client.publishAsync(`gridstream/v1/dispatch/${command.asset_id}`, JSON.stringify(command), {
+          qos: 1,
+        });
+    }
     await client.endAsync();
     await g.pipeline.settle();
   });
@@ -167,6 +182,52 @@ describe('HTTP API', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('serves the dispatch history of some assets, paged, each command once', async () => {
+    const window = 'from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z';
+    const page = async (query: string) => {
+      const response = await get(`/v1/dispatches?${window}&${query}`);
+      expect(response.status).toBe(200);
+      return (await response.json()) as { dispatches: Array<Record<string, unknown>>; limit: number };
+    };
+    const all = await page('asset_ids=bess-1,bess-2');
+    expect(all.limit).toBe(50);
+    expect(all.dispatches.map((d) => d.event_id)).toEqual(
+      [0, 1, 2, 3, 4].map((k) => `0b6c2a10-0000-4000-8000-00000000000${k}`),
+    );
+    expect(all.dispatches[0]).toEqual({
+      source: 'optimiser',
+      event_id: '0b6c2a10-0000-4000-8000-000000000000',
+      published_at: null,
+      asset_id: 'bess-1',
+      dispatch_time: '2026-07-01T10:00:00.000Z',
+      delivery_period_start: '2026-07-01T10:15:00.000Z',
+      target_power: { amount: '-1.250', unit: 'MW' },
+      nominal_power: { amount: '2', unit: 'MW' },
+      power_imbalance: null,
+      soc_imbalance: null,
+    });
+    expect((await page('asset_ids=bess-2')).dispatches.map((d) => d.asset_id)).toEqual(['bess-2']);
+    const second = await page('asset_ids=bess-1&asset_ids=bess-2&limit=2&offset=2');
+    expect(second.dispatches).toEqual(all.dispatches.slice(2, 4));
+    expect((await page(`asset_ids=${encodeURIComponent("bess-1' OR 1=1 --")}`)).dispatches).toEqual([]);
+  });
+
+  it.each([
+    ['asset_ids', 'from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z'],
+    ['asset_ids', 'asset_ids=,&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z'],
+    ['from', 'asset_ids=a&to=2026-07-02T00:00:00Z'],
+    ['to', 'asset_ids=a&from=2026-07-01T00:00:00Z&to=tomorrow'],
+    ['from', 'asset_ids=a&from=2026-07-02T00:00:00Z&to=2026-07-01T00:00:00Z'],
+    ['limit', 'asset_ids=a&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z&limit=1001'],
+    ['limit', 'asset_ids=a&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z&limit=0'],
+    ['offset', 'asset_ids=a&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z&offset=-5'],
+  ])('answers /v1/dispatches with a bad %s with a 400 naming it', async (field, query) => {
+    const response = await get(`/v1/dispatches?${query}`);
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { fields: Array<{ field: string }> };
+    expect(body.fields.map((f) => f.field)).toContain(field);
   });
 
   it('serves /healthz and /metrics without a key, with the pipeline counters', async () => {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { errorHandler } from '../../api/errors.js';
 import { ExportJobs } from '../../api/exports.js';
+import { dispatchRoutes } from '../../api/routes/dispatches.js';
 import { dtRoutes } from '../../api/routes/dt.js';
 import { impedanceExportRoutes } from '../../api/routes/impedance-exports.js';
 import { impedanceRoutes } from '../../api/routes/impedance.js';
@@ -16,6 +17,7 @@ import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import {
   fixtureQueries,
   impedanceParams,
+  loadDispatchFixture,
   loadQueryFixture,
   openTestWarehouse,
   runFixtureQueries,
@@ -40,6 +42,7 @@ beforeAll(async () => {
     const { warehouse } = engines[engine];
     await migrate(warehouse);
     await loadQueryFixture(warehouse, SLOT);
+    await loadDispatchFixture(warehouse, SLOT);
     results[engine] = await runFixtureQueries(warehouse, SLOT);
     // The transformer routes exactly as the API serves them (without the key check, which is not at issue).
     const app = Fastify({ logger: false });
@@ -49,6 +52,7 @@ beforeAll(async () => {
     });
     dtRoutes(app, warehouse, { retentionDays: 395 });
     impedanceRoutes(app, warehouse);
+    dispatchRoutes(app, warehouse);
     const jobs = new ExportJobs(warehouse, join(exportDir, engine));
     exportJobs.push(jobs);
     impedanceExportRoutes(app, warehouse, jobs);
@@ -129,6 +133,34 @@ describe('the same rows on the embedded engine and on 18.16', () => {
     ]);
     expect(embedded['impedance_daily_rows (injection-shaped)']).toEqual([]);
     expect(embedded['impedance_daily_rows (another tenant)']).toEqual([]);
+    expect(embedded['dispatches_for_assets']).toEqual([
+      {
+        event_id: '7b0c1a52-0000-4000-8000-000000000001',
+        source: 'optimiser',
+        published_ms: String(SLOT - 1_000),
+        dispatch_ms: String(SLOT),
+        delivery_ms: String(SLOT + 15 * 60_000),
+        asset_id: 'bess-1',
+        target_power_amount: '-1.250',
+        target_power_unit: 'MW',
+        nominal_power_amount: '2',
+        nominal_power_unit: 'MW',
+        power_imbalance_amount: '0.1',
+        power_imbalance_unit: 'MW',
+        soc_imbalance_amount: null,
+        soc_imbalance_unit: null,
+      },
+      expect.objectContaining({
+        asset_id: "ev-'2",
+        source: null,
+        published_ms: null,
+        target_power_unit: 'kW',
+      }),
+      expect.objectContaining({ event_id: '7b0c1a52-0000-4000-8000-000000000002' }),
+    ]);
+    expect(embedded['dispatches_for_assets (paged, injection-shaped)']).toEqual([
+      expect.objectContaining({ event_id: '7b0c1a52-0000-4000-8000-000000000002' }),
+    ]);
     expect(embedded['dt_exists']).toEqual([{ known: '2' }]);
     expect(embedded['dt_exists (topology only)']).toEqual([{ known: '1' }]);
     expect(embedded['dt_exists (unknown)']).toEqual([{ known: '0' }]);
@@ -171,6 +203,16 @@ describe('the same rows on the embedded engine and on 18.16', () => {
     expect(server.statusCode).toBe(embedded.statusCode);
     expect(server.body).toBe(embedded.body);
     expect(embedded.statusCode).toBe(url.includes('OR') ? 404 : 200);
+  });
+
+  it('answers GET /v1/dispatches with the same JSON', async () => {
+    const url = `/v1/dispatches?asset_ids=bess-1,${encodeURIComponent("ev-'2")}&from=${new Date(SLOT).toISOString()}&to=${new Date(SLOT + DAY_MS).toISOString()}&limit=2`;
+    const [embedded, server] = await Promise.all(
+      [apis.embedded, apis.server].map((app) => app.inject({ method: 'GET', url })),
+    );
+    expect(embedded!.statusCode).toBe(200);
+    expect(server!.body).toBe(embedded!.body);
+    expect(embedded!.json().dispatches).toHaveLength(2);
   });
 
   it('answers the impedance on-demand look-up with the same JSON', async () => {

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { packageRoot } from '../../core/paths.js';
 import { openWarehouse } from '../../io/warehouse/open.js';
 import {
+  dispatchRow,
   envelopeRow,
   impedanceDailyRow,
   readingRow,
@@ -320,6 +321,32 @@ export async function loadQueryFixture(warehouse: Warehouse, slot: number): Prom
   ]);
 }
 
+/** Dispatch commands for dispatches_for_assets.sql: two assets, a re-delivered command, optional fields null. */
+export async function loadDispatchFixture(warehouse: Warehouse, slot: number): Promise<void> {
+  const minute = 60_000;
+  const command = (event_id: string, asset_id: string, at: number, received: number, full: boolean) =>
+    dispatchRow({
+      event_id,
+      source: full ? 'optimiser' : null,
+      published_at: full ? at - 1_000 : null,
+      asset_id,
+      dispatch_time: at,
+      delivery_period_start: at + 15 * minute,
+      target_power: { amount: full ? '-1.250' : '500', unit: full ? 'MW' : 'kW' },
+      nominal_power: full ? { amount: '2', unit: 'MW' } : null,
+      power_imbalance: full ? { amount: '0.1', unit: 'MW' } : null,
+      soc_imbalance: null,
+      received_at: received,
+    });
+  await warehouse.insert('dispatches', [
+    command('7b0c1a52-0000-4000-8000-000000000001', 'bess-1', slot, slot + 1_000, true),
+    command('7b0c1a52-0000-4000-8000-000000000001', 'bess-1', slot, slot + 2_000, true), // re-delivered
+    command('7b0c1a52-0000-4000-8000-000000000002', 'bess-1', slot + 15 * minute, slot + 15 * minute, false),
+    command('7b0c1a52-0000-4000-8000-000000000003', "ev-'2", slot + 5 * minute, slot + 5 * minute, false),
+    command('7b0c1a52-0000-4000-8000-000000000004', 'pv-3', slot + 5 * minute, slot + 5 * minute, true),
+  ]);
+}
+
 /** Parameters of impedance_daily_rows.sql: no filter, the `default` tenant, then `extra`. */
 export function impedanceParams(extra: QueryParams = {}): QueryParams {
   return {
@@ -400,6 +427,16 @@ export function fixtureQueries(slot: number): Array<[string, string, QueryParams
       'impedance_daily_rows (another tenant)',
       'impedance_daily_rows',
       impedanceParams({ tenant: 'utility-b' }),
+    ],
+    [
+      'dispatches_for_assets',
+      'dispatches_for_assets',
+      { asset_ids: ['bess-1', "ev-'2"], from_ms: slot, to_ms: slot + 30 * minute, limit: 50, offset: 0 },
+    ],
+    [
+      'dispatches_for_assets (paged, injection-shaped)',
+      'dispatches_for_assets',
+      { asset_ids: ['bess-1', "x' OR 1=1 --"], from_ms: slot, to_ms: slot + DAY, limit: 1, offset: 1 },
     ],
     ['latest_topology_meters', 'latest_topology_meters'],
     ['latest_topology_transformers', 'latest_topology_transformers'],
