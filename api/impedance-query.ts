@@ -14,10 +14,12 @@ export const MAX_LIST_VALUES = 1000;
 
 const LIST = {
   description: `Comma-separated values (or an array of them), at most ${MAX_LIST_VALUES}; empty = no filter`,
-  anyOf: [
-    { type: 'string', maxLength: 100_000 },
-    { type: 'array', maxItems: MAX_LIST_VALUES, items: { type: 'string', minLength: 1, maxLength: 256 } },
-  ],
+  // One schema for both forms (each keyword applies to its own type), so a bad value gets one error, not one
+  // per alternative as with anyOf.
+  type: ['string', 'array'],
+  maxLength: 100_000,
+  maxItems: MAX_LIST_VALUES,
+  items: { type: 'string', minLength: 1, maxLength: 256 },
 };
 const DATE = { type: 'string', pattern: '^(\\d{4}-\\d{2}-\\d{2})?$', description: 'YYYY-MM-DD (UTC day)' };
 const DATE_TIME = {

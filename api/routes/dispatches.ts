@@ -32,15 +32,12 @@ export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
           properties: {
             asset_ids: {
               description: `Asset ids: repeated (asset_ids=a&asset_ids=b) or comma-separated; 1 to ${MAX_ASSETS}`,
-              anyOf: [
-                { type: 'string', minLength: 1, maxLength: 100_000 },
-                {
-                  type: 'array',
-                  minItems: 1,
-                  maxItems: MAX_ASSETS,
-                  items: { type: 'string', minLength: 1, maxLength: 256 },
-                },
-              ],
+              type: ['string', 'array'],
+              minLength: 1,
+              maxLength: 100_000,
+              minItems: 1,
+              maxItems: MAX_ASSETS,
+              items: { type: 'string', minLength: 1, maxLength: 256 },
             },
             from: { type: 'string', format: 'date-time', description: 'Start, inclusive (ISO-8601)' },
             to: { type: 'string', format: 'date-time', description: 'End, exclusive (ISO-8601)' },

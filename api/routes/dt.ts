@@ -12,6 +12,7 @@ export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { 
     {
       schema: {
         summary: "The key's tenant's distribution transformers with AMI coverage and data-quality tier",
+        querystring: { type: 'object', additionalProperties: false, properties: {} },
       },
     },
     async (request) => {

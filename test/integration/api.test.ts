@@ -230,6 +230,22 @@ describe('HTTP API', () => {
     expect(body.fields.map((f) => f.field)).toContain(field);
   });
 
+  it('names each bad field once, on every route', async () => {
+    const bad = await fetch(`${g.url}/v1/impedance/on-demand`, {
+      method: 'POST',
+      headers: { 'x-api-key': TEST_API_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ ServicePoint: { x: 1 }, limit: 5000, offset: 'x' }),
+    });
+    expect(bad.status).toBe(400);
+    const body = (await bad.json()) as { fields: Array<{ field: string; problem: string }> };
+    expect(body.fields.map((f) => f.field).sort()).toEqual(['ServicePoint', 'limit', 'offset']);
+    const dts = await get('/v1/dt?colour=blue');
+    expect(dts.status).toBe(400);
+    expect(((await dts.json()) as { fields: Array<{ field: string }> }).fields).toEqual([
+      { field: 'colour', problem: 'is not a known parameter' },
+    ]);
+  });
+
   it('serves /healthz and /metrics without a key, with the pipeline counters', async () => {
     const health = await get('/healthz', null);
     expect(health.status).toBe(200);

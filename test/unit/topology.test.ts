@@ -175,6 +175,25 @@ describe('topology parsing', () => {
     expect(fromCsv).toEqual(fromJson);
   });
 
+  it("takes a transformer's tenant from JSON or CSV, `default` when absent or an empty cell", () => {
+    const problems: string[] = [];
+    const csv = parseTopologyCsv(
+      'dt_id,feeder_id,rated_kva,cooling_class,latitude,longitude,tenant\n' +
+        'DT-1,F-1,100,ONAN,1,2,utility-b\nDT-2,F-1,100,ONAN,1,2,\n',
+      'transformers.csv',
+      problems,
+    );
+    expect(problems).toEqual([]);
+    expect(csv.transformers.map((t) => t.tenant)).toEqual(['utility-b', 'default']);
+    const json = parseTopologyJson(
+      JSON.stringify({ transformers: [{ ...TRANSFORMERS[0], tenant: '' }] }),
+      'topology.json',
+      problems,
+    );
+    expect(json.transformers).toEqual([]);
+    expect(problems).toEqual([expect.stringMatching(/transformers\[0\]: tenant: must not be empty/)]);
+  });
+
   it('reads a directory as all its .json and .csv files, and nothing else', () => {
     const path = files({
       'transformers.csv': TRANSFORMERS_CSV,
