@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
@@ -42,6 +42,11 @@ export class ExportJobs {
     private readonly keepMs = 24 * 3_600_000,
   ) {
     mkdirSync(dir, { recursive: true });
+    // Files of a previous run have no job any more (jobs live in memory): remove those past their keep time.
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (Date.now() - statSync(path).mtimeMs > keepMs) rmSync(path, { force: true });
+    }
   }
 
   /** Queues the export of the rows of `sql` (bound with `params`) and returns its job at once. */
