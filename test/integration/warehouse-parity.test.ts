@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -246,6 +246,22 @@ describe('the same rows on the embedded engine and on 18.16', () => {
       );
       expect(files[0]!.trimEnd().split('\n')).toHaveLength(format === 'CSVWithNames' ? 6 : 5);
       expect(files[1]).toBe(files[0]);
+    },
+  );
+
+  it.each(['embedded', 'server'] as const)(
+    'fails an export whose query fails after its first rows, leaving no file (%s)',
+    async (engine) => {
+      const path = join(exportDir, `failing-${engine}.csv`);
+      await expect(
+        engines[engine].warehouse.exportToFile(
+          'SELECT number, throwIf(number = 900000) AS boom FROM numbers(1000000) SETTINGS max_block_size = 1000',
+          undefined,
+          'CSVWithNames',
+          path,
+        ),
+      ).rejects.toThrow(/throwIf|non zero|395/);
+      expect(existsSync(path)).toBe(false);
     },
   );
 
