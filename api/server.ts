@@ -37,7 +37,10 @@ const PUBLIC = new Set(['/healthz', '/metrics', '/openapi.json']);
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
-    ajv: { customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false } },
+    // allowUnionTypes: list filters take a comma-separated string or an array (api/impedance-query.ts).
+    ajv: {
+      customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false, allowUnionTypes: true },
+    },
   });
   app.setErrorHandler(errorHandler);
   // The OpenAPI document is generated from the same route schemas that validate requests.
