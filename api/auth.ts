@@ -5,8 +5,11 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  * memory, and a presented key is compared digest to digest in constant time.
  */
 export interface ApiKeys {
-  /** The tenant of a valid key (`default` for a key without one), or null. */
-  tenantOf(key: string | undefined): string | null;
+  /**
+   * The tenant of a valid key (`default` for a key without one) and the key's id (its SHA-256 digest in hex,
+   * which names the key in rate limits without keeping the key itself), or null.
+   */
+  identify(key: string | undefined): { tenant: string; keyId: string } | null;
   readonly count: number;
 }
 
@@ -28,12 +31,13 @@ export function parseApiKeys(spec: string): ApiKeys {
   if (entries.length === 0) throw new Error('GRIDSTREAM_API_KEYS is set but holds no key');
   return {
     count: entries.length,
-    tenantOf(key) {
+    identify(key) {
       if (!key) return null;
       const presented = digest(key);
       let tenant: string | null = null;
+      // Every entry is compared, so the time taken does not tell which key (if any) matched.
       for (const entry of entries) if (timingSafeEqual(entry.hash, presented)) tenant = entry.tenant;
-      return tenant;
+      return tenant === null ? null : { tenant, keyId: presented.toString('hex') };
     },
   };
 }

@@ -4,7 +4,12 @@ import type { Registry } from 'prom-client';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { ApiKeys } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
+import { tokenBucketLimiter } from './rate-limit.js';
+import { dispatchRoutes } from './routes/dispatches.js';
 import { dtRoutes } from './routes/dt.js';
+import { ExportJobs } from './exports.js';
+import { impedanceExportRoutes } from './routes/impedance-exports.js';
+import { impedanceRoutes } from './routes/impedance.js';
 import { topologyRoutes } from './routes/topology.js';
 import type { TopologyFile } from '../core/topology.js';
 
@@ -13,8 +18,12 @@ export interface ApiDependencies {
   keys: ApiKeys;
   registry: Registry;
   retentionDays: number;
+  /** Per-key rate limit: sustained requests per second and burst (default 200/s, burst 400). */
+  rateLimit?: { perSecond: number; burst: number };
   /** Loads a topology version through the pipeline; without it POST /v1/topology is not served. */
   loadTopology?: (file: TopologyFile, source: string) => Promise<number>;
+  /** Directory for batch-export files; without it the export routes are not served. */
+  exportDir?: string;
   /** Serve the /v1 routes (false: only /healthz, /metrics and /openapi.json, for bridge and processor roles). */
   routes?: boolean;
   /** Liveness details for /healthz (e.g. consumer lag); a thrown error makes it 503. */
@@ -28,7 +37,10 @@ const PUBLIC = new Set(['/healthz', '/metrics', '/openapi.json']);
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
-    ajv: { customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false } },
+    // allowUnionTypes: list filters take a comma-separated string or an array (api/impedance-query.ts).
+    ajv: {
+      customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false, allowUnionTypes: true },
+    },
   });
   app.setErrorHandler(errorHandler);
   // The OpenAPI document is generated from the same route schemas that validate requests.
@@ -49,15 +61,26 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
-  app.addHook('onRequest', async (request) => {
+  const limiter = tokenBucketLimiter(deps.rateLimit?.perSecond ?? 200, deps.rateLimit?.burst ?? 400);
+  app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0]!;
     if (PUBLIC.has(path)) return;
     const header = request.headers['x-api-key'];
     const key = Array.isArray(header) ? header[0] : header;
     if (!key) throw new ApiError(401, 'unauthorized', 'missing X-API-Key header');
-    const tenant = deps.keys.tenantOf(key);
-    if (!tenant) throw new ApiError(401, 'unauthorized', 'the X-API-Key is not valid');
-    request.tenant = tenant;
+    const identity = deps.keys.identify(key);
+    if (!identity) throw new ApiError(401, 'unauthorized', 'the X-API-Key is not valid');
+    // Limited per key after authentication, so unknown keys cannot fill the limiter's table.
+    const wait = limiter.take(identity.keyId);
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      throw new ApiError(
+        429,
+        'rate_limited',
+        `this X-API-Key exceeded ${limiter.perSecond} requests per second (burst ${limiter.burst}); retry after ${wait} s`,
+      );
+    }
+    request.tenant = identity.tenant;
   });
 
   app.get('/healthz', async (_request, reply) => {
@@ -78,7 +101,15 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
 
   if (deps.routes !== false) {
     dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
-    if (deps.loadTopology) topologyRoutes(app, deps.loadTopology);
+    impedanceRoutes(app, deps.warehouse);
+    dispatchRoutes(app, deps.warehouse);
+    if (deps.exportDir) {
+      const jobs = new ExportJobs(deps.warehouse, deps.exportDir);
+      // Exports still running finish before the API (and then the warehouse) closes.
+      app.addHook('onClose', () => jobs.close());
+      impedanceExportRoutes(app, deps.warehouse, jobs);
+    }
+    if (deps.loadTopology) topologyRoutes(app, deps.warehouse, deps.loadTopology);
   }
   await app.ready();
   return app;

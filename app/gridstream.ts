@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { generateApiKey, parseApiKeys } from '../api/auth.js';
 import { buildApi } from '../api/server.js';
@@ -37,6 +38,8 @@ export async function startGridstream(
       keys,
       registry: metrics.registry,
       retentionDays: config.retentionDays,
+      exportDir: join(config.dataDir, 'exports'),
+      rateLimit: { perSecond: config.apiRateLimit, burst: config.apiRateBurst },
       loadTopology: (file, source) => running.loadTopology(file, source),
       // Every role serves /metrics and /healthz; only the api role serves /v1.
       routes: roles.includes('api'),

@@ -188,6 +188,7 @@ function feedStress(fleet: Fleet, slots: number, config: StressConfig) {
         loss_ratio: null,
         tau_oil_min: null,
         tau_winding_min: null,
+        tenant: 'default',
         topology_version: 1,
       };
       stepStress(state, { type: 'transformer', transformer }, config);

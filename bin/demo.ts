@@ -43,6 +43,7 @@ gridstream demo: ${options.transformers} transformers x ${options.meters} meters
 
   curl -s -H 'X-API-Key: ${key}' ${gridstream.url}/v1/dt
   curl -s -H 'X-API-Key: ${key}' '${gridstream.url}/v1/dt/${firstDt}/load-profile?days=1'
+  curl -s -H 'X-API-Key: ${key}' -H 'content-type: application/json' -d '{"Transformer": "${firstDt}", "limit": 10}' ${gridstream.url}/v1/impedance/on-demand
 
 Ctrl-C stops cleanly (pending batches are flushed).
 `);

@@ -29,6 +29,10 @@ export interface GridstreamConfig {
   partitions: number;
   /** A meter leg whose daily impedance median is at least this (milliohm) is flagged. */
   impedanceAlertMohm: number;
+  /** Requests per second each API key may make, sustained (per API instance). */
+  apiRateLimit: number;
+  /** Requests an API key may make at once above the sustained rate. */
+  apiRateBurst: number;
 }
 
 interface Variable {
@@ -95,6 +99,18 @@ export const VARIABLES: Record<string, Variable> = {
     kind: 'positive',
     fallback: 800,
     doc: 'daily median service-drop impedance (milliohm) at which a meter leg is flagged',
+  },
+  GRIDSTREAM_API_RATE_LIMIT: {
+    key: 'apiRateLimit',
+    kind: 'positive',
+    fallback: 200,
+    doc: 'requests per second each API key may make, sustained (429 with Retry-After above it)',
+  },
+  GRIDSTREAM_API_RATE_BURST: {
+    key: 'apiRateBurst',
+    kind: 'count',
+    fallback: 400,
+    doc: 'requests an API key may make in a burst',
   },
   GRIDSTREAM_PARTITIONS: {
     key: 'partitions',

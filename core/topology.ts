@@ -107,7 +107,9 @@ export function parseTopologyCsv(text: string, source: string, problems: string[
     for (const field of fields) {
       if (field.name === 'topology_version') continue;
       const value = raw[field.name];
-      if (value === undefined) continue;
+      // An empty cell of a field with a default takes the default (null for the nullable ones; `default` for
+      // tenant), as an absent column does.
+      if (value === undefined || (value === '' && field.defaultValue() !== undefined)) continue;
       item[field.name] = coerce(value, field.type);
     }
     const row = checkRow(schema, item, where, problems);
@@ -167,6 +169,7 @@ function checkMeter(m: MeterRow): string | null {
 
 function checkTransformer(t: TransformerRow): string | null {
   if (!t.dt_id) return 'dt_id: must not be empty';
+  if (!t.tenant) return 'tenant: must not be empty (leave it out for the default tenant)';
   if (!(t.rated_kva > 0)) return `rated_kva: ${t.rated_kva} must be positive`;
   if (!(t.latitude >= -90 && t.latitude <= 90)) return `latitude: ${t.latitude} is outside -90..90`;
   if (!(t.longitude >= -180 && t.longitude <= 180)) return `longitude: ${t.longitude} is outside -180..180`;

@@ -365,6 +365,8 @@ export interface TopologyTransformer {
   loss_ratio: null | number;
   tau_oil_min: null | number;
   tau_winding_min: null | number;
+  /** Tenant the DT belongs to: an API key sees only its own tenant's DTs (and their meters). Absent = default. */
+  tenant: string;
   topology_version: number;
 }
 

@@ -248,6 +248,7 @@ export function buildTopology(options: TopologyOptions): SimTopology {
       loss_ratio: null,
       tau_oil_min: null,
       tau_winding_min: null,
+      tenant: 'default',
       topology_version: 1,
     });
   }

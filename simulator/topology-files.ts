@@ -33,6 +33,7 @@ export const TRANSFORMER_FIELDS = [
   'loss_ratio',
   'tau_oil_min',
   'tau_winding_min',
+  'tenant',
 ] as const satisfies readonly (keyof TransformerRow)[];
 
 export const METER_FIELDS = [

@@ -2,15 +2,23 @@ import type { FastifyInstance } from 'fastify';
 import { DAY_MS, iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import { ApiError, badRequest } from '../errors.js';
+import { badRequest } from '../errors.js';
+import { requireDt, tenantOf } from '../tenancy.js';
 
 /** Transformer endpoints. They read what the processors wrote and never recompute it. */
 export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { retentionDays: number }) {
   app.get(
     '/v1/dt',
-    { schema: { summary: 'Distribution transformers with AMI coverage and data-quality tier' } },
-    async () => {
-      const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('list_dts'));
+    {
+      schema: {
+        summary: "The key's tenant's distribution transformers with AMI coverage and data-quality tier",
+        querystring: { type: 'object', additionalProperties: false, properties: {} },
+      },
+    },
+    async (request) => {
+      const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('list_dts'), {
+        tenant: tenantOf(request),
+      });
       return {
         transformers: rows.map((r) => ({
           dt_id: r.dt_id,
@@ -76,9 +84,7 @@ export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { 
       if (from >= to) throw badRequest('from', 'must be before to');
       if (to - from > options.retentionDays * DAY_MS)
         throw badRequest('from', `the range may span at most ${options.retentionDays} days`);
-      const [known] = await warehouse.query<{ known: string }>(sqlQuery('dt_exists'), { dt_id: id });
-      if (!known || Number(known.known) === 0)
-        throw new ApiError(404, 'not_found', `no transformer ${JSON.stringify(id)}`);
+      await requireDt(warehouse, tenantOf(request), id);
       const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('envelopes_for_dt'), {
         dt_id: id,
         from_ms: from,

@@ -1,10 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { parseTopologyJson, TopologyError, type TopologyFile } from '../../core/topology.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { ApiError } from '../errors.js';
+import { forbidden, tenantOf, tenantsOf } from '../tenancy.js';
 
-/** POST /v1/topology: load a topology version (the JSON form of `gridstream topology load`). */
+/**
+ * POST /v1/topology: load a topology version (the JSON form of `gridstream topology load`). A key loads only
+ * its own tenant's DTs: transformers that name no tenant get the key's, and a load that names another tenant,
+ * or touches a DT (or hangs meters on one) that another tenant owns, is refused with 403.
+ */
 export function topologyRoutes(
   app: FastifyInstance,
+  warehouse: Warehouse,
   loadTopology: (file: TopologyFile, source: string) => Promise<number>,
 ) {
   app.post(
@@ -24,8 +31,11 @@ export function topologyRoutes(
       },
     },
     async (request, reply) => {
+      const tenant = tenantOf(request);
+      const body = request.body as { transformers?: Array<Record<string, unknown>> };
+      for (const t of body.transformers ?? []) t.tenant ??= tenant;
       const problems: string[] = [];
-      const file = parseTopologyJson(JSON.stringify(request.body), 'body', problems);
+      const file = parseTopologyJson(JSON.stringify(body), 'body', problems);
       if (problems.length) {
         throw new ApiError(
           400,
@@ -34,8 +44,20 @@ export function topologyRoutes(
           problems.slice(0, 100).map((p) => ({ field: p.split(': ')[1] ?? 'body', problem: p })),
         );
       }
+      const named = file.transformers.find((t) => t.tenant !== tenant);
+      if (named)
+        throw forbidden(
+          tenant,
+          `transformer ${JSON.stringify(named.dt_id)} (tenant ${JSON.stringify(named.tenant)})`,
+        );
+      const owners = await tenantsOf(warehouse, [
+        ...file.transformers.map((t) => t.dt_id),
+        ...file.meters.map((m) => m.dt_id),
+      ]);
+      const taken = [...owners].find(([, owner]) => owner !== tenant);
+      if (taken) throw forbidden(tenant, `transformer ${JSON.stringify(taken[0])}`);
       try {
-        const version = await loadTopology(file, `api:${request.tenant ?? 'unknown'}`);
+        const version = await loadTopology(file, `api:${tenant}`);
         return reply
           .status(201)
           .send({ version, transformers: file.transformers.length, meters: file.meters.length });

@@ -14,7 +14,8 @@ import { LEGACY_BOOL_TYPE, type QueryParams } from './warehouse.js';
  *
  * The right-hand side of IN becomes a tuple because old servers refuse an array there (current servers read
  * `IN {ids:Array(T)}` as the set of its elements, so the results agree); an empty array becomes (NULL), which
- * matches nothing. Bool, which old servers lack, is bound as Enum8('false' = 0, 'true' = 1), the type that
+ * matches nothing. After LIMIT and OFFSET an integer placeholder becomes a bare number (checked against its
+ * type), since old servers accept nothing else there. Bool, which old servers lack, is bound as Enum8('false' = 0, 'true' = 1), the type that
  * stands in for it in gridstream's tables there. Substituted text is not scanned again, so a value that looks
  * like a placeholder stays data.
  */
@@ -47,7 +48,13 @@ export function bindParams(sql: string, params: QueryParams = {}): string {
       flushPlain(i);
       const value = params[name] ?? null;
       const inSet = /\bIN\s*$/i.test(out) && /^Array\(/.test(type.trim());
-      out += inSet ? tupleLiteral(value, type, name) : typedLiteral(value, type.trim(), name);
+      // Old servers take only a number after LIMIT and OFFSET, not an expression such as CAST(...).
+      const count = /\b(LIMIT|OFFSET)\s*$/i.test(out) && INTEGER_RANGE[type.trim()] !== undefined;
+      out += inSet
+        ? tupleLiteral(value, type, name)
+        : count
+          ? literal(value, type.trim(), name)
+          : typedLiteral(value, type.trim(), name);
       i += whole.length;
       plainFrom = i;
     } else {

@@ -43,6 +43,7 @@ export const FEATURES = {
     since: '20.8',
     what: 'DateTime64 columns and toUnixTimestamp64Milli / fromUnixTimestamp64Milli',
   },
+  parquet: { since: '20.3', what: 'the Parquet input and output format' },
   ttl: { since: '20.8', what: 'TTL (and MODIFY TTL) on MergeTree tables, here on DateTime64 columns' },
   date_time_output_format: { since: '21.3', what: 'the date_time_output_format setting' },
   non_replicated_dedup: {

@@ -210,6 +210,7 @@ export type TopologyTransformerRow = {
   loss_ratio: number | null;
   tau_oil_min: number | null;
   tau_winding_min: number | null;
+  tenant: string;
   topology_version: number;
 };
 
@@ -228,6 +229,7 @@ export function topologyTransformerRow(t: TopologyTransformer): TopologyTransfor
     loss_ratio: t.loss_ratio,
     tau_oil_min: t.tau_oil_min,
     tau_winding_min: t.tau_winding_min,
+    tenant: t.tenant,
     topology_version: t.topology_version,
   };
 }

@@ -4,7 +4,7 @@
  * same code in both runtime modes.
  */
 
-import { supports, type ClickHouseVersion } from './dialect.js';
+import { supports, type ClickHouseVersion, type Feature } from './dialect.js';
 
 export type QueryParams = Record<string, string | number | boolean | null | Array<string | number>>;
 
@@ -27,6 +27,18 @@ export interface Warehouse {
    */
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>;
   /**
+   * Runs a SELECT and writes its whole result, in ClickHouse's own output format `format` (EXPORT_FORMATS),
+   * to the new file `path`, without holding the result in this process's memory: the embedded engine writes
+   * the file itself (INTO OUTFILE), a server's response is streamed to it. The file must not exist; on failure
+   * no file is left. Resolves with the bytes written. Placeholders bind params as in query().
+   */
+  exportToFile(
+    sql: string,
+    params: QueryParams | undefined,
+    format: ExportFormat,
+    path: string,
+  ): Promise<{ bytes: number }>;
+  /**
    * One row (an object keyed by column name) as a JSONEachRow line, newline included, in the input this
    * warehouse takes (a server without the Bool type wants Bool columns as Enum names). The batch writer
    * serializes each row once with it and hashes and inserts those same bytes.
@@ -46,6 +58,23 @@ export interface Warehouse {
    */
   insertEncoded(table: string, rows: EncodedRows, options?: { dedupToken?: string }): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * ClickHouse output formats a result can be exported in, and the feature (dialect.ts) each needs beyond an
+ * 18.16 server, if any. JSONEachRow (one object a line) rather than JSON: it streams without a closing summary.
+ */
+export const EXPORT_FORMATS = {
+  CSVWithNames: undefined,
+  JSONEachRow: undefined,
+  Parquet: 'parquet',
+} as const satisfies Record<string, Feature | undefined>;
+export type ExportFormat = keyof typeof EXPORT_FORMATS;
+
+/** Whether a warehouse of `version` can write `format`. */
+export function canExport(version: ClickHouseVersion, format: ExportFormat): boolean {
+  const feature = EXPORT_FORMATS[format];
+  return feature === undefined || supports(version, feature);
 }
 
 /**
@@ -78,7 +107,7 @@ export function sessionSettings(version: ClickHouseVersion): Partial<typeof SESS
 export class WarehouseError extends Error {
   override readonly name = 'WarehouseError';
   constructor(
-    readonly operation: 'command' | 'query' | 'insert',
+    readonly operation: 'command' | 'query' | 'insert' | 'export',
     readonly statement: string,
     cause: unknown,
   ) {

@@ -1,4 +1,4 @@
--- Every DT of the topology with its meter count and the coverage and tier of its newest envelope slot.
+-- Every DT of one tenant's topology with its meter count and the coverage and tier of its newest envelope slot.
 -- A DT without envelopes has no AMI data: 0% coverage, modelled-only.
 -- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
 -- @note servers (io/warehouse/dialect.ts); see io/warehouse/README.md. A server with one JOIN per SELECT
@@ -17,7 +17,7 @@ SELECT
     e.last_slot_start AS last_slot_start,
     ifNull(e.ami_coverage_pct, 0) AS ami_coverage_pct,
     if(e.dt_id IS NULL, 'modelled-only', toString(e.data_quality)) AS data_quality
-FROM (SELECT * FROM topology_transformers FINAL) AS t
+FROM (SELECT * FROM topology_transformers FINAL WHERE tenant = {tenant:String}) AS t
 LEFT JOIN (SELECT dt_id, count() AS meters FROM topology_meters FINAL GROUP BY dt_id) AS m ON m.dt_id = t.dt_id
 LEFT JOIN
 (
@@ -44,7 +44,7 @@ ORDER BY t.dt_id
 -- FROM
 -- (
 --     SELECT *
---     FROM (SELECT * FROM topology_transformers FINAL) AS t
+--     FROM (SELECT * FROM topology_transformers FINAL WHERE tenant = {tenant:String}) AS t
 --     ALL LEFT JOIN (SELECT dt_id, count() AS meters FROM topology_meters FINAL GROUP BY dt_id) AS m USING dt_id
 -- ) AS tm
 -- ALL LEFT JOIN

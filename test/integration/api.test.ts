@@ -1,13 +1,16 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meter, transformer } from '../support/topology.js';
-import { startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
+import { buildApi } from '../../api/server.js';
+import { parseApiKeys } from '../../api/auth.js';
+import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
 const topology = {
-  transformers: [transformer('dt-a'), transformer('dt-b')],
-  meters: [meter('m-1', 'dt-a'), meter('m-2', 'dt-a'), meter('m-3', 'dt-b')],
+  // dt-a and dt-b name no tenant: they belong to `default`, TEST_API_KEY's tenant.
+  transformers: [transformer('dt-a'), transformer('dt-b'), transformer('dt-other', { tenant: 'utility-b' })],
+  meters: [meter('m-1', 'dt-a'), meter('m-2', 'dt-a'), meter('m-3', 'dt-b'), meter('m-o', 'dt-other')],
 };
 
 describe('HTTP API', () => {
@@ -29,6 +32,21 @@ describe('HTTP API', () => {
           { qos: 1 },
         );
     }
+    // Dispatch commands (seed 004), one published twice: stored once.
+    for (let k = 0; k < 5; k++) {
+      const command = {
+        event_id: `0b6c2a10-0000-4000-8000-00000000000${k}`,
+        asset_id: k < 4 ? 'bess-1' : 'bess-2',
+        dispatch_time: new Date(start + k * 15 * 60_000).toISOString(),
+        delivery_period_start: new Date(start + (k + 1) * 15 * 60_000).toISOString(),
+        target_power: { amount: k === 0 ? '-1.250' : '0.5', unit: 'MW' },
+        ...(k === 0 ? { source: 'optimiser', nominal_power: { amount: '2', unit: 'MW' } } : {}),
+      };
+      for (let copy = 0; copy < (k === 0 ? 2 : 1); copy++)
+        await client.publishAsync(`gridstream/v1/dispatch/${command.asset_id}`, JSON.stringify(command), {
+          qos: 1,
+        });
+    }
     await client.endAsync();
     await g.pipeline.settle();
   });
@@ -48,6 +66,7 @@ describe('HTTP API', () => {
     expect(response.status).toBe(200);
     const body = (await response.json()) as { transformers: Array<Record<string, unknown>> };
     const byId = Object.fromEntries(body.transformers.map((t) => [t.dt_id, t]));
+    expect(Object.keys(byId).sort()).toEqual(['dt-a', 'dt-b']); // not utility-b's dt-other
     expect(byId['dt-a']).toMatchObject({ meters_connected: 2, data_quality: 'ami-imputed', rated_kva: 250 });
     expect(byId['dt-a']!.ami_coverage_pct).toBeGreaterThan(0);
     expect(byId['dt-b']).toMatchObject({
@@ -117,6 +136,116 @@ describe('HTTP API', () => {
     expect(Number(still!.n)).toBeGreaterThan(0);
   });
 
+  it("shows a tenant only its own transformers, and refuses another tenant's with a 403 that says why", async () => {
+    const other = (await (await get('/v1/dt', OTHER_TENANT_KEY)).json()) as {
+      transformers: Array<{ dt_id: string }>;
+    };
+    expect(other.transformers.map((t) => t.dt_id)).toEqual(['dt-other']);
+    expect((await get('/v1/dt/dt-other/load-profile?days=1', OTHER_TENANT_KEY)).status).toBe(200);
+    for (const [path, key] of [
+      ['/v1/dt/dt-other/load-profile', TEST_API_KEY],
+      ['/v1/dt/dt-a/load-profile', OTHER_TENANT_KEY],
+    ] as const) {
+      const response = await get(path, key);
+      expect(response.status).toBe(403);
+      const body = (await response.json()) as { error: string; message: string };
+      expect(body.error).toBe('forbidden');
+      expect(body.message).toMatch(/belongs to another tenant/);
+    }
+    // Unknown stays 404 for every tenant: 403 only for a DT that exists.
+    expect((await get('/v1/dt/dt-zzz/load-profile', OTHER_TENANT_KEY)).status).toBe(404);
+  });
+
+  it('limits each key to its rate: 429 with Retry-After, other keys unaffected', async () => {
+    const app = await buildApi({
+      warehouse: g.edges.warehouse,
+      keys: parseApiKeys(`${TEST_API_KEY},${OTHER_TENANT_KEY}:utility-b`),
+      registry: g.metrics.registry,
+      retentionDays: 395,
+      rateLimit: { perSecond: 0.5, burst: 2 },
+    });
+    try {
+      const hit = (key: string) =>
+        app.inject({ method: 'GET', url: '/v1/dt', headers: { 'x-api-key': key } });
+      expect((await hit(TEST_API_KEY)).statusCode).toBe(200);
+      expect((await hit(TEST_API_KEY)).statusCode).toBe(200);
+      const limited = await hit(TEST_API_KEY);
+      expect(limited.statusCode).toBe(429);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(limited.json()).toMatchObject({
+        error: 'rate_limited',
+        message: expect.stringMatching(/retry after/),
+      });
+      expect((await hit(OTHER_TENANT_KEY)).statusCode).toBe(200);
+      // A wrong key is a 401, not a 429: keys are limited only once they are known.
+      expect((await hit('wrong-key-000000')).statusCode).toBe(401);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('serves the dispatch history of some assets, paged, each command once', async () => {
+    const window = 'from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z';
+    const page = async (query: string) => {
+      const response = await get(`/v1/dispatches?${window}&${query}`);
+      expect(response.status).toBe(200);
+      return (await response.json()) as { dispatches: Array<Record<string, unknown>>; limit: number };
+    };
+    const all = await page('asset_ids=bess-1,bess-2');
+    expect(all.limit).toBe(50);
+    expect(all.dispatches.map((d) => d.event_id)).toEqual(
+      [0, 1, 2, 3, 4].map((k) => `0b6c2a10-0000-4000-8000-00000000000${k}`),
+    );
+    expect(all.dispatches[0]).toEqual({
+      source: 'optimiser',
+      event_id: '0b6c2a10-0000-4000-8000-000000000000',
+      published_at: null,
+      asset_id: 'bess-1',
+      dispatch_time: '2026-07-01T10:00:00.000Z',
+      delivery_period_start: '2026-07-01T10:15:00.000Z',
+      target_power: { amount: '-1.250', unit: 'MW' },
+      nominal_power: { amount: '2', unit: 'MW' },
+      power_imbalance: null,
+      soc_imbalance: null,
+    });
+    expect((await page('asset_ids=bess-2')).dispatches.map((d) => d.asset_id)).toEqual(['bess-2']);
+    const second = await page('asset_ids=bess-1&asset_ids=bess-2&limit=2&offset=2');
+    expect(second.dispatches).toEqual(all.dispatches.slice(2, 4));
+    expect((await page(`asset_ids=${encodeURIComponent("bess-1' OR 1=1 --")}`)).dispatches).toEqual([]);
+  });
+
+  it.each([
+    ['asset_ids', 'from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z'],
+    ['asset_ids', 'asset_ids=,&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z'],
+    ['from', 'asset_ids=a&to=2026-07-02T00:00:00Z'],
+    ['to', 'asset_ids=a&from=2026-07-01T00:00:00Z&to=tomorrow'],
+    ['from', 'asset_ids=a&from=2026-07-02T00:00:00Z&to=2026-07-01T00:00:00Z'],
+    ['limit', 'asset_ids=a&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z&limit=1001'],
+    ['limit', 'asset_ids=a&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z&limit=0'],
+    ['offset', 'asset_ids=a&from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z&offset=-5'],
+  ])('answers /v1/dispatches with a bad %s with a 400 naming it', async (field, query) => {
+    const response = await get(`/v1/dispatches?${query}`);
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { fields: Array<{ field: string }> };
+    expect(body.fields.map((f) => f.field)).toContain(field);
+  });
+
+  it('names each bad field once, on every route', async () => {
+    const bad = await fetch(`${g.url}/v1/impedance/on-demand`, {
+      method: 'POST',
+      headers: { 'x-api-key': TEST_API_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ ServicePoint: { x: 1 }, limit: 5000, offset: 'x' }),
+    });
+    expect(bad.status).toBe(400);
+    const body = (await bad.json()) as { fields: Array<{ field: string; problem: string }> };
+    expect(body.fields.map((f) => f.field).sort()).toEqual(['ServicePoint', 'limit', 'offset']);
+    const dts = await get('/v1/dt?colour=blue');
+    expect(dts.status).toBe(400);
+    expect(((await dts.json()) as { fields: Array<{ field: string }> }).fields).toEqual([
+      { field: 'colour', problem: 'is not a known parameter' },
+    ]);
+  });
+
   it('serves /healthz and /metrics without a key, with the pipeline counters', async () => {
     const health = await get('/healthz', null);
     expect(health.status).toBe(200);
@@ -139,6 +268,30 @@ describe('HTTP API', () => {
     expect(doc.openapi).toMatch(/^3\./);
     const params = doc.paths['/v1/dt/{id}/load-profile']!.get!.parameters!.map((p) => p.name);
     expect(params).toEqual(expect.arrayContaining(['id', 'days', 'from', 'to']));
+    for (const path of [
+      '/v1/impedance/on-demand',
+      '/v1/impedance/exports',
+      '/v1/impedance/exports/{id}',
+      '/v1/impedance/exports/{id}/file',
+    ])
+      expect(doc.paths[path], path).toBeDefined();
+    const onDemand = doc.paths['/v1/impedance/on-demand'] as unknown as {
+      post: {
+        requestBody: { content: { 'application/json': { schema: { properties: Record<string, unknown> } } } };
+      };
+    };
+    const body = onDemand.post.requestBody.content['application/json'].schema.properties;
+    expect(Object.keys(body)).toEqual(
+      expect.arrayContaining([
+        'ServicePoint',
+        'Feeder',
+        'startEventDate',
+        'endReceivedDateTime',
+        'limit',
+        'offset',
+      ]),
+    );
+    expect(body.limit).toMatchObject({ minimum: 1, maximum: 1000 });
   });
 
   it('loads a topology version over POST /v1/topology and refuses an invalid one naming the problem', async () => {
@@ -159,6 +312,12 @@ describe('HTTP API', () => {
     expect(
       ((await bad.json()) as { message: string; fields: Array<{ problem: string }> }).fields[0]!.problem,
     ).toMatch(/legs/);
+    // A key loads only its own tenant's DTs: naming another tenant, or hanging meters on its DT, is a 403.
+    const foreign = await post({ transformers: [transformer('dt-d', { tenant: 'utility-b' })] });
+    expect(foreign.status).toBe(403);
+    expect(((await foreign.json()) as { message: string }).message).toMatch(/dt-d.*another tenant/);
+    const hijack = await post({ meters: [meter('m-12', 'dt-other')] });
+    expect(hijack.status).toBe(403);
     const orphan = await post({ meters: [meter('m-11', 'dt-nowhere')] });
     expect(orphan.status).toBe(400);
     expect(((await orphan.json()) as { message: string }).message).toMatch(/dt-nowhere/);

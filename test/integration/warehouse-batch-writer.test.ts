@@ -11,6 +11,7 @@ import { ServerWarehouse } from '../../io/warehouse/server-warehouse.js';
 import {
   encodeRows,
   type EncodedRows,
+  type ExportFormat,
   type QueryParams,
   type Warehouse,
 } from '../../io/warehouse/warehouse.js';
@@ -50,6 +51,9 @@ class Switchboard implements Warehouse {
   }
   encodeRow(row: Readonly<Record<string, unknown>>) {
     return this.inner.encodeRow(row);
+  }
+  exportToFile(sql: string, params: QueryParams | undefined, format: ExportFormat, path: string) {
+    return this.inner.exportToFile(sql, params, format, path);
   }
   insert(table: string, rows: ReadonlyArray<Record<string, unknown>>, options?: { dedupToken?: string }) {
     return this.insertEncoded(table, encodeRows(this, rows), options);

@@ -41,6 +41,8 @@ const PROBES: Record<Feature, Probe> = {
       `SELECT toUnixTimestamp64Milli(toDateTime64('2026-07-01 10:15:03.123', 3, 'UTC')) AS ms,
               fromUnixTimestamp64Milli(toInt64(1782900903123), 'UTC') AS t`,
     ),
+  // A result rendered as Parquet and discarded (command(), as query() would parse it as JSON).
+  parquet: (_run, opened) => opened.warehouse.command('SELECT 1 AS x FORMAT Parquet'),
   ttl: (run) =>
     run(`CREATE TABLE ${fresh()} (t DateTime) ENGINE = MergeTree ORDER BY t TTL t + INTERVAL 1 DAY`),
   date_time_output_format: (run) => run(`SELECT 1 SETTINGS date_time_output_format = 'simple'`),

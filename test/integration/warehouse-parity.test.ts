@@ -1,13 +1,23 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { errorHandler } from '../../api/errors.js';
+import { ExportJobs } from '../../api/exports.js';
+import { dispatchRoutes } from '../../api/routes/dispatches.js';
 import { dtRoutes } from '../../api/routes/dt.js';
+import { impedanceExportRoutes } from '../../api/routes/impedance-exports.js';
+import { impedanceRoutes } from '../../api/routes/impedance.js';
 import { DAY_MS, slotStart } from '../../core/time.js';
 import { migrate } from '../../io/warehouse/migrate.js';
 import { ServerWarehouse } from '../../io/warehouse/server-warehouse.js';
+import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import {
   fixtureQueries,
+  impedanceParams,
+  loadDispatchFixture,
   loadQueryFixture,
   openTestWarehouse,
   runFixtureQueries,
@@ -23,6 +33,8 @@ const SLOT = slotStart(Date.now() - DAY_MS);
 const engines: Record<'embedded' | 'server', TestWarehouse> = {} as never;
 const results: Record<'embedded' | 'server', Record<string, unknown[]>> = {} as never;
 const apis: Record<'embedded' | 'server', FastifyInstance> = {} as never;
+const exportJobs: ExportJobs[] = [];
+const exportDir = mkdtempSync(join(tmpdir(), 'gridstream-parity-exports-'));
 
 beforeAll(async () => {
   for (const engine of ['embedded', 'server'] as const) {
@@ -30,18 +42,29 @@ beforeAll(async () => {
     const { warehouse } = engines[engine];
     await migrate(warehouse);
     await loadQueryFixture(warehouse, SLOT);
+    await loadDispatchFixture(warehouse, SLOT);
     results[engine] = await runFixtureQueries(warehouse, SLOT);
     // The transformer routes exactly as the API serves them (without the key check, which is not at issue).
     const app = Fastify({ logger: false });
     app.setErrorHandler(errorHandler);
+    app.addHook('onRequest', async (request) => {
+      request.tenant = 'default';
+    });
     dtRoutes(app, warehouse, { retentionDays: 395 });
+    impedanceRoutes(app, warehouse);
+    dispatchRoutes(app, warehouse);
+    const jobs = new ExportJobs(warehouse, join(exportDir, engine));
+    exportJobs.push(jobs);
+    impedanceExportRoutes(app, warehouse, jobs);
     apis[engine] = app;
   }
 });
 
 afterAll(async () => {
   for (const app of Object.values(apis)) await app.close();
+  for (const jobs of exportJobs) await jobs.close();
   for (const opened of Object.values(engines)) await opened.close();
+  rmSync(exportDir, { recursive: true, force: true });
 });
 
 describe('the same rows on the embedded engine and on 18.16', () => {
@@ -74,6 +97,69 @@ describe('the same rows on the embedded engine and on 18.16', () => {
         ami_coverage_pct: 0,
         data_quality: 'modelled-only',
       }),
+    ]);
+    expect(embedded['list_dts (another tenant)']).toEqual([]);
+    expect(embedded['dt_tenants']).toEqual([
+      { dt_id: "dt-'quote", tenant: 'default' },
+      { dt_id: 'dt-a', tenant: 'default' },
+      { dt_id: 'dt-c', tenant: 'default' },
+    ]);
+    expect(embedded['impedance_daily_rows']).toEqual([
+      {
+        MeterLeg: 1,
+        MedianImpedance: 44.5,
+        EventDate: '2026-07-01',
+        ReceivedTime: '2026-07-02T00:29:00.550Z',
+        EventCount: 12,
+        ServicePointId: 'SP-m-1',
+        MeterId: 'm-1',
+        MeterNumber: 'MN-m-1',
+        ElectronicSerialNumber: 'ESN-m-1',
+        TransformerId: 'dt-a',
+        PremiseId: 'P-m-1',
+      },
+      expect.objectContaining({ MeterId: 'm-1', MeterLeg: 2, MedianImpedance: 128.1167 }),
+      expect.objectContaining({ MeterId: 'm-1', MeterLeg: 1, EventDate: '2026-07-02' }),
+      expect.objectContaining({ MeterId: 'm-3', MeterNumber: null, TransformerId: 'dt-b' }),
+      expect.objectContaining({ MeterId: 'm-4', MeterLeg: 3, TransformerId: "dt-'quote" }),
+    ]);
+    // Four rows match (the receive bound is inclusive); offset 1, limit 2 gives the second and third.
+    expect(embedded['impedance_daily_rows (filtered, paged)']).toEqual([
+      expect.objectContaining({ MeterId: 'm-1', MeterLeg: 2, EventDate: '2026-07-01' }),
+      expect.objectContaining({ MeterId: 'm-1', MeterLeg: 1, EventDate: '2026-07-02' }),
+    ]);
+    expect(embedded['impedance_daily_rows (feeder, premises, numbers)']).toEqual([
+      expect.objectContaining({ MeterId: 'm-4' }),
+    ]);
+    expect(embedded['impedance_daily_rows (injection-shaped)']).toEqual([]);
+    expect(embedded['impedance_daily_rows (another tenant)']).toEqual([]);
+    expect(embedded['dispatches_for_assets']).toEqual([
+      {
+        event_id: '7b0c1a52-0000-4000-8000-000000000001',
+        source: 'optimiser',
+        published_ms: String(SLOT - 1_000),
+        dispatch_ms: String(SLOT),
+        delivery_ms: String(SLOT + 15 * 60_000),
+        asset_id: 'bess-1',
+        target_power_amount: '-1.250',
+        target_power_unit: 'MW',
+        nominal_power_amount: '2',
+        nominal_power_unit: 'MW',
+        power_imbalance_amount: '0.1',
+        power_imbalance_unit: 'MW',
+        soc_imbalance_amount: null,
+        soc_imbalance_unit: null,
+      },
+      expect.objectContaining({
+        asset_id: "ev-'2",
+        source: null,
+        published_ms: null,
+        target_power_unit: 'kW',
+      }),
+      expect.objectContaining({ event_id: '7b0c1a52-0000-4000-8000-000000000002' }),
+    ]);
+    expect(embedded['dispatches_for_assets (paged, injection-shaped)']).toEqual([
+      expect.objectContaining({ event_id: '7b0c1a52-0000-4000-8000-000000000002' }),
     ]);
     expect(embedded['dt_exists']).toEqual([{ known: '2' }]);
     expect(embedded['dt_exists (topology only)']).toEqual([{ known: '1' }]);
@@ -117,5 +203,87 @@ describe('the same rows on the embedded engine and on 18.16', () => {
     expect(server.statusCode).toBe(embedded.statusCode);
     expect(server.body).toBe(embedded.body);
     expect(embedded.statusCode).toBe(url.includes('OR') ? 404 : 200);
+  });
+
+  it('answers GET /v1/dispatches with the same JSON', async () => {
+    const url = `/v1/dispatches?asset_ids=bess-1,${encodeURIComponent("ev-'2")}&from=${new Date(SLOT).toISOString()}&to=${new Date(SLOT + DAY_MS).toISOString()}&limit=2`;
+    const [embedded, server] = await Promise.all(
+      [apis.embedded, apis.server].map((app) => app.inject({ method: 'GET', url })),
+    );
+    expect(embedded!.statusCode).toBe(200);
+    expect(server!.body).toBe(embedded!.body);
+    expect(embedded!.json().dispatches).toHaveLength(2);
+  });
+
+  it('answers the impedance on-demand look-up with the same JSON', async () => {
+    const body = { Meter: 'm-1,m-3', startEventDate: '2026-07-01', limit: 2, offset: 1 };
+    const [embedded, server] = await Promise.all(
+      [apis.embedded, apis.server].map((app) =>
+        app.inject({ method: 'POST', url: '/v1/impedance/on-demand', body }),
+      ),
+    );
+    expect(embedded!.statusCode).toBe(200);
+    expect(server!.body).toBe(embedded!.body);
+  });
+
+  it.each(['CSVWithNames', 'JSONEachRow'] as const)(
+    'exports the same %s bytes from both engines',
+    async (format) => {
+      const files = await Promise.all(
+        (['embedded', 'server'] as const).map(async (engine) => {
+          const path = join(exportDir, `${engine}.${format}`);
+          const params = impedanceParams({ limit: Number.MAX_SAFE_INTEGER });
+          const { bytes } = await engines[engine].warehouse.exportToFile(
+            sqlQuery('impedance_daily_rows'),
+            params,
+            format,
+            path,
+          );
+          const text = readFileSync(path, 'utf8');
+          expect(Buffer.byteLength(text)).toBe(bytes);
+          return text;
+        }),
+      );
+      expect(files[0]!.trimEnd().split('\n')).toHaveLength(format === 'CSVWithNames' ? 6 : 5);
+      expect(files[1]).toBe(files[0]);
+    },
+  );
+
+  it.each(['embedded', 'server'] as const)(
+    'fails an export whose query fails after its first rows, leaving no file (%s)',
+    async (engine) => {
+      const path = join(exportDir, `failing-${engine}.csv`);
+      await expect(
+        engines[engine].warehouse.exportToFile(
+          'SELECT number, throwIf(number = 900000) AS boom FROM numbers(1000000) SETTINGS max_block_size = 1000',
+          undefined,
+          'CSVWithNames',
+          path,
+        ),
+      ).rejects.toThrow(/throwIf|non zero|395/);
+      expect(existsSync(path)).toBe(false);
+    },
+  );
+
+  it('exports Parquet on the embedded engine, and refuses it on 18.16 naming the format (501)', async () => {
+    const submit = (app: FastifyInstance) =>
+      app.inject({ method: 'POST', url: '/v1/impedance/exports', body: { filetype: 'parquet' } });
+    expect((await submit(apis.embedded)).statusCode).toBe(202);
+    const refused = await submit(apis.server);
+    expect(refused.statusCode).toBe(501);
+    expect(refused.json()).toMatchObject({
+      error: 'unsupported_format',
+      message: expect.stringMatching(/parquet.*18\.16.*Parquet/),
+      fields: [{ field: 'filetype' }],
+    });
+    const path = join(exportDir, 'refused.parquet');
+    await expect(
+      engines.server.warehouse.exportToFile(
+        sqlQuery('impedance_daily_rows'),
+        impedanceParams(),
+        'Parquet',
+        path,
+      ),
+    ).rejects.toThrow(/cannot write the Parquet format/);
   });
 });

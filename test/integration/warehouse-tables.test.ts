@@ -305,6 +305,7 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
       loss_ratio: 6,
       tau_oil_min: null,
       tau_winding_min: 4,
+      tenant: 'default',
       topology_version: 2,
     };
     await warehouse.insert('topology_meters', [

@@ -7,7 +7,9 @@ import { promisify } from 'node:util';
 import { packageRoot } from '../../core/paths.js';
 import { openWarehouse } from '../../io/warehouse/open.js';
 import {
+  dispatchRow,
   envelopeRow,
+  impedanceDailyRow,
   readingRow,
   topologyMeterRow,
   topologyTransformerRow,
@@ -283,13 +285,96 @@ export async function loadQueryFixture(warehouse: Warehouse, slot: number): Prom
     reading('m-1', 'dt-a', slot - 20 * minute, slot - 19 * minute, 0.1), // beyond a 10-minute horizon
     reading('m-3', 'dt-b', slot + 7 * minute, slot + 7 * minute + 1, 12345.678),
   ]);
+  const day = Date.UTC(2026, 6, 1);
+  const impedance = (
+    meter_id: string,
+    dt_id: string,
+    leg: number,
+    d: number,
+    version: number,
+    median_mohm: number,
+  ) =>
+    impedanceDailyRow({
+      meter_id,
+      leg,
+      day: day + d * DAY,
+      dt_id,
+      median_mohm,
+      stderr_mohm: 1.25,
+      event_count: 12 + d,
+      effective_events: 12.5,
+      received_at: day + (d + 1) * DAY + 29 * minute + 550,
+      version,
+      is_final: version > 1,
+      service_point_id: `SP-${meter_id}`,
+      meter_number: meter_id === 'm-3' ? null : `MN-${meter_id}`,
+      electronic_serial_number: `ESN-${meter_id}`,
+      premise_id: `P-${meter_id}`,
+    });
+  await warehouse.insert('impedance_daily', [
+    impedance('m-1', 'dt-a', 1, 0, 1, 44.38334),
+    impedance('m-1', 'dt-a', 1, 0, 2, 44.5), // the newer version of the same leg-day
+    impedance('m-1', 'dt-a', 2, 0, 2, 128.1167),
+    impedance('m-1', 'dt-a', 1, 1, 1, 45.25),
+    impedance('m-3', 'dt-b', 1, 1, 2, 221.2667),
+    impedance('m-4', "dt-'quote", 3, 2, 2, 34.23333),
+  ]);
+}
+
+/** Dispatch commands for dispatches_for_assets.sql: two assets, a re-delivered command, optional fields null. */
+export async function loadDispatchFixture(warehouse: Warehouse, slot: number): Promise<void> {
+  const minute = 60_000;
+  const command = (event_id: string, asset_id: string, at: number, received: number, full: boolean) =>
+    dispatchRow({
+      event_id,
+      source: full ? 'optimiser' : null,
+      published_at: full ? at - 1_000 : null,
+      asset_id,
+      dispatch_time: at,
+      delivery_period_start: at + 15 * minute,
+      target_power: { amount: full ? '-1.250' : '500', unit: full ? 'MW' : 'kW' },
+      nominal_power: full ? { amount: '2', unit: 'MW' } : null,
+      power_imbalance: full ? { amount: '0.1', unit: 'MW' } : null,
+      soc_imbalance: null,
+      received_at: received,
+    });
+  await warehouse.insert('dispatches', [
+    command('7b0c1a52-0000-4000-8000-000000000001', 'bess-1', slot, slot + 1_000, true),
+    command('7b0c1a52-0000-4000-8000-000000000001', 'bess-1', slot, slot + 2_000, true), // re-delivered
+    command('7b0c1a52-0000-4000-8000-000000000002', 'bess-1', slot + 15 * minute, slot + 15 * minute, false),
+    command('7b0c1a52-0000-4000-8000-000000000003', "ev-'2", slot + 5 * minute, slot + 5 * minute, false),
+    command('7b0c1a52-0000-4000-8000-000000000004', 'pv-3', slot + 5 * minute, slot + 5 * minute, true),
+  ]);
+}
+
+/** Parameters of impedance_daily_rows.sql: no filter, the `default` tenant, then `extra`. */
+export function impedanceParams(extra: QueryParams = {}): QueryParams {
+  return {
+    start_event_date: '1970-01-01',
+    end_event_date: '2105-12-31',
+    start_received: '1970-01-01 00:00:00.000',
+    end_received: '2105-12-31 23:59:59.999',
+    service_points: [],
+    meters: [],
+    meter_numbers: [],
+    serial_numbers: [],
+    transformers: [],
+    premises: [],
+    feeders: [],
+    tenant: 'default',
+    limit: 1000,
+    offset: 0,
+    ...extra,
+  };
 }
 
 /** The application queries of sql/queries/ with the parameters their callers pass, each named. */
 export function fixtureQueries(slot: number): Array<[string, string, QueryParams?]> {
   const minute = 60_000;
   return [
-    ['list_dts', 'list_dts'],
+    ['list_dts', 'list_dts', { tenant: 'default' }],
+    ['list_dts (another tenant)', 'list_dts', { tenant: "utility-b' OR 1=1 --" }],
+    ['dt_tenants', 'dt_tenants', { dt_ids: ['dt-a', 'dt-c', 'dt-x', "dt-'quote"] }],
     ['dt_exists', 'dt_exists', { dt_id: 'dt-a' }],
     ['dt_exists (topology only)', 'dt_exists', { dt_id: 'dt-c' }],
     ['dt_exists (unknown)', 'dt_exists', { dt_id: 'dt-x' }],
@@ -308,6 +393,51 @@ export function fixtureQueries(slot: number): Array<[string, string, QueryParams
     ],
     ['recent_readings', 'recent_readings', { dts: ['dt-a', 'dt-b', "x' OR 1=1 --"], horizon_s: 600 }],
     ['recent_readings (one DT, long horizon)', 'recent_readings', { dts: ['dt-a'], horizon_s: 3600 }],
+    ['impedance_daily_rows', 'impedance_daily_rows', impedanceParams()],
+    [
+      'impedance_daily_rows (filtered, paged)',
+      'impedance_daily_rows',
+      impedanceParams({
+        meters: ['m-1', 'm-3'],
+        start_event_date: '2026-07-01',
+        end_event_date: '2026-07-02',
+        start_received: '2026-07-02 00:29:00.550',
+        limit: 2,
+        offset: 1,
+      }),
+    ],
+    [
+      'impedance_daily_rows (feeder, premises, numbers)',
+      'impedance_daily_rows',
+      impedanceParams({
+        feeders: ['F-1'],
+        premises: ['P-m-1', 'P-m-3', 'P-m-4'],
+        meter_numbers: ['MN-m-1', 'MN-m-4'],
+        service_points: ['SP-m-1', 'SP-m-4'],
+        serial_numbers: ['ESN-m-4'],
+        transformers: ["dt-'quote"],
+      }),
+    ],
+    [
+      'impedance_daily_rows (injection-shaped)',
+      'impedance_daily_rows',
+      impedanceParams({ meters: ["m-1' OR 1=1 --"], tenant: "default' OR 1=1 --" }),
+    ],
+    [
+      'impedance_daily_rows (another tenant)',
+      'impedance_daily_rows',
+      impedanceParams({ tenant: 'utility-b' }),
+    ],
+    [
+      'dispatches_for_assets',
+      'dispatches_for_assets',
+      { asset_ids: ['bess-1', "ev-'2"], from_ms: slot, to_ms: slot + 30 * minute, limit: 50, offset: 0 },
+    ],
+    [
+      'dispatches_for_assets (paged, injection-shaped)',
+      'dispatches_for_assets',
+      { asset_ids: ['bess-1', "x' OR 1=1 --"], from_ms: slot, to_ms: slot + DAY, limit: 1, offset: 1 },
+    ],
     ['latest_topology_meters', 'latest_topology_meters'],
     ['latest_topology_transformers', 'latest_topology_transformers'],
     ['max_topology_version', 'max_topology_version'],

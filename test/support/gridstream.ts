@@ -5,7 +5,10 @@ import { startGridstream, type Gridstream } from '../../app/gridstream.js';
 import { loadConfig, type GridstreamConfig } from '../../core/config.js';
 import type { Role } from '../../pipelines/gridstream.js';
 
+/** A key of the `default` tenant, which owns every DT whose topology names no tenant. */
 export const TEST_API_KEY = 'test-key-0123456789';
+/** A key of another tenant, `utility-b`. */
+export const OTHER_TENANT_KEY = 'other-tenant-key-9876543210';
 
 /** A whole embedded gridstream on free ports with its own data directory, removed on stop. */
 export async function startTestGridstream(
@@ -18,7 +21,7 @@ export async function startTestGridstream(
     dataDir,
     httpPort: 0,
     mqttPort: 0,
-    apiKeys: `${TEST_API_KEY}:utility-a`,
+    apiKeys: `${TEST_API_KEY},${OTHER_TENANT_KEY}:utility-b`,
     partitions: 4,
     ...overrides,
   };

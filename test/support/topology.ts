@@ -16,6 +16,7 @@ export function transformer(dt_id: string, overrides: Partial<TransformerRow> = 
     loss_ratio: null,
     tau_oil_min: null,
     tau_winding_min: null,
+    tenant: 'default',
     ...overrides,
   };
 }

@@ -47,6 +47,8 @@ describe('loadConfig', () => {
       retentionDays: 395,
       partitions: 8,
       impedanceAlertMohm: 800,
+      apiRateLimit: 200,
+      apiRateBurst: 400,
     });
     expect(isAbsolute(config.dataDir)).toBe(true);
   });
@@ -78,6 +80,8 @@ describe('loadConfig', () => {
       GRIDSTREAM_RETENTION_DAYS: '30',
       GRIDSTREAM_PARTITIONS: '16',
       GRIDSTREAM_IMPEDANCE_ALERT_MOHM: '500',
+      GRIDSTREAM_API_RATE_LIMIT: '5',
+      GRIDSTREAM_API_RATE_BURST: '10',
     });
     expect(config).toEqual<GridstreamConfig>({
       httpPort: 9090,
@@ -93,6 +97,8 @@ describe('loadConfig', () => {
       retentionDays: 30,
       partitions: 16,
       impedanceAlertMohm: 500,
+      apiRateLimit: 5,
+      apiRateBurst: 10,
     });
   });
 

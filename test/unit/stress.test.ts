@@ -33,6 +33,7 @@ function transformer(dtId: string, ratedKva: number, station: string | null = 'w
     loss_ratio: null,
     tau_oil_min: null,
     tau_winding_min: null,
+    tenant: 'default',
     topology_version: 1,
   };
 }

@@ -28,6 +28,7 @@ const TRANSFORMERS: TransformerRow[] = [
     loss_ratio: 5.5,
     tau_oil_min: 180,
     tau_winding_min: null,
+    tenant: 'default',
   },
   {
     dt_id: 'DT-2',
@@ -43,6 +44,7 @@ const TRANSFORMERS: TransformerRow[] = [
     loss_ratio: null,
     tau_oil_min: null,
     tau_winding_min: 4,
+    tenant: 'default',
   },
 ];
 
@@ -171,6 +173,25 @@ describe('topology parsing', () => {
     const fromCsv = readTopologyFiles([join(csv, 'transformers.csv'), join(csv, 'meters.csv')]);
     expect(fromJson).toEqual({ transformers: TRANSFORMERS, meters: METERS });
     expect(fromCsv).toEqual(fromJson);
+  });
+
+  it("takes a transformer's tenant from JSON or CSV, `default` when absent or an empty cell", () => {
+    const problems: string[] = [];
+    const csv = parseTopologyCsv(
+      'dt_id,feeder_id,rated_kva,cooling_class,latitude,longitude,tenant\n' +
+        'DT-1,F-1,100,ONAN,1,2,utility-b\nDT-2,F-1,100,ONAN,1,2,\n',
+      'transformers.csv',
+      problems,
+    );
+    expect(problems).toEqual([]);
+    expect(csv.transformers.map((t) => t.tenant)).toEqual(['utility-b', 'default']);
+    const json = parseTopologyJson(
+      JSON.stringify({ transformers: [{ ...TRANSFORMERS[0], tenant: '' }] }),
+      'topology.json',
+      problems,
+    );
+    expect(json.transformers).toEqual([]);
+    expect(problems).toEqual([expect.stringMatching(/transformers\[0\]: tenant: must not be empty/)]);
   });
 
   it('reads a directory as all its .json and .csv files, and nothing else', () => {

@@ -42,6 +42,14 @@ describe('client-side parameter binding (servers without query parameters)', () 
     );
   });
 
+  it('binds LIMIT and OFFSET as bare numbers, still checked against their type', () => {
+    expect(bindParams('SELECT 1 LIMIT {l:UInt64} OFFSET {o:UInt32}', { l: 1000, o: '20' })).toBe(
+      'SELECT 1 LIMIT 1000 OFFSET 20',
+    );
+    expect(() => bindParams('SELECT 1 LIMIT {l:UInt64}', { l: '1; DROP TABLE x' })).toThrow(/whole number/);
+    expect(() => bindParams('SELECT 1 LIMIT {l:UInt64}', { l: -1 })).toThrow(/whole number from 0/);
+  });
+
   it('makes the right-hand side of IN a tuple (an empty array matches nothing)', () => {
     expect(bindParams('WHERE dt_id IN {dts:Array(String)}', { dts: ['a', "b'"] })).toBe(
       "WHERE dt_id IN (CAST('a' AS String), CAST('b\\'' AS String))",

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import PQueue from 'p-queue';
+import type { ExportFormat, QueryParams, Warehouse } from '../io/warehouse/warehouse.js';
+
+/** The file types of seed 003's batch request, and the ClickHouse output format that writes each. */
+export const FILE_TYPES = {
+  csv: { format: 'CSVWithNames', contentType: 'text/csv; charset=utf-8', extension: 'csv' },
+  json: { format: 'JSONEachRow', contentType: 'application/x-ndjson', extension: 'ndjson' },
+  parquet: { format: 'Parquet', contentType: 'application/vnd.apache.parquet', extension: 'parquet' },
+} as const satisfies Record<string, { format: ExportFormat; contentType: string; extension: string }>;
+export type FileType = keyof typeof FILE_TYPES;
+
+export interface ExportJob {
+  readonly id: string;
+  readonly tenant: string;
+  readonly filetype: FileType;
+  status: 'queued' | 'running' | 'done' | 'failed';
+  readonly submittedAt: number;
+  finishedAt?: number;
+  bytes?: number;
+  error?: string;
+  readonly path: string;
+}
+
+/**
+ * Batch exports: each request becomes a file that ClickHouse itself writes in the requested format
+ * (Warehouse.exportToFile), in `dir`, and is downloaded from there as a stream; no result passes through
+ * memory. Exports run one at a time per API instance (a big export is a heavy query: queued ones wait rather
+ * than compete with the pipeline). Jobs live in this instance's memory, their files `keepMs` after they
+ * finish; a poll or download must reach the instance that took the request.
+ */
+export class ExportJobs {
+  private readonly jobs = new Map<string, ExportJob>();
+  private readonly queue = new PQueue({ concurrency: 1 });
+
+  constructor(
+    private readonly warehouse: Warehouse,
+    private readonly dir: string,
+    private readonly keepMs = 24 * 3_600_000,
+  ) {
+    mkdirSync(dir, { recursive: true });
+    // Files of a previous run have no job any more (jobs live in memory): remove those past their keep time.
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (Date.now() - statSync(path).mtimeMs > keepMs) rmSync(path, { force: true });
+    }
+  }
+
+  /** Queues the export of the rows of `sql` (bound with `params`) and returns its job at once. */
+  submit(tenant: string, filetype: FileType, sql: string, params: QueryParams): ExportJob {
+    this.sweep();
+    const id = randomUUID();
+    const job: ExportJob = {
+      id,
+      tenant,
+      filetype,
+      status: 'queued',
+      submittedAt: Date.now(),
+      path: join(this.dir, `${id}.${FILE_TYPES[filetype].extension}`),
+    };
+    this.jobs.set(id, job);
+    void this.queue.add(async () => {
+      job.status = 'running';
+      try {
+        const { bytes } = await this.warehouse.exportToFile(
+          sql,
+          params,
+          FILE_TYPES[filetype].format,
+          job.path,
+        );
+        Object.assign(job, { status: 'done', bytes });
+      } catch (error) {
+        // ClickHouse's own message, without the statement (WarehouseError appends it on its second line).
+        const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+        Object.assign(job, { status: 'failed', error: message });
+      }
+      job.finishedAt = Date.now();
+    });
+    return job;
+  }
+
+  get(id: string): ExportJob | undefined {
+    return this.jobs.get(id);
+  }
+
+  /** Waits for the queued and running exports (before the warehouse closes). */
+  async close(): Promise<void> {
+    await this.queue.onIdle();
+  }
+
+  /** Forgets jobs finished more than keepMs ago and removes their files. */
+  private sweep(now = Date.now()): void {
+    for (const [id, job] of this.jobs) {
+      if (job.finishedAt !== undefined && now - job.finishedAt > this.keepMs) {
+        this.jobs.delete(id);
+        void rm(job.path, { force: true });
+      }
+    }
+  }
+}

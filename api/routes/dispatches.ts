@@ -1,0 +1,113 @@
+import type { FastifyInstance } from 'fastify';
+import { iso } from '../../core/time.js';
+import { sqlQuery } from '../../io/warehouse/sql-files.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import { badRequest } from '../errors.js';
+
+const MAX_ASSETS = 1000;
+const POWER = {
+  type: ['object', 'null'],
+  properties: { amount: { type: 'string' }, unit: { type: 'string', enum: ['W', 'kW', 'MW'] } },
+} as const;
+
+/** An {amount, unit} pair as the platform sent it (amount an exact decimal string), or null when absent. */
+const power = (amount: unknown, unit: unknown) =>
+  amount === null || amount === undefined ? null : { amount: String(amount), unit: String(unit) };
+
+/** Dispatch history (seed 004): the commands ingested over MQTT or Kafka, read from the dispatches table. */
+export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
+  app.get<{
+    Querystring: { asset_ids: string | string[]; from: string; to: string; limit?: number; offset?: number };
+  }>(
+    '/v1/dispatches',
+    {
+      schema: {
+        summary: 'Paginated history of dispatch commands of some assets (seed 004)',
+        description:
+          'Commands with from <= dispatch_time < to, ordered by dispatch_time, asset_id and event_id; each command once however often it was delivered.',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['asset_ids', 'from', 'to'],
+          properties: {
+            asset_ids: {
+              description: `Asset ids: repeated (asset_ids=a&asset_ids=b) or comma-separated; 1 to ${MAX_ASSETS}`,
+              type: ['string', 'array'],
+              minLength: 1,
+              maxLength: 100_000,
+              minItems: 1,
+              maxItems: MAX_ASSETS,
+              items: { type: 'string', minLength: 1, maxLength: 256 },
+            },
+            from: { type: 'string', format: 'date-time', description: 'Start, inclusive (ISO-8601)' },
+            to: { type: 'string', format: 'date-time', description: 'End, exclusive (ISO-8601)' },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+            offset: { type: 'integer', minimum: 0, default: 0 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              dispatches: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    source: { type: ['string', 'null'] },
+                    event_id: { type: 'string' },
+                    published_at: { type: ['string', 'null'] },
+                    asset_id: { type: 'string' },
+                    dispatch_time: { type: 'string' },
+                    delivery_period_start: { type: 'string' },
+                    target_power: POWER,
+                    nominal_power: POWER,
+                    power_imbalance: POWER,
+                    soc_imbalance: POWER,
+                  },
+                },
+              },
+              limit: { type: 'integer' },
+              offset: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { from, to, limit = 50, offset = 0 } = request.query;
+      const raw = request.query.asset_ids;
+      const assetIds = (Array.isArray(raw) ? raw : raw.split(','))
+        .map((id) => id.trim())
+        .filter((id) => id !== '');
+      if (assetIds.length === 0) throw badRequest('asset_ids', 'must name at least one asset');
+      if (assetIds.length > MAX_ASSETS) throw badRequest('asset_ids', `at most ${MAX_ASSETS} assets`);
+      const fromMs = Date.parse(from);
+      const toMs = Date.parse(to);
+      if (fromMs >= toMs) throw badRequest('from', 'must be before to');
+      const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('dispatches_for_assets'), {
+        asset_ids: assetIds,
+        from_ms: fromMs,
+        to_ms: toMs,
+        limit,
+        offset,
+      });
+      return {
+        dispatches: rows.map((r) => ({
+          source: r.source,
+          event_id: r.event_id,
+          published_at: r.published_ms === null ? null : iso(Number(r.published_ms)),
+          asset_id: r.asset_id,
+          dispatch_time: iso(Number(r.dispatch_ms)),
+          delivery_period_start: iso(Number(r.delivery_ms)),
+          target_power: power(r.target_power_amount, r.target_power_unit),
+          nominal_power: power(r.nominal_power_amount, r.nominal_power_unit),
+          power_imbalance: power(r.power_imbalance_amount, r.power_imbalance_unit),
+          soc_imbalance: power(r.soc_imbalance_amount, r.soc_imbalance_unit),
+        })),
+        limit,
+        offset,
+      };
+    },
+  );
+}

@@ -1,0 +1,139 @@
+import { createReadStream } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { sqlQuery } from '../../io/warehouse/sql-files.js';
+import { canExport, type Warehouse } from '../../io/warehouse/warehouse.js';
+import { FEATURES } from '../../io/warehouse/dialect.js';
+import { ApiError } from '../errors.js';
+import { FILE_TYPES, type ExportJob, type ExportJobs, type FileType } from '../exports.js';
+import { BATCH_DATES, filterProperties, impedanceFilter } from '../impedance-query.js';
+import { forbidden, tenantOf } from '../tenancy.js';
+import { checkTransformerFilter } from './impedance.js';
+
+const ID = { type: 'string', format: 'uuid', description: 'export_id from the submission' };
+const PATHS = {
+  status: (id: string) => `/v1/impedance/exports/${id}`,
+  file: (id: string) => `/v1/impedance/exports/${id}/file`,
+};
+
+function describe(job: ExportJob) {
+  return {
+    export_id: job.id,
+    status: job.status,
+    filetype: job.filetype,
+    submitted_at: new Date(job.submittedAt).toISOString(),
+    finished_at: job.finishedAt === undefined ? null : new Date(job.finishedAt).toISOString(),
+    bytes: job.bytes ?? null,
+    error: job.error ?? null,
+    status_url: PATHS.status(job.id),
+    file_url: job.status === 'done' ? PATHS.file(job.id) : null,
+  };
+}
+
+const JOB_SCHEMA = {
+  type: 'object',
+  properties: {
+    export_id: { type: 'string' },
+    status: { type: 'string', enum: ['queued', 'running', 'done', 'failed'] },
+    filetype: { type: 'string' },
+    submitted_at: { type: 'string' },
+    finished_at: { type: ['string', 'null'] },
+    bytes: { type: ['integer', 'null'] },
+    error: { type: ['string', 'null'] },
+    status_url: { type: 'string' },
+    file_url: { type: ['string', 'null'] },
+  },
+} as const;
+
+/**
+ * Impedance batch export (seed 003's batch request): submit, poll, download. The file is written by
+ * ClickHouse in its own CSVWithNames, JSONEachRow or Parquet output format and streamed to the client.
+ */
+export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse, jobs: ExportJobs) {
+  app.post<{ Body: { filetype: FileType; tokens?: Record<string, unknown> } }>(
+    '/v1/impedance/exports',
+    {
+      schema: {
+        summary: 'Submit an impedance batch export (seed 003 batch request): CSV, JSON lines or Parquet',
+        description:
+          "All rows of the key's tenant's meters that match the tokens (the on-demand filters, without a row limit), ordered as the on-demand look-up. 202 with the export's id; poll its status_url, then download file_url.",
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['filetype'],
+          properties: {
+            filetype: { type: 'string', enum: Object.keys(FILE_TYPES) },
+            tokens: {
+              type: 'object',
+              additionalProperties: false,
+              properties: filterProperties(BATCH_DATES),
+            },
+            isOhsRequest: {
+              type: 'boolean',
+              description: 'Accepted for compatibility with the seed; ignored',
+            },
+          },
+        },
+        response: { 202: JOB_SCHEMA },
+      },
+    },
+    async (request, reply) => {
+      const tenant = tenantOf(request);
+      const { filetype, tokens = {} } = request.body;
+      const format = FILE_TYPES[filetype].format;
+      if (!canExport(warehouse.dialect, format))
+        throw new ApiError(
+          501,
+          'unsupported_format',
+          `filetype ${filetype}: this ClickHouse (${warehouse.dialect.text}) cannot write ${format}; it needs ${FEATURES.parquet.since} or newer`,
+          [{ field: 'filetype', problem: `${filetype} is not available on this warehouse` }],
+        );
+      const filter = impedanceFilter(tokens, BATCH_DATES);
+      await checkTransformerFilter(warehouse, tenant, filter);
+      const job = jobs.submit(tenant, filetype, sqlQuery('impedance_daily_rows'), {
+        ...filter.params,
+        tenant,
+        limit: Number.MAX_SAFE_INTEGER,
+        offset: 0,
+      });
+      return reply.status(202).header('location', PATHS.status(job.id)).send(describe(job));
+    },
+  );
+
+  /** The job, if it exists (404) and belongs to the key's tenant (403). */
+  const jobOf = (request: { tenant?: string; params: { id: string } }) => {
+    const job = jobs.get(request.params.id);
+    if (!job) throw new ApiError(404, 'not_found', `no export ${JSON.stringify(request.params.id)}`);
+    const tenant = tenantOf(request);
+    if (job.tenant !== tenant) throw forbidden(tenant, `export ${job.id}`);
+    return job;
+  };
+  const params = { type: 'object', properties: { id: ID }, required: ['id'] };
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/impedance/exports/:id',
+    { schema: { summary: 'Status of an impedance batch export', params, response: { 200: JOB_SCHEMA } } },
+    async (request) => describe(jobOf(request)),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/impedance/exports/:id/file',
+    {
+      schema: {
+        summary: 'Download a finished impedance batch export (streamed)',
+        description: '409 while the export is queued or running, or when it failed (see its status).',
+        params,
+      },
+    },
+    async (request, reply) => {
+      const job = jobOf(request);
+      if (job.status !== 'done')
+        throw new ApiError(409, 'not_ready', `export ${job.id} is ${job.status}, not done; poll its status`);
+      const type = FILE_TYPES[job.filetype];
+      return reply
+        .header('content-type', type.contentType)
+        .header('content-length', String(job.bytes))
+        .header('content-disposition', `attachment; filename="impedance-${job.id}.${type.extension}"`)
+        .send(createReadStream(job.path));
+    },
+  );
+}

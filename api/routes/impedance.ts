@@ -1,0 +1,104 @@
+import type { FastifyInstance } from 'fastify';
+import { sqlQuery } from '../../io/warehouse/sql-files.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import {
+  filterProperties,
+  impedanceFilter,
+  ON_DEMAND_DATES,
+  type ImpedanceFilter,
+} from '../impedance-query.js';
+import { forbidden, tenantOf, tenantsOf } from '../tenancy.js';
+
+/** Most rows one on-demand request returns (seed 003: "Maximum result size. 1,000 rows"). */
+export const ON_DEMAND_MAX_ROWS = 1000;
+
+/** A row of seed 003's response, its columns in the seed's order. */
+export const IMPEDANCE_ROW_SCHEMA = {
+  type: 'object',
+  properties: {
+    MeterLeg: { type: 'integer', description: 'Meter leg (phase), 1 to 3' },
+    MedianImpedance: { type: 'number', description: 'Daily median service-drop impedance, milliohm' },
+    EventDate: { type: 'string', description: 'UTC day of the statistics, YYYY-MM-DD' },
+    ReceivedTime: { type: 'string', description: 'Newest receive time behind the median, ISO-8601 UTC' },
+    EventCount: { type: 'integer', description: 'Current steps the median rests on' },
+    ServicePointId: { type: ['string', 'null'] },
+    MeterId: { type: 'string' },
+    MeterNumber: { type: ['string', 'null'] },
+    ElectronicSerialNumber: { type: ['string', 'null'] },
+    TransformerId: { type: 'string' },
+    PremiseId: { type: ['string', 'null'] },
+  },
+} as const;
+
+/**
+ * A 403 when the Transformer filter names a DT of another tenant: the rows would be filtered out anyway
+ * (the query keeps to the key's tenant), but an empty answer would not say why.
+ */
+export async function checkTransformerFilter(
+  warehouse: Warehouse,
+  tenant: string,
+  filter: ImpedanceFilter,
+): Promise<void> {
+  const owners = await tenantsOf(warehouse, filter.transformers);
+  const foreign = [...owners].find(([, owner]) => owner !== tenant);
+  if (foreign) throw forbidden(tenant, `transformer ${JSON.stringify(foreign[0])} (in Transformer)`);
+}
+
+/** Impedance look-ups (seed 003): the on-demand request. The batch export is in impedance-exports.ts. */
+export function impedanceRoutes(app: FastifyInstance, warehouse: Warehouse) {
+  app.post<{ Body: Record<string, unknown> & { limit?: number; offset?: number } }>(
+    '/v1/impedance/on-demand',
+    {
+      schema: {
+        summary: 'Daily median service-drop impedance per meter leg (seed 003 on-demand), at most 1,000 rows',
+        description:
+          "Rows of the key's tenant's meters, newest version of each leg-day, ordered by EventDate, MeterId and MeterLeg; page with limit and offset. Lists are comma-separated (or arrays); every given filter must match.",
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ...filterProperties(ON_DEMAND_DATES),
+            limit: {
+              type: 'integer',
+              minimum: 1,
+              maximum: ON_DEMAND_MAX_ROWS,
+              default: ON_DEMAND_MAX_ROWS,
+              description: `Rows to return, 1 to ${ON_DEMAND_MAX_ROWS}`,
+            },
+            offset: { type: 'integer', minimum: 0, default: 0, description: 'Rows to skip' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              rows: { type: 'array', items: IMPEDANCE_ROW_SCHEMA },
+              limit: { type: 'integer' },
+              offset: { type: 'integer' },
+              next_offset: {
+                type: ['integer', 'null'],
+                description: 'offset of the next page, null on the last',
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const tenant = tenantOf(request);
+      const filter = impedanceFilter(request.body, ON_DEMAND_DATES);
+      await checkTransformerFilter(warehouse, tenant, filter);
+      const limit = request.body.limit ?? ON_DEMAND_MAX_ROWS;
+      const offset = request.body.offset ?? 0;
+      // One row more than asked says whether there is a next page.
+      const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('impedance_daily_rows'), {
+        ...filter.params,
+        tenant,
+        limit: limit + 1,
+        offset,
+      });
+      const more = rows.length > limit;
+      return { rows: rows.slice(0, limit), limit, offset, next_offset: more ? offset + limit : null };
+    },
+  );
+}

@@ -1,0 +1,11 @@
+-- Tenancy: every DT belongs to a tenant, the owner of the API keys that may see it (api/tenancy.ts). Rows
+-- written before this migration, and topology loads that name no tenant, belong to `default`, the tenant of
+-- a key given without one, so a single-tenant installation behaves as before.
+-- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
+-- @note servers; see sql/008_envelope_imputation.sql for why 18.16 takes a plain ADD COLUMN and COMMENT COLUMN.
+-- @if add_column_if_not_exists
+ALTER TABLE topology_transformers ADD COLUMN IF NOT EXISTS tenant String DEFAULT 'default' COMMENT 'Tenant the DT belongs to: an API key of this tenant sees the DT, its meters and their results; keys of other tenants get 403. default = the tenant of keys given without one.';
+-- @else
+-- ALTER TABLE topology_transformers ADD COLUMN tenant String DEFAULT 'default' COMMENT 'Tenant the DT belongs to: an API key of this tenant sees the DT, its meters and their results; keys of other tenants get 403. default = the tenant of keys given without one.';
+-- ALTER TABLE topology_transformers COMMENT COLUMN tenant 'Tenant the DT belongs to: an API key of this tenant sees the DT, its meters and their results; keys of other tenants get 403. default = the tenant of keys given without one.';
+-- @end
