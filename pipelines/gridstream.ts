@@ -9,9 +9,10 @@ import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { MeterReading, TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
 import { DEFAULT_IMPEDANCE_CONFIG } from '../processors/impedance.js';
-import { queryLoadPatterns, startEnvelopeStage } from './envelope-stage.js';
-import { startImpedanceStage } from './impedance-stage.js';
+import { envelopeStage, queryLoadPatterns } from './envelope-stage.js';
+import { impedanceStage } from './impedance-stage.js';
 import { startIngest } from './ingest-task.js';
+import { READINGS_GROUP, startReadingsTask } from './readings-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
 import { topicSpecs } from './topics.js';
 import { startWarehouseSink } from './warehouse-sink.js';
@@ -20,7 +21,8 @@ import { startWarehouseSink } from './warehouse-sink.js';
  * The gridstream dataflow, the same in embedded and distributed mode:
  *
  *   MQTT ──ingest──▶ gridstream.readings ──envelopes──▶ gridstream.envelopes ─┐
- *                │                     └──impedance──▶ gridstream.impedance(.flags) ┤
+ *                │         (read once) ├──impedance──▶ gridstream.impedance(.flags) ┤
+ *                │                     └──readings table ─────────────────────────────▶ ClickHouse
  *                ├─▶ gridstream.weather / .dispatches ──────────────────────────┼──warehouse sink──▶ ClickHouse
  *                └─▶ gridstream.deadletters ─────────────────────────────────────┤
  *   topology load ──▶ gridstream.topology.* (compacted) ──▶ topology table ──────┘ (meter → DT, meters per DT)
@@ -72,8 +74,7 @@ export async function startPipeline(
   const sink = processing ? startWarehouseSink({ log, warehouse, metrics }) : null;
   const revisionHorizonMs = config.revisionHorizonH * 3_600_000;
   const envelopes = processing
-    ? startEnvelopeStage({
-        log,
+    ? envelopeStage({
         partitions: config.partitions,
         config: { allowedLatenessMs: config.allowedLatenessS * 1000, revisionHorizonMs },
         metrics,
@@ -84,8 +85,7 @@ export async function startPipeline(
       })
     : null;
   const impedance = processing
-    ? startImpedanceStage({
-        log,
+    ? impedanceStage({
         partitions: config.partitions,
         config: {
           ...DEFAULT_IMPEDANCE_CONFIG,
@@ -99,6 +99,10 @@ export async function startPipeline(
           recentReadings(warehouse, topology, partition, config.partitions, 24 * 3_600_000),
       })
     : null;
+  const readings =
+    envelopes && impedance
+      ? startReadingsTask({ log, warehouse, metrics, stages: [envelopes.stage, impedance] })
+      : null;
   let ingest: Awaited<ReturnType<typeof startIngest>> | null = null;
   if (roles.includes('bridge')) {
     if (!broker) throw new Error('the bridge role needs an MQTT broker');
@@ -112,14 +116,12 @@ export async function startPipeline(
   }
 
   const lags = async () => ({
-    envelopes: (await envelopes?.lag()) ?? 0,
-    impedance: (await impedance?.lag()) ?? 0,
+    readings: (await readings?.lag()) ?? 0,
     sink: (await sink?.lag()) ?? 0,
   });
   const lagTimer = setInterval(() => {
     void lags().then((l) => {
-      metrics.consumerLag.set({ group: 'gridstream-envelopes' }, l.envelopes);
-      metrics.consumerLag.set({ group: 'gridstream-impedance' }, l.impedance);
+      metrics.consumerLag.set({ group: READINGS_GROUP }, l.readings);
       metrics.consumerLag.set({ group: 'gridstream-warehouse-sink' }, l.sink);
     });
   }, 1000);
@@ -149,15 +151,15 @@ export async function startPipeline(
         await new Promise((resolve) => setTimeout(resolve, 600));
         const l = await lags();
         const now = ingest?.handled() ?? 0;
-        quiet = l.envelopes === 0 && l.impedance === 0 && l.sink === 0 && now === handled ? quiet + 1 : 0;
+        quiet = l.readings === 0 && l.sink === 0 && now === handled ? quiet + 1 : 0;
         handled = now;
       }
     },
     async stop() {
       clearInterval(lagTimer);
       await ingest?.stop();
-      await envelopes?.stop();
-      await impedance?.stop();
+      envelopes?.close();
+      await readings?.stop();
       await sink?.stop();
       await topology.stop();
     },

@@ -56,6 +56,8 @@ class TableBuffer {
   readonly queue = new PQueue({ concurrency: 1 });
   /** The last batch's insert; as batches run in order, awaiting it awaits all earlier ones. */
   last: Promise<void> = Promise.resolve();
+  /** Waiters for the insert of the rows buffered now, settled when they are cut into a batch. */
+  nextBatch: { promise: Promise<void>; resolve: (inserted: Promise<void>) => void } | undefined;
 }
 
 /**
@@ -120,6 +122,25 @@ export class BatchWriter {
   async flush(): Promise<void> {
     for (const [table, buffer] of this.tables) this.cut(table, buffer);
     await Promise.all([...this.tables.values()].map((buffer) => buffer.last));
+  }
+
+  /**
+   * Resolves when every row added so far is in the warehouse, without cutting a batch early (as flush()
+   * does): the rows still buffered go with their batch when it fills or its delay runs out. For callers that
+   * wait for durability on every small batch (a log consumer committing offsets) but want large inserts.
+   */
+  async written(): Promise<void> {
+    await Promise.all(
+      [...this.tables.values()].map((buffer) => {
+        if (buffer.lines.length === 0) return buffer.last;
+        if (buffer.nextBatch === undefined) {
+          let resolve!: (inserted: Promise<void>) => void;
+          const promise = new Promise<void>((r) => (resolve = r));
+          buffer.nextBatch = { promise, resolve };
+        }
+        return buffer.nextBatch.promise;
+      }),
+    );
   }
 
   /**
@@ -194,6 +215,8 @@ export class BatchWriter {
     // flush() and close() observe a failure (only possible once close() gave up); nobody else must see it.
     inserted.catch(() => {});
     buffer.last = inserted;
+    buffer.nextBatch?.resolve(inserted);
+    buffer.nextBatch = undefined;
   }
 
   /**
