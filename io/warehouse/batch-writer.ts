@@ -103,13 +103,36 @@ export class BatchWriter {
     if (rows.length === 0) return Promise.resolve();
     const buffer = this.buffer(table);
     for (const row of rows) {
-      const line = this.warehouse.encodeRow(row);
       if (buffer.lines.length === 0) buffer.columns = Object.keys(row);
-      buffer.lines.push(line);
-      buffer.bytes += line.length;
-      buffer.hash.update(line);
-      if (buffer.lines.length >= this.maxRows || buffer.bytes >= this.maxBytes) this.cut(table, buffer);
+      this.take(table, buffer, this.warehouse.encodeRow(row));
     }
+    return this.added(table, buffer);
+  }
+
+  /**
+   * As add(), for rows the caller has already encoded exactly as the warehouse's encodeRow() would (all with
+   * these columns, in this order), e.g. by a renderer for a table's hot path checked against encodeRow().
+   */
+  addEncoded(table: string, columns: readonly string[], lines: readonly string[]): Promise<void> {
+    if (this.closing) return Promise.reject(new Error(`warehouse writer is closed (adding to ${table})`));
+    if (lines.length === 0) return Promise.resolve();
+    const buffer = this.buffer(table);
+    for (const line of lines) {
+      if (buffer.lines.length === 0) buffer.columns = columns;
+      this.take(table, buffer, line);
+    }
+    return this.added(table, buffer);
+  }
+
+  private take(table: string, buffer: TableBuffer, line: string): void {
+    buffer.lines.push(line);
+    buffer.bytes += line.length;
+    buffer.hash.update(line);
+    if (buffer.lines.length >= this.maxRows || buffer.bytes >= this.maxBytes) this.cut(table, buffer);
+  }
+
+  /** After rows were taken: arms the table's delay and holds the caller back while the buffer is full. */
+  private added(table: string, buffer: TableBuffer): Promise<void> {
     if (buffer.lines.length > 0 && buffer.timer === undefined) {
       buffer.timer = setTimeout(() => this.cut(table, buffer), this.maxDelayMs);
     }
