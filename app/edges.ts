@@ -1,3 +1,4 @@
+import { rememberEncodedRecords } from '../core/codec.js';
 import type { GridstreamConfig } from '../core/config.js';
 import { externalBroker, startEmbeddedBroker } from '../io/broker/broker.js';
 import { KafkaLog } from '../io/log/kafka-log.js';
@@ -16,6 +17,8 @@ export async function openEdges(
   try {
     await migrate(warehouse, { retentionDays: config.retentionDays });
     const log: Log = config.kafkaBrokers ? new KafkaLog({ brokers: config.kafkaBrokers }) : new MemoryLog();
+    // Only the in-process log hands a record's own buffer to its consumers, which then skip decoding it.
+    rememberEncodedRecords(log.kind === 'memory');
     // Only the bridge consumes MQTT; a process without it starts no embedded broker.
     const broker = !roles.includes('bridge')
       ? null

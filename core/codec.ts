@@ -49,6 +49,16 @@ export function schemaId(name: LogSchemaName): number {
  * decode). Weak, so an entry goes when the log drops the buffer. Decoded records are shared: never mutate one.
  */
 const encoded = new WeakMap<Buffer, { name: LogSchemaName; record: unknown }>();
+let remember = true;
+
+/**
+ * Whether encode() remembers its records for decode() (default on). A process whose records go to Kafka
+ * turns it off: its consumers get fresh buffers, so the entry would never be used, and setting it is a good
+ * part of what encoding costs a busy bridge (the weak map's upkeep falls on the garbage collector).
+ */
+export function rememberEncodedRecords(on: boolean): void {
+  remember = on;
+}
 
 /** Reused for the Avro body, so encoding allocates only the record's own buffer. */
 let scratch = Buffer.allocUnsafe(64 * 1024);
@@ -66,7 +76,7 @@ export function encode<N extends LogSchemaName>(name: N, record: LogRecordTypes[
   scratch.writeUInt32BE(schemaId(name), 1);
   const out = Buffer.allocUnsafe(end);
   scratch.copy(out, 0, 0, end);
-  encoded.set(out, { name, record });
+  if (remember) encoded.set(out, { name, record });
   return out;
 }
 

@@ -1,6 +1,6 @@
-import { decode, encode } from '../core/codec.js';
+import { encode } from '../core/codec.js';
 import { observeEventTimeLag, type Metrics } from '../core/metrics.js';
-import type { Log, ProduceRecord } from '../io/log/log.js';
+import type { ProduceRecord } from '../io/log/log.js';
 import { partitionFor } from '../io/log/partitioner.js';
 import {
   initialEnvelopeState,
@@ -21,7 +21,8 @@ import {
   type MeterShapeRow,
 } from '../processors/imputation.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
-import { startProcessorTask, type ProcessorTask } from './processor-task.js';
+import { KeyedStage } from './keyed-stage.js';
+import type { MeterReading } from '../schemas/types.gen.js';
 import type { TopologyTable } from './topology-table.js';
 import { TOPICS } from './topics.js';
 
@@ -35,9 +36,16 @@ import { TOPICS } from './topics.js';
  * daily; the hourly rounds in between keep the shapes loaded last), and injected into every
  * partition that has DTs (through one of its DTs' keys), each with only its own DTs' meter shapes; a partition
  * assigned later gets the latest patterns in its restore inputs.
+ *
+ * The stage runs on the readings task (pipelines/readings-task.ts), which reads and decodes each reading once
+ * for every stage; `close` stops the pattern reloads.
  */
-export function startEnvelopeStage(options: {
-  log: Log;
+export interface EnvelopeStage {
+  readonly stage: KeyedStage<EnvelopeState, EnvelopeInput, EnvelopeOutput, MeterReading>;
+  close(): void;
+}
+
+export function envelopeStage(options: {
   partitions: number;
   config: EnvelopeConfig;
   metrics: Metrics;
@@ -48,7 +56,7 @@ export function startEnvelopeStage(options: {
   loadPatterns?: (withMeterShapes: boolean) => Promise<LoadPatterns>;
   patternsEveryMs?: number;
   meterShapesEveryMs?: number;
-}): ProcessorTask<EnvelopeInput> {
+}): EnvelopeStage {
   const { metrics, topology } = options;
   const meterCounts = (dts: Iterable<string>): EnvelopeInput[] => {
     const counts = topology.index.metersPerDt();
@@ -94,17 +102,14 @@ export function startEnvelopeStage(options: {
       [...all.meterShapes].filter(([dt]) => partitionFor(dt, options.partitions) === partition),
     ),
   });
-  const task = startProcessorTask<EnvelopeState, EnvelopeInput, EnvelopeOutput>({
-    log: options.log,
-    group: 'gridstream-envelopes',
-    inputTopic: TOPICS.readings.name,
+  const task = new KeyedStage<EnvelopeState, EnvelopeInput, EnvelopeOutput, MeterReading>({
     partitions: options.partitions,
     processor: {
       name: 'envelopes',
       init: initialEnvelopeState,
       step: (state, input) => stepEnvelope(state, input, options.config),
     },
-    toInput: (record) => ({ type: 'reading', reading: decode('MeterReading', record.value) }),
+    toInput: (reading) => ({ type: 'reading', reading }),
     punctuation: { input: { type: 'emit' }, everyMs: options.emitEveryMs ?? 1000 },
     // A slot can be revised for the revision horizon after its end: that much input rebuilds its state.
     replayLookbackMs: options.config.revisionHorizonMs + options.config.allowedLatenessMs + 15 * 60_000,
@@ -131,8 +136,6 @@ export function startEnvelopeStage(options: {
       ),
       ...((await options.restore?.(partition)) ?? []),
     ],
-    onAssignment: (partitions) =>
-      metrics.assignedPartitions.set({ group: 'gridstream-envelopes' }, partitions),
     observe: (states) => observeEventTimeLag(metrics, 'envelopes', states),
   });
 
@@ -154,10 +157,9 @@ export function startEnvelopeStage(options: {
     : null;
   timer?.unref();
   return {
-    ...task,
-    async stop() {
+    stage: task,
+    close() {
       if (timer) clearInterval(timer);
-      await task.stop();
     },
   };
 }

@@ -9,13 +9,14 @@ import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { MeterReading, TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
 import { DEFAULT_IMPEDANCE_CONFIG } from '../processors/impedance.js';
-import { queryLoadPatterns, startEnvelopeStage } from './envelope-stage.js';
-import { startImpedanceStage } from './impedance-stage.js';
+import { envelopeStage, queryLoadPatterns } from './envelope-stage.js';
+import { impedanceStage } from './impedance-stage.js';
 import { DEFAULT_STRESS_CONFIG } from '../processors/stress.js';
 import { queryRecentWeather, queryStressHistory } from './stress-restore.js';
 import { STRESS_HISTORY_MS, startStressStage } from './stress-stage.js';
 import { WeatherTable } from './weather-table.js';
 import { startIngest } from './ingest-task.js';
+import { READINGS_GROUP, startReadingsTask } from './readings-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
 import { topicSpecs } from './topics.js';
 import { startWarehouseSink } from './warehouse-sink.js';
@@ -24,11 +25,12 @@ import { startWarehouseSink } from './warehouse-sink.js';
  * The gridstream dataflow, the same in embedded and distributed mode:
  *
  *   MQTT ──ingest──▶ gridstream.readings ──envelopes──▶ gridstream.envelopes ─┐
- *                │       (+ weather, topology) └──stress──▶ gridstream.stress, .operating-envelopes ┤
- *                │                     └──impedance──▶ gridstream.impedance(.flags) ┤
+ *                │         (read once) ├──impedance──▶ gridstream.impedance(.flags) ┤
+ *                │                     └──readings table ─────────────────────────────▶ ClickHouse
  *                ├─▶ gridstream.weather / .dispatches ──────────────────────────┼──warehouse sink──▶ ClickHouse
  *                └─▶ gridstream.deadletters ─────────────────────────────────────┤
  *   topology load ──▶ gridstream.topology.* (compacted) ──▶ topology table ──────┘ (meter → DT, meters per DT)
+ *   gridstream.envelopes (+ weather, topology) ──stress──▶ gridstream.stress, .operating-envelopes ──▶ warehouse sink
  *
  * Which log, warehouse and broker it runs on is decided by the caller (the edges).
  */
@@ -77,8 +79,7 @@ export async function startPipeline(
   const sink = processing ? startWarehouseSink({ log, warehouse, metrics }) : null;
   const revisionHorizonMs = config.revisionHorizonH * 3_600_000;
   const envelopes = processing
-    ? startEnvelopeStage({
-        log,
+    ? envelopeStage({
         partitions: config.partitions,
         config: { allowedLatenessMs: config.allowedLatenessS * 1000, revisionHorizonMs },
         metrics,
@@ -89,8 +90,7 @@ export async function startPipeline(
       })
     : null;
   const impedance = processing
-    ? startImpedanceStage({
-        log,
+    ? impedanceStage({
         partitions: config.partitions,
         config: {
           ...DEFAULT_IMPEDANCE_CONFIG,
@@ -104,6 +104,10 @@ export async function startPipeline(
           recentReadings(warehouse, topology, partition, config.partitions, 24 * 3_600_000),
       })
     : null;
+  const readings =
+    envelopes && impedance
+      ? startReadingsTask({ log, warehouse, metrics, stages: [envelopes.stage, impedance] })
+      : null;
   // envelopes + weather + topology → stress rows and operating envelopes (pipelines/stress-stage.ts).
   const weather = processing ? new WeatherTable(log, STRESS_HISTORY_MS) : null;
   weather?.start(() => queryRecentWeather(warehouse, STRESS_HISTORY_MS));
@@ -131,15 +135,13 @@ export async function startPipeline(
   }
 
   const lags = async () => ({
-    envelopes: (await envelopes?.lag()) ?? 0,
-    impedance: (await impedance?.lag()) ?? 0,
+    readings: (await readings?.lag()) ?? 0,
     stress: (await stress?.lag()) ?? 0,
     sink: (await sink?.lag()) ?? 0,
   });
   const lagTimer = setInterval(() => {
     void lags().then((l) => {
-      metrics.consumerLag.set({ group: 'gridstream-envelopes' }, l.envelopes);
-      metrics.consumerLag.set({ group: 'gridstream-impedance' }, l.impedance);
+      metrics.consumerLag.set({ group: READINGS_GROUP }, l.readings);
       metrics.consumerLag.set({ group: 'gridstream-stress' }, l.stress);
       metrics.consumerLag.set({ group: 'gridstream-warehouse-sink' }, l.sink);
     });
@@ -170,18 +172,16 @@ export async function startPipeline(
         await new Promise((resolve) => setTimeout(resolve, 600));
         const l = await lags();
         const now = ingest?.handled() ?? 0;
-        quiet =
-          l.envelopes === 0 && l.impedance === 0 && l.stress === 0 && l.sink === 0 && now === handled
-            ? quiet + 1
-            : 0;
+        quiet = l.readings === 0 && l.stress === 0 && l.sink === 0 && now === handled ? quiet + 1 : 0;
         handled = now;
       }
     },
     async stop() {
       clearInterval(lagTimer);
       await ingest?.stop();
-      await envelopes?.stop();
-      await impedance?.stop();
+      envelopes?.close();
+      // The readings task first: the envelopes it flushes on stopping still reach the stress stage.
+      await readings?.stop();
       await stress?.stop();
       await weather?.stop();
       await sink?.stop();

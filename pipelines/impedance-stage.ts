@@ -1,6 +1,6 @@
-import { decode, encode } from '../core/codec.js';
+import { encode } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
-import type { Log, ProduceRecord } from '../io/log/log.js';
+import type { ProduceRecord } from '../io/log/log.js';
 import {
   initialImpedanceState,
   stepImpedance,
@@ -10,8 +10,8 @@ import {
   type ImpedanceState,
   type LegDayImpedance,
 } from '../processors/impedance.js';
-import type { ImpedanceDaily, ImpedanceFlagKind } from '../schemas/types.gen.js';
-import { startProcessorTask, type ProcessorTask } from './processor-task.js';
+import type { ImpedanceDaily, ImpedanceFlagKind, MeterReading } from '../schemas/types.gen.js';
+import { KeyedStage } from './keyed-stage.js';
 import type { TopologyTable } from './topology-table.js';
 import { TOPICS } from './topics.js';
 
@@ -20,9 +20,9 @@ const FLAG_KINDS: readonly ImpedanceFlagKind[] = ['absolute', 'own_rise', 'peer_
 /**
  * readings → impedance processor → daily leg impedance and high-impedance flags. The seed-003 identifiers of
  * each row (service point, meter number, serial number, premise) come from the topology when it is written.
+ * It runs on the readings task (pipelines/readings-task.ts) beside the envelope stage.
  */
-export function startImpedanceStage(options: {
-  log: Log;
+export function impedanceStage(options: {
   partitions: number;
   config: ImpedanceConfig;
   metrics: Metrics;
@@ -30,7 +30,7 @@ export function startImpedanceStage(options: {
   /** Readings that rebuild a partition's state (the day in progress) when it is assigned here. */
   restore?: (partition: number) => Promise<ImpedanceInput[]>;
   emitEveryMs?: number;
-}): ProcessorTask<ImpedanceInput> {
+}): KeyedStage<ImpedanceState, ImpedanceInput, ImpedanceOutput, MeterReading> {
   const { metrics, topology } = options;
   const flagged = new FlaggedLegs(metrics);
   const dailyRecord = (row: LegDayImpedance): ImpedanceDaily => {
@@ -43,17 +43,14 @@ export function startImpedanceStage(options: {
       premise_id: meter?.premise_id ?? null,
     };
   };
-  return startProcessorTask<ImpedanceState, ImpedanceInput, ImpedanceOutput>({
-    log: options.log,
-    group: 'gridstream-impedance',
-    inputTopic: TOPICS.readings.name,
+  return new KeyedStage<ImpedanceState, ImpedanceInput, ImpedanceOutput, MeterReading>({
     partitions: options.partitions,
     processor: {
       name: 'impedance',
       init: initialImpedanceState,
       step: (state, input) => stepImpedance(state, input, options.config),
     },
-    toInput: (record) => ({ type: 'reading', reading: decode('MeterReading', record.value) }),
+    toInput: (reading) => ({ type: 'reading', reading }),
     // Leg-days change slowly; a provisional median a minute old is fresh enough.
     punctuation: { input: { type: 'emit' }, everyMs: options.emitEveryMs ?? 60_000 },
     // The day in progress: its readings rebuild its estimates (and relearn each leg's peers).
@@ -98,8 +95,6 @@ export function startImpedanceStage(options: {
       ]);
     },
     restore: async (partition) => (await options.restore?.(partition)) ?? [],
-    onAssignment: (partitions) =>
-      metrics.assignedPartitions.set({ group: 'gridstream-impedance' }, partitions),
   });
 }
 

@@ -10,7 +10,6 @@ import {
   envelopeRow,
   impedanceDailyRow,
   impedanceFlagRow,
-  readingRow,
   topologyMeterRow,
   topologyTransformerRow,
   weatherRow,
@@ -19,9 +18,12 @@ import { TABLES } from '../io/warehouse/tables.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { TOPICS } from './topics.js';
 
-/** Which table each log topic lands in, and how a record becomes a row. */
+/**
+ * Which table each log topic lands in, and how a record becomes a row. The readings, by far the most
+ * records, are written by the readings task (pipelines/readings-task.ts), which decodes each once for the
+ * processors and the warehouse together.
+ */
 const ROUTES: Record<string, { table: string; row: (value: Buffer) => Record<string, unknown> }> = {
-  [TOPICS.readings.name]: { table: TABLES.readings, row: (v) => readingRow(decode('MeterReading', v)) },
   [TOPICS.envelopes.name]: { table: TABLES.envelopes, row: (v) => envelopeRow(decode('DtEnvelope', v)) },
   [TOPICS.impedance.name]: {
     table: TABLES.impedanceDaily,
@@ -75,19 +77,7 @@ export function startWarehouseSink(options: {
   maxInFlight?: number;
 }): WarehouseSink {
   const { metrics } = options;
-  const writer = new BatchWriter(options.warehouse, {
-    onInserted: (table, rows, ms) => {
-      metrics.rowsInserted.inc({ table }, rows);
-      metrics.insertSeconds.observe({ table }, ms / 1000);
-    },
-    onError: (table, error, attempt) => {
-      metrics.insertErrors.inc({ table });
-      if (attempt === 1 || attempt % 10 === 0)
-        console.error(
-          `warehouse insert into ${table} failed (attempt ${attempt}, retrying): ${(error as Error).message}`,
-        );
-    },
-  });
+  const writer = warehouseWriter(options.warehouse, metrics);
   // ClickHouse wants few large inserts: once a poll has records it waits up to 200 ms for a fuller batch.
   const consumer = options.log.consumer({
     group: 'gridstream-warehouse-sink',
@@ -108,17 +98,8 @@ export function startWarehouseSink(options: {
       try {
         row = route.row(record.value);
       } catch (error) {
-        // A record another producer wrote that does not decode: kept as a dead letter, never a crash.
         table = TABLES.deadLetters;
-        row = deadLetterRow({
-          received_at: Date.now(),
-          source_topic: `${record.topic}[${record.partition}]@${record.offset}`,
-          reason_code: 'undecodable_record',
-          reason: (error as Error).message,
-          key: record.key,
-          raw: record.value,
-        });
-        metrics.deadLetters.inc({ reason: 'undecodable_record' });
+        row = undecodableRow(record, error as Error, metrics);
       }
       let rows = byTable.get(table);
       if (!rows) byTable.set(table, (rows = []));
@@ -162,4 +143,34 @@ export function startWarehouseSink(options: {
       await consumer.close();
     },
   };
+}
+
+/** A batch writer into the warehouse that reports its inserts and failures to the metrics and the log. */
+export function warehouseWriter(warehouse: Warehouse, metrics: Metrics): BatchWriter {
+  return new BatchWriter(warehouse, {
+    onInserted: (table, rows, ms) => {
+      metrics.rowsInserted.inc({ table }, rows);
+      metrics.insertSeconds.observe({ table }, ms / 1000);
+    },
+    onError: (table, error, attempt) => {
+      metrics.insertErrors.inc({ table });
+      if (attempt === 1 || attempt % 10 === 0)
+        console.error(
+          `warehouse insert into ${table} failed (attempt ${attempt}, retrying): ${(error as Error).message}`,
+        );
+    },
+  });
+}
+
+/** A record another producer wrote that does not decode: kept as a dead letter, never a crash. */
+export function undecodableRow(record: LogRecord, error: Error, metrics: Metrics): Record<string, unknown> {
+  metrics.deadLetters.inc({ reason: 'undecodable_record' });
+  return deadLetterRow({
+    received_at: Date.now(),
+    source_topic: `${record.topic}[${record.partition}]@${record.offset}`,
+    reason_code: 'undecodable_record',
+    reason: error.message,
+    key: record.key,
+    raw: record.value,
+  });
 }

@@ -318,7 +318,10 @@ export class LegSteps {
     leg = this.legKeys.length;
     this.legIndex.set(legKey, leg);
     this.legKeys.push(legKey);
-    if (leg >= this.capacity) this.reserve(Math.max(8, Math.ceil(this.capacity * 1.5)));
+    // Growth by an eighth (at least 8 legs), not by half: the slope matrices are legs² per DT, the largest
+    // state a processor holds (~190 MB for 100,000 meters), and half again is up to 2.25× their size in
+    // slack. A resize copies them once more, which happens only while a DT's legs are first seen.
+    if (leg >= this.capacity) this.reserve(this.capacity + Math.max(8, Math.ceil(this.capacity / 8)));
     return leg;
   }
 

@@ -56,6 +56,8 @@ class TableBuffer {
   readonly queue = new PQueue({ concurrency: 1 });
   /** The last batch's insert; as batches run in order, awaiting it awaits all earlier ones. */
   last: Promise<void> = Promise.resolve();
+  /** Waiters for the insert of the rows buffered now, settled when they are cut into a batch. */
+  nextBatch: { promise: Promise<void>; resolve: (inserted: Promise<void>) => void } | undefined;
 }
 
 /**
@@ -101,13 +103,36 @@ export class BatchWriter {
     if (rows.length === 0) return Promise.resolve();
     const buffer = this.buffer(table);
     for (const row of rows) {
-      const line = this.warehouse.encodeRow(row);
       if (buffer.lines.length === 0) buffer.columns = Object.keys(row);
-      buffer.lines.push(line);
-      buffer.bytes += line.length;
-      buffer.hash.update(line);
-      if (buffer.lines.length >= this.maxRows || buffer.bytes >= this.maxBytes) this.cut(table, buffer);
+      this.take(table, buffer, this.warehouse.encodeRow(row));
     }
+    return this.added(table, buffer);
+  }
+
+  /**
+   * As add(), for rows the caller has already encoded exactly as the warehouse's encodeRow() would (all with
+   * these columns, in this order), e.g. by a renderer for a table's hot path checked against encodeRow().
+   */
+  addEncoded(table: string, columns: readonly string[], lines: readonly string[]): Promise<void> {
+    if (this.closing) return Promise.reject(new Error(`warehouse writer is closed (adding to ${table})`));
+    if (lines.length === 0) return Promise.resolve();
+    const buffer = this.buffer(table);
+    for (const line of lines) {
+      if (buffer.lines.length === 0) buffer.columns = columns;
+      this.take(table, buffer, line);
+    }
+    return this.added(table, buffer);
+  }
+
+  private take(table: string, buffer: TableBuffer, line: string): void {
+    buffer.lines.push(line);
+    buffer.bytes += line.length;
+    buffer.hash.update(line);
+    if (buffer.lines.length >= this.maxRows || buffer.bytes >= this.maxBytes) this.cut(table, buffer);
+  }
+
+  /** After rows were taken: arms the table's delay and holds the caller back while the buffer is full. */
+  private added(table: string, buffer: TableBuffer): Promise<void> {
     if (buffer.lines.length > 0 && buffer.timer === undefined) {
       buffer.timer = setTimeout(() => this.cut(table, buffer), this.maxDelayMs);
     }
@@ -120,6 +145,25 @@ export class BatchWriter {
   async flush(): Promise<void> {
     for (const [table, buffer] of this.tables) this.cut(table, buffer);
     await Promise.all([...this.tables.values()].map((buffer) => buffer.last));
+  }
+
+  /**
+   * Resolves when every row added so far is in the warehouse, without cutting a batch early (as flush()
+   * does): the rows still buffered go with their batch when it fills or its delay runs out. For callers that
+   * wait for durability on every small batch (a log consumer committing offsets) but want large inserts.
+   */
+  async written(): Promise<void> {
+    await Promise.all(
+      [...this.tables.values()].map((buffer) => {
+        if (buffer.lines.length === 0) return buffer.last;
+        if (buffer.nextBatch === undefined) {
+          let resolve!: (inserted: Promise<void>) => void;
+          const promise = new Promise<void>((r) => (resolve = r));
+          buffer.nextBatch = { promise, resolve };
+        }
+        return buffer.nextBatch.promise;
+      }),
+    );
   }
 
   /**
@@ -194,6 +238,8 @@ export class BatchWriter {
     // flush() and close() observe a failure (only possible once close() gave up); nobody else must see it.
     inserted.catch(() => {});
     buffer.last = inserted;
+    buffer.nextBatch?.resolve(inserted);
+    buffer.nextBatch = undefined;
   }
 
   /**

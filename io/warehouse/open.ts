@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 
-import { ChdbWarehouse } from './chdb-warehouse.js';
 import { ServerWarehouse } from './server-warehouse.js';
 import type { Warehouse } from './warehouse.js';
 
@@ -11,10 +10,15 @@ export interface OpenWarehouseOptions {
   dataDir: string;
 }
 
-/** Opens the warehouse for the runtime mode: a ClickHouse server when a URL is given, else embedded chdb. */
+/**
+ * Opens the warehouse for the runtime mode: a ClickHouse server when a URL is given, else embedded chdb.
+ * chdb is imported only when chosen: loading it maps libchdb.so (~137 MB resident), which a process that
+ * writes to a server has no use for.
+ */
 export async function openWarehouse(options: OpenWarehouseOptions): Promise<Warehouse> {
   if (options.clickhouseUrl !== undefined && options.clickhouseUrl !== '') {
     return ServerWarehouse.connect(options.clickhouseUrl);
   }
+  const { ChdbWarehouse } = await import('./chdb-warehouse.js');
   return new ChdbWarehouse(join(options.dataDir, 'clickhouse'));
 }

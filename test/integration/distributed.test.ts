@@ -178,7 +178,7 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
           const url = /at (http:\/\/[^ ]+)/.exec(p.output())![1]!;
           const metrics = await (await fetch(`${url}/metrics`)).text();
           return Number(
-            /gridstream_assigned_partitions\{group="gridstream-envelopes"\} (\d+)/.exec(metrics)?.[1] ?? 0,
+            /gridstream_assigned_partitions\{group="gridstream-readings"\} (\d+)/.exec(metrics)?.[1] ?? 0,
           );
         }),
       );

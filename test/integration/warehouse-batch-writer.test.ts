@@ -173,6 +173,31 @@ describe.each(ENGINES)('BatchWriter on the %s warehouse', (kind) => {
     await writer.close();
   });
 
+  it('written() resolves once the rows added so far are inserted, without cutting their batch early', async () => {
+    const batches: number[] = [];
+    const writer = new BatchWriter(engine, {
+      maxRows: 10,
+      maxDelayMs: 300,
+      onInserted: (_table, n) => batches.push(n),
+    });
+    const { rows, stored } = weatherBatch(16);
+    await writer.add('weather', rows.slice(0, 4));
+    const first = writer.written();
+    await writer.add('weather', rows.slice(4, 16));
+    // The first 4 rows went into the batch of 10 cut by maxRows, not into a batch of their own.
+    await first;
+    expect(batches).toEqual([10]);
+    expect(await stored()).toBeGreaterThanOrEqual(10);
+    const second = writer.written();
+    const secondDone = settled(second);
+    await sleep(100);
+    expect(secondDone()).toBe(false);
+    await second;
+    expect(batches).toEqual([10, 6]);
+    expect(await stored()).toBe(16);
+    await writer.close();
+  });
+
   it('holds add() pending while the buffer is full, until an insert frees room', async () => {
     const warehouse = new Switchboard(engine);
     let open!: () => void;

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 
 import { fillTemplate, splitStatements } from '../../io/warehouse/migrate.js';
-import { dataQualityLabel, dateTime64, parseDateTime64 } from '../../io/warehouse/rows.js';
+import {
+  dataQualityLabel,
+  dateTime64,
+  parseDateTime64,
+  READING_COLUMNS,
+  readingLine,
+  readingRow,
+} from '../../io/warehouse/rows.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import {
   encodeRows,
@@ -23,6 +30,34 @@ describe('warehouse timestamps', () => {
   it('refuses what is not an instant', () => {
     expect(() => dateTime64(Number.NaN)).toThrow(RangeError);
     expect(() => parseDateTime64('yesterday')).toThrow(RangeError);
+  });
+});
+
+describe('readingLine', () => {
+  it('renders a reading exactly as jsonEachRowLine(readingRow()) does, with its columns in order', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    const odd = [0, -0, 1e21, 1e-7, -1.5e-300, 123456789.125, 0.1 + 0.2, Number.MAX_VALUE];
+    for (let n = 0; n < 2000; n++) {
+      const legs = Array.from({ length: n % 4 }, (_, k) => ({
+        leg: k + 1,
+        v: n % 50 === 0 ? odd[k % odd.length]! : 230 + random() * 20,
+        i: Math.abs(random() * 40),
+      }));
+      const reading = {
+        meter_id: n % 3 === 0 ? `M-${n} "é\\\n\u2028"` : `M-${n}`,
+        dt_id: `DT-${n % 17}`,
+        ts: Date.UTC(2026, 6, 1) + Math.floor(Math.abs(random()) * 86_400_000),
+        p_kw: n % 40 === 0 ? odd[n % odd.length]! : random() * 10,
+        q_kvar: n % 5 === 0 ? null : random(),
+        legs,
+        e_imp_kwh: n % 7 === 0 ? null : Math.abs(random()) * 1e4,
+        e_exp_kwh: n % 11 === 0 ? null : Math.abs(random()) * 1e3,
+        received_at: Date.UTC(2026, 6, 1) + n * 997,
+      };
+      expect(readingLine(reading)).toBe(jsonEachRowLine(readingRow(reading)));
+      expect(Object.keys(readingRow(reading))).toEqual(READING_COLUMNS);
+    }
   });
 });
 

@@ -1,0 +1,123 @@
+import type { ProduceRecord } from '../io/log/log.js';
+import { partitionFor } from '../io/log/partitioner.js';
+
+/**
+ * A pure keyed processor, the way Kafka Streams has processors: a state, and a step from an input to the next
+ * state and the outputs it causes. No I/O: the stage below and the task that feeds it do that.
+ */
+export interface PureProcessor<S, I, O> {
+  readonly name: string;
+  init(): S;
+  step(state: S, input: I): { state: S; outputs: O[] };
+}
+
+/** How one pure processor runs on an input topic whose records decode to `D`. */
+export interface KeyedStageOptions<S, I, O, D> {
+  processor: PureProcessor<S, I, O>;
+  /** The input topic's partition count (where a key injected by `inject` lives). */
+  partitions: number;
+  /** Turns a decoded input record into the processor's input. */
+  toInput(value: D): I;
+  /** The punctuation input, and how often (wall clock) to send it. */
+  punctuation: { input: I; everyMs: number };
+  /** Turns outputs into records per log topic. */
+  route(outputs: O[]): Map<string, ProduceRecord[]>;
+  /** How far back (record time) a partition arriving here replays its input topic before its committed offset. */
+  replayLookbackMs: number;
+  /** Inputs that rebuild a partition's state when it is assigned here (e.g. recent data from the warehouse). */
+  restore?(partition: number): Promise<I[]>;
+  /** Called after each applied batch, e.g. to export metrics. */
+  observe?(states: ReadonlyMap<number, S>, records: number): void;
+}
+
+/** A replayed input record: its decoded value and the log's timestamp of it. */
+export interface Replayed<D> {
+  value: D;
+  timestamp: number;
+}
+
+/**
+ * What a task (pipelines/stage-task.ts) sees of a stage: several stages can share one consumer of their input
+ * topic, so each record is read and decoded once however many processors it feeds.
+ */
+export interface Stage<D> {
+  readonly name: string;
+  readonly replayLookbackMs: number;
+  /**
+   * A partition arrives: its state is rebuilt from the restore inputs, then from the replayed records (the
+   * partition up to the group's committed offset) within this stage's lookback.
+   */
+  assign(partition: number, replayed: ReadonlyArray<Replayed<D>>): Promise<void>;
+  revoke(partition: number): void;
+  apply(partition: number, value: D): void;
+  /** Sends the punctuation to every partition's state when it is due (or when `force`d, e.g. on stop). */
+  punctuate(now: number, force: boolean): void;
+  /** The outputs caused since the last call, routed to log topics. */
+  takeOutputs(): Array<[string, ProduceRecord[]]>;
+  afterBatch(records: number): void;
+}
+
+/** One state per input partition (so one DT's state lives in one place), records applied in offset order. */
+export class KeyedStage<S, I, O, D> implements Stage<D> {
+  readonly name: string;
+  readonly replayLookbackMs: number;
+  private readonly states = new Map<number, S>();
+  private pending: O[] = [];
+  private lastPunctuation = Date.now();
+
+  constructor(private readonly options: KeyedStageOptions<S, I, O, D>) {
+    this.name = options.processor.name;
+    this.replayLookbackMs = options.replayLookbackMs;
+  }
+
+  /** Feeds a side input (e.g. topology) to the state of the partition owning `key`, if it is here. */
+  inject(key: string, input: I): void {
+    this.step(partitionFor(key, this.options.partitions), input);
+  }
+
+  async assign(partition: number, replayed: ReadonlyArray<Replayed<D>>): Promise<void> {
+    this.states.set(partition, this.options.processor.init());
+    // What the rebuild emits is kept, not dropped: the warehouse can hold readings past the committed offset
+    // (they are inserted before the offsets are committed), and a slot they close here would otherwise never
+    // be written. Re-emitting a slot already written is harmless (same version).
+    for (const input of (await this.options.restore?.(partition)) ?? []) this.step(partition, input);
+    const last = replayed.at(-1);
+    if (!last) return;
+    // The log stamps records with their append time, so the stage's lookback is a suffix of the replay.
+    const from = last.timestamp - this.replayLookbackMs;
+    for (const r of replayed) if (r.timestamp >= from) this.step(partition, this.options.toInput(r.value));
+  }
+
+  revoke(partition: number): void {
+    this.states.delete(partition);
+  }
+
+  apply(partition: number, value: D): void {
+    this.step(partition, this.options.toInput(value));
+  }
+
+  punctuate(now: number, force: boolean): void {
+    if (!force && now - this.lastPunctuation < this.options.punctuation.everyMs) return;
+    for (const partition of this.states.keys()) this.step(partition, this.options.punctuation.input);
+    this.lastPunctuation = now;
+  }
+
+  takeOutputs(): Array<[string, ProduceRecord[]]> {
+    if (this.pending.length === 0) return [];
+    const outputs = this.pending;
+    this.pending = [];
+    return [...this.options.route(outputs)].filter(([, records]) => records.length > 0);
+  }
+
+  afterBatch(records: number): void {
+    this.options.observe?.(this.states, records);
+  }
+
+  private step(partition: number, input: I): void {
+    const state = this.states.get(partition);
+    if (state === undefined) return;
+    const step = this.options.processor.step(state, input);
+    this.states.set(partition, step.state);
+    if (step.outputs.length) for (const output of step.outputs) this.pending.push(output);
+  }
+}

@@ -1,0 +1,112 @@
+import { decode } from '../core/codec.js';
+import type { Metrics } from '../core/metrics.js';
+import type { Log } from '../io/log/log.js';
+import { READING_COLUMNS, readingLine, readingRow } from '../io/warehouse/rows.js';
+import { TABLES } from '../io/warehouse/tables.js';
+import type { Warehouse } from '../io/warehouse/warehouse.js';
+import type { MeterReading } from '../schemas/types.gen.js';
+import type { Stage } from './keyed-stage.js';
+import { startStageTask, type StageTask } from './stage-task.js';
+import { TOPICS } from './topics.js';
+import { undecodableRow, warehouseWriter } from './warehouse-sink.js';
+
+export const READINGS_GROUP = 'gridstream-readings';
+
+/**
+ * The readings topic, read once: one consumer group whose members decode each reading once and feed it to
+ * every stage on it (envelopes, impedance) and to the warehouse's `readings` table. A batch's offsets are
+ * committed only after the stages' outputs it caused are on the log and its readings are in the warehouse;
+ * a record that does not decode is written as a dead letter instead. (Three groups, one per consumer, cost
+ * the Kafka client's per-record work and the Avro decoding three times over.)
+ */
+export function startReadingsTask(options: {
+  log: Log;
+  warehouse: Warehouse;
+  metrics: Metrics;
+  stages: ReadonlyArray<Stage<MeterReading>>;
+}): StageTask {
+  const { metrics, warehouse } = options;
+  const writer = warehouseWriter(warehouse, metrics);
+  const direct = rendersLikeWarehouse(warehouse);
+  return startStageTask<MeterReading>({
+    log: options.log,
+    group: READINGS_GROUP,
+    inputTopic: TOPICS.readings.name,
+    decode: (record) => {
+      try {
+        return decode('MeterReading', record.value);
+      } catch {
+        return undefined;
+      }
+    },
+    stages: options.stages,
+    sink: {
+      async add(records, values) {
+        const rows: Record<string, unknown>[] = [];
+        const lines: string[] = [];
+        const dead: Record<string, unknown>[] = [];
+        for (let k = 0; k < records.length; k++) {
+          const value = values[k];
+          if (value !== undefined) {
+            if (direct) lines.push(readingLine(value));
+            else rows.push(readingRow(value));
+          } else {
+            // Rare: decoded again for the reason the dead letter records.
+            const record = records[k]!;
+            try {
+              decode('MeterReading', record.value);
+            } catch (error) {
+              dead.push(undecodableRow(record, error as Error, metrics));
+            }
+          }
+        }
+        await writer.addEncoded(TABLES.readings, READING_COLUMNS, lines);
+        await writer.add(TABLES.readings, rows);
+        await writer.add(TABLES.deadLetters, dead);
+      },
+      written: () => writer.written(),
+      close: () => writer.close(),
+    },
+    onAssignment: (partitions) => metrics.assignedPartitions.set({ group: READINGS_GROUP }, partitions),
+    maxBatch: 10_000,
+  });
+}
+
+/**
+ * Whether readingLine() renders a reading exactly as the warehouse's own encodeRow(readingRow()) does, on
+ * readings with and without the optional fields; if a warehouse ever encodes rows otherwise, the readings
+ * go through encodeRow() like every other row.
+ */
+function rendersLikeWarehouse(warehouse: Warehouse): boolean {
+  const samples: MeterReading[] = [
+    {
+      meter_id: 'M-1 "quoted"',
+      dt_id: 'DT-1',
+      ts: Date.UTC(2026, 6, 1, 10, 15, 3, 7),
+      p_kw: -1.42,
+      q_kvar: 0.31,
+      legs: [
+        { leg: 1, v: 231.4, i: 6.2 },
+        { leg: 2, v: 229, i: 0 },
+      ],
+      e_imp_kwh: 5120.4,
+      e_exp_kwh: 1e21,
+      received_at: Date.UTC(2026, 6, 1, 10, 15, 4, 120),
+    },
+    {
+      meter_id: 'M-2',
+      dt_id: 'DT-2',
+      ts: Date.UTC(2026, 6, 1),
+      p_kw: 0,
+      q_kvar: null,
+      legs: [],
+      e_imp_kwh: null,
+      e_exp_kwh: null,
+      received_at: Date.UTC(2026, 6, 1, 0, 0, 0, 999),
+    },
+  ];
+  return samples.every((r) => {
+    const row = readingRow(r);
+    return warehouse.encodeRow(row) === readingLine(r) && Object.keys(row).join() === READING_COLUMNS.join();
+  });
+}
