@@ -4,6 +4,7 @@ import { schemasDir } from './paths.js';
 import { avroType, type SchemaName } from './schemas.js';
 import type {
   DeadLetter,
+  DispatchCheck,
   DispatchCommand,
   DtEnvelope,
   DtOperatingEnvelope,
@@ -11,6 +12,7 @@ import type {
   ImpedanceDaily,
   ImpedanceFlag,
   MeterReading,
+  TopologyAsset,
   TopologyMeter,
   TopologyTransformer,
   WeatherObservation,
@@ -29,6 +31,8 @@ export interface LogRecordTypes {
   ImpedanceFlag: ImpedanceFlag;
   DtStress: DtStress;
   DtOperatingEnvelope: DtOperatingEnvelope;
+  TopologyAsset: TopologyAsset;
+  DispatchCheck: DispatchCheck;
 }
 export type LogSchemaName = keyof LogRecordTypes & SchemaName;
 

@@ -18,7 +18,9 @@ export type SchemaName =
   | 'ImpedanceDaily'
   | 'ImpedanceFlag'
   | 'DtStress'
-  | 'DtOperatingEnvelope';
+  | 'DtOperatingEnvelope'
+  | 'TopologyAsset'
+  | 'DispatchCheck';
 
 function loadTypes(): Map<string, avro.Type> {
   const registry: Record<string, avro.Type> = {};

@@ -6,6 +6,7 @@ export const TOPICS = {
   readings: { name: 'gridstream.readings', schema: 'MeterReading', key: 'DT id' },
   weather: { name: 'gridstream.weather', schema: 'WeatherObservation', key: 'station id' },
   dispatches: { name: 'gridstream.dispatches', schema: 'DispatchCommand', key: 'asset id' },
+  dispatchChecks: { name: 'gridstream.dispatch-checks', schema: 'DispatchCheck', key: 'asset id' },
   envelopes: { name: 'gridstream.envelopes', schema: 'DtEnvelope', key: 'DT id' },
   impedance: { name: 'gridstream.impedance', schema: 'ImpedanceDaily', key: 'DT id' },
   impedanceFlags: { name: 'gridstream.impedance.flags', schema: 'ImpedanceFlag', key: 'DT id' },
@@ -22,6 +23,7 @@ export const TOPICS = {
     schema: 'TopologyTransformer',
     key: 'DT id',
   },
+  topologyAssets: { name: 'gridstream.topology.assets', schema: 'TopologyAsset', key: 'asset id' },
 } as const satisfies Record<string, { name: string; schema: LogSchemaName; key: string }>;
 
 export type TopicId = keyof typeof TOPICS;

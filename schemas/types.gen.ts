@@ -16,6 +16,35 @@ export interface DeadLetter {
   raw: Buffer;
 }
 
+export type DispatchVerdict = "within" | "exceeds" | "no_envelope" | "unknown_asset";
+
+/** A dispatch command checked against the operating envelope of the DT its asset sits behind (topic gridstream.dispatch-checks, keyed by asset id). Target power is the asset's power toward the grid: positive injects (discharge, generation: export at the DT), negative withdraws (charging: import at the DT). Checked against the envelope issue in force at the dispatch time: the newest issued at or before it. */
+export interface DispatchCheck {
+  /** The dispatch command's event id. */
+  event_id: string;
+  asset_id: string;
+  dispatch_time: number;
+  /** Start of the delivery period; the slot checked is the UTC quarter hour containing it. */
+  delivery_period_start: number;
+  /** received_at of the dispatch command checked (copies of one command differ in it). */
+  received_at: number;
+  /** The asset's DT from the topology; null when the asset is not in the topology. */
+  dt_id: null | string;
+  /** Target power in kW, toward the grid (positive export, negative import). */
+  requested_kw: number;
+  /** The envelope's extra export (requested_kw > 0) or import (< 0) for the slot, kW; null without an envelope. */
+  headroom_kw: null | number;
+  /** The limit binding that headroom: load_factor, hot_spot, top_oil or voltage; null without an envelope. */
+  limited_by: null | string;
+  /** issued_at of the envelope issue used; null without one. */
+  envelope_issued_at: null | number;
+  /** Data-quality tier of that envelope (ami_direct, ami_imputed, modelled_only as in DtEnvelope); null without one. */
+  data_quality: null | string;
+  /** within: |requested_kw| <= headroom_kw; exceeds: over it (the dispatch is rejected); no_envelope: the DT has no envelope issue covering the slot at the dispatch time; unknown_asset: the asset is not in the topology. */
+  verdict: DispatchVerdict;
+  checked_at: number;
+}
+
 export type PowerUnit = "W" | "kW" | "MW";
 
 export interface PowerAmount {
@@ -331,6 +360,21 @@ export interface TelemetryPayload {
   e_imp_kwh: null | number;
   /** Cumulative exported energy register, kWh. */
   e_exp_kwh: null | number;
+}
+
+/** A dispatchable asset (battery, PV inverter, EV charger, heat pump) of the topology and the DT it sits behind (compacted topic gridstream.topology.assets, keyed by asset id). Dispatch commands name assets; this row links them to a DT, its operating envelope and its tenant. */
+export interface TopologyAsset {
+  asset_id: string;
+  /** The distribution transformer the asset is connected behind. */
+  dt_id: string;
+  /** The meter at the asset's connection, when known. */
+  meter_id: null | string;
+  /** Kind of asset as the platform names it (seed 004: BESS, VBAT, PV, ...; also EV, HEAT_PUMP). */
+  asset_type: string;
+  /** Nominal (rated) power of the asset, kW, when known. */
+  nominal_kw: null | number;
+  /** Version of the topology load this row came from. */
+  topology_version: number;
 }
 
 /** A meter of the CIS/GIS topology (compacted topic gridstream.topology.meters, keyed by meter id). */
