@@ -1,0 +1,41 @@
+import { ApiError } from './errors.js';
+
+/**
+ * Data-quality tiers (seed 000), best first. Every DT-related response declares its tier; a client whose
+ * workflow demands a minimum (a DISCOM sanctioning desk, say) sends `min_data_quality` and gets a refusal,
+ * not an answer of a lower tier.
+ */
+export const DATA_QUALITY_TIERS = ['ami-direct', 'ami-imputed', 'modelled-only'] as const;
+export type DataQualityTier = (typeof DATA_QUALITY_TIERS)[number];
+
+/** JSON-schema property for the `min_data_quality` query parameter or body field of DT routes. */
+export const minDataQualitySchema = {
+  type: 'string',
+  enum: [...DATA_QUALITY_TIERS],
+  description:
+    'Refuse (422 data_quality_below_minimum) rather than answer from data of a lower tier than this: ami-direct > ami-imputed > modelled-only',
+} as const;
+
+/** The tier as the warehouse or a record spells it (ami_direct or ami-direct), normalised. */
+export function dataQualityTier(value: unknown): DataQualityTier {
+  const tier = String(value).replaceAll('_', '-');
+  if (!(DATA_QUALITY_TIERS as readonly string[]).includes(tier))
+    throw new Error(`unknown data-quality tier ${JSON.stringify(value)}`);
+  return tier as DataQualityTier;
+}
+
+/** Throws 422 when `actual` is a lower tier than `minimum` (no minimum: any tier is served). */
+export function requireDataQuality(
+  what: string,
+  actual: DataQualityTier,
+  minimum: DataQualityTier | undefined,
+): void {
+  if (minimum === undefined) return;
+  if (DATA_QUALITY_TIERS.indexOf(actual) <= DATA_QUALITY_TIERS.indexOf(minimum)) return;
+  throw new ApiError(
+    422,
+    'data_quality_below_minimum',
+    `${what} has data quality ${actual}, below the requested minimum ${minimum}`,
+    [{ field: 'min_data_quality', problem: `${what} is ${actual}, below ${minimum}` }],
+  );
+}
