@@ -1,0 +1,92 @@
+import { MINUTE_MS } from './time.js';
+
+/**
+ * Daily schedules such as "23:00-05:00" (seed 000's hosting-capacity additions, EV dwell windows), read in an
+ * IANA time zone. A window may wrap midnight; "00:00-24:00" is the whole day; start = end is refused (ambiguous:
+ * nothing or everything).
+ */
+export interface DailySchedule {
+  /** Minutes after local midnight the window opens, 0..1439. */
+  startMinute: number;
+  /** Minutes after local midnight it closes, 1..1440; less than startMinute when it wraps midnight. */
+  endMinute: number;
+  text: string;
+}
+
+const PATTERN = /^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):([0-5]\d)|24:00)$/;
+
+/** Parses "HH:MM-HH:MM"; throws an Error whose message says what is wrong (for a 400 naming the field). */
+export function parseSchedule(text: string): DailySchedule {
+  const m = PATTERN.exec(text);
+  if (!m)
+    throw new Error(`must be "HH:MM-HH:MM" in 24-hour time, e.g. "23:00-05:00"; got ${JSON.stringify(text)}`);
+  const startMinute = Number(m[1]) * 60 + Number(m[2]);
+  const endMinute = m[3] === '24:00' ? 1440 : Number(m[4]) * 60 + Number(m[5]);
+  if (startMinute === endMinute % 1440 && endMinute !== 1440)
+    throw new Error(`start and end are equal (${JSON.stringify(text)}): use "00:00-24:00" for the whole day`);
+  return { startMinute, endMinute, text };
+}
+
+/** Minutes the window lasts each day. */
+export function scheduleMinutes(schedule: DailySchedule): number {
+  const { startMinute, endMinute } = schedule;
+  return endMinute > startMinute ? endMinute - startMinute : 1440 - startMinute + endMinute;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** True when `timeZone` is an IANA zone this runtime knows (e.g. "Asia/Kolkata", "UTC"). */
+export function isTimeZone(timeZone: string): boolean {
+  try {
+    formatter(timeZone);
+    return true;
+  } catch {
+    formatters.delete(timeZone);
+    return false;
+  }
+}
+
+/** Local minute of the day (0..1439) of an instant in `timeZone`. */
+export function localMinuteOfDay(ms: number, timeZone: string): number {
+  let hour = 0;
+  let minute = 0;
+  for (const part of formatter(timeZone).formatToParts(ms)) {
+    if (part.type === 'hour') hour = Number(part.value);
+    else if (part.type === 'minute') minute = Number(part.value);
+  }
+  return hour * 60 + minute;
+}
+
+/** Whether the instant `ms` falls inside the daily window, read in `timeZone`. */
+export function inSchedule(schedule: DailySchedule, ms: number, timeZone: string): boolean {
+  const minute = localMinuteOfDay(ms, timeZone);
+  const { startMinute, endMinute } = schedule;
+  return endMinute > startMinute
+    ? minute >= startMinute && minute < endMinute
+    : minute >= startMinute || minute < endMinute;
+}
+
+/**
+ * Share (0..1) of the interval [fromMs, toMs) inside the window, sampled each minute: a 15-minute slot that the
+ * window half covers (e.g. a schedule starting at :07 in a zone offset by 5:30) counts half.
+ */
+export function scheduleShare(
+  schedule: DailySchedule,
+  fromMs: number,
+  toMs: number,
+  timeZone: string,
+): number {
+  let inside = 0;
+  let total = 0;
+  for (let t = fromMs; t < toMs; t += MINUTE_MS, total++) if (inSchedule(schedule, t, timeZone)) inside++;
+  return total === 0 ? 0 : inside / total;
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import {
+  inSchedule,
+  isTimeZone,
+  localMinuteOfDay,
+  parseSchedule,
+  scheduleMinutes,
+  scheduleShare,
+} from '../../core/schedule.js';
+import { SLOT_MS } from '../../core/time.js';
+
+describe('daily schedules', () => {
+  it('parses HH:MM-HH:MM, including windows that wrap midnight and 24:00', () => {
+    expect(parseSchedule('23:00-05:00')).toEqual({ startMinute: 1380, endMinute: 300, text: '23:00-05:00' });
+    expect(scheduleMinutes(parseSchedule('23:00-05:00'))).toBe(360);
+    expect(scheduleMinutes(parseSchedule('00:00-24:00'))).toBe(1440);
+    expect(scheduleMinutes(parseSchedule('08:30-17:45'))).toBe(555);
+  });
+
+  it('refuses malformed and empty windows with a reason', () => {
+    expect(() => parseSchedule('25:00-05:00')).toThrow(/HH:MM-HH:MM/);
+    expect(() => parseSchedule('23:00')).toThrow(/HH:MM-HH:MM/);
+    expect(() => parseSchedule("23:00-05:00' OR 1=1")).toThrow(/HH:MM-HH:MM/);
+    expect(() => parseSchedule('10:00-10:00')).toThrow(/equal/);
+  });
+
+  it('reads the window in the given time zone', () => {
+    // 18:00 UTC is 23:30 in India (UTC+5:30) and 19:00 in London in summer (BST).
+    const t = Date.UTC(2026, 6, 1, 18, 0);
+    expect(localMinuteOfDay(t, 'Asia/Kolkata')).toBe(23 * 60 + 30);
+    expect(localMinuteOfDay(t, 'Europe/London')).toBe(19 * 60);
+    const night = parseSchedule('23:00-05:00');
+    expect(inSchedule(night, t, 'Asia/Kolkata')).toBe(true);
+    expect(inSchedule(night, t, 'UTC')).toBe(false);
+    expect(inSchedule(night, Date.UTC(2026, 6, 1, 4, 59), 'UTC')).toBe(true);
+    expect(inSchedule(night, Date.UTC(2026, 6, 1, 5, 0), 'UTC')).toBe(false);
+  });
+
+  it('counts the share of a slot inside the window', () => {
+    const s = parseSchedule('10:07-11:00');
+    const slot = Date.UTC(2026, 6, 1, 10, 0);
+    expect(scheduleShare(s, slot, slot + SLOT_MS, 'UTC')).toBeCloseTo(8 / 15, 12);
+    expect(scheduleShare(s, slot + SLOT_MS, slot + 2 * SLOT_MS, 'UTC')).toBe(1);
+  });
+
+  it('knows IANA zones and refuses made-up ones', () => {
+    expect(isTimeZone('Asia/Kolkata')).toBe(true);
+    expect(isTimeZone('UTC')).toBe(true);
+    expect(isTimeZone('Mars/Olympus')).toBe(false);
+  });
+});
