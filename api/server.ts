@@ -7,6 +7,7 @@ import { ApiError, errorHandler } from './errors.js';
 import { tokenBucketLimiter } from './rate-limit.js';
 import { dispatchRoutes } from './routes/dispatches.js';
 import { dtRoutes } from './routes/dt.js';
+import { dtStressRoutes } from './routes/dt-stress.js';
 import { ExportJobs } from './exports.js';
 import { impedanceExportRoutes } from './routes/impedance-exports.js';
 import { impedanceRoutes } from './routes/impedance.js';
@@ -101,6 +102,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
 
   if (deps.routes !== false) {
     dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
+    dtStressRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
     impedanceRoutes(app, deps.warehouse);
     dispatchRoutes(app, deps.warehouse);
     if (deps.exportDir) {

@@ -1,8 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { DAY_MS, iso } from '../../core/time.js';
+import { iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import { badRequest } from '../errors.js';
+import {
+  dataQualityTier,
+  minDataQualitySchema,
+  requireDataQuality,
+  type DataQualityTier,
+} from '../data-quality.js';
+import { rangeQuerySchema, requestedRange, round, type RangeQuery } from '../time-range.js';
 import { requireDt, tenantOf } from '../tenancy.js';
 
 /** Transformer endpoints. They read what the processors wrote and never recompute it. */
@@ -39,7 +45,7 @@ export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { 
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: { days?: number; from?: string; to?: string } }>(
+  app.get<{ Params: { id: string }; Querystring: RangeQuery & { min_data_quality?: DataQualityTier } }>(
     '/v1/dt/:id/load-profile',
     {
       schema: {
@@ -55,35 +61,19 @@ export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { 
           type: 'object',
           additionalProperties: false,
           properties: {
-            days: {
-              type: 'integer',
-              minimum: 1,
-              maximum: options.retentionDays,
-              description: 'Days back from `to` (default 30)',
-            },
-            from: {
-              type: 'string',
-              format: 'date-time',
-              description: 'Start, inclusive (ISO-8601); overrides days',
-            },
-            to: {
-              type: 'string',
-              format: 'date-time',
-              description: 'End, exclusive (ISO-8601); default now',
-            },
+            ...rangeQuerySchema(options.retentionDays, { days: 30, to: 'now' }),
+            min_data_quality: minDataQualitySchema,
           },
         },
       },
     },
     async (request) => {
       const { id } = request.params;
-      const to = request.query.to ? Date.parse(request.query.to) : Date.now();
-      const from = request.query.from
-        ? Date.parse(request.query.from)
-        : to - (request.query.days ?? 30) * DAY_MS;
-      if (from >= to) throw badRequest('from', 'must be before to');
-      if (to - from > options.retentionDays * DAY_MS)
-        throw badRequest('from', `the range may span at most ${options.retentionDays} days`);
+      const { from, to } = requestedRange(request.query, {
+        retentionDays: options.retentionDays,
+        defaultDays: 30,
+        defaultTo: Date.now(),
+      });
       await requireDt(warehouse, tenantOf(request), id);
       const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('envelopes_for_dt'), {
         dt_id: id,
@@ -120,20 +110,17 @@ export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { 
       }));
       // The profile as a whole is declared with the tier of its newest slot: the 30 days ending there.
       const newest = slots.at(-1);
+      const dataQuality = dataQualityTier(newest?.data_quality ?? 'modelled-only');
+      requireDataQuality(`transformer ${JSON.stringify(id)}`, dataQuality, request.query.min_data_quality);
       return {
         dt_id: id,
         from: iso(from),
         to: iso(to),
         slot_minutes: 15,
-        data_quality: newest?.data_quality ?? 'modelled-only',
+        data_quality: dataQuality,
         ami_coverage_pct: newest?.ami_coverage_pct ?? 0,
         slots,
       };
     },
   );
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }

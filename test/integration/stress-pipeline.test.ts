@@ -23,7 +23,7 @@ import {
 } from '../../processors/stress.js';
 import { runSimulate, simulateTopology } from '../../simulator/command.js';
 import type { DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';
-import { startTestGridstream } from '../support/gridstream.js';
+import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
 
 const START = Date.UTC(2026, 6, 1);
 const RESTART = START + 2 * DAY_MS;
@@ -241,11 +241,97 @@ describe('stress through the embedded pipeline, restarted half way', () => {
       // forecast, with the same odd race). The long leads of the last issue rest on the station's long-lead
       // error record, which misses the slots between the resume point and the restart (their weather came in
       // before their forecasts were made): close, not exact.
-      const tolerance = w.lead_slots === 1 ? 1e-9 : 0.01;
-      if (Math.abs(Number(row.import_kw) - w.import_kw) > tolerance) differing++;
-      else if (Math.abs(Number(row.export_kw) - w.export_kw) > tolerance) differing++;
+      // Close here means within 0.5% (measured: a few hundredths of a kW on tens of kW).
+      const off = (got: number, want: number) =>
+        Math.abs(got - want) > (w.lead_slots === 1 ? 1e-9 : Math.max(0.01, 0.005 * Math.abs(want)));
+      if (off(Number(row.import_kw), w.import_kw) || off(Number(row.export_kw), w.export_kw)) differing++;
     }
     expect(differing).toBeLessThanOrEqual(0.05 * rows.length);
+  });
+
+  it("serves each DT's stress rows and operating envelopes through the API as stored", async () => {
+    const get = async (path: string, key: string | null = TEST_API_KEY) => {
+      const res = await fetch(`${g.url}${path}`, { headers: key === null ? {} : { 'x-api-key': key } });
+      return { status: res.status, body: (await res.json()) as Row };
+    };
+    const range = `from=${new Date(START).toISOString()}&to=${new Date(END + DAY_MS).toISOString()}`;
+    for (const dt of new Set(stress.map((r) => String(r.dt_id)))) {
+      const stored = stress.filter((r) => r.dt_id === dt);
+      const { status, body } = await get(`/v1/dt/${dt}/stress?${range}`);
+      expect(status).toBe(200);
+      const slots = body.slots as Row[];
+      expect(slots.map((s) => Date.parse(String(s.slot_start)))).toEqual(stored.map((r) => Number(r.ms)));
+      slots.forEach((s, i) => {
+        expect(s.loss_of_life_min).toBe(Number(stored[i]!.loss_of_life_min));
+        expect(s.hot_spot_c).toBe(Number(stored[i]!.hot_spot_c));
+        expect(s.thermal_exceeded).toBe(stored[i]!.thermal_exceeded);
+        expect(s.thermal_stress_prob).toBe(
+          stored[i]!.thermal_stress_prob === null ? null : Number(stored[i]!.thermal_stress_prob),
+        );
+      });
+      const last = stored.at(-1)!;
+      expect(body.data_quality).toBe(last.data_quality);
+      expect(body.ami_coverage_pct).toBe(Math.round(Number(last.ami_coverage_pct) * 100) / 100);
+      expect(body.summary).toMatchObject({
+        slots: stored.length,
+        thermal_exceedances: stored.filter((r) => r.thermal_exceeded === true).length,
+        loss_of_life_min: Number(last.loss_of_life_min),
+      });
+
+      const doe = await g.edges.warehouse.query<Row>(
+        `SELECT toUnixTimestamp64Milli(slot_start) AS ms, toUnixTimestamp64Milli(issued_at) AS issued, import_kw,
+                export_slot_kw, toString(import_limited_by) AS limited
+         FROM dt_operating_envelopes FINAL WHERE dt_id = {dt:String} ORDER BY slot_start`,
+        { dt },
+      );
+      const envelopes = await get(`/v1/dt/${dt}/envelopes?${range}`);
+      expect(envelopes.status).toBe(200);
+      const served = envelopes.body.slots as Row[];
+      expect(served.map((s) => [Date.parse(String(s.slot_start)), Date.parse(String(s.issued_at))])).toEqual(
+        doe.map((r) => [Number(r.ms), Number(r.issued)]),
+      );
+      served.forEach((s, i) => {
+        expect(s.import_kw).toBe(Number(doe[i]!.import_kw));
+        expect(s.export_slot_kw).toBe(Number(doe[i]!.export_slot_kw));
+        expect(s.import_limited_by).toBe(doe[i]!.limited);
+      });
+      expect(envelopes.body.newest_issued_at).toBe(
+        new Date(Math.max(...doe.map((r) => Number(r.issued)))).toISOString(),
+      );
+      expect(['ami-direct', 'ami-imputed', 'modelled-only']).toContain(envelopes.body.data_quality);
+
+      // A client that demands a better tier than the DT has is refused, naming the field; its own tier is served.
+      const tier = String(body.data_quality);
+      expect((await get(`/v1/dt/${dt}/stress?${range}&min_data_quality=${tier}`)).status).toBe(200);
+      if (tier !== 'ami-direct') {
+        const refused = await get(`/v1/dt/${dt}/envelopes?${range}&min_data_quality=ami-direct`);
+        expect(refused.status).toBe(422);
+        expect(refused.body).toMatchObject({
+          error: 'data_quality_below_minimum',
+          fields: [{ field: 'min_data_quality' }],
+        });
+      }
+    }
+  });
+
+  it('refuses stress and envelope requests without a key, for another tenant, unknown DTs and bad fields', async () => {
+    const dt = String(stress[0]!.dt_id);
+    const status = async (path: string, key: string | null = TEST_API_KEY) =>
+      (await fetch(`${g.url}${path}`, { headers: key === null ? {} : { 'x-api-key': key } })).status;
+    for (const route of ['stress', 'envelopes']) {
+      expect(await status(`/v1/dt/${dt}/${route}`, null)).toBe(401);
+      expect(await status(`/v1/dt/${dt}/${route}`, OTHER_TENANT_KEY)).toBe(403);
+      expect(await status(`/v1/dt/${encodeURIComponent("x' OR 1=1 --")}/${route}`)).toBe(404);
+      const bad = await fetch(`${g.url}/v1/dt/${dt}/${route}?days=0&min_data_quality=gold`, {
+        headers: { 'x-api-key': TEST_API_KEY },
+      });
+      expect(bad.status).toBe(400);
+      const fields = ((await bad.json()) as { fields: Array<{ field: string }> }).fields.map((f) => f.field);
+      expect(fields).toEqual(expect.arrayContaining(['days', 'min_data_quality']));
+      expect(await status(`/v1/dt/${dt}/${route}?from=2026-07-03T00:00:00Z&to=2026-07-02T00:00:00Z`)).toBe(
+        400,
+      );
+    }
   });
 
   it('counts the slots and exports the at-risk gauge', async () => {

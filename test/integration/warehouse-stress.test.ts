@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DAY_MS, SLOT_MS, slotStart } from '../../core/time.js';
 import { migrate } from '../../io/warehouse/migrate.js';
+import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import { dtOperatingEnvelopeRow, dtStressRow, envelopeRow, weatherRow } from '../../io/warehouse/rows.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { queryRecentWeather, queryStressHistory } from '../../pipelines/stress-restore.js';
@@ -147,6 +148,49 @@ describe.each(ENGINES)('stress tables on %s', (engine) => {
       `SELECT import_kw, import_limited_by, data_quality FROM dt_operating_envelopes FINAL`,
     );
     expect(rows).toEqual([{ import_kw: 45, import_limited_by: 'hot_spot', data_quality: 'ami-imputed' }]);
+  });
+
+  it("reads a DT's stress rows, operating envelopes and newest tier for the API, in slot order", async () => {
+    const range = { dt_id: 'dt-a', from_ms: SLOT - DAY_MS, to_ms: SLOT + DAY_MS };
+    const stress = await warehouse.query<Record<string, unknown>>(sqlQuery('dt_stress_rows'), range);
+    expect(
+      stress.map((r) => [Number(r.slot_start_ms) - SLOT, r.thermal_exceeded, r.state_initialised]),
+    ).toEqual([
+      [0, false, false],
+      [SLOT_MS, true, true],
+    ]);
+    expect(stress[1]).toMatchObject({
+      loss_of_life_min: latest.loss_of_life_min,
+      data_quality: 'ami-direct',
+    });
+    expect(
+      await warehouse.query(sqlQuery('dt_stress_rows'), {
+        ...range,
+        from_ms: SLOT + SLOT_MS,
+        to_ms: SLOT + SLOT_MS,
+      }),
+    ).toEqual([]);
+
+    // The operating-envelope test above stored two issues of one slot: the newest is served.
+    const doe = await warehouse.query<Record<string, unknown>>(sqlQuery('dt_operating_envelope_rows'), range);
+    expect(
+      doe.map((r) => [Number(r.slot_start_ms) - SLOT, Number(r.issued_at_ms) - SLOT, r.import_kw]),
+    ).toEqual([[4 * SLOT_MS, SLOT_MS, 45]]);
+    expect(doe[0]).toMatchObject({
+      import_limited_by: 'hot_spot',
+      v_max_high: null,
+      data_quality: 'ami-imputed',
+    });
+
+    const [quality] = await warehouse.query<Record<string, unknown>>(sqlQuery('dt_newest_quality'), {
+      dt_id: 'dt-a',
+    });
+    expect(Number(quality!.slots)).toBeGreaterThan(0);
+    expect(quality!.data_quality).toBe('ami-direct');
+    const [none] = await warehouse.query<Record<string, unknown>>(sqlQuery('dt_newest_quality'), {
+      dt_id: 'dt-x',
+    });
+    expect(Number(none!.slots)).toBe(0);
   });
 
   it("reads every station's recent weather back in time order", async () => {

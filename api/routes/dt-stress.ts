@@ -1,0 +1,194 @@
+import type { FastifyInstance } from 'fastify';
+import { DAY_MS, iso } from '../../core/time.js';
+import { sqlQuery } from '../../io/warehouse/sql-files.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import {
+  dataQualityTier,
+  minDataQualitySchema,
+  requireDataQuality,
+  type DataQualityTier,
+} from '../data-quality.js';
+import { requireDt, tenantOf } from '../tenancy.js';
+import { rangeQuerySchema, requestedRange, round, type RangeQuery } from '../time-range.js';
+
+type Row = Record<string, unknown>;
+type Request = { Params: { id: string }; Querystring: RangeQuery & { min_data_quality?: DataQualityTier } };
+
+const dtParams = {
+  type: 'object',
+  properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
+  required: ['id'],
+} as const;
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/**
+ * A DT's thermal stress and dynamic operating envelope, as the stress stage wrote them (tables dt_stress and
+ * dt_operating_envelopes; processors/stress.ts). Read only: nothing is recomputed here.
+ */
+export function dtStressRoutes(
+  app: FastifyInstance,
+  warehouse: Warehouse,
+  options: { retentionDays: number },
+) {
+  app.get<Request>(
+    '/v1/dt/:id/stress',
+    {
+      schema: {
+        summary:
+          'Per 15-minute slot: thermal state (IEC 60076-7), limit exceedances and forecast stress probabilities',
+        description:
+          'Default: the last 7 days. thermal_stress_prob and voltage_stress_prob were forecast forecast_lead_slots before the slot (null without a forecast); thermal_exceeded and voltage_exceeded say what then happened. loss_of_life_min is cumulative.',
+        params: dtParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ...rangeQuerySchema(options.retentionDays, { days: 7, to: 'now' }),
+            min_data_quality: minDataQualitySchema,
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const { from, to } = requestedRange(request.query, {
+        retentionDays: options.retentionDays,
+        defaultDays: 7,
+        defaultTo: Date.now(),
+      });
+      await requireDt(warehouse, tenantOf(request), id);
+      const rows = await warehouse.query<Row>(sqlQuery('dt_stress_rows'), {
+        dt_id: id,
+        from_ms: from,
+        to_ms: to,
+      });
+      const slots = rows.map((r) => ({
+        slot_start: iso(Number(r.slot_start_ms)),
+        rated_kva: num(r.rated_kva),
+        net_kw: num(r.net_kw),
+        apparent_kva: num(r.apparent_kva),
+        load_factor: num(r.load_factor),
+        ambient_c: num(r.ambient_c),
+        ambient_source: r.ambient_source,
+        top_oil_c: num(r.top_oil_c),
+        hot_spot_c: num(r.hot_spot_c),
+        peak_hot_spot_c: num(r.peak_hot_spot_c),
+        ageing_rate: num(r.ageing_rate),
+        loss_of_life_min: num(r.loss_of_life_min),
+        thermal_exceeded: r.thermal_exceeded === true,
+        v_min: num(r.v_min),
+        v_max: num(r.v_max),
+        voltage_exceeded: r.voltage_exceeded === true,
+        thermal_stress_prob: num(r.thermal_stress_prob),
+        voltage_stress_prob: num(r.voltage_stress_prob),
+        forecast_lead_slots: Number(r.forecast_lead_slots),
+        history_slots: num(r.history_slots),
+        state_initialised: r.state_initialised === true,
+        ami_coverage_pct: round(Number(r.ami_coverage_pct), 2),
+        data_quality: dataQualityTier(r.data_quality),
+      }));
+      const newest = slots.at(-1);
+      const dataQuality = newest?.data_quality ?? 'modelled-only';
+      requireDataQuality(`transformer ${JSON.stringify(id)}`, dataQuality, request.query.min_data_quality);
+      return {
+        dt_id: id,
+        from: iso(from),
+        to: iso(to),
+        slot_minutes: 15,
+        data_quality: dataQuality,
+        ami_coverage_pct: newest?.ami_coverage_pct ?? 0,
+        summary: {
+          slots: slots.length,
+          thermal_exceedances: slots.filter((s) => s.thermal_exceeded).length,
+          voltage_exceedances: slots.filter((s) => s.voltage_exceeded).length,
+          peak_hot_spot_c: slots.length
+            ? Math.max(...slots.map((s) => s.peak_hot_spot_c ?? -Infinity))
+            : null,
+          max_load_factor: slots.length ? Math.max(...slots.map((s) => s.load_factor ?? 0)) : null,
+          loss_of_life_min: newest?.loss_of_life_min ?? null,
+        },
+        slots,
+      };
+    },
+  );
+
+  app.get<Request>(
+    '/v1/dt/:id/envelopes',
+    {
+      schema: {
+        summary:
+          'Dynamic operating envelope per 15-minute slot: extra import and export kW within the limits',
+        description:
+          'Default: from 1 day ago to 1 day ahead. Each past slot shows the issue that was in force during it (made just before it); each slot ahead the newest forecast. import_kw / export_kw hold in every slot of an issue at once (the envelope proper); import_slot_kw / export_slot_kw in that slot alone (the thermal mass lets a short burst go further). limited_by names the binding limit.',
+        params: dtParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ...rangeQuerySchema(options.retentionDays, { days: 2, to: '1 day from now' }),
+            min_data_quality: minDataQualitySchema,
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const { from, to } = requestedRange(request.query, {
+        retentionDays: options.retentionDays,
+        defaultDays: 2,
+        defaultTo: Date.now() + DAY_MS,
+      });
+      await requireDt(warehouse, tenantOf(request), id);
+      const [rows, [quality]] = await Promise.all([
+        warehouse.query<Row>(sqlQuery('dt_operating_envelope_rows'), { dt_id: id, from_ms: from, to_ms: to }),
+        warehouse.query<Row>(sqlQuery('dt_newest_quality'), { dt_id: id }),
+      ]);
+      const slots = rows.map((r) => ({
+        slot_start: iso(Number(r.slot_start_ms)),
+        issued_at: iso(Number(r.issued_at_ms)),
+        lead_slots: Number(r.lead_slots),
+        confidence: num(r.confidence),
+        rated_kva: num(r.rated_kva),
+        base_kw: num(r.base_kw),
+        base_kw_high: num(r.base_kw_high),
+        base_kw_low: num(r.base_kw_low),
+        ambient_c: num(r.ambient_c),
+        hot_spot_c: num(r.hot_spot_c),
+        top_oil_c: num(r.top_oil_c),
+        thermal_stress_prob: num(r.thermal_stress_prob),
+        voltage_stress_prob: num(r.voltage_stress_prob),
+        import_kw: num(r.import_kw),
+        export_kw: num(r.export_kw),
+        import_slot_kw: num(r.import_slot_kw),
+        export_slot_kw: num(r.export_slot_kw),
+        import_limited_by: r.import_limited_by,
+        export_limited_by: r.export_limited_by,
+        v_min_low: num(r.v_min_low),
+        v_max_high: num(r.v_max_high),
+        voltage_sensitivity_v_per_kw: num(r.voltage_sensitivity_v_per_kw),
+        history_slots: num(r.history_slots),
+        data_quality: dataQualityTier(r.data_quality),
+      }));
+      // The tier of the newest issue in the range (the envelopes' own), else of the DT's newest load envelope.
+      const newestIssue = slots.reduce<(typeof slots)[number] | undefined>(
+        (best, s) => (best === undefined || s.issued_at > best.issued_at ? s : best),
+        undefined,
+      );
+      const hasEnvelope = quality !== undefined && Number(quality.slots) > 0;
+      const dataQuality =
+        newestIssue?.data_quality ?? (hasEnvelope ? dataQualityTier(quality.data_quality) : 'modelled-only');
+      requireDataQuality(`transformer ${JSON.stringify(id)}`, dataQuality, request.query.min_data_quality);
+      return {
+        dt_id: id,
+        from: iso(from),
+        to: iso(to),
+        slot_minutes: 15,
+        data_quality: dataQuality,
+        ami_coverage_pct: hasEnvelope ? round(Number(quality.ami_coverage_pct), 2) : 0,
+        newest_issued_at: newestIssue?.issued_at ?? null,
+        slots,
+      };
+    },
+  );
+}
