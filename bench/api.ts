@@ -1,0 +1,303 @@
+/**
+ * npm run bench:api — latency of the HTTP API under a fixed request rate, on each warehouse engine.
+ *
+ * A warehouse is filled through the Warehouse interface with a fleet's month: DTs × 30 days of 15-minute
+ * envelopes (2,880,000 rows for 1,000 DTs) and the daily impedance of their meters' legs, with the topology
+ * they belong to. Then `gridstream run` is started on it as its own process (the in-process log: without Kafka
+ * the roles run together; the pipeline idles, nothing is published) and autocannon (a separate load generator, in this process) drives it at a fixed rate:
+ *
+ *   load-profile   GET /v1/dt/{random DT}/load-profile?days=30 (2,880 slots, ~1.5 MB of JSON each)
+ *   impedance      POST /v1/impedance/on-demand for one random service point over the 30 days (a customer on
+ *                  the phone: 30 rows)
+ *
+ * Settings (`npm run bench:api -- --name N` or BENCH_NAME=N): dts (1000), meters (20 per DT), days (30), rate
+ * (200 requests/s per endpoint), seconds (20 per endpoint), connections (20); BENCH_ENGINES=server,embedded.
+ * Target: p99 under 50 ms at 200 requests/s.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon, { type Request as CannonRequest, type Result as CannonResult } from 'autocannon';
+
+import { packageRoot } from '../core/paths.js';
+import { DAY_MS, SLOT_MS } from '../core/time.js';
+import { migrate } from '../io/warehouse/migrate.js';
+import { openWarehouse } from '../io/warehouse/open.js';
+import {
+  envelopeRow,
+  impedanceDailyRow,
+  topologyMeterRow,
+  topologyTransformerRow,
+  topologyVersionRow,
+} from '../io/warehouse/rows.js';
+import type { Warehouse } from '../io/warehouse/warehouse.js';
+import { startClickHouseServer } from '../test/support/clickhouse-server.js';
+import { meter, transformer } from '../test/support/topology.js';
+import { printReport, setting } from './common.js';
+
+const DTS = setting('dts', 1000);
+const METERS = setting('meters', 20);
+const DAYS = setting('days', 30);
+const RATE = setting('rate', 200);
+const SECONDS = setting('seconds', 20);
+const CONNECTIONS = setting('connections', 20);
+const ENGINES = (process.env.BENCH_ENGINES ?? 'server,embedded').split(',').filter(Boolean);
+const KEY = 'bench-api-key-0123456789';
+
+const dtId = (d: number) => `dt-${String(d).padStart(5, '0')}`;
+const meterId = (d: number, m: number) => `m-${String(d).padStart(5, '0')}-${String(m).padStart(3, '0')}`;
+
+/** Today's UTC midnight: the month ends here, inside any retention. */
+const END = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+const START = END - DAYS * DAY_MS;
+
+async function fill(warehouse: Warehouse): Promise<{ rows: number; seconds: number }> {
+  const began = performance.now();
+  let rows = 0;
+  await migrate(warehouse);
+  const dts = Array.from({ length: DTS }, (_, d) => d);
+  await warehouse.insert(
+    'topology_transformers',
+    dts.map((d) =>
+      topologyTransformerRow({
+        ...transformer(dtId(d), { feeder_id: `f-${Math.floor(d / 20)}` }),
+        topology_version: 1,
+      }),
+    ),
+  );
+  await warehouse.insert(
+    'topology_meters',
+    dts.flatMap((d) =>
+      Array.from({ length: METERS }, (_, m) =>
+        topologyMeterRow({ ...meter(meterId(d, m), dtId(d)), topology_version: 1 }),
+      ),
+    ),
+  );
+  await warehouse.insert('topology_versions', [
+    topologyVersionRow({
+      version: 1,
+      loaded_at: START,
+      source: 'bench',
+      meters: DTS * METERS,
+      transformers: DTS,
+    }),
+  ]);
+  for (let day = START; day < END; day += DAY_MS) {
+    const envelopes = [];
+    for (const d of dts) {
+      for (let slot = day; slot < day + DAY_MS; slot += SLOT_MS) {
+        const kw = 40 + 25 * Math.sin((2 * Math.PI * (slot % DAY_MS)) / DAY_MS) + (d % 7);
+        envelopes.push(
+          envelopeRow({
+            dt_id: dtId(d),
+            slot_start: slot,
+            version: 2 * (slot + SLOT_MS) + 1,
+            is_final: true,
+            net_mean_kw: kw,
+            min_kw: kw - 12.5,
+            max_kw: kw + 15.25,
+            p95_kw: kw + 11,
+            import_kwh: kw / 4,
+            export_kwh: 0.25,
+            q_mean_kvar: kw / 5,
+            legs: [{ leg: 1, v_min: 224.5, v_mean: 229.8, v_max: 236.1 }],
+            meters_reporting: METERS - 1,
+            meters_connected: METERS,
+            readings: 15 * (METERS - 1),
+            ami_coverage_pct: 95,
+            data_quality: 'ami_direct',
+            imputed_kw: 0,
+            imputed_meters: 0,
+            profile_source: 'measured',
+          }),
+        );
+      }
+    }
+    await warehouse.insert('envelopes', envelopes);
+    const impedance = [];
+    for (const d of dts) {
+      for (let m = 0; m < METERS; m++) {
+        const id = meterId(d, m);
+        impedance.push(
+          impedanceDailyRow({
+            dt_id: dtId(d),
+            meter_id: id,
+            leg: 1,
+            day,
+            median_mohm: 180 + ((d * 31 + m * 7) % 90),
+            stderr_mohm: 4.5,
+            event_count: 24,
+            effective_events: 20.5,
+            received_at: day + DAY_MS + 60_000,
+            version: 2 * (day + DAY_MS + 60_000) + 1,
+            is_final: true,
+            service_point_id: `SP-${id}`,
+            meter_number: `N-${id}`,
+            electronic_serial_number: `E-${id}`,
+            premise_id: `P-${id}`,
+          }),
+        );
+      }
+    }
+    await warehouse.insert('impedance_daily', impedance);
+    rows += envelopes.length + impedance.length;
+  }
+  return { rows, seconds: (performance.now() - began) / 1000 };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** `gridstream run` on the filled warehouse, resolved once /healthz answers. */
+async function startApi(env: Record<string, string>): Promise<{ url: string; process: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(packageRoot, 'dist', 'bin', 'gridstream.js'), 'run'], {
+    env: {
+      ...process.env,
+      ...env,
+      GRIDSTREAM_HTTP_PORT: String(port),
+      GRIDSTREAM_MQTT_PORT: String(await freePort()),
+      GRIDSTREAM_API_KEYS: KEY,
+      // The bench measures latency at its own rate; the per-key limiter must not shape it.
+      GRIDSTREAM_API_RATE_LIMIT: String(RATE * 100),
+      GRIDSTREAM_API_RATE_BURST: String(RATE * 100),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`gridstream exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return { url, process: child };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('gridstream did not become healthy within 60 s');
+}
+
+async function stopApi(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+const pick = (n: number) => Math.floor(Math.random() * n);
+
+async function drive(url: string, request: CannonRequest): Promise<CannonResult> {
+  const options = {
+    url,
+    connections: CONNECTIONS,
+    overallRate: RATE,
+    headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+    requests: [request],
+  };
+  await autocannon({ ...options, duration: 3 }); // warm-up: connections, JIT, the server's caches
+  return autocannon({ ...options, duration: SECONDS });
+}
+
+function line(result: CannonResult): string {
+  const failed = result.non2xx + result.errors + result.timeouts;
+  return (
+    `p50 ${result.latency.p50.toFixed(1)} ms, p99 ${result.latency.p99.toFixed(1)} ms, max ${result.latency.max.toFixed(0)} ms; ` +
+    `${result.requests.average.toFixed(1)} requests/s (${result.requests.total} in ${result.duration.toFixed(0)} s)` +
+    (failed > 0
+      ? `; ${failed} FAILED (non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts})`
+      : '')
+  );
+}
+
+const loadProfile: CannonRequest = {
+  method: 'GET',
+  setupRequest: (req) => ({
+    ...req,
+    path: `/v1/dt/${dtId(pick(DTS))}/load-profile?days=${DAYS}&to=${new Date(END).toISOString()}`,
+  }),
+};
+const impedance: CannonRequest = {
+  method: 'POST',
+  setupRequest: (req) => ({
+    ...req,
+    path: '/v1/impedance/on-demand',
+    body: JSON.stringify({
+      ServicePoint: `SP-${meterId(pick(DTS), pick(METERS))}`,
+      startEventDate: new Date(START).toISOString().slice(0, 10),
+      endEventDate: new Date(END).toISOString().slice(0, 10),
+    }),
+  }),
+};
+
+async function runEngine(engine: string): Promise<Array<[string, string]>> {
+  let env: Record<string, string>;
+  let cleanup: () => Promise<void>;
+  let label: string;
+  if (engine === 'server') {
+    const server = await startClickHouseServer();
+    env = { GRIDSTREAM_CLICKHOUSE_URL: `${server.url}/gridstream_bench_api` };
+    cleanup = () => server.stop();
+    label = `ClickHouse server ${server.version}`;
+  } else if (engine === 'embedded') {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-bench-api-'));
+    env = { GRIDSTREAM_DATA_DIR: dataDir };
+    cleanup = async () => rmSync(dataDir, { recursive: true, force: true });
+    label = 'embedded chdb';
+  } else throw new Error(`unknown engine ${engine} (BENCH_ENGINES: server, embedded)`);
+  try {
+    const warehouse = await openWarehouse({
+      clickhouseUrl: env.GRIDSTREAM_CLICKHOUSE_URL,
+      dataDir: env.GRIDSTREAM_DATA_DIR ?? '',
+    });
+    let filled: { rows: number; seconds: number };
+    try {
+      filled = await fill(warehouse);
+    } finally {
+      // The embedded engine's data directory is one process's at a time: the API opens it next.
+      await warehouse.close();
+    }
+    console.log(`[${label}] ${filled.rows} rows stored in ${filled.seconds.toFixed(1)} s; driving the API`);
+    const api = await startApi(env);
+    try {
+      const profile = await drive(api.url, loadProfile);
+      console.log(`[${label}] load-profile: ${line(profile)}`);
+      const onDemand = await drive(api.url, impedance);
+      console.log(`[${label}] impedance: ${line(onDemand)}`);
+      return [
+        [
+          `${engine}`,
+          `${label}: ${DTS} DTs x ${DAYS} days (${DTS * DAYS * 96} envelope rows, ${DTS * METERS * DAYS} impedance rows)`,
+        ],
+        [`  load-profile`, line(profile)],
+        [`  impedance`, line(onDemand)],
+      ];
+    } finally {
+      await stopApi(api.process);
+    }
+  } finally {
+    await cleanup();
+  }
+}
+
+const rows: Array<[string, string]> = [
+  [
+    'load',
+    `${RATE} requests/s per endpoint for ${SECONDS} s after a 3 s warm-up, ${CONNECTIONS} connections (autocannon)`,
+  ],
+  ['load-profile', `GET /v1/dt/{random of ${DTS}}/load-profile?days=${DAYS} (${DAYS * 96} slots a response)`],
+  ['impedance', 'POST /v1/impedance/on-demand, one random service point, 30 days (one row a day)'],
+];
+for (const engine of ENGINES) rows.push(...(await runEngine(engine)));
+rows.push(['target', 'p99 under 50 ms at 200 requests/s']);
+printReport('HTTP API under load (gridstream run, idle pipeline)', rows);
