@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { parseSchedule } from '../../core/schedule.js';
+import { SLOT_MS } from '../../core/time.js';
+import {
+  additionKw,
+  judgeHosting,
+  pvShare,
+  type EnvelopeSlot,
+  type HostingRequest,
+} from '../../processors/hosting.js';
+
+const DAY = Date.UTC(2026, 6, 1);
+
+/** A day of envelope slots: 60 kW of import headroom, 40 kW between 18:00 and 22:00 UTC; 50 kW export. */
+function envelope(): EnvelopeSlot[] {
+  return Array.from({ length: 96 }, (_, i) => {
+    const evening = i >= 72 && i < 88;
+    return {
+      slotStart: DAY + i * SLOT_MS,
+      importKw: evening ? 40 : 60,
+      exportKw: 50,
+      importSlotKw: evening ? 70 : 90,
+      exportSlotKw: 80,
+      importLimitedBy: evening ? 'hot_spot' : 'load_factor',
+      exportLimitedBy: 'voltage',
+      baseKw: 30,
+      baseKwLow: 10,
+    };
+  });
+}
+
+const request = (over: Partial<HostingRequest>): HostingRequest => ({
+  slots: envelope(),
+  additions: [],
+  timeZone: 'UTC',
+  latitude: 12.97,
+  longitude: 77.59,
+  confidence: 0.95,
+  modelledOnly: false,
+  ...over,
+});
+
+describe('hosting capacity', () => {
+  it('approves an addition within the envelope in every slot of its schedule', () => {
+    const j = judgeHosting(
+      request({ additions: [{ type: 'ev', kw: 35, schedule: parseSchedule('18:00-23:00') }] }),
+    );
+    expect(j.verdict).toBe('approve');
+    expect(j.curtailment).toEqual([]);
+    expect(j.requestedKwh).toBeCloseTo(35 * 5, 9);
+    const slot = j.slots[76]!; // 19:00
+    expect(slot.additionKw).toBe(35);
+    expect(slot.headroomAfter.importKw).toBe(5);
+    expect(slot.bindingConstraint).toBe('hot_spot');
+    expect(j.slots[0]!.additionKw).toBe(0);
+  });
+
+  it('caps an evening load where it exceeds the envelope and says which limit binds', () => {
+    // 50 kW from 18:00 to 05:00 (11 h): 10 kW over in 4 h of hot-spot-limited evening = 40 of 550 kWh (7.3%).
+    const j = judgeHosting(
+      request({ additions: [{ type: 'ev', kw: 50, schedule: parseSchedule('18:00-05:00') }] }),
+    );
+    expect(j.verdict).toBe('approve-with-curtailment');
+    expect(j.curtailedKwh).toBeCloseTo(40, 9);
+    expect(j.requestedKwh).toBeCloseTo(550, 9);
+    expect(j.bindingConstraint).toBe('hot_spot');
+    expect(j.curtailment).toEqual([{ from: DAY + 72 * SLOT_MS, to: DAY + 88 * SLOT_MS, maxKw: 40 }]);
+    for (const s of j.slots) expect(s.allowedKw).toBeLessThanOrEqual(s.headroomBefore.importKw);
+  });
+
+  it('defers to a DERMS or declines as the curtailed share grows, and defers every modelled-only DT', () => {
+    const all = parseSchedule('00:00-24:00');
+    expect(judgeHosting(request({ additions: [{ type: 'heat_pump', kw: 90, schedule: all }] })).verdict).toBe(
+      'defer-to-DERMS',
+    ); // 30 of 90 kW over most of the day: a third curtailed
+    expect(judgeHosting(request({ additions: [{ type: 'ev', kw: 300, schedule: all }] })).verdict).toBe(
+      'decline',
+    );
+    const small = judgeHosting(
+      request({ additions: [{ type: 'ev', kw: 1, schedule: all }], modelledOnly: true }),
+    );
+    expect(small.verdict).toBe('defer-to-DERMS');
+    expect(small.reason).toMatch(/modelled-only/);
+  });
+
+  it('reads schedules in the request time zone, wrapping midnight', () => {
+    const ev = { type: 'ev' as const, kw: 10, schedule: parseSchedule('23:00-05:00') };
+    const at = (h: number, m = 0) => Date.UTC(2026, 6, 1, h, m);
+    expect(additionKw(ev, at(23), { timeZone: 'UTC', latitude: 0, longitude: 0 })).toBe(10);
+    expect(additionKw(ev, at(17, 30), { timeZone: 'UTC', latitude: 0, longitude: 0 })).toBe(0);
+    // 17:30 UTC is 23:00 in India.
+    expect(additionKw(ev, at(17, 30), { timeZone: 'Asia/Kolkata', latitude: 0, longitude: 0 })).toBe(10);
+  });
+
+  it('follows the sun for PV: output near noon solar time, none at night, exported', () => {
+    // Bangalore (77.59 E): solar noon about 06:50 UTC.
+    expect(pvShare(Date.UTC(2026, 6, 1, 6, 50), 12.97, 77.59)).toBeGreaterThan(0.9);
+    expect(pvShare(Date.UTC(2026, 6, 1, 18, 0), 12.97, 77.59)).toBe(0);
+    const pv = { type: 'pv' as const, kw: 80 };
+    const noon = additionKw(pv, Date.UTC(2026, 6, 1, 6, 45), {
+      timeZone: 'UTC',
+      latitude: 12.97,
+      longitude: 77.59,
+    });
+    expect(noon).toBeLessThan(-70);
+    // 80 kWp at noon against 50 kW of export headroom: curtailed around midday, voltage binding.
+    const j = judgeHosting(request({ additions: [pv] }));
+    expect(j.verdict).not.toBe('approve');
+    expect(j.bindingConstraint).toBe('voltage');
+    const midday = j.slots.find((s) => s.slotStart === DAY + 27 * SLOT_MS)!; // 06:45 UTC
+    expect(midday.allowedKw).toBe(50);
+    // 30 kW base (sd 12.2 kW) minus ~78 kW of PV: the flow reverses almost surely; at night it does not.
+    expect(midday.reverseFlowProb).toBeGreaterThan(0.99);
+    expect(j.slots[80]!.reverseFlowProb).toBeLessThan(0.01);
+  });
+
+  it('counts a battery as export when discharging and import when charging', () => {
+    const req = { timeZone: 'UTC', latitude: 0, longitude: 0 };
+    expect(additionKw({ type: 'bess', kw: 20 }, DAY, req)).toBe(-20);
+    expect(additionKw({ type: 'bess', kw: 20, mode: 'charge' }, DAY, req)).toBe(20);
+  });
+});
