@@ -8,6 +8,7 @@ import { tokenBucketLimiter } from './rate-limit.js';
 import { dispatchRoutes } from './routes/dispatches.js';
 import { dtRoutes } from './routes/dt.js';
 import { dtStressRoutes } from './routes/dt-stress.js';
+import { hostingRoutes } from './routes/hosting.js';
 import { ExportJobs } from './exports.js';
 import { impedanceExportRoutes } from './routes/impedance-exports.js';
 import { impedanceRoutes } from './routes/impedance.js';
@@ -103,6 +104,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   if (deps.routes !== false) {
     dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
     dtStressRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
+    hostingRoutes(app, deps.warehouse);
     impedanceRoutes(app, deps.warehouse);
     dispatchRoutes(app, deps.warehouse);
     if (deps.exportDir) {

@@ -31,6 +31,8 @@ export interface Addition {
   schedule?: DailySchedule;
   /** A battery charges (import) or discharges (export); default discharge. */
   mode?: 'charge' | 'discharge';
+  /** Most it ever adds, kW (an export limiter): output above it is clipped. */
+  capKw?: number;
 }
 
 export type LimitingFactor = 'load_factor' | 'hot_spot' | 'top_oil' | 'voltage';
@@ -139,9 +141,10 @@ export function additionKw(
     const t = slotStart + (k + 0.5) * (SLOT_MS / samples);
     const on = a.schedule === undefined || inSchedule(a.schedule, t, req.timeZone);
     if (!on) continue;
-    sum += a.type === 'pv' ? pvShare(t, req.latitude, req.longitude) : 1;
+    const output = a.kw * (a.type === 'pv' ? pvShare(t, req.latitude, req.longitude) : 1);
+    sum += Math.min(output, a.capKw ?? Infinity);
   }
-  return (sign * a.kw * sum) / samples;
+  return (sign * sum) / samples;
 }
 
 export function judgeHosting(req: HostingRequest): HostingJudgement {

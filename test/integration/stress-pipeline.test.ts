@@ -22,6 +22,8 @@ import {
   type StressState,
 } from '../../processors/stress.js';
 import { runSimulate, simulateTopology } from '../../simulator/command.js';
+import { parseSchedule } from '../../core/schedule.js';
+import { judgeHosting, type LimitingFactor } from '../../processors/hosting.js';
 import type { DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';
 import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
 
@@ -331,6 +333,145 @@ describe('stress through the embedded pipeline, restarted half way', () => {
       expect(await status(`/v1/dt/${dt}/${route}?from=2026-07-03T00:00:00Z&to=2026-07-02T00:00:00Z`)).toBe(
         400,
       );
+    }
+  });
+
+  it("judges additions and rooftop PV against each DT's newest envelope issue, as the pure judge does", async () => {
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(`${g.url}${path}`, {
+        method: 'POST',
+        headers: { 'x-api-key': TEST_API_KEY, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Row };
+    };
+    for (const dt of new Set(stress.map((r) => String(r.dt_id)))) {
+      const issue = await g.edges.warehouse.query<Row>(
+        `SELECT toUnixTimestamp64Milli(slot_start) AS ms, toUnixTimestamp64Milli(issued_at) AS issued, confidence, base_kw,
+                base_kw_low, import_kw, export_kw, import_slot_kw, export_slot_kw,
+                toString(import_limited_by) AS il, toString(export_limited_by) AS el, toString(data_quality) AS dq
+         FROM dt_operating_envelopes FINAL WHERE dt_id = {dt:String}
+           AND issued_at = (SELECT max(issued_at) FROM dt_operating_envelopes WHERE dt_id = {dt:String})
+         ORDER BY slot_start`,
+        { dt },
+      );
+      expect(issue).toHaveLength(96);
+      const [where] = await g.edges.warehouse.query<Row>(
+        `SELECT latitude, longitude FROM topology_transformers FINAL WHERE dt_id = {dt:String}`,
+        { dt },
+      );
+      const expected = judgeHosting({
+        slots: issue.map((r) => ({
+          slotStart: Number(r.ms),
+          importKw: Number(r.import_kw),
+          exportKw: Number(r.export_kw),
+          importSlotKw: Number(r.import_slot_kw),
+          exportSlotKw: Number(r.export_slot_kw),
+          importLimitedBy: r.il as LimitingFactor,
+          exportLimitedBy: r.el as LimitingFactor,
+          baseKw: Number(r.base_kw),
+          baseKwLow: Number(r.base_kw_low),
+        })),
+        additions: [{ type: 'ev', kw: 7.4, schedule: parseSchedule('23:00-05:00') }],
+        timeZone: 'Asia/Kolkata',
+        latitude: Number(where!.latitude),
+        longitude: Number(where!.longitude),
+        confidence: Number(issue[0]!.confidence),
+        modelledOnly: issue[0]!.dq === 'modelled-only',
+      });
+      const ev = await post('/v1/dt/hosting-capacity', {
+        dt_id: dt,
+        additions: [{ type: 'ev', kw: 7.4, schedule: '23:00-05:00' }],
+        timezone: 'Asia/Kolkata',
+      });
+      expect(ev.status).toBe(200);
+      expect(ev.body).toMatchObject({
+        dt_id: dt,
+        verdict: expected.verdict,
+        data_quality: issue[0]!.dq,
+        envelope_issued_at: new Date(Number(issue[0]!.issued)).toISOString(),
+      });
+      const slots = ev.body.slots as Row[];
+      expect(slots.map((s) => Date.parse(String(s.slot_start)))).toEqual(issue.map((r) => Number(r.ms)));
+      slots.forEach((s, i) => {
+        expect(s.addition_kw).toBeCloseTo(expected.slots[i]!.additionKw, 3);
+        expect((s.headroom_before as Row).import_kw).toBeCloseTo(Number(issue[i]!.import_kw), 3);
+      });
+      // 7.4 kW from 23:00 to 05:00 India time is 17:30 to 23:30 UTC: six hours, 44.4 kWh.
+      expect(ev.body.requested_kwh).toBeCloseTo(44.4, 3);
+
+      const huge = await post('/v1/dt/hosting-capacity', {
+        dt_id: dt,
+        additions: [{ type: 'heat_pump', kw: 50000 }],
+      });
+      expect(huge.body.verdict).toBe(issue[0]!.dq === 'modelled-only' ? 'defer-to-DERMS' : 'decline');
+      expect((huge.body.curtailment_schedule as Row[]).length).toBeGreaterThan(0);
+
+      const roof = await post('/v1/rooftop/sanction-check', { dt_id: dt, pv_kwp: 5, inverter_kw: 4 });
+      expect(roof.status).toBe(200);
+      expect(roof.body.pv_peak_kw).toBe(4);
+      expect(['approve', 'approve-with-curtailment', 'decline', 'defer-to-DERMS']).toContain(
+        roof.body.recommendation,
+      );
+      const reverse = roof.body.reverse_power_flow as { max_probability: number };
+      expect(reverse.max_probability).toBeGreaterThanOrEqual(0);
+      expect(reverse.max_probability).toBeLessThanOrEqual(1);
+      const farm = await post('/v1/rooftop/sanction-check', { dt_id: dt, pv_kwp: 20000 });
+      expect(farm.body.recommendation).toBe(issue[0]!.dq === 'modelled-only' ? 'defer-to-DERMS' : 'decline');
+      expect((farm.body.reverse_power_flow as { slots_likely: number }).slots_likely).toBeGreaterThan(0);
+    }
+  });
+
+  it('refuses hosting and sanction requests that are malformed, unauthorised or for unknown DTs', async () => {
+    const dt = String(stress[0]!.dt_id);
+    const post = async (path: string, body: unknown, key: string | null = TEST_API_KEY) => {
+      const res = await fetch(`${g.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key === null ? {} : { 'x-api-key': key }) },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as { fields?: Array<{ field: string }> } };
+    };
+    const ev = { type: 'ev', kw: 7 };
+    const fields = (r: { body: { fields?: Array<{ field: string }> } }) => r.body.fields?.map((f) => f.field);
+    expect((await post('/v1/dt/hosting-capacity', { dt_id: dt, additions: [ev] }, null)).status).toBe(401);
+    expect(
+      (await post('/v1/dt/hosting-capacity', { dt_id: dt, additions: [ev] }, OTHER_TENANT_KEY)).status,
+    ).toBe(403);
+    expect((await post('/v1/rooftop/sanction-check', { dt_id: 'dt-nowhere', pv_kwp: 5 })).status).toBe(404);
+    const badSchedule = await post('/v1/dt/hosting-capacity', {
+      dt_id: dt,
+      additions: [{ ...ev, schedule: '25:00-05:00' }],
+    });
+    expect(badSchedule.status).toBe(400);
+    expect(fields(badSchedule)).toEqual(['additions.0.schedule']);
+    const badZone = await post('/v1/dt/hosting-capacity', {
+      dt_id: dt,
+      additions: [ev],
+      timezone: 'Mars/Olympus',
+    });
+    expect(fields(badZone)).toEqual(['timezone']);
+    const badMode = await post('/v1/dt/hosting-capacity', {
+      dt_id: dt,
+      additions: [{ ...ev, mode: 'charge' }],
+    });
+    expect(fields(badMode)).toEqual(['additions.0.mode']);
+    const badKw = await post('/v1/dt/hosting-capacity', { dt_id: dt, additions: [{ type: 'ev', kw: -1 }] });
+    expect(badKw.status).toBe(400);
+    expect((await post('/v1/dt/hosting-capacity', { dt_id: dt, additions: [] })).status).toBe(400);
+    expect(fields(await post('/v1/rooftop/sanction-check', { dt_id: dt }))).toEqual(['pv_kwp']);
+    const [newest] = await g.edges.warehouse.query<Row>(
+      `SELECT toString(argMax(data_quality, version)) AS tier FROM dt_operating_envelopes WHERE dt_id = {dt:String}`,
+      { dt },
+    );
+    const tier = String(newest!.tier);
+    if (tier !== 'ami-direct') {
+      const refused = await post('/v1/rooftop/sanction-check', {
+        dt_id: dt,
+        pv_kwp: 5,
+        min_data_quality: 'ami-direct',
+      });
+      expect(refused.status).toBe(422);
     }
   });
 

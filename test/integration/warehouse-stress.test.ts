@@ -3,13 +3,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, SLOT_MS, slotStart } from '../../core/time.js';
 import { migrate } from '../../io/warehouse/migrate.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
-import { dtOperatingEnvelopeRow, dtStressRow, envelopeRow, weatherRow } from '../../io/warehouse/rows.js';
+import {
+  dtOperatingEnvelopeRow,
+  dtStressRow,
+  envelopeRow,
+  topologyTransformerRow,
+  weatherRow,
+} from '../../io/warehouse/rows.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { queryRecentWeather, queryStressHistory } from '../../pipelines/stress-restore.js';
 import type { DtOperatingEnvelope, DtStress } from '../../processors/stress.js';
 import type { DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';
 import { ENGINES, openTestWarehouse, type TestWarehouse } from '../support/clickhouse-server.js';
 import { sampleEnvelope } from '../support/records.js';
+import { transformer } from '../support/topology.js';
 
 /**
  * The stress tables (sql/009_stress.sql) and the restore queries (sql/queries/stress_*.sql) on both engines:
@@ -191,6 +198,74 @@ describe.each(ENGINES)('stress tables on %s', (engine) => {
       dt_id: 'dt-x',
     });
     expect(Number(none!.slots)).toBe(0);
+  });
+
+  it("reads a DT's newest operating-envelope issue, slot by slot, and where the DT stands", async () => {
+    const row = (slot: number, issuedAt: number, importKw: number): DtOperatingEnvelope => ({
+      dt_id: 'dt-n',
+      slot_start: slot,
+      issued_at: issuedAt,
+      lead_slots: (slot - issuedAt) / SLOT_MS + 1,
+      version: issuedAt,
+      confidence: 0.9,
+      rated_kva: 250,
+      base_kw: 80,
+      base_kw_high: 95,
+      base_kw_low: 65,
+      ambient_c: 30,
+      hot_spot_c: 70,
+      top_oil_c: 55,
+      thermal_stress_prob: 0.01,
+      voltage_stress_prob: 0.002,
+      import_kw: importKw,
+      export_kw: 120,
+      import_slot_kw: importKw + 30,
+      export_slot_kw: 150,
+      import_limited_by: 'top_oil',
+      export_limited_by: 'voltage',
+      v_min_low: 221,
+      v_max_high: 240,
+      voltage_sensitivity_v_per_kw: 0.05,
+      history_slots: 12,
+      data_quality: 'ami_direct',
+    });
+    const first = SLOT;
+    const second = SLOT + SLOT_MS;
+    await warehouse.insert(
+      'dt_operating_envelopes',
+      [
+        row(SLOT + SLOT_MS, first, 60),
+        row(SLOT + 2 * SLOT_MS, first, 61),
+        row(SLOT + 2 * SLOT_MS, second, 70),
+        row(SLOT + 3 * SLOT_MS, second, 71),
+      ].map(dtOperatingEnvelopeRow),
+    );
+    const newest = await warehouse.query<Record<string, unknown>>(sqlQuery('dt_envelope_newest_issue'), {
+      dt_id: 'dt-n',
+    });
+    expect(
+      newest.map((r) => [Number(r.slot_start_ms) - SLOT, Number(r.issued_at_ms) - SLOT, r.import_kw]),
+    ).toEqual([
+      [2 * SLOT_MS, SLOT_MS, 70],
+      [3 * SLOT_MS, SLOT_MS, 71],
+    ]);
+    expect(newest[0]).toMatchObject({
+      confidence: 0.9,
+      base_kw_low: 65,
+      export_limited_by: 'voltage',
+      data_quality: 'ami-direct',
+    });
+    expect(await warehouse.query(sqlQuery('dt_envelope_newest_issue'), { dt_id: 'dt-x' })).toEqual([]);
+
+    await warehouse.insert('topology_transformers', [
+      topologyTransformerRow({
+        ...transformer('dt-n', { latitude: 12.5, longitude: 77.25 }),
+        topology_version: 1,
+      }),
+    ]);
+    expect(await warehouse.query(sqlQuery('dt_location'), { dt_id: 'dt-n' })).toEqual([
+      { latitude: 12.5, longitude: 77.25 },
+    ]);
   });
 
   it("reads every station's recent weather back in time order", async () => {

@@ -1,0 +1,299 @@
+import type { FastifyInstance } from 'fastify';
+import { isTimeZone, parseSchedule } from '../../core/schedule.js';
+import { iso, SLOT_MS } from '../../core/time.js';
+import { sqlQuery } from '../../io/warehouse/sql-files.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import {
+  judgeHosting,
+  type Addition,
+  type AdditionType,
+  type EnvelopeSlot,
+  type HostingJudgement,
+  type LimitingFactor,
+} from '../../processors/hosting.js';
+import {
+  dataQualityTier,
+  minDataQualitySchema,
+  requireDataQuality,
+  type DataQualityTier,
+} from '../data-quality.js';
+import { ApiError, badRequest } from '../errors.js';
+import { requireDt, tenantOf } from '../tenancy.js';
+import { round } from '../time-range.js';
+
+type Row = Record<string, unknown>;
+
+/** Share of a PV system's peak (kWp, at standard test conditions) a clear noon delivers: heat and system losses. */
+const PV_DERATE = 0.85;
+
+const dtId = { type: 'string', minLength: 1, maxLength: 128 } as const;
+const timezone = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 64,
+  description: 'IANA time zone the schedules are read in (default UTC), e.g. Asia/Kolkata',
+} as const;
+
+/**
+ * The DT judges of seed 000: additions (`POST /v1/dt/hosting-capacity`) and rooftop PV
+ * (`POST /v1/rooftop/sanction-check`) against the DT's newest operating-envelope issue
+ * (processors/hosting.ts). The envelope is the stress stage's; nothing of it is recomputed here.
+ */
+export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
+  /** The DT's newest issue, location and coverage, or a 409 when it has no envelope yet. */
+  async function envelopeOf(tenant: string, id: string) {
+    await requireDt(warehouse, tenant, id);
+    const [rows, [location], [quality]] = await Promise.all([
+      warehouse.query<Row>(sqlQuery('dt_envelope_newest_issue'), { dt_id: id }),
+      warehouse.query<Row>(sqlQuery('dt_location'), { dt_id: id }),
+      warehouse.query<Row>(sqlQuery('dt_newest_quality'), { dt_id: id }),
+    ]);
+    if (rows.length === 0)
+      throw new ApiError(
+        409,
+        'no_envelope',
+        `transformer ${JSON.stringify(id)} has no operating envelope yet: the stress stage issues one after each final 15-minute slot of the DT`,
+      );
+    const slots: EnvelopeSlot[] = rows.map((r) => ({
+      slotStart: Number(r.slot_start_ms),
+      importKw: Number(r.import_kw),
+      exportKw: Number(r.export_kw),
+      importSlotKw: Number(r.import_slot_kw),
+      exportSlotKw: Number(r.export_slot_kw),
+      importLimitedBy: r.import_limited_by as LimitingFactor,
+      exportLimitedBy: r.export_limited_by as LimitingFactor,
+      baseKw: Number(r.base_kw),
+      baseKwLow: Number(r.base_kw_low),
+    }));
+    return {
+      slots,
+      issuedAt: Number(rows[0]!.issued_at_ms),
+      confidence: Number(rows[0]!.confidence),
+      dataQuality: dataQualityTier(rows[0]!.data_quality),
+      amiCoveragePct: quality && Number(quality.slots) > 0 ? round(Number(quality.ami_coverage_pct), 2) : 0,
+      latitude: Number(location?.latitude ?? 0),
+      longitude: Number(location?.longitude ?? 0),
+    };
+  }
+
+  function timeZoneOf(value: string | undefined): string {
+    const zone = value ?? 'UTC';
+    if (!isTimeZone(zone)) throw badRequest('timezone', `unknown IANA time zone ${JSON.stringify(zone)}`);
+    return zone;
+  }
+
+  function judge(envelope: Awaited<ReturnType<typeof envelopeOf>>, additions: Addition[], timeZone: string) {
+    return judgeHosting({
+      slots: envelope.slots,
+      additions,
+      timeZone,
+      latitude: envelope.latitude,
+      longitude: envelope.longitude,
+      confidence: envelope.confidence,
+      modelledOnly: envelope.dataQuality === 'modelled-only',
+    });
+  }
+
+  const header = (id: string, envelope: Awaited<ReturnType<typeof envelopeOf>>, j: HostingJudgement) => ({
+    dt_id: id,
+    data_quality: envelope.dataQuality,
+    ami_coverage_pct: envelope.amiCoveragePct,
+    envelope_issued_at: iso(envelope.issuedAt),
+    confidence: envelope.confidence,
+    verdict: j.verdict,
+    reason: j.reason,
+    binding_constraint: j.bindingConstraint,
+    requested_kwh: round(j.requestedKwh, 3),
+    curtailed_kwh: round(j.curtailedKwh, 3),
+    curtailment_schedule: j.curtailment.map((w) => ({
+      from: iso(w.from),
+      to: iso(w.to),
+      max_kw: round(w.maxKw, 3),
+    })),
+  });
+
+  app.post<{
+    Body: {
+      dt_id: string;
+      additions: Array<{ type: AdditionType; kw: number; schedule?: string; mode?: 'charge' | 'discharge' }>;
+      timezone?: string;
+      min_data_quality?: DataQualityTier;
+    };
+  }>(
+    '/v1/dt/hosting-capacity',
+    {
+      schema: {
+        summary:
+          "Judge new loads and generators against a DT's operating envelope: headroom per slot and a verdict",
+        description:
+          "Against the DT's newest operating-envelope issue (the next 24 h): per 15-minute slot the headroom before and after the additions, the binding limit, and a verdict approve | approve-with-curtailment (with the curtailment schedule) | decline | defer-to-DERMS. EV, heat pumps and charging batteries import; PV and discharging batteries export. A schedule HH:MM-HH:MM (may wrap midnight) is read in `timezone`; PV without one follows the sun at the DT's location.",
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['dt_id', 'additions'],
+          properties: {
+            dt_id: dtId,
+            additions: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 50,
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['type', 'kw'],
+                properties: {
+                  type: { type: 'string', enum: ['ev', 'pv', 'bess', 'heat_pump'] },
+                  kw: {
+                    type: 'number',
+                    exclusiveMinimum: 0,
+                    maximum: 100000,
+                    description: 'Rated power (PV: peak), kW',
+                  },
+                  schedule: {
+                    type: 'string',
+                    maxLength: 11,
+                    description: 'Daily window HH:MM-HH:MM, e.g. 23:00-05:00',
+                  },
+                  mode: {
+                    type: 'string',
+                    enum: ['charge', 'discharge'],
+                    description: 'Batteries only (default discharge)',
+                  },
+                },
+              },
+            },
+            timezone,
+            min_data_quality: minDataQualitySchema,
+          },
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      const timeZone = timeZoneOf(body.timezone);
+      const additions: Addition[] = body.additions.map((a, i) => {
+        if (a.mode !== undefined && a.type !== 'bess')
+          throw badRequest(`additions.${i}.mode`, 'is only for type bess');
+        let schedule;
+        if (a.schedule !== undefined) {
+          try {
+            schedule = parseSchedule(a.schedule);
+          } catch (error) {
+            throw badRequest(`additions.${i}.schedule`, (error as Error).message);
+          }
+        }
+        return { type: a.type, kw: a.kw, schedule, mode: a.mode };
+      });
+      const envelope = await envelopeOf(tenantOf(request), body.dt_id);
+      requireDataQuality(
+        `transformer ${JSON.stringify(body.dt_id)}`,
+        envelope.dataQuality,
+        body.min_data_quality,
+      );
+      const j = judge(envelope, additions, timeZone);
+      return {
+        ...header(body.dt_id, envelope, j),
+        slots: j.slots.map((s) => ({
+          slot_start: iso(s.slotStart),
+          addition_kw: round(s.additionKw, 3),
+          headroom_before: {
+            import_kw: round(s.headroomBefore.importKw, 3),
+            export_kw: round(s.headroomBefore.exportKw, 3),
+            import_slot_kw: round(s.headroomBefore.importSlotKw, 3),
+            export_slot_kw: round(s.headroomBefore.exportSlotKw, 3),
+          },
+          headroom_after: {
+            import_kw: round(s.headroomAfter.importKw, 3),
+            export_kw: round(s.headroomAfter.exportKw, 3),
+          },
+          binding_constraint: s.bindingConstraint,
+          allowed_kw: round(s.allowedKw, 3),
+        })),
+      };
+    },
+  );
+
+  app.post<{
+    Body: {
+      dt_id: string;
+      pv_kwp: number;
+      inverter_kw?: number;
+      export_limit_kw?: number;
+      min_data_quality?: DataQualityTier;
+    };
+  }>(
+    '/v1/rooftop/sanction-check',
+    {
+      schema: {
+        summary: 'Reverse-power-flow and voltage-rise risk of a rooftop PV system, and a recommendation',
+        description: `Clear-sky output at the DT's location (peak = min(pv_kwp x ${PV_DERATE}, inverter_kw), clipped at export_limit_kw) judged against the DT's newest operating-envelope issue: recommendation approve | approve-with-curtailment (with the curtailment schedule) | decline | defer-to-DERMS, the probability the DT's net flow reverses, and the export the voltage limit would curtail.`,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['dt_id', 'pv_kwp'],
+          properties: {
+            dt_id: dtId,
+            pv_kwp: {
+              type: 'number',
+              exclusiveMinimum: 0,
+              maximum: 100000,
+              description: 'PV array peak, kWp',
+            },
+            inverter_kw: {
+              type: 'number',
+              exclusiveMinimum: 0,
+              maximum: 100000,
+              description: 'Inverter AC rating, kW',
+            },
+            export_limit_kw: {
+              type: 'number',
+              minimum: 0,
+              maximum: 100000,
+              description: 'Export limiter setting, kW (no limiter: none)',
+            },
+            min_data_quality: minDataQualitySchema,
+          },
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      const envelope = await envelopeOf(tenantOf(request), body.dt_id);
+      requireDataQuality(
+        `transformer ${JSON.stringify(body.dt_id)}`,
+        envelope.dataQuality,
+        body.min_data_quality,
+      );
+      const peak = Math.min(body.pv_kwp * PV_DERATE, body.inverter_kw ?? Infinity);
+      const j = judge(envelope, [{ type: 'pv', kw: peak, capKw: body.export_limit_kw }], 'UTC');
+      const generating = j.slots.filter((s) => s.additionKw < 0);
+      const reverse = generating.map((s) => s.reverseFlowProb);
+      const voltageKwh = j.slots
+        .filter((s) => s.bindingConstraint === 'voltage')
+        .reduce((sum, s) => sum + (Math.abs(s.additionKw) - s.allowedKw) * (SLOT_MS / 3_600_000), 0);
+      return {
+        ...header(body.dt_id, envelope, j),
+        recommendation: j.verdict,
+        pv_peak_kw: round(peak, 3),
+        reverse_power_flow: {
+          max_probability: reverse.length ? round(Math.max(...reverse), 4) : 0,
+          slots_likely: reverse.filter((p) => p >= 0.5).length,
+        },
+        voltage_rise: {
+          curtailed_kwh: round(voltageKwh, 3),
+          slots_over: j.slots.filter(
+            (s) => s.bindingConstraint === 'voltage' && Math.abs(s.additionKw) > s.allowedKw,
+          ).length,
+        },
+        slots: j.slots.map((s) => ({
+          slot_start: iso(s.slotStart),
+          pv_kw: round(-s.additionKw, 3),
+          export_headroom_kw: round(s.headroomBefore.exportKw, 3),
+          allowed_kw: round(s.allowedKw, 3),
+          binding_constraint: s.bindingConstraint,
+          reverse_flow_probability: round(s.reverseFlowProb, 4),
+        })),
+      };
+    },
+  );
+}

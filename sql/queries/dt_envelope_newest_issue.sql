@@ -1,0 +1,28 @@
+-- One DT's newest operating-envelope issue (the 96 slots after its last observed slot), in slot order: what
+-- POST /v1/dt/hosting-capacity and /v1/rooftop/sanction-check judge additions against (processors/hosting.ts).
+-- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
+-- @note servers (io/warehouse/dialect.ts): without DateTime64, slot_start_ms and issued_at_ms are columns;
+-- @note see io/warehouse/README.md.
+SELECT
+-- @if datetime64
+    toUnixTimestamp64Milli(slot_start) AS slot_start_ms,
+    toUnixTimestamp64Milli(issued_at) AS issued_at_ms,
+-- @else
+--  slot_start_ms,
+--  issued_at_ms,
+-- @end
+    confidence,
+    base_kw,
+    base_kw_low,
+    import_kw,
+    export_kw,
+    import_slot_kw,
+    export_slot_kw,
+    import_limited_by,
+    export_limited_by,
+    data_quality
+FROM dt_operating_envelopes
+WHERE dt_id = {dt_id:String}
+  AND version = (SELECT max(version) FROM dt_operating_envelopes WHERE dt_id = {dt_id:String})
+ORDER BY slot_start_ms
+LIMIT 1 BY slot_start_ms
