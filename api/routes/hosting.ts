@@ -44,7 +44,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
   async function envelopeOf(tenant: string, id: string) {
     await requireDt(warehouse, tenant, id);
     const [rows, [location], [quality]] = await Promise.all([
-      warehouse.query<Row>(sqlQuery('dt_envelope_newest_issue'), { dt_id: id }),
+      warehouse.query<Row>(sqlQuery('dt_envelope_newest_issues'), { dts: [id] }),
       warehouse.query<Row>(sqlQuery('dt_location'), { dt_id: id }),
       warehouse.query<Row>(sqlQuery('dt_newest_quality'), { dt_id: id }),
     ]);

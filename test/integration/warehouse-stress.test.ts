@@ -240,22 +240,29 @@ describe.each(ENGINES)('stress tables on %s', (engine) => {
         row(SLOT + 3 * SLOT_MS, second, 71),
       ].map(dtOperatingEnvelopeRow),
     );
-    const newest = await warehouse.query<Record<string, unknown>>(sqlQuery('dt_envelope_newest_issue'), {
-      dt_id: 'dt-n',
+    const newest = await warehouse.query<Record<string, unknown>>(sqlQuery('dt_envelope_newest_issues'), {
+      dts: ['dt-n', 'dt-a', 'dt-x'],
     });
+    // dt-a's newest issue is the one the test above stored last.
     expect(
-      newest.map((r) => [Number(r.slot_start_ms) - SLOT, Number(r.issued_at_ms) - SLOT, r.import_kw]),
+      newest.map((r) => [
+        r.dt_id,
+        Number(r.slot_start_ms) - SLOT,
+        Number(r.issued_at_ms) - SLOT,
+        r.import_kw,
+      ]),
     ).toEqual([
-      [2 * SLOT_MS, SLOT_MS, 70],
-      [3 * SLOT_MS, SLOT_MS, 71],
+      ['dt-a', 4 * SLOT_MS, SLOT_MS, 45],
+      ['dt-n', 2 * SLOT_MS, SLOT_MS, 70],
+      ['dt-n', 3 * SLOT_MS, SLOT_MS, 71],
     ]);
-    expect(newest[0]).toMatchObject({
+    expect(newest[1]).toMatchObject({
       confidence: 0.9,
       base_kw_low: 65,
       export_limited_by: 'voltage',
       data_quality: 'ami-direct',
     });
-    expect(await warehouse.query(sqlQuery('dt_envelope_newest_issue'), { dt_id: 'dt-x' })).toEqual([]);
+    expect(await warehouse.query(sqlQuery('dt_envelope_newest_issues'), { dts: ['dt-x'] })).toEqual([]);
 
     await warehouse.insert('topology_transformers', [
       topologyTransformerRow({

@@ -1,9 +1,11 @@
--- One DT's newest operating-envelope issue (the 96 slots after its last observed slot), in slot order: what
--- POST /v1/dt/hosting-capacity and /v1/rooftop/sanction-check judge additions against (processors/hosting.ts).
+-- The newest operating-envelope issue of each of some DTs (the 96 slots after its last observed slot), by DT and
+-- slot: what POST /v1/dt/hosting-capacity, /v1/rooftop/sanction-check and /v1/ev/site-screen judge additions
+-- against (processors/hosting.ts).
 -- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
 -- @note servers (io/warehouse/dialect.ts): without DateTime64, slot_start_ms and issued_at_ms are columns;
 -- @note see io/warehouse/README.md.
 SELECT
+    dt_id,
 -- @if datetime64
     toUnixTimestamp64Milli(slot_start) AS slot_start_ms,
     toUnixTimestamp64Milli(issued_at) AS issued_at_ms,
@@ -22,7 +24,8 @@ SELECT
     export_limited_by,
     data_quality
 FROM dt_operating_envelopes
-WHERE dt_id = {dt_id:String}
-  AND version = (SELECT max(version) FROM dt_operating_envelopes WHERE dt_id = {dt_id:String})
-ORDER BY slot_start_ms
-LIMIT 1 BY slot_start_ms
+WHERE dt_id IN {dts:Array(String)}
+  AND (dt_id, version) IN
+      (SELECT dt_id, max(version) FROM dt_operating_envelopes WHERE dt_id IN {dts:Array(String)} GROUP BY dt_id)
+ORDER BY dt_id, slot_start_ms
+LIMIT 1 BY dt_id, slot_start_ms
