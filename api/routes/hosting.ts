@@ -12,6 +12,7 @@ import {
   type LimitingFactor,
 } from '../../processors/hosting.js';
 import {
+  DATA_QUALITY_TIERS,
   dataQualityTier,
   minDataQualitySchema,
   requireDataQuality,
@@ -39,6 +40,49 @@ const timezone = {
  * (`POST /v1/rooftop/sanction-check`) against the DT's newest operating-envelope issue
  * (processors/hosting.ts). The envelope is the stress stage's; nothing of it is recomputed here.
  */
+/** One DT's rows of sql/queries/dt_envelope_newest_issues.sql as the judge's input. */
+function issueOf(rows: readonly Row[]) {
+  const slots: EnvelopeSlot[] = rows.map((r) => ({
+    slotStart: Number(r.slot_start_ms),
+    importKw: Number(r.import_kw),
+    exportKw: Number(r.export_kw),
+    importSlotKw: Number(r.import_slot_kw),
+    exportSlotKw: Number(r.export_slot_kw),
+    importLimitedBy: r.import_limited_by as LimitingFactor,
+    exportLimitedBy: r.export_limited_by as LimitingFactor,
+    baseKw: Number(r.base_kw),
+    baseKwLow: Number(r.base_kw_low),
+  }));
+  return {
+    slots,
+    issuedAt: Number(rows[0]!.issued_at_ms),
+    confidence: Number(rows[0]!.confidence),
+    dataQuality: dataQualityTier(rows[0]!.data_quality),
+  };
+}
+
+interface SiteCandidate {
+  dt_id: string;
+  distance_km: number;
+  ami_coverage_pct: number;
+  data_quality: DataQualityTier;
+  status: 'screened' | 'no_envelope';
+  fit_share: number | null;
+  verdict: string | null;
+  binding_constraint?: LimitingFactor | null;
+  envelope_issued_at?: string;
+  windows: Array<{ from: string; to: string }>;
+}
+
+/** Great-circle distance, km (haversine on a 6,371 km sphere). */
+export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const rad = Math.PI / 180;
+  const a =
+    Math.sin(((lat2 - lat1) * rad) / 2) ** 2 +
+    Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(((lon2 - lon1) * rad) / 2) ** 2;
+  return 2 * 6371 * Math.asin(Math.min(1, Math.sqrt(a)));
+}
+
 export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
   /** The DT's newest issue, location and coverage, or a 409 when it has no envelope yet. */
   async function envelopeOf(tenant: string, id: string) {
@@ -54,22 +98,8 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
         'no_envelope',
         `transformer ${JSON.stringify(id)} has no operating envelope yet: the stress stage issues one after each final 15-minute slot of the DT`,
       );
-    const slots: EnvelopeSlot[] = rows.map((r) => ({
-      slotStart: Number(r.slot_start_ms),
-      importKw: Number(r.import_kw),
-      exportKw: Number(r.export_kw),
-      importSlotKw: Number(r.import_slot_kw),
-      exportSlotKw: Number(r.export_slot_kw),
-      importLimitedBy: r.import_limited_by as LimitingFactor,
-      exportLimitedBy: r.export_limited_by as LimitingFactor,
-      baseKw: Number(r.base_kw),
-      baseKwLow: Number(r.base_kw_low),
-    }));
     return {
-      slots,
-      issuedAt: Number(rows[0]!.issued_at_ms),
-      confidence: Number(rows[0]!.confidence),
-      dataQuality: dataQualityTier(rows[0]!.data_quality),
+      ...issueOf(rows),
       amiCoveragePct: quality && Number(quality.slots) > 0 ? round(Number(quality.ami_coverage_pct), 2) : 0,
       latitude: Number(location?.latitude ?? 0),
       longitude: Number(location?.longitude ?? 0),
@@ -82,7 +112,11 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
     return zone;
   }
 
-  function judge(envelope: Awaited<ReturnType<typeof envelopeOf>>, additions: Addition[], timeZone: string) {
+  function judge(
+    envelope: ReturnType<typeof issueOf> & { latitude: number; longitude: number },
+    additions: Addition[],
+    timeZone: string,
+  ) {
     return judgeHosting({
       slots: envelope.slots,
       additions,
@@ -296,4 +330,143 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
       };
     },
   );
+
+  app.post<{
+    Body: {
+      latitude: number;
+      longitude: number;
+      radius_km?: number;
+      station_kw: number;
+      dwell: { schedule: string };
+      timezone?: string;
+      limit?: number;
+      min_data_quality?: DataQualityTier;
+    };
+  }>(
+    '/v1/ev/site-screen',
+    {
+      schema: {
+        summary: 'Rank the DTs near a site by how well an EV charging station fits their operating envelopes',
+        description:
+          "The key's tenant's DTs within radius_km of the coordinates, ranked by the share of the station's daily dwell-window energy that fits within each DT's newest operating envelope (then by distance), each with the time windows in which the whole station fits and the hosting-capacity verdict. DTs without an envelope come last. A POST /v1/dt/hosting-capacity on the chosen DT gives the slot-by-slot detail.",
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['latitude', 'longitude', 'station_kw', 'dwell'],
+          properties: {
+            latitude: { type: 'number', minimum: -90, maximum: 90 },
+            longitude: { type: 'number', minimum: -180, maximum: 180 },
+            radius_km: { type: 'number', exclusiveMinimum: 0, maximum: 50, description: 'Default 5' },
+            station_kw: { type: 'number', exclusiveMinimum: 0, maximum: 100000 },
+            dwell: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['schedule'],
+              properties: {
+                schedule: {
+                  type: 'string',
+                  maxLength: 11,
+                  description: 'Daily window HH:MM-HH:MM the station draws its power',
+                },
+              },
+            },
+            timezone,
+            limit: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 100,
+              description: 'Candidates returned (default 10)',
+            },
+            min_data_quality: minDataQualitySchema,
+          },
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      const timeZone = timeZoneOf(body.timezone);
+      let schedule;
+      try {
+        schedule = parseSchedule(body.dwell.schedule);
+      } catch (error) {
+        throw badRequest('dwell.schedule', (error as Error).message);
+      }
+      const radius = body.radius_km ?? 5;
+      const minimum = body.min_data_quality;
+      const dts = (await warehouse.query<Row>(sqlQuery('list_dts'), { tenant: tenantOf(request) }))
+        .map((r) => ({
+          dtId: String(r.dt_id),
+          latitude: Number(r.latitude),
+          longitude: Number(r.longitude),
+          distanceKm: distanceKm(body.latitude, body.longitude, Number(r.latitude), Number(r.longitude)),
+          amiCoveragePct: round(Number(r.ami_coverage_pct), 2),
+        }))
+        .filter((d) => d.distanceKm <= radius);
+      const rows = dts.length
+        ? await warehouse.query<Row>(sqlQuery('dt_envelope_newest_issues'), { dts: dts.map((d) => d.dtId) })
+        : [];
+      const byDt = new Map<string, Row[]>();
+      for (const r of rows) {
+        const dt = String(r.dt_id);
+        byDt.set(dt, [...(byDt.get(dt) ?? []), r]);
+      }
+      const candidates = dts.flatMap((d): SiteCandidate[] => {
+        const own = byDt.get(d.dtId);
+        const base = {
+          dt_id: d.dtId,
+          distance_km: round(d.distanceKm, 3),
+          ami_coverage_pct: d.amiCoveragePct,
+        };
+        if (!own)
+          return [
+            {
+              ...base,
+              data_quality: 'modelled-only',
+              status: 'no_envelope',
+              fit_share: null,
+              verdict: null,
+              windows: [],
+            },
+          ];
+        const issue = { ...issueOf(own), latitude: d.latitude, longitude: d.longitude };
+        // Screening leaves out the DTs below a requested tier (a refusal is for one named DT).
+        if (minimum && DATA_QUALITY_TIERS.indexOf(issue.dataQuality) > DATA_QUALITY_TIERS.indexOf(minimum))
+          return [];
+        const j = judge(issue, [{ type: 'ev', kw: body.station_kw, schedule }], timeZone);
+        return [
+          {
+            ...base,
+            data_quality: issue.dataQuality,
+            status: 'screened',
+            fit_share: j.requestedKwh > 0 ? round(1 - j.curtailedKwh / j.requestedKwh, 4) : 0,
+            verdict: j.verdict,
+            binding_constraint: j.bindingConstraint,
+            envelope_issued_at: iso(issue.issuedAt),
+            windows: fittingWindows(j.slots),
+          },
+        ];
+      });
+      candidates.sort((a, b) => (b.fit_share ?? -1) - (a.fit_share ?? -1) || a.distance_km - b.distance_km);
+      return {
+        latitude: body.latitude,
+        longitude: body.longitude,
+        radius_km: radius,
+        station_kw: body.station_kw,
+        dwell: { schedule: schedule.text, timezone: timeZone },
+        candidates: candidates.slice(0, body.limit ?? 10),
+      };
+    },
+  );
+}
+
+/** Consecutive slots in which the whole addition fits (it adds power there and nothing is capped), merged. */
+function fittingWindows(slots: HostingJudgement['slots']): Array<{ from: string; to: string }> {
+  const windows: Array<{ from: number; to: number }> = [];
+  for (const s of slots) {
+    if (s.additionKw === 0 || Math.abs(s.additionKw) > s.allowedKw + 1e-9) continue;
+    const last = windows.at(-1);
+    if (last && last.to === s.slotStart) last.to = s.slotStart + SLOT_MS;
+    else windows.push({ from: s.slotStart, to: s.slotStart + SLOT_MS });
+  }
+  return windows.map((w) => ({ from: iso(w.from), to: iso(w.to) }));
 }

@@ -475,6 +475,62 @@ describe('stress through the embedded pipeline, restarted half way', () => {
     }
   });
 
+  it("screens EV sites: the tenant's DTs near the coordinates, ranked by how much of the dwell window fits", async () => {
+    const screen = async (body: Record<string, unknown>, key = TEST_API_KEY) => {
+      const res = await fetch(`${g.url}/v1/ev/site-screen`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Row };
+    };
+    const [site] = await g.edges.warehouse.query<Row>(
+      `SELECT latitude, longitude FROM topology_transformers FINAL ORDER BY dt_id LIMIT 1`,
+    );
+    const at = { latitude: Number(site!.latitude), longitude: Number(site!.longitude), radius_km: 50 };
+    const dts = [...new Set(stress.map((r) => String(r.dt_id)))].sort();
+
+    const small = await screen({ ...at, station_kw: 1, dwell: { schedule: '02:00-04:00' } });
+    expect(small.status).toBe(200);
+    const candidates = small.body.candidates as Row[];
+    expect(candidates.map((c) => c.dt_id).sort()).toEqual(dts);
+    expect(candidates[0]!.distance_km).toBeLessThan(0.001);
+    for (const c of candidates) {
+      expect(c.status).toBe('screened');
+      expect(c.fit_share).toBe(1);
+      // 02:00-04:00 UTC: eight slots in one window (the issue covers the next 24 h, so a day's window once).
+      const windows = c.windows as Array<{ from: string; to: string }>;
+      expect(windows).toHaveLength(1);
+      expect(Date.parse(windows[0]!.to) - Date.parse(windows[0]!.from)).toBe(8 * SLOT_MS);
+      expect(windows[0]!.from.slice(11)).toBe('02:00:00.000Z');
+    }
+
+    const huge = await screen({ ...at, station_kw: 50000, dwell: { schedule: '00:00-24:00' } });
+    for (const c of huge.body.candidates as Row[]) {
+      expect(c.fit_share).toBeLessThan(0.05);
+      expect(['decline', 'defer-to-DERMS']).toContain(c.verdict);
+    }
+    // Ranked by fit, then distance.
+    const fits = (huge.body.candidates as Row[]).map((c) => Number(c.fit_share));
+    expect(fits).toEqual([...fits].sort((a, b) => b - a));
+
+    expect(
+      (await screen({ latitude: 0, longitude: 0, station_kw: 1, dwell: { schedule: '02:00-04:00' } })).body
+        .candidates,
+    ).toEqual([]);
+    expect(
+      (await screen({ ...at, station_kw: 1, dwell: { schedule: '02:00-04:00' } }, OTHER_TENANT_KEY)).body
+        .candidates,
+    ).toEqual([]);
+    const bad = await screen({ ...at, station_kw: 1, dwell: { schedule: '2-4' }, radius_km: 51 });
+    expect(bad.status).toBe(400);
+    expect((bad.body.fields as Array<{ field: string }>).map((f) => f.field)).toEqual(['radius_km']);
+    const badDwell = await screen({ ...at, station_kw: 1, dwell: { schedule: '2-4' } });
+    expect((badDwell.body.fields as Array<{ field: string }>).map((f) => f.field)).toEqual([
+      'dwell.schedule',
+    ]);
+  });
+
   it('counts the slots and exports the at-risk gauge', async () => {
     const metrics = await (await fetch(`${g.url}/metrics`)).text();
     const processed = /gridstream_stress_slots_total\{outcome="processed"\} (\d+)/.exec(metrics);
