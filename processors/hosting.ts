@@ -230,3 +230,24 @@ function curtailmentWindows(slots: readonly SlotJudgement[]): CurtailmentWindow[
   }
   return windows;
 }
+
+/**
+ * The probability of a limit being exceeded once the load distribution moves by `shiftKw`, given the
+ * probability `p0` the stress stage forecast for the unshifted load (normal with standard deviation `sdKw`).
+ * The limit is put where p0 says it is, z0 = Φ⁻¹(1 − p0) deviations above the mean; the shifted load crosses it
+ * with probability 1 − Φ(z0 − shift / sd). With no shift it returns p0 exactly, so a scenario's figures stay
+ * consistent with GET /v1/dt/{id}/envelopes. It models stress that grows with import (thermal loading of an
+ * import-dominated DT); p0 is clamped to [1e-12, 1 − 1e-12] to keep z0 finite.
+ */
+export function shiftedExceedanceProb(p0: number, sdKw: number, shiftKw: number): number {
+  // Exactly p0 unshifted (the quantile function's approximation would round-trip it to ~1e-9 only).
+  if (shiftKw === 0) return p0;
+  const p = Math.min(1 - 1e-12, Math.max(1e-12, p0));
+  const z0 = normalQuantile(1 - p);
+  return 1 - normalCdf(z0 - shiftKw / Math.max(1e-9, sdKw));
+}
+
+/** Probability that at least one of independent events happens: 1 − Π(1 − pᵢ). */
+export function anyOf(probabilities: readonly number[]): number {
+  return 1 - probabilities.reduce((keep, p) => keep * (1 - p), 1);
+}

@@ -7,18 +7,17 @@ import {
   judgeHosting,
   type Addition,
   type AdditionType,
-  type EnvelopeSlot,
   type HostingJudgement,
   type LimitingFactor,
 } from '../../processors/hosting.js';
 import {
   DATA_QUALITY_TIERS,
-  dataQualityTier,
   minDataQualitySchema,
   requireDataQuality,
   type DataQualityTier,
 } from '../data-quality.js';
 import { ApiError, badRequest } from '../errors.js';
+import { newestIssues, type EnvelopeIssue } from '../envelope-issues.js';
 import { requireDt, tenantOf } from '../tenancy.js';
 import { round } from '../time-range.js';
 
@@ -40,27 +39,6 @@ const timezone = {
  * (`POST /v1/rooftop/sanction-check`) against the DT's newest operating-envelope issue
  * (processors/hosting.ts). The envelope is the stress stage's; nothing of it is recomputed here.
  */
-/** One DT's rows of sql/queries/dt_envelope_newest_issues.sql as the judge's input. */
-function issueOf(rows: readonly Row[]) {
-  const slots: EnvelopeSlot[] = rows.map((r) => ({
-    slotStart: Number(r.slot_start_ms),
-    importKw: Number(r.import_kw),
-    exportKw: Number(r.export_kw),
-    importSlotKw: Number(r.import_slot_kw),
-    exportSlotKw: Number(r.export_slot_kw),
-    importLimitedBy: r.import_limited_by as LimitingFactor,
-    exportLimitedBy: r.export_limited_by as LimitingFactor,
-    baseKw: Number(r.base_kw),
-    baseKwLow: Number(r.base_kw_low),
-  }));
-  return {
-    slots,
-    issuedAt: Number(rows[0]!.issued_at_ms),
-    confidence: Number(rows[0]!.confidence),
-    dataQuality: dataQualityTier(rows[0]!.data_quality),
-  };
-}
-
 interface SiteCandidate {
   dt_id: string;
   distance_km: number;
@@ -87,19 +65,20 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
   /** The DT's newest issue, location and coverage, or a 409 when it has no envelope yet. */
   async function envelopeOf(tenant: string, id: string) {
     await requireDt(warehouse, tenant, id);
-    const [rows, [location], [quality]] = await Promise.all([
-      warehouse.query<Row>(sqlQuery('dt_envelope_newest_issues'), { dts: [id] }),
+    const [issues, [location], [quality]] = await Promise.all([
+      newestIssues(warehouse, [id]),
       warehouse.query<Row>(sqlQuery('dt_location'), { dt_id: id }),
       warehouse.query<Row>(sqlQuery('dt_newest_quality'), { dt_id: id }),
     ]);
-    if (rows.length === 0)
+    const issue = issues.get(id);
+    if (issue === undefined)
       throw new ApiError(
         409,
         'no_envelope',
         `transformer ${JSON.stringify(id)} has no operating envelope yet: the stress stage issues one after each final 15-minute slot of the DT`,
       );
     return {
-      ...issueOf(rows),
+      ...issue,
       amiCoveragePct: quality && Number(quality.slots) > 0 ? round(Number(quality.ami_coverage_pct), 2) : 0,
       latitude: Number(location?.latitude ?? 0),
       longitude: Number(location?.longitude ?? 0),
@@ -113,7 +92,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
   }
 
   function judge(
-    envelope: ReturnType<typeof issueOf> & { latitude: number; longitude: number },
+    envelope: EnvelopeIssue & { latitude: number; longitude: number },
     additions: Addition[],
     timeZone: string,
   ) {
@@ -402,16 +381,12 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
           amiCoveragePct: round(Number(r.ami_coverage_pct), 2),
         }))
         .filter((d) => d.distanceKm <= radius);
-      const rows = dts.length
-        ? await warehouse.query<Row>(sqlQuery('dt_envelope_newest_issues'), { dts: dts.map((d) => d.dtId) })
-        : [];
-      const byDt = new Map<string, Row[]>();
-      for (const r of rows) {
-        const dt = String(r.dt_id);
-        byDt.set(dt, [...(byDt.get(dt) ?? []), r]);
-      }
+      const issues = await newestIssues(
+        warehouse,
+        dts.map((d) => d.dtId),
+      );
       const candidates = dts.flatMap((d): SiteCandidate[] => {
-        const own = byDt.get(d.dtId);
+        const own = issues.get(d.dtId);
         const base = {
           dt_id: d.dtId,
           distance_km: round(d.distanceKm, 3),
@@ -428,7 +403,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
               windows: [],
             },
           ];
-        const issue = { ...issueOf(own), latitude: d.latitude, longitude: d.longitude };
+        const issue = { ...own, latitude: d.latitude, longitude: d.longitude };
         // Screening leaves out the DTs below a requested tier (a refusal is for one named DT).
         if (minimum && DATA_QUALITY_TIERS.indexOf(issue.dataQuality) > DATA_QUALITY_TIERS.indexOf(minimum))
           return [];

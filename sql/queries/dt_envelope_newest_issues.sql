@@ -16,6 +16,8 @@ SELECT
     confidence,
     base_kw,
     base_kw_low,
+    thermal_stress_prob,
+    voltage_stress_prob,
     import_kw,
     export_kw,
     import_slot_kw,

@@ -3,8 +3,10 @@ import { parseSchedule } from '../../core/schedule.js';
 import { SLOT_MS } from '../../core/time.js';
 import {
   additionKw,
+  anyOf,
   judgeHosting,
   pvShare,
+  shiftedExceedanceProb,
   type EnvelopeSlot,
   type HostingRequest,
 } from '../../processors/hosting.js';
@@ -118,5 +120,15 @@ describe('hosting capacity', () => {
     const req = { timeZone: 'UTC', latitude: 0, longitude: 0 };
     expect(additionKw({ type: 'bess', kw: 20 }, DAY, req)).toBe(-20);
     expect(additionKw({ type: 'bess', kw: 20, mode: 'charge' }, DAY, req)).toBe(20);
+  });
+
+  it('shifts a forecast exceedance probability with the load, consistent with the stored one', () => {
+    expect(shiftedExceedanceProb(0.05, 10, 0)).toBeCloseTo(0.05, 12);
+    // The limit 1.645 sd above the mean; 10 kW more (one sd) leaves it 0.645 sd away: 26%.
+    expect(shiftedExceedanceProb(0.05, 10, 10)).toBeCloseTo(0.2595, 3);
+    expect(shiftedExceedanceProb(0.05, 10, -10)).toBeCloseTo(0.0041, 3);
+    expect(shiftedExceedanceProb(0, 10, 0)).toBeLessThan(1e-11);
+    expect(anyOf([0.1, 0.2])).toBeCloseTo(0.28, 12);
+    expect(anyOf([])).toBe(0);
   });
 });
