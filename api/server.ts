@@ -9,6 +9,7 @@ import { dispatchRoutes } from './routes/dispatches.js';
 import { dtRoutes } from './routes/dt.js';
 import { dtStressRoutes } from './routes/dt-stress.js';
 import { hostingRoutes } from './routes/hosting.js';
+import { feederRoutes } from './routes/feeder.js';
 import { ExportJobs } from './exports.js';
 import { impedanceExportRoutes } from './routes/impedance-exports.js';
 import { impedanceRoutes } from './routes/impedance.js';
@@ -105,6 +106,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
     dtStressRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
     hostingRoutes(app, deps.warehouse);
+    feederRoutes(app, deps.warehouse);
     impedanceRoutes(app, deps.warehouse);
     dispatchRoutes(app, deps.warehouse);
     if (deps.exportDir) {

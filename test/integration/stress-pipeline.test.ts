@@ -531,6 +531,91 @@ describe('stress through the embedded pipeline, restarted half way', () => {
     ]);
   });
 
+  it("gives a feeder's and its DTs' stress probabilities under a scenario, the stored ones when it is empty", async () => {
+    const stressOf = async (body: Record<string, unknown>, key = TEST_API_KEY) => {
+      const res = await fetch(`${g.url}/v1/feeder/stress`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Row };
+    };
+    const [{ feeder_id: feeder }] = (await g.edges.warehouse.query<Row>(
+      `SELECT feeder_id FROM topology_transformers FINAL ORDER BY dt_id LIMIT 1`,
+    )) as [{ feeder_id: string }];
+    const stored = await g.edges.warehouse.query<Row>(
+      `SELECT dt_id, toUnixTimestamp64Milli(slot_start) AS ms, thermal_stress_prob AS p
+       FROM dt_operating_envelopes FINAL
+       WHERE (dt_id, issued_at) IN (SELECT dt_id, max(issued_at) FROM dt_operating_envelopes GROUP BY dt_id)
+       ORDER BY dt_id, slot_start`,
+    );
+    type Dt = {
+      dt_id: string;
+      status: string;
+      slots: Array<{ slot_start: string; thermal_stress_prob: number }>;
+    };
+    const asIs = await stressOf({ feeder_id: feeder });
+    expect(asIs.status).toBe(200);
+    const dts = asIs.body.transformers as Dt[];
+    expect(dts.length).toBeGreaterThan(0);
+    for (const dt of dts) {
+      const own = stored.filter((r) => r.dt_id === dt.dt_id);
+      expect(dt.slots.map((x) => [Date.parse(x.slot_start), x.thermal_stress_prob])).toEqual(
+        own.map((r) => [Number(r.ms), Math.round(Number(r.p) * 1e6) / 1e6]),
+      );
+    }
+    const feederSlots = (
+      asIs.body.feeder as { slots: Array<{ slot_start: string; thermal_stress_prob: number }> }
+    ).slots;
+    for (const slot of feederSlots) {
+      const ps = stored.filter((r) => Number(r.ms) === Date.parse(slot.slot_start)).map((r) => Number(r.p));
+      expect(slot.thermal_stress_prob).toBeCloseTo(1 - ps.reduce((k, p) => k * (1 - p), 1), 5);
+    }
+
+    const grown = await stressOf({ feeder_id: feeder, scenario: { load_growth_pct: 50 } });
+    // More import raises the probability, more export (growth of a negative base) lowers it.
+    const before = dts.flatMap((dt) => dt.slots.map((x) => x.thermal_stress_prob));
+    const after = (grown.body.transformers as Dt[]).flatMap((dt) =>
+      dt.slots.map(
+        (x) => [x.thermal_stress_prob, (x as unknown as { load_shift_kw: number }).load_shift_kw] as const,
+      ),
+    );
+    after.forEach(([p, shift], i) =>
+      shift >= 0
+        ? expect(p).toBeGreaterThanOrEqual(before[i]! - 1e-9)
+        : expect(p).toBeLessThanOrEqual(before[i]! + 1e-9),
+    );
+    expect(after.some(([p, shift], i) => shift > 0 && p > before[i]!)).toBe(true);
+
+    const target = dts[0]!.dt_id;
+    const loaded = await stressOf({
+      feeder_id: feeder,
+      scenario: { additions: [{ dt_id: target, type: 'heat_pump', kw: 100000 }] },
+    });
+    for (const dt of loaded.body.transformers as Dt[]) {
+      if (dt.dt_id === target) for (const x of dt.slots) expect(x.thermal_stress_prob).toBeGreaterThan(0.999);
+      else expect(dt.slots).toEqual(dts.find((d) => d.dt_id === dt.dt_id)!.slots);
+    }
+    expect(
+      (loaded.body.feeder as { peak_thermal_stress_prob: number }).peak_thermal_stress_prob,
+    ).toBeGreaterThan(0.999);
+
+    expect((await stressOf({ feeder_id: 'no-such-feeder' })).status).toBe(404);
+    expect((await stressOf({ feeder_id: feeder }, OTHER_TENANT_KEY)).status).toBe(404);
+    const badDt = await stressOf({
+      feeder_id: feeder,
+      scenario: { additions: [{ dt_id: 'elsewhere', type: 'ev', kw: 5 }] },
+    });
+    expect((badDt.body.fields as Array<{ field: string }>).map((f) => f.field)).toEqual([
+      'scenario.additions.0.dt_id',
+    ]);
+    const unknown = await stressOf({ feeder_id: feeder, scenario: { ambient_delta_c: 5 } });
+    expect(unknown.status).toBe(400);
+    expect((unknown.body.fields as Array<{ field: string }>).map((f) => f.field)).toEqual([
+      'ambient_delta_c',
+    ]);
+  });
+
   it('counts the slots and exports the at-risk gauge', async () => {
     const metrics = await (await fetch(`${g.url}/metrics`)).text();
     const processed = /gridstream_stress_slots_total\{outcome="processed"\} (\d+)/.exec(metrics);

@@ -1,0 +1,212 @@
+import type { FastifyInstance } from 'fastify';
+import { isTimeZone, parseSchedule, type DailySchedule } from '../../core/schedule.js';
+import { iso } from '../../core/time.js';
+import { sqlQuery } from '../../io/warehouse/sql-files.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import {
+  additionKw,
+  anyOf,
+  shiftedExceedanceProb,
+  type Addition,
+  type AdditionType,
+} from '../../processors/hosting.js';
+import { normalQuantile } from '../../processors/stress-math.js';
+import {
+  DATA_QUALITY_TIERS,
+  minDataQualitySchema,
+  requireDataQuality,
+  type DataQualityTier,
+} from '../data-quality.js';
+import { newestIssues } from '../envelope-issues.js';
+import { ApiError, badRequest } from '../errors.js';
+import { tenantOf } from '../tenancy.js';
+import { round } from '../time-range.js';
+
+type Row = Record<string, unknown>;
+
+interface ScenarioAddition {
+  dt_id?: string;
+  type: AdditionType;
+  kw: number;
+  schedule?: string;
+  mode?: 'charge' | 'discharge';
+}
+
+interface FeederStressBody {
+  feeder_id: string;
+  scenario?: { load_growth_pct?: number; additions?: ScenarioAddition[] };
+  timezone?: string;
+  min_data_quality?: DataQualityTier;
+}
+
+/**
+ * `POST /v1/feeder/stress`: the thermal stress probability of every DT of a feeder, per slot of its newest
+ * envelope issue, under a scenario (load growth, added loads and generators), and for the feeder.
+ *
+ * A scenario moves each slot's forecast load by growth × the base plus the additions; the probability moves with
+ * it from the one the stress stage stored (processors/hosting.ts shiftedExceedanceProb: the limit stays where the
+ * stored probability puts it, the load distribution shifts), so an empty scenario returns the stored figures.
+ * The feeder's probability in a slot is that of at least one of its DTs, taking DTs as independent; its peak is
+ * the highest over the slots. Voltage stress is reported as stored: the envelope keeps the two voltage tails
+ * together, which a shift of load moves in opposite directions, so it is not rescaled.
+ */
+export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
+  app.post<{ Body: FeederStressBody }>(
+    '/v1/feeder/stress',
+    {
+      schema: {
+        summary:
+          "Thermal and voltage stress probability of a feeder's DTs and of the feeder, under a scenario",
+        description:
+          "Per 15-minute slot of each DT's newest operating-envelope issue (the next 24 h). scenario.load_growth_pct scales the forecast load; scenario.additions add loads and generators (EV, heat pump, charging battery import; PV, discharging battery export) to one DT (dt_id) or, without dt_id, to every DT of the feeder. The thermal probability shifts with the load from the stored forecast; voltage probabilities are the stored ones. The feeder's probability is that of at least one DT (independence).",
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['feeder_id'],
+          properties: {
+            feeder_id: { type: 'string', minLength: 1, maxLength: 128 },
+            scenario: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                load_growth_pct: { type: 'number', minimum: -100, maximum: 1000 },
+                additions: {
+                  type: 'array',
+                  maxItems: 200,
+                  items: {
+                    type: 'object',
+                    additionalProperties: false,
+                    required: ['type', 'kw'],
+                    properties: {
+                      dt_id: { type: 'string', minLength: 1, maxLength: 128 },
+                      type: { type: 'string', enum: ['ev', 'pv', 'bess', 'heat_pump'] },
+                      kw: { type: 'number', exclusiveMinimum: 0, maximum: 100000 },
+                      schedule: { type: 'string', maxLength: 11 },
+                      mode: { type: 'string', enum: ['charge', 'discharge'] },
+                    },
+                  },
+                },
+              },
+            },
+            timezone: { type: 'string', minLength: 1, maxLength: 64 },
+            min_data_quality: minDataQualitySchema,
+          },
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      const timeZone = body.timezone ?? 'UTC';
+      if (!isTimeZone(timeZone))
+        throw badRequest('timezone', `unknown IANA time zone ${JSON.stringify(timeZone)}`);
+      const growth = (body.scenario?.load_growth_pct ?? 0) / 100;
+      const dts = (await warehouse.query<Row>(sqlQuery('list_dts'), { tenant: tenantOf(request) })).filter(
+        (r) => r.feeder_id === body.feeder_id,
+      );
+      if (dts.length === 0)
+        throw new ApiError(
+          404,
+          'not_found',
+          `no feeder ${JSON.stringify(body.feeder_id)} among this key's transformers`,
+        );
+      const additions = (body.scenario?.additions ?? []).map((a, i) => {
+        if (a.dt_id !== undefined && !dts.some((d) => d.dt_id === a.dt_id))
+          throw badRequest(
+            `scenario.additions.${i}.dt_id`,
+            `is not a transformer of feeder ${body.feeder_id}`,
+          );
+        if (a.mode !== undefined && a.type !== 'bess')
+          throw badRequest(`scenario.additions.${i}.mode`, 'is only for type bess');
+        let schedule: DailySchedule | undefined;
+        try {
+          schedule = a.schedule === undefined ? undefined : parseSchedule(a.schedule);
+        } catch (error) {
+          throw badRequest(`scenario.additions.${i}.schedule`, (error as Error).message);
+        }
+        const addition: Addition = { type: a.type, kw: a.kw, schedule, mode: a.mode };
+        return { dtId: a.dt_id, addition };
+      });
+      const issues = await newestIssues(
+        warehouse,
+        dts.map((d) => String(d.dt_id)),
+      );
+      const tiers = dts.map((d) => String(d.data_quality) as DataQualityTier);
+      const worst = tiers.reduce<DataQualityTier>(
+        (w, t) => (DATA_QUALITY_TIERS.indexOf(t) > DATA_QUALITY_TIERS.indexOf(w) ? t : w),
+        'ami-direct',
+      );
+      requireDataQuality(`feeder ${JSON.stringify(body.feeder_id)}`, worst, body.min_data_quality);
+
+      const perDt = dts.map((d) => {
+        const dtId = String(d.dt_id);
+        const issue = issues.get(dtId);
+        const base = {
+          dt_id: dtId,
+          data_quality: d.data_quality,
+          ami_coverage_pct: round(Number(d.ami_coverage_pct), 2),
+        };
+        if (!issue) return { ...base, status: 'no_envelope' as const, slots: [] };
+        const z = normalQuantile(issue.confidence);
+        const location = { timeZone, latitude: Number(d.latitude), longitude: Number(d.longitude) };
+        const slots = issue.slots.map((s, k) => {
+          const added = additions
+            .filter((a) => a.dtId === undefined || a.dtId === dtId)
+            .reduce((sum, a) => sum + additionKw(a.addition, s.slotStart, location), 0);
+          const shift = growth * s.baseKw + added;
+          const sd = (s.baseKw - s.baseKwLow) / z;
+          return {
+            slot_start: s.slotStart,
+            load_shift_kw: shift,
+            thermal: shiftedExceedanceProb(issue.thermalStressProb[k]!, sd, shift),
+            voltage: issue.voltageStressProb[k] ?? null,
+          };
+        });
+        return { ...base, status: 'forecast' as const, envelope_issued_at: iso(issue.issuedAt), slots };
+      });
+
+      // The feeder, slot by slot over the slots its DTs' issues share.
+      const bySlot = new Map<number, { thermal: number[]; voltage: number[] }>();
+      for (const dt of perDt)
+        for (const s of dt.slots) {
+          const at = bySlot.get(s.slot_start) ?? { thermal: [], voltage: [] };
+          at.thermal.push(s.thermal);
+          if (s.voltage !== null) at.voltage.push(s.voltage);
+          bySlot.set(s.slot_start, at);
+        }
+      const feederSlots = [...bySlot.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([slot, p]) => ({
+          slot_start: iso(slot),
+          dts: p.thermal.length,
+          thermal_stress_prob: round(anyOf(p.thermal), 6),
+          voltage_stress_prob: p.voltage.length ? round(anyOf(p.voltage), 6) : null,
+        }));
+      const peak = (values: Array<number | null>) => {
+        const present = values.filter((v): v is number => v !== null);
+        return present.length ? round(Math.max(...present), 6) : null;
+      };
+      return {
+        feeder_id: body.feeder_id,
+        data_quality: worst,
+        ami_coverage_pct: round(Math.min(...dts.map((d) => Number(d.ami_coverage_pct))), 2),
+        scenario: { load_growth_pct: growth * 100, additions: additions.length, timezone: timeZone },
+        feeder: {
+          peak_thermal_stress_prob: peak(feederSlots.map((s) => s.thermal_stress_prob)),
+          peak_voltage_stress_prob: peak(feederSlots.map((s) => s.voltage_stress_prob)),
+          slots: feederSlots,
+        },
+        transformers: perDt.map((dt) => ({
+          ...dt,
+          peak_thermal_stress_prob: peak(dt.slots.map((s) => s.thermal)),
+          peak_voltage_stress_prob: peak(dt.slots.map((s) => s.voltage)),
+          slots: dt.slots.map((s) => ({
+            slot_start: iso(s.slot_start),
+            load_shift_kw: round(s.load_shift_kw, 3),
+            thermal_stress_prob: round(s.thermal, 6),
+            voltage_stress_prob: s.voltage === null ? null : round(s.voltage, 6),
+          })),
+        })),
+      };
+    },
+  );
+}
