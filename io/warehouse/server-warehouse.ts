@@ -81,6 +81,11 @@ export class ServerWarehouse implements Warehouse {
       const client = createClient({
         url: parsed.toString(),
         log: { level: ClickHouseLogLevel.OFF },
+        // Servers before 23.11 close an idle kept-alive connection after 3 s (infra/clickhouse/config.xml says
+        // the same). A socket reused just as the server closes it fails with "socket hang up" (seen once in
+        // npm run bench on 18.16, retried by the batch writer). Idle sockets are dropped well before that, and
+        // checked for staleness when taken, since a busy event loop (a stress slot close) can delay the timer.
+        keep_alive: { idle_socket_ttl: 1500, eagerly_destroy_stale_sockets: true },
         ...config,
       });
       const ping = await client.ping();
