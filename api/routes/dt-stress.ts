@@ -2,23 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { DAY_MS, iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import {
-  dataQualityTier,
-  minDataQualitySchema,
-  requireDataQuality,
-  type DataQualityTier,
-} from '../data-quality.js';
-import { requireDt, tenantOf } from '../tenancy.js';
-import { rangeQuerySchema, requestedRange, round, type RangeQuery } from '../time-range.js';
+import { dataQualityTier, requireDataQuality } from '../data-quality.js';
+import { dtSeriesRange, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
+import { round } from '../time-range.js';
 
 type Row = Record<string, unknown>;
-type Request = { Params: { id: string }; Querystring: RangeQuery & { min_data_quality?: DataQualityTier } };
-
-const dtParams = {
-  type: 'object',
-  properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
-  required: ['id'],
-} as const;
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -31,7 +19,7 @@ export function dtStressRoutes(
   warehouse: Warehouse,
   options: { retentionDays: number },
 ) {
-  app.get<Request>(
+  app.get<DtSeriesRequest>(
     '/v1/dt/:id/stress',
     {
       schema: {
@@ -39,25 +27,15 @@ export function dtStressRoutes(
           'Per 15-minute slot: thermal state (IEC 60076-7), limit exceedances and forecast stress probabilities',
         description:
           'Default: the last 7 days. thermal_stress_prob and voltage_stress_prob were forecast forecast_lead_slots before the slot (null without a forecast); thermal_exceeded and voltage_exceeded say what then happened. loss_of_life_min is cumulative.',
-        params: dtParams,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            ...rangeQuerySchema(options.retentionDays, { days: 7, to: 'now' }),
-            min_data_quality: minDataQualitySchema,
-          },
-        },
+        ...dtSeriesSchema(options.retentionDays, { days: 7, to: 'now' }),
       },
     },
     async (request) => {
-      const { id } = request.params;
-      const { from, to } = requestedRange(request.query, {
+      const { id, from, to } = await dtSeriesRange(warehouse, request, {
         retentionDays: options.retentionDays,
         defaultDays: 7,
         defaultTo: Date.now(),
       });
-      await requireDt(warehouse, tenantOf(request), id);
       const rows = await warehouse.query<Row>(sqlQuery('dt_stress_rows'), {
         dt_id: id,
         from_ms: from,
@@ -113,7 +91,7 @@ export function dtStressRoutes(
     },
   );
 
-  app.get<Request>(
+  app.get<DtSeriesRequest>(
     '/v1/dt/:id/envelopes',
     {
       schema: {
@@ -121,25 +99,15 @@ export function dtStressRoutes(
           'Dynamic operating envelope per 15-minute slot: extra import and export kW within the limits',
         description:
           'Default: from 1 day ago to 1 day ahead. Each past slot shows the issue that was in force during it (made just before it); each slot ahead the newest forecast. import_kw / export_kw hold in every slot of an issue at once (the envelope proper); import_slot_kw / export_slot_kw in that slot alone (the thermal mass lets a short burst go further). limited_by names the binding limit.',
-        params: dtParams,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            ...rangeQuerySchema(options.retentionDays, { days: 2, to: '1 day from now' }),
-            min_data_quality: minDataQualitySchema,
-          },
-        },
+        ...dtSeriesSchema(options.retentionDays, { days: 2, to: '1 day from now' }),
       },
     },
     async (request) => {
-      const { id } = request.params;
-      const { from, to } = requestedRange(request.query, {
+      const { id, from, to } = await dtSeriesRange(warehouse, request, {
         retentionDays: options.retentionDays,
         defaultDays: 2,
         defaultTo: Date.now() + DAY_MS,
       });
-      await requireDt(warehouse, tenantOf(request), id);
       const [rows, [quality]] = await Promise.all([
         warehouse.query<Row>(sqlQuery('dt_operating_envelope_rows'), { dt_id: id, from_ms: from, to_ms: to }),
         warehouse.query<Row>(sqlQuery('dt_newest_quality'), { dt_id: id }),

@@ -2,14 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import {
-  dataQualityTier,
-  minDataQualitySchema,
-  requireDataQuality,
-  type DataQualityTier,
-} from '../data-quality.js';
-import { rangeQuerySchema, requestedRange, round, type RangeQuery } from '../time-range.js';
-import { requireDt, tenantOf } from '../tenancy.js';
+import { dataQualityTier, requireDataQuality } from '../data-quality.js';
+import { dtSeriesRange, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
+import { round } from '../time-range.js';
+import { tenantOf } from '../tenancy.js';
 
 /** Transformer endpoints. They read what the processors wrote and never recompute it. */
 export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { retentionDays: number }) {
@@ -45,36 +41,22 @@ export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { 
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: RangeQuery & { min_data_quality?: DataQualityTier } }>(
+  app.get<DtSeriesRequest>(
     '/v1/dt/:id/load-profile',
     {
       schema: {
         summary: '15-minute load profile of a DT (default: the last 30 days), with coverage per slot',
         description:
           'Per slot, net_mean_kw, min_kw, max_kw, p95_kw, import_kwh and export_kwh describe the whole DT. profile_source says where they come from: measured (the reporting meters), imputed (meters that did not report filled from the feeder load pattern; imputed_kw of net_mean_kw is that part, measured_net_mean_kw the rest, imputed_meters the meters filled) or modelled (no AMI: nameplate x load shape, all of it imputed_kw).',
-        params: {
-          type: 'object',
-          properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
-          required: ['id'],
-        },
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            ...rangeQuerySchema(options.retentionDays, { days: 30, to: 'now' }),
-            min_data_quality: minDataQualitySchema,
-          },
-        },
+        ...dtSeriesSchema(options.retentionDays, { days: 30, to: 'now' }),
       },
     },
     async (request) => {
-      const { id } = request.params;
-      const { from, to } = requestedRange(request.query, {
+      const { id, from, to } = await dtSeriesRange(warehouse, request, {
         retentionDays: options.retentionDays,
         defaultDays: 30,
         defaultTo: Date.now(),
       });
-      await requireDt(warehouse, tenantOf(request), id);
       const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('envelopes_for_dt'), {
         dt_id: id,
         from_ms: from,
