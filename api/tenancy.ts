@@ -42,6 +42,29 @@ export async function requireDt(warehouse: Warehouse, tenant: string, dtId: stri
   if ((owner ?? 'default') !== tenant) throw forbidden(tenant, `transformer ${JSON.stringify(dtId)}`);
 }
 
+/**
+ * Checks that `tenant` may see each of some dispatchable assets: an asset belongs to the tenant of the DT it
+ * sits behind (topology_assets); an asset the topology does not place, or whose DT it does not know, belongs to
+ * `default`. 403 naming the first asset of another tenant.
+ */
+export async function requireAssets(
+  warehouse: Warehouse,
+  tenant: string,
+  assetIds: readonly string[],
+): Promise<void> {
+  if (assetIds.length === 0) return;
+  const placed = await warehouse.query<{ asset_id: string; dt_id: string }>(sqlQuery('asset_dts'), {
+    asset_ids: [...new Set(assetIds)],
+  });
+  const dtOf = new Map(placed.map((a) => [a.asset_id, a.dt_id]));
+  const owners = await tenantsOf(warehouse, [...dtOf.values()]);
+  for (const asset of assetIds) {
+    const dt = dtOf.get(asset);
+    const owner = (dt === undefined ? undefined : owners.get(dt)) ?? 'default';
+    if (owner !== tenant) throw forbidden(tenant, `asset ${JSON.stringify(asset)}`);
+  }
+}
+
 /** The tenant of the request (set by the X-API-Key hook in server.ts on every /v1 route). */
 export function tenantOf(request: { tenant?: string }): string {
   if (request.tenant === undefined) throw new Error('no tenant on a /v1 request: the key hook did not run');

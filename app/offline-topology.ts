@@ -2,7 +2,7 @@ import type { GridstreamConfig } from '../core/config.js';
 import { TopologyError, unknownTransformerProblems, type TopologyFile } from '../core/topology.js';
 import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
-import { topologyMeterRow, topologyTransformerRow } from '../io/warehouse/rows.js';
+import { topologyAssetRow, topologyMeterRow, topologyTransformerRow } from '../io/warehouse/rows.js';
 import { recordTopologyVersion } from '../io/warehouse/topology-versions.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import { TABLES } from '../io/warehouse/tables.js';
@@ -31,6 +31,10 @@ export async function loadTopologyOffline(
     await warehouse.insert(
       TABLES.topologyMeters,
       file.meters.map((m) => topologyMeterRow({ ...m, topology_version: version })),
+    );
+    await warehouse.insert(
+      TABLES.topologyAssets,
+      (file.assets ?? []).map((a) => topologyAssetRow({ ...a, topology_version: version })),
     );
     await recordTopologyVersion(warehouse, version, source, file);
     return version;

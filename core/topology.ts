@@ -3,20 +3,24 @@ import { readFileSync, statSync, readdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type avro from 'avsc';
 import { avroType, validate } from './schemas.js';
-import type { TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
+import type { TopologyAsset, TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
 
 /**
- * Topology: the reference data a utility exports from its CIS/GIS (meters and the DTs they hang off).
- * Accepted as JSON (`{"transformers": [...], "meters": [...]}`) or CSV (one file per kind, the header naming
- * the Avro schema's fields; a file whose header has `meter_id` holds meters). Field names are those of
- * schemas/topology-meter.avsc and schemas/topology-transformer.avsc; `topology_version` is assigned on load.
+ * Topology: the reference data a utility exports from its CIS/GIS (meters and the DTs they hang off, and the
+ * dispatchable assets behind the DTs). Accepted as JSON (`{"transformers": [...], "meters": [...], "assets":
+ * [...]}`) or CSV (one file per kind, the header naming the Avro schema's fields; a file whose header has
+ * `asset_id` holds assets, one with `meter_id` meters). Field names are those of schemas/topology-meter.avsc,
+ * schemas/topology-transformer.avsc and schemas/topology-asset.avsc; `topology_version` is assigned on load.
  */
 export type MeterRow = Omit<TopologyMeter, 'topology_version'>;
 export type TransformerRow = Omit<TopologyTransformer, 'topology_version'>;
+export type AssetRow = Omit<TopologyAsset, 'topology_version'>;
 
 export interface TopologyFile {
   transformers: TransformerRow[];
   meters: MeterRow[];
+  /** Dispatchable assets and the DT each sits behind (absent when the load has none). */
+  assets?: AssetRow[];
 }
 
 export class TopologyError extends Error {
@@ -48,6 +52,7 @@ export function readTopologyFiles(paths: string[]): TopologyFile {
         : parseTopologyJson(text, basename(file), problems);
     merged.transformers.push(...part.transformers);
     merged.meters.push(...part.meters);
+    if (part.assets?.length) (merged.assets ??= []).push(...part.assets);
   }
   problems.push(...checkReferences(merged));
   if (problems.length) throw new TopologyError(problems);
@@ -65,13 +70,14 @@ export function parseTopologyJson(text: string, source: string, problems: string
     return out;
   }
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
-    problems.push(`${source}: expected an object with "transformers" and/or "meters" arrays`);
+    problems.push(`${source}: expected an object with "transformers", "meters" and/or "assets" arrays`);
     return out;
   }
   const doc = json as Record<string, unknown>;
   for (const [kind, schema] of [
     ['transformers', 'TopologyTransformer'],
     ['meters', 'TopologyMeter'],
+    ['assets', 'TopologyAsset'],
   ] as const) {
     const items = doc[kind];
     if (items === undefined) continue;
@@ -81,7 +87,7 @@ export function parseTopologyJson(text: string, source: string, problems: string
     }
     items.forEach((item, i) => {
       const row = checkRow(schema, item, `${source}: ${kind}[${i}]`, problems);
-      if (row) (out[kind] as unknown[]).push(row);
+      if (row) ((out[kind] ??= []) as unknown[]).push(row);
     });
   }
   return out;
@@ -98,8 +104,11 @@ export function parseTopologyCsv(text: string, source: string, problems: string[
     return out;
   }
   const header = rows[0] ? Object.keys(rows[0].record) : [];
-  const schema = header.includes('meter_id') ? 'TopologyMeter' : 'TopologyTransformer';
-  const kind = schema === 'TopologyMeter' ? 'meters' : 'transformers';
+  const [schema, kind] = header.includes('asset_id')
+    ? (['TopologyAsset', 'assets'] as const)
+    : header.includes('meter_id')
+      ? (['TopologyMeter', 'meters'] as const)
+      : (['TopologyTransformer', 'transformers'] as const);
   const fields = (avroType(schema) as avro.types.RecordType).fields;
   rows.forEach(({ record: raw, info }) => {
     const where = `${source} line ${info.lines}`;
@@ -113,7 +122,7 @@ export function parseTopologyCsv(text: string, source: string, problems: string[
       item[field.name] = coerce(value, field.type);
     }
     const row = checkRow(schema, item, where, problems);
-    if (row) (out[kind] as unknown[]).push(row);
+    if (row) ((out[kind] ??= []) as unknown[]).push(row);
   });
   return out;
 }
@@ -133,11 +142,11 @@ function coerce(value: string, type: avro.Type): unknown {
 }
 
 function checkRow(
-  schema: 'TopologyMeter' | 'TopologyTransformer',
+  schema: 'TopologyMeter' | 'TopologyTransformer' | 'TopologyAsset',
   item: unknown,
   where: string,
   problems: string[],
-): MeterRow | TransformerRow | null {
+): MeterRow | TransformerRow | AssetRow | null {
   if (!item || typeof item !== 'object' || Array.isArray(item)) {
     problems.push(`${where}: expected an object`);
     return null;
@@ -152,12 +161,24 @@ function checkRow(
   const record = avroType(schema).clone(candidate, { skipMissingFields: true }) as Record<string, unknown>;
   delete record.topology_version;
   const semantic =
-    schema === 'TopologyMeter' ? checkMeter(record as MeterRow) : checkTransformer(record as TransformerRow);
+    schema === 'TopologyMeter'
+      ? checkMeter(record as MeterRow)
+      : schema === 'TopologyAsset'
+        ? checkAsset(record as AssetRow)
+        : checkTransformer(record as TransformerRow);
   if (semantic) {
     problems.push(`${where}: ${semantic}`);
     return null;
   }
-  return record as unknown as MeterRow | TransformerRow;
+  return record as unknown as MeterRow | TransformerRow | AssetRow;
+}
+
+function checkAsset(a: AssetRow): string | null {
+  if (!a.asset_id) return 'asset_id: must not be empty';
+  if (!a.dt_id) return 'dt_id: must not be empty';
+  if (!a.asset_type) return 'asset_type: must not be empty';
+  if (a.nominal_kw !== null && !(a.nominal_kw > 0)) return `nominal_kw: ${a.nominal_kw} must be positive`;
+  return null;
 }
 
 function checkMeter(m: MeterRow): string | null {
@@ -195,15 +216,30 @@ function checkReferences(file: TopologyFile): string[] {
     if (dts.size && !dts.has(m.dt_id))
       problems.push(`meter ${m.meter_id}: dt_id ${m.dt_id} is not a transformer of this load`);
   }
+  const assets = new Set<string>();
+  for (const a of file.assets ?? []) {
+    if (assets.has(a.asset_id)) problems.push(`asset ${a.asset_id} appears twice`);
+    assets.add(a.asset_id);
+    if (dts.size && !dts.has(a.dt_id))
+      problems.push(`asset ${a.asset_id}: dt_id ${a.dt_id} is not a transformer of this load`);
+  }
   return problems;
 }
 
-/** Problems of a meters-only load whose meters name DTs outside `knownDts` (a load with transformers is checked whole). */
+/**
+ * Problems of a load without transformers whose meters or assets name DTs outside `knownDts` (a load with
+ * transformers is checked whole).
+ */
 export function unknownTransformerProblems(file: TopologyFile, knownDts: ReadonlySet<string>): string[] {
   if (file.transformers.length) return [];
-  return file.meters
-    .filter((m) => !knownDts.has(m.dt_id))
-    .map((m) => `meter ${m.meter_id}: dt_id ${m.dt_id} is not a loaded transformer`);
+  return [
+    ...file.meters
+      .filter((m) => !knownDts.has(m.dt_id))
+      .map((m) => `meter ${m.meter_id}: dt_id ${m.dt_id} is not a loaded transformer`),
+    ...(file.assets ?? [])
+      .filter((a) => !knownDts.has(a.dt_id))
+      .map((a) => `asset ${a.asset_id}: dt_id ${a.dt_id} is not a loaded transformer`),
+  ];
 }
 
 /** The current topology in memory: which DT a meter is on, and how many meters each DT has. */

@@ -92,5 +92,12 @@ export async function publishTopology(log: Log, file: TopologyFile, version: num
       value: encode('TopologyMeter', { ...m, topology_version: version }),
     })),
   );
+  await producer.send(
+    TOPICS.topologyAssets.name,
+    (file.assets ?? []).map((a) => ({
+      key: a.asset_id,
+      value: encode('TopologyAsset', { ...a, topology_version: version }),
+    })),
+  );
   await producer.flush();
 }

@@ -10,6 +10,7 @@ import {
   envelopeRow,
   impedanceDailyRow,
   impedanceFlagRow,
+  topologyAssetRow,
   topologyMeterRow,
   topologyTransformerRow,
   weatherRow,
@@ -54,6 +55,10 @@ const ROUTES: Record<string, { table: string; row: (value: Buffer) => Record<str
   [TOPICS.topologyTransformers.name]: {
     table: TABLES.topologyTransformers,
     row: (v) => topologyTransformerRow(decode('TopologyTransformer', v)),
+  },
+  [TOPICS.topologyAssets.name]: {
+    table: TABLES.topologyAssets,
+    row: (v) => topologyAssetRow(decode('TopologyAsset', v)),
   },
 };
 

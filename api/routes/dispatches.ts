@@ -3,6 +3,7 @@ import { iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { badRequest } from '../errors.js';
+import { requireAssets, tenantOf } from '../tenancy.js';
 
 const MAX_ASSETS = 1000;
 const POWER = {
@@ -85,6 +86,7 @@ export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
       const fromMs = Date.parse(from);
       const toMs = Date.parse(to);
       if (fromMs >= toMs) throw badRequest('from', 'must be before to');
+      await requireAssets(warehouse, tenantOf(request), assetIds);
       const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('dispatches_for_assets'), {
         asset_ids: assetIds,
         from_ms: fromMs,

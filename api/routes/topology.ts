@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { parseTopologyJson, TopologyError, type TopologyFile } from '../../core/topology.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { ApiError } from '../errors.js';
-import { forbidden, tenantOf, tenantsOf } from '../tenancy.js';
+import { forbidden, requireAssets, tenantOf, tenantsOf } from '../tenancy.js';
 
 /**
  * POST /v1/topology: load a topology version (the JSON form of `gridstream topology load`). A key loads only
@@ -20,12 +20,13 @@ export function topologyRoutes(
       bodyLimit: 256 * 1024 * 1024,
       schema: {
         summary:
-          'Load a topology version: {"transformers": [...], "meters": [...]} with the Avro schemas\' field names',
+          'Load a topology version: {"transformers": [...], "meters": [...], "assets": [...]} with the Avro schemas\' field names',
         body: {
           type: 'object',
           properties: {
             transformers: { type: 'array', items: { type: 'object' } },
             meters: { type: 'array', items: { type: 'object' } },
+            assets: { type: 'array', items: { type: 'object' } },
           },
         },
       },
@@ -53,14 +54,24 @@ export function topologyRoutes(
       const owners = await tenantsOf(warehouse, [
         ...file.transformers.map((t) => t.dt_id),
         ...file.meters.map((m) => m.dt_id),
+        ...(file.assets ?? []).map((a) => a.dt_id),
       ]);
       const taken = [...owners].find(([, owner]) => owner !== tenant);
       if (taken) throw forbidden(tenant, `transformer ${JSON.stringify(taken[0])}`);
+      // An asset already placed behind another tenant's DT stays theirs.
+      await requireAssets(
+        warehouse,
+        tenant,
+        (file.assets ?? []).map((a) => a.asset_id),
+      );
       try {
         const version = await loadTopology(file, `api:${tenant}`);
-        return reply
-          .status(201)
-          .send({ version, transformers: file.transformers.length, meters: file.meters.length });
+        return reply.status(201).send({
+          version,
+          transformers: file.transformers.length,
+          meters: file.meters.length,
+          assets: file.assets?.length ?? 0,
+        });
       } catch (error) {
         if (error instanceof TopologyError)
           throw new ApiError(

@@ -20,6 +20,7 @@ import type {
   ImpedanceFlagKind,
   MeterReading,
   PowerUnit,
+  TopologyAsset,
   TopologyMeter,
   TopologyTransformer,
   WeatherObservation,
@@ -241,6 +242,26 @@ export function topologyMeterRow(m: TopologyMeter): TopologyMeterRow {
     legs: m.legs,
     dt_id: m.dt_id,
     topology_version: m.topology_version,
+  };
+}
+
+export type TopologyAssetRow = {
+  asset_id: string;
+  dt_id: string;
+  meter_id: string | null;
+  asset_type: string;
+  nominal_kw: number | null;
+  topology_version: number;
+};
+
+export function topologyAssetRow(a: TopologyAsset): TopologyAssetRow {
+  return {
+    asset_id: a.asset_id,
+    dt_id: a.dt_id,
+    meter_id: a.meter_id,
+    asset_type: a.asset_type,
+    nominal_kw: a.nominal_kw,
+    topology_version: a.topology_version,
   };
 }
 

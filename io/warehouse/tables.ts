@@ -5,6 +5,7 @@ export const TABLES = {
   deadLetters: 'dead_letters',
   topologyMeters: 'topology_meters',
   topologyTransformers: 'topology_transformers',
+  topologyAssets: 'topology_assets',
   topologyVersions: 'topology_versions',
   weather: 'weather',
   dispatches: 'dispatches',

@@ -11,6 +11,11 @@ const topology = {
   // dt-a and dt-b name no tenant: they belong to `default`, TEST_API_KEY's tenant.
   transformers: [transformer('dt-a'), transformer('dt-b'), transformer('dt-other', { tenant: 'utility-b' })],
   meters: [meter('m-1', 'dt-a'), meter('m-2', 'dt-a'), meter('m-3', 'dt-b'), meter('m-o', 'dt-other')],
+  // bess-1 sits behind a DT of `default`, bess-o behind utility-b's; bess-2 is not placed (it is `default`'s).
+  assets: [
+    { asset_id: 'bess-1', dt_id: 'dt-a', meter_id: 'm-1', asset_type: 'BESS', nominal_kw: 2000 },
+    { asset_id: 'bess-o', dt_id: 'dt-other', meter_id: null, asset_type: 'BESS', nominal_kw: null },
+  ],
 };
 
 describe('HTTP API', () => {
@@ -33,10 +38,10 @@ describe('HTTP API', () => {
         );
     }
     // Dispatch commands (seed 004), one published twice: stored once.
-    for (let k = 0; k < 5; k++) {
+    for (let k = 0; k < 6; k++) {
       const command = {
         event_id: `0b6c2a10-0000-4000-8000-00000000000${k}`,
-        asset_id: k < 4 ? 'bess-1' : 'bess-2',
+        asset_id: k < 4 ? 'bess-1' : k === 4 ? 'bess-2' : 'bess-o',
         dispatch_time: new Date(start + k * 15 * 60_000).toISOString(),
         delivery_period_start: new Date(start + (k + 1) * 15 * 60_000).toISOString(),
         target_power: { amount: k === 0 ? '-1.250' : '0.5', unit: 'MW' },
@@ -212,6 +217,27 @@ describe('HTTP API', () => {
     const second = await page('asset_ids=bess-1&asset_ids=bess-2&limit=2&offset=2');
     expect(second.dispatches).toEqual(all.dispatches.slice(2, 4));
     expect((await page(`asset_ids=${encodeURIComponent("bess-1' OR 1=1 --")}`)).dispatches).toEqual([]);
+  });
+
+  it("serves only the key's tenant's assets: those behind its DTs, and unplaced ones to default", async () => {
+    const window = 'from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z';
+    const other = await get(`/v1/dispatches?${window}&asset_ids=bess-o`, OTHER_TENANT_KEY);
+    expect(other.status).toBe(200);
+    expect(
+      ((await other.json()) as { dispatches: Array<{ event_id: string }> }).dispatches.map((d) => d.event_id),
+    ).toEqual(['0b6c2a10-0000-4000-8000-000000000005']);
+    const refused = await get(`/v1/dispatches?${window}&asset_ids=bess-1,bess-o`);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/asset "bess-o".*another tenant/);
+    expect((await get(`/v1/dispatches?${window}&asset_ids=bess-1`, OTHER_TENANT_KEY)).status).toBe(403);
+    expect((await get(`/v1/dispatches?${window}&asset_ids=bess-2`, OTHER_TENANT_KEY)).status).toBe(403);
+    // Placing another tenant's asset behind one's own DT does not take it over.
+    const steal = await fetch(`${g.url}/v1/topology`, {
+      method: 'POST',
+      headers: { 'x-api-key': OTHER_TENANT_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ assets: [{ asset_id: 'bess-1', dt_id: 'dt-other', asset_type: 'BESS' }] }),
+    });
+    expect(steal.status).toBe(403);
   });
 
   it.each([

@@ -22,6 +22,7 @@ import {
   envelopeRow,
   parseDateTime64,
   readingRow,
+  topologyAssetRow,
   topologyMeterRow,
   topologyTransformerRow,
   topologyVersionRow,
@@ -220,6 +221,28 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
       `SELECT version, readings FROM envelopes FINAL WHERE dt_id = 'dt-versions'`,
     );
     expect(rows).toEqual([{ version: '5', readings: 5 }]);
+  });
+
+  it('places each asset behind the DT of its newest topology row (asset_dts)', async () => {
+    const asset = (asset_id: string, dt_id: string, topology_version: number) =>
+      topologyAssetRow({
+        asset_id,
+        dt_id,
+        meter_id: null,
+        asset_type: 'BESS',
+        nominal_kw: 250.5,
+        topology_version,
+      });
+    await warehouse.insert('topology_assets', [
+      asset('bess-q', 'dt-1', 1),
+      asset('bess-q', 'dt-2', 3),
+      asset('ev-q', 'dt-1', 2),
+    ]);
+    const rows = await warehouse.query(sqlQuery('asset_dts'), { asset_ids: ['bess-q', 'ev-q', 'nowhere'] });
+    expect(rows).toEqual([
+      { asset_id: 'bess-q', dt_id: 'dt-2' },
+      { asset_id: 'ev-q', dt_id: 'dt-1' },
+    ]);
   });
 
   it('serves the envelopes_for_dt query from sql/queries with bound parameters', async () => {

@@ -8,6 +8,7 @@ import {
   readTopologyFiles,
   TopologyError,
   TopologyIndex,
+  unknownTransformerProblems,
   type MeterRow,
   type TransformerRow,
 } from '../../core/topology.js';
@@ -285,7 +286,7 @@ describe('topology problems', () => {
     const path = files({ 'a.json': '{"meters": [', 'b.json': '[1, 2]', 'c.json': '{"meters": {}}' });
     expectProblems(problemsOf([path]), [
       /^a\.json: not JSON: /,
-      /^b\.json: expected an object with "transformers" and\/or "meters" arrays$/,
+      /^b\.json: expected an object with "transformers", "meters" and\/or "assets" arrays$/,
       /^c\.json: "meters" must be an array$/,
     ]);
   });
@@ -317,6 +318,40 @@ describe('topology problems', () => {
       transformers: [],
       meters: [{ ...METERS[0], dt_id: 'DT-404' }],
     });
+  });
+
+  it('reads dispatchable assets from JSON and CSV, each behind a DT of the load', () => {
+    const asset = { asset_id: 'bess-1', dt_id: 'DT-1', meter_id: null, asset_type: 'BESS', nominal_kw: 500 };
+    const path = files({
+      'topology.json': JSON.stringify({ transformers: TRANSFORMERS, meters: METERS, assets: [asset] }),
+      'assets.csv': 'asset_id,dt_id,asset_type,nominal_kw,meter_id\nev-7,DT-2,EV,,M-1\n',
+    });
+    expect(readTopologyFiles([path]).assets).toEqual([
+      { asset_id: 'ev-7', dt_id: 'DT-2', meter_id: 'M-1', asset_type: 'EV', nominal_kw: null },
+      asset,
+    ]);
+    const bad = files({
+      'topology.json': JSON.stringify({
+        transformers: TRANSFORMERS,
+        assets: [
+          { ...asset, dt_id: 'DT-404' },
+          { ...asset, asset_id: 'pv-1', nominal_kw: -5 },
+          { ...asset, asset_id: 'pv-2', asset_type: '' },
+        ],
+      }),
+    });
+    expectProblems(problemsOf([bad]), [
+      /^topology\.json: assets\[1\]: nominal_kw: -5 must be positive$/,
+      /^topology\.json: assets\[2\]: asset_type: must not be empty$/,
+      /^asset bess-1: dt_id DT-404 is not a transformer of this load$/,
+    ]);
+    // Without transformers in the load, the loader checks assets against the DTs already loaded.
+    expect(
+      unknownTransformerProblems(
+        { transformers: [], meters: [], assets: [{ ...asset, dt_id: 'DT-9' }] },
+        new Set(['DT-1']),
+      ),
+    ).toEqual(['asset bess-1: dt_id DT-9 is not a loaded transformer']);
   });
 
   it('lists every problem in TopologyError.problems, and the first 50 in its message', () => {
