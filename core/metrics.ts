@@ -31,6 +31,12 @@ export function createMetrics() {
       help: 'Dispatch commands accepted onto the log',
       registers: r,
     }),
+    dispatchChecks: new Counter({
+      name: 'gridstream_dispatch_checks_total',
+      help: "Dispatch commands checked against their DT's operating envelope, by verdict",
+      labelNames: ['verdict'],
+      registers: r,
+    }),
     deadLetters: new Counter({
       name: 'gridstream_dead_letters_total',
       help: 'Inputs dead-lettered, by reason code (unknown_meter = parked readings)',

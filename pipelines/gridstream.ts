@@ -19,6 +19,7 @@ import { startIngest } from './ingest-task.js';
 import { READINGS_GROUP, startReadingsTask } from './readings-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
 import { topicSpecs } from './topics.js';
+import { DISPATCH_CHECKS_GROUP, startDispatchCheckTask } from './dispatch-check-task.js';
 import { startWarehouseSink } from './warehouse-sink.js';
 
 /**
@@ -122,6 +123,8 @@ export async function startPipeline(
         history: (dts) => queryStressHistory(warehouse, dts, STRESS_HISTORY_MS),
       })
     : null;
+  // dispatches + asset placement + envelope in force → dispatch checks (pipelines/dispatch-check-task.ts).
+  const dispatchChecks = processing ? startDispatchCheckTask({ log, warehouse, metrics }) : null;
   let ingest: Awaited<ReturnType<typeof startIngest>> | null = null;
   if (roles.includes('bridge')) {
     if (!broker) throw new Error('the bridge role needs an MQTT broker');
@@ -137,12 +140,14 @@ export async function startPipeline(
   const lags = async () => ({
     readings: (await readings?.lag()) ?? 0,
     stress: (await stress?.lag()) ?? 0,
+    dispatchChecks: (await dispatchChecks?.lag()) ?? 0,
     sink: (await sink?.lag()) ?? 0,
   });
   const lagTimer = setInterval(() => {
     void lags().then((l) => {
       metrics.consumerLag.set({ group: READINGS_GROUP }, l.readings);
       metrics.consumerLag.set({ group: 'gridstream-stress' }, l.stress);
+      metrics.consumerLag.set({ group: DISPATCH_CHECKS_GROUP }, l.dispatchChecks);
       metrics.consumerLag.set({ group: 'gridstream-warehouse-sink' }, l.sink);
     });
   }, 1000);
@@ -172,7 +177,10 @@ export async function startPipeline(
         await new Promise((resolve) => setTimeout(resolve, 600));
         const l = await lags();
         const now = ingest?.handled() ?? 0;
-        quiet = l.readings === 0 && l.stress === 0 && l.sink === 0 && now === handled ? quiet + 1 : 0;
+        quiet =
+          l.readings === 0 && l.stress === 0 && l.dispatchChecks === 0 && l.sink === 0 && now === handled
+            ? quiet + 1
+            : 0;
         handled = now;
       }
     },
@@ -184,6 +192,7 @@ export async function startPipeline(
       await readings?.stop();
       await stress?.stop();
       await weather?.stop();
+      await dispatchChecks?.stop();
       await sink?.stop();
       await topology.stop();
     },

@@ -4,6 +4,7 @@ import type { Log, LogRecord } from '../io/log/log.js';
 import { BatchWriter } from '../io/warehouse/batch-writer.js';
 import {
   deadLetterRow,
+  dispatchCheckRow,
   dispatchRow,
   dtOperatingEnvelopeRow,
   dtStressRow,
@@ -47,6 +48,10 @@ const ROUTES: Record<string, { table: string; row: (value: Buffer) => Record<str
   [TOPICS.dispatches.name]: {
     table: TABLES.dispatches,
     row: (v) => dispatchRow(decode('DispatchCommand', v)),
+  },
+  [TOPICS.dispatchChecks.name]: {
+    table: TABLES.dispatchChecks,
+    row: (v) => dispatchCheckRow(decode('DispatchCheck', v)),
   },
   [TOPICS.topologyMeters.name]: {
     table: TABLES.topologyMeters,

@@ -9,6 +9,7 @@ ALTER TABLE envelopes MODIFY TTL toDateTime(slot_start) + INTERVAL {{retention_d
 ALTER TABLE dead_letters MODIFY TTL toDateTime(received_at) + INTERVAL {{retention_days}} DAY;
 ALTER TABLE weather MODIFY TTL toDateTime(ts) + INTERVAL {{retention_days}} DAY;
 ALTER TABLE dispatches MODIFY TTL toDateTime(dispatch_time) + INTERVAL {{retention_days}} DAY;
+ALTER TABLE dispatch_checks MODIFY TTL toDateTime(dispatch_time) + INTERVAL {{retention_days}} DAY;
 ALTER TABLE impedance_daily MODIFY TTL day + INTERVAL {{retention_days}} DAY;
 ALTER TABLE impedance_flags MODIFY TTL day + INTERVAL {{retention_days}} DAY;
 ALTER TABLE dt_stress MODIFY TTL toDateTime(slot_start) + INTERVAL {{retention_days}} DAY;

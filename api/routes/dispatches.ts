@@ -65,6 +65,23 @@ export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
                     nominal_power: POWER,
                     power_imbalance: POWER,
                     soc_imbalance: POWER,
+                    check: {
+                      type: ['object', 'null'],
+                      description:
+                        "The command checked against the operating envelope of its asset's DT in force at dispatch_time (null until checked): verdict within | exceeds (rejected) | no_envelope | unknown_asset; requested_kw toward the grid (positive export); headroom_kw the envelope's extra export or import for the delivery slot",
+                      properties: {
+                        verdict: {
+                          type: 'string',
+                          enum: ['within', 'exceeds', 'no_envelope', 'unknown_asset'],
+                        },
+                        dt_id: { type: ['string', 'null'] },
+                        requested_kw: { type: 'number' },
+                        headroom_kw: { type: ['number', 'null'] },
+                        limited_by: { type: ['string', 'null'] },
+                        envelope_issued_at: { type: ['string', 'null'] },
+                        data_quality: { type: ['string', 'null'] },
+                      },
+                    },
                   },
                 },
               },
@@ -94,6 +111,26 @@ export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
         limit,
         offset,
       });
+      const checks = new Map(
+        (
+          await warehouse.query<Record<string, unknown>>(sqlQuery('dispatch_checks_for_events'), {
+            event_ids: [...new Set(rows.map((r) => String(r.event_id)))],
+          })
+        ).map((c) => [String(c.event_id), c]),
+      );
+      const checkOf = (eventId: unknown) => {
+        const c = checks.get(String(eventId));
+        if (!c) return null;
+        return {
+          verdict: String(c.verdict),
+          dt_id: c.dt_id === null ? null : String(c.dt_id),
+          requested_kw: Number(c.requested_kw),
+          headroom_kw: c.headroom_kw === null ? null : Number(c.headroom_kw),
+          limited_by: c.limited_by === null ? null : String(c.limited_by),
+          envelope_issued_at: c.envelope_issued_ms === null ? null : iso(Number(c.envelope_issued_ms)),
+          data_quality: c.data_quality === null ? null : String(c.data_quality),
+        };
+      };
       return {
         dispatches: rows.map((r) => ({
           source: r.source,
@@ -106,6 +143,7 @@ export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
           nominal_power: power(r.nominal_power_amount, r.nominal_power_unit),
           power_imbalance: power(r.power_imbalance_amount, r.power_imbalance_unit),
           soc_imbalance: power(r.soc_imbalance_amount, r.soc_imbalance_unit),
+          check: checkOf(r.event_id),
         })),
         limit,
         offset,

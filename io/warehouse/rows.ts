@@ -11,6 +11,7 @@
 import type {
   DataQuality,
   DeadLetter,
+  DispatchCheck,
   DispatchCommand,
   DtEnvelope,
   DtOperatingEnvelope,
@@ -383,6 +384,23 @@ export function dispatchRow(d: DispatchCommand): DispatchRow {
     soc_imbalance_amount: d.soc_imbalance?.amount ?? null,
     soc_imbalance_unit: d.soc_imbalance?.unit ?? null,
     received_at: dateTime64(d.received_at),
+  };
+}
+
+export function dispatchCheckRow(c: DispatchCheck): Record<string, unknown> {
+  return {
+    event_id: c.event_id,
+    asset_id: c.asset_id,
+    dispatch_time: dateTime64(c.dispatch_time),
+    delivery_period_start: dateTime64(c.delivery_period_start),
+    envelope_issued_at: nullableDateTime64(c.envelope_issued_at),
+    checked_at: dateTime64(c.checked_at),
+    dt_id: c.dt_id,
+    requested_kw: c.requested_kw,
+    headroom_kw: c.headroom_kw,
+    limited_by: c.limited_by,
+    data_quality: c.data_quality,
+    verdict: c.verdict,
   };
 }
 

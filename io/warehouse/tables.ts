@@ -9,6 +9,7 @@ export const TABLES = {
   topologyVersions: 'topology_versions',
   weather: 'weather',
   dispatches: 'dispatches',
+  dispatchChecks: 'dispatch_checks',
   impedanceDaily: 'impedance_daily',
   impedanceFlags: 'impedance_flags',
   impedanceIdentities: 'impedance_identities',

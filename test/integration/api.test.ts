@@ -1,6 +1,7 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meter, transformer } from '../support/topology.js';
+import { dtOperatingEnvelopeRow } from '../../io/warehouse/rows.js';
 import { buildApi } from '../../api/server.js';
 import { parseApiKeys } from '../../api/auth.js';
 import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
@@ -37,6 +38,41 @@ describe('HTTP API', () => {
           { qos: 1 },
         );
     }
+    // dt-a's operating envelope in force from 09:45 (stored as the stress stage would): 1,000 kW of extra import,
+    // 800 kW of extra export in each slot the dispatches below are delivered in.
+    await g.edges.warehouse.insert(
+      'dt_operating_envelopes',
+      [0, 1, 2, 3, 4].map((k) =>
+        dtOperatingEnvelopeRow({
+          dt_id: 'dt-a',
+          slot_start: start + (k + 1) * 15 * 60_000,
+          issued_at: start - 15 * 60_000,
+          lead_slots: k + 2,
+          version: start - 15 * 60_000,
+          confidence: 0.95,
+          rated_kva: 250,
+          base_kw: 40,
+          base_kw_high: 55,
+          base_kw_low: 25,
+          ambient_c: 25,
+          hot_spot_c: 60,
+          top_oil_c: 50,
+          thermal_stress_prob: 0.001,
+          voltage_stress_prob: null,
+          import_kw: 1000,
+          export_kw: 800,
+          import_slot_kw: 1100,
+          export_slot_kw: 900,
+          import_limited_by: 'hot_spot',
+          export_limited_by: 'voltage',
+          v_min_low: null,
+          v_max_high: null,
+          voltage_sensitivity_v_per_kw: 0.05,
+          history_slots: 10,
+          data_quality: 'ami_imputed',
+        }),
+      ),
+    );
     // Dispatch commands (seed 004), one published twice: stored once.
     for (let k = 0; k < 6; k++) {
       const command = {
@@ -212,6 +248,28 @@ describe('HTTP API', () => {
       nominal_power: { amount: '2', unit: 'MW' },
       power_imbalance: null,
       soc_imbalance: null,
+      // -1.25 MW is 1,250 kW of charging (import) against 1,000 kW of import headroom: rejected.
+      check: {
+        verdict: 'exceeds',
+        dt_id: 'dt-a',
+        requested_kw: -1250,
+        headroom_kw: 1000,
+        limited_by: 'hot_spot',
+        envelope_issued_at: '2026-07-01T09:45:00.000Z',
+        data_quality: 'ami-imputed',
+      },
+    });
+    expect(all.dispatches.map((d) => (d.check as { verdict: string }).verdict)).toEqual([
+      'exceeds',
+      'within',
+      'within',
+      'within',
+      'unknown_asset',
+    ]);
+    expect(all.dispatches[1]!.check).toMatchObject({
+      requested_kw: 500,
+      headroom_kw: 800,
+      limited_by: 'voltage',
     });
     expect((await page('asset_ids=bess-2')).dispatches.map((d) => d.asset_id)).toEqual(['bess-2']);
     const second = await page('asset_ids=bess-1&asset_ids=bess-2&limit=2&offset=2');
@@ -223,9 +281,12 @@ describe('HTTP API', () => {
     const window = 'from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z';
     const other = await get(`/v1/dispatches?${window}&asset_ids=bess-o`, OTHER_TENANT_KEY);
     expect(other.status).toBe(200);
-    expect(
-      ((await other.json()) as { dispatches: Array<{ event_id: string }> }).dispatches.map((d) => d.event_id),
-    ).toEqual(['0b6c2a10-0000-4000-8000-000000000005']);
+    const theirs = (
+      (await other.json()) as { dispatches: Array<{ event_id: string; check: { verdict: string } }> }
+    ).dispatches;
+    expect(theirs.map((d) => d.event_id)).toEqual(['0b6c2a10-0000-4000-8000-000000000005']);
+    // dt-other has no operating envelope.
+    expect(theirs[0]!.check.verdict).toBe('no_envelope');
     const refused = await get(`/v1/dispatches?${window}&asset_ids=bess-1,bess-o`);
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as { message: string }).message).toMatch(/asset "bess-o".*another tenant/);

@@ -115,6 +115,7 @@ describe.each(ENGINES)('migrations on the %s warehouse', (engine) => {
     }
     expect([...found.keys()].sort()).toEqual([
       'dead_letters',
+      'dispatch_checks',
       'dispatches',
       'dt_operating_envelopes',
       'dt_stress',
@@ -154,7 +155,7 @@ describe.each(ENGINES)('migrations on the %s warehouse', (engine) => {
     // Every table with a TTL follows: a table missing from sql/retention.sql would keep 395 days.
     const withTtl = supports(warehouse.dialect, 'ttl');
     for (const [table, ttl] of await ttls()) expect(ttl, table).toMatch(/toIntervalDay\(30\)/);
-    if (withTtl) expect((await ttls()).size).toBe(9);
+    if (withTtl) expect((await ttls()).size).toBe(10);
     expect(await migrate(warehouse, { dir: migrationsDir, retentionDays: 30 })).toMatchObject({
       retentionChanged: false,
     });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, MINUTE_MS, SLOT_MS, slotStart } from '../../core/time.js';
 import type {
   DeadLetter,
+  DispatchCheck,
   DispatchCommand,
   DtEnvelope,
   MeterReading,
@@ -18,7 +19,9 @@ import { migrate } from '../../io/warehouse/migrate.js';
 import {
   dateTime64,
   deadLetterRow,
+  dispatchCheckRow,
   dispatchRow,
+  dtOperatingEnvelopeRow,
   envelopeRow,
   parseDateTime64,
   readingRow,
@@ -242,6 +245,99 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
     expect(rows).toEqual([
       { asset_id: 'bess-q', dt_id: 'dt-2' },
       { asset_id: 'ev-q', dt_id: 'dt-1' },
+    ]);
+  });
+
+  it('finds the envelope in force at a dispatch time, and the newest check of each dispatch', async () => {
+    const issue = (slot: number, issuedAt: number, importKw: number) =>
+      dtOperatingEnvelopeRow({
+        dt_id: 'dt-disp',
+        slot_start: slot,
+        issued_at: issuedAt,
+        lead_slots: 1,
+        version: issuedAt,
+        confidence: 0.95,
+        rated_kva: 100,
+        base_kw: 40,
+        base_kw_high: 55,
+        base_kw_low: 25,
+        ambient_c: 24,
+        hot_spot_c: 66,
+        top_oil_c: 52,
+        thermal_stress_prob: 0.001,
+        voltage_stress_prob: null,
+        import_kw: importKw,
+        export_kw: 80,
+        import_slot_kw: importKw + 20,
+        export_slot_kw: 95,
+        import_limited_by: 'top_oil',
+        export_limited_by: 'voltage',
+        v_min_low: null,
+        v_max_high: null,
+        voltage_sensitivity_v_per_kw: 0.1,
+        history_slots: 4,
+        data_quality: 'ami_direct',
+      });
+    // Slot 4 has an issue made at SLOT (before the dispatch time below), slot 5 only ones made after it.
+    await warehouse.insert('dt_operating_envelopes', [
+      issue(SLOT + 4 * SLOT_MS, SLOT, 50),
+      issue(SLOT + 5 * SLOT_MS, SLOT + 2 * SLOT_MS, 45),
+      issue(SLOT + 5 * SLOT_MS, SLOT + 3 * SLOT_MS, 44),
+    ]);
+    const inForce = (slotMs: number, atMs: number) =>
+      warehouse.query(sqlQuery('dispatch_envelope_in_force'), {
+        dt_id: 'dt-disp',
+        slot_ms: slotMs,
+        at_ms: atMs,
+      });
+    expect(await inForce(SLOT + 4 * SLOT_MS, SLOT + SLOT_MS)).toEqual([
+      {
+        issued_at_ms: String(SLOT),
+        import_kw: 50,
+        export_kw: 80,
+        import_limited_by: 'top_oil',
+        export_limited_by: 'voltage',
+        data_quality: 'ami-direct',
+      },
+    ]);
+    // Only issues made after the time (a late check): the earliest left, whether or not the later merged it away.
+    const late = (await inForce(SLOT + 5 * SLOT_MS, SLOT + SLOT_MS)) as Array<{ issued_at_ms: string }>;
+    expect(late).toHaveLength(1);
+    expect([String(SLOT + 2 * SLOT_MS), String(SLOT + 3 * SLOT_MS)]).toContain(late[0]!.issued_at_ms);
+    expect(await inForce(SLOT + 6 * SLOT_MS, SLOT + SLOT_MS)).toEqual([]);
+
+    const check = (checkedAt: number, verdict: DispatchCheck['verdict']): DispatchCheck => ({
+      event_id: 'ev-1',
+      asset_id: 'bess-1',
+      dispatch_time: SLOT,
+      delivery_period_start: SLOT + SLOT_MS,
+      received_at: SLOT + 1,
+      dt_id: verdict === 'unknown_asset' ? null : 'dt-disp',
+      requested_kw: -12.5,
+      headroom_kw: verdict === 'within' ? 50 : null,
+      limited_by: verdict === 'within' ? 'top_oil' : null,
+      envelope_issued_at: verdict === 'within' ? SLOT - SLOT_MS : null,
+      data_quality: verdict === 'within' ? 'ami-direct' : null,
+      verdict,
+      checked_at: checkedAt,
+    });
+    await warehouse.insert(
+      'dispatch_checks',
+      [check(SLOT + 5, 'unknown_asset'), check(SLOT + 9, 'within')].map(dispatchCheckRow),
+    );
+    expect(
+      await warehouse.query(sqlQuery('dispatch_checks_for_events'), { event_ids: ['ev-1', 'ev-x'] }),
+    ).toEqual([
+      {
+        event_id: 'ev-1',
+        dt_id: 'dt-disp',
+        requested_kw: -12.5,
+        headroom_kw: 50,
+        limited_by: 'top_oil',
+        envelope_issued_ms: String(SLOT - SLOT_MS),
+        data_quality: 'ami-direct',
+        verdict: 'within',
+      },
     ]);
   });
 

@@ -1,0 +1,118 @@
+import { decode, encode } from '../core/codec.js';
+import type { Metrics } from '../core/metrics.js';
+import type { Log, LogRecord } from '../io/log/log.js';
+import { sqlQuery } from '../io/warehouse/sql-files.js';
+import type { Warehouse } from '../io/warehouse/warehouse.js';
+import { checkDispatch, deliverySlot, type EnvelopeInForce } from '../processors/dispatch-check.js';
+import type { DispatchCommand } from '../schemas/types.gen.js';
+import { TOPICS } from './topics.js';
+
+export const DISPATCH_CHECKS_GROUP = 'gridstream-dispatch-checks';
+
+export interface DispatchCheckTask {
+  lag(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Checks each dispatch command against the operating envelope of its asset's DT (processors/dispatch-check.ts)
+ * and puts the check on gridstream.dispatch-checks, keyed by asset id, for the warehouse sink and webhooks.
+ * An edge task, not a pure stage: the asset's placement (topology_assets) and the envelope issue in force at
+ * the dispatch time live in the warehouse, and are looked up per poll batch (dispatches are few). Offsets are
+ * committed once the batch's checks are on the log; a replay re-checks and the newest check is kept.
+ */
+export function startDispatchCheckTask(options: {
+  log: Log;
+  warehouse: Warehouse;
+  metrics: Metrics;
+}): DispatchCheckTask {
+  const { log, warehouse, metrics } = options;
+  const consumer = log.consumer({
+    group: DISPATCH_CHECKS_GROUP,
+    topics: [TOPICS.dispatches.name],
+    fromBeginning: true,
+  });
+  const producer = log.producer();
+  let stopping = false;
+  let pending = 0;
+
+  const envelopeInForce = async (
+    dtId: string,
+    command: DispatchCommand,
+  ): Promise<EnvelopeInForce | undefined> => {
+    const [row] = await warehouse.query<Record<string, unknown>>(sqlQuery('dispatch_envelope_in_force'), {
+      dt_id: dtId,
+      slot_ms: deliverySlot(command),
+      at_ms: command.dispatch_time,
+    });
+    if (!row) return undefined;
+    return {
+      issuedAt: Number(row.issued_at_ms),
+      importKw: Number(row.import_kw),
+      exportKw: Number(row.export_kw),
+      importLimitedBy: String(row.import_limited_by),
+      exportLimitedBy: String(row.export_limited_by),
+      dataQuality: String(row.data_quality),
+    };
+  };
+
+  const checkBatch = async (records: LogRecord[]) => {
+    const commands: DispatchCommand[] = [];
+    for (const record of records) {
+      try {
+        commands.push(decode('DispatchCommand', record.value));
+      } catch {
+        // The warehouse sink dead-letters an undecodable record of this topic; there is nothing to check.
+      }
+    }
+    if (commands.length === 0) return;
+    const placed = await warehouse.query<{ asset_id: string; dt_id: string }>(sqlQuery('asset_dts'), {
+      asset_ids: [...new Set(commands.map((c) => c.asset_id))],
+    });
+    const dtOf = new Map(placed.map((a) => [a.asset_id, a.dt_id]));
+    const checkedAt = Date.now();
+    const checks = [];
+    for (const command of commands) {
+      const dtId = dtOf.get(command.asset_id);
+      const envelope = dtId === undefined ? undefined : await envelopeInForce(dtId, command);
+      const check = checkDispatch(command, dtId, envelope, checkedAt);
+      metrics.dispatchChecks.inc({ verdict: check.verdict });
+      checks.push({ key: check.asset_id, value: encode('DispatchCheck', check) });
+    }
+    await producer.send(TOPICS.dispatchChecks.name, checks);
+    await producer.flush();
+  };
+
+  const loop = async () => {
+    for (;;) {
+      const records = await consumer.poll(500, 100);
+      if (records.length === 0) {
+        if (stopping) break;
+        continue;
+      }
+      pending += records.length;
+      // A failed look-up (warehouse away) is retried: the batch is neither committed nor dropped.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await checkBatch(records);
+          break;
+        } catch (error) {
+          if (stopping && attempt > 3) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** attempt)));
+        }
+      }
+      await consumer.commit(records);
+      pending -= records.length;
+    }
+  };
+  const running = loop();
+
+  return {
+    lag: async () => (await consumer.lag()) + pending,
+    async stop() {
+      stopping = true;
+      await running;
+      await consumer.close();
+    },
+  };
+}
