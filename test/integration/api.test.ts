@@ -2,6 +2,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meter, transformer } from '../support/topology.js';
 import { dtOperatingEnvelopeRow } from '../../io/warehouse/rows.js';
+import { operatingEnvelope } from '../support/records.js';
 import { buildApi } from '../../api/server.js';
 import { parseApiKeys } from '../../api/auth.js';
 import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
@@ -43,34 +44,12 @@ describe('HTTP API', () => {
     await g.edges.warehouse.insert(
       'dt_operating_envelopes',
       [0, 1, 2, 3, 4].map((k) =>
-        dtOperatingEnvelopeRow({
-          dt_id: 'dt-a',
-          slot_start: start + (k + 1) * 15 * 60_000,
-          issued_at: start - 15 * 60_000,
-          lead_slots: k + 2,
-          version: start - 15 * 60_000,
-          confidence: 0.95,
-          rated_kva: 250,
-          base_kw: 40,
-          base_kw_high: 55,
-          base_kw_low: 25,
-          ambient_c: 25,
-          hot_spot_c: 60,
-          top_oil_c: 50,
-          thermal_stress_prob: 0.001,
-          voltage_stress_prob: null,
-          import_kw: 1000,
-          export_kw: 800,
-          import_slot_kw: 1100,
-          export_slot_kw: 900,
-          import_limited_by: 'hot_spot',
-          export_limited_by: 'voltage',
-          v_min_low: null,
-          v_max_high: null,
-          voltage_sensitivity_v_per_kw: 0.05,
-          history_slots: 10,
-          data_quality: 'ami_imputed',
-        }),
+        dtOperatingEnvelopeRow(
+          operatingEnvelope('dt-a', start + (k + 1) * 15 * 60_000, start - 15 * 60_000, {
+            import_kw: 1000,
+            export_kw: 800,
+          }),
+        ),
       ),
     );
     // Dispatch commands (seed 004), one published twice: stored once.

@@ -12,10 +12,10 @@ import {
 } from '../../io/warehouse/rows.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { queryRecentWeather, queryStressHistory } from '../../pipelines/stress-restore.js';
-import type { DtOperatingEnvelope, DtStress } from '../../processors/stress.js';
+import type { DtStress } from '../../processors/stress.js';
 import type { DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';
 import { ENGINES, openTestWarehouse, type TestWarehouse } from '../support/clickhouse-server.js';
-import { sampleEnvelope } from '../support/records.js';
+import { operatingEnvelope, sampleEnvelope } from '../support/records.js';
 import { transformer } from '../support/topology.js';
 
 /**
@@ -119,34 +119,11 @@ describe.each(ENGINES)('stress tables on %s', (engine) => {
   });
 
   it('keeps the newest issue of an operating-envelope slot', async () => {
-    const issue = (issuedAt: number, importKw: number): DtOperatingEnvelope => ({
-      dt_id: 'dt-a',
-      slot_start: SLOT + 4 * SLOT_MS,
-      issued_at: issuedAt,
-      lead_slots: (SLOT + 4 * SLOT_MS - issuedAt) / SLOT_MS + 1,
-      version: issuedAt,
-      confidence: 0.95,
-      rated_kva: 100,
-      base_kw: 40,
-      base_kw_high: 55,
-      base_kw_low: 25,
-      ambient_c: 24,
-      hot_spot_c: 66,
-      top_oil_c: 52,
-      thermal_stress_prob: 0.001,
-      voltage_stress_prob: null,
-      import_kw: importKw,
-      export_kw: 80,
-      import_slot_kw: importKw + 20,
-      export_slot_kw: 95,
-      import_limited_by: 'hot_spot',
-      export_limited_by: 'voltage',
-      v_min_low: 219.5,
-      v_max_high: null,
-      voltage_sensitivity_v_per_kw: 0.115,
-      history_slots: 4,
-      data_quality: 'ami_imputed',
-    });
+    const issue = (issuedAt: number, importKw: number) =>
+      operatingEnvelope('dt-a', SLOT + 4 * SLOT_MS, issuedAt, {
+        import_kw: importKw,
+        import_slot_kw: importKw + 20,
+      });
     await warehouse.insert(
       'dt_operating_envelopes',
       [issue(SLOT, 50), issue(SLOT + SLOT_MS, 45)].map(dtOperatingEnvelopeRow),
@@ -201,34 +178,17 @@ describe.each(ENGINES)('stress tables on %s', (engine) => {
   });
 
   it("reads a DT's newest operating-envelope issue, slot by slot, and where the DT stands", async () => {
-    const row = (slot: number, issuedAt: number, importKw: number): DtOperatingEnvelope => ({
-      dt_id: 'dt-n',
-      slot_start: slot,
-      issued_at: issuedAt,
-      lead_slots: (slot - issuedAt) / SLOT_MS + 1,
-      version: issuedAt,
-      confidence: 0.9,
-      rated_kva: 250,
-      base_kw: 80,
-      base_kw_high: 95,
-      base_kw_low: 65,
-      ambient_c: 30,
-      hot_spot_c: 70,
-      top_oil_c: 55,
-      thermal_stress_prob: 0.01,
-      voltage_stress_prob: 0.002,
-      import_kw: importKw,
-      export_kw: 120,
-      import_slot_kw: importKw + 30,
-      export_slot_kw: 150,
-      import_limited_by: 'top_oil',
-      export_limited_by: 'voltage',
-      v_min_low: 221,
-      v_max_high: 240,
-      voltage_sensitivity_v_per_kw: 0.05,
-      history_slots: 12,
-      data_quality: 'ami_direct',
-    });
+    const row = (slot: number, issuedAt: number, importKw: number) =>
+      operatingEnvelope('dt-n', slot, issuedAt, {
+        confidence: 0.9,
+        base_kw: 80,
+        base_kw_high: 95,
+        base_kw_low: 65,
+        import_kw: importKw,
+        import_slot_kw: importKw + 30,
+        import_limited_by: 'top_oil',
+        data_quality: 'ami_direct',
+      });
     const first = SLOT;
     const second = SLOT + SLOT_MS;
     await warehouse.insert(

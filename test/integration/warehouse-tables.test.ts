@@ -40,6 +40,7 @@ import {
   openTestWarehouse,
   type TestWarehouse,
 } from '../support/clickhouse-server.js';
+import { operatingEnvelope } from '../support/records.js';
 
 // Recent instants: rows older than the retention (TTL) would be dropped on insert.
 const SLOT = slotStart(Date.now() - DAY_MS);
@@ -250,34 +251,14 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
 
   it('finds the envelope in force at a dispatch time, and the newest check of each dispatch', async () => {
     const issue = (slot: number, issuedAt: number, importKw: number) =>
-      dtOperatingEnvelopeRow({
-        dt_id: 'dt-disp',
-        slot_start: slot,
-        issued_at: issuedAt,
-        lead_slots: 1,
-        version: issuedAt,
-        confidence: 0.95,
-        rated_kva: 100,
-        base_kw: 40,
-        base_kw_high: 55,
-        base_kw_low: 25,
-        ambient_c: 24,
-        hot_spot_c: 66,
-        top_oil_c: 52,
-        thermal_stress_prob: 0.001,
-        voltage_stress_prob: null,
-        import_kw: importKw,
-        export_kw: 80,
-        import_slot_kw: importKw + 20,
-        export_slot_kw: 95,
-        import_limited_by: 'top_oil',
-        export_limited_by: 'voltage',
-        v_min_low: null,
-        v_max_high: null,
-        voltage_sensitivity_v_per_kw: 0.1,
-        history_slots: 4,
-        data_quality: 'ami_direct',
-      });
+      dtOperatingEnvelopeRow(
+        operatingEnvelope('dt-disp', slot, issuedAt, {
+          import_kw: importKw,
+          import_limited_by: 'top_oil',
+          v_min_low: null,
+          data_quality: 'ami_direct',
+        }),
+      );
     // Slot 4 has an issue made at SLOT (before the dispatch time below), slot 5 only ones made after it.
     await warehouse.insert('dt_operating_envelopes', [
       issue(SLOT + 4 * SLOT_MS, SLOT, 50),

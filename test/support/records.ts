@@ -1,4 +1,5 @@
-import type { DtEnvelope } from '../../schemas/types.gen.js';
+import { SLOT_MS } from '../../core/time.js';
+import type { DtEnvelope, DtOperatingEnvelope } from '../../schemas/types.gen.js';
 
 /** An envelope with every kind of field set (a union with a value, an enum, an array of records). */
 export const sampleEnvelope: DtEnvelope = {
@@ -23,3 +24,45 @@ export const sampleEnvelope: DtEnvelope = {
   imputed_meters: 0,
   profile_source: 'measured',
 };
+
+/**
+ * An operating-envelope row (dt_operating_envelopes, processors/stress.ts) of `dt_id` for the slot starting at
+ * `slot_start`, issued at `issued_at` (its version), with plausible figures: 50 kW of extra import (hot spot
+ * binds), 80 kW of extra export (voltage binds).
+ */
+export function operatingEnvelope(
+  dt_id: string,
+  slot_start: number,
+  issued_at: number,
+  over: Partial<DtOperatingEnvelope> = {},
+): DtOperatingEnvelope {
+  return {
+    dt_id,
+    slot_start,
+    issued_at,
+    lead_slots: Math.max(1, (slot_start - issued_at) / SLOT_MS + 1),
+    version: issued_at,
+    confidence: 0.95,
+    rated_kva: 100,
+    base_kw: 40,
+    base_kw_high: 55,
+    base_kw_low: 25,
+    ambient_c: 24,
+    hot_spot_c: 66,
+    top_oil_c: 52,
+    thermal_stress_prob: 0.001,
+    voltage_stress_prob: null,
+    import_kw: 50,
+    export_kw: 80,
+    import_slot_kw: 70,
+    export_slot_kw: 95,
+    import_limited_by: 'hot_spot',
+    export_limited_by: 'voltage',
+    v_min_low: 219.5,
+    v_max_high: null,
+    voltage_sensitivity_v_per_kw: 0.115,
+    history_slots: 4,
+    data_quality: 'ami_imputed',
+    ...over,
+  };
+}
