@@ -19,10 +19,15 @@ import { summarizeSlot } from './slot-summary.js';
  * Duplicates: a reading with the same meter and timestamp as one already in the slot replaces it (last
  * write wins) and an identical one changes nothing, so re-delivered readings never double count.
  *
- * Versions: an emitted slot carries 2 x the newest receive time among its readings, plus 1 once final. A
- * change always comes with a reading received later, so versions grow with every change; they depend only
- * on the records, so a replay or a processor restored from the warehouse after a restart emits the same
- * versions, and the warehouse keeps the newest row of a slot whatever order rows arrive in.
+ * Versions: an emitted slot carries 2 x (the newest receive time among its readings + the number of
+ * readings), plus 1 once final. A reading added grows the count, a correction received later grows the
+ * newest receive time, so versions grow with every change even when readings arrive out of receive order
+ * (several bridges feeding one partition, or a restore that applies the warehouse's newer readings before
+ * the log's older ones); a version depends only on the slot's readings, never on their order, so a replay or
+ * a processor restored after a restart emits the same versions, a partial slot emitted during a rebuild
+ * always has a lower version than the whole one, and the warehouse keeps the newest row of a slot whatever
+ * order rows arrive in. (A correction received before the reading it replaces keeps the version: corrections
+ * are last-arrived-wins.)
  *
  * Data-quality tiers in full (processors/imputation.ts has the patterns):
  * - Imputation. When a slot is emitted with fewer meters reporting than connected, and the DT's feeder has a
@@ -277,7 +282,7 @@ function envelopeOf(
   return {
     dt_id: dtId,
     slot_start: start,
-    version: 2 * slot.lastReceivedAt + (slot.final ? 1 : 0),
+    version: 2 * (slot.lastReceivedAt + slot.readings.size) + (slot.final ? 1 : 0),
     is_final: slot.final,
     ...figures,
     meters_connected: connected,

@@ -24,8 +24,9 @@ import {
  * backfill after an outage would have no peers' readings to compare with anyway). A day is final once every
  * step in it has been evaluated; while open, its medians are emitted on each punctuation after a change.
  *
- * Versions: 2 × the newest receive time among the day's estimates, plus 1 once final, as for envelopes, so
- * the warehouse keeps the newest row whatever order rows arrive in. A processor restored after a restart
+ * Versions: 2 × (the newest receive time among the day's estimates + their number), plus 1 once final, as
+ * for envelopes: every estimate added raises it, whatever order the readings arrived in, so the warehouse
+ * keeps the newest row whatever order rows arrive in. A processor restored after a restart
  * relearns each leg's peers from the replayed readings, so the medians it writes for the day in progress can
  * differ slightly (a few estimates fewer) from an uninterrupted run's; final days are unaffected.
  *
@@ -333,7 +334,7 @@ function legDayRow(
     event_count: legDay.estimates.length,
     effective_events: effectiveCount(legDay.weights),
     received_at: legDay.receivedAt,
-    version: 2 * legDay.receivedAt + (final ? 1 : 0),
+    version: 2 * (legDay.receivedAt + legDay.estimates.length) + (final ? 1 : 0),
     is_final: final,
   };
 }

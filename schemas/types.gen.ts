@@ -110,7 +110,7 @@ export interface DtEnvelope {
   dt_id: string;
   /** UTC quarter hour the slot starts at. */
   slot_start: number;
-  /** 2 x the newest receive time (epoch ms) among the slot's readings, plus 1 once the slot is final (a modelled slot, without readings, is 1). Grows with every change, survives restarts and is identical on replay, so the warehouse keeps the row with the highest version. */
+  /** 2 x (the newest receive time (epoch ms) among the slot's readings + the number of readings), plus 1 once the slot is final (a modelled slot, without readings, is 1). Grows with every change, survives restarts and is identical on replay, so the warehouse keeps the row with the highest version. */
   version: number;
   /** False while the watermark has not yet passed slot end plus allowed lateness. */
   is_final: boolean;

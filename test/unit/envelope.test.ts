@@ -177,6 +177,35 @@ describe('envelope processor', () => {
     expect(revised.net_mean_kw).toBeCloseTo(2 + 4, 10);
   });
 
+  it('revises a closed slot to a higher version with a late reading received before the slot’s newest one', () => {
+    // Out of receive order: a second bridge's reading (or the log's older readings replayed after a restore
+    // applied the warehouse's newer ones) reaches the processor after the slot was emitted as final.
+    const first = run([
+      read(reading('m1', T0, 2, { received_at: T0 + 5 * MIN })),
+      read(reading('m1', T0 + 30 * MIN, 1)),
+    ]);
+    const final = envelopes(first.outputs).find((e) => e.slot_start === T0)!;
+    expect(final.is_final).toBe(true);
+    const late = run([read(reading('m2', T0 + 3 * MIN, 4, { received_at: T0 + 4 * MIN })), emit], first.state);
+    const revised = latest(late.outputs).get(T0)!;
+    expect(revised.version).toBeGreaterThan(final.version);
+    expect(revised.readings).toBe(2);
+    expect(revised.net_mean_kw).toBeCloseTo(2 + 4, 10);
+  });
+
+  it('gives a slot the same version whatever order its readings came in', () => {
+    const inputs = [
+      reading('m1', T0, 2, { received_at: T0 + 9 * MIN }),
+      reading('m2', T0 + MIN, 3, { received_at: T0 + 2 * MIN }),
+      reading('m3', T0 + 2 * MIN, 1, { received_at: T0 + 5 * MIN }),
+    ];
+    const close = read(reading('m1', T0 + 30 * MIN, 1));
+    const forward = latest(run([...inputs.map(read), close, emit]).outputs).get(T0)!;
+    const backward = latest(run([...[...inputs].reverse().map(read), close, emit]).outputs).get(T0)!;
+    expect(backward.version).toBe(forward.version);
+    expect(backward.import_kwh).toBe(forward.import_kwh);
+  });
+
   it('returns a reading past the revision horizon as too-late instead of revising', () => {
     const first = run([read(reading('m1', T0, 2)), read(reading('m1', T0 + 3 * 3_600_000, 1))]);
     const late = run([read(reading('m2', T0 + MIN, 4)), emit], first.state);

@@ -227,7 +227,7 @@ describe('impedance processor outputs', () => {
     };
     let state = initialImpedanceState();
     const provisional: number[] = [];
-    const final: Array<{ version: number; received_at: number }> = [];
+    const final: Array<{ version: number; received_at: number; event_count: number }> = [];
     let minute = 0;
     for (const readings of synthetic(legs, 1440 + 120)) {
       for (const reading of readings) {
@@ -247,7 +247,7 @@ describe('impedance processor outputs', () => {
     expect(provisional.length).toBeGreaterThan(1);
     expect([...provisional].sort((a, b) => a - b)).toEqual(provisional);
     expect(final).toHaveLength(1);
-    expect(final[0]!.version).toBe(2 * final[0]!.received_at + 1);
+    expect(final[0]!.version).toBe(2 * (final[0]!.received_at + final[0]!.event_count) + 1);
     expect(final[0]!.version).toBeGreaterThan(provisional.at(-1)!);
     expect(final[0]!.received_at).toBeLessThan(T0 + DAY_MS + MINUTE_MS);
   });
