@@ -186,7 +186,10 @@ describe('envelope processor', () => {
     ]);
     const final = envelopes(first.outputs).find((e) => e.slot_start === T0)!;
     expect(final.is_final).toBe(true);
-    const late = run([read(reading('m2', T0 + 3 * MIN, 4, { received_at: T0 + 4 * MIN })), emit], first.state);
+    const late = run(
+      [read(reading('m2', T0 + 3 * MIN, 4, { received_at: T0 + 4 * MIN })), emit],
+      first.state,
+    );
     const revised = latest(late.outputs).get(T0)!;
     expect(revised.version).toBeGreaterThan(final.version);
     expect(revised.readings).toBe(2);
