@@ -14,6 +14,7 @@ import { ExportJobs } from './exports.js';
 import { impedanceExportRoutes } from './routes/impedance-exports.js';
 import { impedanceRoutes } from './routes/impedance.js';
 import { topologyRoutes } from './routes/topology.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import type { TopologyFile } from '../core/topology.js';
 
 export interface ApiDependencies {
@@ -29,6 +30,8 @@ export interface ApiDependencies {
   exportDir?: string;
   /** Serve the /v1 routes (false: only /healthz, /metrics and /openapi.json, for bridge and processor roles). */
   routes?: boolean;
+  /** Called after a webhook subscription changes (the sender in this process reloads them at once). */
+  onWebhooksChanged?: () => void;
   /** Liveness details for /healthz (e.g. consumer lag); a thrown error makes it 503. */
   health?: () => Promise<Record<string, unknown>>;
 }
@@ -109,6 +112,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     feederRoutes(app, deps.warehouse);
     impedanceRoutes(app, deps.warehouse);
     dispatchRoutes(app, deps.warehouse);
+    webhookRoutes(app, deps.warehouse, deps.onWebhooksChanged);
     if (deps.exportDir) {
       const jobs = new ExportJobs(deps.warehouse, deps.exportDir);
       // Exports still running finish before the API (and then the warehouse) closes.

@@ -1,24 +1,15 @@
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
+import { tenantsOf } from '../io/warehouse/tenants.js';
 import { ApiError } from './errors.js';
+
+export { tenantsOf };
 
 /**
  * Tenancy: every DT belongs to one tenant (topology_transformers.tenant, `default` when the topology names
  * none) and an API key sees only its own tenant's DTs, their meters and everything computed for them.
  * A DT of another tenant is a 403 (it exists, this key may not read it), an unknown one a 404.
  */
-
-/** The tenant of each DT of `dtIds` that the topology knows. */
-export async function tenantsOf(
-  warehouse: Warehouse,
-  dtIds: readonly string[],
-): Promise<Map<string, string>> {
-  if (dtIds.length === 0) return new Map();
-  const rows = await warehouse.query<{ dt_id: string; tenant: string }>(sqlQuery('dt_tenants'), {
-    dt_ids: [...new Set(dtIds)],
-  });
-  return new Map(rows.map((r) => [r.dt_id, r.tenant]));
-}
 
 export function forbidden(tenant: string, what: string): ApiError {
   return new ApiError(

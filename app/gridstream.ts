@@ -41,6 +41,7 @@ export async function startGridstream(
       exportDir: join(config.dataDir, 'exports'),
       rateLimit: { perSecond: config.apiRateLimit, burst: config.apiRateBurst },
       loadTopology: (file, source) => running.loadTopology(file, source),
+      onWebhooksChanged: () => running.webhooks?.refreshSubscriptions(),
       // Every role serves /metrics and /healthz; only the api role serves /v1.
       routes: roles.includes('api'),
     });

@@ -33,11 +33,17 @@ export interface GridstreamConfig {
   apiRateLimit: number;
   /** Requests an API key may make at once above the sustained rate. */
   apiRateBurst: number;
+  /** Attempts at delivering a webhook event to a subscription, the first included. */
+  webhookMaxAttempts: number;
+  /** Delay before a webhook's second attempt, ms; each later one waits four times longer. */
+  webhookBackoffMs: number;
+  /** Forecast stress probability at which a DT's STRESS.ALERT webhook fires. */
+  stressAlertProbability: number;
 }
 
 interface Variable {
   key: keyof GridstreamConfig;
-  kind: 'string' | 'port' | 'positive' | 'count';
+  kind: 'string' | 'port' | 'positive' | 'count' | 'probability';
   fallback: string | number | undefined;
   doc: string;
 }
@@ -112,6 +118,24 @@ export const VARIABLES: Record<string, Variable> = {
     fallback: 400,
     doc: 'requests an API key may make in a burst',
   },
+  GRIDSTREAM_WEBHOOK_MAX_ATTEMPTS: {
+    key: 'webhookMaxAttempts',
+    kind: 'count',
+    fallback: 8,
+    doc: 'attempts at delivering a webhook event, the first included',
+  },
+  GRIDSTREAM_WEBHOOK_BACKOFF_MS: {
+    key: 'webhookBackoffMs',
+    kind: 'positive',
+    fallback: 1000,
+    doc: 'delay before a webhook retry, ms, x4 for each later one (capped at an hour)',
+  },
+  GRIDSTREAM_STRESS_ALERT_PROBABILITY: {
+    key: 'stressAlertProbability',
+    kind: 'probability',
+    fallback: 0.5,
+    doc: 'forecast thermal or voltage stress probability that fires STRESS.ALERT (re-armed below 0.6 x it)',
+  },
   GRIDSTREAM_PARTITIONS: {
     key: 'partitions',
     kind: 'count',
@@ -158,5 +182,7 @@ function parse(name: string, variable: Variable, raw: string): string | number {
     throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a whole number above 0`);
   if (variable.kind === 'positive' && !(value > 0))
     throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a positive number`);
+  if (variable.kind === 'probability' && !(value > 0 && value <= 1))
+    throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a probability (above 0, at most 1)`);
   return value;
 }

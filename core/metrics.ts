@@ -37,6 +37,12 @@ export function createMetrics() {
       labelNames: ['verdict'],
       registers: r,
     }),
+    webhookDeliveries: new Counter({
+      name: 'gridstream_webhook_deliveries_total',
+      help: 'Webhook delivery attempts, by outcome: delivered, retrying (another attempt follows) or failed',
+      labelNames: ['outcome'],
+      registers: r,
+    }),
     deadLetters: new Counter({
       name: 'gridstream_dead_letters_total',
       help: 'Inputs dead-lettered, by reason code (unknown_meter = parked readings)',

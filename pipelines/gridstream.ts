@@ -21,6 +21,7 @@ import { publishTopology, TopologyTable } from './topology-table.js';
 import { topicSpecs } from './topics.js';
 import { DISPATCH_CHECKS_GROUP, startDispatchCheckTask } from './dispatch-check-task.js';
 import { startWarehouseSink } from './warehouse-sink.js';
+import { startWebhookTask, WEBHOOKS_GROUP, type WebhookTask } from './webhook-task.js';
 
 /**
  * The gridstream dataflow, the same in embedded and distributed mode:
@@ -51,6 +52,8 @@ export const ALL_ROLES: readonly Role[] = ['bridge', 'processor', 'api'];
 
 export interface Pipeline {
   readonly topology: TopologyTable;
+  /** The webhook sender (processor role), or null. */
+  readonly webhooks: WebhookTask | null;
   /** Publishes a topology load as a new version; resolves once ingest and processors see it. */
   loadTopology(file: TopologyFile, source: string): Promise<number>;
   /** Resolves when everything ingested so far is in the warehouse (envelopes included). */
@@ -125,6 +128,22 @@ export async function startPipeline(
     : null;
   // dispatches + asset placement + envelope in force → dispatch checks (pipelines/dispatch-check-task.ts).
   const dispatchChecks = processing ? startDispatchCheckTask({ log, warehouse, metrics }) : null;
+  // stress rows, impedance flags, dispatch checks → events → signed webhooks (pipelines/webhook-task.ts).
+  const webhooks = processing
+    ? startWebhookTask({
+        log,
+        warehouse,
+        metrics,
+        policy: {
+          maxAttempts: config.webhookMaxAttempts,
+          backoffMs: config.webhookBackoffMs,
+          alerts: {
+            stressProbability: config.stressAlertProbability,
+            rearmProbability: 0.6 * config.stressAlertProbability,
+          },
+        },
+      })
+    : null;
   let ingest: Awaited<ReturnType<typeof startIngest>> | null = null;
   if (roles.includes('bridge')) {
     if (!broker) throw new Error('the bridge role needs an MQTT broker');
@@ -141,6 +160,7 @@ export async function startPipeline(
     readings: (await readings?.lag()) ?? 0,
     stress: (await stress?.lag()) ?? 0,
     dispatchChecks: (await dispatchChecks?.lag()) ?? 0,
+    webhooks: (await webhooks?.lag()) ?? 0,
     sink: (await sink?.lag()) ?? 0,
   });
   const lagTimer = setInterval(() => {
@@ -148,6 +168,7 @@ export async function startPipeline(
       metrics.consumerLag.set({ group: READINGS_GROUP }, l.readings);
       metrics.consumerLag.set({ group: 'gridstream-stress' }, l.stress);
       metrics.consumerLag.set({ group: DISPATCH_CHECKS_GROUP }, l.dispatchChecks);
+      metrics.consumerLag.set({ group: WEBHOOKS_GROUP }, l.webhooks);
       metrics.consumerLag.set({ group: 'gridstream-warehouse-sink' }, l.sink);
     });
   }, 1000);
@@ -155,6 +176,7 @@ export async function startPipeline(
 
   return {
     topology,
+    webhooks,
     async loadTopology(file, source) {
       const problems = unknownTransformerProblems(file, new Set(topology.index.transformers.keys()));
       if (problems.length) throw new TopologyError(problems);
@@ -178,7 +200,12 @@ export async function startPipeline(
         const l = await lags();
         const now = ingest?.handled() ?? 0;
         quiet =
-          l.readings === 0 && l.stress === 0 && l.dispatchChecks === 0 && l.sink === 0 && now === handled
+          l.readings === 0 &&
+          l.stress === 0 &&
+          l.dispatchChecks === 0 &&
+          l.webhooks === 0 &&
+          l.sink === 0 &&
+          now === handled
             ? quiet + 1
             : 0;
         handled = now;
@@ -193,6 +220,7 @@ export async function startPipeline(
       await stress?.stop();
       await weather?.stop();
       await dispatchChecks?.stop();
+      await webhooks?.stop();
       await sink?.stop();
       await topology.stop();
     },

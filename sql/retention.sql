@@ -14,4 +14,5 @@ ALTER TABLE impedance_daily MODIFY TTL day + INTERVAL {{retention_days}} DAY;
 ALTER TABLE impedance_flags MODIFY TTL day + INTERVAL {{retention_days}} DAY;
 ALTER TABLE dt_stress MODIFY TTL toDateTime(slot_start) + INTERVAL {{retention_days}} DAY;
 ALTER TABLE dt_operating_envelopes MODIFY TTL toDateTime(slot_start) + INTERVAL {{retention_days}} DAY;
+ALTER TABLE webhook_deliveries MODIFY TTL attempted_at + INTERVAL {{retention_days}} DAY;
 -- @end

@@ -15,6 +15,8 @@ export const TABLES = {
   impedanceIdentities: 'impedance_identities',
   dtStress: 'dt_stress',
   dtOperatingEnvelopes: 'dt_operating_envelopes',
+  webhookSubscriptions: 'webhook_subscriptions',
+  webhookDeliveries: 'webhook_deliveries',
 } as const;
 
 export type TableName = (typeof TABLES)[keyof typeof TABLES];

@@ -124,6 +124,7 @@ describe.each(ENGINES)('migrations on the %s warehouse', (engine) => {
       'impedance_flags',
       'readings',
       'weather',
+      'webhook_deliveries',
     ]);
     for (const [table, ttl] of found) expect(ttl, table).toMatch(/toIntervalDay\(395\)/);
   });

@@ -49,6 +49,9 @@ describe('loadConfig', () => {
       impedanceAlertMohm: 800,
       apiRateLimit: 200,
       apiRateBurst: 400,
+      webhookMaxAttempts: 8,
+      webhookBackoffMs: 1000,
+      stressAlertProbability: 0.5,
     });
     expect(isAbsolute(config.dataDir)).toBe(true);
   });
@@ -82,6 +85,9 @@ describe('loadConfig', () => {
       GRIDSTREAM_IMPEDANCE_ALERT_MOHM: '500',
       GRIDSTREAM_API_RATE_LIMIT: '5',
       GRIDSTREAM_API_RATE_BURST: '10',
+      GRIDSTREAM_WEBHOOK_MAX_ATTEMPTS: '3',
+      GRIDSTREAM_WEBHOOK_BACKOFF_MS: '250',
+      GRIDSTREAM_STRESS_ALERT_PROBABILITY: '0.8',
     });
     expect(config).toEqual<GridstreamConfig>({
       httpPort: 9090,
@@ -99,6 +105,9 @@ describe('loadConfig', () => {
       impedanceAlertMohm: 500,
       apiRateLimit: 5,
       apiRateBurst: 10,
+      webhookMaxAttempts: 3,
+      webhookBackoffMs: 250,
+      stressAlertProbability: 0.8,
     });
   });
 
@@ -189,6 +198,15 @@ describe('loadConfig', () => {
     (raw) => {
       expect(configError({ GRIDSTREAM_PARTITIONS: raw }).message).toBe(
         `GRIDSTREAM_PARTITIONS: ${JSON.stringify(raw)} is not a whole number above 0`,
+      );
+    },
+  );
+
+  it.each(['0', '1.5', 'likely'])(
+    'rejects GRIDSTREAM_STRESS_ALERT_PROBABILITY=%j: not a probability',
+    (raw) => {
+      expect(configError({ GRIDSTREAM_STRESS_ALERT_PROBABILITY: raw }).message).toBe(
+        `GRIDSTREAM_STRESS_ALERT_PROBABILITY: ${JSON.stringify(raw)} is not a probability (above 0, at most 1)`,
       );
     },
   );

@@ -1,0 +1,292 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { iso } from '../../core/time.js';
+import { sendWebhook, webhookBody } from '../../io/webhooks/send.js';
+import {
+  deliveriesOf,
+  logAttempts,
+  saveSubscription,
+  subscriptionSecret,
+  subscriptionsOf,
+  type WebhookSubscription,
+} from '../../io/webhooks/store.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import { ALERT_EVENT_TYPES } from '../../processors/alerts.js';
+import { ApiError, badRequest } from '../errors.js';
+import { tenantOf } from '../tenancy.js';
+
+const MAX_SUBSCRIPTIONS = 100;
+
+const SUBSCRIPTION = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', description: 'Subscription id: the webhook_id of every event sent to it' },
+    url: { type: 'string' },
+    event_types: { type: 'array', items: { type: 'string', enum: [...ALERT_EVENT_TYPES] } },
+    description: { type: 'string' },
+    created_at: { type: 'string' },
+  },
+} as const;
+
+const ID_PARAMS = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const;
+
+const view = (s: WebhookSubscription) => ({
+  id: s.id,
+  url: s.url,
+  event_types: s.event_types,
+  description: s.description,
+  created_at: iso(s.created_ms),
+});
+
+/**
+ * Webhook subscriptions (seed 001): a tenant subscribes a URL to event types and gets a secret, once, to
+ * verify the `Gridstream-Webhook-Signature` header (HMAC-SHA256 of the raw body); the sender
+ * (pipelines/webhook-task.ts) delivers with retries; the test endpoint sends one event now; the delivery log
+ * shows every attempt. Subscriptions are the key's tenant's only: another tenant's id is a 404.
+ */
+export function webhookRoutes(
+  app: FastifyInstance,
+  warehouse: Warehouse,
+  onChange: () => void = () => undefined,
+) {
+  const own = async (tenant: string, id: string) => {
+    const found = (await subscriptionsOf(warehouse, tenant)).find((s) => s.id === id);
+    if (!found) throw new ApiError(404, 'not_found', `no webhook subscription ${JSON.stringify(id)}`);
+    return found;
+  };
+
+  app.post<{ Body: { url: string; event_types: string[]; description?: string } }>(
+    '/v1/webhooks',
+    {
+      schema: {
+        summary: 'Subscribe a URL to event types',
+        description: `Events: STRESS.ALERT (a DT's forecast thermal or voltage stress probability reaches GRIDSTREAM_STRESS_ALERT_PROBABILITY), ENVELOPE.VIOLATION (an observed slot broke a thermal or voltage limit), IMPEDANCE.ALERT (a meter leg's daily impedance was flagged), DISPATCH.REJECTED (a dispatch exceeded its DT's operating envelope). The response carries the secret, shown only here. At most ${MAX_SUBSCRIPTIONS} subscriptions per tenant.`,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url', 'event_types'],
+          properties: {
+            url: { type: 'string', minLength: 1, maxLength: 2048, description: 'http or https URL' },
+            event_types: {
+              type: 'array',
+              minItems: 1,
+              uniqueItems: true,
+              items: { type: 'string', enum: [...ALERT_EVENT_TYPES] },
+            },
+            description: { type: 'string', maxLength: 500 },
+          },
+        },
+        response: {
+          201: {
+            ...SUBSCRIPTION,
+            properties: {
+              ...SUBSCRIPTION.properties,
+              secret: { type: 'string', description: 'HMAC-SHA256 key of the signature header; shown once' },
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const tenant = tenantOf(request);
+      const { url, event_types, description = '' } = request.body;
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw badRequest('url', 'is not a URL');
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+        throw badRequest('url', 'must be an http or https URL');
+      if ((await subscriptionsOf(warehouse, tenant)).length >= MAX_SUBSCRIPTIONS)
+        throw new ApiError(
+          409,
+          'too_many_subscriptions',
+          `this tenant has ${MAX_SUBSCRIPTIONS} webhook subscriptions already; delete one first`,
+        );
+      const now = Date.now();
+      const subscription = {
+        tenant,
+        id: randomUUID(),
+        url: parsed.href,
+        event_types,
+        description,
+        created_ms: now,
+        secret: 'whsec_' + randomBytes(24).toString('base64url'),
+      };
+      await saveSubscription(warehouse, subscription, { at: now, deleted: false });
+      onChange();
+      return reply.status(201).send({ ...view(subscription), secret: subscription.secret });
+    },
+  );
+
+  app.get(
+    '/v1/webhooks',
+    {
+      schema: {
+        summary: "The tenant's webhook subscriptions (without their secrets)",
+        response: {
+          200: { type: 'object', properties: { webhooks: { type: 'array', items: SUBSCRIPTION } } },
+        },
+      },
+    },
+    async (request) => ({ webhooks: (await subscriptionsOf(warehouse, tenantOf(request))).map(view) }),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/webhooks/:id',
+    { schema: { summary: 'One webhook subscription', params: ID_PARAMS, response: { 200: SUBSCRIPTION } } },
+    async (request) => view(await own(tenantOf(request), request.params.id)),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/webhooks/:id',
+    { schema: { summary: 'Delete a subscription: nothing more is sent to it', params: ID_PARAMS } },
+    async (request, reply) => {
+      const tenant = tenantOf(request);
+      const found = await own(tenant, request.params.id);
+      // The secret is not needed any more: the deletion row does not carry it.
+      await saveSubscription(warehouse, { ...found, secret: '' }, { at: Date.now(), deleted: true });
+      onChange();
+      return reply.status(204).send();
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/webhooks/:id/test',
+    {
+      schema: {
+        summary: 'Send a WEBHOOK.TEST event to the subscription now (one attempt, logged)',
+        params: ID_PARAMS,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              event_id: { type: 'string' },
+              delivered: { type: 'boolean' },
+              http_status: { type: 'integer', description: '0 without a response' },
+              error: { type: 'string' },
+              duration_ms: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const tenant = tenantOf(request);
+      const subscription = await own(tenant, request.params.id);
+      const secret = await subscriptionSecret(warehouse, tenant, subscription.id);
+      if (secret === undefined)
+        throw new ApiError(404, 'not_found', `no webhook subscription ${JSON.stringify(subscription.id)}`);
+      const now = Date.now();
+      const event = {
+        id: `WEBHOOK.TEST:${randomUUID()}`,
+        type: 'WEBHOOK.TEST',
+        occurred_at: now,
+        data: { message: 'a test event from gridstream', requested_at: iso(now) },
+      };
+      const body = webhookBody(event, subscription.id);
+      const result = await sendWebhook({
+        url: subscription.url,
+        secret,
+        body,
+        subscriptionId: subscription.id,
+        eventId: event.id,
+        attempt: 1,
+      });
+      await logAttempts(warehouse, [
+        {
+          tenant,
+          subscription_id: subscription.id,
+          event_id: event.id,
+          event_type: event.type,
+          attempt: 1,
+          outcome: result.delivered ? 'delivered' : 'failed',
+          http_status: result.httpStatus,
+          error: result.error,
+          duration_ms: result.durationMs,
+          attempted_ms: Date.now(),
+          next_attempt_ms: 0,
+          url: subscription.url,
+          body,
+        },
+      ]);
+      return {
+        event_id: event.id,
+        delivered: result.delivered,
+        http_status: result.httpStatus,
+        error: result.error,
+        duration_ms: result.durationMs,
+      };
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { limit?: number; offset?: number } }>(
+    '/v1/webhooks/:id/deliveries',
+    {
+      schema: {
+        summary: 'The delivery log of a subscription, newest attempt first',
+        params: ID_PARAMS,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+            offset: { type: 'integer', minimum: 0, default: 0 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              deliveries: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    event_id: { type: 'string' },
+                    event_type: { type: 'string' },
+                    attempt: { type: 'integer' },
+                    outcome: { type: 'string', enum: ['delivered', 'retrying', 'failed'] },
+                    http_status: { type: 'integer', description: '0 without a response' },
+                    error: { type: 'string' },
+                    duration_ms: { type: 'integer' },
+                    attempted_at: { type: 'string' },
+                    next_attempt_at: { type: ['string', 'null'] },
+                  },
+                },
+              },
+              limit: { type: 'integer' },
+              offset: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const tenant = tenantOf(request);
+      const subscription = await own(tenant, request.params.id);
+      const { limit = 50, offset = 0 } = request.query;
+      const rows = await deliveriesOf(warehouse, tenant, subscription.id, { limit, offset });
+      return {
+        deliveries: rows.map((r) => ({
+          event_id: r.event_id,
+          event_type: r.event_type,
+          attempt: r.attempt,
+          outcome: r.outcome,
+          http_status: r.http_status,
+          error: r.error,
+          duration_ms: r.duration_ms,
+          attempted_at: iso(r.attempted_ms),
+          next_attempt_at: r.next_attempt_ms === 0 ? null : iso(r.next_attempt_ms),
+        })),
+        limit,
+        offset,
+      };
+    },
+  );
+}

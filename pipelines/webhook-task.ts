@@ -1,0 +1,272 @@
+import PQueue from 'p-queue';
+import { decode } from '../core/codec.js';
+import type { Metrics } from '../core/metrics.js';
+import type { Log, LogRecord } from '../io/log/log.js';
+import { nextAttemptDelay, sendWebhook, webhookBody } from '../io/webhooks/send.js';
+import {
+  activeSubscriptions,
+  logAttempts,
+  pendingRetries,
+  type ActiveSubscription,
+  type DeliveryAttempt,
+} from '../io/webhooks/store.js';
+import { tenantsOf } from '../io/warehouse/tenants.js';
+import type { Warehouse } from '../io/warehouse/warehouse.js';
+import {
+  initialAlertState,
+  stepAlerts,
+  type AlertConfig,
+  type AlertEvent,
+  type AlertInput,
+} from '../processors/alerts.js';
+import { TOPICS } from './topics.js';
+
+export const WEBHOOKS_GROUP = 'gridstream-webhooks';
+
+export interface WebhookPolicy {
+  /** Attempts per event and subscription, the first included. */
+  maxAttempts: number;
+  /** Delay before the second attempt; each later one waits 4 × longer (nextAttemptDelay). */
+  backoffMs: number;
+  alerts: AlertConfig;
+}
+
+export interface WebhookTask {
+  lag(): Promise<number>;
+  /** Makes the next batch reload the subscriptions (after a change through this process's API). */
+  refreshSubscriptions(): void;
+  stop(): Promise<void>;
+}
+
+/** How often the subscriptions are reloaded from the warehouse (they change through any API instance). */
+const SUBSCRIPTIONS_EVERY_MS = 2_000;
+/** Deliveries in flight at once, across subscriptions. */
+const CONCURRENCY = 16;
+
+/**
+ * Webhooks (seed 001): the stress rows, impedance flags and dispatch checks the processors publish become
+ * events (processors/alerts.ts), and each event is POSTed, signed, to every subscription of the DT's tenant
+ * that asked for its type.
+ *
+ * Nothing is lost: a batch's offsets are committed once every first attempt of its events is in the delivery
+ * log (webhook_deliveries). A failed attempt that can be retried is logged as `retrying` with the time of the
+ * next one and the body, and retried from a timer with backoff; a restarted sender resumes the retries the
+ * log holds (webhook_pending_retries.sql), so a crash between attempts loses none. Delivery is at least once:
+ * a crash after an attempt and before its log row, or a replay, sends an event again with the same id.
+ * With several processor instances each resumes every pending retry at start, so a retry due at a restart
+ * of two instances can arrive twice; receivers de-duplicate on the event id.
+ */
+export function startWebhookTask(options: {
+  log: Log;
+  warehouse: Warehouse;
+  metrics: Metrics;
+  policy: WebhookPolicy;
+}): WebhookTask {
+  const { log, warehouse, metrics, policy } = options;
+  const consumer = log.consumer({
+    group: WEBHOOKS_GROUP,
+    topics: [TOPICS.stress.name, TOPICS.impedanceFlags.name, TOPICS.dispatchChecks.name],
+    fromBeginning: true,
+  });
+  const queue = new PQueue({ concurrency: CONCURRENCY });
+  const retryTimers = new Set<NodeJS.Timeout>();
+  let alerts = initialAlertState();
+  let subscriptions: ActiveSubscription[] = [];
+  let loadedAt = Number.NEGATIVE_INFINITY;
+  let stopping = false;
+  let pending = 0;
+
+  const loadSubscriptions = async () => {
+    if (Date.now() - loadedAt < SUBSCRIPTIONS_EVERY_MS) return;
+    subscriptions = await activeSubscriptions(warehouse);
+    loadedAt = Date.now();
+  };
+
+  const inputOf = (record: LogRecord): AlertInput | null => {
+    try {
+      switch (record.topic) {
+        case TOPICS.stress.name:
+          return { type: 'stress', row: decode('DtStress', record.value) };
+        case TOPICS.impedanceFlags.name:
+          return { type: 'impedance-flag', flag: decode('ImpedanceFlag', record.value) };
+        case TOPICS.dispatchChecks.name:
+          return { type: 'dispatch-check', check: decode('DispatchCheck', record.value) };
+      }
+    } catch {
+      // Undecodable: the warehouse sink dead-letters it; there is no event in it.
+    }
+    return null;
+  };
+
+  /** One attempt; logs nothing itself: the caller logs the returned row (and schedules what it asks). */
+  const attempt = async (
+    subscription: ActiveSubscription,
+    delivery: { event_id: string; event_type: string; attempt: number; body: string },
+  ): Promise<DeliveryAttempt> => {
+    const result = await queue.add(() =>
+      sendWebhook({
+        url: subscription.url,
+        secret: subscription.secret,
+        body: delivery.body,
+        subscriptionId: subscription.id,
+        eventId: delivery.event_id,
+        attempt: delivery.attempt,
+      }),
+    );
+    const attemptedMs = Date.now();
+    const delay = result!.delivered ? null : nextAttemptDelay(delivery.attempt, result!, policy);
+    const outcome = result!.delivered ? 'delivered' : delay === null ? 'failed' : 'retrying';
+    metrics.webhookDeliveries.inc({ outcome });
+    return {
+      tenant: subscription.tenant,
+      subscription_id: subscription.id,
+      ...delivery,
+      outcome,
+      http_status: result!.httpStatus,
+      error: result!.error,
+      duration_ms: result!.durationMs,
+      attempted_ms: attemptedMs,
+      next_attempt_ms: delay === null ? 0 : attemptedMs + delay,
+      url: subscription.url,
+    };
+  };
+
+  /** Writes attempt rows, retrying while the warehouse is away (the log is what makes retries durable). */
+  const record = async (rows: DeliveryAttempt[]) => {
+    for (let tries = 1; ; tries++) {
+      try {
+        await logAttempts(warehouse, rows);
+        break;
+      } catch (error) {
+        if (stopping && tries > 3) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** tries)));
+      }
+    }
+    for (const row of rows) if (row.outcome === 'retrying') schedule(row);
+  };
+
+  /** Schedules the next attempt of a delivery whose last attempt is `last`. */
+  const schedule = (
+    last: Pick<
+      DeliveryAttempt,
+      'subscription_id' | 'event_id' | 'event_type' | 'attempt' | 'next_attempt_ms' | 'body'
+    >,
+  ) => {
+    if (stopping) return;
+    const timer = setTimeout(
+      () => {
+        retryTimers.delete(timer);
+        void (async () => {
+          await loadSubscriptions().catch(() => undefined);
+          const subscription = subscriptions.find((s) => s.id === last.subscription_id);
+          // Deleted since: the log's last word stays `retrying`, and nothing more is sent.
+          if (!subscription) return;
+          const row = await attempt(subscription, {
+            event_id: last.event_id,
+            event_type: last.event_type,
+            attempt: last.attempt + 1,
+            body: last.body,
+          });
+          await record([row]).catch((error: Error) =>
+            console.error(`webhooks: logging a retry failed: ${error.message}`),
+          );
+        })();
+      },
+      Math.max(0, last.next_attempt_ms - Date.now()),
+    );
+    retryTimers.add(timer);
+  };
+
+  const eventsOf = (records: LogRecord[]): AlertEvent[] => {
+    const events: AlertEvent[] = [];
+    for (const r of records) {
+      const input = inputOf(r);
+      if (!input) continue;
+      const step = stepAlerts(alerts, input, policy.alerts);
+      alerts = step.state;
+      events.push(...step.outputs);
+    }
+    return events;
+  };
+
+  const deliver = async (events: AlertEvent[]) => {
+    if (events.length === 0) return;
+    await loadSubscriptions();
+    if (subscriptions.length === 0) return;
+    // A DT the topology does not know belongs to `default`, as in the API (api/tenancy.ts).
+    const owners = await tenantsOf(warehouse, [...new Set(events.map((e) => e.dt_id))]);
+    const first: Array<Promise<DeliveryAttempt>> = [];
+    for (const event of events) {
+      const tenant = owners.get(event.dt_id) ?? 'default';
+      for (const subscription of subscriptions)
+        if (subscription.tenant === tenant && subscription.event_types.includes(event.type))
+          first.push(
+            attempt(subscription, {
+              event_id: event.id,
+              event_type: event.type,
+              attempt: 1,
+              body: webhookBody(event, subscription.id),
+            }),
+          );
+    }
+    await record(await Promise.all(first));
+  };
+
+  const resume = async () => {
+    for (let tries = 1; !stopping; tries++) {
+      try {
+        for (const retry of await pendingRetries(warehouse))
+          schedule({ ...retry, next_attempt_ms: retry.due_ms });
+        return;
+      } catch (error) {
+        console.error(
+          `webhooks: reading the pending retries failed (${(error as Error).message}); trying again`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** tries)));
+      }
+    }
+  };
+
+  const loop = async () => {
+    await resume();
+    for (;;) {
+      const records = await consumer.poll(500, 200);
+      if (records.length === 0) {
+        if (stopping) break;
+        continue;
+      }
+      pending += records.length;
+      // The events once (the alert state moves on), the I/O until it works: a failed look-up (warehouse
+      // away) is retried, and the batch is neither committed nor dropped meanwhile.
+      const events = eventsOf(records);
+      for (let tries = 1; ; tries++) {
+        try {
+          await deliver(events);
+          break;
+        } catch (error) {
+          if (stopping && tries > 3) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** tries)));
+        }
+      }
+      await consumer.commit(records);
+      pending -= records.length;
+    }
+  };
+  const running = loop();
+
+  return {
+    lag: async () => (await consumer.lag()) + pending,
+    refreshSubscriptions() {
+      loadedAt = Number.NEGATIVE_INFINITY;
+    },
+    async stop() {
+      stopping = true;
+      // Pending retries stay in the delivery log as `retrying`: the next start resumes them.
+      for (const timer of retryTimers) clearTimeout(timer);
+      retryTimers.clear();
+      await running;
+      await queue.onIdle();
+      await consumer.close();
+    },
+  };
+}

@@ -1,0 +1,182 @@
+import { iso } from '../core/time.js';
+import type { DispatchCheck, DtStress, ImpedanceFlag } from '../schemas/types.gen.js';
+
+/**
+ * Turns what the processors publish into the events webhooks carry (seed 001). Pure: no clock, no I/O, so a
+ * replay of the same records gives the same events with the same ids, and a receiver that has seen an id
+ * can drop the copy (delivery is at least once).
+ *
+ * - STRESS.ALERT: a DT's forecast thermal or voltage stress probability for a slot reaches
+ *   `stressProbability` while that kind is not already alerting; it re-arms once the probability falls below
+ *   `rearmProbability` (hysteresis, so a probability hovering at the bar does not alert every slot).
+ * - ENVELOPE.VIOLATION: a DT's observed slot broke one of the limits its operating envelope keeps within:
+ *   load factor, hot spot or top oil (thermal_exceeded) or a customer voltage outside the statutory band
+ *   (voltage_exceeded). One event a violating slot.
+ * - IMPEDANCE.ALERT: a meter leg's daily impedance median was flagged (each ImpedanceFlag).
+ * - DISPATCH.REJECTED: a dispatch command asked for more than the operating envelope of its asset's DT
+ *   allowed (DispatchCheck verdict `exceeds`).
+ *
+ * Stress rows are judged once per DT and slot, in slot order: a revision of a slot already judged, or an
+ * older slot, raises nothing (the first row of a slot decides). The alerting flags live in this state only:
+ * after a restart a DT still over the bar alerts once more.
+ */
+export const ALERT_EVENT_TYPES = [
+  'STRESS.ALERT',
+  'ENVELOPE.VIOLATION',
+  'IMPEDANCE.ALERT',
+  'DISPATCH.REJECTED',
+] as const;
+export type AlertEventType = (typeof ALERT_EVENT_TYPES)[number];
+
+export interface AlertEvent {
+  /** Deterministic: the same record always gives the same id. */
+  id: string;
+  type: AlertEventType;
+  /** The DT the event is about: its tenant's subscriptions receive it. */
+  dt_id: string;
+  /** Event time, epoch ms: the slot, day or dispatch time the event is about. */
+  occurred_at: number;
+  /** The details a subscriber gets as `data` (plain JSON). */
+  data: Record<string, unknown>;
+}
+
+export interface AlertConfig {
+  stressProbability: number;
+  rearmProbability: number;
+}
+
+export const DEFAULT_ALERT_CONFIG: AlertConfig = { stressProbability: 0.5, rearmProbability: 0.3 };
+
+export type AlertInput =
+  | { type: 'stress'; row: DtStress }
+  | { type: 'impedance-flag'; flag: ImpedanceFlag }
+  | { type: 'dispatch-check'; check: DispatchCheck };
+
+interface DtAlertState {
+  /** The newest slot judged. */
+  lastSlot: number;
+  thermal: boolean;
+  voltage: boolean;
+}
+
+export interface AlertState {
+  dts: Map<string, DtAlertState>;
+}
+
+export function initialAlertState(): AlertState {
+  return { dts: new Map() };
+}
+
+/** Applies one record; the state is updated in place and returned. */
+export function stepAlerts(
+  state: AlertState,
+  input: AlertInput,
+  config: AlertConfig = DEFAULT_ALERT_CONFIG,
+): { state: AlertState; outputs: AlertEvent[] } {
+  switch (input.type) {
+    case 'stress':
+      return { state, outputs: stressEvents(state, input.row, config) };
+    case 'impedance-flag':
+      return { state, outputs: [impedanceEvent(input.flag)] };
+    case 'dispatch-check':
+      return { state, outputs: input.check.verdict === 'exceeds' ? [dispatchEvent(input.check)] : [] };
+  }
+}
+
+function stressEvents(state: AlertState, row: DtStress, config: AlertConfig): AlertEvent[] {
+  let dt = state.dts.get(row.dt_id);
+  if (!dt)
+    state.dts.set(row.dt_id, (dt = { lastSlot: Number.NEGATIVE_INFINITY, thermal: false, voltage: false }));
+  if (row.slot_start <= dt.lastSlot) return [];
+  dt.lastSlot = row.slot_start;
+  const events: AlertEvent[] = [];
+  const slot = iso(row.slot_start);
+  for (const kind of ['thermal', 'voltage'] as const) {
+    const probability = kind === 'thermal' ? row.thermal_stress_prob : row.voltage_stress_prob;
+    if (probability === null) continue;
+    if (!dt[kind] && probability >= config.stressProbability) {
+      dt[kind] = true;
+      events.push({
+        id: `STRESS.ALERT:${row.dt_id}:${row.slot_start}:${kind}`,
+        type: 'STRESS.ALERT',
+        dt_id: row.dt_id,
+        occurred_at: row.slot_start,
+        data: {
+          dt_id: row.dt_id,
+          slot_start: slot,
+          kind,
+          probability,
+          threshold: config.stressProbability,
+          forecast_lead_slots: row.forecast_lead_slots,
+          load_factor: row.load_factor,
+          hot_spot_c: row.hot_spot_c,
+          v_min: row.v_min,
+          v_max: row.v_max,
+          data_quality: row.data_quality,
+        },
+      });
+    } else if (dt[kind] && probability < config.rearmProbability) dt[kind] = false;
+  }
+  if (row.thermal_exceeded || row.voltage_exceeded)
+    events.push({
+      id: `ENVELOPE.VIOLATION:${row.dt_id}:${row.slot_start}`,
+      type: 'ENVELOPE.VIOLATION',
+      dt_id: row.dt_id,
+      occurred_at: row.slot_start,
+      data: {
+        dt_id: row.dt_id,
+        slot_start: slot,
+        thermal_exceeded: row.thermal_exceeded,
+        voltage_exceeded: row.voltage_exceeded,
+        rated_kva: row.rated_kva,
+        apparent_kva: row.apparent_kva,
+        load_factor: row.load_factor,
+        peak_hot_spot_c: row.peak_hot_spot_c,
+        top_oil_c: row.top_oil_c,
+        v_min: row.v_min,
+        v_max: row.v_max,
+        data_quality: row.data_quality,
+      },
+    });
+  return events;
+}
+
+function impedanceEvent(flag: ImpedanceFlag): AlertEvent {
+  return {
+    id: `IMPEDANCE.ALERT:${flag.dt_id}:${flag.meter_id}:${flag.leg}:${flag.day}:${flag.kind}`,
+    type: 'IMPEDANCE.ALERT',
+    dt_id: flag.dt_id,
+    occurred_at: flag.day,
+    data: {
+      dt_id: flag.dt_id,
+      meter_id: flag.meter_id,
+      leg: flag.leg,
+      day: iso(flag.day).slice(0, 10),
+      kind: flag.kind,
+      median_mohm: flag.median_mohm,
+      reference_mohm: flag.reference_mohm,
+    },
+  };
+}
+
+function dispatchEvent(check: DispatchCheck): AlertEvent {
+  return {
+    id: `DISPATCH.REJECTED:${check.event_id}:${check.asset_id}`,
+    type: 'DISPATCH.REJECTED',
+    // An `exceeds` verdict needs an envelope, so the asset's DT is known.
+    dt_id: check.dt_id ?? '',
+    occurred_at: check.dispatch_time,
+    data: {
+      event_id: check.event_id,
+      asset_id: check.asset_id,
+      dt_id: check.dt_id,
+      dispatch_time: iso(check.dispatch_time),
+      delivery_period_start: iso(check.delivery_period_start),
+      requested_kw: check.requested_kw,
+      headroom_kw: check.headroom_kw,
+      limited_by: check.limited_by,
+      envelope_issued_at: check.envelope_issued_at === null ? null : iso(check.envelope_issued_at),
+      data_quality: check.data_quality,
+    },
+  };
+}

@@ -1,0 +1,15 @@
+-- The delivery log of one subscription, newest attempt first, for GET /v1/webhooks/{id}/deliveries.
+SELECT
+    event_id,
+    event_type,
+    attempt,
+    outcome,
+    http_status,
+    error,
+    duration_ms,
+    attempted_ms,
+    next_attempt_ms
+FROM webhook_deliveries
+WHERE tenant = {tenant:String} AND subscription_id = {id:String}
+ORDER BY attempted_ms DESC, event_id, attempt DESC
+LIMIT {limit:UInt32} OFFSET {offset:UInt32}
