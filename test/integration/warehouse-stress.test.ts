@@ -12,10 +12,9 @@ import {
 } from '../../io/warehouse/rows.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { queryRecentWeather, queryStressHistory } from '../../pipelines/stress-restore.js';
-import type { DtStress } from '../../processors/stress.js';
 import type { DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';
 import { ENGINES, openTestWarehouse, type TestWarehouse } from '../support/clickhouse-server.js';
-import { operatingEnvelope, sampleEnvelope } from '../support/records.js';
+import { operatingEnvelope, sampleEnvelope, stressRow } from '../support/records.js';
 import { transformer } from '../support/topology.js';
 
 /**
@@ -25,39 +24,6 @@ import { transformer } from '../support/topology.js';
 // Recent times: rows older than the retention would be dropped on insert.
 const SLOT = slotStart(Date.now() - DAY_MS);
 const HISTORY_MS = 2 * 3_600_000;
-
-function stressRow(dt: string, slot: number, over: Partial<DtStress> = {}): DtStress {
-  return {
-    dt_id: dt,
-    slot_start: slot,
-    version: 2 * (slot + SLOT_MS) + 1,
-    rated_kva: 100,
-    net_kw: 61.25,
-    apparent_kva: 64.5,
-    load_factor: 0.645,
-    ambient_c: 27.3,
-    ambient_source: 'observed',
-    top_oil_c: 58.123456789,
-    hot_spot_c: 70.5,
-    hot_spot_rise1_k: 14.25,
-    hot_spot_rise2_k: 1.873456789,
-    peak_hot_spot_c: 71.2,
-    ageing_rate: 0.0123,
-    loss_of_life_min: 1234.5678901234,
-    thermal_exceeded: false,
-    v_min: 221.4,
-    v_max: null,
-    voltage_exceeded: true,
-    thermal_stress_prob: 0.0125,
-    voltage_stress_prob: null,
-    forecast_lead_slots: 1,
-    history_slots: 3.5,
-    state_initialised: false,
-    ami_coverage_pct: 97.5,
-    data_quality: 'ami_direct',
-    ...over,
-  };
-}
 
 const envelope = (dt: string, slot: number, over: Partial<DtEnvelope> = {}): DtEnvelope => ({
   ...sampleEnvelope,

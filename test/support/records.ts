@@ -1,5 +1,5 @@
 import { SLOT_MS } from '../../core/time.js';
-import type { DtEnvelope, DtOperatingEnvelope } from '../../schemas/types.gen.js';
+import type { DtEnvelope, DtOperatingEnvelope, DtStress } from '../../schemas/types.gen.js';
 
 /** An envelope with every kind of field set (a union with a value, an enum, an array of records). */
 export const sampleEnvelope: DtEnvelope = {
@@ -63,6 +63,40 @@ export function operatingEnvelope(
     voltage_sensitivity_v_per_kw: 0.115,
     history_slots: 4,
     data_quality: 'ami_imputed',
+    ...over,
+  };
+}
+
+/** A stress row (dt_stress, processors/stress.ts) of `dt` for the slot at `slot`, with every kind of field set. */
+export function stressRow(dt: string, slot: number, over: Partial<DtStress> = {}): DtStress {
+  return {
+    dt_id: dt,
+    slot_start: slot,
+    version: 2 * (slot + SLOT_MS) + 1,
+    rated_kva: 100,
+    net_kw: 61.25,
+    apparent_kva: 64.5,
+    load_factor: 0.645,
+    ambient_c: 27.3,
+    ambient_source: 'observed',
+    top_oil_c: 58.123456789,
+    hot_spot_c: 70.5,
+    hot_spot_rise1_k: 14.25,
+    hot_spot_rise2_k: 1.873456789,
+    peak_hot_spot_c: 71.2,
+    ageing_rate: 0.0123,
+    loss_of_life_min: 1234.5678901234,
+    thermal_exceeded: false,
+    v_min: 221.4,
+    v_max: null,
+    voltage_exceeded: true,
+    thermal_stress_prob: 0.0125,
+    voltage_stress_prob: null,
+    forecast_lead_slots: 1,
+    history_slots: 3.5,
+    state_initialised: false,
+    ami_coverage_pct: 97.5,
+    data_quality: 'ami_direct',
     ...over,
   };
 }
