@@ -1,0 +1,294 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encode } from '../../core/codec.js';
+import { dtOperatingEnvelopeRow } from '../../io/warehouse/rows.js';
+import { TOPICS } from '../../pipelines/topics.js';
+import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
+import { operatingEnvelope, stressRow } from '../support/records.js';
+import { meter, transformer } from '../support/topology.js';
+
+/**
+ * Webhooks end to end on the embedded gridstream: subscriptions through the API, events from the pipeline (a
+ * dispatch command over MQTT checked against its DT's envelope; stress rows on the stress topic as the stress
+ * stage writes them), delivered to a real HTTP receiver here that verifies each signature with node:crypto,
+ * with retries and the delivery log.
+ */
+const START = Date.UTC(2026, 6, 1, 10);
+const SLOT = 15 * 60_000;
+
+interface Received {
+  path: string;
+  headers: IncomingHttpHeaders;
+  raw: string;
+  body: {
+    webhook_id: string;
+    event_id: string;
+    type: string;
+    timestamp: string;
+    data: Record<string, unknown>;
+  };
+}
+
+/** An HTTP receiver: records every request; `status(path, n)` decides the answer to the n-th request of a path. */
+async function startReceiver(status: (path: string, n: number) => number) {
+  const received: Received[] = [];
+  const counts = new Map<string, number>();
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const path = request.url ?? '';
+      const n = (counts.get(path) ?? 0) + 1;
+      counts.set(path, n);
+      received.push({ path, headers: request.headers, raw, body: JSON.parse(raw) as Received['body'] });
+      response.writeHead(status(path, n)).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    received,
+    async until(predicate: (r: Received[]) => boolean, what: string, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!predicate(received)) {
+        if (Date.now() > deadline)
+          throw new Error(
+            `webhook receiver: ${what} not seen; got ${received.map((r) => `${r.path} ${r.body.type}`)}`,
+          );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** What a subscriber does: HMAC-SHA256 of the raw body with its secret, compared in constant time. */
+function signatureValid(secret: string, r: Received): boolean {
+  const expected = Buffer.from('sha256=' + createHmac('sha256', secret).update(r.raw).digest('hex'));
+  const presented = Buffer.from(String(r.headers['gridstream-webhook-signature'] ?? ''));
+  return presented.length === expected.length && timingSafeEqual(presented, expected);
+}
+
+describe('webhooks', () => {
+  let g: Awaited<ReturnType<typeof startTestGridstream>>;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  const call = (method: string, path: string, body?: unknown, key: string | null = TEST_API_KEY) =>
+    fetch(`${g.url}${path}`, {
+      method,
+      headers: {
+        ...(key === null ? {} : { 'x-api-key': key }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const subscribe = async (path: string, event_types: string[], key = TEST_API_KEY) => {
+    const response = await call('POST', '/v1/webhooks', { url: `${receiver.url}${path}`, event_types }, key);
+    expect(response.status).toBe(201);
+    return (await response.json()) as { id: string; secret: string; url: string; event_types: string[] };
+  };
+  const deliveries = async (id: string, key = TEST_API_KEY) => {
+    const response = await call('GET', `/v1/webhooks/${id}/deliveries`, undefined, key);
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { deliveries: Array<Record<string, unknown>> }).deliveries;
+  };
+  const produceStress = (rows: Parameters<typeof stressRow>[]) =>
+    g.edges.log.producer().send(
+      TOPICS.stress.name,
+      rows.map((args) => ({ key: args[0], value: encode('DtStress', stressRow(...args)) })),
+    );
+
+  beforeAll(async () => {
+    // /a fails its first request with a 503 (then the retry gets through); /dead always answers 500.
+    receiver = await startReceiver((path, n) =>
+      path === '/dead' ? 500 : path === '/a' && n === 1 ? 503 : 200,
+    );
+    g = await startTestGridstream({ webhookMaxAttempts: 3, webhookBackoffMs: 200 });
+    await g.pipeline.loadTopology(
+      {
+        transformers: [transformer('dt-a'), transformer('dt-o', { tenant: 'utility-b' })],
+        meters: [meter('m-1', 'dt-a'), meter('m-o', 'dt-o')],
+        assets: [
+          { asset_id: 'bess-1', dt_id: 'dt-a', meter_id: 'm-1', asset_type: 'BESS', nominal_kw: 2000 },
+        ],
+      },
+      'webhook test',
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await g?.stop();
+    await receiver?.close();
+  });
+
+  it('refuses bad subscriptions with a 400 naming the field, and requires a key', async () => {
+    const cases: Array<[unknown, string]> = [
+      [{ url: 'ftp://example.com/hook', event_types: ['STRESS.ALERT'] }, 'url'],
+      [{ url: 'not a url', event_types: ['STRESS.ALERT'] }, 'url'],
+      [{ url: 'https://example.com/hook', event_types: ['STRESS.PANIC'] }, 'event_types.0'],
+      [{ url: 'https://example.com/hook', event_types: [] }, 'event_types'],
+      [{ event_types: ['STRESS.ALERT'] }, 'url'],
+      [{ url: 'https://example.com/hook', event_types: ['STRESS.ALERT'], colour: 'red' }, 'colour'],
+    ];
+    for (const [body, field] of cases) {
+      const response = await call('POST', '/v1/webhooks', body);
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      const error = (await response.json()) as { fields: Array<{ field: string }> };
+      expect(error.fields.map((f) => f.field)).toContain(field);
+    }
+    expect((await call('POST', '/v1/webhooks', cases[0]![0], null)).status).toBe(401);
+  });
+
+  it('sends a signed test event on request and logs it', async () => {
+    const sub = await subscribe('/test', ['STRESS.ALERT']);
+    expect(sub.secret).toMatch(/^whsec_/);
+    const response = await call('POST', `/v1/webhooks/${sub.id}/test`);
+    expect(response.status).toBe(200);
+    const result = (await response.json()) as { event_id: string; delivered: boolean; http_status: number };
+    expect(result).toMatchObject({ delivered: true, http_status: 200 });
+    const got = receiver.received.find((r) => r.body.event_id === result.event_id)!;
+    expect(got.body).toMatchObject({ webhook_id: sub.id, type: 'WEBHOOK.TEST' });
+    expect(got.headers['content-type']).toBe('application/json');
+    expect(signatureValid(sub.secret, got)).toBe(true);
+    expect(signatureValid('whsec_wrong', got)).toBe(false);
+    expect(await deliveries(sub.id)).toEqual([
+      expect.objectContaining({
+        event_id: result.event_id,
+        attempt: 1,
+        outcome: 'delivered',
+        http_status: 200,
+      }),
+    ]);
+  });
+
+  it("delivers each tenant's events only to its own subscriptions, signed, retrying a 503", async () => {
+    const a = await subscribe('/a', ['STRESS.ALERT', 'ENVELOPE.VIOLATION', 'DISPATCH.REJECTED']);
+    const b = await subscribe('/b', ['STRESS.ALERT', 'DISPATCH.REJECTED'], OTHER_TENANT_KEY);
+    // dt-a: thermal stress forecast at 0.8 in its second slot, a voltage limit broken in its third.
+    // dt-o (utility-b): thermal stress at 0.9 in its first slot.
+    const calm = {
+      thermal_stress_prob: 0.01,
+      voltage_stress_prob: 0.01,
+      thermal_exceeded: false,
+      voltage_exceeded: false,
+    };
+    await produceStress([
+      ['dt-a', START, calm],
+      ['dt-o', START, { ...calm, thermal_stress_prob: 0.9 }],
+      ['dt-a', START + SLOT, { ...calm, thermal_stress_prob: 0.8 }],
+      ['dt-a', START + 2 * SLOT, { ...calm, thermal_stress_prob: 0.6, voltage_exceeded: true }],
+    ]);
+    // A dispatch of bess-1 (behind dt-a) exporting 1.25 MW into a slot whose envelope allows 800 kW more.
+    await g.edges.warehouse.insert('dt_operating_envelopes', [
+      dtOperatingEnvelopeRow(operatingEnvelope('dt-a', START + SLOT, START - SLOT, { export_kw: 800 })),
+    ]);
+    const client = await mqtt.connectAsync(g.edges.broker!.url);
+    await client.publishAsync(
+      'gridstream/v1/dispatch/bess-1',
+      JSON.stringify({
+        event_id: '0b6c2a10-0000-4000-8000-0000000000aa',
+        asset_id: 'bess-1',
+        dispatch_time: new Date(START).toISOString(),
+        delivery_period_start: new Date(START + SLOT).toISOString(),
+        target_power: { amount: '1.25', unit: 'MW' },
+      }),
+      { qos: 1 },
+    );
+    await client.endAsync();
+
+    const delivered = (path: string) => receiver.received.filter((r) => r.path === path);
+    const types = (path: string) => new Set(delivered(path).map((r) => r.body.type));
+    await receiver.until(
+      () => types('/a').size === 3 && types('/b').size === 1 && delivered('/a').length === 4,
+      "dt-a's three events (one retried) at /a and dt-o's alert at /b",
+    );
+    // Every request is signed with its subscription's secret and names it.
+    for (const r of delivered('/a')) expect(signatureValid(a.secret, r), r.raw).toBe(true);
+    for (const r of delivered('/b')) expect(signatureValid(b.secret, r), r.raw).toBe(true);
+    expect(delivered('/a').every((r) => r.body.webhook_id === a.id)).toBe(true);
+
+    // As a receiver does: each event once, however often it came (the retried one came twice).
+    const byType = (path: string, type: string) =>
+      delivered(path).filter(
+        (r, k, all) =>
+          r.body.type === type && all.findIndex((x) => x.body.event_id === r.body.event_id) === k,
+      );
+    expect(byType('/a', 'STRESS.ALERT').map((r) => r.body.data)).toEqual([
+      expect.objectContaining({
+        dt_id: 'dt-a',
+        kind: 'thermal',
+        probability: 0.8,
+        slot_start: '2026-07-01T10:15:00.000Z',
+      }),
+    ]);
+    expect(byType('/a', 'ENVELOPE.VIOLATION').map((r) => r.body.data)).toEqual([
+      expect.objectContaining({
+        dt_id: 'dt-a',
+        voltage_exceeded: true,
+        slot_start: '2026-07-01T10:30:00.000Z',
+      }),
+    ]);
+    expect(byType('/b', 'STRESS.ALERT').map((r) => r.body.data)).toEqual([
+      expect.objectContaining({ dt_id: 'dt-o', probability: 0.9 }),
+    ]);
+    // The first request to /a got a 503: the same event, byte for byte, came again as attempt 2.
+    const first = delivered('/a')[0]!;
+    const second = delivered('/a').find((r) => r.headers['gridstream-delivery-attempt'] === '2');
+    expect(second!.raw).toBe(first.raw);
+    expect(first.headers['gridstream-delivery-attempt']).toBe('1');
+    expect(second!.headers['gridstream-delivery-attempt']).toBe('2');
+    const rejected = byType('/a', 'DISPATCH.REJECTED').map((r) => r.body);
+    expect(rejected.at(-1)).toMatchObject({
+      event_id: 'DISPATCH.REJECTED:0b6c2a10-0000-4000-8000-0000000000aa:bess-1',
+      data: { asset_id: 'bess-1', dt_id: 'dt-a', requested_kw: 1250, headroom_kw: 800 },
+    });
+
+    const log = await deliveries(a.id);
+    expect(log.filter((d) => d.outcome === 'retrying')).toEqual([
+      expect.objectContaining({ event_id: first.body.event_id, attempt: 1, http_status: 503 }),
+    ]);
+    expect(log.filter((d) => d.outcome === 'delivered')).toHaveLength(3);
+    expect(log.find((d) => d.outcome === 'retrying')!.next_attempt_at).toEqual(expect.any(String));
+  });
+
+  it('gives up after the last attempt and logs every one', async () => {
+    const dead = await subscribe('/dead', ['ENVELOPE.VIOLATION']);
+    await produceStress([['dt-a', START + 10 * SLOT, { thermal_exceeded: true, voltage_exceeded: false }]]);
+    await receiver.until((r) => r.filter((x) => x.path === '/dead').length === 3, 'three attempts at /dead');
+    const deadline = Date.now() + 10_000;
+    let log = await deliveries(dead.id);
+    while (log.length < 3 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      log = await deliveries(dead.id);
+    }
+    expect(log.map((d) => [d.attempt, d.outcome, d.http_status])).toEqual([
+      [3, 'failed', 500],
+      [2, 'retrying', 500],
+      [1, 'retrying', 500],
+    ]);
+    expect(log[0]!.next_attempt_at).toBeNull();
+  });
+
+  it("keeps subscriptions per tenant: another tenant's id is a 404, a deleted one is gone", async () => {
+    const sub = await subscribe('/gone', ['IMPEDANCE.ALERT']);
+    expect((await call('GET', `/v1/webhooks/${sub.id}`, undefined, OTHER_TENANT_KEY)).status).toBe(404);
+    expect((await call('DELETE', `/v1/webhooks/${sub.id}`, undefined, OTHER_TENANT_KEY)).status).toBe(404);
+    const other = (await (await call('GET', '/v1/webhooks', undefined, OTHER_TENANT_KEY)).json()) as {
+      webhooks: Array<{ id: string }>;
+    };
+    expect(other.webhooks.map((w) => w.id)).not.toContain(sub.id);
+    const listed = (await (await call('GET', '/v1/webhooks')).json()) as {
+      webhooks: Array<{ id: string; secret?: string; event_types: string[] }>;
+    };
+    expect(listed.webhooks.find((w) => w.id === sub.id)).toEqual(
+      expect.objectContaining({ event_types: ['IMPEDANCE.ALERT'] }),
+    );
+    expect(listed.webhooks.every((w) => w.secret === undefined)).toBe(true);
+    expect((await call('DELETE', `/v1/webhooks/${sub.id}`)).status).toBe(204);
+    expect((await call('GET', `/v1/webhooks/${sub.id}`)).status).toBe(404);
+    expect((await call('POST', `/v1/webhooks/${encodeURIComponent("x' OR 1=1 --")}/test`)).status).toBe(404);
+  });
+});
