@@ -1,6 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode } from '../../core/codec.js';
@@ -67,6 +70,20 @@ async function startReceiver(status: (path: string, n: number) => number) {
   };
 }
 
+/** The delivery log of a subscription, newest first, once it has at least `rows` attempts (10 s at most). */
+async function deliveryLog(baseUrl: string, id: string, rows = 1, key = TEST_API_KEY) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const response = await fetch(`${baseUrl}/v1/webhooks/${id}/deliveries`, {
+      headers: { 'x-api-key': key },
+    });
+    expect(response.status).toBe(200);
+    const log = ((await response.json()) as { deliveries: Array<Record<string, unknown>> }).deliveries;
+    if (log.length >= rows || Date.now() > deadline) return log;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** What a subscriber does: HMAC-SHA256 of the raw body with its secret, compared in constant time. */
 function signatureValid(secret: string, r: Received): boolean {
   const expected = Buffer.from('sha256=' + createHmac('sha256', secret).update(r.raw).digest('hex'));
@@ -90,11 +107,6 @@ describe('webhooks', () => {
     const response = await call('POST', '/v1/webhooks', { url: `${receiver.url}${path}`, event_types }, key);
     expect(response.status).toBe(201);
     return (await response.json()) as { id: string; secret: string; url: string; event_types: string[] };
-  };
-  const deliveries = async (id: string, key = TEST_API_KEY) => {
-    const response = await call('GET', `/v1/webhooks/${id}/deliveries`, undefined, key);
-    expect(response.status).toBe(200);
-    return ((await response.json()) as { deliveries: Array<Record<string, unknown>> }).deliveries;
   };
   const produceStress = (rows: Parameters<typeof stressRow>[]) =>
     g.edges.log.producer().send(
@@ -154,7 +166,7 @@ describe('webhooks', () => {
     expect(got.headers['content-type']).toBe('application/json');
     expect(signatureValid(sub.secret, got)).toBe(true);
     expect(signatureValid('whsec_wrong', got)).toBe(false);
-    expect(await deliveries(sub.id)).toEqual([
+    expect(await deliveryLog(g.url, sub.id)).toEqual([
       expect.objectContaining({
         event_id: result.event_id,
         attempt: 1,
@@ -246,7 +258,7 @@ describe('webhooks', () => {
       data: { asset_id: 'bess-1', dt_id: 'dt-a', requested_kw: 1250, headroom_kw: 800 },
     });
 
-    const log = await deliveries(a.id);
+    const log = await deliveryLog(g.url, a.id, 4);
     expect(log.filter((d) => d.outcome === 'retrying')).toEqual([
       expect.objectContaining({ event_id: first.body.event_id, attempt: 1, http_status: 503 }),
     ]);
@@ -258,12 +270,7 @@ describe('webhooks', () => {
     const dead = await subscribe('/dead', ['ENVELOPE.VIOLATION']);
     await produceStress([['dt-a', START + 10 * SLOT, { thermal_exceeded: true, voltage_exceeded: false }]]);
     await receiver.until((r) => r.filter((x) => x.path === '/dead').length === 3, 'three attempts at /dead');
-    const deadline = Date.now() + 10_000;
-    let log = await deliveries(dead.id);
-    while (log.length < 3 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      log = await deliveries(dead.id);
-    }
+    const log = await deliveryLog(g.url, dead.id, 3);
     expect(log.map((d) => [d.attempt, d.outcome, d.http_status])).toEqual([
       [3, 'failed', 500],
       [2, 'retrying', 500],
@@ -291,4 +298,58 @@ describe('webhooks', () => {
     expect((await call('GET', `/v1/webhooks/${sub.id}`)).status).toBe(404);
     expect((await call('POST', `/v1/webhooks/${encodeURIComponent("x' OR 1=1 --")}/test`)).status).toBe(404);
   });
+});
+
+describe('webhook retries across a restart', () => {
+  it('resumes a retry the delivery log holds after the sender restarts, with the same body', async () => {
+    // The first request fails; the retry is due 4 s later, after the restart.
+    const receiver = await startReceiver((_path, n) => (n === 1 ? 503 : 200));
+    const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-webhooks-'));
+    const config = { dataDir, webhookMaxAttempts: 3, webhookBackoffMs: 4000 };
+    try {
+      const first = await startTestGridstream(config);
+      let subscription: { id: string; secret: string };
+      try {
+        await first.pipeline.loadTopology(
+          { transformers: [transformer('dt-a')], meters: [meter('m-1', 'dt-a')] },
+          'webhook restart test',
+        );
+        const response = await fetch(`${first.url}/v1/webhooks`, {
+          method: 'POST',
+          headers: { 'x-api-key': TEST_API_KEY, 'content-type': 'application/json' },
+          body: JSON.stringify({ url: `${receiver.url}/later`, event_types: ['ENVELOPE.VIOLATION'] }),
+        });
+        subscription = (await response.json()) as typeof subscription;
+        await first.edges.log.producer().send(TOPICS.stress.name, [
+          {
+            key: 'dt-a',
+            value: encode('DtStress', stressRow('dt-a', START, { thermal_exceeded: true })),
+          },
+        ]);
+        await receiver.until((r) => r.length === 1, 'the first attempt');
+        await first.pipeline.settle();
+      } finally {
+        await first.stop();
+      }
+      // The in-process log starts empty: only the delivery log can bring the event back.
+      const second = await startTestGridstream(config);
+      try {
+        await receiver.until((r) => r.length === 2, 'the retry after the restart', 20_000);
+        const [attempt1, attempt2] = receiver.received;
+        expect(attempt2!.raw).toBe(attempt1!.raw);
+        expect(attempt2!.headers['gridstream-delivery-attempt']).toBe('2');
+        expect(signatureValid(subscription!.secret, attempt2!)).toBe(true);
+        const rows = await deliveryLog(second.url, subscription!.id, 2);
+        expect(rows.map((d) => [d.attempt, d.outcome])).toEqual([
+          [2, 'delivered'],
+          [1, 'retrying'],
+        ]);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await receiver.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
