@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../io/warehouse/migrate.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import {
+  activeSubscriptions,
+  deliveriesOf,
+  logAttempts,
+  pendingRetries,
+  saveSubscription,
+  subscriptionSecret,
+  subscriptionsOf,
+  type DeliveryAttempt,
+} from '../../io/webhooks/store.js';
+import {
+  ENGINE_LABELS,
+  ENGINES,
+  openTestWarehouse,
+  type TestWarehouse,
+} from '../support/clickhouse-server.js';
+
+/**
+ * The webhook tables (sql/014_webhooks.sql) and queries (sql/queries/webhook_*.sql) on both engines, Debian's
+ * 18.16 server included: subscriptions by tenant with their newest change, the delivery log, the retries a
+ * restarted sender resumes.
+ */
+const NOW = Date.now();
+
+const attempt = (over: Partial<DeliveryAttempt>): DeliveryAttempt => ({
+  tenant: 'default',
+  subscription_id: 'sub-1',
+  event_id: 'e-1',
+  event_type: 'STRESS.ALERT',
+  attempt: 1,
+  outcome: 'delivered',
+  http_status: 200,
+  error: '',
+  duration_ms: 12,
+  attempted_ms: NOW - 60_000,
+  next_attempt_ms: 0,
+  url: 'https://hooks.example/a',
+  body: '{"event_id":"e-1"}',
+  ...over,
+});
+
+describe.each(ENGINES)('webhook tables on %s', (engine) => {
+  let opened: TestWarehouse;
+  let warehouse: Warehouse;
+  const subscription = (id: string, tenant: string, created_ms: number) => ({
+    tenant,
+    id,
+    url: `https://hooks.example/${id}`,
+    event_types: ['STRESS.ALERT', 'DISPATCH.REJECTED'],
+    description: `it's ${id}`,
+    created_ms,
+    secret: `whsec_${id}`,
+  });
+
+  beforeAll(async () => {
+    opened = await openTestWarehouse(engine);
+    warehouse = opened.warehouse;
+    await migrate(warehouse);
+    await saveSubscription(warehouse, subscription('sub-1', 'default', NOW - 3000), {
+      at: NOW - 3000,
+      deleted: false,
+    });
+    await saveSubscription(warehouse, subscription('sub-2', 'default', NOW - 2000), {
+      at: NOW - 2000,
+      deleted: false,
+    });
+    await saveSubscription(warehouse, subscription('sub-b', 'utility-b', NOW - 1000), {
+      at: NOW - 1000,
+      deleted: false,
+    });
+    // sub-2 deleted afterwards (a newer row, without its secret).
+    await saveSubscription(
+      warehouse,
+      { ...subscription('sub-2', 'default', NOW - 2000), secret: '' },
+      { at: NOW - 500, deleted: true },
+    );
+    await logAttempts(warehouse, [
+      attempt({}),
+      attempt({
+        event_id: 'e-2',
+        outcome: 'retrying',
+        http_status: 503,
+        error: 'HTTP 503',
+        next_attempt_ms: NOW + 4000,
+      }),
+      attempt({
+        event_id: 'e-3',
+        outcome: 'retrying',
+        http_status: 0,
+        error: 'ECONNREFUSED',
+        next_attempt_ms: NOW,
+      }),
+      attempt({ event_id: 'e-3', attempt: 2, attempted_ms: NOW - 30_000, body: '{"event_id":"e-3"}' }),
+      attempt({
+        tenant: 'utility-b',
+        subscription_id: 'sub-b',
+        event_id: 'e-9',
+        outcome: 'failed',
+        http_status: 410,
+      }),
+    ]);
+  }, 120_000);
+  afterAll(() => opened?.close());
+
+  it(`lists a tenant's current subscriptions, oldest first, without deleted ones (${ENGINE_LABELS[engine]})`, async () => {
+    expect(await subscriptionsOf(warehouse, 'default')).toEqual([
+      {
+        tenant: 'default',
+        id: 'sub-1',
+        url: 'https://hooks.example/sub-1',
+        event_types: ['STRESS.ALERT', 'DISPATCH.REJECTED'],
+        description: "it's sub-1",
+        created_ms: NOW - 3000,
+      },
+    ]);
+    expect((await subscriptionsOf(warehouse, 'utility-b')).map((s) => s.id)).toEqual(['sub-b']);
+    expect(await subscriptionsOf(warehouse, "default' OR 1=1 --")).toEqual([]);
+  });
+
+  it('gives the sender every current subscription with its secret, and a secret by tenant and id', async () => {
+    expect((await activeSubscriptions(warehouse)).map((s) => [s.tenant, s.id, s.secret])).toEqual([
+      ['default', 'sub-1', 'whsec_sub-1'],
+      ['utility-b', 'sub-b', 'whsec_sub-b'],
+    ]);
+    expect(await subscriptionSecret(warehouse, 'default', 'sub-1')).toBe('whsec_sub-1');
+    expect(await subscriptionSecret(warehouse, 'utility-b', 'sub-1')).toBeUndefined();
+    expect(await subscriptionSecret(warehouse, 'default', 'sub-2')).toBeUndefined();
+  });
+
+  it('keeps the delivery log per subscription, newest attempt first, paged', async () => {
+    const log = await deliveriesOf(warehouse, 'default', 'sub-1', { limit: 10, offset: 0 });
+    expect(log.map((d) => [d.event_id, d.attempt, d.outcome, d.http_status])).toEqual([
+      ['e-3', 2, 'delivered', 200],
+      ['e-1', 1, 'delivered', 200],
+      ['e-2', 1, 'retrying', 503],
+      ['e-3', 1, 'retrying', 0],
+    ]);
+    expect(log[2]).toMatchObject({ error: 'HTTP 503', next_attempt_ms: NOW + 4000, duration_ms: 12 });
+    const page = await deliveriesOf(warehouse, 'default', 'sub-1', { limit: 2, offset: 1 });
+    expect(page).toEqual(log.slice(1, 3));
+    expect(await deliveriesOf(warehouse, 'utility-b', 'sub-1', { limit: 10, offset: 0 })).toEqual([]);
+  });
+
+  it('finds the deliveries whose last attempt asked for another, with the body to resend', async () => {
+    expect(await pendingRetries(warehouse)).toEqual([
+      {
+        tenant: 'default',
+        subscription_id: 'sub-1',
+        event_id: 'e-2',
+        event_type: 'STRESS.ALERT',
+        attempt: 1,
+        due_ms: NOW + 4000,
+        body: '{"event_id":"e-1"}',
+      },
+    ]);
+  });
+});
