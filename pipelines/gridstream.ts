@@ -33,6 +33,7 @@ import { startWebhookTask, WEBHOOKS_GROUP, type WebhookTask } from './webhook-ta
  *                └─▶ gridstream.deadletters ─────────────────────────────────────┤
  *   topology load ──▶ gridstream.topology.* (compacted) ──▶ topology table ──────┘ (meter → DT, meters per DT)
  *   gridstream.envelopes (+ weather, topology) ──stress──▶ gridstream.stress, .operating-envelopes ──▶ warehouse sink
+ *   gridstream.stress, .impedance.flags, .dispatch-checks ──alerts──▶ signed webhooks (pipelines/webhook-task.ts)
  *
  * Which log, warehouse and broker it runs on is decided by the caller (the edges).
  */
