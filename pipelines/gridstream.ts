@@ -22,6 +22,7 @@ import { topicSpecs } from './topics.js';
 import { DISPATCH_CHECKS_GROUP, startDispatchCheckTask } from './dispatch-check-task.js';
 import { startWarehouseSink } from './warehouse-sink.js';
 import { startWebhookTask, WEBHOOKS_GROUP, type WebhookTask } from './webhook-task.js';
+import { maxOf } from '../core/extremes.js';
 
 /**
  * The gridstream dataflow, the same in embedded and distributed mode:
@@ -255,7 +256,7 @@ async function seedTopologyFromWarehouse(edges: Edges, topology: TopologyTable):
   );
   const meters = await edges.warehouse.query<TopologyMeter>(sqlQuery('latest_topology_meters'));
   if (transformers.length === 0 && meters.length === 0) return;
-  const version = Math.max(...[...transformers, ...meters].map((r) => Number(r.topology_version)));
+  const version = maxOf([...transformers, ...meters].map((r) => Number(r.topology_version)));
   const rows = {
     transformers: transformers.map((t) => ({ ...t, rated_kva: Number(t.rated_kva) })),
     meters: meters.map((m) => ({ ...m, legs: Number(m.legs) })),

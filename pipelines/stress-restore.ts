@@ -8,6 +8,7 @@ import type {
   ProfileSource,
   WeatherObservation,
 } from '../schemas/types.gen.js';
+import { minOf } from '../core/extremes.js';
 
 /**
  * What the stress stage reads back from the warehouse when a partition is assigned to it (after a restart or a
@@ -39,7 +40,7 @@ export async function queryStressHistory(
   const resume = (await warehouse.query<Row>(sqlQuery('stress_resume'), { dts })).map(stressOfRow);
   if (resume.length === 0) return { resume, envelopes: [] };
   const upTo = new Map(resume.map((r) => [r.dt_id, r.slot_start]));
-  const from = Math.min(...resume.map((r) => r.slot_start)) - historyMs;
+  const from = minOf(resume.map((r) => r.slot_start)) - historyMs;
   const rows = await warehouse.query<Row>(sqlQuery('stress_history_envelopes'), {
     dts: [...upTo.keys()],
     from_ms: from,

@@ -5,6 +5,7 @@ import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { dtSeriesRange, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { round } from '../time-range.js';
+import { maxOf } from '../../core/extremes.js';
 
 type Row = Record<string, unknown>;
 
@@ -80,10 +81,8 @@ export function dtStressRoutes(
           slots: slots.length,
           thermal_exceedances: slots.filter((s) => s.thermal_exceeded).length,
           voltage_exceedances: slots.filter((s) => s.voltage_exceeded).length,
-          peak_hot_spot_c: slots.length
-            ? Math.max(...slots.map((s) => s.peak_hot_spot_c ?? -Infinity))
-            : null,
-          max_load_factor: slots.length ? Math.max(...slots.map((s) => s.load_factor ?? 0)) : null,
+          peak_hot_spot_c: slots.length ? maxOf(slots.map((s) => s.peak_hot_spot_c ?? -Infinity)) : null,
+          max_load_factor: slots.length ? maxOf(slots.map((s) => s.load_factor ?? 0)) : null,
           loss_of_life_min: newest?.loss_of_life_min ?? null,
         },
         slots,

@@ -339,6 +339,10 @@ describe('HTTP API', () => {
       '/v1/impedance/exports',
       '/v1/impedance/exports/{id}',
       '/v1/impedance/exports/{id}/file',
+      '/v1/webhooks',
+      '/v1/webhooks/{id}',
+      '/v1/webhooks/{id}/test',
+      '/v1/webhooks/{id}/deliveries',
     ])
       expect(doc.paths[path], path).toBeDefined();
     const onDemand = doc.paths['/v1/impedance/on-demand'] as unknown as {

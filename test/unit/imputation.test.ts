@@ -189,7 +189,8 @@ describe('envelope processor with imputation', () => {
       max_kw: 9,
       p95_kw: 9,
       profile_source: 'imputed',
-      version: 2 * (WED + 2_000) + 1,
+      // 2 × (newest receive time + 2 readings) + 1 (final): imputation does not change the version.
+      version: 2 * (WED + 2_000 + 2) + 1,
     });
     expect(slot!.import_kwh).toBeCloseTo(9 / 4, 12);
     expect(slot!.net_mean_kw - slot!.imputed_kw).toBe(3);
