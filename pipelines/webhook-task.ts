@@ -42,17 +42,21 @@ export interface WebhookTask {
 const SUBSCRIPTIONS_EVERY_MS = 2_000;
 /** Deliveries in flight at once, across subscriptions. */
 const CONCURRENCY = 16;
+/** Deliveries due now (sending or waiting for a slot) above which no more records are read. */
+const MAX_ACTIVE = 1000;
 
 /**
  * Webhooks (seed 001): the stress rows, impedance flags and dispatch checks the processors publish become
  * events (processors/alerts.ts), and each event is POSTed, signed, to every subscription of the DT's tenant
  * that asked for its type.
  *
- * Nothing is lost: a batch's offsets are committed once every first attempt of its events is in the delivery
- * log (webhook_deliveries). A failed attempt that can be retried is logged as `retrying` with the time of the
- * next one and the body, and retried from a timer with backoff; a restarted sender resumes the retries the
- * log holds (webhook_pending_retries.sql), so a crash between attempts loses none. Delivery is at least once:
- * a crash after an attempt and before its log row, or a replay, sends an event again with the same id.
+ * Nothing is lost: a batch's offsets are committed once each of its deliveries (event × subscription) is in the
+ * delivery log (webhook_deliveries) as `queued`, with its body; the attempts then run apart from the log's
+ * reading, so a receiver that does not answer holds up nobody else's events. A failed attempt that can be
+ * retried is logged as `retrying` with the time of the next one, and retried from a timer with backoff; a
+ * restarted sender resumes what the log holds as queued or retrying (webhook_pending_retries.sql), so a crash
+ * loses none. Reading stops while MAX_ACTIVE deliveries are due (backpressure). Delivery is at least once: a
+ * crash after an attempt and before its log row, or a replay, sends an event again with the same id.
  * With several processor instances each resumes every pending retry at start, so a retry due at a restart
  * of two instances can arrive twice; receivers de-duplicate on the event id.
  */
@@ -73,13 +77,22 @@ export function startWebhookTask(options: {
   let alerts = initialAlertState();
   let subscriptions: ActiveSubscription[] = [];
   let loadedAt = Number.NEGATIVE_INFINITY;
+  let loading: Promise<void> | null = null;
   let stopping = false;
   let pending = 0;
+  /** Deliveries due now: their attempt is running or waiting for a slot in the queue. */
+  let active = 0;
 
-  const loadSubscriptions = async () => {
-    if (Date.now() - loadedAt < SUBSCRIPTIONS_EVERY_MS) return;
-    subscriptions = await activeSubscriptions(warehouse);
-    loadedAt = Date.now();
+  /** Reloads the subscriptions when they are older than SUBSCRIPTIONS_EVERY_MS; one load at a time. */
+  const loadSubscriptions = (): Promise<void> => {
+    if (Date.now() - loadedAt < SUBSCRIPTIONS_EVERY_MS) return Promise.resolve();
+    loading ??= activeSubscriptions(warehouse)
+      .then((loaded) => {
+        subscriptions = loaded;
+        loadedAt = Date.now();
+      })
+      .finally(() => (loading = null));
+    return loading;
   };
 
   const inputOf = (record: LogRecord): AlertInput | null => {
@@ -142,39 +155,45 @@ export function startWebhookTask(options: {
         await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** tries)));
       }
     }
-    for (const row of rows) if (row.outcome === 'retrying') schedule(row);
+    for (const row of rows) if (row.outcome === 'retrying' || row.outcome === 'queued') schedule(row);
   };
 
-  /** Schedules the next attempt of a delivery whose last attempt is `last`. */
-  const schedule = (
-    last: Pick<
-      DeliveryAttempt,
-      'subscription_id' | 'event_id' | 'event_type' | 'attempt' | 'next_attempt_ms' | 'body'
-    >,
-  ) => {
+  type Last = Pick<
+    DeliveryAttempt,
+    'subscription_id' | 'event_id' | 'event_type' | 'attempt' | 'next_attempt_ms' | 'body'
+  >;
+
+  /** Makes the next attempt of a delivery whose last log row is `last`, when it is due. */
+  const schedule = (last: Last) => {
     if (stopping) return;
-    const timer = setTimeout(
-      () => {
-        retryTimers.delete(timer);
-        void (async () => {
-          await loadSubscriptions().catch(() => undefined);
-          const subscription = subscriptions.find((s) => s.id === last.subscription_id);
-          // Deleted since: the log's last word stays `retrying`, and nothing more is sent.
-          if (!subscription) return;
-          const row = await attempt(subscription, {
-            event_id: last.event_id,
-            event_type: last.event_type,
-            attempt: last.attempt + 1,
-            body: last.body,
-          });
-          await record([row]).catch((error: Error) =>
-            console.error(`webhooks: logging a retry failed: ${error.message}`),
-          );
-        })();
-      },
-      Math.max(0, last.next_attempt_ms - Date.now()),
-    );
+    const delay = last.next_attempt_ms - Date.now();
+    if (delay <= 0) return void next(last);
+    const timer = setTimeout(() => {
+      retryTimers.delete(timer);
+      void next(last);
+    }, delay);
     retryTimers.add(timer);
+  };
+
+  const next = async (last: Last) => {
+    active++;
+    try {
+      await loadSubscriptions().catch(() => undefined);
+      const subscription = subscriptions.find((s) => s.id === last.subscription_id);
+      // Deleted since: the log's last word stays as it was, and nothing more is sent.
+      if (!subscription) return;
+      const row = await attempt(subscription, {
+        event_id: last.event_id,
+        event_type: last.event_type,
+        attempt: last.attempt + 1,
+        body: last.body,
+      });
+      await record([row]);
+    } catch (error) {
+      console.error(`webhooks: delivering ${last.event_id}: ${(error as Error).message}`);
+    } finally {
+      active--;
+    }
   };
 
   const eventsOf = (records: LogRecord[]): AlertEvent[] => {
@@ -195,21 +214,30 @@ export function startWebhookTask(options: {
     if (subscriptions.length === 0) return;
     // A DT the topology does not know belongs to `default`, as in the API (api/tenancy.ts).
     const owners = await tenantsOf(warehouse, [...new Set(events.map((e) => e.dt_id))]);
-    const first: Array<Promise<DeliveryAttempt>> = [];
+    const now = Date.now();
+    const queued: DeliveryAttempt[] = [];
     for (const event of events) {
       const tenant = owners.get(event.dt_id) ?? 'default';
       for (const subscription of subscriptions)
         if (subscription.tenant === tenant && subscription.event_types.includes(event.type))
-          first.push(
-            attempt(subscription, {
-              event_id: event.id,
-              event_type: event.type,
-              attempt: 1,
-              body: webhookBody(event, subscription.id),
-            }),
-          );
+          queued.push({
+            tenant,
+            subscription_id: subscription.id,
+            event_id: event.id,
+            event_type: event.type,
+            attempt: 0,
+            outcome: 'queued',
+            http_status: 0,
+            error: '',
+            duration_ms: 0,
+            attempted_ms: now,
+            next_attempt_ms: now,
+            url: subscription.url,
+            body: webhookBody(event, subscription.id),
+          });
     }
-    await record(await Promise.all(first));
+    // Logged, then sent: the first attempts start as soon as the rows are in.
+    await record(queued);
   };
 
   const resume = async () => {
@@ -230,6 +258,7 @@ export function startWebhookTask(options: {
   const loop = async () => {
     await resume();
     for (;;) {
+      while (active >= MAX_ACTIVE && !stopping) await new Promise((resolve) => setTimeout(resolve, 50));
       const records = await consumer.poll(500, 200);
       if (records.length === 0) {
         if (stopping) break;
@@ -255,7 +284,7 @@ export function startWebhookTask(options: {
   const running = loop();
 
   return {
-    lag: async () => (await consumer.lag()) + pending,
+    lag: async () => (await consumer.lag()) + pending + active,
     refreshSubscriptions() {
       loadedAt = Number.NEGATIVE_INFINITY;
     },
@@ -265,6 +294,7 @@ export function startWebhookTask(options: {
       for (const timer of retryTimers) clearTimeout(timer);
       retryTimers.clear();
       await running;
+      while (active > 0) await new Promise((resolve) => setTimeout(resolve, 50));
       await queue.onIdle();
       await consumer.close();
     },

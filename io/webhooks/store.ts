@@ -23,7 +23,8 @@ export interface ActiveSubscription {
   secret: string;
 }
 
-export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed';
+/** queued: logged before its first attempt (attempt 0); the others are attempts' outcomes. */
+export type DeliveryOutcome = 'queued' | 'delivered' | 'retrying' | 'failed';
 
 export interface DeliveryAttempt {
   tenant: string;
@@ -42,7 +43,7 @@ export interface DeliveryAttempt {
   body: string;
 }
 
-/** A delivery whose last attempt asked for another, as a restarted sender resumes it. */
+/** A delivery queued or whose last attempt asked for another, as a restarted sender resumes it. */
 export interface PendingRetry {
   tenant: string;
   subscription_id: string;

@@ -1,4 +1,5 @@
--- The delivery log of one subscription, newest attempt first, for GET /v1/webhooks/{id}/deliveries.
+-- The delivery log of one subscription, newest attempt first, for GET /v1/webhooks/{id}/deliveries (the
+-- attempts: not the `queued` rows the sender writes before a first attempt).
 SELECT
     event_id,
     event_type,
@@ -10,6 +11,6 @@ SELECT
     attempted_ms,
     next_attempt_ms
 FROM webhook_deliveries
-WHERE tenant = {tenant:String} AND subscription_id = {id:String}
+WHERE tenant = {tenant:String} AND subscription_id = {id:String} AND attempt > 0
 ORDER BY attempted_ms DESC, event_id, attempt DESC
 LIMIT {limit:UInt32} OFFSET {offset:UInt32}

@@ -1,5 +1,6 @@
--- Deliveries whose newest attempt asked for another one (outcome retrying), with the body to resend: a
--- restarted sender picks them up where the last one left off (pipelines/webhook-task.ts).
+-- Deliveries not yet attempted (outcome queued, attempt 0) or whose newest attempt asked for another one
+-- (retrying), with the body to send: a restarted sender picks them up where the last one left off
+-- (pipelines/webhook-task.ts).
 SELECT
     tenant,
     subscription_id,
@@ -12,5 +13,5 @@ SELECT
 FROM webhook_deliveries
 WHERE attempted_at >= now() - INTERVAL 2 DAY
 GROUP BY tenant, subscription_id, event_id
-HAVING last_outcome = 'retrying'
+HAVING last_outcome IN ('queued', 'retrying')
 ORDER BY due_ms

@@ -101,6 +101,16 @@ describe.each(ENGINES)('webhook tables on %s', (engine) => {
         outcome: 'failed',
         http_status: 410,
       }),
+      // Queued just now, before its first attempt: not an attempt, but a delivery to resume.
+      attempt({
+        event_id: 'e-4',
+        attempt: 0,
+        outcome: 'queued',
+        http_status: 0,
+        attempted_ms: NOW,
+        next_attempt_ms: NOW,
+        body: '{"event_id":"e-4"}',
+      }),
     ]);
   }, 120_000);
   afterAll(() => opened?.close());
@@ -130,7 +140,7 @@ describe.each(ENGINES)('webhook tables on %s', (engine) => {
     expect(await subscriptionSecret(warehouse, 'default', 'sub-2')).toBeUndefined();
   });
 
-  it('keeps the delivery log per subscription, newest attempt first, paged', async () => {
+  it('keeps the delivery log per subscription, newest attempt first, paged, without queued rows', async () => {
     const log = await deliveriesOf(warehouse, 'default', 'sub-1', { limit: 10, offset: 0 });
     expect(log.map((d) => [d.event_id, d.attempt, d.outcome, d.http_status])).toEqual([
       ['e-3', 2, 'delivered', 200],
@@ -144,8 +154,17 @@ describe.each(ENGINES)('webhook tables on %s', (engine) => {
     expect(await deliveriesOf(warehouse, 'utility-b', 'sub-1', { limit: 10, offset: 0 })).toEqual([]);
   });
 
-  it('finds the deliveries whose last attempt asked for another, with the body to resend', async () => {
+  it('finds the deliveries queued or whose last attempt asked for another, with the body to send', async () => {
     expect(await pendingRetries(warehouse)).toEqual([
+      {
+        tenant: 'default',
+        subscription_id: 'sub-1',
+        event_id: 'e-4',
+        event_type: 'STRESS.ALERT',
+        attempt: 0,
+        due_ms: NOW,
+        body: '{"event_id":"e-4"}',
+      },
       {
         tenant: 'default',
         subscription_id: 'sub-1',
