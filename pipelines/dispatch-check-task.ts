@@ -6,6 +6,7 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { checkDispatch, deliverySlot, type EnvelopeInForce } from '../processors/dispatch-check.js';
 import type { DispatchCommand } from '../schemas/types.gen.js';
 import { TOPICS } from './topics.js';
+import { untilDone } from './until-done.js';
 
 export const DISPATCH_CHECKS_GROUP = 'gridstream-dispatch-checks';
 
@@ -92,15 +93,10 @@ export function startDispatchCheckTask(options: {
       }
       pending += records.length;
       // A failed look-up (warehouse away) is retried: the batch is neither committed nor dropped.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await checkBatch(records);
-          break;
-        } catch (error) {
-          if (stopping && attempt > 3) throw error;
-          await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** attempt)));
-        }
-      }
+      await untilDone(
+        () => checkBatch(records),
+        () => stopping,
+      );
       await consumer.commit(records);
       pending -= records.length;
     }

@@ -20,6 +20,7 @@ import {
   type AlertInput,
 } from '../processors/alerts.js';
 import { TOPICS } from './topics.js';
+import { untilDone } from './until-done.js';
 
 export const WEBHOOKS_GROUP = 'gridstream-webhooks';
 
@@ -146,15 +147,10 @@ export function startWebhookTask(options: {
 
   /** Writes attempt rows, retrying while the warehouse is away (the log is what makes retries durable). */
   const record = async (rows: DeliveryAttempt[]) => {
-    for (let tries = 1; ; tries++) {
-      try {
-        await logAttempts(warehouse, rows);
-        break;
-      } catch (error) {
-        if (stopping && tries > 3) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** tries)));
-      }
-    }
+    await untilDone(
+      () => logAttempts(warehouse, rows),
+      () => stopping,
+    );
     for (const row of rows) if (row.outcome === 'retrying' || row.outcome === 'queued') schedule(row);
   };
 
@@ -240,23 +236,22 @@ export function startWebhookTask(options: {
     await record(queued);
   };
 
-  const resume = async () => {
-    for (let tries = 1; !stopping; tries++) {
-      try {
+  /** Schedules what the delivery log holds as queued or retrying (a restart picks up where the last left off). */
+  const resume = () =>
+    untilDone(
+      async () => {
+        if (stopping) return;
         for (const retry of await pendingRetries(warehouse))
           schedule({ ...retry, next_attempt_ms: retry.due_ms });
-        return;
-      } catch (error) {
-        console.error(
-          `webhooks: reading the pending retries failed (${(error as Error).message}); trying again`,
-        );
-        await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** tries)));
-      }
-    }
-  };
+      },
+      () => stopping,
+      (error) =>
+        console.error(`webhooks: reading the pending retries failed (${error.message}); trying again`),
+    );
 
   const loop = async () => {
-    await resume();
+    // untilDone gives up only once stopping: then there is nothing left to resume.
+    await resume().catch(() => undefined);
     for (;;) {
       while (active >= MAX_ACTIVE && !stopping) await new Promise((resolve) => setTimeout(resolve, 50));
       const records = await consumer.poll(500, 200);
@@ -268,15 +263,10 @@ export function startWebhookTask(options: {
       // The events once (the alert state moves on), the I/O until it works: a failed look-up (warehouse
       // away) is retried, and the batch is neither committed nor dropped meanwhile.
       const events = eventsOf(records);
-      for (let tries = 1; ; tries++) {
-        try {
-          await deliver(events);
-          break;
-        } catch (error) {
-          if (stopping && tries > 3) throw error;
-          await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 500 * 2 ** tries)));
-        }
-      }
+      await untilDone(
+        () => deliver(events),
+        () => stopping,
+      );
       await consumer.commit(records);
       pending -= records.length;
     }
