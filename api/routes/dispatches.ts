@@ -3,6 +3,7 @@ import { iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { badRequest } from '../errors.js';
+import { PAGE_PROPERTIES } from '../page.js';
 import { requireAssets, tenantOf } from '../tenancy.js';
 
 const MAX_ASSETS = 1000;
@@ -42,8 +43,7 @@ export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
             },
             from: { type: 'string', format: 'date-time', description: 'Start, inclusive (ISO-8601)' },
             to: { type: 'string', format: 'date-time', description: 'End, exclusive (ISO-8601)' },
-            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
+            ...PAGE_PROPERTIES,
           },
         },
         response: {

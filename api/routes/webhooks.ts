@@ -13,6 +13,7 @@ import {
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { ALERT_EVENT_TYPES } from '../../processors/alerts.js';
 import { ApiError, badRequest } from '../errors.js';
+import { PAGE_PROPERTIES } from '../page.js';
 import { tenantOf } from '../tenancy.js';
 
 const MAX_SUBSCRIPTIONS = 100;
@@ -235,8 +236,7 @@ export function webhookRoutes(
           type: 'object',
           additionalProperties: false,
           properties: {
-            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
+            ...PAGE_PROPERTIES,
           },
         },
         response: {
