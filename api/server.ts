@@ -6,7 +6,7 @@ import type { ApiKeys } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
 import { tokenBucketLimiter } from './rate-limit.js';
 import { dispatchRoutes } from './routes/dispatches.js';
-import { dtRoutes } from './routes/dt.js';
+import { dtRoutes, type LoadProfiles } from './routes/dt.js';
 import { dtStressRoutes } from './routes/dt-stress.js';
 import { hostingRoutes } from './routes/hosting.js';
 import { feederRoutes } from './routes/feeder.js';
@@ -32,6 +32,8 @@ export interface ApiDependencies {
   routes?: boolean;
   /** Called after a webhook subscription changes (the sender in this process reloads them at once). */
   onWebhooksChanged?: () => void;
+  /** Load profiles kept in memory (pipelines/load-profile-view.ts) and the owner of a DT in the topology table. */
+  loadProfiles?: LoadProfiles;
   /** Liveness details for /healthz (e.g. consumer lag); a thrown error makes it 503. */
   health?: () => Promise<Record<string, unknown>>;
 }
@@ -106,7 +108,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   if (deps.routes !== false) {
-    dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
+    dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays, profiles: deps.loadProfiles });
     dtStressRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
     hostingRoutes(app, deps.warehouse);
     feederRoutes(app, deps.warehouse);

@@ -42,6 +42,12 @@ export async function startGridstream(
       rateLimit: { perSecond: config.apiRateLimit, burst: config.apiRateBurst },
       loadTopology: (file, source) => running.loadTopology(file, source),
       onWebhooksChanged: () => running.webhooks?.refreshSubscriptions(),
+      loadProfiles: running.loadProfiles
+        ? {
+            store: running.loadProfiles,
+            ownerOf: (dtId) => running.topology.index.transformers.get(dtId)?.tenant,
+          }
+        : undefined,
       // Every role serves /metrics and /healthz; only the api role serves /v1.
       routes: roles.includes('api'),
     });

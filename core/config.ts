@@ -33,6 +33,8 @@ export interface GridstreamConfig {
   apiRateLimit: number;
   /** Requests an API key may make at once above the sustained rate. */
   apiRateBurst: number;
+  /** UTC days (besides today) of load profiles the API keeps in memory; 0: every profile is read from the warehouse. */
+  apiProfileDays: number;
   /** Attempts at delivering a webhook event to a subscription, the first included. */
   webhookMaxAttempts: number;
   /** Delay before a webhook's second attempt, ms; each later one waits four times longer. */
@@ -43,7 +45,7 @@ export interface GridstreamConfig {
 
 interface Variable {
   key: keyof GridstreamConfig;
-  kind: 'string' | 'port' | 'positive' | 'count' | 'probability';
+  kind: 'string' | 'port' | 'positive' | 'count' | 'whole' | 'probability';
   fallback: string | number | undefined;
   doc: string;
 }
@@ -118,6 +120,12 @@ export const VARIABLES: Record<string, Variable> = {
     fallback: 400,
     doc: 'requests an API key may make in a burst',
   },
+  GRIDSTREAM_API_PROFILE_DAYS: {
+    key: 'apiProfileDays',
+    kind: 'whole',
+    fallback: 30,
+    doc: 'UTC days (besides today) of load profiles the API serves from memory; 0 reads every one from the warehouse',
+  },
   GRIDSTREAM_WEBHOOK_MAX_ATTEMPTS: {
     key: 'webhookMaxAttempts',
     kind: 'count',
@@ -180,6 +188,8 @@ function parse(name: string, variable: Variable, raw: string): string | number {
     throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a port number (0-65535)`);
   if (variable.kind === 'count' && !(Number.isInteger(value) && value > 0))
     throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a whole number above 0`);
+  if (variable.kind === 'whole' && !(Number.isInteger(value) && value >= 0))
+    throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a whole number (0 or more)`);
   if (variable.kind === 'positive' && !(value > 0))
     throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a positive number`);
   if (variable.kind === 'probability' && !(value > 0 && value <= 1))

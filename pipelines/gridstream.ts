@@ -1,5 +1,6 @@
 import type { GridstreamConfig } from '../core/config.js';
 import type { Metrics } from '../core/metrics.js';
+import { LoadProfileStore } from '../api/load-profile-store.js';
 import { TopologyError, unknownTransformerProblems, type TopologyFile } from '../core/topology.js';
 import type { Broker } from '../io/broker/broker.js';
 import type { Log } from '../io/log/log.js';
@@ -18,6 +19,7 @@ import { WeatherTable } from './weather-table.js';
 import { startIngest } from './ingest-task.js';
 import { READINGS_GROUP, startReadingsTask } from './readings-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
+import { LoadProfileView } from './load-profile-view.js';
 import { topicSpecs } from './topics.js';
 import { DISPATCH_CHECKS_GROUP, startDispatchCheckTask } from './dispatch-check-task.js';
 import { startWarehouseSink } from './warehouse-sink.js';
@@ -35,6 +37,7 @@ import { maxOf } from '../core/extremes.js';
  *   topology load ──▶ gridstream.topology.* (compacted) ──▶ topology table ──────┘ (meter → DT, meters per DT)
  *   gridstream.envelopes (+ weather, topology) ──stress──▶ gridstream.stress, .operating-envelopes ──▶ warehouse sink
  *   gridstream.stress, .impedance.flags, .dispatch-checks ──alerts──▶ signed webhooks (pipelines/webhook-task.ts)
+ *   gridstream.envelopes (+ the warehouse at start) ──▶ the API's in-memory load profiles (api role)
  *
  * Which log, warehouse and broker it runs on is decided by the caller (the edges).
  */
@@ -56,6 +59,8 @@ export interface Pipeline {
   readonly topology: TopologyTable;
   /** The webhook sender (processor role), or null. */
   readonly webhooks: WebhookTask | null;
+  /** The load profiles the API serves from memory (api role, GRIDSTREAM_API_PROFILE_DAYS > 0), or null. */
+  readonly loadProfiles: LoadProfileStore | null;
   /** Publishes a topology load as a new version; resolves once ingest and processors see it. */
   loadTopology(file: TopologyFile, source: string): Promise<number>;
   /** Resolves when everything ingested so far is in the warehouse (envelopes included). */
@@ -146,6 +151,17 @@ export async function startPipeline(
         },
       })
     : null;
+  // envelopes (+ the warehouse's history) → the API's in-memory load profiles (pipelines/load-profile-view.ts).
+  const profiles =
+    roles.includes('api') && config.apiProfileDays > 0
+      ? new LoadProfileView(
+          log,
+          warehouse,
+          new LoadProfileStore(config.apiProfileDays, Date.now()),
+          config.apiProfileDays,
+        )
+      : null;
+  profiles?.start();
   let ingest: Awaited<ReturnType<typeof startIngest>> | null = null;
   if (roles.includes('bridge')) {
     if (!broker) throw new Error('the bridge role needs an MQTT broker');
@@ -179,6 +195,7 @@ export async function startPipeline(
   return {
     topology,
     webhooks,
+    loadProfiles: profiles?.store ?? null,
     async loadTopology(file, source) {
       const problems = unknownTransformerProblems(file, new Set(topology.index.transformers.keys()));
       if (problems.length) throw new TopologyError(problems);
@@ -223,6 +240,7 @@ export async function startPipeline(
       await weather?.stop();
       await dispatchChecks?.stop();
       await webhooks?.stop();
+      await profiles?.stop();
       await sink?.stop();
       await topology.stop();
     },

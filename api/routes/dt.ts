@@ -1,14 +1,28 @@
 import type { FastifyInstance } from 'fastify';
+import { deflateSegment, gzipOf, inflateSegments } from '../../core/gzip-segments.js';
 import { iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
-import { dtSeriesRange, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
-import { round } from '../time-range.js';
-import { tenantOf } from '../tenancy.js';
+import { dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
+import { envelopeOfRow, profileHead, profileSlot } from '../load-profile-slot.js';
+import type { LoadProfileStore } from '../load-profile-store.js';
+import { requestedRange, round } from '../time-range.js';
+import { forbidden, requireDt, tenantOf } from '../tenancy.js';
+
+/** The load profiles the API serves from memory, and whom the topology table says a DT belongs to. */
+export interface LoadProfiles {
+  store: LoadProfileStore;
+  /** The tenant of a DT in the topology table; undefined when the table does not know it. */
+  ownerOf(dtId: string): string | undefined;
+}
 
 /** Transformer endpoints. They read what the processors wrote and never recompute it. */
-export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { retentionDays: number }) {
+export function dtRoutes(
+  app: FastifyInstance,
+  warehouse: Warehouse,
+  options: { retentionDays: number; profiles?: LoadProfiles | undefined },
+) {
   app.get(
     '/v1/dt',
     {
@@ -51,58 +65,72 @@ export function dtRoutes(app: FastifyInstance, warehouse: Warehouse, options: { 
         ...dtSeriesSchema(options.retentionDays, { days: 30, to: 'now' }),
       },
     },
-    async (request) => {
-      const { id, from, to } = await dtSeriesRange(warehouse, request, {
+    async (request, reply) => {
+      const { id } = request.params;
+      const { from, to } = requestedRange(request.query, {
         retentionDays: options.retentionDays,
         defaultDays: 30,
         defaultTo: Date.now(),
       });
+      const tenant = tenantOf(request);
+      // In memory when the range is held and the topology table knows the DT's owner; else the warehouse.
+      const owner = options.profiles?.ownerOf(id);
+      const stored = owner === undefined ? null : options.profiles!.store.profile(id, from, to);
+      if (stored) {
+        if (owner !== tenant) throw forbidden(tenant, `transformer ${JSON.stringify(id)}`);
+        const head = profileHead(id, from, to, stored.newest);
+        requireDataQuality(
+          `transformer ${JSON.stringify(id)}`,
+          head.data_quality,
+          request.query.min_data_quality,
+        );
+        const segments = [
+          deflateSegment(Buffer.from(JSON.stringify(head).slice(0, -1) + ',"slots":['), 1),
+          ...stored.segments,
+          CLOSE,
+        ];
+        reply.header('vary', 'accept-encoding').type('application/json; charset=utf-8');
+        if (acceptsGzip(request.headers['accept-encoding']))
+          return reply.header('content-encoding', 'gzip').send(gzipOf(segments));
+        return reply.send(inflateSegments(segments));
+      }
+      await requireDt(warehouse, tenant, id);
       const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('envelopes_for_dt'), {
         dt_id: id,
         from_ms: from,
         to_ms: to,
       });
-      const slots = rows.map((r) => ({
-        slot_start: iso(Number(r.slot_start_ms)),
-        is_final: Boolean(r.is_final),
-        net_mean_kw: r.net_mean_kw,
-        min_kw: r.min_kw,
-        max_kw: r.max_kw,
-        p95_kw: r.p95_kw,
-        import_kwh: r.import_kwh,
-        export_kwh: r.export_kwh,
-        q_mean_kvar: r.q_mean_kvar,
-        legs: (r.leg as number[]).map((leg, i) => ({
-          leg,
-          v_min: (r.v_min as number[])[i],
-          v_mean: (r.v_mean as number[])[i],
-          v_max: (r.v_max as number[])[i],
-        })),
-        meters_reporting: Number(r.meters_reporting),
-        meters_connected: Number(r.meters_connected),
-        readings: Number(r.readings),
-        ami_coverage_pct: round(Number(r.ami_coverage_pct), 2),
-        data_quality: r.data_quality,
-        // net_mean_kw and the other power and energy figures describe the whole DT; these say how much of it
-        // was measured (processors/imputation.ts).
-        profile_source: r.profile_source,
-        measured_net_mean_kw: Number(r.net_mean_kw) - Number(r.imputed_kw),
-        imputed_kw: r.imputed_kw,
-        imputed_meters: Number(r.imputed_meters),
-      }));
-      // The profile as a whole is declared with the tier of its newest slot: the 30 days ending there.
+      const slots = rows.map((r) => profileSlot(envelopeOfRow(r)));
       const newest = slots.at(-1);
-      const dataQuality = dataQualityTier(newest?.data_quality ?? 'modelled-only');
-      requireDataQuality(`transformer ${JSON.stringify(id)}`, dataQuality, request.query.min_data_quality);
-      return {
-        dt_id: id,
-        from: iso(from),
-        to: iso(to),
-        slot_minutes: 15,
-        data_quality: dataQuality,
-        ami_coverage_pct: newest?.ami_coverage_pct ?? 0,
-        slots,
-      };
+      const head = profileHead(
+        id,
+        from,
+        to,
+        newest && {
+          data_quality: dataQualityTier(newest.data_quality),
+          ami_coverage_pct: newest.ami_coverage_pct,
+        },
+      );
+      requireDataQuality(
+        `transformer ${JSON.stringify(id)}`,
+        head.data_quality,
+        request.query.min_data_quality,
+      );
+      return { ...head, slots };
     },
   );
+}
+
+/** The closing of a load profile's slots array and of the response. */
+const CLOSE = deflateSegment(Buffer.from(']}'));
+
+/** Whether an Accept-Encoding header admits gzip (present, and not with q=0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  return header.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
 }

@@ -1,0 +1,172 @@
+import { execFileSync } from 'node:child_process';
+import { request } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseApiKeys } from '../../api/auth.js';
+import { buildApi } from '../../api/server.js';
+import { startGridstream, type Gridstream } from '../../app/gridstream.js';
+import { loadConfig, type GridstreamConfig } from '../../core/config.js';
+import { DAY_MS, SLOT_MS } from '../../core/time.js';
+import { OTHER_TENANT_KEY, TEST_API_KEY } from '../support/gridstream.js';
+import { meter, transformer } from '../support/topology.js';
+
+const topology = {
+  transformers: [transformer('dt-a'), transformer('dt-other', { tenant: 'utility-b' })],
+  meters: [meter('m-1', 'dt-a'), meter('m-2', 'dt-a'), meter('m-9', 'dt-other')],
+};
+
+// Two hours of readings ending an hour ago: inside the window the API keeps in memory.
+const NOW = Date.now();
+const START = NOW - (NOW % SLOT_MS) - 3 * 3_600_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** GET with the raw response bytes and headers (fetch would decode gzip and hide that it was gzip). */
+function getRaw(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitForProfiles(g: Gridstream): Promise<void> {
+  for (let i = 0; i < 600 && !g.pipeline.loadProfiles?.covers(NOW - DAY_MS); i++)
+    await new Promise((r) => setTimeout(r, 50));
+  expect(g.pipeline.loadProfiles?.covers(NOW - DAY_MS)).toBe(true);
+}
+
+describe('load profiles served from memory (GRIDSTREAM_API_PROFILE_DAYS)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-profiles-'));
+  const config: GridstreamConfig = {
+    ...loadConfig({}),
+    dataDir,
+    httpPort: 0,
+    mqttPort: 0,
+    apiKeys: `${TEST_API_KEY},${OTHER_TENANT_KEY}:utility-b`,
+    partitions: 4,
+  };
+  let g: Gridstream;
+  /** The same routes without the in-memory profiles: every answer from the warehouse. */
+  let fromWarehouse: FastifyInstance;
+  const paths = [
+    `/v1/dt/dt-a/load-profile?days=1&to=${iso(NOW)}`,
+    `/v1/dt/dt-a/load-profile?days=30&to=${iso(NOW)}`,
+    `/v1/dt/dt-a/load-profile?from=${iso(START + 20 * 60_000)}&to=${iso(START + 75 * 60_000)}`,
+    `/v1/dt/dt-a/load-profile?from=${iso(NOW - DAY_MS)}&to=${iso(NOW + 300 * DAY_MS)}`,
+    `/v1/dt/dt-other/load-profile?days=2&to=${iso(NOW)}`,
+  ];
+  const keyOf = (path: string) => (path.includes('dt-other') ? OTHER_TENANT_KEY : TEST_API_KEY);
+  const reference = async (path: string) => {
+    const response = await fromWarehouse.inject({
+      method: 'GET',
+      url: path,
+      headers: { 'x-api-key': keyOf(path) },
+    });
+    expect(response.statusCode, path).toBe(200);
+    return response.body;
+  };
+
+  beforeAll(async () => {
+    g = await startGridstream(config, { host: '127.0.0.1' });
+    await g.pipeline.loadTopology(topology, 'load-profile test');
+    const client = await mqtt.connectAsync(g.edges.broker!.url);
+    for (let m = 0; m < 120; m++)
+      for (const [id, kw] of [
+        ['m-1', 2 + Math.sin(m / 7)],
+        ['m-2', m % 3 === 0 ? -1.5 : 0.75],
+        ['m-9', 4],
+      ] as const)
+        await client.publishAsync(
+          `gridstream/v1/meters/${id}/telemetry`,
+          JSON.stringify({
+            ts: iso(START + m * 60_000),
+            p_kw: kw,
+            legs: [{ leg: 1, v: 229 + m / 100, i: 8.7 }],
+          }),
+          { qos: 1 },
+        );
+    await client.endAsync();
+    await g.pipeline.settle();
+    await waitForProfiles(g);
+    fromWarehouse = await buildApi({
+      warehouse: g.edges.warehouse,
+      keys: parseApiKeys(config.apiKeys!),
+      registry: g.metrics.registry,
+      retentionDays: config.retentionDays,
+    });
+  });
+  afterAll(async () => {
+    await fromWarehouse?.close();
+    await g?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers byte for byte as the warehouse does, plain and gzip (read back with GNU gzip)', async () => {
+    for (const path of paths) {
+      const expected = await reference(path);
+      const plain = await getRaw(`${g.url}${path}`, { 'x-api-key': keyOf(path) });
+      expect(plain.status, path).toBe(200);
+      expect(plain.headers['content-encoding'], path).toBeUndefined();
+      expect(plain.body.toString(), path).toBe(expected);
+      const gzip = await getRaw(`${g.url}${path}`, {
+        'x-api-key': keyOf(path),
+        'accept-encoding': 'gzip, br',
+      });
+      expect(gzip.headers['content-encoding'], path).toBe('gzip');
+      expect(gzip.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(execFileSync('gzip', ['-dc'], { input: gzip.body }).toString(), path).toBe(expected);
+    }
+    const day = JSON.parse(await reference(paths[0]!)) as {
+      slots: Array<{ readings: number }>;
+      data_quality: string;
+    };
+    // 120 minutes of two meters' readings: eight slots, every reading in them.
+    expect(day.slots).toHaveLength(8);
+    expect(day.slots.reduce((n, s) => n + s.readings, 0)).toBe(240);
+    expect(day.data_quality).not.toBe('modelled-only');
+  });
+
+  it("refuses another tenant's DT (403), an unknown one (404) and a tier below the minimum (422)", async () => {
+    const status = async (path: string, key: string) =>
+      (await fetch(`${g.url}${path}`, { headers: { 'x-api-key': key } })).status;
+    expect(await status(`/v1/dt/dt-a/load-profile?days=1`, OTHER_TENANT_KEY)).toBe(403);
+    expect(await status(`/v1/dt/dt-other/load-profile?days=1`, TEST_API_KEY)).toBe(403);
+    expect(await status(`/v1/dt/dt-zzz/load-profile?days=1`, TEST_API_KEY)).toBe(404);
+    const tier = (JSON.parse(await reference(paths[0]!)) as { data_quality: string }).data_quality;
+    const below = await fetch(`${g.url}${paths[0]}&min_data_quality=ami-direct`, {
+      headers: { 'x-api-key': TEST_API_KEY },
+    });
+    expect(below.status).toBe(tier === 'ami-direct' ? 200 : 422);
+  });
+
+  it('answers the same after a restart, from the warehouse history it loads at start', async () => {
+    const before = await Promise.all(paths.map(reference));
+    await fromWarehouse.close();
+    await g.stop();
+    g = await startGridstream(config, { host: '127.0.0.1' });
+    await waitForProfiles(g);
+    for (const [i, path] of paths.entries()) {
+      const response = await fetch(`${g.url}${path}`, { headers: { 'x-api-key': keyOf(path) } });
+      expect(await response.text(), path).toBe(before[i]);
+    }
+    fromWarehouse = await buildApi({
+      warehouse: g.edges.warehouse,
+      keys: parseApiKeys(config.apiKeys!),
+      registry: g.metrics.registry,
+      retentionDays: config.retentionDays,
+    });
+  });
+});
