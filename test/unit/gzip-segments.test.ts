@@ -24,22 +24,14 @@ describe('gzip assembled from DEFLATE segments', () => {
     ] as const) {
       const left = text(a, 1).subarray(0, a);
       const right = text(b, 2).subarray(0, b);
-      expect(crc32Combine(crc32(left), crc32(right), right.length)).toBe(
-        crc32(Buffer.concat([left, right])),
-      );
+      expect(crc32Combine(crc32(left), crc32(right), right.length)).toBe(crc32(Buffer.concat([left, right])));
     }
   });
 
   it('gunzips (node:zlib, one member) to the segments in order, whatever subset and order is picked', () => {
     const pieces = [text(96, 1), text(3, 2), Buffer.alloc(0), text(500, 3), text(1, 4)];
     const segments = pieces.map((p, i) => deflateSegment(p, i % 2 === 0 ? 6 : 1));
-    for (const order of [
-      [0, 1, 2, 3, 4],
-      [3, 0],
-      [4, 4, 1],
-      [2],
-      [],
-    ]) {
+    for (const order of [[0, 1, 2, 3, 4], [3, 0], [4, 4, 1], [2], []]) {
       const gzip = gzipOf(order.map((i) => segments[i]!));
       const expected = Buffer.concat(order.map((i) => pieces[i]!));
       expect(gunzipSync(gzip).equals(expected)).toBe(true);

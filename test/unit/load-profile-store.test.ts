@@ -14,7 +14,7 @@ const QUALITIES: DataQuality[] = ['ami_direct', 'ami_imputed', 'modelled_only'];
 /** A deterministic pseudo-random sequence (the test must not depend on Math.random). */
 function random(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function envelope(dt: string, slot: number, version: number, r: () => number): DtEnvelope {
