@@ -59,6 +59,11 @@ export class LoadProfileStore {
     this.loaded = true;
   }
 
+  /** Whether the warehouse's history is in (before that the store answers nothing). */
+  ready(): boolean {
+    return this.loaded;
+  }
+
   /** Whether the store can answer a profile from `fromMs` on (the range may end anywhere). */
   covers(fromMs: number): boolean {
     return this.loaded && fromMs >= this.floorMs;

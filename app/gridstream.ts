@@ -46,8 +46,18 @@ export async function startGridstream(
         ? {
             store: running.loadProfiles,
             ownerOf: (dtId) => running.topology.index.transformers.get(dtId)?.tenant,
+            served: (source) => metrics.loadProfileResponses.inc({ source }),
           }
         : undefined,
+      health: async () =>
+        running.loadProfiles
+          ? {
+              load_profiles: {
+                ready: running.loadProfiles.ready(),
+                compressed_bytes: running.loadProfiles.bytes(),
+              },
+            }
+          : {},
       // Every role serves /metrics and /healthz; only the api role serves /v1.
       routes: roles.includes('api'),
     });

@@ -4,14 +4,18 @@
  * A warehouse is filled through the Warehouse interface with a fleet's month: DTs × 30 days of 15-minute
  * envelopes (2,880,000 rows for 1,000 DTs) and the daily impedance of their meters' legs, with the topology
  * they belong to. Then `gridstream run` is started on it as its own process (the in-process log: without Kafka
- * the roles run together; the pipeline idles, nothing is published) and autocannon (a separate load generator, in this process) drives it at a fixed rate:
+ * the roles run together; the pipeline idles, nothing is published), and once its in-memory load profiles have
+ * read the month (GRIDSTREAM_API_PROFILE_DAYS, /healthz) autocannon (a separate load generator, in this process)
+ * drives it at a fixed rate:
  *
- *   load-profile   GET /v1/dt/{random DT}/load-profile?days=30 (2,880 slots, ~1.5 MB of JSON each)
+ *   load-profile   GET /v1/dt/{random DT}/load-profile?days=30 (2,880 slots, ~1.5 MB of JSON each), once
+ *                  with Accept-Encoding: gzip (as browsers and HTTP libraries send it) and once without
  *   impedance      POST /v1/impedance/on-demand for one random service point over the 30 days (a customer on
  *                  the phone: 30 rows)
  *
  * Settings (`npm run bench:api -- --name N` or BENCH_NAME=N): dts (1000), meters (20 per DT), days (30), rate
- * (200 requests/s per endpoint), seconds (20 per endpoint), connections (20); BENCH_ENGINES=server,embedded.
+ * (200 requests/s per endpoint), seconds (20 per endpoint), connections (20); BENCH_ENGINES=server,embedded;
+ * BENCH_API_NODE_ARGS (e.g. "--cpu-prof") for the API's node.
  * Target: p99 under 50 ms at 200 requests/s.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -161,31 +165,43 @@ function freePort(): Promise<number> {
 /** `gridstream run` on the filled warehouse, resolved once /healthz answers. */
 async function startApi(env: Record<string, string>): Promise<{ url: string; process: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(packageRoot, 'dist', 'bin', 'gridstream.js'), 'run'], {
-    env: {
-      ...process.env,
-      ...env,
-      GRIDSTREAM_HTTP_PORT: String(port),
-      GRIDSTREAM_MQTT_PORT: String(await freePort()),
-      GRIDSTREAM_API_KEYS: KEY,
-      // The bench measures latency at its own rate; the per-key limiter must not shape it.
-      GRIDSTREAM_API_RATE_LIMIT: String(RATE * 100),
-      GRIDSTREAM_API_RATE_BURST: String(RATE * 100),
+  const child = spawn(
+    process.execPath,
+    [
+      // BENCH_API_NODE_ARGS (e.g. "--cpu-prof") go to the API's node only.
+      ...(process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      join(packageRoot, 'dist', 'bin', 'gridstream.js'),
+      'run',
+    ],
+    {
+      env: {
+        ...process.env,
+        ...env,
+        GRIDSTREAM_HTTP_PORT: String(port),
+        GRIDSTREAM_MQTT_PORT: String(await freePort()),
+        GRIDSTREAM_API_KEYS: KEY,
+        // The bench measures latency at its own rate; the per-key limiter must not shape it.
+        GRIDSTREAM_API_RATE_LIMIT: String(RATE * 100),
+        GRIDSTREAM_API_RATE_BURST: String(RATE * 100),
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  );
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 3000; i++) {
     if (child.exitCode !== null) throw new Error(`gridstream exited with ${child.exitCode}`);
     try {
-      if ((await fetch(`${url}/healthz`)).ok) return { url, process: child };
+      const health = await fetch(`${url}/healthz`);
+      // Served once the in-memory load profiles have read the warehouse's month (pipelines/load-profile-view.ts).
+      if (health.ok && ((await health.json()) as { load_profiles?: { ready: boolean } }).load_profiles?.ready)
+        return { url, process: child };
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
-  throw new Error('gridstream did not become healthy within 60 s');
+  throw new Error('gridstream did not become healthy, its load profiles loaded, within 300 s');
 }
 
 async function stopApi(child: ChildProcess): Promise<void> {
@@ -197,12 +213,16 @@ async function stopApi(child: ChildProcess): Promise<void> {
 
 const pick = (n: number) => Math.floor(Math.random() * n);
 
-async function drive(url: string, request: CannonRequest): Promise<CannonResult> {
+async function drive(
+  url: string,
+  request: CannonRequest,
+  headers: Record<string, string> = {},
+): Promise<CannonResult> {
   const options = {
     url,
     connections: CONNECTIONS,
     overallRate: RATE,
-    headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+    headers: { 'x-api-key': KEY, 'content-type': 'application/json', ...headers },
     requests: [request],
   };
   await autocannon({ ...options, duration: 3 }); // warm-up: connections, JIT, the server's caches
@@ -270,8 +290,10 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
     console.log(`[${label}] ${filled.rows} rows stored in ${filled.seconds.toFixed(1)} s; driving the API`);
     const api = await startApi(env);
     try {
-      const profile = await drive(api.url, loadProfile);
-      console.log(`[${label}] load-profile: ${line(profile)}`);
+      const profile = await drive(api.url, loadProfile, { 'accept-encoding': 'gzip' });
+      console.log(`[${label}] load-profile, gzip: ${line(profile)}`);
+      const plainProfile = await drive(api.url, loadProfile);
+      console.log(`[${label}] load-profile, identity: ${line(plainProfile)}`);
       const onDemand = await drive(api.url, impedance);
       console.log(`[${label}] impedance: ${line(onDemand)}`);
       return [
@@ -279,7 +301,8 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
           `${engine}`,
           `${label}: ${DTS} DTs x ${DAYS} days (${DTS * DAYS * 96} envelope rows, ${DTS * METERS * DAYS} impedance rows)`,
         ],
-        [`  load-profile`, line(profile)],
+        [`  load-profile gzip`, line(profile)],
+        [`  load-profile identity`, line(plainProfile)],
         [`  impedance`, line(onDemand)],
       ];
     } finally {

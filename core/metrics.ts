@@ -43,6 +43,17 @@ export function createMetrics() {
       labelNames: ['outcome'],
       registers: r,
     }),
+    loadProfileResponses: new Counter({
+      name: 'gridstream_api_load_profiles_total',
+      help: 'Load-profile responses, by where they were read: memory (the in-memory profiles) or warehouse',
+      labelNames: ['source'],
+      registers: r,
+    }),
+    loadProfileBytes: new Gauge({
+      name: 'gridstream_api_load_profile_bytes',
+      help: 'Compressed bytes of rendered load-profile slots the API holds in memory',
+      registers: r,
+    }),
     deadLetters: new Counter({
       name: 'gridstream_dead_letters_total',
       help: 'Inputs dead-lettered, by reason code (unknown_meter = parked readings)',

@@ -159,6 +159,7 @@ export async function startPipeline(
           warehouse,
           new LoadProfileStore(config.apiProfileDays, Date.now()),
           config.apiProfileDays,
+          metrics,
         )
       : null;
   profiles?.start();

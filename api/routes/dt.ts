@@ -15,6 +15,8 @@ export interface LoadProfiles {
   store: LoadProfileStore;
   /** The tenant of a DT in the topology table; undefined when the table does not know it. */
   ownerOf(dtId: string): string | undefined;
+  /** Counts a response by where it was read. */
+  served(source: 'memory' | 'warehouse'): void;
 }
 
 /** Transformer endpoints. They read what the processors wrote and never recompute it. */
@@ -89,12 +91,14 @@ export function dtRoutes(
           ...stored.segments,
           CLOSE,
         ];
+        options.profiles!.served('memory');
         reply.header('vary', 'accept-encoding').type('application/json; charset=utf-8');
         if (acceptsGzip(request.headers['accept-encoding']))
           return reply.header('content-encoding', 'gzip').send(gzipOf(segments));
         return reply.send(inflateSegments(segments));
       }
       await requireDt(warehouse, tenant, id);
+      options.profiles?.served('warehouse');
       const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('envelopes_for_dt'), {
         dt_id: id,
         from_ms: from,

@@ -137,6 +137,20 @@ describe('load profiles served from memory (GRIDSTREAM_API_PROFILE_DAYS)', () =>
     expect(day.slots).toHaveLength(8);
     expect(day.slots.reduce((n, s) => n + s.readings, 0)).toBe(240);
     expect(day.data_quality).not.toBe('modelled-only');
+    // Every answer above came from memory: the warehouse path was the other API instance's.
+    const metrics = await (await fetch(`${g.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      new RegExp(`^gridstream_api_load_profiles_total\\{source="memory"\\} ${2 * paths.length}$`, 'm'),
+    );
+    expect(metrics).not.toMatch(/^gridstream_api_load_profiles_total\{source="warehouse"\}/m);
+    const health = (await (await fetch(`${g.url}/healthz`)).json()) as {
+      load_profiles: { ready: boolean; compressed_bytes: number };
+    };
+    expect(health.load_profiles.ready).toBe(true);
+    expect(health.load_profiles.compressed_bytes).toBeGreaterThan(0);
+    expect(metrics).toMatch(
+      new RegExp(`^gridstream_api_load_profile_bytes ${health.load_profiles.compressed_bytes}$`, 'm'),
+    );
   });
 
   it("refuses another tenant's DT (403), an unknown one (404) and a tier below the minimum (422)", async () => {
