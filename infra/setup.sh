@@ -13,7 +13,7 @@ fi
 # its prebuilt binary here), and the services the distributed-mode tests run for real. Installed only when
 # one is missing, so a warm machine skips apt entirely.
 packages=(zlib1g-dev libssl-dev libzstd-dev liblz4-dev libsasl2-dev pkg-config make g++ python3
-  mosquitto mosquitto-clients clickhouse-server clickhouse-client prometheus kcat maven openjdk-17-jre-headless)
+  mosquitto mosquitto-clients clickhouse-server clickhouse-client prometheus kcat maven openjdk-17-jre-headless wrk)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
