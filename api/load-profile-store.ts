@@ -37,7 +37,7 @@ export interface StoredProfile {
  * rendered JSON, for GET /v1/dt/{id}/load-profile: a 30-day profile is ~1.5 MB of JSON, which costs the
  * warehouse tens of milliseconds and Node as much again to parse and serialise; served from here it is a few
  * copies of stored pieces (core/gzip-segments.ts). Fed with the envelope records (the log, and the warehouse
- * at start: pipelines/load-profile-view.ts); the highest version of each slot wins, as in the warehouse, so
+ * at start: pipelines/serving-view.ts); the highest version of each slot wins, as in the warehouse, so
  * the order records arrive in does not matter.
  */
 export class LoadProfileStore {

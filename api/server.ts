@@ -32,8 +32,10 @@ export interface ApiDependencies {
   routes?: boolean;
   /** Called after a webhook subscription changes (the sender in this process reloads them at once). */
   onWebhooksChanged?: () => void;
-  /** Load profiles kept in memory (pipelines/load-profile-view.ts) and the owner of a DT in the topology table. */
+  /** Load profiles kept in memory (pipelines/serving-view.ts) and the owner of a DT in the topology table. */
   loadProfiles?: LoadProfiles;
+  /** Impedance rows kept in memory, and a DT's tenant and feeder in the topology table. */
+  impedanceRows?: Parameters<typeof impedanceRoutes>[2];
   /** Liveness details for /healthz (e.g. consumer lag); a thrown error makes it 503. */
   health?: () => Promise<Record<string, unknown>>;
 }
@@ -112,7 +114,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     dtStressRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
     hostingRoutes(app, deps.warehouse);
     feederRoutes(app, deps.warehouse);
-    impedanceRoutes(app, deps.warehouse);
+    impedanceRoutes(app, deps.warehouse, deps.impedanceRows);
     dispatchRoutes(app, deps.warehouse);
     webhookRoutes(app, deps.warehouse, deps.onWebhooksChanged);
     if (deps.exportDir) {

@@ -49,12 +49,26 @@ export async function startGridstream(
             served: (source) => metrics.loadProfileResponses.inc({ source }),
           }
         : undefined,
+      impedanceRows: running.impedanceRows
+        ? {
+            store: running.impedanceRows,
+            dtOf: (dtId) => {
+              const t = running.topology.index.transformers.get(dtId);
+              return t && { tenant: t.tenant, feeder: t.feeder_id };
+            },
+            served: (source) => metrics.impedanceLookups.inc({ source }),
+          }
+        : undefined,
       health: async () =>
         running.loadProfiles
           ? {
               load_profiles: {
                 ready: running.loadProfiles.ready(),
                 compressed_bytes: running.loadProfiles.bytes(),
+              },
+              impedance: {
+                ready: running.impedanceRows?.ready() ?? false,
+                rows: running.impedanceRows?.size() ?? 0,
               },
             }
           : {},

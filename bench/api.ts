@@ -5,7 +5,7 @@
  * envelopes (2,880,000 rows for 1,000 DTs) and the daily impedance of their meters' legs, with the topology
  * they belong to. Then `gridstream run` is started on it as its own process (the in-process log: without Kafka
  * the roles run together; the pipeline idles, nothing is published), and once its in-memory load profiles have
- * read the month (GRIDSTREAM_API_PROFILE_DAYS, /healthz) wrk (Debian; bench/wrk-paced.lua paces it) drives
+ * read the month (GRIDSTREAM_API_MEMORY_DAYS, /healthz) wrk (Debian; bench/wrk-paced.lua paces it) drives
  * it at a fixed mean rate:
  *
  *   load-profile   GET /v1/dt/{random DT}/load-profile?days=30 (2,880 slots, ~1.5 MB of JSON each), once
@@ -191,9 +191,11 @@ async function startApi(env: Record<string, string>): Promise<{ url: string; pro
     if (child.exitCode !== null) throw new Error(`gridstream exited with ${child.exitCode}`);
     try {
       const health = await fetch(`${url}/healthz`);
-      // Served once the in-memory load profiles have read the warehouse's month (pipelines/load-profile-view.ts).
-      if (health.ok && ((await health.json()) as { load_profiles?: { ready: boolean } }).load_profiles?.ready)
-        return { url, process: child };
+      // Driven once the in-memory load profiles and impedance rows have read the warehouse's month.
+      const body = health.ok
+        ? ((await health.json()) as { load_profiles?: { ready: boolean }; impedance?: { ready: boolean } })
+        : {};
+      if (body.load_profiles?.ready && body.impedance?.ready) return { url, process: child };
     } catch {
       // not listening yet
     }

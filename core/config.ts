@@ -33,8 +33,8 @@ export interface GridstreamConfig {
   apiRateLimit: number;
   /** Requests an API key may make at once above the sustained rate. */
   apiRateBurst: number;
-  /** UTC days (besides today) of load profiles the API keeps in memory; 0: every profile is read from the warehouse. */
-  apiProfileDays: number;
+  /** UTC days (besides today) of load profiles and impedance rows the API keeps in memory; 0: none. */
+  apiMemoryDays: number;
   /** Attempts at delivering a webhook event to a subscription, the first included. */
   webhookMaxAttempts: number;
   /** Delay before a webhook's second attempt, ms; each later one waits four times longer. */
@@ -120,11 +120,11 @@ export const VARIABLES: Record<string, Variable> = {
     fallback: 400,
     doc: 'requests an API key may make in a burst',
   },
-  GRIDSTREAM_API_PROFILE_DAYS: {
-    key: 'apiProfileDays',
+  GRIDSTREAM_API_MEMORY_DAYS: {
+    key: 'apiMemoryDays',
     kind: 'whole',
     fallback: 30,
-    doc: 'UTC days (besides today) of load profiles the API serves from memory; 0 reads every one from the warehouse',
+    doc: 'UTC days (besides today) of load profiles and impedance rows the API serves from memory; 0 reads everything from the warehouse',
   },
   GRIDSTREAM_WEBHOOK_MAX_ATTEMPTS: {
     key: 'webhookMaxAttempts',

@@ -49,6 +49,12 @@ export function createMetrics() {
       labelNames: ['source'],
       registers: r,
     }),
+    impedanceLookups: new Counter({
+      name: 'gridstream_api_impedance_lookups_total',
+      help: 'On-demand impedance look-ups, by where they were answered: memory or warehouse',
+      labelNames: ['source'],
+      registers: r,
+    }),
     loadProfileBytes: new Gauge({
       name: 'gridstream_api_load_profile_bytes',
       help: 'Compressed bytes of rendered load-profile slots the API holds in memory',

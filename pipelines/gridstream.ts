@@ -1,5 +1,7 @@
 import type { GridstreamConfig } from '../core/config.js';
 import type { Metrics } from '../core/metrics.js';
+import { ImpedanceStore, impedanceOfRow } from '../api/impedance-store.js';
+import { envelopeOfRow } from '../api/load-profile-slot.js';
 import { LoadProfileStore } from '../api/load-profile-store.js';
 import { TopologyError, unknownTransformerProblems, type TopologyFile } from '../core/topology.js';
 import type { Broker } from '../io/broker/broker.js';
@@ -19,7 +21,7 @@ import { WeatherTable } from './weather-table.js';
 import { startIngest } from './ingest-task.js';
 import { READINGS_GROUP, startReadingsTask } from './readings-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
-import { LoadProfileView } from './load-profile-view.js';
+import { ServingView } from './serving-view.js';
 import { topicSpecs } from './topics.js';
 import { DISPATCH_CHECKS_GROUP, startDispatchCheckTask } from './dispatch-check-task.js';
 import { startWarehouseSink } from './warehouse-sink.js';
@@ -37,7 +39,7 @@ import { maxOf } from '../core/extremes.js';
  *   topology load ──▶ gridstream.topology.* (compacted) ──▶ topology table ──────┘ (meter → DT, meters per DT)
  *   gridstream.envelopes (+ weather, topology) ──stress──▶ gridstream.stress, .operating-envelopes ──▶ warehouse sink
  *   gridstream.stress, .impedance.flags, .dispatch-checks ──alerts──▶ signed webhooks (pipelines/webhook-task.ts)
- *   gridstream.envelopes (+ the warehouse at start) ──▶ the API's in-memory load profiles (api role)
+ *   gridstream.envelopes, .impedance (+ the warehouse at start) ──▶ the API's in-memory stores (api role)
  *
  * Which log, warehouse and broker it runs on is decided by the caller (the edges).
  */
@@ -59,8 +61,10 @@ export interface Pipeline {
   readonly topology: TopologyTable;
   /** The webhook sender (processor role), or null. */
   readonly webhooks: WebhookTask | null;
-  /** The load profiles the API serves from memory (api role, GRIDSTREAM_API_PROFILE_DAYS > 0), or null. */
+  /** The load profiles the API serves from memory (api role, GRIDSTREAM_API_MEMORY_DAYS > 0), or null. */
   readonly loadProfiles: LoadProfileStore | null;
+  /** The impedance rows the API's on-demand look-up answers from (as loadProfiles), or null. */
+  readonly impedanceRows: ImpedanceStore | null;
   /** Publishes a topology load as a new version; resolves once ingest and processors see it. */
   loadTopology(file: TopologyFile, source: string): Promise<number>;
   /** Resolves when everything ingested so far is in the warehouse (envelopes included). */
@@ -151,18 +155,31 @@ export async function startPipeline(
         },
       })
     : null;
-  // envelopes (+ the warehouse's history) → the API's in-memory load profiles (pipelines/load-profile-view.ts).
+  // envelopes, impedance (+ the warehouse's history) → the API's in-memory stores (pipelines/serving-view.ts).
+  const serving = roles.includes('api') && config.apiMemoryDays > 0;
+  const profileStore = serving ? new LoadProfileStore(config.apiMemoryDays, Date.now()) : null;
+  const impedanceStore = serving ? new ImpedanceStore(config.apiMemoryDays, Date.now()) : null;
   const profiles =
-    roles.includes('api') && config.apiProfileDays > 0
-      ? new LoadProfileView(
-          log,
-          warehouse,
-          new LoadProfileStore(config.apiProfileDays, Date.now()),
-          config.apiProfileDays,
-          metrics,
-        )
-      : null;
+    profileStore &&
+    new ServingView(log, warehouse, profileStore, {
+      name: 'load profiles',
+      topic: 'envelopes',
+      query: 'envelopes_of_range',
+      fromRow: envelopeOfRow,
+      days: config.apiMemoryDays,
+      onApplied: () => metrics.loadProfileBytes.set(profileStore.bytes()),
+    });
+  const impedanceRows =
+    impedanceStore &&
+    new ServingView(log, warehouse, impedanceStore, {
+      name: 'impedance',
+      topic: 'impedance',
+      query: 'impedance_of_range',
+      fromRow: impedanceOfRow,
+      days: config.apiMemoryDays,
+    });
   profiles?.start();
+  impedanceRows?.start();
   let ingest: Awaited<ReturnType<typeof startIngest>> | null = null;
   if (roles.includes('bridge')) {
     if (!broker) throw new Error('the bridge role needs an MQTT broker');
@@ -196,7 +213,8 @@ export async function startPipeline(
   return {
     topology,
     webhooks,
-    loadProfiles: profiles?.store ?? null,
+    loadProfiles: profileStore,
+    impedanceRows: impedanceStore,
     async loadTopology(file, source) {
       const problems = unknownTransformerProblems(file, new Set(topology.index.transformers.keys()));
       if (problems.length) throw new TopologyError(problems);
@@ -242,6 +260,7 @@ export async function startPipeline(
       await dispatchChecks?.stop();
       await webhooks?.stop();
       await profiles?.stop();
+      await impedanceRows?.stop();
       await sink?.stop();
       await topology.stop();
     },

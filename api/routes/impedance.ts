@@ -8,6 +8,7 @@ import {
   type ImpedanceFilter,
 } from '../impedance-query.js';
 import { forbidden, tenantOf, tenantsOf } from '../tenancy.js';
+import type { DtOf, ImpedanceStore } from '../impedance-store.js';
 
 /** Most rows one on-demand request returns (seed 003: "Maximum result size. 1,000 rows"). */
 export const ON_DEMAND_MAX_ROWS = 1000;
@@ -45,7 +46,11 @@ export async function checkTransformerFilter(
 }
 
 /** Impedance look-ups (seed 003): the on-demand request. The batch export is in impedance-exports.ts. */
-export function impedanceRoutes(app: FastifyInstance, warehouse: Warehouse) {
+export function impedanceRoutes(
+  app: FastifyInstance,
+  warehouse: Warehouse,
+  memory?: { store: ImpedanceStore; dtOf: DtOf; served(source: 'memory' | 'warehouse'): void },
+) {
   app.post<{ Body: Record<string, unknown> & { limit?: number; offset?: number } }>(
     '/v1/impedance/on-demand',
     {
@@ -91,12 +96,16 @@ export function impedanceRoutes(app: FastifyInstance, warehouse: Warehouse) {
       const limit = request.body.limit ?? ON_DEMAND_MAX_ROWS;
       const offset = request.body.offset ?? 0;
       // One row more than asked says whether there is a next page.
-      const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('impedance_daily_rows'), {
-        ...filter.params,
-        tenant,
-        limit: limit + 1,
-        offset,
-      });
+      const stored = memory?.store.lookup(filter.params, tenant, memory.dtOf, limit + 1, offset) ?? null;
+      memory?.served(stored ? 'memory' : 'warehouse');
+      const rows =
+        stored ??
+        (await warehouse.query<Record<string, unknown>>(sqlQuery('impedance_daily_rows'), {
+          ...filter.params,
+          tenant,
+          limit: limit + 1,
+          offset,
+        }));
       const more = rows.length > limit;
       return { rows: rows.slice(0, limit), limit, offset, next_offset: more ? offset + limit : null };
     },

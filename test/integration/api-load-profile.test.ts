@@ -48,7 +48,7 @@ async function waitForProfiles(g: Gridstream): Promise<void> {
   expect(g.pipeline.loadProfiles?.covers(NOW - DAY_MS)).toBe(true);
 }
 
-describe('load profiles served from memory (GRIDSTREAM_API_PROFILE_DAYS)', () => {
+describe('load profiles served from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-profiles-'));
   const config: GridstreamConfig = {
     ...loadConfig({}),

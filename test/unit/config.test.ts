@@ -49,7 +49,7 @@ describe('loadConfig', () => {
       impedanceAlertMohm: 800,
       apiRateLimit: 200,
       apiRateBurst: 400,
-      apiProfileDays: 30,
+      apiMemoryDays: 30,
       webhookMaxAttempts: 8,
       webhookBackoffMs: 1000,
       stressAlertProbability: 0.5,
@@ -86,7 +86,7 @@ describe('loadConfig', () => {
       GRIDSTREAM_IMPEDANCE_ALERT_MOHM: '500',
       GRIDSTREAM_API_RATE_LIMIT: '5',
       GRIDSTREAM_API_RATE_BURST: '10',
-      GRIDSTREAM_API_PROFILE_DAYS: '0',
+      GRIDSTREAM_API_MEMORY_DAYS: '0',
       GRIDSTREAM_WEBHOOK_MAX_ATTEMPTS: '3',
       GRIDSTREAM_WEBHOOK_BACKOFF_MS: '250',
       GRIDSTREAM_STRESS_ALERT_PROBABILITY: '0.8',
@@ -107,7 +107,7 @@ describe('loadConfig', () => {
       impedanceAlertMohm: 500,
       apiRateLimit: 5,
       apiRateBurst: 10,
-      apiProfileDays: 0,
+      apiMemoryDays: 0,
       webhookMaxAttempts: 3,
       webhookBackoffMs: 250,
       stressAlertProbability: 0.8,
@@ -240,10 +240,10 @@ describe('config: whole numbers and file shape', () => {
   });
 
   it('takes 0 load-profile days (profiles from the warehouse only) and refuses a negative or fractional count', () => {
-    expect(loadConfig({ GRIDSTREAM_API_PROFILE_DAYS: '0' }).apiProfileDays).toBe(0);
+    expect(loadConfig({ GRIDSTREAM_API_MEMORY_DAYS: '0' }).apiMemoryDays).toBe(0);
     for (const raw of ['-1', '2.5', 'many'])
-      expect(() => loadConfig({ GRIDSTREAM_API_PROFILE_DAYS: raw })).toThrow(
-        `GRIDSTREAM_API_PROFILE_DAYS: ${JSON.stringify(raw)} is not a whole number (0 or more)`,
+      expect(() => loadConfig({ GRIDSTREAM_API_MEMORY_DAYS: raw })).toThrow(
+        `GRIDSTREAM_API_MEMORY_DAYS: ${JSON.stringify(raw)} is not a whole number (0 or more)`,
       );
   });
 
