@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { impedanceFilter, ON_DEMAND_DATES } from '../../api/impedance-query.js';
+import { ImpedanceStore, type ImpedanceFacts } from '../../api/impedance-store.js';
+import { DAY_MS } from '../../core/time.js';
+
+const NOW = Date.UTC(2026, 10, 20, 13, 7);
+const TODAY = NOW - (NOW % DAY_MS);
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const dtOf = () => ({ tenant: 'default', feeder: 'f-1' });
+
+function facts(meter: string, dayMs: number, version: number, median = 200): ImpedanceFacts {
+  return {
+    dt_id: 'dt-a',
+    meter_id: meter,
+    leg: 1,
+    day: dayMs,
+    median_mohm: median,
+    event_count: 12,
+    received_at: dayMs + DAY_MS,
+    version,
+    service_point_id: `SP-${meter}`,
+    meter_number: null,
+    electronic_serial_number: null,
+    premise_id: null,
+  };
+}
+
+const look = (store: ImpedanceStore, input: Record<string, unknown>) =>
+  store.lookup(impedanceFilter(input, ON_DEMAND_DATES).params, 'default', dtOf, 1001, 0);
+
+describe('in-memory impedance rows', () => {
+  it('answers nothing until loaded, nor look-ups starting before its window or naming no meters', () => {
+    const store = new ImpedanceStore(3, NOW);
+    store.apply([facts('m-1', TODAY - DAY_MS, 5)]);
+    const named = {
+      ServicePoint: 'SP-m-1',
+      startEventDate: day(TODAY - 3 * DAY_MS),
+      endEventDate: day(TODAY),
+    };
+    expect(look(store, named)).toBeNull();
+    store.markLoaded();
+    expect(look(store, named)).toHaveLength(1);
+    expect(look(store, { ...named, startEventDate: day(TODAY - 4 * DAY_MS) })).toBeNull();
+    expect(look(store, { ...named, startEventDate: '' })).toBeNull(); // from 1970: the warehouse's
+    expect(look(store, { startEventDate: day(TODAY - 3 * DAY_MS), Feeder: 'f-1' })).toBeNull();
+  });
+
+  it('keeps the highest version of a leg-day whatever the order, ignores days before the window', () => {
+    const store = new ImpedanceStore(3, NOW);
+    store.markLoaded();
+    store.apply([facts('m-1', TODAY - DAY_MS, 9, 300), facts('m-1', TODAY - DAY_MS, 7, 100)]);
+    store.apply([facts('m-1', TODAY - 4 * DAY_MS, 9)]);
+    expect(store.size()).toBe(1);
+    const rows = look(store, { Meter: 'm-1', startEventDate: day(TODAY - 3 * DAY_MS) })!;
+    expect(rows.map((r) => [r.EventDate, r.MedianImpedance])).toEqual([[day(TODAY - DAY_MS), 300]]);
+  });
+
+  it('drops the days that age out of the window', () => {
+    const store = new ImpedanceStore(3, NOW);
+    store.markLoaded();
+    store.apply([facts('m-1', TODAY - 3 * DAY_MS, 5), facts('m-1', TODAY - DAY_MS, 5)]);
+    expect(store.size()).toBe(2);
+    store.evict(NOW + DAY_MS);
+    expect(store.size()).toBe(1);
+    expect(look(store, { Meter: 'm-1', startEventDate: day(TODAY - 3 * DAY_MS) })).toBeNull();
+    expect(look(store, { Meter: 'm-1', startEventDate: day(TODAY - 2 * DAY_MS) })).toHaveLength(1);
+  });
+});
