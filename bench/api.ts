@@ -19,7 +19,7 @@
  * Target: p99 under 50 ms at 200 requests/s.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,6 +205,13 @@ async function startApi(env: Record<string, string>): Promise<{ url: string; pro
   throw new Error('gridstream did not become healthy, its load profiles loaded, within 300 s');
 }
 
+/** Peak resident memory of a child process (VmHWM), MiB. */
+function peakRssMiB(child: ChildProcess): string {
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const kb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
+  return (kb / 1024).toFixed(0);
+}
+
 async function stopApi(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -224,7 +231,6 @@ interface BenchRequest {
 interface LoadResult {
   requests: number;
   seconds: number;
-  meanMs: number;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -233,7 +239,7 @@ interface LoadResult {
 
 /**
  * Drives the API with wrk (Debian) and bench/wrk-paced.lua: CONNECTIONS clients, each sending a random one of
- * `make`'s requests, then thinking for an exponential time (of mean CONNECTIONS / RATE less the mean latency),
+ * `make`'s requests, then thinking for an exponential time (of mean CONNECTIONS / RATE less the median latency),
  * which together approach a Poisson stream at RATE while the API keeps up (a rate it cannot serve shows as a
  * lower rate achieved, with the latency). (autocannon's overallRate sends each second's quota back to back from every
  * connection at the top of the second, and corrects for coordinated omission with a 1 ms interval, so its
@@ -269,11 +275,12 @@ async function drive(
         file,
         String(thinkMs),
       ]);
-    // Warm-up (connections, JIT), which also measures the mean latency: a client's cycle is its latency plus
-    // its think time, so the think time is what the cycle for RATE leaves after the latency.
+    // Warm-up (connections, JIT), which also measures the latency: a client's cycle is its latency plus its
+    // think time, so the think time is what the cycle for RATE leaves after the typical (median) latency; the
+    // mean would let a few slow warm-up requests push the rate above RATE.
     const cycleMs = (CONNECTIONS / RATE) * 1000;
     const warm = await run(3, cycleMs);
-    return await run(SECONDS, Math.max(1, cycleMs - warm.meanMs));
+    return await run(SECONDS, Math.max(1, cycleMs - warm.p50Ms));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -291,7 +298,6 @@ function wrk(args: string[]): Promise<LoadResult> {
       resolve({
         requests: r.requests!,
         seconds: r.duration_us! / 1e6,
-        meanMs: r.mean_us! / 1000,
         p50Ms: r.p50_us! / 1000,
         p99Ms: r.p99_us! / 1000,
         maxMs: r.max_us! / 1000,
@@ -352,7 +358,9 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
       await warehouse.close();
     }
     console.log(`[${label}] ${filled.rows} rows stored in ${filled.seconds.toFixed(1)} s; driving the API`);
+    const loadStarted = performance.now();
     const api = await startApi(env);
+    const loadSeconds = (performance.now() - loadStarted) / 1000;
     try {
       const profile = await drive(api.url, loadProfile, { 'accept-encoding': 'gzip' });
       console.log(`[${label}] load-profile, gzip: ${line(profile)}`);
@@ -360,6 +368,14 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
       console.log(`[${label}] load-profile, identity: ${line(plainProfile)}`);
       const onDemand = await drive(api.url, impedance);
       console.log(`[${label}] impedance: ${line(onDemand)}`);
+      const health = (await (await fetch(`${api.url}/healthz`)).json()) as {
+        load_profiles: { compressed_bytes: number };
+        impedance: { rows: number };
+      };
+      const memory =
+        `ready ${loadSeconds.toFixed(0)} s after start; ${(health.load_profiles.compressed_bytes / 2 ** 20).toFixed(0)} MiB ` +
+        `of compressed profiles, ${health.impedance.rows} impedance rows; API process peak RSS ${peakRssMiB(api.process)} MiB`;
+      console.log(`[${label}] in memory: ${memory}`);
       return [
         [
           `${engine}`,
@@ -368,6 +384,7 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
         [`  load-profile gzip`, line(profile)],
         [`  load-profile identity`, line(plainProfile)],
         [`  impedance`, line(onDemand)],
+        [`  in memory`, memory],
       ];
     } finally {
       await stopApi(api.process);
