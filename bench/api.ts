@@ -205,11 +205,12 @@ async function startApi(env: Record<string, string>): Promise<{ url: string; pro
   throw new Error('gridstream did not become healthy, its load profiles loaded, within 300 s');
 }
 
-/** Peak resident memory of a child process (VmHWM), MiB. */
-function peakRssMiB(child: ChildProcess): string {
+/** Resident memory of a child process now and at its peak (VmRSS, VmHWM), MiB. */
+function rssMiB(child: ChildProcess): string {
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  const kb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-  return (kb / 1024).toFixed(0);
+  const mib = (field: string) =>
+    (Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) / 1024).toFixed(0);
+  return `${mib('VmRSS')} MiB (peak ${mib('VmHWM')} MiB, while loading)`;
 }
 
 async function stopApi(child: ChildProcess): Promise<void> {
@@ -374,7 +375,7 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
       };
       const memory =
         `ready ${loadSeconds.toFixed(0)} s after start; ${(health.load_profiles.compressed_bytes / 2 ** 20).toFixed(0)} MiB ` +
-        `of compressed profiles, ${health.impedance.rows} impedance rows; API process peak RSS ${peakRssMiB(api.process)} MiB`;
+        `of compressed profiles, ${health.impedance.rows} impedance rows; API process RSS ${rssMiB(api.process)}`;
       console.log(`[${label}] in memory: ${memory}`);
       return [
         [

@@ -1,5 +1,4 @@
-import { Readable } from 'node:stream';
-import { constants, crc32, createInflateRaw, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { constants, crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 
 /**
  * Gzip responses assembled from pieces compressed ahead of time, as pigz assembles its parallel blocks: each
@@ -52,15 +51,11 @@ export function gzipOf(segments: readonly DeflateSegment[]): Buffer {
 
 /** The segments' uncompressed bytes in order, for a client that does not accept gzip. */
 export function inflateSegments(segments: readonly DeflateSegment[]): Buffer {
-  return inflateRawSync(Buffer.concat([...segments.map((s) => s.bytes), FINAL_BLOCK]));
-}
-
-/**
- * The segments' uncompressed bytes as a stream, for a client that does not accept gzip: inflated in zlib's
- * thread pool, a chunk at a time, not on the event loop and not as one large buffer.
- */
-export function inflatingStream(segments: readonly DeflateSegment[]): Readable {
-  return Readable.from([...segments.map((s) => s.bytes), FINAL_BLOCK]).pipe(createInflateRaw());
+  const length = segments.reduce((n, s) => n + s.length, 0);
+  // One output buffer of the known size (zlib's default 16 KB chunks would be gathered and copied again).
+  return inflateRawSync(Buffer.concat([...segments.map((s) => s.bytes), FINAL_BLOCK]), {
+    chunkSize: Math.max(64, length),
+  });
 }
 
 // CRC-32 of a concatenation from the parts' CRCs (zlib's crc32_combine, the x^(8·len) mod P method of zlib

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { deflateSegment, gzipOf, inflatingStream } from '../../core/gzip-segments.js';
+import { deflateSegment, gzipOf, inflateSegments } from '../../core/gzip-segments.js';
 import { iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
@@ -95,7 +95,7 @@ export function dtRoutes(
         reply.header('vary', 'accept-encoding').type('application/json; charset=utf-8');
         if (acceptsGzip(request.headers['accept-encoding']))
           return reply.header('content-encoding', 'gzip').send(gzipOf(segments));
-        return reply.send(inflatingStream(segments));
+        return reply.send(inflateSegments(segments));
       }
       await requireDt(warehouse, tenant, id);
       options.profiles?.served('warehouse');

@@ -6,7 +6,6 @@ import {
   gzipOf,
   inflateSegment,
   inflateSegments,
-  inflatingStream,
 } from '../../core/gzip-segments.js';
 
 const text = (n: number, seed: number) =>
@@ -29,7 +28,7 @@ describe('gzip assembled from DEFLATE segments', () => {
     }
   });
 
-  it('gunzips (node:zlib, one member) to the segments in order, whatever subset and order is picked', async () => {
+  it('gunzips (node:zlib, one member) to the segments in order, whatever subset and order is picked', () => {
     const pieces = [text(96, 1), text(3, 2), Buffer.alloc(0), text(500, 3), text(1, 4)];
     const segments = pieces.map((p, i) => deflateSegment(p, i % 2 === 0 ? 6 : 1));
     for (const order of [[0, 1, 2, 3, 4], [3, 0], [4, 4, 1], [2], []]) {
@@ -37,10 +36,6 @@ describe('gzip assembled from DEFLATE segments', () => {
       const expected = Buffer.concat(order.map((i) => pieces[i]!));
       expect(gunzipSync(gzip).equals(expected)).toBe(true);
       expect(inflateSegments(order.map((i) => segments[i]!)).equals(expected)).toBe(true);
-      const streamed: Buffer[] = [];
-      for await (const chunk of inflatingStream(order.map((i) => segments[i]!)))
-        streamed.push(chunk as Buffer);
-      expect(Buffer.concat(streamed).equals(expected)).toBe(true);
     }
   });
 
