@@ -6,6 +6,11 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { TOPICS, type TopicId } from './topics.js';
 import { untilDone } from './until-done.js';
 
+/** Rows one warehouse query brings at most, about (tens of MB of JSON while parsed). */
+const LOAD_ROWS = 10_000;
+/** The first day's sample: one part in this many. */
+const SAMPLE = 64;
+
 /** An in-memory store the API answers from (api/load-profile-store.ts, api/impedance-store.ts). */
 export interface ServingStore<T> {
   /** Takes in records in any order; the highest version of each key wins. */
@@ -63,24 +68,43 @@ export class ServingView<Id extends TopicId, T> {
     this.loading = this.load();
   }
 
+  /**
+   * The warehouse's rows of the window, a UTC day at a time, oldest first, each day in as many parts (by a hash
+   * of the key) as keep a query to about LOAD_ROWS rows, so that a large fleet's rows are never all in memory
+   * at once: a 1/64 sample of the first day sets the number of parts, the days read so far raise it.
+   */
   private async load(): Promise<void> {
     const now = Date.now();
     const end = now - (now % DAY_MS) + DAY_MS;
-    for (let from = end - (this.options.days + 1) * DAY_MS; from < end && !this.stopped; from += DAY_MS) {
-      const rows = await untilDone(
-        () =>
-          this.warehouse.query<Record<string, unknown>>(sqlQuery(this.options.query), {
-            from_ms: from,
-            to_ms: from + DAY_MS,
-          }),
-        () => this.stopped,
-        (error) =>
-          console.error(`${this.options.name}: reading the warehouse failed, retrying: ${error.message}`),
-      );
-      this.store.apply(rows.map(this.options.fromRow));
-      this.options.onApplied?.();
+    const start = end - (this.options.days + 1) * DAY_MS;
+    const sample = await this.read(start, SAMPLE, 0);
+    let buckets = Math.max(1, Math.ceil((sample * SAMPLE) / LOAD_ROWS));
+    for (let from = start; from < end && !this.stopped; from += DAY_MS) {
+      let rowsOfDay = 0;
+      for (let bucket = 0; bucket < buckets && !this.stopped; bucket++)
+        rowsOfDay += await this.read(from, buckets, bucket);
+      buckets = Math.max(buckets, Math.ceil(rowsOfDay / LOAD_ROWS));
     }
     if (!this.stopped) this.store.markLoaded();
+  }
+
+  /** Reads one part of a day from the warehouse into the store (rows seen again change nothing); its rows. */
+  private async read(from: number, buckets: number, bucket: number): Promise<number> {
+    const rows = await untilDone(
+      () =>
+        this.warehouse.query<Record<string, unknown>>(sqlQuery(this.options.query), {
+          from_ms: from,
+          to_ms: from + DAY_MS,
+          buckets,
+          bucket,
+        }),
+      () => this.stopped,
+      (error) =>
+        console.error(`${this.options.name}: reading the warehouse failed, retrying: ${error.message}`),
+    );
+    this.store.apply(rows.map(this.options.fromRow));
+    this.options.onApplied?.();
+    return rows.length;
   }
 
   private async follow(consumer: LogConsumer): Promise<void> {

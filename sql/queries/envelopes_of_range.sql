@@ -1,6 +1,6 @@
 -- Current revision (highest version) of each 15-minute envelope of every DT with from_ms <= slot_start < to_ms
--- (epoch ms), for the API's in-memory load profiles (pipelines/load-profile-view.ts), which read their window a few
--- hours at a time.
+-- (epoch ms), for the API's in-memory load profiles (pipelines/serving-view.ts), which read their window a day
+-- at a time.
 -- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
 -- @note servers (io/warehouse/dialect.ts): without DateTime64, slot_start_ms is a column (UInt64, the same
 -- @note JSON as the Int64 below: a string of digits); see sql/001_readings.sql and io/warehouse/README.md.
@@ -40,5 +40,7 @@ WHERE slot_start >= fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC')
 -- WHERE slot_start_ms >= {from_ms:Int64}
 --   AND slot_start_ms < {to_ms:Int64}
 -- @end
+-- One of `buckets` parts of the DTs, so that a large fleet's day is read in pieces (every slot of a DT in one).
+  AND cityHash64(dt_id) % {buckets:UInt64} = {bucket:UInt64}
 ORDER BY dt_id, slot_start_ms, version DESC
 LIMIT 1 BY dt_id, slot_start_ms;

@@ -20,5 +20,7 @@ FROM impedance_daily
 -- Days since the epoch, not toDate(seconds): that one reads the seconds in the server's time zone.
 WHERE day >= toDate('1970-01-01') + intDiv({from_ms:Int64}, 86400000)
   AND day < toDate('1970-01-01') + intDiv({to_ms:Int64}, 86400000)
+-- One of `buckets` parts of the meters, so that a large fleet's day is read in pieces (every row of a meter in one).
+  AND cityHash64(meter_id) % {buckets:UInt64} = {bucket:UInt64}
 ORDER BY meter_id, leg, day, version DESC
 LIMIT 1 BY meter_id, leg, day;
