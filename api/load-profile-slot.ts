@@ -1,7 +1,6 @@
 import { iso } from '../core/time.js';
 import { dataQualityLabel } from '../io/warehouse/rows.js';
-import type { DataQuality, DtEnvelope, ProfileSource } from '../schemas/types.gen.js';
-import { dataQualityTier } from './data-quality.js';
+import type { DtEnvelope } from '../schemas/types.gen.js';
 import type { NewestSlot } from './load-profile-store.js';
 import { round } from './time-range.js';
 
@@ -37,39 +36,6 @@ export function profileSlot(e: DtEnvelope) {
 }
 
 export type ProfileSlot = ReturnType<typeof profileSlot>;
-
-/** An envelope record from a row of sql/queries/envelopes_for_dt.sql (UInt64 columns arrive as text). */
-export function envelopeOfRow(r: Record<string, unknown>): DtEnvelope {
-  const legs = r.leg as number[];
-  const nullableNumber = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  return {
-    dt_id: String(r.dt_id),
-    slot_start: Number(r.slot_start_ms),
-    version: Number(r.version),
-    is_final: Boolean(r.is_final),
-    net_mean_kw: Number(r.net_mean_kw),
-    min_kw: Number(r.min_kw),
-    max_kw: Number(r.max_kw),
-    p95_kw: Number(r.p95_kw),
-    import_kwh: Number(r.import_kwh),
-    export_kwh: Number(r.export_kwh),
-    q_mean_kvar: nullableNumber(r.q_mean_kvar),
-    legs: legs.map((leg, i) => ({
-      leg: Number(leg),
-      v_min: Number((r.v_min as number[])[i]),
-      v_mean: Number((r.v_mean as number[])[i]),
-      v_max: Number((r.v_max as number[])[i]),
-    })),
-    meters_reporting: Number(r.meters_reporting),
-    meters_connected: Number(r.meters_connected),
-    readings: Number(r.readings),
-    ami_coverage_pct: Number(r.ami_coverage_pct),
-    data_quality: dataQualityTier(r.data_quality).replaceAll('-', '_') as DataQuality,
-    imputed_kw: Number(r.imputed_kw),
-    imputed_meters: Number(r.imputed_meters),
-    profile_source: String(r.profile_source) as ProfileSource,
-  };
-}
 
 /**
  * A load-profile response without its slots, in the order the response has its fields (the in-memory path

@@ -1,7 +1,7 @@
 import type { GridstreamConfig } from '../core/config.js';
 import type { Metrics } from '../core/metrics.js';
 import { ImpedanceStore, impedanceOfRow } from '../api/impedance-store.js';
-import { envelopeOfRow } from '../api/load-profile-slot.js';
+import { envelopeOfRow } from '../io/warehouse/records.js';
 import { LoadProfileStore } from '../api/load-profile-store.js';
 import { TopologyError, unknownTransformerProblems, type TopologyFile } from '../core/topology.js';
 import type { Broker } from '../io/broker/broker.js';

@@ -1,13 +1,8 @@
+import { boolOf, dataQualityOf, envelopeOfRow } from '../io/warehouse/records.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { DtStress } from '../processors/stress.js';
-import type {
-  AmbientSource,
-  DataQuality,
-  DtEnvelope,
-  ProfileSource,
-  WeatherObservation,
-} from '../schemas/types.gen.js';
+import type { AmbientSource, DtEnvelope, WeatherObservation } from '../schemas/types.gen.js';
 import { minOf } from '../core/extremes.js';
 
 /**
@@ -26,10 +21,6 @@ type Row = Record<string, unknown>;
 
 const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null ? null : Number(v));
-/** Bool, or on a server without it (18.16) Enum8('false', 'true'). */
-const bool = (v: unknown): boolean => v === true || v === 'true';
-/** The warehouse's 'ami-direct' is the Avro symbol ami_direct. */
-const quality = (v: unknown): DataQuality => String(v).replace('-', '_') as DataQuality;
 
 export async function queryStressHistory(
   warehouse: Pick<Warehouse, 'query'>,
@@ -85,47 +76,16 @@ function stressOfRow(r: Row): DtStress {
     peak_hot_spot_c: num(r.peak_hot_spot_c),
     ageing_rate: num(r.ageing_rate),
     loss_of_life_min: num(r.loss_of_life_min),
-    thermal_exceeded: bool(r.thermal_exceeded),
+    thermal_exceeded: boolOf(r.thermal_exceeded),
     v_min: numOrNull(r.v_min),
     v_max: numOrNull(r.v_max),
-    voltage_exceeded: bool(r.voltage_exceeded),
+    voltage_exceeded: boolOf(r.voltage_exceeded),
     thermal_stress_prob: numOrNull(r.thermal_stress_prob),
     voltage_stress_prob: numOrNull(r.voltage_stress_prob),
     forecast_lead_slots: num(r.forecast_lead_slots),
     history_slots: num(r.history_slots),
-    state_initialised: bool(r.state_initialised),
+    state_initialised: boolOf(r.state_initialised),
     ami_coverage_pct: num(r.ami_coverage_pct),
-    data_quality: quality(r.data_quality),
-  };
-}
-
-function envelopeOfRow(r: Row): DtEnvelope {
-  const legs = r.leg as number[];
-  return {
-    dt_id: String(r.dt_id),
-    slot_start: num(r.slot_start_ms),
-    version: num(r.version),
-    is_final: true,
-    net_mean_kw: num(r.net_mean_kw),
-    min_kw: num(r.min_kw),
-    max_kw: num(r.max_kw),
-    p95_kw: num(r.p95_kw),
-    import_kwh: num(r.import_kwh),
-    export_kwh: num(r.export_kwh),
-    q_mean_kvar: numOrNull(r.q_mean_kvar),
-    legs: legs.map((leg, k) => ({
-      leg: num(leg),
-      v_min: num((r.v_min as number[])[k]),
-      v_mean: num((r.v_mean as number[])[k]),
-      v_max: num((r.v_max as number[])[k]),
-    })),
-    meters_reporting: num(r.meters_reporting),
-    meters_connected: num(r.meters_connected),
-    readings: num(r.readings),
-    ami_coverage_pct: num(r.ami_coverage_pct),
-    data_quality: quality(r.data_quality),
-    imputed_kw: num(r.imputed_kw),
-    imputed_meters: num(r.imputed_meters),
-    profile_source: String(r.profile_source) as ProfileSource,
+    data_quality: dataQualityOf(r.data_quality),
   };
 }

@@ -11,6 +11,7 @@ SELECT
 --  slot_start_ms,
 -- @end
     version,
+    is_final,
     net_mean_kw,
     min_kw,
     max_kw,
