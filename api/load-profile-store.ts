@@ -69,10 +69,6 @@ export class LoadProfileStore {
     return this.loaded && fromMs >= this.floorMs;
   }
 
-  hasDt(dtId: string): boolean {
-    return this.dts.has(dtId);
-  }
-
   /** Compressed bytes held (the rendered slots; the per-slot bookkeeping adds ~17 bytes a slot). */
   bytes(): number {
     return this.compressedBytes;

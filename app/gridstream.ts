@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { generateApiKey, parseApiKeys } from '../api/auth.js';
+import type { DtOf } from '../api/impedance-store.js';
 import { buildApi } from '../api/server.js';
 import type { GridstreamConfig } from '../core/config.js';
 import { createMetrics, type Metrics } from '../core/metrics.js';
@@ -33,6 +34,11 @@ export async function startGridstream(
   try {
     pipeline = await startPipeline(edges, config, metrics, roles);
     const running = pipeline;
+    // What the in-memory stores' routes know of a DT: its tenant and feeder in the topology table.
+    const dtOf: DtOf = (dtId) => {
+      const t = running.topology.index.transformers.get(dtId);
+      return t && { tenant: t.tenant, feeder: t.feeder_id };
+    };
     const api = await buildApi({
       warehouse: edges.warehouse,
       keys,
@@ -45,17 +51,14 @@ export async function startGridstream(
       loadProfiles: running.loadProfiles
         ? {
             store: running.loadProfiles,
-            ownerOf: (dtId) => running.topology.index.transformers.get(dtId)?.tenant,
+            dtOf,
             served: (source) => metrics.loadProfileResponses.inc({ source }),
           }
         : undefined,
       impedanceRows: running.impedanceRows
         ? {
             store: running.impedanceRows,
-            dtOf: (dtId) => {
-              const t = running.topology.index.transformers.get(dtId);
-              return t && { tenant: t.tenant, feeder: t.feeder_id };
-            },
+            dtOf,
             served: (source) => metrics.impedanceLookups.inc({ source }),
           }
         : undefined,

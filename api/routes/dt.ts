@@ -7,15 +7,16 @@ import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { envelopeOfRow } from '../../io/warehouse/records.js';
 import { profileHead, profileSlot } from '../load-profile-slot.js';
+import type { DtOf } from '../impedance-store.js';
 import type { LoadProfileStore } from '../load-profile-store.js';
 import { requestedRange, round } from '../time-range.js';
 import { forbidden, requireDt, tenantOf } from '../tenancy.js';
 
-/** The load profiles the API serves from memory, and whom the topology table says a DT belongs to. */
+/** The load profiles the API serves from memory, and what the topology table says of a DT. */
 export interface LoadProfiles {
   store: LoadProfileStore;
-  /** The tenant of a DT in the topology table; undefined when the table does not know it. */
-  ownerOf(dtId: string): string | undefined;
+  /** A DT's tenant and feeder in the topology table. */
+  dtOf: DtOf;
   /** Counts a response by where it was read. */
   served(source: 'memory' | 'warehouse'): void;
 }
@@ -77,7 +78,7 @@ export function dtRoutes(
       });
       const tenant = tenantOf(request);
       // In memory when the range is held and the topology table knows the DT's owner; else the warehouse.
-      const owner = options.profiles?.ownerOf(id);
+      const owner = options.profiles?.dtOf(id)?.tenant;
       const stored = owner === undefined ? null : options.profiles!.store.profile(id, from, to);
       if (stored) {
         if (owner !== tenant) throw forbidden(tenant, `transformer ${JSON.stringify(id)}`);

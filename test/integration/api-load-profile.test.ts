@@ -9,9 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseApiKeys } from '../../api/auth.js';
 import { buildApi } from '../../api/server.js';
 import { startGridstream, type Gridstream } from '../../app/gridstream.js';
-import { loadConfig, type GridstreamConfig } from '../../core/config.js';
 import { DAY_MS, SLOT_MS } from '../../core/time.js';
-import { OTHER_TENANT_KEY, TEST_API_KEY } from '../support/gridstream.js';
+import { OTHER_TENANT_KEY, TEST_API_KEY, testConfig } from '../support/gridstream.js';
 import { meter, transformer } from '../support/topology.js';
 
 const topology = {
@@ -50,14 +49,7 @@ async function waitForProfiles(g: Gridstream): Promise<void> {
 
 describe('load profiles served from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-profiles-'));
-  const config: GridstreamConfig = {
-    ...loadConfig({}),
-    dataDir,
-    httpPort: 0,
-    mqttPort: 0,
-    apiKeys: `${TEST_API_KEY},${OTHER_TENANT_KEY}:utility-b`,
-    partitions: 4,
-  };
+  const config = testConfig(dataDir);
   let g: Gridstream;
   /** The same routes without the in-memory profiles: every answer from the warehouse. */
   let fromWarehouse: FastifyInstance;
@@ -159,11 +151,16 @@ describe('load profiles served from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => 
     expect(await status(`/v1/dt/dt-a/load-profile?days=1`, OTHER_TENANT_KEY)).toBe(403);
     expect(await status(`/v1/dt/dt-other/load-profile?days=1`, TEST_API_KEY)).toBe(403);
     expect(await status(`/v1/dt/dt-zzz/load-profile?days=1`, TEST_API_KEY)).toBe(404);
-    const tier = (JSON.parse(await reference(paths[0]!)) as { data_quality: string }).data_quality;
+    // Two hours of readings in 30 days: AMI coverage far below 90 %, so the profile is ami-imputed.
+    expect((JSON.parse(await reference(paths[0]!)) as { data_quality: string }).data_quality).toBe(
+      'ami-imputed',
+    );
     const below = await fetch(`${g.url}${paths[0]}&min_data_quality=ami-direct`, {
       headers: { 'x-api-key': TEST_API_KEY },
     });
-    expect(below.status).toBe(tier === 'ami-direct' ? 200 : 422);
+    expect(below.status).toBe(422);
+    expect(((await below.json()) as { error: string }).error).toBe('data_quality_below_minimum');
+    expect(await status(`${paths[0]}&min_data_quality=ami-imputed`, TEST_API_KEY)).toBe(200);
   });
 
   it('answers the same after a restart, from the warehouse history it loads at start', async () => {

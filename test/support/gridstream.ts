@@ -10,13 +10,9 @@ export const TEST_API_KEY = 'test-key-0123456789';
 /** A key of another tenant, `utility-b`. */
 export const OTHER_TENANT_KEY = 'other-tenant-key-9876543210';
 
-/** A whole embedded gridstream on free ports with its own data directory, removed on stop. */
-export async function startTestGridstream(
-  overrides: Partial<GridstreamConfig> = {},
-  roles?: readonly Role[],
-): Promise<Gridstream & { dataDir: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-test-'));
-  const config: GridstreamConfig = {
+/** The configuration of a test gridstream: free ports, the two test keys, 4 partitions, data in `dataDir`. */
+export function testConfig(dataDir: string, overrides: Partial<GridstreamConfig> = {}): GridstreamConfig {
+  return {
     ...loadConfig({}),
     dataDir,
     httpPort: 0,
@@ -25,7 +21,15 @@ export async function startTestGridstream(
     partitions: 4,
     ...overrides,
   };
-  const gridstream = await startGridstream(config, { host: '127.0.0.1', roles });
+}
+
+/** A whole embedded gridstream on free ports with its own data directory, removed on stop. */
+export async function startTestGridstream(
+  overrides: Partial<GridstreamConfig> = {},
+  roles?: readonly Role[],
+): Promise<Gridstream & { dataDir: string }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-test-'));
+  const gridstream = await startGridstream(testConfig(dataDir, overrides), { host: '127.0.0.1', roles });
   return {
     ...gridstream,
     dataDir,
