@@ -1,6 +1,7 @@
 import { DAY_MS } from '../core/time.js';
 import type { QueryParams } from '../io/warehouse/warehouse.js';
 import type { ImpedanceDaily } from '../schemas/types.gen.js';
+import type { DtOf } from './in-memory.js';
 
 /** What the store keeps of an impedance record (topic gridstream.impedance, or a warehouse row). */
 export type ImpedanceFacts = Pick<
@@ -54,9 +55,6 @@ export interface ImpedanceRowOut {
   TransformerId: string;
   PremiseId: string | null;
 }
-
-/** What the topology table says of a DT: its tenant and feeder; undefined when the table does not know it. */
-export type DtOf = (dtId: string) => { tenant: string; feeder: string } | undefined;
 
 /** The list filters that name meters, and how a row's identity answers each. */
 const NARROWING = ['service_points', 'meter_numbers', 'serial_numbers', 'premises', 'transformers'] as const;

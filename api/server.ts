@@ -6,7 +6,10 @@ import type { ApiKeys } from './auth.js';
 import { ApiError, errorHandler } from './errors.js';
 import { tokenBucketLimiter } from './rate-limit.js';
 import { dispatchRoutes } from './routes/dispatches.js';
-import { dtRoutes, type LoadProfiles } from './routes/dt.js';
+import { dtRoutes } from './routes/dt.js';
+import type { ImpedanceStore } from './impedance-store.js';
+import type { InMemory } from './in-memory.js';
+import type { LoadProfileStore } from './load-profile-store.js';
 import { dtStressRoutes } from './routes/dt-stress.js';
 import { hostingRoutes } from './routes/hosting.js';
 import { feederRoutes } from './routes/feeder.js';
@@ -33,9 +36,9 @@ export interface ApiDependencies {
   /** Called after a webhook subscription changes (the sender in this process reloads them at once). */
   onWebhooksChanged?: () => void;
   /** Load profiles kept in memory (pipelines/serving-view.ts) and the owner of a DT in the topology table. */
-  loadProfiles?: LoadProfiles;
+  loadProfiles?: InMemory<LoadProfileStore>;
   /** Impedance rows kept in memory, and a DT's tenant and feeder in the topology table. */
-  impedanceRows?: Parameters<typeof impedanceRoutes>[2];
+  impedanceRows?: InMemory<ImpedanceStore>;
   /** Liveness details for /healthz (e.g. consumer lag); a thrown error makes it 503. */
   health?: () => Promise<Record<string, unknown>>;
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { generateApiKey, parseApiKeys } from '../api/auth.js';
-import type { DtOf } from '../api/impedance-store.js';
+import type { DtOf } from '../api/in-memory.js';
 import { buildApi } from '../api/server.js';
 import type { GridstreamConfig } from '../core/config.js';
 import { createMetrics, type Metrics } from '../core/metrics.js';
@@ -35,6 +35,7 @@ export async function startGridstream(
     pipeline = await startPipeline(edges, config, metrics, roles);
     const running = pipeline;
     // What the in-memory stores' routes know of a DT: its tenant and feeder in the topology table.
+    const stores = running.inMemory ?? undefined;
     const dtOf: DtOf = (dtId) => {
       const t = running.topology.index.transformers.get(dtId);
       return t && { tenant: t.tenant, feeder: t.feeder_id };
@@ -48,31 +49,24 @@ export async function startGridstream(
       rateLimit: { perSecond: config.apiRateLimit, burst: config.apiRateBurst },
       loadTopology: (file, source) => running.loadTopology(file, source),
       onWebhooksChanged: () => running.webhooks?.refreshSubscriptions(),
-      loadProfiles: running.loadProfiles
-        ? {
-            store: running.loadProfiles,
-            dtOf,
-            served: (source) => metrics.loadProfileResponses.inc({ source }),
-          }
-        : undefined,
-      impedanceRows: running.impedanceRows
-        ? {
-            store: running.impedanceRows,
-            dtOf,
-            served: (source) => metrics.impedanceLookups.inc({ source }),
-          }
-        : undefined,
+      loadProfiles: stores && {
+        store: stores.loadProfiles,
+        dtOf,
+        served: (source) => metrics.loadProfileResponses.inc({ source }),
+      },
+      impedanceRows: stores && {
+        store: stores.impedance,
+        dtOf,
+        served: (source) => metrics.impedanceLookups.inc({ source }),
+      },
       health: async () =>
-        running.loadProfiles
+        stores
           ? {
               load_profiles: {
-                ready: running.loadProfiles.ready(),
-                compressed_bytes: running.loadProfiles.bytes(),
+                ready: stores.loadProfiles.ready(),
+                compressed_bytes: stores.loadProfiles.bytes(),
               },
-              impedance: {
-                ready: running.impedanceRows?.ready() ?? false,
-                rows: running.impedanceRows?.size() ?? 0,
-              },
+              impedance: { ready: stores.impedance.ready(), rows: stores.impedance.size() },
             }
           : {},
       // Every role serves /metrics and /healthz; only the api role serves /v1.

@@ -2,6 +2,7 @@ import type { GridstreamConfig } from '../core/config.js';
 import type { Metrics } from '../core/metrics.js';
 import { ImpedanceStore, impedanceOfRow } from '../api/impedance-store.js';
 import { envelopeOfRow } from '../io/warehouse/records.js';
+import type { InMemoryStores } from '../api/in-memory.js';
 import { LoadProfileStore } from '../api/load-profile-store.js';
 import { TopologyError, unknownTransformerProblems, type TopologyFile } from '../core/topology.js';
 import type { Broker } from '../io/broker/broker.js';
@@ -61,10 +62,8 @@ export interface Pipeline {
   readonly topology: TopologyTable;
   /** The webhook sender (processor role), or null. */
   readonly webhooks: WebhookTask | null;
-  /** The load profiles the API serves from memory (api role, GRIDSTREAM_API_MEMORY_DAYS > 0), or null. */
-  readonly loadProfiles: LoadProfileStore | null;
-  /** The impedance rows the API's on-demand look-up answers from (as loadProfiles), or null. */
-  readonly impedanceRows: ImpedanceStore | null;
+  /** The stores the API answers from in memory (api role, GRIDSTREAM_API_MEMORY_DAYS > 0), or null. */
+  readonly inMemory: InMemoryStores | null;
   /** Publishes a topology load as a new version; resolves once ingest and processors see it. */
   loadTopology(file: TopologyFile, source: string): Promise<number>;
   /** Resolves when everything ingested so far is in the warehouse (envelopes included). */
@@ -213,8 +212,7 @@ export async function startPipeline(
   return {
     topology,
     webhooks,
-    loadProfiles: profileStore,
-    impedanceRows: impedanceStore,
+    inMemory: profileStore && impedanceStore && { loadProfiles: profileStore, impedance: impedanceStore },
     async loadTopology(file, source) {
       const problems = unknownTransformerProblems(file, new Set(topology.index.transformers.keys()));
       if (problems.length) throw new TopologyError(problems);

@@ -7,25 +7,16 @@ import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { envelopeOfRow } from '../../io/warehouse/records.js';
 import { profileHead, profileSlot } from '../load-profile-slot.js';
-import type { DtOf } from '../impedance-store.js';
+import type { InMemory } from '../in-memory.js';
 import type { LoadProfileStore } from '../load-profile-store.js';
 import { requestedRange, round } from '../time-range.js';
 import { forbidden, requireDt, tenantOf } from '../tenancy.js';
-
-/** The load profiles the API serves from memory, and what the topology table says of a DT. */
-export interface LoadProfiles {
-  store: LoadProfileStore;
-  /** A DT's tenant and feeder in the topology table. */
-  dtOf: DtOf;
-  /** Counts a response by where it was read. */
-  served(source: 'memory' | 'warehouse'): void;
-}
 
 /** Transformer endpoints. They read what the processors wrote and never recompute it. */
 export function dtRoutes(
   app: FastifyInstance,
   warehouse: Warehouse,
-  options: { retentionDays: number; profiles?: LoadProfiles | undefined },
+  options: { retentionDays: number; profiles?: InMemory<LoadProfileStore> | undefined },
 ) {
   app.get(
     '/v1/dt',

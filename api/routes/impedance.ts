@@ -8,7 +8,8 @@ import {
   type ImpedanceFilter,
 } from '../impedance-query.js';
 import { forbidden, tenantOf, tenantsOf } from '../tenancy.js';
-import type { DtOf, ImpedanceStore } from '../impedance-store.js';
+import type { ImpedanceStore } from '../impedance-store.js';
+import type { InMemory } from '../in-memory.js';
 
 /** Most rows one on-demand request returns (seed 003: "Maximum result size. 1,000 rows"). */
 export const ON_DEMAND_MAX_ROWS = 1000;
@@ -49,7 +50,7 @@ export async function checkTransformerFilter(
 export function impedanceRoutes(
   app: FastifyInstance,
   warehouse: Warehouse,
-  memory?: { store: ImpedanceStore; dtOf: DtOf; served(source: 'memory' | 'warehouse'): void },
+  memory?: InMemory<ImpedanceStore>,
 ) {
   app.post<{ Body: Record<string, unknown> & { limit?: number; offset?: number } }>(
     '/v1/impedance/on-demand',

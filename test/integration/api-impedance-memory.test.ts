@@ -168,9 +168,9 @@ describe('on-demand impedance from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => {
     const legDays = new Set(
       records.filter((r) => r.day >= TODAY - 30 * DAY_MS).map((r) => `${r.meter_id} ${r.leg} ${r.day}`),
     );
-    for (let i = 0; i < 200 && g.pipeline.impedanceRows!.size() < legDays.size; i++)
+    for (let i = 0; i < 200 && g.pipeline.inMemory!.impedance.size() < legDays.size; i++)
       await new Promise((r) => setTimeout(r, 50));
-    expect(g.pipeline.impedanceRows!.size()).toBe(legDays.size);
+    expect(g.pipeline.inMemory!.impedance.size()).toBe(legDays.size);
     warehouseOnly = await buildApi({
       warehouse: g.edges.warehouse,
       keys: parseApiKeys(`${TEST_API_KEY},${OTHER_TENANT_KEY}:utility-b`),
@@ -217,7 +217,7 @@ describe('on-demand impedance from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => {
       }
     expect(parts).toBeGreaterThan(5); // the meters' rows really were split between the parts
     fromWarehouseRows.markLoaded();
-    expect(fromWarehouseRows.size()).toBe(g.pipeline.impedanceRows!.size());
+    expect(fromWarehouseRows.size()).toBe(g.pipeline.inMemory!.impedance.size());
     const dtOf = (dtId: string) => {
       const t = g.pipeline.topology.index.transformers.get(dtId);
       return t && { tenant: t.tenant, feeder: t.feeder_id };
@@ -226,7 +226,7 @@ describe('on-demand impedance from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => {
       const { params } = impedanceFilter({ ...inWindow, ...filters }, ON_DEMAND_DATES);
       const tenant = key === TEST_API_KEY ? 'default' : 'utility-b';
       expect(fromWarehouseRows.lookup(params, tenant, dtOf, 1001, 0), JSON.stringify(filters)).toEqual(
-        g.pipeline.impedanceRows!.lookup(params, tenant, dtOf, 1001, 0),
+        g.pipeline.inMemory!.impedance.lookup(params, tenant, dtOf, 1001, 0),
       );
     }
   });

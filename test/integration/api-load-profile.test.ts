@@ -42,9 +42,9 @@ function getRaw(
 }
 
 async function waitForProfiles(g: Gridstream): Promise<void> {
-  for (let i = 0; i < 600 && !g.pipeline.loadProfiles?.covers(NOW - DAY_MS); i++)
+  for (let i = 0; i < 600 && !g.pipeline.inMemory?.loadProfiles.covers(NOW - DAY_MS); i++)
     await new Promise((r) => setTimeout(r, 50));
-  expect(g.pipeline.loadProfiles?.covers(NOW - DAY_MS)).toBe(true);
+  expect(g.pipeline.inMemory?.loadProfiles.covers(NOW - DAY_MS)).toBe(true);
 }
 
 describe('load profiles served from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => {
