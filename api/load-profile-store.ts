@@ -1,4 +1,4 @@
-import { deflateSegment, inflateSegment, type DeflateSegment } from '../core/gzip-segments.js';
+import { deflateSegment, inflateSegments, type DeflateSegment } from '../core/gzip-segments.js';
 import { DAY_MS, SLOT_MS } from '../core/time.js';
 import { dataQualityLabel } from '../io/warehouse/rows.js';
 import type { DtEnvelope } from '../schemas/types.gen.js';
@@ -96,7 +96,7 @@ export class LoadProfileStore {
     let day = days.get(dayStart);
     const fragments: Array<Buffer | undefined> = new Array(SLOTS_PER_DAY);
     if (day) {
-      const text = inflateSegment(day.segment);
+      const text = inflateSegments([day.segment]);
       for (let i = 0; i < SLOTS_PER_DAY; i++)
         if (day.offsets[i + 1]! > day.offsets[i]!)
           fragments[i] = text.subarray(day.offsets[i], day.offsets[i + 1]);
@@ -173,7 +173,7 @@ export class LoadProfileStore {
         segments.push(day.segment);
         continue;
       }
-      let piece = inflateSegment(day.segment).subarray(day.offsets[a], day.offsets[b]);
+      let piece = inflateSegments([day.segment]).subarray(day.offsets[a], day.offsets[b]);
       if (segments.length === 0) piece = piece.subarray(1); // the array's first element has no comma
       segments.push(deflateSegment(piece, 1));
     }

@@ -25,11 +25,6 @@ export function deflateSegment(data: Buffer, level = 6): DeflateSegment {
   };
 }
 
-/** The uncompressed bytes of a segment. */
-export function inflateSegment(segment: DeflateSegment): Buffer {
-  return inflateRawSync(segment.bytes, { finishFlush: constants.Z_SYNC_FLUSH });
-}
-
 /** An empty final block with fixed Huffman codes: BFINAL=1, BTYPE=01, end-of-block. */
 const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
 /** Gzip header: magic, DEFLATE, no flags, no mtime, no extra flags, OS unknown. */
@@ -49,7 +44,7 @@ export function gzipOf(segments: readonly DeflateSegment[]): Buffer {
   return Buffer.concat([GZIP_HEADER, ...segments.map((s) => s.bytes), FINAL_BLOCK, trailer]);
 }
 
-/** The segments' uncompressed bytes in order, for a client that does not accept gzip. */
+/** The segments' uncompressed bytes in order (for a client that does not accept gzip, or to edit a piece). */
 export function inflateSegments(segments: readonly DeflateSegment[]): Buffer {
   const length = segments.reduce((n, s) => n + s.length, 0);
   // One output buffer of the known size (zlib's default 16 KB chunks would be gathered and copied again).
