@@ -1,6 +1,6 @@
 import { decode, type LogSchemaName } from '../core/codec.js';
 import { DAY_MS } from '../core/time.js';
-import type { Log, LogConsumer } from '../io/log/log.js';
+import { ownGroup, type Log, type LogConsumer } from '../io/log/log.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { TOPICS, type TopicId } from './topics.js';
@@ -58,9 +58,8 @@ export class ServingView<Id extends TopicId, T> {
   ) {}
 
   start(): void {
-    const name = this.options.name.replaceAll(' ', '-');
     this.consumer = this.log.consumer({
-      group: `${name}-view-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
+      group: ownGroup(`${this.options.name.replaceAll(' ', '-')}-view`),
       topics: [TOPICS[this.options.topic].name],
       fromBeginning: true,
     });

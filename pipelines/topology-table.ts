@@ -1,6 +1,6 @@
 import { decode, encode } from '../core/codec.js';
 import { TopologyIndex, type TopologyFile } from '../core/topology.js';
-import type { Log, LogConsumer } from '../io/log/log.js';
+import { ownGroup, type Log, type LogConsumer } from '../io/log/log.js';
 import type { TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
 import { TOPICS } from './topics.js';
 
@@ -25,7 +25,7 @@ export class TopologyTable {
 
   start(): void {
     this.consumer = this.log.consumer({
-      group: `topology-table-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
+      group: ownGroup('topology-table'),
       topics: [TOPICS.topologyTransformers.name, TOPICS.topologyMeters.name],
       fromBeginning: true,
     });

@@ -1,5 +1,5 @@
 import { decode } from '../core/codec.js';
-import type { Log, LogConsumer } from '../io/log/log.js';
+import { ownGroup, type Log, type LogConsumer } from '../io/log/log.js';
 import type { WeatherObservation } from '../schemas/types.gen.js';
 import { TOPICS } from './topics.js';
 
@@ -55,7 +55,7 @@ export class WeatherTable {
       }
     })();
     this.consumer = this.log.consumer({
-      group: `weather-table-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
+      group: ownGroup('weather-table'),
       topics: [TOPICS.weather.name],
       fromBeginning: true,
       // Lag is known only once the partitions are assigned (Kafka reports 0 before).

@@ -106,3 +106,12 @@ export function highestOffsets(records: LogRecord[]): Map<string, LogRecord> {
   }
   return last;
 }
+
+/**
+ * A consumer group of this process alone, for a table every instance keeps whole (topology, weather, the API's
+ * in-memory stores): as its only member the consumer reads every partition, and no other process shares its
+ * offsets.
+ */
+export function ownGroup(name: string): string {
+  return `${name}-${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
+}
