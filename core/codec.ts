@@ -12,6 +12,7 @@ import type {
   ImpedanceDaily,
   ImpedanceFlag,
   MeterReading,
+  MeterReadings,
   TopologyAsset,
   TopologyMeter,
   TopologyTransformer,
@@ -21,6 +22,7 @@ import type {
 /** Record types that travel on the log, by schema name. */
 export interface LogRecordTypes {
   MeterReading: MeterReading;
+  MeterReadings: MeterReadings;
   WeatherObservation: WeatherObservation;
   DispatchCommand: DispatchCommand;
   TopologyMeter: TopologyMeter;
@@ -82,6 +84,11 @@ export function encode<N extends LogSchemaName>(name: N, record: LogRecordTypes[
   scratch.copy(out, 0, 0, end);
   if (remember) encoded.set(out, { name, record });
   return out;
+}
+
+/** The schema id of a wire-format record, or undefined when it has no wire-format header. */
+export function schemaIdOf(buffer: Buffer): number | undefined {
+  return buffer.length >= 5 && buffer.readUInt8(0) === MAGIC ? buffer.readUInt32BE(1) : undefined;
 }
 
 export function decode<N extends LogSchemaName>(name: N, buffer: Buffer): LogRecordTypes[N] {

@@ -9,6 +9,7 @@ export type SchemaName =
   | 'WeatherPayload'
   | 'DispatchPayload'
   | 'MeterReading'
+  | 'MeterReadings'
   | 'WeatherObservation'
   | 'DispatchCommand'
   | 'TopologyMeter'

@@ -1,4 +1,4 @@
-import { decode } from '../core/codec.js';
+import { decode, schemaId, schemaIdOf } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Log } from '../io/log/log.js';
 import { READING_COLUMNS, readingLine, readingRow } from '../io/warehouse/rows.js';
@@ -13,7 +13,7 @@ import { undecodableRow, warehouseWriter } from './warehouse-sink.js';
 export const READINGS_GROUP = 'gridstream-readings';
 
 /**
- * The readings topic, read once: one consumer group whose members decode each reading once and feed it to
+ * The readings topic, read once: one consumer group whose members decode each record once and feed its readings to
  * every stage on it (envelopes, impedance) and to the warehouse's `readings` table. A batch's offsets are
  * committed only after the stages' outputs it caused are on the log and its readings are in the warehouse;
  * a record that does not decode is written as a dead letter instead. (Three groups, one per consumer, cost
@@ -34,7 +34,7 @@ export function startReadingsTask(options: {
     inputTopic: TOPICS.readings.name,
     decode: (record) => {
       try {
-        return decode('MeterReading', record.value);
+        return decodeReadings(record.value);
       } catch {
         return undefined;
       }
@@ -46,15 +46,16 @@ export function startReadingsTask(options: {
         const lines: string[] = [];
         const dead: Record<string, unknown>[] = [];
         for (let k = 0; k < records.length; k++) {
-          const value = values[k];
-          if (value !== undefined) {
-            if (direct) lines.push(readingLine(value));
-            else rows.push(readingRow(value));
+          const readings = values[k];
+          if (readings !== undefined) {
+            for (const reading of readings)
+              if (direct) lines.push(readingLine(reading));
+              else rows.push(readingRow(reading));
           } else {
             // Rare: decoded again for the reason the dead letter records.
             const record = records[k]!;
             try {
-              decode('MeterReading', record.value);
+              decodeReadings(record.value);
             } catch (error) {
               dead.push(undecodableRow(record, error as Error, metrics));
             }
@@ -68,8 +69,19 @@ export function startReadingsTask(options: {
       close: () => writer.close(),
     },
     onAssignment: (partitions) => metrics.assignedPartitions.set({ group: READINGS_GROUP }, partitions),
-    maxBatch: 10_000,
+    // Records, not readings: an upload of a quarter hour of one-minute readings is one record of fifteen.
+    maxBatch: 2_000,
   });
+}
+
+/**
+ * The readings of a record on the readings topic: an upload's MeterReadings (what the bridge writes) or a
+ * single MeterReading (what other producers may write). Throws, naming the problem, on anything else.
+ */
+export function decodeReadings(value: Buffer): ReadonlyArray<MeterReading> {
+  return schemaIdOf(value) === schemaId('MeterReadings')
+    ? decode('MeterReadings', value).readings
+    : [decode('MeterReading', value)];
 }
 
 /**

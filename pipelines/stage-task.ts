@@ -13,7 +13,7 @@ import type { Replayed, Stage } from './keyed-stage.js';
  * so far is durable.
  */
 export interface RecordSink<D> {
-  add(records: LogRecord[], values: ReadonlyArray<D | undefined>): Promise<void>;
+  add(records: LogRecord[], values: ReadonlyArray<ReadonlyArray<D> | undefined>): Promise<void>;
   written(): Promise<void>;
   close(): Promise<void>;
 }
@@ -22,8 +22,11 @@ export interface StageTaskOptions<D> {
   log: Log;
   group: string;
   inputTopic: string;
-  /** A record's value for the stages; undefined leaves it to the sink alone (e.g. undecodable, dead-lettered). */
-  decode(record: LogRecord): D | undefined;
+  /**
+   * A record's values for the stages, in order (one record can carry several, e.g. an upload's readings);
+   * undefined leaves it to the sink alone (e.g. undecodable, dead-lettered).
+   */
+  decode(record: LogRecord): ReadonlyArray<D> | undefined;
   stages: ReadonlyArray<Stage<D>>;
   sink?: RecordSink<D>;
   /** Called when the partitions owned here change (count), e.g. to export a metric. */
@@ -70,10 +73,9 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
           const committed = await consumer.committed(tp);
           const records = await log.replay(tp.topic, tp.partition, committed, replayLookbackMs);
           const out: Array<Replayed<D>> = [];
-          for (const record of records) {
-            const value = options.decode(record);
-            if (value !== undefined) out.push({ value, timestamp: record.timestamp });
-          }
+          for (const record of records)
+            for (const value of options.decode(record) ?? [])
+              out.push({ value, timestamp: record.timestamp });
           return out;
         });
         for (const stage of stages)
@@ -145,12 +147,13 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
       try {
         const records = await consumer.poll(options.maxBatch ?? 5_000, 100);
         polled = records.length;
-        const values = new Array<D | undefined>(records.length);
+        const values = new Array<ReadonlyArray<D> | undefined>(records.length);
         for (let k = 0; k < records.length; k++) {
           const record = records[k]!;
-          const value = options.decode(record);
-          values[k] = value;
-          if (value !== undefined) for (const stage of stages) stage.apply(record.partition, value);
+          const decoded = options.decode(record);
+          values[k] = decoded;
+          if (decoded !== undefined)
+            for (const value of decoded) for (const stage of stages) stage.apply(record.partition, value);
         }
         const now = Date.now();
         for (const stage of stages) stage.punctuate(now, stopping);

@@ -3,7 +3,7 @@ import type { TopicSpec } from '../io/log/log.js';
 
 /** Log topics, the schema of their values, and how they are keyed. */
 export const TOPICS = {
-  readings: { name: 'gridstream.readings', schema: 'MeterReading', key: 'DT id' },
+  readings: { name: 'gridstream.readings', schema: 'MeterReadings', key: 'DT id' },
   weather: { name: 'gridstream.weather', schema: 'WeatherObservation', key: 'station id' },
   dispatches: { name: 'gridstream.dispatches', schema: 'DispatchCommand', key: 'asset id' },
   dispatchChecks: { name: 'gridstream.dispatch-checks', schema: 'DispatchCheck', key: 'asset id' },

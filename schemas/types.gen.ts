@@ -337,6 +337,12 @@ export interface MeterReading {
   received_at: number;
 }
 
+/** One upload's validated readings on the log (topic gridstream.readings), keyed by the DT id they share: what the bridge writes for each MQTT telemetry message, so a meter that uploads a quarter hour of one-minute readings at once costs the log, the broker and every consumer one record rather than fifteen. Processors also accept single MeterReading records on the topic. */
+export interface MeterReadings {
+  /** In the order the message held them; all of one meter, so of one DT. */
+  readings: Array<MeterReading>;
+}
+
 export interface LegPayload {
   /** Leg (phase) number, 1 to 3. */
   leg: number;

@@ -5,6 +5,7 @@ import { renderTypes } from '../../core/avro-typescript.js';
 import { decode, encode, schemaId } from '../../core/codec.js';
 import { schemasDir } from '../../core/paths.js';
 import { avroType } from '../../core/schemas.js';
+import { decodeReadings } from '../../pipelines/readings-task.js';
 import { sampleEnvelope } from '../support/records.js';
 
 describe('schemas', () => {
@@ -21,6 +22,7 @@ describe('schemas', () => {
       'TopologyTransformer',
       'DtEnvelope',
       'DeadLetter',
+      'MeterReadings',
     ] as const;
     const ids = names.map(schemaId);
     expect(new Set(ids).size).toBe(names.length);
@@ -39,5 +41,30 @@ describe('schemas', () => {
     const reading = encode('WeatherObservation', { station_id: 's', ts: 0, ambient_c: 20, received_at: 0 });
     expect(() => decode('DtEnvelope', reading)).toThrow(/expected schema id/);
     expect(() => decode('WeatherObservation', Buffer.from([1, 0, 0, 0, 2]))).toThrow(/magic byte/);
+  });
+
+  it('reads the readings topic in both shapes: an upload (MeterReadings) and a single MeterReading', () => {
+    const reading = (minute: number) => ({
+      meter_id: 'm-1',
+      dt_id: 'dt-1',
+      ts: Date.UTC(2026, 6, 1, 10, minute),
+      p_kw: minute / 10,
+      q_kvar: minute % 2 ? null : 0.25,
+      legs: [{ leg: 1, v: 230 + minute, i: 4 }],
+      e_imp_kwh: null,
+      e_exp_kwh: minute === 3 ? 12.5 : null,
+      received_at: Date.UTC(2026, 6, 1, 10, 15),
+    });
+    const upload = Array.from({ length: 15 }, (_, minute) => reading(minute));
+    const batch = encode('MeterReadings', { readings: upload });
+    expect(batch.readUInt32BE(1)).toBe(schemaId('MeterReadings'));
+    expect(decodeReadings(batch)).toEqual(upload);
+    // Fresh bytes (as a Kafka consumer gets them), not the buffer this process encoded.
+    expect(decodeReadings(Buffer.from(batch))).toEqual(upload);
+    expect(decodeReadings(Buffer.from(encode('MeterReading', reading(7))))).toEqual([reading(7)]);
+    expect(() => decodeReadings(Buffer.from(encode('DtEnvelope', sampleEnvelope)))).toThrow(
+      /expected schema id/,
+    );
+    expect(() => decodeReadings(Buffer.from('{"p_kw":1}'))).toThrow(/magic byte/);
   });
 });
