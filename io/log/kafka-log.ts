@@ -336,7 +336,11 @@ class KafkaConsumer implements LogConsumer {
         'partition.assignment.strategy': 'range',
         'session.timeout.ms': 10_000,
         'heartbeat.interval.ms': 1_000,
+        // A lingering consumer lets the broker hold a fetch until it has this much (or the linger is over):
+        // without it every fetch returns at the first new record, and a busy topic costs the broker and this
+        // client a request per handful of records.
         'fetch.wait.max.ms': Math.max(10, options.lingerMs ?? 100),
+        'fetch.min.bytes': options.lingerMs ? 256 * 1024 : 1,
         // Memory: what librdkafka prefetches beyond the records handed out, per member (default 64 MiB), and
         // the most one fetch response may carry (default 50 MiB). A processor has several members; a few MiB
         // each still keeps a member busy between fetches at tens of thousands of records a second.

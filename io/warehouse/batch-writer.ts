@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import PQueue from 'p-queue';
@@ -37,18 +37,18 @@ export class RowsNotWrittenError extends Error {
 
 interface Batch {
   rows: EncodedRows;
-  token: string;
+  token: string | undefined;
 }
 
 /**
  * A table's rows waiting for their batch to fill, and its insert queue. Rows are kept as the JSONEachRow
- * lines the warehouse will parse: each row is serialized once, and the same text is sized, hashed and sent.
+ * lines the warehouse will parse: each row is serialized once, and the same text is sized, sent and (for a
+ * warehouse that takes dedup tokens) hashed, the batch at once.
  */
 class TableBuffer {
   lines: string[] = [];
   columns: readonly string[] = [];
   bytes = 0;
-  hash: Hash = createHash('sha256');
   timer: NodeJS.Timeout | undefined;
   /** Rows cut into batches whose insert has not succeeded yet. */
   inFlightRows = 0;
@@ -64,7 +64,7 @@ class TableBuffer {
  * Buffers rows per table and inserts them in batches, because ClickHouse wants few large inserts, not many
  * small ones. It never drops a row: a failed insert is retried with capped exponential backoff until it
  * succeeds (or close() is told to give up). Each batch carries a deterministic insert-deduplication token,
- * the table plus a hash of the batch's JSON, so a retry after an ambiguous failure (the insert succeeded but
+ * the table plus a SHA-256 of the batch's JSON, so a retry after an ambiguous failure (the insert succeeded but
  * the reply was lost) cannot insert the batch twice. A server without insert_deduplication_token (before
  * 22.3, e.g. Debian's 18.16) stores such a retry again; every table is a ReplacingMergeTree keyed so that
  * the copy replaces the original, so it counts once under FINAL (io/warehouse/README.md).
@@ -127,7 +127,6 @@ export class BatchWriter {
   private take(table: string, buffer: TableBuffer, line: string): void {
     buffer.lines.push(line);
     buffer.bytes += line.length;
-    buffer.hash.update(line);
     if (buffer.lines.length >= this.maxRows || buffer.bytes >= this.maxBytes) this.cut(table, buffer);
   }
 
@@ -225,10 +224,12 @@ export class BatchWriter {
       payload: Buffer.from(buffer.lines.join('')),
       rows: buffer.lines.length,
     };
-    const batch: Batch = { rows, token: `gridstream:${table}:${buffer.hash.digest('hex')}` };
+    const token = this.warehouse.dedupTokens
+      ? `gridstream:${table}:${createHash('sha256').update(rows.payload).digest('hex')}`
+      : undefined;
+    const batch: Batch = { rows, token };
     buffer.lines = [];
     buffer.bytes = 0;
-    buffer.hash = createHash('sha256');
     buffer.inFlightRows += rows.rows;
     const inserted = buffer.queue.add(async () => {
       await this.insertUntilDone(table, batch);

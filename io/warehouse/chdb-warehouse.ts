@@ -28,6 +28,7 @@ export class ChdbWarehouse implements Warehouse {
   readonly kind = 'embedded' as const;
   /** The embedded engine is current ClickHouse: the SQL runs as written (gates keep their @if lines). */
   readonly dialect = CURRENT;
+  readonly dedupTokens = true;
   private readonly session: Session;
   private readonly sql = new SqlAdapter(CURRENT);
 

@@ -49,6 +49,7 @@ export class ServerWarehouse implements Warehouse {
   /** The server's version, as detected by connect(). */
   readonly version: ClickHouseVersion;
   readonly dialect: ClickHouseVersion;
+  readonly dedupTokens: boolean;
   private readonly settings: ReturnType<typeof sessionSettings>;
   private readonly sql: SqlAdapter;
   /** No Bool type in the tables' dialect: Bool columns are LEGACY_BOOL_TYPE, read and written by name. */
@@ -61,6 +62,7 @@ export class ServerWarehouse implements Warehouse {
   ) {
     this.version = options.version ?? CURRENT;
     this.dialect = options.dialect ?? this.version;
+    this.dedupTokens = supports(this.version, 'insert_deduplication_token');
     this.settings = sessionSettings(this.version);
     this.sql = new SqlAdapter(this.dialect);
     this.legacyBools = !supports(this.dialect, 'bool');
@@ -206,7 +208,7 @@ export class ServerWarehouse implements Warehouse {
       `INSERT INTO ${quoteTableName(table)} (${columns.map(quoteIdentifier).join(', ')}) ` +
       'FORMAT JSONEachRow';
     const dedup =
-      options.dedupToken !== undefined && supports(this.version, 'insert_deduplication_token')
+      options.dedupToken !== undefined && this.dedupTokens
         ? { insert_deduplication_token: options.dedupToken }
         : {};
     try {

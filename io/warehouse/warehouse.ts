@@ -17,6 +17,11 @@ export interface Warehouse {
    * table layout after a server upgrade). command() and query() adapt the SQL they are given to it.
    */
   readonly dialect: ClickHouseVersion;
+  /**
+   * Whether insertEncoded() uses a `dedupToken` (insert_deduplication_token): writers compute one only then
+   * (hashing every batch costs a busy writer real CPU, for nothing on a server that cannot use it).
+   */
+  readonly dedupTokens: boolean;
   /** Runs a statement that returns no rows (DDL, ALTER, INSERT ... SELECT). {name:Type} placeholders bind params. */
   command(sql: string, params?: QueryParams): Promise<void>;
   /**

@@ -43,6 +43,9 @@ class Switchboard implements Warehouse {
   get dialect() {
     return this.inner.dialect;
   }
+  get dedupTokens() {
+    return this.inner.dedupTokens;
+  }
   command(sql: string, params?: QueryParams) {
     return this.inner.command(sql, params);
   }
