@@ -1,7 +1,9 @@
 import { decode, schemaId, schemaIdOf } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Log } from '../io/log/log.js';
-import { READING_COLUMNS, readingLine, readingRow } from '../io/warehouse/rows.js';
+import { RowBinaryBuffer, rowBinaryEncoder } from '../io/warehouse/row-binary.js';
+import { READING_BINARY_COLUMNS, READING_COLUMNS, readingLine, readingRow } from '../io/warehouse/rows.js';
+import { sqlQuery } from '../io/warehouse/sql-files.js';
 import { TABLES } from '../io/warehouse/tables.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { MeterReading } from '../schemas/types.gen.js';
@@ -28,6 +30,8 @@ export function startReadingsTask(options: {
   const { metrics, warehouse } = options;
   const writer = warehouseWriter(warehouse, metrics);
   const direct = rendersLikeWarehouse(warehouse);
+  const binary = readingsInRowBinary(warehouse);
+  const out = new RowBinaryBuffer();
   return startStageTask<MeterReading>({
     log: options.log,
     group: READINGS_GROUP,
@@ -45,11 +49,16 @@ export function startReadingsTask(options: {
         const rows: Record<string, unknown>[] = [];
         const lines: string[] = [];
         const dead: Record<string, unknown>[] = [];
+        const write = await binary();
+        let written = 0;
         for (let k = 0; k < records.length; k++) {
           const readings = values[k];
           if (readings !== undefined) {
             for (const reading of readings)
-              if (direct) lines.push(readingLine(reading));
+              if (write) {
+                write(out, reading);
+                written++;
+              } else if (direct) lines.push(readingLine(reading));
               else rows.push(readingRow(reading));
           } else {
             // Rare: decoded again for the reason the dead letter records.
@@ -61,6 +70,7 @@ export function startReadingsTask(options: {
             }
           }
         }
+        await writer.addRowBinary(TABLES.readings, READING_COLUMNS, out.take(), written);
         await writer.addEncoded(TABLES.readings, READING_COLUMNS, lines);
         await writer.add(TABLES.readings, rows);
         await writer.add(TABLES.deadLetters, dead);
@@ -82,6 +92,35 @@ export function decodeReadings(value: Buffer): ReadonlyArray<MeterReading> {
   return schemaIdOf(value) === schemaId('MeterReadings')
     ? decode('MeterReadings', value).readings
     : [decode('MeterReading', value)];
+}
+
+/**
+ * The readings' RowBinary writer for a warehouse that takes RowBinary, built from the readings table's column
+ * types; null (JSONEachRow lines instead) for one that does not, or whose readings table has a column this
+ * writer cannot fill. While the types cannot be read (the warehouse is away), batches go as lines and the
+ * next one asks again.
+ */
+export function readingsInRowBinary(
+  warehouse: Warehouse,
+): () => Promise<((out: RowBinaryBuffer, reading: MeterReading) => void) | null> {
+  if (!warehouse.rowBinary) return () => Promise.resolve(null);
+  let known: ((out: RowBinaryBuffer, reading: MeterReading) => void) | null | undefined;
+  return async () => {
+    if (known !== undefined) return known;
+    let columns: Array<{ name: string; type: string }>;
+    try {
+      columns = await warehouse.query(sqlQuery('table_columns'), { table: TABLES.readings });
+    } catch {
+      return null;
+    }
+    try {
+      known = rowBinaryEncoder(READING_BINARY_COLUMNS, new Map(columns.map((c) => [c.name, c.type])));
+    } catch (error) {
+      console.error(`readings: inserted as JSONEachRow, not RowBinary: ${(error as Error).message}`);
+      known = null;
+    }
+    return known;
+  };
 }
 
 /**

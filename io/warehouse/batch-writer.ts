@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import PQueue from 'p-queue';
 
-import type { EncodedRows, Warehouse } from './warehouse.js';
+import type { EncodedRows, InsertFormat, Warehouse } from './warehouse.js';
 
 type Row = Record<string, unknown>;
 
@@ -41,12 +41,15 @@ interface Batch {
 }
 
 /**
- * A table's rows waiting for their batch to fill, and its insert queue. Rows are kept as the JSONEachRow
- * lines the warehouse will parse: each row is serialized once, and the same text is sized, sent and (for a
- * warehouse that takes dedup tokens) hashed, the batch at once.
+ * A table's rows waiting for their batch to fill, and its insert queue. Rows are kept as the warehouse will
+ * parse them, JSONEachRow lines or RowBinary chunks: each row is serialized once, and the same bytes are sized,
+ * sent and (for a warehouse that takes dedup tokens) hashed, the batch at once.
  */
 class TableBuffer {
-  lines: string[] = [];
+  /** JSONEachRow lines, or RowBinary chunks of several rows each. */
+  parts: Array<string | Buffer> = [];
+  rows = 0;
+  format: InsertFormat = 'JSONEachRow';
   columns: readonly string[] = [];
   bytes = 0;
   timer: NodeJS.Timeout | undefined;
@@ -103,8 +106,8 @@ export class BatchWriter {
     if (rows.length === 0) return Promise.resolve();
     const buffer = this.buffer(table);
     for (const row of rows) {
-      if (buffer.lines.length === 0) buffer.columns = Object.keys(row);
-      this.take(table, buffer, this.warehouse.encodeRow(row));
+      this.start(table, buffer, 'JSONEachRow', Object.keys(row));
+      this.take(table, buffer, this.warehouse.encodeRow(row), 1);
     }
     return this.added(table, buffer);
   }
@@ -118,21 +121,45 @@ export class BatchWriter {
     if (lines.length === 0) return Promise.resolve();
     const buffer = this.buffer(table);
     for (const line of lines) {
-      if (buffer.lines.length === 0) buffer.columns = columns;
-      this.take(table, buffer, line);
+      this.start(table, buffer, 'JSONEachRow', columns);
+      this.take(table, buffer, line, 1);
     }
     return this.added(table, buffer);
   }
 
-  private take(table: string, buffer: TableBuffer, line: string): void {
-    buffer.lines.push(line);
-    buffer.bytes += line.length;
-    if (buffer.lines.length >= this.maxRows || buffer.bytes >= this.maxBytes) this.cut(table, buffer);
+  /**
+   * As addEncoded(), for `rows` rows the caller wrote in RowBinary for these columns (a warehouse with
+   * `rowBinary`): one chunk, inserted whole in one batch.
+   */
+  addRowBinary(table: string, columns: readonly string[], chunk: Buffer, rows: number): Promise<void> {
+    if (this.closing) return Promise.reject(new Error(`warehouse writer is closed (adding to ${table})`));
+    if (rows === 0) return Promise.resolve();
+    const buffer = this.buffer(table);
+    this.start(table, buffer, 'RowBinary', columns);
+    this.take(table, buffer, chunk, rows);
+    return this.added(table, buffer);
+  }
+
+  /** Before rows of this format and columns: a buffer holding rows of another shape is cut first. */
+  private start(table: string, buffer: TableBuffer, format: InsertFormat, columns: readonly string[]): void {
+    if (buffer.rows > 0 && (buffer.format !== format || buffer.columns.join() !== columns.join()))
+      this.cut(table, buffer);
+    if (buffer.rows === 0) {
+      buffer.format = format;
+      buffer.columns = columns;
+    }
+  }
+
+  private take(table: string, buffer: TableBuffer, part: string | Buffer, rows: number): void {
+    buffer.parts.push(part);
+    buffer.rows += rows;
+    buffer.bytes += part.length;
+    if (buffer.rows >= this.maxRows || buffer.bytes >= this.maxBytes) this.cut(table, buffer);
   }
 
   /** After rows were taken: arms the table's delay and holds the caller back while the buffer is full. */
   private added(table: string, buffer: TableBuffer): Promise<void> {
-    if (buffer.lines.length > 0 && buffer.timer === undefined) {
+    if (buffer.rows > 0 && buffer.timer === undefined) {
       buffer.timer = setTimeout(() => this.cut(table, buffer), this.maxDelayMs);
     }
     if (this.bufferedTotal() <= this.maxBufferedRows) return Promise.resolve();
@@ -154,7 +181,7 @@ export class BatchWriter {
   async written(): Promise<void> {
     await Promise.all(
       [...this.tables.values()].map((buffer) => {
-        if (buffer.lines.length === 0) return buffer.last;
+        if (buffer.rows === 0) return buffer.last;
         if (buffer.nextBatch === undefined) {
           let resolve!: (inserted: Promise<void>) => void;
           const promise = new Promise<void>((r) => (resolve = r));
@@ -195,7 +222,7 @@ export class BatchWriter {
   /** Rows per table not yet in the warehouse (buffered or being inserted), e.g. for a gauge. */
   bufferedRows(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const [table, buffer] of this.tables) counts[table] = buffer.lines.length + buffer.inFlightRows;
+    for (const [table, buffer] of this.tables) counts[table] = buffer.rows + buffer.inFlightRows;
     return counts;
   }
 
@@ -210,7 +237,7 @@ export class BatchWriter {
 
   private bufferedTotal(): number {
     let total = 0;
-    for (const buffer of this.tables.values()) total += buffer.lines.length + buffer.inFlightRows;
+    for (const buffer of this.tables.values()) total += buffer.rows + buffer.inFlightRows;
     return total;
   }
 
@@ -218,17 +245,22 @@ export class BatchWriter {
   private cut(table: string, buffer: TableBuffer): void {
     clearTimeout(buffer.timer);
     buffer.timer = undefined;
-    if (buffer.lines.length === 0) return;
+    if (buffer.rows === 0) return;
     const rows: EncodedRows = {
       columns: buffer.columns,
-      payload: Buffer.from(buffer.lines.join('')),
-      rows: buffer.lines.length,
+      format: buffer.format,
+      payload:
+        buffer.format === 'RowBinary'
+          ? Buffer.concat(buffer.parts as Buffer[])
+          : Buffer.from((buffer.parts as string[]).join('')),
+      rows: buffer.rows,
     };
     const token = this.warehouse.dedupTokens
       ? `gridstream:${table}:${createHash('sha256').update(rows.payload).digest('hex')}`
       : undefined;
     const batch: Batch = { rows, token };
-    buffer.lines = [];
+    buffer.parts = [];
+    buffer.rows = 0;
     buffer.bytes = 0;
     buffer.inFlightRows += rows.rows;
     const inserted = buffer.queue.add(async () => {
@@ -249,7 +281,7 @@ export class BatchWriter {
    */
   private relieve(): void {
     for (const [table, buffer] of this.tables) {
-      if (buffer.inFlightRows === 0 && buffer.lines.length > 0) this.cut(table, buffer);
+      if (buffer.inFlightRows === 0 && buffer.rows > 0) this.cut(table, buffer);
     }
   }
 

@@ -29,6 +29,8 @@ export class ChdbWarehouse implements Warehouse {
   /** The embedded engine is current ClickHouse: the SQL runs as written (gates keep their @if lines). */
   readonly dialect = CURRENT;
   readonly dedupTokens = true;
+  /** chdb's raw inserts take text formats only. */
+  readonly rowBinary = false;
   private readonly session: Session;
   private readonly sql = new SqlAdapter(CURRENT);
 
@@ -106,6 +108,8 @@ export class ChdbWarehouse implements Warehouse {
   ): Promise<void> {
     if (rows.rows === 0) return;
     const { payload, columns } = rows;
+    if (rows.format !== 'JSONEachRow')
+      throw new Error(`the embedded engine takes JSONEachRow inserts, not ${rows.format} (into ${table})`);
     const settings =
       options.dedupToken === undefined ? undefined : { insert_deduplication_token: options.dedupToken };
     try {

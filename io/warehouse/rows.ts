@@ -8,6 +8,7 @@
  * or milliseconds from the number of digits, so text is the only unambiguous form; it parses the same on the
  * embedded engine and on any server whatever its date_time_input_format.
  */
+import type { BinaryColumn } from './row-binary.js';
 import type {
   DataQuality,
   DeadLetter,
@@ -19,6 +20,7 @@ import type {
   ImpedanceDaily,
   ImpedanceFlag,
   ImpedanceFlagKind,
+  LegReading,
   MeterReading,
   PowerUnit,
   TopologyAsset,
@@ -118,6 +120,21 @@ export const READING_COLUMNS: readonly string[] = [
  * readings are nearly every row gridstream inserts, and the row object, its three arrays and a generic
  * JSON.stringify cost a processor more than anything else it does a reading.
  */
+/** The readings table's columns as RowBinary writes them (io/warehouse/row-binary.ts), as READING_COLUMNS. */
+export const READING_BINARY_COLUMNS: ReadonlyArray<BinaryColumn<MeterReading>> = [
+  { name: 'meter_id', value: (r) => r.meter_id },
+  { name: 'dt_id', value: (r) => r.dt_id },
+  { name: 'ts', value: (r) => r.ts, time: true },
+  { name: 'p_kw', value: (r) => r.p_kw },
+  { name: 'q_kvar', value: (r) => r.q_kvar },
+  { name: 'legs.leg', value: (r) => r.legs, each: (l: LegReading) => l.leg },
+  { name: 'legs.v', value: (r) => r.legs, each: (l: LegReading) => l.v },
+  { name: 'legs.i', value: (r) => r.legs, each: (l: LegReading) => l.i },
+  { name: 'e_imp_kwh', value: (r) => r.e_imp_kwh },
+  { name: 'e_exp_kwh', value: (r) => r.e_exp_kwh },
+  { name: 'received_at', value: (r) => r.received_at, time: true },
+];
+
 export function readingLine(r: MeterReading): string {
   let leg = '';
   let v = '';

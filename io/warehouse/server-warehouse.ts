@@ -50,6 +50,7 @@ export class ServerWarehouse implements Warehouse {
   readonly version: ClickHouseVersion;
   readonly dialect: ClickHouseVersion;
   readonly dedupTokens: boolean;
+  readonly rowBinary = true;
   private readonly settings: ReturnType<typeof sessionSettings>;
   private readonly sql: SqlAdapter;
   /** No Bool type in the tables' dialect: Bool columns are LEGACY_BOOL_TYPE, read and written by name. */
@@ -206,7 +207,7 @@ export class ServerWarehouse implements Warehouse {
     const { payload, columns } = rows;
     const statement =
       `INSERT INTO ${quoteTableName(table)} (${columns.map(quoteIdentifier).join(', ')}) ` +
-      'FORMAT JSONEachRow';
+      `FORMAT ${rows.format === 'RowBinary' ? 'RowBinary' : 'JSONEachRow'}`;
     const dedup =
       options.dedupToken !== undefined && this.dedupTokens
         ? { insert_deduplication_token: options.dedupToken }

@@ -22,6 +22,11 @@ export interface Warehouse {
    * (hashing every batch costs a busy writer real CPU, for nothing on a server that cannot use it).
    */
   readonly dedupTokens: boolean;
+  /**
+   * Whether insertEncoded() takes RowBinary (io/warehouse/row-binary.ts) besides JSONEachRow: a server does;
+   * the embedded engine's raw inserts take text formats only.
+   */
+  readonly rowBinary: boolean;
   /** Runs a statement that returns no rows (DDL, ALTER, INSERT ... SELECT). {name:Type} placeholders bind params. */
   command(sql: string, params?: QueryParams): Promise<void>;
   /**
@@ -56,7 +61,7 @@ export interface Warehouse {
     options?: { dedupToken?: string },
   ): Promise<void>;
   /**
-   * Inserts rows already serialized by encodeRow(). `dedupToken`, when given, makes a retried insert of the
+   * Inserts rows already serialized, by encodeRow() (JSONEachRow) or in RowBinary. `dedupToken`, when given, makes a retried insert of the
    * same batch a no-op (insert_deduplication_token; enable non_replicated_deduplication_window on the
    * MergeTree tables so it works on non-replicated tables). Servers without insert_deduplication_token
    * (before 22.3) ignore it: there a retried batch relies on ReplacingMergeTree, see io/warehouse/README.md.
@@ -136,8 +141,12 @@ function excerpt(sql: string, max = 300): string {
  * columns matters: without a column list ClickHouse ignores EPHEMERAL input columns (dead_letters.raw_base64),
  * and with one every row must carry the same keys, which the row mappers in rows.ts guarantee.
  */
+/** How inserted rows are serialized: JSONEachRow (encodeRow) everywhere, RowBinary where `rowBinary`. */
+export type InsertFormat = 'JSONEachRow' | 'RowBinary';
+
 export interface EncodedRows {
   readonly columns: readonly string[];
+  readonly format: InsertFormat;
   readonly payload: Buffer;
   readonly rows: number;
 }
@@ -180,6 +189,7 @@ export function encodeRows(
   for (const row of rows) text += warehouse.encodeRow(row);
   return {
     columns: rows[0] === undefined ? [] : Object.keys(rows[0]),
+    format: 'JSONEachRow',
     payload: Buffer.from(text),
     rows: rows.length,
   };

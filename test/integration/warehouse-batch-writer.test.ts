@@ -46,6 +46,9 @@ class Switchboard implements Warehouse {
   get dedupTokens() {
     return this.inner.dedupTokens;
   }
+  get rowBinary() {
+    return this.inner.rowBinary;
+  }
   command(sql: string, params?: QueryParams) {
     return this.inner.command(sql, params);
   }

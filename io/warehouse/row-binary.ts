@@ -1,0 +1,168 @@
+import { dateTime64 } from './rows.js';
+
+/**
+ * ClickHouse's RowBinary input format, written straight into one growing Buffer. For a table on the hot path
+ * (the readings, one row per meter reading) it spares both sides the text: no number is formatted here and
+ * none is parsed by the server (on Debian's 18.16, 500,000 readings cost the server 0.8 s of CPU as RowBinary,
+ * 1.5 s as JSONEachRow), and no string per row is left for the garbage collector.
+ *
+ * The layout follows the column's ClickHouse type exactly (RowBinary has no names or type tags), so an
+ * encoder is built from the table's own column types (`DESCRIBE TABLE`) and refuses a type it does not know.
+ */
+export class RowBinaryBuffer {
+  private buf = Buffer.allocUnsafe(1 << 16);
+  private at = 0;
+
+  get length(): number {
+    return this.at;
+  }
+
+  /** The bytes written so far, as a Buffer of their own; the writer starts empty again. */
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.at);
+    this.buf.copy(out, 0, 0, this.at);
+    this.at = 0;
+    return out;
+  }
+
+  uint8(n: number): void {
+    this.room(1);
+    this.buf[this.at++] = n;
+  }
+
+  float64(n: number): void {
+    this.room(8);
+    this.at = this.buf.writeDoubleLE(n, this.at);
+  }
+
+  float32(n: number): void {
+    this.room(4);
+    this.at = this.buf.writeFloatLE(n, this.at);
+  }
+
+  /** An integer of `bytes` bytes (1, 2, 4 or 8), little-endian; 8 covers the doubles' exact range, ±2⁵³. */
+  integer(n: number, bytes: 1 | 2 | 4 | 8, signed: boolean): void {
+    if (!Number.isSafeInteger(n)) throw new RangeError(`not an integer: ${n}`);
+    this.room(bytes);
+    if (bytes === 8) {
+      // ToUint32 is the value modulo 2³², exact for any safe integer; the high word carries the sign.
+      this.at = this.buf.writeUInt32LE(n >>> 0, this.at);
+      this.at = this.buf.writeInt32LE(Math.floor(n / 2 ** 32), this.at);
+    } else if (signed) this.at = this.buf.writeIntLE(n, this.at, bytes);
+    else this.at = this.buf.writeUIntLE(n, this.at, bytes);
+  }
+
+  /** LEB128, as RowBinary prefixes strings and arrays with their length. */
+  varUInt(n: number): void {
+    this.room(10);
+    while (n >= 0x80) {
+      this.buf[this.at++] = (n & 0x7f) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    this.buf[this.at++] = n;
+  }
+
+  string(s: string): void {
+    const bytes = Buffer.byteLength(s, 'utf8');
+    this.varUInt(bytes);
+    this.room(bytes);
+    this.at += this.buf.write(s, this.at, bytes, 'utf8');
+  }
+
+  private room(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.at + bytes));
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+}
+
+/** One column of a row: where its value comes from. */
+export interface BinaryColumn<R> {
+  name: string;
+  /** The value; for an Array column, the items, each mapped by `each`. */
+  value(row: R): unknown;
+  each?(item: never): unknown;
+  /** Epoch milliseconds: written as DateTime64(3) ticks, or as 'YYYY-MM-DD hh:mm:ss.sss' in a String column. */
+  time?: boolean;
+}
+
+type Write = (out: RowBinaryBuffer, value: unknown) => void;
+
+/**
+ * Writes rows of `columns` in RowBinary for a table whose columns have the ClickHouse `types` (name → type,
+ * as DESCRIBE TABLE gives them). Throws, naming the column, when a column is missing or of a type this
+ * encoder does not write: the caller then inserts as JSONEachRow instead.
+ */
+export function rowBinaryEncoder<R>(
+  columns: ReadonlyArray<BinaryColumn<R>>,
+  types: ReadonlyMap<string, string>,
+): (out: RowBinaryBuffer, row: R) => void {
+  const writers = columns.map((column) => {
+    const type = types.get(column.name);
+    if (type === undefined) throw new Error(`column ${column.name}: not in the table`);
+    const write = writerFor(type, column.time === true, column.name);
+    const each = column.each as ((item: unknown) => unknown) | undefined;
+    if (each === undefined) return (out: RowBinaryBuffer, row: R) => write(out, column.value(row));
+    const item = arrayItemWriter(type, column.time === true, column.name);
+    return (out: RowBinaryBuffer, row: R) => {
+      const items = column.value(row) as unknown[];
+      out.varUInt(items.length);
+      for (const x of items) item(out, each(x));
+    };
+  });
+  return (out, row) => {
+    for (const write of writers) write(out, row);
+  };
+}
+
+function arrayItemWriter(type: string, time: boolean, name: string): Write {
+  const inner = /^Array\((.*)\)$/.exec(type)?.[1];
+  if (inner === undefined) throw new Error(`column ${name}: ${type} is not an Array`);
+  return writerFor(inner, time, name);
+}
+
+function writerFor(type: string, time: boolean, name: string): Write {
+  const nullable = /^Nullable\((.*)\)$/.exec(type)?.[1];
+  if (nullable !== undefined) {
+    const inner = writerFor(nullable, time, name);
+    return (out, value) => {
+      if (value === null || value === undefined) out.uint8(1);
+      else {
+        out.uint8(0);
+        inner(out, value);
+      }
+    };
+  }
+  const array = /^Array\((.*)\)$/.exec(type)?.[1];
+  if (array !== undefined) {
+    const item = writerFor(array, time, name);
+    return (out, value) => {
+      const items = value as unknown[];
+      out.varUInt(items.length);
+      for (const x of items) item(out, x);
+    };
+  }
+  if (/^DateTime64\(3(, ?'UTC')?\)$/.test(type) && time)
+    return (out, value) => out.integer(value as number, 8, true);
+  const integer = /^(U?)Int(8|16|32|64)$/.exec(type);
+  if (integer && !time) {
+    const bytes = (Number(integer[2]) / 8) as 1 | 2 | 4 | 8;
+    const signed = integer[1] === '';
+    return (out, value) => out.integer(value as number, bytes, signed);
+  }
+  switch (type) {
+    case 'String':
+    case 'LowCardinality(String)':
+      return time
+        ? (out, value) => out.string(dateTime64(value as number))
+        : (out, value) => out.string(value as string);
+    case 'Float64':
+      if (!time) return (out, value) => out.float64(value as number);
+      break;
+    case 'Float32':
+      if (!time) return (out, value) => out.float32(value as number);
+      break;
+  }
+  throw new Error(`column ${name}: no RowBinary writer for ${type}${time ? ' holding a time' : ''}`);
+}
