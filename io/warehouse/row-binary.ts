@@ -63,6 +63,15 @@ export class RowBinaryBuffer {
   }
 
   string(s: string): void {
+    // Up to 42 UTF-16 units are at most 126 UTF-8 bytes, whose length is one byte: written after the text,
+    // in one pass (ids, the common case), rather than measured first.
+    if (s.length <= 42) {
+      this.room(1 + 3 * s.length);
+      const bytes = this.buf.write(s, this.at + 1, 'utf8');
+      this.buf[this.at] = bytes;
+      this.at += 1 + bytes;
+      return;
+    }
     const bytes = Buffer.byteLength(s, 'utf8');
     this.varUInt(bytes);
     this.room(bytes);

@@ -20,6 +20,10 @@ describe('RowBinary', () => {
     expect(bytes((o) => o.varUInt(127))).toEqual([0x7f]);
     expect(bytes((o) => o.varUInt(300))).toEqual([0xac, 0x02]);
     expect(bytes((o) => o.string('Mé'))).toEqual([3, 0x4d, 0xc3, 0xa9]);
+    // Either side of the one-pass limit (42 units, at most 126 bytes), with three-byte characters.
+    expect(bytes((o) => o.string('€'.repeat(42)))).toEqual([126, ...Buffer.from('€'.repeat(42))]);
+    expect(bytes((o) => o.string('€'.repeat(43)))).toEqual([0x81, 0x01, ...Buffer.from('€'.repeat(43))]);
+    expect(bytes((o) => o.string(''))).toEqual([0]);
     expect(bytes((o) => o.integer(2 ** 40 + 5, 8, true))).toEqual([5, 0, 0, 0, 0, 1, 0, 0]);
     expect(bytes((o) => o.integer(-2, 8, true))).toEqual([0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
     expect(bytes((o) => o.integer(258, 2, false))).toEqual([2, 1]);
