@@ -8,6 +8,7 @@ import type {
   DispatchCommand,
   DtEnvelope,
   DtOperatingEnvelope,
+  DtOperatingEnvelopes,
   DtStress,
   ImpedanceDaily,
   ImpedanceFlag,
@@ -33,6 +34,7 @@ export interface LogRecordTypes {
   ImpedanceFlag: ImpedanceFlag;
   DtStress: DtStress;
   DtOperatingEnvelope: DtOperatingEnvelope;
+  DtOperatingEnvelopes: DtOperatingEnvelopes;
   TopologyAsset: TopologyAsset;
   DispatchCheck: DispatchCheck;
 }
@@ -89,6 +91,19 @@ export function encode<N extends LogSchemaName>(name: N, record: LogRecordTypes[
 /** The schema id of a wire-format record, or undefined when it has no wire-format header. */
 export function schemaIdOf(buffer: Buffer): number | undefined {
   return buffer.length >= 5 && buffer.readUInt8(0) === MAGIC ? buffer.readUInt32BE(1) : undefined;
+}
+
+/**
+ * The records of a topic that carries batches (several records in one, as a producer writes them) and, from
+ * other producers, single records: which one a record is, its schema id says.
+ */
+export function decodeBatched<S extends LogSchemaName, B extends LogSchemaName>(
+  single: S,
+  batch: B,
+  items: (batch: LogRecordTypes[B]) => ReadonlyArray<LogRecordTypes[S]>,
+  buffer: Buffer,
+): ReadonlyArray<LogRecordTypes[S]> {
+  return schemaIdOf(buffer) === schemaId(batch) ? items(decode(batch, buffer)) : [decode(single, buffer)];
 }
 
 export function decode<N extends LogSchemaName>(name: N, buffer: Buffer): LogRecordTypes[N] {

@@ -20,6 +20,7 @@ export type SchemaName =
   | 'ImpedanceFlag'
   | 'DtStress'
   | 'DtOperatingEnvelope'
+  | 'DtOperatingEnvelopes'
   | 'TopologyAsset'
   | 'DispatchCheck';
 

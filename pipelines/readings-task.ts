@@ -1,4 +1,4 @@
-import { decode, schemaId, schemaIdOf } from '../core/codec.js';
+import { decodeBatched } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Log } from '../io/log/log.js';
 import { RowBinaryBuffer, rowBinaryEncoder } from '../io/warehouse/row-binary.js';
@@ -89,9 +89,7 @@ export function startReadingsTask(options: {
  * single MeterReading (what other producers may write). Throws, naming the problem, on anything else.
  */
 export function decodeReadings(value: Buffer): ReadonlyArray<MeterReading> {
-  return schemaIdOf(value) === schemaId('MeterReadings')
-    ? decode('MeterReadings', value).readings
-    : [decode('MeterReading', value)];
+  return decodeBatched('MeterReading', 'MeterReadings', (upload) => upload.readings, value);
 }
 
 /**

@@ -87,7 +87,8 @@ export function startStressStage(options: {
     replayLookbackMs: 2 * 3_600_000,
     route: (outputs) => {
       const stress: ProduceRecord[] = [];
-      const envelopes: ProduceRecord[] = [];
+      // One record per DT and issue: its 96 slots together (DtOperatingEnvelopes).
+      const issues = new Map<string, DtOperatingEnvelope[]>();
       for (const output of outputs) {
         switch (output.type) {
           case 'stress': {
@@ -98,20 +99,27 @@ export function startStressStage(options: {
             if (row.voltage_exceeded) metrics.stressExceedances.inc({ kind: 'voltage' });
             break;
           }
-          case 'operating-envelope':
-            envelopes.push({
-              key: output.row.dt_id,
-              value: encode('DtOperatingEnvelope', output.row),
-              timestamp: output.row.slot_start,
-            });
+          case 'operating-envelope': {
+            const issue = `${output.row.dt_id}\u0000${output.row.issued_at}`;
+            let slots = issues.get(issue);
+            if (!slots) issues.set(issue, (slots = []));
+            slots.push(output.row);
             risk.observe(output.row);
             break;
+          }
           case 'skipped':
             metrics.stressSlots.inc({ outcome: 'skipped' });
             break;
         }
       }
       risk.publish();
+      const envelopes: ProduceRecord[] = [];
+      for (const slots of issues.values())
+        envelopes.push({
+          key: slots[0]!.dt_id,
+          value: encode('DtOperatingEnvelopes', { slots }),
+          timestamp: slots[0]!.slot_start,
+        });
       return new Map([
         [TOPICS.stress.name, stress],
         [TOPICS.operatingEnvelopes.name, envelopes],

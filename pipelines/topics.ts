@@ -13,7 +13,7 @@ export const TOPICS = {
   stress: { name: 'gridstream.stress', schema: 'DtStress', key: 'DT id' },
   operatingEnvelopes: {
     name: 'gridstream.operating-envelopes',
-    schema: 'DtOperatingEnvelope',
+    schema: 'DtOperatingEnvelopes',
     key: 'DT id',
   },
   deadLetters: { name: 'gridstream.deadletters', schema: 'DeadLetter', key: 'meter, station or asset id' },

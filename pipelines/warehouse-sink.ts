@@ -1,4 +1,4 @@
-import { decode } from '../core/codec.js';
+import { decode, decodeBatched } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Log, LogRecord } from '../io/log/log.js';
 import { BatchWriter } from '../io/warehouse/batch-writer.js';
@@ -21,11 +21,12 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { TOPICS } from './topics.js';
 
 /**
- * Which table each log topic lands in, and how a record becomes a row. The readings, by far the most
- * records, are written by the readings task (pipelines/readings-task.ts), which decodes each once for the
- * processors and the warehouse together.
+ * Which table each log topic lands in, and how a record becomes a row (or, for a topic of batches, rows). The
+ * readings, by far the most records, are written by the readings task (pipelines/readings-task.ts), which
+ * decodes each once for the processors and the warehouse together.
  */
-const ROUTES: Record<string, { table: string; row: (value: Buffer) => Record<string, unknown> }> = {
+type Row = Record<string, unknown>;
+const ROUTES: Record<string, { table: string; row: (value: Buffer) => Row | ReadonlyArray<Row> }> = {
   [TOPICS.envelopes.name]: { table: TABLES.envelopes, row: (v) => envelopeRow(decode('DtEnvelope', v)) },
   [TOPICS.impedance.name]: {
     table: TABLES.impedanceDaily,
@@ -38,7 +39,10 @@ const ROUTES: Record<string, { table: string; row: (value: Buffer) => Record<str
   [TOPICS.stress.name]: { table: TABLES.dtStress, row: (v) => dtStressRow(decode('DtStress', v)) },
   [TOPICS.operatingEnvelopes.name]: {
     table: TABLES.dtOperatingEnvelopes,
-    row: (v) => dtOperatingEnvelopeRow(decode('DtOperatingEnvelope', v)),
+    row: (v) =>
+      decodeBatched('DtOperatingEnvelope', 'DtOperatingEnvelopes', (issue) => issue.slots, v).map(
+        dtOperatingEnvelopeRow,
+      ),
   },
   [TOPICS.deadLetters.name]: {
     table: TABLES.deadLetters,
@@ -100,11 +104,11 @@ export function startWarehouseSink(options: {
   let stopping = false;
 
   const rowsOf = (records: LogRecord[]) => {
-    const byTable = new Map<string, Record<string, unknown>[]>();
+    const byTable = new Map<string, Row[]>();
     for (const record of records) {
       const route = ROUTES[record.topic]!;
       let table = route.table;
-      let row: Record<string, unknown>;
+      let row: Row | ReadonlyArray<Row>;
       try {
         row = route.row(record.value);
       } catch (error) {
@@ -113,7 +117,8 @@ export function startWarehouseSink(options: {
       }
       let rows = byTable.get(table);
       if (!rows) byTable.set(table, (rows = []));
-      rows.push(row);
+      if (Array.isArray(row)) for (const r of row as ReadonlyArray<Row>) rows.push(r);
+      else rows.push(row as Row);
     }
     return byTable;
   };

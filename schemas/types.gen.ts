@@ -205,6 +205,12 @@ export interface DtOperatingEnvelope {
   data_quality: DataQuality;
 }
 
+/** One issue of a DT's dynamic operating envelope on the log (topic gridstream.operating-envelopes, keyed by DT id): its slots in one record, which is what the stress stage writes, so a slot close costs the producer, the broker and the warehouse sink one record per DT rather than one per DT and slot. Consumers also accept single DtOperatingEnvelope records on the topic. */
+export interface DtOperatingEnvelopes {
+  /** The issue's slots, of one DT and one issued_at, in slot order. */
+  slots: Array<DtOperatingEnvelope>;
+}
+
 export type AmbientSource = "observed" | "carried" | "default";
 
 /** One DT's 15-minute slot through the IEC 60076-7 thermal model (topic gridstream.stress, keyed by DT id): its load, ambient, top-oil and hot-spot temperatures, ageing and cumulative loss of life, whether the slot broke a limit, and the thermal and voltage stress probabilities forecast for it before its data came. Computed by processors/stress.ts from the DT's final envelope; a replay writes the same row (same version). */

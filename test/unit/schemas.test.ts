@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderTypes } from '../../core/avro-typescript.js';
-import { decode, encode, schemaId } from '../../core/codec.js';
+import { decode, decodeBatched, encode, schemaId } from '../../core/codec.js';
 import { schemasDir } from '../../core/paths.js';
 import { avroType } from '../../core/schemas.js';
 import { decodeReadings } from '../../pipelines/readings-task.js';
-import { sampleEnvelope } from '../support/records.js';
+import { operatingEnvelope, sampleEnvelope } from '../support/records.js';
 
 describe('schemas', () => {
   it('types.gen.ts is what the generator makes of the .avsc files (run `npm run gen:types` after a change)', () => {
@@ -23,6 +23,7 @@ describe('schemas', () => {
       'DtEnvelope',
       'DeadLetter',
       'MeterReadings',
+      'DtOperatingEnvelopes',
     ] as const;
     const ids = names.map(schemaId);
     expect(new Set(ids).size).toBe(names.length);
@@ -66,5 +67,21 @@ describe('schemas', () => {
       /expected schema id/,
     );
     expect(() => decodeReadings(Buffer.from('{"p_kw":1}'))).toThrow(/magic byte/);
+  });
+
+  it("reads the operating-envelopes topic in both shapes: an issue's slots (DtOperatingEnvelopes) and one slot", () => {
+    const issuedAt = Date.UTC(2026, 6, 1, 10, 15);
+    const slots = Array.from({ length: 96 }, (_, j) =>
+      operatingEnvelope('dt-1', issuedAt + j * 900_000, issuedAt, {
+        voltage_stress_prob: j % 2 ? 0.2 : null,
+      }),
+    );
+    const of = (buffer: Buffer) =>
+      decodeBatched('DtOperatingEnvelope', 'DtOperatingEnvelopes', (issue) => issue.slots, buffer);
+    const issue = encode('DtOperatingEnvelopes', { slots });
+    expect(issue.readUInt32BE(1)).toBe(schemaId('DtOperatingEnvelopes'));
+    expect(of(Buffer.from(issue))).toEqual(slots);
+    expect(of(Buffer.from(encode('DtOperatingEnvelope', slots[5]!)))).toEqual([slots[5]]);
+    expect(() => of(Buffer.from(encode('DtEnvelope', sampleEnvelope)))).toThrow(/expected schema id/);
   });
 });
