@@ -72,11 +72,12 @@ describe('dataQualityLabel', () => {
 describe('JSONEachRow', () => {
   it('encodes rows as one buffer with the first row naming the columns', () => {
     const encoder = { encodeRow: (row: Record<string, unknown>) => jsonEachRowLine(row) };
-    const { payload, columns, rows } = encodeRows(encoder, [
+    const { payload, columns, rows, format } = encodeRows(encoder, [
       { a: 1, 'legs.v': [1.5], s: 'line\nbreak' },
       { a: 2, 'legs.v': [], s: 'é' },
     ]);
     expect(rows).toBe(2);
+    expect(format).toBe('JSONEachRow');
     expect(columns).toEqual(['a', 'legs.v', 's']);
     expect(payload.toString('utf8')).toBe(
       '{"a":1,"legs.v":[1.5],"s":"line\\nbreak"}\n{"a":2,"legs.v":[],"s":"é"}\n',
@@ -85,7 +86,12 @@ describe('JSONEachRow', () => {
       { a: 1, 'legs.v': [1.5], s: 'line\nbreak' },
       { a: 2, 'legs.v': [], s: 'é' },
     ]);
-    expect(encodeRows(encoder, [])).toEqual({ columns: [], payload: Buffer.alloc(0), rows: 0 });
+    expect(encodeRows(encoder, [])).toEqual({
+      columns: [],
+      format: 'JSONEachRow',
+      payload: Buffer.alloc(0),
+      rows: 0,
+    });
     expect(parseJsonEachRow('')).toEqual([]);
   });
 
