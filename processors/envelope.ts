@@ -46,7 +46,9 @@ import { summarizeSlot } from './slot-summary.js';
  *   slot: rated kVA × the feeder's kW per kVA for the slot (from the feeder's DTs with AMI), or × the standard
  *   residential shape when the feeder has none. A DT the warehouse has measured slots of (in the
  *   patterns' four weeks) is not modelled, and neither are the slots of the first close after start (other
- *   DTs of the partition may not have shown their first reading yet); a restart re-emits the same rows for
+ *   DTs of the partition may not have shown their first reading yet) nor any slot before the slot of the
+ *   first reading the state took (one upload spans a quarter hour: its first message alone closes twice,
+ *   before the partition's other DTs have shown a reading); a restart re-emits the same rows for
  *   the slots it closes again. A modelled slot has version 1,
  *   is_final, no readings, `profile_source` `modelled`, `imputed_kw` = net_mean_kw, `imputed_meters` =
  *   meters_connected and tier `modelled_only`; any measured row of the slot has a higher version and replaces
@@ -98,6 +100,8 @@ export interface EnvelopeState {
   streamTime: number;
   /** Slot boundary up to which every slot has been closed. */
   closedBefore: number;
+  /** Start of the slot of the first reading this state took: no slot before it is modelled. */
+  firstDataSlot: number;
   dts: Map<string, DtState>;
   /** Slots changed since the last emit, as `${dt_id}\u0000${slot_start}`. */
   dirty: Set<string>;
@@ -108,6 +112,7 @@ export function initialEnvelopeState(): EnvelopeState {
   return {
     streamTime: Number.NEGATIVE_INFINITY,
     closedBefore: Number.NEGATIVE_INFINITY,
+    firstDataSlot: Number.NEGATIVE_INFINITY,
     dts: new Map(),
     dirty: new Set(),
     patterns: emptyLoadPatterns(),
@@ -170,6 +175,7 @@ function applyReading(
   outputs: EnvelopeOutput[],
 ) {
   const start = slotStart(reading.ts);
+  if (state.firstDataSlot === Number.NEGATIVE_INFINITY) state.firstDataSlot = start;
   const dt = dtState(state, reading.dt_id);
   let slot = dt.slots.get(start);
   if (!slot) {
@@ -211,7 +217,11 @@ function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: Envel
   const closedBefore = state.closedBefore;
   state.closedBefore = closeBefore;
   // The first close after start models nothing: the partition's other DTs may not have shown a reading yet.
-  const modelFrom = closedBefore;
+  // Nor is a slot before the partition's first data: an upload spans a quarter hour, so its first message
+  // alone can make two closes, the second of the slot before it, when nearly no DT has shown a reading.
+  const modelFrom = Number.isFinite(closedBefore)
+    ? Math.max(closedBefore, state.firstDataSlot)
+    : closedBefore;
   const releaseBefore = state.streamTime - config.revisionHorizonMs;
   for (const [dtId, dt] of state.dts) {
     if (

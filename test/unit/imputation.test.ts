@@ -239,11 +239,10 @@ describe('envelope processor with imputation', () => {
     for (let t = WED; t < WED + 2 * HOUR; t += 5 * MIN) inputs.push(reading('m1', t, 1), reading('m2', t, 1));
     const { outputs } = run(inputs);
     const modelled = finals(outputs, 'dt-m');
-    // The first close (at the first reading) models nothing; each later one models the slots it closes:
-    // from 09:45 (closed once stream time passes 10:05) to 11:30 (stream time ends at 11:55).
-    expect(modelled.map((e) => e.slot_start)).toEqual(
-      Array.from({ length: 8 }, (_, k) => WED + (k - 1) * SLOT_MS),
-    );
+    // The first close (at the first reading) models nothing, nor any slot before the first reading's (09:45,
+    // closed once stream time passes 10:05); each later close models the slots it closes: 10:00 to 11:30
+    // (stream time ends at 11:55).
+    expect(modelled.map((e) => e.slot_start)).toEqual(Array.from({ length: 7 }, (_, k) => WED + k * SLOT_MS));
     for (const e of modelled)
       expect(e).toMatchObject({
         version: 1,
@@ -260,13 +259,27 @@ describe('envelope processor with imputation', () => {
         legs: [],
       });
     expect(modelled[0]!.import_kwh).toBe(15);
-    // The feeder without AMI: the standard shape (09:45–11:30 UTC, weekday, offset 0).
+    // The feeder without AMI: the standard shape (10:00–11:30 UTC, weekday, offset 0).
     expect(finals(outputs, 'dt-s').map((e) => e.net_mean_kw)).toEqual(
-      Array.from({ length: 8 }, (_, k) => 50 * standardKwPerKva(39 + k)),
+      Array.from({ length: 7 }, (_, k) => 50 * standardKwPerKva(40 + k)),
     );
     // No meters, or a DT the warehouse knows has AMI (dt-a here has readings anyway): nothing modelled.
     expect(finals(outputs, 'dt-empty')).toEqual([]);
     expect(finals(outputs, 'dt-a').every((e) => e.profile_source === 'measured')).toBe(true);
+  });
+
+  it("models no slot before the first upload's, though its first message alone closes twice", () => {
+    // A fleet's first round of quarter-hour uploads (10:00–10:14 each): the first meter's message passes
+    // 10:00 + lateness and 10:05 + lateness, closing twice before any other DT has shown a reading.
+    const inputs: EnvelopeInput[] = [{ type: 'load-patterns', patterns: flatPatterns(1.5) }];
+    const dts = ['dt-a', 'dt-b', 'dt-c'];
+    for (const dt of dts) inputs.push({ type: 'meters-connected', dt_id: dt, meters: 1 }, plate(dt));
+    for (const [k, dt] of dts.entries())
+      for (let minute = 0; minute < 15; minute++) inputs.push(reading(`m${k}`, WED + minute * MIN, 1, dt));
+    const { outputs } = run(inputs);
+    const envelopes = outputs.flatMap((o) => (o.type === 'envelope' ? [o.envelope] : []));
+    expect(envelopes.filter((e) => e.profile_source === 'modelled')).toEqual([]);
+    expect(envelopes.every((e) => e.slot_start >= WED)).toBe(true);
   });
 
   it('does not model a DT the warehouse has measured slots of, nor one that has had a reading', () => {
@@ -289,7 +302,6 @@ describe('envelope processor with imputation', () => {
     const late = finals(outputs, 'dt-late');
     // Modelled until its first reading, measured after.
     expect(late.filter((e) => e.profile_source === 'modelled').map((e) => e.slot_start)).toEqual([
-      WED - SLOT_MS,
       WED,
       WED + SLOT_MS,
       WED + 2 * SLOT_MS,
