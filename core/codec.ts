@@ -89,7 +89,7 @@ export function encode<N extends LogSchemaName>(name: N, record: LogRecordTypes[
 }
 
 /** The schema id of a wire-format record, or undefined when it has no wire-format header. */
-export function schemaIdOf(buffer: Buffer): number | undefined {
+function schemaIdOf(buffer: Buffer): number | undefined {
   return buffer.length >= 5 && buffer.readUInt8(0) === MAGIC ? buffer.readUInt32BE(1) : undefined;
 }
 

@@ -87,8 +87,9 @@ export function startStressStage(options: {
     replayLookbackMs: 2 * 3_600_000,
     route: (outputs) => {
       const stress: ProduceRecord[] = [];
-      // One record per DT and issue: its 96 slots together (DtOperatingEnvelopes).
-      const issues = new Map<string, DtOperatingEnvelope[]>();
+      // One record per DT and issue, its 96 slots together (DtOperatingEnvelopes): an issue's slots come out
+      // of the processor one after the other.
+      const issues: DtOperatingEnvelope[][] = [];
       for (const output of outputs) {
         switch (output.type) {
           case 'stress': {
@@ -100,11 +101,11 @@ export function startStressStage(options: {
             break;
           }
           case 'operating-envelope': {
-            const issue = `${output.row.dt_id}\u0000${output.row.issued_at}`;
-            let slots = issues.get(issue);
-            if (!slots) issues.set(issue, (slots = []));
-            slots.push(output.row);
-            risk.observe(output.row);
+            const row = output.row;
+            const last = issues.at(-1);
+            if (last?.[0]!.dt_id === row.dt_id && last[0]!.issued_at === row.issued_at) last.push(row);
+            else issues.push([row]);
+            risk.observe(row);
             break;
           }
           case 'skipped':
@@ -114,7 +115,7 @@ export function startStressStage(options: {
       }
       risk.publish();
       const envelopes: ProduceRecord[] = [];
-      for (const slots of issues.values())
+      for (const slots of issues)
         envelopes.push({
           key: slots[0]!.dt_id,
           value: encode('DtOperatingEnvelopes', { slots }),

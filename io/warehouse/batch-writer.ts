@@ -105,10 +105,9 @@ export class BatchWriter {
     if (this.closing) return Promise.reject(new Error(`warehouse writer is closed (adding to ${table})`));
     if (rows.length === 0) return Promise.resolve();
     const buffer = this.buffer(table);
-    for (const row of rows) {
-      this.start(table, buffer, 'JSONEachRow', Object.keys(row));
-      this.take(table, buffer, this.warehouse.encodeRow(row), 1);
-    }
+    // A table's rows all have the same keys (io/warehouse/rows.ts): the first row names the columns.
+    this.start(table, buffer, 'JSONEachRow', Object.keys(rows[0]!));
+    for (const row of rows) this.take(table, buffer, this.warehouse.encodeRow(row), 1);
     return this.added(table, buffer);
   }
 
@@ -120,10 +119,8 @@ export class BatchWriter {
     if (this.closing) return Promise.reject(new Error(`warehouse writer is closed (adding to ${table})`));
     if (lines.length === 0) return Promise.resolve();
     const buffer = this.buffer(table);
-    for (const line of lines) {
-      this.start(table, buffer, 'JSONEachRow', columns);
-      this.take(table, buffer, line, 1);
-    }
+    this.start(table, buffer, 'JSONEachRow', columns);
+    for (const line of lines) this.take(table, buffer, line, 1);
     return this.added(table, buffer);
   }
 
@@ -140,14 +137,16 @@ export class BatchWriter {
     return this.added(table, buffer);
   }
 
-  /** Before rows of this format and columns: a buffer holding rows of another shape is cut first. */
+  /**
+   * Before rows of this format and columns: a buffer holding rows of another shape is cut first. (A cut while
+   * they are taken leaves the shape set, so one call covers a whole add.)
+   */
   private start(table: string, buffer: TableBuffer, format: InsertFormat, columns: readonly string[]): void {
-    if (buffer.rows > 0 && (buffer.format !== format || buffer.columns.join() !== columns.join()))
-      this.cut(table, buffer);
-    if (buffer.rows === 0) {
-      buffer.format = format;
-      buffer.columns = columns;
-    }
+    const same =
+      buffer.format === format && (buffer.columns === columns || buffer.columns.join() === columns.join());
+    if (buffer.rows > 0 && !same) this.cut(table, buffer);
+    buffer.format = format;
+    buffer.columns = columns;
   }
 
   private take(table: string, buffer: TableBuffer, part: string | Buffer, rows: number): void {

@@ -100,7 +100,7 @@ type Write = (out: RowBinaryBuffer, value: unknown) => void;
 
 /**
  * Writes rows of `columns` in RowBinary for a table whose columns have the ClickHouse `types` (name → type,
- * as DESCRIBE TABLE gives them). Throws, naming the column, when a column is missing or of a type this
+ * as system.columns gives them). Throws, naming the column, when a column is missing or of a type this
  * encoder does not write: the caller then inserts as JSONEachRow instead.
  */
 export function rowBinaryEncoder<R>(
@@ -110,28 +110,27 @@ export function rowBinaryEncoder<R>(
   const writers = columns.map((column) => {
     const type = types.get(column.name);
     if (type === undefined) throw new Error(`column ${column.name}: not in the table`);
-    const write = writerFor(type, column.time === true, column.name);
     const each = column.each as ((item: unknown) => unknown) | undefined;
-    if (each === undefined) return (out: RowBinaryBuffer, row: R) => write(out, column.value(row));
-    const item = arrayItemWriter(type, column.time === true, column.name);
-    return (out: RowBinaryBuffer, row: R) => {
-      const items = column.value(row) as unknown[];
-      out.varUInt(items.length);
-      for (const x of items) item(out, each(x));
-    };
+    const write = writerFor(type, column.time === true, column.name, each);
+    return (out: RowBinaryBuffer, row: R) => write(out, column.value(row));
   });
   return (out, row) => {
     for (const write of writers) write(out, row);
   };
 }
 
-function arrayItemWriter(type: string, time: boolean, name: string): Write {
-  const inner = /^Array\((.*)\)$/.exec(type)?.[1];
-  if (inner === undefined) throw new Error(`column ${name}: ${type} is not an Array`);
-  return writerFor(inner, time, name);
-}
-
-function writerFor(type: string, time: boolean, name: string): Write {
+/** The writer of a value of `type`; for an Array, of its items, each mapped by `each` first when given. */
+function writerFor(type: string, time: boolean, name: string, each?: (item: unknown) => unknown): Write {
+  const array = /^Array\((.*)\)$/.exec(type)?.[1];
+  if (array !== undefined) {
+    const item = writerFor(array, time, name);
+    return (out, value) => {
+      const items = value as unknown[];
+      out.varUInt(items.length);
+      for (const x of items) item(out, each ? each(x) : x);
+    };
+  }
+  if (each) throw new Error(`column ${name}: ${type} is not an Array`);
   const nullable = /^Nullable\((.*)\)$/.exec(type)?.[1];
   if (nullable !== undefined) {
     const inner = writerFor(nullable, time, name);
@@ -141,15 +140,6 @@ function writerFor(type: string, time: boolean, name: string): Write {
         out.uint8(0);
         inner(out, value);
       }
-    };
-  }
-  const array = /^Array\((.*)\)$/.exec(type)?.[1];
-  if (array !== undefined) {
-    const item = writerFor(array, time, name);
-    return (out, value) => {
-      const items = value as unknown[];
-      out.varUInt(items.length);
-      for (const x of items) item(out, x);
     };
   }
   if (/^DateTime64\(3(, ?'UTC')?\)$/.test(type) && time)

@@ -59,6 +59,22 @@ describe('Avro interoperability with Apache Avro (Java)', () => {
     expect(again.equals(body)).toBe(true);
   });
 
+  /**
+   * Encodes `value` (Avro JSON) with Java's avro-tools, frames it in the wire format and has kcat send it to
+   * the readings topic as one message, keyed by DT id like gridstream's own records. Returns the Avro body.
+   */
+  const javaOnReadingsTopic = (schema: 'MeterReading' | 'MeterReadings', value: unknown): Buffer => {
+    const body = java(['jsontofrag', '--schema-file', schemaFile(schema), '-'], JSON.stringify(value));
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(schemaId(schema), 1);
+    const file = join(dir, `${schema}.bin`);
+    writeFileSync(file, Buffer.concat([header, body]));
+    execFileSync('kcat', ['-b', kafka.brokers, '-P', '-t', 'gridstream.readings', '-k', 'dt-java', file], {
+      timeout: 30_000,
+    });
+    return body;
+  };
+
   it('a reading Java encoded, put on the readings topic by kcat, is processed into an envelope', async () => {
     const ts = Date.UTC(2026, 6, 1, 9, 0);
     const reading = {
@@ -72,18 +88,7 @@ describe('Avro interoperability with Apache Avro (Java)', () => {
       e_exp_kwh: null,
       received_at: ts + 1000,
     };
-    const body = java(
-      ['jsontofrag', '--schema-file', schemaFile('MeterReading'), '-'],
-      JSON.stringify(reading),
-    );
-    const header = Buffer.alloc(5);
-    header.writeUInt32BE(schemaId('MeterReading'), 1);
-    const file = join(dir, 'reading.bin');
-    writeFileSync(file, Buffer.concat([header, body]));
-    // kcat sends the file as one message, keyed by DT id like gridstream's own records.
-    execFileSync('kcat', ['-b', kafka.brokers, '-P', '-t', 'gridstream.readings', '-k', 'dt-java', file], {
-      timeout: 30_000,
-    });
+    javaOnReadingsTopic('MeterReading', reading);
     await g.pipeline.settle();
     const rows = await g.edges.warehouse.query<{ readings: string; net_mean_kw: number }>(
       "SELECT readings, net_mean_kw FROM envelopes FINAL WHERE dt_id = 'dt-java'",
@@ -109,19 +114,9 @@ describe('Avro interoperability with Apache Avro (Java)', () => {
       received_at: ts + 15 * 60_000,
     });
     const upload = { readings: [reading(0, 2), reading(1, 6)] };
-    const body = java(
-      ['jsontofrag', '--schema-file', schemaFile('MeterReadings'), '-'],
-      JSON.stringify(upload),
-    );
+    const body = javaOnReadingsTopic('MeterReadings', upload);
     // What the bridge would write for the same upload is the same bytes.
     expect(body.equals(encode('MeterReadings', upload).subarray(5))).toBe(true);
-    const header = Buffer.alloc(5);
-    header.writeUInt32BE(schemaId('MeterReadings'), 1);
-    const file = join(dir, 'upload.bin');
-    writeFileSync(file, Buffer.concat([header, body]));
-    execFileSync('kcat', ['-b', kafka.brokers, '-P', '-t', 'gridstream.readings', '-k', 'dt-java', file], {
-      timeout: 30_000,
-    });
     await g.pipeline.settle();
     const rows = await g.edges.warehouse.query<{ readings: string; max_kw: number }>(
       "SELECT readings, max_kw FROM envelopes FINAL WHERE dt_id = 'dt-java' AND toString(slot_start) LIKE '2026-07-01 10:00:00%'",
