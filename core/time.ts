@@ -22,9 +22,69 @@ export function parseTimestamp(value: string | number): number | string {
     if (!Number.isSafeInteger(value) || value < 0) return `not a valid epoch-millisecond timestamp: ${value}`;
     return value;
   }
+  const fast = canonicalUtc(value);
+  if (fast === fast) return fast; // not NaN
   if (!ISO_WITH_ZONE.test(value)) return `not an ISO-8601 UTC timestamp: ${JSON.stringify(value)}`;
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? `not a valid date: ${JSON.stringify(value)}` : ms;
+}
+
+/**
+ * The instant of a timestamp in the form meters send (and toISOString() writes), `YYYY-MM-DDThh:mm:ss.sssZ`
+ * or without the millis, read digit by digit; NaN for anything else, which then takes the general path (a
+ * regular expression and Date.parse cost the MQTT bridge a microsecond a reading). Only values that are
+ * plainly valid are taken here, so the result is Date.parse's; the rest, even a valid oddity such as
+ * 24:00:00, goes the general way.
+ */
+function canonicalUtc(s: string): number {
+  const n = s.length;
+  if (n !== 24 && n !== 20) return Number.NaN;
+  if (
+    s.charCodeAt(4) !== 45 || // -
+    s.charCodeAt(7) !== 45 ||
+    s.charCodeAt(10) !== 84 || // T
+    s.charCodeAt(13) !== 58 || // :
+    s.charCodeAt(16) !== 58 ||
+    s.charCodeAt(n - 1) !== 90 || // Z
+    (n === 24 && s.charCodeAt(19) !== 46) // .
+  )
+    return Number.NaN;
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  const millis = n === 24 ? digits(s, 20, 3) : 0;
+  // NaN (a non-digit) fails every comparison.
+  if (!(year >= 1970 && month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59))
+    return Number.NaN;
+  if (!(millis >= 0) || day > daysInMonth(year, month)) return Number.NaN;
+  const date = year * 10_000 + month * 100 + day;
+  if (date !== lastDate) {
+    lastDate = date;
+    lastDateMs = Date.UTC(year, month - 1, day);
+  }
+  return lastDateMs + hour * 3_600_000 + minute * MINUTE_MS + second * 1000 + millis;
+}
+
+// The readings of one message share their date: its midnight is computed once.
+let lastDate = -1;
+let lastDateMs = 0;
+
+function digits(s: string, from: number, count: number): number {
+  let value = 0;
+  for (let k = from; k < from + count; k++) {
+    const d = s.charCodeAt(k) - 48;
+    if (d < 0 || d > 9) return Number.NaN;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 export function iso(ms: number): string {

@@ -20,6 +20,8 @@ describe('RowBinary', () => {
     expect(bytes((o) => o.varUInt(127))).toEqual([0x7f]);
     expect(bytes((o) => o.varUInt(300))).toEqual([0xac, 0x02]);
     expect(bytes((o) => o.string('Mé'))).toEqual([3, 0x4d, 0xc3, 0xa9]);
+    // ASCII up to the first wider character, then UTF-8 (a surrogate pair stays one 4-byte character).
+    expect(bytes((o) => o.string('DT-7 🔌 ß'))).toEqual([12, ...Buffer.from('DT-7 🔌 ß')]);
     // Either side of the one-pass limit (42 units, at most 126 bytes), with three-byte characters.
     expect(bytes((o) => o.string('€'.repeat(42)))).toEqual([126, ...Buffer.from('€'.repeat(42))]);
     expect(bytes((o) => o.string('€'.repeat(43)))).toEqual([0x81, 0x01, ...Buffer.from('€'.repeat(43))]);
