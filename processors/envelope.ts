@@ -85,6 +85,8 @@ interface SlotState {
   /** Newest receive time among the readings applied: the basis of the version. */
   lastReceivedAt: number;
   final: boolean;
+  /** In `dirty`: a flag, so a reading of a slot already changed costs no key string and set lookup. */
+  dirty: boolean;
 }
 
 interface DtState {
@@ -94,6 +96,11 @@ interface DtState {
   meterIndex: Map<string, number>;
   slots: Map<number, SlotState>;
   coverage: CoverageWindow;
+  /**
+   * Readings in the DT's last closed slot: the next slot is sized for as many up front, instead of growing to
+   * it by copies (and leaving up to half again as slack while open).
+   */
+  slotReadings: number;
 }
 
 export interface EnvelopeState {
@@ -162,6 +169,7 @@ function dtState(state: EnvelopeState, dtId: string): DtState {
       meterIndex: new Map(),
       slots: new Map(),
       coverage: new CoverageWindow(),
+      slotReadings: 4,
     };
     state.dts.set(dtId, dt);
   }
@@ -187,7 +195,7 @@ function applyReading(
       });
       return;
     }
-    slot = { readings: new SlotReadings(), lastReceivedAt: 0, final: false };
+    slot = { readings: new SlotReadings(dt.slotReadings), lastReceivedAt: 0, final: false, dirty: false };
     dt.slots.set(start, slot);
   }
 
@@ -198,7 +206,10 @@ function applyReading(
   if (slot.readings.meters !== metersBefore) dt.coverage.record(start, slot.readings.meters);
   if (result !== 'unchanged') {
     slot.lastReceivedAt = Math.max(slot.lastReceivedAt, reading.received_at);
-    state.dirty.add(dirtyKey(reading.dt_id, start));
+    if (!slot.dirty) {
+      slot.dirty = true;
+      state.dirty.add(dirtyKey(reading.dt_id, start));
+    }
   }
 
   if (reading.ts > state.streamTime) {
@@ -237,7 +248,9 @@ function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: Envel
       if (!slot.final && start + SLOT_MS <= closeBefore) {
         slot.final = true;
         slot.readings.trim();
+        dt.slotReadings = Math.max(4, slot.readings.size);
         state.dirty.delete(dirtyKey(dtId, start));
+        slot.dirty = false;
         outputs.push({ type: 'envelope', envelope: envelopeOf(state, dtId, start, slot, dt) });
       }
       if (slot.final && start + SLOT_MS <= releaseBefore) {
@@ -255,7 +268,9 @@ function emitDirty(state: EnvelopeState, outputs: EnvelopeOutput[]) {
     const [dtId, startText] = key.split('\u0000') as [string, string];
     const start = Number(startText);
     const dt = state.dts.get(dtId)!;
-    outputs.push({ type: 'envelope', envelope: envelopeOf(state, dtId, start, dt.slots.get(start)!, dt) });
+    const slot = dt.slots.get(start)!;
+    slot.dirty = false;
+    outputs.push({ type: 'envelope', envelope: envelopeOf(state, dtId, start, slot, dt) });
   }
   state.dirty.clear();
 }

@@ -95,7 +95,12 @@ const RUNNING_MIN_ESTIMATES = 5;
 export class LegSteps {
   /** `${meter_id}\u0000${leg}` per leg index. */
   readonly legKeys: string[] = [];
-  private readonly legIndex = new Map<string, number>();
+  /**
+   * Meter id → the indices of its legs 1..3 (−1 for a leg not seen): found without building a key string per
+   * reading. A leg number outside 1..3 (not from the bridge, which refuses them) is found by its key instead.
+   */
+  private readonly meterLegs = new Map<string, Int32Array>();
+  private readonly oddLegs = new Map<string, number>();
   private capacity = 0;
   /** Per timestamp: VALUES_PER_LEG values per leg, NaN where the leg has no reading. */
   private readonly groups = new Map<number, Float64Array>();
@@ -127,14 +132,15 @@ export class LegSteps {
    * 'closed' for a time already closed (too late to take part; the caller counts it).
    */
   add(
-    legKey: string,
+    meterId: string,
+    legNumber: number,
     ts: number,
     v: number,
     signedI: number,
     receivedAt: number,
   ): 'added' | 'duplicate' | 'closed' {
     if (ts <= this.closedUpTo) return 'closed';
-    const leg = this.indexOf(legKey);
+    const leg = this.indexOf(meterId, legNumber);
     let group = this.groups.get(ts);
     if (group === undefined) {
       group = this.newGroup();
@@ -312,12 +318,22 @@ export class LegSteps {
     this.running[j] = z + RUNNING_ALPHA * delta;
   }
 
-  private indexOf(legKey: string): number {
-    let leg = this.legIndex.get(legKey);
-    if (leg !== undefined) return leg;
-    leg = this.legKeys.length;
-    this.legIndex.set(legKey, leg);
-    this.legKeys.push(legKey);
+  private indexOf(meterId: string, legNumber: number): number {
+    const usual = legNumber >= 1 && legNumber <= 3;
+    let legs = this.meterLegs.get(meterId);
+    let leg: number;
+    if (usual) {
+      if (legs === undefined) this.meterLegs.set(meterId, (legs = new Int32Array(3).fill(-1)));
+      leg = legs[legNumber - 1]!;
+      if (leg >= 0) return leg;
+      leg = legs[legNumber - 1] = this.legKeys.length;
+    } else {
+      const known = this.oddLegs.get(`${meterId}\u0000${legNumber}`);
+      if (known !== undefined) return known;
+      leg = this.legKeys.length;
+      this.oddLegs.set(`${meterId}\u0000${legNumber}`, leg);
+    }
+    this.legKeys.push(`${meterId}\u0000${legNumber}`);
     // Growth by an eighth (at least 8 legs), not by half: the slope matrices are legs² per DT, the largest
     // state a processor holds (~190 MB for 100,000 meters), and half again is up to 2.25× their size in
     // slack. A resize copies them once more, which happens only while a DT's legs are first seen.

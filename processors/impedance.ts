@@ -173,10 +173,10 @@ function applyReading(
   const dt = dtState(state, reading.dt_id, config);
   const sign = reading.p_kw < 0 ? -1 : 1;
   let closed = false;
-  for (const leg of reading.legs) {
-    const key = `${reading.meter_id}\u0000${leg.leg}`;
-    closed = dt.steps.add(key, reading.ts, leg.v, sign * leg.i, reading.received_at) === 'closed' || closed;
-  }
+  for (const leg of reading.legs)
+    closed =
+      dt.steps.add(reading.meter_id, leg.leg, reading.ts, leg.v, sign * leg.i, reading.received_at) ===
+        'closed' || closed;
   if (closed) outputs.push({ type: 'too-late', reading });
   if (reading.ts > state.streamTime) {
     state.streamTime = reading.ts;

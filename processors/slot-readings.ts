@@ -16,8 +16,15 @@ export class SlotReadings {
   size = 0;
   /** Distinct meters with at least one reading. */
   meters = 0;
-  private keyP = new Float64Array(2 * 4);
-  private qv = new Float32Array(4 * 4);
+  private keyP: Float64Array;
+  private qv: Float32Array;
+
+  /** `capacity`: the readings expected (a DT's previous slot held about as many as its next will). */
+  constructor(capacity = 4) {
+    const rows = Math.max(1, Math.floor(capacity));
+    this.keyP = new Float64Array(2 * rows);
+    this.qv = new Float32Array(4 * rows);
+  }
 
   put(meter: number, offsetMs: number, p: number, q: number | null, legs: LegReading[]): PutResult {
     const key = meter * SLOT_MS + offsetMs;

@@ -98,13 +98,7 @@ describe('impedance from current steps (noise-free physics)', () => {
     const estimates: StepEstimate[] = [];
     for (const readings of synthetic(legs, 1500)) {
       for (const r of readings)
-        steps.add(
-          `${r.meter_id}\u00001`,
-          r.ts,
-          r.legs[0]!.v,
-          Math.sign(r.p_kw) * r.legs[0]!.i,
-          r.received_at,
-        );
+        steps.add(r.meter_id, 1, r.ts, r.legs[0]!.v, Math.sign(r.p_kw) * r.legs[0]!.i, r.received_at);
       steps.close(readings[0]!.ts, estimates);
     }
     expect(estimates.length).toBeGreaterThan(500);
@@ -157,8 +151,7 @@ describe('impedance from current steps (noise-free physics)', () => {
     const seen = new Map<string, number>();
     let previous: MeterReading[] | null = null;
     for (const readings of synthetic(legs, 600)) {
-      for (const r of readings)
-        steps.add(`${r.meter_id}\u00001`, r.ts, r.legs[0]!.v, r.legs[0]!.i, r.received_at);
+      for (const r of readings) steps.add(r.meter_id, 1, r.ts, r.legs[0]!.v, r.legs[0]!.i, r.received_at);
       const before = estimates.length;
       steps.close(readings[0]!.ts, estimates);
       for (const e of estimates.slice(before)) {
@@ -181,18 +174,29 @@ describe('impedance from current steps (noise-free physics)', () => {
   it('ignores a re-delivered reading and refuses one for a time already closed', () => {
     const steps = new LegSteps();
     const out: StepEstimate[] = [];
-    expect(steps.add('m\u00001', T0, 230, 1, T0)).toBe('added');
-    expect(steps.add('m\u00001', T0, 231, 1, T0)).toBe('duplicate');
+    expect(steps.add('m', 1, T0, 230, 1, T0)).toBe('added');
+    expect(steps.add('m', 1, T0, 231, 1, T0)).toBe('duplicate');
     steps.close(T0 + MINUTE_MS, out);
-    expect(steps.add('m\u00001', T0 + MINUTE_MS, 230, 1, T0)).toBe('closed');
-    expect(steps.add('m\u00001', T0 + 2 * MINUTE_MS, 230, 1, T0)).toBe('added');
+    expect(steps.add('m', 1, T0 + MINUTE_MS, 230, 1, T0)).toBe('closed');
+    expect(steps.add('m', 1, T0 + 2 * MINUTE_MS, 230, 1, T0)).toBe('added');
+  });
+
+  it('tells legs apart by meter and leg number, an unusual leg number too', () => {
+    const steps = new LegSteps();
+    expect(steps.add('m', 1, T0, 230, 1, T0)).toBe('added');
+    expect(steps.add('m', 2, T0, 231, 1, T0)).toBe('added');
+    expect(steps.add('n', 1, T0, 229, 1, T0)).toBe('added');
+    expect(steps.add('m', 7, T0, 232, 1, T0)).toBe('added');
+    expect(steps.add('m', 7, T0, 232, 1, T0)).toBe('duplicate');
+    expect(steps.add('m', 2, T0, 231, 1, T0)).toBe('duplicate');
+    expect(steps.legKeys).toEqual(['m\u00001', 'm\u00002', 'n\u00001', 'm\u00007']);
   });
 
   it('holds only the readings later steps can still use', () => {
     const steps = new LegSteps();
     const out: StepEstimate[] = [];
     for (let m = 0; m < 500; m++) {
-      steps.add('m\u00001', T0 + m * MINUTE_MS, 230, 1, T0);
+      steps.add('m', 1, T0 + m * MINUTE_MS, 230, 1, T0);
       steps.close(T0 + m * MINUTE_MS, out);
     }
     expect(steps.heldTimes).toBeLessThanOrEqual(2 * DEFAULT_IMPEDANCE_CONFIG.steps.plateauReadings);

@@ -5,7 +5,8 @@ const leg = (v: number) => [{ leg: 1, v, i: 1 }];
 
 describe('slot readings (columnar store)', () => {
   it('keeps rows sorted by meter and time whatever order they come in', () => {
-    const rows = new SlotReadings();
+    // Sized for two readings up front (a DT's previous slot held two): the third and on grow it.
+    const rows = new SlotReadings(2);
     for (const [meter, offset] of [
       [2, 60_000],
       [0, 120_000],
