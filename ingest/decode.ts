@@ -219,7 +219,9 @@ function toReading(
     ts,
     p_kw: p.p_kw,
     q_kvar: p.q_kvar ?? null,
-    legs: p.legs.map((leg) => ({ leg: leg.leg, v: leg.v, i: leg.i })),
+    // The payload's own leg objects, checked above: a copy per reading costs the bridge's collector, and
+    // whatever else they hold is not encoded (Avro writes a record's declared fields only).
+    legs: p.legs,
     e_imp_kwh: p.e_imp_kwh ?? null,
     e_exp_kwh: p.e_exp_kwh ?? null,
     received_at: receivedAt,
