@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RowBinaryBuffer, rowBinaryEncoder, type BinaryColumn } from '../../io/warehouse/row-binary.js';
-import { READING_BINARY_COLUMNS } from '../../io/warehouse/rows.js';
+import { READING_BINARY_COLUMNS, dateTime64 } from '../../io/warehouse/rows.js';
 import type { MeterReading } from '../../schemas/types.gen.js';
 
 const bytes = (write: (out: RowBinaryBuffer) => void) => {
@@ -40,6 +40,29 @@ describe('RowBinary', () => {
     expect(written.length).toBe(2 + 3 + 200_000);
     expect(written.subarray(5).toString()).toBe(long);
     expect(out.length).toBe(0);
+  });
+
+  it('writes a time as the same text dateTime64() renders, digit by digit', () => {
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const times = [
+      0,
+      -1,
+      Date.UTC(2024, 1, 29, 23, 59, 59, 999),
+      Date.UTC(2000, 2, 1),
+      Date.UTC(1900, 1, 28, 12),
+      Date.UTC(1850, 6, 1, 3, 4, 5, 6),
+      new Date('0000-01-01T00:00:00.000Z').getTime(),
+      new Date('9999-12-31T23:59:59.999Z').getTime(),
+      new Date('+010000-01-01T00:00:00.000Z').getTime(), // five-digit year: the string path
+      new Date('-000001-12-31T00:00:00.000Z').getTime(), // before year 0: the string path
+      ...Array.from({ length: 3000 }, () => Math.floor((next() - 0.3) * 8e12)),
+    ];
+    for (const ms of times)
+      expect(
+        bytes((o) => o.dateTimeText(ms)),
+        String(ms),
+      ).toEqual(bytes((o) => o.string(dateTime64(ms))));
   });
 
   it('lays a reading out as the readings table types say, on a server with and without DateTime64', () => {
