@@ -32,6 +32,11 @@ export interface StageTaskOptions<D> {
   /** Called when the partitions owned here change (count), e.g. to export a metric. */
   onAssignment?(partitions: number): void;
   maxBatch?: number;
+  /**
+   * Polls wait up to this long for a fuller batch (the log's ConsumerOptions.lingerMs): for a busy input such
+   * as the readings. Default none: a sparse input (envelopes, a burst at each slot close) is read as it comes,
+   * and a waiting poll costs the broker nothing until then.
+   */
   lingerMs?: number;
   /** Polled batches whose commit may be outstanding before polling waits (default 8). */
   maxInFlight?: number;
@@ -64,7 +69,7 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
     group: options.group,
     topics: [options.inputTopic],
     fromBeginning: true,
-    lingerMs: options.lingerMs ?? 20,
+    lingerMs: options.lingerMs,
     onAssigned: async (tps: TopicPartition[]) => {
       for (const tp of tps) {
         // A warehouse or broker that is away during a rebalance is waited for: a partition is only processed

@@ -215,9 +215,10 @@ class KafkaProducer implements LogProducer {
       'enable.idempotence': true,
       acks: 'all',
       partitioner: 'murmur2_random',
-      // Records wait up to 20 ms for their batch to fill: fewer, larger produce requests and better compression,
-      // which costs the broker and this process less CPU per record; the latency budget is seconds.
-      'linger.ms': 20,
+      // Records wait up to 50 ms for their batch to fill: fewer, larger produce requests and better compression,
+      // which costs the broker (whose CPU goes mostly on per-request work) and this process less per record;
+      // the latency budget is seconds.
+      'linger.ms': 50,
       'compression.type': 'lz4',
       'queue.buffering.max.messages': 200_000,
       dr_cb: true,
@@ -338,8 +339,10 @@ class KafkaConsumer implements LogConsumer {
         'heartbeat.interval.ms': 1_000,
         // A lingering consumer lets the broker hold a fetch until it has this much (or the linger is over):
         // without it every fetch returns at the first new record, and a busy topic costs the broker and this
-        // client a request per handful of records.
-        'fetch.wait.max.ms': Math.max(10, options.lingerMs ?? 100),
+        // client a request per handful of records. Any other returns at the first record, and on a quiet
+        // topic asks twice a second (librdkafka's default), not ten times: a processor has half a dozen such
+        // members, and the broker's CPU goes mostly on per-request work.
+        'fetch.wait.max.ms': Math.max(10, options.lingerMs ?? 500),
         'fetch.min.bytes': options.lingerMs ? 256 * 1024 : 1,
         // Memory: what librdkafka prefetches beyond the records handed out, per member (default 64 MiB), and
         // the most one fetch response may carry (default 50 MiB). A processor has several members; a few MiB
