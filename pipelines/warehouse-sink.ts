@@ -1,7 +1,7 @@
 import { decode, decodeBatched } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Log, LogRecord } from '../io/log/log.js';
-import { BatchWriter } from '../io/warehouse/batch-writer.js';
+import { BatchWriter, type BatchWriterOptions } from '../io/warehouse/batch-writer.js';
 import {
   deadLetterRow,
   dispatchCheckRow,
@@ -161,8 +161,13 @@ export function startWarehouseSink(options: {
 }
 
 /** A batch writer into the warehouse that reports its inserts and failures to the metrics and the log. */
-export function warehouseWriter(warehouse: Warehouse, metrics: Metrics): BatchWriter {
+export function warehouseWriter(
+  warehouse: Warehouse,
+  metrics: Metrics,
+  batches: Pick<BatchWriterOptions, 'maxRows'> = {},
+): BatchWriter {
   return new BatchWriter(warehouse, {
+    ...batches,
     onInserted: (table, rows, ms) => {
       metrics.rowsInserted.inc({ table }, rows);
       metrics.insertSeconds.observe({ table }, ms / 1000);
