@@ -91,7 +91,9 @@ export function startWarehouseSink(options: {
   maxInFlight?: number;
 }): WarehouseSink {
   const { metrics } = options;
-  const writer = warehouseWriter(options.warehouse, metrics);
+  // The sink's tables take a few thousand rows a second at most, in bursts at slot closes, and a final
+  // envelope is what its users wait for: batches leave 200 ms after their first row, not the writer's 500.
+  const writer = warehouseWriter(options.warehouse, metrics, { maxDelayMs: 200 });
   // ClickHouse wants few large inserts: once a poll has records it waits up to 200 ms for a fuller batch.
   const consumer = options.log.consumer({
     group: 'gridstream-warehouse-sink',
@@ -164,7 +166,7 @@ export function startWarehouseSink(options: {
 export function warehouseWriter(
   warehouse: Warehouse,
   metrics: Metrics,
-  batches: Pick<BatchWriterOptions, 'maxRows'> = {},
+  batches: Pick<BatchWriterOptions, 'maxRows' | 'maxDelayMs'> = {},
 ): BatchWriter {
   return new BatchWriter(warehouse, {
     ...batches,
