@@ -81,12 +81,12 @@ export type EnvelopeOutput =
   { type: 'envelope'; envelope: DtEnvelope } | { type: 'too-late'; reading: MeterReading; reason: string };
 
 interface SlotState {
+  dtId: string;
+  start: number;
   readings: SlotReadings;
   /** Newest receive time among the readings applied: the basis of the version. */
   lastReceivedAt: number;
   final: boolean;
-  /** In `dirty`: a flag, so a reading of a slot already changed costs no key string and set lookup. */
-  dirty: boolean;
 }
 
 interface DtState {
@@ -110,8 +110,8 @@ export interface EnvelopeState {
   /** Start of the slot of the first reading this state took: no slot before it is modelled. */
   firstDataSlot: number;
   dts: Map<string, DtState>;
-  /** Slots changed since the last emit, as `${dt_id}\u0000${slot_start}`. */
-  dirty: Set<string>;
+  /** Slots changed since the last emit (the slots themselves: no key string per reading). */
+  dirty: Set<SlotState>;
   patterns: LoadPatterns;
 }
 
@@ -195,7 +195,13 @@ function applyReading(
       });
       return;
     }
-    slot = { readings: new SlotReadings(dt.slotReadings), lastReceivedAt: 0, final: false, dirty: false };
+    slot = {
+      dtId: reading.dt_id,
+      start,
+      readings: new SlotReadings(dt.slotReadings),
+      lastReceivedAt: 0,
+      final: false,
+    };
     dt.slots.set(start, slot);
   }
 
@@ -206,10 +212,7 @@ function applyReading(
   if (slot.readings.meters !== metersBefore) dt.coverage.record(start, slot.readings.meters);
   if (result !== 'unchanged') {
     slot.lastReceivedAt = Math.max(slot.lastReceivedAt, reading.received_at);
-    if (!slot.dirty) {
-      slot.dirty = true;
-      state.dirty.add(dirtyKey(reading.dt_id, start));
-    }
+    state.dirty.add(slot);
   }
 
   if (reading.ts > state.streamTime) {
@@ -249,14 +252,12 @@ function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: Envel
         slot.final = true;
         slot.readings.trim();
         dt.slotReadings = Math.max(4, slot.readings.size);
-        state.dirty.delete(dirtyKey(dtId, start));
-        slot.dirty = false;
-        outputs.push({ type: 'envelope', envelope: envelopeOf(state, dtId, start, slot, dt) });
+        state.dirty.delete(slot);
+        outputs.push({ type: 'envelope', envelope: envelopeOf(state, slot, dt) });
       }
       if (slot.final && start + SLOT_MS <= releaseBefore) {
-        const key = dirtyKey(dtId, start);
-        if (state.dirty.delete(key))
-          outputs.push({ type: 'envelope', envelope: envelopeOf(state, dtId, start, slot, dt) });
+        if (state.dirty.delete(slot))
+          outputs.push({ type: 'envelope', envelope: envelopeOf(state, slot, dt) });
         dt.slots.delete(start);
       }
     }
@@ -264,28 +265,13 @@ function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: Envel
 }
 
 function emitDirty(state: EnvelopeState, outputs: EnvelopeOutput[]) {
-  for (const key of state.dirty) {
-    const [dtId, startText] = key.split('\u0000') as [string, string];
-    const start = Number(startText);
-    const dt = state.dts.get(dtId)!;
-    const slot = dt.slots.get(start)!;
-    slot.dirty = false;
-    outputs.push({ type: 'envelope', envelope: envelopeOf(state, dtId, start, slot, dt) });
-  }
+  for (const slot of state.dirty)
+    outputs.push({ type: 'envelope', envelope: envelopeOf(state, slot, state.dts.get(slot.dtId)!) });
   state.dirty.clear();
 }
 
-function dirtyKey(dtId: string, start: number): string {
-  return `${dtId}\u0000${start}`;
-}
-
-function envelopeOf(
-  state: EnvelopeState,
-  dtId: string,
-  start: number,
-  slot: SlotState,
-  dt: DtState,
-): DtEnvelope {
+function envelopeOf(state: EnvelopeState, slot: SlotState, dt: DtState): DtEnvelope {
+  const { dtId, start } = slot;
   const reporting = slot.readings.meters;
   // Until topology says otherwise, the meters seen are the meters connected.
   const connected = Math.max(dt.metersConnected, reporting);

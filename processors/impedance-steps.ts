@@ -319,21 +319,21 @@ export class LegSteps {
   }
 
   private indexOf(meterId: string, legNumber: number): number {
-    const usual = legNumber >= 1 && legNumber <= 3;
-    let legs = this.meterLegs.get(meterId);
-    let leg: number;
-    if (usual) {
+    const leg = this.legKeys.length;
+    if (legNumber >= 1 && legNumber <= 3) {
+      let legs = this.meterLegs.get(meterId);
       if (legs === undefined) this.meterLegs.set(meterId, (legs = new Int32Array(3).fill(-1)));
-      leg = legs[legNumber - 1]!;
-      if (leg >= 0) return leg;
-      leg = legs[legNumber - 1] = this.legKeys.length;
+      const known = legs[legNumber - 1]!;
+      if (known >= 0) return known;
+      legs[legNumber - 1] = leg;
+      this.legKeys.push(`${meterId}\u0000${legNumber}`);
     } else {
-      const known = this.oddLegs.get(`${meterId}\u0000${legNumber}`);
+      const key = `${meterId}\u0000${legNumber}`;
+      const known = this.oddLegs.get(key);
       if (known !== undefined) return known;
-      leg = this.legKeys.length;
-      this.oddLegs.set(`${meterId}\u0000${legNumber}`, leg);
+      this.oddLegs.set(key, leg);
+      this.legKeys.push(key);
     }
-    this.legKeys.push(`${meterId}\u0000${legNumber}`);
     // Growth by an eighth (at least 8 legs), not by half: the slope matrices are legs² per DT, the largest
     // state a processor holds (~190 MB for 100,000 meters), and half again is up to 2.25× their size in
     // slack. A resize copies them once more, which happens only while a DT's legs are first seen.
