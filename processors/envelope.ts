@@ -222,8 +222,9 @@ function applyReading(
 }
 
 /**
- * Closes (emits as final) every slot whose end plus allowed lateness stream time has reached, and releases
- * the detail of slots past the revision horizon. Runs only when stream time crosses a slot boundary.
+ * Closes (emits as final) every slot whose end plus allowed lateness stream time has reached, packs closed
+ * slots' readings (SlotReadings.freeze) and releases the detail of slots past the revision horizon. Runs only
+ * when stream time crosses a slot boundary.
  */
 function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: EnvelopeOutput[]) {
   const closeBefore = slotStart(state.streamTime - config.allowedLatenessMs);
@@ -250,7 +251,6 @@ function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: Envel
     for (const [start, slot] of dt.slots) {
       if (!slot.final && start + SLOT_MS <= closeBefore) {
         slot.final = true;
-        slot.readings.trim();
         dt.slotReadings = Math.max(4, slot.readings.size);
         state.dirty.delete(slot);
         outputs.push({ type: 'envelope', envelope: envelopeOf(state, slot, dt) });
@@ -259,6 +259,10 @@ function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: Envel
         if (state.dirty.delete(slot))
           outputs.push({ type: 'envelope', envelope: envelopeOf(state, slot, dt) });
         dt.slots.delete(start);
+      } else if (slot.final && !state.dirty.has(slot)) {
+        // Closed slots are held packed until their horizon (a late reading unpacks one until the next close;
+        // a slot it dirtied is packed once emitted).
+        slot.readings.freeze();
       }
     }
   }

@@ -1,5 +1,6 @@
 import { SLOT_MS } from '../core/time.js';
 import type { LegReading } from '../schemas/types.gen.js';
+import { packRows, unpackRows } from './packed-readings.js';
 
 /**
  * The readings of one DT slot, stored by column in two typed arrays sorted by (meter, time): 32 bytes a
@@ -9,6 +10,9 @@ import type { LegReading } from '../schemas/types.gen.js';
  * only feed means and ranges, reported to a precision far below a meter's 0.1 V).
  *
  * Sorted keys make a duplicate (same meter, same time) a binary search away, without a per-reading index.
+ *
+ * A closed slot is `freeze()`-ed: its columns are packed losslessly into a few bytes a reading
+ * (processors/packed-readings.ts) and unpacked again by the first `put` or read after (a late reading).
  */
 export type PutResult = 'added' | 'replaced' | 'unchanged';
 
@@ -18,6 +22,8 @@ export class SlotReadings {
   meters = 0;
   private keyP: Float64Array;
   private qv: Float32Array;
+  /** The columns packed, while frozen (the columns are then empty). */
+  private packed: Uint8Array | null = null;
 
   /** `capacity`: the readings expected (a DT's previous slot held about as many as its next will). */
   constructor(capacity = 4) {
@@ -27,6 +33,7 @@ export class SlotReadings {
   }
 
   put(meter: number, offsetMs: number, p: number, q: number | null, legs: LegReading[]): PutResult {
+    if (this.packed !== null) this.thaw();
     const key = meter * SLOT_MS + offsetMs;
     let low = 0;
     let high = this.size;
@@ -65,33 +72,67 @@ export class SlotReadings {
   }
 
   meterOf(row: number): number {
+    if (this.packed !== null) this.thaw();
     return Math.floor(this.keyP[2 * row]! / SLOT_MS);
   }
 
   offsetOf(row: number): number {
+    if (this.packed !== null) this.thaw();
     return this.keyP[2 * row]! % SLOT_MS;
   }
 
   pOf(row: number): number {
+    if (this.packed !== null) this.thaw();
     return this.keyP[2 * row + 1]!;
   }
 
   /** Reactive power of a row, or NaN when the meter did not report it. */
   qOf(row: number): number {
+    if (this.packed !== null) this.thaw();
     return this.qv[4 * row]!;
   }
 
   /** Voltage of leg 1..3 of a row, or NaN when the meter has no such leg. */
   vOf(row: number, leg: number): number {
+    if (this.packed !== null) this.thaw();
     return this.qv[4 * row + leg]!;
   }
 
-  /** Releases spare capacity (once a slot is closed it rarely grows again). */
+  /** Whether the rows are held packed. */
+  get frozen(): boolean {
+    return this.packed !== null;
+  }
+
+  /**
+   * Packs the rows (a closed slot: it rarely changes again). A store whose rows cannot be packed (a key that
+   * is not a whole millisecond) is trimmed to its size instead.
+   */
+  freeze(): void {
+    if (this.packed !== null) return;
+    const packed = this.size > 0 ? packRows(this.keyP, this.qv, this.size) : null;
+    if (packed === null) return this.trim();
+    this.packed = packed;
+    this.keyP = EMPTY_KEYS;
+    this.qv = EMPTY_VALUES;
+  }
+
+  /** Bytes the rows take (packed or as columns), for tests and memory accounting. */
+  get bytes(): number {
+    return this.packed?.byteLength ?? this.keyP.byteLength + this.qv.byteLength;
+  }
+
+  /** Releases spare capacity. */
   trim(): void {
+    if (this.packed !== null) return;
     if (this.keyP.length > 2 * this.size) {
       this.keyP = this.keyP.slice(0, 2 * Math.max(1, this.size));
       this.qv = this.qv.slice(0, 4 * Math.max(1, this.size));
     }
+  }
+
+  private thaw(): void {
+    ({ keyP: this.keyP, qv: this.qv } = unpackRows(this.packed!, this.size));
+    this.packed = null;
   }
 
   private write(row: number, key: number, p: number, q: number, v: Float64Array): void {
@@ -116,6 +157,8 @@ export class SlotReadings {
 }
 
 const scratch = new Float64Array(3);
+const EMPTY_KEYS = new Float64Array(0);
+const EMPTY_VALUES = new Float32Array(0);
 
 function sameFloat(a: number, b: number): boolean {
   return a === b || (Number.isNaN(a) && Number.isNaN(b));

@@ -177,6 +177,36 @@ describe('envelope processor', () => {
     expect(revised.net_mean_kw).toBeCloseTo(2 + 4, 10);
   });
 
+  it('holds a closed slot packed and revises it to exactly the figures of the same readings in time', () => {
+    // Meter decimals and values no decimal scale reproduces (0.1 + 0.2, π), on up to three legs.
+    const slotReadings = Array.from({ length: 40 }, (_, k) =>
+      reading(
+        `m${k % 8}`,
+        T0 + Math.floor(k / 8) * MIN + (k % 3) * 250,
+        k % 5 === 0 ? 0.1 + 0.2 : k / 8 - 2.125,
+        {
+          q_kvar: k % 4 === 0 ? null : k % 7 === 0 ? Math.PI : k / 1000,
+          legs: [1, 2, 3].slice(0, 1 + (k % 3)).map((leg) => ({ leg, v: 229.9 + leg + (k % 7) / 10, i: 2 })),
+        },
+      ),
+    );
+    const late = reading('m9', T0 + 7 * MIN, 1.234, { q_kvar: 0.5, received_at: T0 + 40 * MIN });
+    const closeIt = reading('m1', T0 + 30 * MIN, 1);
+    const inTime = latest(run([...slotReadings, late, closeIt].map(read)).outputs).get(T0)!;
+
+    const closed = run([...slotReadings, closeIt].map(read));
+    const stored = closed.state.dts.get('dt-1')!.slots.get(T0)!.readings;
+    expect(stored.frozen).toBe(true);
+    const revised = run([read(late), emit], closed.state);
+    const { version: _v, ...figures } = latest(revised.outputs).get(T0)!;
+    const { version: _w, ...expected } = inTime;
+    expect(figures).toEqual(expected);
+    // Unpacked by the late reading, packed again at the next close once emitted.
+    expect(stored.frozen).toBe(false);
+    run([read(reading('m1', T0 + 45 * MIN, 1))], revised.state);
+    expect(stored.frozen).toBe(true);
+  });
+
   it('revises a closed slot to a higher version with a late reading received before the slot’s newest one', () => {
     // Out of receive order: a second bridge's reading (or the log's older readings replayed after a restore
     // applied the warehouse's newer ones) reaches the processor after the slot was emitted as final.
