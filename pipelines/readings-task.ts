@@ -1,9 +1,9 @@
 import { decodeBatched } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Log } from '../io/log/log.js';
-import { RowBinaryBuffer, rowBinaryEncoder } from '../io/warehouse/row-binary.js';
+import { RowBinaryBuffer } from '../io/warehouse/row-binary.js';
+import { rowBinaryWriterFor, type RowBinaryWrite } from '../io/warehouse/row-binary-table.js';
 import { READING_BINARY_COLUMNS, READING_COLUMNS, readingLine, readingRow } from '../io/warehouse/rows.js';
-import { sqlQuery } from '../io/warehouse/sql-files.js';
 import { TABLES } from '../io/warehouse/tables.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { MeterReading } from '../schemas/types.gen.js';
@@ -97,33 +97,11 @@ export function decodeReadings(value: Buffer): ReadonlyArray<MeterReading> {
   return decodeBatched('MeterReading', 'MeterReadings', (upload) => upload.readings, value);
 }
 
-/**
- * The readings' RowBinary writer for a warehouse that takes RowBinary, built from the readings table's column
- * types; null (JSONEachRow lines instead) for one that does not, or whose readings table has a column this
- * writer cannot fill. While the types cannot be read (the warehouse is away), batches go as lines and the
- * next one asks again.
- */
+/** The readings' RowBinary writer (rowBinaryWriterFor): null for a warehouse that takes JSONEachRow only. */
 export function readingsInRowBinary(
   warehouse: Warehouse,
-): () => Promise<((out: RowBinaryBuffer, reading: MeterReading) => void) | null> {
-  if (!warehouse.rowBinary) return () => Promise.resolve(null);
-  let known: ((out: RowBinaryBuffer, reading: MeterReading) => void) | null | undefined;
-  return async () => {
-    if (known !== undefined) return known;
-    let columns: Array<{ name: string; type: string }>;
-    try {
-      columns = await warehouse.query(sqlQuery('table_columns'), { table: TABLES.readings });
-    } catch {
-      return null;
-    }
-    try {
-      known = rowBinaryEncoder(READING_BINARY_COLUMNS, new Map(columns.map((c) => [c.name, c.type])));
-    } catch (error) {
-      console.error(`readings: inserted as JSONEachRow, not RowBinary: ${(error as Error).message}`);
-      known = null;
-    }
-    return known;
-  };
+): () => Promise<RowBinaryWrite<MeterReading> | null> {
+  return rowBinaryWriterFor(warehouse, TABLES.readings, READING_BINARY_COLUMNS);
 }
 
 /**

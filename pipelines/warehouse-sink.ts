@@ -1,8 +1,12 @@
 import { decode, decodeBatched } from '../core/codec.js';
+import type { DtOperatingEnvelope } from '../schemas/types.gen.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Log, LogRecord } from '../io/log/log.js';
 import { BatchWriter, type BatchWriterOptions } from '../io/warehouse/batch-writer.js';
+import { binaryColumnsOf, RowBinaryBuffer, type BinaryColumn } from '../io/warehouse/row-binary.js';
+import { rowBinaryWriterFor, type RowBinaryWrite } from '../io/warehouse/row-binary-table.js';
 import {
+  dataQualityLabel,
   deadLetterRow,
   dispatchCheckRow,
   dispatchRow,
@@ -26,7 +30,43 @@ import { TOPICS } from './topics.js';
  * decodes each once for the processors and the warehouse together.
  */
 type Row = Record<string, unknown>;
-const ROUTES: Record<string, { table: string; row: (value: Buffer) => Row | ReadonlyArray<Row> }> = {
+
+interface Route {
+  table: string;
+  row: (value: Buffer) => Row | ReadonlyArray<Row>;
+  /**
+   * For a warehouse that takes RowBinary: the record's rows as decoded, written straight from them by these
+   * columns (no row objects, no JSON text). Used for the sink's bulk: operating envelopes.
+   */
+  binary?: BinaryRoute<unknown>;
+}
+
+interface BinaryRoute<R> {
+  records: (value: Buffer) => ReadonlyArray<R>;
+  columns: ReadonlyArray<BinaryColumn<R>>;
+}
+
+/** A binary route's table, its RowBinary writer (null: JSONEachRow) and the chunk of a batch being built. */
+interface BinaryChunk {
+  table: string;
+  route: BinaryRoute<unknown>;
+  columns: readonly string[];
+  writer: () => Promise<RowBinaryWrite<unknown> | null>;
+  out: RowBinaryBuffer;
+  rows: number;
+}
+
+/** The operating envelopes' columns, the record's fields (with its times and data-quality labels). */
+const DT_OPERATING_ENVELOPE_COLUMNS = binaryColumnsOf<DtOperatingEnvelope>('DtOperatingEnvelope', {
+  slot_start: { time: true },
+  issued_at: { time: true },
+  data_quality: { value: (e) => dataQualityLabel(e.data_quality) },
+});
+
+const decodeIssue = (v: Buffer) =>
+  decodeBatched('DtOperatingEnvelope', 'DtOperatingEnvelopes', (issue) => issue.slots, v);
+
+const ROUTES: Record<string, Route> = {
   [TOPICS.envelopes.name]: { table: TABLES.envelopes, row: (v) => envelopeRow(decode('DtEnvelope', v)) },
   [TOPICS.impedance.name]: {
     table: TABLES.impedanceDaily,
@@ -39,10 +79,8 @@ const ROUTES: Record<string, { table: string; row: (value: Buffer) => Row | Read
   [TOPICS.stress.name]: { table: TABLES.dtStress, row: (v) => dtStressRow(decode('DtStress', v)) },
   [TOPICS.operatingEnvelopes.name]: {
     table: TABLES.dtOperatingEnvelopes,
-    row: (v) =>
-      decodeBatched('DtOperatingEnvelope', 'DtOperatingEnvelopes', (issue) => issue.slots, v).map(
-        dtOperatingEnvelopeRow,
-      ),
+    row: (v) => decodeIssue(v).map(dtOperatingEnvelopeRow),
+    binary: { records: decodeIssue, columns: DT_OPERATING_ENVELOPE_COLUMNS },
   },
   [TOPICS.deadLetters.name]: {
     table: TABLES.deadLetters,
@@ -104,25 +142,57 @@ export function startWarehouseSink(options: {
   const inFlight: Promise<void>[] = [];
   let pendingRecords = 0;
   let stopping = false;
+  // Per topic with a binary route: its table's RowBinary writer (null: JSONEachRow), and the chunk being built.
+  const binary = new Map<string, BinaryChunk>();
+  for (const [topic, route] of Object.entries(ROUTES))
+    if (route.binary)
+      binary.set(topic, {
+        table: route.table,
+        route: route.binary,
+        columns: route.binary.columns.map((c) => c.name),
+        writer: rowBinaryWriterFor(options.warehouse, route.table, route.binary.columns),
+        out: new RowBinaryBuffer(),
+        rows: 0,
+      });
 
-  const rowsOf = (records: LogRecord[]) => {
+  const addRows = async (records: LogRecord[]) => {
+    const writes = new Map<string, RowBinaryWrite<unknown> | null>();
+    for (const [topic, chunk] of binary) writes.set(topic, await chunk.writer());
     const byTable = new Map<string, Row[]>();
-    for (const record of records) {
-      const route = ROUTES[record.topic]!;
-      let table = route.table;
-      let row: Row | ReadonlyArray<Row>;
-      try {
-        row = route.row(record.value);
-      } catch (error) {
-        table = TABLES.deadLetters;
-        row = undecodableRow(record, error as Error, metrics);
-      }
+    const push = (table: string, row: Row | ReadonlyArray<Row>) => {
       let rows = byTable.get(table);
       if (!rows) byTable.set(table, (rows = []));
       if (Array.isArray(row)) for (const r of row as ReadonlyArray<Row>) rows.push(r);
       else rows.push(row as Row);
+    };
+    for (const record of records) {
+      const route = ROUTES[record.topic]!;
+      const write = writes.get(record.topic);
+      const chunk = binary.get(record.topic);
+      try {
+        if (write && chunk) {
+          // A record's rows go in whole or not at all: a row that fails half way drops the record's bytes.
+          const start = chunk.out.length;
+          try {
+            const rows = chunk.route.records(record.value);
+            for (const row of rows) write(chunk.out, row);
+            chunk.rows += rows.length;
+          } catch (error) {
+            chunk.out.truncate(start);
+            throw error;
+          }
+        } else push(route.table, route.row(record.value));
+      } catch (error) {
+        push(TABLES.deadLetters, undecodableRow(record, error as Error, metrics));
+      }
     }
-    return byTable;
+    for (const chunk of binary.values()) {
+      if (chunk.rows === 0) continue;
+      const rows = chunk.rows;
+      chunk.rows = 0;
+      await writer.addRowBinary(chunk.table, chunk.columns, chunk.out.take(), rows);
+    }
+    for (const [table, rows] of byTable) await writer.add(table, rows);
   };
 
   const loop = async () => {
@@ -133,7 +203,7 @@ export function startWarehouseSink(options: {
         continue;
       }
       pendingRecords += records.length;
-      for (const [table, rows] of rowsOf(records)) await writer.add(table, rows);
+      await addRows(records);
       // Commits run in poll order: each waits for the flush covering its records and for the commit before it.
       const previous = inFlight.at(-1) ?? Promise.resolve();
       const committed = Promise.all([writer.flush(), previous]).then(async () => {

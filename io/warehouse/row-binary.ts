@@ -1,3 +1,4 @@
+import { avroType, type SchemaName } from '../../core/schemas.js';
 import { dateTime64 } from './rows.js';
 
 /**
@@ -15,6 +16,12 @@ export class RowBinaryBuffer {
 
   get length(): number {
     return this.at;
+  }
+
+  /** Drops what was written after the first `length` bytes (a row that failed half way). */
+  truncate(length: number): void {
+    if (length < 0 || length > this.at) throw new RangeError(`cannot truncate ${this.at} bytes to ${length}`);
+    this.at = length;
   }
 
   /** The bytes written so far, as a Buffer of their own; the writer starts empty again. */
@@ -169,6 +176,26 @@ export interface BinaryColumn<R> {
   time?: boolean;
 }
 
+/**
+ * The RowBinary columns of a table whose columns are the fields of an Avro record, by name and in the
+ * schema's order (the schema is the single source of truth: a field added to it is a column written).
+ * `overrides` mark a field's column as a time or map its value (an enum whose table labels differ).
+ */
+export function binaryColumnsOf<R>(
+  schema: SchemaName,
+  overrides: { [K in keyof R]?: { time?: true; value?: (record: R) => unknown } } = {},
+): ReadonlyArray<BinaryColumn<R>> {
+  const fields = (avroType(schema) as unknown as { fields: Array<{ name: string }> }).fields;
+  return fields.map(({ name }) => {
+    const override = overrides[name as keyof R];
+    return {
+      name,
+      value: override?.value ?? ((record: R) => record[name as keyof R]),
+      ...(override?.time ? { time: true } : {}),
+    };
+  });
+}
+
 type Write = (out: RowBinaryBuffer, value: unknown) => void;
 
 /**
@@ -217,6 +244,21 @@ function writerFor(type: string, time: boolean, name: string, each?: (item: unkn
   }
   if (/^DateTime64\(3(, ?'UTC')?\)$/.test(type) && time)
     return (out, value) => out.integer(value as number, 8, true);
+  const enumeration = /^Enum(8|16)\((.*)\)$/.exec(type);
+  if (enumeration && !time) {
+    // A label's code, as the type declares it: 'a' = 1, 'b' = 2 (labels may hold escaped quotes).
+    const codes = new Map<string, number>();
+    for (const m of enumeration[2]!.matchAll(/'((?:[^'\\]|\\.)*)'\s*=\s*(-?\d+)/g))
+      codes.set(m[1]!.replace(/\\(.)/g, '$1'), Number(m[2]));
+    const bytes = enumeration[1] === '8' ? 1 : 2;
+    return (out, value) => {
+      // An 18.16 Bool column is an Enum8 of 'false' and 'true' (io/warehouse/README.md).
+      const code = codes.get(typeof value === 'boolean' ? String(value) : (value as string));
+      if (code === undefined)
+        throw new RangeError(`column ${name}: ${String(value)} is not a label of ${type}`);
+      out.integer(code, bytes, true);
+    };
+  }
   const integer = /^(U?)Int(8|16|32|64)$/.exec(type);
   if (integer && !time) {
     const bytes = (Number(integer[2]) / 8) as 1 | 2 | 4 | 8;

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { RowBinaryBuffer, rowBinaryEncoder, type BinaryColumn } from '../../io/warehouse/row-binary.js';
+import { avroType } from '../../core/schemas.js';
+import {
+  binaryColumnsOf,
+  RowBinaryBuffer,
+  rowBinaryEncoder,
+  type BinaryColumn,
+} from '../../io/warehouse/row-binary.js';
 import { READING_BINARY_COLUMNS, dateTime64 } from '../../io/warehouse/rows.js';
-import type { MeterReading } from '../../schemas/types.gen.js';
+import type { DtOperatingEnvelope, MeterReading } from '../../schemas/types.gen.js';
+import { operatingEnvelope } from '../support/records.js';
 
 const bytes = (write: (out: RowBinaryBuffer) => void) => {
   const out = new RowBinaryBuffer();
@@ -134,12 +141,55 @@ describe('RowBinary', () => {
   it('refuses a column missing from the table or of a type it cannot write, naming it', () => {
     const columns: Array<BinaryColumn<{ q: string }>> = [{ name: 'quality', value: (r) => r.q }];
     expect(() => rowBinaryEncoder(columns, new Map())).toThrow(/column quality: not in the table/);
-    expect(() => rowBinaryEncoder(columns, new Map([['quality', "Enum8('a' = 1, 'b' = 2)"]]))).toThrow(
-      /column quality: no RowBinary writer for Enum8/,
+    expect(() => rowBinaryEncoder(columns, new Map([['quality', 'UUID']]))).toThrow(
+      /column quality: no RowBinary writer for UUID/,
     );
     const time: Array<BinaryColumn<{ t: number }>> = [{ name: 't', value: (r) => r.t, time: true }];
     expect(() => rowBinaryEncoder(time, new Map([['t', 'Float64']]))).toThrow(
       /column t: no RowBinary writer for Float64 holding a time/,
     );
+  });
+
+  it('writes an enum label as its declared code, an 18.16 Bool as its Enum8, and refuses a label not declared', () => {
+    const write = rowBinaryEncoder<{ v: unknown }>(
+      [{ name: 'v', value: (r) => r.v }],
+      // system.columns writes a quote in a label backslash-escaped.
+      new Map([['v', "Enum8('ami-direct' = 1, 'it\\'s' = -3)"]]),
+    );
+    const row = (v: unknown) => bytes((o) => write(o, { v }));
+    expect(row('ami-direct')).toEqual([1]);
+    expect(row("it's")).toEqual([0xfd]);
+    expect(() => row('modelled')).toThrow(/column v: modelled is not a label of Enum8/);
+    const wide = rowBinaryEncoder<{ v: unknown }>(
+      [{ name: 'v', value: (r) => r.v }],
+      new Map([['v', "Nullable(Enum16('false' = 0, 'true' = 300))"]]),
+    );
+    expect(bytes((o) => wide(o, { v: true }))).toEqual([0, 0x2c, 0x01]);
+    expect(bytes((o) => wide(o, { v: null }))).toEqual([1]);
+  });
+
+  it('drops a half-written row on truncate, keeping the rows before it', () => {
+    const out = new RowBinaryBuffer();
+    out.string('kept');
+    const before = out.length;
+    out.float64(1.5);
+    out.truncate(before);
+    expect([...out.take()]).toEqual([4, ...Buffer.from('kept')]);
+    expect(() => out.truncate(1)).toThrow(/cannot truncate 0 bytes to 1/);
+  });
+
+  it("takes a record's columns from its Avro schema, in the schema's order, with times and mapped values", () => {
+    const columns = binaryColumnsOf<DtOperatingEnvelope>('DtOperatingEnvelope', {
+      slot_start: { time: true },
+      data_quality: { value: (e) => e.data_quality.toUpperCase() },
+    });
+    const fields = (avroType('DtOperatingEnvelope') as unknown as { fields: Array<{ name: string }> }).fields;
+    expect(columns.map((c) => c.name)).toEqual(fields.map((f) => f.name));
+    const envelope = operatingEnvelope('dt-1', 900_000, 0);
+    const byName = new Map(columns.map((c) => [c.name, c]));
+    expect(byName.get('slot_start')!.time).toBe(true);
+    expect(byName.get('issued_at')!.time).toBeUndefined();
+    expect(byName.get('data_quality')!.value(envelope)).toBe('AMI_IMPUTED');
+    expect(byName.get('base_kw')!.value(envelope)).toBe(envelope.base_kw);
   });
 });

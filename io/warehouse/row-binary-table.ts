@@ -1,0 +1,37 @@
+import { rowBinaryEncoder, type BinaryColumn, type RowBinaryBuffer } from './row-binary.js';
+import { sqlQuery } from './sql-files.js';
+import type { Warehouse } from './warehouse.js';
+
+/** Writes one record as a RowBinary row of a table. */
+export type RowBinaryWrite<R> = (out: RowBinaryBuffer, record: R) => void;
+
+/**
+ * A table's RowBinary writer for a warehouse that takes RowBinary, built from the table's column types;
+ * null (JSONEachRow instead) for one that does not, or whose table has a column this writer cannot fill
+ * (said once on stderr). While the types cannot be read (the warehouse is away), it answers null and the
+ * next call asks again.
+ */
+export function rowBinaryWriterFor<R>(
+  warehouse: Warehouse,
+  table: string,
+  columns: ReadonlyArray<BinaryColumn<R>>,
+): () => Promise<RowBinaryWrite<R> | null> {
+  if (!warehouse.rowBinary) return () => Promise.resolve(null);
+  let known: RowBinaryWrite<R> | null | undefined;
+  return async () => {
+    if (known !== undefined) return known;
+    let types: Array<{ name: string; type: string }>;
+    try {
+      types = await warehouse.query(sqlQuery('table_columns'), { table });
+    } catch {
+      return null;
+    }
+    try {
+      known = rowBinaryEncoder(columns, new Map(types.map((c) => [c.name, c.type])));
+    } catch (error) {
+      console.error(`${table}: inserted as JSONEachRow, not RowBinary: ${(error as Error).message}`);
+      known = null;
+    }
+    return known;
+  };
+}
