@@ -83,10 +83,19 @@ export interface StepEstimate {
   receivedAt: number;
 }
 
-const VALUES_PER_LEG = 3; // voltage, signed current, receive time
+const VALUES_PER_LEG = 2; // voltage, signed current
 const V = 0;
 const I = 1;
-const RECEIVED = 2;
+
+/**
+ * One timestamp's readings of the DT's legs, NaN where a leg has none: voltage and signed current per leg
+ * in single precision (a meter reports 0.1 V and 0.01 A; the groups of the last half hour or so of every DT
+ * are the stage's second largest state), and each reading's receive time.
+ */
+interface Group {
+  vi: Float32Array;
+  received: Float64Array;
+}
 /** Weight of each new estimate in a leg's running impedance (used to correct it when it is a reference). */
 const RUNNING_ALPHA = 0.05;
 /** Estimates a leg needs before its running impedance is used. */
@@ -102,8 +111,8 @@ export class LegSteps {
   private readonly meterLegs = new Map<string, Int32Array>();
   private readonly oddLegs = new Map<string, number>();
   private capacity = 0;
-  /** Per timestamp: VALUES_PER_LEG values per leg, NaN where the leg has no reading. */
-  private readonly groups = new Map<number, Float64Array>();
+  /** Per timestamp: the legs' readings. */
+  private readonly groups = new Map<number, Group>();
   /** Timestamps of `groups`, ascending. */
   private readonly times: number[] = [];
   /** Every group at or before this time is closed: no reading for it is taken any more. */
@@ -146,15 +155,18 @@ export class LegSteps {
       group = this.newGroup();
       this.groups.set(ts, group);
       insertSorted(this.times, ts);
-    } else if (group.length < this.capacity * VALUES_PER_LEG) {
-      group = grow(group, this.capacity * VALUES_PER_LEG);
+    } else if (group.received.length < this.capacity) {
+      group = {
+        vi: grow(group.vi, this.capacity * VALUES_PER_LEG),
+        received: grow(group.received, this.capacity),
+      };
       this.groups.set(ts, group);
     }
     const at = leg * VALUES_PER_LEG;
-    if (!Number.isNaN(group[at + V]!)) return 'duplicate';
-    group[at + V] = v;
-    group[at + I] = signedI;
-    group[at + RECEIVED] = receivedAt;
+    if (!Number.isNaN(group.vi[at + V]!)) return 'duplicate';
+    group.vi[at + V] = v;
+    group.vi[at + I] = signedI;
+    group.received[leg] = receivedAt;
     return 'added';
   }
 
@@ -197,22 +209,22 @@ export class LegSteps {
     quiet.length = 0;
     for (let k = 0; k < n; k++) {
       const at = k * VALUES_PER_LEG;
-      const dI = (g1[at + I] ?? Number.NaN) - (g0[at + I] ?? Number.NaN);
+      const dI = (g1.vi[at + I] ?? Number.NaN) - (g0.vi[at + I] ?? Number.NaN);
       if (Math.abs(dI) <= this.config.maxQuietA) quiet.push(k);
     }
     for (let j = 0; j < n; j++) {
       const at = j * VALUES_PER_LEG;
-      const step = (g1[at + I] ?? Number.NaN) - (g0[at + I] ?? Number.NaN);
+      const step = (g1.vi[at + I] ?? Number.NaN) - (g0.vi[at + I] ?? Number.NaN);
       if (!(Math.abs(step) >= this.config.minStepA)) continue;
       if (Math.abs(step) >= this.config.minLearnStepA) this.learn(j, step, g0, g1);
       if (this.stepsSeen[j]! < this.config.warmupSteps) continue;
       const estimate = this.estimate(j, e);
-      if (estimate !== null) out.push({ ...estimate, leg: j, ts: t1, receivedAt: g1[at + RECEIVED]! });
+      if (estimate !== null) out.push({ ...estimate, leg: j, ts: t1, receivedAt: g1.received[j]! });
     }
   }
 
   /** Updates leg j's slopes with the quiet peers' voltage changes over its step. */
-  private learn(j: number, step: number, g0: Float64Array, g1: Float64Array): void {
+  private learn(j: number, step: number, g0: Group, g1: Group): void {
     const row = j * this.capacity;
     const decay = this.config.slopeDecay;
     for (let k = 0; k < this.legKeys.length; k++) {
@@ -222,7 +234,7 @@ export class LegSteps {
     const weight = step * step;
     for (const k of this.quiet) {
       const at = k * VALUES_PER_LEG;
-      this.slopeNum[row + k]! += (g1[at + V]! - g0[at + V]!) * step;
+      this.slopeNum[row + k]! += (g1.vi[at + V]! - g0.vi[at + V]!) * step;
       this.slopeDen[row + k]! += weight;
     }
     this.stepsSeen[j]!++;
@@ -273,12 +285,12 @@ export class LegSteps {
    */
   private plateau(j: number, from: number, direction: 1 | -1): number[] {
     const at = j * VALUES_PER_LEG;
-    const level = this.groups.get(this.times[from]!)![at + I]!;
+    const level = this.groups.get(this.times[from]!)!.vi[at + I]!;
     const positions = [from];
     for (let p = from + direction; positions.length < this.config.plateauReadings; p += direction) {
       const ts = this.times[p];
       if (ts === undefined || Math.abs(ts - this.times[p - direction]!) > this.config.maxGapMs) break;
-      const current = this.groups.get(ts)![at + I];
+      const current = this.groups.get(ts)!.vi[at + I];
       if (current === undefined || !(Math.abs(current - level) <= this.config.plateauA)) break;
       positions.push(p);
     }
@@ -298,8 +310,8 @@ export class LegSteps {
     let i = 0;
     for (const p of positions) {
       const group = this.groups.get(this.times[p]!)!;
-      v += group[at + V] ?? Number.NaN;
-      i += group[at + I] ?? Number.NaN;
+      v += group.vi[at + V] ?? Number.NaN;
+      i += group.vi[at + I] ?? Number.NaN;
     }
     return { v: v / positions.length, i: i / positions.length };
   }
@@ -362,14 +374,21 @@ export class LegSteps {
     this.capacity = capacity;
   }
 
-  private newGroup(): Float64Array {
-    return new Float64Array(this.capacity * VALUES_PER_LEG).fill(Number.NaN);
+  private newGroup(): Group {
+    return {
+      vi: new Float32Array(this.capacity * VALUES_PER_LEG).fill(Number.NaN),
+      received: new Float64Array(this.capacity).fill(Number.NaN),
+    };
   }
 }
 
-function grow(group: Float64Array, length: number): Float64Array {
-  const next = new Float64Array(length).fill(Number.NaN);
-  next.set(group);
+/** A copy of `values` widened to `length`, NaN (no reading) in the new places. */
+function grow(values: Float32Array, length: number): Float32Array;
+function grow(values: Float64Array, length: number): Float64Array;
+function grow(values: Float32Array | Float64Array, length: number): Float32Array | Float64Array {
+  const next = values instanceof Float32Array ? new Float32Array(length) : new Float64Array(length);
+  next.fill(Number.NaN);
+  next.set(values);
   return next;
 }
 
