@@ -12,7 +12,8 @@
  * a single-phase leg pulls down only its own phase: peers on that phase drop by Z_dt·ΔI, the others do not,
  * and taking the median over the whole DT would add Z_dt (typically 25-70 mΩ) to every estimate. The
  * topology does not say which phase a meter is on (CIS exports rarely do, and often wrongly), so each leg
- * learns it: for every peer it keeps the regression slope β of the peer's voltage change on its own current
+ * learns it: for every peer of the DT's reference panel (its first `referencePanel` legs; all of them in a
+ * DT of up to that many) it keeps the regression slope β of the peer's voltage change on its own current
  * steps. Peers on the same phase show β ≈ −Z_dt, peers on other phases β ≈ 0; a leg of a three-phase meter
  * steps with its other legs, so every phase sees it and every peer qualifies. The reference for an estimate
  * is the median voltage change of the quiet peers whose slope is at least half the strongest one. Until a
@@ -49,6 +50,12 @@ export interface StepConfig {
   warmupSteps: number;
   /** Reference peers needed for an estimate. */
   minReferencePeers: number;
+  /**
+   * The DT's first this many legs (in the order first seen) are its reference panel: the peers whose slopes
+   * each leg learns and whose voltages make its reference. Memory is legs × panel per DT instead of legs²;
+   * a third of the panel shares a single-phase leg's phase, plenty for a median of the quiet ones.
+   */
+  referencePanel: number;
   /** Each new step of a leg weighs the slopes it learned so far by this factor (forgetting, e.g. re-wiring). */
   slopeDecay: number;
   /** Estimates outside (0, this] milliohm are discarded as implausible (meter glitch, wrong leg order). */
@@ -65,6 +72,7 @@ export const DEFAULT_STEP_CONFIG: StepConfig = {
   maxGapMs: 15 * 60_000,
   warmupSteps: 10,
   minReferencePeers: 2,
+  referencePanel: 64,
   slopeDecay: 0.995,
   maxPlausibleMohm: 10_000,
 };
@@ -120,11 +128,14 @@ export class LegSteps {
   /** Steps up to this time have been evaluated. */
   private evaluatedUpTo = Number.NEGATIVE_INFINITY;
   /**
-   * Row j, column k: Σ ΔV_k·ΔI_j and Σ ΔI_j² over j's steps with k quiet (β_jk = their ratio). Single
-   * precision: they only sort peers into phases, and a DT's matrices are its largest state (legs²).
+   * Row j, column k (a panel peer, `stride` columns a row): Σ ΔV_k·ΔI_j and Σ ΔI_j² over j's steps with k
+   * quiet (β_jk = their ratio). Single precision: they only sort peers into phases, and a DT's matrices are
+   * its largest state (legs × panel).
    */
   private slopeNum = new Float32Array(0);
   private slopeDen = new Float32Array(0);
+  /** Columns a matrix row has: the panel, or the capacity while that is smaller. */
+  private stride = 0;
   private stepsSeen = new Int32Array(0);
   /** Running impedance estimate per leg, ohm (NaN until RUNNING_MIN_ESTIMATES), and the estimate count. */
   private running = new Float64Array(0);
@@ -207,7 +218,8 @@ export class LegSteps {
     const n = this.legKeys.length;
     const { quiet } = this;
     quiet.length = 0;
-    for (let k = 0; k < n; k++) {
+    // Quiet panel peers: the ones a step teaches about.
+    for (let k = 0; k < this.peers(); k++) {
       const at = k * VALUES_PER_LEG;
       const dI = (g1.vi[at + I] ?? Number.NaN) - (g0.vi[at + I] ?? Number.NaN);
       if (Math.abs(dI) <= this.config.maxQuietA) quiet.push(k);
@@ -225,9 +237,9 @@ export class LegSteps {
 
   /** Updates leg j's slopes with the quiet peers' voltage changes over its step. */
   private learn(j: number, step: number, g0: Group, g1: Group): void {
-    const row = j * this.capacity;
+    const row = j * this.stride;
     const decay = this.config.slopeDecay;
-    for (let k = 0; k < this.legKeys.length; k++) {
+    for (let k = 0; k < this.peers(); k++) {
       this.slopeNum[row + k]! *= decay;
       this.slopeDen[row + k]! *= decay;
     }
@@ -249,15 +261,16 @@ export class LegSteps {
     const before = this.plateau(j, e - 1, -1);
     const after = this.plateau(j, e, +1);
     const own = this.change(j, before, after);
-    const row = j * this.capacity;
+    const row = j * this.stride;
+    const peers = this.peers();
     let strongest = 0;
-    for (let k = 0; k < this.legKeys.length; k++) {
+    for (let k = 0; k < peers; k++) {
       const den = this.slopeDen[row + k]!;
       if (k !== j && den > 0) strongest = Math.min(strongest, this.slopeNum[row + k]! / den);
     }
     const reference = this.reference;
     reference.length = 0;
-    for (let k = 0; k < this.legKeys.length; k++) {
+    for (let k = 0; k < peers; k++) {
       if (k === j) continue;
       const den = this.slopeDen[row + k]!;
       // With no measurable pull on any peer (strongest ≈ 0) every peer is an equally good reference.
@@ -346,18 +359,28 @@ export class LegSteps {
       this.oddLegs.set(key, leg);
       this.legKeys.push(key);
     }
-    // Growth by an eighth (at least 8 legs), not by half: the slope matrices are legs² per DT, the largest
-    // state a processor holds (~190 MB for 100,000 meters), and half again is up to 2.25× their size in
-    // slack. A resize copies them once more, which happens only while a DT's legs are first seen.
+    // Growth by an eighth (at least 8 legs), not by half: the slope matrices are legs × panel per DT, the
+    // largest state a processor holds, and half again would be as much in slack. A resize copies them once
+    // more, which happens only while a DT's legs are first seen.
     if (leg >= this.capacity) this.reserve(this.capacity + Math.max(8, Math.ceil(this.capacity / 8)));
     return leg;
   }
 
+  /** Panel peers seen so far. */
+  private peers(): number {
+    return Math.min(this.legKeys.length, this.config.referencePanel);
+  }
+
   private reserve(capacity: number): void {
     const old = this.capacity;
+    const oldStride = this.stride;
+    const stride = Math.min(capacity, this.config.referencePanel);
     const resize = (matrix: Float32Array) => {
-      const next = new Float32Array(capacity * capacity);
-      for (let j = 0; j < old; j++) next.set(matrix.subarray(j * old, (j + 1) * old), j * capacity);
+      const next = new Float32Array(capacity * stride);
+      if (stride === oldStride) next.set(matrix);
+      else
+        for (let j = 0; j < old; j++)
+          next.set(matrix.subarray(j * oldStride, (j + 1) * oldStride), j * stride);
       return next;
     };
     this.slopeNum = resize(this.slopeNum);
@@ -372,6 +395,7 @@ export class LegSteps {
     this.running = widen(this.running, (n) => new Float64Array(n), Number.NaN);
     this.pendingSum = widen(this.pendingSum, (n) => new Float64Array(n));
     this.capacity = capacity;
+    this.stride = stride;
   }
 
   private newGroup(): Group {
