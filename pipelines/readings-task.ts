@@ -1,8 +1,8 @@
 import { decodeBatched } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Log } from '../io/log/log.js';
-import { RowBinaryBuffer } from '../io/warehouse/row-binary.js';
-import { rowBinaryWriterFor, type RowBinaryWrite } from '../io/warehouse/row-binary-table.js';
+import { RowBinaryBuffer, type RowBinaryWrite } from '../io/warehouse/row-binary.js';
+import { rowBinaryWriterFor } from '../io/warehouse/row-binary-table.js';
 import { READING_BINARY_COLUMNS, READING_COLUMNS, readingLine, readingRow } from '../io/warehouse/rows.js';
 import { TABLES } from '../io/warehouse/tables.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';

@@ -3,8 +3,13 @@ import type { DtOperatingEnvelope } from '../schemas/types.gen.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Log, LogRecord } from '../io/log/log.js';
 import { BatchWriter, type BatchWriterOptions } from '../io/warehouse/batch-writer.js';
-import { binaryColumnsOf, RowBinaryBuffer, type BinaryColumn } from '../io/warehouse/row-binary.js';
-import { rowBinaryWriterFor, type RowBinaryWrite } from '../io/warehouse/row-binary-table.js';
+import {
+  binaryColumnsOf,
+  RowBinaryBuffer,
+  type BinaryColumn,
+  type RowBinaryWrite,
+} from '../io/warehouse/row-binary.js';
+import { rowBinaryWriterFor } from '../io/warehouse/row-binary-table.js';
 import {
   dataQualityLabel,
   deadLetterRow,

@@ -219,7 +219,8 @@ export class LegSteps {
     const { quiet } = this;
     quiet.length = 0;
     // Quiet panel peers: the ones a step teaches about.
-    for (let k = 0; k < this.peers(); k++) {
+    const peers = this.peers();
+    for (let k = 0; k < peers; k++) {
       const at = k * VALUES_PER_LEG;
       const dI = (g1.vi[at + I] ?? Number.NaN) - (g0.vi[at + I] ?? Number.NaN);
       if (Math.abs(dI) <= this.config.maxQuietA) quiet.push(k);
@@ -239,7 +240,8 @@ export class LegSteps {
   private learn(j: number, step: number, g0: Group, g1: Group): void {
     const row = j * this.stride;
     const decay = this.config.slopeDecay;
-    for (let k = 0; k < this.peers(); k++) {
+    const peers = this.peers();
+    for (let k = 0; k < peers; k++) {
       this.slopeNum[row + k]! *= decay;
       this.slopeDen[row + k]! *= decay;
     }

@@ -1,9 +1,6 @@
-import { rowBinaryEncoder, type BinaryColumn, type RowBinaryBuffer } from './row-binary.js';
+import { rowBinaryEncoder, type BinaryColumn, type RowBinaryWrite } from './row-binary.js';
 import { sqlQuery } from './sql-files.js';
 import type { Warehouse } from './warehouse.js';
-
-/** Writes one record as a RowBinary row of a table. */
-export type RowBinaryWrite<R> = (out: RowBinaryBuffer, record: R) => void;
 
 /**
  * A table's RowBinary writer for a warehouse that takes RowBinary, built from the table's column types;

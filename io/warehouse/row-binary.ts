@@ -196,6 +196,9 @@ export function binaryColumnsOf<R>(
   });
 }
 
+/** Writes one record as a RowBinary row of a table. */
+export type RowBinaryWrite<R> = (out: RowBinaryBuffer, record: R) => void;
+
 type Write = (out: RowBinaryBuffer, value: unknown) => void;
 
 /**
@@ -206,7 +209,7 @@ type Write = (out: RowBinaryBuffer, value: unknown) => void;
 export function rowBinaryEncoder<R>(
   columns: ReadonlyArray<BinaryColumn<R>>,
   types: ReadonlyMap<string, string>,
-): (out: RowBinaryBuffer, row: R) => void {
+): RowBinaryWrite<R> {
   const writers = columns.map((column) => {
     const type = types.get(column.name);
     if (type === undefined) throw new Error(`column ${column.name}: not in the table`);
