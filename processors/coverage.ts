@@ -7,20 +7,27 @@ export const COVERAGE_WINDOW_SLOTS = 30 * 96;
 export const DIRECT_COVERAGE_PCT = 90;
 
 /**
- * Meters reporting per slot over the last 30 days of one DT, in two typed arrays used as a ring (17 KB per
- * DT), so coverage is exact at slot granularity without a map entry per slot.
+ * Meters reporting per slot over the last 30 days of one DT, in a typed array used as a ring (6 KB per DT),
+ * so coverage is exact at slot granularity without a map entry per slot. Position `i mod SLOTS` holds slot i
+ * for the SLOTS slots up to the newest recorded; positions the window moved past are cleared as it moves, so
+ * the ring needs no slot index of its own.
  */
 export class CoverageWindow {
-  private readonly slotIndex = new Int32Array(COVERAGE_WINDOW_SLOTS).fill(-1);
   private readonly reporting = new Uint16Array(COVERAGE_WINDOW_SLOTS);
+  /** Index (slot start / SLOT_MS) of the newest slot recorded. */
+  private newest = Number.NEGATIVE_INFINITY;
 
   record(slotStart: number, metersReporting: number): void {
     const index = slotStart / SLOT_MS;
-    const at = index % COVERAGE_WINDOW_SLOTS;
-    // A slot older than the one the ring already holds here has left the window: it cannot count.
-    if (this.slotIndex[at]! > index) return;
-    this.slotIndex[at] = index;
-    this.reporting[at] = Math.min(metersReporting, 0xffff);
+    // A slot 30 days or more before the newest has left the window: it cannot count.
+    if (index <= this.newest - COVERAGE_WINDOW_SLOTS) return;
+    if (index > this.newest) {
+      // The slots between the newest and this one had no data: clear what they held 30 days ago.
+      if (index - this.newest > COVERAGE_WINDOW_SLOTS) this.reporting.fill(0);
+      else for (let i = this.newest + 1; i < index; i++) this.reporting[ringAt(i)] = 0;
+      this.newest = index;
+    }
+    this.reporting[ringAt(index)] = Math.min(metersReporting, 0xffff);
   }
 
   /**
@@ -29,15 +36,16 @@ export class CoverageWindow {
    */
   coveragePct(slotStart: number, metersConnected: number): number {
     if (metersConnected <= 0) return 0;
-    const last = slotStart / SLOT_MS;
-    const first = last - COVERAGE_WINDOW_SLOTS + 1;
+    const last = Math.min(slotStart / SLOT_MS, this.newest);
+    const first = Math.max(slotStart / SLOT_MS, this.newest) - COVERAGE_WINDOW_SLOTS + 1;
     let sum = 0;
-    for (let at = 0; at < COVERAGE_WINDOW_SLOTS; at++) {
-      const index = this.slotIndex[at]!;
-      if (index >= first && index <= last) sum += Math.min(this.reporting[at]!, metersConnected);
-    }
+    for (let i = first; i <= last; i++) sum += Math.min(this.reporting[ringAt(i)]!, metersConnected);
     return (100 * sum) / (metersConnected * COVERAGE_WINDOW_SLOTS);
   }
+}
+
+function ringAt(index: number): number {
+  return ((index % COVERAGE_WINDOW_SLOTS) + COVERAGE_WINDOW_SLOTS) % COVERAGE_WINDOW_SLOTS;
 }
 
 export function dataQualityFor(coveragePct: number): DataQuality {

@@ -10,8 +10,11 @@ import { dateTime64 } from './rows.js';
  * The layout follows the column's ClickHouse type exactly (RowBinary has no names or type tags), so an
  * encoder is built from the table's own column types (`DESCRIBE TABLE`) and refuses a type it does not know.
  */
+const INITIAL_BYTES = 1 << 16;
+const RETAINED_BYTES = 1 << 20;
+
 export class RowBinaryBuffer {
-  private buf = Buffer.allocUnsafe(1 << 16);
+  private buf = Buffer.allocUnsafe(INITIAL_BYTES);
   private at = 0;
 
   get length(): number {
@@ -24,8 +27,18 @@ export class RowBinaryBuffer {
     this.at = length;
   }
 
-  /** The bytes written so far, as a Buffer of their own; the writer starts empty again. */
+  /**
+   * The bytes written so far, as a Buffer of their own; the writer starts empty again. A writer that grew
+   * past RETAINED_BYTES for a large batch hands its buffer over and starts small again, rather than holding
+   * the largest batch it ever wrote between batches (a processor has a writer per table).
+   */
   take(): Buffer {
+    if (this.buf.length > RETAINED_BYTES) {
+      const out = this.buf.subarray(0, this.at);
+      this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+      this.at = 0;
+      return out;
+    }
     const out = Buffer.allocUnsafe(this.at);
     this.buf.copy(out, 0, 0, this.at);
     this.at = 0;

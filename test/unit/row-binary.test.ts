@@ -49,6 +49,21 @@ describe('RowBinary', () => {
     expect(out.length).toBe(0);
   });
 
+  it('hands over what it took: later writes never change a taken batch, small or past the retained size', () => {
+    const out = new RowBinaryBuffer();
+    for (const size of [1_000, 3_000_000, 10]) {
+      const fill = String.fromCharCode(97 + (size % 26));
+      out.string(fill.repeat(size));
+      const taken = out.take();
+      const copy = Buffer.from(taken);
+      out.string('z'.repeat(size + 100));
+      out.string('z'.repeat(size));
+      expect(taken.equals(copy)).toBe(true);
+      expect(taken.subarray(taken.length - size).toString()).toBe(fill.repeat(size));
+      out.take();
+    }
+  });
+
   it('writes a time as the same text dateTime64() renders, digit by digit', () => {
     let seed = 7;
     const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
