@@ -11,7 +11,7 @@ import { dateTime64 } from './rows.js';
  * encoder is built from the table's own column types (`DESCRIBE TABLE`) and refuses a type it does not know.
  */
 const INITIAL_BYTES = 1 << 16;
-const RETAINED_BYTES = 1 << 20;
+const RETAINED_BYTES = 4 << 20;
 
 export class RowBinaryBuffer {
   private buf = Buffer.allocUnsafe(INITIAL_BYTES);
@@ -30,7 +30,8 @@ export class RowBinaryBuffer {
   /**
    * The bytes written so far, as a Buffer of their own; the writer starts empty again. A writer that grew
    * past RETAINED_BYTES for a large batch hands its buffer over and starts small again, rather than holding
-   * the largest batch it ever wrote between batches (a processor has a writer per table).
+   * the largest batch it ever wrote between batches: a busy writer (the readings, 2–3 MiB a batch) keeps
+   * reusing its buffer, a rare large batch (a slot close's operating envelopes, ~8 MiB) does not pin its size.
    */
   take(): Buffer {
     if (this.buf.length > RETAINED_BYTES) {
