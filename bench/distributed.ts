@@ -41,7 +41,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkaJs from '@confluentinc/kafka-javascript';
 import { startGridstream, type Gridstream } from '../app/gridstream.js';
-import { loadConfig } from '../core/config.js';
+import { loadConfig, VARIABLES } from '../core/config.js';
 import { packageRoot } from '../core/paths.js';
 import { parseDateTime64 } from '../io/warehouse/rows.js';
 import { TOPICS } from '../pipelines/topics.js';
@@ -86,11 +86,13 @@ const startMs = endMs - HOURS * HOUR_MS;
 
 const log = (text: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
 
-/** The roles' glibc malloc arenas and thresholds and V8 young generation, as infra/run.sh and the container image set them (README: Benchmark). */
+/** The roles' glibc malloc arenas and thresholds, as infra/run.sh and the container image set them (README: Benchmark). */
 const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
 const GLIBC_TUNABLES =
   process.env.GLIBC_TUNABLES ?? 'glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072';
-const ROLE_NODE_OPTIONS = `--max-semi-space-size=32${process.env.NODE_OPTIONS ? ` ${process.env.NODE_OPTIONS}` : ''}`;
+/** The roles' V8 heap growth (core/heap.ts): the configured one, else gridstream's default. */
+const HEAP_GROWTH_PCT =
+  process.env.GRIDSTREAM_HEAP_GROWTH_PCT || String(VARIABLES.GRIDSTREAM_HEAP_GROWTH_PCT!.fallback);
 
 /** A gridstream role as its own process, from the compiled build; ready once it says where it serves. */
 async function startRole(role: string, env: Record<string, string>): Promise<ChildProcess & { url: string }> {
@@ -105,7 +107,13 @@ async function startRole(role: string, env: Record<string, string>): Promise<Chi
       role,
     ],
     {
-      env: { ...process.env, MALLOC_ARENA_MAX, GLIBC_TUNABLES, NODE_OPTIONS: ROLE_NODE_OPTIONS, ...env },
+      env: {
+        ...process.env,
+        MALLOC_ARENA_MAX,
+        GLIBC_TUNABLES,
+        GRIDSTREAM_HEAP_GROWTH_PCT: HEAP_GROWTH_PCT,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -463,7 +471,7 @@ async function main(): Promise<boolean> {
       ['edge', `${CONNECTIONS} head-end MQTT connections to Mosquitto, QoS 1; ${offered}`],
       [
         'settings',
-        `GRIDSTREAM_PARTITIONS=${PARTITIONS} GRIDSTREAM_REVISION_HORIZON_H=${HORIZON_H} GRIDSTREAM_ALLOWED_LATENESS_S=${LATENESS_S} MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX} GLIBC_TUNABLES=${GLIBC_TUNABLES} NODE_OPTIONS=${ROLE_NODE_OPTIONS}; one bridge, ${PROCESSORS === 1 ? 'one processor' : `${PROCESSORS} processors`}`,
+        `GRIDSTREAM_PARTITIONS=${PARTITIONS} GRIDSTREAM_REVISION_HORIZON_H=${HORIZON_H} GRIDSTREAM_ALLOWED_LATENESS_S=${LATENESS_S} MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX} GLIBC_TUNABLES=${GLIBC_TUNABLES} GRIDSTREAM_HEAP_GROWTH_PCT=${HEAP_GROWTH_PCT}${process.env.NODE_OPTIONS ? ` NODE_OPTIONS=${process.env.NODE_OPTIONS}` : ''}; one bridge, ${PROCESSORS === 1 ? 'one processor' : `${PROCESSORS} processors`}`,
       ],
       [
         'published',

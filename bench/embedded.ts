@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGridstream } from '../app/gridstream.js';
 import { loadConfig } from '../core/config.js';
+import { applyHeapGrowth } from '../core/heap.js';
 import { simulateTopology } from '../simulator/command.js';
 import { mib, perSecond, printReport, setting, startPublisher } from './common.js';
 
@@ -22,6 +23,8 @@ const SEED = 42;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-bench-'));
 const config = { ...loadConfig({}), dataDir, httpPort: 0, mqttPort: 0, apiKeys: 'bench-key-000000' };
+// As `gridstream demo` does (bin/gridstream.ts).
+applyHeapGrowth(config.heapGrowthPct);
 const gridstream = await startGridstream(config, { host: '127.0.0.1' });
 await gridstream.pipeline.loadTopology(
   simulateTopology({ seed: SEED, transformers: TRANSFORMERS, meters: METERS }),

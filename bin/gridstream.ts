@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { startGridstream } from '../app/gridstream.js';
 import { loadTopologyOffline } from '../app/offline-topology.js';
 import { ConfigError, loadConfig, VARIABLES } from '../core/config.js';
+import { applyHeapGrowth } from '../core/heap.js';
 import { readTopologyFiles, TopologyError } from '../core/topology.js';
 import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
@@ -38,7 +39,11 @@ program
   .option('--days <n>', 'days of history to simulate before going live', integer('--days', 0, 400), 2)
   .option('--seed <n>', 'simulation seed', integer('--seed', 0), 1)
   .option('--no-follow', 'stop simulating once the history is published')
-  .action((options) => runDemo({ ...options, config: loadConfig(process.env, options.config) }));
+  .action((options) => {
+    const config = loadConfig(process.env, options.config);
+    applyHeapGrowth(config.heapGrowthPct);
+    return runDemo({ ...options, config });
+  });
 
 program
   .command('run')
@@ -51,6 +56,7 @@ program
   )
   .action(async (options) => {
     const config = loadConfig(process.env, options.config);
+    applyHeapGrowth(config.heapGrowthPct);
     const roles = parseRoles(options.role);
     const gridstream = await startGridstream(config, { roles });
     const broker = gridstream.edges.broker ? `, MQTT ${gridstream.edges.broker.url}` : '';

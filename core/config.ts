@@ -41,6 +41,8 @@ export interface GridstreamConfig {
   webhookBackoffMs: number;
   /** Forecast stress probability at which a DT's STRESS.ALERT webhook fires. */
   stressAlertProbability: number;
+  /** Growth of V8's old generation (percent) before it is collected; 0 leaves it to V8 (core/heap.ts). */
+  heapGrowthPct: number;
 }
 
 interface Variable {
@@ -149,6 +151,12 @@ export const VARIABLES: Record<string, Variable> = {
     kind: 'count',
     fallback: 8,
     doc: 'partitions of keyed log topics',
+  },
+  GRIDSTREAM_HEAP_GROWTH_PCT: {
+    key: 'heapGrowthPct',
+    kind: 'whole',
+    fallback: 30,
+    doc: "growth (%) of the JavaScript heap before it is collected: lower holds less memory for more CPU; 0 = V8's own",
   },
 };
 

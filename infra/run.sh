@@ -12,9 +12,4 @@ export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 # raises its mmap threshold to the largest block freed (a processor frees many: packed slots, Kafka buffers)
 # and keeps what was freed, ~100 MB more resident in a busy processor (README: Benchmark). Yours wins.
 export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072}
-# A 32 MiB young generation instead of V8's 16: a busy bridge or processor allocates short-lived objects (a
-# message's readings) fast enough that the default promotes many to the old generation; with the larger one
-# their CPU time fell by ~14% in a pair of benchmark runs, for ~40 MB more resident (README: Benchmark). A
-# setting of yours comes later and wins.
-export NODE_OPTIONS="--max-semi-space-size=32${NODE_OPTIONS:+ $NODE_OPTIONS}"
 exec node dist/bin/gridstream.js "$@"

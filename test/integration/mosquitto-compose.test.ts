@@ -49,12 +49,11 @@ describe('docker-compose.yml, held to the local scripts', () => {
     expect(services.kafka!.environment!.KAFKA_PROCESS_ROLES).toBe('broker,controller');
   });
 
-  it('builds the gridstream image with the process settings infra/run.sh exports (malloc arenas and thresholds, young generation)', () => {
+  it('builds the gridstream image with the process settings infra/run.sh exports (malloc arenas and thresholds)', () => {
     const run = readFileSync(join(ROOT, 'infra/run.sh'), 'utf8');
     const exported = {
       MALLOC_ARENA_MAX: /^export MALLOC_ARENA_MAX=\$\{MALLOC_ARENA_MAX:-([^}]+)\}$/m.exec(run)?.[1],
       GLIBC_TUNABLES: /^export GLIBC_TUNABLES=\$\{GLIBC_TUNABLES:-([^}]+)\}$/m.exec(run)?.[1],
-      NODE_OPTIONS: /^export NODE_OPTIONS="([^$"]+)\$\{NODE_OPTIONS/m.exec(run)?.[1],
     };
     const image = Object.fromEntries(
       [...readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8').matchAll(/^\s*ENV (\w+)=(\S+)\s*$/gm)].map(

@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       webhookMaxAttempts: 8,
       webhookBackoffMs: 1000,
       stressAlertProbability: 0.5,
+      heapGrowthPct: 30,
     });
     expect(isAbsolute(config.dataDir)).toBe(true);
   });
@@ -90,6 +91,7 @@ describe('loadConfig', () => {
       GRIDSTREAM_WEBHOOK_MAX_ATTEMPTS: '3',
       GRIDSTREAM_WEBHOOK_BACKOFF_MS: '250',
       GRIDSTREAM_STRESS_ALERT_PROBABILITY: '0.8',
+      GRIDSTREAM_HEAP_GROWTH_PCT: '50',
     });
     expect(config).toEqual<GridstreamConfig>({
       httpPort: 9090,
@@ -111,6 +113,7 @@ describe('loadConfig', () => {
       webhookMaxAttempts: 3,
       webhookBackoffMs: 250,
       stressAlertProbability: 0.8,
+      heapGrowthPct: 50,
     });
   });
 
@@ -237,6 +240,14 @@ describe('config: whole numbers and file shape', () => {
   it('refuses a fractional partition count, naming the variable', () => {
     expect(() => loadConfig({ GRIDSTREAM_PARTITIONS: '1.5' })).toThrow(/GRIDSTREAM_PARTITIONS/);
     expect(loadConfig({ GRIDSTREAM_PARTITIONS: '12' }).partitions).toBe(12);
+  });
+
+  it("takes 0 heap growth (V8's own) and refuses a negative or fractional percentage", () => {
+    expect(loadConfig({ GRIDSTREAM_HEAP_GROWTH_PCT: '0' }).heapGrowthPct).toBe(0);
+    for (const raw of ['-10', '12.5', 'lots'])
+      expect(configError({ GRIDSTREAM_HEAP_GROWTH_PCT: raw }).message).toBe(
+        `GRIDSTREAM_HEAP_GROWTH_PCT: ${JSON.stringify(raw)} is not a whole number (0 or more)`,
+      );
   });
 
   it('takes 0 load-profile days (profiles from the warehouse only) and refuses a negative or fractional count', () => {
