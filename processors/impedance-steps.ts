@@ -13,11 +13,16 @@
  * and taking the median over the whole DT would add Z_dt (typically 25-70 mΩ) to every estimate. The
  * topology does not say which phase a meter is on (CIS exports rarely do, and often wrongly), so each leg
  * learns it: for every peer of the DT's reference panel (its first `referencePanel` legs; all of them in a
- * DT of up to that many) it keeps the regression slope β of the peer's voltage change on its own current
- * steps. Peers on the same phase show β ≈ −Z_dt, peers on other phases β ≈ 0; a leg of a three-phase meter
- * steps with its other legs, so every phase sees it and every peer qualifies. The reference for an estimate
- * is the median voltage change of the quiet peers whose slope is at least half the strongest one. Until a
- * leg has seen `warmupSteps` steps of its own, it yields no estimates (they would carry that bias).
+ * DT of up to that many) it keeps the peer's pull: Σ ΔV_peer·ΔI over its own current steps during which the
+ * peer was quiet, the regression slope β of the peer's voltage change on its steps times Σ ΔI², the same
+ * positive factor for every peer. Peers on the same phase show β ≈ −Z_dt, peers on other phases β ≈ 0; a leg
+ * of a three-phase meter steps with its other legs, so every phase sees it and every peer qualifies. The
+ * reference for an estimate is the median voltage change of the quiet peers whose pull is at least half the
+ * strongest one. A peer seldom quiet during the leg's steps pulls less by that much (its ΔV counts as 0 when it
+ * was not quiet): it is seldom a usable reference for the leg anyway, and a slope from its few quiet steps
+ * would be noise; a factor per peer (its own Σ ΔI² over its quiet steps) would double the state for the same
+ * estimates (test/unit/impedance-truth.test.ts gave the same errors either way). Until a leg has seen
+ * `warmupSteps` steps of its own, it yields no estimates (they would carry that bias).
  *
  * Current sign: meters publish the RMS current, a magnitude; a leg exporting (p_kw < 0) carries it the other
  * way, so ΔI uses the current signed by the meter's active power.
@@ -46,17 +51,17 @@ export interface StepConfig {
   maxPeerCorrectionV: number;
   /** Two readings are consecutive when at most this far apart (ms). */
   maxGapMs: number;
-  /** Steps a leg must have seen before its peers' slopes are trusted. */
+  /** Steps a leg must have seen before its peers' pulls are trusted. */
   warmupSteps: number;
   /** Reference peers needed for an estimate. */
   minReferencePeers: number;
   /**
-   * The DT's first this many legs (in the order first seen) are its reference panel: the peers whose slopes
+   * The DT's first this many legs (in the order first seen) are its reference panel: the peers whose pulls
    * each leg learns and whose voltages make its reference. Memory is legs × panel per DT instead of legs²;
    * a third of the panel shares a single-phase leg's phase, plenty for a median of the quiet ones.
    */
   referencePanel: number;
-  /** Each new step of a leg weighs the slopes it learned so far by this factor (forgetting, e.g. re-wiring). */
+  /** Each new step of a leg weighs the pulls it learned so far by this factor (forgetting, e.g. re-wiring). */
   slopeDecay: number;
   /** Estimates outside (0, this] milliohm are discarded as implausible (meter glitch, wrong leg order). */
   maxPlausibleMohm: number;
@@ -131,12 +136,11 @@ export class LegSteps {
   /** Steps up to this time have been evaluated. */
   private evaluatedUpTo = Number.NEGATIVE_INFINITY;
   /**
-   * Row j, column k (a panel peer, `stride` columns a row): Σ ΔV_k·ΔI_j and Σ ΔI_j² over j's steps with k
-   * quiet (β_jk = their ratio). Single precision: they only sort peers into phases, and a DT's matrices are
-   * its largest state (legs × panel).
+   * Row j, column k (a panel peer, `stride` columns a row): k's pull on j, Σ ΔV_k·ΔI_j over j's steps with k
+   * quiet, decayed. Single precision: it only sorts peers into phases, and the matrix is a DT's largest
+   * state (legs × panel).
    */
-  private slopeNum = new Float32Array(0);
-  private slopeDen = new Float32Array(0);
+  private pull = new Float32Array(0);
   /** Columns a matrix row has: the panel, or the capacity while that is smaller. */
   private stride = 0;
   private stepsSeen = new Int32Array(0);
@@ -239,20 +243,15 @@ export class LegSteps {
     }
   }
 
-  /** Updates leg j's slopes with the quiet peers' voltage changes over its step. */
+  /** Updates the pulls on leg j with the quiet peers' voltage changes over its step. */
   private learn(j: number, step: number, g0: Group, g1: Group): void {
     const row = j * this.stride;
     const decay = this.config.slopeDecay;
     const peers = this.peers();
-    for (let k = 0; k < peers; k++) {
-      this.slopeNum[row + k]! *= decay;
-      this.slopeDen[row + k]! *= decay;
-    }
-    const weight = step * step;
+    for (let k = 0; k < peers; k++) this.pull[row + k]! *= decay;
     for (const k of this.quiet) {
       const at = k * VALUES_PER_LEG;
-      this.slopeNum[row + k]! += (g1.vi[at + V]! - g0.vi[at + V]!) * step;
-      this.slopeDen[row + k]! += weight;
+      this.pull[row + k]! += (g1.vi[at + V]! - g0.vi[at + V]!) * step;
     }
     this.stepsSeen[j]!++;
   }
@@ -269,17 +268,13 @@ export class LegSteps {
     const row = j * this.stride;
     const peers = this.peers();
     let strongest = 0;
-    for (let k = 0; k < peers; k++) {
-      const den = this.slopeDen[row + k]!;
-      if (k !== j && den > 0) strongest = Math.min(strongest, this.slopeNum[row + k]! / den);
-    }
+    for (let k = 0; k < peers; k++) if (k !== j) strongest = Math.min(strongest, this.pull[row + k]!);
     const reference = this.reference;
     reference.length = 0;
     for (let k = 0; k < peers; k++) {
       if (k === j) continue;
-      const den = this.slopeDen[row + k]!;
       // With no measurable pull on any peer (strongest ≈ 0) every peer is an equally good reference.
-      if (strongest < 0 && !(den > 0 && this.slopeNum[row + k]! / den <= strongest / 2)) continue;
+      if (strongest < 0 && !(this.pull[row + k]! <= strongest / 2)) continue;
       const peer = this.change(k, before, after);
       if (Number.isNaN(peer.dV)) continue;
       const z = this.running[k]!;
@@ -373,7 +368,7 @@ export class LegSteps {
       this.oddLegs.set(key, leg);
       this.legKeys.push(key);
     }
-    // Growth by an eighth (at least 8 legs), not by half: the slope matrices are legs × panel per DT, the
+    // Growth by an eighth (at least 8 legs), not by half: the pull matrix is legs × panel per DT, the
     // largest state a processor holds, and half again would be as much in slack. A resize copies them once
     // more, which happens only while a DT's legs are first seen.
     if (leg >= this.capacity) this.reserve(this.capacity + Math.max(8, Math.ceil(this.capacity / 8)));
@@ -397,8 +392,7 @@ export class LegSteps {
           next.set(matrix.subarray(j * oldStride, (j + 1) * oldStride), j * stride);
       return next;
     };
-    this.slopeNum = resize(this.slopeNum);
-    this.slopeDen = resize(this.slopeDen);
+    this.pull = resize(this.pull);
     const widen = <T extends Int32Array | Float64Array>(array: T, make: (n: number) => T, fill = 0): T => {
       const next = make(capacity).fill(fill) as T;
       next.set(array);
