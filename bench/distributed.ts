@@ -41,7 +41,8 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkaJs from '@confluentinc/kafka-javascript';
 import { startGridstream, type Gridstream } from '../app/gridstream.js';
-import { loadConfig, VARIABLES } from '../core/config.js';
+import { loadConfig } from '../core/config.js';
+import { PROCESSOR_HEAP_GROWTH_PCT } from '../core/heap.js';
 import { packageRoot } from '../core/paths.js';
 import { parseDateTime64 } from '../io/warehouse/rows.js';
 import { TOPICS } from '../pipelines/topics.js';
@@ -90,9 +91,9 @@ const log = (text: string) => console.log(`[${new Date().toISOString().slice(11,
 const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '2';
 const GLIBC_TUNABLES =
   process.env.GLIBC_TUNABLES ?? 'glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072';
-/** The roles' V8 heap growth (core/heap.ts): the configured one, else gridstream's default. */
-const HEAP_GROWTH_PCT =
-  process.env.GRIDSTREAM_HEAP_GROWTH_PCT || String(VARIABLES.GRIDSTREAM_HEAP_GROWTH_PCT!.fallback);
+/** The roles' V8 heap growth (core/heap.ts): the configured one, else each role's default. */
+const HEAP_GROWTH =
+  process.env.GRIDSTREAM_HEAP_GROWTH_PCT || `unset (processor ${PROCESSOR_HEAP_GROWTH_PCT}, bridge V8's own)`;
 
 /** A gridstream role as its own process, from the compiled build; ready once it says where it serves. */
 async function startRole(role: string, env: Record<string, string>): Promise<ChildProcess & { url: string }> {
@@ -111,7 +112,6 @@ async function startRole(role: string, env: Record<string, string>): Promise<Chi
         ...process.env,
         MALLOC_ARENA_MAX,
         GLIBC_TUNABLES,
-        GRIDSTREAM_HEAP_GROWTH_PCT: HEAP_GROWTH_PCT,
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -471,7 +471,7 @@ async function main(): Promise<boolean> {
       ['edge', `${CONNECTIONS} head-end MQTT connections to Mosquitto, QoS 1; ${offered}`],
       [
         'settings',
-        `GRIDSTREAM_PARTITIONS=${PARTITIONS} GRIDSTREAM_REVISION_HORIZON_H=${HORIZON_H} GRIDSTREAM_ALLOWED_LATENESS_S=${LATENESS_S} MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX} GLIBC_TUNABLES=${GLIBC_TUNABLES} GRIDSTREAM_HEAP_GROWTH_PCT=${HEAP_GROWTH_PCT}${process.env.NODE_OPTIONS ? ` NODE_OPTIONS=${process.env.NODE_OPTIONS}` : ''}; one bridge, ${PROCESSORS === 1 ? 'one processor' : `${PROCESSORS} processors`}`,
+        `GRIDSTREAM_PARTITIONS=${PARTITIONS} GRIDSTREAM_REVISION_HORIZON_H=${HORIZON_H} GRIDSTREAM_ALLOWED_LATENESS_S=${LATENESS_S} MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX} GLIBC_TUNABLES=${GLIBC_TUNABLES} GRIDSTREAM_HEAP_GROWTH_PCT=${HEAP_GROWTH}${process.env.NODE_OPTIONS ? ` NODE_OPTIONS=${process.env.NODE_OPTIONS}` : ''}; one bridge, ${PROCESSORS === 1 ? 'one processor' : `${PROCESSORS} processors`}`,
       ],
       [
         'published',

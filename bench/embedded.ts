@@ -24,7 +24,7 @@ const SEED = 42;
 const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-bench-'));
 const config = { ...loadConfig({}), dataDir, httpPort: 0, mqttPort: 0, apiKeys: 'bench-key-000000' };
 // As `gridstream demo` does (bin/gridstream.ts).
-applyHeapGrowth(config.heapGrowthPct);
+applyHeapGrowth(config.heapGrowthPct, true);
 const gridstream = await startGridstream(config, { host: '127.0.0.1' });
 await gridstream.pipeline.loadTopology(
   simulateTopology({ seed: SEED, transformers: TRANSFORMERS, meters: METERS }),

@@ -41,7 +41,7 @@ program
   .option('--no-follow', 'stop simulating once the history is published')
   .action((options) => {
     const config = loadConfig(process.env, options.config);
-    applyHeapGrowth(config.heapGrowthPct);
+    applyHeapGrowth(config.heapGrowthPct, true);
     return runDemo({ ...options, config });
   });
 
@@ -56,12 +56,12 @@ program
   )
   .action(async (options) => {
     const config = loadConfig(process.env, options.config);
-    applyHeapGrowth(config.heapGrowthPct);
     const roles = parseRoles(options.role);
+    const heapGrowth = applyHeapGrowth(config.heapGrowthPct, roles.includes('processor'));
     const gridstream = await startGridstream(config, { roles });
     const broker = gridstream.edges.broker ? `, MQTT ${gridstream.edges.broker.url}` : '';
     console.log(
-      `gridstream ${roles.join('+')} at ${gridstream.url} (log ${gridstream.edges.log.kind}${broker}, warehouse ${gridstream.edges.warehouse.kind})`,
+      `gridstream ${roles.join('+')} at ${gridstream.url} (log ${gridstream.edges.log.kind}${broker}, warehouse ${gridstream.edges.warehouse.kind}, heap growth ${heapGrowth ? `${heapGrowth}%` : "V8's own"})`,
     );
     if (gridstream.generatedApiKey && roles.includes('api'))
       console.log(`API key (generated; set GRIDSTREAM_API_KEYS to choose): ${gridstream.generatedApiKey}`);

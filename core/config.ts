@@ -41,8 +41,11 @@ export interface GridstreamConfig {
   webhookBackoffMs: number;
   /** Forecast stress probability at which a DT's STRESS.ALERT webhook fires. */
   stressAlertProbability: number;
-  /** Growth of V8's old generation (percent) before it is collected; 0 leaves it to V8 (core/heap.ts). */
-  heapGrowthPct: number;
+  /**
+   * Growth of V8's old generation (percent) before it is collected; 0 leaves it to V8; undefined: the
+   * default of the roles run (core/heap.ts).
+   */
+  heapGrowthPct: number | undefined;
 }
 
 interface Variable {
@@ -155,8 +158,8 @@ export const VARIABLES: Record<string, Variable> = {
   GRIDSTREAM_HEAP_GROWTH_PCT: {
     key: 'heapGrowthPct',
     kind: 'whole',
-    fallback: 30,
-    doc: "growth (%) of the JavaScript heap before it is collected: lower holds less memory for more CPU; 0 = V8's own",
+    fallback: undefined,
+    doc: "growth (%) of the JavaScript heap before it is collected: lower holds less memory for more CPU; 0 = V8's own; unset = 30 in a process running the processor role, else V8's own",
   },
 };
 

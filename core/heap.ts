@@ -2,14 +2,22 @@ import { setFlagsFromString } from 'node:v8';
 
 /**
  * V8 collects the old generation when it has grown by a factor that V8 picks from its own GC speed, up to
- * 4× what survived the last collection on a large machine; a process whose state is mostly typed arrays and
- * whose garbage is decoded records (a processor, a bridge) then holds its heap at about twice what it uses.
- * A fixed growth of `percent` % collects sooner: the processor of `npm run bench` (100,000 meters) peaks
- * ~70 MiB lower at 30 % for about a fifth more of its CPU time (README, Benchmark). 0 keeps V8's own factor.
- *
- * The flag cannot be given in NODE_OPTIONS (Node refuses it there), and V8 reads it at every collection, so
- * it is set here, once, as the process starts.
+ * 4× what survived the last collection on a large machine; a processor, whose state is mostly typed arrays
+ * and whose garbage is decoded records, then holds its heap at about twice what it uses. A fixed growth of
+ * 30 % collects sooner: the processor of `npm run bench` (100,000 meters) peaked ~70 MiB lower, for about a
+ * tenth more of its CPU time (README, Benchmark). The other roles hold little, and a bridge would pay a fifth
+ * more CPU for it: they keep V8's own factor unless configured.
  */
-export function applyHeapGrowth(percent: number): void {
+export const PROCESSOR_HEAP_GROWTH_PCT = 30;
+
+/**
+ * Sets V8's old-generation growth for this process: `configured` (GRIDSTREAM_HEAP_GROWTH_PCT; 0 = V8's own),
+ * else the processor's default when this process runs the processor role. The flag cannot be given in
+ * NODE_OPTIONS (Node refuses it there), and V8 reads it at every collection, so it is set as the process
+ * starts. Returns the percentage set (0: none).
+ */
+export function applyHeapGrowth(configured: number | undefined, runsProcessor: boolean): number {
+  const percent = configured ?? (runsProcessor ? PROCESSOR_HEAP_GROWTH_PCT : 0);
   if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
+  return percent;
 }

@@ -107,7 +107,7 @@ export class ChdbWarehouse implements Warehouse {
     options: { dedupToken?: string } = {},
   ): Promise<void> {
     if (rows.rows === 0) return;
-    const { payload, columns } = rows;
+    const { chunks, columns } = rows;
     if (rows.format !== 'JSONEachRow')
       throw new Error(`the embedded engine takes JSONEachRow inserts, not ${rows.format} (into ${table})`);
     const settings =
@@ -116,7 +116,7 @@ export class ChdbWarehouse implements Warehouse {
       // Raw passthrough: the Buffer goes to the engine's parser zero-copy; no per-row work on the JS side.
       await this.session.insert({
         table,
-        values: payload,
+        values: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
         format: 'JSONEachRow',
         columns: [...columns],
         settings,

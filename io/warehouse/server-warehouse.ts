@@ -204,7 +204,7 @@ export class ServerWarehouse implements Warehouse {
     options: { dedupToken?: string } = {},
   ): Promise<void> {
     if (rows.rows === 0) return;
-    const { payload, columns } = rows;
+    const { chunks, columns } = rows;
     const statement =
       `INSERT INTO ${quoteTableName(table)} (${columns.map(quoteIdentifier).join(', ')}) ` +
       `FORMAT ${rows.format === 'RowBinary' ? 'RowBinary' : 'JSONEachRow'}`;
@@ -213,10 +213,10 @@ export class ServerWarehouse implements Warehouse {
         ? { insert_deduplication_token: options.dedupToken }
         : {};
     try {
-      // exec sends the one pre-serialized Buffer as the request body; client.insert would re-serialize rows.
+      // exec streams the pre-serialized chunks as the request body; client.insert would re-serialize rows.
       const result = await this.client.exec({
         query: statement,
-        values: Readable.from([payload], { objectMode: false }),
+        values: Readable.from(chunks, { objectMode: false }),
         clickhouse_settings: { ...this.settings, ...dedup },
       });
       await drainStream(result.stream);

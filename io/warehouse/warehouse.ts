@@ -147,7 +147,8 @@ export type InsertFormat = 'JSONEachRow' | 'RowBinary';
 export interface EncodedRows {
   readonly columns: readonly string[];
   readonly format: InsertFormat;
-  readonly payload: Buffer;
+  /** The rows' bytes, in order: a batch's chunks as they were written (the server streams them; no copy). */
+  readonly chunks: readonly Buffer[];
   readonly rows: number;
 }
 
@@ -190,7 +191,7 @@ export function encodeRows(
   return {
     columns: rows[0] === undefined ? [] : Object.keys(rows[0]),
     format: 'JSONEachRow',
-    payload: Buffer.from(text),
+    chunks: [Buffer.from(text)],
     rows: rows.length,
   };
 }

@@ -73,7 +73,7 @@ class Switchboard implements Warehouse {
       throw new Error('connection refused');
     }
     await this.inner.insertEncoded(table, rows, options);
-    const text = rows.payload.toString('utf8');
+    const text = Buffer.concat(rows.chunks).toString('utf8');
     this.firstRows.push(JSON.parse(text.slice(0, text.indexOf('\n'))) as Record<string, unknown>);
     if (this.failures > 0) {
       this.failures--;

@@ -53,7 +53,7 @@ describe('loadConfig', () => {
       webhookMaxAttempts: 8,
       webhookBackoffMs: 1000,
       stressAlertProbability: 0.5,
-      heapGrowthPct: 30,
+      heapGrowthPct: undefined,
     });
     expect(isAbsolute(config.dataDir)).toBe(true);
   });

@@ -72,13 +72,15 @@ describe('dataQualityLabel', () => {
 describe('JSONEachRow', () => {
   it('encodes rows as one buffer with the first row naming the columns', () => {
     const encoder = { encodeRow: (row: Record<string, unknown>) => jsonEachRowLine(row) };
-    const { payload, columns, rows, format } = encodeRows(encoder, [
+    const { chunks, columns, rows, format } = encodeRows(encoder, [
       { a: 1, 'legs.v': [1.5], s: 'line\nbreak' },
       { a: 2, 'legs.v': [], s: 'é' },
     ]);
     expect(rows).toBe(2);
     expect(format).toBe('JSONEachRow');
     expect(columns).toEqual(['a', 'legs.v', 's']);
+    expect(chunks).toHaveLength(1);
+    const payload = chunks[0]!;
     expect(payload.toString('utf8')).toBe(
       '{"a":1,"legs.v":[1.5],"s":"line\\nbreak"}\n{"a":2,"legs.v":[],"s":"é"}\n',
     );
@@ -89,7 +91,7 @@ describe('JSONEachRow', () => {
     expect(encodeRows(encoder, [])).toEqual({
       columns: [],
       format: 'JSONEachRow',
-      payload: Buffer.alloc(0),
+      chunks: [Buffer.alloc(0)],
       rows: 0,
     });
     expect(parseJsonEachRow('')).toEqual([]);
