@@ -159,7 +159,7 @@ export const VARIABLES: Record<string, Variable> = {
     key: 'heapGrowthPct',
     kind: 'whole',
     fallback: undefined,
-    doc: "growth (%) of the JavaScript heap before it is collected: lower holds less memory for more CPU; 0 = V8's own; unset = 30 in a process running the processor role, else V8's own",
+    doc: "growth (%) of the JavaScript heap before it is collected: lower holds less memory for more CPU; 0 = V8's own; unset = 20 in a process running the processor role, else V8's own",
   },
 };
 

@@ -4,11 +4,11 @@ import { setFlagsFromString } from 'node:v8';
  * V8 collects the old generation when it has grown by a factor that V8 picks from its own GC speed, up to
  * 4× what survived the last collection on a large machine; a processor, whose state is mostly typed arrays
  * and whose garbage is decoded records, then holds its heap at about twice what it uses. A fixed growth of
- * 30 % collects sooner: the processor of `npm run bench` (100,000 meters) peaked ~70 MiB lower, for about a
- * tenth more of its CPU time (README, Benchmark). The other roles hold little, and a bridge would pay a fifth
- * more CPU for it: they keep V8's own factor unless configured.
+ * 20 % collects sooner: the processor of `npm run bench` (100,000 meters) peaked ~100 MiB lower, for about a
+ * tenth more of its CPU time (30 % saved less for the same CPU; README, Benchmark). The other roles hold
+ * little, and a bridge would pay a fifth more CPU for it: they keep V8's own factor unless configured.
  */
-export const PROCESSOR_HEAP_GROWTH_PCT = 30;
+export const PROCESSOR_HEAP_GROWTH_PCT = 20;
 
 /**
  * Sets V8's old-generation growth for this process: `configured` (GRIDSTREAM_HEAP_GROWTH_PCT; 0 = V8's own),

@@ -82,7 +82,7 @@ export const DEFAULT_STEP_CONFIG: StepConfig = {
   maxPlausibleMohm: 10_000,
 };
 
-/** One accepted estimate: leg (index into legKeys), the step's time, impedance in milliohm, and its weight. */
+/** One accepted estimate: leg (an index, see legOf), the step's time, impedance in milliohm, and its weight. */
 export interface StepEstimate {
   leg: number;
   ts: number;
@@ -115,17 +115,19 @@ const RUNNING_ALPHA = 0.05;
 const RUNNING_MIN_ESTIMATES = 5;
 
 export class LegSteps {
-  /** `${meter_id}\u0000${leg}` per leg index. */
-  readonly legKeys: string[] = [];
   /**
    * Meter id → its ordinal m here, and `meterLegIndex[3m + leg − 1]` → the index of its leg 1..3 (−1 for a
    * leg not seen): found without building a key string per reading, and a small integer a meter rather than a
    * three-element typed array (~170 bytes of V8 heap each, 17 MiB for 100,000 meters). A leg number outside
-   * 1..3 (not from the bridge, which refuses them) is found by its key instead.
+   * 1..3 (not from the bridge, which refuses them) is found by `${m}\u0000${leg}` instead.
    */
   private readonly meterOrdinals = new Map<string, number>();
   private meterLegIndex = new Int32Array(0);
   private readonly oddLegs = new Map<string, number>();
+  /** Meter id per ordinal, and per leg index its meter's ordinal and its leg number (no string a leg). */
+  private readonly meterIds: string[] = [];
+  private readonly legMeters: number[] = [];
+  private readonly legNumbers: number[] = [];
   private capacity = 0;
   /** Per timestamp: the legs' readings. */
   private readonly groups = new Map<number, Group>();
@@ -222,7 +224,7 @@ export class LegSteps {
     if (t1 - t0 > this.config.maxGapMs) return;
     const g0 = this.groups.get(t0)!;
     const g1 = this.groups.get(t1)!;
-    const n = this.legKeys.length;
+    const n = this.legMeters.length;
     const { quiet } = this;
     quiet.length = 0;
     // Quiet panel peers: the ones a step teaches about.
@@ -343,31 +345,42 @@ export class LegSteps {
     this.running[j] = z + RUNNING_ALPHA * delta;
   }
 
+  /** Legs seen so far (their indices are 0 .. legCount − 1). */
+  get legCount(): number {
+    return this.legMeters.length;
+  }
+
+  /** The meter id and leg number of a leg index. */
+  legOf(leg: number): [meterId: string, legNumber: number] {
+    return [this.meterIds[this.legMeters[leg]!]!, this.legNumbers[leg]!];
+  }
+
   private indexOf(meterId: string, legNumber: number): number {
-    const leg = this.legKeys.length;
-    if (legNumber >= 1 && legNumber <= 3) {
-      let meter = this.meterOrdinals.get(meterId);
-      if (meter === undefined) {
-        meter = this.meterOrdinals.size;
-        this.meterOrdinals.set(meterId, meter);
-        if (3 * (meter + 1) > this.meterLegIndex.length) {
-          const next = new Int32Array(3 * Math.max(16, Math.ceil(1.5 * (meter + 1)))).fill(-1);
-          next.set(this.meterLegIndex);
-          this.meterLegIndex = next;
-        }
+    const leg = this.legMeters.length;
+    let meter = this.meterOrdinals.get(meterId);
+    if (meter === undefined) {
+      meter = this.meterIds.length;
+      this.meterOrdinals.set(meterId, meter);
+      this.meterIds.push(meterId);
+      if (3 * (meter + 1) > this.meterLegIndex.length) {
+        const next = new Int32Array(3 * Math.max(16, Math.ceil(1.5 * (meter + 1)))).fill(-1);
+        next.set(this.meterLegIndex);
+        this.meterLegIndex = next;
       }
+    }
+    if (legNumber >= 1 && legNumber <= 3) {
       const at = 3 * meter + legNumber - 1;
       const known = this.meterLegIndex[at]!;
       if (known >= 0) return known;
       this.meterLegIndex[at] = leg;
-      this.legKeys.push(`${meterId}\u0000${legNumber}`);
     } else {
-      const key = `${meterId}\u0000${legNumber}`;
+      const key = `${meter}\u0000${legNumber}`;
       const known = this.oddLegs.get(key);
       if (known !== undefined) return known;
       this.oddLegs.set(key, leg);
-      this.legKeys.push(key);
     }
+    this.legMeters.push(meter);
+    this.legNumbers.push(legNumber);
     // Growth by an eighth (at least 8 legs), not by half: the pull matrix is legs × panel per DT, the
     // largest state a processor holds, and half again would be as much in slack. A resize copies them once
     // more, which happens only while a DT's legs are first seen.
@@ -377,7 +390,7 @@ export class LegSteps {
 
   /** Panel peers seen so far. */
   private peers(): number {
-    return Math.min(this.legKeys.length, this.config.referencePanel);
+    return Math.min(this.legMeters.length, this.config.referencePanel);
   }
 
   private reserve(capacity: number): void {

@@ -319,7 +319,7 @@ function legDayRow(
   final: boolean,
   evidence: ImpedanceEvidenceConfig,
 ): LegDayImpedance {
-  const [meterId, legNumber] = splitLegKey(dt.steps.legKeys[leg]!);
+  const [meterId, legNumber] = dt.steps.legOf(leg);
   const centre = weightedMedian(legDay.estimates, legDay.weights);
   return {
     dt_id: dtId,
@@ -337,9 +337,4 @@ function legDayRow(
     version: 2 * (legDay.receivedAt + legDay.estimates.length) + (final ? 1 : 0),
     is_final: final,
   };
-}
-
-function splitLegKey(key: string): [string, number] {
-  const at = key.lastIndexOf('\u0000');
-  return [key.slice(0, at), Number(key.slice(at + 1))];
 }

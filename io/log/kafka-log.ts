@@ -346,8 +346,9 @@ class KafkaConsumer implements LogConsumer {
         'fetch.min.bytes': options.lingerMs ? 256 * 1024 : 1,
         // Memory: what librdkafka prefetches beyond the records handed out, per member (default 64 MiB), and
         // the most one fetch response may carry (default 50 MiB). A processor has several members; a few MiB
-        // each still keeps a member busy between fetches at tens of thousands of records a second.
-        'queued.max.messages.kbytes': 8 * 1024,
+        // each still keeps a lingering (busy) member fed between fetches at tens of thousands of records a
+        // second, and a quiet one needs less.
+        'queued.max.messages.kbytes': (options.lingerMs ? 8 : 2) * 1024,
         'fetch.max.bytes': 4 * 1024 * 1024,
         rebalance_cb: (error: { code: number }, assignment: TopicPartition[]) =>
           this.rebalance(error.code, assignment),
