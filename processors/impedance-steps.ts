@@ -103,12 +103,16 @@ const I = 1;
 /**
  * One timestamp's readings of the DT's legs, NaN where a leg has none: voltage and signed current per leg
  * in single precision (a meter reports 0.1 V and 0.01 A; the groups of the last half hour or so of every DT
- * are the stage's second largest state), and each reading's receive time.
+ * are the stage's second largest state), and each reading's receive time as milliseconds after the
+ * timestamp (exact in 32 bits for receive times within ±24 days of it; any other, in `exact`).
  */
 interface Group {
   vi: Float32Array;
-  received: Float64Array;
+  receivedAfter: Int32Array;
+  exact?: Map<number, number>;
 }
+/** receivedAfter of a receive time held in the group's `exact` map. */
+const EXACT = -(2 ** 31);
 /** Weight of each new estimate in a leg's running impedance (used to correct it when it is a reference). */
 const RUNNING_ALPHA = 0.05;
 /** Estimates a leg needs before its running impedance is used. */
@@ -175,18 +179,22 @@ export class LegSteps {
       group = this.newGroup();
       this.groups.set(ts, group);
       insertSorted(this.times, ts);
-    } else if (group.received.length < this.capacity) {
-      group = {
-        vi: grow(group.vi, this.capacity * VALUES_PER_LEG),
-        received: grow(group.received, this.capacity),
-      };
+    } else if (group.receivedAfter.length < this.capacity) {
+      const receivedAfter = new Int32Array(this.capacity);
+      receivedAfter.set(group.receivedAfter);
+      group = { vi: grow(group.vi, this.capacity * VALUES_PER_LEG), receivedAfter, exact: group.exact };
       this.groups.set(ts, group);
     }
     const at = leg * VALUES_PER_LEG;
     if (!Number.isNaN(group.vi[at + V]!)) return 'duplicate';
     group.vi[at + V] = v;
     group.vi[at + I] = signedI;
-    group.received[leg] = receivedAt;
+    const after = receivedAt - ts;
+    if ((after | 0) === after && after !== EXACT) group.receivedAfter[leg] = after;
+    else {
+      group.receivedAfter[leg] = EXACT;
+      (group.exact ??= new Map()).set(leg, receivedAt);
+    }
     return 'added';
   }
 
@@ -241,7 +249,7 @@ export class LegSteps {
       if (Math.abs(step) >= this.config.minLearnStepA) this.learn(j, step, g0, g1);
       if (this.stepsSeen[j]! < this.config.warmupSteps) continue;
       const estimate = this.estimate(j, e);
-      if (estimate !== null) out.push({ ...estimate, leg: j, ts: t1, receivedAt: g1.received[j]! });
+      if (estimate !== null) out.push({ ...estimate, leg: j, ts: t1, receivedAt: receivedAt(g1, t1, j) });
     }
   }
 
@@ -422,19 +430,22 @@ export class LegSteps {
   private newGroup(): Group {
     return {
       vi: new Float32Array(this.capacity * VALUES_PER_LEG).fill(Number.NaN),
-      received: new Float64Array(this.capacity).fill(Number.NaN),
+      receivedAfter: new Int32Array(this.capacity),
     };
   }
 }
 
 /** A copy of `values` widened to `length`, NaN (no reading) in the new places. */
-function grow(values: Float32Array, length: number): Float32Array;
-function grow(values: Float64Array, length: number): Float64Array;
-function grow(values: Float32Array | Float64Array, length: number): Float32Array | Float64Array {
-  const next = values instanceof Float32Array ? new Float32Array(length) : new Float64Array(length);
-  next.fill(Number.NaN);
+function grow(values: Float32Array, length: number): Float32Array {
+  const next = new Float32Array(length).fill(Number.NaN);
   next.set(values);
   return next;
+}
+
+/** The receive time of leg `leg`'s reading in the group of time `ts`. */
+function receivedAt(group: Group, ts: number, leg: number): number {
+  const after = group.receivedAfter[leg]!;
+  return after === EXACT ? group.exact!.get(leg)! : ts + after;
 }
 
 function insertSorted(times: number[], ts: number): void {

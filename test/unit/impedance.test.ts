@@ -92,6 +92,38 @@ function run(legs: Leg[], minutes: number, config: ImpedanceConfig = DEFAULT_IMP
 }
 
 describe('impedance from current steps (noise-free physics)', () => {
+  it("gives each estimate the exact receive time of the leg's reading after the step, however far from its time", () => {
+    const legs = feeder(18);
+    const steps = new LegSteps();
+    const estimates: StepEstimate[] = [];
+    // Receive times a minute after, a fraction of a millisecond after, a month after and before their time.
+    const receivedAt = (meter: string, ts: number) =>
+      ts +
+      [MINUTE_MS, 0.25, 31 * DAY_MS, -3, -40 * DAY_MS][
+        (Number(meter.replace(/\D/g, '')) + ts / MINUTE_MS) % 5
+      ]!;
+    for (const readings of synthetic(legs, 600)) {
+      for (const r of readings)
+        steps.add(
+          r.meter_id,
+          1,
+          r.ts,
+          r.legs[0]!.v,
+          Math.sign(r.p_kw) * r.legs[0]!.i,
+          receivedAt(r.meter_id, r.ts),
+        );
+      steps.close(readings[0]!.ts, estimates);
+    }
+    expect(estimates.length).toBeGreaterThan(100);
+    const offsets = new Set<number>();
+    for (const e of estimates) {
+      const [meter] = steps.legOf(e.leg);
+      expect(e.receivedAt).toBe(receivedAt(meter, e.ts));
+      offsets.add(e.receivedAt - e.ts);
+    }
+    expect(offsets.size).toBe(5);
+  });
+
   it("estimates each leg's service drop despite the DT's own drop and a drifting supply", () => {
     const legs = feeder(18);
     const steps = new LegSteps();
