@@ -180,9 +180,11 @@ export class LegSteps {
       this.groups.set(ts, group);
       insertSorted(this.times, ts);
     } else if (group.receivedAfter.length < this.capacity) {
-      const receivedAfter = new Int32Array(this.capacity);
-      receivedAfter.set(group.receivedAfter);
-      group = { vi: grow(group.vi, this.capacity * VALUES_PER_LEG), receivedAfter, exact: group.exact };
+      group = {
+        vi: widen(group.vi, this.capacity * VALUES_PER_LEG, Number.NaN),
+        receivedAfter: widen(group.receivedAfter, this.capacity, 0),
+        exact: group.exact,
+      };
       this.groups.set(ts, group);
     }
     const at = leg * VALUES_PER_LEG;
@@ -370,11 +372,8 @@ export class LegSteps {
       meter = this.meterIds.length;
       this.meterOrdinals.set(meterId, meter);
       this.meterIds.push(meterId);
-      if (3 * (meter + 1) > this.meterLegIndex.length) {
-        const next = new Int32Array(3 * Math.max(16, Math.ceil(1.5 * (meter + 1)))).fill(-1);
-        next.set(this.meterLegIndex);
-        this.meterLegIndex = next;
-      }
+      if (3 * (meter + 1) > this.meterLegIndex.length)
+        this.meterLegIndex = widen(this.meterLegIndex, 3 * Math.max(16, Math.ceil(1.5 * (meter + 1))), -1);
     }
     if (legNumber >= 1 && legNumber <= 3) {
       const at = 3 * meter + legNumber - 1;
@@ -414,15 +413,10 @@ export class LegSteps {
       return next;
     };
     this.pull = resize(this.pull);
-    const widen = <T extends Int32Array | Float64Array>(array: T, make: (n: number) => T, fill = 0): T => {
-      const next = make(capacity).fill(fill) as T;
-      next.set(array);
-      return next;
-    };
-    this.stepsSeen = widen(this.stepsSeen, (n) => new Int32Array(n));
-    this.estimates = widen(this.estimates, (n) => new Int32Array(n));
-    this.running = widen(this.running, (n) => new Float64Array(n), Number.NaN);
-    this.pendingSum = widen(this.pendingSum, (n) => new Float64Array(n));
+    this.stepsSeen = widen(this.stepsSeen, capacity, 0);
+    this.estimates = widen(this.estimates, capacity, 0);
+    this.running = widen(this.running, capacity, Number.NaN);
+    this.pendingSum = widen(this.pendingSum, capacity, 0);
     this.capacity = capacity;
     this.stride = stride;
   }
@@ -435,10 +429,15 @@ export class LegSteps {
   }
 }
 
-/** A copy of `values` widened to `length`, NaN (no reading) in the new places. */
-function grow(values: Float32Array, length: number): Float32Array {
-  const next = new Float32Array(length).fill(Number.NaN);
+/** A copy of `values` widened to `length`, `fill` in the new places (NaN: no reading; −1: no leg). */
+function widen<T extends Int32Array | Float32Array | Float64Array>(
+  values: T,
+  length: number,
+  fill: number,
+): T {
+  const next = new (values.constructor as new (length: number) => T)(length);
   next.set(values);
+  next.fill(fill, values.length);
   return next;
 }
 
