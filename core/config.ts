@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { PROCESSOR_HEAP_GROWTH_PCT } from './heap.js';
 
 /**
  * Configuration: the environment variables of DESIGN.md, optionally with a JSON config file whose keys are
@@ -159,7 +160,7 @@ export const VARIABLES: Record<string, Variable> = {
     key: 'heapGrowthPct',
     kind: 'whole',
     fallback: undefined,
-    doc: "growth (%) of the JavaScript heap before it is collected: lower holds less memory for more CPU; 0 = V8's own; unset = 20 in a process running the processor role, else V8's own",
+    doc: `growth (%) of the JavaScript heap before it is collected: lower holds less memory for more CPU; 0 = V8's own; unset = ${PROCESSOR_HEAP_GROWTH_PCT} in a process running the processor role, else V8's own`,
   },
 };
 

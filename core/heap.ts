@@ -12,13 +12,20 @@ import { setFlagsFromString } from 'node:v8';
 export const PROCESSOR_HEAP_GROWTH_PCT = 20;
 
 /**
- * Sets V8's old-generation growth for this process: `configured` (GRIDSTREAM_HEAP_GROWTH_PCT; 0 = V8's own),
- * else the processor's default when this process runs the processor role. The flag cannot be given in
+ * The old-generation growth for a process: `configured` (GRIDSTREAM_HEAP_GROWTH_PCT; 0 = V8's own), else the
+ * processor's default when the process runs the processor role, else 0.
+ */
+export function heapGrowthFor(configured: number | undefined, runsProcessor: boolean): number {
+  return configured ?? (runsProcessor ? PROCESSOR_HEAP_GROWTH_PCT : 0);
+}
+
+/**
+ * Sets heapGrowthFor() as V8's old-generation growth for this process. The flag cannot be given in
  * NODE_OPTIONS (Node refuses it there), and V8 reads it at every collection, so it is set as the process
  * starts. Returns the percentage set (0: none).
  */
 export function applyHeapGrowth(configured: number | undefined, runsProcessor: boolean): number {
-  const percent = configured ?? (runsProcessor ? PROCESSOR_HEAP_GROWTH_PCT : 0);
+  const percent = heapGrowthFor(configured, runsProcessor);
   if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
   return percent;
 }

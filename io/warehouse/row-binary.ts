@@ -1,6 +1,10 @@
 import { avroType, type SchemaName } from '../../core/schemas.js';
 import { dateTime64 } from './rows.js';
 
+/** A writer's first buffer, and the largest it keeps between batches (see take()). */
+const INITIAL_BYTES = 1 << 16;
+const RETAINED_BYTES = 4 << 20;
+
 /**
  * ClickHouse's RowBinary input format, written straight into one growing Buffer. For a table on the hot path
  * (the readings, one row per meter reading) it spares both sides the text: no number is formatted here and
@@ -10,9 +14,6 @@ import { dateTime64 } from './rows.js';
  * The layout follows the column's ClickHouse type exactly (RowBinary has no names or type tags), so an
  * encoder is built from the table's own column types (`DESCRIBE TABLE`) and refuses a type it does not know.
  */
-const INITIAL_BYTES = 1 << 16;
-const RETAINED_BYTES = 4 << 20;
-
 export class RowBinaryBuffer {
   private buf = Buffer.allocUnsafe(INITIAL_BYTES);
   private at = 0;

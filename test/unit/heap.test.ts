@@ -1,13 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { applyHeapGrowth, PROCESSOR_HEAP_GROWTH_PCT } from '../../core/heap.js';
+import { heapGrowthFor, PROCESSOR_HEAP_GROWTH_PCT } from '../../core/heap.js';
+import { loadConfig } from '../../core/config.js';
 
-describe('applyHeapGrowth', () => {
-  it("sets the processor's default growth where the processor role runs, and none elsewhere, unless configured", () => {
-    expect(PROCESSOR_HEAP_GROWTH_PCT).toBe(20);
-    expect(applyHeapGrowth(undefined, true)).toBe(20);
-    expect(applyHeapGrowth(undefined, false)).toBe(0);
-    // Configured: the same for every role; 0 leaves V8's own growth.
-    expect(applyHeapGrowth(35, false)).toBe(35);
-    expect(applyHeapGrowth(0, true)).toBe(0);
+describe('heapGrowthFor', () => {
+  it("chooses the processor's default where the processor role runs and V8's own elsewhere, when unset", () => {
+    const unset = loadConfig({}).heapGrowthPct;
+    expect(heapGrowthFor(unset, true)).toBe(PROCESSOR_HEAP_GROWTH_PCT);
+    expect(PROCESSOR_HEAP_GROWTH_PCT).toBeGreaterThan(0);
+    expect(heapGrowthFor(unset, false)).toBe(0);
+  });
+
+  it('chooses the configured growth for every role, 0 (V8 own) included', () => {
+    for (const runsProcessor of [true, false]) {
+      expect(
+        heapGrowthFor(loadConfig({ GRIDSTREAM_HEAP_GROWTH_PCT: '35' }).heapGrowthPct, runsProcessor),
+      ).toBe(35);
+      expect(
+        heapGrowthFor(loadConfig({ GRIDSTREAM_HEAP_GROWTH_PCT: '0' }).heapGrowthPct, runsProcessor),
+      ).toBe(0);
+    }
   });
 });
