@@ -67,6 +67,8 @@ export function decodeMessage(
       reason,
       key,
       raw,
+      source_partition: null,
+      source_offset: null,
     });
 
   const parsed = parseMqttTopic(topic);

@@ -269,5 +269,7 @@ export function undecodableRow(record: LogRecord, error: Error, metrics: Metrics
     reason: error.message,
     key: record.key,
     raw: record.value,
+    source_partition: record.partition,
+    source_offset: record.offset,
   });
 }

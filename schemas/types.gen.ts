@@ -6,7 +6,7 @@ export interface DeadLetter {
   received_at: number;
   /** MQTT or log topic the input arrived on. */
   source_topic: string;
-  /** Stable code: invalid_json, schema, invalid_value, bad_topic, unknown_meter, too_late, too_large. */
+  /** Stable code: invalid_json, schema, invalid_value, bad_topic, unknown_meter, too_late, too_large, processing_error. */
   reason_code: string;
   /** Human-readable reason naming the offending field. */
   reason: string;
@@ -14,6 +14,10 @@ export interface DeadLetter {
   key: null | string;
   /** The payload exactly as received. */
   raw: Buffer;
+  /** Log partition of a log record that could not be processed (null for input from MQTT). */
+  source_partition: null | number;
+  /** Log offset of a log record that could not be processed (null for input from MQTT). */
+  source_offset: null | number;
 }
 
 export type DispatchVerdict = "within" | "exceeds" | "no_envelope" | "unknown_asset";

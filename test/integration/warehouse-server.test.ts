@@ -88,6 +88,8 @@ describe('server warehouse (over an in-process connection)', () => {
         reason: 'not JSON',
         key: 'ws-1',
         raw,
+        source_partition: null,
+        source_offset: null,
       }),
     ]);
     expect(await warehouse.query('SELECT hex(raw) AS hex FROM dead_letters')).toEqual([

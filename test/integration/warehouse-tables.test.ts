@@ -350,6 +350,8 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
       reason: 'payload is not JSON: unexpected byte 0xff at offset 0',
       key: 'm-17',
       raw,
+      source_partition: null,
+      source_offset: null,
     };
     const empty: DeadLetter = { ...letter, key: null, raw: Buffer.alloc(0), reason_code: 'schema' };
     await warehouse.insert('dead_letters', [deadLetterRow(letter), deadLetterRow(empty)]);
