@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { rememberEncodedRecords } from '../core/codec.js';
 import type { GridstreamConfig } from '../core/config.js';
 import { externalBroker, startEmbeddedBroker } from '../io/broker/broker.js';
@@ -16,7 +17,10 @@ export async function openEdges(
   const warehouse = await openWarehouse({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
   try {
     await migrate(warehouse, { retentionDays: config.retentionDays });
-    const log: Log = config.kafkaBrokers ? new KafkaLog({ brokers: config.kafkaBrokers }) : new MemoryLog();
+    // The in-process log keeps its records under the data directory, so a crash loses nothing acknowledged.
+    const log: Log = config.kafkaBrokers
+      ? new KafkaLog({ brokers: config.kafkaBrokers })
+      : new MemoryLog({ dir: join(config.dataDir, 'log') });
     // Only the in-process log hands a record's own buffer to its consumers, which then skip decoding it.
     rememberEncodedRecords(log.kind === 'memory');
     // Only the bridge consumes MQTT; a process without it starts no embedded broker.

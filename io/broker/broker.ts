@@ -6,9 +6,11 @@ import { handleWithOrderedAcks } from './ordered-acks.js';
 /**
  * The MQTT broker edge. Meters publish to `url`; gridstream consumes what they publish through `consume`.
  *
- * - Embedded (aedes, in this process): messages are handed over in-process through aedes' `published` hook,
- *   which waits for the handler before aedes takes the publisher's next packets: backpressure reaches the
- *   meters' TCP connections, and no second MQTT hop is spent inside one process.
+ * - Embedded (aedes, in this process): messages are handed over in-process through aedes'
+ *   `authorizePublish` hook, the last step before aedes writes a QoS 1 PUBACK (its `published` hook runs only
+ *   after it), so a PUBACK leaves only once the handler has finished; a handler that fails closes the
+ *   publisher's connection unacknowledged, and it sends the message again. aedes takes a publisher's next
+ *   packets only after its current ones: backpressure reaches the meters' TCP connections.
  * - External (Mosquitto or any MQTT 3.1.1/5 broker): a QoS 1 subscription on a persistent session; each
  *   PUBACK is sent only once the handler has finished (see ordered-acks.ts), so the broker redelivers what
  *   was not handled, while many messages are handled concurrently.
@@ -109,17 +111,20 @@ export async function startEmbeddedBroker(port: number, host = '0.0.0.0'): Promi
   const aedes = await Aedes.createBroker({
     concurrency: 1000,
     drainTimeout: 120_000,
-    published(packet, client, done) {
-      // Only what a client published: not aedes' own $SYS messages.
-      if (!client) return done();
-      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    // Called for what clients publish only (not aedes' own $SYS messages), before any acknowledgement.
+    authorizePublish(_client, packet, done) {
+      // aedes' own rule, which this hook replaces: clients do not publish to its $SYS topics.
+      if (packet.topic.startsWith('$SYS')) return done(new Error('$SYS topic is reserved'));
       const matching = handlers.filter((h) => h.match(packet.topic));
-      if (matching.length === 0) return done();
+      if (matching.length === 0) return done(null);
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       Promise.all(matching.map((h) => h.handler(packet.topic, payload))).then(
-        () => done(),
+        () => done(null),
         (error: Error) => {
-          console.error(`embedded broker: handler failed for ${packet.topic}: ${error.message}`);
-          done();
+          console.error(
+            `embedded broker: not acknowledged, the publisher sends it again: ${packet.topic}: ${error.message}`,
+          );
+          done(error);
         },
       );
     },

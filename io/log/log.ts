@@ -113,5 +113,12 @@ export function highestOffsets(records: LogRecord[]): Map<string, LogRecord> {
  * offsets.
  */
 export function ownGroup(name: string): string {
-  return `${name}-${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
+  return `${OWN_GROUP_PREFIX}${name}-${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
+}
+
+const OWN_GROUP_PREFIX = 'own.';
+
+/** Whether a group is one of `ownGroup`'s: its next process reads under another name, so its offsets are not kept. */
+export function isOwnGroup(group: string): boolean {
+  return group.startsWith(OWN_GROUP_PREFIX);
 }

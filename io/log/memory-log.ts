@@ -1,6 +1,8 @@
+import { Journal, type JournalOptions } from './journal.js';
 import { partitionFor } from './partitioner.js';
 import {
   highestOffsets,
+  isOwnGroup,
   type ConsumerOptions,
   type Log,
   type LogConsumer,
@@ -13,19 +15,27 @@ import {
 
 /**
  * The in-process log of embedded mode: Kafka's semantics (partitions, per-key order, offsets, consumer
- * groups) without its durability. Records are held until every group subscribed to their topic has
- * committed them; producers wait while a partition's uncommitted backlog is full, so a slow consumer slows
- * ingest instead of growing memory without bound.
+ * groups). Records are held in memory until every group subscribed to their topic has committed them;
+ * producers wait while a partition's uncommitted backlog is full, so a slow consumer slows ingest instead of
+ * growing memory without bound. Given a directory, the log is durable (journal.ts): a send resolves, and
+ * consumers see its records, only once they are on disk, and a restarted log holds every record some group
+ * had not committed, and the groups' offsets.
  */
 export interface MemoryLogOptions {
   /** Uncommitted records a partition may hold before producers wait. */
   maxBacklogPerPartition?: number;
+  /** Where the log keeps its records and offsets; unset = memory only. */
+  dir?: string;
+  /** The files' settings (segment size, how often offsets are written), with `dir`. */
+  journal?: JournalOptions;
 }
 
 interface Partition {
   /** Offset of records[0]. */
   base: number;
   records: LogRecord[];
+  /** End of what consumers may read: records below it are on disk (all of them, for a log in memory). */
+  durable: number;
   /**
    * Lowest committed offset among the groups subscribed to the topic (Infinity: none), cached because every
    * append asks for it; undefined once a commit or a new subscription may have changed it.
@@ -54,10 +64,29 @@ export class MemoryLog implements Log {
   private wakeScheduled = false;
   private spaceWaiters = new Set<() => void>();
   private readonly maxBacklog: number;
+  private readonly journal: Journal | null;
   private closed = false;
 
   constructor(options: MemoryLogOptions = {}) {
     this.maxBacklog = options.maxBacklogPerPartition ?? 50_000;
+    this.journal = options.dir
+      ? new Journal(
+          options.dir,
+          (topic, partition, end) => {
+            const p = this.topics.get(topic)?.partitions[partition];
+            if (p && p.durable < end) p.durable = end;
+            this.wake();
+          },
+          options.journal,
+        )
+      : null;
+    // Groups that committed before a restart still hold back the records they have not read.
+    for (const [name, stored] of Object.entries(this.journal?.storedGroups() ?? {}))
+      this.groups.set(name, {
+        committed: new Map(Object.entries(stored.committed)),
+        members: [],
+        topics: new Set(stored.topics),
+      });
   }
 
   async ensureTopics(specs: TopicSpec[]): Promise<void> {
@@ -70,14 +99,27 @@ export class MemoryLog implements Log {
           );
         continue;
       }
-      this.topics.set(spec.name, {
-        spec,
-        partitions: Array.from({ length: spec.partitions }, () => ({
-          base: 0,
-          records: [],
-          floor: undefined,
-        })),
-      });
+      const onDisk = this.journal?.partitionsOnDisk(spec.name) ?? 0;
+      if (onDisk > spec.partitions)
+        throw new Error(
+          `the log in ${this.journal!.dir} has ${onDisk} partitions of ${spec.name}, not ${spec.partitions}: keep the partition count, or start from an empty data directory`,
+        );
+      const topic: Topic = { spec, partitions: [] };
+      for (let partition = 0; partition < spec.partitions; partition++) {
+        const loaded = this.journal?.load(spec.name, partition) ?? { base: 0, records: [] };
+        const records = loaded.records.map((r, k) => ({
+          topic: spec.name,
+          partition,
+          offset: loaded.base + k,
+          key: r.key,
+          value: r.value,
+          timestamp: r.timestamp,
+        }));
+        const end = loaded.base + records.length;
+        topic.partitions.push({ base: loaded.base, records, durable: end, floor: undefined });
+      }
+      this.topics.set(spec.name, topic);
+      for (let partition = 0; partition < spec.partitions; partition++) this.trim(spec.name, partition);
     }
   }
 
@@ -100,16 +142,20 @@ export class MemoryLog implements Log {
       group.topics.add(topic);
       for (const p of this.topic(topic).partitions) p.floor = undefined;
     }
-    const member = new MemoryConsumer(this, group, options);
+    // A group is on disk from its first subscription: its topics' records are kept for it from then on.
+    this.saveGroup(options.group, group, true);
+    const member = new MemoryConsumer(this, options.group, group, options);
     group.members.push(member);
     this.rebalance(group);
     return member;
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     for (const resolve of [...this.dataWaiters]) resolve();
     for (const resolve of this.spaceWaiters) resolve();
+    await this.journal?.close();
   }
 
   async replay(
@@ -128,16 +174,21 @@ export class MemoryLog implements Log {
     return group.committed.get(tpId(tp.topic, tp.partition)) ?? 0;
   }
 
-  /** Records in a partition from `offset` on, at most `max`. */
+  /** Durable records in a partition from `offset` on, at most `max`. */
   read(topic: string, partition: number, offset: number, max: number): LogRecord[] {
     const p = this.topic(topic).partitions[partition]!;
     const start = Math.max(offset - p.base, 0);
-    return p.records.slice(start, start + max);
+    return p.records.slice(start, Math.min(start + max, p.durable - p.base));
   }
 
+  /** The end of what consumers can read (Kafka's high watermark). */
   endOffset(topic: string, partition: number): number {
-    const p = this.topic(topic).partitions[partition]!;
-    return p.base + p.records.length;
+    return this.topic(topic).partitions[partition]!.durable;
+  }
+
+  /** The first offset the log still holds. */
+  startOffset(topic: string, partition: number): number {
+    return this.topic(topic).partitions[partition]!.base;
   }
 
   partitionsOf(topic: string): number {
@@ -161,7 +212,7 @@ export class MemoryLog implements Log {
     });
   }
 
-  commit(group: Group, records: LogRecord[]): void {
+  commit(groupName: string, group: Group, records: LogRecord[]): void {
     for (const record of highestOffsets(records).values()) {
       const id = tpId(record.topic, record.partition);
       const next = record.offset + 1;
@@ -171,7 +222,15 @@ export class MemoryLog implements Log {
       }
       this.trim(record.topic, record.partition);
     }
+    this.saveGroup(groupName, group, false);
     for (const resolve of [...this.spaceWaiters]) resolve();
+  }
+
+  /** A group of this process alone starts afresh under a new name: its offsets are not kept. */
+  private saveGroup(name: string, group: Group, now: boolean): void {
+    if (!this.journal || isOwnGroup(name)) return;
+    const stored = { topics: [...group.topics], committed: Object.fromEntries(group.committed) };
+    this.journal.saveGroup(name, stored, now);
   }
 
   leave(group: Group, member: MemoryConsumer): void {
@@ -192,18 +251,23 @@ export class MemoryLog implements Log {
       if (this.closed) throw new Error('log is closed');
       const partition = partitionFor(record.key, topic.spec.partitions);
       while (!this.closed && this.backlog(topicName, partition) >= this.maxBacklog) await this.waitForSpace();
+      if (this.closed) throw new Error('log is closed');
       const p = topic.partitions[partition]!;
-      p.records.push({
+      const appended: LogRecord = {
         topic: topicName,
         partition,
         offset: p.base + p.records.length,
         key: record.key,
         value: record.value,
         timestamp: now,
-      });
+      };
+      p.records.push(appended);
+      if (this.journal) this.journal.append(topicName, partition, appended.offset, appended);
+      else p.durable = p.base + p.records.length;
       if (!this.hasSubscribers(topicName)) this.trim(topicName, partition);
     }
-    this.wake();
+    if (this.journal) await this.journal.sync();
+    else this.wake();
   }
 
   /** Wakes waiting consumers once per event-loop turn, however many appends the turn made. */
@@ -259,11 +323,12 @@ export class MemoryLog implements Log {
     const topic = this.topic(topicName);
     if (topic.spec.compacted) return;
     const p = topic.partitions[partition]!;
-    const low = Math.min(p.base + p.records.length, this.floor(topicName, partition));
+    const low = Math.min(p.durable, this.floor(topicName, partition));
     const drop = low - p.base;
     if (drop > 0) {
       p.records.splice(0, drop);
       p.base = low;
+      this.journal?.release(topicName, partition, low);
     }
   }
 
@@ -291,6 +356,7 @@ class MemoryConsumer implements LogConsumer {
 
   constructor(
     private readonly log: MemoryLog,
+    private readonly groupName: string,
     private readonly group: Group,
     private readonly options: ConsumerOptions,
   ) {
@@ -323,7 +389,7 @@ class MemoryConsumer implements LogConsumer {
   }
 
   async commit(records: LogRecord[]): Promise<void> {
-    this.log.commit(this.group, records);
+    this.log.commit(this.groupName, this.group, records);
   }
 
   async committed(tp: TopicPartition): Promise<number> {
@@ -361,7 +427,9 @@ class MemoryConsumer implements LogConsumer {
       const committed = this.group.committed.get(key(tp));
       const start =
         committed ?? (this.options.fromBeginning === false ? this.log.endOffset(tp.topic, tp.partition) : 0);
-      this.positions.set(key(tp), start);
+      // Records below the log's start were committed by every group that reads them (Kafka's
+      // auto.offset.reset=earliest for an offset the log no longer holds).
+      this.positions.set(key(tp), Math.max(start, this.log.startOffset(tp.topic, tp.partition)));
     }
     this.assigned = next;
     if (added.length) await this.options.onAssigned?.(added);
