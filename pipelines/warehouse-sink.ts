@@ -259,17 +259,21 @@ export function warehouseWriter(
   });
 }
 
-/** A record another producer wrote that does not decode: kept as a dead letter, never a crash. */
+/**
+ * A record another producer wrote that does not decode: kept as a dead letter, never a crash. Its time and
+ * identity come from the log record (its append time, partition and offset), not the clock: the sink reading
+ * the record again after a crash or a rebalance writes the same row, which the table keeps once.
+ */
 export function undecodableRow(record: LogRecord, error: Error, metrics: Metrics): Record<string, unknown> {
   metrics.deadLetters.inc({ reason: 'undecodable_record' });
   return deadLetterRow({
-    received_at: Date.now(),
+    received_at: record.timestamp,
     source_topic: `${record.topic}[${record.partition}]@${record.offset}`,
+    source_partition: record.partition,
+    source_offset: record.offset,
     reason_code: 'undecodable_record',
     reason: error.message,
     key: record.key,
     raw: record.value,
-    source_partition: record.partition,
-    source_offset: record.offset,
   });
 }

@@ -8,6 +8,8 @@
  * or milliseconds from the number of digits, so text is the only unambiguous form; it parses the same on the
  * embedded engine and on any server whatever its date_time_input_format.
  */
+import { createHash } from 'node:crypto';
+
 import type { BinaryColumn } from './row-binary.js';
 import type {
   DataQuality,
@@ -221,21 +223,47 @@ export function envelopeRow(e: DtEnvelope): EnvelopeRow {
 export type DeadLetterRow = {
   received_at: string;
   source_topic: string;
+  source_partition: number | null;
+  source_offset: number | null;
   reason_code: string;
   reason: string;
   key: string | null;
   /** The raw bytes, base64: JSON strings cannot carry arbitrary bytes. The table decodes it into `raw`. */
   raw_base64: string;
+  dead_letter_id: string;
 };
+
+/**
+ * A dead letter's identity: the first 128 bits (hex) of the SHA-256 of its source (topic, and partition and
+ * offset when it came from the log), reason code, key and raw bytes, each length-prefixed. Not its receive time: a replay of
+ * the dead-letter topic, or an input the broker redelivers after a crash, is the same dead letter again, and
+ * dead_letters (a ReplacingMergeTree ordered by this id, sql/015_dead_letter_identity.sql) keeps one row of
+ * it. The column's DEFAULT computes the same hash in SQL, for rows inserted without it; a test holds the two
+ * together.
+ */
+export function deadLetterId(d: DeadLetter): string {
+  const field = (text: string | null) => (text === null ? '-' : `${Buffer.byteLength(text)}:${text}`);
+  return createHash('sha256')
+    .update(
+      `${field(d.source_topic)}|${d.source_partition ?? '-'}|${d.source_offset ?? '-'}|` +
+        `${field(d.reason_code)}|${field(d.key)}|${d.raw.length}:`,
+    )
+    .update(d.raw)
+    .digest('hex')
+    .slice(0, 32);
+}
 
 export function deadLetterRow(d: DeadLetter): DeadLetterRow {
   return {
     received_at: dateTime64(d.received_at),
     source_topic: d.source_topic,
+    source_partition: d.source_partition,
+    source_offset: d.source_offset,
     reason_code: d.reason_code,
     reason: d.reason,
     key: d.key,
     raw_base64: d.raw.toString('base64'),
+    dead_letter_id: deadLetterId(d),
   };
 }
 

@@ -92,7 +92,7 @@ describe('server warehouse (over an in-process connection)', () => {
         source_offset: null,
       }),
     ]);
-    expect(await warehouse.query('SELECT hex(raw) AS hex FROM dead_letters')).toEqual([
+    expect(await warehouse.query('SELECT hex(raw) AS hex FROM dead_letters FINAL')).toEqual([
       { hex: raw.toString('hex').toUpperCase() },
     ]);
   });

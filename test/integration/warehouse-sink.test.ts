@@ -79,7 +79,7 @@ describe.each(ENGINES)('the warehouse sink on %s', (engine) => {
     // (64-bit integers come back as JSON strings.)
     expect(stored.map((row) => ({ ...row, version: Number(row.version) }))).toEqual(expected);
     const dead = await warehouse.query<{ reason_code: string; source_topic: string }>(
-      'SELECT reason_code, source_topic FROM dead_letters',
+      'SELECT reason_code, source_topic FROM dead_letters FINAL',
     );
     expect(dead).toEqual([
       {
