@@ -6,7 +6,7 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { checkDispatch, deliverySlot, type EnvelopeInForce } from '../processors/dispatch-check.js';
 import type { DispatchCommand } from '../schemas/types.gen.js';
 import { TOPICS } from './topics.js';
-import { untilDone } from './until-done.js';
+import { retry } from './runtime/retry.js';
 
 export const DISPATCH_CHECKS_GROUP = 'gridstream-dispatch-checks';
 
@@ -93,10 +93,7 @@ export function startDispatchCheckTask(options: {
       }
       pending += records.length;
       // A failed look-up (warehouse away) is retried: the batch is neither committed nor dropped.
-      await untilDone(
-        () => checkBatch(records),
-        () => stopping,
-      );
+      await retry('dispatch checks', () => checkBatch(records), { stopping: () => stopping });
       await consumer.commit(records);
       pending -= records.length;
     }

@@ -64,6 +64,7 @@ export class KeyedStage<S, I, O, D> implements Stage<D> {
   private readonly states = new Map<number, S>();
   private pending: O[] = [];
   private lastPunctuation = Date.now();
+  private skipped = 0;
 
   constructor(private readonly options: KeyedStageOptions<S, I, O, D>) {
     this.name = options.processor.name;
@@ -80,12 +81,29 @@ export class KeyedStage<S, I, O, D> implements Stage<D> {
     // What the rebuild emits is kept, not dropped: the warehouse can hold readings past the committed offset
     // (they are inserted before the offsets are committed), and a slot they close here would otherwise never
     // be written. Re-emitting a slot already written is harmless (same version).
-    for (const input of (await this.options.restore?.(partition)) ?? []) this.step(partition, input);
+    for (const input of (await this.options.restore?.(partition)) ?? []) this.rebuild(partition, () => input);
     const last = replayed.at(-1);
     if (!last) return;
     // The log stamps records with their append time, so the stage's lookback is a suffix of the replay.
     const from = last.timestamp - this.replayLookbackMs;
-    for (const r of replayed) if (r.timestamp >= from) this.step(partition, this.options.toInput(r.value));
+    for (const r of replayed)
+      if (r.timestamp >= from) this.rebuild(partition, () => this.options.toInput(r.value));
+  }
+
+  /**
+   * One step of a rebuild. An input the processor throws on is left out: it was dead-lettered when it was
+   * first applied (the poison policy, pipelines/runtime/poison.ts), and a rebuild that threw would be retried
+   * for ever (the same input throws again), leaving the partition unprocessed.
+   */
+  private rebuild(partition: number, input: () => I): void {
+    try {
+      this.step(partition, input());
+    } catch (error) {
+      if (this.skipped++ % 100 === 0)
+        console.error(
+          `${this.name}: an input of partition ${partition} left out of its rebuild (${this.skipped} so far): ${(error as Error).message}`,
+        );
+    }
   }
 
   revoke(partition: number): void {
@@ -98,8 +116,17 @@ export class KeyedStage<S, I, O, D> implements Stage<D> {
 
   punctuate(now: number, force: boolean): void {
     if (!force && now - this.lastPunctuation < this.options.punctuation.everyMs) return;
-    for (const partition of this.states.keys()) this.step(partition, this.options.punctuation.input);
     this.lastPunctuation = now;
+    // A partition whose processor throws on the punctuation keeps its state; the others are punctuated all
+    // the same, and the first error is thrown after them for the task to report.
+    let failed: unknown;
+    for (const partition of this.states.keys())
+      try {
+        this.step(partition, this.options.punctuation.input);
+      } catch (error) {
+        failed ??= error;
+      }
+    if (failed !== undefined) throw failed;
   }
 
   takeOutputs(): Array<[string, ProduceRecord[]]> {

@@ -1,10 +1,13 @@
 import { decode, type LogSchemaName } from '../core/codec.js';
+import type { Metrics } from '../core/metrics.js';
 import { DAY_MS } from '../core/time.js';
 import { ownGroup, type Log, type LogConsumer } from '../io/log/log.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
+import { cannotGoOn } from './runtime/fatal.js';
+import { messageOf, PoisonRecords } from './runtime/poison.js';
+import { retry } from './runtime/retry.js';
 import { TOPICS, type TopicId } from './topics.js';
-import { untilDone } from './until-done.js';
 
 /** Rows one warehouse query brings at most, about (tens of MB of JSON while parsed). */
 const LOAD_ROWS = 10_000;
@@ -34,6 +37,8 @@ export interface ServingViewOptions<Id extends TopicId, T> {
   days: number;
   /** Called after each batch taken in (e.g. to update a gauge). */
   onApplied?: () => void;
+  /** Counts the records dead-lettered as undecodable (gridstream_dead_letters_total{reason="processing_error"}). */
+  metrics?: Pick<Metrics, 'deadLetters'>;
 }
 
 /**
@@ -48,7 +53,7 @@ export class ServingView<Id extends TopicId, T> {
   private running: Promise<void> | null = null;
   private loading: Promise<void> | null = null;
   private stopped = false;
-  private undecodable = 0;
+  private poison: PoisonRecords | null = null;
 
   constructor(
     private readonly log: Log,
@@ -63,8 +68,18 @@ export class ServingView<Id extends TopicId, T> {
       topics: [TOPICS[this.options.topic].name],
       fromBeginning: true,
     });
-    this.running = this.follow(this.consumer);
-    this.loading = this.load();
+    this.poison = new PoisonRecords({
+      producer: this.log.producer(),
+      stopping: () => this.stopped,
+      metrics: this.options.metrics,
+    });
+    // The loops give up only once stopping (retry policy): a failure before that is one they cannot go on from.
+    const ended = (what: string) => (error: Error) => {
+      if (!this.stopped) cannotGoOn(`${this.options.name} view (${what})`, error);
+      else console.error(`${this.options.name} view: ${what} stopped: ${error.message}`);
+    };
+    this.running = this.follow(this.consumer).catch(ended('following the log'));
+    this.loading = this.load().catch(ended('loading the warehouse'));
   }
 
   /**
@@ -89,7 +104,8 @@ export class ServingView<Id extends TopicId, T> {
 
   /** Reads one part of a day from the warehouse into the store (rows seen again change nothing); its rows. */
   private async read(from: number, buckets: number, bucket: number): Promise<number> {
-    const rows = await untilDone(
+    const rows = await retry(
+      `${this.options.name}: reading the warehouse`,
       () =>
         this.warehouse.query<Record<string, unknown>>(sqlQuery(this.options.query), {
           from_ms: from,
@@ -97,9 +113,7 @@ export class ServingView<Id extends TopicId, T> {
           buckets,
           bucket,
         }),
-      () => this.stopped,
-      (error) =>
-        console.error(`${this.options.name}: reading the warehouse failed, retrying: ${error.message}`),
+      { stopping: () => this.stopped },
     );
     this.store.apply(rows.map(this.options.fromRow));
     this.options.onApplied?.();
@@ -108,28 +122,30 @@ export class ServingView<Id extends TopicId, T> {
 
   private async follow(consumer: LogConsumer): Promise<void> {
     const schema = TOPICS[this.options.topic].schema as SchemaOf<Id>;
+    const stopping = { stopping: () => this.stopped };
     while (!this.stopped) {
-      const records = await untilDone(
+      const records = await retry(
+        `${this.options.name}: reading the log`,
         () => consumer.poll(10_000, 200),
-        () => this.stopped,
-        (error) => console.error(`${this.options.name}: reading the log failed, retrying: ${error.message}`),
+        stopping,
       );
       this.store.evict(Date.now());
       const decoded: T[] = [];
+      const dead: Array<Promise<void>> = [];
       for (const record of records) {
         try {
           // The topic's records carry at least what the store keeps (T is the record type or a Pick of it).
           decoded.push(decode(schema, record.value) as T);
         } catch (error) {
-          // The warehouse sink dead-letters such a record; the store just does without it.
-          if (this.undecodable++ === 0)
-            console.error(
-              `${this.options.name}: skipping an undecodable record: ${(error as Error).message}`,
-            );
+          // Poison: dead-lettered, and the store does without it.
+          dead.push(this.poison!.deadLetter(record, `${this.options.name} view: ${messageOf(error)}`));
         }
       }
       this.store.apply(decoded);
       this.options.onApplied?.();
+      if (records.length === 0) continue;
+      await Promise.all(dead);
+      await retry(`${this.options.name}: committing`, () => consumer.commit(records), stopping);
     }
   }
 

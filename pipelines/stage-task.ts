@@ -5,12 +5,19 @@ import {
   type ProduceRecord,
   type TopicPartition,
 } from '../io/log/log.js';
+import type { Metrics } from '../core/metrics.js';
 import type { Replayed, Stage } from './keyed-stage.js';
+import { cannotGoOn } from './runtime/fatal.js';
+import { messageOf, PoisonRecords } from './runtime/poison.js';
+import { retry, REPORT_EVERY } from './runtime/retry.js';
 
 /**
  * Where a task's input records themselves go besides its stages (e.g. the raw readings into the warehouse):
  * `add` takes a polled batch (and waits while the sink is full), `written` resolves once everything added
- * so far is durable.
+ * so far is durable. `add` throws only for records it cannot take (a service that is away is waited for in
+ * `add` or `written`): the task then adds the batch's records one at a time and dead-letters those that throw
+ * alone, so `add` must tolerate records of a failed call being added again (the warehouse's tables are
+ * deduplicated).
  */
 export interface RecordSink<D> {
   add(records: LogRecord[], values: ReadonlyArray<ReadonlyArray<D> | undefined>): Promise<void>;
@@ -40,6 +47,8 @@ export interface StageTaskOptions<D> {
   lingerMs?: number;
   /** Polled batches whose commit may be outstanding before polling waits (default 8). */
   maxInFlight?: number;
+  /** Counts the records dead-lettered as poison (gridstream_dead_letters_total{reason="processing_error"}). */
+  metrics?: Pick<Metrics, 'deadLetters'>;
 }
 
 export interface StageTask {
@@ -59,32 +68,41 @@ export interface StageTask {
  * and dropped when it leaves.
  */
 export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
-  const { log, stages, sink } = options;
+  const { log, stages, sink, group } = options;
   const replayLookbackMs = Math.max(...stages.map((s) => s.replayLookbackMs));
   const owned = new Set<number>();
   let stopping = false;
   let failure: Error | null = null;
+  /** Failures of the log or a service (poll, commit, send) are retried; given up on only once stopping. */
+  const service = { stopping: () => stopping };
 
   const consumer = log.consumer({
-    group: options.group,
+    group,
     topics: [options.inputTopic],
     fromBeginning: true,
     lingerMs: options.lingerMs,
     onAssigned: async (tps: TopicPartition[]) => {
       for (const tp of tps) {
-        // A warehouse or broker that is away during a rebalance is waited for: a partition is only processed
-        // once its state is whole.
-        const replayed = await untilDone(`replay ${tp.topic}[${tp.partition}]`, async () => {
+        // A warehouse or broker that is away during a rebalance is waited for (never given up on): a
+        // partition is only processed once its state is whole.
+        const replayed = await retry(`${group}: replaying ${tp.topic}[${tp.partition}]`, async () => {
           const committed = await consumer.committed(tp);
           const records = await log.replay(tp.topic, tp.partition, committed, replayLookbackMs);
           const out: Array<Replayed<D>> = [];
-          for (const record of records)
-            for (const value of options.decode(record) ?? [])
-              out.push({ value, timestamp: record.timestamp });
+          for (const record of records) {
+            let values: ReadonlyArray<D> | undefined;
+            try {
+              values = options.decode(record);
+            } catch {
+              // Dead-lettered when it was first read (it is before the committed offset): left out again.
+              continue;
+            }
+            for (const value of values ?? []) out.push({ value, timestamp: record.timestamp });
+          }
           return out;
         });
         for (const stage of stages)
-          await untilDone(`restore ${stage.name} ${tp.topic}[${tp.partition}]`, () =>
+          await retry(`${group}: restoring ${stage.name} ${tp.topic}[${tp.partition}]`, () =>
             stage.assign(tp.partition, replayed),
           );
       }
@@ -99,6 +117,7 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
   });
 
   const producer = log.producer();
+  const poison = new PoisonRecords({ producer, stopping: () => stopping, metrics: options.metrics });
   /** Settles once every output taken so far is on the log (failed sends are retried until it takes them). */
   let sent: Promise<void> = Promise.resolve();
   const sendOutputs = (): Promise<void> => {
@@ -116,15 +135,18 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
     sent = (async () => {
       const failed = await Promise.all(attempts);
       await previous;
-      for (const retry of failed)
-        if (retry) await untilDone(`send to ${retry[0]}`, () => producer.send(retry[0], retry[1]));
+      for (const again of failed)
+        if (again)
+          await retry(`${group}: sending to ${again[0]}`, () => producer.send(again[0], again[1]), service);
     })();
+    // Awaited by the commit of its batch, later than now: a rejection (only once stopping) is not unhandled.
+    sent.catch(() => undefined);
     return sent;
   };
 
   const inFlight: Array<Promise<void>> = [];
   let uncommitted = 0;
-  const commitAfter = (records: LogRecord[], outputs: Promise<void>, written: Promise<void>) => {
+  const commitAfter = (records: LogRecord[], outputs: Promise<unknown>, written: Promise<void>) => {
     const count = records.length;
     uncommitted += count;
     // Only the last record of each partition is kept for the commit: a batch held until its commit would
@@ -133,11 +155,14 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
     const last = [...highestOffsets(records).values()];
     const previous = inFlight.at(-1) ?? Promise.resolve();
     const committed = Promise.all([outputs, written, previous]).then(async () => {
-      await consumer.commit(last);
+      // A batch before this one failed (and has left inFlight): nothing may be committed past it.
+      if (failure) throw failure;
+      await retry(`${group}: committing`, () => consumer.commit(last), service);
       uncommitted -= count;
     });
     inFlight.push(committed);
-    // A failure here (a sink that gave up on close) leaves the offsets uncommitted: the records are read again.
+    // A failure here (outputs, dead letters or a commit given up on while stopping, a sink that gave up)
+    // leaves the offsets uncommitted: the records are read again. The task goes no further (see the loop).
     void committed
       .catch((error: Error) => {
         failure ??= error;
@@ -145,48 +170,105 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
       .finally(() => inFlight.splice(inFlight.indexOf(committed), 1));
   };
 
-  const loop = async () => {
-    let failures = 0;
-    for (;;) {
-      let polled = 0;
+  /** Failures of a stage's punctuate or afterBatch: not a record's, so reported (now and then), not dead-lettered. */
+  let stageFailures = 0;
+  const reportStageFailure = (what: string, error: unknown) => {
+    if (stageFailures++ % REPORT_EVERY === 0)
+      console.error(`${group}: ${what}: ${messageOf(error)} (${stageFailures} such failures)`);
+  };
+
+  /**
+   * Decodes a batch and applies it to every stage, dead-lettering the records that make decode or a stage
+   * throw. A stage that throws on a record keeps its state from before it (KeyedStage replaces a state only
+   * when the processor's step returns), while the stages that applied the record keep it applied.
+   */
+  const applyBatch = (records: LogRecord[], dead: Array<Promise<void>>) => {
+    const values = new Array<ReadonlyArray<D> | undefined>(records.length);
+    for (let k = 0; k < records.length; k++) {
+      const record = records[k]!;
+      let decoded: ReadonlyArray<D> | undefined;
       try {
-        const records = await consumer.poll(options.maxBatch ?? 5_000, 100);
-        polled = records.length;
-        const values = new Array<ReadonlyArray<D> | undefined>(records.length);
-        for (let k = 0; k < records.length; k++) {
-          const record = records[k]!;
-          const decoded = options.decode(record);
-          values[k] = decoded;
-          if (decoded !== undefined)
-            for (const value of decoded) for (const stage of stages) stage.apply(record.partition, value);
-        }
-        const now = Date.now();
-        for (const stage of stages) stage.punctuate(now, stopping);
-        const outputs = sendOutputs();
-        if (records.length) {
-          await sink?.add(records, values);
-          commitAfter(records, outputs, sink?.written() ?? Promise.resolve());
-        }
-        for (const stage of stages) stage.afterBatch(records.length);
-        if (inFlight.length >= (options.maxInFlight ?? 8)) await inFlight[0];
-        failures = 0;
+        decoded = options.decode(record);
       } catch (error) {
-        // A log that is away is waited for: state, unsent outputs and uncommitted offsets are kept.
-        failures++;
-        if (failures === 1 || failures % 30 === 0)
-          console.error(`${options.group}: ${(error as Error).message} (retrying, ${failures})`);
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * failures)));
-        if (stopping && failures > 50) throw error;
+        dead.push(poison.deadLetter(record, `${group}: ${messageOf(error)}`));
         continue;
       }
-      if (stopping && polled === 0) break;
+      values[k] = decoded;
+      if (decoded === undefined) continue;
+      let reasons: Set<string> | undefined;
+      for (const value of decoded)
+        for (const stage of stages)
+          try {
+            stage.apply(record.partition, value);
+          } catch (error) {
+            (reasons ??= new Set()).add(`${stage.name}: ${messageOf(error)}`);
+          }
+      if (reasons) dead.push(poison.deadLetter(record, [...reasons].join('; ')));
+    }
+    return values;
+  };
+
+  /** Gives the batch to the sink; if it throws, each record alone, dead-lettering those that throw alone. */
+  const addToSink = async (
+    records: LogRecord[],
+    values: Array<ReadonlyArray<D> | undefined>,
+    dead: Array<Promise<void>>,
+  ) => {
+    if (!sink || records.length === 0) return;
+    try {
+      await sink.add(records, values);
+    } catch {
+      for (let k = 0; k < records.length; k++)
+        try {
+          await sink.add([records[k]!], [values[k]]);
+        } catch (error) {
+          dead.push(poison.deadLetter(records[k]!, `${group} sink: ${messageOf(error)}`));
+        }
+    }
+  };
+
+  const loop = async () => {
+    for (;;) {
+      // A batch whose outputs, dead letters or commit failed: later batches must not be committed past it.
+      if (failure) throw failure;
+      const records = await retry(
+        `${group}: polling ${options.inputTopic}`,
+        () => consumer.poll(options.maxBatch ?? 5_000, 100),
+        service,
+      );
+      const dead: Array<Promise<void>> = [];
+      const values = applyBatch(records, dead);
+      const now = Date.now();
+      for (const stage of stages)
+        try {
+          stage.punctuate(now, stopping);
+        } catch (error) {
+          reportStageFailure(`${stage.name} punctuation`, error);
+        }
+      const outputs = sendOutputs();
+      if (records.length) {
+        await addToSink(records, values, dead);
+        // The commit waits for the dead letters too: a record is committed once processed or dead-lettered.
+        commitAfter(records, Promise.all([outputs, ...dead]), sink?.written() ?? Promise.resolve());
+      }
+      for (const stage of stages)
+        try {
+          stage.afterBatch(records.length);
+        } catch (error) {
+          reportStageFailure(`${stage.name} after a batch`, error);
+        }
+      if (inFlight.length >= (options.maxInFlight ?? 8)) await inFlight[0];
+      if (stopping && records.length === 0) break;
     }
     await sent;
     await Promise.all(inFlight);
+    if (failure) throw failure;
   };
   const running = loop().catch((error: Error) => {
-    failure = error;
-    console.error(`${options.group} stopped: ${error.stack ?? error.message}`);
+    failure ??= error;
+    // Only a stop gives up on the log or a service: a failure before it means the task cannot go on.
+    if (!stopping) cannotGoOn(`${group} (stage task)`, error);
+    else console.error(`${group} stopped: ${error.stack ?? error.message}`);
   });
 
   return {
@@ -200,17 +282,4 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
       if (failure) throw failure;
     },
   };
-}
-
-/** Runs `attempt` until it succeeds, with a growing pause (capped at 5 s), reporting failures now and then. */
-export async function untilDone<T>(what: string, attempt: () => Promise<T>): Promise<T> {
-  for (let failures = 1; ; failures++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (failures === 1 || failures % 30 === 0)
-        console.error(`${what}: ${(error as Error).message} (retrying, ${failures})`);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * failures)));
-    }
-  }
 }

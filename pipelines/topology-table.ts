@@ -1,7 +1,11 @@
 import { decode, encode } from '../core/codec.js';
+import type { Metrics } from '../core/metrics.js';
 import { TopologyIndex, type TopologyFile } from '../core/topology.js';
 import { ownGroup, type Log, type LogConsumer } from '../io/log/log.js';
 import type { TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
+import { cannotGoOn } from './runtime/fatal.js';
+import { messageOf, PoisonRecords } from './runtime/poison.js';
+import { retry } from './runtime/retry.js';
 import { TOPICS } from './topics.js';
 
 /**
@@ -14,9 +18,20 @@ export class TopologyTable {
   private consumer: LogConsumer | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  private assigned = false;
+  private isCaughtUp = false;
+  private readonly caught: Promise<void>;
+  private markCaughtUp: () => void = () => undefined;
   private readonly listeners: Array<(changedDts: Set<string>) => void> = [];
 
-  constructor(private readonly log: Log) {}
+  constructor(
+    private readonly log: Log,
+    private readonly options: { metrics?: Pick<Metrics, 'deadLetters'> } = {},
+  ) {
+    this.caught = new Promise<void>((resolve) => {
+      this.markCaughtUp = resolve;
+    });
+  }
 
   /** Called with the DTs whose meter count may have changed, after each batch of topology updates. */
   onChange(listener: (changedDts: Set<string>) => void): void {
@@ -28,33 +43,87 @@ export class TopologyTable {
       group: ownGroup('topology-table'),
       topics: [TOPICS.topologyTransformers.name, TOPICS.topologyMeters.name],
       fromBeginning: true,
+      // Lag is known only once the partitions are assigned (Kafka reports 0 before).
+      onAssigned: () => {
+        this.assigned = true;
+      },
     });
-    this.running = this.loop(this.consumer);
+    const poison = new PoisonRecords({
+      producer: this.log.producer(),
+      stopping: () => this.stopped,
+      metrics: this.options.metrics,
+    });
+    this.running = this.loop(this.consumer, poison).catch((error: Error) => {
+      // The loop gives up only once stopping (retry policy): before that, the table cannot go on. On a stop
+      // nothing is lost: the table is rebuilt from the topics' beginning by the next start.
+      if (!this.stopped) cannotGoOn('topology table', error);
+      else console.error(`topology table stopped: ${error.message}`);
+    });
   }
 
-  private async loop(consumer: LogConsumer): Promise<void> {
+  /**
+   * Resolves once the table has read its topics to their end (lag 0 after the assignment), so it holds every
+   * topology version on the log when this process started; never settles if the table stops before.
+   */
+  caughtUp(): Promise<void> {
+    return this.caught;
+  }
+
+  private async loop(consumer: LogConsumer, poison: PoisonRecords): Promise<void> {
+    const stopping = { stopping: () => this.stopped };
     while (!this.stopped) {
-      const records = await consumer.poll(10_000, 200);
-      if (records.length === 0) continue;
-      const transformers: TopologyTransformer[] = [];
-      const meters: TopologyMeter[] = [];
-      const changed = new Set<string>();
-      for (const record of records) {
-        if (record.topic === TOPICS.topologyTransformers.name) {
-          const t = decode('TopologyTransformer', record.value);
-          transformers.push(t);
-          changed.add(t.dt_id);
-        } else {
-          const m = decode('TopologyMeter', record.value);
-          const before = this.index.dtOf(m.meter_id);
-          if (before) changed.add(before);
-          meters.push(m);
-          changed.add(m.dt_id);
+      const records = await retry(
+        'topology table: reading the log',
+        () => consumer.poll(10_000, 200),
+        stopping,
+      );
+      if (records.length > 0) {
+        const transformers: TopologyTransformer[] = [];
+        const meters: TopologyMeter[] = [];
+        const changed = new Set<string>();
+        const dead: Array<Promise<void>> = [];
+        for (const record of records) {
+          try {
+            if (record.topic === TOPICS.topologyTransformers.name) {
+              const t = decode('TopologyTransformer', record.value);
+              transformers.push(t);
+              changed.add(t.dt_id);
+            } else {
+              const m = decode('TopologyMeter', record.value);
+              const before = this.index.dtOf(m.meter_id);
+              if (before) changed.add(before);
+              meters.push(m);
+              changed.add(m.dt_id);
+            }
+          } catch (error) {
+            // A compacted topic keeps a corrupt record for good: crashing on it would crash every restart.
+            dead.push(poison.deadLetter(record, `topology table: ${messageOf(error)}`));
+          }
         }
+        this.index.apply(transformers, meters);
+        await Promise.all(dead);
+        await retry('topology table: committing', () => consumer.commit(records), stopping);
+        for (const listener of this.listeners)
+          try {
+            listener(changed);
+          } catch (error) {
+            console.error(`topology table: a listener failed: ${(error as Error).stack ?? messageOf(error)}`);
+          }
       }
-      this.index.apply(transformers, meters);
-      await consumer.commit(records);
-      for (const listener of this.listeners) listener(changed);
+      if (!this.isCaughtUp && this.assigned) await this.checkCaughtUp(consumer);
+    }
+  }
+
+  private async checkCaughtUp(consumer: LogConsumer): Promise<void> {
+    let lag: number;
+    try {
+      lag = await consumer.lag();
+    } catch {
+      return; // asked again after the next poll
+    }
+    if (lag === 0) {
+      this.isCaughtUp = true;
+      this.markCaughtUp();
     }
   }
 

@@ -1,6 +1,10 @@
 import { decode } from '../core/codec.js';
+import type { Metrics } from '../core/metrics.js';
 import { ownGroup, type Log, type LogConsumer } from '../io/log/log.js';
 import type { WeatherObservation } from '../schemas/types.gen.js';
+import { cannotGoOn } from './runtime/fatal.js';
+import { messageOf, PoisonRecords } from './runtime/poison.js';
+import { retry } from './runtime/retry.js';
 import { TOPICS } from './topics.js';
 
 /**
@@ -30,6 +34,7 @@ export class WeatherTable {
   constructor(
     private readonly log: Log,
     private readonly keepMs: number,
+    private readonly options: { metrics?: Pick<Metrics, 'deadLetters'> } = {},
   ) {}
 
   /** Called with the observations not seen before, after each batch read from the topic. */
@@ -39,21 +44,13 @@ export class WeatherTable {
 
   /** Loads `seed` (e.g. the warehouse's recent weather), then follows the topic from its beginning. */
   start(seed?: () => Promise<WeatherObservation[]>): void {
+    const stopping = { stopping: () => this.stopped };
     // A warehouse that is away is waited for: a restore must not start from half the weather.
-    this.seeded = (async () => {
-      for (let failures = 1; seed && !this.stopped; failures++) {
-        try {
-          this.add(await seed());
-          return;
-        } catch (error) {
-          if (failures === 1 || failures % 30 === 0)
-            console.error(
-              `weather table: loading the recent weather failed: ${(error as Error).message} (retrying, ${failures})`,
-            );
-          await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * failures)));
-        }
-      }
-    })();
+    this.seeded = seed
+      ? retry('weather table: loading the recent weather', seed, stopping).then((observations) => {
+          this.add(observations);
+        })
+      : Promise.resolve();
     this.consumer = this.log.consumer({
       group: ownGroup('weather-table'),
       topics: [TOPICS.weather.name],
@@ -63,19 +60,55 @@ export class WeatherTable {
         this.assigned = true;
       },
     });
-    this.running = this.seeded.then(() => this.loop(this.consumer!));
+    const poison = new PoisonRecords({
+      producer: this.log.producer(),
+      stopping: () => this.stopped,
+      metrics: this.options.metrics,
+    });
+    const consumer = this.consumer;
+    this.running = this.seeded
+      .then(() => this.loop(consumer, poison))
+      .catch((error: Error) => {
+        // The seed and the loop give up only once stopping (retry policy): before that, the table cannot go
+        // on. On a stop nothing is lost: the table is rebuilt by the next start.
+        if (!this.stopped) cannotGoOn('weather table', error);
+        else console.error(`weather table stopped: ${error.message}`);
+      });
+    // ready() awaits the seed: a seed given up on at a stop is reported above, not again there.
+    this.seeded = this.seeded.catch(() => undefined);
   }
 
-  private async loop(consumer: LogConsumer): Promise<void> {
+  private async loop(consumer: LogConsumer, poison: PoisonRecords): Promise<void> {
+    const stopping = { stopping: () => this.stopped };
     while (!this.stopped) {
-      const records = await consumer.poll(10_000, 200);
+      const records = await retry(
+        'weather table: reading the log',
+        () => consumer.poll(10_000, 200),
+        stopping,
+      );
       if (records.length === 0) {
-        if (!this.caughtUp && this.assigned && (await consumer.lag()) === 0) this.caughtUp = true;
+        if (!this.caughtUp && this.assigned && (await consumer.lag().catch(() => -1)) === 0)
+          this.caughtUp = true;
         continue;
       }
-      const fresh = this.add(records.map((r) => decode('WeatherObservation', r.value)));
-      await consumer.commit(records);
-      if (fresh.length) for (const listener of this.listeners) listener(fresh);
+      const observations: WeatherObservation[] = [];
+      const dead: Array<Promise<void>> = [];
+      for (const record of records)
+        try {
+          observations.push(decode('WeatherObservation', record.value));
+        } catch (error) {
+          // Poison: dead-lettered, and the table does without it.
+          dead.push(poison.deadLetter(record, `weather table: ${messageOf(error)}`));
+        }
+      const fresh = this.add(observations);
+      await Promise.all(dead);
+      await retry('weather table: committing', () => consumer.commit(records), stopping);
+      for (const listener of this.listeners)
+        try {
+          if (fresh.length) listener(fresh);
+        } catch (error) {
+          console.error(`weather table: a listener failed: ${(error as Error).stack ?? messageOf(error)}`);
+        }
     }
   }
 

@@ -20,7 +20,7 @@ import {
   type AlertInput,
 } from '../processors/alerts.js';
 import { TOPICS } from './topics.js';
-import { untilDone } from './until-done.js';
+import { retry } from './runtime/retry.js';
 
 export const WEBHOOKS_GROUP = 'gridstream-webhooks';
 
@@ -147,10 +147,9 @@ export function startWebhookTask(options: {
 
   /** Writes attempt rows, retrying while the warehouse is away (the log is what makes retries durable). */
   const record = async (rows: DeliveryAttempt[]) => {
-    await untilDone(
-      () => logAttempts(warehouse, rows),
-      () => stopping,
-    );
+    await retry('webhooks: logging delivery attempts', () => logAttempts(warehouse, rows), {
+      stopping: () => stopping,
+    });
     for (const row of rows) if (row.outcome === 'retrying' || row.outcome === 'queued') schedule(row);
   };
 
@@ -238,19 +237,17 @@ export function startWebhookTask(options: {
 
   /** Schedules what the delivery log holds as queued or retrying (a restart picks up where the last left off). */
   const resume = () =>
-    untilDone(
+    retry(
+      'webhooks: reading the pending retries',
       async () => {
         if (stopping) return;
-        for (const retry of await pendingRetries(warehouse))
-          schedule({ ...retry, next_attempt_ms: retry.due_ms });
+        for (const due of await pendingRetries(warehouse)) schedule({ ...due, next_attempt_ms: due.due_ms });
       },
-      () => stopping,
-      (error) =>
-        console.error(`webhooks: reading the pending retries failed (${error.message}); trying again`),
+      { stopping: () => stopping },
     );
 
   const loop = async () => {
-    // untilDone gives up only once stopping: then there is nothing left to resume.
+    // The retry policy gives up only once stopping: then there is nothing left to resume.
     await resume().catch(() => undefined);
     for (;;) {
       while (active >= MAX_ACTIVE && !stopping) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -263,10 +260,7 @@ export function startWebhookTask(options: {
       // The events once (the alert state moves on), the I/O until it works: a failed look-up (warehouse
       // away) is retried, and the batch is neither committed nor dropped meanwhile.
       const events = eventsOf(records);
-      await untilDone(
-        () => deliver(events),
-        () => stopping,
-      );
+      await retry('webhooks: delivering', () => deliver(events), { stopping: () => stopping });
       await consumer.commit(records);
       pending -= records.length;
     }
