@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decode, encode } from '../../core/codec.js';
 import type { Metrics } from '../../core/metrics.js';
-import type { LogRecord } from '../../io/log/log.js';
+import type { ConsumerOptions, Log, LogConsumer, LogRecord, ProduceRecord } from '../../io/log/log.js';
 import { MemoryLog } from '../../io/log/memory-log.js';
 import { KeyedStage, type PureProcessor } from '../../pipelines/keyed-stage.js';
 import { onCannotGoOn } from '../../pipelines/runtime/fatal.js';
@@ -240,6 +240,57 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
     const group = log.consumer({ group: 'decode-task', topics: [IN] });
     expect(await group.committed({ topic: IN, partition: 0 })).toBe(4);
     await group.close();
+  });
+
+  it('commits past a poison record only once the log has taken its dead letter', async () => {
+    const memory = new MemoryLog();
+    await memory.ensureTopics([
+      { name: IN, partitions: 1 },
+      { name: TOPICS.deadLetters.name, partitions: 1 },
+    ]);
+    for (const topic of [IN, TOPICS.deadLetters.name]) hold(memory, topic);
+    // The log refuses dead letters (and only them) until told otherwise, as a log that is away would.
+    let refusing = true;
+    const refusals: number[] = [];
+    let taskConsumer: LogConsumer | undefined;
+    const log: Log = Object.assign(Object.create(memory) as MemoryLog, {
+      consumer: (options: ConsumerOptions) => (taskConsumer = memory.consumer(options)),
+      producer: () => {
+        const real = memory.producer();
+        return {
+          ...real,
+          send: (topic: string, records: ProduceRecord[]) => {
+            if (topic !== TOPICS.deadLetters.name || !refusing) return real.send(topic, records);
+            refusals.push(Date.now());
+            return Promise.reject(new Error('the log is away'));
+          },
+        };
+      },
+    });
+    const task = startStageTask<Reading>({
+      log,
+      group: 'held-task',
+      inputTopic: IN,
+      decode: (record) => [JSON.parse(record.value.toString()) as Reading],
+      stages: [],
+      maxBatch: 2,
+    });
+    const values = [1, 2, 'poison', 4, 5, 6].map((v) =>
+      v === 'poison' ? 'not json' : JSON.stringify({ meter: 'm', n: v }),
+    );
+    await memory.producer().send(
+      IN,
+      values.map((v) => ({ key: 'k', value: Buffer.from(v) })),
+    );
+    const committed = () => taskConsumer!.committed({ topic: IN, partition: 0 });
+    await until(() => refusals.length >= 3, 'three refused dead letters');
+    // The batch before the poison record is committed; nothing from the poison record on.
+    expect(await committed()).toBe(2);
+    refusing = false;
+    await until(async () => (await committed()) === 6, 'the commit to reach the end');
+    await task.stop();
+    const dead = await readTopic(memory, TOPICS.deadLetters.name, 1);
+    expect(dead.map((r) => decode('DeadLetter', r.value).source_offset)).toEqual([2]);
   });
 
   it('dead-letters a corrupt record on the topology topic and applies the records after it', async () => {
