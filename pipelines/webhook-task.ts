@@ -5,8 +5,11 @@ import type { Log, LogRecord } from '../io/log/log.js';
 import { nextAttemptDelay, sendWebhook, webhookBody } from '../io/webhooks/send.js';
 import {
   activeSubscriptions,
+  deliveryKey,
+  deliveryProgress,
   logAttempts,
   pendingRetries,
+  stressAlertStates,
   type ActiveSubscription,
   type DeliveryAttempt,
 } from '../io/webhooks/store.js';
@@ -56,10 +59,20 @@ const MAX_ACTIVE = 1000;
  * reading, so a receiver that does not answer holds up nobody else's events. A failed attempt that can be
  * retried is logged as `retrying` with the time of the next one, and retried from a timer with backoff; a
  * restarted sender resumes what the log holds as queued or retrying (webhook_pending_retries.sql), so a crash
- * loses none. Reading stops while MAX_ACTIVE deliveries are due (backpressure). Delivery is at least once: a
- * crash after an attempt and before its log row, or a replay, sends an event again with the same id.
- * With several processor instances each resumes every pending retry at start, so a retry due at a restart
- * of two instances can arrive twice; receivers de-duplicate on the event id.
+ * loses none. Reading stops while MAX_ACTIVE deliveries are due (backpressure).
+ *
+ * After a crash or a rebalance the records since the last commit are read again, here or by another
+ * instance: the delivery log, not this process's memory, says what was already done. An event is queued
+ * for a subscription only if the log holds no row of that delivery (so it is sent at most once, unless its
+ * attempts fail: those are retried by the policy), and a retry is made only if the log holds no later
+ * attempt (another instance resuming the same delivery made it). webhook_deliveries is keyed by subscription,
+ * event and attempt, so a row logged twice anyway (two instances between look-up and write) is one row.
+ * The stress alerts' hysteresis (alerting until the probability falls below the re-arm bar) is rebuilt from
+ * the stored stress rows for each DT first seen since the partitions were assigned, as of that DT's first
+ * slot read, so a restarted or new owner of a DT neither alerts again for a DT still over the bar nor misses
+ * a re-arm. What remains: a crash between an attempt and its log row sends that attempt again (receivers
+ * de-duplicate on the event id), and a warehouse sink lagging behind this task can leave an alert out of the
+ * rebuilt state (then that DT alerts once more).
  */
 export function startWebhookTask(options: {
   log: Log;
@@ -72,6 +85,11 @@ export function startWebhookTask(options: {
     group: WEBHOOKS_GROUP,
     topics: [TOPICS.stress.name, TOPICS.impedanceFlags.name, TOPICS.dispatchChecks.name],
     fromBeginning: true,
+    // The alert state of the DTs of partitions this instance did not hold is another's (or stale): start
+    // again, each DT's state rebuilt from the warehouse as its first record comes (seedAlerts).
+    onAssigned: () => {
+      alerts = initialAlertState();
+    },
   });
   const queue = new PQueue({ concurrency: CONCURRENCY });
   const retryTimers = new Set<NodeJS.Timeout>();
@@ -145,12 +163,16 @@ export function startWebhookTask(options: {
     };
   };
 
-  /** Writes attempt rows, retrying while the warehouse is away (the log is what makes retries durable). */
-  const record = async (rows: DeliveryAttempt[]) => {
+  /**
+   * Writes attempt rows, retrying while the warehouse is away (the log is what makes retries durable), then
+   * schedules the attempts they ask for; `consulted`: the log was looked at just before (deliver()).
+   */
+  const record = async (rows: DeliveryAttempt[], consulted = false) => {
     await retry('webhooks: logging delivery attempts', () => logAttempts(warehouse, rows), {
       stopping: () => stopping,
     });
-    for (const row of rows) if (row.outcome === 'retrying' || row.outcome === 'queued') schedule(row);
+    for (const row of rows)
+      if (row.outcome === 'retrying' || row.outcome === 'queued') schedule(row, !consulted);
   };
 
   type Last = Pick<
@@ -158,25 +180,44 @@ export function startWebhookTask(options: {
     'subscription_id' | 'event_id' | 'event_type' | 'attempt' | 'next_attempt_ms' | 'body'
   >;
 
-  /** Makes the next attempt of a delivery whose last log row is `last`, when it is due. */
-  const schedule = (last: Last) => {
+  /** The deliveries (and the attempt after which) this process has a next attempt scheduled for. */
+  const scheduled = new Set<string>();
+
+  /**
+   * Makes the next attempt of a delivery whose last log row is `last`, when it is due. `consult`: look in
+   * the delivery log first, for an attempt made since by another sender (not needed for the first attempt of
+   * an event this process has just queued after looking).
+   */
+  const schedule = (last: Last, consult = true) => {
     if (stopping) return;
+    const id = `${deliveryKey(last.subscription_id, last.event_id)}\u0000${last.attempt}`;
+    // Resumed from the log and also queued or retried here: one attempt, not two racing each other.
+    if (scheduled.has(id)) return;
+    scheduled.add(id);
+    const run = () => void next(last, consult).finally(() => scheduled.delete(id));
     const delay = last.next_attempt_ms - Date.now();
-    if (delay <= 0) return void next(last);
+    if (delay <= 0) return run();
     const timer = setTimeout(() => {
       retryTimers.delete(timer);
-      void next(last);
+      run();
     }, delay);
     retryTimers.add(timer);
   };
 
-  const next = async (last: Last) => {
+  const next = async (last: Last, consult: boolean) => {
     active++;
     try {
       await loadSubscriptions().catch(() => undefined);
       const subscription = subscriptions.find((s) => s.id === last.subscription_id);
       // Deleted since: the log's last word stays as it was, and nothing more is sent.
       if (!subscription) return;
+      if (consult) {
+        const done = (await deliveryProgress(warehouse, [last.subscription_id], [last.event_id])).get(
+          deliveryKey(last.subscription_id, last.event_id),
+        );
+        // Another sender (an instance resuming the same log) made this attempt or a later one.
+        if (done && done.last_attempt > last.attempt) return;
+      }
       const row = await attempt(subscription, {
         event_id: last.event_id,
         event_type: last.event_type,
@@ -191,10 +232,39 @@ export function startWebhookTask(options: {
     }
   };
 
-  const eventsOf = (records: LogRecord[]): AlertEvent[] => {
+  /**
+   * Gives each DT of the batch's stress rows that has no alert state yet (first seen since the partitions
+   * were assigned) the state the stored stress rows before its first slot here leave it in: a DT over the bar
+   * when the last owner stopped is still alerting, and alerts again only once it has re-armed.
+   */
+  const seedAlerts = async (inputs: ReadonlyArray<AlertInput | null>) => {
+    const first = new Map<string, number>();
+    for (const input of inputs)
+      if (input?.type === 'stress' && !alerts.dts.has(input.row.dt_id)) {
+        const slot = first.get(input.row.dt_id);
+        if (slot === undefined || input.row.slot_start < slot)
+          first.set(input.row.dt_id, input.row.slot_start);
+      }
+    if (first.size === 0) return;
+    const states = await stressAlertStates(warehouse, [...first.keys()], [...first.values()], {
+      alert: policy.alerts.stressProbability,
+      rearm: policy.alerts.rearmProbability,
+    });
+    const alerting = new Map(states.map((s) => [s.dt_id, s]));
+    for (const dt of first.keys()) {
+      const state = alerting.get(dt);
+      // No slot judged yet (lastSlot): every slot read from here is judged, as the records come.
+      alerts.dts.set(dt, {
+        lastSlot: Number.NEGATIVE_INFINITY,
+        thermal: state?.thermal ?? false,
+        voltage: state?.voltage ?? false,
+      });
+    }
+  };
+
+  const eventsOf = (inputs: ReadonlyArray<AlertInput | null>): AlertEvent[] => {
     const events: AlertEvent[] = [];
-    for (const r of records) {
-      const input = inputOf(r);
+    for (const input of inputs) {
       if (!input) continue;
       const step = stepAlerts(alerts, input, policy.alerts);
       alerts = step.state;
@@ -231,8 +301,21 @@ export function startWebhookTask(options: {
             body: webhookBody(event, subscription.id),
           });
     }
+    // What the delivery log already holds was queued before (by this instance before a crash, or by the
+    // partition's last owner): it is delivered, given up, or resumed from the log; queuing it again would
+    // send it twice.
+    const logged = await deliveryProgress(
+      warehouse,
+      [...new Set(queued.map((q) => q.subscription_id))],
+      [...new Set(queued.map((q) => q.event_id))],
+    );
+    const fresh = new Map<string, DeliveryAttempt>();
+    for (const q of queued) {
+      const key = deliveryKey(q.subscription_id, q.event_id);
+      if (!logged.has(key) && !fresh.has(key)) fresh.set(key, q);
+    }
     // Logged, then sent: the first attempts start as soon as the rows are in.
-    await record(queued);
+    await record([...fresh.values()], true);
   };
 
   /** Schedules what the delivery log holds as queued or retrying (a restart picks up where the last left off). */
@@ -259,7 +342,11 @@ export function startWebhookTask(options: {
       pending += records.length;
       // The events once (the alert state moves on), the I/O until it works: a failed look-up (warehouse
       // away) is retried, and the batch is neither committed nor dropped meanwhile.
-      const events = eventsOf(records);
+      const inputs = records.map(inputOf);
+      await retry('webhooks: rebuilding the alert state', () => seedAlerts(inputs), {
+        stopping: () => stopping,
+      });
+      const events = eventsOf(inputs);
       await retry('webhooks: delivering', () => deliver(events), { stopping: () => stopping });
       await consumer.commit(records);
       pending -= records.length;

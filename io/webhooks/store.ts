@@ -150,3 +150,68 @@ export async function deliveriesOf(
     next_attempt_ms: Number(r.next_attempt_ms),
   }));
 }
+
+/** How far the delivery log has got with a delivery: its newest attempt (0: queued) and that row's outcome. */
+export interface DeliveryProgress {
+  last_attempt: number;
+  last_outcome: DeliveryOutcome;
+}
+
+/** The key of a delivery (subscription × event) in deliveryProgress's map. */
+export const deliveryKey = (subscriptionId: string, eventId: string): string =>
+  `${subscriptionId}\u0000${eventId}`;
+
+/**
+ * The delivery log's progress with the deliveries among `subscriptions` × `events` that it holds, by
+ * deliveryKey; deliveries it does not hold are absent (sql/queries/webhook_delivery_progress.sql).
+ */
+export async function deliveryProgress(
+  warehouse: Warehouse,
+  subscriptions: readonly string[],
+  events: readonly string[],
+): Promise<Map<string, DeliveryProgress>> {
+  const progress = new Map<string, DeliveryProgress>();
+  if (subscriptions.length === 0 || events.length === 0) return progress;
+  const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('webhook_delivery_progress'), {
+    subscriptions: [...subscriptions],
+    events: [...events],
+  });
+  for (const r of rows)
+    progress.set(deliveryKey(String(r.subscription_id), String(r.event_id)), {
+      last_attempt: Number(r.last_attempt),
+      last_outcome: String(r.last_outcome) as DeliveryOutcome,
+    });
+  return progress;
+}
+
+/** Where a DT's stress-alert hysteresis stands before a slot: whether each kind is alerting. */
+export interface StressAlertState {
+  dt_id: string;
+  thermal: boolean;
+  voltage: boolean;
+}
+
+/**
+ * Each DT's stress-alert state as of the slot `before[i]` of `dts[i]`, rebuilt from the stored stress rows
+ * (sql/queries/webhook_alert_state.sql): a kind is alerting when its newest slot at or over `alert` is newer
+ * than its newest below `rearm`. DTs without earlier rows are absent (nothing alerting).
+ */
+export async function stressAlertStates(
+  warehouse: Warehouse,
+  dts: readonly string[],
+  before: readonly number[],
+  bars: { alert: number; rearm: number },
+): Promise<StressAlertState[]> {
+  if (dts.length === 0) return [];
+  const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('webhook_alert_state'), {
+    dts: [...dts],
+    before: [...before],
+    alert: bars.alert,
+    rearm: bars.rearm,
+  });
+  return rows.map((r) => ({
+    dt_id: String(r.dt_id),
+    thermal: Number(r.thermal_alert_ms) > Number(r.thermal_rearm_ms),
+    voltage: Number(r.voltage_alert_ms) > Number(r.voltage_rearm_ms),
+  }));
+}

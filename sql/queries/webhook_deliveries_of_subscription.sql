@@ -10,7 +10,7 @@ SELECT
     duration_ms,
     attempted_ms,
     next_attempt_ms
-FROM webhook_deliveries
+FROM webhook_deliveries FINAL
 WHERE tenant = {tenant:String} AND subscription_id = {id:String} AND attempt > 0
 ORDER BY attempted_ms DESC, event_id, attempt DESC
 LIMIT {limit:UInt32} OFFSET {offset:UInt32}

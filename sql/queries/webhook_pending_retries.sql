@@ -10,7 +10,7 @@ SELECT
     argMax(outcome, attempt) AS last_outcome,
     argMax(next_attempt_ms, attempt) AS due_ms,
     argMax(body, attempt) AS last_body
-FROM webhook_deliveries
+FROM webhook_deliveries FINAL
 WHERE attempted_at >= now() - INTERVAL 2 DAY
 GROUP BY tenant, subscription_id, event_id
 HAVING last_outcome IN ('queued', 'retrying')

@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../io/warehouse/migrate.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import { SLOT_MS, slotStart } from '../../core/time.js';
+import { dtStressRow } from '../../io/warehouse/rows.js';
 import {
   activeSubscriptions,
   deliveriesOf,
+  deliveryKey,
+  deliveryProgress,
   logAttempts,
   pendingRetries,
+  stressAlertStates,
   saveSubscription,
   subscriptionSecret,
   subscriptionsOf,
@@ -17,6 +22,7 @@ import {
   openTestWarehouse,
   type TestWarehouse,
 } from '../support/clickhouse-server.js';
+import { stressRow } from '../support/records.js';
 
 /**
  * The webhook tables (sql/014_webhooks.sql) and queries (sql/queries/webhook_*.sql) on both engines, Debian's
@@ -175,5 +181,76 @@ describe.each(ENGINES)('webhook tables on %s', (engine) => {
         body: '{"event_id":"e-1"}',
       },
     ]);
+  });
+
+  it('keeps a delivery logged twice (a replay) as one row, and tells the sender how far each delivery got', async () => {
+    // The same queued row and first attempt written again later, as by a sender replaying the event.
+    const queued = attempt({
+      subscription_id: 'sub-dup',
+      event_id: 'e-dup',
+      attempt: 0,
+      outcome: 'queued',
+      http_status: 0,
+    });
+    const first = attempt({ subscription_id: 'sub-dup', event_id: 'e-dup' });
+    await logAttempts(warehouse, [queued, first]);
+    await logAttempts(warehouse, [
+      { ...queued, attempted_ms: NOW - 1000 },
+      { ...first, attempted_ms: NOW - 500 },
+    ]);
+    const log = await deliveriesOf(warehouse, 'default', 'sub-dup', { limit: 10, offset: 0 });
+    expect(log.map((d) => [d.event_id, d.attempt, d.outcome])).toEqual([['e-dup', 1, 'delivered']]);
+
+    const progress = await deliveryProgress(
+      warehouse,
+      ['sub-1', 'sub-b', 'sub-dup'],
+      ['e-2', 'e-3', 'e-9', 'e-dup', 'e-new'],
+    );
+    expect(
+      [...progress]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([key, p]) => [key, p.last_attempt, p.last_outcome]),
+    ).toEqual([
+      [deliveryKey('sub-1', 'e-2'), 1, 'retrying'],
+      [deliveryKey('sub-1', 'e-3'), 2, 'delivered'],
+      [deliveryKey('sub-b', 'e-9'), 1, 'failed'],
+      [deliveryKey('sub-dup', 'e-dup'), 1, 'delivered'],
+    ]);
+    expect(await deliveryProgress(warehouse, [], ['e-1'])).toEqual(new Map());
+  });
+
+  it('rebuilds the stress-alert hysteresis of a DT from its stored stress rows, as of a slot', async () => {
+    const slot = slotStart(NOW) - 10 * SLOT_MS;
+    // dt-x thermal: alerts (0.8), stays over the re-arm bar (0.4), re-arms (0.1), alerts again (0.9), holds
+    // (0.5). Voltage: no forecast, then only over the re-arm bar. dt-y: never over the alert bar.
+    const thermal = [0.8, 0.4, 0.1, 0.9, 0.5];
+    await warehouse.insert(
+      'dt_stress',
+      [
+        ...thermal.map((p, k) =>
+          stressRow('dt-x', slot + k * SLOT_MS, {
+            thermal_stress_prob: p,
+            voltage_stress_prob: k < 2 ? null : 0.45,
+          }),
+        ),
+        stressRow('dt-y', slot, { thermal_stress_prob: 0.49, voltage_stress_prob: 0.2 }),
+      ].map(dtStressRow),
+    );
+    const bars = { alert: 0.5, rearm: 0.3 };
+    const at = async (k: number) =>
+      await stressAlertStates(
+        warehouse,
+        ['dt-x', 'dt-y', 'dt-none'],
+        [slot + k * SLOT_MS, slot + 5 * SLOT_MS, slot],
+        bars,
+      );
+    expect(await at(0)).toEqual([{ dt_id: 'dt-y', thermal: false, voltage: false }]);
+    const thermalAt = async (k: number) => (await at(k)).find((s) => s.dt_id === 'dt-x');
+    // Before slot k: the rows of slots 0 .. k-1 in order.
+    expect(await thermalAt(1)).toEqual({ dt_id: 'dt-x', thermal: true, voltage: false });
+    expect(await thermalAt(2)).toEqual({ dt_id: 'dt-x', thermal: true, voltage: false });
+    expect(await thermalAt(3)).toEqual({ dt_id: 'dt-x', thermal: false, voltage: false });
+    expect(await thermalAt(4)).toEqual({ dt_id: 'dt-x', thermal: true, voltage: false });
+    expect(await thermalAt(5)).toEqual({ dt_id: 'dt-x', thermal: true, voltage: false });
   });
 });
