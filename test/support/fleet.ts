@@ -70,6 +70,22 @@ export class Fleet {
     return sent;
   }
 
+  /**
+   * The next `count` messages (or all that are left), counted in the ground truth, for a test that publishes
+   * them itself.
+   */
+  take(count = Number.POSITIVE_INFINITY): SimMessage[] {
+    const taken: SimMessage[] = [];
+    for (let next = this.messages.next(); !next.done; next = this.messages.next()) {
+      const message = next.value;
+      for (const row of this.truth.add(message)) this.slots.set(`${row.dt_id}|${row.slot_start}`, row);
+      if (message.kind === 'telemetry') this.readings += message.readings;
+      taken.push(message);
+      if (taken.length >= count) break;
+    }
+    return taken;
+  }
+
   /** The truth of every slot, once everything is published. */
   finish(): Map<string, DtSlotTruth> {
     if (!this.finished)
