@@ -1,4 +1,9 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sqlDir } from '../../core/paths.js';
 import { migrate } from '../../io/warehouse/migrate.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { SLOT_MS, slotStart } from '../../core/time.js';
@@ -253,4 +258,30 @@ describe.each(ENGINES)('webhook tables on %s', (engine) => {
     expect(await thermalAt(4)).toEqual({ dt_id: 'dt-x', thermal: true, voltage: false });
     expect(await thermalAt(5)).toEqual({ dt_id: 'dt-x', thermal: true, voltage: false });
   });
+});
+
+describe.each(ENGINES)('the delivery log of an installation made before it was keyed, on %s', (engine) => {
+  it(`moves its rows to the keyed table, a row logged twice kept once (${ENGINE_LABELS[engine]})`, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'gridstream-webhook-deliveries-'));
+    const opened = await openTestWarehouse(engine);
+    try {
+      const before = join(root, 'sql');
+      cpSync(sqlDir, before, { recursive: true });
+      rmSync(join(before, '016_webhook_delivery_identity.sql'));
+      await migrate(opened.warehouse, { dir: before });
+      // The bug: a replayed event queued (and attempted) again, logged as new rows of a plain MergeTree.
+      const queued = attempt({ attempt: 0, outcome: 'queued', http_status: 0 });
+      await logAttempts(opened.warehouse, [queued, attempt({}), { ...queued, attempted_ms: NOW - 1000 }]);
+      expect((await migrate(opened.warehouse)).applied).toEqual(['016_webhook_delivery_identity.sql']);
+      const [rows] = await opened.warehouse.query<{ n: string }>(
+        'SELECT count() AS n FROM webhook_deliveries FINAL',
+      );
+      expect(Number(rows!.n)).toBe(2);
+      const log = await deliveriesOf(opened.warehouse, 'default', 'sub-1', { limit: 10, offset: 0 });
+      expect(log.map((d) => [d.event_id, d.attempt, d.outcome])).toEqual([['e-1', 1, 'delivered']]);
+    } finally {
+      await opened.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
