@@ -84,6 +84,18 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
+async function within<T>(promise: Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const deadLetterCounter = () => {
   const counted: string[] = [];
   const metrics = {
@@ -310,7 +322,7 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
     const changes: Array<Set<string>> = [];
     table.onChange((dts) => changes.push(dts));
     table.start();
-    await table.caughtUp();
+    await within(table.caughtUp(), 'the topology table to catch up');
     expect(table.index.dtOf('m-1')).toBe('dt-1');
     expect(table.index.dtOf('m-2')).toBe('dt-1');
     expect(table.index.version).toBe(1);
@@ -345,12 +357,12 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
       { name: TOPICS.topologyAssets.name, partitions: 1, compacted: true },
       { name: TOPICS.deadLetters.name, partitions: 1 },
     ]);
-    const meters = Array.from({ length: 2_500 }, (_, k) => `m-${k}`);
+    const meters = Array.from({ length: 25_000 }, (_, k) => `m-${k}`);
     await publishTopology(log, oneDt('dt-1', meters), 1);
     const table = new TopologyTable(log);
     table.start();
-    await table.caughtUp();
-    // The table polls 10,000 records at a time: all 2,500 meters are in once caught up (not a first batch).
+    await within(table.caughtUp(), 'the topology table to catch up');
+    // The table polls 10,000 records at a time: all 25,000 meters are in once caught up (not a first batch).
     expect(meters.every((m) => table.index.dtOf(m) === 'dt-1')).toBe(true);
     await table.stop();
   });
