@@ -85,9 +85,12 @@ export async function startPipeline(
     );
   await log.ensureTopics(topicSpecs(config.partitions));
 
-  const topology = new TopologyTable(log);
+  const topology = new TopologyTable(log, { metrics });
   topology.start();
-  await seedTopologyFromWarehouse(edges, topology);
+  // Nothing reads MQTT or the log before the topology is known: a reading of a known meter must never be
+  // parked as unknown because this process had not read the topology yet.
+  await topology.caughtUp();
+  await publishNewerTopology(edges, topology);
 
   const processing = roles.includes('processor');
   const sink = processing ? startWarehouseSink({ log, warehouse, metrics }) : null;
@@ -282,11 +285,13 @@ async function waitForTopologyInWarehouse(
 }
 
 /**
- * The in-process log starts empty: republish the warehouse's current topology so a restarted embedded
- * gridstream knows its meters. (On Kafka the compacted topics already hold it, and this finds it there.)
+ * A topology loaded offline (`gridstream topology load` without --api) is only in the warehouse, and a log
+ * started afresh holds none: a warehouse version newer than the log's is published to the log, so every
+ * instance's topology table (and the meters ingest knows) follow it.
  */
-async function seedTopologyFromWarehouse(edges: Edges, topology: TopologyTable): Promise<void> {
-  if (edges.log.kind !== 'memory') return;
+async function publishNewerTopology(edges: Edges, topology: TopologyTable): Promise<void> {
+  const [latest] = await edges.warehouse.query<{ v: string }>(sqlQuery('max_topology_row_version'));
+  if (Number(latest?.v ?? 0) <= topology.index.version) return;
   const transformers = await edges.warehouse.query<TopologyTransformer>(
     sqlQuery('latest_topology_transformers'),
   );
