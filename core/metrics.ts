@@ -62,7 +62,7 @@ export function createMetrics() {
     }),
     deadLetters: new Counter({
       name: 'gridstream_dead_letters_total',
-      help: 'Inputs dead-lettered, by reason code (unknown_meter = parked readings)',
+      help: 'Inputs dead-lettered, by reason code (unknown_meter = parked readings; processing_error = a log record a stage, task or table could not process)',
       labelNames: ['reason'],
       registers: r,
     }),
