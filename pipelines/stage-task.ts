@@ -65,7 +65,10 @@ export interface StageTask {
  * are durable in the sink, in poll order; polling goes on meanwhile, with at most `maxInFlight` batches
  * waiting. Partitions move between members of the consumer group; a partition's state in every stage is
  * rebuilt when it arrives (restore inputs, then one replay of the partition up to the committed offset)
- * and dropped when it leaves.
+ * and dropped when it leaves. Two kinds of failure are kept apart: the log's (poll, commit, send) are retried
+ * by the one retry policy (pipelines/runtime/retry.ts), state and offsets kept meanwhile; a record that makes
+ * decode, a stage or the sink throw is poison (pipelines/runtime/poison.ts): dead-lettered, and the task goes
+ * on with the next record.
  */
 export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
   const { log, stages, sink, group } = options;
