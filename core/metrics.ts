@@ -21,6 +21,11 @@ export function createMetrics() {
       help: 'Meter readings accepted onto the log',
       registers: r,
     }),
+    parkedReleased: new Counter({
+      name: 'gridstream_parked_readings_released_total',
+      help: 'Parked readings (dead-lettered unknown_meter) put back on the log once a topology version placed their meter',
+      registers: r,
+    }),
     weatherIn: new Counter({
       name: 'gridstream_weather_ingested_total',
       help: 'Weather observations accepted onto the log',

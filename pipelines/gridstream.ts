@@ -20,6 +20,7 @@ import { queryRecentWeather, queryStressHistory } from './stress-restore.js';
 import { STRESS_HISTORY_MS, startStressStage } from './stress-stage.js';
 import { WeatherTable } from './weather-table.js';
 import { startIngest } from './ingest-task.js';
+import { startParkedReadings, type ParkedReadings } from './parked-readings.js';
 import { READINGS_GROUP, startReadingsTask } from './readings-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
 import { ServingView } from './serving-view.js';
@@ -66,6 +67,8 @@ export interface Pipeline {
   readonly inMemory: InMemoryStores | null;
   /** Publishes a topology load as a new version; resolves once ingest and processors see it. */
   loadTopology(file: TopologyFile, source: string): Promise<number>;
+  /** Sends back the parked readings of meters now placed (the bridge role does it by itself too). */
+  releaseParked(): Promise<number>;
   /** Resolves when everything ingested so far is in the warehouse (envelopes included). */
   settle(timeoutMs?: number): Promise<void>;
   /** Stops ingest, drains the log into the warehouse, and stops every stage. */
@@ -183,15 +186,19 @@ export async function startPipeline(
   profiles?.start();
   impedanceRows?.start();
   let ingest: Awaited<ReturnType<typeof startIngest>> | null = null;
+  let parked: ParkedReadings | null = null;
   if (roles.includes('bridge')) {
     if (!broker) throw new Error('the bridge role needs an MQTT broker');
+    const producer = log.producer();
     ingest = await startIngest({
       broker,
-      producer: log.producer(),
+      producer,
       meters: topology.index,
       metrics,
       clientId: config.mqttClientId,
     });
+    // Readings parked for meters the topology did not name go back once a version places them.
+    parked = startParkedReadings({ warehouse, producer, topology, metrics });
   }
 
   const lags = async () => ({
@@ -227,6 +234,7 @@ export async function startPipeline(
       await waitForTopologyInWarehouse(warehouse, version);
       return version;
     },
+    releaseParked: () => parked?.sweep() ?? Promise.resolve(0),
     async settle(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       // Two quiet rounds in a row: the punctuation that emits envelopes runs once a second.
@@ -253,6 +261,7 @@ export async function startPipeline(
     async stop() {
       clearInterval(lagTimer);
       await ingest?.stop();
+      await parked?.stop();
       envelopes?.close();
       // The readings task first: the envelopes it flushes on stopping still reach the stress stage.
       await readings?.stop();

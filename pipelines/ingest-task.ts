@@ -2,6 +2,7 @@ import { encode } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import {
   decodeMessage,
+  type Decoded,
   type IngestLimits,
   type MeterLookup,
   DEFAULT_INGEST_LIMITS,
@@ -45,46 +46,7 @@ export async function startIngest(options: {
   const handle = async (topic: string, payload: Buffer) => {
     const decoded = decodeMessage(topic, payload, Date.now(), meters, limits);
     messages(parseMqttTopic(topic)?.kind ?? 'unknown').inc();
-    const sends: Promise<void>[] = [];
-    const send = (logTopic: string, records: ProduceRecord[]) => {
-      if (records.length) sends.push(producer.send(logTopic, records));
-    };
-    // A message's readings are one meter's, so one DT's: one record, whatever their number (a quarter hour
-    // of one-minute readings costs the producer, the broker and every consumer one record, not fifteen).
-    const [first] = decoded.readings;
-    if (first)
-      send(TOPICS.readings.name, [
-        {
-          key: first.dt_id,
-          value: encode('MeterReadings', { readings: decoded.readings }),
-          timestamp: first.ts,
-        },
-      ]);
-    send(
-      TOPICS.weather.name,
-      decoded.weather.map((w) => ({
-        key: w.station_id,
-        value: encode('WeatherObservation', w),
-        timestamp: w.ts,
-      })),
-    );
-    send(
-      TOPICS.dispatches.name,
-      decoded.dispatches.map((d) => ({
-        key: d.asset_id,
-        value: encode('DispatchCommand', d),
-        timestamp: d.dispatch_time,
-      })),
-    );
-    send(
-      TOPICS.deadLetters.name,
-      decoded.deadLetters.map((d) => ({
-        key: d.key ?? d.source_topic,
-        value: encode('DeadLetter', d),
-        timestamp: d.received_at,
-      })),
-    );
-    await Promise.all(sends);
+    await sendDecoded(producer, decoded);
     metrics.readingsIn.inc(decoded.readings.length);
     if (decoded.weather.length) metrics.weatherIn.inc(decoded.weather.length);
     if (decoded.dispatches.length) metrics.dispatchesIn.inc(decoded.dispatches.length);
@@ -96,4 +58,51 @@ export async function startIngest(options: {
     clientId: options.clientId,
   });
   return { handled: () => handled, stop: () => subscription.stop() };
+}
+
+/**
+ * Puts what one MQTT message became on the log, resolving once the log has accepted all of it: MQTT ingest,
+ * and parked readings sent again once their meter is placed (pipelines/parked-readings.ts).
+ */
+export async function sendDecoded(producer: LogProducer, decoded: Decoded): Promise<void> {
+  const sends: Promise<void>[] = [];
+  const send = (logTopic: string, records: ProduceRecord[]) => {
+    if (records.length) sends.push(producer.send(logTopic, records));
+  };
+  // A message's readings are one meter's, so one DT's: one record, whatever their number (a quarter hour
+  // of one-minute readings costs the producer, the broker and every consumer one record, not fifteen).
+  const [first] = decoded.readings;
+  if (first)
+    send(TOPICS.readings.name, [
+      {
+        key: first.dt_id,
+        value: encode('MeterReadings', { readings: decoded.readings }),
+        timestamp: first.ts,
+      },
+    ]);
+  send(
+    TOPICS.weather.name,
+    decoded.weather.map((w) => ({
+      key: w.station_id,
+      value: encode('WeatherObservation', w),
+      timestamp: w.ts,
+    })),
+  );
+  send(
+    TOPICS.dispatches.name,
+    decoded.dispatches.map((d) => ({
+      key: d.asset_id,
+      value: encode('DispatchCommand', d),
+      timestamp: d.dispatch_time,
+    })),
+  );
+  send(
+    TOPICS.deadLetters.name,
+    decoded.deadLetters.map((d) => ({
+      key: d.key ?? d.source_topic,
+      value: encode('DeadLetter', d),
+      timestamp: d.received_at,
+    })),
+  );
+  await Promise.all(sends);
 }

@@ -3,6 +3,7 @@ export const TABLES = {
   readings: 'readings',
   envelopes: 'envelopes',
   deadLetters: 'dead_letters',
+  releasedDeadLetters: 'released_dead_letters',
   topologyMeters: 'topology_meters',
   topologyTransformers: 'topology_transformers',
   topologyAssets: 'topology_assets',
