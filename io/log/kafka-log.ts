@@ -33,6 +33,26 @@ export interface KafkaLogOptions {
   clientId?: string;
   /** Extra librdkafka properties for every client (e.g. security settings). */
   config?: Record<string, string | number | boolean>;
+  /**
+   * How long a consumer may go without polling before librdkafka takes it out of its group and its partitions
+   * move (max.poll.interval.ms). Default: GRIDSTREAM_KAFKA_MAX_POLL_INTERVAL_MS if set (a test that outlasts
+   * the interval sets it in the processes it starts), else librdkafka's own, 300 000. At least the session
+   * timeout, 10 000.
+   */
+  maxPollIntervalMs?: number;
+}
+
+/** The consumers' session timeout: a member whose heartbeats stop for this long leaves its group. */
+const SESSION_TIMEOUT_MS = 10_000;
+
+function maxPollInterval(option: number | undefined): number | undefined {
+  const raw = process.env.GRIDSTREAM_KAFKA_MAX_POLL_INTERVAL_MS;
+  const value = option ?? (raw === undefined || raw === '' ? undefined : Number(raw));
+  if (value !== undefined && !(Number.isInteger(value) && value >= SESSION_TIMEOUT_MS))
+    throw new Error(
+      `Kafka max.poll.interval.ms: ${option ?? JSON.stringify(raw)} is not a whole number of ms >= the session timeout (${SESSION_TIMEOUT_MS})`,
+    );
+  return value;
 }
 
 export class KafkaLog implements Log {
@@ -40,7 +60,11 @@ export class KafkaLog implements Log {
   private readonly producers = new Set<KafkaProducer>();
   private readonly consumers = new Set<KafkaConsumer>();
 
-  constructor(private readonly options: KafkaLogOptions) {}
+  private readonly maxPollIntervalMs: number | undefined;
+
+  constructor(private readonly options: KafkaLogOptions) {
+    this.maxPollIntervalMs = maxPollInterval(options.maxPollIntervalMs);
+  }
 
   private base(): Record<string, string | number | boolean> {
     return {
@@ -98,7 +122,9 @@ export class KafkaLog implements Log {
   }
 
   consumer(options: ConsumerOptions): LogConsumer {
-    const consumer = new KafkaConsumer(this.base(), options, () => this.consumers.delete(consumer));
+    const base = this.base();
+    if (this.maxPollIntervalMs !== undefined) base['max.poll.interval.ms'] = this.maxPollIntervalMs;
+    const consumer = new KafkaConsumer(base, options, () => this.consumers.delete(consumer));
     this.consumers.add(consumer);
     return consumer;
   }
@@ -335,7 +361,7 @@ class KafkaConsumer implements LogConsumer {
         'enable.auto.commit': false,
         'enable.auto.offset.store': false,
         'partition.assignment.strategy': 'range',
-        'session.timeout.ms': 10_000,
+        'session.timeout.ms': SESSION_TIMEOUT_MS,
         'heartbeat.interval.ms': 1_000,
         // A lingering consumer lets the broker hold a fetch until it has this much (or the linger is over):
         // without it every fetch returns at the first new record, and a busy topic costs the broker and this

@@ -14,6 +14,12 @@ export interface TestKafka {
   stop(): Promise<void>;
   /** Kills the broker without warning (SIGKILL). */
   kill(): void;
+  /**
+   * Freezes the broker (SIGSTOP): connections stay open, requests sent to it wait unread in its sockets and
+   * are handled once `resume()` lets it go on (SIGCONT), even if their sender has died meanwhile.
+   */
+  pause(): void;
+  resume(): void;
   start(): Promise<void>;
   /** Stops it and removes its data. */
   destroy(): Promise<void>;
@@ -37,14 +43,24 @@ export async function startKafka(): Promise<TestKafka> {
     }
   };
   process.once('exit', killOnExit);
+  const signal = (name: NodeJS.Signals) =>
+    process.kill(Number(readFileSync(join(dir, 'broker.pid'), 'utf8')), name);
   return {
     brokers,
     dir,
     stop: async () => void (await run(script('stop.sh'), [dir], { timeout: 60_000 })),
-    kill: () => process.kill(Number(readFileSync(join(dir, 'broker.pid'), 'utf8')), 'SIGKILL'),
+    kill: () => signal('SIGKILL'),
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
     start: async () => void (await start()),
     destroy: async () => {
       process.off('exit', killOnExit);
+      // A frozen broker would not hear stop.sh's SIGTERM.
+      try {
+        signal('SIGCONT');
+      } catch {
+        // not running
+      }
       await run(script('stop.sh'), [dir], { timeout: 60_000 }).catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },
