@@ -6,6 +6,8 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { checkDispatch, deliverySlot, type EnvelopeInForce } from '../processors/dispatch-check.js';
 import type { DispatchCommand } from '../schemas/types.gen.js';
 import { TOPICS } from './topics.js';
+import { supervise } from './runtime/fatal.js';
+import { messageOf, PoisonRecords } from './runtime/poison.js';
 import { retry } from './runtime/retry.js';
 
 export const DISPATCH_CHECKS_GROUP = 'gridstream-dispatch-checks';
@@ -57,55 +59,73 @@ export function startDispatchCheckTask(options: {
     };
   };
 
+  const poison = new PoisonRecords({ producer, stopping: () => stopping, metrics });
+
   const checkBatch = async (records: LogRecord[]) => {
-    const commands: DispatchCommand[] = [];
+    const commands: Array<{ record: LogRecord; command: DispatchCommand }> = [];
     for (const record of records) {
       try {
-        commands.push(decode('DispatchCommand', record.value));
+        commands.push({ record, command: decode('DispatchCommand', record.value) });
       } catch {
         // The warehouse sink dead-letters an undecodable record of this topic; there is nothing to check.
       }
     }
-    if (commands.length === 0) return;
+    if (commands.length === 0) return [];
     const placed = await warehouse.query<{ asset_id: string; dt_id: string }>(sqlQuery('asset_dts'), {
-      asset_ids: [...new Set(commands.map((c) => c.asset_id))],
+      asset_ids: [...new Set(commands.map((c) => c.command.asset_id))],
     });
     const dtOf = new Map(placed.map((a) => [a.asset_id, a.dt_id]));
     const checkedAt = Date.now();
     const checks = [];
-    for (const command of commands) {
+    const dead: Promise<void>[] = [];
+    for (const { record, command } of commands) {
       const dtId = dtOf.get(command.asset_id);
       const envelope = dtId === undefined ? undefined : await envelopeInForce(dtId, command);
-      const check = checkDispatch(command, dtId, envelope, checkedAt);
+      // A command the check throws on would throw on every retry: dead-lettered, the batch goes on.
+      let check;
+      try {
+        check = checkDispatch(command, dtId, envelope, checkedAt);
+      } catch (error) {
+        dead.push(poison.deadLetter(record, `dispatch checks: ${messageOf(error)}`));
+        continue;
+      }
       metrics.dispatchChecks.inc({ verdict: check.verdict });
       checks.push({ key: check.asset_id, value: encode('DispatchCheck', check) });
     }
     await producer.send(TOPICS.dispatchChecks.name, checks);
     await producer.flush();
+    return dead;
   };
 
   const loop = async () => {
+    const whileRunning = { stopping: () => stopping };
     for (;;) {
-      const records = await consumer.poll(500, 100);
+      const records = await retry(
+        'dispatch checks: reading the log',
+        () => consumer.poll(500, 100),
+        whileRunning,
+      );
       if (records.length === 0) {
         if (stopping) break;
         continue;
       }
       pending += records.length;
       // A failed look-up (warehouse away) is retried: the batch is neither committed nor dropped.
-      await retry('dispatch checks', () => checkBatch(records), { stopping: () => stopping });
-      await consumer.commit(records);
+      const dead = await retry('dispatch checks', () => checkBatch(records), whileRunning);
+      await Promise.all(dead);
+      await retry('dispatch checks: committing', () => consumer.commit(records), whileRunning);
       pending -= records.length;
     }
   };
-  const running = loop();
+  const running = supervise(DISPATCH_CHECKS_GROUP, loop(), () => stopping);
 
   return {
     lag: async () => (await consumer.lag()) + pending,
     async stop() {
       stopping = true;
-      await running;
+      const failure = await running;
       await consumer.close();
+      if (failure) throw failure;
     },
   };
 }

@@ -129,7 +129,7 @@ export async function startPipeline(
       ? startReadingsTask({ log, warehouse, metrics, stages: [envelopes.stage, impedance] })
       : null;
   // envelopes + weather + topology → stress rows and operating envelopes (pipelines/stress-stage.ts).
-  const weather = processing ? new WeatherTable(log, STRESS_HISTORY_MS) : null;
+  const weather = processing ? new WeatherTable(log, STRESS_HISTORY_MS, { metrics }) : null;
   weather?.start(() => queryRecentWeather(warehouse, STRESS_HISTORY_MS));
   const stress = weather
     ? startStressStage({
@@ -172,6 +172,7 @@ export async function startPipeline(
       query: 'envelopes_of_range',
       fromRow: envelopeOfRow,
       days: config.apiMemoryDays,
+      metrics,
       onApplied: () => metrics.loadProfileBytes.set(profileStore.bytes()),
     });
   const impedanceRows =
@@ -182,6 +183,7 @@ export async function startPipeline(
       query: 'impedance_of_range',
       fromRow: impedanceOfRow,
       days: config.apiMemoryDays,
+      metrics,
     });
   profiles?.start();
   impedanceRows?.start();

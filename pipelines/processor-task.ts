@@ -1,3 +1,4 @@
+import type { Metrics } from '../core/metrics.js';
 import type { Log, LogRecord, ProduceRecord } from '../io/log/log.js';
 import { KeyedStage, type PureProcessor } from './keyed-stage.js';
 import { startStageTask } from './stage-task.js';
@@ -16,6 +17,8 @@ export interface ProcessorTaskOptions<S, I, O> {
   inputTopic: string;
   partitions: number;
   processor: PureProcessor<S, I, O>;
+  /** Counts the records dead-lettered because the processor could not take them. */
+  metrics?: Pick<Metrics, 'deadLetters'>;
   /** Turns a log record into the processor's input. */
   toInput(record: LogRecord): I;
   /** The punctuation input, and how often (wall clock) to send it. */
@@ -52,6 +55,7 @@ export function startProcessorTask<S, I, O>(options: ProcessorTaskOptions<S, I, 
     stages: [stage],
     onAssignment: options.onAssignment,
     maxBatch: options.maxBatch,
+    metrics: options.metrics,
   });
   return {
     inject: (key, input) => stage.inject(key, input),

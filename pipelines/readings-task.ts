@@ -53,34 +53,47 @@ export function startReadingsTask(options: {
         const dead: Record<string, unknown>[] = [];
         const write = await binary();
         let written = 0;
-        for (let k = 0; k < records.length; k++) {
-          const readings = values[k];
-          if (readings !== undefined) {
-            for (const reading of readings)
-              if (write) {
-                write(out, reading);
-                written++;
-              } else if (direct) lines.push(readingLine(reading));
-              else rows.push(readingRow(reading));
-          } else {
-            // Rare: decoded again for the reason the dead letter records.
-            const record = records[k]!;
-            try {
-              decodeReadings(record.value);
-            } catch (error) {
-              dead.push(undecodableRow(record, error as Error, metrics));
-            }
-          }
+        // A reading that fails to encode must not leave part of a row behind: the batch is given again record
+        // by record (pipelines/runtime/poison.ts), and the buffer must hold only whole rows of those.
+        const start = out.length;
+        try {
+          encode();
+        } catch (error) {
+          out.truncate(start);
+          throw error;
         }
         await writer.addRowBinary(TABLES.readings, READING_COLUMNS, out.take(), written);
         await writer.addEncoded(TABLES.readings, READING_COLUMNS, lines);
         await writer.add(TABLES.readings, rows);
         await writer.add(TABLES.deadLetters, dead);
+
+        function encode() {
+          for (let k = 0; k < records.length; k++) {
+            const readings = values[k];
+            if (readings !== undefined) {
+              for (const reading of readings)
+                if (write) {
+                  write(out, reading);
+                  written++;
+                } else if (direct) lines.push(readingLine(reading));
+                else rows.push(readingRow(reading));
+            } else {
+              // Rare: decoded again for the reason the dead letter records.
+              const record = records[k]!;
+              try {
+                decodeReadings(record.value);
+              } catch (error) {
+                dead.push(undecodableRow(record, error as Error, metrics));
+              }
+            }
+          }
+        }
       },
       written: () => writer.written(),
       close: () => writer.close(),
     },
     onAssignment: (partitions) => metrics.assignedPartitions.set({ group: READINGS_GROUP }, partitions),
+    metrics,
     // Records, not readings: an upload of a quarter hour of one-minute readings is one record of fifteen.
     maxBatch: 2_000,
     // A fetch waits up to 20 ms for 256 KiB: at tens of thousands of readings a second, a fetch of dozens of

@@ -4,7 +4,7 @@ import { DAY_MS } from '../core/time.js';
 import { ownGroup, type Log, type LogConsumer } from '../io/log/log.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
-import { cannotGoOn } from './runtime/fatal.js';
+import { supervise } from './runtime/fatal.js';
 import { messageOf, PoisonRecords } from './runtime/poison.js';
 import { retry } from './runtime/retry.js';
 import { TOPICS, type TopicId } from './topics.js';
@@ -73,13 +73,10 @@ export class ServingView<Id extends TopicId, T> {
       stopping: () => this.stopped,
       metrics: this.options.metrics,
     });
-    // The loops give up only once stopping (retry policy): a failure before that is one they cannot go on from.
-    const ended = (what: string) => (error: Error) => {
-      if (!this.stopped) cannotGoOn(`${this.options.name} view (${what})`, error);
-      else console.error(`${this.options.name} view: ${what} stopped: ${error.message}`);
-    };
-    this.running = this.follow(this.consumer).catch(ended('following the log'));
-    this.loading = this.load().catch(ended('loading the warehouse'));
+    const watch = (what: string, loop: Promise<void>) =>
+      supervise(`${this.options.name} view (${what})`, loop, () => this.stopped).then(() => undefined);
+    this.running = watch('following the log', this.follow(this.consumer));
+    this.loading = watch('loading the warehouse', this.load());
   }
 
   /**

@@ -7,7 +7,7 @@ import {
 } from '../io/log/log.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Replayed, Stage } from './keyed-stage.js';
-import { cannotGoOn } from './runtime/fatal.js';
+import { supervise } from './runtime/fatal.js';
 import { messageOf, PoisonRecords } from './runtime/poison.js';
 import { retry, REPORT_EVERY } from './runtime/retry.js';
 
@@ -267,11 +267,9 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
     await Promise.all(inFlight);
     if (failure) throw failure;
   };
-  const running = loop().catch((error: Error) => {
-    failure ??= error;
-    // Only a stop gives up on the log or a service: a failure before it means the task cannot go on.
-    if (!stopping) cannotGoOn(`${group} (stage task)`, error);
-    else console.error(`${group} stopped: ${error.stack ?? error.message}`);
+  // Only a stop gives up on the log or a service: a failure before it means the task cannot go on.
+  const running = supervise(`${group} (stage task)`, loop(), () => stopping).then((error) => {
+    failure ??= error ?? null;
   });
 
   return {

@@ -145,6 +145,7 @@ export function startStressStage(options: {
       }
     },
     onAssignment: (owned) => metrics.assignedPartitions.set({ group: 'gridstream-stress' }, owned),
+    metrics,
     // A DT's final envelope costs a 96-slot forecast (~1 ms): at a slot close every DT's arrives at once, and
     // in batches of a hundred the event loop stays free for the readings and the warehouse sink in between
     // (a batch of a thousand held it for over a second, delaying the very envelopes just closed).

@@ -3,7 +3,7 @@ import type { Metrics } from '../core/metrics.js';
 import { TopologyIndex, type TopologyFile } from '../core/topology.js';
 import { ownGroup, type Log, type LogConsumer } from '../io/log/log.js';
 import type { TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
-import { cannotGoOn } from './runtime/fatal.js';
+import { supervise } from './runtime/fatal.js';
 import { messageOf, PoisonRecords } from './runtime/poison.js';
 import { retry } from './runtime/retry.js';
 import { TOPICS } from './topics.js';
@@ -53,12 +53,10 @@ export class TopologyTable {
       stopping: () => this.stopped,
       metrics: this.options.metrics,
     });
-    this.running = this.loop(this.consumer, poison).catch((error: Error) => {
-      // The loop gives up only once stopping (retry policy): before that, the table cannot go on. On a stop
-      // nothing is lost: the table is rebuilt from the topics' beginning by the next start.
-      if (!this.stopped) cannotGoOn('topology table', error);
-      else console.error(`topology table stopped: ${error.message}`);
-    });
+    // On a stop nothing is lost: the table is rebuilt from the topics' beginning by the next start.
+    this.running = supervise('topology table', this.loop(this.consumer, poison), () => this.stopped).then(
+      () => undefined,
+    );
   }
 
   /**

@@ -2,7 +2,7 @@ import { decode } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import { ownGroup, type Log, type LogConsumer } from '../io/log/log.js';
 import type { WeatherObservation } from '../schemas/types.gen.js';
-import { cannotGoOn } from './runtime/fatal.js';
+import { supervise } from './runtime/fatal.js';
 import { messageOf, PoisonRecords } from './runtime/poison.js';
 import { retry } from './runtime/retry.js';
 import { TOPICS } from './topics.js';
@@ -66,14 +66,12 @@ export class WeatherTable {
       metrics: this.options.metrics,
     });
     const consumer = this.consumer;
-    this.running = this.seeded
-      .then(() => this.loop(consumer, poison))
-      .catch((error: Error) => {
-        // The seed and the loop give up only once stopping (retry policy): before that, the table cannot go
-        // on. On a stop nothing is lost: the table is rebuilt by the next start.
-        if (!this.stopped) cannotGoOn('weather table', error);
-        else console.error(`weather table stopped: ${error.message}`);
-      });
+    // On a stop nothing is lost: the table is rebuilt by the next start.
+    this.running = supervise(
+      'weather table',
+      this.seeded.then(() => this.loop(consumer, poison)),
+      () => this.stopped,
+    ).then(() => undefined);
     // ready() awaits the seed: a seed given up on at a stop is reported above, not again there.
     this.seeded = this.seeded.catch(() => undefined);
   }

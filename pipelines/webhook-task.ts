@@ -23,6 +23,8 @@ import {
   type AlertInput,
 } from '../processors/alerts.js';
 import { TOPICS } from './topics.js';
+import { supervise } from './runtime/fatal.js';
+import { messageOf, PoisonRecords } from './runtime/poison.js';
 import { retry } from './runtime/retry.js';
 
 export const WEBHOOKS_GROUP = 'gridstream-webhooks';
@@ -329,12 +331,36 @@ export function startWebhookTask(options: {
       { stopping: () => stopping },
     );
 
+  const poison = new PoisonRecords({ producer: log.producer(), stopping: () => stopping, metrics });
+  /**
+   * The batch's events; an input the alert rules throw on would throw on every retry, so the batch is taken
+   * again one input at a time and that input dead-lettered (events made twice this way have the same id, and
+   * the delivery log keeps one).
+   */
+  const eventsOrPoison = (records: LogRecord[], inputs: Array<AlertInput | null>) => {
+    try {
+      return { events: eventsOf(inputs), dead: [] };
+    } catch {
+      const events: AlertEvent[] = [];
+      const dead: Promise<void>[] = [];
+      inputs.forEach((input, k) => {
+        try {
+          events.push(...eventsOf([input]));
+        } catch (error) {
+          dead.push(poison.deadLetter(records[k]!, `webhooks: ${messageOf(error)}`));
+        }
+      });
+      return { events, dead };
+    }
+  };
+
   const loop = async () => {
     // The retry policy gives up only once stopping: then there is nothing left to resume.
     await resume().catch(() => undefined);
+    const whileRunning = { stopping: () => stopping };
     for (;;) {
       while (active >= MAX_ACTIVE && !stopping) await new Promise((resolve) => setTimeout(resolve, 50));
-      const records = await consumer.poll(500, 200);
+      const records = await retry('webhooks: reading the log', () => consumer.poll(500, 200), whileRunning);
       if (records.length === 0) {
         if (stopping) break;
         continue;
@@ -346,13 +372,14 @@ export function startWebhookTask(options: {
       await retry('webhooks: rebuilding the alert state', () => seedAlerts(inputs), {
         stopping: () => stopping,
       });
-      const events = eventsOf(inputs);
-      await retry('webhooks: delivering', () => deliver(events), { stopping: () => stopping });
-      await consumer.commit(records);
+      const { events, dead } = eventsOrPoison(records, inputs);
+      await retry('webhooks: delivering', () => deliver(events), whileRunning);
+      await Promise.all(dead);
+      await retry('webhooks: committing', () => consumer.commit(records), whileRunning);
       pending -= records.length;
     }
   };
-  const running = loop();
+  const running = supervise(WEBHOOKS_GROUP, loop(), () => stopping);
 
   return {
     lag: async () => (await consumer.lag()) + pending + active,
@@ -364,10 +391,11 @@ export function startWebhookTask(options: {
       // Pending retries stay in the delivery log as `retrying`: the next start resumes them.
       for (const timer of retryTimers) clearTimeout(timer);
       retryTimers.clear();
-      await running;
+      const failure = await running;
       while (active > 0) await new Promise((resolve) => setTimeout(resolve, 50));
       await queue.onIdle();
       await consumer.close();
+      if (failure) throw failure;
     },
   };
 }

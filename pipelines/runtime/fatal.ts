@@ -25,3 +25,23 @@ export function onCannotGoOn(replacement: CannotGoOn): () => void {
     handler = previous;
   };
 }
+
+/**
+ * Watches a task's loop, the one way every task's promise is handled: a failure before the task is stopping
+ * means it cannot go on (cannotGoOn); one while stopping (a service still away, retry policy given up) is
+ * reported and returned, for the task's stop() to throw. Never rejects.
+ */
+export function supervise(
+  task: string,
+  loop: Promise<void>,
+  stopping: () => boolean,
+): Promise<Error | undefined> {
+  return loop.then(
+    () => undefined,
+    (error: Error) => {
+      if (!stopping()) cannotGoOn(task, error);
+      else console.error(`${task} stopped: ${error.stack ?? error.message}`);
+      return error;
+    },
+  );
+}

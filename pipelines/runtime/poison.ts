@@ -22,7 +22,7 @@ export function messageOf(error: unknown): string {
 /**
  * The dead letter of a record `where` (a stage or task name) could not process. Stamped with the record's log
  * time, not the wall clock: a replay of the same record makes the same dead letter, which the warehouse's
- * dead_letters table then keeps once (it is deduplicated by time, topic and bytes).
+ * dead_letters table then keeps once (keyed by dead_letter_id: source, reason, key and bytes).
  */
 export function deadLetterOf(record: LogRecord, reason: string): DeadLetter {
   return {

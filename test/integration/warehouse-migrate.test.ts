@@ -23,6 +23,7 @@ const TIME_SERIES_TABLES = [
   'impedance_daily',
   'impedance_flags',
   'readings',
+  'released_dead_letters',
   'weather',
   'webhook_deliveries',
 ];
