@@ -1,3 +1,4 @@
+import avro from 'avsc';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { schemasDir } from './paths.js';
@@ -42,6 +43,7 @@ export type LogSchemaName = keyof LogRecordTypes & SchemaName;
 
 const catalogue = JSON.parse(readFileSync(join(schemasDir, 'catalogue.json'), 'utf8')) as {
   ids: Record<string, number>;
+  retired?: Record<string, { name: string; schema: string }>;
 };
 const MAGIC = 0;
 
@@ -112,6 +114,27 @@ export function decode<N extends LogSchemaName>(name: N, buffer: Buffer): LogRec
   if (buffer.length < 5 || buffer.readUInt8(0) !== MAGIC)
     throw new Error(`not a wire-format ${name} record: bad magic byte`);
   const id = buffer.readUInt32BE(1);
-  if (id !== schemaId(name)) throw new Error(`expected schema id ${schemaId(name)} (${name}), got ${id}`);
-  return avroType(name).fromBuffer(buffer.subarray(5)) as LogRecordTypes[N];
+  if (id === schemaId(name)) return avroType(name).fromBuffer(buffer.subarray(5)) as LogRecordTypes[N];
+  const resolver = retiredResolver(name, id);
+  if (!resolver) throw new Error(`expected schema id ${schemaId(name)} (${name}), got ${id}`);
+  return avroType(name).fromBuffer(buffer.subarray(5), resolver) as LogRecordTypes[N];
+}
+
+const resolvers = new Map<number, avro.Resolver>();
+
+/**
+ * How a record written with an earlier version of `name` (a retired id) reads as the current version: Avro
+ * schema resolution (added fields take their defaults). Undefined for an id that is not one of its versions.
+ */
+function retiredResolver(name: LogSchemaName, id: number): avro.Resolver | undefined {
+  const retired = catalogue.retired?.[String(id)];
+  if (retired?.name !== name) return undefined;
+  let resolver = resolvers.get(id);
+  if (!resolver) {
+    const schema = JSON.parse(readFileSync(join(schemasDir, retired.schema), 'utf8')) as avro.Schema;
+    const writer = avro.Type.forSchema(schema, { wrapUnions: 'auto' });
+    resolver = avroType(name).createResolver(writer);
+    resolvers.set(id, resolver);
+  }
+  return resolver;
 }

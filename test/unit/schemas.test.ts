@@ -1,3 +1,4 @@
+import avro from 'avsc';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -83,5 +84,31 @@ describe('schemas', () => {
     expect(of(Buffer.from(issue))).toEqual(slots);
     expect(of(Buffer.from(encode('DtOperatingEnvelope', slots[5]!)))).toEqual([slots[5]]);
     expect(() => of(Buffer.from(encode('DtEnvelope', sampleEnvelope)))).toThrow(/expected schema id/);
+  });
+});
+
+describe('schema evolution', () => {
+  it('reads a dead letter written with its retired schema (id 7) as the current version, new fields null', () => {
+    const retired = avro.Type.forSchema(
+      JSON.parse(readFileSync(join(schemasDir, 'retired', 'dead-letter.7.avsc'), 'utf8')) as avro.Schema,
+      { wrapUnions: 'auto' },
+    );
+    const old = {
+      received_at: 1_780_000_000_000,
+      source_topic: 'gridstream/v1/meters/m-1/telemetry',
+      reason_code: 'unknown_meter',
+      reason: 'meter "m-1" is not in the topology; reading parked',
+      key: 'm-1',
+      raw: Buffer.from('{"ts":1}'),
+    };
+    const body = retired.toBuffer(old);
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(7, 1);
+    expect(decode('DeadLetter', Buffer.concat([header, body]))).toEqual({
+      ...old,
+      source_partition: null,
+      source_offset: null,
+    });
+    expect(schemaId('DeadLetter')).not.toBe(7);
   });
 });
