@@ -18,7 +18,7 @@ export interface KeyedStageOptions<S, I, O, D> {
   partitions: number;
   /** Turns a decoded input record into the processor's input. */
   toInput(value: D): I;
-  /** The punctuation input, and how often (wall clock) to send it. */
+  /** The punctuation input, and how often (by the task's clock) to send it. */
   punctuation: { input: I; everyMs: number };
   /** Turns outputs into records per log topic. */
   route(outputs: O[]): Map<string, ProduceRecord[]>;
@@ -63,7 +63,11 @@ export class KeyedStage<S, I, O, D> implements Stage<D> {
   readonly replayLookbackMs: number;
   private readonly states = new Map<number, S>();
   private pending: O[] = [];
-  private lastPunctuation = Date.now();
+  /**
+   * When the punctuation was last sent, by the time the task gives punctuate(): the stage reads no clock of its
+   * own, so a test's manual clock (pipelines/runtime/clock.ts) drives it. Unset until the task's first call.
+   */
+  private lastPunctuation: number | undefined;
   private skipped = 0;
 
   constructor(private readonly options: KeyedStageOptions<S, I, O, D>) {
@@ -115,6 +119,7 @@ export class KeyedStage<S, I, O, D> implements Stage<D> {
   }
 
   punctuate(now: number, force: boolean): void {
+    this.lastPunctuation ??= now;
     if (!force && now - this.lastPunctuation < this.options.punctuation.everyMs) return;
     this.lastPunctuation = now;
     // A partition whose processor throws on the punctuation keeps its state; the others are punctuated all

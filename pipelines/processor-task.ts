@@ -1,6 +1,7 @@
 import type { Metrics } from '../core/metrics.js';
 import type { Log, LogRecord, ProduceRecord } from '../io/log/log.js';
 import { KeyedStage, type PureProcessor } from './keyed-stage.js';
+import type { Clock } from './runtime/clock.js';
 import { startStageTask } from './stage-task.js';
 
 export type { PureProcessor } from './keyed-stage.js';
@@ -21,7 +22,7 @@ export interface ProcessorTaskOptions<S, I, O> {
   metrics?: Pick<Metrics, 'deadLetters'>;
   /** Turns a log record into the processor's input. */
   toInput(record: LogRecord): I;
-  /** The punctuation input, and how often (wall clock) to send it. */
+  /** The punctuation input, and how often (by `clock`) to send it. */
   punctuation: { input: I; everyMs: number };
   /** Turns outputs into records per log topic. */
   route(outputs: O[]): Map<string, ProduceRecord[]>;
@@ -34,6 +35,8 @@ export interface ProcessorTaskOptions<S, I, O> {
   /** Called after each applied batch, e.g. to export metrics. */
   observe?(states: ReadonlyMap<number, S>, records: number): void;
   maxBatch?: number;
+  /** The time punctuation goes by (default the system clock). */
+  clock?: Clock;
 }
 
 export interface ProcessorTask<I> {
@@ -56,6 +59,7 @@ export function startProcessorTask<S, I, O>(options: ProcessorTaskOptions<S, I, 
     onAssignment: options.onAssignment,
     maxBatch: options.maxBatch,
     metrics: options.metrics,
+    clock: options.clock,
   });
   return {
     inject: (key, input) => stage.inject(key, input),

@@ -7,6 +7,7 @@ import {
 } from '../io/log/log.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Replayed, Stage } from './keyed-stage.js';
+import { systemClock, type Clock } from './runtime/clock.js';
 import { supervise } from './runtime/fatal.js';
 import { messageOf, PoisonRecords } from './runtime/poison.js';
 import { retry, REPORT_EVERY } from './runtime/retry.js';
@@ -49,6 +50,8 @@ export interface StageTaskOptions<D> {
   maxInFlight?: number;
   /** Counts the records dead-lettered as poison (gridstream_dead_letters_total{reason="processing_error"}). */
   metrics?: Pick<Metrics, 'deadLetters'>;
+  /** The time punctuation goes by and retries pause on (default the system clock; tests drive a manual one). */
+  clock?: Clock;
 }
 
 export interface StageTask {
@@ -72,12 +75,13 @@ export interface StageTask {
  */
 export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
   const { log, stages, sink, group } = options;
+  const clock = options.clock ?? systemClock;
   const replayLookbackMs = Math.max(...stages.map((s) => s.replayLookbackMs));
   const owned = new Set<number>();
   let stopping = false;
   let failure: Error | null = null;
   /** Failures of the log or a service (poll, commit, send) are retried; given up on only once stopping. */
-  const service = { stopping: () => stopping };
+  const service = { stopping: () => stopping, clock };
 
   const consumer = log.consumer({
     group,
@@ -88,25 +92,31 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
       for (const tp of tps) {
         // A warehouse or broker that is away during a rebalance is waited for (never given up on): a
         // partition is only processed once its state is whole.
-        const replayed = await retry(`${group}: replaying ${tp.topic}[${tp.partition}]`, async () => {
-          const committed = await consumer.committed(tp);
-          const records = await log.replay(tp.topic, tp.partition, committed, replayLookbackMs);
-          const out: Array<Replayed<D>> = [];
-          for (const record of records) {
-            let values: ReadonlyArray<D> | undefined;
-            try {
-              values = options.decode(record);
-            } catch {
-              // Dead-lettered when it was first read (it is before the committed offset): left out again.
-              continue;
+        const replayed = await retry(
+          `${group}: replaying ${tp.topic}[${tp.partition}]`,
+          async () => {
+            const committed = await consumer.committed(tp);
+            const records = await log.replay(tp.topic, tp.partition, committed, replayLookbackMs);
+            const out: Array<Replayed<D>> = [];
+            for (const record of records) {
+              let values: ReadonlyArray<D> | undefined;
+              try {
+                values = options.decode(record);
+              } catch {
+                // Dead-lettered when it was first read (it is before the committed offset): left out again.
+                continue;
+              }
+              for (const value of values ?? []) out.push({ value, timestamp: record.timestamp });
             }
-            for (const value of values ?? []) out.push({ value, timestamp: record.timestamp });
-          }
-          return out;
-        });
+            return out;
+          },
+          { clock },
+        );
         for (const stage of stages)
-          await retry(`${group}: restoring ${stage.name} ${tp.topic}[${tp.partition}]`, () =>
-            stage.assign(tp.partition, replayed),
+          await retry(
+            `${group}: restoring ${stage.name} ${tp.topic}[${tp.partition}]`,
+            () => stage.assign(tp.partition, replayed),
+            { clock },
           );
       }
       for (const tp of tps) owned.add(tp.partition);
@@ -120,7 +130,7 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
   });
 
   const producer = log.producer();
-  const poison = new PoisonRecords({ producer, stopping: () => stopping, metrics: options.metrics });
+  const poison = new PoisonRecords({ producer, stopping: () => stopping, metrics: options.metrics, clock });
   /** Settles once every output taken so far is on the log (failed sends are retried until it takes them). */
   let sent: Promise<void> = Promise.resolve();
   const sendOutputs = (): Promise<void> => {
@@ -241,7 +251,7 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
       );
       const dead: Array<Promise<void>> = [];
       const values = applyBatch(records, dead);
-      const now = Date.now();
+      const now = clock.now();
       for (const stage of stages)
         try {
           stage.punctuate(now, stopping);

@@ -3,6 +3,7 @@ import type { Metrics } from '../../core/metrics.js';
 import type { LogProducer, LogRecord } from '../../io/log/log.js';
 import type { DeadLetter } from '../../schemas/types.gen.js';
 import { TOPICS } from '../topics.js';
+import type { Clock } from './clock.js';
 import { retry } from './retry.js';
 
 /**
@@ -43,6 +44,8 @@ export interface PoisonOptions {
   stopping: () => boolean;
   /** Counted as gridstream_dead_letters_total{reason="processing_error"} when given. */
   metrics?: Pick<Metrics, 'deadLetters'>;
+  /** Whose time the retry policy's pauses are (default the system clock). */
+  clock?: Clock;
 }
 
 export class PoisonRecords {
@@ -65,7 +68,7 @@ export class PoisonRecords {
     const sending = retry(
       `sending the dead letter of ${where}`,
       () => this.options.producer.send(TOPICS.deadLetters.name, [{ key: record.key, value }]),
-      { stopping: this.options.stopping },
+      { stopping: this.options.stopping, clock: this.options.clock },
     );
     // Marked handled here: the caller may await it only after other awaits, and a rejection meanwhile must not
     // count as unhandled (Node exits on one). Awaiting `sending` later still sees the rejection.

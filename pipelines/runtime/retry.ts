@@ -1,3 +1,5 @@
+import { systemClock, type Clock } from './clock.js';
+
 /**
  * The one retry policy for work that fails because a service is away (the log, the warehouse, a broker): try
  * again after a pause that doubles from FIRST_PAUSE_MS up to MAX_PAUSE_MS, report the first failure and every
@@ -20,6 +22,8 @@ export interface RetryOptions {
   onError?: (error: Error, failures: number) => void;
   /** Where reports go (default console.error). */
   report?: (message: string) => void;
+  /** Whose time the pauses are (default the system clock; a test's manual clock lets it step through them). */
+  clock?: Clock;
 }
 
 /** The pause after the `failures`-th failure in a row. */
@@ -47,7 +51,7 @@ export async function retry<T>(
       }
       if (failures === 1 || failures % REPORT_EVERY === 0)
         report(`${what}: ${error.message} (retrying, ${failures} failed)`);
-      await new Promise((resolve) => setTimeout(resolve, pauseAfter(failures)));
+      await (options.clock ?? systemClock).sleep(pauseAfter(failures));
     }
   }
 }
