@@ -15,7 +15,8 @@ import {
 
 /**
  * The in-process log of embedded mode: Kafka's semantics (partitions, per-key order, offsets, consumer
- * groups). Records are held in memory until every group subscribed to their topic has committed them;
+ * groups). Records are held in memory until every group subscribed to their topic has committed them (until
+ * the first group subscribes, for it);
  * producers wait while a partition's uncommitted backlog is full, so a slow consumer slows ingest instead of
  * growing memory without bound. Given a directory, the log is durable (journal.ts): a send resolves, and
  * consumers see its records, only once they are on disk, and a restarted log holds every record some group
@@ -264,7 +265,6 @@ export class MemoryLog implements Log {
       p.records.push(appended);
       if (this.journal) this.journal.append(topicName, partition, appended.offset, appended);
       else p.durable = p.base + p.records.length;
-      if (!this.hasSubscribers(topicName)) this.trim(topicName, partition);
     }
     if (this.journal) await this.journal.sync();
     else this.wake();
@@ -290,18 +290,18 @@ export class MemoryLog implements Log {
     });
   }
 
-  private hasSubscribers(topic: string): boolean {
-    for (const group of this.groups.values()) if (group.topics.has(topic)) return true;
-    return false;
-  }
-
-  /** Uncommitted records of the slowest subscribed group. */
+  /** Uncommitted records of the slowest subscribed group (or all the partition holds, before any subscribes). */
   private backlog(topic: string, partition: number): number {
-    const floor = this.floor(topic, partition);
-    return floor === Number.POSITIVE_INFINITY ? 0 : Math.max(0, this.endOffset(topic, partition) - floor);
+    // Reference data (topology) is kept whole and loaded in one go: a load is never held back.
+    if (this.topic(topic).spec.compacted) return 0;
+    return Math.max(0, this.topic(topic).partitions[partition]!.durable - this.floor(topic, partition));
   }
 
-  /** Lowest committed offset among the groups subscribed to the topic; Infinity when none is. */
+  /**
+   * Lowest committed offset among the groups subscribed to the topic. Before any group subscribes, the
+   * partition's first offset: its records are kept for the first group (unlike Kafka, a group that subscribes
+   * after every earlier one committed a record does not get it).
+   */
   private floor(topicName: string, partition: number): number {
     const p = this.topic(topicName).partitions[partition]!;
     if (p.floor === undefined) {
@@ -312,7 +312,7 @@ export class MemoryLog implements Log {
       }
       p.floor = floor;
     }
-    return p.floor;
+    return p.floor === Number.POSITIVE_INFINITY ? p.base : p.floor;
   }
 
   /**
