@@ -9,10 +9,16 @@ import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
 import { ALL_ROLES, type Edges, type Role } from '../pipelines/gridstream.js';
 
+export interface EdgeOptions {
+  /** The in-process log without its files: for `npm run bench:embedded` to measure what durability costs. */
+  logInMemoryOnly?: boolean;
+}
+
 /** Opens the log, warehouse and broker the configuration names: embedded for whatever is unset. */
 export async function openEdges(
   config: GridstreamConfig,
   roles: readonly Role[] = ALL_ROLES,
+  options: EdgeOptions = {},
 ): Promise<Edges & { close(): Promise<void> }> {
   const warehouse = await openWarehouse({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
   try {
@@ -20,7 +26,7 @@ export async function openEdges(
     // The in-process log keeps its records under the data directory, so a crash loses nothing acknowledged.
     const log: Log = config.kafkaBrokers
       ? new KafkaLog({ brokers: config.kafkaBrokers })
-      : new MemoryLog({ dir: join(config.dataDir, 'log') });
+      : new MemoryLog({ dir: options.logInMemoryOnly ? undefined : join(config.dataDir, 'log') });
     // Only the in-process log hands a record's own buffer to its consumers, which then skip decoding it.
     rememberEncodedRecords(log.kind === 'memory');
     // Only the bridge consumes MQTT; a process without it starts no embedded broker.

@@ -6,7 +6,7 @@ import { buildApi } from '../api/server.js';
 import type { GridstreamConfig } from '../core/config.js';
 import { createMetrics, type Metrics } from '../core/metrics.js';
 import { ALL_ROLES, startPipeline, type Edges, type Pipeline, type Role } from '../pipelines/gridstream.js';
-import { openEdges } from './edges.js';
+import { openEdges, type EdgeOptions } from './edges.js';
 
 /** A running gridstream: edges, pipeline and API in this process. */
 export interface Gridstream {
@@ -23,13 +23,13 @@ export interface Gridstream {
 
 export async function startGridstream(
   config: GridstreamConfig,
-  options: { host?: string; roles?: readonly Role[] } = {},
+  options: { host?: string; roles?: readonly Role[] } & EdgeOptions = {},
 ): Promise<Gridstream> {
   const roles = options.roles ?? ALL_ROLES;
   const generatedApiKey = config.apiKeys ? undefined : generateApiKey();
   const keys = parseApiKeys(config.apiKeys ?? generatedApiKey!);
   const metrics = createMetrics();
-  const edges = await openEdges(config, roles);
+  const edges = await openEdges(config, roles, options);
   let pipeline: Pipeline | undefined;
   try {
     pipeline = await startPipeline(edges, config, metrics, roles);

@@ -4,7 +4,8 @@
  * throughput, the peak RSS of the gridstream process and the accounting (published = stored + dead letters).
  *
  * Settings (`-- --name N` or BENCH_NAME): seconds (60), transformers (50), meters per DT (100),
- * readings-per-message (1).
+ * readings-per-message (1), durable (1; 0 runs the in-process log without its files, to measure what
+ * durability costs).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,13 +20,14 @@ const SECONDS = setting('seconds', 60);
 const TRANSFORMERS = setting('transformers', 50);
 const METERS = setting('meters', 100);
 const READINGS_PER_MESSAGE = setting('readings-per-message', 1);
+const DURABLE = setting('durable', 1) !== 0;
 const SEED = 42;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-bench-'));
 const config = { ...loadConfig({}), dataDir, httpPort: 0, mqttPort: 0, apiKeys: 'bench-key-000000' };
 // As `gridstream demo` does (bin/gridstream.ts).
 applyHeapGrowth(config.heapGrowthPct, true);
-const gridstream = await startGridstream(config, { host: '127.0.0.1' });
+const gridstream = await startGridstream(config, { host: '127.0.0.1', logInMemoryOnly: !DURABLE });
 await gridstream.pipeline.loadTopology(
   simulateTopology({ seed: SEED, transformers: TRANSFORMERS, meters: METERS }),
   'bench',
@@ -37,7 +39,7 @@ const count = async (sql: string) =>
   Number((await gridstream.edges.warehouse.query<{ n: string }>(sql))[0]!.n);
 
 console.log(
-  `publishing for ${SECONDS} s from a separate process: ${TRANSFORMERS} DTs x ${METERS} meters, one reading a minute each, ${READINGS_PER_MESSAGE} per message`,
+  `publishing for ${SECONDS} s from a separate process: ${TRANSFORMERS} DTs x ${METERS} meters, one reading a minute each, ${READINGS_PER_MESSAGE} per message; log ${DURABLE ? 'on disk (durable)' : 'in memory only'}`,
 );
 // The embedded broker holds a publisher back while the pipeline is busy: publishing as fast as it
 // acknowledges is already a closed loop.
