@@ -17,8 +17,9 @@ import type { DispatchCheck, DtStress, ImpedanceFlag } from '../schemas/types.ge
  *   allowed (DispatchCheck verdict `exceeds`).
  *
  * Stress rows are judged once per DT and slot, in slot order: a revision of a slot already judged, or an
- * older slot, raises nothing (the first row of a slot decides). The alerting flags live in this state only:
- * after a restart a DT still over the bar alerts once more.
+ * older slot, raises nothing (the first row of a slot decides). The webhook task rebuilds a DT's alerting flag
+ * from its stored stress rows when its partition moves (pipelines/webhook-task.ts), so a restart does not
+ * alert again for a DT still over the bar.
  */
 export const ALERT_EVENT_TYPES = [
   'STRESS.ALERT',
