@@ -1,11 +1,11 @@
 import { decode, type LogSchemaName } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import { DAY_MS } from '../core/time.js';
-import { ownGroup, type Log, type LogConsumer } from '../io/log/log.js';
+import type { Log } from '../io/log/log.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { supervise } from './runtime/fatal.js';
-import { messageOf, PoisonRecords } from './runtime/poison.js';
+import { GlobalTable } from './runtime/global-table.js';
 import { retry } from './runtime/retry.js';
 import { TOPICS, type TopicId } from './topics.js';
 
@@ -49,34 +49,40 @@ export interface ServingViewOptions<Id extends TopicId, T> {
  * seen twice changes nothing (the highest version wins).
  */
 export class ServingView<Id extends TopicId, T> {
-  private consumer: LogConsumer | null = null;
-  private running: Promise<void> | null = null;
   private loading: Promise<void> | null = null;
   private stopped = false;
-  private poison: PoisonRecords | null = null;
+  private readonly table: GlobalTable<T>;
 
   constructor(
-    private readonly log: Log,
+    log: Log,
     private readonly warehouse: Warehouse,
     readonly store: ServingStore<T>,
     private readonly options: ServingViewOptions<Id, T>,
-  ) {}
+  ) {
+    const schema = TOPICS[options.topic].schema as SchemaOf<Id>;
+    this.table = new GlobalTable<T>({
+      log,
+      name: `${options.name} view`,
+      topics: [TOPICS[options.topic].name],
+      // The topic's records carry at least what the store keeps (T is the record type or a Pick of it).
+      decode: (record) => decode(schema, record.value) as T,
+      apply: (records) => store.apply(records),
+      afterPoll: () => {
+        store.evict(Date.now());
+        options.onApplied?.();
+      },
+      metrics: options.metrics,
+    });
+  }
 
   start(): void {
-    this.consumer = this.log.consumer({
-      group: ownGroup(`${this.options.name.replaceAll(' ', '-')}-view`),
-      topics: [TOPICS[this.options.topic].name],
-      fromBeginning: true,
-    });
-    this.poison = new PoisonRecords({
-      producer: this.log.producer(),
-      stopping: () => this.stopped,
-      metrics: this.options.metrics,
-    });
-    const watch = (what: string, loop: Promise<void>) =>
-      supervise(`${this.options.name} view (${what})`, loop, () => this.stopped).then(() => undefined);
-    this.running = watch('following the log', this.follow(this.consumer));
-    this.loading = watch('loading the warehouse', this.load());
+    // The log is followed from before the warehouse is read, so nothing falls between the two.
+    this.table.start();
+    this.loading = supervise(
+      `${this.options.name} view (loading the warehouse)`,
+      this.load(),
+      () => this.stopped,
+    ).then(() => undefined);
   }
 
   /**
@@ -117,38 +123,8 @@ export class ServingView<Id extends TopicId, T> {
     return rows.length;
   }
 
-  private async follow(consumer: LogConsumer): Promise<void> {
-    const schema = TOPICS[this.options.topic].schema as SchemaOf<Id>;
-    const stopping = { stopping: () => this.stopped };
-    while (!this.stopped) {
-      const records = await retry(
-        `${this.options.name}: reading the log`,
-        () => consumer.poll(10_000, 200),
-        stopping,
-      );
-      this.store.evict(Date.now());
-      const decoded: T[] = [];
-      const dead: Array<Promise<void>> = [];
-      for (const record of records) {
-        try {
-          // The topic's records carry at least what the store keeps (T is the record type or a Pick of it).
-          decoded.push(decode(schema, record.value) as T);
-        } catch (error) {
-          // Poison: dead-lettered, and the store does without it.
-          dead.push(this.poison!.deadLetter(record, `${this.options.name} view: ${messageOf(error)}`));
-        }
-      }
-      this.store.apply(decoded);
-      this.options.onApplied?.();
-      if (records.length === 0) continue;
-      await Promise.all(dead);
-      await retry(`${this.options.name}: committing`, () => consumer.commit(records), stopping);
-    }
-  }
-
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.allSettled([this.running, this.loading]);
-    await this.consumer?.close();
+    await Promise.all([this.table.stop(), this.loading]);
   }
 }

@@ -1,35 +1,34 @@
 import { decode, encode } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import { TopologyIndex, type TopologyFile } from '../core/topology.js';
-import { ownGroup, type Log, type LogConsumer } from '../io/log/log.js';
+import type { Log } from '../io/log/log.js';
 import type { TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
-import { supervise } from './runtime/fatal.js';
-import { messageOf, PoisonRecords } from './runtime/poison.js';
-import { retry } from './runtime/retry.js';
+import { GlobalTable, notify } from './runtime/global-table.js';
 import { TOPICS } from './topics.js';
 
 /**
  * The topology as every pipeline instance sees it: a table materialised from the compacted topology topics
- * (Kafka Streams' GlobalKTable). Each instance reads the topics whole, in its own consumer group, so ingest
- * and processors anywhere agree on which DT a meter belongs to once a version has reached the log.
+ * (a GlobalTable, runtime/global-table.ts). Each instance reads the topics whole, in its own consumer group, so
+ * ingest and processors anywhere agree on which DT a meter belongs to once a version has reached the log.
  */
+type TopologyRow = { transformer: TopologyTransformer } | { meter: TopologyMeter };
+
 export class TopologyTable {
   readonly index = new TopologyIndex();
-  private consumer: LogConsumer | null = null;
-  private running: Promise<void> | null = null;
-  private stopped = false;
-  private assigned = false;
-  private isCaughtUp = false;
-  private readonly caught: Promise<void>;
-  private markCaughtUp: () => void = () => undefined;
   private readonly listeners: Array<(changedDts: Set<string>) => void> = [];
+  private readonly table: GlobalTable<TopologyRow>;
 
-  constructor(
-    private readonly log: Log,
-    private readonly options: { metrics?: Pick<Metrics, 'deadLetters'> } = {},
-  ) {
-    this.caught = new Promise<void>((resolve) => {
-      this.markCaughtUp = resolve;
+  constructor(log: Log, options: { metrics?: Pick<Metrics, 'deadLetters'> } = {}) {
+    this.table = new GlobalTable<TopologyRow>({
+      log,
+      name: 'topology table',
+      topics: [TOPICS.topologyTransformers.name, TOPICS.topologyMeters.name],
+      decode: (record) =>
+        record.topic === TOPICS.topologyTransformers.name
+          ? { transformer: decode('TopologyTransformer', record.value) }
+          : { meter: decode('TopologyMeter', record.value) },
+      apply: (rows) => this.apply(rows),
+      metrics: options.metrics,
     });
   }
 
@@ -39,24 +38,7 @@ export class TopologyTable {
   }
 
   start(): void {
-    this.consumer = this.log.consumer({
-      group: ownGroup('topology-table'),
-      topics: [TOPICS.topologyTransformers.name, TOPICS.topologyMeters.name],
-      fromBeginning: true,
-      // Lag is known only once the partitions are assigned (Kafka reports 0 before).
-      onAssigned: () => {
-        this.assigned = true;
-      },
-    });
-    const poison = new PoisonRecords({
-      producer: this.log.producer(),
-      stopping: () => this.stopped,
-      metrics: this.options.metrics,
-    });
-    // On a stop nothing is lost: the table is rebuilt from the topics' beginning by the next start.
-    this.running = supervise('topology table', this.loop(this.consumer, poison), () => this.stopped).then(
-      () => undefined,
-    );
+    this.table.start();
   }
 
   /**
@@ -64,65 +46,26 @@ export class TopologyTable {
    * topology version on the log when this process started; never settles if the table stops before.
    */
   caughtUp(): Promise<void> {
-    return this.caught;
+    return this.table.caughtUp();
   }
 
-  private async loop(consumer: LogConsumer, poison: PoisonRecords): Promise<void> {
-    const stopping = { stopping: () => this.stopped };
-    while (!this.stopped) {
-      const records = await retry(
-        'topology table: reading the log',
-        () => consumer.poll(10_000, 200),
-        stopping,
-      );
-      if (records.length > 0) {
-        const transformers: TopologyTransformer[] = [];
-        const meters: TopologyMeter[] = [];
-        const changed = new Set<string>();
-        const dead: Array<Promise<void>> = [];
-        for (const record of records) {
-          try {
-            if (record.topic === TOPICS.topologyTransformers.name) {
-              const t = decode('TopologyTransformer', record.value);
-              transformers.push(t);
-              changed.add(t.dt_id);
-            } else {
-              const m = decode('TopologyMeter', record.value);
-              const before = this.index.dtOf(m.meter_id);
-              if (before) changed.add(before);
-              meters.push(m);
-              changed.add(m.dt_id);
-            }
-          } catch (error) {
-            // A compacted topic keeps a corrupt record for good: crashing on it would crash every restart.
-            dead.push(poison.deadLetter(record, `topology table: ${messageOf(error)}`));
-          }
-        }
-        this.index.apply(transformers, meters);
-        await Promise.all(dead);
-        await retry('topology table: committing', () => consumer.commit(records), stopping);
-        for (const listener of this.listeners)
-          try {
-            listener(changed);
-          } catch (error) {
-            console.error(`topology table: a listener failed: ${(error as Error).stack ?? messageOf(error)}`);
-          }
+  private apply(rows: TopologyRow[]): void {
+    const transformers: TopologyTransformer[] = [];
+    const meters: TopologyMeter[] = [];
+    const changed = new Set<string>();
+    for (const row of rows) {
+      if ('transformer' in row) {
+        transformers.push(row.transformer);
+        changed.add(row.transformer.dt_id);
+      } else {
+        const before = this.index.dtOf(row.meter.meter_id);
+        if (before) changed.add(before);
+        meters.push(row.meter);
+        changed.add(row.meter.dt_id);
       }
-      if (!this.isCaughtUp && this.assigned) await this.checkCaughtUp(consumer);
     }
-  }
-
-  private async checkCaughtUp(consumer: LogConsumer): Promise<void> {
-    let lag: number;
-    try {
-      lag = await consumer.lag();
-    } catch {
-      return; // asked again after the next poll
-    }
-    if (lag === 0) {
-      this.isCaughtUp = true;
-      this.markCaughtUp();
-    }
+    this.index.apply(transformers, meters);
+    notify('topology table', this.listeners, changed);
   }
 
   /** Resolves once the table holds at least `version` (or rejects after `timeoutMs`). */
@@ -135,10 +78,8 @@ export class TopologyTable {
     }
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.running;
-    await this.consumer?.close();
+  stop(): Promise<void> {
+    return this.table.stop();
   }
 }
 

@@ -1,9 +1,8 @@
 import { decode } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
-import { ownGroup, type Log, type LogConsumer } from '../io/log/log.js';
+import type { Log } from '../io/log/log.js';
 import type { WeatherObservation } from '../schemas/types.gen.js';
-import { supervise } from './runtime/fatal.js';
-import { messageOf, PoisonRecords } from './runtime/poison.js';
+import { GlobalTable, notify } from './runtime/global-table.js';
 import { retry } from './runtime/retry.js';
 import { TOPICS } from './topics.js';
 
@@ -23,19 +22,27 @@ import { TOPICS } from './topics.js';
 export class WeatherTable {
   private readonly stations = new Map<string, Map<number, WeatherObservation>>();
   private newest = Number.NEGATIVE_INFINITY;
-  private consumer: LogConsumer | null = null;
-  private running: Promise<void> | null = null;
-  private stopped = false;
-  private caughtUp = false;
-  private assigned = false;
   private readonly listeners: Array<(fresh: WeatherObservation[]) => void> = [];
   private seeded: Promise<void> = Promise.resolve();
+  private readonly table: GlobalTable<WeatherObservation>;
 
   constructor(
-    private readonly log: Log,
+    log: Log,
     private readonly keepMs: number,
-    private readonly options: { metrics?: Pick<Metrics, 'deadLetters'> } = {},
-  ) {}
+    options: { metrics?: Pick<Metrics, 'deadLetters'> } = {},
+  ) {
+    this.table = new GlobalTable<WeatherObservation>({
+      log,
+      name: 'weather table',
+      topics: [TOPICS.weather.name],
+      decode: (record) => decode('WeatherObservation', record.value),
+      apply: (observations) => {
+        const fresh = this.add(observations);
+        if (fresh.length) notify('weather table', this.listeners, fresh);
+      },
+      metrics: options.metrics,
+    });
+  }
 
   /** Called with the observations not seen before, after each batch read from the topic. */
   onObservations(listener: (fresh: WeatherObservation[]) => void): void {
@@ -44,70 +51,17 @@ export class WeatherTable {
 
   /** Loads `seed` (e.g. the warehouse's recent weather), then follows the topic from its beginning. */
   start(seed?: () => Promise<WeatherObservation[]>): void {
-    const stopping = { stopping: () => this.stopped };
     // A warehouse that is away is waited for: a restore must not start from half the weather.
-    this.seeded = seed
-      ? retry('weather table: loading the recent weather', seed, stopping).then((observations) => {
+    const seeding = seed
+      ? retry('weather table: loading the recent weather', seed, {
+          stopping: () => this.table.isStopped(),
+        }).then((observations) => {
           this.add(observations);
         })
       : Promise.resolve();
-    this.consumer = this.log.consumer({
-      group: ownGroup('weather-table'),
-      topics: [TOPICS.weather.name],
-      fromBeginning: true,
-      // Lag is known only once the partitions are assigned (Kafka reports 0 before).
-      onAssigned: () => {
-        this.assigned = true;
-      },
-    });
-    const poison = new PoisonRecords({
-      producer: this.log.producer(),
-      stopping: () => this.stopped,
-      metrics: this.options.metrics,
-    });
-    const consumer = this.consumer;
-    // On a stop nothing is lost: the table is rebuilt by the next start.
-    this.running = supervise(
-      'weather table',
-      this.seeded.then(() => this.loop(consumer, poison)),
-      () => this.stopped,
-    ).then(() => undefined);
-    // ready() awaits the seed: a seed given up on at a stop is reported above, not again there.
-    this.seeded = this.seeded.catch(() => undefined);
-  }
-
-  private async loop(consumer: LogConsumer, poison: PoisonRecords): Promise<void> {
-    const stopping = { stopping: () => this.stopped };
-    while (!this.stopped) {
-      const records = await retry(
-        'weather table: reading the log',
-        () => consumer.poll(10_000, 200),
-        stopping,
-      );
-      if (records.length === 0) {
-        if (!this.caughtUp && this.assigned && (await consumer.lag().catch(() => -1)) === 0)
-          this.caughtUp = true;
-        continue;
-      }
-      const observations: WeatherObservation[] = [];
-      const dead: Array<Promise<void>> = [];
-      for (const record of records)
-        try {
-          observations.push(decode('WeatherObservation', record.value));
-        } catch (error) {
-          // Poison: dead-lettered, and the table does without it.
-          dead.push(poison.deadLetter(record, `weather table: ${messageOf(error)}`));
-        }
-      const fresh = this.add(observations);
-      await Promise.all(dead);
-      await retry('weather table: committing', () => consumer.commit(records), stopping);
-      for (const listener of this.listeners)
-        try {
-          if (fresh.length) listener(fresh);
-        } catch (error) {
-          console.error(`weather table: a listener failed: ${(error as Error).stack ?? messageOf(error)}`);
-        }
-    }
+    this.table.start(seeding);
+    // ready() awaits the seed: a seed given up on at a stop is reported by the table, not again there.
+    this.seeded = seeding.catch(() => undefined);
   }
 
   /** Adds observations; returns those not held before. Drops what is older than `keepMs` before the newest. */
@@ -137,7 +91,7 @@ export class WeatherTable {
   async ready(timeoutMs = 120_000): Promise<void> {
     await this.seeded;
     const deadline = Date.now() + timeoutMs;
-    while (!this.caughtUp && !this.stopped) {
+    while (!this.table.hasCaughtUp() && !this.table.isStopped()) {
       if (Date.now() > deadline)
         throw new Error(`the weather topic was not read to its end in ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -151,9 +105,7 @@ export class WeatherTable {
     return out.sort((a, b) => a.ts - b.ts || (a.station_id < b.station_id ? -1 : 1));
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.running;
-    await this.consumer?.close();
+  stop(): Promise<void> {
+    return this.table.stop();
   }
 }
