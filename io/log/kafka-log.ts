@@ -412,6 +412,7 @@ class KafkaConsumer implements LogConsumer {
 
   private setAssigned(tps: TopicPartition[]): void {
     this.assigned = tps;
+    this.startOffsets.clear();
     this.owned = new Map();
     for (const { topic, partition } of tps) {
       let partitions = this.owned.get(topic);
@@ -480,10 +481,36 @@ class KafkaConsumer implements LogConsumer {
     let lag = 0;
     for (const position of positions) {
       const high = this.cachedHighOffset(position) ?? (await this.queryHighOffset(position));
-      const at = position.offset ?? -1;
-      lag += at < 0 ? high : Math.max(0, high - at);
+      // Nothing consumed from the partition since it was assigned: no position yet, so reading starts at the
+      // committed offset (the whole partition without one), not at 0.
+      const at = (position.offset ?? -1) >= 0 ? position.offset! : await this.committedOrZero(position);
+      lag += Math.max(0, high - at);
     }
     return lag;
+  }
+
+  /**
+   * The committed offset of an assigned partition that has no position yet, asked once per assignment: only
+   * this member commits it, and only after consuming from it (when it has a position).
+   */
+  private readonly startOffsets = new Map<string, Promise<number>>();
+
+  private committedOrZero(tp: TopicPartition): Promise<number> {
+    const key = `${tp.topic}\u0000${tp.partition}`;
+    let offset = this.startOffsets.get(key);
+    if (!offset) {
+      offset = new Promise<number>((resolve) =>
+        this.consumer.committed([{ topic: tp.topic, partition: tp.partition }], 5_000, (error, offsets) =>
+          resolve(error ? -1 : (offsets[0]?.offset ?? -1)),
+        ),
+      ).then((committed) => {
+        // Not known (a failed request is asked again next time) or none committed: the partition from 0.
+        if (committed < 0) this.startOffsets.delete(key);
+        return Math.max(0, committed);
+      });
+      this.startOffsets.set(key, offset);
+    }
+    return offset;
   }
 
   /**
