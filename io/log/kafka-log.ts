@@ -400,13 +400,32 @@ class KafkaConsumer implements LogConsumer {
   private rebalance(code: number, assignment: TopicPartition[]): void {
     const tps = assignment.map(({ topic, partition }) => ({ topic, partition }));
     if (code === ERR_ASSIGN_PARTITIONS) {
-      this.consumer.assign(assignment);
+      // Called from librdkafka's thread: a throw here is an uncaught exception that ends the process.
+      if (!this.applyRebalance(() => this.consumer.assign(assignment))) return;
       this.setAssigned(tps);
       this.rebalancing = this.rebalancing.then(() => this.options.onAssigned?.(tps));
     } else if (code === ERR_REVOKE_PARTITIONS) {
       this.rebalancing = this.rebalancing.then(() => this.options.onRevoked?.(tps));
-      this.consumer.unassign();
+      this.applyRebalance(() => this.consumer.unassign());
       this.setAssigned([]);
+    }
+  }
+
+  /**
+   * Applies an assignment change; false if librdkafka refused it. It does ("Erroneous state") for a rebalance
+   * that arrives while the consumer is closing or has been taken out of its group: the partitions then go to
+   * the group's other members, and a member still running gets a new assignment when it rejoins.
+   */
+  private applyRebalance(change: () => void): boolean {
+    try {
+      change();
+      return true;
+    } catch (error) {
+      if (!this.closed)
+        console.error(
+          `Kafka consumer ${this.options.group}: rebalance not applied: ${(error as Error).message}`,
+        );
+      return false;
     }
   }
 
