@@ -25,7 +25,7 @@ export async function openEdges(
     await migrate(warehouse, { retentionDays: config.retentionDays });
     // The in-process log keeps its records under the data directory, so a crash loses nothing acknowledged.
     const log: Log = config.kafkaBrokers
-      ? new KafkaLog({ brokers: config.kafkaBrokers })
+      ? new KafkaLog({ brokers: config.kafkaBrokers, maxPollIntervalMs: config.kafkaMaxPollIntervalMs })
       : new MemoryLog({ dir: options.logInMemoryOnly ? undefined : join(config.dataDir, 'log') });
     // Only the in-process log hands a record's own buffer to its consumers, which then skip decoding it.
     rememberEncodedRecords(log.kind === 'memory');

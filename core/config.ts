@@ -15,6 +15,8 @@ export interface GridstreamConfig {
   mqttClientId: string;
   /** Kafka bootstrap servers; undefined runs the in-process log. */
   kafkaBrokers: string | undefined;
+  /** Kafka consumers' max.poll.interval.ms; undefined: librdkafka's own. */
+  kafkaMaxPollIntervalMs: number | undefined;
   /** ClickHouse server; undefined runs the embedded engine. */
   clickhouseUrl: string | undefined;
   dataDir: string;
@@ -76,6 +78,12 @@ export const VARIABLES: Record<string, Variable> = {
     kind: 'string',
     fallback: undefined,
     doc: 'Kafka bootstrap servers; unset = in-process log',
+  },
+  GRIDSTREAM_KAFKA_MAX_POLL_INTERVAL_MS: {
+    key: 'kafkaMaxPollIntervalMs',
+    kind: 'count',
+    fallback: undefined,
+    doc: "how long a Kafka consumer may go without polling before its partitions move to other members (ms, at least 10000); unset = librdkafka's 300000",
   },
   GRIDSTREAM_CLICKHOUSE_URL: {
     key: 'clickhouseUrl',

@@ -35,9 +35,8 @@ export interface KafkaLogOptions {
   config?: Record<string, string | number | boolean>;
   /**
    * How long a consumer may go without polling before librdkafka takes it out of its group and its partitions
-   * move (max.poll.interval.ms). Default: GRIDSTREAM_KAFKA_MAX_POLL_INTERVAL_MS if set (a test that outlasts
-   * the interval sets it in the processes it starts), else librdkafka's own, 300 000. At least the session
-   * timeout, 10 000.
+   * move (max.poll.interval.ms; GRIDSTREAM_KAFKA_MAX_POLL_INTERVAL_MS). Default librdkafka's own, 300 000. At
+   * least the session timeout, 10 000.
    */
   maxPollIntervalMs?: number;
 }
@@ -45,12 +44,10 @@ export interface KafkaLogOptions {
 /** The consumers' session timeout: a member whose heartbeats stop for this long leaves its group. */
 const SESSION_TIMEOUT_MS = 10_000;
 
-function maxPollInterval(option: number | undefined): number | undefined {
-  const raw = process.env.GRIDSTREAM_KAFKA_MAX_POLL_INTERVAL_MS;
-  const value = option ?? (raw === undefined || raw === '' ? undefined : Number(raw));
+function maxPollInterval(value: number | undefined): number | undefined {
   if (value !== undefined && !(Number.isInteger(value) && value >= SESSION_TIMEOUT_MS))
     throw new Error(
-      `Kafka max.poll.interval.ms: ${option ?? JSON.stringify(raw)} is not a whole number of ms >= the session timeout (${SESSION_TIMEOUT_MS})`,
+      `Kafka max.poll.interval.ms: ${value} is not a whole number of ms >= the session timeout (${SESSION_TIMEOUT_MS})`,
     );
   return value;
 }
