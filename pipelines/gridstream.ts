@@ -6,7 +6,7 @@ import type { InMemoryStores } from '../api/in-memory.js';
 import { LoadProfileStore } from '../api/load-profile-store.js';
 import { TopologyError, unknownTransformerProblems, type TopologyFile } from '../core/topology.js';
 import type { Broker } from '../io/broker/broker.js';
-import type { Log } from '../io/log/log.js';
+import type { Log, LogProducer } from '../io/log/log.js';
 import { partitionFor } from '../io/log/partitioner.js';
 import { recordTopologyVersion } from '../io/warehouse/topology-versions.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
@@ -21,27 +21,69 @@ import { STRESS_HISTORY_MS, startStressStage } from './stress-stage.js';
 import { WeatherTable } from './weather-table.js';
 import { startIngest } from './ingest-task.js';
 import { startParkedReadings, type ParkedReadings } from './parked-readings.js';
-import { READINGS_GROUP, startReadingsTask } from './readings-task.js';
+import { startReadingsTask } from './readings-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
 import { ServingView } from './serving-view.js';
 import { topicSpecs } from './topics.js';
-import { DISPATCH_CHECKS_GROUP, startDispatchCheckTask } from './dispatch-check-task.js';
+import { startDispatchCheckTask } from './dispatch-check-task.js';
 import { startWarehouseSink } from './warehouse-sink.js';
-import { startWebhookTask, WEBHOOKS_GROUP, type WebhookTask } from './webhook-task.js';
+import { startWebhookTask, type WebhookTask } from './webhook-task.js';
 import { maxOf } from '../core/extremes.js';
+import {
+  ALL_ROLES,
+  DATAFLOW,
+  declaredLog,
+  runs,
+  sharedGroups,
+  STOP_ORDER,
+  type NodeId,
+  type Role,
+} from './dataflow.js';
+
+export { ALL_ROLES, type Role } from './dataflow.js';
 
 /**
- * The gridstream dataflow, the same in embedded and distributed mode:
+ * The gridstream dataflow, the same in embedded and distributed mode (pipelines/dataflow.ts declares it; these
+ * lines are its renderDataflow(), checked by test/unit/dataflow.test.ts):
  *
- *   MQTT ──ingest──▶ gridstream.readings ──envelopes──▶ gridstream.envelopes ─┐
- *                │         (read once) ├──impedance──▶ gridstream.impedance(.flags) ┤
- *                │                     └──readings table ─────────────────────────────▶ ClickHouse
- *                ├─▶ gridstream.weather / .dispatches ──────────────────────────┼──warehouse sink──▶ ClickHouse
- *                └─▶ gridstream.deadletters ─────────────────────────────────────┤
- *   topology load ──▶ gridstream.topology.* (compacted) ──▶ topology table ──────┘ (meter → DT, meters per DT)
- *   gridstream.envelopes (+ weather, topology) ──stress──▶ gridstream.stress, .operating-envelopes ──▶ warehouse sink
- *   gridstream.stress, .impedance.flags, .dispatch-checks ──alerts──▶ signed webhooks (pipelines/webhook-task.ts)
- *   gridstream.envelopes, .impedance (+ the warehouse at start) ──▶ the API's in-memory stores (api role)
+ * DATAFLOW-BEGIN
+ * topology table (meter → DT, meters per DT, nameplates) [every role; own group topology-table]
+ *     topology.transformers, topology.meters ──▶ deadletters
+ * topology loads (the API, or a newer version only the warehouse holds, published at start) [every role]
+ *     topology loads ──▶ topology.transformers, topology.meters, topology.assets
+ *     side inputs: topology table, warehouse
+ * warehouse sink [processor; group gridstream-warehouse-sink]
+ *     envelopes, impedance, impedance.flags, stress, operating-envelopes, deadletters, weather,
+ *       dispatches, dispatch-checks, topology.meters, topology.transformers, topology.assets ──▶
+ *       ClickHouse
+ * readings task (the readings read once) [processor; group gridstream-readings]
+ *     readings ──envelopes, impedance──▶ envelopes, impedance, impedance.flags, deadletters, ClickHouse
+ *     side inputs: topology table, warehouse
+ * weather table [processor; own group weather-table]
+ *     weather ──▶ deadletters
+ *     side inputs: warehouse
+ * stress stage [processor; group gridstream-stress]
+ *     envelopes ──stress──▶ stress, operating-envelopes, deadletters
+ *     side inputs: topology table, weather table, warehouse
+ * dispatch checks [processor; group gridstream-dispatch-checks]
+ *     dispatches ──▶ dispatch-checks, deadletters
+ *     side inputs: warehouse
+ * alerts → signed webhooks [processor; group gridstream-webhooks]
+ *     stress, impedance.flags, dispatch-checks ──▶ deadletters, webhooks, ClickHouse
+ *     side inputs: warehouse
+ * load profiles view (the API's in-memory store) [api; own group load-profiles-view]
+ *     envelopes ──▶ deadletters, API
+ *     side inputs: warehouse
+ * impedance view (the API's in-memory store) [api; own group impedance-view]
+ *     impedance ──▶ deadletters, API
+ *     side inputs: warehouse
+ * ingest [bridge]
+ *     MQTT ──▶ readings, weather, dispatches, deadletters
+ *     side inputs: topology table
+ * parked readings (unknown meters placed since) [bridge]
+ *     ClickHouse ──▶ readings, ClickHouse
+ *     side inputs: topology table, warehouse
+ * DATAFLOW-END
  *
  * Which log, warehouse and broker it runs on is decided by the caller (the edges).
  */
@@ -51,13 +93,6 @@ export interface Edges {
   /** Only the bridge role consumes MQTT. */
   broker: Broker | null;
 }
-
-/**
- * What a process runs: the bridge (MQTT → log), the processor (log → envelopes → warehouse) and the API.
- * On Kafka each can run alone and scale on its own; on the in-process log they run together.
- */
-export type Role = 'bridge' | 'processor' | 'api';
-export const ALL_ROLES: readonly Role[] = ['bridge', 'processor', 'api'];
 
 export interface Pipeline {
   readonly topology: TopologyTable;
@@ -75,109 +110,144 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-export async function startPipeline(
-  edges: Edges,
-  config: GridstreamConfig,
-  metrics: Metrics,
-  roles: readonly Role[] = ALL_ROLES,
-): Promise<Pipeline> {
-  const { log, warehouse, broker } = edges;
-  if (log.kind === 'memory' && roles.length !== ALL_ROLES.length)
-    throw new Error(
-      `the roles run separately only on Kafka (GRIDSTREAM_KAFKA_BROKERS); the in-process log needs all of them in one process`,
-    );
-  await log.ensureTopics(topicSpecs(config.partitions));
+/** A started node: how to stop it, and (for a task in a shared group) its lag. */
+interface Running {
+  stop(): Promise<void>;
+  lag?(): Promise<number>;
+}
 
-  const topology = new TopologyTable(log, { metrics });
-  topology.start();
-  // Nothing reads MQTT or the log before the topology is known: a reading of a known meter must never be
-  // parked as unknown because this process had not read the topology yet.
-  await topology.caughtUp();
-  await publishNewerTopology(edges, topology);
+/** What the nodes are started with, and what the ones started first leave for the later (side inputs). */
+interface Context {
+  edges: Edges;
+  config: GridstreamConfig;
+  metrics: Metrics;
+  topology?: TopologyTable;
+  weather?: WeatherTable;
+  webhooks?: WebhookTask;
+  loadProfiles?: LoadProfileStore;
+  impedance?: ImpedanceStore;
+  ingest?: Awaited<ReturnType<typeof startIngest>>;
+  parked?: ParkedReadings;
+  /** The bridge's producer, shared by ingest and the parked readings. */
+  bridgeProducer?: LogProducer;
+}
 
-  const processing = roles.includes('processor');
-  const sink = processing ? startWarehouseSink({ log, warehouse, metrics }) : null;
-  const revisionHorizonMs = config.revisionHorizonH * 3_600_000;
-  const envelopes = processing
-    ? envelopeStage({
-        partitions: config.partitions,
-        config: { allowedLatenessMs: config.allowedLatenessS * 1000, revisionHorizonMs },
-        metrics,
-        topology,
-        restore: (partition) =>
-          recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
-        loadPatterns: (withMeterShapes) => queryLoadPatterns(warehouse, topology, withMeterShapes),
-      })
-    : null;
-  const impedance = processing
-    ? impedanceStage({
-        partitions: config.partitions,
-        config: {
-          ...DEFAULT_IMPEDANCE_CONFIG,
-          allowedLatenessMs: config.allowedLatenessS * 1000,
-          flags: { ...DEFAULT_IMPEDANCE_CONFIG.flags, absoluteMohm: config.impedanceAlertMohm },
-        },
-        metrics,
-        topology,
-        // The day in progress, so a restarted or rebalanced partition's provisional medians keep its steps.
-        restore: (partition) =>
-          recentReadings(warehouse, topology, partition, config.partitions, 24 * 3_600_000),
-      })
-    : null;
-  const readings =
-    envelopes && impedance
-      ? startReadingsTask({ log, warehouse, metrics, stages: [envelopes.stage, impedance] })
-      : null;
+/** How each node of the dataflow starts (tsc holds this to exactly the nodes of DATAFLOW). */
+const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
+  async topologyTable(ctx) {
+    const topology = new TopologyTable(ctx.edges.log, { metrics: ctx.metrics });
+    topology.start();
+    ctx.topology = topology;
+    // Nothing reads MQTT or the log before the topology is known: a reading of a known meter must never be
+    // parked as unknown because this process had not read the topology yet.
+    await topology.caughtUp();
+    return topology;
+  },
+  async topologyLoads(ctx) {
+    await publishNewerTopology(ctx.edges, need(ctx.topology));
+    return { stop: async () => undefined };
+  },
+  async warehouseSink({ edges, metrics }) {
+    return startWarehouseSink({ log: edges.log, warehouse: edges.warehouse, metrics });
+  },
+  async readings(ctx) {
+    const { edges, config, metrics } = ctx;
+    const { log, warehouse } = edges;
+    const topology = need(ctx.topology);
+    const revisionHorizonMs = config.revisionHorizonH * 3_600_000;
+    const envelopes = envelopeStage({
+      partitions: config.partitions,
+      config: { allowedLatenessMs: config.allowedLatenessS * 1000, revisionHorizonMs },
+      metrics,
+      topology,
+      restore: (partition) =>
+        recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
+      loadPatterns: (withMeterShapes) => queryLoadPatterns(warehouse, topology, withMeterShapes),
+    });
+    const impedance = impedanceStage({
+      partitions: config.partitions,
+      config: {
+        ...DEFAULT_IMPEDANCE_CONFIG,
+        allowedLatenessMs: config.allowedLatenessS * 1000,
+        flags: { ...DEFAULT_IMPEDANCE_CONFIG.flags, absoluteMohm: config.impedanceAlertMohm },
+      },
+      metrics,
+      topology,
+      // The day in progress, so a restarted or rebalanced partition's provisional medians keep its steps.
+      restore: (partition) =>
+        recentReadings(warehouse, topology, partition, config.partitions, 24 * 3_600_000),
+    });
+    const task = startReadingsTask({ log, warehouse, metrics, stages: [envelopes.stage, impedance] });
+    return {
+      lag: () => task.lag(),
+      async stop() {
+        envelopes.close();
+        await task.stop();
+      },
+    };
+  },
+  async weatherTable(ctx) {
+    const weather = new WeatherTable(ctx.edges.log, STRESS_HISTORY_MS, { metrics: ctx.metrics });
+    weather.start(() => queryRecentWeather(ctx.edges.warehouse, STRESS_HISTORY_MS));
+    ctx.weather = weather;
+    return weather;
+  },
   // envelopes + weather + topology → stress rows and operating envelopes (pipelines/stress-stage.ts).
-  const weather = processing ? new WeatherTable(log, STRESS_HISTORY_MS, { metrics }) : null;
-  weather?.start(() => queryRecentWeather(warehouse, STRESS_HISTORY_MS));
-  const stress = weather
-    ? startStressStage({
-        log,
-        partitions: config.partitions,
-        config: DEFAULT_STRESS_CONFIG,
-        metrics,
-        topology,
-        weather,
-        history: (dts) => queryStressHistory(warehouse, dts, STRESS_HISTORY_MS),
-      })
-    : null;
+  async stress(ctx) {
+    return startStressStage({
+      log: ctx.edges.log,
+      partitions: ctx.config.partitions,
+      config: DEFAULT_STRESS_CONFIG,
+      metrics: ctx.metrics,
+      topology: need(ctx.topology),
+      weather: need(ctx.weather),
+      history: (dts) => queryStressHistory(ctx.edges.warehouse, dts, STRESS_HISTORY_MS),
+    });
+  },
   // dispatches + asset placement + envelope in force → dispatch checks (pipelines/dispatch-check-task.ts).
-  const dispatchChecks = processing ? startDispatchCheckTask({ log, warehouse, metrics }) : null;
+  async dispatchChecks({ edges, metrics }) {
+    return startDispatchCheckTask({ log: edges.log, warehouse: edges.warehouse, metrics });
+  },
   // stress rows, impedance flags, dispatch checks → events → signed webhooks (pipelines/webhook-task.ts).
-  const webhooks = processing
-    ? startWebhookTask({
-        log,
-        warehouse,
-        metrics,
-        policy: {
-          maxAttempts: config.webhookMaxAttempts,
-          backoffMs: config.webhookBackoffMs,
-          alerts: {
-            stressProbability: config.stressAlertProbability,
-            rearmProbability: 0.6 * config.stressAlertProbability,
-          },
+  async webhooks(ctx) {
+    const { config } = ctx;
+    ctx.webhooks = startWebhookTask({
+      log: ctx.edges.log,
+      warehouse: ctx.edges.warehouse,
+      metrics: ctx.metrics,
+      policy: {
+        maxAttempts: config.webhookMaxAttempts,
+        backoffMs: config.webhookBackoffMs,
+        alerts: {
+          stressProbability: config.stressAlertProbability,
+          rearmProbability: 0.6 * config.stressAlertProbability,
         },
-      })
-    : null;
+      },
+    });
+    return ctx.webhooks;
+  },
   // envelopes, impedance (+ the warehouse's history) → the API's in-memory stores (pipelines/serving-view.ts).
-  const serving = roles.includes('api') && config.apiMemoryDays > 0;
-  const profileStore = serving ? new LoadProfileStore(config.apiMemoryDays, Date.now()) : null;
-  const impedanceStore = serving ? new ImpedanceStore(config.apiMemoryDays, Date.now()) : null;
-  const profiles =
-    profileStore &&
-    new ServingView(log, warehouse, profileStore, {
+  async loadProfilesView(ctx) {
+    const { edges, config, metrics } = ctx;
+    const store = new LoadProfileStore(config.apiMemoryDays, Date.now());
+    ctx.loadProfiles = store;
+    const view = new ServingView(edges.log, edges.warehouse, store, {
       name: 'load profiles',
       topic: 'envelopes',
       query: 'envelopes_of_range',
       fromRow: envelopeOfRow,
       days: config.apiMemoryDays,
       metrics,
-      onApplied: () => metrics.loadProfileBytes.set(profileStore.bytes()),
+      onApplied: () => metrics.loadProfileBytes.set(store.bytes()),
     });
-  const impedanceRows =
-    impedanceStore &&
-    new ServingView(log, warehouse, impedanceStore, {
+    view.start();
+    return view;
+  },
+  async impedanceView(ctx) {
+    const { edges, config, metrics } = ctx;
+    const store = new ImpedanceStore(config.apiMemoryDays, Date.now());
+    ctx.impedance = store;
+    const view = new ServingView(edges.log, edges.warehouse, store, {
       name: 'impedance',
       topic: 'impedance',
       query: 'impedance_of_range',
@@ -185,46 +255,78 @@ export async function startPipeline(
       days: config.apiMemoryDays,
       metrics,
     });
-  profiles?.start();
-  impedanceRows?.start();
-  let ingest: Awaited<ReturnType<typeof startIngest>> | null = null;
-  let parked: ParkedReadings | null = null;
-  if (roles.includes('bridge')) {
-    if (!broker) throw new Error('the bridge role needs an MQTT broker');
-    const producer = log.producer();
-    ingest = await startIngest({
-      broker,
-      producer,
-      meters: topology.index,
-      metrics,
-      clientId: config.mqttClientId,
+    view.start();
+    return view;
+  },
+  async ingest(ctx) {
+    if (!ctx.edges.broker) throw new Error('the bridge role needs an MQTT broker');
+    ctx.bridgeProducer ??= ctx.edges.log.producer();
+    ctx.ingest = await startIngest({
+      broker: ctx.edges.broker,
+      producer: ctx.bridgeProducer,
+      meters: need(ctx.topology).index,
+      metrics: ctx.metrics,
+      clientId: ctx.config.mqttClientId,
     });
-    // Readings parked for meters the topology did not name go back once a version places them.
-    parked = startParkedReadings({ warehouse, producer, topology, metrics });
-  }
+    return ctx.ingest;
+  },
+  // Readings parked for meters the topology did not name go back once a version places them.
+  async parkedReadings(ctx) {
+    ctx.bridgeProducer ??= ctx.edges.log.producer();
+    ctx.parked = startParkedReadings({
+      warehouse: ctx.edges.warehouse,
+      producer: ctx.bridgeProducer,
+      topology: need(ctx.topology),
+      metrics: ctx.metrics,
+    });
+    return ctx.parked;
+  },
+};
 
-  const lags = async () => ({
-    readings: (await readings?.lag()) ?? 0,
-    stress: (await stress?.lag()) ?? 0,
-    dispatchChecks: (await dispatchChecks?.lag()) ?? 0,
-    webhooks: (await webhooks?.lag()) ?? 0,
-    sink: (await sink?.lag()) ?? 0,
-  });
+/** A side input a node needs: dataflow.test.ts checks its provider starts first in every process that runs it. */
+function need<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('a side input was not started before the node that reads it');
+  return value;
+}
+
+export async function startPipeline(
+  edges: Edges,
+  config: GridstreamConfig,
+  metrics: Metrics,
+  roles: readonly Role[] = ALL_ROLES,
+): Promise<Pipeline> {
+  const { warehouse } = edges;
+  if (edges.log.kind === 'memory' && roles.length !== ALL_ROLES.length)
+    throw new Error(
+      `the roles run separately only on Kafka (GRIDSTREAM_KAFKA_BROKERS); the in-process log needs all of them in one process`,
+    );
+  await edges.log.ensureTopics(topicSpecs(config.partitions));
+  const log = declaredLog(edges.log);
+  const ctx: Context = { edges: { ...edges, log }, config, metrics };
+
+  const running = new Map<NodeId, Running>();
+  for (const node of DATAFLOW) if (runs(node, roles, config)) running.set(node.id, await START[node.id](ctx));
+  const topology = need(ctx.topology);
+
+  const groups = sharedGroups();
+  const lags = async () => {
+    const out: Record<string, number> = {};
+    for (const { id, group } of groups) out[group] = (await running.get(id)?.lag?.()) ?? 0;
+    return out;
+  };
   const lagTimer = setInterval(() => {
     void lags().then((l) => {
-      metrics.consumerLag.set({ group: READINGS_GROUP }, l.readings);
-      metrics.consumerLag.set({ group: 'gridstream-stress' }, l.stress);
-      metrics.consumerLag.set({ group: DISPATCH_CHECKS_GROUP }, l.dispatchChecks);
-      metrics.consumerLag.set({ group: WEBHOOKS_GROUP }, l.webhooks);
-      metrics.consumerLag.set({ group: 'gridstream-warehouse-sink' }, l.sink);
+      for (const [group, lag] of Object.entries(l)) metrics.consumerLag.set({ group }, lag);
     });
   }, 1000);
   lagTimer.unref();
 
   return {
     topology,
-    webhooks,
-    inMemory: profileStore && impedanceStore && { loadProfiles: profileStore, impedance: impedanceStore },
+    webhooks: ctx.webhooks ?? null,
+    inMemory:
+      (ctx.loadProfiles && ctx.impedance && { loadProfiles: ctx.loadProfiles, impedance: ctx.impedance }) ??
+      null,
     async loadTopology(file, source) {
       const problems = unknownTransformerProblems(file, new Set(topology.index.transformers.keys()));
       if (problems.length) throw new TopologyError(problems);
@@ -236,7 +338,7 @@ export async function startPipeline(
       await waitForTopologyInWarehouse(warehouse, version);
       return version;
     },
-    releaseParked: () => parked?.sweep() ?? Promise.resolve(0),
+    releaseParked: () => ctx.parked?.sweep() ?? Promise.resolve(0),
     async settle(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       // Two quiet rounds in a row: the punctuation that emits envelopes runs once a second.
@@ -247,34 +349,14 @@ export async function startPipeline(
           throw new Error(`pipeline did not settle within ${timeoutMs} ms (${JSON.stringify(await lags())})`);
         await new Promise((resolve) => setTimeout(resolve, 600));
         const l = await lags();
-        const now = ingest?.handled() ?? 0;
-        quiet =
-          l.readings === 0 &&
-          l.stress === 0 &&
-          l.dispatchChecks === 0 &&
-          l.webhooks === 0 &&
-          l.sink === 0 &&
-          now === handled
-            ? quiet + 1
-            : 0;
+        const now = ctx.ingest?.handled() ?? 0;
+        quiet = Object.values(l).every((lag) => lag === 0) && now === handled ? quiet + 1 : 0;
         handled = now;
       }
     },
     async stop() {
       clearInterval(lagTimer);
-      await ingest?.stop();
-      await parked?.stop();
-      envelopes?.close();
-      // The readings task first: the envelopes it flushes on stopping still reach the stress stage.
-      await readings?.stop();
-      await stress?.stop();
-      await weather?.stop();
-      await dispatchChecks?.stop();
-      await webhooks?.stop();
-      await profiles?.stop();
-      await impedanceRows?.stop();
-      await sink?.stop();
-      await topology.stop();
+      for (const id of STOP_ORDER) await running.get(id)?.stop();
     },
   };
 }

@@ -9,10 +9,8 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { MeterReading } from '../schemas/types.gen.js';
 import type { Stage } from './keyed-stage.js';
 import { startStageTask, type StageTask } from './stage-task.js';
-import { TOPICS } from './topics.js';
+import { GROUPS, TOPICS } from './topics.js';
 import { undecodableRow, warehouseWriter } from './warehouse-sink.js';
-
-export const READINGS_GROUP = 'gridstream-readings';
 
 /**
  * The readings topic, read once: one consumer group whose members decode each record once and feed its readings to
@@ -36,7 +34,7 @@ export function startReadingsTask(options: {
   const out = new RowBinaryBuffer();
   return startStageTask<MeterReading>({
     log: options.log,
-    group: READINGS_GROUP,
+    group: GROUPS.readings,
     inputTopic: TOPICS.readings.name,
     decode: (record) => {
       try {
@@ -92,7 +90,7 @@ export function startReadingsTask(options: {
       written: () => writer.written(),
       close: () => writer.close(),
     },
-    onAssignment: (partitions) => metrics.assignedPartitions.set({ group: READINGS_GROUP }, partitions),
+    onAssignment: (partitions) => metrics.assignedPartitions.set({ group: GROUPS.readings }, partitions),
     metrics,
     // Records, not readings: an upload of a quarter hour of one-minute readings is one record of fifteen.
     maxBatch: 2_000,

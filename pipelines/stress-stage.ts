@@ -16,7 +16,7 @@ import type { DtEnvelope, WeatherObservation } from '../schemas/types.gen.js';
 import { startProcessorTask, type ProcessorTask } from './processor-task.js';
 import type { StressHistory } from './stress-restore.js';
 import type { TopologyTable } from './topology-table.js';
-import { TOPICS } from './topics.js';
+import { GROUPS, TOPICS } from './topics.js';
 import type { WeatherTable } from './weather-table.js';
 
 /**
@@ -71,7 +71,7 @@ export function startStressStage(options: {
 
   const task = startProcessorTask<StressState, StressInput, StressOutput>({
     log: options.log,
-    group: 'gridstream-stress',
+    group: GROUPS.stress,
     inputTopic: TOPICS.envelopes.name,
     partitions,
     processor: {
@@ -144,7 +144,7 @@ export function startStressStage(options: {
         restoring.delete(partition);
       }
     },
-    onAssignment: (owned) => metrics.assignedPartitions.set({ group: 'gridstream-stress' }, owned),
+    onAssignment: (owned) => metrics.assignedPartitions.set({ group: GROUPS.stress }, owned),
     metrics,
     // A DT's final envelope costs a 96-slot forecast (~1 ms): at a slot close every DT's arrives at once, and
     // in batches of a hundred the event loop stays free for the readings and the warehouse sink in between

@@ -29,6 +29,22 @@ export const TOPICS = {
 export type TopicId = keyof typeof TOPICS;
 
 /**
+ * The consumer groups whose members share a topic's partitions (one per role's task, across instances), and
+ * whose committed offsets are the task's progress: renaming one starts that task over from the retained log.
+ * Tables every instance keeps whole read in a group of their own instead (ownGroup, io/log/log.ts). Which
+ * task reads what in which group: pipelines/dataflow.ts.
+ */
+export const GROUPS = {
+  readings: 'gridstream-readings',
+  stress: 'gridstream-stress',
+  dispatchChecks: 'gridstream-dispatch-checks',
+  webhooks: 'gridstream-webhooks',
+  warehouseSink: 'gridstream-warehouse-sink',
+} as const satisfies Record<string, string>;
+
+export type GroupId = keyof typeof GROUPS;
+
+/**
  * Keyed topics keep a week: well beyond the revision horizon a processor replays to rebuild a partition, and
  * long enough to ride out a warehouse outage. Topology topics are compacted (the latest row of each key).
  */
