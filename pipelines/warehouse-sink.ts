@@ -27,7 +27,9 @@ import {
 } from '../io/warehouse/rows.js';
 import { TABLES } from '../io/warehouse/tables.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
-import { TOPICS } from './topics.js';
+import { supervise } from './runtime/fatal.js';
+import { retry } from './runtime/retry.js';
+import { GROUPS, TOPICS } from './topics.js';
 
 /**
  * Which table each log topic lands in, and how a record becomes a row (or, for a topic of batches, rows). The
@@ -139,7 +141,7 @@ export function startWarehouseSink(options: {
   const writer = warehouseWriter(options.warehouse, metrics, { maxDelayMs: 200 });
   // ClickHouse wants few large inserts: once a poll has records it waits up to 200 ms for a fuller batch.
   const consumer = options.log.consumer({
-    group: 'gridstream-warehouse-sink',
+    group: GROUPS.warehouseSink,
     topics: Object.keys(ROUTES),
     fromBeginning: true,
     lingerMs: 200,
@@ -200,9 +202,14 @@ export function startWarehouseSink(options: {
     for (const [table, rows] of byTable) await writer.add(table, rows);
   };
 
+  const whileRunning = { stopping: () => stopping };
   const loop = async () => {
     for (;;) {
-      const records = await consumer.poll(20_000, 100);
+      const records = await retry(
+        'warehouse sink: reading the log',
+        () => consumer.poll(20_000, 100),
+        whileRunning,
+      );
       if (records.length === 0) {
         if (stopping) break;
         continue;
@@ -212,11 +219,15 @@ export function startWarehouseSink(options: {
       // Commits run in poll order: each waits for the flush covering its records and for the commit before it.
       const previous = inFlight.at(-1) ?? Promise.resolve();
       const committed = Promise.all([writer.flush(), previous]).then(async () => {
-        await consumer.commit(records);
+        await retry('warehouse sink: committing', () => consumer.commit(records), whileRunning);
         pendingRecords -= records.length;
       });
       inFlight.push(committed);
-      void committed.finally(() => inFlight.splice(inFlight.indexOf(committed), 1));
+      // A failed commit is the loop's failure (awaited below or at the end); this branch only tidies up.
+      committed.then(
+        () => inFlight.splice(inFlight.indexOf(committed), 1),
+        () => undefined,
+      );
       if (inFlight.length >= (options.maxInFlight ?? 4)) await inFlight[0];
       metrics.queueDepth.set({ queue: 'warehouse_sink_uncommitted' }, pendingRecords);
       const buffered = Object.values(writer.bufferedRows()).reduce((a, b) => a + b, 0);
@@ -224,15 +235,16 @@ export function startWarehouseSink(options: {
     }
     await Promise.all(inFlight);
   };
-  const running = loop();
+  const running = supervise(GROUPS.warehouseSink, loop(), () => stopping);
 
   return {
     lag: async () => (await consumer.lag()) + pendingRecords,
     async stop() {
       stopping = true;
-      await running;
+      const failure = await running;
       await writer.close();
       await consumer.close();
+      if (failure) throw failure;
     },
   };
 }
