@@ -5,12 +5,10 @@ import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { checkDispatch, deliverySlot, type EnvelopeInForce } from '../processors/dispatch-check.js';
 import type { DispatchCommand } from '../schemas/types.gen.js';
-import { TOPICS } from './topics.js';
+import { GROUPS, TOPICS } from './topics.js';
 import { supervise } from './runtime/fatal.js';
 import { messageOf, PoisonRecords } from './runtime/poison.js';
 import { retry } from './runtime/retry.js';
-
-export const DISPATCH_CHECKS_GROUP = 'gridstream-dispatch-checks';
 
 export interface DispatchCheckTask {
   lag(): Promise<number>;
@@ -31,7 +29,7 @@ export function startDispatchCheckTask(options: {
 }): DispatchCheckTask {
   const { log, warehouse, metrics } = options;
   const consumer = log.consumer({
-    group: DISPATCH_CHECKS_GROUP,
+    group: GROUPS.dispatchChecks,
     topics: [TOPICS.dispatches.name],
     fromBeginning: true,
   });
@@ -117,7 +115,7 @@ export function startDispatchCheckTask(options: {
       pending -= records.length;
     }
   };
-  const running = supervise(DISPATCH_CHECKS_GROUP, loop(), () => stopping);
+  const running = supervise(GROUPS.dispatchChecks, loop(), () => stopping);
 
   return {
     lag: async () => (await consumer.lag()) + pending,

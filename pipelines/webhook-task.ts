@@ -22,12 +22,10 @@ import {
   type AlertEvent,
   type AlertInput,
 } from '../processors/alerts.js';
-import { TOPICS } from './topics.js';
+import { GROUPS, TOPICS } from './topics.js';
 import { supervise } from './runtime/fatal.js';
 import { messageOf, PoisonRecords } from './runtime/poison.js';
 import { retry } from './runtime/retry.js';
-
-export const WEBHOOKS_GROUP = 'gridstream-webhooks';
 
 export interface WebhookPolicy {
   /** Attempts per event and subscription, the first included. */
@@ -84,7 +82,7 @@ export function startWebhookTask(options: {
 }): WebhookTask {
   const { log, warehouse, metrics, policy } = options;
   const consumer = log.consumer({
-    group: WEBHOOKS_GROUP,
+    group: GROUPS.webhooks,
     topics: [TOPICS.stress.name, TOPICS.impedanceFlags.name, TOPICS.dispatchChecks.name],
     fromBeginning: true,
     // The alert state of the DTs of partitions this instance did not hold is another's (or stale): start
@@ -379,7 +377,7 @@ export function startWebhookTask(options: {
       pending -= records.length;
     }
   };
-  const running = supervise(WEBHOOKS_GROUP, loop(), () => stopping);
+  const running = supervise(GROUPS.webhooks, loop(), () => stopping);
 
   return {
     lag: async () => (await consumer.lag()) + pending + active,

@@ -10,9 +10,7 @@ import {
   STOP_ORDER,
   type DataflowNode,
 } from '../../pipelines/dataflow.js';
-import { DISPATCH_CHECKS_GROUP } from '../../pipelines/dispatch-check-task.js';
 import { GROUPS, TOPICS, type TopicId } from '../../pipelines/topics.js';
-import { WEBHOOKS_GROUP } from '../../pipelines/webhook-task.js';
 
 const nodes: readonly DataflowNode[] = DATAFLOW;
 const readers = (topic: TopicId) => nodes.filter((n) => n.inputs.includes(topic));
@@ -49,9 +47,6 @@ describe('the dataflow (pipelines/dataflow.ts)', () => {
     expect(new Set(Object.values(GROUPS)).size).toBe(Object.keys(GROUPS).length);
     const own = nodes.flatMap((n) => (n.group && 'own' in n.group ? [n.group.own] : []));
     expect(new Set(own).size).toBe(own.length);
-    // Tasks that still name their group themselves name the catalogue's.
-    expect(DISPATCH_CHECKS_GROUP).toBe(GROUPS.dispatchChecks);
-    expect(WEBHOOKS_GROUP).toBe(GROUPS.webhooks);
     // A node reads topics if and only if it has a consumer group.
     for (const node of nodes) expect(node.group === null, node.id).toBe(node.inputs.length === 0);
     expect(new Set(nodes.map((n) => n.id)).size).toBe(nodes.length);
