@@ -337,18 +337,12 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
     await until(() => changes.some((dts) => dts.has('dt-2')), 'the listener to hear of dt-2');
     await table.stop();
 
-    const dead = await readTopic(log, TOPICS.deadLetters.name, 1);
-    expect(dead).toHaveLength(1);
-    const letter = decode('DeadLetter', dead[0]!.value);
-    expect(letter).toMatchObject({
-      reason_code: 'processing_error',
+    await expectOneDeadLetter(log, corrupt, /^topology table: /, {
       source_topic: TOPICS.topologyMeters.name,
       key: 'm-corrupt',
       source_partition: 0,
       source_offset: 0,
     });
-    expect(letter.reason).toMatch(/^topology table: /);
-    expect(letter.raw.equals(corrupt)).toBe(true);
     expect(counted).toEqual(['processing_error']);
   });
 
@@ -407,17 +401,11 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
     expect(heard).toEqual([T, T + 60_000, T + 120_000]);
     await table.stop();
 
-    const dead = await readTopic(log, TOPICS.deadLetters.name, 1);
-    expect(dead).toHaveLength(1);
-    const letter = decode('DeadLetter', dead[0]!.value);
-    expect(letter).toMatchObject({
-      reason_code: 'processing_error',
+    await expectOneDeadLetter(log, corrupt, /^weather table: /, {
       source_topic: TOPICS.weather.name,
       key: 'ws-1',
       source_offset: 1,
     });
-    expect(letter.reason).toMatch(/^weather table: /);
-    expect(letter.raw.equals(corrupt)).toBe(true);
     expect(counted).toEqual(['processing_error']);
   });
 
@@ -459,17 +447,26 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
     expect(applied.map((e) => e.version)).toEqual([sampleEnvelope.version, sampleEnvelope.version + 1]);
     await view.stop();
 
-    const dead = await readTopic(log, TOPICS.deadLetters.name, 1);
-    expect(dead).toHaveLength(1);
-    const letter = decode('DeadLetter', dead[0]!.value);
-    expect(letter).toMatchObject({
-      reason_code: 'processing_error',
+    await expectOneDeadLetter(log, corrupt, /^load profiles view: /, {
       source_topic: TOPICS.envelopes.name,
       key: 'dt-7',
       source_offset: 1,
     });
-    expect(letter.reason).toMatch(/^load profiles view: /);
-    expect(letter.raw.equals(corrupt)).toBe(true);
     expect(counted).toEqual(['processing_error']);
   });
 });
+
+/** The one dead letter on the log: a processing_error with the record's bytes, the reason and the fields given. */
+async function expectOneDeadLetter(
+  log: MemoryLog,
+  raw: Buffer,
+  reason: RegExp,
+  fields: Record<string, unknown>,
+) {
+  const dead = await readTopic(log, TOPICS.deadLetters.name, 1);
+  expect(dead).toHaveLength(1);
+  const letter = decode('DeadLetter', dead[0]!.value);
+  expect(letter).toMatchObject({ reason_code: 'processing_error', ...fields });
+  expect(letter.reason).toMatch(reason);
+  expect(letter.raw.equals(raw)).toBe(true);
+}

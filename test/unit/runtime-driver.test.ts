@@ -10,6 +10,7 @@ import type { TopologyTable } from '../../pipelines/topology-table.js';
 import { TOPICS } from '../../pipelines/topics.js';
 import type { DtEnvelope, MeterReading } from '../../schemas/types.gen.js';
 import { TestDriver, type DriverTaskOptions } from '../support/driver.js';
+import { transformer } from '../support/topology.js';
 
 const IN = 'counts.in';
 const OUT = 'counts.out';
@@ -233,23 +234,7 @@ describe('stage tasks on the test driver (test/support/driver.ts)', () => {
     const [even, odd] = [0, 1].map((p) => dts.find((dt) => partitionFor(dt, 2) === p)!);
     const topology = new TopologyIndex();
     topology.apply(
-      [even!, odd!].map((dt_id) => ({
-        dt_id,
-        feeder_id: 'f1',
-        rated_kva: 250,
-        cooling_class: 'ONAN',
-        latitude: 12.97,
-        longitude: 77.59,
-        weather_station_id: null,
-        nominal_voltage_v: 230,
-        top_oil_rise_k: null,
-        hot_spot_gradient_k: null,
-        loss_ratio: null,
-        tau_oil_min: null,
-        tau_winding_min: null,
-        tenant: 'default',
-        topology_version: 1,
-      })),
+      [even!, odd!].map((dt_id) => ({ ...transformer(dt_id), topology_version: 1 })),
       [],
     );
     const table = { index: topology, onChange: () => undefined } as unknown as TopologyTable;
