@@ -44,6 +44,7 @@ import { startGridstream, type Gridstream } from '../app/gridstream.js';
 import { loadConfig } from '../core/config.js';
 import { PROCESSOR_HEAP_GROWTH_PCT } from '../core/heap.js';
 import { packageRoot } from '../core/paths.js';
+import { ownGroup } from '../io/log/log.js';
 import { parseDateTime64 } from '../io/warehouse/rows.js';
 import { TOPICS } from '../pipelines/topics.js';
 import { simulateTopology } from '../simulator/command.js';
@@ -176,9 +177,11 @@ async function untilTopologyRead(brokers: string, groups: number): Promise<void>
     for (const topic of topics)
       for (const p of await admin.fetchTopicOffsets(topic))
         ends.set(`${topic}:${p.partition}`, Number(p.high));
+    // The topology table's group in every process (io/log/log.ts ownGroup: name, pid, random).
+    const ownGroupPrefix = ownGroup('topology-table').replace(/-\d+-[0-9a-f]+$/, '-');
     const deadline = Date.now() + 120_000;
     for (;;) {
-      const listed = (await admin.listGroups()).groups.filter((g) => g.groupId.startsWith('topology-table-'));
+      const listed = (await admin.listGroups()).groups.filter((g) => g.groupId.startsWith(ownGroupPrefix));
       let caughtUp = 0;
       for (const group of listed) {
         const offsets = await admin.fetchOffsets({ groupId: group.groupId, topics });

@@ -6,13 +6,12 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openWarehouse } from '../../io/warehouse/open.js';
-import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import { TABLES } from '../../io/warehouse/tables.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { saveSubscription } from '../../io/webhooks/store.js';
 import { telemetryTopic } from '../../simulator/model.js';
 import { startClickHouseServer, type ClickHouseServer } from '../support/clickhouse-server.js';
-import { Fleet } from '../support/fleet.js';
+import { Fleet, type StoredSlot } from '../support/fleet.js';
 import { TEST_API_KEY } from '../support/gridstream.js';
 import { startKafka } from '../support/kafka.js';
 import { startMosquitto, type TestMosquitto } from '../support/mosquitto.js';
@@ -310,7 +309,7 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
     let last = '';
     for (;;) {
       const [stored] = await warehouse.query<{ n: string }>('SELECT count() AS n FROM readings FINAL');
-      const rows = await envelopes(warehouse, fleet);
+      const rows = await fleet.storedSlots(warehouse);
       const inSlots = rows.reduce((sum, r) => sum + Number(r.readings), 0);
       last = `readings ${stored!.n}/${fleet.readings}, slots ${rows.length}/${truth.size}, in slots ${inSlots}`;
       if (Number(stored!.n) === fleet.readings && rows.length === truth.size && inSlots === fleet.readings)
@@ -320,40 +319,10 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
     }
   }
 
-  /** The newest version of every slot of every DT, through the application's own (version-gated) query. */
-  async function envelopes(warehouse: Warehouse, fleet: Fleet) {
-    const rows: Array<{
-      dt_id: string;
-      slot_start_ms: string;
-      import_kwh: number;
-      export_kwh: number;
-      readings: number;
-    }> = [];
-    for (const t of fleet.sim.topology.transformers) {
-      rows.push(
-        ...(await warehouse.query<(typeof rows)[number]>(sqlQuery('envelopes_for_dt'), {
-          dt_id: t.dt_id,
-          from_ms: START - 86_400_000,
-          to_ms: START + 2 * 86_400_000,
-        })),
-      );
-    }
-    return rows;
-  }
-
-  /**
-   * Each slot's energy equals the ground truth within 1e-9 relative (one reading is 0.2 to 0.3% of a slot):
-   * nothing lost, nothing counted twice.
-   */
-  function expectTruth(rows: Awaited<ReturnType<typeof envelopes>>, fleet: Fleet) {
-    const truth = fleet.finish();
-    const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.abs(b) + 1e-12;
-    const off = rows.filter((r) => {
-      const t = truth.get(`${r.dt_id}|${Number(r.slot_start_ms)}`);
-      return !t || !close(r.import_kwh, t.import_kwh) || !close(r.export_kwh, t.export_kwh);
-    });
-    expect(off).toEqual([]);
-    expect(rows).toHaveLength(truth.size);
+  /** Each slot's energy equals the ground truth: nothing lost, nothing counted twice. */
+  function expectTruth(rows: StoredSlot[], fleet: Fleet) {
+    expect(fleet.slotsOffTruth(rows)).toEqual([]);
+    expect(rows).toHaveLength(fleet.finish().size);
   }
 
   /** The scenario's outputs equal the uninterrupted run's, table by table and row by row. */

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openWarehouse } from '../../io/warehouse/open.js';
-import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { SimMessage } from '../../simulator/model.js';
 import { Fleet } from '../support/fleet.js';
 import { TEST_API_KEY } from '../support/gridstream.js';
@@ -159,27 +158,8 @@ describe('embedded mode under kill -9', () => {
       const [stored] = await warehouse.query<{ n: string }>('SELECT count() AS n FROM readings FINAL');
       expect(Number(stored!.n)).toBe(total);
       const truth = fleet.finish();
-      const rows: Array<{
-        dt_id: string;
-        slot_start_ms: string;
-        import_kwh: number;
-        export_kwh: number;
-        readings: number;
-      }> = [];
-      for (const t of fleet.sim.topology.transformers)
-        rows.push(
-          ...(await warehouse.query<(typeof rows)[number]>(sqlQuery('envelopes_for_dt'), {
-            dt_id: t.dt_id,
-            from_ms: START - 86_400_000,
-            to_ms: START + 2 * 86_400_000,
-          })),
-        );
-      const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.abs(b) + 1e-12;
-      const off = rows.filter((r) => {
-        const t = truth.get(`${r.dt_id}|${Number(r.slot_start_ms)}`);
-        return !t || !close(r.import_kwh, t.import_kwh) || !close(r.export_kwh, t.export_kwh);
-      });
-      expect(off).toEqual([]);
+      const rows = await fleet.storedSlots(warehouse);
+      expect(fleet.slotsOffTruth(rows)).toEqual([]);
       expect(rows).toHaveLength(truth.size);
       expect(rows.reduce((sum, r) => sum + Number(r.readings), 0)).toBe(total);
     } finally {

@@ -2,7 +2,18 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { GroundTruth, type DtSlotTruth } from '../../simulator/ground-truth.js';
 import { createSimulation, type Simulation, type SimMessage } from '../../simulator/model.js';
 import { planSimulation } from '../../simulator/command.js';
+import { sqlQuery } from '../../io/warehouse/sql-files.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import type { TestMosquitto } from './mosquitto.js';
+
+/** A stored envelope slot, as the application's own (version-gated) query returns it. */
+export interface StoredSlot {
+  dt_id: string;
+  slot_start_ms: string;
+  import_kwh: number;
+  export_kwh: number;
+  readings: number;
+}
 
 /**
  * A simulated feeder whose meters publish like a real fleet: each meter (and weather station) over its own
@@ -17,7 +28,12 @@ export class Fleet {
   private readonly messages: Generator<SimMessage>;
   private finished = false;
 
+  private readonly start: number;
+  private readonly end: number;
+
   constructor(options: { seed: number; transformers: number; meters: number; start: number; end: number }) {
+    this.start = options.start;
+    this.end = options.end;
     this.sim = createSimulation(
       planSimulation({ mqttUrl: 'mqtt://unused', ...options, silentShare: 0, now: options.end }),
     );
@@ -84,6 +100,33 @@ export class Fleet {
       if (taken.length >= count) break;
     }
     return taken;
+  }
+
+  /** The newest version of every slot of the fleet's DTs in the warehouse. */
+  async storedSlots(warehouse: Warehouse): Promise<StoredSlot[]> {
+    const rows: StoredSlot[] = [];
+    for (const t of this.sim.topology.transformers)
+      rows.push(
+        ...(await warehouse.query<StoredSlot>(sqlQuery('envelopes_for_dt'), {
+          dt_id: t.dt_id,
+          from_ms: this.start - 86_400_000,
+          to_ms: this.end + 86_400_000,
+        })),
+      );
+    return rows;
+  }
+
+  /**
+   * The stored slots whose energy is not the ground truth's within 1e-9 relative (one reading is 0.2 to 0.3%
+   * of a slot), or that the truth has no slot for: empty when nothing was lost or counted twice.
+   */
+  slotsOffTruth(rows: readonly StoredSlot[]): StoredSlot[] {
+    const truth = this.finish();
+    const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.abs(b) + 1e-12;
+    return rows.filter((r) => {
+      const t = truth.get(`${r.dt_id}|${Number(r.slot_start_ms)}`);
+      return !t || !close(r.import_kwh, t.import_kwh) || !close(r.export_kwh, t.export_kwh);
+    });
   }
 
   /** The truth of every slot, once everything is published. */
