@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { rememberEncodedRecords } from '../core/codec.js';
 import type { GridstreamConfig } from '../core/config.js';
+import { MQTT_SUBSCRIPTIONS } from '../ingest/topics.js';
 import { externalBroker, startEmbeddedBroker } from '../io/broker/broker.js';
 import { KafkaLog } from '../io/log/kafka-log.js';
 import type { Log } from '../io/log/log.js';
@@ -8,6 +9,7 @@ import { MemoryLog } from '../io/log/memory-log.js';
 import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
 import { ALL_ROLES, type Edges, type Role } from '../pipelines/gridstream.js';
+import { GROUPS } from '../pipelines/topics.js';
 
 export interface EdgeOptions {
   /** The in-process log without its files: for `npm run bench:embedded` to measure what durability costs. */
@@ -26,7 +28,10 @@ export async function openEdges(
     // The in-process log keeps its records under the data directory, so a crash loses nothing acknowledged.
     const log: Log = config.kafkaBrokers
       ? new KafkaLog({ brokers: config.kafkaBrokers, maxPollIntervalMs: config.kafkaMaxPollIntervalMs })
-      : new MemoryLog({ dir: options.logInMemoryOnly ? undefined : join(config.dataDir, 'log') });
+      : new MemoryLog({
+          dir: options.logInMemoryOnly ? undefined : join(config.dataDir, 'log'),
+          groups: Object.values(GROUPS),
+        });
     // Only the in-process log hands a record's own buffer to its consumers, which then skip decoding it.
     rememberEncodedRecords(log.kind === 'memory');
     // Only the bridge consumes MQTT; a process without it starts no embedded broker.
@@ -34,7 +39,7 @@ export async function openEdges(
       ? null
       : config.mqttUrl
         ? externalBroker(config.mqttUrl)
-        : await startEmbeddedBroker(config.mqttPort);
+        : await startEmbeddedBroker(config.mqttPort, undefined, MQTT_SUBSCRIPTIONS);
     return {
       log,
       warehouse,

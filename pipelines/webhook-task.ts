@@ -21,6 +21,7 @@ import {
   type AlertConfig,
   type AlertEvent,
   type AlertInput,
+  type DtAlertState,
 } from '../processors/alerts.js';
 import { GROUPS, TOPICS } from './topics.js';
 import { supervise } from './runtime/fatal.js';
@@ -332,13 +333,23 @@ export function startWebhookTask(options: {
   const poison = new PoisonRecords({ producer: log.producer(), stopping: () => stopping, metrics });
   /**
    * The batch's events; an input the alert rules throw on would throw on every retry, so the batch is taken
-   * again one input at a time and that input dead-lettered (events made twice this way have the same id, and
-   * the delivery log keeps one).
+   * again one input at a time, from the alert state it started from, and that input dead-lettered.
    */
   const eventsOrPoison = (records: LogRecord[], inputs: Array<AlertInput | null>) => {
+    // The rules update a DT's entry in place: the entries the batch may touch, as they were.
+    const before = new Map<string, DtAlertState | undefined>();
+    for (const input of inputs)
+      if (input?.type === 'stress' && !before.has(input.row.dt_id)) {
+        const entry = alerts.dts.get(input.row.dt_id);
+        before.set(input.row.dt_id, entry && { ...entry });
+      }
     try {
       return { events: eventsOf(inputs), dead: [] };
     } catch {
+      for (const [dt, entry] of before) {
+        if (entry) alerts.dts.set(dt, entry);
+        else alerts.dts.delete(dt);
+      }
       const events: AlertEvent[] = [];
       const dead: Promise<void>[] = [];
       inputs.forEach((input, k) => {

@@ -53,7 +53,7 @@ export type AlertInput =
   | { type: 'impedance-flag'; flag: ImpedanceFlag }
   | { type: 'dispatch-check'; check: DispatchCheck };
 
-interface DtAlertState {
+export interface DtAlertState {
   /** The newest slot judged. */
   lastSlot: number;
   thermal: boolean;

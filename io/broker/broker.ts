@@ -9,8 +9,10 @@ import { handleWithOrderedAcks } from './ordered-acks.js';
  * - Embedded (aedes, in this process): messages are handed over in-process through aedes'
  *   `authorizePublish` hook, the last step before aedes writes a QoS 1 PUBACK (its `published` hook runs only
  *   after it), so a PUBACK leaves only once the handler has finished; a handler that fails closes the
- *   publisher's connection unacknowledged, and it sends the message again. aedes takes a publisher's next
- *   packets only after its current ones: backpressure reaches the meters' TCP connections.
+ *   publisher's connection unacknowledged, and it sends the message again; so does a publish that arrives
+ *   while nothing consumes (before ingest starts, after it stops). aedes reads a publisher's next socket chunk
+ *   only once the packets of the current one are handled (those are handled concurrently, so their PUBACKs
+ *   follow completion, not arrival): backpressure reaches the meters' TCP connections.
  * - External (Mosquitto or any MQTT 3.1.1/5 broker): a QoS 1 subscription on a persistent session; each
  *   PUBACK is sent only once the handler has finished (see ordered-acks.ts), so the broker redelivers what
  *   was not handled, while many messages are handled concurrently.
@@ -20,7 +22,7 @@ export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
 export interface Broker {
   readonly url: string;
   readonly embedded: boolean;
-  /** Delivers every message published on `topics` (MQTT filters) to `handler`, one at a time per publisher. */
+  /** Delivers every message published on `topics` (MQTT filters) to `handler`; acknowledged once it has finished. */
   consume(
     topics: string[],
     handler: MessageHandler,
@@ -105,8 +107,16 @@ async function consumeWithClient(
   return { stop: () => client.endAsync() };
 }
 
-/** Starts aedes on `port` (0 = a free port) on `host`. */
-export async function startEmbeddedBroker(port: number, host = '0.0.0.0'): Promise<Broker> {
+/**
+ * Starts aedes on `port` (0 = a free port) on `host`. A publish on one of `consumedTopics` (MQTT filters) is
+ * refused, not acknowledged, while no handler consumes it (before ingest starts, after it stops):
+ * acknowledged, it would be dropped. Other topics are a plain broker's.
+ */
+export async function startEmbeddedBroker(
+  port: number,
+  host = '0.0.0.0',
+  consumedTopics: readonly string[] = [],
+): Promise<Broker> {
   const handlers: Array<{ match: (topic: string) => boolean; handler: MessageHandler }> = [];
   const aedes = await Aedes.createBroker({
     concurrency: 1000,
@@ -116,7 +126,11 @@ export async function startEmbeddedBroker(port: number, host = '0.0.0.0'): Promi
       // aedes' own rule, which this hook replaces: clients do not publish to its $SYS topics.
       if (packet.topic.startsWith('$SYS')) return done(new Error('$SYS topic is reserved'));
       const matching = handlers.filter((h) => h.match(packet.topic));
-      if (matching.length === 0) return done(null);
+      if (matching.length === 0) {
+        if (consumedTopics.some((filter) => matchesFilter(filter, packet.topic)))
+          return done(new Error(`nothing consumes ${packet.topic} yet: not acknowledged`));
+        return done(null);
+      }
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
       Promise.all(matching.map((h) => h.handler(packet.topic, payload))).then(
         () => done(null),

@@ -81,6 +81,8 @@ export class Journal {
   private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private offsetsTimer: NodeJS.Timeout | null = null;
   private groups: Record<string, StoredGroup> = {};
+  /** Set once a write or sync failed: nothing is appended after a record that may not be on disk. */
+  private failed: Error | null = null;
   private readonly segmentBytes: number;
   private readonly offsetsEveryMs: number;
 
@@ -95,7 +97,12 @@ export class Journal {
     mkdirSync(dir, { recursive: true });
     const groupsFile = join(dir, 'groups.json');
     if (existsSync(groupsFile))
-      this.groups = JSON.parse(readFileSync(groupsFile, 'utf8')) as typeof this.groups;
+      try {
+        this.groups = JSON.parse(readFileSync(groupsFile, 'utf8')) as typeof this.groups;
+      } catch (error) {
+        // Safe to do without: every group then reads what the log holds again (at least once, not lost).
+        console.error(`${groupsFile}: ${(error as Error).message}: starting without the groups' offsets`);
+      }
   }
 
   /** The committed offsets found at start, by group. */
@@ -179,6 +186,7 @@ export class Journal {
 
   /** Queues a record for the next flush; `offset` must be the partition's next. */
   append(topic: string, partition: number, offset: number, record: JournalRecord): void {
+    if (this.failed) throw this.failed;
     const file = this.partitions.get(tpId(topic, partition));
     if (!file) throw new Error(`journal: ${topic}[${partition}] was not loaded`);
     if (offset !== file.next)
@@ -198,6 +206,7 @@ export class Journal {
 
   /** Resolves once everything appended so far is on disk (rejects if writing it failed). */
   sync(): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
     if (this.dirty.size === 0 && !this.flushing) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
@@ -222,12 +231,18 @@ export class Journal {
     if (this.offsetsTimer) return;
     this.offsetsTimer = setTimeout(() => {
       this.offsetsTimer = null;
-      this.writeGroups();
+      try {
+        this.writeGroups();
+      } catch (error) {
+        // The offsets on disk stay older ones: records are read again after a restart, not lost.
+        console.error(`in-process log: writing the groups' offsets: ${(error as Error).message}`);
+      }
     }, this.offsetsEveryMs);
   }
 
   async close(): Promise<void> {
-    while (this.flushing || this.dirty.size) await this.sync();
+    // After a failed write there is nothing more to flush: sync() says why, and close goes on.
+    while (this.flushing || this.dirty.size) await this.sync().catch(() => undefined);
     if (this.offsetsTimer) {
       clearTimeout(this.offsetsTimer);
       this.offsetsTimer = null;
@@ -237,11 +252,12 @@ export class Journal {
     this.partitions.clear();
   }
 
-  private writeGroups(synced = false): void {
+  /** Flushed before the rename, so a crash leaves the old file or the new one, never a torn one. */
+  private writeGroups(syncDir = false): void {
     const path = join(this.dir, 'groups.json');
-    writeFileSync(`${path}.tmp`, JSON.stringify(this.groups), synced ? { flush: true } : {});
+    writeFileSync(`${path}.tmp`, JSON.stringify(this.groups), { flush: true });
     renameSync(`${path}.tmp`, path);
-    if (synced) syncDirectory(this.dir);
+    if (syncDir) syncDirectory(this.dir);
   }
 
   private scheduleFlush(): void {
@@ -264,7 +280,13 @@ export class Journal {
           files.forEach((file, k) => this.onDurable(file.topic, file.partition, ends[k]!));
           for (const waiter of waiters) waiter.resolve();
         } catch (error) {
-          for (const waiter of waiters) waiter.reject(error as Error);
+          // A record after one that may be torn or missing would get a wrong offset at the next load: the
+          // journal takes no more (sends fail, so nothing more is acknowledged), and says why.
+          this.failed = new Error(`the in-process log cannot write ${this.dir}: ${(error as Error).message}`);
+          console.error(this.failed.message);
+          for (const waiter of [...waiters, ...this.waiters.splice(0)]) waiter.reject(this.failed);
+          this.dirty.clear();
+          return;
         }
       }
     } finally {
@@ -278,8 +300,13 @@ export class Journal {
     const end = file.next;
     file.pending = [];
     const fd = file.fd;
-    for (let k = 0; k < frames.length; k += 1024) await writev(fd, frames.slice(k, k + 1024));
-    for (const frame of frames) file.size += frame.length;
+    for (let k = 0; k < frames.length; k += 1024) {
+      const chunk = frames.slice(k, k + 1024);
+      const bytes = chunk.reduce((sum, frame) => sum + frame.length, 0);
+      const { bytesWritten: written } = await writev(fd, chunk);
+      if (written !== bytes) throw new Error(`short write: ${written} of ${bytes} bytes`);
+      file.size += bytes;
+    }
     await fdatasync(fd);
     if (file.size >= this.segmentBytes) {
       // Frames appended meanwhile are still pending: they open the new segment, whose base is `end`.

@@ -29,6 +29,11 @@ export interface MemoryLogOptions {
   dir?: string;
   /** The files' settings (segment size, how often offsets are written), with `dir`. */
   journal?: JournalOptions;
+  /**
+   * With `dir`: the consumer groups whose offsets found on disk are kept. Another group's (one no longer
+   * used) would hold its topics' records for ever, and producers would wait once its backlog is full.
+   */
+  groups?: readonly string[];
 }
 
 interface Partition {
@@ -82,12 +87,19 @@ export class MemoryLog implements Log {
         )
       : null;
     // Groups that committed before a restart still hold back the records they have not read.
-    for (const [name, stored] of Object.entries(this.journal?.storedGroups() ?? {}))
+    for (const [name, stored] of Object.entries(this.journal?.storedGroups() ?? {})) {
+      if (options.groups && !options.groups.includes(name)) {
+        console.error(
+          `in-process log: dropping the offsets of consumer group ${name}, which nothing uses now`,
+        );
+        continue;
+      }
       this.groups.set(name, {
         committed: new Map(Object.entries(stored.committed)),
         members: [],
         topics: new Set(stored.topics),
       });
+    }
   }
 
   async ensureTopics(specs: TopicSpec[]): Promise<void> {
@@ -118,6 +130,16 @@ export class MemoryLog implements Log {
         }));
         const end = loaded.base + records.length;
         topic.partitions.push({ base: loaded.base, records, durable: end, floor: undefined });
+        // An offset past what the files hold (they were cut at a torn record) would skip the next records.
+        for (const [name, group] of this.groups) {
+          const committed = group.committed.get(tpId(spec.name, partition));
+          if (committed !== undefined && committed > end) {
+            console.error(
+              `in-process log: ${name} had committed ${spec.name}[${partition}] to ${committed}, past its end ${end}`,
+            );
+            group.committed.set(tpId(spec.name, partition), end);
+          }
+        }
       }
       this.topics.set(spec.name, topic);
       for (let partition = 0; partition < spec.partitions; partition++) this.trim(spec.name, partition);
@@ -262,9 +284,10 @@ export class MemoryLog implements Log {
         value: record.value,
         timestamp: now,
       };
+      // The journal first: a record it refuses (after a failed write) is not in the log at all.
+      this.journal?.append(topicName, partition, appended.offset, appended);
       p.records.push(appended);
-      if (this.journal) this.journal.append(topicName, partition, appended.offset, appended);
-      else p.durable = p.base + p.records.length;
+      if (!this.journal) p.durable = p.base + p.records.length;
     }
     if (this.journal) await this.journal.sync();
     else this.wake();
