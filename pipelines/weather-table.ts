@@ -9,7 +9,7 @@ import { TOPICS } from './topics.js';
 /**
  * Every station's recent weather, as every stress stage instance sees it: a table materialised from the whole
  * weather topic (read in a consumer group of its own, like the topology table), seeded from the warehouse for
- * what the topic no longer holds (the in-process log starts empty after a restart; Kafka keeps a week).
+ * what the topic no longer holds (the in-process log keeps only what some group has not committed; Kafka a week).
  *
  * Why the topic and not the warehouse alone: weather is keyed by station, and a stage instance's DTs use
  * stations whose records sit in any partition, so each instance needs all of it; the warehouse has it too,
