@@ -315,9 +315,13 @@ export async function startPipeline(
     return out;
   };
   const lagTimer = setInterval(() => {
-    void lags().then((l) => {
-      for (const [group, lag] of Object.entries(l)) metrics.consumerLag.set({ group }, lag);
-    });
+    // A metric that cannot be read this second is read the next: never a reason to end the process.
+    lags().then(
+      (l) => {
+        for (const [group, lag] of Object.entries(l)) metrics.consumerLag.set({ group }, lag);
+      },
+      (error: Error) => console.error(`consumer lag: ${error.message}`),
+    );
   }, 1000);
   lagTimer.unref();
 

@@ -492,8 +492,15 @@ class KafkaConsumer implements LogConsumer {
 
   async lag(): Promise<number> {
     await this.ready;
-    if (this.assigned.length === 0) return 0;
-    const positions = this.consumer.position(this.assigned);
+    if (this.assigned.length === 0 || this.closed) return 0;
+    // librdkafka refuses (Erroneous state) while the consumer is closing or out of its group: nothing to read.
+    let positions: ReturnType<typeof this.consumer.position>;
+    try {
+      positions = this.consumer.position(this.assigned);
+    } catch (error) {
+      if (this.closed) return 0;
+      throw error;
+    }
     let lag = 0;
     for (const position of positions) {
       const high = this.cachedHighOffset(position) ?? (await this.queryHighOffset(position));

@@ -273,7 +273,7 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
        * Waits for the ground truth, then for the outputs to settle (every live processor without lag, the
        * snapshot the same twice in a row), and returns the snapshot.
        */
-      async settle(timeoutMs = 240_000) {
+      async settle(timeoutMs = 150_000) {
         expectTruth(await untilComplete(warehouse, fleet, timeoutMs), fleet);
         const deadline = Date.now() + timeoutMs;
         let previous: Snapshot | null = null;
@@ -303,7 +303,7 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
   }
 
   /** Waits until every published reading is stored once and the envelopes account for all of them. */
-  async function untilComplete(warehouse: Warehouse, fleet: Fleet, timeoutMs = 240_000) {
+  async function untilComplete(warehouse: Warehouse, fleet: Fleet, timeoutMs = 180_000) {
     const truth = fleet.finish();
     const deadline = Date.now() + timeoutMs;
     let last = '';

@@ -42,8 +42,18 @@ export async function startRole(roles: string, env: Record<string, string>): Pro
     child,
     kill: () => child.kill('SIGKILL'),
     stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      await exited;
+      // A clean stop that does not end is a defect: reported with what the process said, not waited for.
+      const stopped = await Promise.race([
+        exited.then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), 60_000)),
+      ]);
+      if (!stopped) {
+        child.kill('SIGKILL');
+        await exited;
+        throw new Error(`gridstream ${roles} did not stop within 60 s of SIGTERM:\n${output.slice(-6000)}`);
+      }
     },
     output: () => output,
   };
