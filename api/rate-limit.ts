@@ -2,7 +2,7 @@
  * Per-key rate limit: a token bucket per API key (keyed by the key's digest, never the key). Each key may
  * burst up to `burst` requests and is refilled at `perSecond`; an empty bucket answers how long until the next
  * token, which becomes the 429's Retry-After. In memory per API instance: instances are stateless, so the
- * limit applies per instance (documented in the README).
+ * limit applies per instance (docs/api.md).
  */
 export interface RateLimiter {
   /** Takes a token for `keyId`: 0 when allowed, else the seconds to wait (at least 1) before retrying. */

@@ -88,7 +88,7 @@ const startMs = endMs - HOURS * HOUR_MS;
 
 const log = (text: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
 
-/** The roles' glibc malloc arenas and thresholds, as infra/run.sh and the container image set them (README: Benchmark). */
+/** The roles' glibc malloc arenas and thresholds, as infra/run.sh and the container image set them (docs/benchmarks.md). */
 const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '1';
 const GLIBC_TUNABLES =
   process.env.GLIBC_TUNABLES ?? 'glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072';

@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8';
  * and whose garbage is decoded records, then holds its heap at about twice what it uses. A fixed growth of
  * 20 % collects sooner: with it (and V8's default young generation) came the largest step in taking the
  * processor of `npm run bench` (100,000 meters) from ~660 MiB to under 480, for ~60% more of its own CPU
- * time, the garbage collector's (30 % saved less for as much CPU; README, Benchmark). The other roles hold
+ * time, the garbage collector's (30 % saved less for as much CPU; docs/benchmarks.md). The other roles hold
  * little, and a bridge would pay a fifth more CPU for it: they keep V8's own factor unless configured.
  */
 export const PROCESSOR_HEAP_GROWTH_PCT = 20;

@@ -51,7 +51,7 @@ let scenarioNumber = 0;
  *
  * The stress tables are compared by their keys only (every DT slot and issue there, none twice), not by their
  * values: the ambient forecast behind a slot's thermal state and operating envelope starts from the newest
- * weather its stage had read when the envelope came (README, Limits), so two uninterrupted runs of the same
+ * weather its stage had read when the envelope came (docs/limits.md), so two uninterrupted runs of the same
  * input already differ there (ambient_c 32.22 against 32.34 °C for one slot in one such pair).
  */
 const KEYS_ONLY: Record<string, string[]> = {

@@ -42,7 +42,7 @@ const same = (a: number, b: number) => (Number.isNaN(a) ? Number.isNaN(b) : Math
  * The inputs the stage had: the final envelopes it used, from the log as they came, and the weather,
  * interleaved as the stage interleaves them. The table keeps one envelope per slot, but the stage may have
  * used another: after the restart the envelope stage re-emits the slots of its revision horizon with the same
- * version, imputed with the patterns then in force (README, "The load envelope"), and the stress stage skips
+ * version, imputed with the patterns then in force (docs/methods/load-envelope.md), and the stress stage skips
  * those it has processed. The stored row names the version it used and its net power tells the copy apart.
  */
 async function usedInputs(
@@ -205,7 +205,7 @@ describe('stress through the embedded pipeline, restarted half way', () => {
       ]);
     }
     // The probabilities also depend on how far the station's weather had run ahead of the slot when it was
-    // processed (README, "Transformer stress and operating envelopes in the pipeline"); here it leads by the
+    // processed (docs/methods/stress-and-operating-envelopes.md); here it leads by the
     // envelopes' lateness, under a slot, as in the reference, and they agree but for the odd race.
     const differing = probs.filter(([got, want, gotV, wantV]) => !same(got!, want!) || !same(gotV!, wantV!));
     expect(differing.length).toBeLessThanOrEqual(0.05 * probs.length);
