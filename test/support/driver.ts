@@ -1,3 +1,4 @@
+import type { PureProcessor } from '../../pipelines/keyed-stage.js';
 import type {
   ConsumerOptions,
   Log,
@@ -315,4 +316,40 @@ export class TestDriver {
     );
     return `${members.join('; ')}; sends in flight: ${this.sending}; topics: ${this.topics.map((t) => `${t.name} ${this.ends(t.name).join('/')}`).join(', ')}`;
   }
+}
+
+/** A count for `counter`: `n` more for `key`. */
+export interface Count {
+  key: string;
+  n: number;
+}
+export type CountInput = Count | { tick: true };
+/** A key's running total: sent on each count (`tick` false) and again for every key at each punctuation. */
+export interface Total {
+  key: string;
+  total: number;
+  tick: boolean;
+  /** The member that sent it (set by the test's route). */
+  by?: string;
+}
+
+/**
+ * The tests' tiny pure processor: a running total per key, that throws on a count of `poison` (a processor bug
+ * one record triggers).
+ */
+export function counter(poison: number): PureProcessor<ReadonlyMap<string, number>, CountInput, Total> {
+  return {
+    name: 'counter',
+    init: () => new Map(),
+    step(state, input) {
+      if ('tick' in input)
+        return { state, outputs: [...state].map(([key, total]) => ({ key, total, tick: true })) };
+      if (input.n === poison) throw new Error(`cannot count ${input.n}`);
+      const total = (state.get(input.key) ?? 0) + input.n;
+      return {
+        state: new Map(state).set(input.key, total),
+        outputs: [{ key: input.key, total, tick: false }],
+      };
+    },
+  };
 }

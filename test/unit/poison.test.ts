@@ -3,7 +3,7 @@ import { decode, encode } from '../../core/codec.js';
 import type { Metrics } from '../../core/metrics.js';
 import type { ConsumerOptions, Log, LogConsumer, LogRecord, ProduceRecord } from '../../io/log/log.js';
 import { MemoryLog } from '../../io/log/memory-log.js';
-import { KeyedStage, type PureProcessor } from '../../pipelines/keyed-stage.js';
+import { KeyedStage } from '../../pipelines/keyed-stage.js';
 import { onCannotGoOn } from '../../pipelines/runtime/fatal.js';
 import { startStageTask } from '../../pipelines/stage-task.js';
 import { ServingView, type ServingStore } from '../../pipelines/serving-view.js';
@@ -12,6 +12,7 @@ import { TOPICS } from '../../pipelines/topics.js';
 import { WeatherTable } from '../../pipelines/weather-table.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import type { DeadLetter, DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';
+import { counter, type Count, type CountInput, type Total } from '../support/driver.js';
 import { sampleEnvelope } from '../support/records.js';
 import { oneDt } from '../support/topology.js';
 
@@ -21,38 +22,12 @@ const PARTITIONS = 3;
 /** The reading the stage under test throws on. */
 const POISON = 13;
 
-interface Reading {
-  meter: string;
-  n: number;
-}
-type Input = Reading | { tick: true };
-interface Total {
-  meter: string;
-  total: number;
-  count: number;
-}
-
-/** A running total per meter; throws on the poison reading (a processor bug that one record triggers). */
-const totals: PureProcessor<Map<string, Total>, Input, Total> = {
-  name: 'totals',
-  init: () => new Map(),
-  step(state, input) {
-    if ('tick' in input) return { state, outputs: [] };
-    if (input.n === POISON) throw new Error(`cannot take ${input.n}`);
-    const before = state.get(input.meter) ?? { meter: input.meter, total: 0, count: 0 };
-    const after = { meter: input.meter, total: before.total + input.n, count: before.count + 1 };
-    const next = new Map(state);
-    next.set(input.meter, after);
-    return { state: next, outputs: [after] };
-  },
-};
-
-const readings = (withPoison: boolean): Reading[] => {
-  const out: Reading[] = [];
+const readings = (withPoison: boolean): Count[] => {
+  const out: Count[] = [];
   for (let k = 0; k < 300; k++) {
     const n = k % 40 === POISON ? POISON + 1 : k % 40;
-    out.push({ meter: `m-${k % 7}`, n });
-    if (withPoison && k === 150) out.push({ meter: 'm-3', n: POISON });
+    out.push({ key: `m-${k % 7}`, n });
+    if (withPoison && k === 150) out.push({ key: 'm-3', n: POISON });
   }
   return out;
 };
@@ -125,7 +100,7 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
     expect(fatal).toEqual([]);
   });
 
-  /** Runs the totals stage over the readings; what it sent, what was dead-lettered, the group's offsets. */
+  /** Runs the counter stage over the counts; what it sent, what was dead-lettered, the group's offsets. */
   async function run(withPoison: boolean) {
     const log = new MemoryLog();
     await log.ensureTopics([
@@ -136,31 +111,32 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
     for (const topic of [IN, OUT, TOPICS.deadLetters.name]) hold(log, topic);
     const producer = log.producer();
     for (const reading of readings(withPoison))
-      await producer.send(IN, [{ key: reading.meter, value: Buffer.from(JSON.stringify(reading)) }]);
-    const stage = new KeyedStage<Map<string, Total>, Input, Total, Reading>({
-      processor: totals,
+      await producer.send(IN, [{ key: reading.key, value: Buffer.from(JSON.stringify(reading)) }]);
+    const stage = new KeyedStage<ReadonlyMap<string, number>, CountInput, Total, Count>({
+      processor: counter(POISON),
       partitions: PARTITIONS,
       toInput: (r) => r,
       punctuation: { input: { tick: true }, everyMs: 60_000 },
       route: (outputs) =>
-        new Map([[OUT, outputs.map((t) => ({ key: t.meter, value: Buffer.from(JSON.stringify(t)) }))]]),
+        new Map([[OUT, outputs.map((t) => ({ key: t.key, value: Buffer.from(JSON.stringify(t)) }))]]),
       replayLookbackMs: 0,
     });
     const { counted, metrics } = deadLetterCounter();
-    const task = startStageTask<Reading>({
+    const task = startStageTask<Count>({
       log,
       group: 'totals-task',
       inputTopic: IN,
-      decode: (record) => [JSON.parse(record.value.toString()) as Reading],
+      decode: (record) => [JSON.parse(record.value.toString()) as Count],
       stages: [stage],
       metrics,
       maxBatch: 25,
     });
     await until(async () => (await task.lag()) === 0, 'the task to catch up');
     await task.stop();
-    const sent = (await readTopic(log, OUT, readings(false).length)).map(
-      (r) => JSON.parse(r.value.toString()) as Total,
-    );
+    // The totals sent on each count (the last punctuation's are not this test's subject).
+    const sent = (await readTopic(log, OUT, readings(false).length))
+      .map((r) => JSON.parse(r.value.toString()) as Total)
+      .filter((t) => !t.tick);
     const dead = await readTopic(log, TOPICS.deadLetters.name, withPoison ? 1 : 0);
     const group = log.consumer({ group: 'totals-task', topics: [IN] });
     const committed: number[] = [];
@@ -183,7 +159,7 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
     // Every other record is processed exactly as in a run without the poison record.
     const byMeter = (totals: Total[]) =>
       Object.fromEntries(
-        [...new Set(totals.map((t) => t.meter))].sort().map((m) => [m, totals.filter((t) => t.meter === m)]),
+        [...new Set(totals.map((t) => t.key))].sort().map((m) => [m, totals.filter((t) => t.key === m)]),
       );
     expect(clean.sent).toHaveLength(300);
     expect(byMeter(poisoned.sent)).toEqual(byMeter(clean.sent));
@@ -191,7 +167,7 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
     // The poison record is on the dead-letter topic, with where it was and its bytes.
     expect(clean.dead).toHaveLength(0);
     expect(poisoned.dead).toHaveLength(1);
-    const source = poisoned.input.find((r) => (JSON.parse(r.value.toString()) as Reading).n === POISON)!;
+    const source = poisoned.input.find((r) => (JSON.parse(r.value.toString()) as Count).n === POISON)!;
     const letter: DeadLetter = decode('DeadLetter', poisoned.dead[0]!.value);
     expect(letter).toMatchObject({
       reason_code: 'processing_error',
@@ -201,7 +177,7 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
       source_offset: source.offset,
       received_at: source.timestamp,
     });
-    expect(letter.reason).toBe(`totals: cannot take ${POISON}`);
+    expect(letter.reason).toBe(`counter: cannot count ${POISON}`);
     expect(letter.raw.equals(source.value)).toBe(true);
     expect(poisoned.counted).toEqual(['processing_error']);
 
@@ -217,26 +193,21 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
       { name: TOPICS.deadLetters.name, partitions: 1 },
     ]);
     for (const topic of [IN, TOPICS.deadLetters.name]) hold(log, topic);
-    const values = [
-      '{"meter":"m-1","n":1}',
-      'not json',
-      '{"meter":"m-1","n":2}',
-      '{"meter":"sink-bad","n":3}',
-    ];
+    const values = ['{"key":"m-1","n":1}', 'not json', '{"key":"m-1","n":2}', '{"key":"sink-bad","n":3}'];
     await log.producer().send(
       IN,
       values.map((v) => ({ key: 'k', value: Buffer.from(v) })),
     );
     const added: string[] = [];
-    const task = startStageTask<Reading>({
+    const task = startStageTask<Count>({
       log,
       group: 'decode-task',
       inputTopic: IN,
-      decode: (record) => [JSON.parse(record.value.toString()) as Reading],
+      decode: (record) => [JSON.parse(record.value.toString()) as Count],
       stages: [],
       sink: {
         async add(records, decoded) {
-          if (decoded.some((d) => d?.[0]?.meter === 'sink-bad')) throw new Error('no room for sink-bad');
+          if (decoded.some((d) => d?.[0]?.key === 'sink-bad')) throw new Error('no room for sink-bad');
           for (const record of records) added.push(record.value.toString());
         },
         written: async () => undefined,
@@ -282,16 +253,16 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
         };
       },
     });
-    const task = startStageTask<Reading>({
+    const task = startStageTask<Count>({
       log,
       group: 'held-task',
       inputTopic: IN,
-      decode: (record) => [JSON.parse(record.value.toString()) as Reading],
+      decode: (record) => [JSON.parse(record.value.toString()) as Count],
       stages: [],
       maxBatch: 2,
     });
     const values = [1, 2, 'poison', 4, 5, 6].map((v) =>
-      v === 'poison' ? 'not json' : JSON.stringify({ meter: 'm', n: v }),
+      v === 'poison' ? 'not json' : JSON.stringify({ key: 'm', n: v }),
     );
     await memory.producer().send(
       IN,

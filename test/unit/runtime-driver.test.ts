@@ -4,12 +4,19 @@ import { createMetrics } from '../../core/metrics.js';
 import { TopologyIndex } from '../../core/topology.js';
 import { partitionFor } from '../../io/log/partitioner.js';
 import { envelopeStage } from '../../pipelines/envelope-stage.js';
-import { KeyedStage, type PureProcessor } from '../../pipelines/keyed-stage.js';
+import { KeyedStage } from '../../pipelines/keyed-stage.js';
 import { decodeReadings } from '../../pipelines/readings-task.js';
 import type { TopologyTable } from '../../pipelines/topology-table.js';
 import { TOPICS } from '../../pipelines/topics.js';
 import type { DtEnvelope, MeterReading } from '../../schemas/types.gen.js';
-import { TestDriver, type DriverTaskOptions } from '../support/driver.js';
+import {
+  counter,
+  TestDriver,
+  type Count,
+  type CountInput,
+  type DriverTaskOptions,
+  type Total,
+} from '../support/driver.js';
 import { transformer } from '../support/topology.js';
 
 const IN = 'counts.in';
@@ -20,36 +27,10 @@ const GROUP = 'counter';
 const POISON = 13;
 const TICK_MS = 60_000;
 
-interface Count {
-  key: string;
-  n: number;
-}
-type CountInput = Count | { tick: true };
-interface Total {
-  key: string;
-  total: number;
-  tick: boolean;
-  /** The member that sent it. */
-  by?: string;
-}
-
-/** A running total per key, sent on each input; the punctuation sends every key's total again. */
-const counter: PureProcessor<ReadonlyMap<string, number>, CountInput, Total> = {
-  name: 'counter',
-  init: () => new Map(),
-  step(state, input) {
-    if ('tick' in input)
-      return { state, outputs: [...state].map(([key, total]) => ({ key, total, tick: true })) };
-    if (input.n === POISON) throw new Error(`cannot count ${input.n}`);
-    const total = (state.get(input.key) ?? 0) + input.n;
-    return { state: new Map(state).set(input.key, total), outputs: [{ key: input.key, total, tick: false }] };
-  },
-};
-
 /** The counter on a stage task of group GROUP; its outputs name the member that sent them. */
 function counterTask(member: string): DriverTaskOptions<Count> {
   const stage = new KeyedStage<ReadonlyMap<string, number>, CountInput, Total, Count>({
-    processor: counter,
+    processor: counter(POISON),
     partitions: PARTITIONS,
     toInput: (count) => count,
     punctuation: { input: { tick: true }, everyMs: TICK_MS },
