@@ -156,14 +156,11 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
 
     const started = Date.now();
-    const s = await scenario();
-    try {
+    await withScenario(async (s) => {
       await s.publish(TELEMETRY / 2);
       await s.publish();
       reference = await s.settle();
-    } finally {
-      await s.close();
-    }
+    });
     const tables = Object.entries(reference).map(([table, rows]) => `${table} ${rows.length}`);
     console.log(`reference run: ${Date.now() - started} ms; rows: ${tables.join(', ')}`);
   }, 600_000);
@@ -302,6 +299,17 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
     return s;
   }
 
+  /** Runs `body` on a fresh scenario (its processes with `extraEnv` too), closed after it whatever it did. */
+  async function withScenario(body: (s: Scenario) => Promise<void>, extraEnv: Record<string, string> = {}) {
+    const s = await scenario(extraEnv);
+    try {
+      await body(s);
+    } finally {
+      await s.close();
+    }
+  }
+  type Scenario = Awaited<ReturnType<typeof scenario>>;
+
   /** Waits until every published reading is stored once and the envelopes account for all of them. */
   async function untilComplete(warehouse: Warehouse, fleet: Fleet, timeoutMs = 180_000) {
     const truth = fleet.finish();
@@ -331,8 +339,7 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
   }
 
   it('kill -9 of the processor mid-stream and a restart give the results of an uninterrupted run', async () => {
-    const s = await scenario();
-    try {
+    await withScenario(async (s) => {
       await s.publish(TELEMETRY / 2);
       // Let the processor get well into the stream, then kill it without warning.
       await s.until(TELEMETRY / 4);
@@ -341,14 +348,11 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
       await s.processor();
       await s.publish();
       expectReference(await s.settle());
-    } finally {
-      await s.close();
-    }
+    });
   }, 600_000);
 
   it('kill -9 of the Kafka broker mid-stream and a restart on its data give the results of an uninterrupted run', async () => {
-    const s = await scenario();
-    try {
+    await withScenario(async (s) => {
       await s.publish(TELEMETRY / 3);
       await s.until(TELEMETRY / 6);
       // Meters go on publishing while the broker dies and is away: the bridge holds their acknowledgements.
@@ -360,14 +364,11 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
       await during;
       await s.publish();
       expectReference(await s.settle());
-    } finally {
-      await s.close();
-    }
+    });
   }, 600_000);
 
   it('kill -9 of the bridge with messages unacknowledged: Mosquitto redelivers them to the restarted bridge', async () => {
-    const s = await scenario();
-    try {
+    await withScenario(async (s) => {
       await s.publish(TELEMETRY / 3);
       await s.until(TELEMETRY / 6);
       // The broker frozen: the bridge's records wait (in its producer, or sent and unread in the broker's
@@ -397,14 +398,11 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
       // restarted one what the first had handled but not acknowledged. (Counting duplicate rows instead is
       // unreliable: the readings table may already have merged them away.)
       expect(handledByFirst + (await mqttMessages(s.bridges[1]!))).toBeGreaterThan(s.messages());
-    } finally {
-      await s.close();
-    }
+    });
   }, 600_000);
 
   it('a processor joining mid-stream and the first one killed with -9 (two rebalances with data in flight) give the results of an uninterrupted run', async () => {
-    const s = await scenario();
-    try {
+    await withScenario(async (s) => {
       await s.publish(TELEMETRY / 3);
       await s.until(TELEMETRY / 6);
       const during = s.publish(TELEMETRY / 3);
@@ -426,30 +424,28 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
       expectReference(await s.settle());
       expect(second.child.exitCode).toBeNull();
       expect(await assignedPartitions(second)).toBe(PARTITIONS);
-    } finally {
-      await s.close();
-    }
+    });
   }, 600_000);
 
   it("ClickHouse away for three times the consumers' max poll interval: nothing lost, nothing doubled", async () => {
-    const s = await scenario({ GRIDSTREAM_KAFKA_MAX_POLL_INTERVAL_MS: String(MAX_POLL_INTERVAL_MS) });
-    try {
-      await s.publish(TELEMETRY / 3);
-      await s.until(TELEMETRY / 6);
-      await clickhouse.down();
-      try {
+    await withScenario(
+      async (s) => {
         await s.publish(TELEMETRY / 3);
-        // Whether a member stops polling long enough to be taken out of its group depends on how full the
-        // writers' buffers get; the outage outlasts the interval either way.
-        await new Promise((resolve) => setTimeout(resolve, 3 * MAX_POLL_INTERVAL_MS));
-      } finally {
-        await clickhouse.up();
-      }
-      await s.publish();
-      expectReference(await s.settle());
-    } finally {
-      await s.close();
-    }
+        await s.until(TELEMETRY / 6);
+        await clickhouse.down();
+        try {
+          await s.publish(TELEMETRY / 3);
+          // Whether a member stops polling long enough to be taken out of its group depends on how full the
+          // writers' buffers get; the outage outlasts the interval either way.
+          await new Promise((resolve) => setTimeout(resolve, 3 * MAX_POLL_INTERVAL_MS));
+        } finally {
+          await clickhouse.up();
+        }
+        await s.publish();
+        expectReference(await s.settle());
+      },
+      { GRIDSTREAM_KAFKA_MAX_POLL_INTERVAL_MS: String(MAX_POLL_INTERVAL_MS) },
+    );
   }, 600_000);
 });
 

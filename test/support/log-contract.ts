@@ -23,24 +23,43 @@ export function describeLogContract(
       await log.ensureTopics([{ name: topic, partitions }]);
       return { log, topic, done: () => setup.close(log) };
     };
+    /** A test on a fresh log and topic of `partitions`, closed after it whatever it did. */
+    const contract = (
+      title: string,
+      partitions: number,
+      body: (f: { log: Log; topic: string }) => Promise<void>,
+      timeoutMs?: number,
+    ) =>
+      it(
+        title,
+        async () => {
+          const { log, topic, done } = await fixture(partitions);
+          try {
+            await body({ log, topic });
+          } finally {
+            await done();
+          }
+        },
+        timeoutMs,
+      );
     const values = (from: number, n: number, key = (i: number) => `k${i % 3}`) =>
       Array.from({ length: n }, (_, i) => ({ key: key(from + i), value: Buffer.from(String(from + i)) }));
 
-    it('creates topics idempotently and refuses a different partition count', async () => {
-      const { log, topic, done } = await fixture(3);
-      try {
+    contract(
+      'creates topics idempotently and refuses a different partition count',
+      3,
+      async ({ log, topic }) => {
         await log.ensureTopics([{ name: topic, partitions: 3 }]);
         await expect(log.ensureTopics([{ name: topic, partitions: 5 }])).rejects.toThrow(
           /3 partitions, not 5/,
         );
-      } finally {
-        await done();
-      }
-    });
+      },
+    );
 
-    it('puts a key on the partition partitionFor() names, in the order sent, numbered from 0', async () => {
-      const { log, topic, done } = await fixture(4);
-      try {
+    contract(
+      'puts a key on the partition partitionFor() names, in the order sent, numbered from 0',
+      4,
+      async ({ log, topic }) => {
         const keys = ['dt-0001', 'dt-0002', 'dt-0003', 'dt-0004', 'dt-0005', 'dt-0006'];
         const records = keys.flatMap((key) =>
           Array.from({ length: 20 }, (_, i) => ({ key, value: Buffer.from(`${key}:${i}`) })),
@@ -61,14 +80,13 @@ export function describeLogContract(
           expect(offsets).toEqual(offsets.map((_, i) => i));
         }
         await consumer.close();
-      } finally {
-        await done();
-      }
-    });
+      },
+    );
 
-    it('resumes a group from its committed offsets, and committed() names the next record to read', async () => {
-      const { log, topic, done } = await fixture(2);
-      try {
+    contract(
+      'resumes a group from its committed offsets, and committed() names the next record to read',
+      2,
+      async ({ log, topic }) => {
         const producer = log.producer();
         await producer.send(topic, values(0, 10));
         const first = log.consumer({ group: 'resume', topics: [topic], fromBeginning: true });
@@ -83,35 +101,29 @@ export function describeLogContract(
         const rest = await pollAll(second, 5);
         expect(rest.map((r) => r.value.toString()).sort()).toEqual(['10', '11', '12', '13', '14']);
         await second.close();
-      } finally {
-        await done();
-      }
-    });
+      },
+    );
 
-    it('gives every record to each of two groups', async () => {
-      const { log, topic, done } = await fixture(2);
-      try {
-        // Both subscribed before the records come, as the pipeline's groups are.
-        const consumers = ['one', 'two'].map((group) =>
-          log.consumer({ group, topics: [topic], fromBeginning: true }),
+    contract('gives every record to each of two groups', 2, async ({ log, topic }) => {
+      // Both subscribed before the records come, as the pipeline's groups are.
+      const consumers = ['one', 'two'].map((group) =>
+        log.consumer({ group, topics: [topic], fromBeginning: true }),
+      );
+      await log.producer().send(topic, values(0, 30));
+      for (const consumer of consumers) {
+        const got = await pollAll(consumer, 30);
+        expect(got.map((r) => Number(r.value.toString())).sort((a, b) => a - b)).toEqual(
+          Array.from({ length: 30 }, (_, i) => i),
         );
-        await log.producer().send(topic, values(0, 30));
-        for (const consumer of consumers) {
-          const got = await pollAll(consumer, 30);
-          expect(got.map((r) => Number(r.value.toString())).sort((a, b) => a - b)).toEqual(
-            Array.from({ length: 30 }, (_, i) => i),
-          );
-          await consumer.commit(got);
-          await consumer.close();
-        }
-      } finally {
-        await done();
+        await consumer.commit(got);
+        await consumer.close();
       }
     });
 
-    it('splits partitions between two members, each told of its partitions before it gets their records', async () => {
-      const { log, topic, done } = await fixture(4);
-      try {
+    contract(
+      'splits partitions between two members, each told of its partitions before it gets their records',
+      4,
+      async ({ log, topic }) => {
         const assigned: Record<string, TopicPartition[]> = { a: [], b: [] };
         const member = (m: 'a' | 'b') =>
           log.consumer({
@@ -153,29 +165,24 @@ export function describeLogContract(
         expect(assigned.b!.length).toBeGreaterThan(0);
         await a.close();
         await b.close();
-      } finally {
-        await done();
-      }
-    }, 120_000);
+      },
+      120_000,
+    );
 
-    it('reports as lag the records not yet returned, 0 once all are', async () => {
-      const { log, topic, done } = await fixture(1);
-      try {
-        const consumer = log.consumer({ group: 'lag', topics: [topic], fromBeginning: true });
-        await consumer.poll(10, 2000); // joins the group
-        await log.producer().send(topic, values(0, 7));
-        const got = await pollAll(consumer, 7);
-        expect(got).toHaveLength(7);
-        expect(await consumer.lag()).toBe(0);
-        await consumer.close();
-      } finally {
-        await done();
-      }
+    contract('reports as lag the records not yet returned, 0 once all are', 1, async ({ log, topic }) => {
+      const consumer = log.consumer({ group: 'lag', topics: [topic], fromBeginning: true });
+      await consumer.poll(10, 2000); // joins the group
+      await log.producer().send(topic, values(0, 7));
+      const got = await pollAll(consumer, 7);
+      expect(got).toHaveLength(7);
+      expect(await consumer.lag()).toBe(0);
+      await consumer.close();
     });
 
-    it('replays a partition up to the committed offset, back to the lookback in append time', async () => {
-      const { log, topic, done } = await fixture(1);
-      try {
+    contract(
+      'replays a partition up to the committed offset, back to the lookback in append time',
+      1,
+      async ({ log, topic }) => {
         // A second group that has committed nothing: the in-process log keeps the records for it.
         log.consumer({ group: 'holder', topics: [topic], fromBeginning: true });
         const producer = log.producer();
@@ -200,14 +207,13 @@ export function describeLogContract(
         expect(replayed.map((r) => r.offset)).toEqual(Array.from({ length: 10 }, (_, i) => 30 + i));
         expect(await log.replay(topic, 0, 0, 1000)).toEqual([]);
         await consumer.close();
-      } finally {
-        await done();
-      }
-    });
+      },
+    );
 
-    it('has a record readable once its send resolved, with its append time', async () => {
-      const { log, topic, done } = await fixture(1);
-      try {
+    contract(
+      'has a record readable once its send resolved, with its append time',
+      1,
+      async ({ log, topic }) => {
         const consumer = log.consumer({ group: 'visible', topics: [topic], fromBeginning: true });
         const before = Date.now();
         await log.producer().send(topic, values(0, 1));
@@ -216,10 +222,8 @@ export function describeLogContract(
         expect(record!.timestamp).toBeGreaterThanOrEqual(before - 1000);
         expect(record!.timestamp).toBeLessThanOrEqual(Date.now() + 1000);
         await consumer.close();
-      } finally {
-        await done();
-      }
-    });
+      },
+    );
   });
 }
 
