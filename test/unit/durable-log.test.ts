@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -174,5 +174,60 @@ describe('MemoryLog with a directory: durable across a crash', () => {
     await expect(other.ensureTopics([{ name: 't', partitions: 2 }])).rejects.toThrow(
       /4 partitions of t, not 2/,
     );
+  });
+});
+
+describe('MemoryLog with a directory: its offsets file', () => {
+  it('starts from a torn groups.json as from none: the records are read again, not lost', async () => {
+    const dir = newDir();
+    const first = await open(dir, 1);
+    const consumer = first.consumer({ group: 'g', topics: ['t'], fromBeginning: true });
+    await send(first, 0, 5);
+    await consumer.commit(await drain(consumer));
+    await first.close();
+    writeFileSync(join(dir, 'groups.json'), '{"g": {"topics": ["t"], "comm');
+    const second = await open(dir, 1);
+    // The records stay on disk until some group commits them; with the offsets gone, g reads them again.
+    await send(second, 5, 6);
+    const again = await drain(second.consumer({ group: 'g', topics: ['t'], fromBeginning: true }));
+    expect(again.map((r) => r.value.toString())).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5']);
+  });
+
+  it('clamps an offset past what the files hold, so the next records are not skipped', async () => {
+    const dir = newDir();
+    const first = await open(dir, 1);
+    first.consumer({ group: 'g', topics: ['t'], fromBeginning: true });
+    await send(first, 0, 3);
+    await first.close();
+    // As after a torn tail was cut: the group had committed records the files no longer hold.
+    writeFileSync(
+      join(dir, 'groups.json'),
+      JSON.stringify({ g: { topics: ['t'], committed: { 't\u00000': 10 } } }),
+    );
+    const second = await open(dir, 1);
+    await send(second, 3, 5);
+    const read = await drain(second.consumer({ group: 'g', topics: ['t'], fromBeginning: true }));
+    expect(read.map((r) => r.value.toString())).toEqual(['v3', 'v4']);
+  });
+
+  it('drops the offsets of a group the pipeline no longer declares, so its records are not held for ever', async () => {
+    const dir = newDir();
+    const first = await open(dir, 1);
+    first.consumer({ group: 'renamed-since', topics: ['t'], fromBeginning: true });
+    const kept = first.consumer({ group: 'kept', topics: ['t'], fromBeginning: true });
+    await send(first, 0, 4);
+    await kept.commit(await drain(kept));
+    await first.close();
+    // Without the list, the old group still holds the four records; with it, they are released.
+    const held = await open(dir, 1, { maxBacklogPerPartition: 4 });
+    const blocked = held.producer().send('t', [{ key: 'a', value: Buffer.from('x') }]);
+    const state = await Promise.race([blocked.then(() => 'sent'), sleep(300).then(() => 'waiting')]);
+    expect(state).toBe('waiting');
+    await held.close();
+    await blocked.catch(() => undefined);
+    const released = await open(dir, 1, { maxBacklogPerPartition: 4, groups: ['kept'] });
+    await released.producer().send('t', [{ key: 'a', value: Buffer.from('y') }]);
+    const read = await drain(released.consumer({ group: 'kept', topics: ['t'], fromBeginning: true }));
+    expect(read.map((r) => r.value.toString())).toEqual(['y']);
   });
 });
