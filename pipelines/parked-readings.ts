@@ -13,9 +13,10 @@ import type { TopologyTable } from './topology-table.js';
  * days before the CIS/GIS export names them. Once a topology version places such a meter, its parked readings
  * are decoded again from their raw bytes (with their original receive time) and put on the log as ingest
  * would have, then recorded in `released_dead_letters`, so each goes back once. The parked readings are read
- * from the warehouse, which keeps dead letters for the retention period whichever log runs: after each
- * topology change, at start (a topology loaded while nothing ran) and every `everyMs` (dead letters the
- * warehouse sink had not yet written when the meter was placed). Downstream is idempotent for a reading sent
+ * from the warehouse, which keeps dead letters for the retention period whichever log runs: at start (a
+ * topology loaded while nothing ran), after each topology change, and once more `followUpMs` after it (dead
+ * letters the warehouse sink had not yet written when the meter was placed) or after a sweep that failed. Not
+ * on a timer: a sweep scans the dead letters, which a large fleet keeps many of. Downstream is idempotent for a reading sent
  * twice (a crash between the send and the record, or two bridges), so the record needs no transaction.
  */
 export interface ParkedReadings {
@@ -39,7 +40,8 @@ export function startParkedReadings(options: {
   producer: LogProducer;
   topology: TopologyTable;
   metrics: Metrics;
-  everyMs?: number;
+  /** How long after a topology change (or a failed sweep) to sweep once more (default 60 s). */
+  followUpMs?: number;
 }): ParkedReadings {
   const { warehouse, producer, topology, metrics } = options;
   let running: Promise<number> | null = null;
@@ -101,23 +103,35 @@ export function startParkedReadings(options: {
     return running;
   };
 
-  const background = () =>
-    void sweep().catch((error: Error) =>
-      // The next change or tick tries again; nothing is marked released unless it went back on the log.
-      console.error(
-        `parked readings: ${error.message} (tried again in ${(options.everyMs ?? 60_000) / 1000} s)`,
-      ),
+  const followUpMs = options.followUpMs ?? 60_000;
+  let followUp: NodeJS.Timeout | null = null;
+  const later = () => {
+    if (followUp || stopped) return;
+    followUp = setTimeout(() => {
+      followUp = null;
+      void now(false);
+    }, followUpMs);
+    followUp.unref();
+  };
+  const now = (thenAgain: boolean) =>
+    sweep().then(
+      () => {
+        if (thenAgain) later();
+      },
+      (error: Error) => {
+        // Nothing is marked released unless it went back on the log: the next sweep tries again.
+        console.error(`parked readings: ${error.message} (tried again in ${followUpMs / 1000} s)`);
+        later();
+      },
     );
-  topology.onChange(background);
-  const timer = setInterval(background, options.everyMs ?? 60_000);
-  timer.unref();
-  background();
+  topology.onChange(() => void now(true));
+  void now(false);
 
   return {
     sweep,
     async stop() {
       stopped = true;
-      clearInterval(timer);
+      if (followUp) clearTimeout(followUp);
       await running?.catch(() => 0);
     },
   };
