@@ -21,7 +21,6 @@ import {
   type AlertConfig,
   type AlertEvent,
   type AlertInput,
-  type DtAlertState,
 } from '../processors/alerts.js';
 import { GROUPS, TOPICS } from './topics.js';
 import { supervise } from './runtime/fatal.js';
@@ -263,17 +262,6 @@ export function startWebhookTask(options: {
     }
   };
 
-  const eventsOf = (inputs: ReadonlyArray<AlertInput | null>): AlertEvent[] => {
-    const events: AlertEvent[] = [];
-    for (const input of inputs) {
-      if (!input) continue;
-      const step = stepAlerts(alerts, input, policy.alerts);
-      alerts = step.state;
-      events.push(...step.outputs);
-    }
-    return events;
-  };
-
   const deliver = async (events: AlertEvent[]) => {
     if (events.length === 0) return;
     await loadSubscriptions();
@@ -332,35 +320,23 @@ export function startWebhookTask(options: {
 
   const poison = new PoisonRecords({ producer: log.producer(), stopping: () => stopping, metrics });
   /**
-   * The batch's events; an input the alert rules throw on would throw on every retry, so the batch is taken
-   * again one input at a time, from the alert state it started from, and that input dead-lettered.
+   * The batch's events. An input the alert rules throw on would throw on every retry: it is dead-lettered
+   * and the batch goes on (the rules leave the state as it was for an input that throws).
    */
-  const eventsOrPoison = (records: LogRecord[], inputs: Array<AlertInput | null>) => {
-    // The rules update a DT's entry in place: the entries the batch may touch, as they were.
-    const before = new Map<string, DtAlertState | undefined>();
-    for (const input of inputs)
-      if (input?.type === 'stress' && !before.has(input.row.dt_id)) {
-        const entry = alerts.dts.get(input.row.dt_id);
-        before.set(input.row.dt_id, entry && { ...entry });
+  const eventsOf = (records: LogRecord[], inputs: ReadonlyArray<AlertInput | null>) => {
+    const events: AlertEvent[] = [];
+    const dead: Promise<void>[] = [];
+    inputs.forEach((input, k) => {
+      if (!input) return;
+      try {
+        const step = stepAlerts(alerts, input, policy.alerts);
+        alerts = step.state;
+        events.push(...step.outputs);
+      } catch (error) {
+        dead.push(poison.deadLetter(records[k]!, `webhooks: ${messageOf(error)}`));
       }
-    try {
-      return { events: eventsOf(inputs), dead: [] };
-    } catch {
-      for (const [dt, entry] of before) {
-        if (entry) alerts.dts.set(dt, entry);
-        else alerts.dts.delete(dt);
-      }
-      const events: AlertEvent[] = [];
-      const dead: Promise<void>[] = [];
-      inputs.forEach((input, k) => {
-        try {
-          events.push(...eventsOf([input]));
-        } catch (error) {
-          dead.push(poison.deadLetter(records[k]!, `webhooks: ${messageOf(error)}`));
-        }
-      });
-      return { events, dead };
-    }
+    });
+    return { events, dead };
   };
 
   const loop = async () => {
@@ -381,7 +357,7 @@ export function startWebhookTask(options: {
       await retry('webhooks: rebuilding the alert state', () => seedAlerts(inputs), {
         stopping: () => stopping,
       });
-      const { events, dead } = eventsOrPoison(records, inputs);
+      const { events, dead } = eventsOf(records, inputs);
       await retry('webhooks: delivering', () => deliver(events), whileRunning);
       await Promise.all(dead);
       await retry('webhooks: committing', () => consumer.commit(records), whileRunning);

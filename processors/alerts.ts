@@ -53,7 +53,7 @@ export type AlertInput =
   | { type: 'impedance-flag'; flag: ImpedanceFlag }
   | { type: 'dispatch-check'; check: DispatchCheck };
 
-export interface DtAlertState {
+interface DtAlertState {
   /** The newest slot judged. */
   lastSlot: number;
   thermal: boolean;
@@ -68,7 +68,10 @@ export function initialAlertState(): AlertState {
   return { dts: new Map() };
 }
 
-/** Applies one record; the state is updated in place and returned. */
+/**
+ * Applies one record; the state is updated in place and returned, a DT's entry replaced only once the record is
+ * fully applied, so an input that throws leaves the state as it was.
+ */
 export function stepAlerts(
   state: AlertState,
   input: AlertInput,
@@ -85,11 +88,13 @@ export function stepAlerts(
 }
 
 function stressEvents(state: AlertState, row: DtStress, config: AlertConfig): AlertEvent[] {
-  let dt = state.dts.get(row.dt_id);
-  if (!dt)
-    state.dts.set(row.dt_id, (dt = { lastSlot: Number.NEGATIVE_INFINITY, thermal: false, voltage: false }));
-  if (row.slot_start <= dt.lastSlot) return [];
-  dt.lastSlot = row.slot_start;
+  const before = state.dts.get(row.dt_id);
+  if (before && row.slot_start <= before.lastSlot) return [];
+  const dt: DtAlertState = {
+    thermal: before?.thermal ?? false,
+    voltage: before?.voltage ?? false,
+    lastSlot: row.slot_start,
+  };
   const events: AlertEvent[] = [];
   const slot = iso(row.slot_start);
   for (const kind of ['thermal', 'voltage'] as const) {
@@ -139,6 +144,7 @@ function stressEvents(state: AlertState, row: DtStress, config: AlertConfig): Al
         data_quality: row.data_quality,
       },
     });
+  state.dts.set(row.dt_id, dt);
   return events;
 }
 

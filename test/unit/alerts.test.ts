@@ -162,3 +162,22 @@ describe('alert events', () => {
     });
   });
 });
+
+describe('alert state', () => {
+  it('is left as it was by an input the rules throw on, so the task can dead-letter it and go on', () => {
+    let state = initialAlertState();
+    // dt-a alerting after slot 0.
+    state = stepAlerts(state, calm('dt-a', 0, { thermal_stress_prob: 0.9 })).state;
+    const before = structuredClone([...state.dts]);
+    // A row whose slot is not a time: the rules throw half way through (rendering its slot).
+    const broken = calm('dt-a', 1, { thermal_stress_prob: 0.1 });
+    (broken as { row: DtStress }).row.slot_start = Number.NaN;
+    expect(() => stepAlerts(state, broken)).toThrow();
+    const unknown = calm('dt-new', 1);
+    (unknown as { row: DtStress }).row.slot_start = Number.NaN;
+    expect(() => stepAlerts(state, unknown)).toThrow();
+    expect([...state.dts]).toEqual(before);
+    // And it goes on from there: still alerting, so slot 2 at 0.9 raises nothing.
+    expect(stepAlerts(state, calm('dt-a', 2, { thermal_stress_prob: 0.9 })).outputs).toEqual([]);
+  });
+});
