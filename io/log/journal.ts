@@ -38,7 +38,12 @@ export interface JournalRecord {
 export interface LoadedPartition {
   base: number;
   records: JournalRecord[];
+  /** Where the partition's appends go (`Journal.append`). */
+  file: JournalFile;
 }
+
+/** A partition's files, as `load` opened them. */
+export type JournalFile = PartitionFile;
 
 export interface StoredGroup {
   topics: string[];
@@ -80,7 +85,10 @@ export class Journal {
   private flushRequested = false;
   private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private offsetsTimer: NodeJS.Timeout | null = null;
+  /** The groups' offsets as found at start; those still used are written from `live`. */
   private groups: Record<string, StoredGroup> = {};
+  /** How to read the offsets of each group in use, at write time (not at every commit). */
+  private readonly live = new Map<string, () => StoredGroup>();
   /** Set once a write or sync failed: nothing is appended after a record that may not be on disk. */
   private failed: Error | null = null;
   private readonly segmentBytes: number;
@@ -181,16 +189,14 @@ export class Journal {
     };
     syncDirectory(dir);
     this.partitions.set(tpId(topic, partition), file);
-    return { base, records };
+    return { base, records, file };
   }
 
   /** Queues a record for the next flush; `offset` must be the partition's next. */
-  append(topic: string, partition: number, offset: number, record: JournalRecord): void {
+  append(file: JournalFile, offset: number, record: JournalRecord): void {
     if (this.failed) throw this.failed;
-    const file = this.partitions.get(tpId(topic, partition));
-    if (!file) throw new Error(`journal: ${topic}[${partition}] was not loaded`);
     if (offset !== file.next)
-      throw new Error(`journal: ${topic}[${partition}] expects offset ${file.next}, not ${offset}`);
+      throw new Error(`journal: ${file.topic}[${file.partition}] expects offset ${file.next}, not ${offset}`);
     const keyLength = Buffer.byteLength(record.key);
     const frame = Buffer.allocUnsafe(HEADER + 10 + keyLength + record.value.length);
     frame.writeUInt32LE(10 + keyLength + record.value.length, 0);
@@ -216,18 +222,27 @@ export class Journal {
   }
 
   /** Deletes a partition's segments that hold only offsets below `offset` (all consumers are past them). */
-  release(topic: string, partition: number, offset: number): void {
-    const file = this.partitions.get(tpId(topic, partition));
-    if (!file) return;
+  release(file: JournalFile, offset: number): void {
     while (file.segments.length > 1 && file.segments[1]!.base <= offset) {
       rmSync(file.segments.shift()!.path, { force: true });
     }
   }
 
-  /** Records a group's committed offsets, written to disk soon (`now`: before returning, synced). */
-  saveGroup(name: string, group: StoredGroup, now = false): void {
-    this.groups[name] = group;
-    if (now) return this.writeGroups(true);
+  /** Keeps a group's offsets, read by `snapshot` whenever they are written; written now, synced. */
+  keepGroup(name: string, snapshot: () => StoredGroup): void {
+    this.live.set(name, snapshot);
+    this.writeGroups(true);
+  }
+
+  /** Forgets a group found at start that nothing uses any more. */
+  forgetGroup(name: string): void {
+    delete this.groups[name];
+    this.live.delete(name);
+    this.offsetsChanged();
+  }
+
+  /** Some kept group committed: its offsets are written within `offsetsEveryMs`. */
+  offsetsChanged(): void {
     if (this.offsetsTimer) return;
     this.offsetsTimer = setTimeout(() => {
       this.offsetsTimer = null;
@@ -255,6 +270,7 @@ export class Journal {
   /** Flushed before the rename, so a crash leaves the old file or the new one, never a torn one. */
   private writeGroups(syncDir = false): void {
     const path = join(this.dir, 'groups.json');
+    for (const [name, snapshot] of this.live) this.groups[name] = snapshot();
     writeFileSync(`${path}.tmp`, JSON.stringify(this.groups), { flush: true });
     renameSync(`${path}.tmp`, path);
     if (syncDir) syncDirectory(this.dir);

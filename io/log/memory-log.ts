@@ -1,4 +1,4 @@
-import { Journal, type JournalOptions } from './journal.js';
+import { Journal, type JournalFile, type JournalOptions } from './journal.js';
 import { partitionFor } from './partitioner.js';
 import {
   highestOffsets,
@@ -42,6 +42,8 @@ interface Partition {
   records: LogRecord[];
   /** End of what consumers may read: records below it are on disk (all of them, for a log in memory). */
   durable: number;
+  /** Its files, for a log with a directory. */
+  file: JournalFile | undefined;
   /**
    * Lowest committed offset among the groups subscribed to the topic (Infinity: none), cached because every
    * append asks for it; undefined once a commit or a new subscription may have changed it.
@@ -92,13 +94,16 @@ export class MemoryLog implements Log {
         console.error(
           `in-process log: dropping the offsets of consumer group ${name}, which nothing uses now`,
         );
+        this.journal!.forgetGroup(name);
         continue;
       }
-      this.groups.set(name, {
+      const group: Group = {
         committed: new Map(Object.entries(stored.committed)),
         members: [],
         topics: new Set(stored.topics),
-      });
+      };
+      this.groups.set(name, group);
+      this.keepGroup(name, group);
     }
   }
 
@@ -119,7 +124,7 @@ export class MemoryLog implements Log {
         );
       const topic: Topic = { spec, partitions: [] };
       for (let partition = 0; partition < spec.partitions; partition++) {
-        const loaded = this.journal?.load(spec.name, partition) ?? { base: 0, records: [] };
+        const loaded = this.journal?.load(spec.name, partition) ?? { base: 0, records: [], file: undefined };
         const records = loaded.records.map((r, k) => ({
           topic: spec.name,
           partition,
@@ -129,7 +134,13 @@ export class MemoryLog implements Log {
           timestamp: r.timestamp,
         }));
         const end = loaded.base + records.length;
-        topic.partitions.push({ base: loaded.base, records, durable: end, floor: undefined });
+        topic.partitions.push({
+          base: loaded.base,
+          records,
+          durable: end,
+          floor: undefined,
+          file: loaded.file,
+        });
         // An offset past what the files hold (they were cut at a torn record) would skip the next records.
         for (const [name, group] of this.groups) {
           const committed = group.committed.get(tpId(spec.name, partition));
@@ -166,7 +177,7 @@ export class MemoryLog implements Log {
       for (const p of this.topic(topic).partitions) p.floor = undefined;
     }
     // A group is on disk from its first subscription: its topics' records are kept for it from then on.
-    this.saveGroup(options.group, group, true);
+    this.keepGroup(options.group, group);
     const member = new MemoryConsumer(this, options.group, group, options);
     group.members.push(member);
     this.rebalance(group);
@@ -245,15 +256,17 @@ export class MemoryLog implements Log {
       }
       this.trim(record.topic, record.partition);
     }
-    this.saveGroup(groupName, group, false);
+    if (!isOwnGroup(groupName)) this.journal?.offsetsChanged();
     for (const resolve of [...this.spaceWaiters]) resolve();
   }
 
   /** A group of this process alone starts afresh under a new name: its offsets are not kept. */
-  private saveGroup(name: string, group: Group, now: boolean): void {
+  private keepGroup(name: string, group: Group): void {
     if (!this.journal || isOwnGroup(name)) return;
-    const stored = { topics: [...group.topics], committed: Object.fromEntries(group.committed) };
-    this.journal.saveGroup(name, stored, now);
+    this.journal.keepGroup(name, () => ({
+      topics: [...group.topics],
+      committed: Object.fromEntries(group.committed),
+    }));
   }
 
   leave(group: Group, member: MemoryConsumer): void {
@@ -273,9 +286,9 @@ export class MemoryLog implements Log {
     for (const record of records) {
       if (this.closed) throw new Error('log is closed');
       const partition = partitionFor(record.key, topic.spec.partitions);
-      while (!this.closed && this.backlog(topicName, partition) >= this.maxBacklog) await this.waitForSpace();
-      if (this.closed) throw new Error('log is closed');
       const p = topic.partitions[partition]!;
+      while (!this.closed && this.backlog(topic, partition) >= this.maxBacklog) await this.waitForSpace();
+      if (this.closed) throw new Error('log is closed');
       const appended: LogRecord = {
         topic: topicName,
         partition,
@@ -285,7 +298,7 @@ export class MemoryLog implements Log {
         timestamp: now,
       };
       // The journal first: a record it refuses (after a failed write) is not in the log at all.
-      this.journal?.append(topicName, partition, appended.offset, appended);
+      if (p.file) this.journal!.append(p.file, appended.offset, appended);
       p.records.push(appended);
       if (!this.journal) p.durable = p.base + p.records.length;
     }
@@ -314,10 +327,10 @@ export class MemoryLog implements Log {
   }
 
   /** Uncommitted records of the slowest subscribed group (or all the partition holds, before any subscribes). */
-  private backlog(topic: string, partition: number): number {
+  private backlog(topic: Topic, partition: number): number {
     // Reference data (topology) is kept whole and loaded in one go: a load is never held back.
-    if (this.topic(topic).spec.compacted) return 0;
-    return Math.max(0, this.topic(topic).partitions[partition]!.durable - this.floor(topic, partition));
+    if (topic.spec.compacted) return 0;
+    return Math.max(0, topic.partitions[partition]!.durable - this.floor(topic.spec.name, partition));
   }
 
   /**
@@ -351,7 +364,7 @@ export class MemoryLog implements Log {
     if (drop > 0) {
       p.records.splice(0, drop);
       p.base = low;
-      this.journal?.release(topicName, partition, low);
+      if (p.file) this.journal!.release(p.file, low);
     }
   }
 

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -229,5 +229,10 @@ describe('MemoryLog with a directory: its offsets file', () => {
     await released.producer().send('t', [{ key: 'a', value: Buffer.from('y') }]);
     const read = await drain(released.consumer({ group: 'kept', topics: ['t'], fromBeginning: true }));
     expect(read.map((r) => r.value.toString())).toEqual(['y']);
+    // And forgotten on disk too, not written back at every start.
+    await released.close();
+    expect(Object.keys(JSON.parse(readFileSync(join(dir, 'groups.json'), 'utf8')) as object)).toEqual([
+      'kept',
+    ]);
   });
 });
