@@ -1,6 +1,6 @@
 import { decode, encode } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
-import type { Log, LogRecord } from '../io/log/log.js';
+import type { Log, LogRecord, ProduceRecord } from '../io/log/log.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { checkDispatch, deliverySlot, type EnvelopeInForce } from '../processors/dispatch-check.js';
@@ -59,7 +59,8 @@ export function startDispatchCheckTask(options: {
 
   const poison = new PoisonRecords({ producer, stopping: () => stopping, metrics });
 
-  const checkBatch = async (records: LogRecord[]) => {
+  /** Each decodable command with what the warehouse knows of it: its asset's DT and the envelope in force. */
+  const lookUp = async (records: LogRecord[]) => {
     const commands: Array<{ record: LogRecord; command: DispatchCommand }> = [];
     for (const record of records) {
       try {
@@ -73,26 +74,13 @@ export function startDispatchCheckTask(options: {
       asset_ids: [...new Set(commands.map((c) => c.command.asset_id))],
     });
     const dtOf = new Map(placed.map((a) => [a.asset_id, a.dt_id]));
-    const checkedAt = Date.now();
-    const checks = [];
-    const dead: Promise<void>[] = [];
+    const looked = [];
     for (const { record, command } of commands) {
       const dtId = dtOf.get(command.asset_id);
       const envelope = dtId === undefined ? undefined : await envelopeInForce(dtId, command);
-      // A command the check throws on would throw on every retry: dead-lettered, the batch goes on.
-      let check;
-      try {
-        check = checkDispatch(command, dtId, envelope, checkedAt);
-      } catch (error) {
-        dead.push(poison.deadLetter(record, `dispatch checks: ${messageOf(error)}`));
-        continue;
-      }
-      metrics.dispatchChecks.inc({ verdict: check.verdict });
-      checks.push({ key: check.asset_id, value: encode('DispatchCheck', check) });
+      looked.push({ record, command, dtId, envelope });
     }
-    await producer.send(TOPICS.dispatchChecks.name, checks);
-    await producer.flush();
-    return dead;
+    return looked;
   };
 
   const loop = async () => {
@@ -108,8 +96,27 @@ export function startDispatchCheckTask(options: {
         continue;
       }
       pending += records.length;
-      // A failed look-up (warehouse away) is retried: the batch is neither committed nor dropped.
-      const dead = await retry('dispatch checks', () => checkBatch(records), whileRunning);
+      // Only the look-ups are retried (a warehouse that is away): the checks, their metric and any dead
+      // letter happen once a batch.
+      const looked = await retry('dispatch checks: looking up', () => lookUp(records), whileRunning);
+      const checkedAt = Date.now();
+      const checks: ProduceRecord[] = [];
+      const dead: Promise<void>[] = [];
+      for (const { record, command, dtId, envelope } of looked) {
+        try {
+          const check = checkDispatch(command, dtId, envelope, checkedAt);
+          metrics.dispatchChecks.inc({ verdict: check.verdict });
+          checks.push({ key: check.asset_id, value: encode('DispatchCheck', check) });
+        } catch (error) {
+          // A command the check throws on would throw on every retry: dead-lettered, the batch goes on.
+          dead.push(poison.deadLetter(record, `dispatch checks: ${messageOf(error)}`));
+        }
+      }
+      await retry(
+        'dispatch checks: sending',
+        () => producer.send(TOPICS.dispatchChecks.name, checks),
+        whileRunning,
+      );
       await Promise.all(dead);
       await retry('dispatch checks: committing', () => consumer.commit(records), whileRunning);
       pending -= records.length;
