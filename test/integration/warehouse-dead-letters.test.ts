@@ -161,9 +161,6 @@ describe.each(ENGINES)('dead letters on %s', (engine) => {
       [mqtt.source_topic, 'schema'],
     ]);
     expect(rows[1]!.dead_letter_id).toBe(deadLetterId(mqtt));
-    // Everything was written twice (three times for the redelivered letter): only FINAL holds one of each.
-    const [written] = await warehouse.query<{ n: string }>('SELECT count() AS n FROM dead_letters');
-    expect(Number(written!.n)).toBeGreaterThanOrEqual(rows.length);
     // The row of a dead letter carries the time in the record, whichever copy was kept.
     const [kept] = await warehouse.query<{ received_at: string }>(
       `SELECT toString(received_at) AS received_at FROM dead_letters FINAL WHERE dead_letter_id = {id:String}`,

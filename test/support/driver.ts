@@ -93,7 +93,9 @@ export class TestDriver {
     if (!topics.some((t) => t.name === TOPICS.deadLetters.name))
       topics.push({ name: TOPICS.deadLetters.name, partitions: 1 });
     const driver = new TestDriver(topics, options.now ?? Date.UTC(2026, 6, 1));
-    await driver.memory.ensureTopics([...topics, { name: TICK_TOPIC, partitions: 1 }]);
+    // Compacted: no group reads it, and a topic of the in-process log is otherwise held for its first group
+    // (producers would wait once 50,000 nudges were held).
+    await driver.memory.ensureTopics([...topics, { name: TICK_TOPIC, partitions: 1, compacted: true }]);
     // A group that never commits holds every record, as a topic's retention would on Kafka: replay and
     // read() see them all (the in-process log drops records every subscribed group has committed).
     for (const topic of topics)

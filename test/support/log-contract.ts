@@ -173,6 +173,14 @@ export function describeLogContract(
       const consumer = log.consumer({ group: 'lag', topics: [topic], fromBeginning: true });
       await consumer.poll(10, 2000); // joins the group
       await log.producer().send(topic, values(0, 7));
+      // Kafka learns the end offset from its fetches: give it a moment to see the 7.
+      const deadline = Date.now() + 10_000;
+      let before = await consumer.lag();
+      while (before === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        before = await consumer.lag();
+      }
+      expect(before).toBe(7);
       const got = await pollAll(consumer, 7);
       expect(got).toHaveLength(7);
       expect(await consumer.lag()).toBe(0);
