@@ -7,7 +7,8 @@ import { checkDispatch, deliverySlot, type EnvelopeInForce } from '../processors
 import type { DispatchCommand } from '../schemas/types.gen.js';
 import { GROUPS, TOPICS } from './topics.js';
 import { supervise } from './runtime/fatal.js';
-import { messageOf, PoisonRecords } from './runtime/poison.js';
+import { messageOf } from '../core/errors.js';
+import { PoisonRecords } from './runtime/poison.js';
 import { retry } from './runtime/retry.js';
 
 export interface DispatchCheckTask {

@@ -1,7 +1,7 @@
 import type { Metrics } from '../core/metrics.js';
 import { decodeMessage } from '../ingest/decode.js';
 import type { LogProducer } from '../io/log/log.js';
-import { dateTime64 } from '../io/warehouse/rows.js';
+import { dateTime } from '../io/warehouse/rows.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import { TABLES } from '../io/warehouse/tables.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
@@ -78,7 +78,7 @@ export function startParkedReadings(options: {
         sent.map((r) => ({
           dead_letter_id: r.dead_letter_id,
           key: r.key,
-          released_at: dateTime64(now).slice(0, 19),
+          released_at: dateTime(now),
         })),
       );
     }

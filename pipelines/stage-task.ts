@@ -9,7 +9,8 @@ import type { Metrics } from '../core/metrics.js';
 import type { Replayed, Stage } from './keyed-stage.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { supervise } from './runtime/fatal.js';
-import { messageOf, PoisonRecords } from './runtime/poison.js';
+import { messageOf } from '../core/errors.js';
+import { PoisonRecords } from './runtime/poison.js';
 import { retry, REPORT_EVERY } from './runtime/retry.js';
 
 /**

@@ -43,7 +43,7 @@ export class TopologyTable {
 
   /**
    * Resolves once the table has read its topics to their end (lag 0 after the assignment), so it holds every
-   * topology version on the log when this process started; never settles if the table stops before.
+   * topology version on the log when this process started (or once the table stops).
    */
   caughtUp(): Promise<void> {
     return this.table.caughtUp();

@@ -90,11 +90,17 @@ export class WeatherTable {
   /** Resolves once the seed is in and the topic has been read to its end (what a restore may rely on). */
   async ready(timeoutMs = 120_000): Promise<void> {
     await this.seeded;
-    const deadline = Date.now() + timeoutMs;
-    while (!this.table.hasCaughtUp() && !this.table.isStopped()) {
-      if (Date.now() > deadline)
-        throw new Error(`the weather topic was not read to its end in ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`the weather topic was not read to its end in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.table.caughtUp(), late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -24,7 +24,8 @@ import {
 } from '../processors/alerts.js';
 import { GROUPS, TOPICS } from './topics.js';
 import { supervise } from './runtime/fatal.js';
-import { messageOf, PoisonRecords } from './runtime/poison.js';
+import { messageOf } from '../core/errors.js';
+import { PoisonRecords } from './runtime/poison.js';
 import { retry } from './runtime/retry.js';
 
 export interface WebhookPolicy {

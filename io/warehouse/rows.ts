@@ -60,6 +60,11 @@ export function dateTime64(ms: number): string {
   return `${prefix}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}`;
 }
 
+/** A DateTime column's text (whole seconds, UTC), for the tables that keep one beside an epoch-ms column. */
+export function dateTime(ms: number): string {
+  return dateTime64(ms).slice(0, 19);
+}
+
 const secondText = new Map<number, string>();
 
 /** DateTime64 text as the warehouse returns it ('YYYY-MM-DD hh:mm:ss[.fff]', UTC) → epoch milliseconds. */

@@ -5,6 +5,7 @@
  */
 
 import { supports, type ClickHouseVersion, type Feature } from './dialect.js';
+import { messageOf } from '../../core/errors.js';
 
 export type QueryParams = Record<string, string | number | boolean | null | Array<string | number>>;
 
@@ -125,10 +126,6 @@ export class WarehouseError extends Error {
       cause,
     });
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message.trim() : String(error);
 }
 
 function excerpt(sql: string, max = 300): string {

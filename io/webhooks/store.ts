@@ -1,4 +1,4 @@
-import { dateTime64 } from '../warehouse/rows.js';
+import { dateTime } from '../warehouse/rows.js';
 import { sqlQuery } from '../warehouse/sql-files.js';
 import { TABLES } from '../warehouse/tables.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
@@ -107,7 +107,7 @@ export async function logAttempts(warehouse: Warehouse, attempts: readonly Deliv
   if (attempts.length === 0) return;
   await warehouse.insert(
     TABLES.webhookDeliveries,
-    attempts.map((a) => ({ ...a, attempted_at: dateTime64(a.attempted_ms).slice(0, 19) })),
+    attempts.map((a) => ({ ...a, attempted_at: dateTime(a.attempted_ms) })),
   );
 }
 

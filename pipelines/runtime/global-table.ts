@@ -1,7 +1,8 @@
 import type { Metrics } from '../../core/metrics.js';
 import { ownGroup, type Log, type LogConsumer, type LogRecord } from '../../io/log/log.js';
 import { supervise } from './fatal.js';
-import { messageOf, PoisonRecords } from './poison.js';
+import { messageOf } from '../../core/errors.js';
+import { PoisonRecords } from './poison.js';
 import { retry } from './retry.js';
 
 /**
@@ -66,14 +67,10 @@ export class GlobalTable<V> {
 
   /**
    * Resolves once the table has read its topics to their end (lag 0 after the assignment), so it holds what
-   * was on them when this process started; never settles if the table stops before.
+   * was on them when this process started, or once the table stops (there is nothing more to wait for).
    */
   caughtUp(): Promise<void> {
     return this.caught;
-  }
-
-  hasCaughtUp(): boolean {
-    return this.isCaughtUp;
   }
 
   isStopped(): boolean {
@@ -82,6 +79,7 @@ export class GlobalTable<V> {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.markCaughtUp();
     await this.running;
     await this.consumer?.close();
   }

@@ -16,10 +16,6 @@ import { retry } from './retry.js';
  */
 export const PROCESSING_ERROR = 'processing_error';
 
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /**
  * The dead letter of a record `where` (a stage or task name) could not process. Stamped with the record's log
  * time, not the wall clock: a replay of the same record makes the same dead letter, which the warehouse's
@@ -49,9 +45,6 @@ export interface PoisonOptions {
 }
 
 export class PoisonRecords {
-  /** Poison records seen so far. */
-  count = 0;
-
   constructor(private readonly options: PoisonOptions) {}
 
   /**
@@ -60,7 +53,6 @@ export class PoisonRecords {
    * then the record must not be committed.
    */
   deadLetter(record: LogRecord, reason: string): Promise<void> {
-    this.count++;
     this.options.metrics?.deadLetters.inc({ reason: PROCESSING_ERROR });
     const where = `${record.topic}[${record.partition}]@${record.offset}`;
     console.error(`dead-lettering the record at ${where}: ${reason}`);
