@@ -110,6 +110,26 @@ describe('stage tasks on the test driver (test/support/driver.ts)', () => {
     await driver.close();
   });
 
+  it('stops a task whose sink gave up as one that cannot go on, committing nothing past it', async () => {
+    const driver = await newDriver(1);
+    // A sink whose writes failed for good (e.g. an insert the warehouse refuses after its retries).
+    const gaveUp = new Error('the warehouse refused the batch');
+    driver.start('a', {
+      ...counterTask('a'),
+      sink: {
+        add: async () => undefined,
+        written: () => Promise.reject(gaveUp),
+        close: async () => undefined,
+      },
+    });
+    await driver.send(IN, counts(0, 5));
+    await driver.until(() => driver.fatal.length > 0, 'the task to report it cannot go on');
+    expect(driver.fatal).toEqual([gaveUp]);
+    expect(await driver.committed(GROUP, IN)).toEqual([0]);
+    driver.fatal.length = 0;
+    await driver.close().catch(() => undefined);
+  });
+
   it('rebuilds a partition moved to another member by replay, its outputs those of an uninterrupted run', async () => {
     const run = async (rebalance: boolean) => {
       const driver = await newDriver();
