@@ -1,5 +1,4 @@
 import {
-  highestOffsets,
   type Log,
   type LogRecord,
   type ProduceRecord,
@@ -8,6 +7,7 @@ import {
 import type { Metrics } from '../core/metrics.js';
 import type { Replayed, Stage } from './keyed-stage.js';
 import { systemClock, type Clock } from './runtime/clock.js';
+import { OrderedCommits } from './runtime/commits.js';
 import { supervise } from './runtime/fatal.js';
 import { messageOf } from '../core/errors.js';
 import { PoisonRecords } from './runtime/poison.js';
@@ -80,7 +80,6 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
   const replayLookbackMs = Math.max(...stages.map((s) => s.replayLookbackMs));
   const owned = new Set<number>();
   let stopping = false;
-  let failure: Error | null = null;
   /** Failures of the log or a service (poll, commit, send) are retried; given up on only once stopping. */
   const service = { stopping: () => stopping, clock };
 
@@ -158,31 +157,7 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
     return sent;
   };
 
-  const inFlight: Array<Promise<void>> = [];
-  let uncommitted = 0;
-  const commitAfter = (records: LogRecord[], outputs: Promise<unknown>, written: Promise<void>) => {
-    const count = records.length;
-    uncommitted += count;
-    // Only the last record of each partition is kept for the commit: a batch held until its commit would
-    // otherwise keep every record's value buffer alive past the young generation, and those buffers are
-    // freed only by a full collection (hundreds of MB of resident memory waiting for one).
-    const last = [...highestOffsets(records).values()];
-    const previous = inFlight.at(-1) ?? Promise.resolve();
-    const committed = Promise.all([outputs, written, previous]).then(async () => {
-      // A batch before this one failed (and has left inFlight): nothing may be committed past it.
-      if (failure) throw failure;
-      await retry(`${group}: committing`, () => consumer.commit(last), service);
-      uncommitted -= count;
-    });
-    inFlight.push(committed);
-    // A failure here (outputs, dead letters or a commit given up on while stopping, a sink that gave up)
-    // leaves the offsets uncommitted: the records are read again. The task goes no further (see the loop).
-    void committed
-      .catch((error: Error) => {
-        failure ??= error;
-      })
-      .finally(() => inFlight.splice(inFlight.indexOf(committed), 1));
-  };
+  const commits = new OrderedCommits(consumer, group, service);
 
   /** Failures of a stage's punctuate or afterBatch: not a record's, so reported (now and then), not dead-lettered. */
   let stageFailures = 0;
@@ -244,7 +219,7 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
   const loop = async () => {
     for (;;) {
       // A batch whose outputs, dead letters or commit failed: later batches must not be committed past it.
-      if (failure) throw failure;
+      if (commits.failure) throw commits.failure;
       const records = await retry(
         `${group}: polling ${options.inputTopic}`,
         () => consumer.poll(options.maxBatch ?? 5_000, 100),
@@ -263,7 +238,7 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
       if (records.length) {
         await addToSink(records, values, dead);
         // The commit waits for the dead letters too: a record is committed once processed or dead-lettered.
-        commitAfter(records, Promise.all([outputs, ...dead]), sink?.written() ?? Promise.resolve());
+        commits.after(records, [outputs, ...dead, sink?.written() ?? Promise.resolve()]);
       }
       for (const stage of stages)
         try {
@@ -271,23 +246,20 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
         } catch (error) {
           reportStageFailure(`${stage.name} after a batch`, error);
         }
-      if (inFlight.length >= (options.maxInFlight ?? 8)) await inFlight[0];
+      await commits.atMost(options.maxInFlight ?? 8);
       if (stopping && records.length === 0) break;
     }
     await sent;
-    await Promise.all(inFlight);
-    if (failure) throw failure;
+    await commits.drain();
   };
   // Only a stop gives up on the log or a service: a failure before it means the task cannot go on.
-  const running = supervise(`${group} (stage task)`, loop(), () => stopping).then((error) => {
-    failure ??= error ?? null;
-  });
+  const running = supervise(`${group} (stage task)`, loop(), () => stopping);
 
   return {
-    lag: async () => (await consumer.lag()) + uncommitted,
+    lag: async () => (await consumer.lag()) + commits.uncommitted,
     async stop() {
       stopping = true;
-      await running;
+      const failure = (await running) ?? commits.failure;
       await sink?.close();
       await consumer.close();
       await producer.close();

@@ -1,5 +1,5 @@
 import type { Metrics } from '../../core/metrics.js';
-import { ownGroup, type Log, type LogConsumer, type LogRecord } from '../../io/log/log.js';
+import { ownGroup, type Log, type LogConsumer, type LogProducer, type LogRecord } from '../../io/log/log.js';
 import { supervise } from './fatal.js';
 import { messageOf } from '../../core/errors.js';
 import { PoisonRecords } from './poison.js';
@@ -30,6 +30,7 @@ export interface GlobalTableOptions<V> {
 
 export class GlobalTable<V> {
   private consumer: LogConsumer | null = null;
+  private producer: LogProducer | undefined;
   private running: Promise<void> | null = null;
   private stopped = false;
   private assigned = false;
@@ -53,7 +54,8 @@ export class GlobalTable<V> {
     });
     this.consumer = consumer;
     const poison = new PoisonRecords({
-      producer: log.producer(),
+      // Dead letters are rare: a producer is made only for the first.
+      producer: () => (this.producer ??= log.producer()),
       stopping: () => this.stopped,
       metrics: this.options.metrics,
     });
@@ -82,6 +84,7 @@ export class GlobalTable<V> {
     this.markCaughtUp();
     await this.running;
     await this.consumer?.close();
+    await this.producer?.close();
   }
 
   private async loop(consumer: LogConsumer, poison: PoisonRecords): Promise<void> {

@@ -35,7 +35,8 @@ export function deadLetterOf(record: LogRecord, reason: string): DeadLetter {
 }
 
 export interface PoisonOptions {
-  producer: LogProducer;
+  /** The producer dead letters go through, or a function making it at the first dead letter. */
+  producer: LogProducer | (() => LogProducer);
   /** Whether the owner is stopping: then a dead letter the log will not take is given up on (retry policy). */
   stopping: () => boolean;
   /** Counted as gridstream_dead_letters_total{reason="processing_error"} when given. */
@@ -46,6 +47,11 @@ export interface PoisonOptions {
 
 export class PoisonRecords {
   constructor(private readonly options: PoisonOptions) {}
+
+  private producer(): LogProducer {
+    const { producer } = this.options;
+    return typeof producer === 'function' ? producer() : producer;
+  }
 
   /**
    * Dead-letters `record` with `reason` ("<stage or task name>: <error message>"). The promise settles once
@@ -59,7 +65,7 @@ export class PoisonRecords {
     const value = encode('DeadLetter', deadLetterOf(record, reason));
     const sending = retry(
       `sending the dead letter of ${where}`,
-      () => this.options.producer.send(TOPICS.deadLetters.name, [{ key: record.key, value }]),
+      () => this.producer().send(TOPICS.deadLetters.name, [{ key: record.key, value }]),
       { stopping: this.options.stopping, clock: this.options.clock },
     );
     // Marked handled here: the caller may await it only after other awaits, and a rejection meanwhile must not
