@@ -6,22 +6,18 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { checkDispatch, deliverySlot, type EnvelopeInForce } from '../processors/dispatch-check.js';
 import type { DispatchCommand } from '../schemas/types.gen.js';
 import { GROUPS, TOPICS } from './topics.js';
-import { supervise } from './runtime/fatal.js';
 import { messageOf } from '../core/errors.js';
-import { PoisonRecords } from './runtime/poison.js';
-import { retry } from './runtime/retry.js';
+import { startSinkTask, type SinkTask } from './runtime/sink-task.js';
 
-export interface DispatchCheckTask {
-  lag(): Promise<number>;
-  stop(): Promise<void>;
-}
+export type DispatchCheckTask = SinkTask;
 
 /**
  * Checks each dispatch command against the operating envelope of its asset's DT (processors/dispatch-check.ts)
  * and puts the check on gridstream.dispatch-checks, keyed by asset id, for the warehouse sink and webhooks.
  * An edge task, not a pure stage: the asset's placement (topology_assets) and the envelope issue in force at
  * the dispatch time live in the warehouse, and are looked up per poll batch (dispatches are few). Offsets are
- * committed once the batch's checks are on the log; a replay re-checks and the newest check is kept.
+ * committed once the batch's checks are on the log (a sink task: pipelines/runtime/sink-task.ts); a replay
+ * re-checks and the newest check is kept.
  */
 export function startDispatchCheckTask(options: {
   log: Log;
@@ -29,14 +25,7 @@ export function startDispatchCheckTask(options: {
   metrics: Metrics;
 }): DispatchCheckTask {
   const { log, warehouse, metrics } = options;
-  const consumer = log.consumer({
-    group: GROUPS.dispatchChecks,
-    topics: [TOPICS.dispatches.name],
-    fromBeginning: true,
-  });
   const producer = log.producer();
-  let stopping = false;
-  let pending = 0;
 
   const envelopeInForce = async (
     dtId: string,
@@ -57,8 +46,6 @@ export function startDispatchCheckTask(options: {
       dataQuality: String(row.data_quality),
     };
   };
-
-  const poison = new PoisonRecords({ producer, stopping: () => stopping, metrics });
 
   /** Each decodable command with what the warehouse knows of it: its asset's DT and the envelope in force. */
   const lookUp = async (records: LogRecord[]) => {
@@ -84,25 +71,18 @@ export function startDispatchCheckTask(options: {
     return looked;
   };
 
-  const loop = async () => {
-    const whileRunning = { stopping: () => stopping };
-    for (;;) {
-      const records = await retry(
-        'dispatch checks: reading the log',
-        () => consumer.poll(500, 100),
-        whileRunning,
-      );
-      if (records.length === 0) {
-        if (stopping) break;
-        continue;
-      }
-      pending += records.length;
+  return startSinkTask({
+    log,
+    group: GROUPS.dispatchChecks,
+    topics: [TOPICS.dispatches.name],
+    maxBatch: 500,
+    metrics,
+    handle: async (records, context) => {
       // Only the look-ups are retried (a warehouse that is away): the checks, their metric and any dead
       // letter happen once a batch.
-      const looked = await retry('dispatch checks: looking up', () => lookUp(records), whileRunning);
+      const looked = await context.retry('looking up', () => lookUp(records));
       const checkedAt = Date.now();
       const checks: ProduceRecord[] = [];
-      const dead: Promise<void>[] = [];
       for (const { record, command, dtId, envelope } of looked) {
         try {
           const check = checkDispatch(command, dtId, envelope, checkedAt);
@@ -110,28 +90,11 @@ export function startDispatchCheckTask(options: {
           checks.push({ key: check.asset_id, value: encode('DispatchCheck', check) });
         } catch (error) {
           // A command the check throws on would throw on every retry: dead-lettered, the batch goes on.
-          dead.push(poison.deadLetter(record, `dispatch checks: ${messageOf(error)}`));
+          context.deadLetter(record, messageOf(error));
         }
       }
-      await retry(
-        'dispatch checks: sending',
-        () => producer.send(TOPICS.dispatchChecks.name, checks),
-        whileRunning,
-      );
-      await Promise.all(dead);
-      await retry('dispatch checks: committing', () => consumer.commit(records), whileRunning);
-      pending -= records.length;
-    }
-  };
-  const running = supervise(GROUPS.dispatchChecks, loop(), () => stopping);
-
-  return {
-    lag: async () => (await consumer.lag()) + pending,
-    async stop() {
-      stopping = true;
-      const failure = await running;
-      await consumer.close();
-      if (failure) throw failure;
+      await context.retry('sending', () => producer.send(TOPICS.dispatchChecks.name, checks));
     },
-  };
+    close: () => producer.close(),
+  });
 }

@@ -27,8 +27,7 @@ import {
 } from '../io/warehouse/rows.js';
 import { TABLES } from '../io/warehouse/tables.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
-import { supervise } from './runtime/fatal.js';
-import { retry } from './runtime/retry.js';
+import { startSinkTask, type SinkTask } from './runtime/sink-task.js';
 import { GROUPS, TOPICS } from './topics.js';
 
 /**
@@ -116,18 +115,14 @@ const ROUTES: Record<string, Route> = {
   },
 };
 
-export interface WarehouseSink {
-  /** Records on the log not yet durably in the warehouse. */
-  lag(): Promise<number>;
-  /** Drains what is on the log into the warehouse, then stops. */
-  stop(): Promise<void>;
-}
+/** Records on the log not yet durably in the warehouse (lag), and a stop that drains them into it first. */
+export type WarehouseSink = SinkTask;
 
 /**
- * log → warehouse, like a Kafka Connect sink: batched inserts, and offsets committed only once the rows they
- * cover are in the warehouse. Polling goes on while earlier batches are inserted; at most `maxInFlight`
- * polls wait for their flush, so a slow warehouse slows the sink (and, through the log's bounded backlog,
- * ingest) instead of growing memory.
+ * log → warehouse, a sink task (pipelines/runtime/sink-task.ts): batched inserts, and offsets committed only
+ * once the rows they cover are in the warehouse. Polling goes on while earlier batches are inserted; at most
+ * `maxInFlight` polls wait for their flush, so a slow warehouse slows the sink (and, through the log's bounded
+ * backlog, ingest) instead of growing memory.
  */
 export function startWarehouseSink(options: {
   log: Log;
@@ -139,16 +134,6 @@ export function startWarehouseSink(options: {
   // The sink's tables take a few thousand rows a second at most, in bursts at slot closes, and a final
   // envelope is what its users wait for: batches leave 200 ms after their first row, not the writer's 500.
   const writer = warehouseWriter(options.warehouse, metrics, { maxDelayMs: 200 });
-  // ClickHouse wants few large inserts: once a poll has records it waits up to 200 ms for a fuller batch.
-  const consumer = options.log.consumer({
-    group: GROUPS.warehouseSink,
-    topics: Object.keys(ROUTES),
-    fromBeginning: true,
-    lingerMs: 200,
-  });
-  const inFlight: Promise<void>[] = [];
-  let pendingRecords = 0;
-  let stopping = false;
   // Per topic with a binary route: its table's RowBinary writer (null: JSONEachRow), and the chunk being built.
   const binary = new Map<string, BinaryChunk>();
   for (const [topic, route] of Object.entries(ROUTES))
@@ -202,51 +187,25 @@ export function startWarehouseSink(options: {
     for (const [table, rows] of byTable) await writer.add(table, rows);
   };
 
-  const whileRunning = { stopping: () => stopping };
-  const loop = async () => {
-    for (;;) {
-      const records = await retry(
-        'warehouse sink: reading the log',
-        () => consumer.poll(20_000, 100),
-        whileRunning,
-      );
-      if (records.length === 0) {
-        if (stopping) break;
-        continue;
-      }
-      pendingRecords += records.length;
+  return startSinkTask({
+    log: options.log,
+    group: GROUPS.warehouseSink,
+    topics: Object.keys(ROUTES),
+    maxBatch: 20_000,
+    // ClickHouse wants few large inserts: once a poll has records it waits up to 200 ms for a fuller batch.
+    lingerMs: 200,
+    maxInFlight: options.maxInFlight ?? 4,
+    handle: async (records, context) => {
       await addRows(records);
-      // Commits run in poll order: each waits for the flush covering its records and for the commit before it.
-      const previous = inFlight.at(-1) ?? Promise.resolve();
-      const committed = Promise.all([writer.flush(), previous]).then(async () => {
-        await retry('warehouse sink: committing', () => consumer.commit(records), whileRunning);
-        pendingRecords -= records.length;
-      });
-      inFlight.push(committed);
-      // A failed commit is the loop's failure (awaited below or at the end); this branch only tidies up.
-      committed.then(
-        () => inFlight.splice(inFlight.indexOf(committed), 1),
-        () => undefined,
-      );
-      if (inFlight.length >= (options.maxInFlight ?? 4)) await inFlight[0];
-      metrics.queueDepth.set({ queue: 'warehouse_sink_uncommitted' }, pendingRecords);
+      context.commitAfter(writer.flush());
+    },
+    afterBatch: (uncommitted) => {
+      metrics.queueDepth.set({ queue: 'warehouse_sink_uncommitted' }, uncommitted);
       const buffered = Object.values(writer.bufferedRows()).reduce((a, b) => a + b, 0);
       metrics.queueDepth.set({ queue: 'warehouse_writer_buffered' }, buffered);
-    }
-    await Promise.all(inFlight);
-  };
-  const running = supervise(GROUPS.warehouseSink, loop(), () => stopping);
-
-  return {
-    lag: async () => (await consumer.lag()) + pendingRecords,
-    async stop() {
-      stopping = true;
-      const failure = await running;
-      await writer.close();
-      await consumer.close();
-      if (failure) throw failure;
     },
-  };
+    close: () => writer.close(),
+  });
 }
 
 /** A batch writer into the warehouse that reports its inserts and failures to the metrics and the log. */

@@ -23,10 +23,9 @@ import {
   type AlertInput,
 } from '../processors/alerts.js';
 import { GROUPS, TOPICS } from './topics.js';
-import { supervise } from './runtime/fatal.js';
 import { messageOf } from '../core/errors.js';
-import { PoisonRecords } from './runtime/poison.js';
 import { retry } from './runtime/retry.js';
+import { startSinkTask, type SinkContext } from './runtime/sink-task.js';
 
 export interface WebhookPolicy {
   /** Attempts per event and subscription, the first included. */
@@ -82,16 +81,6 @@ export function startWebhookTask(options: {
   policy: WebhookPolicy;
 }): WebhookTask {
   const { log, warehouse, metrics, policy } = options;
-  const consumer = log.consumer({
-    group: GROUPS.webhooks,
-    topics: [TOPICS.stress.name, TOPICS.impedanceFlags.name, TOPICS.dispatchChecks.name],
-    fromBeginning: true,
-    // The alert state of the DTs of partitions this instance did not hold is another's (or stale): start
-    // again, each DT's state rebuilt from the warehouse as its first record comes (seedAlerts).
-    onAssigned: () => {
-      alerts = initialAlertState();
-    },
-  });
   const queue = new PQueue({ concurrency: CONCURRENCY });
   const retryTimers = new Set<NodeJS.Timeout>();
   let alerts = initialAlertState();
@@ -99,7 +88,6 @@ export function startWebhookTask(options: {
   let loadedAt = Number.NEGATIVE_INFINITY;
   let loading: Promise<void> | null = null;
   let stopping = false;
-  let pending = 0;
   /** Deliveries due now: their attempt is running or waiting for a slot in the queue. */
   let active = 0;
 
@@ -308,25 +296,16 @@ export function startWebhookTask(options: {
     await record([...fresh.values()], true);
   };
 
-  /** Schedules what the delivery log holds as queued or retrying (a restart picks up where the last left off). */
-  const resume = () =>
-    retry(
-      'webhooks: reading the pending retries',
-      async () => {
-        if (stopping) return;
-        for (const due of await pendingRetries(warehouse)) schedule({ ...due, next_attempt_ms: due.due_ms });
-      },
-      { stopping: () => stopping },
-    );
-
-  const poison = new PoisonRecords({ producer: log.producer(), stopping: () => stopping, metrics });
   /**
    * The batch's events. An input the alert rules throw on would throw on every retry: it is dead-lettered
    * and the batch goes on (the rules leave the state as it was for an input that throws).
    */
-  const eventsOf = (records: LogRecord[], inputs: ReadonlyArray<AlertInput | null>) => {
+  const eventsOf = (
+    records: LogRecord[],
+    inputs: ReadonlyArray<AlertInput | null>,
+    context: Pick<SinkContext, 'deadLetter'>,
+  ) => {
     const events: AlertEvent[] = [];
-    const dead: Promise<void>[] = [];
     inputs.forEach((input, k) => {
       if (!input) return;
       try {
@@ -334,54 +313,64 @@ export function startWebhookTask(options: {
         alerts = step.state;
         events.push(...step.outputs);
       } catch (error) {
-        dead.push(poison.deadLetter(records[k]!, `webhooks: ${messageOf(error)}`));
+        context.deadLetter(records[k]!, messageOf(error));
       }
     });
-    return { events, dead };
+    return events;
   };
 
-  const loop = async () => {
-    // The retry policy gives up only once stopping: then there is nothing left to resume.
-    await resume().catch(() => undefined);
-    const whileRunning = { stopping: () => stopping };
-    for (;;) {
-      while (active >= MAX_ACTIVE && !stopping) await new Promise((resolve) => setTimeout(resolve, 50));
-      const records = await retry('webhooks: reading the log', () => consumer.poll(500, 200), whileRunning);
-      if (records.length === 0) {
-        if (stopping) break;
-        continue;
-      }
-      pending += records.length;
-      // The events once (the alert state moves on), the I/O until it works: a failed look-up (warehouse
-      // away) is retried, and the batch is neither committed nor dropped meanwhile.
-      const inputs = records.map(inputOf);
-      await retry('webhooks: rebuilding the alert state', () => seedAlerts(inputs), {
-        stopping: () => stopping,
-      });
-      const { events, dead } = eventsOf(records, inputs);
-      await retry('webhooks: delivering', () => deliver(events), whileRunning);
-      await Promise.all(dead);
-      await retry('webhooks: committing', () => consumer.commit(records), whileRunning);
-      pending -= records.length;
-    }
-  };
-  const running = supervise(GROUPS.webhooks, loop(), () => stopping);
-
-  return {
-    lag: async () => (await consumer.lag()) + pending + active,
-    refreshSubscriptions() {
-      loadedAt = Number.NEGATIVE_INFINITY;
+  const task = startSinkTask({
+    log,
+    group: GROUPS.webhooks,
+    topics: [TOPICS.stress.name, TOPICS.impedanceFlags.name, TOPICS.dispatchChecks.name],
+    maxBatch: 500,
+    pollWaitMs: 200,
+    metrics,
+    // The alert state of the DTs of partitions this instance did not hold is another's (or stale): start
+    // again, each DT's state rebuilt from the warehouse as its first record comes (seedAlerts).
+    onAssigned: () => {
+      alerts = initialAlertState();
     },
-    async stop() {
+    // A restart picks up what the delivery log holds as queued or retrying. The retry policy gives up only
+    // once stopping: then there is nothing left to resume.
+    start: (context) =>
+      context
+        .retry('reading the pending retries', async () => {
+          if (stopping) return;
+          for (const due of await pendingRetries(warehouse))
+            schedule({ ...due, next_attempt_ms: due.due_ms });
+        })
+        .catch(() => undefined),
+    // Backpressure: no more records are read while MAX_ACTIVE deliveries are due.
+    ready: async () => {
+      while (active >= MAX_ACTIVE && !stopping) await new Promise((resolve) => setTimeout(resolve, 50));
+    },
+    // The events once (the alert state moves on), the I/O until it works: a failed look-up (warehouse away)
+    // is retried, and the batch is neither committed nor dropped meanwhile.
+    handle: async (records, context) => {
+      const inputs = records.map(inputOf);
+      await context.retry('rebuilding the alert state', () => seedAlerts(inputs));
+      const events = eventsOf(records, inputs, context);
+      await context.retry('delivering', () => deliver(events));
+    },
+    extraLag: () => active,
+    onStopping: () => {
       stopping = true;
       // Pending retries stay in the delivery log as `retrying`: the next start resumes them.
       for (const timer of retryTimers) clearTimeout(timer);
       retryTimers.clear();
-      const failure = await running;
+    },
+    close: async () => {
       while (active > 0) await new Promise((resolve) => setTimeout(resolve, 50));
       await queue.onIdle();
-      await consumer.close();
-      if (failure) throw failure;
     },
+  });
+
+  return {
+    lag: () => task.lag(),
+    refreshSubscriptions() {
+      loadedAt = Number.NEGATIVE_INFINITY;
+    },
+    stop: () => task.stop(),
   };
 }

@@ -13,11 +13,12 @@ import { MemoryLog } from '../../io/log/memory-log.js';
 import { ManualClock } from '../../pipelines/runtime/clock.js';
 import { onCannotGoOn } from '../../pipelines/runtime/fatal.js';
 import { MAX_PAUSE_MS } from '../../pipelines/runtime/retry.js';
+import { startSinkTask, type SinkTaskOptions } from '../../pipelines/runtime/sink-task.js';
 import { startStageTask, type StageTask, type StageTaskOptions } from '../../pipelines/stage-task.js';
 import { TOPICS } from '../../pipelines/topics.js';
 
 /**
- * A test driver for stage tasks, after Kafka Streams' TopologyTestDriver: the tasks run for real (consumer
+ * A test driver for stage and sink tasks, after Kafka Streams' TopologyTestDriver: the tasks run for real (consumer
  * groups, rebalances, replay, commits, dead letters) on the in-process log (memory only), with a manual clock
  * for punctuation and retries. A test pipes records into input topics, advances time, reads output topics
  * and the groups' committed offsets, holds a topic's sends to see what waits for them, and starts a second
@@ -34,10 +35,13 @@ export interface DriverOptions {
 /** The options of a task run by the driver: the driver gives it the log and the clock. */
 export type DriverTaskOptions<D> = Omit<StageTaskOptions<D>, 'log' | 'clock'>;
 
+/** The options of a sink task run by the driver. */
+export type DriverSinkOptions = Omit<SinkTaskOptions, 'log' | 'clock'>;
+
 export interface Member {
   readonly name: string;
   readonly group: string;
-  readonly task: StageTask;
+  readonly task: Pick<StageTask, 'lag' | 'stop'>;
   /** Polls the member's consumer has started. */
   polls(): number;
   /** Stops the task (drains, punctuates a last time, commits) and leaves the group. */
@@ -105,11 +109,24 @@ export class TestDriver {
 
   /** Starts a stage task as a member of its group (a second member of a group makes the log rebalance it). */
   start<D>(name: string, options: DriverTaskOptions<D>): Member {
+    return this.member(name, options.group, () =>
+      startStageTask({ ...options, log: this.log, clock: this.clock }),
+    );
+  }
+
+  /** Starts a sink task as a member of its group. */
+  startSink(name: string, options: DriverSinkOptions): Member {
+    return this.member(name, options.group, () =>
+      startSinkTask({ ...options, log: this.log, clock: this.clock }),
+    );
+  }
+
+  private member(name: string, group: string, start: () => Member['task']): Member {
     const counter = { polls: 0 };
     this.pollCounter = counter;
-    let task: StageTask;
+    let task: Member['task'];
     try {
-      task = startStageTask({ ...options, log: this.log, clock: this.clock });
+      task = start();
     } finally {
       this.pollCounter = null;
     }
@@ -117,7 +134,7 @@ export class TestDriver {
       running: true,
       member: {
         name,
-        group: options.group,
+        group,
         task,
         polls: () => counter.polls,
         stop: async () => {
