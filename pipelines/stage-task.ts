@@ -1,9 +1,4 @@
-import {
-  type Log,
-  type LogRecord,
-  type ProduceRecord,
-  type TopicPartition,
-} from '../io/log/log.js';
+import { type Log, type LogRecord, type ProduceRecord, type TopicPartition } from '../io/log/log.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Replayed, Stage } from './keyed-stage.js';
 import { systemClock, type Clock } from './runtime/clock.js';

@@ -338,6 +338,8 @@ export class StationHistory {
   lastValueTs = Number.NEGATIVE_INFINITY;
   /** Ambient by quarter hour of the day, and the departures from it. */
   private readonly series: SeasonalSeries;
+  /** The newest slot index the series has taken in (advanceTo). */
+  private fedIndex = Number.NEGATIVE_INFINITY;
   private classes = new Int16Array(SLOTS_PER_DAY);
 
   constructor(config: SeriesConfig) {
@@ -376,8 +378,26 @@ export class StationHistory {
     const index = this.openSlot / SLOT_MS;
     this.ringSlot[index % StationHistory.RING] = index;
     this.ringValue[index % StationHistory.RING] = mean;
-    this.series.observe(this.openSlot, classOf(this.openSlot, 0) % SLOTS_PER_DAY, mean);
+    // A slot a forecast has already gone past (it was released without its weather) is taken in late.
+    if (index <= this.fedIndex)
+      this.series.observe(this.openSlot, classOf(this.openSlot, 0) % SLOTS_PER_DAY, mean);
     this.openCount = 0;
+  }
+
+  /**
+   * Takes the finalised slots up to `slot` into the series, in order. The series sees the weather only as of
+   * the slot a forecast is made from, however far ahead the observations have come: so a DT's forecast is the
+   * same whether the weather topic was read just in time or hours ahead (after a restart, say).
+   */
+  private advanceTo(slot: number): void {
+    const to = Math.floor(slot / SLOT_MS);
+    if (to <= this.fedIndex) return;
+    for (let i = Math.max(this.fedIndex + 1, to - StationHistory.RING + 1); i <= to; i++) {
+      const at = i % StationHistory.RING;
+      if (this.ringSlot[at] === i)
+        this.series.observe(i * SLOT_MS, classOf(i * SLOT_MS, 0) % SLOTS_PER_DAY, this.ringValue[at]!);
+    }
+    this.fedIndex = to;
   }
 
   /** Mean ambient of a slot if observed (finalised or being collected), else NaN. */
@@ -388,14 +408,15 @@ export class StationHistory {
     return this.ringSlot[at] === index ? this.ringValue[at]! : Number.NaN;
   }
 
-  /** Whether any slot has been finalised (there is a climatology to forecast from). */
-  get hasHistory(): boolean {
+  /** Whether any slot up to `slot` has been finalised (there is a climatology to forecast from). */
+  hasHistoryAt(slot: number): boolean {
+    this.advanceTo(slot);
     return this.series.seen;
   }
 
   /**
    * Ambient forecast for the `horizon` slots after `fromSlot`: climatology of the quarter hour plus the
-   * persisting departure of the last finalised slot, and its sd.
+   * persisting departure of the last finalised slot up to `fromSlot`, and its sd.
    */
   forecast(
     fromSlot: number,
@@ -404,6 +425,7 @@ export class StationHistory {
     sd: Float64Array,
     recordOnly = false,
   ): void {
+    this.advanceTo(fromSlot);
     const classes = this.classesFor(fromSlot, horizon);
     this.series.forecast(fromSlot, horizon, classes, mean, sd, null, recordOnly);
   }

@@ -707,7 +707,7 @@ function forecastAhead(
   if (!ctx.withProbabilities) {
     // Learning the history again (before a resume point): only what the forecasts leave in the history.
     dt.load!.forecast(from, horizon, scratch.classes, fc.pMean, fc.pSd, null, true);
-    if (station?.hasHistory) station.forecast(from, horizon, fc.ambMean, fc.ambSd, true);
+    if (station?.hasHistoryAt(from)) station.forecast(from, horizon, fc.ambMean, fc.ambSd, true);
     if (dt.vMin.seen) {
       dt.vMin.forecast(from, horizon, scratch.classes, fc.vMinMean, fc.vMinSd, null, true);
       dt.vMax.forecast(from, horizon, scratch.classes, fc.vMaxMean, fc.vMaxSd, null, true);
@@ -722,7 +722,7 @@ function forecastAhead(
     fc.q[j] = dt.means.mean(c, 0, last.q);
     fc.w[j] = dt.means.mean(c, 1, last.w);
   }
-  if (station?.hasHistory) station.forecast(from, horizon, fc.ambMean, fc.ambSd);
+  if (station?.hasHistoryAt(from)) station.forecast(from, horizon, fc.ambMean, fc.ambSd);
   else {
     const fallback = station && !Number.isNaN(station.lastValue) ? station.lastValue : config.defaultAmbientC;
     fc.ambMean.fill(fallback, 0, horizon);

@@ -134,8 +134,11 @@ describe('weather station', () => {
     const rng = new Rng(5);
     const dayOffset = Array.from({ length: 12 }, () => 2 * rng.normal());
     const temperature = (ts: number) => climate(ts) + dayOffset[Math.floor((ts - T0) / DAY)]!;
-    for (let ts = T0; ts < T0 + 10 * DAY; ts += 5 * 60_000) station.observe(ts, temperature(ts));
-    expect(station.hasHistory).toBe(true);
+    // Forecasts are made every slot (as the stress stage's are), so the series takes each slot in as it comes.
+    for (let ts = T0; ts < T0 + 10 * DAY; ts += 5 * 60_000) {
+      station.observe(ts, temperature(ts));
+      if (ts % SLOT_MS === 0) expect(station.hasHistoryAt(ts - SLOT_MS)).toBe(ts > T0);
+    }
     const slot = T0 + 9 * DAY + 40 * SLOT_MS;
     const expected =
       (temperature(slot) + temperature(slot + 5 * 60_000) + temperature(slot + 10 * 60_000)) / 3;
@@ -160,5 +163,32 @@ describe('weather station', () => {
     }
     expect(Math.abs(mean[95]! - usual(95))).toBeLessThan(mean[0]! - usual(0));
     expect(sd[0]!).toBeLessThan(sd[95]!);
+  });
+
+  it('forecasts from the weather as of the slot, whether the observations came just in time or hours ahead', () => {
+    const temperature = (ts: number) =>
+      20 + 8 * Math.sin((2 * Math.PI * (ts - T0)) / DAY) + Math.cos(ts / 7e6);
+    const observe = (station: StationHistory, slot: number) => {
+      for (let ts = slot; ts < slot + SLOT_MS; ts += 5 * 60_000) station.observe(ts, temperature(ts));
+    };
+    const justInTime = new StationHistory(DEFAULT_SERIES_CONFIG);
+    const ahead = new StationHistory(DEFAULT_SERIES_CONFIG);
+    const AHEAD_SLOTS = 24;
+    for (let k = 0; k < AHEAD_SLOTS; k++) observe(ahead, T0 + k * SLOT_MS);
+    const forecasts = (station: StationHistory, from: number) => {
+      const mean = new Float64Array(96);
+      const sd = new Float64Array(96);
+      if (station.hasHistoryAt(from)) station.forecast(from, 96, mean, sd);
+      return [...mean, ...sd];
+    };
+    justInTime.observe(T0, temperature(T0));
+    for (let k = 0; k < 3 * 96; k++) {
+      const slot = T0 + k * SLOT_MS;
+      // The rest of the slot, then the next one's first observation, which closes it (as live weather does).
+      for (let ts = slot + 5 * 60_000; ts <= slot + SLOT_MS; ts += 5 * 60_000)
+        justInTime.observe(ts, temperature(ts));
+      observe(ahead, slot + AHEAD_SLOTS * SLOT_MS);
+      expect(forecasts(ahead, slot)).toEqual(forecasts(justInTime, slot));
+    }
   });
 });
