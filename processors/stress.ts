@@ -58,8 +58,11 @@ import { ThermalStates, type Paper, type ThermalModel } from './thermal.js';
  *   total): a DT loaded on one phase is hotter than this says.
  * - ambient: the mean of the DT's weather station's observations in the slot (`observed`); else its latest
  *   observation, if at most `carryAmbientMs` old (`carried`); else `defaultAmbientC` (`default`). A slot
- *   waits for its station's weather until an observation at or after its end has arrived, or stream time
- *   (the newest envelope end, or a punctuation's watermark) is `weatherWaitMs` past its end.
+ *   waits for its station's weather until an observation at or after its end has arrived, or the weather
+ *   as a whole (the newest observation of any station) is `weatherWaitMs` past its end (its station is
+ *   silent), or, when the weather feed itself stops, stream time (the newest envelope end, or a
+ *   punctuation's watermark) is `weatherOutageMs` past it. Both waits go by event time, so a slot's ambient
+ *   does not depend on when the weather topic happened to be read.
  * - the thermal state (IEC 60076-7, processors/thermal.ts) is stepped through the slot; on first sight of a
  *   DT (or after a gap longer than `maxGapSlots`) it starts in the steady state of the slot's K and ambient.
  *   Slots missing in a shorter gap are stepped at the forecast load of their comparable slots.
@@ -85,7 +88,13 @@ export interface StressConfig {
   horizonSlots: number;
   /** Operating envelopes every this many slots (1: every slot; 0: none, only the stress rows). */
   envelopeEverySlots: number;
+  /** How far past a slot's end the other stations' weather may be before a silent station's slot goes on. */
   weatherWaitMs: number;
+  /**
+   * How far past a slot's end stream time may be before the slot goes on without weather at all (the feed is
+   * down, or there has never been one: then `weatherWaitMs` applies to stream time instead).
+   */
+  weatherOutageMs: number;
   carryAmbientMs: number;
   defaultAmbientC: number;
   /** Sd of an ambient forecast without any weather history, K. */
@@ -121,6 +130,7 @@ export const DEFAULT_STRESS_CONFIG: StressConfig = {
   horizonSlots: SLOTS_PER_DAY,
   envelopeEverySlots: 1,
   weatherWaitMs: SLOT_MS,
+  weatherOutageMs: 2 * 3_600_000,
   carryAmbientMs: 6 * 3_600_000,
   defaultAmbientC: 25,
   defaultAmbientSdC: 5,
@@ -247,6 +257,8 @@ interface DtState {
 export interface StressState {
   /** Newest envelope slot end, or punctuation watermark, seen. */
   streamTime: number;
+  /** Newest weather observation of any station (the weather's own event time). */
+  weatherTime: number;
   dts: Map<string, DtState>;
   stations: Map<string, StationHistory>;
   /** Station id → DTs on it. */
@@ -267,6 +279,7 @@ interface ForecastScratch {
 export function initialStressState(): StressState {
   return {
     streamTime: Number.NEGATIVE_INFINITY,
+    weatherTime: Number.NEGATIVE_INFINITY,
     dts: new Map(),
     stations: new Map(),
     stationDts: new Map(),
@@ -425,8 +438,13 @@ function applyWeather(
   if (!station) state.stations.set(o.station_id, (station = new StationHistory(config.history)));
   const before = Math.floor(station.newestTs / SLOT_MS);
   station.observe(o.ts, o.ambient_c);
-  // Slots waiting for this station can only be released when its weather reaches a new slot.
-  if (Math.floor(station.newestTs / SLOT_MS) !== before)
+  const weatherBefore = Math.floor(state.weatherTime / SLOT_MS);
+  if (o.ts > state.weatherTime) state.weatherTime = o.ts;
+  // Slots waiting for weather can only be released when it reaches a new slot: this station's for its own
+  // DTs, the weather as a whole for every DT (a silent station's slots).
+  if (Math.floor(state.weatherTime / SLOT_MS) !== weatherBefore) {
+    for (const dt of state.dts.values()) if (dt.pending.length) drain(state, dt, config, outputs);
+  } else if (Math.floor(station.newestTs / SLOT_MS) !== before)
     for (const id of state.stationDts.get(o.station_id) ?? []) {
       const dt = state.dts.get(id)!;
       if (dt.pending.length) drain(state, dt, config, outputs);
@@ -443,8 +461,11 @@ function drain(state: StressState, dt: DtState, config: StressConfig, outputs: S
     const end = e.slot_start + SLOT_MS;
     const ready =
       !plate.station ||
-      state.streamTime >= end + config.weatherWaitMs ||
-      (station !== undefined && station.newestTs >= end);
+      (station !== undefined && station.newestTs >= end) ||
+      state.weatherTime >= end + config.weatherWaitMs ||
+      state.streamTime >=
+        end +
+          (state.weatherTime === Number.NEGATIVE_INFINITY ? config.weatherWaitMs : config.weatherOutageMs);
     if (!ready) return;
     dt.pending.shift();
     processSlot(state, dt, plate, station, e, config, outputs);

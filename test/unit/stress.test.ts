@@ -248,15 +248,27 @@ describe('stress processor', () => {
     expect(released.map((o) => o.type)).toEqual(['stress', ...new Array(96).fill('operating-envelope')]);
     expect(run.stress()[0]).toMatchObject({ ambient_c: 31, ambient_source: 'observed' });
 
-    // The station falls silent: the next slot waits until stream time is a slot past its end, then carries 50 °C.
+    // The station falls silent: the next slot waits until another station's weather is a slot past its end
+    // (event time of the weather, not when it was read), then carries 50 °C. Envelopes alone do not release
+    // it while the weather feed is alive.
     run.feed({ type: 'envelope', envelope: envelope('dt-w', T0 + 2 * SLOT_MS, { kw: 30 }) });
-    expect(run.stress()).toHaveLength(1);
     run.feed({ type: 'emit', watermark: T0 + 4 * SLOT_MS });
+    expect(run.stress()).toHaveLength(1);
+    run.feed(weather(T0 + 4 * SLOT_MS - 60_000, 20, 'ws-2'));
+    expect(run.stress()).toHaveLength(1);
+    run.feed(weather(T0 + 4 * SLOT_MS, 20, 'ws-2'));
     expect(run.stress()[1]).toMatchObject({
       slot_start: T0 + 2 * SLOT_MS,
       ambient_c: 50,
       ambient_source: 'carried',
     });
+    // The whole weather feed stops: a slot goes on once stream time is weatherOutageMs past its end.
+    run.feed({ type: 'envelope', envelope: envelope('dt-w', T0 + 5 * SLOT_MS, { kw: 30 }) });
+    const outage = T0 + 6 * SLOT_MS + DEFAULT_STRESS_CONFIG.weatherOutageMs;
+    run.feed({ type: 'emit', watermark: outage - 1 });
+    expect(run.stress()).toHaveLength(2);
+    run.feed({ type: 'emit', watermark: outage });
+    expect(run.stress()[2]).toMatchObject({ slot_start: T0 + 5 * SLOT_MS, ambient_source: 'carried' });
 
     // A DT without a station is processed at once at the default ambient.
     run.feed({ type: 'transformer', transformer: transformer('dt-x', 100, null) });
