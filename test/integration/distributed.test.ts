@@ -50,9 +50,12 @@ let scenarioNumber = 0;
  * webhook event ids and bodies.
  *
  * The stress tables are compared by their keys only (every DT slot and issue there, none twice), not by their
- * values: the ambient forecast behind a slot's thermal state and operating envelope starts from the newest
- * weather its stage had read when the envelope came (docs/limits.md), so two uninterrupted runs of the same
- * input already differ there (ambient_c 32.22 against 32.34 °C for one slot in one such pair).
+ * values. The stress stage takes each slot's first final envelope, and which readings that holds depends on
+ * the order in which readings of different meters (each on its own connection) reached the log around the
+ * slot's close: a reading just after it is a revision, which the envelopes table has (its newest version is
+ * compared) but which the thermal chain does not go back for. Two runs of the same input differ there (net_kw
+ * −1.3022 against −1.3212 kW in one slot, and the thermal state after it); the weather no longer makes them
+ * differ (docs/methods/stress-and-operating-envelopes.md).
  */
 const KEYS_ONLY: Record<string, string[]> = {
   [TABLES.dtStress]: ['dt_id', 'slot_start'],
