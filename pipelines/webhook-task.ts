@@ -139,7 +139,7 @@ export function startWebhookTask(options: {
     const result = await queue.add(() =>
       sendWebhook({
         url: subscription.url,
-        secret: subscription.secret,
+        secrets: subscription,
         body: delivery.body,
         subscriptionId: subscription.id,
         eventId: delivery.event_id,
