@@ -258,6 +258,7 @@ export function webhookRoutes(
         summary: "Replace a subscription's secret; the previous one keeps signing for a while",
         description: `Returns the new secret, shown only here. Until previous_secret_expires_at (expire_previous_in_s later, ${ROTATION_WINDOW_S} s by default) every delivery carries two v1= signatures, by the new and the previous secret, so receivers can switch over; afterwards only the new one. A rotation during another's window replaces the older previous secret.`,
         params: ID_PARAMS,
+        // No body at all is a rotation with the default window: null lets it pass validation.
         body: {
           type: ['object', 'null'],
           additionalProperties: false,

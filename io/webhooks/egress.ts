@@ -226,7 +226,8 @@ export class EgressPolicy {
 
   /**
    * Why a webhook to `url` is refused when it is subscribed, or null: an IP host is judged as it is; a host
-   * name by every address it resolves to now (one that does not resolve yet is judged at delivery).
+   * name by every address it resolves to now (one that does not resolve yet, or not within 5 s, is judged at
+   * delivery).
    */
   async urlRefusal(url: URL, resolve = resolveAll): Promise<string | null> {
     const host = hostKey(url.hostname);
@@ -269,12 +270,18 @@ export class EgressPolicy {
   };
 }
 
+/** How long a subscription waits for its host name to resolve before leaving the check to delivery, ms. */
+const SUBSCRIPTION_LOOKUP_MS = 5_000;
+
 function resolveAll(host: string): Promise<string[]> {
-  return new Promise((resolve, reject) =>
-    dnsLookup(host, { all: true }, (error, addresses) =>
-      error ? reject(error) : resolve(addresses.map((a) => a.address)),
-    ),
-  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${host}: no answer from DNS`)), SUBSCRIPTION_LOOKUP_MS);
+    dnsLookup(host, { all: true }, (error, addresses) => {
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve(addresses.map((a) => a.address));
+    });
+  });
 }
 
 let current = new EgressPolicy();
