@@ -128,9 +128,10 @@ const article = (kind: string) => (/^(?:[aeio]|un(?!i))/i.test(kind) ? 'an' : 'a
 
 /**
  * What makes an address unfit to receive webhooks, as "a loopback address" or "the IPv4-mapped form of
- * 127.0.0.1, a loopback address"; null for a public address.
+ * 127.0.0.1, a loopback address" (`bare`: without the embedded address, as "a loopback address"); null
+ * for a public address.
  */
-function refusedAs(bytes: Bytes): string | null {
+function refusedAs(bytes: Bytes, bare = false): string | null {
   if (bytes.length === 4) {
     const hit = REFUSED_V4.find((r) => inRange(bytes, r.range));
     return hit ? `${article(hit.kind)} ${hit.kind} address` : null;
@@ -139,7 +140,7 @@ function refusedAs(bytes: Bytes): string | null {
     if (inRange(bytes, e.range)) {
       const v4 = bytes.slice(e.at, e.at + 4);
       const inner = refusedAs(v4);
-      return inner && `the ${e.form} form of ${v4Text(v4)}, ${inner}`;
+      return inner && (bare ? inner : `the ${e.form} form of ${v4Text(v4)}, ${inner}`);
     }
   const hit = REFUSED_V6.find((r) => inRange(bytes, r.range));
   return hit ? `${article(hit.kind)} ${hit.kind} address` : null;
@@ -210,9 +211,24 @@ export class EgressPolicy {
    * addresses in an allowed CIDR and any address of an allowed host name.
    */
   refusal(address: string, host: string = address): string | null {
+    const why = this.refusedAs(address, host);
+    return why && `${hostKey(address)} is ${why}`;
+  }
+
+  /**
+   * Why a host name may not be connected to because it resolved to `address`, as "db.internal resolves to a
+   * private (RFC 1918) address", or null. The address itself is left out: what the operator's DNS says of
+   * its own names is none of a tenant's business.
+   */
+  private nameRefusal(host: string, address: string): string | null {
+    const why = this.refusedAs(address, host, true);
+    return why && `${hostKey(host)} resolves to ${why}`;
+  }
+
+  private refusedAs(address: string, host: string, bare = false): string | null {
     if (this.hostAllowed(host)) return null;
     const bytes = ipBytes(hostKey(address));
-    if (!bytes) return `${address} is not an IP address`;
+    if (!bytes) return 'not an IP address';
     if (this.cidrs.some((c) => inRange(bytes, c))) return null;
     // An allowed IPv4 range covers that address's IPv4-mapped form too.
     const mapped = EMBEDDING_V4[0]!;
@@ -220,8 +236,7 @@ export class EgressPolicy {
       const v4 = bytes.slice(12);
       if (this.cidrs.some((c) => inRange(v4, c))) return null;
     }
-    const why = refusedAs(bytes);
-    return why && `${hostKey(address)} is ${why}`;
+    return refusedAs(bytes, bare);
   }
 
   /**
@@ -241,8 +256,8 @@ export class EgressPolicy {
       return null;
     }
     for (const address of addresses) {
-      const why = this.refusal(address, host);
-      if (why) return `${host} resolves to ${why.replace(' is ', ', which is ')}`;
+      const why = this.nameRefusal(host, address);
+      if (why) return why;
     }
     return null;
   }
@@ -256,12 +271,8 @@ export class EgressPolicy {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, []);
       for (const { address } of addresses) {
-        const why = this.refusal(address, hostname);
-        if (why)
-          return callback(
-            new EgressRefused(`${hostname} resolves to ${why.replace(' is ', ', which is ')}`),
-            [],
-          );
+        const why = this.nameRefusal(hostname, address);
+        if (why) return callback(new EgressRefused(why), []);
       }
       if (addresses.length === 0) return callback(new EgressRefused(`${hostname} has no address`), []);
       if (options.all) return callback(null, addresses);

@@ -110,9 +110,7 @@ describe('sendWebhook', () => {
     });
     const byName = await send('/204', undefined, publicOnly, `http://localhost:${port}`);
     expect(byName).toMatchObject({ delivered: false, httpStatus: 0, retryable: false });
-    expect(byName.error).toMatch(
-      /^refused by the egress policy: localhost resolves to (127\.0\.0\.1|::1), which is a loopback address$/,
-    );
+    expect(byName.error).toMatch(/^refused by the egress policy: localhost resolves to a loopback address$/);
     // Allowed by name, the same receiver is reached.
     expect(
       await send('/204', undefined, new EgressPolicy('localhost'), `http://localhost:${port}`),

@@ -109,12 +109,16 @@ describe('webhook egress: URLs at subscription', () => {
       'hooks.example': ['93.184.216.34', '2606:2800:220:1::1'],
     };
     expect(await urlRefusal('https://rebind.example/h', names)).toBe(
-      'rebind.example resolves to 127.0.0.1, which is a loopback address',
+      'rebind.example resolves to a loopback address',
     );
-    expect(await urlRefusal('https://metadata.example/', names)).toMatch(
-      /resolves to 169.254.169.254, which is a link-local/,
+    expect(await urlRefusal('https://metadata.example/', names)).toBe(
+      'metadata.example resolves to a link-local (cloud metadata) address',
     );
-    expect(await urlRefusal('https://v6.example/', names)).toMatch(/IPv4-mapped form of 10.1.2.3/);
+    expect(await urlRefusal('https://v6.example/', names)).toBe(
+      'v6.example resolves to a private (RFC 1918) address',
+    );
+    // What the name resolves to is the operator's business: the tenant is not told the address.
+    expect(await urlRefusal('https://rebind.example/h', names)).not.toContain('127.0.0.1');
     expect(await urlRefusal('https://hooks.example/h', names)).toBeNull();
     // Judged at delivery, on what it resolves to then.
     expect(await urlRefusal('https://not-yet.example/h', names)).toBeNull();
