@@ -57,6 +57,7 @@ export async function sendWebhook(options: {
   eventId: string;
   attempt: number;
   timeoutMs?: number;
+  /** The process's policy (configureWebhookEgress) unless given. */
   egress?: EgressPolicy;
 }): Promise<AttemptResult> {
   const started = performance.now();
