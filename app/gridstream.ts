@@ -5,6 +5,7 @@ import type { DtOf } from '../api/in-memory.js';
 import { buildApi } from '../api/server.js';
 import type { GridstreamConfig } from '../core/config.js';
 import { createMetrics, type Metrics } from '../core/metrics.js';
+import { configureWebhookEgress } from '../io/webhooks/egress.js';
 import { ALL_ROLES, startPipeline, type Edges, type Pipeline, type Role } from '../pipelines/gridstream.js';
 import { openEdges, type EdgeOptions } from './edges.js';
 
@@ -26,6 +27,8 @@ export async function startGridstream(
   options: { host?: string; roles?: readonly Role[] } & EdgeOptions = {},
 ): Promise<Gridstream> {
   const roles = options.roles ?? ALL_ROLES;
+  // Before anything can subscribe or deliver a webhook; a malformed allow-list stops the start here.
+  configureWebhookEgress(config.webhookAllow);
   const generatedApiKey = config.apiKeys ? undefined : generateApiKey();
   const keys = parseApiKeys(config.apiKeys ?? generatedApiKey!);
   const metrics = createMetrics();

@@ -42,6 +42,8 @@ export interface GridstreamConfig {
   webhookMaxAttempts: number;
   /** Delay before a webhook's second attempt, ms; each later one waits four times longer. */
   webhookBackoffMs: number;
+  /** CIDRs and host names webhooks may reach although private (io/webhooks/egress.ts); undefined: none. */
+  webhookAllow: string | undefined;
   /** Forecast stress probability at which a DT's STRESS.ALERT webhook fires. */
   stressAlertProbability: number;
   /**
@@ -151,6 +153,12 @@ export const VARIABLES: Record<string, Variable> = {
     kind: 'positive',
     fallback: 1000,
     doc: 'delay before a webhook retry, ms, x4 for each later one (capped at an hour)',
+  },
+  GRIDSTREAM_WEBHOOK_ALLOW: {
+    key: 'webhookAllow',
+    kind: 'string',
+    fallback: undefined,
+    doc: 'comma-separated CIDRs, addresses and host names (*.example for subdomains) webhooks may reach although loopback, private or otherwise not public; unset = public receivers only',
   },
   GRIDSTREAM_STRESS_ALERT_PROBABILITY: {
     key: 'stressAlertProbability',

@@ -127,7 +127,7 @@ export function startWebhookTask(options: {
     const result = await queue.add(() =>
       sendWebhook({
         url: subscription.url,
-        secret: subscription.secret,
+        secrets: subscription,
         body: delivery.body,
         subscriptionId: subscription.id,
         eventId: delivery.event_id,

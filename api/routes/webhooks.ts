@@ -1,7 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { iso } from '../../core/time.js';
+import { webhookEgress } from '../../io/webhooks/egress.js';
 import { sendWebhook, webhookBody } from '../../io/webhooks/send.js';
+import { WEBHOOK_SIGNATURE_TOLERANCE_S } from '../../io/webhooks/signature.js';
 import {
   deliveriesOf,
   logAttempts,
@@ -17,6 +19,12 @@ import { PAGE_PROPERTIES } from '../page.js';
 import { tenantOf } from '../tenancy.js';
 
 const MAX_SUBSCRIPTIONS = 100;
+/** How long a rotated-out secret keeps signing deliveries unless the rotation says otherwise, seconds. */
+const ROTATION_WINDOW_S = 86_400;
+/** The longest a rotation may keep the previous secret, seconds. */
+const MAX_ROTATION_WINDOW_S = 7 * 86_400;
+
+const newSecret = () => 'whsec_' + randomBytes(24).toString('base64url');
 
 const SUBSCRIPTION = {
   type: 'object',
@@ -44,10 +52,11 @@ const view = (s: WebhookSubscription) => ({
 });
 
 /**
- * Webhook subscriptions (seed 001): a tenant subscribes a URL to event types and gets a secret, once, to
- * verify the `Gridstream-Webhook-Signature` header (HMAC-SHA256 of the raw body); the sender
- * (pipelines/webhook-task.ts) delivers with retries; the test endpoint sends one event now; the delivery log
- * shows every attempt. Subscriptions are the key's tenant's only: another tenant's id is a 404.
+ * Webhook subscriptions: a tenant subscribes a URL to event types and gets a secret, once, to verify the
+ * `Gridstream-Signature` header (io/webhooks/signature.ts), and can rotate it; the URL must be a receiver the
+ * egress policy permits (io/webhooks/egress.ts); the sender (pipelines/webhook-task.ts) delivers with
+ * retries; the test endpoint sends one event now and says how it went, never what the receiver answered; the
+ * delivery log shows every attempt. Subscriptions are the key's tenant's only: another tenant's id is a 404.
  */
 export function webhookRoutes(
   app: FastifyInstance,
@@ -65,7 +74,7 @@ export function webhookRoutes(
     {
       schema: {
         summary: 'Subscribe a URL to event types',
-        description: `Events: STRESS.ALERT (a DT's forecast thermal or voltage stress probability reaches GRIDSTREAM_STRESS_ALERT_PROBABILITY), ENVELOPE.VIOLATION (an observed slot broke a thermal or voltage limit), IMPEDANCE.ALERT (a meter leg's daily impedance was flagged), DISPATCH.REJECTED (a dispatch exceeded its DT's operating envelope). The response carries the secret, shown only here. At most ${MAX_SUBSCRIPTIONS} subscriptions per tenant.`,
+        description: `The URL must reach a public address: loopback, private, link-local, unique-local, CGNAT, multicast and reserved addresses (in any notation, and host names resolving to them) are refused with a 400 unless the operator allows them (GRIDSTREAM_WEBHOOK_ALLOW), and are checked again on every delivery. Events: STRESS.ALERT (a DT's forecast thermal or voltage stress probability reaches GRIDSTREAM_STRESS_ALERT_PROBABILITY), ENVELOPE.VIOLATION (an observed slot broke a thermal or voltage limit), IMPEDANCE.ALERT (a meter leg's daily impedance was flagged), DISPATCH.REJECTED (a dispatch exceeded its DT's operating envelope). The response carries the secret, shown only here. At most ${MAX_SUBSCRIPTIONS} subscriptions per tenant.`,
         body: {
           type: 'object',
           additionalProperties: false,
@@ -86,7 +95,10 @@ export function webhookRoutes(
             ...SUBSCRIPTION,
             properties: {
               ...SUBSCRIPTION.properties,
-              secret: { type: 'string', description: 'HMAC-SHA256 key of the signature header; shown once' },
+              secret: {
+                type: 'string',
+                description: `HMAC-SHA256 key of the Gridstream-Signature header; shown once. Refuse signatures older than ${WEBHOOK_SIGNATURE_TOLERANCE_S} s.`,
+              },
             },
           },
         },
@@ -103,6 +115,12 @@ export function webhookRoutes(
       }
       if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
         throw badRequest('url', 'must be an http or https URL');
+      const refused = await webhookEgress().urlRefusal(parsed);
+      if (refused)
+        throw badRequest(
+          'url',
+          `is not a permitted webhook receiver: ${refused} (the operator can allow private receivers with GRIDSTREAM_WEBHOOK_ALLOW)`,
+        );
       if ((await subscriptionsOf(warehouse, tenant)).length >= MAX_SUBSCRIPTIONS)
         throw new ApiError(
           409,
@@ -117,7 +135,7 @@ export function webhookRoutes(
         event_types,
         description,
         created_ms: now,
-        secret: 'whsec_' + randomBytes(24).toString('base64url'),
+        secret: newSecret(),
       };
       await saveSubscription(warehouse, subscription, { at: now, deleted: false });
       onChange();
@@ -162,15 +180,22 @@ export function webhookRoutes(
     {
       schema: {
         summary: 'Send a WEBHOOK.TEST event to the subscription now (one attempt, logged)',
+        description:
+          "Reports how the attempt went (status, delivered or not, and gridstream's own error text), never what the receiver answered.",
         params: ID_PARAMS,
         response: {
           200: {
             type: 'object',
+            additionalProperties: false,
             properties: {
               event_id: { type: 'string' },
               delivered: { type: 'boolean' },
               http_status: { type: 'integer', description: '0 without a response' },
-              error: { type: 'string' },
+              error: {
+                type: 'string',
+                description:
+                  'Why it was not delivered, in our words (HTTP 503, ECONNREFUSED, refused by the egress policy: ...); empty when delivered',
+              },
               duration_ms: { type: 'integer' },
             },
           },
@@ -180,8 +205,8 @@ export function webhookRoutes(
     async (request) => {
       const tenant = tenantOf(request);
       const subscription = await own(tenant, request.params.id);
-      const secret = await subscriptionSecret(warehouse, tenant, subscription.id);
-      if (secret === undefined)
+      const secrets = await subscriptionSecret(warehouse, tenant, subscription.id);
+      if (secrets === undefined)
         throw new ApiError(404, 'not_found', `no webhook subscription ${JSON.stringify(subscription.id)}`);
       const now = Date.now();
       const event = {
@@ -193,7 +218,7 @@ export function webhookRoutes(
       const body = webhookBody(event, subscription.id);
       const result = await sendWebhook({
         url: subscription.url,
-        secret,
+        secrets,
         body,
         subscriptionId: subscription.id,
         eventId: event.id,
@@ -222,6 +247,66 @@ export function webhookRoutes(
         http_status: result.httpStatus,
         error: result.error,
         duration_ms: result.durationMs,
+      };
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { expire_previous_in_s?: number } | undefined }>(
+    '/v1/webhooks/:id/rotate-secret',
+    {
+      schema: {
+        summary: "Replace a subscription's secret; the previous one keeps signing for a while",
+        description: `Returns the new secret, shown only here. Until previous_secret_expires_at (expire_previous_in_s later, ${ROTATION_WINDOW_S} s by default) every delivery carries two v1= signatures, by the new and the previous secret, so receivers can switch over; afterwards only the new one. A rotation during another's window replaces the older previous secret.`,
+        params: ID_PARAMS,
+        // No body at all is a rotation with the default window: null lets it pass validation.
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: {
+            expire_previous_in_s: {
+              type: 'integer',
+              minimum: 0,
+              maximum: MAX_ROTATION_WINDOW_S,
+              description: `How long the previous secret keeps signing, seconds (0: not at all); default ${ROTATION_WINDOW_S}`,
+            },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              id: { type: 'string' },
+              secret: { type: 'string', description: 'The new secret; shown once' },
+              previous_secret_expires_at: {
+                type: ['string', 'null'],
+                description: 'Until when the previous secret signs too; null when it stopped at once',
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const tenant = tenantOf(request);
+      const subscription = await own(tenant, request.params.id);
+      const current = await subscriptionSecret(warehouse, tenant, subscription.id);
+      if (current === undefined)
+        throw new ApiError(404, 'not_found', `no webhook subscription ${JSON.stringify(subscription.id)}`);
+      const now = Date.now();
+      const windowS = request.body?.expire_previous_in_s ?? ROTATION_WINDOW_S;
+      const rotated = {
+        ...subscription,
+        secret: newSecret(),
+        previous_secret: windowS > 0 ? current.secret : '',
+        previous_secret_expires_ms: windowS > 0 ? now + windowS * 1000 : 0,
+      };
+      await saveSubscription(warehouse, rotated, { at: now, deleted: false });
+      onChange();
+      return {
+        id: subscription.id,
+        secret: rotated.secret,
+        previous_secret_expires_at: windowS > 0 ? iso(rotated.previous_secret_expires_ms) : null,
       };
     },
   );

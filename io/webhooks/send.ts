@@ -1,5 +1,14 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import { iso } from '../../core/time.js';
-import { signWebhookBody, WEBHOOK_SIGNATURE_HEADER } from '../../core/webhook-signature.js';
+import { EgressRefused, webhookEgress, type EgressPolicy } from './egress.js';
+import {
+  secretsInForce,
+  signWebhookBody,
+  WEBHOOK_SIGNATURE_HEADER,
+  type SigningSecrets,
+} from './signature.js';
 
 /**
  * The JSON body of an event sent to a subscription (seed 001's request body: the webhook's id, the event's type,
@@ -35,64 +44,95 @@ export interface AttemptResult {
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 
 /**
- * POSTs a webhook body, signed with the subscription's secret, and reports what happened; never throws. Any 2xx
- * is a delivery; the response body is not read beyond its first bytes (receivers should answer fast and work
- * later).
+ * POSTs a webhook body, signed with the subscription's secrets in force, and reports what happened; never
+ * throws. Any 2xx is a delivery. The receiver's body is never read, nor its answer's text passed on: what a
+ * tenant sees of an attempt (status, our own error text) is all the request can tell them. The connection is
+ * held to the egress policy (egress.ts) on the address it is made to; redirects are not followed.
  */
 export async function sendWebhook(options: {
   url: string;
-  secret: string;
+  secrets: SigningSecrets;
   body: string;
   subscriptionId: string;
   eventId: string;
   attempt: number;
   timeoutMs?: number;
+  /** The process's policy (configureWebhookEgress) unless given. */
+  egress?: EgressPolicy;
 }): Promise<AttemptResult> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
+  const timeoutMs = options.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
+  const failed = (error: string, retryable: boolean): AttemptResult => ({
+    delivered: false,
+    httpStatus: 0,
+    error,
+    durationMs: elapsed(),
+    retryable,
+    retryAfterMs: null,
+  });
+  const egress = options.egress ?? webhookEgress();
+  let url: URL;
   try {
-    const response = await fetch(options.url, {
-      method: 'POST',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(options.timeoutMs ?? WEBHOOK_TIMEOUT_MS),
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'gridstream-webhooks/1',
-        [WEBHOOK_SIGNATURE_HEADER]: signWebhookBody(options.secret, options.body),
-        'gridstream-webhook-id': options.subscriptionId,
-        'gridstream-event-id': options.eventId,
-        'gridstream-delivery-attempt': String(options.attempt),
-      },
-      body: options.body,
-    });
-    const text = response.ok ? '' : (await response.text().catch(() => '')).slice(0, 200);
-    await response.body?.cancel().catch(() => undefined);
-    const status = response.status;
-    const retryAfter = Number(response.headers.get('retry-after'));
-    return {
-      delivered: response.ok,
-      httpStatus: status,
-      error: response.ok ? '' : `HTTP ${status}${text ? `: ${text}` : ''}`,
-      durationMs: elapsed(),
-      retryable: !response.ok && (status === 408 || status === 425 || status === 429 || status >= 500),
-      retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : null,
-    };
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const reason =
-      (error as Error).name === 'TimeoutError'
-        ? `no response within ${options.timeoutMs ?? WEBHOOK_TIMEOUT_MS} ms`
-        : (cause?.code ?? cause?.message ?? (error as Error).message);
-    return {
-      delivered: false,
-      httpStatus: 0,
-      error: reason,
-      durationMs: elapsed(),
-      retryable: true,
-      retryAfterMs: null,
-    };
+    url = new URL(options.url);
+  } catch {
+    return failed(`${options.url} is not a URL`, false);
   }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return failed('not an http(s) URL', false);
+  // node:net connects to an IP literal without a lookup: it is judged here instead.
+  const literal = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const refused = isIP(literal) ? egress.refusal(literal) : null;
+  if (refused) return failed(`refused by the egress policy: ${refused}`, false);
+  const now = Date.now();
+  const headers = {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(options.body)),
+    'user-agent': 'gridstream-webhooks/1',
+    [WEBHOOK_SIGNATURE_HEADER]: signWebhookBody(
+      secretsInForce(options.secrets, now),
+      options.body,
+      Math.floor(now / 1000),
+    ),
+    'gridstream-webhook-id': options.subscriptionId,
+    'gridstream-event-id': options.eventId,
+    'gridstream-delivery-attempt': String(options.attempt),
+  };
+  return new Promise<AttemptResult>((resolve) => {
+    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+      method: 'POST',
+      headers,
+      lookup: egress.lookup,
+      agent: false,
+    });
+    const timer = setTimeout(() => request.destroy(new WebhookTimeout()), timeoutMs);
+    request.on('response', (response) => {
+      clearTimeout(timer);
+      // The body is not wanted: the connection is closed rather than read to its end.
+      response.destroy();
+      const status = response.statusCode ?? 0;
+      const ok = status >= 200 && status < 300;
+      const retryAfter = Number(response.headers['retry-after']);
+      resolve({
+        delivered: ok,
+        httpStatus: status,
+        error: ok ? '' : `HTTP ${status}`,
+        durationMs: elapsed(),
+        retryable: !ok && (status === 408 || status === 425 || status === 429 || status >= 500),
+        retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : null,
+      });
+    });
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (error instanceof WebhookTimeout) resolve(failed(`no response within ${timeoutMs} ms`, true));
+      else if (error instanceof EgressRefused)
+        resolve(failed(`refused by the egress policy: ${error.message}`, false));
+      else resolve(failed(error.code ?? error.message, true));
+    });
+    request.end(options.body);
+  });
 }
+
+class WebhookTimeout extends Error {}
 
 /**
  * When attempt `attempt` (from 1) failed, when the next one is due: `backoffMs` × 4^(attempt − 1) (1 s, 4 s,

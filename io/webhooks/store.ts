@@ -2,6 +2,7 @@ import { dateTime } from '../warehouse/rows.js';
 import { sqlQuery } from '../warehouse/sql-files.js';
 import { TABLES } from '../warehouse/tables.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
+import type { SigningSecrets } from './signature.js';
 
 /** Webhook subscriptions and the delivery log in the warehouse (sql/014_webhooks.sql says what each column is). */
 
@@ -14,13 +15,12 @@ export interface WebhookSubscription {
   created_ms: number;
 }
 
-/** A subscription as the sender needs it. */
-export interface ActiveSubscription {
+/** A subscription as the sender needs it, with the secrets it signs with. */
+export interface ActiveSubscription extends SigningSecrets {
   tenant: string;
   id: string;
   url: string;
   event_types: string[];
-  secret: string;
 }
 
 /** queued: logged before its first attempt (attempt 0); the others are attempts' outcomes. */
@@ -54,14 +54,23 @@ export interface PendingRetry {
   body: string;
 }
 
-/** Records a subscription, or (`deleted`) its deletion, as a new row version. */
+/**
+ * Records a subscription, or (`deleted`) its deletion, as a new row version; without a previous secret, the
+ * row has none (a rotation's window ends with the next change that does not carry it).
+ */
 export async function saveSubscription(
   warehouse: Warehouse,
-  subscription: WebhookSubscription & { secret: string },
+  subscription: WebhookSubscription & { secret: string } & Partial<SigningSecrets>,
   change: { at: number; deleted: boolean },
 ): Promise<void> {
   await warehouse.insert(TABLES.webhookSubscriptions, [
-    { ...subscription, version: change.at, deleted: change.deleted ? 1 : 0 },
+    {
+      previous_secret: '',
+      previous_secret_expires_ms: 0,
+      ...subscription,
+      version: change.at,
+      deleted: change.deleted ? 1 : 0,
+    },
   ]);
 }
 
@@ -79,17 +88,23 @@ export async function subscriptionsOf(warehouse: Warehouse, tenant: string): Pro
   }));
 }
 
-/** The secret of a current subscription of the tenant, or undefined. */
+const secretsOf = (r: Record<string, unknown>): SigningSecrets => ({
+  secret: String(r.secret),
+  previous_secret: String(r.previous_secret),
+  previous_secret_expires_ms: Number(r.previous_secret_expires_ms),
+});
+
+/** The secrets of a current subscription of the tenant, or undefined. */
 export async function subscriptionSecret(
   warehouse: Warehouse,
   tenant: string,
   id: string,
-): Promise<string | undefined> {
-  const [row] = await warehouse.query<{ secret: string }>(sqlQuery('webhook_subscription_secret'), {
+): Promise<SigningSecrets | undefined> {
+  const [row] = await warehouse.query<Record<string, unknown>>(sqlQuery('webhook_subscription_secret'), {
     tenant,
     id,
   });
-  return row?.secret;
+  return row && secretsOf(row);
 }
 
 export async function activeSubscriptions(warehouse: Warehouse): Promise<ActiveSubscription[]> {
@@ -99,7 +114,7 @@ export async function activeSubscriptions(warehouse: Warehouse): Promise<ActiveS
     id: String(r.id),
     url: String(r.url),
     event_types: (r.event_types as string[]).map(String),
-    secret: String(r.secret),
+    ...secretsOf(r),
   }));
 }
 

@@ -347,6 +347,7 @@ describe('HTTP API', () => {
       '/v1/webhooks',
       '/v1/webhooks/{id}',
       '/v1/webhooks/{id}/test',
+      '/v1/webhooks/{id}/rotate-secret',
       '/v1/webhooks/{id}/deliveries',
     ])
       expect(doc.paths[path], path).toBeDefined();

@@ -194,6 +194,8 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
       // Low bars, so that stress alerts and impedance flags (and their webhooks) are part of the output.
       GRIDSTREAM_STRESS_ALERT_PROBABILITY: '0.01',
       GRIDSTREAM_IMPEDANCE_ALERT_MOHM: '1',
+      // The webhook receiver is on loopback, which only the operator's allow-list opens to webhooks.
+      GRIDSTREAM_WEBHOOK_ALLOW: '127.0.0.1',
       ...extraEnv,
     };
     const processors: RoleProcess[] = [];

@@ -8,6 +8,7 @@ import { migrate } from '../../io/warehouse/migrate.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { SLOT_MS, slotStart } from '../../core/time.js';
 import { dtStressRow } from '../../io/warehouse/rows.js';
+import { TABLES } from '../../io/warehouse/tables.js';
 import {
   activeSubscriptions,
   deliveriesOf,
@@ -146,9 +147,39 @@ describe.each(ENGINES)('webhook tables on %s', (engine) => {
       ['default', 'sub-1', 'whsec_sub-1'],
       ['utility-b', 'sub-b', 'whsec_sub-b'],
     ]);
-    expect(await subscriptionSecret(warehouse, 'default', 'sub-1')).toBe('whsec_sub-1');
+    expect(await subscriptionSecret(warehouse, 'default', 'sub-1')).toEqual({
+      secret: 'whsec_sub-1',
+      previous_secret: '',
+      previous_secret_expires_ms: 0,
+    });
     expect(await subscriptionSecret(warehouse, 'utility-b', 'sub-1')).toBeUndefined();
     expect(await subscriptionSecret(warehouse, 'default', 'sub-2')).toBeUndefined();
+  });
+
+  it(`keeps a rotated secret's predecessor and its expiry with the newest row (${ENGINE_LABELS[engine]})`, async () => {
+    const rotated = {
+      ...subscription('sub-r', 'utility-r', NOW - 5000),
+      secret: 'whsec_new',
+      previous_secret: 'whsec_sub-r',
+      previous_secret_expires_ms: NOW + 86_400_000,
+    };
+    await saveSubscription(warehouse, subscription('sub-r', 'utility-r', NOW - 5000), {
+      at: NOW - 5000,
+      deleted: false,
+    });
+    await saveSubscription(warehouse, rotated, { at: NOW - 4000, deleted: false });
+    const secrets = {
+      secret: 'whsec_new',
+      previous_secret: 'whsec_sub-r',
+      previous_secret_expires_ms: NOW + 86_400_000,
+    };
+    expect(await subscriptionSecret(warehouse, 'utility-r', 'sub-r')).toEqual(secrets);
+    expect((await activeSubscriptions(warehouse)).find((s) => s.id === 'sub-r')).toMatchObject(secrets);
+    // Another tenant asking for it gets nothing.
+    expect(await subscriptionSecret(warehouse, 'default', 'sub-r')).toBeUndefined();
+    // Deleted: gone, secrets and all.
+    await saveSubscription(warehouse, { ...rotated, secret: '' }, { at: NOW - 3000, deleted: true });
+    expect(await subscriptionSecret(warehouse, 'utility-r', 'sub-r')).toBeUndefined();
   });
 
   it('keeps the delivery log per subscription, newest attempt first, paged, without queued rows', async () => {
@@ -279,6 +310,42 @@ describe.each(ENGINES)('the delivery log of an installation made before it was k
       expect(Number(rows!.n)).toBe(2);
       const log = await deliveriesOf(opened.warehouse, 'default', 'sub-1', { limit: 10, offset: 0 });
       expect(log.map((d) => [d.event_id, d.attempt, d.outcome])).toEqual([['e-1', 1, 'delivered']]);
+    } finally {
+      await opened.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe.each(ENGINES)('subscriptions made before secrets could be rotated, on %s', (engine) => {
+  it(`read as never rotated once migration 018 ran (${ENGINE_LABELS[engine]})`, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'gridstream-webhook-rotation-'));
+    const opened = await openTestWarehouse(engine);
+    try {
+      const before = join(root, 'sql');
+      cpSync(sqlDir, before, { recursive: true });
+      rmSync(join(before, '018_webhook_secret_rotation.sql'));
+      await migrate(opened.warehouse, { dir: before });
+      // A row as an installation before 018 wrote it: no rotation columns.
+      await opened.warehouse.insert(TABLES.webhookSubscriptions, [
+        {
+          tenant: 'default',
+          id: 'sub-old',
+          url: 'https://hooks.example/old',
+          event_types: ['STRESS.ALERT'],
+          description: '',
+          secret: 'whsec_old',
+          created_ms: NOW,
+          version: NOW,
+          deleted: 0,
+        },
+      ]);
+      expect((await migrate(opened.warehouse)).applied).toEqual(['018_webhook_secret_rotation.sql']);
+      expect(await subscriptionSecret(opened.warehouse, 'default', 'sub-old')).toEqual({
+        secret: 'whsec_old',
+        previous_secret: '',
+        previous_secret_expires_ms: 0,
+      });
     } finally {
       await opened.close();
       rmSync(root, { recursive: true, force: true });

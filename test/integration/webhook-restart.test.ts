@@ -10,6 +10,7 @@ import { MemoryLog } from '../../io/log/memory-log.js';
 import { migrate } from '../../io/warehouse/migrate.js';
 import { dtStressRow } from '../../io/warehouse/rows.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import { configureWebhookEgress } from '../../io/webhooks/egress.js';
 import { saveSubscription } from '../../io/webhooks/store.js';
 import { TOPICS, topicSpecs } from '../../pipelines/topics.js';
 import { startWebhookTask, type WebhookPolicy } from '../../pipelines/webhook-task.js';
@@ -85,6 +86,8 @@ describe('the webhook sender restarted on the same input', () => {
   };
 
   beforeAll(async () => {
+    // The receiver is on loopback, which only the operator's allow-list opens to webhooks.
+    configureWebhookEgress('127.0.0.1');
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     opened = await openTestWarehouse('embedded');

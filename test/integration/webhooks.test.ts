@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +7,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode } from '../../core/codec.js';
 import { dtOperatingEnvelopeRow } from '../../io/warehouse/rows.js';
+import { verifyWebhookSignature } from '../../io/webhooks/signature.js';
 import { TOPICS } from '../../pipelines/topics.js';
 import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
 import { operatingEnvelope, stressRow } from '../support/records.js';
@@ -16,7 +16,7 @@ import { meter, transformer } from '../support/topology.js';
 /**
  * Webhooks end to end on the embedded gridstream: subscriptions through the API, events from the pipeline (a
  * dispatch command over MQTT checked against its DT's envelope; stress rows on the stress topic as the stress
- * stage writes them), delivered to a real HTTP receiver here that verifies each signature with node:crypto,
+ * stage writes them), delivered to a real HTTP receiver here that verifies each signature as a subscriber does,
  * with retries and the delivery log.
  */
 const START = Date.UTC(2026, 6, 1, 10);
@@ -84,12 +84,13 @@ async function deliveryLog(baseUrl: string, id: string, rows = 1, key = TEST_API
   }
 }
 
-/** What a subscriber does: HMAC-SHA256 of the raw body with its secret, compared in constant time. */
+/** What a subscriber does: checks the signature header over the raw body with its secret, and its age. */
 function signatureValid(secret: string, r: Received): boolean {
-  const expected = Buffer.from('sha256=' + createHmac('sha256', secret).update(r.raw).digest('hex'));
-  const presented = Buffer.from(String(r.headers['gridstream-webhook-signature'] ?? ''));
-  return presented.length === expected.length && timingSafeEqual(presented, expected);
+  return verifyWebhookSignature(secret, r.raw, r.headers['gridstream-signature'] as string | undefined);
 }
+
+/** The receivers here are on loopback, which only the operator's allow-list opens to webhooks. */
+const LOOPBACK_ALLOWED = { webhookAllow: '127.0.0.1' };
 
 describe('webhooks', () => {
   let g: Awaited<ReturnType<typeof startTestGridstream>>;
@@ -119,7 +120,7 @@ describe('webhooks', () => {
     receiver = await startReceiver((path, n) =>
       path === '/dead' ? 500 : path === '/a' && n === 1 ? 503 : 200,
     );
-    g = await startTestGridstream({ webhookMaxAttempts: 3, webhookBackoffMs: 200 });
+    g = await startTestGridstream({ ...LOOPBACK_ALLOWED, webhookMaxAttempts: 3, webhookBackoffMs: 200 });
     await g.pipeline.loadTopology(
       {
         transformers: [transformer('dt-a'), transformer('dt-o', { tenant: 'utility-b' })],
@@ -305,7 +306,7 @@ describe('webhook retries across a restart', () => {
     // The first request fails; the retry is due 4 s later, after the restart.
     const receiver = await startReceiver((_path, n) => (n === 1 ? 503 : 200));
     const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-webhooks-'));
-    const config = { dataDir, webhookMaxAttempts: 3, webhookBackoffMs: 4000 };
+    const config = { ...LOOPBACK_ALLOWED, dataDir, webhookMaxAttempts: 3, webhookBackoffMs: 4000 };
     try {
       const first = await startTestGridstream(config);
       let subscription: { id: string; secret: string };

@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       apiMemoryDays: 30,
       webhookMaxAttempts: 8,
       webhookBackoffMs: 1000,
+      webhookAllow: undefined,
       stressAlertProbability: 0.5,
       heapGrowthPct: undefined,
     });
@@ -92,6 +93,7 @@ describe('loadConfig', () => {
       GRIDSTREAM_API_MEMORY_DAYS: '0',
       GRIDSTREAM_WEBHOOK_MAX_ATTEMPTS: '3',
       GRIDSTREAM_WEBHOOK_BACKOFF_MS: '250',
+      GRIDSTREAM_WEBHOOK_ALLOW: '10.20.0.0/16,hooks.internal',
       GRIDSTREAM_STRESS_ALERT_PROBABILITY: '0.8',
       GRIDSTREAM_HEAP_GROWTH_PCT: '50',
     });
@@ -115,6 +117,7 @@ describe('loadConfig', () => {
       apiMemoryDays: 0,
       webhookMaxAttempts: 3,
       webhookBackoffMs: 250,
+      webhookAllow: '10.20.0.0/16,hooks.internal',
       stressAlertProbability: 0.8,
       heapGrowthPct: 50,
     });
