@@ -6,9 +6,9 @@ import { loadConfig, type GridstreamConfig } from '../../core/config.js';
 import type { Role } from '../../pipelines/gridstream.js';
 
 /** A key of the `default` tenant, which owns every DT whose topology names no tenant. */
-export const TEST_API_KEY = 'test-key-0123456789';
+export const TEST_API_KEY = 'test-key-0123456789abcdefghijklmnopqrstuv';
 /** A key of another tenant, `utility-b`. */
-export const OTHER_TENANT_KEY = 'other-tenant-key-9876543210';
+export const OTHER_TENANT_KEY = 'other-tenant-key-9876543210zyxwvutsrqponm';
 
 /** The configuration of a test gridstream: free ports, the two test keys, 4 partitions, data in `dataDir`. */
 export function testConfig(dataDir: string, overrides: Partial<GridstreamConfig> = {}): GridstreamConfig {
