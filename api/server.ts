@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import type { Server as HttpsServer } from 'node:https';
-import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyHttpsOptions,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { ApiKeys } from './auth.js';
@@ -76,10 +81,9 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     },
     // An access line for every request would flood the log under load: the onResponse hook below logs the
     // 4xx and 5xx ones only.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     // Our own id for every request, never the client's (a client could make ids collide in the log).
     genReqId: () => randomUUID(),
-    requestIdLogLabel: 'request_id',
     // allowUnionTypes: list filters take a comma-separated string or an array (api/impedance-query.ts).
     ajv: {
       customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false, allowUnionTypes: true },

@@ -19,6 +19,8 @@ export function testConfig(dataDir: string, overrides: Partial<GridstreamConfig>
     mqttPort: 0,
     apiKeys: `${TEST_API_KEY},${OTHER_TENANT_KEY}:utility-b`,
     partitions: 4,
+    // Refused requests are logged at info: tests make many on purpose.
+    logLevel: 'warn',
     ...overrides,
   };
 }
@@ -27,9 +29,14 @@ export function testConfig(dataDir: string, overrides: Partial<GridstreamConfig>
 export async function startTestGridstream(
   overrides: Partial<GridstreamConfig> = {},
   roles?: readonly Role[],
+  logStream?: NodeJS.WritableStream,
 ): Promise<Gridstream & { dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-test-'));
-  const gridstream = await startGridstream(testConfig(dataDir, overrides), { host: '127.0.0.1', roles });
+  const gridstream = await startGridstream(testConfig(dataDir, overrides), {
+    host: '127.0.0.1',
+    roles,
+    logStream,
+  });
   return {
     ...gridstream,
     dataDir,
