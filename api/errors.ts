@@ -14,7 +14,7 @@ export interface ApiErrorBody {
 /** The response schema of every error status a route declares (the body of ApiErrorBody). */
 export const ERROR_SCHEMA = {
   type: 'object',
-  required: ['error', 'message', 'request_id'],
+  required: ['error', 'message'],
   properties: {
     error: { type: 'string' },
     message: { type: 'string' },
