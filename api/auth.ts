@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { ConfigError } from '../core/config.js';
 
 /**
  * API keys from GRIDSTREAM_API_KEYS: comma-separated `key` or `key:tenant`. Only SHA-256 digests are kept in
@@ -13,6 +14,9 @@ export interface ApiKeys {
   readonly count: number;
 }
 
+/** Shortest key accepted: 32 characters, so a key cannot be guessed within any throttle (docs/security/api.md). */
+export const MIN_KEY_LENGTH = 32;
+
 const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest();
 
 export function parseApiKeys(spec: string): ApiKeys {
@@ -20,15 +24,18 @@ export function parseApiKeys(spec: string): ApiKeys {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
-    .map((entry) => {
+    .map((entry, index) => {
       const at = entry.indexOf(':');
       const key = at < 0 ? entry : entry.slice(0, at);
       const tenant = at < 0 ? 'default' : entry.slice(at + 1);
-      if (key.length < 8) throw new Error('GRIDSTREAM_API_KEYS: every key must have at least 8 characters');
-      if (!tenant) throw new Error(`GRIDSTREAM_API_KEYS: empty tenant after "${key.slice(0, 4)}…:"`);
+      if (key.length < MIN_KEY_LENGTH)
+        throw new ConfigError(
+          `GRIDSTREAM_API_KEYS: every key must have at least ${MIN_KEY_LENGTH} characters; key ${index + 1} of the list has ${key.length} (make one with: openssl rand -hex 32)`,
+        );
+      if (!tenant) throw new ConfigError(`GRIDSTREAM_API_KEYS: empty tenant after "${key.slice(0, 4)}…:"`);
       return { hash: digest(key), tenant };
     });
-  if (entries.length === 0) throw new Error('GRIDSTREAM_API_KEYS is set but holds no key');
+  if (entries.length === 0) throw new ConfigError('GRIDSTREAM_API_KEYS is set but holds no key');
   return {
     count: entries.length,
     identify(key) {
@@ -42,6 +49,7 @@ export function parseApiKeys(spec: string): ApiKeys {
   };
 }
 
+/** The demo's key when none is configured: 32 random bytes. */
 export function generateApiKey(): string {
-  return 'gs_' + randomBytes(18).toString('base64url');
+  return 'gs_' + randomBytes(32).toString('base64url');
 }

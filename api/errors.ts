@@ -1,11 +1,33 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
-/** Every error the API returns: a stable code, a sentence, and the offending fields when there are any. */
+/**
+ * Every error the API returns: a stable code, a sentence, the offending fields when there are any, and the
+ * request's id, which is also on the request's log lines (so a 500 can be found in the log).
+ */
 export interface ApiErrorBody {
   error: string;
   message: string;
+  request_id?: string;
   fields?: Array<{ field: string; problem: string }>;
 }
+
+/** The response schema of every error status a route declares (the body of ApiErrorBody). */
+export const ERROR_SCHEMA = {
+  type: 'object',
+  required: ['error', 'message'],
+  properties: {
+    error: { type: 'string' },
+    message: { type: 'string' },
+    request_id: { type: 'string', description: 'Id of the request, as in the server log' },
+    fields: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { field: { type: 'string' }, problem: { type: 'string' } },
+      },
+    },
+  },
+} as const;
 
 export class ApiError extends Error {
   constructor(
@@ -22,10 +44,22 @@ export function badRequest(field: string, problem: string): ApiError {
   return new ApiError(400, 'bad_request', `${field}: ${problem}`, [{ field, problem }]);
 }
 
-/** Turns schema-validation failures into a 400 naming each bad field, and anything unexpected into a 500. */
+/** fastify's own 4xx codes that deserve a stable name of ours. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'bad_request',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'bad_request',
+};
+
+/**
+ * Turns schema-validation failures into a 400 naming each bad field, and anything unexpected into a 500
+ * logged with its stack under the request's id.
+ */
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const request_id = request.id;
   if (error instanceof ApiError) {
-    const body: ApiErrorBody = { error: error.code, message: error.message };
+    const body: ApiErrorBody = { error: error.code, message: error.message, request_id };
     if (error.fields) body.fields = error.fields;
     return reply.status(error.statusCode).send(body);
   }
@@ -41,16 +75,23 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
     return reply.status(400).send({
       error: 'bad_request',
       message: fields.map((f) => `${f.field}: ${f.problem}`).join('; '),
+      request_id,
       fields,
     } satisfies ApiErrorBody);
   }
   if (error.statusCode && error.statusCode < 500) {
+    const code = FASTIFY_CODES[error.code] ?? error.code ?? 'bad_request';
     return reply
       .status(error.statusCode)
-      .send({ error: error.code ?? 'bad_request', message: error.message } satisfies ApiErrorBody);
+      .send({ error: code, message: error.message, request_id } satisfies ApiErrorBody);
   }
-  request.log.error(error);
-  return reply
-    .status(500)
-    .send({ error: 'internal', message: 'internal error; see the server log' } satisfies ApiErrorBody);
+  request.log.error(
+    { err: error },
+    `${request.method} ${request.routeOptions.url ?? request.url}: ${error.message}`,
+  );
+  return reply.status(500).send({
+    error: 'internal',
+    message: `internal error; see the server log (request_id ${request_id})`,
+    request_id,
+  } satisfies ApiErrorBody);
 }

@@ -25,28 +25,74 @@ export interface ExportJob {
   readonly path: string;
 }
 
+/** What one tenant may hold: jobs queued or running at once, bytes of finished files, and how long they stay. */
+export interface ExportLimits {
+  maxJobs: number;
+  maxBytes: number;
+  ttlMs: number;
+}
+
+export const DEFAULT_EXPORT_LIMITS: ExportLimits = {
+  maxJobs: 2,
+  maxBytes: 10 * 1024 ** 3,
+  ttlMs: 24 * 3_600_000,
+};
+
 /**
  * Batch exports: each request becomes a file that ClickHouse itself writes in the requested format
  * (Warehouse.exportToFile), in `dir`, and is downloaded from there as a stream; no result passes through
  * memory. Exports run one at a time per API instance (a big export is a heavy query: queued ones wait rather
- * than compete with the pipeline). Jobs live in this instance's memory, their files `keepMs` after they
- * finish; a poll or download must reach the instance that took the request.
+ * than compete with the pipeline). Jobs live in this instance's memory, their files `ttlMs` after they
+ * finish, then both are gone; a poll or download must reach the instance that took the request. A tenant
+ * may have `maxJobs` queued or running and `maxBytes` of finished files, so one tenant cannot fill the queue
+ * or the disk.
  */
 export class ExportJobs {
   private readonly jobs = new Map<string, ExportJob>();
   private readonly queue = new PQueue({ concurrency: 1 });
+  private readonly limits: ExportLimits;
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     private readonly warehouse: Warehouse,
     private readonly dir: string,
-    private readonly keepMs = 24 * 3_600_000,
+    limits: Partial<ExportLimits> = {},
   ) {
+    this.limits = { ...DEFAULT_EXPORT_LIMITS, ...limits };
+    const keepMs = this.limits.ttlMs;
     mkdirSync(dir, { recursive: true });
     // Files of a previous run have no job any more (jobs live in memory): remove those past their keep time.
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
       if (Date.now() - statSync(path).mtimeMs > keepMs) rmSync(path, { force: true });
     }
+    // Expired files go even when nobody submits or polls; a poll of an expired job is refused anyway (get).
+    this.sweeper = setInterval(() => this.sweep(), Math.min(keepMs, 60_000));
+    this.sweeper.unref();
+  }
+
+  /**
+   * Why `tenant` may not submit an export now (its jobs in progress or its stored bytes at the limit) and how
+   * many seconds until that may change, or null when it may.
+   */
+  refusal(tenant: string, now = Date.now()): { reason: string; retryAfterS: number } | null {
+    this.sweep(now);
+    const own = [...this.jobs.values()].filter((j) => j.tenant === tenant);
+    const inProgress = own.filter((j) => j.finishedAt === undefined).length;
+    if (inProgress >= this.limits.maxJobs)
+      return {
+        reason: `this tenant has ${inProgress} exports queued or running (at most ${this.limits.maxJobs}); wait for one to finish`,
+        retryAfterS: 10,
+      };
+    const stored = own.reduce((sum, j) => sum + (j.bytes ?? 0), 0);
+    if (stored >= this.limits.maxBytes) {
+      const firstExpiry = Math.min(...own.map((j) => (j.finishedAt ?? now) + this.limits.ttlMs));
+      return {
+        reason: `this tenant's finished exports hold ${stored} bytes (at most ${this.limits.maxBytes}); they are deleted ${this.limits.ttlMs / 1000} s after they finish`,
+        retryAfterS: Math.max(1, Math.ceil((firstExpiry - now) / 1000)),
+      };
+    }
+    return null;
   }
 
   /** Queues the export of the rows of `sql` (bound with `params`) and returns its job at once. */
@@ -82,19 +128,22 @@ export class ExportJobs {
     return job;
   }
 
-  get(id: string): ExportJob | undefined {
+  /** The job, unless it is unknown or expired. */
+  get(id: string, now = Date.now()): ExportJob | undefined {
+    this.sweep(now);
     return this.jobs.get(id);
   }
 
   /** Waits for the queued and running exports (before the warehouse closes). */
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     await this.queue.onIdle();
   }
 
-  /** Forgets jobs finished more than keepMs ago and removes their files. */
+  /** Forgets jobs finished more than ttlMs ago and removes their files. */
   private sweep(now = Date.now()): void {
     for (const [id, job] of this.jobs) {
-      if (job.finishedAt !== undefined && now - job.finishedAt > this.keepMs) {
+      if (job.finishedAt !== undefined && now - job.finishedAt > this.limits.ttlMs) {
         this.jobs.delete(id);
         void rm(job.path, { force: true });
       }

@@ -69,7 +69,7 @@ export function filterProperties(names: DateNames): Record<string, unknown> {
 
 export interface ImpedanceFilter {
   params: QueryParams;
-  /** The Transformer list, for the tenancy check (a DT of another tenant is a 403, not an empty result). */
+  /** The Transformer list as given (a DT of another tenant is a filter that matches none of the key's rows). */
   transformers: string[];
 }
 

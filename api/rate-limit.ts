@@ -1,32 +1,61 @@
 /**
- * Per-key rate limit: a token bucket per API key (keyed by the key's digest, never the key). Each key may
- * burst up to `burst` requests and is refilled at `perSecond`; an empty bucket answers how long until the next
- * token, which becomes the 429's Retry-After. In memory per API instance: instances are stateless, so the
- * limit applies per instance (docs/api.md).
+ * Token buckets, one per key: each key may burst up to `burst` requests and is refilled at `perSecond`; an
+ * empty bucket answers how long until the next token, which becomes the 429's Retry-After. The API uses one
+ * per API key (keyed by the key's digest, never the key) and one per client address for failed
+ * authentications. In memory per API instance: instances are stateless, so the limits apply per instance
+ * (docs/api.md).
  */
 export interface RateLimiter {
   /** Takes a token for `keyId`: 0 when allowed, else the seconds to wait (at least 1) before retrying. */
   take(keyId: string, now?: number): number;
+  /** What take would answer, without taking a token. */
+  peek(keyId: string, now?: number): number;
+  /** Buckets held (full ones are dropped once there are more than `maxKeys`). */
+  readonly size: number;
   readonly perSecond: number;
   readonly burst: number;
 }
 
-export function tokenBucketLimiter(perSecond: number, burst: number): RateLimiter {
+export function tokenBucketLimiter(perSecond: number, burst: number, maxKeys = 100_000): RateLimiter {
   if (!(perSecond > 0) || !(burst >= 1)) throw new Error('rate limit: perSecond > 0 and burst >= 1 needed');
   const buckets = new Map<string, { tokens: number; at: number }>();
+  const refilled = (keyId: string, now: number) => {
+    const bucket = buckets.get(keyId) ?? { tokens: burst, at: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
+    bucket.at = now;
+    return bucket;
+  };
+  const wait = (tokens: number) => (tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / perSecond)));
+  // A bucket refilled to the burst is the same as none: dropping those keeps the table bounded when the keys
+  // are many (client addresses), without forgetting any key that is being limited.
+  const prune = (now: number) => {
+    for (const [keyId, bucket] of buckets)
+      if (bucket.tokens + ((now - bucket.at) / 1000) * perSecond >= burst) buckets.delete(keyId);
+  };
   return {
     perSecond,
     burst,
+    get size() {
+      return buckets.size;
+    },
     take(keyId, now = Date.now()) {
-      const bucket = buckets.get(keyId) ?? { tokens: burst, at: now };
-      bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
-      bucket.at = now;
-      buckets.set(keyId, bucket);
+      const bucket = refilled(keyId, now);
+      if (!buckets.has(keyId)) {
+        if (buckets.size >= maxKeys) prune(now);
+        // Still full (that many keys being limited at once): the oldest goes, memory stays bounded.
+        if (buckets.size >= maxKeys) buckets.delete(buckets.keys().next().value!);
+        buckets.set(keyId, bucket);
+      }
       if (bucket.tokens >= 1) {
         bucket.tokens -= 1;
         return 0;
       }
-      return Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond));
+      return wait(bucket.tokens);
+    },
+    peek(keyId, now = Date.now()) {
+      const bucket = buckets.get(keyId);
+      if (!bucket) return 0;
+      return wait(Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond));
     },
   };
 }

@@ -1,5 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { Server as HttpsServer } from 'node:https';
+import Fastify, {
+  LogController,
+  type FastifyHttpsOptions,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { ApiKeys } from './auth.js';
@@ -27,6 +34,16 @@ export interface ApiDependencies {
   retentionDays: number;
   /** Per-key rate limit: sustained requests per second and burst (default 200/s, burst 400). */
   rateLimit?: { perSecond: number; burst: number };
+  /** Failed authentications per client address: sustained per second and burst (default 1/s, burst 20). */
+  authFailureLimit?: { perSecond: number; burst: number };
+  /** The JSON log: its level (default info) and where it goes (default stdout). */
+  log?: { level?: string; stream?: NodeJS.WritableStream };
+  /** PEM certificate and key: the API serves HTTPS. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Largest POST /v1/topology body, bytes (default 64 MiB). */
+  topologyMaxBytes?: number;
+  /** Export limits per tenant (api/exports.ts). */
+  exportLimits?: { maxJobs: number; maxBytes: number; ttlMs: number };
   /** Loads a topology version through the pipeline; without it POST /v1/topology is not served. */
   loadTopology?: (file: TopologyFile, source: string) => Promise<number>;
   /** Directory for batch-export files; without it the export routes are not served. */
@@ -46,16 +63,51 @@ export interface ApiDependencies {
 /** Paths served without a key: probes, scraping and the API description. */
 const PUBLIC = new Set(['/healthz', '/metrics', '/openapi.json']);
 
+/** Credentials never written to the log, whatever logs a request's headers. */
+const REDACT = [
+  'req.headers["x-api-key"]',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers["x-api-key"]',
+];
+
 /** The HTTP API: thin, reads the warehouse, `X-API-Key` on every /v1 route. */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
-  const app = Fastify({
-    logger: false,
+  const options: FastifyServerOptions = {
+    logger: {
+      level: deps.log?.level ?? 'info',
+      redact: { paths: REDACT, censor: '[redacted]' },
+      ...(deps.log?.stream ? { stream: deps.log.stream } : {}),
+    },
+    // An access line for every request would flood the log under load: the onResponse hook below logs the
+    // 4xx and 5xx ones only.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    // Our own id for every request, never the client's (a client could make ids collide in the log).
+    genReqId: () => randomUUID(),
     // allowUnionTypes: list filters take a comma-separated string or an array (api/impedance-query.ts).
     ajv: {
       customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false, allowUnionTypes: true },
     },
-  });
+  };
+  const app = (deps.tls
+    ? Fastify({ ...options, https: deps.tls } as FastifyHttpsOptions<HttpsServer>)
+    : Fastify(options)) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode < 400) return;
+    const line = {
+      method: request.method,
+      url: request.url,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+      client: request.ip,
+    };
+    if (reply.statusCode >= 500) request.log.error(line, 'request failed');
+    else request.log.info(line, 'request refused');
+  });
   // The OpenAPI document is generated from the same route schemas that validate requests.
   await app.register(swagger, {
     openapi: {
@@ -69,20 +121,43 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     },
   });
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .status(404)
-      .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    reply.status(404).send({
+      error: 'not_found',
+      message: `no route ${request.method} ${request.url.split('?')[0]}`,
+      request_id: request.id,
+    }),
   );
 
   const limiter = tokenBucketLimiter(deps.rateLimit?.perSecond ?? 200, deps.rateLimit?.burst ?? 400);
+  const failures = tokenBucketLimiter(
+    deps.authFailureLimit?.perSecond ?? 1,
+    deps.authFailureLimit?.burst ?? 20,
+  );
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0]!;
     if (PUBLIC.has(path)) return;
+    // A client address that failed to authenticate too often is refused before its key is even looked at, so
+    // keys cannot be guessed at the speed of the server (and guessing costs us no hashing).
+    const blocked = failures.peek(request.ip);
+    if (blocked > 0) {
+      reply.header('retry-after', String(blocked));
+      throw new ApiError(
+        429,
+        'too_many_failed_authentications',
+        `too many requests without a valid X-API-Key from this address; retry after ${blocked} s`,
+      );
+    }
     const header = request.headers['x-api-key'];
     const key = Array.isArray(header) ? header[0] : header;
-    if (!key) throw new ApiError(401, 'unauthorized', 'missing X-API-Key header');
+    if (!key) {
+      failures.take(request.ip);
+      throw new ApiError(401, 'unauthorized', 'missing X-API-Key header');
+    }
     const identity = deps.keys.identify(key);
-    if (!identity) throw new ApiError(401, 'unauthorized', 'the X-API-Key is not valid');
+    if (!identity) {
+      failures.take(request.ip);
+      throw new ApiError(401, 'unauthorized', 'the X-API-Key is not valid');
+    }
     // Limited per key after authentication, so unknown keys cannot fill the limiter's table.
     const wait = limiter.take(identity.keyId);
     if (wait > 0) {
@@ -121,12 +196,13 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     dispatchRoutes(app, deps.warehouse);
     webhookRoutes(app, deps.warehouse, deps.onWebhooksChanged);
     if (deps.exportDir) {
-      const jobs = new ExportJobs(deps.warehouse, deps.exportDir);
+      const jobs = new ExportJobs(deps.warehouse, deps.exportDir, deps.exportLimits);
       // Exports still running finish before the API (and then the warehouse) closes.
       app.addHook('onClose', () => jobs.close());
       impedanceExportRoutes(app, deps.warehouse, jobs);
     }
-    if (deps.loadTopology) topologyRoutes(app, deps.warehouse, deps.loadTopology);
+    if (deps.loadTopology)
+      topologyRoutes(app, deps.warehouse, deps.loadTopology, deps.topologyMaxBytes ?? 64 * 1024 * 1024);
   }
   await app.ready();
   return app;

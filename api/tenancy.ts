@@ -1,3 +1,4 @@
+import type { TopologyFile } from '../core/topology.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { tenantsOf } from '../io/warehouse/tenants.js';
@@ -8,29 +9,35 @@ export { tenantsOf };
 /**
  * Tenancy: every DT belongs to one tenant (topology_transformers.tenant, `default` when the topology names
  * none) and an API key sees only its own tenant's DTs, their meters and everything computed for them.
- * A DT of another tenant is a 403 (it exists, this key may not read it), an unknown one a 404.
+ * Another tenant's DT is answered exactly as an unknown one, 404, so a key cannot learn which DT ids exist
+ * elsewhere. Writes are different: a topology load that would change another tenant's DT, meter or asset is
+ * a 403 naming it (the load cannot go through either way, and the loader needs to know which row to drop).
  */
 
 export function forbidden(tenant: string, what: string): ApiError {
   return new ApiError(
     403,
     'forbidden',
-    `${what} belongs to another tenant; this X-API-Key (tenant ${JSON.stringify(tenant)}) cannot access it`,
+    `${what} belongs to another tenant; this X-API-Key (tenant ${JSON.stringify(tenant)}) cannot change it`,
   );
 }
 
+/** The 404 of a DT that is unknown or another tenant's: the same words either way. */
+export function notFound(dtId: string): ApiError {
+  return new ApiError(404, 'not_found', `no transformer ${JSON.stringify(dtId)}`);
+}
+
 /**
- * Checks that `tenant` may read DT `dtId`: 404 when neither the topology nor the envelopes know it, 403 when
- * it belongs to another tenant. A DT known only from envelopes (its topology rows gone) belongs to `default`.
+ * Checks that `tenant` may read DT `dtId`: 404 when neither the topology nor the envelopes know it, or when it
+ * belongs to another tenant. A DT known only from envelopes (its topology rows gone) is `default`'s.
  */
 export async function requireDt(warehouse: Warehouse, tenant: string, dtId: string): Promise<void> {
   const owner = (await tenantsOf(warehouse, [dtId])).get(dtId);
   if (owner === undefined) {
     const [known] = await warehouse.query<{ known: string }>(sqlQuery('dt_exists'), { dt_id: dtId });
-    if (!known || Number(known.known) === 0)
-      throw new ApiError(404, 'not_found', `no transformer ${JSON.stringify(dtId)}`);
+    if (!known || Number(known.known) === 0) throw notFound(dtId);
   }
-  if ((owner ?? 'default') !== tenant) throw forbidden(tenant, `transformer ${JSON.stringify(dtId)}`);
+  if ((owner ?? 'default') !== tenant) throw notFound(dtId);
 }
 
 /**
@@ -44,16 +51,91 @@ export async function requireAssets(
   assetIds: readonly string[],
 ): Promise<void> {
   if (assetIds.length === 0) return;
-  const placed = await warehouse.query<{ asset_id: string; dt_id: string }>(sqlQuery('asset_dts'), {
-    asset_ids: [...new Set(assetIds)],
-  });
-  const dtOf = new Map(placed.map((a) => [a.asset_id, a.dt_id]));
+  const dtOf = await placement(warehouse, 'asset_dts', 'asset_ids', assetIds);
   const owners = await tenantsOf(warehouse, [...dtOf.values()]);
   for (const asset of assetIds) {
     const dt = dtOf.get(asset);
     const owner = (dt === undefined ? undefined : owners.get(dt)) ?? 'default';
     if (owner !== tenant) throw forbidden(tenant, `asset ${JSON.stringify(asset)}`);
   }
+}
+
+/** Where the topology places some meters or assets now: id → DT (absent when not placed). */
+async function placement(
+  warehouse: Warehouse,
+  query: 'asset_dts' | 'meter_dts',
+  param: 'asset_ids' | 'meter_ids',
+  ids: readonly string[],
+): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const id = query === 'asset_dts' ? 'asset_id' : 'meter_id';
+  const rows = await warehouse.query<Record<string, string>>(sqlQuery(query), { [param]: [...new Set(ids)] });
+  return new Map(rows.map((r) => [r[id]!, r.dt_id!]));
+}
+
+/** What the topology holds now for the rows of a load: owners of DTs, and the DTs of meters and assets. */
+export interface CurrentTopology {
+  /** DT → its tenant, for DTs the topology knows. */
+  dtOwners: ReadonlyMap<string, string>;
+  /** Meter → the DT it is connected to now. */
+  meterDts: ReadonlyMap<string, string>;
+  /** Asset → the DT it sits behind now. */
+  assetDts: ReadonlyMap<string, string>;
+}
+
+/**
+ * The first row of a load `tenant` may not make, described for a 403, or null when it may make them all. A
+ * load may create or change only DTs, meters and assets that no tenant owns or that are its own: a DT is
+ * owned by its tenant, a meter or asset by the tenant of the DT it is on now. Moving a meter or asset onto
+ * another tenant's DT is refused too, and so is a transformer naming another tenant.
+ */
+export function trespass(file: TopologyFile, tenant: string, now: CurrentTopology): string | null {
+  const foreign = (dt: string | undefined) => {
+    const owner = dt === undefined ? undefined : now.dtOwners.get(dt);
+    return owner !== undefined && owner !== tenant;
+  };
+  for (const t of file.transformers) {
+    if (t.tenant !== tenant)
+      return `transformer ${JSON.stringify(t.dt_id)} (tenant ${JSON.stringify(t.tenant)})`;
+    if (foreign(t.dt_id)) return `transformer ${JSON.stringify(t.dt_id)}`;
+  }
+  for (const m of file.meters) {
+    if (foreign(now.meterDts.get(m.meter_id))) return `meter ${JSON.stringify(m.meter_id)}`;
+    if (foreign(m.dt_id))
+      return `transformer ${JSON.stringify(m.dt_id)} (of meter ${JSON.stringify(m.meter_id)})`;
+  }
+  for (const a of file.assets ?? []) {
+    if (foreign(now.assetDts.get(a.asset_id))) return `asset ${JSON.stringify(a.asset_id)}`;
+    if (foreign(a.dt_id))
+      return `transformer ${JSON.stringify(a.dt_id)} (of asset ${JSON.stringify(a.asset_id)})`;
+  }
+  return null;
+}
+
+/** What `trespass` needs to know about the rows of `file`, read from the warehouse. */
+export async function currentTopology(warehouse: Warehouse, file: TopologyFile): Promise<CurrentTopology> {
+  const [meterDts, assetDts] = await Promise.all([
+    placement(
+      warehouse,
+      'meter_dts',
+      'meter_ids',
+      file.meters.map((m) => m.meter_id),
+    ),
+    placement(
+      warehouse,
+      'asset_dts',
+      'asset_ids',
+      (file.assets ?? []).map((a) => a.asset_id),
+    ),
+  ]);
+  const dtOwners = await tenantsOf(warehouse, [
+    ...file.transformers.map((t) => t.dt_id),
+    ...file.meters.map((m) => m.dt_id),
+    ...(file.assets ?? []).map((a) => a.dt_id),
+    ...meterDts.values(),
+    ...assetDts.values(),
+  ]);
+  return { dtOwners, meterDts, assetDts };
 }
 
 /** The tenant of the request (set by the X-API-Key hook in server.ts on every /v1 route). */

@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { generateApiKey, parseApiKeys } from '../api/auth.js';
 import type { DtOf } from '../api/in-memory.js';
 import { buildApi } from '../api/server.js';
-import type { GridstreamConfig } from '../core/config.js';
+import { ConfigError, type GridstreamConfig } from '../core/config.js';
 import { createMetrics, type Metrics } from '../core/metrics.js';
 import { configureWebhookEgress } from '../io/webhooks/egress.js';
 import { ALL_ROLES, startPipeline, type Edges, type Pipeline, type Role } from '../pipelines/gridstream.js';
@@ -24,13 +25,15 @@ export interface Gridstream {
 
 export async function startGridstream(
   config: GridstreamConfig,
-  options: { host?: string; roles?: readonly Role[] } & EdgeOptions = {},
+  options: { host?: string; roles?: readonly Role[]; logStream?: NodeJS.WritableStream } & EdgeOptions = {},
 ): Promise<Gridstream> {
   const roles = options.roles ?? ALL_ROLES;
   // Before anything can subscribe or deliver a webhook; a malformed allow-list stops the start here.
   configureWebhookEgress(config.webhookAllow);
   const generatedApiKey = config.apiKeys ? undefined : generateApiKey();
   const keys = parseApiKeys(config.apiKeys ?? generatedApiKey!);
+  const tls =
+    config.httpTlsCert && config.httpTlsKey ? readTls(config.httpTlsCert, config.httpTlsKey) : undefined;
   const metrics = createMetrics();
   const edges = await openEdges(config, roles, options);
   let pipeline: Pipeline | undefined;
@@ -50,6 +53,15 @@ export async function startGridstream(
       retentionDays: config.retentionDays,
       exportDir: join(config.dataDir, 'exports'),
       rateLimit: { perSecond: config.apiRateLimit, burst: config.apiRateBurst },
+      authFailureLimit: { perSecond: config.apiAuthFailureRate, burst: config.apiAuthFailureBurst },
+      log: { level: config.logLevel, stream: options.logStream },
+      tls,
+      topologyMaxBytes: config.topologyMaxBytes,
+      exportLimits: {
+        maxJobs: config.exportMaxJobs,
+        maxBytes: config.exportMaxBytes,
+        ttlMs: config.exportTtlS * 1000,
+      },
       loadTopology: (file, source) => running.loadTopology(file, source),
       onWebhooksChanged: () => running.webhooks?.refreshSubscriptions(),
       loadProfiles: stores && {
@@ -82,7 +94,7 @@ export async function startGridstream(
       pipeline: running,
       api,
       metrics,
-      url: `http://127.0.0.1:${port}`,
+      url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
       generatedApiKey,
       async stop() {
         await api.close();
@@ -95,4 +107,16 @@ export async function startGridstream(
     await edges.close();
     throw error;
   }
+}
+
+/** The API's certificate and key, read at start so a wrong path stops it with the variable's name. */
+function readTls(certPath: string, keyPath: string): { cert: Buffer; key: Buffer } {
+  const read = (name: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new ConfigError(`${name}: cannot read ${path}: ${(error as Error).message}`);
+    }
+  };
+  return { cert: read('GRIDSTREAM_HTTP_TLS_CERT', certPath), key: read('GRIDSTREAM_HTTP_TLS_KEY', keyPath) };
 }

@@ -47,7 +47,7 @@ const RATE = setting('rate', 200);
 const SECONDS = setting('seconds', 20);
 const CONNECTIONS = setting('connections', 20);
 const ENGINES = (process.env.BENCH_ENGINES ?? 'server,embedded').split(',').filter(Boolean);
-const KEY = 'bench-api-key-0123456789';
+const KEY = 'bench-api-key-0123456789abcdefghijklmn';
 
 const dtId = (d: number) => `dt-${String(d).padStart(5, '0')}`;
 const meterId = (d: number, m: number) => `m-${String(d).padStart(5, '0')}-${String(m).padStart(3, '0')}`;

@@ -79,7 +79,7 @@ const PROCESSORS = setting('processors', 1);
 const SEED = setting('seed', 42);
 const PRERENDER = setting('prerender', 1) !== 0;
 const POLL_MS = 250;
-const API_KEY = 'bench-key-000000';
+const API_KEY = 'bench-key-0000000000000000000000000000';
 
 const totalMeters = TRANSFORMERS * METERS;
 // A recent window (readings may not be stamped in the future), on whole hours.

@@ -24,7 +24,13 @@ const DURABLE = setting('durable', 1) !== 0;
 const SEED = 42;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-bench-'));
-const config = { ...loadConfig({}), dataDir, httpPort: 0, mqttPort: 0, apiKeys: 'bench-key-000000' };
+const config = {
+  ...loadConfig({}),
+  dataDir,
+  httpPort: 0,
+  mqttPort: 0,
+  apiKeys: 'bench-key-0000000000000000000000000000',
+};
 // As `gridstream demo` does (bin/gridstream.ts).
 applyHeapGrowth(config.heapGrowthPct, true);
 const gridstream = await startGridstream(config, { host: '127.0.0.1', logInMemoryOnly: !DURABLE });

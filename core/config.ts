@@ -51,6 +51,23 @@ export interface GridstreamConfig {
    * default of the roles run (core/heap.ts).
    */
   heapGrowthPct: number | undefined;
+  /** Level of the structured JSON log on stdout (pino's levels). */
+  logLevel: string;
+  /** PEM certificate (chain) and private key of the API; both set serves HTTPS, neither plain HTTP. */
+  httpTlsCert: string | undefined;
+  httpTlsKey: string | undefined;
+  /** Failed authentications a client address may make per second, sustained, before it gets 429s. */
+  apiAuthFailureRate: number;
+  /** Failed authentications a client address may make at once. */
+  apiAuthFailureBurst: number;
+  /** Largest POST /v1/topology body, bytes. */
+  topologyMaxBytes: number;
+  /** Export jobs a tenant may have queued or running at once. */
+  exportMaxJobs: number;
+  /** Bytes of finished export files a tenant may keep stored; beyond it new exports are refused until some expire. */
+  exportMaxBytes: number;
+  /** How long an export's job and file are kept after it finishes, seconds. */
+  exportTtlS: number;
 }
 
 interface Variable {
@@ -58,7 +75,11 @@ interface Variable {
   kind: 'string' | 'port' | 'positive' | 'count' | 'whole' | 'probability';
   fallback: string | number | undefined;
   doc: string;
+  /** The values a string may take. */
+  choices?: readonly string[];
 }
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const VARIABLES: Record<string, Variable> = {
   GRIDSTREAM_HTTP_PORT: { key: 'httpPort', kind: 'port', fallback: 8080, doc: 'API port' },
@@ -178,6 +199,61 @@ export const VARIABLES: Record<string, Variable> = {
     fallback: undefined,
     doc: `growth (%) of the JavaScript heap before it is collected: lower holds less memory for more CPU; 0 = V8's own; unset = ${PROCESSOR_HEAP_GROWTH_PCT} in a process running the processor role, else V8's own`,
   },
+  GRIDSTREAM_LOG_LEVEL: {
+    key: 'logLevel',
+    kind: 'string',
+    fallback: 'info',
+    choices: LOG_LEVELS,
+    doc: `level of the JSON log on stdout: ${LOG_LEVELS.join(', ')}`,
+  },
+  GRIDSTREAM_HTTP_TLS_CERT: {
+    key: 'httpTlsCert',
+    kind: 'string',
+    fallback: undefined,
+    doc: 'PEM certificate (chain) file of the API; with GRIDSTREAM_HTTP_TLS_KEY the API serves HTTPS only',
+  },
+  GRIDSTREAM_HTTP_TLS_KEY: {
+    key: 'httpTlsKey',
+    kind: 'string',
+    fallback: undefined,
+    doc: 'PEM private key file of GRIDSTREAM_HTTP_TLS_CERT',
+  },
+  GRIDSTREAM_API_AUTH_FAILURE_RATE: {
+    key: 'apiAuthFailureRate',
+    kind: 'positive',
+    fallback: 1,
+    doc: 'failed authentications (missing or invalid X-API-Key) per second a client address may make, sustained; above it every request from it is a 429 with Retry-After',
+  },
+  GRIDSTREAM_API_AUTH_FAILURE_BURST: {
+    key: 'apiAuthFailureBurst',
+    kind: 'count',
+    fallback: 20,
+    doc: 'failed authentications a client address may make at once',
+  },
+  GRIDSTREAM_TOPOLOGY_MAX_BYTES: {
+    key: 'topologyMaxBytes',
+    kind: 'count',
+    fallback: 64 * 1024 * 1024,
+    doc: 'largest POST /v1/topology body, bytes (413 above it)',
+  },
+  GRIDSTREAM_EXPORT_MAX_JOBS: {
+    key: 'exportMaxJobs',
+    kind: 'count',
+    fallback: 2,
+    doc: 'impedance exports a tenant may have queued or running at once (429 above it)',
+  },
+  GRIDSTREAM_EXPORT_MAX_BYTES: {
+    key: 'exportMaxBytes',
+    kind: 'count',
+    fallback: 10 * 1024 ** 3,
+    doc: "bytes of finished export files a tenant may keep; at or above it the tenant's new exports are refused (429) until some expire",
+  },
+  GRIDSTREAM_EXPORT_TTL_S: {
+    key: 'exportTtlS',
+    kind: 'positive',
+    fallback: 86_400,
+    doc: 'seconds an export (its status and file) is kept after it finishes; then its file is deleted',
+  },
 };
 
 export class ConfigError extends Error {}
@@ -206,11 +282,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
   }
   const result = config as unknown as GridstreamConfig;
   result.dataDir = resolve(result.dataDir);
+  if ((result.httpTlsCert === undefined) !== (result.httpTlsKey === undefined))
+    throw new ConfigError(
+      'GRIDSTREAM_HTTP_TLS_CERT and GRIDSTREAM_HTTP_TLS_KEY go together: set both (HTTPS) or neither (HTTP)',
+    );
   return result;
 }
 
 function parse(name: string, variable: Variable, raw: string): string | number {
-  if (variable.kind === 'string') return raw;
+  if (variable.kind === 'string') {
+    if (variable.choices && !variable.choices.includes(raw))
+      throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not one of ${variable.choices.join(', ')}`);
+    return raw;
+  }
   const value = Number(raw);
   if (variable.kind === 'port' && !(Number.isInteger(value) && value >= 0 && value <= 65535))
     throw new ConfigError(`${name}: ${JSON.stringify(raw)} is not a port number (0-65535)`);

@@ -332,6 +332,12 @@ export async function startPipeline(
       (ctx.loadProfiles && ctx.impedance && { loadProfiles: ctx.loadProfiles, impedance: ctx.impedance }) ??
       null,
     async loadTopology(file, source) {
+      // A version is seen once a transformer or meter row carries it: a load without one would wait for
+      // nothing until the timeout.
+      if (file.transformers.length === 0 && file.meters.length === 0)
+        throw new TopologyError([
+          'the load holds no transformers and no meters: a topology version needs at least one of them',
+        ]);
       const problems = unknownTransformerProblems(file, new Set(topology.index.transformers.keys()));
       if (problems.length) throw new TopologyError(problems);
       const [row] = await warehouse.query<{ version: string }>(sqlQuery('max_topology_version'));

@@ -255,12 +255,12 @@ export function startWebhookTask(options: {
     if (events.length === 0) return;
     await loadSubscriptions();
     if (subscriptions.length === 0) return;
-    // A DT the topology does not know belongs to `default`, as in the API (api/tenancy.ts).
+    // A DT the topology does not know belongs to no tenant: its events go to no subscription.
     const owners = await tenantsOf(warehouse, [...new Set(events.map((e) => e.dt_id))]);
     const now = Date.now();
     const queued: DeliveryAttempt[] = [];
     for (const event of events) {
-      const tenant = owners.get(event.dt_id) ?? 'default';
+      const tenant = owners.get(event.dt_id);
       for (const subscription of subscriptions)
         if (subscription.tenant === tenant && subscription.event_types.includes(event.type))
           queued.push({

@@ -10,7 +10,7 @@ import { profileHead, profileSlot } from '../load-profile-slot.js';
 import type { InMemory } from '../in-memory.js';
 import type { LoadProfileStore } from '../load-profile-store.js';
 import { requestedRange, round } from '../time-range.js';
-import { forbidden, requireDt, tenantOf } from '../tenancy.js';
+import { notFound, requireDt, tenantOf } from '../tenancy.js';
 
 /** Transformer endpoints. They read what the processors wrote and never recompute it. */
 export function dtRoutes(
@@ -72,7 +72,7 @@ export function dtRoutes(
       const owner = options.profiles?.dtOf(id)?.tenant;
       const stored = owner === undefined ? null : options.profiles!.store.profile(id, from, to);
       if (stored) {
-        if (owner !== tenant) throw forbidden(tenant, `transformer ${JSON.stringify(id)}`);
+        if (owner !== tenant) throw notFound(id);
         const head = profileHead(id, from, to, stored.newest);
         requireDataQuality(
           `transformer ${JSON.stringify(id)}`,

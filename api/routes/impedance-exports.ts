@@ -3,11 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import { canExport, type Warehouse } from '../../io/warehouse/warehouse.js';
 import { FEATURES } from '../../io/warehouse/dialect.js';
-import { ApiError } from '../errors.js';
+import { ApiError, ERROR_SCHEMA } from '../errors.js';
 import { FILE_TYPES, type ExportJob, type ExportJobs, type FileType } from '../exports.js';
 import { BATCH_DATES, filterProperties, impedanceFilter } from '../impedance-query.js';
-import { forbidden, tenantOf } from '../tenancy.js';
-import { checkTransformerFilter } from './impedance.js';
+import { tenantOf } from '../tenancy.js';
 
 const ID = { type: 'string', format: 'uuid', description: 'export_id from the submission' };
 const PATHS = {
@@ -55,7 +54,7 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
       schema: {
         summary: 'Submit an impedance batch export (seed 003 batch request): CSV, JSON lines or Parquet',
         description:
-          "All rows of the key's tenant's meters that match the tokens (the on-demand filters, without a row limit), ordered as the on-demand look-up. 202 with the export's id; poll its status_url, then download file_url.",
+          "All rows of the key's tenant's meters that match the tokens (the on-demand filters, without a row limit), ordered as the on-demand look-up. 202 with the export's id; poll its status_url, then download file_url. A tenant may have GRIDSTREAM_EXPORT_MAX_JOBS exports queued or running and GRIDSTREAM_EXPORT_MAX_BYTES of finished files (each kept GRIDSTREAM_EXPORT_TTL_S): beyond either, 429 with Retry-After.",
         body: {
           type: 'object',
           additionalProperties: false,
@@ -73,7 +72,7 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
             },
           },
         },
-        response: { 202: JOB_SCHEMA },
+        response: { 202: JOB_SCHEMA, 429: ERROR_SCHEMA },
       },
     },
     async (request, reply) => {
@@ -88,7 +87,11 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
           [{ field: 'filetype', problem: `${filetype} is not available on this warehouse` }],
         );
       const filter = impedanceFilter(tokens, BATCH_DATES);
-      await checkTransformerFilter(warehouse, tenant, filter);
+      const refusal = jobs.refusal(tenant);
+      if (refusal) {
+        reply.header('retry-after', String(refusal.retryAfterS));
+        throw new ApiError(429, 'export_limit', refusal.reason);
+      }
       const job = jobs.submit(tenant, filetype, sqlQuery('impedance_daily_rows'), {
         ...filter.params,
         tenant,
@@ -99,19 +102,25 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
     },
   );
 
-  /** The job, if it exists (404) and belongs to the key's tenant (403). */
+  /** The job, if it exists, has not expired and belongs to the key's tenant: else 404, whichever it is. */
   const jobOf = (request: { tenant?: string; params: { id: string } }) => {
     const job = jobs.get(request.params.id);
-    if (!job) throw new ApiError(404, 'not_found', `no export ${JSON.stringify(request.params.id)}`);
-    const tenant = tenantOf(request);
-    if (job.tenant !== tenant) throw forbidden(tenant, `export ${job.id}`);
+    if (!job || job.tenant !== tenantOf(request))
+      throw new ApiError(404, 'not_found', `no export ${JSON.stringify(request.params.id)}`);
     return job;
   };
   const params = { type: 'object', properties: { id: ID }, required: ['id'] };
 
   app.get<{ Params: { id: string } }>(
     '/v1/impedance/exports/:id',
-    { schema: { summary: 'Status of an impedance batch export', params, response: { 200: JOB_SCHEMA } } },
+    {
+      schema: {
+        summary: 'Status of an impedance batch export',
+        description: `404 for an export of another tenant or one expired (kept for GRIDSTREAM_EXPORT_TTL_S after it finished).`,
+        params,
+        response: { 200: JOB_SCHEMA, 404: ERROR_SCHEMA },
+      },
+    },
     async (request) => describe(jobOf(request)),
   );
 
@@ -120,8 +129,10 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
     {
       schema: {
         summary: 'Download a finished impedance batch export (streamed)',
-        description: '409 while the export is queued or running, or when it failed (see its status).',
+        description:
+          '409 while the export is queued or running, or when it failed (see its status); 404 once it expired.',
         params,
+        response: { 404: ERROR_SCHEMA },
       },
     },
     async (request, reply) => {

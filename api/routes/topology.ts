@@ -1,23 +1,25 @@
 import type { FastifyInstance } from 'fastify';
 import { parseTopologyJson, TopologyError, type TopologyFile } from '../../core/topology.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import { ApiError } from '../errors.js';
-import { forbidden, requireAssets, tenantOf, tenantsOf } from '../tenancy.js';
+import { ApiError, ERROR_SCHEMA } from '../errors.js';
+import { currentTopology, forbidden, tenantOf, trespass } from '../tenancy.js';
 
 /**
  * POST /v1/topology: load a topology version (the JSON form of `gridstream topology load`). A key loads only
- * its own tenant's DTs: transformers that name no tenant get the key's, and a load that names another tenant,
- * or touches a DT (or hangs meters on one) that another tenant owns, is refused with 403.
+ * its own tenant's rows: transformers that name no tenant get the key's, and a load that names another
+ * tenant, or creates or changes a DT, meter or asset that another tenant owns (api/tenancy.ts trespass), is
+ * refused with 403 naming the first such row.
  */
 export function topologyRoutes(
   app: FastifyInstance,
   warehouse: Warehouse,
   loadTopology: (file: TopologyFile, source: string) => Promise<number>,
+  maxBytes: number,
 ) {
   app.post(
     '/v1/topology',
     {
-      bodyLimit: 256 * 1024 * 1024,
+      bodyLimit: maxBytes,
       schema: {
         summary:
           'Load a topology version: {"transformers": [...], "meters": [...], "assets": [...]} with the Avro schemas\' field names',
@@ -28,6 +30,20 @@ export function topologyRoutes(
             meters: { type: 'array', items: { type: 'object' } },
             assets: { type: 'array', items: { type: 'object' } },
           },
+        },
+        response: {
+          201: {
+            type: 'object',
+            properties: {
+              version: { type: 'integer' },
+              transformers: { type: 'integer' },
+              meters: { type: 'integer' },
+              assets: { type: 'integer' },
+            },
+          },
+          400: ERROR_SCHEMA,
+          403: ERROR_SCHEMA,
+          413: ERROR_SCHEMA,
         },
       },
     },
@@ -45,25 +61,8 @@ export function topologyRoutes(
           problems.slice(0, 100).map((p) => ({ field: p.split(': ')[1] ?? 'body', problem: p })),
         );
       }
-      const named = file.transformers.find((t) => t.tenant !== tenant);
-      if (named)
-        throw forbidden(
-          tenant,
-          `transformer ${JSON.stringify(named.dt_id)} (tenant ${JSON.stringify(named.tenant)})`,
-        );
-      const owners = await tenantsOf(warehouse, [
-        ...file.transformers.map((t) => t.dt_id),
-        ...file.meters.map((m) => m.dt_id),
-        ...(file.assets ?? []).map((a) => a.dt_id),
-      ]);
-      const taken = [...owners].find(([, owner]) => owner !== tenant);
-      if (taken) throw forbidden(tenant, `transformer ${JSON.stringify(taken[0])}`);
-      // An asset already placed behind another tenant's DT stays theirs.
-      await requireAssets(
-        warehouse,
-        tenant,
-        (file.assets ?? []).map((a) => a.asset_id),
-      );
+      const refused = trespass(file, tenant, await currentTopology(warehouse, file));
+      if (refused) throw forbidden(tenant, refused);
       try {
         const version = await loadTopology(file, `api:${tenant}`);
         return reply.status(201).send({

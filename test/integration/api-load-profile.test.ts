@@ -145,11 +145,11 @@ describe('load profiles served from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => 
     );
   });
 
-  it("refuses another tenant's DT (403), an unknown one (404) and a tier below the minimum (422)", async () => {
+  it("refuses another tenant's DT and an unknown one alike (404) and a tier below the minimum (422)", async () => {
     const status = async (path: string, key: string) =>
       (await fetch(`${g.url}${path}`, { headers: { 'x-api-key': key } })).status;
-    expect(await status(`/v1/dt/dt-a/load-profile?days=1`, OTHER_TENANT_KEY)).toBe(403);
-    expect(await status(`/v1/dt/dt-other/load-profile?days=1`, TEST_API_KEY)).toBe(403);
+    expect(await status(`/v1/dt/dt-a/load-profile?days=1`, OTHER_TENANT_KEY)).toBe(404);
+    expect(await status(`/v1/dt/dt-other/load-profile?days=1`, TEST_API_KEY)).toBe(404);
     expect(await status(`/v1/dt/dt-zzz/load-profile?days=1`, TEST_API_KEY)).toBe(404);
     // Two hours of readings in 30 days: AMI coverage far below 90 %, so the profile is ami-imputed.
     expect((JSON.parse(await reference(paths[0]!)) as { data_quality: string }).data_quality).toBe(

@@ -80,8 +80,12 @@ describe('HTTP API', () => {
   it('refuses a request without a key, or with a wrong one, as 401 with a reason', async () => {
     const missing = await get('/v1/dt', null);
     expect(missing.status).toBe(401);
-    expect(await missing.json()).toEqual({ error: 'unauthorized', message: 'missing X-API-Key header' });
-    const wrong = await get('/v1/dt', 'not-the-key-000');
+    expect(await missing.json()).toEqual({
+      error: 'unauthorized',
+      message: 'missing X-API-Key header',
+      request_id: missing.headers.get('x-request-id'),
+    });
+    const wrong = await get('/v1/dt', 'not-the-key-0000000000000000000000000000');
     expect(wrong.status).toBe(401);
     expect(((await wrong.json()) as { message: string }).message).toMatch(/not valid/);
   });
@@ -161,7 +165,7 @@ describe('HTTP API', () => {
     expect(Number(still!.n)).toBeGreaterThan(0);
   });
 
-  it("shows a tenant only its own transformers, and refuses another tenant's with a 403 that says why", async () => {
+  it("shows a tenant only its own transformers, and answers another tenant's as unknown (404)", async () => {
     const other = (await (await get('/v1/dt', OTHER_TENANT_KEY)).json()) as {
       transformers: Array<{ dt_id: string }>;
     };
@@ -172,12 +176,12 @@ describe('HTTP API', () => {
       ['/v1/dt/dt-a/load-profile', OTHER_TENANT_KEY],
     ] as const) {
       const response = await get(path, key);
-      expect(response.status).toBe(403);
+      expect(response.status).toBe(404);
       const body = (await response.json()) as { error: string; message: string };
-      expect(body.error).toBe('forbidden');
-      expect(body.message).toMatch(/belongs to another tenant/);
+      expect(body.error).toBe('not_found');
+      expect(body.message).toMatch(/^no transformer "dt-/);
     }
-    // Unknown stays 404 for every tenant: 403 only for a DT that exists.
+    // The same as a DT nobody has: the answer does not tell whether the id exists elsewhere.
     expect((await get('/v1/dt/dt-zzz/load-profile', OTHER_TENANT_KEY)).status).toBe(404);
   });
 
@@ -203,7 +207,7 @@ describe('HTTP API', () => {
       });
       expect((await hit(OTHER_TENANT_KEY)).statusCode).toBe(200);
       // A wrong key is a 401, not a 429: keys are limited only once they are known.
-      expect((await hit('wrong-key-000000')).statusCode).toBe(401);
+      expect((await hit('wrong-key-0000000000000000000000000000')).statusCode).toBe(401);
     } finally {
       await app.close();
     }

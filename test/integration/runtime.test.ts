@@ -33,7 +33,7 @@ function testConfig(dataDir: string, overrides: Partial<GridstreamConfig> = {}):
     dataDir,
     httpPort: 0,
     mqttPort: 0,
-    apiKeys: 'runtime-test-key',
+    apiKeys: 'runtime-test-key-0123456789abcdefghijkl',
     partitions: 2,
     ...overrides,
   };

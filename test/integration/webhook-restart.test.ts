@@ -8,7 +8,7 @@ import { createMetrics } from '../../core/metrics.js';
 import { SLOT_MS, slotStart } from '../../core/time.js';
 import { MemoryLog } from '../../io/log/memory-log.js';
 import { migrate } from '../../io/warehouse/migrate.js';
-import { dtStressRow } from '../../io/warehouse/rows.js';
+import { dtStressRow, topologyTransformerRow } from '../../io/warehouse/rows.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { configureWebhookEgress } from '../../io/webhooks/egress.js';
 import { saveSubscription } from '../../io/webhooks/store.js';
@@ -17,6 +17,7 @@ import { startWebhookTask, type WebhookPolicy } from '../../pipelines/webhook-ta
 import type { DtStress } from '../../schemas/types.gen.js';
 import { openTestWarehouse, type TestWarehouse } from '../support/clickhouse-server.js';
 import { stressRow } from '../support/records.js';
+import { transformer } from '../support/topology.js';
 
 /**
  * The webhook sender restarted on the same input (the same warehouse, the records since its last commit read
@@ -93,6 +94,13 @@ describe('the webhook sender restarted on the same input', () => {
     opened = await openTestWarehouse('embedded');
     warehouse = opened.warehouse;
     await migrate(warehouse);
+    // The DTs are the default tenant's: events of a DT no tenant owns go to no subscription.
+    await warehouse.insert(
+      'topology_transformers',
+      ['dt-a', 'dt-b', 'dt-c'].map((id) =>
+        topologyTransformerRow({ ...transformer(id), topology_version: 1 }),
+      ),
+    );
     for (const id of ['hook', 'flaky'])
       await saveSubscription(
         warehouse,

@@ -6,9 +6,9 @@ import { loadConfig, type GridstreamConfig } from '../../core/config.js';
 import type { Role } from '../../pipelines/gridstream.js';
 
 /** A key of the `default` tenant, which owns every DT whose topology names no tenant. */
-export const TEST_API_KEY = 'test-key-0123456789';
+export const TEST_API_KEY = 'test-key-0123456789abcdefghijklmnopqrstuv';
 /** A key of another tenant, `utility-b`. */
-export const OTHER_TENANT_KEY = 'other-tenant-key-9876543210';
+export const OTHER_TENANT_KEY = 'other-tenant-key-9876543210zyxwvutsrqponm';
 
 /** The configuration of a test gridstream: free ports, the two test keys, 4 partitions, data in `dataDir`. */
 export function testConfig(dataDir: string, overrides: Partial<GridstreamConfig> = {}): GridstreamConfig {
@@ -19,6 +19,8 @@ export function testConfig(dataDir: string, overrides: Partial<GridstreamConfig>
     mqttPort: 0,
     apiKeys: `${TEST_API_KEY},${OTHER_TENANT_KEY}:utility-b`,
     partitions: 4,
+    // Refused requests are logged at info: tests make many on purpose.
+    logLevel: 'warn',
     ...overrides,
   };
 }
@@ -27,9 +29,14 @@ export function testConfig(dataDir: string, overrides: Partial<GridstreamConfig>
 export async function startTestGridstream(
   overrides: Partial<GridstreamConfig> = {},
   roles?: readonly Role[],
+  logStream?: NodeJS.WritableStream,
 ): Promise<Gridstream & { dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-test-'));
-  const gridstream = await startGridstream(testConfig(dataDir, overrides), { host: '127.0.0.1', roles });
+  const gridstream = await startGridstream(testConfig(dataDir, overrides), {
+    host: '127.0.0.1',
+    roles,
+    logStream,
+  });
   return {
     ...gridstream,
     dataDir,

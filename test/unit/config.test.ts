@@ -56,6 +56,15 @@ describe('loadConfig', () => {
       webhookAllow: undefined,
       stressAlertProbability: 0.5,
       heapGrowthPct: undefined,
+      logLevel: 'info',
+      httpTlsCert: undefined,
+      httpTlsKey: undefined,
+      apiAuthFailureRate: 1,
+      apiAuthFailureBurst: 20,
+      topologyMaxBytes: 64 * 1024 * 1024,
+      exportMaxJobs: 2,
+      exportMaxBytes: 10 * 1024 ** 3,
+      exportTtlS: 86_400,
     });
     expect(isAbsolute(config.dataDir)).toBe(true);
   });
@@ -82,7 +91,8 @@ describe('loadConfig', () => {
       GRIDSTREAM_KAFKA_MAX_POLL_INTERVAL_MS: '60000',
       GRIDSTREAM_CLICKHOUSE_URL: 'http://clickhouse.example:8123',
       GRIDSTREAM_DATA_DIR: '/var/lib/gridstream',
-      GRIDSTREAM_API_KEYS: 'k1,k2:tenant-a',
+      GRIDSTREAM_API_KEYS:
+        'key-one-0123456789abcdefghijklmnopqrstuv,key-two-0123456789abcdefghijklmnopqrstuv:tenant-a',
       GRIDSTREAM_ALLOWED_LATENESS_S: '120',
       GRIDSTREAM_REVISION_HORIZON_H: '48',
       GRIDSTREAM_RETENTION_DAYS: '30',
@@ -96,6 +106,15 @@ describe('loadConfig', () => {
       GRIDSTREAM_WEBHOOK_ALLOW: '10.20.0.0/16,hooks.internal',
       GRIDSTREAM_STRESS_ALERT_PROBABILITY: '0.8',
       GRIDSTREAM_HEAP_GROWTH_PCT: '50',
+      GRIDSTREAM_LOG_LEVEL: 'warn',
+      GRIDSTREAM_HTTP_TLS_CERT: '/etc/gridstream/cert.pem',
+      GRIDSTREAM_HTTP_TLS_KEY: '/etc/gridstream/key.pem',
+      GRIDSTREAM_API_AUTH_FAILURE_RATE: '0.5',
+      GRIDSTREAM_API_AUTH_FAILURE_BURST: '5',
+      GRIDSTREAM_TOPOLOGY_MAX_BYTES: '1048576',
+      GRIDSTREAM_EXPORT_MAX_JOBS: '1',
+      GRIDSTREAM_EXPORT_MAX_BYTES: '1000000',
+      GRIDSTREAM_EXPORT_TTL_S: '3600',
     });
     expect(config).toEqual<GridstreamConfig>({
       httpPort: 9090,
@@ -106,7 +125,7 @@ describe('loadConfig', () => {
       kafkaMaxPollIntervalMs: 60000,
       clickhouseUrl: 'http://clickhouse.example:8123',
       dataDir: '/var/lib/gridstream',
-      apiKeys: 'k1,k2:tenant-a',
+      apiKeys: 'key-one-0123456789abcdefghijklmnopqrstuv,key-two-0123456789abcdefghijklmnopqrstuv:tenant-a',
       allowedLatenessS: 120,
       revisionHorizonH: 48,
       retentionDays: 30,
@@ -120,7 +139,25 @@ describe('loadConfig', () => {
       webhookAllow: '10.20.0.0/16,hooks.internal',
       stressAlertProbability: 0.8,
       heapGrowthPct: 50,
+      logLevel: 'warn',
+      httpTlsCert: '/etc/gridstream/cert.pem',
+      httpTlsKey: '/etc/gridstream/key.pem',
+      apiAuthFailureRate: 0.5,
+      apiAuthFailureBurst: 5,
+      topologyMaxBytes: 1048576,
+      exportMaxJobs: 1,
+      exportMaxBytes: 1000000,
+      exportTtlS: 3600,
     });
+  });
+
+  it('refuses an unknown log level and a TLS certificate without its key, naming the variables', () => {
+    expect(configError({ GRIDSTREAM_LOG_LEVEL: 'verbose' }).message).toBe(
+      'GRIDSTREAM_LOG_LEVEL: "verbose" is not one of fatal, error, warn, info, debug, trace, silent',
+    );
+    expect(configError({ GRIDSTREAM_HTTP_TLS_CERT: '/etc/cert.pem' }).message).toMatch(
+      /GRIDSTREAM_HTTP_TLS_CERT and GRIDSTREAM_HTTP_TLS_KEY go together/,
+    );
   });
 
   it('resolves a relative data directory to an absolute path', () => {

@@ -67,4 +67,41 @@ describe('export jobs', () => {
     expect(existsSync(old)).toBe(false);
     expect(existsSync(recent)).toBe(true);
   });
+
+  it('refuse a tenant its third export while two are queued or running, and not another tenant', async () => {
+    const jobs = new ExportJobs(warehouse({ text: 'a\n' }), tempDir(), { maxJobs: 2 });
+    jobs.submit('t', 'csv', 'SELECT 1', {});
+    jobs.submit('t', 'csv', 'SELECT 1', {});
+    expect(jobs.refusal('t')).toMatchObject({ reason: expect.stringMatching(/2 exports queued or running/) });
+    expect(jobs.refusal('u')).toBeNull();
+    await jobs.close();
+    expect(jobs.refusal('t')).toBeNull();
+  });
+
+  it('refuse a tenant whose finished files reach its bytes, until the oldest expires', async () => {
+    const jobs = new ExportJobs(warehouse({ text: '0123456789' }), tempDir(), {
+      maxBytes: 20,
+      ttlMs: 60_000,
+    });
+    jobs.submit('t', 'csv', 'SELECT 1', {});
+    jobs.submit('t', 'csv', 'SELECT 1', {});
+    await jobs.close();
+    const now = Date.now();
+    expect(jobs.refusal('t', now)).toMatchObject({
+      reason: expect.stringMatching(/hold 20 bytes \(at most 20\)/),
+      retryAfterS: expect.any(Number),
+    });
+    expect(jobs.refusal('t', now)!.retryAfterS).toBeLessThanOrEqual(60);
+    expect(jobs.refusal('t', now + 61_000)).toBeNull();
+  });
+
+  it('forget an expired job and delete its file', async () => {
+    const jobs = new ExportJobs(warehouse({ text: 'x' }), tempDir(), { ttlMs: 1000 });
+    const job = jobs.submit('t', 'csv', 'SELECT 1', {});
+    await jobs.close();
+    expect(jobs.get(job.id, job.finishedAt! + 1000)).toBe(job);
+    expect(jobs.get(job.id, job.finishedAt! + 1001)).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(existsSync(job.path)).toBe(false);
+  });
 });

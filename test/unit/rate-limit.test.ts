@@ -24,4 +24,26 @@ describe('the per-key token bucket', () => {
     expect(() => tokenBucketLimiter(0, 1)).toThrow();
     expect(() => tokenBucketLimiter(1, 0.5)).toThrow();
   });
+
+  it('peeks without taking: the failed-authentication check looks before any key work', () => {
+    const limiter = tokenBucketLimiter(1, 2);
+    expect(limiter.peek('ip', 0)).toBe(0); // unknown: nothing held
+    expect(limiter.size).toBe(0);
+    limiter.take('ip', 0);
+    limiter.take('ip', 0);
+    expect(limiter.peek('ip', 0)).toBe(1);
+    expect(limiter.peek('ip', 0)).toBe(1); // peeking took nothing
+    expect(limiter.peek('ip', 1000)).toBe(0);
+  });
+
+  it('keeps its table bounded: full buckets go first, then the oldest', () => {
+    const limiter = tokenBucketLimiter(1, 1, 3);
+    for (const ip of ['a', 'b', 'c']) limiter.take(ip, 0);
+    limiter.take('d', 5000); // a, b and c are full again by now: dropped
+    expect(limiter.size).toBe(1);
+    for (const ip of ['e', 'f', 'g']) limiter.take(ip, 5000); // all empty: the oldest (d) goes
+    expect(limiter.size).toBe(3);
+    expect(limiter.peek('d', 5000)).toBe(0);
+    expect(limiter.peek('g', 5000)).toBe(1);
+  });
 });
