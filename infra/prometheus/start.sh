@@ -55,7 +55,7 @@ fi
 echo "$port" > "$dir/port"
 : > "$dir/prometheus.log"
 nohup prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
-  --web.listen-address="127.0.0.1:$port" --web.enable-lifecycle > "$dir/prometheus.log" 2>&1 &
+  --web.listen-address="127.0.0.1:$port" > "$dir/prometheus.log" 2>&1 &
 echo $! > "$dir/prometheus.pid"
 for _ in $(seq 1 300); do
   if grep -q 'Server is ready to receive web requests' "$dir/prometheus.log"; then

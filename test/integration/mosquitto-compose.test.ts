@@ -49,6 +49,16 @@ describe('docker-compose.yml, held to the local scripts', () => {
     expect(services.kafka!.environment!.KAFKA_PROCESS_ROLES).toBe('broker,controller');
   });
 
+  it('publishes every port on 127.0.0.1 only, and Prometheus without its lifecycle API', () => {
+    const published = Object.entries(services).flatMap(([name, service]) =>
+      (service.ports ?? []).map((port) => [name, port]),
+    );
+    expect(published.length).toBeGreaterThan(0);
+    for (const [name, port] of published) expect(port, name).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    expect(JSON.stringify(services.prometheus)).not.toContain('lifecycle');
+    expect(readFileSync(join(ROOT, 'infra/prometheus/start.sh'), 'utf8')).not.toContain('lifecycle');
+  });
+
   it('builds the gridstream image, and the bench starts its roles, with the process settings infra/run.sh exports (malloc arenas and thresholds)', () => {
     const run = readFileSync(join(ROOT, 'infra/run.sh'), 'utf8');
     const exported = {
