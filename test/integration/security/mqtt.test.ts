@@ -1,7 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import mqtt, { type ErrorWithSubackPacket, type IClientOptions, type MqttClient } from 'mqtt';
@@ -14,7 +15,12 @@ import {
   TEST_MQTT_USER,
   testMqttUrl,
 } from '../../support/gridstream.js';
-import { mosquittoInstalled, startMosquitto, type TestMosquitto } from '../../support/mosquitto.js';
+import {
+  MOSQUITTO_INFRA,
+  mosquittoInstalled,
+  startMosquitto,
+  type TestMosquitto,
+} from '../../support/mosquitto.js';
 import { startRole } from '../../support/role-process.js';
 import { oneDt } from '../../support/topology.js';
 
@@ -308,6 +314,27 @@ describe.skipIf(!mosquittoInstalled())('distributed bridge on Mosquitto (infra/m
     } finally {
       await g.stop();
     }
+  });
+
+  it('limits a dispatch account given its assets (add-user.sh dispatch ID PASSWORD ASSET...) to them', async () => {
+    await promisify(execFile)(join(MOSQUITTO_INFRA, 'add-user.sh'), [
+      '--dir',
+      broker.dir,
+      'dispatch',
+      'flexco',
+      'flexco-secret',
+      'bess-1',
+    ]);
+    const flexco = await connect(broker.url, {
+      username: 'dispatch.flexco',
+      password: 'flexco-secret',
+      protocolVersion: 5,
+    });
+    await flexco.publishAsync('gridstream/v1/dispatch/bess-1', '{}', { qos: 1 });
+    await expect(
+      flexco.publishAsync('gridstream/v1/dispatch/bess-2', '{}', { qos: 1 }),
+    ).rejects.toMatchObject({ code: 135 });
+    await flexco.endAsync();
   });
 
   // The bridge alone needs Kafka; with the other roles beside it, `gridstream run` prints the same line.
