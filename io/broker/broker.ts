@@ -2,9 +2,9 @@ import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { redactUrl } from '../../core/redact.js';
 import { DEFAULT_INGEST_LIMITS } from '../../ingest/decode.js';
 import { mayPublish, maySubscribe, type MqttAccount, type MqttAccounts } from './mqtt-accounts.js';
-import { redactUrl } from '../../core/redact.js';
 import { handleWithOrderedAcks } from './ordered-acks.js';
 
 /**
@@ -188,7 +188,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       );
     },
   });
-  const accept = (socket: Socket) => limitPacketSize(aedes.handle(socket), maxPacketBytes);
+  const accept = (socket: Socket) => limitPacketSize(socket, aedes.handle(socket), maxPacketBytes);
   const server = options.tls ? createTlsServer(options.tls, accept) : createServer(accept);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -225,10 +225,16 @@ interface PacketParser {
  * check sits in the client's parser right after the length is read, so a large packet ends the connection
  * after its first chunk instead of being held in memory.
  */
-function limitPacketSize(client: unknown, maxBytes: number): void {
+function limitPacketSize(socket: Socket, client: unknown, maxBytes: number): void {
   const parser = (client as { _parser?: PacketParser })._parser;
-  if (typeof parser?._parseLength !== 'function' || typeof parser._emitError !== 'function')
-    throw new Error('aedes client without the mqtt-packet parser expected: cannot limit packet sizes');
+  if (typeof parser?._parseLength !== 'function' || typeof parser._emitError !== 'function') {
+    // Another aedes or mqtt-packet than this was written for: no connection rather than no limit.
+    console.error(
+      'embedded broker: cannot limit packet sizes (aedes without its mqtt-packet parser): refused',
+    );
+    socket.destroy();
+    return;
+  }
   const parseLength = parser._parseLength;
   parser._parseLength = function (this: PacketParser) {
     const parsed = parseLength.call(this);
