@@ -151,17 +151,31 @@ export async function openMqttAccounts(options: {
   const decoy = await hashPassword('');
   let devices = new Map<string, Entry>();
   let version = '';
+  // Logins arriving while the file is read wait for that read, so none sees the accounts of before.
+  let loading: Promise<void> = Promise.resolve();
   const refresh = async () => {
     const s = await stat(options.file).catch(() => null);
     const current = s ? `${s.ino}:${s.size}:${s.mtimeMs}` : '';
-    if (current === version) return;
-    version = current;
-    devices = await readEntries(options.file);
-    for (const name of devices.keys())
-      if (headEnd.has(name)) {
-        console.error(`${options.file}: ${name} is a head-end account (GRIDSTREAM_MQTT_USERS): ignored`);
-        devices.delete(name);
-      }
+    if (current !== version) {
+      version = current;
+      loading = readEntries(options.file).then(
+        (entries) => {
+          for (const name of entries.keys())
+            if (headEnd.has(name)) {
+              console.error(
+                `${options.file}: ${name} is a head-end account (GRIDSTREAM_MQTT_USERS): ignored`,
+              );
+              entries.delete(name);
+            }
+          devices = entries;
+        },
+        (error: unknown) => {
+          version = 'unread'; // read again at the next login
+          throw error;
+        },
+      );
+    }
+    await loading;
   };
   await refresh();
   return {

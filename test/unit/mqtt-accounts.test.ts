@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -172,6 +172,19 @@ describe('accounts', () => {
     expect(await accounts.authenticate('he', Buffer.from('device-pw'))).toBeNull();
     expect((await accounts.authenticate('he', Buffer.from('he-pw')))?.role).toBe('head-end');
     expect(await accounts.authenticate('m-9', Buffer.from('plaintext'))).toBeNull();
+  });
+
+  it('refuses logins while the password file cannot be read, and lets them in once it can', async () => {
+    const file = join(dir, 'e', 'passwd');
+    await addMqttAccount(file, 'meter', 'm-1', 'pw-1');
+    const accounts = await openMqttAccounts({ headEnd: undefined, file });
+    // A directory in its place fails the read whoever runs the test (root reads a mode 000 file).
+    rmSync(file);
+    mkdirSync(file);
+    await expect(accounts.authenticate('m-1', Buffer.from('pw-1'))).rejects.toThrow();
+    rmSync(file, { recursive: true });
+    await addMqttAccount(file, 'meter', 'm-1', 'pw-1');
+    expect(await accounts.authenticate('m-1', Buffer.from('pw-1'))).not.toBeNull();
   });
 
   it('refuses accounts add-user.sh refuses: bad ids, meter ids of other roles, dispatch without assets', async () => {
