@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rememberEncodedRecords } from '../core/codec.js';
 import type { GridstreamConfig } from '../core/config.js';
 import { MQTT_SUBSCRIPTIONS } from '../ingest/topics.js';
 import { externalBroker, startEmbeddedBroker } from '../io/broker/broker.js';
+import { mqttPasswordFile, openMqttAccounts } from '../io/broker/mqtt-accounts.js';
 import { KafkaLog } from '../io/log/kafka-log.js';
 import type { Log } from '../io/log/log.js';
 import { MemoryLog } from '../io/log/memory-log.js';
@@ -39,7 +41,18 @@ export async function openEdges(
       ? null
       : config.mqttUrl
         ? externalBroker(config.mqttUrl)
-        : await startEmbeddedBroker(config.mqttPort, undefined, MQTT_SUBSCRIPTIONS);
+        : await startEmbeddedBroker({
+            port: config.mqttPort,
+            host: config.mqttHost,
+            consumedTopics: MQTT_SUBSCRIPTIONS,
+            accounts: await openMqttAccounts({
+              headEnd: config.mqttUsers,
+              file: mqttPasswordFile(config.dataDir),
+            }),
+            tls: config.mqttTlsCert
+              ? { cert: readFileSync(config.mqttTlsCert), key: readFileSync(config.mqttTlsKey!) }
+              : undefined,
+          });
     return {
       log,
       warehouse,

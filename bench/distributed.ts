@@ -44,6 +44,7 @@ import { startGridstream, type Gridstream } from '../app/gridstream.js';
 import { loadConfig } from '../core/config.js';
 import { PROCESSOR_HEAP_GROWTH_PCT } from '../core/heap.js';
 import { packageRoot } from '../core/paths.js';
+import { redactUrl } from '../core/redact.js';
 import { ownGroup } from '../io/log/log.js';
 import { parseDateTime64 } from '../io/warehouse/rows.js';
 import { TOPICS } from '../pipelines/topics.js';
@@ -270,7 +271,7 @@ async function main(): Promise<boolean> {
     GRIDSTREAM_MQTT_CLIENT_ID: 'gridstream-bench-ingest',
   };
   log(
-    `Kafka ${kafka.brokers}, ClickHouse ${clickhouse.version} at ${clickhouse.url}, Mosquitto ${mosquitto.url}`,
+    `Kafka ${kafka.brokers}, ClickHouse ${clickhouse.version} at ${redactUrl(clickhouse.url)}, Mosquitto ${redactUrl(mosquitto.url)}`,
   );
   for (let i = 0; i < PROCESSORS; i++) processors.push(await startRole('processor', env));
   // The API role runs here: it loads the topology (the processor writes it to the warehouse) and serves reads.

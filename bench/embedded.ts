@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { startGridstream } from '../app/gridstream.js';
 import { loadConfig } from '../core/config.js';
 import { applyHeapGrowth } from '../core/heap.js';
+import { generatePassword } from '../core/password-hash.js';
 import { simulateTopology } from '../simulator/command.js';
 import { mib, perSecond, printReport, setting, startPublisher } from './common.js';
 
@@ -24,12 +25,15 @@ const DURABLE = setting('durable', 1) !== 0;
 const SEED = 42;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-bench-'));
+// The publisher logs in as a head-end account, which may publish for every meter.
+const mqttPassword = generatePassword();
 const config = {
   ...loadConfig({}),
   dataDir,
   httpPort: 0,
   mqttPort: 0,
   apiKeys: 'bench-key-0000000000000000000000000000',
+  mqttUsers: `bench-head-end:${mqttPassword}`,
 };
 // As `gridstream demo` does (bin/gridstream.ts).
 applyHeapGrowth(config.heapGrowthPct, true);
@@ -49,7 +53,10 @@ console.log(
 );
 // The embedded broker holds a publisher back while the pipeline is busy: publishing as fast as it
 // acknowledges is already a closed loop.
-const url = gridstream.edges.broker!.url;
+const brokerUrl = new URL(gridstream.edges.broker!.url);
+brokerUrl.username = 'bench-head-end';
+brokerUrl.password = mqttPassword;
+const url = brokerUrl.toString();
 const published = await startPublisher({
   meterUrls: [url],
   weatherUrl: url,

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { startGridstream } from '../app/gridstream.js';
 import type { GridstreamConfig } from '../core/config.js';
+import { generatePassword } from '../core/password-hash.js';
+import { redactUrl } from '../core/redact.js';
 import { runSimulate, simulateTopology } from '../simulator/command.js';
 import { stopOnSignal } from './cli.js';
 
@@ -16,7 +19,15 @@ export async function runDemo(options: {
   follow: boolean;
 }): Promise<void> {
   const started = Date.now();
-  const gridstream = await startGridstream(options.config);
+  // The simulator publishes for every meter: a head-end account, generated here and kept only hashed by
+  // the broker (besides this process's memory, for the simulator).
+  const mqttUser = 'demo-head-end';
+  const mqttPassword = generatePassword();
+  const config = {
+    ...options.config,
+    mqttUsers: [options.config.mqttUsers, `${mqttUser}:${mqttPassword}`].filter(Boolean).join(','),
+  };
+  const gridstream = await startGridstream(config);
   const abort = new AbortController();
   let simulation: Promise<unknown> = Promise.resolve();
   stopOnSignal(async () => {
@@ -37,7 +48,8 @@ export async function runDemo(options: {
 gridstream demo: ${options.transformers} transformers x ${options.meters} meters, ${options.days} day(s) of history${options.follow ? ', then live' : ''}
 
   API        ${gridstream.url}   (X-API-Key: ${key})
-  MQTT       ${gridstream.edges.broker!.url}   (gridstream/v1/meters/{meter_id}/telemetry)
+  MQTT       ${redactUrl(gridstream.edges.broker!.url)}   (gridstream/v1/meters/{meter_id}/telemetry)
+             head-end account ${mqttUser}, password ${mqttPassword} (generated; publishes for every meter)
   data       ${options.config.dataDir}   (embedded ClickHouse; topology version ${version})
   metrics    ${gridstream.url}/metrics
 
@@ -59,6 +71,10 @@ Ctrl-C stops cleanly (pending batches are flushed).
   let reported: Promise<void> = Promise.resolve();
   simulation = runSimulate({
     mqttUrl: gridstream.edges.broker!.url,
+    username: mqttUser,
+    password: mqttPassword,
+    // A broker on TLS (GRIDSTREAM_MQTT_TLS_CERT): its own certificate is the one to trust.
+    ca: config.mqttTlsCert ? readFileSync(config.mqttTlsCert) : undefined,
     seed: options.seed,
     transformers: options.transformers,
     meters: options.meters,

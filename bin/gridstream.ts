@@ -4,12 +4,14 @@ import { startGridstream } from '../app/gridstream.js';
 import { loadTopologyOffline } from '../app/offline-topology.js';
 import { ConfigError, loadConfig, VARIABLES } from '../core/config.js';
 import { applyHeapGrowth } from '../core/heap.js';
+import { redactUrl } from '../core/redact.js';
 import { readTopologyFiles, TopologyError } from '../core/topology.js';
 import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
 import { calibrateCommand } from './calibrate.js';
 import { integer, parseRoles, stopOnSignal } from './cli.js';
 import { runDemo } from './demo.js';
+import { mqttCommand } from './mqtt.js';
 import { simulateCommand } from './simulate.js';
 import { thermalCommand } from './thermal.js';
 
@@ -59,7 +61,7 @@ program
     const roles = parseRoles(options.role);
     const heapGrowth = applyHeapGrowth(config.heapGrowthPct, roles.includes('processor'));
     const gridstream = await startGridstream(config, { roles });
-    const broker = gridstream.edges.broker ? `, MQTT ${gridstream.edges.broker.url}` : '';
+    const broker = gridstream.edges.broker ? `, MQTT ${redactUrl(gridstream.edges.broker.url)}` : '';
     console.log(
       `gridstream ${roles.join('+')} at ${gridstream.url} (log ${gridstream.edges.log.kind}${broker}, warehouse ${gridstream.edges.warehouse.kind}, heap growth ${heapGrowth ? `${heapGrowth}%` : "V8's own"})`,
     );
@@ -119,6 +121,7 @@ program
   });
 
 simulateCommand(program);
+mqttCommand(program);
 thermalCommand(program);
 calibrateCommand(program);
 

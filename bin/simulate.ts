@@ -16,8 +16,13 @@ export function simulateCommand(program: Command): void {
     .description('Simulate a feeder and publish its meters over MQTT like real meters, faster than real time')
     .option(
       '--mqtt-url <url>',
-      'broker to publish to',
+      'broker to publish to (credentials may be in it: mqtt://user:password@host:port)',
       process.env.GRIDSTREAM_MQTT_URL ?? 'mqtt://127.0.0.1:1883',
+    )
+    .option('--mqtt-username <user>', 'MQTT account: a head-end account publishes for every meter')
+    .option(
+      '--mqtt-password <password>',
+      'its password (default: $GRIDSTREAM_SIMULATE_MQTT_PASSWORD, which stays out of the process list)',
     )
     .option('--seed <n>', 'everything random derives from it', integer('--seed', 0), 1)
     .option('--transformers <n>', 'DTs', integer('--transformers', 1, 9999), 5)
@@ -44,6 +49,8 @@ export function simulateCommand(program: Command): void {
       process.once('SIGINT', () => abort.abort());
       const result = await runSimulate({
         mqttUrl: options.mqttUrl,
+        username: options.mqttUsername,
+        password: options.mqttPassword ?? process.env.GRIDSTREAM_SIMULATE_MQTT_PASSWORD,
         seed: options.seed,
         transformers: options.transformers,
         meters: options.meters,

@@ -11,6 +11,13 @@ export interface GridstreamConfig {
   /** External MQTT broker; undefined runs the embedded broker. */
   mqttUrl: string | undefined;
   mqttPort: number;
+  /** Address the embedded broker listens on. */
+  mqttHost: string;
+  /** Embedded broker's head-end accounts, comma-separated `user:password`; undefined: none. */
+  mqttUsers: string | undefined;
+  /** PEM files of the embedded broker's TLS certificate (chain) and key; both or neither. */
+  mqttTlsCert: string | undefined;
+  mqttTlsKey: string | undefined;
   /** MQTT client id of the ingest subscription: stable, so a restarted bridge resumes its persistent session. */
   mqttClientId: string;
   /** Kafka bootstrap servers; undefined runs the in-process log. */
@@ -96,6 +103,30 @@ export const VARIABLES: Record<string, Variable> = {
     doc: 'client id of the ingest subscription (stable: a restart resumes the broker session)',
   },
   GRIDSTREAM_MQTT_PORT: { key: 'mqttPort', kind: 'port', fallback: 1883, doc: 'embedded broker port' },
+  GRIDSTREAM_MQTT_HOST: {
+    key: 'mqttHost',
+    kind: 'string',
+    fallback: '127.0.0.1',
+    doc: 'address the embedded broker listens on (0.0.0.0: every interface)',
+  },
+  GRIDSTREAM_MQTT_USERS: {
+    key: 'mqttUsers',
+    kind: 'string',
+    fallback: undefined,
+    doc: 'embedded broker head-end accounts, comma-separated user:password (publish for every meter); devices: gridstream mqtt add-user',
+  },
+  GRIDSTREAM_MQTT_TLS_CERT: {
+    key: 'mqttTlsCert',
+    kind: 'string',
+    fallback: undefined,
+    doc: 'PEM certificate (chain) file: the embedded broker speaks MQTT over TLS only; with GRIDSTREAM_MQTT_TLS_KEY',
+  },
+  GRIDSTREAM_MQTT_TLS_KEY: {
+    key: 'mqttTlsKey',
+    kind: 'string',
+    fallback: undefined,
+    doc: "PEM private key file of GRIDSTREAM_MQTT_TLS_CERT's certificate",
+  },
   GRIDSTREAM_KAFKA_BROKERS: {
     key: 'kafkaBrokers',
     kind: 'string',
@@ -281,13 +312,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     config[variable.key] = raw === undefined || raw === '' ? variable.fallback : parse(name, variable, raw);
   }
   const result = config as unknown as GridstreamConfig;
+  for (const [a, b] of TOGETHER)
+    if ((result[VARIABLES[a]!.key] === undefined) !== (result[VARIABLES[b]!.key] === undefined))
+      throw new ConfigError(`${a} and ${b} go together: set both or neither`);
   result.dataDir = resolve(result.dataDir);
-  if ((result.httpTlsCert === undefined) !== (result.httpTlsKey === undefined))
-    throw new ConfigError(
-      'GRIDSTREAM_HTTP_TLS_CERT and GRIDSTREAM_HTTP_TLS_KEY go together: set both (HTTPS) or neither (HTTP)',
-    );
   return result;
 }
+
+/** Variables that mean something only as a pair (a certificate and its key). */
+const TOGETHER: ReadonlyArray<readonly [string, string]> = [
+  ['GRIDSTREAM_MQTT_TLS_CERT', 'GRIDSTREAM_MQTT_TLS_KEY'],
+  ['GRIDSTREAM_HTTP_TLS_CERT', 'GRIDSTREAM_HTTP_TLS_KEY'],
+];
 
 function parse(name: string, variable: Variable, raw: string): string | number {
   if (variable.kind === 'string') {

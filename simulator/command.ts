@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
+import { redactUrl } from '../core/redact.js';
 import { DAY_MS, SLOT_MS, parseTimestamp } from '../core/time.js';
 import {
   CsvFileWriter,
@@ -26,8 +27,13 @@ import { topologyDocument, writeTopologyFiles, type TopologyDocument } from './t
  * MQTT broker, optionally writing the topology (for `gridstream topology load`) and the ground truth.
  */
 export interface SimulateOptions {
-  /** Broker URL: mqtt://, mqtts://, tcp://, ws:// or wss://. */
+  /** Broker URL: mqtt://, mqtts://, tcp://, ws:// or wss://; it may carry the credentials. */
   mqttUrl: string;
+  /** MQTT account (else the URL's): a head-end account may publish for every simulated meter. */
+  username?: string;
+  password?: string;
+  /** PEM CA certificate(s) that a mqtts:// broker's certificate is checked against (default: Node's). */
+  ca?: Buffer;
   /** Everything random derives from it (default 1). */
   seed?: number;
   /** Number of DTs (default 5). */
@@ -224,7 +230,9 @@ export async function runSimulate(options: SimulateOptions): Promise<SimulateRes
     fail(`mqttUrl is not a URL: ${JSON.stringify(options.mqttUrl)}`);
   }
   if (!URL_PROTOCOLS.includes(protocol))
-    fail(`mqttUrl must use one of ${URL_PROTOCOLS.join(' ')} (got ${JSON.stringify(options.mqttUrl)})`);
+    fail(
+      `mqttUrl must use one of ${URL_PROTOCOLS.join(' ')} (got ${JSON.stringify(redactUrl(options.mqttUrl))})`,
+    );
   const plan = planSimulation(options);
   let sim: Simulation;
   try {
@@ -246,6 +254,9 @@ export async function runSimulate(options: SimulateOptions): Promise<SimulateRes
   try {
     result = await publishMessages(sim.messages(), {
       url: options.mqttUrl,
+      username: options.username,
+      password: options.password,
+      ca: options.ca,
       speed: options.speed ?? 0,
       follow: options.follow === true,
       signal: options.signal,

@@ -1,5 +1,6 @@
 import { connectAsync, type MqttClient } from 'mqtt';
 import cliProgress from 'cli-progress';
+import { redactUrl } from '../core/redact.js';
 import { MINUTE_MS, iso } from '../core/time.js';
 import type { SimMessage } from './model.js';
 
@@ -14,8 +15,13 @@ import type { SimMessage } from './model.js';
  * stop it with the signal).
  */
 export interface PublishOptions {
-  /** Broker URL, e.g. mqtt://localhost:1883. */
+  /** Broker URL, e.g. mqtt://localhost:1883; it may carry the credentials. */
   url: string;
+  /** MQTT account, when not in the URL. */
+  username?: string;
+  password?: string;
+  /** PEM CA certificate(s) for a mqtts:// broker. */
+  ca?: Buffer;
   /** 0 = as fast as possible (default); N = N× real time. */
   speed?: number;
   /** Never publish ahead of real time: after catching up with the present, continue at 1×. */
@@ -152,13 +158,19 @@ export async function publishMessages(
       {
         clientId: options.clientId ?? `gridstream-sim-${process.pid}-${Math.floor(Math.random() * 1e9)}`,
         clean: true,
+        ...(options.username === undefined ? {} : { username: options.username }),
+        ...(options.password === undefined ? {} : { password: options.password }),
+        ...(options.ca === undefined ? {} : { ca: options.ca }),
       },
       false,
     );
   } catch (error) {
-    throw new Error(`could not connect to the MQTT broker at ${options.url}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new Error(
+      `could not connect to the MQTT broker at ${redactUrl(options.url)}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   let failure: Error | null = null;
   client.on('error', (error) => (failure ??= error));

@@ -3,14 +3,16 @@
 # that are not meters, its block to the ACL. A running broker reloads both (SIGHUP); adding an account again
 # changes its password.
 #
-#   infra/mosquitto/add-user.sh [--name NAME | --dir DIR] ROLE ID PASSWORD
+#   infra/mosquitto/add-user.sh [--name NAME | --dir DIR] ROLE ID PASSWORD [ASSET...]
 #
 #   ROLE      username            may
 #   meter     ID (the meter id)   publish to gridstream/v1/meters/ID/telemetry
 #   weather   weather.ID          publish to gridstream/v1/weather/ID (ID is the station id)
-#   dispatch  dispatch.ID         publish to gridstream/v1/dispatch/+ (ID names the platform)
+#   dispatch  dispatch.ID         publish to gridstream/v1/dispatch/ASSET for each ASSET given, or to
+#                                 gridstream/v1/dispatch/+ without (ID names the platform)
 #   ingest    ID                  read gridstream/v1/# (gridstream's own consumer)
 #
+# Adding a dispatch account again replaces its assets.
 # IDs are 1 to 128 characters without whitespace, '/', '+', '#' or ':' (MQTT topic levels, the password
 # file's separator); meter ids must not start with "weather." or "dispatch.". The password is visible to
 # other local users in the process list while mosquitto_passwd runs; an ingest password that goes into
@@ -26,10 +28,18 @@ set -- $rest
 unset IFS
 set +f
 case "${1:-}" in -h | --help) usage; exit 0 ;; esac
-[ $# -eq 3 ] || die "usage: add-user.sh [--name NAME | --dir DIR] meter|weather|dispatch|ingest ID PASSWORD"
+[ $# -ge 3 ] || die "usage: add-user.sh [--name NAME | --dir DIR] meter|weather|dispatch|ingest ID PASSWORD [ASSET...]"
 role="$1"
 id="$2"
 password="$3"
+shift 3
+[ $# -eq 0 ] || [ "$role" = dispatch ] || die "only dispatch accounts take assets"
+for asset in "$@"; do
+  if [ "${#asset}" -lt 1 ] || [ "${#asset}" -gt 128 ]; then die "ASSET must have 1 to 128 characters: '$asset'"; fi
+  case "$asset" in
+    *[[:space:]/+#:]* | *[[:cntrl:]]*) die "ASSET must not contain whitespace, '/', '+', '#' or ':': '$asset'" ;;
+  esac
+done
 
 [ -n "$password" ] || die "the password must not be empty"
 if [ "${#id}" -lt 1 ] || [ "${#id}" -gt 128 ]; then die "ID must have 1 to 128 characters: '$id'"; fi
@@ -39,6 +49,7 @@ esac
 command -v mosquitto_passwd >/dev/null 2>&1 || die "mosquitto_passwd is not installed (infra/setup.sh installs mosquitto)"
 init_dir
 
+replaced=false
 case "$role" in
   meter)
     case "$id" in weather.* | dispatch.*) die "a meter id must not start with weather. or dispatch.: '$id'" ;; esac
@@ -51,8 +62,25 @@ case "$role" in
 topic write gridstream/v1/weather/$id" ;;
   dispatch)
     username="dispatch.$id"
-    block="topic deny gridstream/v1/meters/#
-topic write gridstream/v1/dispatch/+" ;;
+    block="topic deny gridstream/v1/meters/#"
+    if [ $# -eq 0 ]; then set -- +; fi
+    for asset in "$@"; do
+      block="$block
+topic write gridstream/v1/dispatch/$asset"
+    done
+    # Its assets may have changed: the block is written anew (blocks are separated by empty lines).
+    if grep -qxF "user $username" "$dir/acl"; then
+      replaced=true
+      awk -v user="user $username" '
+        pending != "" { if ($0 == user) { skip = 1; pending = ""; next } print pending; pending = "" }
+        skip { if ($0 == "") skip = 0; next }
+        /^# (weather|dispatch|ingest) account$/ { pending = $0; next }
+        { print }
+        END { if (pending != "") print pending }
+      ' "$dir/acl" > "$dir/acl.new"
+      cat "$dir/acl.new" > "$dir/acl"
+      rm -f "$dir/acl.new"
+    fi ;;
   ingest)
     case "$id" in weather.* | dispatch.*) die "an ingest account must not start with weather. or dispatch.: '$id'" ;; esac
     username="$id"
@@ -65,7 +93,7 @@ esac
 
 if [ -n "$block" ] && ! grep -qxF "user $username" "$dir/acl"; then
   # A meter account with this name would have been created without a block: refuse to change its role.
-  if cut -d: -f1 "$dir/passwd" | grep -qxF "$username"; then
+  if [ "$replaced" = false ] && cut -d: -f1 "$dir/passwd" | grep -qxF "$username"; then
     die "'$username' is already a meter account"
   fi
   printf '\n# %s account\nuser %s\n%s\n' "$role" "$username" "$block" >> "$dir/acl"

@@ -1,6 +1,10 @@
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { redactUrl } from '../../core/redact.js';
+import { DEFAULT_INGEST_LIMITS } from '../../ingest/decode.js';
+import { mayPublish, maySubscribe, type MqttAccount, type MqttAccounts } from './mqtt-accounts.js';
 import { handleWithOrderedAcks } from './ordered-acks.js';
 
 /**
@@ -20,6 +24,7 @@ import { handleWithOrderedAcks } from './ordered-acks.js';
 export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
 
 export interface Broker {
+  /** Where clients connect, without credentials. */
   readonly url: string;
   readonly embedded: boolean;
   /** Delivers every message published on `topics` (MQTT filters) to `handler`; acknowledged once it has finished. */
@@ -41,7 +46,8 @@ export interface ConsumeOptions {
 
 export function externalBroker(url: string): Broker {
   return {
-    url,
+    // What is shown of the broker: the credentials stay in the URL the consumer connects with.
+    url: redactUrl(url),
     embedded: false,
     consume: (topics, handler, options = {}) => consumeWithClient(url, topics, handler, options),
     close: async () => {},
@@ -107,24 +113,63 @@ async function consumeWithClient(
   return { stop: () => client.endAsync() };
 }
 
+export interface EmbeddedBrokerOptions {
+  /** 0 = a free port. */
+  port: number;
+  /** The address to listen on (GRIDSTREAM_MQTT_HOST; 127.0.0.1 unless told otherwise). */
+  host: string;
+  /** Who may connect, publish and subscribe (mqtt-accounts.ts). */
+  accounts: MqttAccounts;
+  /** MQTT filters ingest consumes: a publish on them is refused while nothing consumes it. */
+  consumedTopics?: readonly string[];
+  /** PEM certificate chain and key: the listener speaks MQTT over TLS only (mqtts://). */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Packets larger than this (remaining length, bytes) end the connection as they arrive. */
+  maxPacketBytes?: number;
+}
+
 /**
- * Starts aedes on `port` (0 = a free port) on `host`. A publish on one of `consumedTopics` (MQTT filters) is
- * refused, not acknowledged, while no handler consumes it (before ingest starts, after it stops):
- * acknowledged, it would be dropped. Other topics are a plain broker's.
+ * The largest packet the embedded broker reads: a payload at ingest's limit (what Mosquitto's
+ * message_size_limit lets through) plus room for the topic, packet id and MQTT 5 properties.
  */
-export async function startEmbeddedBroker(
-  port: number,
-  host = '0.0.0.0',
-  consumedTopics: readonly string[] = [],
-): Promise<Broker> {
+export const MAX_PACKET_BYTES = DEFAULT_INGEST_LIMITS.maxPayloadBytes + 1024;
+
+/**
+ * Starts aedes. A client logs in to an account (anonymous clients and wrong passwords get CONNACK "not
+ * authorized"); a publish the account may not make, or on a consumed topic while nothing consumes it, is
+ * refused: not acknowledged, the connection closed (MQTT 3.1.1 has no negative PUBACK). A subscription the
+ * account may not make is answered with failure (0x80). Other topics are nobody's.
+ */
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<Broker> {
+  const { accounts, consumedTopics = [], maxPacketBytes = MAX_PACKET_BYTES } = options;
   const handlers: Array<{ match: (topic: string) => boolean; handler: MessageHandler }> = [];
+  const accountOf = new WeakMap<object, MqttAccount>();
   const aedes = await Aedes.createBroker({
     concurrency: 1000,
     drainTimeout: 120_000,
-    // Called for what clients publish only (not aedes' own $SYS messages), before any acknowledgement.
-    authorizePublish(_client, packet, done) {
-      // aedes' own rule, which this hook replaces: clients do not publish to its $SYS topics.
-      if (packet.topic.startsWith('$SYS')) return done(new Error('$SYS topic is reserved'));
+    authenticate(client, username, password, done) {
+      accounts.authenticate(username, password).then(
+        (account) => {
+          if (!account) return done(Object.assign(new Error('not authorized'), { returnCode: 5 }), false);
+          accountOf.set(client, account);
+          done(null, true);
+        },
+        (error: Error) => {
+          console.error(`embedded broker: checking ${username ?? 'an anonymous client'}: ${error.message}`);
+          done(Object.assign(error, { returnCode: 3 }), false);
+        },
+      );
+    },
+    authorizeSubscribe(client, subscription, done) {
+      const account = accountOf.get(client);
+      done(null, account && maySubscribe(account, subscription.topic) ? subscription : null);
+    },
+    // Called for what clients publish (their wills included), not aedes' own $SYS messages, before any
+    // acknowledgement.
+    authorizePublish(client, packet, done) {
+      const account = client && accountOf.get(client);
+      if (!account || !mayPublish(account, packet.topic))
+        return done(new Error(`${account?.username ?? 'nobody'} may not publish to ${packet.topic}`));
       const matching = handlers.filter((h) => h.match(packet.topic));
       if (matching.length === 0) {
         if (consumedTopics.some((filter) => matchesFilter(filter, packet.topic)))
@@ -143,14 +188,16 @@ export async function startEmbeddedBroker(
       );
     },
   });
-  const server = createServer(aedes.handle);
+  const accept = (socket: Socket) => limitPacketSize(socket, aedes.handle(socket), maxPacketBytes);
+  const server = options.tls ? createTlsServer(options.tls, accept) : createServer(accept);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen(options.port, options.host, () => resolve());
   });
   const actual = (server.address() as AddressInfo).port;
+  const host = ['0.0.0.0', '::', ''].includes(options.host) ? '127.0.0.1' : options.host;
   return {
-    url: `mqtt://127.0.0.1:${actual}`,
+    url: `${options.tls ? 'mqtts' : 'mqtt'}://${host.includes(':') ? `[${host}]` : host}:${actual}`,
     embedded: true,
     async consume(topics, handler) {
       const entry = {
@@ -164,6 +211,38 @@ export async function startEmbeddedBroker(
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+interface PacketParser {
+  packet: { length: number };
+  _parseLength(): boolean;
+  _emitError(error: Error): void;
+}
+
+/**
+ * mqtt-packet (9.x) has no size limit: it buffers a packet whole, whatever length its header declares. The
+ * check sits in the client's parser right after the length is read, so a large packet ends the connection
+ * after its first chunk instead of being held in memory.
+ */
+function limitPacketSize(socket: Socket, client: unknown, maxBytes: number): void {
+  const parser = (client as { _parser?: PacketParser })._parser;
+  if (typeof parser?._parseLength !== 'function' || typeof parser._emitError !== 'function') {
+    // Another aedes or mqtt-packet than this was written for: no connection rather than no limit.
+    console.error(
+      'embedded broker: cannot limit packet sizes (aedes without its mqtt-packet parser): refused',
+    );
+    socket.destroy();
+    return;
+  }
+  const parseLength = parser._parseLength;
+  parser._parseLength = function (this: PacketParser) {
+    const parsed = parseLength.call(this);
+    if (parsed && this.packet.length > maxBytes) {
+      this._emitError(new Error(`packet of ${this.packet.length} bytes refused (limit ${maxBytes})`));
+      return false;
+    }
+    return parsed;
   };
 }
 

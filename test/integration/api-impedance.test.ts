@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DAY_MS } from '../../core/time.js';
 import { runSimulate, simulateTopology } from '../../simulator/command.js';
-import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
+import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY, testMqttUrl } from '../support/gridstream.js';
 
 /*
  * Seed 003 over HTTP on impedance the real pipeline computed from the simulator: the on-demand look-up with
@@ -71,7 +71,7 @@ describe('impedance look-ups and exports over HTTP', () => {
     await g.pipeline.loadTopology(topology, 'impedance api');
     await runSimulate({
       ...OPTIONS,
-      mqttUrl: g.edges.broker!.url,
+      mqttUrl: testMqttUrl(g),
       start: START,
       end: START + DAYS * DAY_MS,
       now: START + DAYS * DAY_MS,

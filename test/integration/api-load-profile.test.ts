@@ -10,7 +10,7 @@ import { parseApiKeys } from '../../api/auth.js';
 import { buildApi } from '../../api/server.js';
 import { startGridstream, type Gridstream } from '../../app/gridstream.js';
 import { DAY_MS, SLOT_MS } from '../../core/time.js';
-import { OTHER_TENANT_KEY, TEST_API_KEY, testConfig } from '../support/gridstream.js';
+import { OTHER_TENANT_KEY, TEST_API_KEY, testConfig, testMqttUrl } from '../support/gridstream.js';
 import { meter, transformer } from '../support/topology.js';
 
 const topology = {
@@ -74,7 +74,7 @@ describe('load profiles served from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => 
   beforeAll(async () => {
     g = await startGridstream(config, { host: '127.0.0.1' });
     await g.pipeline.loadTopology(topology, 'load-profile test');
-    const client = await mqtt.connectAsync(g.edges.broker!.url);
+    const client = await mqtt.connectAsync(testMqttUrl(g));
     for (let m = 0; m < 120; m++)
       for (const [id, kw] of [
         ['m-1', 2 + Math.sin(m / 7)],

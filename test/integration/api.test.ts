@@ -5,7 +5,7 @@ import { dtOperatingEnvelopeRow } from '../../io/warehouse/rows.js';
 import { operatingEnvelope } from '../support/records.js';
 import { buildApi } from '../../api/server.js';
 import { parseApiKeys } from '../../api/auth.js';
-import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
+import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY, testMqttUrl } from '../support/gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
@@ -33,7 +33,7 @@ describe('HTTP API', () => {
     // replace the stored 09:45 issue when the table merges) and make their verdicts depend on timing.
     g = await startTestGridstream({ allowedLatenessS: 3600 });
     await g.pipeline.loadTopology(topology, 'api test');
-    const client = await mqtt.connectAsync(g.edges.broker!.url);
+    const client = await mqtt.connectAsync(testMqttUrl(g));
     const start = Date.UTC(2026, 6, 1, 10, 0);
     for (let m = 0; m < 30; m++) {
       const ts = new Date(start + m * 60_000).toISOString();

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openWarehouse } from '../../io/warehouse/open.js';
 import type { SimMessage } from '../../simulator/model.js';
 import { Fleet } from '../support/fleet.js';
-import { TEST_API_KEY } from '../support/gridstream.js';
+import { TEST_API_KEY, TEST_MQTT_USERS, withTestMqttCredentials } from '../support/gridstream.js';
 import { startRole, type RoleProcess } from '../support/role-process.js';
 
 /**
@@ -93,6 +93,7 @@ describe('embedded mode under kill -9', () => {
       GRIDSTREAM_MQTT_PORT: String(port),
       GRIDSTREAM_PARTITIONS: '4',
       GRIDSTREAM_API_KEYS: TEST_API_KEY,
+      GRIDSTREAM_MQTT_USERS: TEST_MQTT_USERS,
     };
     const fleet = new Fleet({
       seed: 23,
@@ -122,7 +123,7 @@ describe('embedded mode under kill -9', () => {
     });
     expect(loaded.ok).toBe(true);
 
-    const publisher = new Publisher(`mqtt://127.0.0.1:${port}`, messages);
+    const publisher = new Publisher(withTestMqttCredentials(`mqtt://127.0.0.1:${port}`), messages);
     await publisher.connect();
     const half = Math.floor(messages.length / 2);
     // Killed while messages are in flight: a quarter of the way through, without warning.

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSimulate, simulateTopology } from '../../simulator/command.js';
-import { startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
+import { startTestGridstream, TEST_API_KEY, testMqttUrl } from '../support/gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
@@ -39,7 +39,7 @@ describe('end to end: a simulated day through the embedded pipeline', () => {
     const truthFile = join(dir, 'truth.csv');
     const result = await runSimulate({
       ...options,
-      mqttUrl: g.edges.broker!.url,
+      mqttUrl: testMqttUrl(g),
       start: START,
       end: END,
       truthOut: truthFile,

@@ -14,7 +14,7 @@ import { planSimulation, runSimulate, simulateTopology } from '../../simulator/c
 import type { ImpedanceFlag } from '../../schemas/types.gen.js';
 import { createSimulation } from '../../simulator/model.js';
 import { meterReadingOf } from '../../simulator/readings.js';
-import { startTestGridstream } from '../support/gridstream.js';
+import { startTestGridstream, testMqttUrl } from '../support/gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
@@ -65,7 +65,7 @@ describe('impedance through the embedded pipeline', () => {
     await g.pipeline.loadTopology(simulateTopology(OPTIONS), 'impedance');
     await runSimulate({
       ...OPTIONS,
-      mqttUrl: g.edges.broker!.url,
+      mqttUrl: testMqttUrl(g),
       start: START,
       end: START + DAYS * DAY_MS,
       now: START + DAYS * DAY_MS,

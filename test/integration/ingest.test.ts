@@ -1,7 +1,7 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oneDt } from '../support/topology.js';
-import { startTestGridstream } from '../support/gridstream.js';
+import { startTestGridstream, testMqttUrl } from '../support/gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
@@ -22,7 +22,7 @@ describe('MQTT ingest into the warehouse', () => {
   beforeAll(async () => {
     g = await startTestGridstream();
     await g.pipeline.loadTopology(topology, 'test');
-    client = await mqtt.connectAsync(g.edges.broker!.url, { clientId: 'test-meters' });
+    client = await mqtt.connectAsync(testMqttUrl(g), { clientId: 'test-meters' });
   });
   afterAll(async () => {
     await client?.endAsync();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSimulate, simulateTopology } from '../../simulator/command.js';
 import { startKafka, type TestKafka } from '../support/kafka.js';
-import { startTestGridstream } from '../support/gridstream.js';
+import { startTestGridstream, testMqttUrl } from '../support/gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
@@ -34,7 +34,7 @@ describe('the pipeline on Apache Kafka', () => {
     await g.pipeline.loadTopology(simulateTopology(options), 'kafka e2e');
     const result = await runSimulate({
       ...options,
-      mqttUrl: g.edges.broker!.url,
+      mqttUrl: testMqttUrl(g),
       start: START,
       end: END,
       truthOut: join(dir, 'truth.csv'),

@@ -5,7 +5,7 @@ import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startGridstream, type Gridstream } from '../../app/gridstream.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
-import { testConfig } from '../support/gridstream.js';
+import { testConfig, testMqttUrl } from '../support/gridstream.js';
 import { meter, transformer } from '../support/topology.js';
 
 /**
@@ -30,7 +30,7 @@ describe('parked readings', () => {
     const transformers = [transformer('dt-a'), transformer('dt-b')];
     const known = [meter('m-a1', 'dt-a'), meter('m-b1', 'dt-b'), meter('m-b9', 'dt-b')];
     await g.pipeline.loadTopology({ transformers, meters: known }, 'v1');
-    const client = await mqtt.connectAsync(g.edges.broker!.url, { clientId: 'parked-test' });
+    const client = await mqtt.connectAsync(testMqttUrl(g), { clientId: 'parked-test' });
     const publish = (meterId: string, payload: unknown) =>
       client.publishAsync(`gridstream/v1/meters/${meterId}/telemetry`, JSON.stringify(payload), { qos: 1 });
     for (let m = 0; m < 15; m++) {

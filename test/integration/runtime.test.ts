@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startGridstream } from '../../app/gridstream.js';
 import { loadConfig, type GridstreamConfig } from '../../core/config.js';
 import { startEmbeddedBroker } from '../../io/broker/broker.js';
+import { openMqttAccounts } from '../../io/broker/mqtt-accounts.js';
+import { TEST_MQTT_USERS, testMqttUrl, withTestMqttCredentials } from '../support/gridstream.js';
 import { oneDt } from '../support/topology.js';
 
 const topology = oneDt('dt-r', ['m-1', 'm-2']);
@@ -34,6 +36,7 @@ function testConfig(dataDir: string, overrides: Partial<GridstreamConfig> = {}):
     httpPort: 0,
     mqttPort: 0,
     apiKeys: 'runtime-test-key-0123456789abcdefghijkl',
+    mqttUsers: TEST_MQTT_USERS,
     partitions: 2,
     ...overrides,
   };
@@ -49,12 +52,18 @@ describe('runtime', () => {
   afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
   it('consumes from an external broker (GRIDSTREAM_MQTT_URL) over a QoS 1 subscription', async () => {
-    const external = await startEmbeddedBroker(0, '127.0.0.1');
-    const g = await startGridstream(testConfig(newDir(), { mqttUrl: external.url }), { host: '127.0.0.1' });
+    // The consumer subscribes: a head-end account, the only kind that may.
+    const external = await startEmbeddedBroker({
+      port: 0,
+      host: '127.0.0.1',
+      accounts: await openMqttAccounts({ headEnd: TEST_MQTT_USERS, file: join(newDir(), 'passwd') }),
+    });
+    const url = withTestMqttCredentials(external.url);
+    const g = await startGridstream(testConfig(newDir(), { mqttUrl: url }), { host: '127.0.0.1' });
     try {
       expect(g.edges.broker!.embedded).toBe(false);
       await g.pipeline.loadTopology(topology, 'test');
-      await publishMinutes(external.url, 0, 5);
+      await publishMinutes(url, 0, 5);
       await g.pipeline.settle();
       const [row] = await g.edges.warehouse.query<{ n: string }>('SELECT count() AS n FROM readings FINAL');
       expect(Number(row!.n)).toBe(10);
@@ -68,7 +77,7 @@ describe('runtime', () => {
     const dataDir = newDir();
     const first = await startGridstream(testConfig(dataDir), { host: '127.0.0.1' });
     await first.pipeline.loadTopology(topology, 'test');
-    await publishMinutes(first.edges.broker!.url, 0, 8);
+    await publishMinutes(testMqttUrl(first), 0, 8);
     await first.pipeline.settle();
     await first.stop();
 
@@ -76,7 +85,7 @@ describe('runtime', () => {
     const second = await startGridstream(testConfig(dataDir), { host: '127.0.0.1' });
     try {
       expect(second.pipeline.topology.index.dtOf('m-1')).toBe('dt-r');
-      await publishMinutes(second.edges.broker!.url, 8, 15);
+      await publishMinutes(testMqttUrl(second), 8, 15);
       await second.pipeline.settle();
       const [slot] = await second.edges.warehouse.query<{
         readings: string;

@@ -25,7 +25,7 @@ import { runSimulate, simulateTopology } from '../../simulator/command.js';
 import { parseSchedule } from '../../core/schedule.js';
 import { judgeHosting, type LimitingFactor } from '../../processors/hosting.js';
 import type { DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';
-import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
+import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY, testMqttUrl } from '../support/gridstream.js';
 
 const START = Date.UTC(2026, 6, 1);
 const RESTART = START + 2 * DAY_MS;
@@ -137,7 +137,7 @@ describe('stress through the embedded pipeline, restarted half way', () => {
   let stress: Row[];
 
   const simulate = (gridstream: Gridstream, start: number, end: number) =>
-    runSimulate({ ...OPTIONS, mqttUrl: gridstream.edges.broker!.url, start, end, now: END });
+    runSimulate({ ...OPTIONS, mqttUrl: testMqttUrl(gridstream), start, end, now: END });
 
   beforeAll(async () => {
     const first = await startTestGridstream({ dataDir, partitions: PARTITIONS });

@@ -9,7 +9,7 @@ import { encode } from '../../core/codec.js';
 import { dtOperatingEnvelopeRow } from '../../io/warehouse/rows.js';
 import { verifyWebhookSignature } from '../../io/webhooks/signature.js';
 import { TOPICS } from '../../pipelines/topics.js';
-import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
+import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY, testMqttUrl } from '../support/gridstream.js';
 import { operatingEnvelope, stressRow } from '../support/records.js';
 import { meter, transformer } from '../support/topology.js';
 
@@ -198,7 +198,7 @@ describe('webhooks', () => {
     await g.edges.warehouse.insert('dt_operating_envelopes', [
       dtOperatingEnvelopeRow(operatingEnvelope('dt-a', START + SLOT, START - SLOT, { export_kw: 800 })),
     ]);
-    const client = await mqtt.connectAsync(g.edges.broker!.url);
+    const client = await mqtt.connectAsync(testMqttUrl(g));
     await client.publishAsync(
       'gridstream/v1/dispatch/bess-1',
       JSON.stringify({

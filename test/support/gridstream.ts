@@ -10,7 +10,30 @@ export const TEST_API_KEY = 'test-key-0123456789abcdefghijklmnopqrstuv';
 /** A key of another tenant, `utility-b`. */
 export const OTHER_TENANT_KEY = 'other-tenant-key-9876543210zyxwvutsrqponm';
 
-/** The configuration of a test gridstream: free ports, the two test keys, 4 partitions, data in `dataDir`. */
+/** The head-end account of a test gridstream's embedded broker (GRIDSTREAM_MQTT_USERS). */
+export const TEST_MQTT_USER = 'test-head-end';
+export const TEST_MQTT_PASSWORD = 'test-head-end-password';
+
+/** GRIDSTREAM_MQTT_USERS of a test gridstream: the test head-end account. */
+export const TEST_MQTT_USERS = `${TEST_MQTT_USER}:${TEST_MQTT_PASSWORD}`;
+
+/** A broker URL with the test head-end account's credentials in it. */
+export function withTestMqttCredentials(brokerUrl: string): string {
+  const url = new URL(brokerUrl);
+  url.username = TEST_MQTT_USER;
+  url.password = TEST_MQTT_PASSWORD;
+  return url.toString();
+}
+
+/** The embedded broker's URL with the test head-end account's credentials in it, for publishers. */
+export function testMqttUrl(gridstream: Pick<Gridstream, 'edges'>): string {
+  return withTestMqttCredentials(gridstream.edges.broker!.url);
+}
+
+/**
+ * The configuration of a test gridstream: free ports, the two test keys, the test head-end account, 4
+ * partitions, data in `dataDir`.
+ */
 export function testConfig(dataDir: string, overrides: Partial<GridstreamConfig> = {}): GridstreamConfig {
   return {
     ...loadConfig({}),
@@ -18,6 +41,7 @@ export function testConfig(dataDir: string, overrides: Partial<GridstreamConfig>
     httpPort: 0,
     mqttPort: 0,
     apiKeys: `${TEST_API_KEY},${OTHER_TENANT_KEY}:utility-b`,
+    mqttUsers: TEST_MQTT_USERS,
     partitions: 4,
     // Refused requests are logged at info: tests make many on purpose.
     logLevel: 'warn',

@@ -37,6 +37,10 @@ describe('loadConfig', () => {
       httpPort: 8080,
       mqttUrl: undefined,
       mqttPort: 1883,
+      mqttHost: '127.0.0.1',
+      mqttUsers: undefined,
+      mqttTlsCert: undefined,
+      mqttTlsKey: undefined,
       mqttClientId: 'gridstream-ingest',
       kafkaBrokers: undefined,
       kafkaMaxPollIntervalMs: undefined,
@@ -87,6 +91,10 @@ describe('loadConfig', () => {
       GRIDSTREAM_MQTT_URL: 'mqtt://broker.example:1883',
       GRIDSTREAM_MQTT_PORT: '11883',
       GRIDSTREAM_MQTT_CLIENT_ID: 'bridge-7',
+      GRIDSTREAM_MQTT_HOST: '0.0.0.0',
+      GRIDSTREAM_MQTT_USERS: 'head-end:secret',
+      GRIDSTREAM_MQTT_TLS_CERT: '/etc/gridstream/mqtt.crt',
+      GRIDSTREAM_MQTT_TLS_KEY: '/etc/gridstream/mqtt.key',
       GRIDSTREAM_KAFKA_BROKERS: 'k1:9092,k2:9092',
       GRIDSTREAM_KAFKA_MAX_POLL_INTERVAL_MS: '60000',
       GRIDSTREAM_CLICKHOUSE_URL: 'http://clickhouse.example:8123',
@@ -120,6 +128,10 @@ describe('loadConfig', () => {
       httpPort: 9090,
       mqttUrl: 'mqtt://broker.example:1883',
       mqttPort: 11883,
+      mqttHost: '0.0.0.0',
+      mqttUsers: 'head-end:secret',
+      mqttTlsCert: '/etc/gridstream/mqtt.crt',
+      mqttTlsKey: '/etc/gridstream/mqtt.key',
       mqttClientId: 'bridge-7',
       kafkaBrokers: 'k1:9092,k2:9092',
       kafkaMaxPollIntervalMs: 60000,
@@ -158,6 +170,13 @@ describe('loadConfig', () => {
     expect(configError({ GRIDSTREAM_HTTP_TLS_CERT: '/etc/cert.pem' }).message).toMatch(
       /GRIDSTREAM_HTTP_TLS_CERT and GRIDSTREAM_HTTP_TLS_KEY go together/,
     );
+  });
+
+  it('refuses a TLS certificate without its key, and a key without its certificate', () => {
+    expect(() => loadConfig({ GRIDSTREAM_MQTT_TLS_CERT: 'c.pem' })).toThrow(
+      /GRIDSTREAM_MQTT_TLS_CERT and GRIDSTREAM_MQTT_TLS_KEY go together: set both or neither/,
+    );
+    expect(() => loadConfig({ GRIDSTREAM_MQTT_TLS_KEY: 'k.pem' })).toThrow(/set both or neither/);
   });
 
   it('resolves a relative data directory to an absolute path', () => {
