@@ -7,6 +7,7 @@ import {
   ON_DEMAND_DATES,
   type ImpedanceFilter,
 } from '../impedance-query.js';
+import { PAGE_PROPERTIES } from '../page.js';
 import { forbidden, tenantOf, tenantsOf } from '../tenancy.js';
 import type { ImpedanceStore } from '../impedance-store.js';
 import type { InMemory } from '../in-memory.js';
@@ -71,7 +72,7 @@ export function impedanceRoutes(
               default: ON_DEMAND_MAX_ROWS,
               description: `Rows to return, 1 to ${ON_DEMAND_MAX_ROWS}`,
             },
-            offset: { type: 'integer', minimum: 0, default: 0, description: 'Rows to skip' },
+            offset: { ...PAGE_PROPERTIES.offset, description: 'Rows to skip' },
           },
         },
         response: {

@@ -29,6 +29,19 @@ export function topologyRoutes(
             assets: { type: 'array', items: { type: 'object' } },
           },
         },
+        response: {
+          201: {
+            description: 'Loaded: the new topology version and what it holds',
+            type: 'object',
+            required: ['version', 'transformers', 'meters', 'assets'],
+            properties: {
+              version: { type: 'integer' },
+              transformers: { type: 'integer' },
+              meters: { type: 'integer' },
+              assets: { type: 'integer' },
+            },
+          },
+        },
       },
     },
     async (request, reply) => {
@@ -45,6 +58,15 @@ export function topologyRoutes(
           problems.slice(0, 100).map((p) => ({ field: p.split(': ')[1] ?? 'body', problem: p })),
         );
       }
+      // The load is done once the topology table has read it, and the table reads transformers and meters: a
+      // load without either would wait for a version that never comes.
+      if (file.transformers.length === 0 && file.meters.length === 0)
+        throw new ApiError(
+          400,
+          'invalid_topology',
+          'a topology load needs at least one transformer or meter',
+          [{ field: 'transformers', problem: 'empty, and so is meters' }],
+        );
       const named = file.transformers.find((t) => t.tenant !== tenant);
       if (named)
         throw forbidden(
