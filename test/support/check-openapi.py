@@ -1,5 +1,8 @@
 """Checks an OpenAPI 3.1 document read from stdin with standard validators; prints each problem, exits 1 on any.
 
+With --response, reads {"document", "path", "method", "status", "body"} instead and checks the body against
+the schema the document declares for that answer (JSON Schema 2020-12, references resolved in the document).
+
 openapi-spec-validator checks the document's structure; it does not look inside Schema Objects, so each one
 is also checked against the JSON Schema 2020-12 meta-schema (what OpenAPI 3.1 schemas are), and OpenAPI 3.0
 keywords that 3.1 no longer has (`nullable`) are refused: they are silently ignored by 3.1 tools.
@@ -10,6 +13,33 @@ import sys
 
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+
+
+def check_response(given):
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    doc = given["document"]
+    escaped = given["path"].replace("~", "~0").replace("/", "~1")
+    pointer = f"#/paths/{escaped}/{given['method'].lower()}/responses/{given['status']}"
+    response = doc["paths"][given["path"]][given["method"].lower()]["responses"].get(str(given["status"]))
+    if response is None:
+        print(f"{given['method']} {given['path']}: status {given['status']} is not declared")
+        return 1
+    if "$ref" in response:
+        pointer = response["$ref"]
+        response = doc["components"]["responses"][pointer.rsplit("/", 1)[1]]
+    schema = {"$ref": f"urn:openapi{pointer}/content/application~1json/schema"}
+    registry = Registry().with_resource("urn:openapi", Resource.from_contents(doc, DRAFT202012))
+    validator = Draft202012Validator(schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    errors = list(validator.iter_errors(given["body"]))
+    for error in errors:
+        print(f"{given['method']} {given['path']} {given['status']} /{'/'.join(map(str, error.absolute_path))}: {error.message}")
+    return 1 if errors else 0
+
+
+if "--response" in sys.argv:
+    sys.exit(check_response(json.load(sys.stdin)))
 
 doc = json.load(sys.stdin)
 problems = []
