@@ -58,15 +58,11 @@ export function topologyRoutes(
           problems.slice(0, 100).map((p) => ({ field: p.split(': ')[1] ?? 'body', problem: p })),
         );
       }
-      // The load is done once the topology table has read it, and the table reads transformers and meters: a
-      // load without either would wait for a version that never comes.
-      if (file.transformers.length === 0 && file.meters.length === 0)
-        throw new ApiError(
-          400,
-          'invalid_topology',
-          'a topology load needs at least one transformer or meter',
-          [{ field: 'transformers', problem: 'empty, and so is meters' }],
-        );
+      // Loading nothing is a mistake of the caller's, not a new topology version.
+      if (file.transformers.length === 0 && file.meters.length === 0 && !file.assets?.length)
+        throw new ApiError(400, 'invalid_topology', 'the topology holds no transformers, meters or assets', [
+          { field: 'body', problem: 'holds no transformers, meters or assets' },
+        ]);
       const named = file.transformers.find((t) => t.tenant !== tenant);
       if (named)
         throw forbidden(
