@@ -10,9 +10,17 @@ export interface Ran {
 }
 
 /** Runs a command to its end, its stdout and stderr together; a missing tool says how to install it. */
-export function run(command: string, args: string[], input?: string, timeoutMs = 600_000): Promise<Ran> {
+export function run(
+  command: string,
+  args: string[],
+  options: { input?: string; timeoutMs?: number; cwd?: string } = {},
+): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs });
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 600_000,
+      cwd: options.cwd,
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -22,13 +30,13 @@ export function run(command: string, args: string[], input?: string, timeoutMs =
         output += '\n(install the test tools with infra/setup.sh: it pip-installs them for this user)';
       resolve({ code, output });
     });
-    child.stdin.end(input ?? '');
+    child.stdin.end(options.input ?? '');
   });
 }
 
 /** The problems a standard validator finds in an OpenAPI document (exit 0 and nothing printed when none). */
 export function checkOpenapi(document: unknown): Promise<Ran> {
-  return run('python3', [CHECKER], JSON.stringify(document));
+  return run('python3', [CHECKER], { input: JSON.stringify(document) });
 }
 
 /** Whether `body` matches the schema `document` declares for `status` of `method path` (the route's template). */
@@ -36,5 +44,5 @@ export function checkAnswer(
   document: unknown,
   answer: { path: string; method: string; status: number; body: unknown },
 ): Promise<Ran> {
-  return run('python3', [CHECKER, '--response'], JSON.stringify({ document, ...answer }));
+  return run('python3', [CHECKER, '--response'], { input: JSON.stringify({ document, ...answer }) });
 }
