@@ -10,7 +10,9 @@ import Fastify, {
 import type { Registry } from 'prom-client';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { ApiKeys } from './auth.js';
+import { AllowedMethods } from './allowed-methods.js';
 import { ApiError, errorHandler } from './errors.js';
+import { API_ERROR_SCHEMA, swaggerOptions } from './openapi.js';
 import { tokenBucketLimiter } from './rate-limit.js';
 import { dispatchRoutes } from './routes/dispatches.js';
 import { dtRoutes } from './routes/dt.js';
@@ -71,6 +73,37 @@ const REDACT = [
   'headers["x-api-key"]',
 ];
 
+/** Longest path parameter the router passes on to validation: 128 characters of 4 UTF-8 bytes, encoded. */
+export const MAX_PARAM_LENGTH = 128 * 12;
+
+const HEALTHZ_SCHEMA = {
+  summary: 'Liveness: the warehouse answers (no key needed)',
+  security: [],
+  response: {
+    200: {
+      description: 'Alive, with details such as consumer lag and the in-memory stores',
+      type: 'object',
+      required: ['status', 'warehouse'],
+      properties: { status: { type: 'string', enum: ['ok'] }, warehouse: { type: 'string' } },
+      additionalProperties: true,
+    },
+    503: {
+      description: 'The warehouse or a health detail failed',
+      type: 'object',
+      required: ['status', 'message'],
+      properties: { status: { type: 'string', enum: ['unavailable'] }, message: { type: 'string' } },
+    },
+  },
+};
+
+const METRICS_SCHEMA = {
+  summary: 'Prometheus metrics in the text exposition format (no key needed)',
+  security: [],
+  response: {
+    200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+  },
+};
+
 /** The HTTP API: thin, reads the warehouse, `X-API-Key` on every /v1 route. */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
   const options: FastifyServerOptions = {
@@ -88,11 +121,19 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     ajv: {
       customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false, allowUnionTypes: true },
     },
+    // The router's own refusals (a path parameter over its length limit, a malformed escape) get the API's
+    // error body too, not fastify's.
+    frameworkErrors: errorHandler,
+    // Route schemas bound path parameters by characters (a DT id up to 128); the router counts them
+    // percent-encoded, up to 12 characters each, so it must not refuse a valid id first.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
   };
   const app = (deps.tls
     ? Fastify({ ...options, https: deps.tls } as FastifyHttpsOptions<HttpsServer>)
     : Fastify(options)) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
+  const allowed = new AllowedMethods();
+  app.addHook('onRoute', (route) => allowed.add(route.url, route.method));
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -108,18 +149,9 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     if (reply.statusCode >= 500) request.log.error(line, 'request failed');
     else request.log.info(line, 'request refused');
   });
-  // The OpenAPI document is generated from the same route schemas that validate requests.
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'gridstream API',
-        version: '1',
-        description: 'Load profiles and grid analytics of LV distribution transformers',
-      },
-      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
-      security: [{ apiKey: [] }],
-    },
-  });
+  // The OpenAPI document is generated from the same route schemas that validate requests (api/openapi.ts).
+  await app.register(swagger, swaggerOptions());
+  app.addSchema(API_ERROR_SCHEMA);
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({
       error: 'not_found',
@@ -135,6 +167,17 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   );
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0]!;
+    if (request.is404) {
+      const methods = allowed.of(path);
+      if (methods) {
+        reply.header('allow', methods.join(', '));
+        throw new ApiError(
+          405,
+          'method_not_allowed',
+          `${path} answers ${methods.join(', ')}, not ${request.method}`,
+        );
+      }
+    }
     if (PUBLIC.has(path)) return;
     // A client address that failed to authenticate too often is refused before its key is even looked at, so
     // keys cannot be guessed at the speed of the server (and guessing costs us no hashing).
@@ -171,7 +214,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     request.tenant = identity.tenant;
   });
 
-  app.get('/healthz', async (_request, reply) => {
+  app.get('/healthz', { schema: HEALTHZ_SCHEMA }, async (_request, reply) => {
     try {
       await deps.warehouse.query('SELECT 1 AS ok');
       return { status: 'ok', warehouse: deps.warehouse.kind, ...(await deps.health?.()) };
@@ -180,7 +223,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     }
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { schema: METRICS_SCHEMA }, async (_request, reply) => {
     reply.header('content-type', deps.registry.contentType);
     return deps.registry.metrics();
   });

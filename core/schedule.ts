@@ -13,11 +13,12 @@ export interface DailySchedule {
   text: string;
 }
 
-const PATTERN = /^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):([0-5]\d)|24:00)$/;
+/** A daily window as request schemas declare it (api/routes/hosting.ts, feeder.ts). */
+export const SCHEDULE_PATTERN = /^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):([0-5]\d)|24:00)$/;
 
 /** Parses "HH:MM-HH:MM"; throws an Error whose message says what is wrong (for a 400 naming the field). */
 export function parseSchedule(text: string): DailySchedule {
-  const m = PATTERN.exec(text);
+  const m = SCHEDULE_PATTERN.exec(text);
   if (!m)
     throw new Error(`must be "HH:MM-HH:MM" in 24-hour time, e.g. "23:00-05:00"; got ${JSON.stringify(text)}`);
   const startMinute = Number(m[1]) * 60 + Number(m[2]);

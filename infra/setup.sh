@@ -36,3 +36,16 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
 else
   npm run --silent build
 fi
+
+# Python tools of the OpenAPI conformance tests (test/integration/security/openapi.test.ts): the Schemathesis
+# fuzzer and openapi-spec-validator, for this user, pinned; skipped when those versions are there.
+python_tools=(schemathesis==4.32.5 openapi-spec-validator==0.9.0)
+if ! python3 - "${python_tools[@]}" <<'PY' 2>/dev/null; then
+import sys
+from importlib.metadata import version
+sys.exit(any(version(name) != wanted for name, wanted in (t.split("==") for t in sys.argv[1:])))
+PY
+  echo "== pip install --user ${python_tools[*]}"
+  # A Debian-managed python3 refuses even --user installs without the override; a user install is what is meant.
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --user --quiet --disable-pip-version-check "${python_tools[@]}"
+fi

@@ -332,20 +332,21 @@ export async function startPipeline(
       (ctx.loadProfiles && ctx.impedance && { loadProfiles: ctx.loadProfiles, impedance: ctx.impedance }) ??
       null,
     async loadTopology(file, source) {
-      // A version is seen once a transformer or meter row carries it: a load without one would wait for
-      // nothing until the timeout.
-      if (file.transformers.length === 0 && file.meters.length === 0)
-        throw new TopologyError([
-          'the load holds no transformers and no meters: a topology version needs at least one of them',
-        ]);
+      // Loading nothing is the caller's mistake, not a new topology version.
+      if (file.transformers.length === 0 && file.meters.length === 0 && !file.assets?.length)
+        throw new TopologyError(['the load holds no transformers, meters or assets']);
       const problems = unknownTransformerProblems(file, new Set(topology.index.transformers.keys()));
       if (problems.length) throw new TopologyError(problems);
       const [row] = await warehouse.query<{ version: string }>(sqlQuery('max_topology_version'));
       const version = Math.max(Number(row?.version ?? 0), topology.index.version) + 1;
       await publishTopology(log, file, version);
       await recordTopologyVersion(warehouse, version, source, file);
-      await topology.waitForVersion(version);
-      await waitForTopologyInWarehouse(warehouse, version);
+      // The topology table and the version check read transformers and meters: a load of assets alone carries
+      // no version either would see (it waited 30 s, then failed), and is done once on the log.
+      if (file.transformers.length > 0 || file.meters.length > 0) {
+        await topology.waitForVersion(version);
+        await waitForTopologyInWarehouse(warehouse, version);
+      }
       return version;
     },
     releaseParked: () => ctx.parked?.sweep() ?? Promise.resolve(0),

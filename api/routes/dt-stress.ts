@@ -6,6 +6,93 @@ import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { dtSeriesRange, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { round } from '../time-range.js';
 import { maxOf } from '../../core/extremes.js';
+import { BELOW_MINIMUM, DATE_TIME, LIMITING_FACTOR, NUMBER_OR_NULL, TIER } from '../openapi.js';
+
+/** The head of a DT series response. */
+const SERIES_HEAD = {
+  dt_id: { type: 'string' },
+  from: DATE_TIME,
+  to: DATE_TIME,
+  slot_minutes: { type: 'integer' },
+  data_quality: TIER,
+  ami_coverage_pct: { type: 'number' },
+} as const;
+
+/** Every property of an object schema required (the routes below always send each, null where unknown). */
+const all = <P extends Record<string, unknown>>(properties: P) =>
+  ({ type: 'object', required: Object.keys(properties), properties }) as const;
+
+const STRESS_SLOT = all({
+  slot_start: DATE_TIME,
+  rated_kva: NUMBER_OR_NULL,
+  net_kw: NUMBER_OR_NULL,
+  apparent_kva: NUMBER_OR_NULL,
+  load_factor: NUMBER_OR_NULL,
+  ambient_c: NUMBER_OR_NULL,
+  ambient_source: { type: 'string', enum: ['observed', 'carried', 'default'] },
+  top_oil_c: NUMBER_OR_NULL,
+  hot_spot_c: NUMBER_OR_NULL,
+  peak_hot_spot_c: NUMBER_OR_NULL,
+  ageing_rate: NUMBER_OR_NULL,
+  loss_of_life_min: NUMBER_OR_NULL,
+  thermal_exceeded: { type: 'boolean' },
+  v_min: NUMBER_OR_NULL,
+  v_max: NUMBER_OR_NULL,
+  voltage_exceeded: { type: 'boolean' },
+  thermal_stress_prob: NUMBER_OR_NULL,
+  voltage_stress_prob: NUMBER_OR_NULL,
+  forecast_lead_slots: { type: 'integer' },
+  history_slots: NUMBER_OR_NULL,
+  state_initialised: { type: 'boolean' },
+  ami_coverage_pct: { type: 'number' },
+  data_quality: TIER,
+});
+
+const STRESS = all({
+  ...SERIES_HEAD,
+  summary: all({
+    slots: { type: 'integer' },
+    thermal_exceedances: { type: 'integer' },
+    voltage_exceedances: { type: 'integer' },
+    peak_hot_spot_c: NUMBER_OR_NULL,
+    max_load_factor: NUMBER_OR_NULL,
+    loss_of_life_min: NUMBER_OR_NULL,
+  }),
+  slots: { type: 'array', items: STRESS_SLOT },
+});
+
+const ENVELOPE_SLOT = all({
+  slot_start: DATE_TIME,
+  issued_at: DATE_TIME,
+  lead_slots: { type: 'integer' },
+  confidence: NUMBER_OR_NULL,
+  rated_kva: NUMBER_OR_NULL,
+  base_kw: NUMBER_OR_NULL,
+  base_kw_high: NUMBER_OR_NULL,
+  base_kw_low: NUMBER_OR_NULL,
+  ambient_c: NUMBER_OR_NULL,
+  hot_spot_c: NUMBER_OR_NULL,
+  top_oil_c: NUMBER_OR_NULL,
+  thermal_stress_prob: NUMBER_OR_NULL,
+  voltage_stress_prob: NUMBER_OR_NULL,
+  import_kw: NUMBER_OR_NULL,
+  export_kw: NUMBER_OR_NULL,
+  import_slot_kw: NUMBER_OR_NULL,
+  export_slot_kw: NUMBER_OR_NULL,
+  import_limited_by: LIMITING_FACTOR,
+  export_limited_by: LIMITING_FACTOR,
+  v_min_low: NUMBER_OR_NULL,
+  v_max_high: NUMBER_OR_NULL,
+  voltage_sensitivity_v_per_kw: NUMBER_OR_NULL,
+  history_slots: NUMBER_OR_NULL,
+  data_quality: TIER,
+});
+
+const ENVELOPES = all({
+  ...SERIES_HEAD,
+  newest_issued_at: { type: ['string', 'null'], format: 'date-time' },
+  slots: { type: 'array', items: ENVELOPE_SLOT },
+});
 
 type Row = Record<string, unknown>;
 
@@ -29,6 +116,7 @@ export function dtStressRoutes(
         description:
           'Default: the last 7 days. thermal_stress_prob and voltage_stress_prob were forecast forecast_lead_slots before the slot (null without a forecast); thermal_exceeded and voltage_exceeded say what then happened. loss_of_life_min is cumulative.',
         ...dtSeriesSchema(options.retentionDays, { days: 7, to: 'now' }),
+        response: { 200: STRESS, ...BELOW_MINIMUM },
       },
     },
     async (request) => {
@@ -99,6 +187,7 @@ export function dtStressRoutes(
         description:
           'Default: from 1 day ago to 1 day ahead. Each past slot shows the issue that was in force during it (made just before it); each slot ahead the newest forecast. import_kw / export_kw hold in every slot of an issue at once (the envelope proper); import_slot_kw / export_slot_kw in that slot alone (the thermal mass lets a short burst go further). limited_by names the binding limit.',
         ...dtSeriesSchema(options.retentionDays, { days: 2, to: '1 day from now' }),
+        response: { 200: ENVELOPES, ...BELOW_MINIMUM },
       },
     },
     async (request) => {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { isTimeZone, parseSchedule, type DailySchedule } from '../../core/schedule.js';
+import { isTimeZone, parseSchedule, SCHEDULE_PATTERN, type DailySchedule } from '../../core/schedule.js';
 import { iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
@@ -21,6 +21,82 @@ import { newestIssues } from '../envelope-issues.js';
 import { ApiError, badRequest } from '../errors.js';
 import { tenantOf } from '../tenancy.js';
 import { round } from '../time-range.js';
+import { BELOW_MINIMUM, DATE_TIME, NUMBER_OR_NULL, TIER } from '../openapi.js';
+
+const FEEDER_SLOT = {
+  type: 'object',
+  required: ['slot_start', 'dts', 'thermal_stress_prob', 'voltage_stress_prob'],
+  properties: {
+    slot_start: DATE_TIME,
+    dts: { type: 'integer', description: 'DTs whose issues hold the slot' },
+    thermal_stress_prob: { type: 'number' },
+    voltage_stress_prob: NUMBER_OR_NULL,
+  },
+} as const;
+
+const DT_SLOT = {
+  type: 'object',
+  required: ['slot_start', 'load_shift_kw', 'thermal_stress_prob', 'voltage_stress_prob'],
+  properties: {
+    slot_start: DATE_TIME,
+    load_shift_kw: { type: 'number' },
+    thermal_stress_prob: { type: 'number' },
+    voltage_stress_prob: NUMBER_OR_NULL,
+  },
+} as const;
+
+const FEEDER_STRESS_RESPONSE = {
+  type: 'object',
+  required: ['feeder_id', 'data_quality', 'ami_coverage_pct', 'scenario', 'feeder', 'transformers'],
+  properties: {
+    feeder_id: { type: 'string' },
+    data_quality: TIER,
+    ami_coverage_pct: { type: 'number' },
+    scenario: {
+      type: 'object',
+      required: ['load_growth_pct', 'additions', 'timezone'],
+      properties: {
+        load_growth_pct: { type: 'number' },
+        additions: { type: 'integer' },
+        timezone: { type: 'string' },
+      },
+    },
+    feeder: {
+      type: 'object',
+      required: ['peak_thermal_stress_prob', 'peak_voltage_stress_prob', 'slots'],
+      properties: {
+        peak_thermal_stress_prob: NUMBER_OR_NULL,
+        peak_voltage_stress_prob: NUMBER_OR_NULL,
+        slots: { type: 'array', items: FEEDER_SLOT },
+      },
+    },
+    transformers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: [
+          'dt_id',
+          'data_quality',
+          'ami_coverage_pct',
+          'status',
+          'peak_thermal_stress_prob',
+          'peak_voltage_stress_prob',
+          'slots',
+        ],
+        properties: {
+          dt_id: { type: 'string' },
+          data_quality: TIER,
+          ami_coverage_pct: { type: 'number' },
+          status: { type: 'string', enum: ['forecast', 'no_envelope'] },
+          envelope_issued_at: DATE_TIME,
+          peak_thermal_stress_prob: NUMBER_OR_NULL,
+          peak_voltage_stress_prob: NUMBER_OR_NULL,
+          slots: { type: 'array', items: DT_SLOT },
+        },
+      },
+    },
+  },
+} as const;
 
 type Row = Record<string, unknown>;
 
@@ -81,7 +157,7 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
                       dt_id: { type: 'string', minLength: 1, maxLength: 128 },
                       type: { type: 'string', enum: ['ev', 'pv', 'bess', 'heat_pump'] },
                       kw: { type: 'number', exclusiveMinimum: 0, maximum: 100000 },
-                      schedule: { type: 'string', maxLength: 11 },
+                      schedule: { type: 'string', maxLength: 11, pattern: SCHEDULE_PATTERN.source },
                       mode: { type: 'string', enum: ['charge', 'discharge'] },
                     },
                   },
@@ -91,6 +167,10 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
             timezone: { type: 'string', minLength: 1, maxLength: 64 },
             min_data_quality: minDataQualitySchema,
           },
+        },
+        response: {
+          200: FEEDER_STRESS_RESPONSE,
+          ...BELOW_MINIMUM,
         },
       },
     },

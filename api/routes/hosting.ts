@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { isTimeZone, parseSchedule } from '../../core/schedule.js';
+import { isTimeZone, parseSchedule, SCHEDULE_PATTERN } from '../../core/schedule.js';
 import { iso, SLOT_MS } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
@@ -20,6 +20,15 @@ import { ApiError, badRequest } from '../errors.js';
 import { newestIssues, type EnvelopeIssue } from '../envelope-issues.js';
 import { requireDt, tenantOf } from '../tenancy.js';
 import { round } from '../time-range.js';
+import {
+  BELOW_MINIMUM,
+  DATE_TIME,
+  errorResponse,
+  LIMITING_FACTOR,
+  NUMBER_OR_NULL,
+  TIER,
+  VERDICT,
+} from '../openapi.js';
 
 type Row = Record<string, unknown>;
 
@@ -32,6 +41,52 @@ const timezone = {
   minLength: 1,
   maxLength: 64,
   description: 'IANA time zone the schedules are read in (default UTC), e.g. Asia/Kolkata',
+} as const;
+
+const LIMIT_OR_NULL = { type: ['string', 'null'], enum: [...LIMITING_FACTOR.enum, null] } as const;
+const WINDOW = {
+  type: 'object',
+  required: ['from', 'to'],
+  properties: { from: DATE_TIME, to: DATE_TIME },
+} as const;
+
+/** The head both judges answer with (see `header` below). */
+const JUDGEMENT = {
+  dt_id: { type: 'string' },
+  data_quality: TIER,
+  ami_coverage_pct: { type: 'number' },
+  envelope_issued_at: DATE_TIME,
+  confidence: { type: 'number' },
+  verdict: VERDICT,
+  reason: { type: 'string' },
+  binding_constraint: LIMIT_OR_NULL,
+  requested_kwh: { type: 'number' },
+  curtailed_kwh: { type: 'number' },
+  curtailment_schedule: {
+    type: 'array',
+    items: {
+      type: 'object',
+      required: ['from', 'to', 'max_kw'],
+      properties: { from: DATE_TIME, to: DATE_TIME, max_kw: { type: 'number' } },
+    },
+  },
+} as const;
+
+/** The errors of a judge of one DT beyond the shared ones: no envelope yet, a tier below the minimum. */
+const JUDGE_ERRORS = {
+  409: errorResponse('The DT has no operating envelope yet (no_envelope)'),
+  ...BELOW_MINIMUM,
+} as const;
+
+const HEADROOM = {
+  type: 'object',
+  required: ['import_kw', 'export_kw'],
+  properties: {
+    import_kw: { type: 'number' },
+    export_kw: { type: 'number' },
+    import_slot_kw: { type: 'number' },
+    export_slot_kw: { type: 'number' },
+  },
 } as const;
 
 /**
@@ -165,6 +220,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
                   schedule: {
                     type: 'string',
                     maxLength: 11,
+                    pattern: SCHEDULE_PATTERN.source,
                     description: 'Daily window HH:MM-HH:MM, e.g. 23:00-05:00',
                   },
                   mode: {
@@ -178,6 +234,38 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
             timezone,
             min_data_quality: minDataQualitySchema,
           },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: [...Object.keys(JUDGEMENT), 'slots'],
+            properties: {
+              ...JUDGEMENT,
+              slots: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: [
+                    'slot_start',
+                    'addition_kw',
+                    'headroom_before',
+                    'headroom_after',
+                    'binding_constraint',
+                    'allowed_kw',
+                  ],
+                  properties: {
+                    slot_start: DATE_TIME,
+                    addition_kw: { type: 'number', description: 'Import positive, export negative' },
+                    headroom_before: { ...HEADROOM, required: [...Object.keys(HEADROOM.properties)] },
+                    headroom_after: HEADROOM,
+                    binding_constraint: LIMIT_OR_NULL,
+                    allowed_kw: { type: 'number' },
+                  },
+                },
+              },
+            },
+          },
+          ...JUDGE_ERRORS,
         },
       },
     },
@@ -267,6 +355,57 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
             min_data_quality: minDataQualitySchema,
           },
         },
+        response: {
+          200: {
+            type: 'object',
+            required: [
+              ...Object.keys(JUDGEMENT),
+              'recommendation',
+              'pv_peak_kw',
+              'reverse_power_flow',
+              'voltage_rise',
+              'slots',
+            ],
+            properties: {
+              ...JUDGEMENT,
+              recommendation: VERDICT,
+              pv_peak_kw: { type: 'number' },
+              reverse_power_flow: {
+                type: 'object',
+                required: ['max_probability', 'slots_likely'],
+                properties: { max_probability: { type: 'number' }, slots_likely: { type: 'integer' } },
+              },
+              voltage_rise: {
+                type: 'object',
+                required: ['curtailed_kwh', 'slots_over'],
+                properties: { curtailed_kwh: { type: 'number' }, slots_over: { type: 'integer' } },
+              },
+              slots: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: [
+                    'slot_start',
+                    'pv_kw',
+                    'export_headroom_kw',
+                    'allowed_kw',
+                    'binding_constraint',
+                    'reverse_flow_probability',
+                  ],
+                  properties: {
+                    slot_start: DATE_TIME,
+                    pv_kw: { type: 'number' },
+                    export_headroom_kw: { type: 'number' },
+                    allowed_kw: { type: 'number' },
+                    binding_constraint: LIMIT_OR_NULL,
+                    reverse_flow_probability: { type: 'number' },
+                  },
+                },
+              },
+            },
+          },
+          ...JUDGE_ERRORS,
+        },
       },
     },
     async (request) => {
@@ -345,6 +484,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
                 schedule: {
                   type: 'string',
                   maxLength: 11,
+                  pattern: SCHEDULE_PATTERN.source,
                   description: 'Daily window HH:MM-HH:MM the station draws its power',
                 },
               },
@@ -357,6 +497,51 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
               description: 'Candidates returned (default 10)',
             },
             min_data_quality: minDataQualitySchema,
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['latitude', 'longitude', 'radius_km', 'station_kw', 'dwell', 'candidates'],
+            properties: {
+              latitude: { type: 'number' },
+              longitude: { type: 'number' },
+              radius_km: { type: 'number' },
+              station_kw: { type: 'number' },
+              dwell: {
+                type: 'object',
+                required: ['schedule', 'timezone'],
+                properties: { schedule: { type: 'string' }, timezone: { type: 'string' } },
+              },
+              candidates: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: [
+                    'dt_id',
+                    'distance_km',
+                    'ami_coverage_pct',
+                    'data_quality',
+                    'status',
+                    'fit_share',
+                    'verdict',
+                    'windows',
+                  ],
+                  properties: {
+                    dt_id: { type: 'string' },
+                    distance_km: { type: 'number' },
+                    ami_coverage_pct: { type: 'number' },
+                    data_quality: TIER,
+                    status: { type: 'string', enum: ['screened', 'no_envelope'] },
+                    fit_share: NUMBER_OR_NULL,
+                    verdict: { type: ['string', 'null'], enum: [...VERDICT.enum, null] },
+                    binding_constraint: LIMIT_OR_NULL,
+                    envelope_issued_at: DATE_TIME,
+                    windows: { type: 'array', items: WINDOW },
+                  },
+                },
+              },
+            },
           },
         },
       },

@@ -7,6 +7,7 @@ import { ApiError, ERROR_SCHEMA } from '../errors.js';
 import { FILE_TYPES, type ExportJob, type ExportJobs, type FileType } from '../exports.js';
 import { BATCH_DATES, filterProperties, impedanceFilter } from '../impedance-query.js';
 import { tenantOf } from '../tenancy.js';
+import { errorResponse } from '../openapi.js';
 
 const ID = { type: 'string', format: 'uuid', description: 'export_id from the submission' };
 const PATHS = {
@@ -30,12 +31,23 @@ function describe(job: ExportJob) {
 
 const JOB_SCHEMA = {
   type: 'object',
+  required: [
+    'export_id',
+    'status',
+    'filetype',
+    'submitted_at',
+    'finished_at',
+    'bytes',
+    'error',
+    'status_url',
+    'file_url',
+  ],
   properties: {
     export_id: { type: 'string' },
     status: { type: 'string', enum: ['queued', 'running', 'done', 'failed'] },
     filetype: { type: 'string' },
-    submitted_at: { type: 'string' },
-    finished_at: { type: ['string', 'null'] },
+    submitted_at: { type: 'string', format: 'date-time' },
+    finished_at: { type: ['string', 'null'], format: 'date-time' },
     bytes: { type: ['integer', 'null'] },
     error: { type: ['string', 'null'] },
     status_url: { type: 'string' },
@@ -72,7 +84,10 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
             },
           },
         },
-        response: { 202: JOB_SCHEMA, 429: ERROR_SCHEMA },
+        response: {
+          202: JOB_SCHEMA,
+          501: errorResponse('This ClickHouse cannot write the file type (unsupported_format)'),
+        },
       },
     },
     async (request, reply) => {
@@ -132,7 +147,15 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
         description:
           '409 while the export is queued or running, or when it failed (see its status); 404 once it expired.',
         params,
-        response: { 404: ERROR_SCHEMA },
+        response: {
+          200: {
+            description: 'The file, in the format its filetype names',
+            content: Object.fromEntries(
+              Object.values(FILE_TYPES).map((t) => [t.contentType.split(';')[0], { schema: {} }]),
+            ),
+          },
+          409: errorResponse('The export is queued, running or failed (not_ready)'),
+        },
       },
     },
     async (request, reply) => {

@@ -33,7 +33,9 @@ export function topologyRoutes(
         },
         response: {
           201: {
+            description: 'Loaded: the new topology version and what it holds',
             type: 'object',
+            required: ['version', 'transformers', 'meters', 'assets'],
             properties: {
               version: { type: 'integer' },
               transformers: { type: 'integer' },
@@ -41,9 +43,6 @@ export function topologyRoutes(
               assets: { type: 'integer' },
             },
           },
-          400: ERROR_SCHEMA,
-          403: ERROR_SCHEMA,
-          413: ERROR_SCHEMA,
         },
       },
     },

@@ -16,6 +16,7 @@ import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { ALERT_EVENT_TYPES } from '../../processors/alerts.js';
 import { ApiError, badRequest } from '../errors.js';
 import { PAGE_PROPERTIES } from '../page.js';
+import { errorResponse } from '../openapi.js';
 import { tenantOf } from '../tenancy.js';
 
 const MAX_SUBSCRIPTIONS = 100;
@@ -28,12 +29,13 @@ const newSecret = () => 'whsec_' + randomBytes(24).toString('base64url');
 
 const SUBSCRIPTION = {
   type: 'object',
+  required: ['id', 'url', 'event_types', 'description', 'created_at'],
   properties: {
     id: { type: 'string', description: 'Subscription id: the webhook_id of every event sent to it' },
     url: { type: 'string' },
     event_types: { type: 'array', items: { type: 'string', enum: [...ALERT_EVENT_TYPES] } },
     description: { type: 'string' },
-    created_at: { type: 'string' },
+    created_at: { type: 'string', format: 'date-time' },
   },
 } as const;
 
@@ -80,7 +82,14 @@ export function webhookRoutes(
           additionalProperties: false,
           required: ['url', 'event_types'],
           properties: {
-            url: { type: 'string', minLength: 1, maxLength: 2048, description: 'http or https URL' },
+            url: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 2048,
+              format: 'uri',
+              pattern: '^[Hh][Tt][Tt][Pp][Ss]?://',
+              description: 'http or https URL',
+            },
             event_types: {
               type: 'array',
               minItems: 1,
@@ -100,7 +109,11 @@ export function webhookRoutes(
                 description: `HMAC-SHA256 key of the Gridstream-Signature header; shown once. Refuse signatures older than ${WEBHOOK_SIGNATURE_TOLERANCE_S} s.`,
               },
             },
+            required: [...SUBSCRIPTION.required, 'secret'],
           },
+          409: errorResponse(
+            `The tenant has ${MAX_SUBSCRIPTIONS} subscriptions already (too_many_subscriptions)`,
+          ),
         },
       },
     },
@@ -149,7 +162,11 @@ export function webhookRoutes(
       schema: {
         summary: "The tenant's webhook subscriptions (without their secrets)",
         response: {
-          200: { type: 'object', properties: { webhooks: { type: 'array', items: SUBSCRIPTION } } },
+          200: {
+            type: 'object',
+            required: ['webhooks'],
+            properties: { webhooks: { type: 'array', items: SUBSCRIPTION } },
+          },
         },
       },
     },
@@ -164,7 +181,13 @@ export function webhookRoutes(
 
   app.delete<{ Params: { id: string } }>(
     '/v1/webhooks/:id',
-    { schema: { summary: 'Delete a subscription: nothing more is sent to it', params: ID_PARAMS } },
+    {
+      schema: {
+        summary: 'Delete a subscription: nothing more is sent to it',
+        params: ID_PARAMS,
+        response: { 204: { description: 'Deleted', type: 'null' } },
+      },
+    },
     async (request, reply) => {
       const tenant = tenantOf(request);
       const found = await own(tenant, request.params.id);
@@ -187,6 +210,7 @@ export function webhookRoutes(
           200: {
             type: 'object',
             additionalProperties: false,
+            required: ['event_id', 'delivered', 'http_status', 'duration_ms'],
             properties: {
               event_id: { type: 'string' },
               delivered: { type: 'boolean' },
@@ -327,6 +351,7 @@ export function webhookRoutes(
         response: {
           200: {
             type: 'object',
+            required: ['deliveries', 'limit', 'offset'],
             properties: {
               deliveries: {
                 type: 'array',

@@ -1,0 +1,167 @@
+import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
+import { DATA_QUALITY_TIERS } from './data-quality.js';
+
+/**
+ * The OpenAPI 3.1 description served at /openapi.json. Route schemas are JSON Schema 2020-12 (what OpenAPI 3.1
+ * uses): `exclusiveMinimum` a number, a nullable value a type array. The error answers every route can give
+ * (validation, key, tenancy, router and body limits, rate limit, failures) are declared once here as shared
+ * responses and added to each operation by `withSharedResponses`; a route declares only its own (a 409, a 422).
+ */
+
+/** The body of every error answer (ApiErrorBody in errors.ts), component `ApiError`. */
+export const API_ERROR_SCHEMA = {
+  $id: 'ApiError',
+  type: 'object',
+  required: ['error', 'message'],
+  properties: {
+    error: { type: 'string', description: 'Stable code, e.g. bad_request, not_found, rate_limited' },
+    message: { type: 'string' },
+    fields: {
+      type: 'array',
+      description: 'The offending request fields, when there are any',
+      items: {
+        type: 'object',
+        required: ['field', 'problem'],
+        properties: { field: { type: 'string' }, problem: { type: 'string' } },
+      },
+    },
+    request_id: { type: 'string', description: 'Id of the request in the server log' },
+  },
+} as const;
+
+/** A route-specific error answer (e.g. 409, 422) in route schemas: the shared body, its own description. */
+export function errorResponse(description: string) {
+  return { description, $ref: 'ApiError#' } as const;
+}
+
+/** The refusal of a route that takes min_data_quality. */
+export const BELOW_MINIMUM = {
+  422: errorResponse('The data quality is below min_data_quality (data_quality_below_minimum)'),
+} as const;
+
+/** Shared error answers: component name, description, and which operations can give them. */
+const SHARED: Record<string, { name: string; description: string; on: 'all' | 'keyed' | 'body' }> = {
+  400: {
+    name: 'BadRequest',
+    description:
+      'The request breaks its schema or a rule across fields (e.g. from before to); `fields` names each',
+    on: 'all',
+  },
+  401: { name: 'Unauthorized', description: 'X-API-Key missing or not valid', on: 'keyed' },
+  403: {
+    name: 'Forbidden',
+    description: "What was asked for belongs to another tenant than the key's",
+    on: 'keyed',
+  },
+  404: {
+    name: 'NotFound',
+    description: 'No such route, or no such transformer, feeder, subscription or export',
+    on: 'all',
+  },
+  413: {
+    name: 'PayloadTooLarge',
+    description: 'The request body is larger than the route accepts',
+    on: 'body',
+  },
+  414: {
+    name: 'UriTooLong',
+    description: 'A path parameter is longer than the router accepts (1,536 characters percent-encoded)',
+    on: 'all',
+  },
+  415: { name: 'UnsupportedMediaType', description: 'The request body is not application/json', on: 'body' },
+  431: {
+    name: 'HeaderFieldsTooLarge',
+    description: 'The request line and headers exceed 16 KiB (e.g. a very long query string)',
+    on: 'all',
+  },
+  429: {
+    name: 'RateLimited',
+    description: 'This X-API-Key exceeded its rate limit; retry after Retry-After seconds',
+    on: 'keyed',
+  },
+  500: { name: 'Internal', description: 'An unexpected failure, logged with its cause', on: 'all' },
+  503: { name: 'Unavailable', description: 'A service the answer needs is not available now', on: 'all' },
+};
+
+const errorContent = { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } };
+
+/** components.responses: each shared error answer, declared once. */
+function sharedResponses(): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.values(SHARED).map(({ name, description }) => [
+      name,
+      {
+        description,
+        content: errorContent,
+        ...(name === 'RateLimited'
+          ? {
+              headers: {
+                'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer', minimum: 1 } },
+              },
+            }
+          : {}),
+      },
+    ]),
+  );
+}
+
+interface Operation {
+  security?: unknown[];
+  responses?: Record<string, unknown>;
+}
+
+/**
+ * Adds the shared error answers to every operation (a status the route declares itself is kept): all of them
+ * to keyed routes, all but 401, 403 and 429 to public ones, 413 and 415 only where a body is read.
+ */
+export function withSharedResponses<T extends { paths?: object; components?: object }>(doc: T): T {
+  const components = (doc.components ?? {}) as Record<string, unknown>;
+  components.responses = { ...(components.responses as object | undefined), ...sharedResponses() };
+  components.schemas ??= {};
+  for (const item of Object.values(doc.paths ?? {}) as Array<Record<string, Operation>>) {
+    for (const [method, operation] of Object.entries(item)) {
+      if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
+      const keyed = operation.security === undefined || operation.security.length > 0;
+      const responses = (operation.responses ??= {});
+      for (const [status, shared] of Object.entries(SHARED)) {
+        if (shared.on === 'keyed' && !keyed) continue;
+        if (shared.on === 'body' && method === 'get') continue;
+        responses[status] ??= { $ref: `#/components/responses/${shared.name}` };
+      }
+    }
+  }
+  return { ...doc, components };
+}
+
+/** Options of @fastify/swagger: OpenAPI 3.1, the key scheme, the shared components by name. */
+export function swaggerOptions(): FastifyDynamicSwaggerOptions {
+  return {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'gridstream API',
+        version: '1',
+        description: 'Load profiles and grid analytics of LV distribution transformers',
+      },
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
+      security: [{ apiKey: [] }],
+    },
+    // Shared schemas (app.addSchema) appear under their $id, e.g. #/components/schemas/ApiError.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    transformObject: (document) =>
+      withSharedResponses('openapiObject' in document ? document.openapiObject : {}),
+  };
+}
+
+// Building blocks of the routes' response schemas.
+export const TIER = { type: 'string', enum: [...DATA_QUALITY_TIERS] } as const;
+export const LIMITING_FACTOR = {
+  type: 'string',
+  enum: ['load_factor', 'hot_spot', 'top_oil', 'voltage'],
+} as const;
+export const VERDICT = {
+  type: 'string',
+  enum: ['approve', 'approve-with-curtailment', 'decline', 'defer-to-DERMS'],
+} as const;
+export const DATE_TIME = { type: 'string', format: 'date-time' } as const;
+export const NUMBER_OR_NULL = { type: ['number', 'null'] } as const;
