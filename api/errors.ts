@@ -11,24 +11,6 @@ export interface ApiErrorBody {
   fields?: Array<{ field: string; problem: string }>;
 }
 
-/** The response schema of every error status a route declares (the body of ApiErrorBody). */
-export const ERROR_SCHEMA = {
-  type: 'object',
-  required: ['error', 'message'],
-  properties: {
-    error: { type: 'string' },
-    message: { type: 'string' },
-    request_id: { type: 'string', description: 'Id of the request, as in the server log' },
-    fields: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { field: { type: 'string' }, problem: { type: 'string' } },
-      },
-    },
-  },
-} as const;
-
 export class ApiError extends Error {
   constructor(
     readonly statusCode: number,

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import { canExport, type Warehouse } from '../../io/warehouse/warehouse.js';
 import { FEATURES } from '../../io/warehouse/dialect.js';
-import { ApiError, ERROR_SCHEMA } from '../errors.js';
+import { ApiError } from '../errors.js';
 import { FILE_TYPES, type ExportJob, type ExportJobs, type FileType } from '../exports.js';
 import { BATCH_DATES, filterProperties, impedanceFilter } from '../impedance-query.js';
 import { tenantOf } from '../tenancy.js';
@@ -133,7 +133,7 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
         summary: 'Status of an impedance batch export',
         description: `404 for an export of another tenant or one expired (kept for GRIDSTREAM_EXPORT_TTL_S after it finished).`,
         params,
-        response: { 200: JOB_SCHEMA, 404: ERROR_SCHEMA },
+        response: { 200: JOB_SCHEMA },
       },
     },
     async (request) => describe(jobOf(request)),

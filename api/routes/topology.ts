@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { parseTopologyJson, TopologyError, type TopologyFile } from '../../core/topology.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import { ApiError, ERROR_SCHEMA } from '../errors.js';
+import { ApiError } from '../errors.js';
 import { currentTopology, forbidden, tenantOf, trespass } from '../tenancy.js';
 
 /**
