@@ -28,7 +28,7 @@ describe('OpenAPI document', () => {
   beforeAll(async () => {
     app = await buildApi({
       warehouse: {} as Warehouse,
-      keys: parseApiKeys('unit-test-key-0123'),
+      keys: parseApiKeys('unit-test-key-0123456789abcdefghijklmn'),
       registry: new Registry(),
       retentionDays: 90,
       loadTopology: () => Promise.resolve(1),

@@ -202,7 +202,7 @@ describe('API security (embedded gridstream)', () => {
       request_id: expect.any(String),
     });
     expect(empty.json().fields).toEqual([
-      expect.objectContaining({ problem: expect.stringMatching(/no transformers and no meters/) }),
+      expect.objectContaining({ problem: expect.stringMatching(/holds no transformers, meters or assets/) }),
     ]);
   });
 
