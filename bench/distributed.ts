@@ -130,12 +130,12 @@ async function startRole(role: string, env: Record<string, string>): Promise<Chi
     process.stderr.write(`[${role}] ${chunk}`);
   });
   const deadline = Date.now() + 120_000;
-  while (!/ at http:\/\//.test(output)) {
+  while (!/^gridstream \S+ at http:\/\//m.test(output)) {
     if (child.exitCode !== null) throw new Error(`gridstream ${role} exited:\n${output}`);
     if (Date.now() > deadline) throw new Error(`gridstream ${role} did not start:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return Object.assign(child, { url: / at (http:\/\/\S+)/.exec(output)![1]! });
+  return Object.assign(child, { url: /^gridstream \S+ at (http:\/\/\S+)/m.exec(output)![1]! });
 }
 
 /** What a role exports about itself: consumer lag by group, and its memory (resident, V8 heap, external). */

@@ -15,7 +15,7 @@ import { Fleet, type StoredSlot } from '../support/fleet.js';
 import { TEST_API_KEY } from '../support/gridstream.js';
 import { startKafka } from '../support/kafka.js';
 import { startMosquitto, type TestMosquitto } from '../support/mosquitto.js';
-import { startRole, type RoleProcess } from '../support/role-process.js';
+import { startRole, urlOf, type RoleProcess } from '../support/role-process.js';
 
 /**
  * Distributed mode on real services: meters publish to Mosquitto with their own accounts; the bridge puts
@@ -453,10 +453,6 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
     );
   }, 600_000);
 });
-
-function urlOf(p: RoleProcess): string {
-  return / at (http:\/\/[^ \n]+)/.exec(p.output())![1]!;
-}
 
 async function metric(p: RoleProcess, pattern: RegExp): Promise<number[]> {
   const text = await (await fetch(`${urlOf(p)}/metrics`)).text();

@@ -8,7 +8,7 @@ import { openWarehouse } from '../../io/warehouse/open.js';
 import type { SimMessage } from '../../simulator/model.js';
 import { Fleet } from '../support/fleet.js';
 import { TEST_API_KEY, TEST_MQTT_USERS, withTestMqttCredentials } from '../support/gridstream.js';
-import { startRole, type RoleProcess } from '../support/role-process.js';
+import { startRole, urlOf, type RoleProcess } from '../support/role-process.js';
 
 /**
  * Embedded mode (`gridstream run`, nothing external) killed with -9 under a QoS 1 publisher: every reading
@@ -112,7 +112,7 @@ describe('embedded mode under kill -9', () => {
       return n;
     };
     let gridstream: RoleProcess = await startRole('bridge,processor,api', env);
-    const url = /at (http:\/\/[^ ]+)/.exec(gridstream.output())![1]!;
+    const url = urlOf(gridstream);
     const loaded = await fetch(`${url}/v1/topology`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': TEST_API_KEY },

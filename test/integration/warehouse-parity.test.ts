@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { errorHandler } from '../../api/errors.js';
 import { ExportJobs } from '../../api/exports.js';
+import { API_ERROR_SCHEMA } from '../../api/openapi.js';
 import { dispatchRoutes } from '../../api/routes/dispatches.js';
 import { dtRoutes } from '../../api/routes/dt.js';
 import { impedanceExportRoutes } from '../../api/routes/impedance-exports.js';
@@ -47,6 +48,8 @@ beforeAll(async () => {
     // The transformer routes exactly as the API serves them (without the key check, which is not at issue).
     const app = Fastify({ logger: false });
     app.setErrorHandler(errorHandler);
+    // The routes' error responses refer to the shared error schema, as in api/server.ts.
+    app.addSchema(API_ERROR_SCHEMA);
     app.addHook('onRequest', async (request) => {
       request.tenant = 'default';
     });

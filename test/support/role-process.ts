@@ -31,9 +31,9 @@ export async function startRole(roles: string, env: Record<string, string>): Pro
   child.stderr!.on('data', (chunk) => (output += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   void exited.then(() => all.delete(child));
-  // Ready once it says where it serves.
+  // Ready once its start line says where it serves.
   const deadline = Date.now() + 60_000;
-  while (!/ at http:\/\//.test(output)) {
+  while (!START_LINE.test(output)) {
     if (child.exitCode !== null) throw new Error(`gridstream ${roles} exited:\n${output}`);
     if (Date.now() > deadline) throw new Error(`gridstream ${roles} did not start:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -57,4 +57,14 @@ export async function startRole(roles: string, env: Record<string, string>): Pro
     },
     output: () => output,
   };
+}
+
+/** `gridstream <roles> at <url> (...)`, the line a started process prints (bin/gridstream.ts). */
+const START_LINE = /^gridstream \S+ at (https?:\/\/\S+)/m;
+
+/** The API address a started role process printed. */
+export function urlOf(p: Pick<RoleProcess, 'output'>): string {
+  const url = START_LINE.exec(p.output())?.[1];
+  if (!url) throw new Error(`no start line in:\n${p.output()}`);
+  return url;
 }
