@@ -21,6 +21,13 @@ const ERR_QUEUE_FULL = -184;
 const ERR_TOPIC_ALREADY_EXISTS = 36;
 
 /**
+ * librdkafka's connection failures that retrying cannot cure: SASL authentication refused, a TLS handshake
+ * that failed (certificate not trusted, wrong host), or a listener that wants SASL or TLS the client does not
+ * speak ("verify that security.protocol is correctly configured").
+ */
+const SECURITY_FAILURE = /authentication|SSL handshake|security\.protocol/i;
+
+/**
  * The log on Apache Kafka, through librdkafka (@confluentinc/kafka-javascript):
  * - producer: idempotent, acks=all, Java-compatible murmur2 partitioning (the same function the in-process
  *   log uses, so `partitionFor` agrees with where a key's records are), send() resolves on delivery;
@@ -71,7 +78,47 @@ export class KafkaLog implements Log {
     };
   }
 
+  /**
+   * Reads the cluster's metadata through a client of its own. A failure to authenticate or to set up TLS (or a
+   * listener that wants either) fails it at once with librdkafka's reason: librdkafka would retry those until
+   * the timeout, and they are settings to fix, not a broker to wait for.
+   */
+  private metadata(what: string): Promise<kafkaJs.RdKafka.Metadata> {
+    return new Promise((resolve, reject) => {
+      const client = new RdKafka.Producer({ ...this.base(), event_cb: true } as never);
+      let lastFailure: string | undefined;
+      let settled = false;
+      const fail = (reason: string) => {
+        if (settled) return;
+        settled = true;
+        reject(
+          new Error(
+            `Kafka: cannot ${what} at ${this.options.brokers}: ${reason}` +
+              ' (check GRIDSTREAM_KAFKA_SECURITY_PROTOCOL and the GRIDSTREAM_KAFKA_SASL_* and GRIDSTREAM_KAFKA_SSL_* settings against the listener)',
+          ),
+        );
+      };
+      client.on('event.log', (log: { fac: string; message: string }) => {
+        if (log.fac !== 'FAIL') return;
+        lastFailure = log.message.replace(/^\[thrd:[^\]]*\]: /, '');
+        if (SECURITY_FAILURE.test(lastFailure)) fail(lastFailure);
+      });
+      // Reported through the log above and the connect callback; without a listener it would end the process.
+      client.on('event.error', () => {});
+      // After an early failure the connect still ends (within its timeout), and disconnects what it opened.
+      client.connect({ timeout: 30_000 }, (error, data) => {
+        if (error) return fail(lastFailure ? `${error.message}: ${lastFailure}` : error.message);
+        client.disconnect(() => {});
+        if (settled) return;
+        settled = true;
+        resolve(data);
+      });
+    });
+  }
+
   async ensureTopics(specs: TopicSpec[]): Promise<void> {
+    // First, so that a client that may not connect says why at once.
+    await this.metadata('connect');
     const admin: RdAdmin = RdKafka.AdminClient.create(this.base() as never);
     try {
       for (const spec of specs) {
@@ -93,13 +140,7 @@ export class KafkaLog implements Log {
           ),
         );
       }
-      const metadata = await new Promise<kafkaJs.RdKafka.Metadata>((resolve, reject) => {
-        const consumer = new RdKafka.Producer(this.base() as never);
-        consumer.connect({ timeout: 30_000 }, (error, data) => {
-          consumer.disconnect(() => {});
-          return error ? reject(kafkaError('read topic metadata', error)) : resolve(data);
-        });
-      });
+      const metadata = await this.metadata('read topic metadata');
       for (const spec of specs) {
         const topic = metadata.topics.find((t) => t.name === spec.name);
         if (topic && topic.partitions.length !== spec.partitions)
