@@ -7,6 +7,8 @@
 #   KAFKA_SASL_USERS="alice:secret,bob:other"  SASL_PLAINTEXT with PLAIN and SCRAM-SHA-256/512 for these users
 #   KAFKA_SSL_PEM=/path/broker.pem              SSL with this PEM (unencrypted PKCS#8 key, then certificate chain)
 #   both                                        SASL_SSL as well
+#   KAFKA_SSL_CLIENT_CA=/path/ca.pem            the SSL listener (not SASL_SSL) requires client certificates
+#                                               signed by these CAs
 # The listeners are chosen when DIR is first set up; a restart keeps them.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -35,6 +37,10 @@ if [ ! -f "$dir/server.properties" ] || [ -n "${2:-}" ]; then
     listeners="$listeners,SSL://127.0.0.1:$(free_port)"
     protocols="$protocols,SSL:SSL"
     extra+="ssl.keystore.type=PEM"$'\n'"ssl.keystore.location=$KAFKA_SSL_PEM"$'\n'"ssl.client.auth=none"$'\n'
+    if [ -n "${KAFKA_SSL_CLIENT_CA:-}" ]; then
+      extra+="listener.name.ssl.ssl.client.auth=required"$'\n'
+      extra+="listener.name.ssl.ssl.truststore.type=PEM"$'\n'"listener.name.ssl.ssl.truststore.location=$KAFKA_SSL_CLIENT_CA"$'\n'
+    fi
   fi
   if [ -n "${KAFKA_SASL_USERS:-}" ] && [ -n "${KAFKA_SSL_PEM:-}" ]; then
     listeners="$listeners,SASL_SSL://127.0.0.1:$(free_port)"

@@ -22,13 +22,15 @@ const ERR_QUEUE_FULL = -184;
 const ERR_TOPIC_ALREADY_EXISTS = 36;
 
 /**
- * librdkafka's connection failures that retrying cannot cure: SASL authentication refused, a TLS handshake
- * that failed (certificate not trusted, wrong host), or a listener that wants SASL or TLS the client does not
- * speak: older librdkafka says "verify that security.protocol is correctly configured", newer only that the
- * broker closed the connection at its first request (ApiVersion), which a TLS listener does to plaintext.
+ * librdkafka's connection failures that retrying cannot cure: SASL authentication refused; TLS that failed
+ * (the broker's certificate not trusted or for another host; or the client's refused by the broker, an
+ * OpenSSL alert once the connection is up: "SSL routines::… alert bad certificate"); or a listener that wants
+ * SASL or TLS the client does not speak: older librdkafka says "verify that security.protocol is correctly
+ * configured", newer only that the broker closed the connection at its first request (ApiVersion), which a
+ * TLS listener does to plaintext.
  */
 const SECURITY_FAILURE =
-  /authentication|SSL handshake|security\.protocol|Disconnected: .*in state APIVERSION_QUERY/i;
+  /authentication|SSL handshake|SSL routines|security\.protocol|Disconnected: .*in state APIVERSION_QUERY/i;
 /** How long one attempt at the cluster's metadata waits (ensureTopics retries until 30 s have passed). */
 const METADATA_ATTEMPT_MS = 2_000;
 

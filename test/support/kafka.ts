@@ -14,6 +14,9 @@ export interface TestKafka {
   listeners: Record<string, string>;
   /** PEM of the broker's self-signed certificate (the CA to trust), with `tls`. */
   caFile: string | undefined;
+  /** A client certificate and its key that the SSL listener accepts, with `tls.clientAuth`. */
+  clientCertFile: string | undefined;
+  clientKeyFile: string | undefined;
   dir: string;
   /** Stops the broker (SIGTERM), keeping its data: `start()` brings it back on the same address. */
   stop(): Promise<void>;
@@ -36,8 +39,28 @@ export interface TestKafkaOptions {
    * SCRAM-SHA-512 (and of a SASL_SSL one with `tls`).
    */
   saslUsers?: Record<string, string>;
-  /** An extra SSL listener with a certificate for 127.0.0.1 made here by openssl, self-signed. */
-  tls?: boolean;
+  /**
+   * An extra SSL listener with a certificate for 127.0.0.1 made here by openssl, self-signed; with
+   * `clientAuth` it requires a client certificate, one of which is made here too.
+   */
+  tls?: boolean | { clientAuth: boolean };
+}
+
+/** A self-signed certificate and its (unencrypted PKCS#8) key, made by openssl. */
+export async function selfSignedCertificate(
+  dir: string,
+  name: string,
+  subject: string,
+  altName?: string,
+): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  await run('openssl', [
+    ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', subject],
+    ...(altName ? ['-addext', `subjectAltName=${altName}`] : []),
+    ...['-keyout', key, '-out', cert],
+  ]);
+  return { cert, key };
 }
 
 /** A single-node KRaft broker on free ports in a temporary directory (infra/kafka/start.sh). */
@@ -50,16 +73,18 @@ export async function startKafka(options: TestKafkaOptions = {}): Promise<TestKa
       .map(([name, password]) => `${name}:${password}`)
       .join(',');
   let caFile: string | undefined;
+  let client: { cert: string; key: string } | undefined;
   if (options.tls) {
-    const key = join(dir, 'broker.key');
-    caFile = join(dir, 'broker.crt');
-    await run('openssl', [
-      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1'],
-      ...['-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', caFile],
-    ]);
-    // The broker's PEM keystore: the (unencrypted PKCS#8) key, then the certificate.
+    const broker = await selfSignedCertificate(dir, 'broker', '/CN=127.0.0.1', 'IP:127.0.0.1');
+    caFile = broker.cert;
+    // The broker's PEM keystore: the key, then the certificate.
     env.KAFKA_SSL_PEM = join(dir, 'broker.pem');
-    writeFileSync(env.KAFKA_SSL_PEM, readFileSync(key, 'utf8') + readFileSync(caFile, 'utf8'));
+    writeFileSync(env.KAFKA_SSL_PEM, readFileSync(broker.key, 'utf8') + readFileSync(broker.cert, 'utf8'));
+    if (typeof options.tls === 'object' && options.tls.clientAuth) {
+      // Self-signed: the broker trusts the client certificate itself.
+      client = await selfSignedCertificate(dir, 'client', '/CN=gridstream');
+      env.KAFKA_SSL_CLIENT_CA = client.cert;
+    }
   }
   const start = async () => {
     const { stdout } = await run(script('start.sh'), [dir], { timeout: 180_000, env });
@@ -87,6 +112,8 @@ export async function startKafka(options: TestKafkaOptions = {}): Promise<TestKa
     brokers,
     listeners,
     caFile,
+    clientCertFile: client?.cert,
+    clientKeyFile: client?.key,
     dir,
     stop: async () => void (await run(script('stop.sh'), [dir], { timeout: 60_000 })),
     kill: () => signal('SIGKILL'),

@@ -8,7 +8,7 @@ import { kafkaClientConfig } from '../../../core/kafka-config.js';
 import { KafkaLog } from '../../../io/log/kafka-log.js';
 import type { LogRecord } from '../../../io/log/log.js';
 import { TOPICS } from '../../../pipelines/topics.js';
-import { startKafka, type TestKafka } from '../../support/kafka.js';
+import { selfSignedCertificate, startKafka, type TestKafka } from '../../support/kafka.js';
 import { startRole } from '../../support/role-process.js';
 
 /**
@@ -28,7 +28,7 @@ let kafka: TestKafka;
 let dataDir: string;
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'gridstream-kafka-security-'));
-  kafka = await startKafka({ saslUsers: { gridstream: PASSWORD }, tls: true });
+  kafka = await startKafka({ saslUsers: { gridstream: PASSWORD }, tls: { clientAuth: true } });
 }, 180_000);
 afterAll(async () => {
   await kafka?.destroy();
@@ -144,15 +144,44 @@ describe('Kafka over SASL', () => {
 });
 
 describe('Kafka over TLS', () => {
-  const tls = (listener: string, extra: Record<string, string> = {}) => ({
+  const tls = (listener: string) => ({
     GRIDSTREAM_KAFKA_BROKERS: listener,
     GRIDSTREAM_KAFKA_SECURITY_PROTOCOL: 'ssl',
     GRIDSTREAM_KAFKA_SSL_CA: kafka.caFile!,
-    ...extra,
+  });
+  /** The SSL listener wants a client certificate (the SASL_SSL one does not). */
+  const mutualTls = () => ({
+    ...tls(kafka.listeners.SSL!),
+    GRIDSTREAM_KAFKA_SSL_CERT: kafka.clientCertFile!,
+    GRIDSTREAM_KAFKA_SSL_KEY: kafka.clientKeyFile!,
   });
 
-  it('produces and consumes over SSL, the broker certificate verified against GRIDSTREAM_KAFKA_SSL_CA', async () => {
-    await roundTrip(logFor(tls(kafka.listeners.SSL!)), 'ssl');
+  it('produces and consumes over SSL with a client certificate, the broker’s verified against GRIDSTREAM_KAFKA_SSL_CA', async () => {
+    await roundTrip(logFor(mutualTls()), 'ssl');
+  }, 60_000);
+
+  it('refuses a client without a certificate at the listener that requires one', async () => {
+    const topic = topicName('no-client-certificate');
+    const { message, ms } = await refusedStart(logFor(tls(kafka.listeners.SSL!)), topic);
+    expect(message).toMatch(/alert bad certificate.*check GRIDSTREAM_KAFKA_SECURITY_PROTOCOL/);
+    expect(ms).toBeLessThan(REFUSED_WITHIN_MS);
+    expect(await brokerTopics()).not.toContain(topic);
+  }, 60_000);
+
+  it('refuses a client certificate the broker does not trust (self-signed by an impostor)', async () => {
+    const impostor = await selfSignedCertificate(dataDir, 'impostor', '/CN=gridstream');
+    const topic = topicName('impostor-certificate');
+    const { message, ms } = await refusedStart(
+      logFor({
+        ...mutualTls(),
+        GRIDSTREAM_KAFKA_SSL_CERT: impostor.cert,
+        GRIDSTREAM_KAFKA_SSL_KEY: impostor.key,
+      }),
+      topic,
+    );
+    expect(message).toMatch(/alert certificate unknown.*check GRIDSTREAM_KAFKA_SECURITY_PROTOCOL/);
+    expect(ms).toBeLessThan(REFUSED_WITHIN_MS);
+    expect(await brokerTopics()).not.toContain(topic);
   }, 60_000);
 
   it('produces and consumes over SASL_SSL with SCRAM-SHA-512', async () => {
@@ -168,7 +197,7 @@ describe('Kafka over TLS', () => {
 
   it('refuses a broker whose certificate no trusted CA signed (an impostor with a self-signed certificate)', async () => {
     // Without GRIDSTREAM_KAFKA_SSL_CA the system's CAs decide, and none of them signed the test broker's.
-    const { GRIDSTREAM_KAFKA_SSL_CA: _ca, ...untrusting } = tls(kafka.listeners.SSL!);
+    const { GRIDSTREAM_KAFKA_SSL_CA: _ca, ...untrusting } = mutualTls();
     const topic = topicName('untrusted');
     const { message, ms } = await refusedStart(logFor(untrusting), topic);
     expect(message).toMatch(/SSL handshake failed: .*certificate verify failed/);
@@ -179,7 +208,10 @@ describe('Kafka over TLS', () => {
   it('refuses a trusted certificate that names another host than the one dialled', async () => {
     // The certificate is for 127.0.0.1; dialled as localhost it is a certificate for someone else.
     const asLocalhost = kafka.listeners.SSL!.replace('127.0.0.1', 'localhost');
-    const { message } = await refusedStart(logFor(tls(asLocalhost)), topicName('wrong-host'));
+    const { message } = await refusedStart(
+      logFor({ ...mutualTls(), GRIDSTREAM_KAFKA_BROKERS: asLocalhost }),
+      topicName('wrong-host'),
+    );
     expect(message).toMatch(/SSL handshake failed: .*certificate verify failed/);
   }, 60_000);
 
