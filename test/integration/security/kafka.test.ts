@@ -8,6 +8,8 @@ import { kafkaClientConfig } from '../../../core/kafka-config.js';
 import { KafkaLog } from '../../../io/log/kafka-log.js';
 import type { LogRecord } from '../../../io/log/log.js';
 import { TOPICS } from '../../../pipelines/topics.js';
+import { runSimulate, simulateTopology } from '../../../simulator/command.js';
+import { startTestGridstream } from '../../support/gridstream.js';
 import { selfSignedCertificate, startKafka, type TestKafka } from '../../support/kafka.js';
 import { startRole } from '../../support/role-process.js';
 
@@ -225,6 +227,41 @@ describe('Kafka over TLS', () => {
     );
     expect(ms).toBeLessThan(REFUSED_WITHIN_MS);
   }, 60_000);
+});
+
+describe('the whole pipeline over SASL_SSL', () => {
+  it('takes simulated meters’ readings from MQTT through Kafka (SCRAM-SHA-512 over TLS) into the warehouse, each once', async () => {
+    const g = await startTestGridstream({
+      kafkaBrokers: kafka.listeners.SASL_SSL!,
+      kafkaSecurityProtocol: 'sasl_ssl',
+      kafkaSaslMechanism: 'SCRAM-SHA-512',
+      kafkaSaslUsername: 'gridstream',
+      kafkaSaslPassword: PASSWORD,
+      kafkaSslCa: kafka.caFile!,
+      partitions: 2,
+    });
+    try {
+      expect(g.edges.log.kind).toBe('kafka');
+      const options = { seed: 5, transformers: 1, meters: 5 };
+      await g.pipeline.loadTopology(simulateTopology(options), 'kafka security');
+      const start = Date.UTC(2026, 6, 1, 6);
+      const { readings } = await runSimulate({
+        ...options,
+        mqttUrl: g.edges.broker!.url,
+        start,
+        end: start + 2 * 3_600_000,
+        now: start + 2 * 3_600_000,
+      });
+      await g.pipeline.settle(120_000);
+      const [stored] = await g.edges.warehouse.query<{ n: string }>(
+        'SELECT count() AS n FROM readings FINAL',
+      );
+      expect(readings).toBeGreaterThan(0);
+      expect(Number(stored!.n)).toBe(readings);
+    } finally {
+      await g.stop();
+    }
+  }, 240_000);
 });
 
 describe('gridstream run --role processor on a SASL listener', () => {
