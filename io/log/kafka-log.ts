@@ -31,8 +31,8 @@ const ERR_TOPIC_ALREADY_EXISTS = 36;
  */
 const SECURITY_FAILURE =
   /authentication|SSL handshake|SSL routines|security\.protocol|Disconnected: .*in state APIVERSION_QUERY/i;
-/** How long one attempt at the cluster's metadata waits (ensureTopics retries until 30 s have passed). */
-const METADATA_ATTEMPT_MS = 2_000;
+/** How long the first attempt at the cluster's metadata waits (each later one twice as long, 30 s in all). */
+const FIRST_METADATA_ATTEMPT_MS = 2_000;
 
 /**
  * The log on Apache Kafka, through librdkafka (@confluentinc/kafka-javascript):
@@ -88,15 +88,16 @@ export class KafkaLog implements Log {
   /**
    * Reads the cluster's metadata through a client of its own, within 30 s. A failure to authenticate or to set
    * up TLS fails it at once with librdkafka's reason: librdkafka would retry those until the timeout, and they
-   * are settings to fix, not a broker to wait for. The wait is made of short attempts, each by a client that
-   * ends with its attempt: a metadata request holds one of libuv's few worker threads until it is answered or
-   * times out, and a process stopping on a refusal would otherwise wait for it.
+   * are settings to fix, not a broker to wait for. The wait is made of attempts, each by a client that ends
+   * with its attempt: a metadata request holds one of libuv's few worker threads until it is answered or times
+   * out, and a process stopping on a refusal would otherwise wait for it. The first is short (where a refusal
+   * shows), later ones twice as long as the one before, so a slow broker still gets a long one.
    */
   private async metadata(what: string): Promise<kafkaJs.RdKafka.Metadata> {
     const deadline = Date.now() + 30_000;
-    for (;;) {
+    for (let attemptMs = FIRST_METADATA_ATTEMPT_MS; ; attemptMs *= 2) {
       const started = Date.now();
-      const timeoutMs = Math.max(100, Math.min(METADATA_ATTEMPT_MS, deadline - started));
+      const timeoutMs = Math.max(100, Math.min(attemptMs, deadline - started));
       const attempt = await this.metadataAttempt(timeoutMs);
       if (attempt.metadata) return attempt.metadata;
       // An attempt that failed before its time was up was answered (refused): final, as a single connect was.
