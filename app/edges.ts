@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rememberEncodedRecords } from '../core/codec.js';
-import type { GridstreamConfig } from '../core/config.js';
+import { ConfigError, type GridstreamConfig } from '../core/config.js';
+import { kafkaClientConfig } from '../core/kafka-config.js';
 import { MQTT_SUBSCRIPTIONS } from '../ingest/topics.js';
 import { externalBroker, startEmbeddedBroker } from '../io/broker/broker.js';
 import { mqttPasswordFile, openMqttAccounts } from '../io/broker/mqtt-accounts.js';
@@ -24,12 +25,18 @@ export async function openEdges(
   roles: readonly Role[] = ALL_ROLES,
   options: EdgeOptions = {},
 ): Promise<Edges & { close(): Promise<void> }> {
+  // Before anything is opened: unreadable TLS files stop the start with the variable's name.
+  const kafkaSecurity = config.kafkaBrokers ? kafkaSecurityConfig(config) : undefined;
   const warehouse = await openWarehouse({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
   try {
     await migrate(warehouse, { retentionDays: config.retentionDays });
     // The in-process log keeps its records under the data directory, so a crash loses nothing acknowledged.
     const log: Log = config.kafkaBrokers
-      ? new KafkaLog({ brokers: config.kafkaBrokers, maxPollIntervalMs: config.kafkaMaxPollIntervalMs })
+      ? new KafkaLog({
+          brokers: config.kafkaBrokers,
+          maxPollIntervalMs: config.kafkaMaxPollIntervalMs,
+          config: kafkaSecurity,
+        })
       : new MemoryLog({
           dir: options.logInMemoryOnly ? undefined : join(config.dataDir, 'log'),
           groups: Object.values(GROUPS),
@@ -66,5 +73,13 @@ export async function openEdges(
   } catch (error) {
     await warehouse.close();
     throw error;
+  }
+}
+
+function kafkaSecurityConfig(config: GridstreamConfig): Record<string, string> {
+  try {
+    return kafkaClientConfig(config);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
   }
 }

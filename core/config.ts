@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PROCESSOR_HEAP_GROWTH_PCT } from './heap.js';
+import { KAFKA_SASL_MECHANISMS, KAFKA_SECURITY_PROTOCOLS, kafkaSecurityProblem } from './kafka-config.js';
 
 /**
  * Configuration: the environment variables of DESIGN.md, optionally with a JSON config file whose keys are
@@ -24,6 +25,18 @@ export interface GridstreamConfig {
   kafkaBrokers: string | undefined;
   /** Kafka consumers' max.poll.interval.ms; undefined: librdkafka's own. */
   kafkaMaxPollIntervalMs: number | undefined;
+  /** How every Kafka client reaches the brokers (core/kafka-config.ts): plaintext, ssl, sasl_plaintext or sasl_ssl. */
+  kafkaSecurityProtocol: string;
+  /** SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; with the sasl_* protocols only. */
+  kafkaSaslMechanism: string | undefined;
+  kafkaSaslUsername: string | undefined;
+  /** Never printed or logged. */
+  kafkaSaslPassword: string | undefined;
+  /** PEM file of the CA certificates the brokers' certificates are checked against; unset: the system's. */
+  kafkaSslCa: string | undefined;
+  /** PEM client certificate and private key, for brokers that authenticate clients by TLS (both or neither). */
+  kafkaSslCert: string | undefined;
+  kafkaSslKey: string | undefined;
   /** ClickHouse server; undefined runs the embedded engine. */
   clickhouseUrl: string | undefined;
   dataDir: string;
@@ -138,6 +151,50 @@ export const VARIABLES: Record<string, Variable> = {
     kind: 'count',
     fallback: undefined,
     doc: "how long a Kafka consumer may go without polling before its partitions move to other members (ms, at least 10000); unset = librdkafka's 300000",
+  },
+  GRIDSTREAM_KAFKA_SECURITY_PROTOCOL: {
+    key: 'kafkaSecurityProtocol',
+    kind: 'string',
+    fallback: 'plaintext',
+    choices: KAFKA_SECURITY_PROTOCOLS,
+    doc: `how the Kafka clients reach the brokers: ${KAFKA_SECURITY_PROTOCOLS.join(', ')}`,
+  },
+  GRIDSTREAM_KAFKA_SASL_MECHANISM: {
+    key: 'kafkaSaslMechanism',
+    kind: 'string',
+    fallback: undefined,
+    choices: KAFKA_SASL_MECHANISMS,
+    doc: `Kafka SASL mechanism (${KAFKA_SASL_MECHANISMS.join(', ')}); required with sasl_plaintext and sasl_ssl`,
+  },
+  GRIDSTREAM_KAFKA_SASL_USERNAME: {
+    key: 'kafkaSaslUsername',
+    kind: 'string',
+    fallback: undefined,
+    doc: 'Kafka SASL user; required with sasl_plaintext and sasl_ssl',
+  },
+  GRIDSTREAM_KAFKA_SASL_PASSWORD: {
+    key: 'kafkaSaslPassword',
+    kind: 'string',
+    fallback: undefined,
+    doc: 'password of GRIDSTREAM_KAFKA_SASL_USERNAME (never printed)',
+  },
+  GRIDSTREAM_KAFKA_SSL_CA: {
+    key: 'kafkaSslCa',
+    kind: 'string',
+    fallback: undefined,
+    doc: "PEM file of the CA certificates the Kafka brokers' certificates are verified against, with ssl and sasl_ssl; unset = the system's CAs",
+  },
+  GRIDSTREAM_KAFKA_SSL_CERT: {
+    key: 'kafkaSslCert',
+    kind: 'string',
+    fallback: undefined,
+    doc: 'PEM client certificate (chain) file for brokers that authenticate clients by TLS; with GRIDSTREAM_KAFKA_SSL_KEY',
+  },
+  GRIDSTREAM_KAFKA_SSL_KEY: {
+    key: 'kafkaSslKey',
+    kind: 'string',
+    fallback: undefined,
+    doc: 'PEM private key file (unencrypted) of GRIDSTREAM_KAFKA_SSL_CERT',
   },
   GRIDSTREAM_CLICKHOUSE_URL: {
     key: 'clickhouseUrl',
@@ -316,6 +373,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
     if ((result[VARIABLES[a]!.key] === undefined) !== (result[VARIABLES[b]!.key] === undefined))
       throw new ConfigError(`${a} and ${b} go together: set both or neither`);
   result.dataDir = resolve(result.dataDir);
+  const kafkaProblem = kafkaSecurityProblem(result);
+  if (kafkaProblem) throw new ConfigError(kafkaProblem);
   return result;
 }
 

@@ -1,4 +1,5 @@
 import kafkaJs from '@confluentinc/kafka-javascript';
+import { ConfigError } from '../../core/config.js';
 import {
   type ConsumerOptions,
   type Log,
@@ -19,6 +20,19 @@ const ERR_ASSIGN_PARTITIONS = -175;
 const ERR_REVOKE_PARTITIONS = -174;
 const ERR_QUEUE_FULL = -184;
 const ERR_TOPIC_ALREADY_EXISTS = 36;
+
+/**
+ * librdkafka's connection failures that retrying cannot cure: SASL authentication refused; TLS that failed
+ * (the broker's certificate not trusted or for another host; or the client's refused by the broker, an
+ * OpenSSL alert once the connection is up: "SSL routines::… alert bad certificate"); or a listener that wants
+ * SASL or TLS the client does not speak: older librdkafka says "verify that security.protocol is correctly
+ * configured", newer only that the broker closed the connection at its first request (ApiVersion), which a
+ * TLS listener does to plaintext.
+ */
+const SECURITY_FAILURE =
+  /authentication|SSL handshake|SSL routines|security\.protocol|Disconnected: .*in state APIVERSION_QUERY/i;
+/** How long the first attempt at the cluster's metadata waits (each later one twice as long, 30 s in all). */
+const FIRST_METADATA_ATTEMPT_MS = 2_000;
 
 /**
  * The log on Apache Kafka, through librdkafka (@confluentinc/kafka-javascript):
@@ -71,7 +85,74 @@ export class KafkaLog implements Log {
     };
   }
 
+  /**
+   * Reads the cluster's metadata through a client of its own, within 30 s. A failure to authenticate or to set
+   * up TLS fails it at once with librdkafka's reason: librdkafka would retry those until the timeout, and they
+   * are settings to fix, not a broker to wait for. The wait is made of attempts, each by a client that ends
+   * with its attempt: a metadata request holds one of libuv's few worker threads until it is answered or times
+   * out, and a process stopping on a refusal would otherwise wait for it. The first is short (where a refusal
+   * shows), later ones twice as long as the one before, so a slow broker still gets a long one.
+   */
+  private async metadata(what: string): Promise<kafkaJs.RdKafka.Metadata> {
+    const deadline = Date.now() + 30_000;
+    for (let attemptMs = FIRST_METADATA_ATTEMPT_MS; ; attemptMs *= 2) {
+      const started = Date.now();
+      const timeoutMs = Math.max(100, Math.min(attemptMs, deadline - started));
+      const attempt = await this.metadataAttempt(timeoutMs);
+      if (attempt.metadata) return attempt.metadata;
+      // An attempt that failed before its time was up was answered (refused): final, as a single connect was.
+      const answered = Date.now() - started < timeoutMs - 50;
+      if (attempt.security || answered || Date.now() >= deadline) {
+        // A refused handshake is the settings' (or the listener's) doing: reported as such, without a stack.
+        // A connection the broker closes at once is most often a listener that wants TLS or SASL the client
+        // does not speak (librdkafka's message no longer says so): the message points at the settings too.
+        const hint =
+          attempt.security || /Disconnected/.test(attempt.failure)
+            ? ' (check GRIDSTREAM_KAFKA_SECURITY_PROTOCOL and the GRIDSTREAM_KAFKA_SASL_* and GRIDSTREAM_KAFKA_SSL_* settings against the listener)'
+            : '';
+        const message = `Kafka ${this.options.brokers}: cannot ${what}: ${attempt.failure}${hint}`;
+        throw attempt.security ? new ConfigError(message) : new Error(message);
+      }
+    }
+  }
+
+  /**
+   * One client's attempt at the metadata: the metadata, or why not. A security failure settles it as soon as
+   * librdkafka logs it; the client still ends by itself within `timeoutMs`.
+   */
+  private metadataAttempt(
+    timeoutMs: number,
+  ): Promise<
+    | { metadata: kafkaJs.RdKafka.Metadata; failure?: undefined; security?: undefined }
+    | { metadata?: undefined; failure: string; security: boolean }
+  > {
+    return new Promise((resolve) => {
+      const client = new RdKafka.Producer({ ...this.base(), event_cb: true } as never);
+      let lastFailure: string | undefined;
+      client.on('event.log', (log: { fac: string; message: string }) => {
+        if (log.fac !== 'FAIL') return;
+        lastFailure = log.message.replace(/^\[thrd:[^\]]*\]: /, '');
+        if (SECURITY_FAILURE.test(lastFailure)) resolve({ failure: lastFailure, security: true });
+      });
+      // Reported through the log above and the connect callback; without a listener it would end the process.
+      client.on('event.error', () => {});
+      // A failed connect disconnects what it opened.
+      client.connect({ timeout: timeoutMs }, (error, data) => {
+        if (!error) {
+          client.disconnect(() => {});
+          return resolve({ metadata: data });
+        }
+        resolve({
+          failure: lastFailure ? `${error.message}: ${lastFailure}` : error.message,
+          security: lastFailure !== undefined && SECURITY_FAILURE.test(lastFailure),
+        });
+      });
+    });
+  }
+
   async ensureTopics(specs: TopicSpec[]): Promise<void> {
+    // First, so that a client that may not connect says why at once.
+    await this.metadata('connect');
     const admin: RdAdmin = RdKafka.AdminClient.create(this.base() as never);
     try {
       for (const spec of specs) {
@@ -93,13 +174,7 @@ export class KafkaLog implements Log {
           ),
         );
       }
-      const metadata = await new Promise<kafkaJs.RdKafka.Metadata>((resolve, reject) => {
-        const consumer = new RdKafka.Producer(this.base() as never);
-        consumer.connect({ timeout: 30_000 }, (error, data) => {
-          consumer.disconnect(() => {});
-          return error ? reject(kafkaError('read topic metadata', error)) : resolve(data);
-        });
-      });
+      const metadata = await this.metadata('read topic metadata');
       for (const spec of specs) {
         const topic = metadata.topics.find((t) => t.name === spec.name);
         if (topic && topic.partitions.length !== spec.partitions)
