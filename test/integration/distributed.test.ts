@@ -15,7 +15,7 @@ import { Fleet, type StoredSlot } from '../support/fleet.js';
 import { TEST_API_KEY } from '../support/gridstream.js';
 import { startKafka } from '../support/kafka.js';
 import { startMosquitto, type TestMosquitto } from '../support/mosquitto.js';
-import { startRole, type RoleProcess } from '../support/role-process.js';
+import { roleUrl, startRole, type RoleProcess } from '../support/role-process.js';
 
 /**
  * Distributed mode on real services: meters publish to Mosquitto with their own accounts; the bridge puts
@@ -228,7 +228,7 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
     };
     const first = await bridge();
     const fleet = new Fleet(fleetOptions);
-    const loaded = await fetch(`${urlOf(first)}/v1/topology`, {
+    const loaded = await fetch(`${roleUrl(first)}/v1/topology`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': TEST_API_KEY },
       body: JSON.stringify({
@@ -454,12 +454,8 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
   }, 600_000);
 });
 
-function urlOf(p: RoleProcess): string {
-  return / at (http:\/\/[^ \n]+)/.exec(p.output())![1]!;
-}
-
 async function metric(p: RoleProcess, pattern: RegExp): Promise<number[]> {
-  const text = await (await fetch(`${urlOf(p)}/metrics`)).text();
+  const text = await (await fetch(`${roleUrl(p)}/metrics`)).text();
   return [...text.matchAll(new RegExp(pattern, 'gm'))].map((m) => Number(m[1]));
 }
 

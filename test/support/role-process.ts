@@ -11,6 +11,14 @@ export interface RoleProcess {
   output(): string;
 }
 
+/**
+ * Where a started role process serves (/metrics, /healthz, and /v1 with the api role), as it printed: the URL
+ * ends at white space or a quote, since the server's JSON log line ("Server listening at ...") says it too.
+ */
+export function roleUrl(p: RoleProcess): string {
+  return / at (http:\/\/[^\s"]+)/.exec(p.output())![1]!;
+}
+
 const all = new Set<ChildProcess>();
 process.on('exit', () => all.forEach((child) => child.kill('SIGKILL')));
 
