@@ -62,7 +62,7 @@ export async function startRole(roles: string, env: Record<string, string>): Pro
 /** `gridstream <roles> at <url> (...)`, the line a started process prints (bin/gridstream.ts). */
 const START_LINE = /^gridstream \S+ at (https?:\/\/\S+)/m;
 
-/** The API address a started role process printed. */
+/** Where a started role process serves (/metrics, /healthz, and /v1 with the api role), as its start line says. */
 export function urlOf(p: Pick<RoleProcess, 'output'>): string {
   const url = START_LINE.exec(p.output())?.[1];
   if (!url) throw new Error(`no start line in:\n${p.output()}`);

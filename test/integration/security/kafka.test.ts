@@ -9,7 +9,7 @@ import { KafkaLog } from '../../../io/log/kafka-log.js';
 import type { LogRecord } from '../../../io/log/log.js';
 import { TOPICS } from '../../../pipelines/topics.js';
 import { runSimulate, simulateTopology } from '../../../simulator/command.js';
-import { startTestGridstream } from '../../support/gridstream.js';
+import { startTestGridstream, testMqttUrl } from '../../support/gridstream.js';
 import { selfSignedCertificate, startKafka, type TestKafka } from '../../support/kafka.js';
 import { startRole } from '../../support/role-process.js';
 
@@ -247,7 +247,7 @@ describe('the whole pipeline over SASL_SSL', () => {
       const start = Date.UTC(2026, 6, 1, 6);
       const { readings } = await runSimulate({
         ...options,
-        mqttUrl: g.edges.broker!.url,
+        mqttUrl: testMqttUrl(g),
         start,
         end: start + 2 * 3_600_000,
         now: start + 2 * 3_600_000,
