@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { startGridstream } from '../app/gridstream.js';
 import { loadTopologyOffline } from '../app/offline-topology.js';
-import { ConfigError, loadConfig, VARIABLES } from '../core/config.js';
+import { ConfigError, describeDefault, loadConfig, plainDoc, VARIABLES } from '../core/config.js';
 import { applyHeapGrowth } from '../core/heap.js';
 import { redactUrl } from '../core/redact.js';
 import { readTopologyFiles, TopologyError } from '../core/topology.js';
@@ -18,17 +18,29 @@ import { thermalCommand } from './thermal.js';
 const program = new Command('gridstream')
   .description('Streaming analytics for low-voltage distribution grids')
   .showHelpAfterError()
-  .addHelpText(
-    'after',
-    `\nConfiguration (environment variables, or keys of a JSON file given with --config):\n${Object.entries(
-      VARIABLES,
-    )
-      .map(
-        ([name, v]) =>
-          `  ${name.padEnd(32)} ${v.doc}${v.fallback === undefined ? '' : ` (default ${v.fallback})`}`,
-      )
-      .join('\n')}`,
-  );
+  .addHelpText('after', ({ command, error }) => configurationHelp(command, error));
+
+/**
+ * The configuration variables, laid out and wrapped to the terminal as commander lays out options; where
+ * that leaves too narrow a column beside the names (80 columns), each description goes under its name.
+ */
+function configurationHelp(command: Command, error: boolean): string {
+  const output = command.configureOutput();
+  const helper = command.createHelp();
+  helper.prepareContext({ helpWidth: error ? output.getErrHelpWidth?.() : output.getOutHelpWidth?.() });
+  const helpWidth = helper.helpWidth ?? 80;
+  const width = Math.max(...Object.keys(VARIABLES).map((name) => name.length));
+  const items = Object.entries(VARIABLES).map(([name, variable]) => {
+    const unsaid = variable.fallback === undefined && variable.defaultDoc === undefined;
+    const fallback = unsaid
+      ? ''
+      : ` (${variable.fallback === undefined ? '' : 'default '}${describeDefault(variable)})`;
+    const text = plainDoc(variable.doc) + fallback;
+    if (helpWidth - width - 4 >= helper.minWidthToWrap) return helper.formatItem(name, width, text, helper);
+    return `  ${name}\n${helper.boxWrap(text, helpWidth - 6).replace(/^/gm, '      ')}`;
+  });
+  return `\nConfiguration (environment variables, or keys of a JSON file given with --config):\n${items.join('\n')}`;
+}
 
 program
   .command('demo')

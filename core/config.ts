@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { posix, resolve } from 'node:path';
 import { PROCESSOR_HEAP_GROWTH_PCT } from './heap.js';
 import { KAFKA_SASL_MECHANISMS, KAFKA_SECURITY_PROTOCOLS, kafkaSecurityProblem } from './kafka-config.js';
 
@@ -90,16 +90,28 @@ export interface GridstreamConfig {
   exportTtlS: number;
 }
 
-interface Variable {
+export interface Variable {
   key: keyof GridstreamConfig;
   kind: 'string' | 'port' | 'positive' | 'count' | 'whole' | 'probability';
   fallback: string | number | undefined;
+  /**
+   * What the variable means, in a sentence or two of markdown (code in backticks, links relative to
+   * docs/operations/): the reference table there is generated from it (`npm run gen:config-doc`), and
+   * `gridstream --help` prints it as plain text.
+   */
   doc: string;
+  /**
+   * The default in words where the fallback alone would not say it: with a fallback, a gloss shown after it
+   * (`64 MiB`); without one, what leaving the variable unset does (`public receivers only`).
+   */
+  defaultDoc?: string;
   /** The values a string may take. */
   choices?: readonly string[];
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const codeList = (values: readonly string[]) => values.map((value) => `\`${value}\``).join(', ');
 
 export const VARIABLES: Record<string, Variable> = {
   GRIDSTREAM_HTTP_PORT: { key: 'httpPort', kind: 'port', fallback: 8080, doc: 'API port' },
@@ -113,119 +125,135 @@ export const VARIABLES: Record<string, Variable> = {
     key: 'mqttClientId',
     kind: 'string',
     fallback: 'gridstream-ingest',
-    doc: 'client id of the ingest subscription (stable: a restart resumes the broker session)',
+    doc: "MQTT client id of the bridge's subscription to an external broker: stable, so a restarted bridge resumes its persistent session and gets what arrived meanwhile",
   },
   GRIDSTREAM_MQTT_PORT: { key: 'mqttPort', kind: 'port', fallback: 1883, doc: 'embedded broker port' },
   GRIDSTREAM_MQTT_HOST: {
     key: 'mqttHost',
     kind: 'string',
     fallback: '127.0.0.1',
-    doc: 'address the embedded broker listens on (0.0.0.0: every interface)',
+    doc: 'address the embedded broker listens on; `0.0.0.0` for every interface ([MQTT security](../security/mqtt.md))',
   },
   GRIDSTREAM_MQTT_USERS: {
     key: 'mqttUsers',
     kind: 'string',
     fallback: undefined,
-    doc: 'embedded broker head-end accounts, comma-separated user:password (publish for every meter); devices: gridstream mqtt add-user',
+    doc: "embedded broker's head-end accounts, comma-separated `user:password`: they publish for every meter (devices: `gridstream mqtt add-user`)",
+    defaultDoc: 'none',
   },
   GRIDSTREAM_MQTT_TLS_CERT: {
     key: 'mqttTlsCert',
     kind: 'string',
     fallback: undefined,
-    doc: 'PEM certificate (chain) file: the embedded broker speaks MQTT over TLS only; with GRIDSTREAM_MQTT_TLS_KEY',
+    doc: 'PEM certificate (chain) file: the embedded broker speaks MQTT over TLS only (`mqtts://`); with `GRIDSTREAM_MQTT_TLS_KEY`',
+    defaultDoc: 'plain TCP',
   },
   GRIDSTREAM_MQTT_TLS_KEY: {
     key: 'mqttTlsKey',
     kind: 'string',
     fallback: undefined,
-    doc: "PEM private key file of GRIDSTREAM_MQTT_TLS_CERT's certificate",
+    doc: "PEM private key file of `GRIDSTREAM_MQTT_TLS_CERT`'s certificate",
   },
   GRIDSTREAM_KAFKA_BROKERS: {
     key: 'kafkaBrokers',
     kind: 'string',
     fallback: undefined,
-    doc: 'Kafka bootstrap servers; unset = in-process log',
+    doc: 'Kafka bootstrap servers, e.g. `localhost:9092`; unset = in-process log',
   },
   GRIDSTREAM_KAFKA_MAX_POLL_INTERVAL_MS: {
     key: 'kafkaMaxPollIntervalMs',
     kind: 'count',
     fallback: undefined,
-    doc: "how long a Kafka consumer may go without polling before its partitions move to other members (ms, at least 10000); unset = librdkafka's 300000",
+    doc: 'how long a Kafka consumer may go without polling before its partitions move to other members (ms, at least 10000)',
+    defaultDoc: "librdkafka's 300000",
   },
   GRIDSTREAM_KAFKA_SECURITY_PROTOCOL: {
     key: 'kafkaSecurityProtocol',
     kind: 'string',
     fallback: 'plaintext',
     choices: KAFKA_SECURITY_PROTOCOLS,
-    doc: `how the Kafka clients reach the brokers: ${KAFKA_SECURITY_PROTOCOLS.join(', ')}`,
+    doc: `how the Kafka clients reach the brokers: ${codeList(KAFKA_SECURITY_PROTOCOLS)} ([more](../security/kafka.md))`,
   },
   GRIDSTREAM_KAFKA_SASL_MECHANISM: {
     key: 'kafkaSaslMechanism',
     kind: 'string',
     fallback: undefined,
     choices: KAFKA_SASL_MECHANISMS,
-    doc: `Kafka SASL mechanism (${KAFKA_SASL_MECHANISMS.join(', ')}); required with sasl_plaintext and sasl_ssl`,
+    doc: `Kafka SASL mechanism: ${codeList(KAFKA_SASL_MECHANISMS)}; required with \`sasl_*\``,
   },
   GRIDSTREAM_KAFKA_SASL_USERNAME: {
     key: 'kafkaSaslUsername',
     kind: 'string',
     fallback: undefined,
-    doc: 'Kafka SASL user; required with sasl_plaintext and sasl_ssl',
+    doc: 'Kafka SASL user; required with `sasl_*`',
   },
   GRIDSTREAM_KAFKA_SASL_PASSWORD: {
     key: 'kafkaSaslPassword',
     kind: 'string',
     fallback: undefined,
-    doc: 'password of GRIDSTREAM_KAFKA_SASL_USERNAME (never printed)',
+    doc: 'its password; required with `sasl_*`; never printed',
   },
   GRIDSTREAM_KAFKA_SSL_CA: {
     key: 'kafkaSslCa',
     kind: 'string',
     fallback: undefined,
-    doc: "PEM file of the CA certificates the Kafka brokers' certificates are verified against, with ssl and sasl_ssl; unset = the system's CAs",
+    doc: "PEM file of the CA certificates the Kafka brokers' certificates are verified against (`ssl`, `sasl_ssl`)",
+    defaultDoc: "the system's CAs",
   },
   GRIDSTREAM_KAFKA_SSL_CERT: {
     key: 'kafkaSslCert',
     kind: 'string',
     fallback: undefined,
-    doc: 'PEM client certificate (chain) file for brokers that authenticate clients by TLS; with GRIDSTREAM_KAFKA_SSL_KEY',
+    doc: 'PEM client certificate (chain) file for brokers that authenticate clients by TLS; with `GRIDSTREAM_KAFKA_SSL_KEY`',
   },
   GRIDSTREAM_KAFKA_SSL_KEY: {
     key: 'kafkaSslKey',
     kind: 'string',
     fallback: undefined,
-    doc: 'PEM private key file (unencrypted) of GRIDSTREAM_KAFKA_SSL_CERT',
+    doc: 'PEM private key file (unencrypted) of `GRIDSTREAM_KAFKA_SSL_CERT` (both or neither)',
   },
   GRIDSTREAM_CLICKHOUSE_URL: {
     key: 'clickhouseUrl',
     kind: 'string',
     fallback: undefined,
-    doc: 'ClickHouse server; unset = embedded engine',
+    doc: 'ClickHouse server, e.g. `http://user:pass@host:8123/gridstream`; unset = embedded engine',
   },
-  GRIDSTREAM_DATA_DIR: { key: 'dataDir', kind: 'string', fallback: './data', doc: 'embedded data directory' },
+  GRIDSTREAM_DATA_DIR: {
+    key: 'dataDir',
+    kind: 'string',
+    fallback: './data',
+    doc: 'data directory: the embedded ClickHouse in `<dir>/clickhouse`, the in-process log in `<dir>/log`, API exports in `<dir>/exports`',
+  },
   GRIDSTREAM_API_KEYS: {
     key: 'apiKeys',
     kind: 'string',
     fallback: undefined,
-    doc: 'comma-separated key or key:tenant',
+    doc: 'comma-separated `key` or `key:tenant`, each key at least 32 characters (`openssl rand -hex 32`); unset = one generated key, printed at start',
   },
   GRIDSTREAM_ALLOWED_LATENESS_S: {
     key: 'allowedLatenessS',
     kind: 'positive',
     fallback: 300,
-    doc: 'event-time lateness before a slot closes',
+    doc: "event-time lateness after a slot's end before it is closed as final",
   },
   GRIDSTREAM_REVISION_HORIZON_H: {
     key: 'revisionHorizonH',
     kind: 'positive',
     fallback: 24,
-    doc: 'how long late readings revise a closed slot',
+    doc: "how long after a slot's end late readings still revise it",
   },
   GRIDSTREAM_RETENTION_DAYS: {
     key: 'retentionDays',
     kind: 'positive',
     fallback: 395,
-    doc: 'warehouse retention of time series',
+    doc: 'retention of time series in the warehouse (TTL)',
+    defaultDoc: '13 months',
+  },
+  GRIDSTREAM_PARTITIONS: {
+    key: 'partitions',
+    kind: 'count',
+    fallback: 8,
+    doc: 'partitions of the keyed log topics',
   },
   GRIDSTREAM_IMPEDANCE_ALERT_MOHM: {
     key: 'impedanceAlertMohm',
@@ -237,13 +265,13 @@ export const VARIABLES: Record<string, Variable> = {
     key: 'apiRateLimit',
     kind: 'positive',
     fallback: 200,
-    doc: 'requests per second each API key may make, sustained (429 with Retry-After above it)',
+    doc: 'requests per second each API key may make, sustained (429 with `Retry-After` above it)',
   },
   GRIDSTREAM_API_RATE_BURST: {
     key: 'apiRateBurst',
     kind: 'count',
     fallback: 400,
-    doc: 'requests an API key may make in a burst',
+    doc: 'requests an API key may make at once above the sustained rate',
   },
   GRIDSTREAM_API_MEMORY_DAYS: {
     key: 'apiMemoryDays',
@@ -255,62 +283,59 @@ export const VARIABLES: Record<string, Variable> = {
     key: 'webhookMaxAttempts',
     kind: 'count',
     fallback: 8,
-    doc: 'attempts at delivering a webhook event, the first included',
+    doc: 'attempts at delivering a webhook event to a subscription, the first included',
   },
   GRIDSTREAM_WEBHOOK_BACKOFF_MS: {
     key: 'webhookBackoffMs',
     kind: 'positive',
     fallback: 1000,
-    doc: 'delay before a webhook retry, ms, x4 for each later one (capped at an hour)',
+    doc: "delay before a webhook's second attempt, ms; each later one waits 4 × longer (at most an hour)",
   },
   GRIDSTREAM_WEBHOOK_ALLOW: {
     key: 'webhookAllow',
     kind: 'string',
     fallback: undefined,
-    doc: 'comma-separated CIDRs, addresses and host names (*.example for subdomains) webhooks may reach although loopback, private or otherwise not public; unset = public receivers only',
+    doc: 'comma-separated CIDRs, addresses and host names (`*.corp.example`) webhooks may reach though not public ([more](../security/webhooks.md))',
+    defaultDoc: 'public receivers only',
   },
   GRIDSTREAM_STRESS_ALERT_PROBABILITY: {
     key: 'stressAlertProbability',
     kind: 'probability',
     fallback: 0.5,
-    doc: 'forecast thermal or voltage stress probability that fires STRESS.ALERT (re-armed below 0.6 x it)',
-  },
-  GRIDSTREAM_PARTITIONS: {
-    key: 'partitions',
-    kind: 'count',
-    fallback: 8,
-    doc: 'partitions of keyed log topics',
+    doc: 'forecast thermal or voltage stress probability that fires `STRESS.ALERT` (re-armed below 0.6 × it)',
   },
   GRIDSTREAM_HEAP_GROWTH_PCT: {
     key: 'heapGrowthPct',
     kind: 'whole',
     fallback: undefined,
-    doc: `growth (%) of the JavaScript heap before it is collected: lower holds less memory for more CPU; 0 = V8's own; unset = ${PROCESSOR_HEAP_GROWTH_PCT} in a process running the processor role, else V8's own`,
+    doc: "growth (%) of the JavaScript heap's old generation before V8 collects it: lower holds less memory for more CPU; 0 = V8's own (see [distributed mode](distributed-mode.md))",
+    defaultDoc: `${PROCESSOR_HEAP_GROWTH_PCT} where the processor role runs, else V8's own`,
   },
   GRIDSTREAM_LOG_LEVEL: {
     key: 'logLevel',
     kind: 'string',
     fallback: 'info',
     choices: LOG_LEVELS,
-    doc: `level of the JSON log on stdout: ${LOG_LEVELS.join(', ')}`,
+    doc: `level of the JSON log on stdout: ${LOG_LEVELS.join(', ')} (info: refused requests too; warn: only failures)`,
   },
   GRIDSTREAM_HTTP_TLS_CERT: {
     key: 'httpTlsCert',
     kind: 'string',
     fallback: undefined,
-    doc: 'PEM certificate (chain) file of the API; with GRIDSTREAM_HTTP_TLS_KEY the API serves HTTPS only',
+    doc: 'PEM certificate (chain) file of the API; with `GRIDSTREAM_HTTP_TLS_KEY` the API serves HTTPS only',
+    defaultDoc: 'plain HTTP',
   },
   GRIDSTREAM_HTTP_TLS_KEY: {
     key: 'httpTlsKey',
     kind: 'string',
     fallback: undefined,
-    doc: 'PEM private key file of GRIDSTREAM_HTTP_TLS_CERT',
+    doc: 'PEM private key file of `GRIDSTREAM_HTTP_TLS_CERT` (both or neither)',
   },
   GRIDSTREAM_API_AUTH_FAILURE_RATE: {
     key: 'apiAuthFailureRate',
     kind: 'positive',
     fallback: 1,
-    doc: 'failed authentications (missing or invalid X-API-Key) per second a client address may make, sustained; above it every request from it is a 429 with Retry-After',
+    doc: 'failed authentications (missing or invalid `X-API-Key`) per second a client address may make, sustained; above it every request from it is a 429 with `Retry-After`',
   },
   GRIDSTREAM_API_AUTH_FAILURE_BURST: {
     key: 'apiAuthFailureBurst',
@@ -322,7 +347,8 @@ export const VARIABLES: Record<string, Variable> = {
     key: 'topologyMaxBytes',
     kind: 'count',
     fallback: 64 * 1024 * 1024,
-    doc: 'largest POST /v1/topology body, bytes (413 above it)',
+    doc: 'largest `POST /v1/topology` body, bytes (413 above it)',
+    defaultDoc: '64 MiB',
   },
   GRIDSTREAM_EXPORT_MAX_JOBS: {
     key: 'exportMaxJobs',
@@ -334,15 +360,38 @@ export const VARIABLES: Record<string, Variable> = {
     key: 'exportMaxBytes',
     kind: 'count',
     fallback: 10 * 1024 ** 3,
-    doc: "bytes of finished export files a tenant may keep; at or above it the tenant's new exports are refused (429) until some expire",
+    doc: 'bytes of finished export files a tenant may keep; at or above it its new exports are a 429 until some expire',
+    defaultDoc: '10 GiB',
   },
   GRIDSTREAM_EXPORT_TTL_S: {
     key: 'exportTtlS',
     kind: 'positive',
     fallback: 86_400,
     doc: 'seconds an export (its status and file) is kept after it finishes; then its file is deleted',
+    defaultDoc: '24 h',
   },
 };
+
+/**
+ * A variable's default as the reference says it: the fallback (a string one through `code`), with its gloss
+ * if it has one, or "unset" and what that does.
+ */
+export function describeDefault(variable: Variable, code: (text: string) => string = (text) => text): string {
+  const { fallback, defaultDoc } = variable;
+  if (fallback === undefined) return defaultDoc === undefined ? 'unset' : `unset: ${defaultDoc}`;
+  const value = typeof fallback === 'string' ? code(fallback) : String(fallback);
+  return defaultDoc === undefined ? value : `${value} (${defaultDoc})`;
+}
+
+/**
+ * A `doc` for a terminal: a markdown link becomes its text and where it points, a relative one as a path from
+ * the package root (the links are relative to docs/operations/, where the reference is).
+ */
+export function plainDoc(doc: string): string {
+  return doc.replace(/\[([^\]]*)\]\(([^)\s]+)\)/g, (_, text: string, target: string) =>
+    /^[a-z]+:/i.test(target) ? `${text}: ${target}` : `${text}: ${posix.join('docs/operations', target)}`,
+  );
+}
 
 export class ConfigError extends Error {}
 

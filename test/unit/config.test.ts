@@ -2,7 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, VARIABLES, type GridstreamConfig } from '../../core/config.js';
+import {
+  ConfigError,
+  describeDefault,
+  loadConfig,
+  plainDoc,
+  VARIABLES,
+  type GridstreamConfig,
+} from '../../core/config.js';
 
 let dir: string;
 let n = 0;
@@ -345,5 +352,28 @@ describe('config: whole numbers and file shape', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'gridstream-config-')), 'null.json');
     writeFileSync(file, 'null');
     expect(() => loadConfig({}, file)).toThrow(ConfigError);
+  });
+});
+
+describe('config: the words of the reference and --help', () => {
+  it('says a default as the fallback (a string one through `code`) with its gloss, or unset and what that does', () => {
+    const code = (text: string) => `\`${text}\``;
+    expect(describeDefault(VARIABLES.GRIDSTREAM_HTTP_PORT!, code)).toBe('8080');
+    expect(describeDefault(VARIABLES.GRIDSTREAM_MQTT_HOST!, code)).toBe('`127.0.0.1`');
+    expect(describeDefault(VARIABLES.GRIDSTREAM_MQTT_HOST!)).toBe('127.0.0.1');
+    expect(describeDefault(VARIABLES.GRIDSTREAM_TOPOLOGY_MAX_BYTES!)).toBe('67108864 (64 MiB)');
+    expect(describeDefault(VARIABLES.GRIDSTREAM_KAFKA_BROKERS!)).toBe('unset');
+    expect(describeDefault(VARIABLES.GRIDSTREAM_WEBHOOK_ALLOW!)).toBe('unset: public receivers only');
+  });
+
+  it('turns a markdown link into its text and where it points, a relative one from the package root', () => {
+    expect(plainDoc('TLS `ssl` ([more](../security/kafka.md))')).toBe(
+      'TLS `ssl` (more: docs/security/kafka.md)',
+    );
+    expect(plainDoc('see [distributed mode](distributed-mode.md)')).toBe(
+      'see distributed mode: docs/operations/distributed-mode.md',
+    );
+    expect(plainDoc('[spec](https://example.org/a)')).toBe('spec: https://example.org/a');
+    expect(plainDoc('no link [here]')).toBe('no link [here]');
   });
 });
