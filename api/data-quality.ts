@@ -1,7 +1,7 @@
 import { ApiError } from './errors.js';
 
 /**
- * Data-quality tiers (seed 000), best first. Every DT-related response declares its tier; a client whose
+ * Data-quality tiers of the transformer-stress interface, best first. Every DT-related response declares its tier; a client whose
  * workflow demands a minimum (a DISCOM sanctioning desk, say) sends `min_data_quality` and gets a refusal,
  * not an answer of a lower tier.
  */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import PQueue from 'p-queue';
 import type { ExportFormat, QueryParams, Warehouse } from '../io/warehouse/warehouse.js';
 
-/** The file types of seed 003's batch request, and the ClickHouse output format that writes each. */
+/** The file types of the impedance batch export, and the ClickHouse output format that writes each. */
 export const FILE_TYPES = {
   csv: { format: 'CSVWithNames', contentType: 'text/csv; charset=utf-8', extension: 'csv' },
   json: { format: 'JSONEachRow', contentType: 'application/x-ndjson', extension: 'ndjson' },

@@ -2,7 +2,7 @@ import type { QueryParams } from '../io/warehouse/warehouse.js';
 import { badRequest } from './errors.js';
 
 /**
- * The filters of seed 003's impedance requests, as JSON Schema (validated by the routes, described in
+ * The filters of the impedance-statistics requests, as JSON Schema (validated by the routes, described in
  * /openapi.json) and as the parameters of sql/queries/impedance_daily_rows.sql. The on-demand request spells
  * its date bounds startEventDate ... endReceivedDateTime, the batch request's tokens StartEventDate ...
  * EndReceivedDateTime; both use ServicePoint, Meter, ... for the lists. An empty string means "not given", as

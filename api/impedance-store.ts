@@ -41,7 +41,7 @@ interface Row {
   readonly identity: Identity;
 }
 
-/** A row of the on-demand response, in seed 003's names and order (as sql/queries/impedance_daily_rows.sql). */
+/** A row of the on-demand response, in the impedance-statistics interface's names and order (as sql/queries/impedance_daily_rows.sql). */
 export interface ImpedanceRowOut {
   MeterLeg: number;
   MedianImpedance: number;
@@ -69,7 +69,7 @@ const identityValue: Record<Narrowing, (i: Identity) => string | null> = {
 
 /**
  * The daily impedance rows of the last `days` UTC days (plus today) of every meter, in memory, for the
- * on-demand look-up (seed 003: "a customer on the phone"): the warehouse answers one in tens of milliseconds
+ * on-demand look-up ("a customer on the phone"): the warehouse answers one in tens of milliseconds
  * of ClickHouse time, too many for a few hundred a second on two cores. Fed as the load profiles are
  * (pipelines/serving-view.ts), the highest version of each leg-day wins. A look-up is answered here when
  * it names meters (ServicePoint, Meter, MeterNumber, ElectronicSerialNumber, Premises or Transformer) and

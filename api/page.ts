@@ -10,7 +10,7 @@ export const OFFSET_PROPERTY = {
   description: `Rows to skip, 0 to ${MAX_OFFSET}`,
 } as const;
 
-/** The paging of list routes (seeds 001 and 004): `limit` 1..1000 (above 1000 is a 400), default 50, and `offset`. */
+/** The paging of list routes: `limit` 1..1000 (above 1000 is a 400), default 50, and `offset`. */
 export const PAGE_PROPERTIES = {
   limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
   offset: OFFSET_PROPERTY,

@@ -5,7 +5,7 @@
  *
  * - The model runs in a worker thread, which renders each message's payload ahead of time; the main thread
  *   only paces and publishes, so the simulator's own CPU time does not stall publishing.
- * - A meter publishes `readingsPerMessage` one-minute readings per message (a JSON array, as DESIGN.md allows;
+ * - A meter publishes `readingsPerMessage` one-minute readings per message (a JSON array, as the MQTT contract allows, docs/api.md;
  *   1 = one reading object per message). Batches are aligned to multiples of that many minutes, so with 15 a
  *   meter sends the readings of one 15-minute slot at the slot's end, as AMI meters that upload every quarter
  *   hour do. Weather stations publish one observation per minute.

@@ -4,7 +4,7 @@ import { PROCESSOR_HEAP_GROWTH_PCT } from './heap.js';
 import { KAFKA_SASL_MECHANISMS, KAFKA_SECURITY_PROTOCOLS, kafkaSecurityProblem } from './kafka-config.js';
 
 /**
- * Configuration: the environment variables of DESIGN.md, optionally with a JSON config file whose keys are
+ * Configuration: environment variables (documented in docs/operations/configuration.md), optionally with a JSON config file whose keys are
  * the same names (`{"GRIDSTREAM_HTTP_PORT": 8080}`). The environment wins over the file.
  */
 export interface GridstreamConfig {

@@ -1,7 +1,7 @@
 import { MINUTE_MS } from './time.js';
 
 /**
- * Daily schedules such as "23:00-05:00" (seed 000's hosting-capacity additions, EV dwell windows), read in an
+ * Daily schedules such as "23:00-05:00" (hosting-capacity additions, EV dwell windows), read in an
  * IANA time zone. A window may wrap midnight; "00:00-24:00" is the whole day; start = end is refused (ambiguous:
  * nothing or everything).
  */

@@ -1,4 +1,4 @@
-/** The MQTT topic contract, version 1 (DESIGN.md). */
+/** The MQTT topic contract, version 1 (docs/api.md). */
 export const MQTT_SUBSCRIPTIONS = [
   'gridstream/v1/meters/+/telemetry',
   'gridstream/v1/weather/+',

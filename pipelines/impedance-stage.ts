@@ -18,7 +18,7 @@ import { TOPICS } from './topics.js';
 const FLAG_KINDS: readonly ImpedanceFlagKind[] = ['absolute', 'own_rise', 'peer_rise'];
 
 /**
- * readings → impedance processor → daily leg impedance and high-impedance flags. The seed-003 identifiers of
+ * readings → impedance processor → daily leg impedance and high-impedance flags. The CIS/GIS identifiers of
  * each row (service point, meter number, serial number, premise) come from the topology when it is written.
  * It runs on the readings task (pipelines/readings-task.ts) beside the envelope stage.
  */

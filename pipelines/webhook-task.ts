@@ -50,7 +50,7 @@ const CONCURRENCY = 16;
 const MAX_ACTIVE = 1000;
 
 /**
- * Webhooks (seed 001): the stress rows, impedance flags and dispatch checks the processors publish become
+ * Webhooks: the stress rows, impedance flags and dispatch checks the processors publish become
  * events (processors/alerts.ts), and each event is POSTed, signed, to every subscription of the DT's tenant
  * that asked for its type.
  *

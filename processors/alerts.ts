@@ -2,7 +2,7 @@ import { iso } from '../core/time.js';
 import type { DispatchCheck, DtStress, ImpedanceFlag } from '../schemas/types.gen.js';
 
 /**
- * Turns what the processors publish into the events webhooks carry (seed 001). Pure: no clock, no I/O, so a
+ * Turns what the processors publish into the events webhooks carry. Pure: no clock, no I/O, so a
  * replay of the same records gives the same events with the same ids, and a receiver that has seen an id
  * can drop the copy (delivery is at least once).
  *

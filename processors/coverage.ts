@@ -1,7 +1,7 @@
 import { SLOT_MS } from '../core/time.js';
 import type { DataQuality } from '../schemas/types.gen.js';
 
-/** 30 days of 15-minute slots: the window of the data-quality rule (seed 000). */
+/** 30 days of 15-minute slots: the window of the data-quality rule (docs/api.md). */
 export const COVERAGE_WINDOW_SLOTS = 30 * 96;
 /** AMI coverage at or above this percentage makes a DT `ami-direct`. */
 export const DIRECT_COVERAGE_PCT = 90;

@@ -103,7 +103,7 @@ export type ImpedanceInput = { type: 'reading'; reading: MeterReading } | { type
 
 /**
  * A leg's impedance for one UTC day: the ImpedanceDaily record (schemas/impedance-daily.avsc documents each
- * field) less the identifiers of seed 003, which the stage adds from the topology on output.
+ * field) less the CIS/GIS identifiers, which the stage adds from the topology on output.
  */
 export type LegDayImpedance = Omit<
   ImpedanceDaily,

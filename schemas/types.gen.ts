@@ -78,7 +78,7 @@ export interface PowerAmountPayload {
   unit: string;
 }
 
-/** A dispatch command as a flexibility or battery platform publishes it on gridstream/v1/dispatch/{asset_id} (shape of the dispatch records of seed 004). */
+/** A dispatch command as a flexibility or battery platform publishes it on gridstream/v1/dispatch/{asset_id}. */
 export interface DispatchPayload {
   /** UUID of the dispatch event. */
   event_id: string;
@@ -274,35 +274,35 @@ export interface DtStress {
   data_quality: DataQuality;
 }
 
-/** A meter leg's service-drop impedance for one UTC day (topic gridstream.impedance, keyed by DT id): the weighted median of the day's step estimates, published once it rests on enough evidence. The identifiers are those of seed 003, from the topology when the row was computed. A later revision of the same leg-day carries a higher version and replaces the earlier one. */
+/** A meter leg's service-drop impedance for one UTC day (topic gridstream.impedance, keyed by DT id): the weighted median of the day's step estimates, published once it rests on enough evidence. The CIS/GIS identifiers come from the topology when the row was computed. A later revision of the same leg-day carries a higher version and replaces the earlier one. */
 export interface ImpedanceDaily {
   dt_id: string;
   meter_id: string;
-  /** Meter leg (phase) number, 1 to 3 (seed 003: MeterLeg). */
+  /** Meter leg (phase) number, 1 to 3 (interface name MeterLeg). */
   leg: number;
-  /** UTC midnight starting the day (seed 003: EventDate). */
+  /** UTC midnight starting the day (interface name EventDate). */
   day: number;
-  /** Median service-drop impedance of the day, milliohm (seed 003: MedianImpedance): the median of the step estimates, each weighted by its inverse variance. */
+  /** Median service-drop impedance of the day, milliohm (interface name MedianImpedance): the median of the step estimates, each weighted by its inverse variance. */
   median_mohm: number;
   /** Standard error of the median, milliohm. */
   stderr_mohm: number;
-  /** Current steps the median rests on (seed 003: EventCount). */
+  /** Current steps the median rests on (interface name EventCount). */
   event_count: number;
   /** Effective number of steps, (sum of weights)^2 / sum of squared weights: lower than event_count when a few large steps dominate. */
   effective_events: number;
-  /** Newest receive time among the readings behind the estimates (seed 003: ReceivedTime). */
+  /** Newest receive time among the readings behind the estimates (interface name ReceivedTime). */
   received_at: number;
   /** 2 x received_at (epoch ms), plus 1 once final: the warehouse keeps the row with the highest version. */
   version: number;
   /** False while steps of the day may still be evaluated. */
   is_final: boolean;
-  /** Seed 003: ServicePointId. */
+  /** CIS/GIS identifier (interface name ServicePointId). */
   service_point_id: null | string;
-  /** Seed 003: MeterNumber. */
+  /** CIS/GIS identifier (interface name MeterNumber). */
   meter_number: null | string;
-  /** Seed 003: ElectronicSerialNumber. */
+  /** CIS/GIS identifier (interface name ElectronicSerialNumber). */
   electronic_serial_number: null | string;
-  /** Seed 003: PremiseId. */
+  /** CIS/GIS identifier (interface name PremiseId). */
   premise_id: null | string;
 }
 
@@ -385,7 +385,7 @@ export interface TopologyAsset {
   dt_id: string;
   /** The meter at the asset's connection, when known. */
   meter_id: null | string;
-  /** Kind of asset as the platform names it (seed 004: BESS, VBAT, PV, ...; also EV, HEAT_PUMP). */
+  /** Kind of asset as the platform names it (BESS, VBAT, PV, EV, HEAT_PUMP, ...). */
   asset_type: string;
   /** Nominal (rated) power of the asset, kW, when known. */
   nominal_kw: null | number;

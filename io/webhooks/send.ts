@@ -11,7 +11,7 @@ import {
 } from './signature.js';
 
 /**
- * The JSON body of an event sent to a subscription (seed 001's request body: the webhook's id, the event's type,
+ * The JSON body of an event sent to a subscription (the flexibility-platform webhook body: the webhook's id, the event's type,
  * when it happened, and the resource it is about as `data`), plus the event's own id to de-duplicate on.
  */
 export function webhookBody(

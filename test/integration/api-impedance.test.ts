@@ -9,7 +9,7 @@ import { runSimulate, simulateTopology } from '../../simulator/command.js';
 import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY, testMqttUrl } from '../support/gridstream.js';
 
 /*
- * Seed 003 over HTTP on impedance the real pipeline computed from the simulator: the on-demand look-up with
+ * The impedance-statistics interface over HTTP on impedance the real pipeline computed from the simulator: the on-demand look-up with
  * its filters, paging and refusals, and the batch export in each file type read back independently.
  */
 

@@ -57,7 +57,7 @@ describe('HTTP API', () => {
         ),
       ),
     );
-    // Dispatch commands (seed 004), one published twice: stored once.
+    // Dispatch commands, one published twice: stored once.
     for (let k = 0; k < 6; k++) {
       const command = {
         event_id: `0b6c2a10-0000-4000-8000-00000000000${k}`,

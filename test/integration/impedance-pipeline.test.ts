@@ -78,7 +78,7 @@ describe('impedance through the embedded pipeline', () => {
     await g?.stop();
   });
 
-  it('stores in ClickHouse exactly the final daily medians the processor computes, with the seed-003 identifiers', async () => {
+  it('stores in ClickHouse exactly the final daily medians the processor computes, with the CIS/GIS identifiers', async () => {
     const rows = await g.edges.warehouse.query<Record<string, unknown>>(
       `SELECT meter_id, leg, toString(day) AS day, dt_id, median_mohm, event_count, is_final,
               service_point_id, meter_number, electronic_serial_number, premise_id

@@ -38,7 +38,7 @@ afterAll(() => {
 });
 
 describe('loadConfig', () => {
-  it('defaults to the table in DESIGN.md: port 8080, embedded broker on 1883, in-process log, embedded engine, ./data', () => {
+  it('defaults to port 8080, embedded broker on 1883, in-process log, embedded engine, ./data', () => {
     const config = loadConfig({});
     expect(config).toEqual<GridstreamConfig>({
       httpPort: 8080,
@@ -312,7 +312,7 @@ describe('loadConfig', () => {
     expect(configError({}, file).message).toBe('GRIDSTREAM_RETENTION_DAYS: "0" is not a positive number');
   });
 
-  it('describes every variable of the DESIGN.md table', () => {
+  it('describes every variable', () => {
     for (const name of [
       'GRIDSTREAM_HTTP_PORT',
       'GRIDSTREAM_MQTT_URL',

@@ -132,7 +132,7 @@ describe('MQTT decoding', () => {
     ).toMatch(/ambient_c/);
   });
 
-  it('decodes a dispatch command shaped like seed 004 and checks it against its topic', () => {
+  it("decodes a dispatch command shaped like a battery platform's command and checks it against its topic", () => {
     const command = {
       event_id: 'A7A26FF2-E851-45B6-9634-D595F45458B7',
       source: 'flex-platform',
