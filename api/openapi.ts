@@ -8,25 +8,52 @@ import { DATA_QUALITY_TIERS } from './data-quality.js';
  * responses and added to each operation by `withSharedResponses`; a route declares only its own (a 409, a 422).
  */
 
+/**
+ * An object schema whose field names are written once: every property is required unless `optional` names it
+ * (`true`: none is required). `additional` becomes additionalProperties (absent unless given: fastify's
+ * serialiser then drops unknown fields); `nullable` admits null as well. The properties keep their order,
+ * which is the order the serialiser writes a response's fields in.
+ */
+export function object<const P extends Record<string, unknown>, const O extends keyof P & string = never>(
+  properties: P,
+  options: { optional?: readonly O[] | true; additional?: boolean; nullable?: boolean } = {},
+): ObjectSchema<P, Exclude<keyof P & string, O>> {
+  const optional: readonly string[] =
+    options.optional === true ? Object.keys(properties) : (options.optional ?? []);
+  const required = Object.keys(properties).filter((key) => !optional.includes(key));
+  return {
+    type: options.nullable ? ['object', 'null'] : 'object',
+    // No `required` at all rather than an empty one, as a hand-written schema would have it.
+    ...(required.length ? { required } : {}),
+    properties,
+    ...(options.additional === undefined ? {} : { additionalProperties: options.additional }),
+  } as ObjectSchema<P, Exclude<keyof P & string, O>>;
+}
+
+/** What `object` returns: a JSON Schema object, its required keys typed for the compiler. */
+export interface ObjectSchema<P, R extends string> {
+  readonly type: 'object' | readonly ['object', 'null'];
+  readonly required?: readonly R[];
+  readonly properties: P;
+  readonly additionalProperties?: boolean;
+}
+
 /** The body of every error answer (ApiErrorBody in errors.ts), component `ApiError`. */
 export const API_ERROR_SCHEMA = {
   $id: 'ApiError',
-  type: 'object',
-  required: ['error', 'message'],
-  properties: {
-    error: { type: 'string', description: 'Stable code, e.g. bad_request, not_found, rate_limited' },
-    message: { type: 'string' },
-    fields: {
-      type: 'array',
-      description: 'The offending request fields, when there are any',
-      items: {
-        type: 'object',
-        required: ['field', 'problem'],
-        properties: { field: { type: 'string' }, problem: { type: 'string' } },
+  ...object(
+    {
+      error: { type: 'string', description: 'Stable code, e.g. bad_request, not_found, rate_limited' },
+      message: { type: 'string' },
+      fields: {
+        type: 'array',
+        description: 'The offending request fields, when there are any',
+        items: object({ field: { type: 'string' }, problem: { type: 'string' } }),
       },
+      request_id: { type: 'string', description: 'Id of the request in the server log' },
     },
-    request_id: { type: 'string', description: 'Id of the request in the server log' },
-  },
+    { optional: ['fields', 'request_id'] },
+  ),
 } as const;
 
 /** A route-specific error answer (e.g. 409, 422) in route schemas: the shared body, its own description. */
