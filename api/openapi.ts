@@ -192,3 +192,9 @@ export const VERDICT = {
 } as const;
 export const DATE_TIME = { type: 'string', format: 'date-time' } as const;
 export const NUMBER_OR_NULL = { type: ['number', 'null'] } as const;
+/** A DT with the tier and AMI coverage of its data: how the feeder's and the judges' answers name one. */
+export const DT_QUALITY = {
+  dt_id: { type: 'string' },
+  data_quality: TIER,
+  ami_coverage_pct: { type: 'number' },
+} as const;
