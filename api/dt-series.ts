@@ -1,7 +1,7 @@
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { minDataQualitySchema, type DataQualityTier } from './data-quality.js';
 import { requireDt, tenantOf } from './tenancy.js';
-import { DATE_TIME, object, TIER } from './openapi.js';
+import { DATE_TIME, DT_ID, object, TIER } from './openapi.js';
 import { rangeQuerySchema, requestedRange, type RangeQuery } from './time-range.js';
 
 /** The request of a DT time-series route (load profile, stress, envelopes): /v1/dt/{id}/…?days|from|to. */
@@ -13,7 +13,7 @@ export type DtSeriesRequest = {
 /** Route-schema parts of a DT time-series route: the DT id, the range and the minimum tier. */
 export function dtSeriesSchema(retentionDays: number, defaults: { days: number; to: string }) {
   return {
-    params: object({ id: { type: 'string', minLength: 1, maxLength: 128 } }),
+    params: object({ id: DT_ID }),
     querystring: object(
       { ...rangeQuerySchema(retentionDays, defaults), min_data_quality: minDataQualitySchema },
       { optional: true, additional: false },

@@ -1,4 +1,5 @@
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
+import { SCHEDULE_PATTERN } from '../core/schedule.js';
 import { DATA_QUALITY_TIERS } from './data-quality.js';
 
 /**
@@ -191,7 +192,31 @@ export const VERDICT = {
   enum: ['approve', 'approve-with-curtailment', 'decline', 'defer-to-DERMS'],
 } as const;
 export const DATE_TIME = { type: 'string', format: 'date-time' } as const;
+export const DATE_TIME_OR_NULL = { type: ['string', 'null'], format: 'date-time' } as const;
 export const NUMBER_OR_NULL = { type: ['number', 'null'] } as const;
+
+// Building blocks of request schemas.
+/** A DT id in a request (path or body): the router's limit on path parameters is sized for these 128. */
+export const DT_ID = { type: 'string', minLength: 1, maxLength: 128 } as const;
+export const TIMEZONE = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 64,
+  description: 'IANA time zone the schedules are read in (default UTC), e.g. Asia/Kolkata',
+} as const;
+/** A load or generator added to a DT (processors/hosting.ts Addition), as the hosting and feeder routes take it. */
+export const ADDITION = {
+  type: { type: 'string', enum: ['ev', 'pv', 'bess', 'heat_pump'] },
+  kw: { type: 'number', exclusiveMinimum: 0, maximum: 100000, description: 'Rated power (PV: peak), kW' },
+  schedule: {
+    type: 'string',
+    maxLength: 11,
+    pattern: SCHEDULE_PATTERN.source,
+    description: 'Daily window HH:MM-HH:MM, e.g. 23:00-05:00',
+  },
+  mode: { type: 'string', enum: ['charge', 'discharge'], description: 'Batteries only (default discharge)' },
+} as const;
+
 /** A DT with the tier and AMI coverage of its data: how the feeder's and the judges' answers name one. */
 export const DT_QUALITY = {
   dt_id: { type: 'string' },

@@ -6,7 +6,15 @@ import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { DT_SERIES_HEAD, dtSeriesRange, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { round } from '../time-range.js';
 import { maxOf } from '../../core/extremes.js';
-import { BELOW_MINIMUM, DATE_TIME, LIMITING_FACTOR, NUMBER_OR_NULL, object, TIER } from '../openapi.js';
+import {
+  BELOW_MINIMUM,
+  DATE_TIME,
+  DATE_TIME_OR_NULL,
+  LIMITING_FACTOR,
+  NUMBER_OR_NULL,
+  object,
+  TIER,
+} from '../openapi.js';
 
 const STRESS_SLOT = object({
   slot_start: DATE_TIME,
@@ -76,7 +84,7 @@ const ENVELOPE_SLOT = object({
 
 const ENVELOPES = object({
   ...DT_SERIES_HEAD,
-  newest_issued_at: { type: ['string', 'null'], format: 'date-time' },
+  newest_issued_at: DATE_TIME_OR_NULL,
   slots: { type: 'array', items: ENVELOPE_SLOT },
 });
 

@@ -11,7 +11,7 @@ import type { InMemory } from '../in-memory.js';
 import type { LoadProfileStore } from '../load-profile-store.js';
 import { requestedRange, round } from '../time-range.js';
 import { notFound, requireDt, tenantOf } from '../tenancy.js';
-import { BELOW_MINIMUM, DATE_TIME, NUMBER_OR_NULL, object, TIER } from '../openapi.js';
+import { BELOW_MINIMUM, DATE_TIME, DATE_TIME_OR_NULL, NUMBER_OR_NULL, object, TIER } from '../openapi.js';
 
 const TRANSFORMERS = object({
   transformers: {
@@ -25,7 +25,7 @@ const TRANSFORMERS = object({
       longitude: { type: 'number' },
       weather_station_id: { type: ['string', 'null'] },
       meters_connected: { type: 'integer' },
-      last_slot_start: { type: ['string', 'null'], format: 'date-time' },
+      last_slot_start: DATE_TIME_OR_NULL,
       ami_coverage_pct: { type: 'number' },
       data_quality: TIER,
     }),

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { isTimeZone, parseSchedule, SCHEDULE_PATTERN, type DailySchedule } from '../../core/schedule.js';
+import { isTimeZone, parseSchedule, type DailySchedule } from '../../core/schedule.js';
 import { iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
@@ -21,7 +21,17 @@ import { newestIssues } from '../envelope-issues.js';
 import { ApiError, badRequest } from '../errors.js';
 import { tenantOf } from '../tenancy.js';
 import { round } from '../time-range.js';
-import { BELOW_MINIMUM, DATE_TIME, DT_QUALITY, NUMBER_OR_NULL, object, TIER } from '../openapi.js';
+import {
+  ADDITION,
+  BELOW_MINIMUM,
+  DATE_TIME,
+  DT_ID,
+  DT_QUALITY,
+  NUMBER_OR_NULL,
+  object,
+  TIER,
+  TIMEZONE,
+} from '../openapi.js';
 
 const FEEDER_SLOT = object({
   slot_start: DATE_TIME,
@@ -114,20 +124,14 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
                   type: 'array',
                   maxItems: 200,
                   items: object(
-                    {
-                      dt_id: { type: 'string', minLength: 1, maxLength: 128 },
-                      type: { type: 'string', enum: ['ev', 'pv', 'bess', 'heat_pump'] },
-                      kw: { type: 'number', exclusiveMinimum: 0, maximum: 100000 },
-                      schedule: { type: 'string', maxLength: 11, pattern: SCHEDULE_PATTERN.source },
-                      mode: { type: 'string', enum: ['charge', 'discharge'] },
-                    },
+                    { dt_id: DT_ID, ...ADDITION },
                     { optional: ['dt_id', 'schedule', 'mode'], additional: false },
                   ),
                 },
               },
               { optional: true, additional: false },
             ),
-            timezone: { type: 'string', minLength: 1, maxLength: 64 },
+            timezone: TIMEZONE,
             min_data_quality: minDataQualitySchema,
           },
           { optional: ['scenario', 'timezone', 'min_data_quality'], additional: false },

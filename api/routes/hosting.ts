@@ -21,14 +21,17 @@ import { newestIssues, type EnvelopeIssue } from '../envelope-issues.js';
 import { requireDt, tenantOf } from '../tenancy.js';
 import { round } from '../time-range.js';
 import {
+  ADDITION,
   BELOW_MINIMUM,
   DATE_TIME,
+  DT_ID,
   DT_QUALITY,
   errorResponse,
   LIMITING_FACTOR,
   NUMBER_OR_NULL,
   object,
   TIER,
+  TIMEZONE,
   VERDICT,
 } from '../openapi.js';
 
@@ -36,14 +39,6 @@ type Row = Record<string, unknown>;
 
 /** Share of a PV system's peak (kWp, at standard test conditions) a clear noon delivers: heat and system losses. */
 const PV_DERATE = 0.85;
-
-const dtId = { type: 'string', minLength: 1, maxLength: 128 } as const;
-const timezone = {
-  type: 'string',
-  minLength: 1,
-  maxLength: 64,
-  description: 'IANA time zone the schedules are read in (default UTC), e.g. Asia/Kolkata',
-} as const;
 
 const LIMIT_OR_NULL = { type: ['string', 'null'], enum: [...LIMITING_FACTOR.enum, null] } as const;
 const WINDOW = object({ from: DATE_TIME, to: DATE_TIME });
@@ -60,7 +55,7 @@ const JUDGEMENT = {
   curtailed_kwh: { type: 'number' },
   curtailment_schedule: {
     type: 'array',
-    items: object({ from: DATE_TIME, to: DATE_TIME, max_kw: { type: 'number' } }),
+    items: object({ ...WINDOW.properties, max_kw: { type: 'number' } }),
   },
 } as const;
 
@@ -186,36 +181,14 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
           "Against the DT's newest operating-envelope issue (the next 24 h): per 15-minute slot the headroom before and after the additions, the binding limit, and a verdict approve | approve-with-curtailment (with the curtailment schedule) | decline | defer-to-DERMS. EV, heat pumps and charging batteries import; PV and discharging batteries export. A schedule HH:MM-HH:MM (may wrap midnight) is read in `timezone`; PV without one follows the sun at the DT's location.",
         body: object(
           {
-            dt_id: dtId,
+            dt_id: DT_ID,
             additions: {
               type: 'array',
               minItems: 1,
               maxItems: 50,
-              items: object(
-                {
-                  type: { type: 'string', enum: ['ev', 'pv', 'bess', 'heat_pump'] },
-                  kw: {
-                    type: 'number',
-                    exclusiveMinimum: 0,
-                    maximum: 100000,
-                    description: 'Rated power (PV: peak), kW',
-                  },
-                  schedule: {
-                    type: 'string',
-                    maxLength: 11,
-                    pattern: SCHEDULE_PATTERN.source,
-                    description: 'Daily window HH:MM-HH:MM, e.g. 23:00-05:00',
-                  },
-                  mode: {
-                    type: 'string',
-                    enum: ['charge', 'discharge'],
-                    description: 'Batteries only (default discharge)',
-                  },
-                },
-                { optional: ['schedule', 'mode'], additional: false },
-              ),
+              items: object(ADDITION, { optional: ['schedule', 'mode'], additional: false }),
             },
-            timezone,
+            timezone: TIMEZONE,
             min_data_quality: minDataQualitySchema,
           },
           { optional: ['timezone', 'min_data_quality'], additional: false },
@@ -300,7 +273,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
         description: `Clear-sky output at the DT's location (peak = min(pv_kwp x ${PV_DERATE}, inverter_kw), clipped at export_limit_kw) judged against the DT's newest operating-envelope issue: recommendation approve | approve-with-curtailment (with the curtailment schedule) | decline | defer-to-DERMS, the probability the DT's net flow reverses, and the export the voltage limit would curtail.`,
         body: object(
           {
-            dt_id: dtId,
+            dt_id: DT_ID,
             pv_kwp: {
               type: 'number',
               exclusiveMinimum: 0,
@@ -425,7 +398,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
               },
               { additional: false },
             ),
-            timezone,
+            timezone: TIMEZONE,
             limit: {
               type: 'integer',
               minimum: 1,

@@ -7,7 +7,7 @@ import { ApiError } from '../errors.js';
 import { FILE_TYPES, type ExportJob, type ExportJobs, type FileType } from '../exports.js';
 import { BATCH_DATES, filterProperties, impedanceFilter } from '../impedance-query.js';
 import { tenantOf } from '../tenancy.js';
-import { errorResponse, object } from '../openapi.js';
+import { DATE_TIME, DATE_TIME_OR_NULL, errorResponse, object } from '../openapi.js';
 
 const ID = { type: 'string', format: 'uuid', description: 'export_id from the submission' };
 const PATHS = {
@@ -33,8 +33,8 @@ const JOB_SCHEMA = object({
   export_id: { type: 'string' },
   status: { type: 'string', enum: ['queued', 'running', 'done', 'failed'] },
   filetype: { type: 'string' },
-  submitted_at: { type: 'string', format: 'date-time' },
-  finished_at: { type: ['string', 'null'], format: 'date-time' },
+  submitted_at: DATE_TIME,
+  finished_at: DATE_TIME_OR_NULL,
   bytes: { type: ['integer', 'null'] },
   error: { type: ['string', 'null'] },
   status_url: { type: 'string' },

@@ -16,7 +16,7 @@ import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { ALERT_EVENT_TYPES } from '../../processors/alerts.js';
 import { ApiError, badRequest } from '../errors.js';
 import { PAGE_PROPERTIES } from '../page.js';
-import { errorResponse, object } from '../openapi.js';
+import { DATE_TIME, errorResponse, object } from '../openapi.js';
 import { tenantOf } from '../tenancy.js';
 
 const MAX_SUBSCRIPTIONS = 100;
@@ -32,7 +32,7 @@ const SUBSCRIPTION = object({
   url: { type: 'string' },
   event_types: { type: 'array', items: { type: 'string', enum: [...ALERT_EVENT_TYPES] } },
   description: { type: 'string' },
-  created_at: { type: 'string', format: 'date-time' },
+  created_at: DATE_TIME,
 });
 
 const ID_PARAMS = object({ id: { type: 'string', minLength: 1, maxLength: 64 } });
