@@ -1,6 +1,7 @@
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { minDataQualitySchema, type DataQualityTier } from './data-quality.js';
 import { requireDt, tenantOf } from './tenancy.js';
+import { DATE_TIME, DT_ID, object, TIER } from './openapi.js';
 import { rangeQuerySchema, requestedRange, type RangeQuery } from './time-range.js';
 
 /** The request of a DT time-series route (load profile, stress, envelopes): /v1/dt/{id}/…?days|from|to. */
@@ -12,21 +13,23 @@ export type DtSeriesRequest = {
 /** Route-schema parts of a DT time-series route: the DT id, the range and the minimum tier. */
 export function dtSeriesSchema(retentionDays: number, defaults: { days: number; to: string }) {
   return {
-    params: {
-      type: 'object',
-      properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
-      required: ['id'],
-    },
-    querystring: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        ...rangeQuerySchema(retentionDays, defaults),
-        min_data_quality: minDataQualitySchema,
-      },
-    },
+    params: object({ id: DT_ID }),
+    querystring: object(
+      { ...rangeQuerySchema(retentionDays, defaults), min_data_quality: minDataQualitySchema },
+      { optional: true, additional: false },
+    ),
   } as const;
 }
+
+/** The head of a DT time-series response (load profile, stress, envelopes), before its own fields. */
+export const DT_SERIES_HEAD = {
+  dt_id: { type: 'string' },
+  from: DATE_TIME,
+  to: DATE_TIME,
+  slot_minutes: { type: 'integer' },
+  data_quality: TIER,
+  ami_coverage_pct: { type: 'number' },
+} as const;
 
 /** The DT and [from, to) range a series request asks for, once the key is known to may read the DT (401/403/404). */
 export async function dtSeriesRange(

@@ -1,4 +1,5 @@
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
+import { SCHEDULE_PATTERN } from '../core/schedule.js';
 import { DATA_QUALITY_TIERS } from './data-quality.js';
 
 /**
@@ -8,25 +9,52 @@ import { DATA_QUALITY_TIERS } from './data-quality.js';
  * responses and added to each operation by `withSharedResponses`; a route declares only its own (a 409, a 422).
  */
 
+/**
+ * An object schema whose field names are written once: every property is required unless `optional` names it
+ * (`true`: none is required). `additional` becomes additionalProperties (absent unless given: fastify's
+ * serialiser then drops unknown fields); `nullable` admits null as well. The properties keep their order,
+ * which is the order the serialiser writes a response's fields in.
+ */
+export function object<const P extends Record<string, unknown>, const O extends keyof P & string = never>(
+  properties: P,
+  options: { optional?: readonly O[] | true; additional?: boolean; nullable?: boolean } = {},
+): ObjectSchema<P, Exclude<keyof P & string, O>> {
+  const optional: readonly string[] =
+    options.optional === true ? Object.keys(properties) : (options.optional ?? []);
+  const required = Object.keys(properties).filter((key) => !optional.includes(key));
+  return {
+    type: options.nullable ? ['object', 'null'] : 'object',
+    // No `required` at all rather than an empty one, as a hand-written schema would have it.
+    ...(required.length ? { required } : {}),
+    properties,
+    ...(options.additional === undefined ? {} : { additionalProperties: options.additional }),
+  } as ObjectSchema<P, Exclude<keyof P & string, O>>;
+}
+
+/** What `object` returns: a JSON Schema object, its required keys typed for the compiler. */
+export interface ObjectSchema<P, R extends string> {
+  readonly type: 'object' | readonly ['object', 'null'];
+  readonly required?: readonly R[];
+  readonly properties: P;
+  readonly additionalProperties?: boolean;
+}
+
 /** The body of every error answer (ApiErrorBody in errors.ts), component `ApiError`. */
 export const API_ERROR_SCHEMA = {
   $id: 'ApiError',
-  type: 'object',
-  required: ['error', 'message'],
-  properties: {
-    error: { type: 'string', description: 'Stable code, e.g. bad_request, not_found, rate_limited' },
-    message: { type: 'string' },
-    fields: {
-      type: 'array',
-      description: 'The offending request fields, when there are any',
-      items: {
-        type: 'object',
-        required: ['field', 'problem'],
-        properties: { field: { type: 'string' }, problem: { type: 'string' } },
+  ...object(
+    {
+      error: { type: 'string', description: 'Stable code, e.g. bad_request, not_found, rate_limited' },
+      message: { type: 'string' },
+      fields: {
+        type: 'array',
+        description: 'The offending request fields, when there are any',
+        items: object({ field: { type: 'string' }, problem: { type: 'string' } }),
       },
+      request_id: { type: 'string', description: 'Id of the request in the server log' },
     },
-    request_id: { type: 'string', description: 'Id of the request in the server log' },
-  },
+    { optional: ['fields', 'request_id'] },
+  ),
 } as const;
 
 /** A route-specific error answer (e.g. 409, 422) in route schemas: the shared body, its own description. */
@@ -164,4 +192,34 @@ export const VERDICT = {
   enum: ['approve', 'approve-with-curtailment', 'decline', 'defer-to-DERMS'],
 } as const;
 export const DATE_TIME = { type: 'string', format: 'date-time' } as const;
+export const DATE_TIME_OR_NULL = { type: ['string', 'null'], format: 'date-time' } as const;
 export const NUMBER_OR_NULL = { type: ['number', 'null'] } as const;
+
+// Building blocks of request schemas.
+/** A DT id in a request (path or body): the router's limit on path parameters is sized for these 128. */
+export const DT_ID = { type: 'string', minLength: 1, maxLength: 128 } as const;
+export const TIMEZONE = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 64,
+  description: 'IANA time zone the schedules are read in (default UTC), e.g. Asia/Kolkata',
+} as const;
+/** A load or generator added to a DT (processors/hosting.ts Addition), as the hosting and feeder routes take it. */
+export const ADDITION = {
+  type: { type: 'string', enum: ['ev', 'pv', 'bess', 'heat_pump'] },
+  kw: { type: 'number', exclusiveMinimum: 0, maximum: 100000, description: 'Rated power (PV: peak), kW' },
+  schedule: {
+    type: 'string',
+    maxLength: 11,
+    pattern: SCHEDULE_PATTERN.source,
+    description: 'Daily window HH:MM-HH:MM, e.g. 23:00-05:00',
+  },
+  mode: { type: 'string', enum: ['charge', 'discharge'], description: 'Batteries only (default discharge)' },
+} as const;
+
+/** A DT with the tier and AMI coverage of its data: how the feeder's and the judges' answers name one. */
+export const DT_QUALITY = {
+  dt_id: { type: 'string' },
+  data_quality: TIER,
+  ami_coverage_pct: { type: 'number' },
+} as const;

@@ -12,7 +12,7 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { ApiKeys } from './auth.js';
 import { AllowedMethods } from './allowed-methods.js';
 import { ApiError, errorHandler } from './errors.js';
-import { API_ERROR_SCHEMA, swaggerOptions } from './openapi.js';
+import { API_ERROR_SCHEMA, object, swaggerOptions } from './openapi.js';
 import { tokenBucketLimiter } from './rate-limit.js';
 import { dispatchRoutes } from './routes/dispatches.js';
 import { dtRoutes } from './routes/dt.js';
@@ -82,16 +82,14 @@ const HEALTHZ_SCHEMA = {
   response: {
     200: {
       description: 'Alive, with details such as consumer lag and the in-memory stores',
-      type: 'object',
-      required: ['status', 'warehouse'],
-      properties: { status: { type: 'string', enum: ['ok'] }, warehouse: { type: 'string' } },
-      additionalProperties: true,
+      ...object(
+        { status: { type: 'string', enum: ['ok'] }, warehouse: { type: 'string' } },
+        { additional: true },
+      ),
     },
     503: {
       description: 'The warehouse or a health detail failed',
-      type: 'object',
-      required: ['status', 'message'],
-      properties: { status: { type: 'string', enum: ['unavailable'] }, message: { type: 'string' } },
+      ...object({ status: { type: 'string', enum: ['unavailable'] }, message: { type: 'string' } }),
     },
   },
 };

@@ -4,13 +4,14 @@ import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { badRequest } from '../errors.js';
 import { PAGE_PROPERTIES } from '../page.js';
+import { object } from '../openapi.js';
 import { requireAssets, tenantOf } from '../tenancy.js';
 
 const MAX_ASSETS = 1000;
-const POWER = {
-  type: ['object', 'null'],
-  properties: { amount: { type: 'string' }, unit: { type: 'string', enum: ['W', 'kW', 'MW'] } },
-} as const;
+const POWER = object(
+  { amount: { type: 'string' }, unit: { type: 'string', enum: ['W', 'kW', 'MW'] } },
+  { optional: true, nullable: true },
+);
 
 /** An {amount, unit} pair as the platform sent it (amount an exact decimal string), or null when absent. */
 const power = (amount: unknown, unit: unknown) =>
@@ -27,11 +28,8 @@ export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
         summary: 'Paginated history of dispatch commands of some assets (seed 004)',
         description:
           'Commands with from <= dispatch_time < to, ordered by dispatch_time, asset_id and event_id; each command once however often it was delivered.',
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['asset_ids', 'from', 'to'],
-          properties: {
+        querystring: object(
+          {
             asset_ids: {
               description: `Asset ids: repeated (asset_ids=a&asset_ids=b) or comma-separated; 1 to ${MAX_ASSETS}`,
               type: ['string', 'array'],
@@ -45,16 +43,15 @@ export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
             to: { type: 'string', format: 'date-time', description: 'End, exclusive (ISO-8601)' },
             ...PAGE_PROPERTIES,
           },
-        },
+          { optional: ['limit', 'offset'], additional: false },
+        ),
         response: {
-          200: {
-            type: 'object',
-            properties: {
+          200: object(
+            {
               dispatches: {
                 type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
+                items: object(
+                  {
                     source: { type: ['string', 'null'] },
                     event_id: { type: 'string' },
                     published_at: { type: ['string', 'null'] },
@@ -66,29 +63,33 @@ export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
                     power_imbalance: POWER,
                     soc_imbalance: POWER,
                     check: {
-                      type: ['object', 'null'],
                       description:
                         "The command checked against the operating envelope of its asset's DT in force at dispatch_time (null until checked): verdict within | exceeds (rejected) | no_envelope | unknown_asset; requested_kw toward the grid (positive export); headroom_kw the envelope's extra export or import for the delivery slot",
-                      properties: {
-                        verdict: {
-                          type: 'string',
-                          enum: ['within', 'exceeds', 'no_envelope', 'unknown_asset'],
+                      ...object(
+                        {
+                          verdict: {
+                            type: 'string',
+                            enum: ['within', 'exceeds', 'no_envelope', 'unknown_asset'],
+                          },
+                          dt_id: { type: ['string', 'null'] },
+                          requested_kw: { type: 'number' },
+                          headroom_kw: { type: ['number', 'null'] },
+                          limited_by: { type: ['string', 'null'] },
+                          envelope_issued_at: { type: ['string', 'null'] },
+                          data_quality: { type: ['string', 'null'] },
                         },
-                        dt_id: { type: ['string', 'null'] },
-                        requested_kw: { type: 'number' },
-                        headroom_kw: { type: ['number', 'null'] },
-                        limited_by: { type: ['string', 'null'] },
-                        envelope_issued_at: { type: ['string', 'null'] },
-                        data_quality: { type: ['string', 'null'] },
-                      },
+                        { optional: true, nullable: true },
+                      ),
                     },
                   },
-                },
+                  { optional: true },
+                ),
               },
               limit: { type: 'integer' },
               offset: { type: 'integer' },
             },
-          },
+            { optional: true },
+          ),
         },
       },
     },

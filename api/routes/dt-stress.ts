@@ -3,26 +3,20 @@ import { DAY_MS, iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
-import { dtSeriesRange, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
+import { DT_SERIES_HEAD, dtSeriesRange, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { round } from '../time-range.js';
 import { maxOf } from '../../core/extremes.js';
-import { BELOW_MINIMUM, DATE_TIME, LIMITING_FACTOR, NUMBER_OR_NULL, TIER } from '../openapi.js';
+import {
+  BELOW_MINIMUM,
+  DATE_TIME,
+  DATE_TIME_OR_NULL,
+  LIMITING_FACTOR,
+  NUMBER_OR_NULL,
+  object,
+  TIER,
+} from '../openapi.js';
 
-/** The head of a DT series response. */
-const SERIES_HEAD = {
-  dt_id: { type: 'string' },
-  from: DATE_TIME,
-  to: DATE_TIME,
-  slot_minutes: { type: 'integer' },
-  data_quality: TIER,
-  ami_coverage_pct: { type: 'number' },
-} as const;
-
-/** Every property of an object schema required (the routes below always send each, null where unknown). */
-const all = <P extends Record<string, unknown>>(properties: P) =>
-  ({ type: 'object', required: Object.keys(properties), properties }) as const;
-
-const STRESS_SLOT = all({
+const STRESS_SLOT = object({
   slot_start: DATE_TIME,
   rated_kva: NUMBER_OR_NULL,
   net_kw: NUMBER_OR_NULL,
@@ -48,9 +42,9 @@ const STRESS_SLOT = all({
   data_quality: TIER,
 });
 
-const STRESS = all({
-  ...SERIES_HEAD,
-  summary: all({
+const STRESS = object({
+  ...DT_SERIES_HEAD,
+  summary: object({
     slots: { type: 'integer' },
     thermal_exceedances: { type: 'integer' },
     voltage_exceedances: { type: 'integer' },
@@ -61,7 +55,7 @@ const STRESS = all({
   slots: { type: 'array', items: STRESS_SLOT },
 });
 
-const ENVELOPE_SLOT = all({
+const ENVELOPE_SLOT = object({
   slot_start: DATE_TIME,
   issued_at: DATE_TIME,
   lead_slots: { type: 'integer' },
@@ -88,9 +82,9 @@ const ENVELOPE_SLOT = all({
   data_quality: TIER,
 });
 
-const ENVELOPES = all({
-  ...SERIES_HEAD,
-  newest_issued_at: { type: ['string', 'null'], format: 'date-time' },
+const ENVELOPES = object({
+  ...DT_SERIES_HEAD,
+  newest_issued_at: DATE_TIME_OR_NULL,
   slots: { type: 'array', items: ENVELOPE_SLOT },
 });
 

@@ -4,127 +4,70 @@ import { iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
-import { dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
+import { DT_SERIES_HEAD, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { envelopeOfRow } from '../../io/warehouse/records.js';
 import { profileHead, profileSlot } from '../load-profile-slot.js';
 import type { InMemory } from '../in-memory.js';
 import type { LoadProfileStore } from '../load-profile-store.js';
 import { requestedRange, round } from '../time-range.js';
 import { notFound, requireDt, tenantOf } from '../tenancy.js';
-import { BELOW_MINIMUM, DATE_TIME, NUMBER_OR_NULL, TIER } from '../openapi.js';
+import { BELOW_MINIMUM, DATE_TIME, DATE_TIME_OR_NULL, NUMBER_OR_NULL, object, TIER } from '../openapi.js';
 
-const TRANSFORMERS = {
-  type: 'object',
-  required: ['transformers'],
-  properties: {
-    transformers: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: [
-          'dt_id',
-          'feeder_id',
-          'rated_kva',
-          'cooling_class',
-          'latitude',
-          'longitude',
-          'weather_station_id',
-          'meters_connected',
-          'last_slot_start',
-          'ami_coverage_pct',
-          'data_quality',
-        ],
-        properties: {
-          dt_id: { type: 'string' },
-          feeder_id: { type: 'string' },
-          rated_kva: { type: 'number' },
-          cooling_class: { type: 'string' },
-          latitude: { type: 'number' },
-          longitude: { type: 'number' },
-          weather_station_id: { type: ['string', 'null'] },
-          meters_connected: { type: 'integer' },
-          last_slot_start: { type: ['string', 'null'], format: 'date-time' },
-          ami_coverage_pct: { type: 'number' },
-          data_quality: TIER,
-        },
-      },
-    },
+const TRANSFORMERS = object({
+  transformers: {
+    type: 'array',
+    items: object({
+      dt_id: { type: 'string' },
+      feeder_id: { type: 'string' },
+      rated_kva: { type: 'number' },
+      cooling_class: { type: 'string' },
+      latitude: { type: 'number' },
+      longitude: { type: 'number' },
+      weather_station_id: { type: ['string', 'null'] },
+      meters_connected: { type: 'integer' },
+      last_slot_start: DATE_TIME_OR_NULL,
+      ami_coverage_pct: { type: 'number' },
+      data_quality: TIER,
+    }),
   },
-} as const;
+});
 
-/** A load profile (api/load-profile-slot.ts: profileHead and profileSlot). */
-const LOAD_PROFILE = {
-  type: 'object',
-  required: ['dt_id', 'from', 'to', 'slot_minutes', 'data_quality', 'ami_coverage_pct', 'slots'],
-  properties: {
-    dt_id: { type: 'string' },
-    from: DATE_TIME,
-    to: DATE_TIME,
-    slot_minutes: { type: 'integer' },
-    data_quality: TIER,
-    ami_coverage_pct: { type: 'number' },
-    slots: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: [
-          'slot_start',
-          'is_final',
-          'net_mean_kw',
-          'min_kw',
-          'max_kw',
-          'p95_kw',
-          'import_kwh',
-          'export_kwh',
-          'q_mean_kvar',
-          'legs',
-          'meters_reporting',
-          'meters_connected',
-          'readings',
-          'ami_coverage_pct',
-          'data_quality',
-          'profile_source',
-          'measured_net_mean_kw',
-          'imputed_kw',
-          'imputed_meters',
-        ],
-        properties: {
-          slot_start: DATE_TIME,
-          is_final: { type: 'boolean' },
-          net_mean_kw: { type: 'number' },
-          min_kw: { type: 'number' },
-          max_kw: { type: 'number' },
-          p95_kw: { type: 'number' },
-          import_kwh: { type: 'number' },
-          export_kwh: { type: 'number' },
-          q_mean_kvar: NUMBER_OR_NULL,
-          legs: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['leg', 'v_min', 'v_mean', 'v_max'],
-              properties: {
-                leg: { type: 'integer' },
-                v_min: { type: 'number' },
-                v_mean: { type: 'number' },
-                v_max: { type: 'number' },
-              },
-            },
-          },
-          meters_reporting: { type: 'integer' },
-          meters_connected: { type: 'integer' },
-          readings: { type: 'integer' },
-          ami_coverage_pct: { type: 'number' },
-          data_quality: TIER,
-          profile_source: { type: 'string', enum: ['measured', 'imputed', 'modelled'] },
-          measured_net_mean_kw: { type: 'number' },
-          imputed_kw: { type: 'number' },
-          imputed_meters: { type: 'integer' },
-        },
-      },
-    },
+/** A slot of a load profile (api/load-profile-slot.ts profileSlot). */
+const LOAD_PROFILE_SLOT = object({
+  slot_start: DATE_TIME,
+  is_final: { type: 'boolean' },
+  net_mean_kw: { type: 'number' },
+  min_kw: { type: 'number' },
+  max_kw: { type: 'number' },
+  p95_kw: { type: 'number' },
+  import_kwh: { type: 'number' },
+  export_kwh: { type: 'number' },
+  q_mean_kvar: NUMBER_OR_NULL,
+  legs: {
+    type: 'array',
+    items: object({
+      leg: { type: 'integer' },
+      v_min: { type: 'number' },
+      v_mean: { type: 'number' },
+      v_max: { type: 'number' },
+    }),
   },
-} as const;
+  meters_reporting: { type: 'integer' },
+  meters_connected: { type: 'integer' },
+  readings: { type: 'integer' },
+  ami_coverage_pct: { type: 'number' },
+  data_quality: TIER,
+  profile_source: { type: 'string', enum: ['measured', 'imputed', 'modelled'] },
+  measured_net_mean_kw: { type: 'number' },
+  imputed_kw: { type: 'number' },
+  imputed_meters: { type: 'integer' },
+});
+
+/** A load profile: its head (api/load-profile-slot.ts profileHead), then its slots. */
+const LOAD_PROFILE = object({
+  ...DT_SERIES_HEAD,
+  slots: { type: 'array', items: LOAD_PROFILE_SLOT },
+});
 
 /** Transformer endpoints. They read what the processors wrote and never recompute it. */
 export function dtRoutes(
@@ -137,7 +80,7 @@ export function dtRoutes(
     {
       schema: {
         summary: "The key's tenant's distribution transformers with AMI coverage and data-quality tier",
-        querystring: { type: 'object', additionalProperties: false, properties: {} },
+        querystring: object({}, { additional: false }),
         response: { 200: TRANSFORMERS },
       },
     },

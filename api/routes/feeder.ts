@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { isTimeZone, parseSchedule, SCHEDULE_PATTERN, type DailySchedule } from '../../core/schedule.js';
+import { isTimeZone, parseSchedule, type DailySchedule } from '../../core/schedule.js';
 import { iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
@@ -21,82 +21,61 @@ import { newestIssues } from '../envelope-issues.js';
 import { ApiError, badRequest } from '../errors.js';
 import { tenantOf } from '../tenancy.js';
 import { round } from '../time-range.js';
-import { BELOW_MINIMUM, DATE_TIME, NUMBER_OR_NULL, TIER } from '../openapi.js';
+import {
+  ADDITION,
+  BELOW_MINIMUM,
+  DATE_TIME,
+  DT_ID,
+  DT_QUALITY,
+  NUMBER_OR_NULL,
+  object,
+  TIER,
+  TIMEZONE,
+} from '../openapi.js';
 
-const FEEDER_SLOT = {
-  type: 'object',
-  required: ['slot_start', 'dts', 'thermal_stress_prob', 'voltage_stress_prob'],
-  properties: {
-    slot_start: DATE_TIME,
-    dts: { type: 'integer', description: 'DTs whose issues hold the slot' },
-    thermal_stress_prob: { type: 'number' },
-    voltage_stress_prob: NUMBER_OR_NULL,
-  },
-} as const;
+const FEEDER_SLOT = object({
+  slot_start: DATE_TIME,
+  dts: { type: 'integer', description: 'DTs whose issues hold the slot' },
+  thermal_stress_prob: { type: 'number' },
+  voltage_stress_prob: NUMBER_OR_NULL,
+});
 
-const DT_SLOT = {
-  type: 'object',
-  required: ['slot_start', 'load_shift_kw', 'thermal_stress_prob', 'voltage_stress_prob'],
-  properties: {
-    slot_start: DATE_TIME,
-    load_shift_kw: { type: 'number' },
-    thermal_stress_prob: { type: 'number' },
-    voltage_stress_prob: NUMBER_OR_NULL,
-  },
-} as const;
+const DT_SLOT = object({
+  slot_start: DATE_TIME,
+  load_shift_kw: { type: 'number' },
+  thermal_stress_prob: { type: 'number' },
+  voltage_stress_prob: NUMBER_OR_NULL,
+});
 
-const FEEDER_STRESS_RESPONSE = {
-  type: 'object',
-  required: ['feeder_id', 'data_quality', 'ami_coverage_pct', 'scenario', 'feeder', 'transformers'],
-  properties: {
-    feeder_id: { type: 'string' },
-    data_quality: TIER,
-    ami_coverage_pct: { type: 'number' },
-    scenario: {
-      type: 'object',
-      required: ['load_growth_pct', 'additions', 'timezone'],
-      properties: {
-        load_growth_pct: { type: 'number' },
-        additions: { type: 'integer' },
-        timezone: { type: 'string' },
-      },
-    },
-    feeder: {
-      type: 'object',
-      required: ['peak_thermal_stress_prob', 'peak_voltage_stress_prob', 'slots'],
-      properties: {
+const FEEDER_STRESS_RESPONSE = object({
+  feeder_id: { type: 'string' },
+  data_quality: TIER,
+  ami_coverage_pct: { type: 'number' },
+  scenario: object({
+    load_growth_pct: { type: 'number' },
+    additions: { type: 'integer' },
+    timezone: { type: 'string' },
+  }),
+  feeder: object({
+    peak_thermal_stress_prob: NUMBER_OR_NULL,
+    peak_voltage_stress_prob: NUMBER_OR_NULL,
+    slots: { type: 'array', items: FEEDER_SLOT },
+  }),
+  transformers: {
+    type: 'array',
+    items: object(
+      {
+        ...DT_QUALITY,
+        status: { type: 'string', enum: ['forecast', 'no_envelope'] },
+        envelope_issued_at: DATE_TIME,
         peak_thermal_stress_prob: NUMBER_OR_NULL,
         peak_voltage_stress_prob: NUMBER_OR_NULL,
-        slots: { type: 'array', items: FEEDER_SLOT },
+        slots: { type: 'array', items: DT_SLOT },
       },
-    },
-    transformers: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: [
-          'dt_id',
-          'data_quality',
-          'ami_coverage_pct',
-          'status',
-          'peak_thermal_stress_prob',
-          'peak_voltage_stress_prob',
-          'slots',
-        ],
-        properties: {
-          dt_id: { type: 'string' },
-          data_quality: TIER,
-          ami_coverage_pct: { type: 'number' },
-          status: { type: 'string', enum: ['forecast', 'no_envelope'] },
-          envelope_issued_at: DATE_TIME,
-          peak_thermal_stress_prob: NUMBER_OR_NULL,
-          peak_voltage_stress_prob: NUMBER_OR_NULL,
-          slots: { type: 'array', items: DT_SLOT },
-        },
-      },
-    },
+      { optional: ['envelope_issued_at'] },
+    ),
   },
-} as const;
+});
 
 type Row = Record<string, unknown>;
 
@@ -135,39 +114,28 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
           "Thermal and voltage stress probability of a feeder's DTs and of the feeder, under a scenario",
         description:
           "Per 15-minute slot of each DT's newest operating-envelope issue (the next 24 h). scenario.load_growth_pct scales the forecast load; scenario.additions add loads and generators (EV, heat pump, charging battery import; PV, discharging battery export) to one DT (dt_id) or, without dt_id, to every DT of the feeder. The thermal probability shifts with the load from the stored forecast; voltage probabilities are the stored ones. The feeder's probability is that of at least one DT (independence).",
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['feeder_id'],
-          properties: {
+        body: object(
+          {
             feeder_id: { type: 'string', minLength: 1, maxLength: 128 },
-            scenario: {
-              type: 'object',
-              additionalProperties: false,
-              properties: {
+            scenario: object(
+              {
                 load_growth_pct: { type: 'number', minimum: -100, maximum: 1000 },
                 additions: {
                   type: 'array',
                   maxItems: 200,
-                  items: {
-                    type: 'object',
-                    additionalProperties: false,
-                    required: ['type', 'kw'],
-                    properties: {
-                      dt_id: { type: 'string', minLength: 1, maxLength: 128 },
-                      type: { type: 'string', enum: ['ev', 'pv', 'bess', 'heat_pump'] },
-                      kw: { type: 'number', exclusiveMinimum: 0, maximum: 100000 },
-                      schedule: { type: 'string', maxLength: 11, pattern: SCHEDULE_PATTERN.source },
-                      mode: { type: 'string', enum: ['charge', 'discharge'] },
-                    },
-                  },
+                  items: object(
+                    { dt_id: DT_ID, ...ADDITION },
+                    { optional: ['dt_id', 'schedule', 'mode'], additional: false },
+                  ),
                 },
               },
-            },
-            timezone: { type: 'string', minLength: 1, maxLength: 64 },
+              { optional: true, additional: false },
+            ),
+            timezone: TIMEZONE,
             min_data_quality: minDataQualitySchema,
           },
-        },
+          { optional: ['scenario', 'timezone', 'min_data_quality'], additional: false },
+        ),
         response: {
           200: FEEDER_STRESS_RESPONSE,
           ...BELOW_MINIMUM,

@@ -21,12 +21,17 @@ import { newestIssues, type EnvelopeIssue } from '../envelope-issues.js';
 import { requireDt, tenantOf } from '../tenancy.js';
 import { round } from '../time-range.js';
 import {
+  ADDITION,
   BELOW_MINIMUM,
   DATE_TIME,
+  DT_ID,
+  DT_QUALITY,
   errorResponse,
   LIMITING_FACTOR,
   NUMBER_OR_NULL,
+  object,
   TIER,
+  TIMEZONE,
   VERDICT,
 } from '../openapi.js';
 
@@ -35,26 +40,12 @@ type Row = Record<string, unknown>;
 /** Share of a PV system's peak (kWp, at standard test conditions) a clear noon delivers: heat and system losses. */
 const PV_DERATE = 0.85;
 
-const dtId = { type: 'string', minLength: 1, maxLength: 128 } as const;
-const timezone = {
-  type: 'string',
-  minLength: 1,
-  maxLength: 64,
-  description: 'IANA time zone the schedules are read in (default UTC), e.g. Asia/Kolkata',
-} as const;
-
 const LIMIT_OR_NULL = { type: ['string', 'null'], enum: [...LIMITING_FACTOR.enum, null] } as const;
-const WINDOW = {
-  type: 'object',
-  required: ['from', 'to'],
-  properties: { from: DATE_TIME, to: DATE_TIME },
-} as const;
+const WINDOW = object({ from: DATE_TIME, to: DATE_TIME });
 
 /** The head both judges answer with (see `header` below). */
 const JUDGEMENT = {
-  dt_id: { type: 'string' },
-  data_quality: TIER,
-  ami_coverage_pct: { type: 'number' },
+  ...DT_QUALITY,
   envelope_issued_at: DATE_TIME,
   confidence: { type: 'number' },
   verdict: VERDICT,
@@ -64,11 +55,7 @@ const JUDGEMENT = {
   curtailed_kwh: { type: 'number' },
   curtailment_schedule: {
     type: 'array',
-    items: {
-      type: 'object',
-      required: ['from', 'to', 'max_kw'],
-      properties: { from: DATE_TIME, to: DATE_TIME, max_kw: { type: 'number' } },
-    },
+    items: object({ ...WINDOW.properties, max_kw: { type: 'number' } }),
   },
 } as const;
 
@@ -78,15 +65,12 @@ const JUDGE_ERRORS = {
   ...BELOW_MINIMUM,
 } as const;
 
+/** Headroom in a slot: before the additions all four figures, after them the envelope's two. */
 const HEADROOM = {
-  type: 'object',
-  required: ['import_kw', 'export_kw'],
-  properties: {
-    import_kw: { type: 'number' },
-    export_kw: { type: 'number' },
-    import_slot_kw: { type: 'number' },
-    export_slot_kw: { type: 'number' },
-  },
+  import_kw: { type: 'number' },
+  export_kw: { type: 'number' },
+  import_slot_kw: { type: 'number' },
+  export_slot_kw: { type: 'number' },
 } as const;
 
 /**
@@ -195,76 +179,35 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
           "Judge new loads and generators against a DT's operating envelope: headroom per slot and a verdict",
         description:
           "Against the DT's newest operating-envelope issue (the next 24 h): per 15-minute slot the headroom before and after the additions, the binding limit, and a verdict approve | approve-with-curtailment (with the curtailment schedule) | decline | defer-to-DERMS. EV, heat pumps and charging batteries import; PV and discharging batteries export. A schedule HH:MM-HH:MM (may wrap midnight) is read in `timezone`; PV without one follows the sun at the DT's location.",
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['dt_id', 'additions'],
-          properties: {
-            dt_id: dtId,
+        body: object(
+          {
+            dt_id: DT_ID,
             additions: {
               type: 'array',
               minItems: 1,
               maxItems: 50,
-              items: {
-                type: 'object',
-                additionalProperties: false,
-                required: ['type', 'kw'],
-                properties: {
-                  type: { type: 'string', enum: ['ev', 'pv', 'bess', 'heat_pump'] },
-                  kw: {
-                    type: 'number',
-                    exclusiveMinimum: 0,
-                    maximum: 100000,
-                    description: 'Rated power (PV: peak), kW',
-                  },
-                  schedule: {
-                    type: 'string',
-                    maxLength: 11,
-                    pattern: SCHEDULE_PATTERN.source,
-                    description: 'Daily window HH:MM-HH:MM, e.g. 23:00-05:00',
-                  },
-                  mode: {
-                    type: 'string',
-                    enum: ['charge', 'discharge'],
-                    description: 'Batteries only (default discharge)',
-                  },
-                },
-              },
+              items: object(ADDITION, { optional: ['schedule', 'mode'], additional: false }),
             },
-            timezone,
+            timezone: TIMEZONE,
             min_data_quality: minDataQualitySchema,
           },
-        },
+          { optional: ['timezone', 'min_data_quality'], additional: false },
+        ),
         response: {
-          200: {
-            type: 'object',
-            required: [...Object.keys(JUDGEMENT), 'slots'],
-            properties: {
-              ...JUDGEMENT,
-              slots: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  required: [
-                    'slot_start',
-                    'addition_kw',
-                    'headroom_before',
-                    'headroom_after',
-                    'binding_constraint',
-                    'allowed_kw',
-                  ],
-                  properties: {
-                    slot_start: DATE_TIME,
-                    addition_kw: { type: 'number', description: 'Import positive, export negative' },
-                    headroom_before: { ...HEADROOM, required: [...Object.keys(HEADROOM.properties)] },
-                    headroom_after: HEADROOM,
-                    binding_constraint: LIMIT_OR_NULL,
-                    allowed_kw: { type: 'number' },
-                  },
-                },
-              },
+          200: object({
+            ...JUDGEMENT,
+            slots: {
+              type: 'array',
+              items: object({
+                slot_start: DATE_TIME,
+                addition_kw: { type: 'number', description: 'Import positive, export negative' },
+                headroom_before: object(HEADROOM),
+                headroom_after: object(HEADROOM, { optional: ['import_slot_kw', 'export_slot_kw'] }),
+                binding_constraint: LIMIT_OR_NULL,
+                allowed_kw: { type: 'number' },
+              }),
             },
-          },
+          }),
           ...JUDGE_ERRORS,
         },
       },
@@ -328,12 +271,9 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
       schema: {
         summary: 'Reverse-power-flow and voltage-rise risk of a rooftop PV system, and a recommendation',
         description: `Clear-sky output at the DT's location (peak = min(pv_kwp x ${PV_DERATE}, inverter_kw), clipped at export_limit_kw) judged against the DT's newest operating-envelope issue: recommendation approve | approve-with-curtailment (with the curtailment schedule) | decline | defer-to-DERMS, the probability the DT's net flow reverses, and the export the voltage limit would curtail.`,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['dt_id', 'pv_kwp'],
-          properties: {
-            dt_id: dtId,
+        body: object(
+          {
+            dt_id: DT_ID,
             pv_kwp: {
               type: 'number',
               exclusiveMinimum: 0,
@@ -354,56 +294,30 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
             },
             min_data_quality: minDataQualitySchema,
           },
-        },
+          { optional: ['inverter_kw', 'export_limit_kw', 'min_data_quality'], additional: false },
+        ),
         response: {
-          200: {
-            type: 'object',
-            required: [
-              ...Object.keys(JUDGEMENT),
-              'recommendation',
-              'pv_peak_kw',
-              'reverse_power_flow',
-              'voltage_rise',
-              'slots',
-            ],
-            properties: {
-              ...JUDGEMENT,
-              recommendation: VERDICT,
-              pv_peak_kw: { type: 'number' },
-              reverse_power_flow: {
-                type: 'object',
-                required: ['max_probability', 'slots_likely'],
-                properties: { max_probability: { type: 'number' }, slots_likely: { type: 'integer' } },
-              },
-              voltage_rise: {
-                type: 'object',
-                required: ['curtailed_kwh', 'slots_over'],
-                properties: { curtailed_kwh: { type: 'number' }, slots_over: { type: 'integer' } },
-              },
-              slots: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  required: [
-                    'slot_start',
-                    'pv_kw',
-                    'export_headroom_kw',
-                    'allowed_kw',
-                    'binding_constraint',
-                    'reverse_flow_probability',
-                  ],
-                  properties: {
-                    slot_start: DATE_TIME,
-                    pv_kw: { type: 'number' },
-                    export_headroom_kw: { type: 'number' },
-                    allowed_kw: { type: 'number' },
-                    binding_constraint: LIMIT_OR_NULL,
-                    reverse_flow_probability: { type: 'number' },
-                  },
-                },
-              },
+          200: object({
+            ...JUDGEMENT,
+            recommendation: VERDICT,
+            pv_peak_kw: { type: 'number' },
+            reverse_power_flow: object({
+              max_probability: { type: 'number' },
+              slots_likely: { type: 'integer' },
+            }),
+            voltage_rise: object({ curtailed_kwh: { type: 'number' }, slots_over: { type: 'integer' } }),
+            slots: {
+              type: 'array',
+              items: object({
+                slot_start: DATE_TIME,
+                pv_kw: { type: 'number' },
+                export_headroom_kw: { type: 'number' },
+                allowed_kw: { type: 'number' },
+                binding_constraint: LIMIT_OR_NULL,
+                reverse_flow_probability: { type: 'number' },
+              }),
             },
-          },
+          }),
           ...JUDGE_ERRORS,
         },
       },
@@ -467,20 +381,14 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
         summary: 'Rank the DTs near a site by how well an EV charging station fits their operating envelopes',
         description:
           "The key's tenant's DTs within radius_km of the coordinates, ranked by the share of the station's daily dwell-window energy that fits within each DT's newest operating envelope (then by distance), each with the time windows in which the whole station fits and the hosting-capacity verdict. DTs without an envelope come last. A POST /v1/dt/hosting-capacity on the chosen DT gives the slot-by-slot detail.",
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['latitude', 'longitude', 'station_kw', 'dwell'],
-          properties: {
+        body: object(
+          {
             latitude: { type: 'number', minimum: -90, maximum: 90 },
             longitude: { type: 'number', minimum: -180, maximum: 180 },
             radius_km: { type: 'number', exclusiveMinimum: 0, maximum: 50, description: 'Default 5' },
             station_kw: { type: 'number', exclusiveMinimum: 0, maximum: 100000 },
-            dwell: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['schedule'],
-              properties: {
+            dwell: object(
+              {
                 schedule: {
                   type: 'string',
                   maxLength: 11,
@@ -488,8 +396,9 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
                   description: 'Daily window HH:MM-HH:MM the station draws its power',
                 },
               },
-            },
-            timezone,
+              { additional: false },
+            ),
+            timezone: TIMEZONE,
             limit: {
               type: 'integer',
               minimum: 1,
@@ -498,51 +407,34 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
             },
             min_data_quality: minDataQualitySchema,
           },
-        },
+          { optional: ['radius_km', 'timezone', 'limit', 'min_data_quality'], additional: false },
+        ),
         response: {
-          200: {
-            type: 'object',
-            required: ['latitude', 'longitude', 'radius_km', 'station_kw', 'dwell', 'candidates'],
-            properties: {
-              latitude: { type: 'number' },
-              longitude: { type: 'number' },
-              radius_km: { type: 'number' },
-              station_kw: { type: 'number' },
-              dwell: {
-                type: 'object',
-                required: ['schedule', 'timezone'],
-                properties: { schedule: { type: 'string' }, timezone: { type: 'string' } },
-              },
-              candidates: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  required: [
-                    'dt_id',
-                    'distance_km',
-                    'ami_coverage_pct',
-                    'data_quality',
-                    'status',
-                    'fit_share',
-                    'verdict',
-                    'windows',
-                  ],
-                  properties: {
-                    dt_id: { type: 'string' },
-                    distance_km: { type: 'number' },
-                    ami_coverage_pct: { type: 'number' },
-                    data_quality: TIER,
-                    status: { type: 'string', enum: ['screened', 'no_envelope'] },
-                    fit_share: NUMBER_OR_NULL,
-                    verdict: { type: ['string', 'null'], enum: [...VERDICT.enum, null] },
-                    binding_constraint: LIMIT_OR_NULL,
-                    envelope_issued_at: DATE_TIME,
-                    windows: { type: 'array', items: WINDOW },
-                  },
+          200: object({
+            latitude: { type: 'number' },
+            longitude: { type: 'number' },
+            radius_km: { type: 'number' },
+            station_kw: { type: 'number' },
+            dwell: object({ schedule: { type: 'string' }, timezone: { type: 'string' } }),
+            candidates: {
+              type: 'array',
+              items: object(
+                {
+                  dt_id: { type: 'string' },
+                  distance_km: { type: 'number' },
+                  ami_coverage_pct: { type: 'number' },
+                  data_quality: TIER,
+                  status: { type: 'string', enum: ['screened', 'no_envelope'] },
+                  fit_share: NUMBER_OR_NULL,
+                  verdict: { type: ['string', 'null'], enum: [...VERDICT.enum, null] },
+                  binding_constraint: LIMIT_OR_NULL,
+                  envelope_issued_at: DATE_TIME,
+                  windows: { type: 'array', items: WINDOW },
                 },
-              },
+                { optional: ['binding_constraint', 'envelope_issued_at'] },
+              ),
             },
-          },
+          }),
         },
       },
     },

@@ -7,7 +7,7 @@ import { ApiError } from '../errors.js';
 import { FILE_TYPES, type ExportJob, type ExportJobs, type FileType } from '../exports.js';
 import { BATCH_DATES, filterProperties, impedanceFilter } from '../impedance-query.js';
 import { tenantOf } from '../tenancy.js';
-import { errorResponse } from '../openapi.js';
+import { DATE_TIME, DATE_TIME_OR_NULL, errorResponse, object } from '../openapi.js';
 
 const ID = { type: 'string', format: 'uuid', description: 'export_id from the submission' };
 const PATHS = {
@@ -29,31 +29,17 @@ function describe(job: ExportJob) {
   };
 }
 
-const JOB_SCHEMA = {
-  type: 'object',
-  required: [
-    'export_id',
-    'status',
-    'filetype',
-    'submitted_at',
-    'finished_at',
-    'bytes',
-    'error',
-    'status_url',
-    'file_url',
-  ],
-  properties: {
-    export_id: { type: 'string' },
-    status: { type: 'string', enum: ['queued', 'running', 'done', 'failed'] },
-    filetype: { type: 'string' },
-    submitted_at: { type: 'string', format: 'date-time' },
-    finished_at: { type: ['string', 'null'], format: 'date-time' },
-    bytes: { type: ['integer', 'null'] },
-    error: { type: ['string', 'null'] },
-    status_url: { type: 'string' },
-    file_url: { type: ['string', 'null'] },
-  },
-} as const;
+const JOB_SCHEMA = object({
+  export_id: { type: 'string' },
+  status: { type: 'string', enum: ['queued', 'running', 'done', 'failed'] },
+  filetype: { type: 'string' },
+  submitted_at: DATE_TIME,
+  finished_at: DATE_TIME_OR_NULL,
+  bytes: { type: ['integer', 'null'] },
+  error: { type: ['string', 'null'] },
+  status_url: { type: 'string' },
+  file_url: { type: ['string', 'null'] },
+});
 
 /**
  * Impedance batch export (seed 003's batch request): submit, poll, download. The file is written by
@@ -67,23 +53,17 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
         summary: 'Submit an impedance batch export (seed 003 batch request): CSV, JSON lines or Parquet',
         description:
           "All rows of the key's tenant's meters that match the tokens (the on-demand filters, without a row limit), ordered as the on-demand look-up. 202 with the export's id; poll its status_url, then download file_url. A tenant may have GRIDSTREAM_EXPORT_MAX_JOBS exports queued or running and GRIDSTREAM_EXPORT_MAX_BYTES of finished files (each kept GRIDSTREAM_EXPORT_TTL_S): beyond either, 429 with Retry-After.",
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['filetype'],
-          properties: {
+        body: object(
+          {
             filetype: { type: 'string', enum: Object.keys(FILE_TYPES) },
-            tokens: {
-              type: 'object',
-              additionalProperties: false,
-              properties: filterProperties(BATCH_DATES),
-            },
+            tokens: object(filterProperties(BATCH_DATES), { optional: true, additional: false }),
             isOhsRequest: {
               type: 'boolean',
               description: 'Accepted for compatibility with the seed; ignored',
             },
           },
-        },
+          { optional: ['tokens', 'isOhsRequest'], additional: false },
+        ),
         response: {
           202: JOB_SCHEMA,
           501: errorResponse('This ClickHouse cannot write the file type (unsupported_format)'),
@@ -124,7 +104,7 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
       throw new ApiError(404, 'not_found', `no export ${JSON.stringify(request.params.id)}`);
     return job;
   };
-  const params = { type: 'object', properties: { id: ID }, required: ['id'] };
+  const params = object({ id: ID });
 
   app.get<{ Params: { id: string } }>(
     '/v1/impedance/exports/:id',

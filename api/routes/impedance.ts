@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { filterProperties, impedanceFilter, ON_DEMAND_DATES } from '../impedance-query.js';
+import { object } from '../openapi.js';
 import { OFFSET_PROPERTY } from '../page.js';
 import { tenantOf } from '../tenancy.js';
 import type { ImpedanceStore } from '../impedance-store.js';
@@ -11,9 +12,8 @@ import type { InMemory } from '../in-memory.js';
 export const ON_DEMAND_MAX_ROWS = 1000;
 
 /** A row of seed 003's response, its columns in the seed's order. */
-export const IMPEDANCE_ROW_SCHEMA = {
-  type: 'object',
-  properties: {
+export const IMPEDANCE_ROW_SCHEMA = object(
+  {
     MeterLeg: { type: 'integer', description: 'Meter leg (phase), 1 to 3' },
     MedianImpedance: { type: 'number', description: 'Daily median service-drop impedance, milliohm' },
     EventDate: { type: 'string', description: 'UTC day of the statistics, YYYY-MM-DD' },
@@ -26,7 +26,8 @@ export const IMPEDANCE_ROW_SCHEMA = {
     TransformerId: { type: 'string' },
     PremiseId: { type: ['string', 'null'] },
   },
-} as const;
+  { optional: true },
+);
 
 /** Impedance look-ups (seed 003): the on-demand request. The batch export is in impedance-exports.ts. */
 export function impedanceRoutes(
@@ -41,10 +42,8 @@ export function impedanceRoutes(
         summary: 'Daily median service-drop impedance per meter leg (seed 003 on-demand), at most 1,000 rows',
         description:
           "Rows of the key's tenant's meters, newest version of each leg-day, ordered by EventDate, MeterId and MeterLeg; page with limit and offset. Lists are comma-separated (or arrays); every given filter must match.",
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
+        body: object(
+          {
             ...filterProperties(ON_DEMAND_DATES),
             limit: {
               type: 'integer',
@@ -55,11 +54,11 @@ export function impedanceRoutes(
             },
             offset: OFFSET_PROPERTY,
           },
-        },
+          { optional: true, additional: false },
+        ),
         response: {
-          200: {
-            type: 'object',
-            properties: {
+          200: object(
+            {
               rows: { type: 'array', items: IMPEDANCE_ROW_SCHEMA },
               limit: { type: 'integer' },
               offset: { type: 'integer' },
@@ -68,7 +67,8 @@ export function impedanceRoutes(
                 description: 'offset of the next page, null on the last',
               },
             },
-          },
+            { optional: true },
+          ),
         },
       },
     },

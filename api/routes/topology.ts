@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { parseTopologyJson, TopologyError, type TopologyFile } from '../../core/topology.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { ApiError } from '../errors.js';
+import { object } from '../openapi.js';
 import { currentTopology, forbidden, tenantOf, trespass } from '../tenancy.js';
 
 /**
@@ -23,25 +24,23 @@ export function topologyRoutes(
       schema: {
         summary:
           'Load a topology version: {"transformers": [...], "meters": [...], "assets": [...]} with the Avro schemas\' field names',
-        body: {
-          type: 'object',
-          properties: {
+        body: object(
+          {
             transformers: { type: 'array', items: { type: 'object' } },
             meters: { type: 'array', items: { type: 'object' } },
             assets: { type: 'array', items: { type: 'object' } },
           },
-        },
+          { optional: true },
+        ),
         response: {
           201: {
             description: 'Loaded: the new topology version and what it holds',
-            type: 'object',
-            required: ['version', 'transformers', 'meters', 'assets'],
-            properties: {
+            ...object({
               version: { type: 'integer' },
               transformers: { type: 'integer' },
               meters: { type: 'integer' },
               assets: { type: 'integer' },
-            },
+            }),
           },
         },
       },

@@ -16,7 +16,7 @@ import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { ALERT_EVENT_TYPES } from '../../processors/alerts.js';
 import { ApiError, badRequest } from '../errors.js';
 import { PAGE_PROPERTIES } from '../page.js';
-import { errorResponse } from '../openapi.js';
+import { DATE_TIME, errorResponse, object } from '../openapi.js';
 import { tenantOf } from '../tenancy.js';
 
 const MAX_SUBSCRIPTIONS = 100;
@@ -27,23 +27,15 @@ const MAX_ROTATION_WINDOW_S = 7 * 86_400;
 
 const newSecret = () => 'whsec_' + randomBytes(24).toString('base64url');
 
-const SUBSCRIPTION = {
-  type: 'object',
-  required: ['id', 'url', 'event_types', 'description', 'created_at'],
-  properties: {
-    id: { type: 'string', description: 'Subscription id: the webhook_id of every event sent to it' },
-    url: { type: 'string' },
-    event_types: { type: 'array', items: { type: 'string', enum: [...ALERT_EVENT_TYPES] } },
-    description: { type: 'string' },
-    created_at: { type: 'string', format: 'date-time' },
-  },
-} as const;
+const SUBSCRIPTION = object({
+  id: { type: 'string', description: 'Subscription id: the webhook_id of every event sent to it' },
+  url: { type: 'string' },
+  event_types: { type: 'array', items: { type: 'string', enum: [...ALERT_EVENT_TYPES] } },
+  description: { type: 'string' },
+  created_at: DATE_TIME,
+});
 
-const ID_PARAMS = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
-} as const;
+const ID_PARAMS = object({ id: { type: 'string', minLength: 1, maxLength: 64 } });
 
 const view = (s: WebhookSubscription) => ({
   id: s.id,
@@ -77,11 +69,8 @@ export function webhookRoutes(
       schema: {
         summary: 'Subscribe a URL to event types',
         description: `The URL must reach a public address: loopback, private, link-local, unique-local, CGNAT, multicast and reserved addresses (in any notation, and host names resolving to them) are refused with a 400 unless the operator allows them (GRIDSTREAM_WEBHOOK_ALLOW), and are checked again on every delivery. Events: STRESS.ALERT (a DT's forecast thermal or voltage stress probability reaches GRIDSTREAM_STRESS_ALERT_PROBABILITY), ENVELOPE.VIOLATION (an observed slot broke a thermal or voltage limit), IMPEDANCE.ALERT (a meter leg's daily impedance was flagged), DISPATCH.REJECTED (a dispatch exceeded its DT's operating envelope). The response carries the secret, shown only here. At most ${MAX_SUBSCRIPTIONS} subscriptions per tenant.`,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['url', 'event_types'],
-          properties: {
+        body: object(
+          {
             url: {
               type: 'string',
               minLength: 1,
@@ -98,19 +87,16 @@ export function webhookRoutes(
             },
             description: { type: 'string', maxLength: 500 },
           },
-        },
+          { optional: ['description'], additional: false },
+        ),
         response: {
-          201: {
-            ...SUBSCRIPTION,
-            properties: {
-              ...SUBSCRIPTION.properties,
-              secret: {
-                type: 'string',
-                description: `HMAC-SHA256 key of the Gridstream-Signature header; shown once. Refuse signatures older than ${WEBHOOK_SIGNATURE_TOLERANCE_S} s.`,
-              },
+          201: object({
+            ...SUBSCRIPTION.properties,
+            secret: {
+              type: 'string',
+              description: `HMAC-SHA256 key of the Gridstream-Signature header; shown once. Refuse signatures older than ${WEBHOOK_SIGNATURE_TOLERANCE_S} s.`,
             },
-            required: [...SUBSCRIPTION.required, 'secret'],
-          },
+          }),
           409: errorResponse(
             `The tenant has ${MAX_SUBSCRIPTIONS} subscriptions already (too_many_subscriptions)`,
           ),
@@ -162,11 +148,7 @@ export function webhookRoutes(
       schema: {
         summary: "The tenant's webhook subscriptions (without their secrets)",
         response: {
-          200: {
-            type: 'object',
-            required: ['webhooks'],
-            properties: { webhooks: { type: 'array', items: SUBSCRIPTION } },
-          },
+          200: object({ webhooks: { type: 'array', items: SUBSCRIPTION } }),
         },
       },
     },
@@ -207,11 +189,8 @@ export function webhookRoutes(
           "Reports how the attempt went (status, delivered or not, and gridstream's own error text), never what the receiver answered.",
         params: ID_PARAMS,
         response: {
-          200: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['event_id', 'delivered', 'http_status', 'duration_ms'],
-            properties: {
+          200: object(
+            {
               event_id: { type: 'string' },
               delivered: { type: 'boolean' },
               http_status: { type: 'integer', description: '0 without a response' },
@@ -222,7 +201,8 @@ export function webhookRoutes(
               },
               duration_ms: { type: 'integer' },
             },
-          },
+            { optional: ['error'], additional: false },
+          ),
         },
       },
     },
@@ -283,10 +263,8 @@ export function webhookRoutes(
         description: `Returns the new secret, shown only here. Until previous_secret_expires_at (expire_previous_in_s later, ${ROTATION_WINDOW_S} s by default) every delivery carries two v1= signatures, by the new and the previous secret, so receivers can switch over; afterwards only the new one. A rotation during another's window replaces the older previous secret.`,
         params: ID_PARAMS,
         // No body at all is a rotation with the default window: null lets it pass validation.
-        body: {
-          type: ['object', 'null'],
-          additionalProperties: false,
-          properties: {
+        body: object(
+          {
             expire_previous_in_s: {
               type: 'integer',
               minimum: 0,
@@ -294,12 +272,11 @@ export function webhookRoutes(
               description: `How long the previous secret keeps signing, seconds (0: not at all); default ${ROTATION_WINDOW_S}`,
             },
           },
-        },
+          { optional: true, additional: false, nullable: true },
+        ),
         response: {
-          200: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
+          200: object(
+            {
               id: { type: 'string' },
               secret: { type: 'string', description: 'The new secret; shown once' },
               previous_secret_expires_at: {
@@ -307,7 +284,8 @@ export function webhookRoutes(
                 description: 'Until when the previous secret signs too; null when it stopped at once',
               },
             },
-          },
+            { optional: true, additional: false },
+          ),
         },
       },
     },
@@ -341,39 +319,29 @@ export function webhookRoutes(
       schema: {
         summary: 'The delivery log of a subscription, newest attempt first',
         params: ID_PARAMS,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            ...PAGE_PROPERTIES,
-          },
-        },
+        querystring: object(PAGE_PROPERTIES, { optional: true, additional: false }),
         response: {
-          200: {
-            type: 'object',
-            required: ['deliveries', 'limit', 'offset'],
-            properties: {
-              deliveries: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    event_id: { type: 'string' },
-                    event_type: { type: 'string' },
-                    attempt: { type: 'integer' },
-                    outcome: { type: 'string', enum: ['delivered', 'retrying', 'failed'] },
-                    http_status: { type: 'integer', description: '0 without a response' },
-                    error: { type: 'string' },
-                    duration_ms: { type: 'integer' },
-                    attempted_at: { type: 'string' },
-                    next_attempt_at: { type: ['string', 'null'] },
-                  },
+          200: object({
+            deliveries: {
+              type: 'array',
+              items: object(
+                {
+                  event_id: { type: 'string' },
+                  event_type: { type: 'string' },
+                  attempt: { type: 'integer' },
+                  outcome: { type: 'string', enum: ['delivered', 'retrying', 'failed'] },
+                  http_status: { type: 'integer', description: '0 without a response' },
+                  error: { type: 'string' },
+                  duration_ms: { type: 'integer' },
+                  attempted_at: { type: 'string' },
+                  next_attempt_at: { type: ['string', 'null'] },
                 },
-              },
-              limit: { type: 'integer' },
-              offset: { type: 'integer' },
+                { optional: true },
+              ),
             },
-          },
+            limit: { type: 'integer' },
+            offset: { type: 'integer' },
+          }),
         },
       },
     },
