@@ -17,7 +17,7 @@ const POWER = object(
 const power = (amount: unknown, unit: unknown) =>
   amount === null || amount === undefined ? null : { amount: String(amount), unit: String(unit) };
 
-/** Dispatch history (seed 004): the commands ingested over MQTT or Kafka, read from the dispatches table. */
+/** Dispatch history: the commands ingested over MQTT or Kafka, read from the dispatches table. */
 export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
   app.get<{
     Querystring: { asset_ids: string | string[]; from: string; to: string; limit?: number; offset?: number };
@@ -25,7 +25,7 @@ export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
     '/v1/dispatches',
     {
       schema: {
-        summary: 'Paginated history of dispatch commands of some assets (seed 004)',
+        summary: 'Paginated history of dispatch commands of some assets',
         description:
           'Commands with from <= dispatch_time < to, ordered by dispatch_time, asset_id and event_id; each command once however often it was delivered.',
         querystring: object(

@@ -74,7 +74,7 @@ const HEADROOM = {
 } as const;
 
 /**
- * The DT judges of seed 000: additions (`POST /v1/dt/hosting-capacity`) and rooftop PV
+ * The DT judges of the transformer-stress interface: additions (`POST /v1/dt/hosting-capacity`) and rooftop PV
  * (`POST /v1/rooftop/sanction-check`) against the DT's newest operating-envelope issue
  * (processors/hosting.ts). The envelope is the stress stage's; nothing of it is recomputed here.
  */

@@ -42,7 +42,7 @@ const JOB_SCHEMA = object({
 });
 
 /**
- * Impedance batch export (seed 003's batch request): submit, poll, download. The file is written by
+ * Impedance batch export (the impedance-statistics batch request): submit, poll, download. The file is written by
  * ClickHouse in its own CSVWithNames, JSONEachRow or Parquet output format and streamed to the client.
  */
 export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse, jobs: ExportJobs) {
@@ -50,7 +50,8 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
     '/v1/impedance/exports',
     {
       schema: {
-        summary: 'Submit an impedance batch export (seed 003 batch request): CSV, JSON lines or Parquet',
+        summary:
+          'Submit an impedance batch export (the impedance-statistics batch request): CSV, JSON lines or Parquet',
         description:
           "All rows of the key's tenant's meters that match the tokens (the on-demand filters, without a row limit), ordered as the on-demand look-up. 202 with the export's id; poll its status_url, then download file_url. A tenant may have GRIDSTREAM_EXPORT_MAX_JOBS exports queued or running and GRIDSTREAM_EXPORT_MAX_BYTES of finished files (each kept GRIDSTREAM_EXPORT_TTL_S): beyond either, 429 with Retry-After.",
         body: object(

@@ -8,10 +8,10 @@ import { tenantOf } from '../tenancy.js';
 import type { ImpedanceStore } from '../impedance-store.js';
 import type { InMemory } from '../in-memory.js';
 
-/** Most rows one on-demand request returns (seed 003: "Maximum result size. 1,000 rows"). */
+/** Most rows one on-demand request returns (the impedance-statistics interface's maximum result size). */
 export const ON_DEMAND_MAX_ROWS = 1000;
 
-/** A row of seed 003's response, its columns in the seed's order. */
+/** A row of the impedance-statistics response, its columns in the interface's order. */
 export const IMPEDANCE_ROW_SCHEMA = object(
   {
     MeterLeg: { type: 'integer', description: 'Meter leg (phase), 1 to 3' },
@@ -29,7 +29,7 @@ export const IMPEDANCE_ROW_SCHEMA = object(
   { optional: true },
 );
 
-/** Impedance look-ups (seed 003): the on-demand request. The batch export is in impedance-exports.ts. */
+/** Impedance look-ups: the on-demand request. The batch export is in impedance-exports.ts. */
 export function impedanceRoutes(
   app: FastifyInstance,
   warehouse: Warehouse,
@@ -39,7 +39,7 @@ export function impedanceRoutes(
     '/v1/impedance/on-demand',
     {
       schema: {
-        summary: 'Daily median service-drop impedance per meter leg (seed 003 on-demand), at most 1,000 rows',
+        summary: 'Daily median service-drop impedance per meter leg (on demand), at most 1,000 rows',
         description:
           "Rows of the key's tenant's meters, newest version of each leg-day, ordered by EventDate, MeterId and MeterLeg; page with limit and offset. Lists are comma-separated (or arrays); every given filter must match.",
         body: object(
