@@ -6,7 +6,8 @@ import { OrderedCommits } from './runtime/commits.js';
 import { supervise } from './runtime/fatal.js';
 import { messageOf } from '../core/errors.js';
 import { PoisonRecords } from './runtime/poison.js';
-import { retry, REPORT_EVERY } from './runtime/retry.js';
+import { reportsFailure } from '../core/backoff.js';
+import { retry } from './runtime/retry.js';
 
 /**
  * Where a task's input records themselves go besides its stages (e.g. the raw readings into the warehouse):
@@ -157,7 +158,7 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
   /** Failures of a stage's punctuate or afterBatch: not a record's, so reported (now and then), not dead-lettered. */
   let stageFailures = 0;
   const reportStageFailure = (what: string, error: unknown) => {
-    if (stageFailures++ % REPORT_EVERY === 0)
+    if (reportsFailure(++stageFailures))
       console.error(`${group}: ${what}: ${messageOf(error)} (${stageFailures} such failures)`);
   };
 

@@ -26,6 +26,7 @@ import {
   weatherRow,
 } from '../io/warehouse/rows.js';
 import { TABLES } from '../io/warehouse/tables.js';
+import { reportsFailure } from '../core/backoff.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { startSinkTask, type SinkTask } from './runtime/sink-task.js';
 import { GROUPS, TOPICS } from './topics.js';
@@ -222,7 +223,7 @@ export function warehouseWriter(
     },
     onError: (table, error, attempt) => {
       metrics.insertErrors.inc({ table });
-      if (attempt === 1 || attempt % 10 === 0)
+      if (reportsFailure(attempt))
         console.error(
           `warehouse insert into ${table} failed (attempt ${attempt}, retrying): ${(error as Error).message}`,
         );

@@ -3,6 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import PQueue from 'p-queue';
 
+import { pauseAfter } from '../../core/backoff.js';
+
 import type { EncodedRows, InsertFormat, Warehouse } from './warehouse.js';
 
 type Row = Record<string, unknown>;
@@ -16,10 +18,8 @@ export interface BatchWriterOptions {
   maxDelayMs?: number;
   /** add() waits while more rows than this are buffered or being inserted, all tables together (default 100,000). */
   maxBufferedRows?: number;
-  /** First retry delay after a failed insert; doubles per attempt (default 100 ms). */
-  retryInitialMs?: number;
-  /** Cap of the retry delay (default 5 s). */
-  retryMaxMs?: number;
+  /** The pause after the n-th failed insert of a batch in a row (default: the one retry policy's, core/backoff.ts). */
+  pauseAfter?: (failures: number) => number;
   /** Called after each successful insert with the batch's row count and how long the insert took. */
   onInserted?: (table: string, rows: number, ms: number) => void;
   /** Called after each failed insert attempt (1, 2, ...); the batch will be retried. */
@@ -65,8 +65,8 @@ class TableBuffer {
 
 /**
  * Buffers rows per table and inserts them in batches, because ClickHouse wants few large inserts, not many
- * small ones. It never drops a row: a failed insert is retried with capped exponential backoff until it
- * succeeds (or close() is told to give up). Each batch carries a deterministic insert-deduplication token,
+ * small ones. It never drops a row: a failed insert is retried, pausing by the one retry policy
+ * (core/backoff.ts), until it succeeds (or close() is told to give up). Each batch carries a deterministic insert-deduplication token,
  * the table plus a SHA-256 of the batch's JSON, so a retry after an ambiguous failure (the insert succeeded but
  * the reply was lost) cannot insert the batch twice. A server without insert_deduplication_token (before
  * 22.3, e.g. Debian's 18.16) stores such a retry again; every table is a ReplacingMergeTree keyed so that
@@ -77,8 +77,6 @@ export class BatchWriter {
   private readonly maxBytes: number;
   private readonly maxDelayMs: number;
   private readonly maxBufferedRows: number;
-  private readonly retryInitialMs: number;
-  private readonly retryMaxMs: number;
   private readonly tables = new Map<string, TableBuffer>();
   private waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   private closing = false;
@@ -93,8 +91,6 @@ export class BatchWriter {
     this.maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
     this.maxDelayMs = options.maxDelayMs ?? 500;
     this.maxBufferedRows = options.maxBufferedRows ?? 100_000;
-    this.retryInitialMs = options.retryInitialMs ?? 100;
-    this.retryMaxMs = options.retryMaxMs ?? 5_000;
   }
 
   /**
@@ -295,7 +291,6 @@ export class BatchWriter {
   }
 
   private async insertUntilDone(table: string, batch: Batch): Promise<void> {
-    let delay = this.retryInitialMs;
     for (let attempt = 1; ; attempt++) {
       if (this.abandon.signal.aborted)
         throw new Error(`gave up inserting ${batch.rows.rows} rows into ${table}`);
@@ -307,8 +302,8 @@ export class BatchWriter {
       } catch (error) {
         this.callHook(() => this.options.onError?.(table, error, attempt));
       }
-      await sleep(delay, undefined, { signal: this.abandon.signal }).catch(() => {});
-      delay = Math.min(delay * 2, this.retryMaxMs);
+      const pause = (this.options.pauseAfter ?? pauseAfter)(attempt);
+      await sleep(pause, undefined, { signal: this.abandon.signal }).catch(() => {});
     }
   }
 

@@ -1,3 +1,4 @@
+import { pauseAfter, reportsFailure } from '../../core/backoff.js';
 import { systemClock, type Clock } from './clock.js';
 
 /**
@@ -9,9 +10,7 @@ import { systemClock, type Clock } from './clock.js';
  * away. Not for failures of the work itself (a record that cannot be processed fails the same way every
  * time): those are poison (pipelines/runtime/poison.ts).
  */
-export const FIRST_PAUSE_MS = 200;
-export const MAX_PAUSE_MS = 5_000;
-export const REPORT_EVERY = 20;
+export { FIRST_PAUSE_MS, MAX_PAUSE_MS, REPORT_EVERY, pauseAfter } from '../../core/backoff.js';
 /** Failed tries, counted from when the caller started stopping, after which the error is thrown. */
 export const TRIES_WHEN_STOPPING = 3;
 
@@ -24,11 +23,6 @@ export interface RetryOptions {
   report?: (message: string) => void;
   /** Whose time the pauses are (default the system clock; a test's manual clock lets it step through them). */
   clock?: Clock;
-}
-
-/** The pause after the `failures`-th failure in a row. */
-export function pauseAfter(failures: number): number {
-  return Math.min(MAX_PAUSE_MS, FIRST_PAUSE_MS * 2 ** Math.min(failures - 1, 30));
 }
 
 /** Runs `attempt` until it succeeds, by the policy above; `what` names the work in reports. */
@@ -49,8 +43,7 @@ export async function retry<T>(
         report(`${what}: ${error.message} (giving up after ${failures} tries: stopping)`);
         throw error;
       }
-      if (failures === 1 || failures % REPORT_EVERY === 0)
-        report(`${what}: ${error.message} (retrying, ${failures} failed)`);
+      if (reportsFailure(failures)) report(`${what}: ${error.message} (retrying, ${failures} failed)`);
       await (options.clock ?? systemClock).sleep(pauseAfter(failures));
     }
   }

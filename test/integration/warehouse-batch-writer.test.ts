@@ -228,8 +228,7 @@ describe.each(ENGINES)('BatchWriter on the %s warehouse', (kind) => {
     const warehouse = new Switchboard(engine);
     const errors: number[] = [];
     const writer = new BatchWriter(warehouse, {
-      retryInitialMs: 10,
-      retryMaxMs: 40,
+      pauseAfter: (n) => Math.min(10 * 2 ** (n - 1), 40),
       onError: (_table, _error, attempt) => errors.push(attempt),
     });
     // Two refused connections, then an insert that is written but whose reply is lost.
@@ -290,7 +289,7 @@ describe.each(ENGINES)('BatchWriter on the %s warehouse', (kind) => {
   it('close({ timeoutMs }) gives up on a warehouse that stays down, naming the rows not written', async () => {
     const warehouse = new Switchboard(engine);
     warehouse.failures = Number.POSITIVE_INFINITY;
-    const writer = new BatchWriter(warehouse, { retryInitialMs: 5, retryMaxMs: 20 });
+    const writer = new BatchWriter(warehouse, { pauseAfter: (n) => Math.min(5 * 2 ** (n - 1), 20) });
     await writer.add('weather', weatherBatch(6).rows);
     const closing = writer.close({ timeoutMs: 200 });
     await expect(closing).rejects.toThrow(RowsNotWrittenError);
@@ -304,8 +303,7 @@ describe.each(ENGINES)('BatchWriter on the %s warehouse', (kind) => {
       const errors: string[] = [];
       const writer = new BatchWriter(engine, {
         maxDelayMs: 20,
-        retryInitialMs: 50,
-        retryMaxMs: 200,
+        pauseAfter: (n) => Math.min(50 * 2 ** (n - 1), 200),
         onError: (_table, error) => errors.push((error as Error).message),
       });
       const before = weatherBatch(30);
