@@ -1,12 +1,9 @@
+import { DATA_QUALITY_TIERS, type DataQualityTier } from '../core/data-quality.js';
 import { ApiError } from './errors.js';
 
-/**
- * Data-quality tiers of the transformer-stress interface, best first. Every DT-related response declares its tier; a client whose
- * workflow demands a minimum (a DISCOM sanctioning desk, say) sends `min_data_quality` and gets a refusal,
- * not an answer of a lower tier.
- */
-export const DATA_QUALITY_TIERS = ['ami-direct', 'ami-imputed', 'modelled-only'] as const;
-export type DataQualityTier = (typeof DATA_QUALITY_TIERS)[number];
+// The tiers are the records' and the in-memory stores' as much as the API's (core/data-quality.ts); the routes
+// take them from here with the checks below.
+export { DATA_QUALITY_TIERS, type DataQualityTier };
 
 /** JSON-schema property for the `min_data_quality` query parameter or body field of DT routes. */
 export const minDataQualitySchema = {

@@ -43,7 +43,5 @@ export function requestedRange(
   return { from, to };
 }
 
-export function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
+// Rounding is the serving stores' as much as the routes' (core/round.ts); the routes take it from here.
+export { round } from '../core/round.js';

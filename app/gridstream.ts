@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { generateApiKey, parseApiKeys } from '../api/auth.js';
-import type { DtOf } from '../api/in-memory.js';
+import type { DtOf } from '../core/topology.js';
 import { buildApi } from '../api/server.js';
 import { ConfigError, type GridstreamConfig } from '../core/config.js';
 import { createMetrics, type Metrics } from '../core/metrics.js';

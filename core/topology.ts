@@ -242,6 +242,9 @@ export function unknownTransformerProblems(file: TopologyFile, knownDts: Readonl
   ];
 }
 
+/** What the topology table says of a DT: its tenant and feeder; undefined when the table does not know it. */
+export type DtOf = (dtId: string) => { tenant: string; feeder: string } | undefined;
+
 /** The current topology in memory: which DT a meter is on, and how many meters each DT has. */
 export class TopologyIndex {
   readonly meters = new Map<string, TopologyMeter>();

@@ -1,9 +1,9 @@
 import type { GridstreamConfig } from '../core/config.js';
 import type { Metrics } from '../core/metrics.js';
-import { ImpedanceStore, impedanceOfRow } from '../api/impedance-store.js';
+import { ImpedanceStore, impedanceOfRow } from '../serving/impedance-store.js';
 import { envelopeOfRow } from '../io/warehouse/records.js';
-import type { InMemoryStores } from '../api/in-memory.js';
-import { LoadProfileStore } from '../api/load-profile-store.js';
+import type { InMemoryStores } from '../serving/in-memory.js';
+import { LoadProfileStore } from '../serving/load-profile-store.js';
 import { TopologyError, unknownTransformerProblems, type TopologyFile } from '../core/topology.js';
 import type { Broker } from '../io/broker/broker.js';
 import type { Log, LogProducer } from '../io/log/log.js';

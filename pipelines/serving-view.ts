@@ -14,7 +14,7 @@ const LOAD_ROWS = 10_000;
 /** The first day's sample: one part in this many. */
 const SAMPLE = 64;
 
-/** An in-memory store the API answers from (api/load-profile-store.ts, api/impedance-store.ts). */
+/** An in-memory store the API answers from (serving/load-profile-store.ts, serving/impedance-store.ts). */
 export interface ServingStore<T> {
   /** Takes in records in any order; the highest version of each key wins. */
   apply(records: readonly T[]): void;

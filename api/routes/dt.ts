@@ -6,9 +6,9 @@ import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { DT_SERIES_HEAD, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { envelopeOfRow } from '../../io/warehouse/records.js';
-import { profileHead, profileSlot } from '../load-profile-slot.js';
-import type { InMemory } from '../in-memory.js';
-import type { LoadProfileStore } from '../load-profile-store.js';
+import { profileHead, profileSlot } from '../../serving/load-profile-slot.js';
+import type { InMemory } from '../../serving/in-memory.js';
+import type { LoadProfileStore } from '../../serving/load-profile-store.js';
 import { requestedRange, round } from '../time-range.js';
 import { notFound, requireDt, tenantOf } from '../tenancy.js';
 import { BELOW_MINIMUM, DATE_TIME, DATE_TIME_OR_NULL, NUMBER_OR_NULL, object, TIER } from '../openapi.js';
@@ -32,7 +32,7 @@ const TRANSFORMERS = object({
   },
 });
 
-/** A slot of a load profile (api/load-profile-slot.ts profileSlot). */
+/** A slot of a load profile (serving/load-profile-slot.ts profileSlot). */
 const LOAD_PROFILE_SLOT = object({
   slot_start: DATE_TIME,
   is_final: { type: 'boolean' },
@@ -63,7 +63,7 @@ const LOAD_PROFILE_SLOT = object({
   imputed_meters: { type: 'integer' },
 });
 
-/** A load profile: its head (api/load-profile-slot.ts profileHead), then its slots. */
+/** A load profile: its head (serving/load-profile-slot.ts profileHead), then its slots. */
 const LOAD_PROFILE = object({
   ...DT_SERIES_HEAD,
   slots: { type: 'array', items: LOAD_PROFILE_SLOT },

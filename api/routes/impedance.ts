@@ -5,8 +5,8 @@ import { filterProperties, impedanceFilter, ON_DEMAND_DATES } from '../impedance
 import { object } from '../openapi.js';
 import { OFFSET_PROPERTY } from '../page.js';
 import { tenantOf } from '../tenancy.js';
-import type { ImpedanceStore } from '../impedance-store.js';
-import type { InMemory } from '../in-memory.js';
+import type { ImpedanceStore } from '../../serving/impedance-store.js';
+import type { InMemory } from '../../serving/in-memory.js';
 
 /** Most rows one on-demand request returns (the impedance-statistics interface's maximum result size). */
 export const ON_DEMAND_MAX_ROWS = 1000;

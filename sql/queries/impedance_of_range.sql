@@ -1,5 +1,5 @@
 -- Current revision (highest version) of every meter leg's day with from_ms <= day < to_ms (epoch ms), for the
--- API's in-memory impedance look-up (api/impedance-store.ts), which reads its window a UTC day at a time.
+-- API's in-memory impedance look-up (serving/impedance-store.ts), which reads its window a UTC day at a time.
 -- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
 -- @note servers (io/warehouse/dialect.ts): without DateTime64, received_at is text 'YYYY-MM-DD hh:mm:ss.sss'.
 -- The texts are named apart from their columns: an alias equal to a column's name would replace it in WHERE.

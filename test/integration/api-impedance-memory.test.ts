@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseApiKeys } from '../../api/auth.js';
 import { buildApi } from '../../api/server.js';
 import { impedanceFilter, ON_DEMAND_DATES } from '../../api/impedance-query.js';
-import { ImpedanceStore, impedanceOfRow } from '../../api/impedance-store.js';
+import { ImpedanceStore, impedanceOfRow } from '../../serving/impedance-store.js';
 import { encode } from '../../core/codec.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import { DAY_MS } from '../../core/time.js';

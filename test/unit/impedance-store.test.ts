@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { impedanceFilter, ON_DEMAND_DATES } from '../../api/impedance-query.js';
-import { ImpedanceStore, type ImpedanceFacts } from '../../api/impedance-store.js';
+import { ImpedanceStore, type ImpedanceFacts } from '../../serving/impedance-store.js';
 import { DAY_MS } from '../../core/time.js';
 
 const NOW = Date.UTC(2026, 10, 20, 13, 7);

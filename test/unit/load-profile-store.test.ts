@@ -2,8 +2,8 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { deflateSegment, gzipOf, inflateSegments } from '../../core/gzip-segments.js';
 import { DAY_MS, SLOT_MS } from '../../core/time.js';
-import { profileHead, profileSlot } from '../../api/load-profile-slot.js';
-import { LoadProfileStore } from '../../api/load-profile-store.js';
+import { profileHead, profileSlot } from '../../serving/load-profile-slot.js';
+import { LoadProfileStore } from '../../serving/load-profile-store.js';
 import type { DataQuality, DtEnvelope } from '../../schemas/types.gen.js';
 import { sampleEnvelope } from '../support/records.js';
 

@@ -1,7 +1,7 @@
 import { DAY_MS } from '../core/time.js';
 import type { QueryParams } from '../io/warehouse/warehouse.js';
 import type { ImpedanceDaily } from '../schemas/types.gen.js';
-import type { DtOf } from './in-memory.js';
+import type { DtOf } from '../core/topology.js';
 
 /** What the store keeps of an impedance record (topic gridstream.impedance, or a warehouse row). */
 export type ImpedanceFacts = Pick<

@@ -1,8 +1,6 @@
+import type { DtOf } from '../core/topology.js';
 import type { ImpedanceStore } from './impedance-store.js';
 import type { LoadProfileStore } from './load-profile-store.js';
-
-/** What the topology table says of a DT: its tenant and feeder; undefined when the table does not know it. */
-export type DtOf = (dtId: string) => { tenant: string; feeder: string } | undefined;
 
 /** The stores the API answers from in memory (the api role; pipelines/serving-view.ts keeps them current). */
 export interface InMemoryStores {

@@ -1,12 +1,12 @@
+import type { DataQualityTier } from '../core/data-quality.js';
+import { round } from '../core/round.js';
 import { iso } from '../core/time.js';
 import { dataQualityLabel } from '../io/warehouse/rows.js';
 import type { DtEnvelope } from '../schemas/types.gen.js';
-import type { NewestSlot } from './load-profile-store.js';
-import { round } from './time-range.js';
 
 /**
  * One slot of GET /v1/dt/{id}/load-profile, from an envelope record. Both ways the route answers (from the
- * warehouse's rows, and from the in-memory profiles kept from the log: api/load-profile-store.ts) render
+ * warehouse's rows, and from the in-memory profiles kept from the log: serving/load-profile-store.ts) render
  * slots here, so they answer byte for byte alike.
  */
 export function profileSlot(e: DtEnvelope) {
@@ -36,6 +36,12 @@ export function profileSlot(e: DtEnvelope) {
 }
 
 export type ProfileSlot = ReturnType<typeof profileSlot>;
+
+/** The tier and AMI coverage of a profile's newest slot, which the response declares for the whole. */
+export interface NewestSlot {
+  data_quality: DataQualityTier;
+  ami_coverage_pct: number;
+}
 
 /**
  * A load-profile response without its slots, in the order the response has its fields (the in-memory path

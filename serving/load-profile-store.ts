@@ -1,9 +1,9 @@
+import { DATA_QUALITY_TIERS } from '../core/data-quality.js';
 import { deflateSegment, inflateSegments, type DeflateSegment } from '../core/gzip-segments.js';
 import { DAY_MS, SLOT_MS } from '../core/time.js';
 import { dataQualityLabel } from '../io/warehouse/rows.js';
 import type { DtEnvelope } from '../schemas/types.gen.js';
-import { DATA_QUALITY_TIERS, type DataQualityTier } from './data-quality.js';
-import { profileSlot } from './load-profile-slot.js';
+import { profileSlot, type NewestSlot } from './load-profile-slot.js';
 
 const SLOTS_PER_DAY = DAY_MS / SLOT_MS;
 
@@ -18,12 +18,6 @@ interface Day {
   readonly coverage: Float64Array;
   offsets: Uint32Array;
   segment: DeflateSegment;
-}
-
-/** The tier and AMI coverage of a profile's newest slot, which the response declares for the whole. */
-export interface NewestSlot {
-  data_quality: DataQualityTier;
-  ami_coverage_pct: number;
 }
 
 /** A load profile as gzip-ready pieces: the caller's head, the slots, the closing `]}`. */
