@@ -1,20 +1,23 @@
 import { accessSync, constants } from 'node:fs';
-import type { GridstreamConfig } from './config.js';
 
 export const KAFKA_SECURITY_PROTOCOLS = ['plaintext', 'ssl', 'sasl_plaintext', 'sasl_ssl'] as const;
 export const KAFKA_SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
 
-export type KafkaSecurity = Pick<
-  GridstreamConfig,
-  | 'kafkaBrokers'
-  | 'kafkaSecurityProtocol'
-  | 'kafkaSaslMechanism'
-  | 'kafkaSaslUsername'
-  | 'kafkaSaslPassword'
-  | 'kafkaSslCa'
-  | 'kafkaSslCert'
-  | 'kafkaSslKey'
->;
+/**
+ * The settings of GridstreamConfig (core/config.ts) that say how a Kafka client reaches the brokers. Spelled
+ * out rather than picked from it, since config.ts checks them with kafkaSecurityProblem (no import cycle);
+ * config.ts passes the whole configuration, so the compiler keeps the two in step.
+ */
+export interface KafkaSecurity {
+  kafkaBrokers: string | undefined;
+  kafkaSecurityProtocol: string;
+  kafkaSaslMechanism: string | undefined;
+  kafkaSaslUsername: string | undefined;
+  kafkaSaslPassword: string | undefined;
+  kafkaSslCa: string | undefined;
+  kafkaSslCert: string | undefined;
+  kafkaSslKey: string | undefined;
+}
 
 const SASL = {
   GRIDSTREAM_KAFKA_SASL_MECHANISM: 'kafkaSaslMechanism',

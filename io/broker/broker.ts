@@ -5,7 +5,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { redactUrl } from '../../core/redact.js';
 import { DEFAULT_INGEST_LIMITS } from '../../ingest/decode.js';
 import { mayPublish, maySubscribe, type MqttAccount, type MqttAccounts } from './mqtt-accounts.js';
-import { handleWithOrderedAcks } from './ordered-acks.js';
+import { handleWithOrderedAcks, type MessageHandler } from './ordered-acks.js';
 
 /**
  * The MQTT broker edge. Meters publish to `url`; gridstream consumes what they publish through `consume`.
@@ -21,7 +21,7 @@ import { handleWithOrderedAcks } from './ordered-acks.js';
  *   PUBACK is sent only once the handler has finished (see ordered-acks.ts), so the broker redelivers what
  *   was not handled, while many messages are handled concurrently.
  */
-export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
+export type { MessageHandler };
 
 export interface Broker {
   /** Where clients connect, without credentials. */

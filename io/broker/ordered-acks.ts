@@ -1,5 +1,7 @@
 import type { MqttClient } from 'mqtt';
-import type { MessageHandler } from './broker.js';
+
+/** Handles one message: its PUBACK waits for the promise to resolve, and a rejection withholds it. */
+export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
 
 /**
  * QoS 1 acknowledgements that mean "on the log", without handling one message at a time.

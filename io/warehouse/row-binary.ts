@@ -1,5 +1,5 @@
 import { avroType, type SchemaName } from '../../core/schemas.js';
-import { dateTime64 } from './rows.js';
+import { dateTime64 } from './date-time.js';
 
 /** A writer's first buffer, and the largest it keeps between batches (see take()). */
 const INITIAL_BYTES = 1 << 16;
