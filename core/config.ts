@@ -1,13 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { posix, resolve } from 'node:path';
 import { PROCESSOR_HEAP_GROWTH_PCT } from './heap.js';
-import { KAFKA_SASL_MECHANISMS, KAFKA_SECURITY_PROTOCOLS, kafkaSecurityProblem } from './kafka-config.js';
+import {
+  KAFKA_SASL_MECHANISMS,
+  KAFKA_SECURITY_PROTOCOLS,
+  kafkaSecurityProblem,
+  type KafkaSecurity,
+} from './kafka-config.js';
 
 /**
  * Configuration: environment variables (documented in docs/operations/configuration.md), optionally with a JSON config file whose keys are
  * the same names (`{"GRIDSTREAM_HTTP_PORT": 8080}`). The environment wins over the file.
  */
-export interface GridstreamConfig {
+/** Every setting; the Kafka client's security ones are declared with their checks (core/kafka-config.ts). */
+export interface GridstreamConfig extends KafkaSecurity {
   httpPort: number;
   /** External MQTT broker; undefined runs the embedded broker. */
   mqttUrl: string | undefined;
@@ -21,22 +27,8 @@ export interface GridstreamConfig {
   mqttTlsKey: string | undefined;
   /** MQTT client id of the ingest subscription: stable, so a restarted bridge resumes its persistent session. */
   mqttClientId: string;
-  /** Kafka bootstrap servers; undefined runs the in-process log. */
-  kafkaBrokers: string | undefined;
   /** Kafka consumers' max.poll.interval.ms; undefined: librdkafka's own. */
   kafkaMaxPollIntervalMs: number | undefined;
-  /** How every Kafka client reaches the brokers (core/kafka-config.ts): plaintext, ssl, sasl_plaintext or sasl_ssl. */
-  kafkaSecurityProtocol: string;
-  /** SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; with the sasl_* protocols only. */
-  kafkaSaslMechanism: string | undefined;
-  kafkaSaslUsername: string | undefined;
-  /** Never printed or logged. */
-  kafkaSaslPassword: string | undefined;
-  /** PEM file of the CA certificates the brokers' certificates are checked against; unset: the system's. */
-  kafkaSslCa: string | undefined;
-  /** PEM client certificate and private key, for brokers that authenticate clients by TLS (both or neither). */
-  kafkaSslCert: string | undefined;
-  kafkaSslKey: string | undefined;
   /** ClickHouse server; undefined runs the embedded engine. */
   clickhouseUrl: string | undefined;
   dataDir: string;

@@ -4,17 +4,22 @@ export const KAFKA_SECURITY_PROTOCOLS = ['plaintext', 'ssl', 'sasl_plaintext', '
 export const KAFKA_SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
 
 /**
- * The settings of GridstreamConfig (core/config.ts) that say how a Kafka client reaches the brokers. Spelled
- * out rather than picked from it, since config.ts checks them with kafkaSecurityProblem (no import cycle);
- * config.ts passes the whole configuration, so the compiler keeps the two in step.
+ * The settings that say how a Kafka client reaches the brokers: part of GridstreamConfig (core/config.ts), which
+ * extends this, declared here beside the checks and the mapping to librdkafka.
  */
 export interface KafkaSecurity {
+  /** Kafka bootstrap servers; undefined runs the in-process log. */
   kafkaBrokers: string | undefined;
+  /** How every Kafka client reaches the brokers (core/kafka-config.ts): plaintext, ssl, sasl_plaintext or sasl_ssl. */
   kafkaSecurityProtocol: string;
+  /** SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; with the sasl_* protocols only. */
   kafkaSaslMechanism: string | undefined;
   kafkaSaslUsername: string | undefined;
+  /** Never printed or logged. */
   kafkaSaslPassword: string | undefined;
+  /** PEM file of the CA certificates the brokers' certificates are checked against; unset: the system's. */
   kafkaSslCa: string | undefined;
+  /** PEM client certificate and private key, for brokers that authenticate clients by TLS (both or neither). */
   kafkaSslCert: string | undefined;
   kafkaSslKey: string | undefined;
 }
