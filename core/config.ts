@@ -214,7 +214,7 @@ export const VARIABLES: Record<string, Variable> = {
     key: 'dataDir',
     kind: 'string',
     fallback: './data',
-    doc: 'data directory: the embedded ClickHouse in `<dir>/clickhouse`, the in-process log in `<dir>/log`, API exports in `<dir>/exports`',
+    doc: "data directory: the embedded ClickHouse in `<dir>/clickhouse`, the in-process log in `<dir>/log`, API exports in `<dir>/exports`, the embedded broker's device accounts in `<dir>/mqtt/passwd`",
   },
   GRIDSTREAM_API_KEYS: {
     key: 'apiKeys',
