@@ -5,7 +5,7 @@ import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { checkDispatch, deliverySlot, type EnvelopeInForce } from '../processors/dispatch-check.js';
 import type { DispatchCommand } from '../schemas/types.gen.js';
-import { GROUPS, TOPICS } from './topics.js';
+import { GROUPS, TOPICS } from './log-topics.js';
 import { messageOf } from '../core/errors.js';
 import { startSinkTask, type SinkTask } from './runtime/sink-task.js';
 

@@ -24,7 +24,7 @@ import { sqlQuery } from '../io/warehouse/sql-files.js';
 import { KeyedStage } from './keyed-stage.js';
 import type { MeterReading } from '../schemas/types.gen.js';
 import type { TopologyTable } from './topology-table.js';
-import { TOPICS } from './topics.js';
+import { TOPICS } from './log-topics.js';
 
 /**
  * readings → envelope processor → envelopes, with side inputs: the topology's meter counts and nameplates

@@ -13,7 +13,7 @@ import {
 import type { ImpedanceDaily, ImpedanceFlagKind, MeterReading } from '../schemas/types.gen.js';
 import { KeyedStage } from './keyed-stage.js';
 import type { TopologyTable } from './topology-table.js';
-import { TOPICS } from './topics.js';
+import { TOPICS } from './log-topics.js';
 
 const FLAG_KINDS: readonly ImpedanceFlagKind[] = ['absolute', 'own_rise', 'peer_rise'];
 

@@ -16,7 +16,7 @@ import type { DtEnvelope, WeatherObservation } from '../schemas/types.gen.js';
 import { startProcessorTask, type ProcessorTask } from './processor-task.js';
 import type { StressHistory } from './stress-restore.js';
 import type { TopologyTable } from './topology-table.js';
-import { GROUPS, TOPICS } from './topics.js';
+import { GROUPS, TOPICS } from './log-topics.js';
 import type { WeatherTable } from './weather-table.js';
 
 /**

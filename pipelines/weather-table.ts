@@ -4,7 +4,7 @@ import type { Log } from '../io/log/log.js';
 import type { WeatherObservation } from '../schemas/types.gen.js';
 import { GlobalTable, notify } from './runtime/global-table.js';
 import { retry } from './runtime/retry.js';
-import { TOPICS } from './topics.js';
+import { TOPICS } from './log-topics.js';
 
 /**
  * Every station's recent weather, as every stress stage instance sees it: a table materialised from the whole

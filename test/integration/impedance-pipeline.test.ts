@@ -14,7 +14,7 @@ import { planSimulation, runSimulate, simulateTopology } from '../../simulator/c
 import type { ImpedanceFlag } from '../../schemas/types.gen.js';
 import { createSimulation } from '../../simulator/model.js';
 import { meterReadingOf } from '../../simulator/readings.js';
-import { startTestGridstream, testMqttUrl } from '../support/gridstream.js';
+import { startTestGridstream, testMqttUrl } from '../support/test-gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 

@@ -25,9 +25,9 @@ const LAYERS = [
     rule: 'processors are pure: core/ and schemas/ only',
     forbidden: [
       '../io/log/log.js',
-      '../pipelines/gridstream.js',
+      '../pipelines/start-pipeline.js',
       '../api/server.js',
-      '../app/gridstream.js',
+      '../app/start-gridstream.js',
       '../serving/in-memory.js',
       '../ingest/decode.js',
     ],
@@ -56,17 +56,17 @@ const LAYERS = [
     rule: 'io/ is the edges: no processor, pipeline, serving store, api or app',
     forbidden: [
       '../../processors/envelope.js',
-      '../../pipelines/gridstream.js',
+      '../../pipelines/start-pipeline.js',
       '../../api/server.js',
       '../../serving/in-memory.js',
-      '../../app/gridstream.js',
+      '../../app/start-gridstream.js',
     ],
     allowed: ['./log.js', '../warehouse/rows.js', '../../core/time.js', '../../ingest/decode.js'],
   },
   {
     file: 'serving/__planted.ts',
     rule: 'serving stores are below pipelines/ and api/: no pipeline, api or app',
-    forbidden: ['../api/data-quality.js', '../pipelines/serving-view.js', '../app/gridstream.js'],
+    forbidden: ['../api/data-quality.js', '../pipelines/serving-view.js', '../app/start-gridstream.js'],
     allowed: ['./in-memory.js', '../core/data-quality.js', '../io/warehouse/rows.js'],
   },
   {
@@ -74,7 +74,7 @@ const LAYERS = [
     rule: 'pipelines do not import the api or app',
     forbidden: ['../../api/server.js', '../../app/edges.js'],
     allowed: [
-      '../gridstream.js',
+      '../start-pipeline.js',
       '../../serving/in-memory.js',
       '../../processors/envelope.js',
       '../../io/log/log.js',
@@ -83,7 +83,7 @@ const LAYERS = [
   {
     file: 'api/routes/__planted.ts',
     rule: 'the api does not import pipelines or app',
-    forbidden: ['../../pipelines/gridstream.js', '../../app/gridstream.js'],
+    forbidden: ['../../pipelines/start-pipeline.js', '../../app/start-gridstream.js'],
     allowed: [
       '../server.js',
       '../../serving/in-memory.js',

@@ -7,7 +7,7 @@ import { envelopeStage } from '../../pipelines/envelope-stage.js';
 import { KeyedStage } from '../../pipelines/keyed-stage.js';
 import { decodeReadings } from '../../pipelines/readings-task.js';
 import type { TopologyTable } from '../../pipelines/topology-table.js';
-import { TOPICS } from '../../pipelines/topics.js';
+import { TOPICS } from '../../pipelines/log-topics.js';
 import type { DtEnvelope, MeterReading } from '../../schemas/types.gen.js';
 import {
   counter,

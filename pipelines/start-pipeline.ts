@@ -24,7 +24,7 @@ import { startParkedReadings, type ParkedReadings } from './parked-readings.js';
 import { startReadingsTask } from './readings-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
 import { ServingView } from './serving-view.js';
-import { topicSpecs } from './topics.js';
+import { topicSpecs } from './log-topics.js';
 import { startDispatchCheckTask } from './dispatch-check-task.js';
 import { startWarehouseSink } from './warehouse-sink.js';
 import { startWebhookTask, type WebhookTask } from './webhook-task.js';
