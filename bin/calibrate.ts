@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { DAY_MS, MINUTE_MS, SLOT_MS } from '../core/time.js';
-import { DEFAULT_ENVELOPE_CONFIG, initialEnvelopeState, stepEnvelope } from '../processors/envelope.js';
+import { DEFAULT_ENVELOPE_CONFIG, initialEnvelopeState, stepEnvelope } from '../processors/load-envelope.js';
 import {
   ReliabilityAccumulator,
   formatReliability,
@@ -28,7 +28,7 @@ import {
  *
  * A simulated fleet (undersized by `ratingScale`, in a climate `ambientOffsetC` hotter, so that stress
  * happens) is run for a warm-up and then a scored period. Its meters' published readings go through the
- * envelope processor (processors/envelope.ts, as in the pipeline: lateness, outages and backfill included) and
+ * envelope processor (processors/load-envelope.ts, as in the pipeline: lateness, outages and backfill included) and
  * the final envelopes, with the weather and the topology, through the stress processor. The probabilities it
  * forecasts for each DT slot, at each lead asked for, are compared with what really happened in that slot:
  * - thermal: the IEC 60076-7 model driven by the simulator's true load (the RMS over the slot of the DT's

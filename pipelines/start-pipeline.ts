@@ -13,7 +13,7 @@ import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { MeterReading, TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
 import { DEFAULT_IMPEDANCE_CONFIG } from '../processors/impedance.js';
-import { envelopeStage, queryLoadPatterns } from './envelope-stage.js';
+import { envelopeStage, queryLoadPatterns } from './load-envelope-stage.js';
 import { impedanceStage } from './impedance-stage.js';
 import { DEFAULT_STRESS_CONFIG } from '../processors/stress.js';
 import { queryRecentWeather, queryStressHistory } from './stress-restore.js';

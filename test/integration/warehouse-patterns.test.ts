@@ -10,7 +10,7 @@ import {
   topologyTransformerRow,
 } from '../../io/warehouse/rows.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import { queryLoadPatterns } from '../../pipelines/envelope-stage.js';
+import { queryLoadPatterns } from '../../pipelines/load-envelope-stage.js';
 import { patternIndex, shapeIndex, utcOffsetMs } from '../../processors/imputation.js';
 import type { DtEnvelope, TopologyMeter, TopologyTransformer } from '../../schemas/types.gen.js';
 import { sampleEnvelope } from '../support/records.js';

@@ -6,7 +6,7 @@ import {
   type EnvelopeConfig,
   type EnvelopeInput,
   type EnvelopeState,
-} from '../../processors/envelope.js';
+} from '../../processors/load-envelope.js';
 import {
   buildLoadPatterns,
   patternIndex,

@@ -9,7 +9,7 @@ import {
   type EnvelopeInput,
   type EnvelopeOutput,
   type EnvelopeState,
-} from '../processors/envelope.js';
+} from '../processors/load-envelope.js';
 import {
   buildLoadPatterns,
   emptyLoadPatterns,
