@@ -12,7 +12,7 @@
  *   ClickHouse, with the accounting (published = stored + dead letters);
  * - slot-close latency, p50 and p99: per DT and 15-minute slot, from the slot's close to its final envelope
  *   being queryable. A slot [t, t + 15 min) closes in event time once its partition's stream time reaches
- *   t + 15 min + the allowed lateness (processors/load-envelope.ts). As the readings are replayed much faster than
+ *   t + 15 min + the allowed lateness (processors/load-envelope/load-envelope.ts). As the readings are replayed much faster than
  *   real time, its close instant in wall-clock time is taken as the moment the publisher published the first
  *   message holding a reading at or past that watermark: nothing can close the slot earlier, so the latency
  *   is never understated (the reading that closes a given DT's slot is published then or a little later).

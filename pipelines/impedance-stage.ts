@@ -9,7 +9,7 @@ import {
   type ImpedanceOutput,
   type ImpedanceState,
   type LegDayImpedance,
-} from '../processors/impedance.js';
+} from '../processors/impedance/impedance.js';
 import type { ImpedanceDaily, ImpedanceFlagKind, MeterReading } from '../schemas/types.gen.js';
 import { KeyedStage } from './keyed-stage.js';
 import type { TopologyTable } from './topology-table.js';

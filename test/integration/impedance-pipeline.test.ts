@@ -9,7 +9,7 @@ import {
   stepImpedance,
   type ImpedanceState,
   type LegDayImpedance,
-} from '../../processors/impedance.js';
+} from '../../processors/impedance/impedance.js';
 import { planSimulation, runSimulate, simulateTopology } from '../../simulator/command.js';
 import type { ImpedanceFlag } from '../../schemas/types.gen.js';
 import { createSimulation } from '../../simulator/model.js';

@@ -20,10 +20,10 @@ import {
   type DtStress,
   type StressInput,
   type StressState,
-} from '../../processors/stress.js';
+} from '../../processors/stress/stress.js';
 import { runSimulate, simulateTopology } from '../../simulator/command.js';
 import { parseSchedule } from '../../core/schedule.js';
-import { judgeHosting, type LimitingFactor } from '../../processors/hosting.js';
+import { judgeHosting, type LimitingFactor } from '../../processors/stress/hosting.js';
 import type { DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';
 import {
   OTHER_TENANT_KEY,

@@ -31,12 +31,22 @@ const LAYERS = [
       '../serving/in-memory.js',
       '../ingest/decode.js',
     ],
-    allowed: ['../core/time.js', '../schemas/types.gen.js', './load-envelope.js'],
+    allowed: ['../core/time.js', '../schemas/types.gen.js', './load-envelope/load-envelope.js'],
+  },
+  {
+    file: 'processors/stress/__planted.ts',
+    rule: 'processors are pure: core/ and schemas/ only',
+    forbidden: ['../../io/log/log.js', '../../pipelines/start-pipeline.js', '../../ingest/decode.js'],
+    allowed: ['./stress-math.js', '../thermal/thermal.js', '../alerts.js', '../../core/time.js'],
   },
   {
     file: 'core/__planted.ts',
     rule: 'core/ is the bottom: core/ and schemas/ only',
-    forbidden: ['../io/warehouse/rows.js', '../processors/load-envelope.js', '../api/data-quality.js'],
+    forbidden: [
+      '../io/warehouse/rows.js',
+      '../processors/load-envelope/load-envelope.js',
+      '../api/data-quality.js',
+    ],
     allowed: ['./time.js', '../schemas/types.gen.js'],
   },
   {
@@ -48,14 +58,14 @@ const LAYERS = [
   {
     file: 'ingest/__planted.ts',
     rule: 'ingest is pure MQTT decoding: core/ and schemas/ only',
-    forbidden: ['../io/broker/broker.js', '../processors/load-envelope.js'],
+    forbidden: ['../io/broker/broker.js', '../processors/load-envelope/load-envelope.js'],
     allowed: ['./decode.js', '../core/time.js', '../schemas/types.gen.js'],
   },
   {
     file: 'io/log/__planted.ts',
     rule: 'io/ is the edges: no processor, pipeline, serving store, api or app',
     forbidden: [
-      '../../processors/load-envelope.js',
+      '../../processors/load-envelope/load-envelope.js',
       '../../pipelines/start-pipeline.js',
       '../../api/server.js',
       '../../serving/in-memory.js',
@@ -76,7 +86,7 @@ const LAYERS = [
     allowed: [
       '../start-pipeline.js',
       '../../serving/in-memory.js',
-      '../../processors/load-envelope.js',
+      '../../processors/load-envelope/load-envelope.js',
       '../../io/log/log.js',
     ],
   },
@@ -87,7 +97,7 @@ const LAYERS = [
     allowed: [
       '../server.js',
       '../../serving/in-memory.js',
-      '../../processors/load-envelope.js',
+      '../../processors/load-envelope/load-envelope.js',
       '../../io/log/log.js',
     ],
   },
