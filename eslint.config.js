@@ -20,6 +20,8 @@ const LAYERS = [
   {
     folder: 'processors',
     only: ['core', 'schemas'],
+    // processors/ is grouped by subject; a subject may use another's (stress/ steps thermal/'s model).
+    subfolders: ['load-envelope', 'impedance', 'thermal', 'stress', 'flexibility'],
     message: 'processors are pure: core/ and schemas/ only',
   },
   {
@@ -41,10 +43,13 @@ const LAYERS = [
   { folder: 'api', not: ['pipelines', 'app', 'bin'], message: 'the api does not import pipelines or app' },
 ];
 
-const layerRule = ({ folder, only, not, message }) => {
+const layerRule = ({ folder, only, subfolders = [], not, message }) => {
   // `(\.\./)+` climbs out of the file's folder; what follows is taken as the top-level folder reached, which
-  // holds while the `only` layers are flat and no `not` layer has a subfolder named like a top-level one.
-  const reached = only ? `(?!(${[folder, ...only].join('|')})/)[^./][^/]*/` : `(${not.join('|')})/`;
+  // holds while an `only` layer lists its subfolders (a sibling subfolder reached from one of them is not a
+  // top-level folder) and no layer has a subfolder named like a top-level one.
+  const reached = only
+    ? `(?!(${[folder, ...only, ...subfolders].join('|')})/)[^./][^/]*/`
+    : `(${not.join('|')})/`;
   return {
     files: [`${folder}/**/*.ts`],
     rules: {

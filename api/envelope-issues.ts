@@ -1,11 +1,11 @@
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
-import type { EnvelopeSlot, LimitingFactor } from '../processors/hosting.js';
+import type { EnvelopeSlot, LimitingFactor } from '../processors/stress/hosting.js';
 import { dataQualityTier, type DataQualityTier } from './data-quality.js';
 
 type Row = Record<string, unknown>;
 
-/** A DT's newest operating-envelope issue, as the judges of processors/hosting.ts take it. */
+/** A DT's newest operating-envelope issue, as the judges of processors/stress/hosting.ts take it. */
 export interface EnvelopeIssue {
   slots: EnvelopeSlot[];
   issuedAt: number;

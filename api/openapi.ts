@@ -204,7 +204,7 @@ export const TIMEZONE = {
   maxLength: 64,
   description: 'IANA time zone the schedules are read in (default UTC), e.g. Asia/Kolkata',
 } as const;
-/** A load or generator added to a DT (processors/hosting.ts Addition), as the hosting and feeder routes take it. */
+/** A load or generator added to a DT (processors/stress/hosting.ts Addition), as the hosting and feeder routes take it. */
 export const ADDITION = {
   type: { type: 'string', enum: ['ev', 'pv', 'bess', 'heat_pump'] },
   kw: { type: 'number', exclusiveMinimum: 0, maximum: 100000, description: 'Rated power (PV: peak), kW' },

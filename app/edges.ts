@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { rememberEncodedRecords } from '../core/codec.js';
 import { ConfigError, type GridstreamConfig } from '../core/config.js';
 import { kafkaClientConfig } from '../core/kafka-config.js';
-import { MQTT_SUBSCRIPTIONS } from '../ingest/topics.js';
+import { MQTT_SUBSCRIPTIONS } from '../ingest/mqtt-topics.js';
 import { externalBroker, startEmbeddedBroker } from '../io/broker/broker.js';
 import { mqttPasswordFile, openMqttAccounts } from '../io/broker/mqtt-accounts.js';
 import { KafkaLog } from '../io/log/kafka-log.js';
@@ -11,8 +11,8 @@ import type { Log } from '../io/log/log.js';
 import { MemoryLog } from '../io/log/memory-log.js';
 import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
-import { ALL_ROLES, type Edges, type Role } from '../pipelines/gridstream.js';
-import { GROUPS } from '../pipelines/topics.js';
+import { ALL_ROLES, type Edges, type Role } from '../pipelines/start-pipeline.js';
+import { GROUPS } from '../pipelines/log-topics.js';
 
 export interface EdgeOptions {
   /** The in-process log without its files: for `npm run bench:embedded` to measure what durability costs. */

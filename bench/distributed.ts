@@ -12,7 +12,7 @@
  *   ClickHouse, with the accounting (published = stored + dead letters);
  * - slot-close latency, p50 and p99: per DT and 15-minute slot, from the slot's close to its final envelope
  *   being queryable. A slot [t, t + 15 min) closes in event time once its partition's stream time reaches
- *   t + 15 min + the allowed lateness (processors/envelope.ts). As the readings are replayed much faster than
+ *   t + 15 min + the allowed lateness (processors/load-envelope/load-envelope.ts). As the readings are replayed much faster than
  *   real time, its close instant in wall-clock time is taken as the moment the publisher published the first
  *   message holding a reading at or past that watermark: nothing can close the slot earlier, so the latency
  *   is never understated (the reading that closes a given DT's slot is published then or a little later).
@@ -40,14 +40,14 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkaJs from '@confluentinc/kafka-javascript';
-import { startGridstream, type Gridstream } from '../app/gridstream.js';
+import { startGridstream, type Gridstream } from '../app/start-gridstream.js';
 import { loadConfig } from '../core/config.js';
 import { PROCESSOR_HEAP_GROWTH_PCT } from '../core/heap.js';
 import { packageRoot } from '../core/paths.js';
 import { redactUrl } from '../core/redact.js';
 import { ownGroup } from '../io/log/log.js';
 import { parseDateTime64 } from '../io/warehouse/rows.js';
-import { TOPICS } from '../pipelines/topics.js';
+import { TOPICS } from '../pipelines/log-topics.js';
 import { simulateTopology } from '../simulator/command.js';
 import { startClickHouseServer, type ClickHouseServer } from '../test/support/clickhouse-server.js';
 import { startKafka, type TestKafka } from '../test/support/kafka.js';

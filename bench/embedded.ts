@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGridstream } from '../app/gridstream.js';
+import { startGridstream } from '../app/start-gridstream.js';
 import { loadConfig } from '../core/config.js';
 import { applyHeapGrowth } from '../core/heap.js';
 import { generatePassword } from '../core/password-hash.js';

@@ -3,8 +3,8 @@
  * advanced by one 15-minute slot). Each section runs a simulated fleet slot by slot, every DT of the fleet
  * per slot, the way a processor closes a slot for all the DTs of its partition.
  *
- *   thermal model   IEC 60076-7 top oil, hot spot, ageing and loss of life (processors/thermal.ts)
- *   stress          the stress processor (processors/stress.ts) fed final envelopes and weather: thermal
+ *   thermal model   IEC 60076-7 top oil, hot spot, ageing and loss of life (processors/thermal/thermal.ts)
+ *   stress          the stress processor (processors/stress/stress.ts) fed final envelopes and weather: thermal
  *                   state, observed exceedances and the next slot's stress probabilities, no operating
  *                   envelopes (envelopeEverySlots 0)
  *   stress + DOE    the same processor, as configured by default: after every slot also the operating
@@ -22,8 +22,13 @@ import {
   stepStress,
   type StressConfig,
   type StressState,
-} from '../processors/stress.js';
-import { COOLING_SETS, ThermalModel, ThermalStates, type ThermalConstants } from '../processors/thermal.js';
+} from '../processors/stress/stress.js';
+import {
+  COOLING_SETS,
+  ThermalModel,
+  ThermalStates,
+  type ThermalConstants,
+} from '../processors/thermal/thermal.js';
 import type { DtEnvelope, TopologyTransformer } from '../schemas/types.gen.js';
 
 const DTS = Number(process.env.BENCH_DTS ?? 10_000);

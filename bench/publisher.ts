@@ -16,7 +16,7 @@
  *   without letting a broker queue grow without bound.
  * - Slot closes: the publisher notes, for each 15-minute slot, the wall-clock instant at which it published the
  *   first message holding a reading at or past the slot's end plus the allowed lateness (the event time at
- *   which processors/envelope.ts closes the slot). See bench/distributed.ts for how that is used.
+ *   which processors/load-envelope/load-envelope.ts closes the slot). See bench/distributed.ts for how that is used.
  */
 import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';

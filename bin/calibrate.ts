@@ -1,20 +1,24 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { DAY_MS, MINUTE_MS, SLOT_MS } from '../core/time.js';
-import { DEFAULT_ENVELOPE_CONFIG, initialEnvelopeState, stepEnvelope } from '../processors/envelope.js';
+import {
+  DEFAULT_ENVELOPE_CONFIG,
+  initialEnvelopeState,
+  stepEnvelope,
+} from '../processors/load-envelope/load-envelope.js';
 import {
   ReliabilityAccumulator,
   formatReliability,
   type Reliability,
-} from '../processors/stress-calibration.js';
-import { ModelCache, constantsOf } from '../processors/stress-thermal.js';
+} from '../processors/stress/stress-calibration.js';
+import { ModelCache, constantsOf } from '../processors/stress/stress-thermal.js';
 import {
   DEFAULT_STRESS_CONFIG,
   initialStressState,
   stepStress,
   type StressConfig,
   type StressOutput,
-} from '../processors/stress.js';
-import { ThermalStates } from '../processors/thermal.js';
+} from '../processors/stress/stress.js';
+import { ThermalStates } from '../processors/thermal/thermal.js';
 import { meterReadingOf } from '../simulator/readings.js';
 import {
   MAX_OUTAGE_MS,
@@ -28,7 +32,7 @@ import {
  *
  * A simulated fleet (undersized by `ratingScale`, in a climate `ambientOffsetC` hotter, so that stress
  * happens) is run for a warm-up and then a scored period. Its meters' published readings go through the
- * envelope processor (processors/envelope.ts, as in the pipeline: lateness, outages and backfill included) and
+ * envelope processor (processors/load-envelope/load-envelope.ts, as in the pipeline: lateness, outages and backfill included) and
  * the final envelopes, with the weather and the topology, through the stress processor. The probabilities it
  * forecasts for each DT slot, at each lead asked for, are compared with what really happened in that slot:
  * - thermal: the IEC 60076-7 model driven by the simulator's true load (the RMS over the slot of the DT's

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { ALL_ROLES, type Role } from '../pipelines/gridstream.js';
+import { ALL_ROLES, type Role } from '../pipelines/start-pipeline.js';
 
 /** A commander parser for a whole number in [min, max]. */
 export function integer(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { startGridstream } from '../app/gridstream.js';
+import { startGridstream } from '../app/start-gridstream.js';
 import type { GridstreamConfig } from '../core/config.js';
 import { generatePassword } from '../core/password-hash.js';
 import { redactUrl } from '../core/redact.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { startGridstream } from '../app/gridstream.js';
+import { startGridstream } from '../app/start-gridstream.js';
 import { loadTopologyOffline } from '../app/offline-topology.js';
 import { ConfigError, describeDefault, loadConfig, plainDoc, VARIABLES } from '../core/config.js';
 import { applyHeapGrowth } from '../core/heap.js';

@@ -1,14 +1,14 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { COOLING_SET_NAMES } from '../processors/thermal.js';
+import { COOLING_SET_NAMES } from '../processors/thermal/thermal.js';
 import {
   parseThermalProfile,
   parseThermalSpec,
   runThermalProfile,
   thermalCsv,
   ThermalInputError,
-} from '../processors/thermal-input.js';
+} from '../processors/thermal/thermal-input.js';
 
 export function thermalCommand(program: Command): void {
   program

@@ -11,7 +11,7 @@ import type {
   WeatherObservation,
   WeatherPayload,
 } from '../schemas/types.gen.js';
-import { parseMqttTopic } from './topics.js';
+import { parseMqttTopic } from './mqtt-topics.js';
 
 /**
  * Turns one MQTT message into log records, or dead letters that say why not. Pure: the caller supplies the

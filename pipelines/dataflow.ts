@@ -1,14 +1,14 @@
 import type { GridstreamConfig } from '../core/config.js';
 import { isOwnGroup, type ConsumerOptions, type Log } from '../io/log/log.js';
-import { GROUPS, TOPICS, type GroupId, type TopicId } from './topics.js';
+import { GROUPS, TOPICS, type GroupId, type TopicId } from './log-topics.js';
 
 /**
  * The gridstream dataflow as data: every task and table a process can run, with the role that runs it, its
  * consumer group, the topics it reads and writes, what it reads or writes outside the log, and its side
- * inputs. startPipeline (pipelines/gridstream.ts) starts the nodes of its roles in this order and stops them
- * in STOP_ORDER; the diagram at the top of gridstream.ts is renderDataflow()'s, and test/unit/dataflow.test.ts
- * checks the graph is whole (every topic written is read, groups unique, roles cover every node, side inputs
- * started first, a stop order that lets the last outputs through).
+ * inputs. startPipeline (pipelines/start-pipeline.ts) starts the nodes of its roles in this order and stops
+ * them in STOP_ORDER; the diagram at the top of start-pipeline.ts is renderDataflow()'s, and
+ * test/unit/dataflow.test.ts checks the graph is whole (every topic written is read, groups unique, roles
+ * cover every node, side inputs started first, a stop order that lets the last outputs through).
  */
 
 /**

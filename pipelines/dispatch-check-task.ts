@@ -3,17 +3,22 @@ import type { Metrics } from '../core/metrics.js';
 import type { Log, LogRecord, ProduceRecord } from '../io/log/log.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
-import { checkDispatch, deliverySlot, type EnvelopeInForce } from '../processors/dispatch-check.js';
+import {
+  checkDispatch,
+  deliverySlot,
+  type EnvelopeInForce,
+} from '../processors/flexibility/dispatch-check.js';
 import type { DispatchCommand } from '../schemas/types.gen.js';
-import { GROUPS, TOPICS } from './topics.js';
+import { GROUPS, TOPICS } from './log-topics.js';
 import { messageOf } from '../core/errors.js';
 import { startSinkTask, type SinkTask } from './runtime/sink-task.js';
 
 export type DispatchCheckTask = SinkTask;
 
 /**
- * Checks each dispatch command against the operating envelope of its asset's DT (processors/dispatch-check.ts)
- * and puts the check on gridstream.dispatch-checks, keyed by asset id, for the warehouse sink and webhooks.
+ * Checks each dispatch command against the operating envelope of its asset's DT
+ * (processors/flexibility/dispatch-check.ts) and puts the check on gridstream.dispatch-checks, keyed by asset
+ * id, for the warehouse sink and webhooks.
  * An edge task, not a pure stage: the asset's placement (topology_assets) and the envelope issue in force at
  * the dispatch time live in the warehouse, and are looked up per poll batch (dispatches are few). Offsets are
  * committed once the batch's checks are on the log (a sink task: pipelines/runtime/sink-task.ts); a replay

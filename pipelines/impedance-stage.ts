@@ -9,11 +9,11 @@ import {
   type ImpedanceOutput,
   type ImpedanceState,
   type LegDayImpedance,
-} from '../processors/impedance.js';
+} from '../processors/impedance/impedance.js';
 import type { ImpedanceDaily, ImpedanceFlagKind, MeterReading } from '../schemas/types.gen.js';
 import { KeyedStage } from './keyed-stage.js';
 import type { TopologyTable } from './topology-table.js';
-import { TOPICS } from './topics.js';
+import { TOPICS } from './log-topics.js';
 
 const FLAG_KINDS: readonly ImpedanceFlagKind[] = ['absolute', 'own_rise', 'peer_rise'];
 

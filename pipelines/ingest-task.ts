@@ -7,10 +7,10 @@ import {
   type MeterLookup,
   DEFAULT_INGEST_LIMITS,
 } from '../ingest/decode.js';
-import { MQTT_SUBSCRIPTIONS, parseMqttTopic } from '../ingest/topics.js';
+import { MQTT_SUBSCRIPTIONS, parseMqttTopic } from '../ingest/mqtt-topics.js';
 import type { Broker } from '../io/broker/broker.js';
 import type { LogProducer, ProduceRecord } from '../io/log/log.js';
-import { TOPICS } from './topics.js';
+import { TOPICS } from './log-topics.js';
 
 /**
  * MQTT → log. A message is done only once the log has accepted everything it became, readings and dead

@@ -9,7 +9,7 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { MeterReading } from '../schemas/types.gen.js';
 import type { Stage } from './keyed-stage.js';
 import { startStageTask, type StageTask } from './stage-task.js';
-import { GROUPS, TOPICS } from './topics.js';
+import { GROUPS, TOPICS } from './log-topics.js';
 import { undecodableRow, warehouseWriter } from './warehouse-sink.js';
 
 /**

@@ -7,7 +7,7 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { supervise } from './runtime/fatal.js';
 import { GlobalTable } from './runtime/global-table.js';
 import { retry } from './runtime/retry.js';
-import { TOPICS, type TopicId } from './topics.js';
+import { TOPICS, type TopicId } from './log-topics.js';
 
 /** Rows one warehouse query brings at most, about (tens of MB of JSON while parsed). */
 const LOAD_ROWS = 10_000;

@@ -1,7 +1,7 @@
 import { boolOf, dataQualityOf, envelopeOfRow } from '../io/warehouse/records.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
-import type { DtStress } from '../processors/stress.js';
+import type { DtStress } from '../processors/stress/stress.js';
 import type { AmbientSource, DtEnvelope, WeatherObservation } from '../schemas/types.gen.js';
 import { minOf } from '../core/extremes.js';
 

@@ -11,17 +11,17 @@ import {
   type StressInput,
   type StressOutput,
   type StressState,
-} from '../processors/stress.js';
+} from '../processors/stress/stress.js';
 import type { DtEnvelope, WeatherObservation } from '../schemas/types.gen.js';
 import { startProcessorTask, type ProcessorTask } from './processor-task.js';
 import type { StressHistory } from './stress-restore.js';
 import type { TopologyTable } from './topology-table.js';
-import { GROUPS, TOPICS } from './topics.js';
+import { GROUPS, TOPICS } from './log-topics.js';
 import type { WeatherTable } from './weather-table.js';
 
 /**
  * How much history a restored partition learns again (the envelopes before each DT's resume point) and the
- * weather table keeps: the history's memory is 30 days (processors/stress-history.ts), and 35 days give the
+ * weather table keeps: the history's memory is 30 days (processors/stress/stress-history.ts), and 35 days give the
  * weekend classes their ten comparable days.
  */
 export const STRESS_HISTORY_MS = 35 * 24 * 3_600_000;
@@ -30,7 +30,7 @@ export const STRESS_HISTORY_MS = 35 * 24 * 3_600_000;
 export const AT_RISK_PROBABILITY = 0.5;
 
 /**
- * envelopes → stress processor (processors/stress.ts) → dt_stress rows (topic gridstream.stress) and
+ * envelopes → stress processor (processors/stress/stress.ts) → dt_stress rows (topic gridstream.stress) and
  * operating envelopes (gridstream.operating-envelopes), one state per envelopes partition, with side inputs:
  * - the topology's nameplates (rating, cooling, thermal constants, weather station), injected into the
  *   partition of each DT at assignment and whenever the topology changes;

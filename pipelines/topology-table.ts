@@ -4,7 +4,7 @@ import { TopologyIndex, type TopologyFile } from '../core/topology.js';
 import type { Log } from '../io/log/log.js';
 import type { TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
 import { GlobalTable, notify } from './runtime/global-table.js';
-import { TOPICS } from './topics.js';
+import { TOPICS } from './log-topics.js';
 
 /**
  * The topology as every pipeline instance sees it: a table materialised from the compacted topology topics

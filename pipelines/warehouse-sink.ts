@@ -29,7 +29,7 @@ import { TABLES } from '../io/warehouse/tables.js';
 import { reportsFailure } from '../core/backoff.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { startSinkTask, type SinkTask } from './runtime/sink-task.js';
-import { GROUPS, TOPICS } from './topics.js';
+import { GROUPS, TOPICS } from './log-topics.js';
 
 /**
  * Which table each log topic lands in, and how a record becomes a row (or, for a topic of batches, rows). The

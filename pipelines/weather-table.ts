@@ -4,7 +4,7 @@ import type { Log } from '../io/log/log.js';
 import type { WeatherObservation } from '../schemas/types.gen.js';
 import { GlobalTable, notify } from './runtime/global-table.js';
 import { retry } from './runtime/retry.js';
-import { TOPICS } from './topics.js';
+import { TOPICS } from './log-topics.js';
 
 /**
  * Every station's recent weather, as every stress stage instance sees it: a table materialised from the whole
@@ -13,7 +13,7 @@ import { TOPICS } from './topics.js';
  *
  * Why the topic and not the warehouse alone: weather is keyed by station, and a stage instance's DTs use
  * stations whose records sit in any partition, so each instance needs all of it; the warehouse has it too,
- * but only after the sink's batching, and a DT's slot waits for its station's weather (processors/stress.ts),
+ * but only after the sink's batching, and a DT's slot waits for its station's weather (processors/stress/stress.ts),
  * so reading the topic directly keeps the stress rows as close behind the envelopes as the log allows. Weather
  * is small (one record a minute per station), so holding `keepMs` of it costs little.
  *

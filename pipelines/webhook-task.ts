@@ -22,7 +22,7 @@ import {
   type AlertEvent,
   type AlertInput,
 } from '../processors/alerts.js';
-import { GROUPS, TOPICS } from './topics.js';
+import { GROUPS, TOPICS } from './log-topics.js';
 import { messageOf } from '../core/errors.js';
 import { retry } from './runtime/retry.js';
 import { startSinkTask, type SinkContext } from './runtime/sink-task.js';

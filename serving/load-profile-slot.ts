@@ -27,7 +27,7 @@ export function profileSlot(e: DtEnvelope) {
     ami_coverage_pct: round(e.ami_coverage_pct, 2),
     data_quality: dataQualityLabel(e.data_quality),
     // net_mean_kw and the other power and energy figures describe the whole DT; these say how much of it
-    // was measured (processors/imputation.ts).
+    // was measured (processors/load-envelope/imputation.ts).
     profile_source: e.profile_source,
     measured_net_mean_kw: e.net_mean_kw - e.imputed_kw,
     imputed_kw: e.imputed_kw,

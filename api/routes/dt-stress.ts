@@ -94,7 +94,7 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
 
 /**
  * A DT's thermal stress and dynamic operating envelope, as the stress stage wrote them (tables dt_stress and
- * dt_operating_envelopes; processors/stress.ts). Read only: nothing is recomputed here.
+ * dt_operating_envelopes; processors/stress/stress.ts). Read only: nothing is recomputed here.
  */
 export function dtStressRoutes(
   app: FastifyInstance,

@@ -9,8 +9,8 @@ import {
   shiftedExceedanceProb,
   type Addition,
   type AdditionType,
-} from '../../processors/hosting.js';
-import { normalQuantile } from '../../processors/stress-math.js';
+} from '../../processors/stress/hosting.js';
+import { normalQuantile } from '../../processors/stress/stress-math.js';
 import {
   DATA_QUALITY_TIERS,
   minDataQualitySchema,
@@ -99,7 +99,7 @@ interface FeederStressBody {
  * envelope issue, under a scenario (load growth, added loads and generators), and for the feeder.
  *
  * A scenario moves each slot's forecast load by growth × the base plus the additions; the probability moves with
- * it from the one the stress stage stored (processors/hosting.ts shiftedExceedanceProb: the limit stays where the
+ * it from the one the stress stage stored (processors/stress/hosting.ts shiftedExceedanceProb: the limit stays where the
  * stored probability puts it, the load distribution shifts), so an empty scenario returns the stored figures.
  * The feeder's probability in a slot is that of at least one of its DTs, taking DTs as independent; its peak is
  * the highest over the slots. Voltage stress is reported as stored: the envelope keeps the two voltage tails

@@ -9,7 +9,7 @@ import {
   type AdditionType,
   type HostingJudgement,
   type LimitingFactor,
-} from '../../processors/hosting.js';
+} from '../../processors/stress/hosting.js';
 import {
   DATA_QUALITY_TIERS,
   minDataQualitySchema,
@@ -76,7 +76,7 @@ const HEADROOM = {
 /**
  * The DT judges of the transformer-stress interface: additions (`POST /v1/dt/hosting-capacity`) and rooftop PV
  * (`POST /v1/rooftop/sanction-check`) against the DT's newest operating-envelope issue
- * (processors/hosting.ts). The envelope is the stress stage's; nothing of it is recomputed here.
+ * (processors/stress/hosting.ts). The envelope is the stress stage's; nothing of it is recomputed here.
  */
 interface SiteCandidate {
   dt_id: string;

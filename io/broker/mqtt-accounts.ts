@@ -2,7 +2,7 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConfigError } from '../../core/config.js';
 import { hashPassword, isPasswordHash, verifyPassword } from '../../core/password-hash.js';
-import { parseMqttTopic } from '../../ingest/topics.js';
+import { parseMqttTopic } from '../../ingest/mqtt-topics.js';
 
 /**
  * The embedded broker's accounts and ACL, the same as infra/mosquitto's: a meter's username is its meter id

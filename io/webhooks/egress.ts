@@ -297,7 +297,7 @@ function resolveAll(host: string): Promise<string[]> {
 
 let current = new EgressPolicy();
 
-/** Installs the process's policy from GRIDSTREAM_WEBHOOK_ALLOW (app/gridstream.ts, at start). */
+/** Installs the process's policy from GRIDSTREAM_WEBHOOK_ALLOW (app/start-gridstream.ts, at start). */
 export function configureWebhookEgress(allow: string | undefined): void {
   current = new EgressPolicy(allow);
 }

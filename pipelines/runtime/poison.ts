@@ -2,7 +2,7 @@ import { encode } from '../../core/codec.js';
 import type { Metrics } from '../../core/metrics.js';
 import type { LogProducer, LogRecord } from '../../io/log/log.js';
 import type { DeadLetter } from '../../schemas/types.gen.js';
-import { TOPICS } from '../topics.js';
+import { TOPICS } from '../log-topics.js';
 import type { Clock } from './clock.js';
 import { retry } from './retry.js';
 

@@ -1,6 +1,6 @@
 -- The newest operating-envelope issue of each of some DTs (the 96 slots after its last observed slot), by DT and
 -- slot: what POST /v1/dt/hosting-capacity, /v1/rooftop/sanction-check and /v1/ev/site-screen judge additions
--- against (processors/hosting.ts).
+-- against (processors/stress/hosting.ts).
 -- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
 -- @note servers (io/warehouse/dialect.ts): without DateTime64, slot_start_ms and issued_at_ms are columns;
 -- @note see io/warehouse/README.md.

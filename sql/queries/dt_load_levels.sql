@@ -1,5 +1,5 @@
 -- Per DT: the measured kW and the meters reporting, summed over the final envelope slots of the four weeks
--- ending with the newest final slot (the window of feeder_load_patterns.sql). processors/imputation.ts
+-- ending with the newest final slot (the window of feeder_load_patterns.sql). processors/load-envelope/imputation.ts
 -- divides the DT's mean kW per reporting meter by its feeder's to scale the feeder pattern to the DT.
 -- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
 -- @note servers (io/warehouse/dialect.ts); see io/warehouse/README.md.

@@ -1,5 +1,5 @@
 -- Per feeder, local day type and local slot of day: the measured kW and the meters reporting, summed over
--- the final envelope slots of the four weeks ending with the newest final slot (processors/imputation.ts
+-- the final envelope slots of the four weeks ending with the newest final slot (processors/load-envelope/imputation.ts
 -- divides them into the feeder's mean kW per reporting meter). Only the measured part of a slot counts
 -- (net_mean_kw - imputed_kw); modelled slots have no meters reporting and are left out.
 -- Local time is mean solar time in whole hours, UTC offset floor(longitude / 15 + 0.5) h (the topology has no

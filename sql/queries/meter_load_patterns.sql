@@ -1,5 +1,5 @@
 -- Per meter, local day type and local hour: the sum of its readings' kW and their count, over the readings
--- of the four weeks ending with the newest reading (processors/imputation.ts divides them into the meter's
+-- of the four weeks ending with the newest reading (processors/load-envelope/imputation.ts divides them into the meter's
 -- own mean load shape, used to impute the meter when it does not report). Local time and day type as in
 -- feeder_load_patterns.sql: UTC offset floor(longitude / 15 + 0.5) h, day_type 1 = Saturday and Sunday.
 -- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older

@@ -7,9 +7,9 @@ import { ImpedanceStore, impedanceOfRow } from '../../serving/impedance-store.js
 import { encode } from '../../core/codec.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import { DAY_MS } from '../../core/time.js';
-import { TOPICS } from '../../pipelines/topics.js';
+import { TOPICS } from '../../pipelines/log-topics.js';
 import type { ImpedanceDaily } from '../../schemas/types.gen.js';
-import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/gridstream.js';
+import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/test-gridstream.js';
 import { meter, transformer } from '../support/topology.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;

@@ -6,7 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DAY_MS } from '../../core/time.js';
 import { runSimulate, simulateTopology } from '../../simulator/command.js';
-import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY, testMqttUrl } from '../support/gridstream.js';
+import {
+  OTHER_TENANT_KEY,
+  startTestGridstream,
+  TEST_API_KEY,
+  testMqttUrl,
+} from '../support/test-gridstream.js';
 
 /*
  * The impedance-statistics interface over HTTP on impedance the real pipeline computed from the simulator: the on-demand look-up with

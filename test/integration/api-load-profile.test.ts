@@ -8,9 +8,9 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseApiKeys } from '../../api/auth.js';
 import { buildApi } from '../../api/server.js';
-import { startGridstream, type Gridstream } from '../../app/gridstream.js';
+import { startGridstream, type Gridstream } from '../../app/start-gridstream.js';
 import { DAY_MS, SLOT_MS } from '../../core/time.js';
-import { OTHER_TENANT_KEY, TEST_API_KEY, testConfig, testMqttUrl } from '../support/gridstream.js';
+import { OTHER_TENANT_KEY, TEST_API_KEY, testConfig, testMqttUrl } from '../support/test-gridstream.js';
 import { meter, transformer } from '../support/topology.js';
 
 const topology = {

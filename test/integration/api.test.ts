@@ -5,7 +5,12 @@ import { dtOperatingEnvelopeRow } from '../../io/warehouse/rows.js';
 import { operatingEnvelope } from '../support/records.js';
 import { buildApi } from '../../api/server.js';
 import { parseApiKeys } from '../../api/auth.js';
-import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY, testMqttUrl } from '../support/gridstream.js';
+import {
+  OTHER_TENANT_KEY,
+  startTestGridstream,
+  TEST_API_KEY,
+  testMqttUrl,
+} from '../support/test-gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 

@@ -7,7 +7,7 @@ import { encode, schemaId } from '../../core/codec.js';
 import { packageRoot } from '../../core/paths.js';
 import { canonicalSchema } from '../../core/schemas.js';
 import { startKafka, type TestKafka } from '../support/kafka.js';
-import { startTestGridstream } from '../support/gridstream.js';
+import { startTestGridstream } from '../support/test-gridstream.js';
 import { oneDt } from '../support/topology.js';
 import { sampleEnvelope } from '../support/records.js';
 

@@ -13,7 +13,7 @@ import { saveSubscription } from '../../io/webhooks/store.js';
 import { telemetryTopic } from '../../simulator/model.js';
 import { startClickHouseServer, type ClickHouseServer } from '../support/clickhouse-server.js';
 import { Fleet, type StoredSlot } from '../support/fleet.js';
-import { TEST_API_KEY } from '../support/gridstream.js';
+import { TEST_API_KEY } from '../support/test-gridstream.js';
 import { startKafka } from '../support/kafka.js';
 import { startMosquitto, type TestMosquitto } from '../support/mosquitto.js';
 import { startRole, urlOf, type RoleProcess } from '../support/role-process.js';

@@ -5,7 +5,7 @@ import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type Broker } from '../../io/broker/broker.js';
 import { openMqttAccounts } from '../../io/broker/mqtt-accounts.js';
-import { TEST_MQTT_USERS, withTestMqttCredentials } from '../support/gridstream.js';
+import { TEST_MQTT_USERS, withTestMqttCredentials } from '../support/test-gridstream.js';
 
 const TELEMETRY = 'gridstream/v1/meters/+/telemetry';
 

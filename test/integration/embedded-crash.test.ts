@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openWarehouse } from '../../io/warehouse/open.js';
 import type { SimMessage } from '../../simulator/model.js';
 import { Fleet } from '../support/fleet.js';
-import { TEST_API_KEY, TEST_MQTT_USERS, withTestMqttCredentials } from '../support/gridstream.js';
+import { TEST_API_KEY, TEST_MQTT_USERS, withTestMqttCredentials } from '../support/test-gridstream.js';
 import { startRole, urlOf, type RoleProcess } from '../support/role-process.js';
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSimulate, simulateTopology } from '../../simulator/command.js';
-import { startTestGridstream, TEST_API_KEY, testMqttUrl } from '../support/gridstream.js';
+import { startTestGridstream, TEST_API_KEY, testMqttUrl } from '../support/test-gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 

@@ -9,12 +9,12 @@ import {
   stepImpedance,
   type ImpedanceState,
   type LegDayImpedance,
-} from '../../processors/impedance.js';
+} from '../../processors/impedance/impedance.js';
 import { planSimulation, runSimulate, simulateTopology } from '../../simulator/command.js';
 import type { ImpedanceFlag } from '../../schemas/types.gen.js';
 import { createSimulation } from '../../simulator/model.js';
 import { meterReadingOf } from '../../simulator/readings.js';
-import { startTestGridstream, testMqttUrl } from '../support/gridstream.js';
+import { startTestGridstream, testMqttUrl } from '../support/test-gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 

@@ -1,7 +1,7 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oneDt } from '../support/topology.js';
-import { startTestGridstream, testMqttUrl } from '../support/gridstream.js';
+import { startTestGridstream, testMqttUrl } from '../support/test-gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 

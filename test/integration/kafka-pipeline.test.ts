@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSimulate, simulateTopology } from '../../simulator/command.js';
 import { startKafka, type TestKafka } from '../support/kafka.js';
-import { startTestGridstream, testMqttUrl } from '../support/gridstream.js';
+import { startTestGridstream, testMqttUrl } from '../support/test-gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 

@@ -1,6 +1,6 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGridstream } from '../support/gridstream.js';
+import { startTestGridstream } from '../support/test-gridstream.js';
 import {
   mosquittoInstalled,
   publishMqtt5Raw,

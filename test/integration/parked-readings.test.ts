@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startGridstream, type Gridstream } from '../../app/gridstream.js';
+import { startGridstream, type Gridstream } from '../../app/start-gridstream.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
-import { testConfig, testMqttUrl } from '../support/gridstream.js';
+import { testConfig, testMqttUrl } from '../support/test-gridstream.js';
 import { meter, transformer } from '../support/topology.js';
 
 /**

@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startGridstream } from '../../app/gridstream.js';
+import { startGridstream } from '../../app/start-gridstream.js';
 import { loadConfig, type GridstreamConfig } from '../../core/config.js';
 import { startEmbeddedBroker } from '../../io/broker/broker.js';
 import { openMqttAccounts } from '../../io/broker/mqtt-accounts.js';
-import { TEST_MQTT_USERS, testMqttUrl, withTestMqttCredentials } from '../support/gridstream.js';
+import { TEST_MQTT_USERS, testMqttUrl, withTestMqttCredentials } from '../support/test-gridstream.js';
 import { oneDt } from '../support/topology.js';
 
 const topology = oneDt('dt-r', ['m-1', 'm-2']);

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { Gridstream } from '../../app/gridstream.js';
+import type { Gridstream } from '../../app/start-gridstream.js';
 import { DAY_MS, SLOT_MS } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { decode } from '../../core/codec.js';
 import { partitionFor } from '../../io/log/partitioner.js';
 import { interleave } from '../../pipelines/stress-stage.js';
-import { TOPICS } from '../../pipelines/topics.js';
+import { TOPICS } from '../../pipelines/log-topics.js';
 import {
   DEFAULT_STRESS_CONFIG,
   initialStressState,
@@ -20,12 +20,17 @@ import {
   type DtStress,
   type StressInput,
   type StressState,
-} from '../../processors/stress.js';
+} from '../../processors/stress/stress.js';
 import { runSimulate, simulateTopology } from '../../simulator/command.js';
 import { parseSchedule } from '../../core/schedule.js';
-import { judgeHosting, type LimitingFactor } from '../../processors/hosting.js';
+import { judgeHosting, type LimitingFactor } from '../../processors/stress/hosting.js';
 import type { DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';
-import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY, testMqttUrl } from '../support/gridstream.js';
+import {
+  OTHER_TENANT_KEY,
+  startTestGridstream,
+  TEST_API_KEY,
+  testMqttUrl,
+} from '../support/test-gridstream.js';
 
 const START = Date.UTC(2026, 6, 1);
 const RESTART = START + 2 * DAY_MS;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { COOLING_SETS, ThermalModel, ThermalStates } from '../../processors/thermal.js';
+import { COOLING_SETS, ThermalModel, ThermalStates } from '../../processors/thermal/thermal.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'gridstream-thermal-'));

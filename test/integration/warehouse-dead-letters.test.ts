@@ -11,7 +11,7 @@ import { MemoryLog } from '../../io/log/memory-log.js';
 import { migrate } from '../../io/warehouse/migrate.js';
 import { dateTime64, deadLetterId, deadLetterRow } from '../../io/warehouse/rows.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import { TOPICS, topicSpecs } from '../../pipelines/topics.js';
+import { TOPICS, topicSpecs } from '../../pipelines/log-topics.js';
 import { startWarehouseSink } from '../../pipelines/warehouse-sink.js';
 import type { DeadLetter } from '../../schemas/types.gen.js';
 import {

@@ -10,8 +10,8 @@ import {
   topologyTransformerRow,
 } from '../../io/warehouse/rows.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import { queryLoadPatterns } from '../../pipelines/envelope-stage.js';
-import { patternIndex, shapeIndex, utcOffsetMs } from '../../processors/imputation.js';
+import { queryLoadPatterns } from '../../pipelines/load-envelope-stage.js';
+import { patternIndex, shapeIndex, utcOffsetMs } from '../../processors/load-envelope/imputation.js';
 import type { DtEnvelope, TopologyMeter, TopologyTransformer } from '../../schemas/types.gen.js';
 import { sampleEnvelope } from '../support/records.js';
 import { ENGINES, openTestWarehouse, type TestWarehouse } from '../support/clickhouse-server.js';

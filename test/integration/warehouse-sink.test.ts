@@ -7,7 +7,7 @@ import { SLOT_MS, slotStart } from '../../core/time.js';
 import { MemoryLog } from '../../io/log/memory-log.js';
 import { migrate } from '../../io/warehouse/migrate.js';
 import { dtOperatingEnvelopeRow } from '../../io/warehouse/rows.js';
-import { TOPICS, topicSpecs } from '../../pipelines/topics.js';
+import { TOPICS, topicSpecs } from '../../pipelines/log-topics.js';
 import { startWarehouseSink } from '../../pipelines/warehouse-sink.js';
 import type { DtOperatingEnvelope } from '../../schemas/types.gen.js';
 import {

@@ -12,7 +12,7 @@ import { dtStressRow, topologyTransformerRow } from '../../io/warehouse/rows.js'
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { configureWebhookEgress } from '../../io/webhooks/egress.js';
 import { saveSubscription } from '../../io/webhooks/store.js';
-import { TOPICS, topicSpecs } from '../../pipelines/topics.js';
+import { TOPICS, topicSpecs } from '../../pipelines/log-topics.js';
 import { startWebhookTask, type WebhookPolicy } from '../../pipelines/webhook-task.js';
 import type { DtStress } from '../../schemas/types.gen.js';
 import { openTestWarehouse, type TestWarehouse } from '../support/clickhouse-server.js';

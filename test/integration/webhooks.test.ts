@@ -8,8 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode } from '../../core/codec.js';
 import { dtOperatingEnvelopeRow } from '../../io/warehouse/rows.js';
 import { verifyWebhookSignature } from '../../io/webhooks/signature.js';
-import { TOPICS } from '../../pipelines/topics.js';
-import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY, testMqttUrl } from '../support/gridstream.js';
+import { TOPICS } from '../../pipelines/log-topics.js';
+import {
+  OTHER_TENANT_KEY,
+  startTestGridstream,
+  TEST_API_KEY,
+  testMqttUrl,
+} from '../support/test-gridstream.js';
 import { operatingEnvelope, stressRow } from '../support/records.js';
 import { meter, transformer } from '../support/topology.js';
 

@@ -15,7 +15,7 @@ import { onCannotGoOn } from '../../pipelines/runtime/fatal.js';
 import { MAX_PAUSE_MS } from '../../pipelines/runtime/retry.js';
 import { startSinkTask, type SinkTaskOptions } from '../../pipelines/runtime/sink-task.js';
 import { startStageTask, type StageTask, type StageTaskOptions } from '../../pipelines/stage-task.js';
-import { TOPICS } from '../../pipelines/topics.js';
+import { TOPICS } from '../../pipelines/log-topics.js';
 
 /**
  * A test driver for stage and sink tasks, after Kafka Streams' TopologyTestDriver: the tasks run for real (consumer

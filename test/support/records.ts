@@ -26,7 +26,7 @@ export const sampleEnvelope: DtEnvelope = {
 };
 
 /**
- * An operating-envelope row (dt_operating_envelopes, processors/stress.ts) of `dt_id` for the slot starting at
+ * An operating-envelope row (dt_operating_envelopes, processors/stress/stress.ts) of `dt_id` for the slot starting at
  * `slot_start`, issued at `issued_at` (its version), with plausible figures: 50 kW of extra import (hot spot
  * binds), 80 kW of extra export (voltage binds).
  */
@@ -67,7 +67,7 @@ export function operatingEnvelope(
   };
 }
 
-/** A stress row (dt_stress, processors/stress.ts) of `dt` for the slot at `slot`, with every kind of field set. */
+/** A stress row (dt_stress, processors/stress/stress.ts) of `dt` for the slot at `slot`, with every kind of field set. */
 export function stressRow(dt: string, slot: number, over: Partial<DtStress> = {}): DtStress {
   return {
     dt_id: dt,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CALIBRATION, formatCalibration, runCalibration } from '../../bin/calibrate.js';
-import { ReliabilityAccumulator, formatReliability } from '../../processors/stress-calibration.js';
-import { DEFAULT_STRESS_CONFIG } from '../../processors/stress.js';
+import { ReliabilityAccumulator, formatReliability } from '../../processors/stress/stress-calibration.js';
+import { DEFAULT_STRESS_CONFIG } from '../../processors/stress/stress.js';
 import { SimulationOptionsError, buildTopology, createSimulation } from '../../simulator/model.js';
 
 describe('reliability and Brier score', () => {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { COVERAGE_WINDOW_SLOTS, CoverageWindow, dataQualityFor } from '../../processors/coverage.js';
+import {
+  COVERAGE_WINDOW_SLOTS,
+  CoverageWindow,
+  dataQualityFor,
+} from '../../processors/load-envelope/coverage.js';
 import { SLOT_MS } from '../../core/time.js';
 
 const DAY0 = Date.UTC(2026, 6, 1);

@@ -10,15 +10,15 @@ import {
   STOP_ORDER,
   type DataflowNode,
 } from '../../pipelines/dataflow.js';
-import { GROUPS, TOPICS, type TopicId } from '../../pipelines/topics.js';
+import { GROUPS, TOPICS, type TopicId } from '../../pipelines/log-topics.js';
 
 const nodes: readonly DataflowNode[] = DATAFLOW;
 const readers = (topic: TopicId) => nodes.filter((n) => n.inputs.includes(topic));
 const writers = (topic: TopicId) => nodes.filter((n) => n.outputs.includes(topic));
 
 describe('the dataflow (pipelines/dataflow.ts)', () => {
-  it('is what the diagram at the top of pipelines/gridstream.ts shows', () => {
-    const source = readFileSync(new URL('../../pipelines/gridstream.ts', import.meta.url), 'utf8');
+  it('is what the diagram at the top of pipelines/start-pipeline.ts shows', () => {
+    const source = readFileSync(new URL('../../pipelines/start-pipeline.ts', import.meta.url), 'utf8');
     const diagram = /\* DATAFLOW-BEGIN\n([\s\S]*?) \* DATAFLOW-END/.exec(source)?.[1];
     // On a change to the dataflow, paste renderDataflow()'s lines (each after ' * ') between the markers.
     expect(diagram?.split('\n').slice(0, -1)).toEqual(renderDataflow().map((line) => ` * ${line}`));

@@ -4,7 +4,7 @@ import {
   deliverySlot,
   powerKw,
   type EnvelopeInForce,
-} from '../../processors/dispatch-check.js';
+} from '../../processors/flexibility/dispatch-check.js';
 import type { DispatchCommand } from '../../schemas/types.gen.js';
 
 const command = (amount: string, unit: 'W' | 'kW' | 'MW'): DispatchCommand => ({

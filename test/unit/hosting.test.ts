@@ -9,7 +9,7 @@ import {
   shiftedExceedanceProb,
   type EnvelopeSlot,
   type HostingRequest,
-} from '../../processors/hosting.js';
+} from '../../processors/stress/hosting.js';
 
 const DAY = Date.UTC(2026, 6, 1);
 

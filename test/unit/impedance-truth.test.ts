@@ -7,7 +7,7 @@ import {
   stepImpedance,
   type ImpedanceConfig,
   type LegDayImpedance,
-} from '../../processors/impedance.js';
+} from '../../processors/impedance/impedance.js';
 import { meterReadingOf } from '../../simulator/readings.js';
 import type { ImpedanceFlag } from '../../schemas/types.gen.js';
 import { createSimulation, type Simulation } from '../../simulator/model.js';

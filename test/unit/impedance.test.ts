@@ -7,7 +7,7 @@ import {
   stepImpedance,
   type ImpedanceConfig,
   type ImpedanceOutput,
-} from '../../processors/impedance.js';
+} from '../../processors/impedance/impedance.js';
 import {
   LegSteps,
   effectiveCount,
@@ -15,7 +15,7 @@ import {
   weightedMedian,
   weightedMedianStdErr,
   type StepEstimate,
-} from '../../processors/impedance-steps.js';
+} from '../../processors/impedance/impedance-steps.js';
 import type { MeterReading } from '../../schemas/types.gen.js';
 
 const T0 = Date.UTC(2026, 6, 1);

@@ -6,7 +6,7 @@ import {
   type EnvelopeConfig,
   type EnvelopeInput,
   type EnvelopeState,
-} from '../../processors/envelope.js';
+} from '../../processors/load-envelope/load-envelope.js';
 import {
   buildLoadPatterns,
   patternIndex,
@@ -16,7 +16,7 @@ import {
   type DtNameplate,
   type FeederPatternRow,
   type MeterShapeRow,
-} from '../../processors/imputation.js';
+} from '../../processors/load-envelope/imputation.js';
 import type { DtEnvelope } from '../../schemas/types.gen.js';
 import { createSimulation } from '../../simulator/model.js';
 

@@ -7,7 +7,7 @@ import {
   type EnvelopeInput,
   type EnvelopeOutput,
   type EnvelopeState,
-} from '../../processors/envelope.js';
+} from '../../processors/load-envelope/load-envelope.js';
 import {
   buildLoadPatterns,
   dayType,
@@ -19,7 +19,7 @@ import {
   standardKwPerKva,
   utcOffsetMs,
   type LoadPatterns,
-} from '../../processors/imputation.js';
+} from '../../processors/load-envelope/imputation.js';
 import type { DtEnvelope, MeterReading } from '../../schemas/types.gen.js';
 
 const MIN = 60_000;

@@ -5,10 +5,10 @@ import {
   type ConfidenceQuantiles,
   type EnvelopeDt,
   type SlotForecast,
-} from '../../processors/operating-envelope.js';
-import { normalQuantile, t4Cdf, t4Quantile, t4Sf } from '../../processors/stress-math.js';
-import { NORMAL_CYCLIC_LIMITS, SlotKernel } from '../../processors/stress-thermal.js';
-import { COOLING_SETS, ThermalModel, ThermalStates } from '../../processors/thermal.js';
+} from '../../processors/stress/operating-envelope.js';
+import { normalQuantile, t4Cdf, t4Quantile, t4Sf } from '../../processors/stress/stress-math.js';
+import { NORMAL_CYCLIC_LIMITS, SlotKernel } from '../../processors/stress/stress-thermal.js';
+import { COOLING_SETS, ThermalModel, ThermalStates } from '../../processors/thermal/thermal.js';
 import { Rng } from '../../simulator/random.js';
 
 const H = 96;

@@ -8,7 +8,7 @@ import { onCannotGoOn } from '../../pipelines/runtime/fatal.js';
 import { startStageTask } from '../../pipelines/stage-task.js';
 import { ServingView, type ServingStore } from '../../pipelines/serving-view.js';
 import { publishTopology, TopologyTable } from '../../pipelines/topology-table.js';
-import { TOPICS } from '../../pipelines/topics.js';
+import { TOPICS } from '../../pipelines/log-topics.js';
 import { WeatherTable } from '../../pipelines/weather-table.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import type { DeadLetter, DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';

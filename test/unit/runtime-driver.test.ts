@@ -3,11 +3,11 @@ import { decode, encode } from '../../core/codec.js';
 import { createMetrics } from '../../core/metrics.js';
 import { TopologyIndex } from '../../core/topology.js';
 import { partitionFor } from '../../io/log/partitioner.js';
-import { envelopeStage } from '../../pipelines/envelope-stage.js';
+import { envelopeStage } from '../../pipelines/load-envelope-stage.js';
 import { KeyedStage } from '../../pipelines/keyed-stage.js';
 import { decodeReadings } from '../../pipelines/readings-task.js';
 import type { TopologyTable } from '../../pipelines/topology-table.js';
-import { TOPICS } from '../../pipelines/topics.js';
+import { TOPICS } from '../../pipelines/log-topics.js';
 import type { DtEnvelope, MeterReading } from '../../schemas/types.gen.js';
 import {
   counter,

@@ -4,7 +4,7 @@ import type { LogRecord } from '../../io/log/log.js';
 import { PROCESSING_ERROR } from '../../pipelines/runtime/poison.js';
 import { FIRST_PAUSE_MS } from '../../pipelines/runtime/retry.js';
 import type { SinkContext } from '../../pipelines/runtime/sink-task.js';
-import { TOPICS } from '../../pipelines/topics.js';
+import { TOPICS } from '../../pipelines/log-topics.js';
 import { TestDriver, type DriverSinkOptions } from '../support/driver.js';
 
 const IN = 'sink.in';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SlotReadings } from '../../processors/slot-readings.js';
+import { SlotReadings } from '../../processors/load-envelope/slot-readings.js';
 
 const leg = (v: number) => [{ leg: 1, v, i: 1 }];
 

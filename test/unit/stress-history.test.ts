@@ -6,7 +6,7 @@ import {
   StationHistory,
   classOf,
   solarOffsetMs,
-} from '../../processors/stress-history.js';
+} from '../../processors/stress/stress-history.js';
 import { Rng } from '../../simulator/random.js';
 
 const T0 = Date.UTC(2026, 5, 1); // Monday 00:00 UTC

@@ -5,7 +5,7 @@ import {
   NORMAL_CYCLIC_LIMITS,
   SlotKernel,
   constantsOf,
-} from '../../processors/stress-thermal.js';
+} from '../../processors/stress/stress-thermal.js';
 import {
   normalCdf,
   normalQuantile,
@@ -13,8 +13,8 @@ import {
   t4Cdf,
   t4Quantile,
   t4Sf,
-} from '../../processors/stress-math.js';
-import { COOLING_SETS, ThermalModel, ThermalStates } from '../../processors/thermal.js';
+} from '../../processors/stress/stress-math.js';
+import { COOLING_SETS, ThermalModel, ThermalStates } from '../../processors/thermal/thermal.js';
 import { Rng } from '../../simulator/random.js';
 
 const onan = new ThermalModel(COOLING_SETS['distribution-ONAN']);

@@ -11,8 +11,8 @@ import {
   type StressInput,
   type StressOutput,
   type StressState,
-} from '../../processors/stress.js';
-import { COOLING_SETS, ThermalModel, ThermalStates } from '../../processors/thermal.js';
+} from '../../processors/stress/stress.js';
+import { COOLING_SETS, ThermalModel, ThermalStates } from '../../processors/thermal/thermal.js';
 import type { DtEnvelope, TopologyTransformer } from '../../schemas/types.gen.js';
 
 const T0 = Date.UTC(2026, 5, 1); // a Monday, 00:00 UTC

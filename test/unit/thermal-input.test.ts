@@ -7,7 +7,7 @@ import {
   COOLING_SETS,
   ThermalModel,
   ThermalStates,
-} from '../../processors/thermal.js';
+} from '../../processors/thermal/thermal.js';
 import {
   OUTPUT_HEADER,
   parseThermalProfile,
@@ -16,7 +16,7 @@ import {
   thermalCsv,
   ThermalInputError,
   type ThermalSpec,
-} from '../../processors/thermal-input.js';
+} from '../../processors/thermal/thermal-input.js';
 
 const FULL = {
   top_oil_rise_k: 50,

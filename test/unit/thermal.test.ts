@@ -11,7 +11,7 @@ import {
   ThermalStates,
   type ThermalConstants,
   type ThermalModelOptions,
-} from '../../processors/thermal.js';
+} from '../../processors/thermal/thermal.js';
 
 const DIST = COOLING_SETS['distribution-ONAN'];
 const ONAF = COOLING_SETS['power-ONAF'];

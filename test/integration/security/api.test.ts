@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqlQuery } from '../../../io/warehouse/sql-files.js';
-import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../../support/gridstream.js';
+import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../../support/test-gridstream.js';
 import { meter, transformer } from '../../support/topology.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;

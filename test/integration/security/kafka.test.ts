@@ -7,9 +7,9 @@ import { loadConfig } from '../../../core/config.js';
 import { kafkaClientConfig } from '../../../core/kafka-config.js';
 import { KafkaLog } from '../../../io/log/kafka-log.js';
 import type { LogRecord } from '../../../io/log/log.js';
-import { TOPICS } from '../../../pipelines/topics.js';
+import { TOPICS } from '../../../pipelines/log-topics.js';
 import { runSimulate, simulateTopology } from '../../../simulator/command.js';
-import { startTestGridstream, testMqttUrl } from '../../support/gridstream.js';
+import { startTestGridstream, testMqttUrl } from '../../support/test-gridstream.js';
 import { selfSignedCertificate, startKafka, type TestKafka } from '../../support/kafka.js';
 import { startRole } from '../../support/role-process.js';
 

@@ -15,7 +15,7 @@ import {
   TEST_MQTT_PASSWORD,
   TEST_MQTT_USER,
   testMqttUrl,
-} from '../../support/gridstream.js';
+} from '../../support/test-gridstream.js';
 import {
   MOSQUITTO_INFRA,
   mosquittoInstalled,

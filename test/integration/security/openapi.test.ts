@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_PARAM_LENGTH } from '../../../api/server.js';
 import { SLOT_MS } from '../../../core/time.js';
 import { dtOperatingEnvelopeRow } from '../../../io/warehouse/rows.js';
-import { startTestGridstream, TEST_API_KEY, testMqttUrl } from '../../support/gridstream.js';
+import { startTestGridstream, TEST_API_KEY, testMqttUrl } from '../../support/test-gridstream.js';
 import { checkAnswer, checkOpenapi, run } from '../../support/openapi.js';
 import { operatingEnvelope } from '../../support/records.js';
 import { meter, transformer } from '../../support/topology.js';

@@ -8,8 +8,8 @@ import {
   webhookSignatureProblem,
   WEBHOOK_SIGNATURE_TOLERANCE_S,
 } from '../../../io/webhooks/signature.js';
-import { TOPICS } from '../../../pipelines/topics.js';
-import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../../support/gridstream.js';
+import { TOPICS } from '../../../pipelines/log-topics.js';
+import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../../support/test-gridstream.js';
 import { stressRow } from '../../support/records.js';
 import { meter, transformer } from '../../support/topology.js';
 

@@ -1,5 +1,5 @@
-import { SLOT_MS } from '../core/time.js';
-import type { DataQuality } from '../schemas/types.gen.js';
+import { SLOT_MS } from '../../core/time.js';
+import type { DataQuality } from '../../schemas/types.gen.js';
 
 /** 30 days of 15-minute slots: the window of the data-quality rule (docs/api.md). */
 export const COVERAGE_WINDOW_SLOTS = 30 * 96;

@@ -1,4 +1,4 @@
-import { SLOT_MS, SLOTS_PER_DAY } from '../core/time.js';
+import { SLOT_MS, SLOTS_PER_DAY } from '../../core/time.js';
 import type {
   AmbientSource,
   DataQuality,
@@ -7,7 +7,7 @@ import type {
   DtStress,
   TopologyTransformer,
   WeatherObservation,
-} from '../schemas/types.gen.js';
+} from '../../schemas/types.gen.js';
 import {
   OperatingEnvelopeSolver,
   allocateForecast,
@@ -32,7 +32,7 @@ import {
   type SlotKernel,
   type ThermalLimits,
 } from './stress-thermal.js';
-import { ThermalStates, type Paper, type ThermalModel } from './thermal.js';
+import { ThermalStates, type Paper, type ThermalModel } from '../thermal/thermal.js';
 
 /**
  * The stress processor: per DT and 15-minute slot, the transformer's thermal state (top oil, hot spot, ageing,
@@ -63,7 +63,7 @@ import { ThermalStates, type Paper, type ThermalModel } from './thermal.js';
  *   silent), or, when the weather feed itself stops, stream time (the newest envelope end, or a
  *   punctuation's watermark) is `weatherOutageMs` past it. Both waits go by event time, so a slot's ambient
  *   does not depend on when the weather topic happened to be read.
- * - the thermal state (IEC 60076-7, processors/thermal.ts) is stepped through the slot; on first sight of a
+ * - the thermal state (IEC 60076-7, processors/thermal/thermal.ts) is stepped through the slot; on first sight of a
  *   DT (or after a gap longer than `maxGapSlots`) it starts in the steady state of the slot's K and ambient.
  *   Slots missing in a shorter gap are stepped at the forecast load of their comparable slots.
  * - observed exceedances: the peak hot spot, end top oil or K over the limits (`thermal_exceeded`); the

@@ -1,4 +1,4 @@
-import { DAY_MS, SLOT_MS, SLOTS_PER_DAY } from '../core/time.js';
+import { DAY_MS, SLOT_MS, SLOTS_PER_DAY } from '../../core/time.js';
 
 /**
  * What the stress processor learns from a DT's own history and its weather station's: the distribution of a

@@ -1,5 +1,5 @@
-import { MINUTE_MS } from '../core/time.js';
-import type { DtEnvelope } from '../schemas/types.gen.js';
+import { MINUTE_MS } from '../../core/time.js';
+import type { DtEnvelope } from '../../schemas/types.gen.js';
 import type { SlotReadings } from './slot-readings.js';
 
 const MINUTES = 15;
@@ -31,7 +31,7 @@ export type SlotFigures = Pick<
  * readings of all meters.
  *
  * `addedKw` (default 0) is added to every minute of the DT series before the figures are taken: the imputed
- * mean load of meters that did not report (processors/imputation.ts), so mean, min, max, p95 and the energy
+ * mean load of meters that did not report (processors/load-envelope/imputation.ts), so mean, min, max, p95 and the energy
  * describe the whole DT. Reactive power, voltages and counts stay those of the reporting meters.
  */
 export function summarizeSlot(rows: SlotReadings, addedKw = 0): SlotFigures {

@@ -9,7 +9,7 @@ import {
   type EnvelopeInput,
   type EnvelopeOutput,
   type EnvelopeState,
-} from '../processors/envelope.js';
+} from '../processors/load-envelope/load-envelope.js';
 import {
   buildLoadPatterns,
   emptyLoadPatterns,
@@ -19,17 +19,17 @@ import {
   type FeederPatternRow,
   type LoadPatterns,
   type MeterShapeRow,
-} from '../processors/imputation.js';
+} from '../processors/load-envelope/imputation.js';
 import { sqlQuery } from '../io/warehouse/sql-files.js';
 import { KeyedStage } from './keyed-stage.js';
 import type { MeterReading } from '../schemas/types.gen.js';
 import type { TopologyTable } from './topology-table.js';
-import { TOPICS } from './topics.js';
+import { TOPICS } from './log-topics.js';
 
 /**
  * readings → envelope processor → envelopes, with side inputs: the topology's meter counts and nameplates
  * (feeder, rated kVA, local UTC offset from the longitude), and the feeder load patterns for imputation and
- * modelled-only DTs (processors/imputation.ts). The patterns cross partitions (a feeder's DTs live in several),
+ * modelled-only DTs (processors/load-envelope/imputation.ts). The patterns cross partitions (a feeder's DTs live in several),
  * so they come from the warehouse: loaded at start and every `patternsEveryMs` (default hourly) with
  * sql/queries/feeder_load_patterns.sql and dt_load_levels.sql (small: envelope slots), the meter shapes of
  * meter_load_patterns.sql (a scan of four weeks of readings) at start and every `meterShapesEveryMs` (default

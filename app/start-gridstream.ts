@@ -7,7 +7,13 @@ import { buildApi } from '../api/server.js';
 import { ConfigError, type GridstreamConfig } from '../core/config.js';
 import { createMetrics, type Metrics } from '../core/metrics.js';
 import { configureWebhookEgress } from '../io/webhooks/egress.js';
-import { ALL_ROLES, startPipeline, type Edges, type Pipeline, type Role } from '../pipelines/gridstream.js';
+import {
+  ALL_ROLES,
+  startPipeline,
+  type Edges,
+  type Pipeline,
+  type Role,
+} from '../pipelines/start-pipeline.js';
 import { openEdges, type EdgeOptions } from './edges.js';
 
 /** A running gridstream: edges, pipeline and API in this process. */

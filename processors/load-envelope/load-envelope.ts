@@ -1,5 +1,5 @@
-import { SLOT_MS, slotStart } from '../core/time.js';
-import type { DtEnvelope, MeterReading } from '../schemas/types.gen.js';
+import { SLOT_MS, slotStart } from '../../core/time.js';
+import type { DtEnvelope, MeterReading } from '../../schemas/types.gen.js';
 import { CoverageWindow, dataQualityFor } from './coverage.js';
 import { emptyLoadPatterns, imputeMissing, modelledKw, type LoadPatterns } from './imputation.js';
 import { SlotReadings } from './slot-readings.js';
@@ -29,7 +29,7 @@ import { summarizeSlot } from './slot-summary.js';
  * order rows arrive in. (A correction received before the reading it replaces keeps the version: corrections
  * are last-arrived-wins.)
  *
- * Data-quality tiers in full (processors/imputation.ts has the patterns):
+ * Data-quality tiers in full (processors/load-envelope/imputation.ts has the patterns):
  * - Imputation. When a slot is emitted with fewer meters reporting than connected, and the DT's feeder has a
  *   load pattern for the slot (a `load-patterns` input), the missing meters' load is added: imputed kW =
  *   each missing meter's own mean for that day type and local hour where the warehouse has its history, and

@@ -1,5 +1,11 @@
-import type { LimitingFactor } from '../schemas/types.gen.js';
-import { COOLING_SETS, ThermalModel, type CoolingSet, type Paper, type ThermalConstants } from './thermal.js';
+import type { LimitingFactor } from '../../schemas/types.gen.js';
+import {
+  COOLING_SETS,
+  ThermalModel,
+  type CoolingSet,
+  type Paper,
+  type ThermalConstants,
+} from '../thermal/thermal.js';
 
 /**
  * The thermal side of the stress processor: a transformer's limits, its thermal model built from topology, and

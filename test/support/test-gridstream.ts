@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGridstream, type Gridstream } from '../../app/gridstream.js';
+import { startGridstream, type Gridstream } from '../../app/start-gridstream.js';
 import { loadConfig, type GridstreamConfig } from '../../core/config.js';
-import type { Role } from '../../pipelines/gridstream.js';
+import type { Role } from '../../pipelines/start-pipeline.js';
 
 /** A key of the `default` tenant, which owns every DT whose topology names no tenant. */
 export const TEST_API_KEY = 'test-key-0123456789abcdefghijklmnopqrstuv';

@@ -1,5 +1,5 @@
 /**
- * A lossless byte packing of a slot's columns (processors/slot-readings.ts) for slots that are closed: they
+ * A lossless byte packing of a slot's columns (processors/load-envelope/slot-readings.ts) for slots that are closed: they
  * are kept only so that a late reading can revise them, which is rare, so they are held packed (about 8–12
  * bytes a reading instead of 32) and unpacked when one comes. With the default 24-hour revision horizon the
  * closed slots are nearly all of a processor's readings.

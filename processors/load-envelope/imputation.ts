@@ -1,4 +1,4 @@
-import { DAY_MS, SLOT_MS, SLOTS_PER_DAY } from '../core/time.js';
+import { DAY_MS, SLOT_MS, SLOTS_PER_DAY } from '../../core/time.js';
 
 const HOUR_MS = 3_600_000;
 

@@ -1,5 +1,5 @@
-import { slotStart } from '../core/time.js';
-import type { DispatchCheck, DispatchCommand, PowerAmount } from '../schemas/types.gen.js';
+import { slotStart } from '../../core/time.js';
+import type { DispatchCheck, DispatchCommand, PowerAmount } from '../../schemas/types.gen.js';
 
 export type { DispatchCheck };
 

@@ -1,5 +1,5 @@
-import { inSchedule, type DailySchedule } from '../core/schedule.js';
-import { MINUTE_MS, SLOT_MS } from '../core/time.js';
+import { inSchedule, type DailySchedule } from '../../core/schedule.js';
+import { MINUTE_MS, SLOT_MS } from '../../core/time.js';
 import { normalCdf, normalQuantile } from './stress-math.js';
 
 /**

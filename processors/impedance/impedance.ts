@@ -1,5 +1,10 @@
-import { DAY_MS } from '../core/time.js';
-import type { ImpedanceDaily, ImpedanceFlag, ImpedanceFlagKind, MeterReading } from '../schemas/types.gen.js';
+import { DAY_MS } from '../../core/time.js';
+import type {
+  ImpedanceDaily,
+  ImpedanceFlag,
+  ImpedanceFlagKind,
+  MeterReading,
+} from '../../schemas/types.gen.js';
 import {
   DEFAULT_STEP_CONFIG,
   LegSteps,

@@ -6,7 +6,7 @@ import {
   type EnvelopeInput,
   type EnvelopeOutput,
   type EnvelopeState,
-} from '../../processors/envelope.js';
+} from '../../processors/load-envelope/load-envelope.js';
 import type { DtEnvelope, MeterReading } from '../../schemas/types.gen.js';
 
 const T0 = Date.UTC(2026, 6, 1, 10, 0, 0); // 10:00:00Z, a slot boundary

@@ -1,5 +1,5 @@
-import { SLOT_MS } from '../core/time.js';
-import type { LegReading } from '../schemas/types.gen.js';
+import { SLOT_MS } from '../../core/time.js';
+import type { LegReading } from '../../schemas/types.gen.js';
 import { packRows, unpackRows } from './packed-readings.js';
 
 /**
@@ -12,7 +12,7 @@ import { packRows, unpackRows } from './packed-readings.js';
  * Sorted keys make a duplicate (same meter, same time) a binary search away, without a per-reading index.
  *
  * A closed slot is `freeze()`-ed: its columns are packed losslessly into a few bytes a reading
- * (processors/packed-readings.ts) and unpacked again by the first `put` or read after (a late reading).
+ * (processors/load-envelope/packed-readings.ts) and unpacked again by the first `put` or read after (a late reading).
  */
 export type PutResult = 'added' | 'replaced' | 'unchanged';
 
