@@ -154,7 +154,7 @@ export interface DtEnvelope {
 
 export type LimitingFactor = "load_factor" | "hot_spot" | "top_oil" | "voltage";
 
-/** One slot of a DT's dynamic operating envelope (topic gridstream.operating-envelopes, keyed by DT id): the extra import and export, kW, the DT can take in that slot within its thermal and voltage limits at the stated confidence, as issued after the DT's last observed slot for each of the next 96 slots. A later issue of the same slot carries a higher version (issued_at) and replaces it; for a past slot the row left is the one issued just before it. Computed by processors/stress.ts. */
+/** One slot of a DT's dynamic operating envelope (topic gridstream.operating-envelopes, keyed by DT id): the extra import and export, kW, the DT can take in that slot within its thermal and voltage limits at the stated confidence, as issued after the DT's last observed slot for each of the next 96 slots. A later issue of the same slot carries a higher version (issued_at) and replaces it; for a past slot the row left is the one issued just before it. Computed by processors/stress/stress.ts. */
 export interface DtOperatingEnvelope {
   dt_id: string;
   /** Start of the 15-minute slot the row is for, a UTC quarter hour. */
@@ -217,7 +217,7 @@ export interface DtOperatingEnvelopes {
 
 export type AmbientSource = "observed" | "carried" | "default";
 
-/** One DT's 15-minute slot through the IEC 60076-7 thermal model (topic gridstream.stress, keyed by DT id): its load, ambient, top-oil and hot-spot temperatures, ageing and cumulative loss of life, whether the slot broke a limit, and the thermal and voltage stress probabilities forecast for it before its data came. Computed by processors/stress.ts from the DT's final envelope; a replay writes the same row (same version). */
+/** One DT's 15-minute slot through the IEC 60076-7 thermal model (topic gridstream.stress, keyed by DT id): its load, ambient, top-oil and hot-spot temperatures, ageing and cumulative loss of life, whether the slot broke a limit, and the thermal and voltage stress probabilities forecast for it before its data came. Computed by processors/stress/stress.ts from the DT's final envelope; a replay writes the same row (same version). */
 export interface DtStress {
   dt_id: string;
   /** Start of the 15-minute slot, a UTC quarter hour. */
