@@ -1,6 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -13,6 +11,7 @@ import { saveSubscription } from '../../io/webhooks/store.js';
 import { telemetryTopic } from '../../simulator/model.js';
 import { startClickHouseServer, type ClickHouseServer } from '../support/clickhouse-server.js';
 import { Fleet, type StoredSlot } from '../support/fleet.js';
+import { startReceiver, type Receiver } from '../support/http-receiver.js';
 import { TEST_API_KEY } from '../support/test-gridstream.js';
 import { startKafka } from '../support/kafka.js';
 import { startMosquitto, type TestMosquitto } from '../support/mosquitto.js';
@@ -35,8 +34,6 @@ const TELEMETRY = 3 * 8 * HOURS * 60;
 const MAX_POLL_INTERVAL_MS = 12_000;
 const WEBHOOK_ID = '00000000-0000-4000-8000-000000000001';
 const WEBHOOK_SECRET = 'webhook-secret';
-/** Event ids of the signed deliveries the receiver has had, every copy. */
-const received: string[] = [];
 let scenarioNumber = 0;
 
 /**
@@ -145,7 +142,7 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
   let clickhouse: ClickHouseServer;
   let mosquitto: TestMosquitto;
   /** The webhook receiver: answers every delivery 200. */
-  let receiver: Server;
+  let receiver: Receiver;
   let receiverUrl = '';
   /** The uninterrupted run's snapshot, which every fault scenario must reproduce. */
   let reference: Snapshot;
@@ -156,19 +153,8 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
     mosquitto = await startMosquitto({
       users: { 'gridstream-ingest': 'ingest-secret', ...new Fleet(fleetOptions).accounts() },
     });
-    receiver = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk) => (body += chunk));
-      request.on('end', () => {
-        // Only a delivery signed with the subscription's secret counts as received.
-        const signature = request.headers['gridstream-signature'] as string | undefined;
-        if (verifyWebhookSignature(WEBHOOK_SECRET, body, signature))
-          received.push(String(request.headers['gridstream-event-id']));
-        response.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    receiver = await startReceiver();
+    receiverUrl = `${receiver.url}/hook`;
 
     const started = Date.now();
     await withScenario(async (s) => {
@@ -180,7 +166,7 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
     console.log(`reference run: ${Date.now() - started} ms; rows: ${tables.join(', ')}`);
   }, 600_000);
   afterAll(async () => {
-    await new Promise((resolve) => receiver?.close(resolve));
+    await receiver?.close();
     await mosquitto?.stop();
     await clickhouse?.stop();
   });
@@ -320,7 +306,7 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
 
   /** Runs `body` on a fresh scenario (its processes with `extraEnv` too), closed after it whatever it did. */
   async function withScenario(body: (s: Scenario) => Promise<void>, extraEnv: Record<string, string> = {}) {
-    received.length = 0;
+    receiver.received.length = 0;
     const s = await scenario(extraEnv);
     try {
       await body(s);
@@ -364,6 +350,12 @@ describe('distributed mode: Mosquitto → Kafka → processors → ClickHouse se
       ),
     );
     expect(delivered.size).toBeGreaterThan(0);
+    // Only a delivery signed with the subscription's secret counts as received.
+    const received = receiver.received
+      .filter((r) =>
+        verifyWebhookSignature(WEBHOOK_SECRET, r.raw, r.headers['gridstream-signature'] as string),
+      )
+      .map((r) => String(r.headers['gridstream-event-id']));
     expect(new Set(received)).toEqual(delivered);
   }
 

@@ -1,6 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -15,6 +13,7 @@ import {
   TEST_API_KEY,
   testMqttUrl,
 } from '../support/test-gridstream.js';
+import { startReceiver, type Receiver, type ReceivedRequest } from '../support/http-receiver.js';
 import { operatingEnvelope, stressRow } from '../support/records.js';
 import { meter, transformer } from '../support/topology.js';
 
@@ -27,53 +26,15 @@ import { meter, transformer } from '../support/topology.js';
 const START = Date.UTC(2026, 6, 1, 10);
 const SLOT = 15 * 60_000;
 
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  raw: string;
-  body: {
-    webhook_id: string;
-    event_id: string;
-    type: string;
-    timestamp: string;
-    data: Record<string, unknown>;
-  };
+/** The webhook body of a request the receiver had. */
+interface WebhookBody {
+  webhook_id: string;
+  event_id: string;
+  type: string;
+  timestamp: string;
+  data: Record<string, unknown>;
 }
-
-/** An HTTP receiver: records every request; `status(path, n)` decides the answer to the n-th request of a path. */
-async function startReceiver(status: (path: string, n: number) => number) {
-  const received: Received[] = [];
-  const counts = new Map<string, number>();
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      const path = request.url ?? '';
-      const n = (counts.get(path) ?? 0) + 1;
-      counts.set(path, n);
-      received.push({ path, headers: request.headers, raw, body: JSON.parse(raw) as Received['body'] });
-      response.writeHead(status(path, n)).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    received,
-    async until(predicate: (r: Received[]) => boolean, what: string, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!predicate(received)) {
-        if (Date.now() > deadline)
-          throw new Error(
-            `webhook receiver: ${what} not seen; got ${received.map((r) => `${r.path} ${r.body.type}`)}`,
-          );
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+const bodyOf = (r: ReceivedRequest) => JSON.parse(r.raw) as WebhookBody;
 
 /** The delivery log of a subscription, newest first, once it has at least `rows` attempts (10 s at most). */
 async function deliveryLog(baseUrl: string, id: string, rows = 1, key = TEST_API_KEY) {
@@ -90,7 +51,7 @@ async function deliveryLog(baseUrl: string, id: string, rows = 1, key = TEST_API
 }
 
 /** What a subscriber does: checks the signature header over the raw body with its secret, and its age. */
-function signatureValid(secret: string, r: Received): boolean {
+function signatureValid(secret: string, r: ReceivedRequest): boolean {
   return verifyWebhookSignature(secret, r.raw, r.headers['gridstream-signature'] as string | undefined);
 }
 
@@ -99,7 +60,7 @@ const LOOPBACK_ALLOWED = { webhookAllow: '127.0.0.1' };
 
 describe('webhooks', () => {
   let g: Awaited<ReturnType<typeof startTestGridstream>>;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let receiver: Receiver;
   const call = (method: string, path: string, body?: unknown, key: string | null = TEST_API_KEY) =>
     fetch(`${g.url}${path}`, {
       method,
@@ -122,9 +83,9 @@ describe('webhooks', () => {
 
   beforeAll(async () => {
     // /a fails its first request with a 503 (then the retry gets through); /dead always answers 500.
-    receiver = await startReceiver((path, n) =>
-      path === '/dead' ? 500 : path === '/a' && n === 1 ? 503 : 200,
-    );
+    receiver = await startReceiver({
+      status: (path, n) => (path === '/dead' ? 500 : path === '/a' && n === 1 ? 503 : 200),
+    });
     g = await startTestGridstream({ ...LOOPBACK_ALLOWED, webhookMaxAttempts: 3, webhookBackoffMs: 200 });
     await g.pipeline.loadTopology(
       {
@@ -167,8 +128,8 @@ describe('webhooks', () => {
     expect(response.status).toBe(200);
     const result = (await response.json()) as { event_id: string; delivered: boolean; http_status: number };
     expect(result).toMatchObject({ delivered: true, http_status: 200 });
-    const got = receiver.received.find((r) => r.body.event_id === result.event_id)!;
-    expect(got.body).toMatchObject({ webhook_id: sub.id, type: 'WEBHOOK.TEST' });
+    const got = receiver.received.find((r) => bodyOf(r).event_id === result.event_id)!;
+    expect(bodyOf(got)).toMatchObject({ webhook_id: sub.id, type: 'WEBHOOK.TEST' });
     expect(got.headers['content-type']).toBe('application/json');
     expect(signatureValid(sub.secret, got)).toBe(true);
     expect(signatureValid('whsec_wrong', got)).toBe(false);
@@ -218,7 +179,7 @@ describe('webhooks', () => {
     await client.endAsync();
 
     const delivered = (path: string) => receiver.received.filter((r) => r.path === path);
-    const types = (path: string) => new Set(delivered(path).map((r) => r.body.type));
+    const types = (path: string) => new Set(delivered(path).map((r) => bodyOf(r).type));
     await receiver.until(
       () => types('/a').size === 3 && types('/b').size === 1 && delivered('/a').length === 4,
       "dt-a's three events (one retried) at /a and dt-o's alert at /b",
@@ -226,15 +187,15 @@ describe('webhooks', () => {
     // Every request is signed with its subscription's secret and names it.
     for (const r of delivered('/a')) expect(signatureValid(a.secret, r), r.raw).toBe(true);
     for (const r of delivered('/b')) expect(signatureValid(b.secret, r), r.raw).toBe(true);
-    expect(delivered('/a').every((r) => r.body.webhook_id === a.id)).toBe(true);
+    expect(delivered('/a').every((r) => bodyOf(r).webhook_id === a.id)).toBe(true);
 
     // As a receiver does: each event once, however often it came (the retried one came twice).
     const byType = (path: string, type: string) =>
       delivered(path).filter(
         (r, k, all) =>
-          r.body.type === type && all.findIndex((x) => x.body.event_id === r.body.event_id) === k,
+          bodyOf(r).type === type && all.findIndex((x) => bodyOf(x).event_id === bodyOf(r).event_id) === k,
       );
-    expect(byType('/a', 'STRESS.ALERT').map((r) => r.body.data)).toEqual([
+    expect(byType('/a', 'STRESS.ALERT').map((r) => bodyOf(r).data)).toEqual([
       expect.objectContaining({
         dt_id: 'dt-a',
         kind: 'thermal',
@@ -242,14 +203,14 @@ describe('webhooks', () => {
         slot_start: '2026-07-01T10:15:00.000Z',
       }),
     ]);
-    expect(byType('/a', 'ENVELOPE.VIOLATION').map((r) => r.body.data)).toEqual([
+    expect(byType('/a', 'ENVELOPE.VIOLATION').map((r) => bodyOf(r).data)).toEqual([
       expect.objectContaining({
         dt_id: 'dt-a',
         voltage_exceeded: true,
         slot_start: '2026-07-01T10:30:00.000Z',
       }),
     ]);
-    expect(byType('/b', 'STRESS.ALERT').map((r) => r.body.data)).toEqual([
+    expect(byType('/b', 'STRESS.ALERT').map((r) => bodyOf(r).data)).toEqual([
       expect.objectContaining({ dt_id: 'dt-o', probability: 0.9 }),
     ]);
     // The first request to /a got a 503: the same event, byte for byte, came again as attempt 2.
@@ -258,7 +219,7 @@ describe('webhooks', () => {
     expect(second!.raw).toBe(first.raw);
     expect(first.headers['gridstream-delivery-attempt']).toBe('1');
     expect(second!.headers['gridstream-delivery-attempt']).toBe('2');
-    const rejected = byType('/a', 'DISPATCH.REJECTED').map((r) => r.body);
+    const rejected = byType('/a', 'DISPATCH.REJECTED').map((r) => bodyOf(r));
     expect(rejected.at(-1)).toMatchObject({
       event_id: 'DISPATCH.REJECTED:0b6c2a10-0000-4000-8000-0000000000aa:bess-1',
       data: { asset_id: 'bess-1', dt_id: 'dt-a', requested_kw: 1250, headroom_kw: 800 },
@@ -266,7 +227,7 @@ describe('webhooks', () => {
 
     const log = await deliveryLog(g.url, a.id, 4);
     expect(log.filter((d) => d.outcome === 'retrying')).toEqual([
-      expect.objectContaining({ event_id: first.body.event_id, attempt: 1, http_status: 503 }),
+      expect.objectContaining({ event_id: bodyOf(first).event_id, attempt: 1, http_status: 503 }),
     ]);
     expect(log.filter((d) => d.outcome === 'delivered')).toHaveLength(3);
     expect(log.find((d) => d.outcome === 'retrying')!.next_attempt_at).toEqual(expect.any(String));
@@ -309,7 +270,7 @@ describe('webhooks', () => {
 describe('webhook retries across a restart', () => {
   it('resumes a retry the delivery log holds after the sender restarts, with the same body', async () => {
     // The first request fails; the retry is due 4 s later, after the restart.
-    const receiver = await startReceiver((_path, n) => (n === 1 ? 503 : 200));
+    const receiver = await startReceiver({ status: (_path, n) => (n === 1 ? 503 : 200) });
     const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-webhooks-'));
     const config = { ...LOOPBACK_ALLOWED, dataDir, webhookMaxAttempts: 3, webhookBackoffMs: 4000 };
     try {

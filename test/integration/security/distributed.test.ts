@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -14,6 +13,7 @@ import { saveSubscription } from '../../../io/webhooks/store.js';
 import { telemetryTopic } from '../../../simulator/model.js';
 import { startClickHouseServer, type ClickHouseServer } from '../../support/clickhouse-server.js';
 import { Fleet } from '../../support/fleet.js';
+import { startReceiver, type Receiver, type ReceivedRequest } from '../../support/http-receiver.js';
 import { startKafka, type TestKafka } from '../../support/kafka.js';
 import { mosquittoInstalled, startMosquitto, type TestMosquitto } from '../../support/mosquitto.js';
 import { urlOf, startRole, type RoleProcess } from '../../support/role-process.js';
@@ -37,12 +37,6 @@ const KEY_B = `utility-b-${randomBytes(20).toString('hex')}`;
 const INGEST_PASSWORD = `ingest-${randomBytes(12).toString('hex')}`;
 const WEBHOOK_SECRET = `whsec_${randomBytes(16).toString('hex')}`;
 const WEBHOOK_ID = '00000000-0000-4000-8000-00000000d157';
-
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  raw: string;
-}
 
 /** GET with node's own client, from a chosen source address (any 127.0.0.0/8 address is loopback on Linux). */
 function getFrom(
@@ -96,9 +90,9 @@ describe.skipIf(!mosquittoInstalled())(
     let processor: RoleProcess;
     let api: string;
     /** An internal service on loopback, and the webhook receiver once the operator allows 127.0.0.1. */
-    let internal: Server;
+    let internal: Receiver;
     let internalPort = 0;
-    const received: Received[] = [];
+    let received: ReceivedRequest[] = [];
     const guessedKeys: string[] = [];
     const fleet = new Fleet({ seed: 7, transformers: 2, meters: 6, start: START, end: END });
     const dtA = fleet.sim.topology.transformers[0]!.dt_id;
@@ -122,20 +116,9 @@ describe.skipIf(!mosquittoInstalled())(
     };
 
     beforeAll(async () => {
-      internal = createServer((request, response) => {
-        const chunks: Buffer[] = [];
-        request.on('data', (c: Buffer) => chunks.push(c));
-        request.on('end', () => {
-          received.push({
-            path: request.url ?? '',
-            headers: request.headers,
-            raw: Buffer.concat(chunks).toString('utf8'),
-          });
-          response.writeHead(200).end('INTERNAL-ONLY');
-        });
-      });
-      await new Promise<void>((resolve) => internal.listen(0, '127.0.0.1', resolve));
-      internalPort = (internal.address() as AddressInfo).port;
+      internal = await startReceiver({ answer: 'INTERNAL-ONLY' });
+      received = internal.received;
+      internalPort = internal.port;
 
       [clickhouse, kafka, mosquitto] = await Promise.all([
         startClickHouseServer(),
@@ -195,7 +178,7 @@ describe.skipIf(!mosquittoInstalled())(
       await kafka?.destroy();
       await mosquitto?.stop();
       await clickhouse?.stop();
-      await new Promise((resolve) => internal?.close(resolve));
+      await internal?.close();
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     }, 120_000);
 

@@ -1,5 +1,3 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode } from '../../../core/codec.js';
 import { saveSubscription } from '../../../io/webhooks/store.js';
@@ -10,6 +8,7 @@ import {
 } from '../../../io/webhooks/signature.js';
 import { TOPICS } from '../../../pipelines/log-topics.js';
 import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../../support/test-gridstream.js';
+import { startReceiver, type Receiver, type ReceivedRequest } from '../../support/http-receiver.js';
 import { stressRow } from '../../support/records.js';
 import { meter, transformer } from '../../support/topology.js';
 
@@ -22,58 +21,19 @@ import { meter, transformer } from '../../support/topology.js';
  */
 const START = Date.UTC(2026, 6, 1, 10);
 const SLOT = 15 * 60_000;
+/** What the receivers answer: text a tenant must never see through the API. */
+const INTERNAL_ANSWER = 'INTERNAL-ONLY: clickhouse default user, no password';
 
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  raw: string;
-  at: number;
-}
-
-/** An HTTP server recording every request; answers `status(path)` with a body a tenant must never see. */
-async function listen(host: string, status: (path: string) => number = () => 200) {
-  const received: Received[] = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (c: Buffer) => chunks.push(c));
-    request.on('end', () => {
-      const path = request.url ?? '';
-      received.push({
-        path,
-        headers: request.headers,
-        raw: Buffer.concat(chunks).toString('utf8'),
-        at: Date.now(),
-      });
-      response.writeHead(status(path)).end('INTERNAL-ONLY: clickhouse default user, no password');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    url: `http://${host}:${port}`,
-    received,
-    async until(predicate: (r: Received[]) => boolean, what: string, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!predicate(received)) {
-        if (Date.now() > deadline) throw new Error(`${what} not seen; got ${received.map((r) => r.path)}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-const signature = (r: Received) => r.headers['gridstream-signature'] as string | undefined;
-const v1s = (r: Received) => (signature(r) ?? '').split(',').filter((p) => p.startsWith('v1='));
-const timestampOf = (r: Received) => Number(/(?:^|,)t=(\d+)/.exec(signature(r) ?? '')?.[1]);
+const signature = (r: ReceivedRequest) => r.headers['gridstream-signature'] as string | undefined;
+const v1s = (r: ReceivedRequest) => (signature(r) ?? '').split(',').filter((p) => p.startsWith('v1='));
+const timestampOf = (r: ReceivedRequest) => Number(/(?:^|,)t=(\d+)/.exec(signature(r) ?? '')?.[1]);
 
 describe('security: webhooks', () => {
   let g: Awaited<ReturnType<typeof startTestGridstream>>;
   /** The operator's allowed receiver. */
-  let receiver: Awaited<ReturnType<typeof listen>>;
+  let receiver: Receiver;
   /** An internal service on loopback no webhook may reach. */
-  let canary: Awaited<ReturnType<typeof listen>>;
+  let canary: Receiver;
   const call = (method: string, path: string, body?: unknown, key = TEST_API_KEY) =>
     fetch(`${g.url}${path}`, {
       method,
@@ -127,8 +87,12 @@ describe('security: webhooks', () => {
     ]);
 
   beforeAll(async () => {
-    receiver = await listen('127.0.0.2', (path) => (path === '/fails' ? 500 : path === '/flaky' ? 503 : 200));
-    canary = await listen('127.0.0.1');
+    receiver = await startReceiver({
+      host: '127.0.0.2',
+      status: (path) => (path === '/fails' ? 500 : path === '/flaky' ? 503 : 200),
+      answer: INTERNAL_ANSWER,
+    });
+    canary = await startReceiver({ answer: INTERNAL_ANSWER });
     g = await startTestGridstream({
       webhookAllow: '127.0.0.2',
       webhookMaxAttempts: 2,
