@@ -423,6 +423,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
 const TOGETHER: ReadonlyArray<readonly [string, string]> = [
   ['GRIDSTREAM_MQTT_TLS_CERT', 'GRIDSTREAM_MQTT_TLS_KEY'],
   ['GRIDSTREAM_HTTP_TLS_CERT', 'GRIDSTREAM_HTTP_TLS_KEY'],
+  ['GRIDSTREAM_KAFKA_SSL_CERT', 'GRIDSTREAM_KAFKA_SSL_KEY'],
 ];
 
 function parse(name: string, variable: Variable, raw: string): string | number {

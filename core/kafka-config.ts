@@ -69,8 +69,6 @@ export function kafkaSecurityProblem(c: KafkaSecurity): string | undefined {
   }
   if (!usesTls && ssl.length)
     return `${ssl.join(', ')} set but GRIDSTREAM_KAFKA_SECURITY_PROTOCOL is ${protocol}: set ssl or sasl_ssl for TLS to be used`;
-  if (ssl.includes('GRIDSTREAM_KAFKA_SSL_CERT') !== ssl.includes('GRIDSTREAM_KAFKA_SSL_KEY'))
-    return 'GRIDSTREAM_KAFKA_SSL_CERT and GRIDSTREAM_KAFKA_SSL_KEY go together: set both (client certificate) or neither';
   return undefined;
 }
 

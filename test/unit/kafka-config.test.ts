@@ -149,9 +149,7 @@ describe('Kafka security settings → librdkafka properties', () => {
     );
     expect(
       refusal({ ...BROKERS, GRIDSTREAM_KAFKA_SECURITY_PROTOCOL: 'ssl', GRIDSTREAM_KAFKA_SSL_CERT: cert }),
-    ).toBe(
-      'GRIDSTREAM_KAFKA_SSL_CERT and GRIDSTREAM_KAFKA_SSL_KEY go together: set both (client certificate) or neither',
-    );
+    ).toBe('GRIDSTREAM_KAFKA_SSL_CERT and GRIDSTREAM_KAFKA_SSL_KEY go together: set both or neither');
   });
 
   it('refuses security settings without GRIDSTREAM_KAFKA_BROKERS (the in-process log would ignore them)', () => {
