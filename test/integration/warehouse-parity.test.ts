@@ -14,6 +14,8 @@ import { impedanceRoutes } from '../../api/routes/impedance.js';
 import { DAY_MS, slotStart } from '../../core/time.js';
 import { migrate } from '../../io/warehouse/migrate.js';
 import { ServerWarehouse } from '../../io/warehouse/server-warehouse.js';
+import { decoderOf } from '../../io/warehouse/query.js';
+import { queries } from '../../io/warehouse/queries.gen.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import {
   fixtureQueries,
@@ -80,6 +82,18 @@ describe('the same rows on the embedded engine and on 18.16', () => {
     expect(results.server[name]).toEqual(results.embedded[name]);
     expect(JSON.stringify(results.server[name])).toBe(JSON.stringify(results.embedded[name]));
   });
+
+  it.each(fixtureQueries(SLOT).map(([name, query]) => [name, query] as const))(
+    '%s: rows have exactly the generated columns and decode on both engines',
+    (name, query) => {
+      const declared = queries[query as keyof typeof queries];
+      for (const engine of ['embedded', 'server'] as const) {
+        const rows = results[engine][name] as Array<Record<string, unknown>>;
+        for (const row of rows) expect(Object.keys(row)).toEqual(Object.keys(declared.columns));
+        expect(() => rows.map(decoderOf(declared)), engine).not.toThrow();
+      }
+    },
+  );
 
   it('gives the results the callers expect (so the parity above is about real rows)', () => {
     const embedded = results.embedded;
