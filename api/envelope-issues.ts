@@ -1,9 +1,11 @@
-import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
-import type { EnvelopeSlot, LimitingFactor } from '../processors/stress/hosting.js';
+import type { EnvelopeSlot } from '../processors/stress/hosting.js';
+import type { DtEnvelopeNewestIssuesRow } from '../io/warehouse/queries.gen.js';
 import { dataQualityTier, type DataQualityTier } from './data-quality.js';
+import { runQuery } from '../io/warehouse/query.js';
+import { queries } from '../io/warehouse/queries.gen.js';
 
-type Row = Record<string, unknown>;
+type Row = DtEnvelopeNewestIssuesRow;
 
 /** A DT's newest operating-envelope issue, as the judges of processors/stress/hosting.ts take it. */
 export interface EnvelopeIssue {
@@ -23,13 +25,12 @@ export async function newestIssues(
 ): Promise<Map<string, EnvelopeIssue>> {
   const issues = new Map<string, EnvelopeIssue>();
   if (dts.length === 0) return issues;
-  const rows = await warehouse.query<Row>(sqlQuery('dt_envelope_newest_issues'), { dts: [...new Set(dts)] });
+  const rows = await runQuery(warehouse, queries.dt_envelope_newest_issues, { dts: [...new Set(dts)] });
   const byDt = new Map<string, Row[]>();
   for (const r of rows) {
-    const dt = String(r.dt_id);
-    const own = byDt.get(dt);
+    const own = byDt.get(r.dt_id);
     if (own) own.push(r);
-    else byDt.set(dt, [r]);
+    else byDt.set(r.dt_id, [r]);
   }
   for (const [dt, own] of byDt) issues.set(dt, issueOf(own));
   return issues;
@@ -38,24 +39,23 @@ export async function newestIssues(
 /** One DT's rows of sql/queries/dt_envelope_newest_issues.sql as the judge's input. */
 function issueOf(rows: readonly Row[]): EnvelopeIssue {
   const slots: EnvelopeSlot[] = rows.map((r) => ({
-    slotStart: Number(r.slot_start_ms),
-    importKw: Number(r.import_kw),
-    exportKw: Number(r.export_kw),
-    importSlotKw: Number(r.import_slot_kw),
-    exportSlotKw: Number(r.export_slot_kw),
-    importLimitedBy: r.import_limited_by as LimitingFactor,
-    exportLimitedBy: r.export_limited_by as LimitingFactor,
-    baseKw: Number(r.base_kw),
-    baseKwLow: Number(r.base_kw_low),
+    slotStart: r.slot_start_ms,
+    importKw: r.import_kw,
+    exportKw: r.export_kw,
+    importSlotKw: r.import_slot_kw,
+    exportSlotKw: r.export_slot_kw,
+    importLimitedBy: r.import_limited_by,
+    exportLimitedBy: r.export_limited_by,
+    baseKw: r.base_kw,
+    baseKwLow: r.base_kw_low,
   }));
+  const [newest] = rows as [Row];
   return {
     slots,
-    issuedAt: Number(rows[0]!.issued_at_ms),
-    confidence: Number(rows[0]!.confidence),
-    dataQuality: dataQualityTier(rows[0]!.data_quality),
-    thermalStressProb: rows.map((r) => Number(r.thermal_stress_prob)),
-    voltageStressProb: rows.map((r) =>
-      r.voltage_stress_prob === null ? null : Number(r.voltage_stress_prob),
-    ),
+    issuedAt: newest.issued_at_ms,
+    confidence: newest.confidence,
+    dataQuality: dataQualityTier(newest.data_quality),
+    thermalStressProb: rows.map((r) => r.thermal_stress_prob),
+    voltageStressProb: rows.map((r) => r.voltage_stress_prob),
   };
 }

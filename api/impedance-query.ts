@@ -1,4 +1,4 @@
-import type { QueryParams } from '../io/warehouse/warehouse.js';
+import type { ImpedanceDailyRowsParams } from '../io/warehouse/queries.gen.js';
 import { badRequest } from './errors.js';
 
 /**
@@ -67,8 +67,11 @@ export function filterProperties(names: DateNames): Record<string, unknown> {
   };
 }
 
+/** The query's parameters a request's filters set (the tenant and the page are the route's). */
+export type ImpedanceFilterParams = Omit<ImpedanceDailyRowsParams, 'tenant' | 'limit' | 'offset'>;
+
 export interface ImpedanceFilter {
-  params: QueryParams;
+  params: ImpedanceFilterParams;
   /** The Transformer list as given (a DT of another tenant is a filter that matches none of the key's rows). */
   transformers: string[];
 }
@@ -79,23 +82,26 @@ const LAST_DAY = '2105-12-31';
 
 /** Turns validated request fields into the query's parameters; a bad value is a 400 naming its field. */
 export function impedanceFilter(input: Record<string, unknown>, names: DateNames): ImpedanceFilter {
-  const params: QueryParams = {
+  const dates = {
     start_event_date: day(input, names.startEvent, FIRST_DAY),
     end_event_date: day(input, names.endEvent, LAST_DAY),
     start_received: instant(input, names.startReceived, `${FIRST_DAY} 00:00:00.000`),
     end_received: instant(input, names.endReceived, `${LAST_DAY} 23:59:59.999`),
   };
-  if (params.start_event_date! > params.end_event_date!)
+  if (dates.start_event_date > dates.end_event_date)
     throw badRequest(names.startEvent, `must not be after ${names.endEvent}`);
-  if (params.start_received! > params.end_received!)
+  if (dates.start_received > dates.end_received)
     throw badRequest(names.startReceived, `must not be after ${names.endReceived}`);
-  for (const [, param] of LISTS) params[param] = [];
+  const lists = Object.fromEntries(LISTS.map(([, param]) => [param, [] as string[]])) as Record<
+    (typeof LISTS)[number][1],
+    string[]
+  >;
   for (const [field, param] of LISTS) {
     const values = list(input[field]);
     if (values.length > MAX_LIST_VALUES) throw badRequest(field, `at most ${MAX_LIST_VALUES} values`);
-    (params[param] as string[]).push(...values);
+    lists[param].push(...values);
   }
-  return { params, transformers: params.transformers as string[] };
+  return { params: { ...dates, ...lists }, transformers: lists.transformers };
 }
 
 function list(value: unknown): string[] {

@@ -1,8 +1,9 @@
 import type { TopologyFile } from '../core/topology.js';
-import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { tenantsOf } from '../io/warehouse/tenants.js';
 import { ApiError } from './errors.js';
+import { runQuery } from '../io/warehouse/query.js';
+import { queries } from '../io/warehouse/queries.gen.js';
 
 export { tenantsOf };
 
@@ -34,8 +35,8 @@ export function notFound(dtId: string): ApiError {
 export async function requireDt(warehouse: Warehouse, tenant: string, dtId: string): Promise<void> {
   const owner = (await tenantsOf(warehouse, [dtId])).get(dtId);
   if (owner === undefined) {
-    const [known] = await warehouse.query<{ known: string }>(sqlQuery('dt_exists'), { dt_id: dtId });
-    if (!known || Number(known.known) === 0) throw notFound(dtId);
+    const [known] = await runQuery(warehouse, queries.dt_exists, { dt_id: dtId });
+    if (!known?.known) throw notFound(dtId);
   }
   if ((owner ?? 'default') !== tenant) throw notFound(dtId);
 }
@@ -51,7 +52,7 @@ export async function requireAssets(
   assetIds: readonly string[],
 ): Promise<void> {
   if (assetIds.length === 0) return;
-  const dtOf = await placement(warehouse, 'asset_dts', 'asset_ids', assetIds);
+  const dtOf = await placement(warehouse, 'asset', assetIds);
   const owners = await tenantsOf(warehouse, [...dtOf.values()]);
   for (const asset of assetIds) {
     const dt = dtOf.get(asset);
@@ -63,14 +64,24 @@ export async function requireAssets(
 /** Where the topology places some meters or assets now: id → DT (absent when not placed). */
 async function placement(
   warehouse: Warehouse,
-  query: 'asset_dts' | 'meter_dts',
-  param: 'asset_ids' | 'meter_ids',
+  kind: 'asset' | 'meter',
   ids: readonly string[],
 ): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
-  const id = query === 'asset_dts' ? 'asset_id' : 'meter_id';
-  const rows = await warehouse.query<Record<string, string>>(sqlQuery(query), { [param]: [...new Set(ids)] });
-  return new Map(rows.map((r) => [r[id]!, r.dt_id!]));
+  const unique = [...new Set(ids)];
+  return kind === 'asset'
+    ? new Map(
+        (await runQuery(warehouse, queries.asset_dts, { asset_ids: unique })).map((r) => [
+          r.asset_id,
+          r.dt_id,
+        ]),
+      )
+    : new Map(
+        (await runQuery(warehouse, queries.meter_dts, { meter_ids: unique })).map((r) => [
+          r.meter_id,
+          r.dt_id,
+        ]),
+      );
 }
 
 /** What the topology holds now for the rows of a load: owners of DTs, and the DTs of meters and assets. */
@@ -117,14 +128,12 @@ export async function currentTopology(warehouse: Warehouse, file: TopologyFile):
   const [meterDts, assetDts] = await Promise.all([
     placement(
       warehouse,
-      'meter_dts',
-      'meter_ids',
+      'meter',
       file.meters.map((m) => m.meter_id),
     ),
     placement(
       warehouse,
-      'asset_dts',
-      'asset_ids',
+      'asset',
       (file.assets ?? []).map((a) => a.asset_id),
     ),
   ]);

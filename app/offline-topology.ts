@@ -4,8 +4,9 @@ import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
 import { topologyAssetRow, topologyMeterRow, topologyTransformerRow } from '../io/warehouse/rows.js';
 import { recordTopologyVersion } from '../io/warehouse/topology-versions.js';
-import { sqlQuery } from '../io/warehouse/sql-files.js';
 import { TABLES } from '../io/warehouse/tables.js';
+import { runQuery } from '../io/warehouse/query.js';
+import { queries } from '../io/warehouse/queries.gen.js';
 
 /**
  * Loads a topology straight into the warehouse, for when no gridstream is running (the embedded engine
@@ -19,11 +20,11 @@ export async function loadTopologyOffline(
   const warehouse = await openWarehouse({ clickhouseUrl: config.clickhouseUrl, dataDir: config.dataDir });
   try {
     await migrate(warehouse, { retentionDays: config.retentionDays });
-    const known = await warehouse.query<{ dt_id: string }>(sqlQuery('latest_topology_transformers'));
+    const known = await runQuery(warehouse, queries.latest_topology_transformers, {});
     const problems = unknownTransformerProblems(file, new Set(known.map((t) => t.dt_id)));
     if (problems.length) throw new TopologyError(problems);
-    const [row] = await warehouse.query<{ version: string }>(sqlQuery('max_topology_version'));
-    const version = Number(row?.version ?? 0) + 1;
+    const [row] = await runQuery(warehouse, queries.max_topology_version, {});
+    const version = (row?.version ?? 0) + 1;
     await warehouse.insert(
       TABLES.topologyTransformers,
       file.transformers.map((t) => topologyTransformerRow({ ...t, topology_version: version })),

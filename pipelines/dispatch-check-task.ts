@@ -1,7 +1,6 @@
 import { decode, encode } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Log, LogRecord, ProduceRecord } from '../io/log/log.js';
-import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import {
   checkDispatch,
@@ -12,6 +11,8 @@ import type { DispatchCommand } from '../schemas/types.gen.js';
 import { GROUPS, TOPICS } from './log-topics.js';
 import { messageOf } from '../core/errors.js';
 import { startSinkTask, type SinkTask } from './runtime/sink-task.js';
+import { runQuery } from '../io/warehouse/query.js';
+import { queries } from '../io/warehouse/queries.gen.js';
 
 export type DispatchCheckTask = SinkTask;
 
@@ -36,19 +37,19 @@ export function startDispatchCheckTask(options: {
     dtId: string,
     command: DispatchCommand,
   ): Promise<EnvelopeInForce | undefined> => {
-    const [row] = await warehouse.query<Record<string, unknown>>(sqlQuery('dispatch_envelope_in_force'), {
+    const [row] = await runQuery(warehouse, queries.dispatch_envelope_in_force, {
       dt_id: dtId,
       slot_ms: deliverySlot(command),
       at_ms: command.dispatch_time,
     });
     if (!row) return undefined;
     return {
-      issuedAt: Number(row.issued_at_ms),
-      importKw: Number(row.import_kw),
-      exportKw: Number(row.export_kw),
-      importLimitedBy: String(row.import_limited_by),
-      exportLimitedBy: String(row.export_limited_by),
-      dataQuality: String(row.data_quality),
+      issuedAt: row.issued_at_ms,
+      importKw: row.import_kw,
+      exportKw: row.export_kw,
+      importLimitedBy: row.import_limited_by,
+      exportLimitedBy: row.export_limited_by,
+      dataQuality: row.data_quality,
     };
   };
 
@@ -63,7 +64,7 @@ export function startDispatchCheckTask(options: {
       }
     }
     if (commands.length === 0) return [];
-    const placed = await warehouse.query<{ asset_id: string; dt_id: string }>(sqlQuery('asset_dts'), {
+    const placed = await runQuery(warehouse, queries.asset_dts, {
       asset_ids: [...new Set(commands.map((c) => c.command.asset_id))],
     });
     const dtOf = new Map(placed.map((a) => [a.asset_id, a.dt_id]));

@@ -14,17 +14,16 @@ import {
   buildLoadPatterns,
   emptyLoadPatterns,
   utcOffsetMs,
-  type DtLevelRow,
   type DtNameplate,
-  type FeederPatternRow,
   type LoadPatterns,
-  type MeterShapeRow,
 } from '../processors/load-envelope/imputation.js';
-import { sqlQuery } from '../io/warehouse/sql-files.js';
+import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { KeyedStage } from './keyed-stage.js';
 import type { MeterReading } from '../schemas/types.gen.js';
 import type { TopologyTable } from './topology-table.js';
 import { TOPICS } from './log-topics.js';
+import { runQuery } from '../io/warehouse/query.js';
+import { queries } from '../io/warehouse/queries.gen.js';
 
 /**
  * readings → envelope processor → envelopes, with side inputs: the topology's meter counts and nameplates
@@ -170,15 +169,13 @@ function dtOf(input: EnvelopeInput): string {
 
 /** The feeder load patterns from the warehouse's final envelopes (the queries' header comments say how). */
 export async function queryLoadPatterns(
-  warehouse: { query<T>(sql: string): Promise<T[]> },
+  warehouse: Pick<Warehouse, 'query'>,
   topology: Pick<TopologyTable, 'index'>,
   withMeterShapes = true,
 ): Promise<LoadPatterns> {
-  const feederRows = await warehouse.query<Record<string, unknown>>(sqlQuery('feeder_load_patterns'));
-  const dtRows = await warehouse.query<Record<string, unknown>>(sqlQuery('dt_load_levels'));
-  const meterRows = withMeterShapes
-    ? await warehouse.query<Record<string, unknown>>(sqlQuery('meter_load_patterns'))
-    : [];
+  const feederRows = await runQuery(warehouse, queries.feeder_load_patterns, {});
+  const dtRows = await runQuery(warehouse, queries.dt_load_levels, {});
+  const meterRows = withMeterShapes ? await runQuery(warehouse, queries.meter_load_patterns, {}) : [];
   const counts = topology.index.metersPerDt();
   const dts = new Map<string, DtNameplate>();
   for (const [dt, t] of topology.index.transformers)
@@ -187,27 +184,5 @@ export async function queryLoadPatterns(
       rated_kva: Number(t.rated_kva),
       meters_connected: counts.get(dt) ?? 0,
     });
-  return buildLoadPatterns(
-    feederRows.map((r): FeederPatternRow => ({
-      feeder_id: String(r.feeder_id),
-      day_type: Number(r.day_type),
-      slot_of_day: Number(r.slot_of_day),
-      kw_sum: Number(r.kw_sum),
-      meter_slots: Number(r.meter_slots),
-    })),
-    dtRows.map((r): DtLevelRow => ({
-      dt_id: String(r.dt_id),
-      kw_sum: Number(r.kw_sum),
-      meter_slots: Number(r.meter_slots),
-    })),
-    dts,
-    meterRows.map((r): MeterShapeRow => ({
-      dt_id: String(r.dt_id),
-      meter_id: String(r.meter_id),
-      day_type: Number(r.day_type),
-      hour: Number(r.hour),
-      kw_sum: Number(r.kw_sum),
-      readings: Number(r.readings),
-    })),
-  );
+  return buildLoadPatterns(feederRows, dtRows, dts, meterRows);
 }

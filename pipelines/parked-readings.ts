@@ -2,11 +2,13 @@ import type { Metrics } from '../core/metrics.js';
 import { decodeMessage } from '../ingest/decode.js';
 import type { LogProducer } from '../io/log/log.js';
 import { dateTime } from '../io/warehouse/rows.js';
-import { sqlQuery } from '../io/warehouse/sql-files.js';
 import { TABLES } from '../io/warehouse/tables.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
+import type { ParkedReadingsRow } from '../io/warehouse/queries.gen.js';
 import { sendDecoded } from './ingest-task.js';
 import type { TopologyTable } from './topology-table.js';
+import { runQuery } from '../io/warehouse/query.js';
+import { queries } from '../io/warehouse/queries.gen.js';
 
 /**
  * Readings of meters not in the topology are dead-lettered `unknown_meter` (parked): meters are installed
@@ -25,14 +27,6 @@ export interface ParkedReadings {
   stop(): Promise<void>;
 }
 
-interface ParkedRow {
-  dead_letter_id: string;
-  source_topic: string;
-  key: string;
-  raw_hex: string;
-  received_ms: string | number;
-}
-
 const METERS_PER_QUERY = 1_000;
 
 export function startParkedReadings(options: {
@@ -49,19 +43,21 @@ export function startParkedReadings(options: {
   let stopped = false;
 
   const releaseOnce = async (): Promise<number> => {
-    const parked = await warehouse.query<{ key: string }>(sqlQuery('parked_meters'));
-    const placed = parked.map((r) => r.key).filter((meter) => topology.index.dtOf(meter) !== undefined);
+    const parked = await runQuery(warehouse, queries.parked_meters, {});
+    const placed = parked
+      .map((r) => r.key)
+      .filter((meter): meter is string => meter !== null && topology.index.dtOf(meter) !== undefined);
     let released = 0;
     for (let k = 0; k < placed.length; k += METERS_PER_QUERY) {
-      const rows = await warehouse.query<ParkedRow>(sqlQuery('parked_readings'), {
+      const rows = await runQuery(warehouse, queries.parked_readings, {
         meters: placed.slice(k, k + METERS_PER_QUERY),
       });
-      const sent: ParkedRow[] = [];
+      const sent: ParkedReadingsRow[] = [];
       for (const row of rows) {
         const decoded = decodeMessage(
           row.source_topic,
           Buffer.from(row.raw_hex, 'hex'),
-          Number(row.received_ms),
+          row.received_ms,
           topology.index,
         );
         // Placed when listed, but a newer version may have taken the meter out again: it stays parked.

@@ -2,7 +2,7 @@ import { decode, type LogSchemaName } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import { DAY_MS } from '../core/time.js';
 import type { Log } from '../io/log/log.js';
-import { sqlQuery } from '../io/warehouse/sql-files.js';
+import { runQuery, type Query } from '../io/warehouse/query.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { supervise } from './runtime/fatal.js';
 import { GlobalTable } from './runtime/global-table.js';
@@ -26,13 +26,16 @@ export interface ServingStore<T> {
 
 type SchemaOf<Id extends TopicId> = (typeof TOPICS)[Id]['schema'] & LogSchemaName;
 
-export interface ServingViewOptions<Id extends TopicId, T> {
+/** The parameters of a serving view's query: a time range, and one part (by a hash of the key) of it. */
+export type RangePartParams = { from_ms: number; to_ms: number; buckets: number; bucket: number };
+
+export interface ServingViewOptions<Id extends TopicId, T, R> {
   /** For messages: "load profiles", "impedance". */
   name: string;
   topic: Id;
   /** The query (sql/queries) reading the current versions with from_ms <= time < to_ms, and its rows as records. */
-  query: string;
-  fromRow: (row: Record<string, unknown>) => T;
+  query: Query<RangePartParams, R>;
+  fromRow: (row: R) => T;
   /** UTC days before today the store keeps. */
   days: number;
   /** Called after each batch taken in (e.g. to update a gauge). */
@@ -48,7 +51,7 @@ export interface ServingViewOptions<Id extends TopicId, T> {
  * keeps. The log is followed from before the warehouse is read, so nothing falls between the two; a record
  * seen twice changes nothing (the highest version wins).
  */
-export class ServingView<Id extends TopicId, T> {
+export class ServingView<Id extends TopicId, T, R> {
   private loading: Promise<void> | null = null;
   private stopped = false;
   private readonly table: GlobalTable<T>;
@@ -57,7 +60,7 @@ export class ServingView<Id extends TopicId, T> {
     log: Log,
     private readonly warehouse: Warehouse,
     readonly store: ServingStore<T>,
-    private readonly options: ServingViewOptions<Id, T>,
+    private readonly options: ServingViewOptions<Id, T, R>,
   ) {
     const schema = TOPICS[options.topic].schema as SchemaOf<Id>;
     this.table = new GlobalTable<T>({
@@ -110,7 +113,7 @@ export class ServingView<Id extends TopicId, T> {
     const rows = await retry(
       `${this.options.name}: reading the warehouse`,
       () =>
-        this.warehouse.query<Record<string, unknown>>(sqlQuery(this.options.query), {
+        runQuery(this.warehouse, this.options.query, {
           from_ms: from,
           to_ms: from + DAY_MS,
           buckets,

@@ -9,9 +9,8 @@ import type { Broker } from '../io/broker/broker.js';
 import type { Log, LogProducer } from '../io/log/log.js';
 import { partitionFor } from '../io/log/partitioner.js';
 import { recordTopologyVersion } from '../io/warehouse/topology-versions.js';
-import { sqlQuery } from '../io/warehouse/sql-files.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
-import type { MeterReading, TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
+import type { MeterReading } from '../schemas/types.gen.js';
 import { DEFAULT_IMPEDANCE_CONFIG } from '../processors/impedance/impedance.js';
 import { envelopeStage, queryLoadPatterns } from './load-envelope-stage.js';
 import { impedanceStage } from './impedance-stage.js';
@@ -39,6 +38,8 @@ import {
   type NodeId,
   type Role,
 } from './dataflow.js';
+import { runQuery } from '../io/warehouse/query.js';
+import { queries } from '../io/warehouse/queries.gen.js';
 
 export { ALL_ROLES, type Role } from './dataflow.js';
 
@@ -234,7 +235,7 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
     const view = new ServingView(edges.log, edges.warehouse, store, {
       name: 'load profiles',
       topic: 'envelopes',
-      query: 'envelopes_of_range',
+      query: queries.envelopes_of_range,
       fromRow: envelopeOfRow,
       days: config.apiMemoryDays,
       metrics,
@@ -250,7 +251,7 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
     const view = new ServingView(edges.log, edges.warehouse, store, {
       name: 'impedance',
       topic: 'impedance',
-      query: 'impedance_of_range',
+      query: queries.impedance_of_range,
       fromRow: impedanceOfRow,
       days: config.apiMemoryDays,
       metrics,
@@ -337,8 +338,8 @@ export async function startPipeline(
         throw new TopologyError(['the load holds no transformers, meters or assets']);
       const problems = unknownTransformerProblems(file, new Set(topology.index.transformers.keys()));
       if (problems.length) throw new TopologyError(problems);
-      const [row] = await warehouse.query<{ version: string }>(sqlQuery('max_topology_version'));
-      const version = Math.max(Number(row?.version ?? 0), topology.index.version) + 1;
+      const [row] = await runQuery(warehouse, queries.max_topology_version, {});
+      const version = Math.max(row?.version ?? 0, topology.index.version) + 1;
       await publishTopology(log, file, version);
       await recordTopologyVersion(warehouse, version, source, file);
       // The topology table and the version check read transformers and meters: a load of assets alone carries
@@ -380,8 +381,8 @@ async function waitForTopologyInWarehouse(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const [row] = await warehouse.query<{ v: string }>(sqlQuery('max_topology_row_version'));
-    if (Number(row?.v ?? 0) >= version) return;
+    const [row] = await runQuery(warehouse, queries.max_topology_row_version, {});
+    if ((row?.v ?? 0) >= version) return;
     if (Date.now() > deadline)
       throw new Error(`topology version ${version} not in the warehouse after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -394,19 +395,13 @@ async function waitForTopologyInWarehouse(
  * instance's topology table (and the meters ingest knows) follow it.
  */
 async function publishNewerTopology(edges: Edges, topology: TopologyTable): Promise<void> {
-  const [latest] = await edges.warehouse.query<{ v: string }>(sqlQuery('max_topology_row_version'));
-  if (Number(latest?.v ?? 0) <= topology.index.version) return;
-  const transformers = await edges.warehouse.query<TopologyTransformer>(
-    sqlQuery('latest_topology_transformers'),
-  );
-  const meters = await edges.warehouse.query<TopologyMeter>(sqlQuery('latest_topology_meters'));
+  const [latest] = await runQuery(edges.warehouse, queries.max_topology_row_version, {});
+  if ((latest?.v ?? 0) <= topology.index.version) return;
+  const transformers = await runQuery(edges.warehouse, queries.latest_topology_transformers, {});
+  const meters = await runQuery(edges.warehouse, queries.latest_topology_meters, {});
   if (transformers.length === 0 && meters.length === 0) return;
-  const version = maxOf([...transformers, ...meters].map((r) => Number(r.topology_version)));
-  const rows = {
-    transformers: transformers.map((t) => ({ ...t, rated_kva: Number(t.rated_kva) })),
-    meters: meters.map((m) => ({ ...m, legs: Number(m.legs) })),
-  };
-  await publishTopology(edges.log, rows, version);
+  const version = maxOf([...transformers, ...meters].map((r) => r.topology_version));
+  await publishTopology(edges.log, { transformers, meters }, version);
   await topology.waitForVersion(version);
 }
 
@@ -422,26 +417,22 @@ async function recentReadings(
     (dt) => partitionFor(dt, partitions) === partition,
   );
   if (dts.length === 0) return [];
-  const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('recent_readings'), {
+  const rows = await runQuery(warehouse, queries.recent_readings, {
     dts,
     horizon_s: Math.ceil(horizonMs / 1000),
   });
   return rows.map((r) => ({
     type: 'reading',
     reading: {
-      meter_id: String(r.meter_id),
-      dt_id: String(r.dt_id),
-      ts: Number(r.ts_ms),
-      p_kw: Number(r.p_kw),
-      q_kvar: r.q_kvar === null ? null : Number(r.q_kvar),
-      legs: (r.leg as number[]).map((leg, k) => ({
-        leg,
-        v: (r.v as number[])[k]!,
-        i: (r.i as number[])[k]!,
-      })),
-      e_imp_kwh: r.e_imp_kwh === null ? null : Number(r.e_imp_kwh),
-      e_exp_kwh: r.e_exp_kwh === null ? null : Number(r.e_exp_kwh),
-      received_at: Number(r.received_ms),
+      meter_id: r.meter_id,
+      dt_id: r.dt_id,
+      ts: r.ts_ms,
+      p_kw: r.p_kw,
+      q_kvar: r.q_kvar,
+      legs: r.leg.map((leg, k) => ({ leg, v: r.v[k]!, i: r.i[k]! })),
+      e_imp_kwh: r.e_imp_kwh,
+      e_exp_kwh: r.e_exp_kwh,
+      received_at: r.received_ms,
     },
   }));
 }

@@ -1,5 +1,6 @@
 import { DAY_MS } from '../core/time.js';
 import type { QueryParams } from '../io/warehouse/warehouse.js';
+import type { ImpedanceOfRangeRow } from '../io/warehouse/queries.gen.js';
 import type { ImpedanceDaily } from '../schemas/types.gen.js';
 import type { DtOf } from '../core/topology.js';
 
@@ -253,21 +254,20 @@ function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-/** An impedance record from a row of sql/queries/impedance_of_range.sql (UInt64 columns arrive as text). */
-export function impedanceOfRow(r: Record<string, unknown>): ImpedanceFacts {
-  const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
+/** An impedance record from a row of sql/queries/impedance_of_range.sql (days and times as text). */
+export function impedanceOfRow(r: ImpedanceOfRangeRow): ImpedanceFacts {
   return {
-    dt_id: String(r.dt_text),
-    meter_id: String(r.meter_id),
-    leg: Number(r.leg),
-    day: Date.parse(`${String(r.day_text)}T00:00:00Z`),
-    median_mohm: Number(r.median_mohm),
-    event_count: Number(r.event_count),
-    received_at: instantMs(String(r.received_text)),
-    version: Number(r.version),
-    service_point_id: text(r.service_point_id),
-    meter_number: text(r.meter_number),
-    electronic_serial_number: text(r.electronic_serial_number),
-    premise_id: text(r.premise_id),
+    dt_id: r.dt_text,
+    meter_id: r.meter_id,
+    leg: r.leg,
+    day: Date.parse(`${r.day_text}T00:00:00Z`),
+    median_mohm: r.median_mohm,
+    event_count: r.event_count,
+    received_at: instantMs(r.received_text),
+    version: r.version,
+    service_point_id: r.service_point_id,
+    meter_number: r.meter_number,
+    electronic_serial_number: r.electronic_serial_number,
+    premise_id: r.premise_id,
   };
 }

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { iso } from '../../core/time.js';
-import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { badRequest } from '../errors.js';
 import { PAGE_PROPERTIES } from '../page.js';
 import { object } from '../openapi.js';
 import { requireAssets, tenantOf } from '../tenancy.js';
+import { runQuery } from '../../io/warehouse/query.js';
+import { queries } from '../../io/warehouse/queries.gen.js';
 
 const MAX_ASSETS = 1000;
 const POWER = object(
@@ -14,8 +15,7 @@ const POWER = object(
 );
 
 /** An {amount, unit} pair as the platform sent it (amount an exact decimal string), or null when absent. */
-const power = (amount: unknown, unit: unknown) =>
-  amount === null || amount === undefined ? null : { amount: String(amount), unit: String(unit) };
+const power = (amount: string | null, unit: string | null) => (amount === null ? null : { amount, unit });
 
 /** Dispatch history: the commands ingested over MQTT or Kafka, read from the dispatches table. */
 export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
@@ -105,7 +105,7 @@ export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
       const toMs = Date.parse(to);
       if (fromMs >= toMs) throw badRequest('from', 'must be before to');
       await requireAssets(warehouse, tenantOf(request), assetIds);
-      const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('dispatches_for_assets'), {
+      const rows = await runQuery(warehouse, queries.dispatches_for_assets, {
         asset_ids: assetIds,
         from_ms: fromMs,
         to_ms: toMs,
@@ -114,32 +114,27 @@ export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
       });
       const checks = new Map(
         (
-          await warehouse.query<Record<string, unknown>>(sqlQuery('dispatch_checks_for_events'), {
-            event_ids: [...new Set(rows.map((r) => String(r.event_id)))],
+          await runQuery(warehouse, queries.dispatch_checks_for_events, {
+            event_ids: [...new Set(rows.map((r) => r.event_id))],
           })
-        ).map((c) => [String(c.event_id), c]),
+        ).map((c) => [c.event_id, c]),
       );
-      const checkOf = (eventId: unknown) => {
-        const c = checks.get(String(eventId));
+      const checkOf = (eventId: string) => {
+        const c = checks.get(eventId);
         if (!c) return null;
         return {
-          verdict: String(c.verdict),
-          dt_id: c.dt_id === null ? null : String(c.dt_id),
-          requested_kw: Number(c.requested_kw),
-          headroom_kw: c.headroom_kw === null ? null : Number(c.headroom_kw),
-          limited_by: c.limited_by === null ? null : String(c.limited_by),
-          envelope_issued_at: c.envelope_issued_ms === null ? null : iso(Number(c.envelope_issued_ms)),
-          data_quality: c.data_quality === null ? null : String(c.data_quality),
+          ...c,
+          envelope_issued_at: c.envelope_issued_ms === null ? null : iso(c.envelope_issued_ms),
         };
       };
       return {
         dispatches: rows.map((r) => ({
           source: r.source,
           event_id: r.event_id,
-          published_at: r.published_ms === null ? null : iso(Number(r.published_ms)),
+          published_at: r.published_ms === null ? null : iso(r.published_ms),
           asset_id: r.asset_id,
-          dispatch_time: iso(Number(r.dispatch_ms)),
-          delivery_period_start: iso(Number(r.delivery_ms)),
+          dispatch_time: iso(r.dispatch_ms),
+          delivery_period_start: iso(r.delivery_ms),
           target_power: power(r.target_power_amount, r.target_power_unit),
           nominal_power: power(r.nominal_power_amount, r.nominal_power_unit),
           power_imbalance: power(r.power_imbalance_amount, r.power_imbalance_unit),

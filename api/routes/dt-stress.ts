@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { DAY_MS, iso } from '../../core/time.js';
-import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { DT_SERIES_HEAD, dtSeriesRange, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
@@ -15,6 +14,9 @@ import {
   object,
   TIER,
 } from '../openapi.js';
+import { runQuery } from '../../io/warehouse/query.js';
+import { nanAsNull } from '../json-numbers.js';
+import { queries } from '../../io/warehouse/queries.gen.js';
 
 const STRESS_SLOT = object({
   slot_start: DATE_TIME,
@@ -88,10 +90,6 @@ const ENVELOPES = object({
   slots: { type: 'array', items: ENVELOPE_SLOT },
 });
 
-type Row = Record<string, unknown>;
-
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
 /**
  * A DT's thermal stress and dynamic operating envelope, as the stress stage wrote them (tables dt_stress and
  * dt_operating_envelopes; processors/stress/stress.ts). Read only: nothing is recomputed here.
@@ -119,34 +117,11 @@ export function dtStressRoutes(
         defaultDays: 7,
         defaultTo: Date.now(),
       });
-      const rows = await warehouse.query<Row>(sqlQuery('dt_stress_rows'), {
-        dt_id: id,
-        from_ms: from,
-        to_ms: to,
-      });
+      const rows = await runQuery(warehouse, queries.dt_stress_rows, { dt_id: id, from_ms: from, to_ms: to });
       const slots = rows.map((r) => ({
-        slot_start: iso(Number(r.slot_start_ms)),
-        rated_kva: num(r.rated_kva),
-        net_kw: num(r.net_kw),
-        apparent_kva: num(r.apparent_kva),
-        load_factor: num(r.load_factor),
-        ambient_c: num(r.ambient_c),
-        ambient_source: r.ambient_source,
-        top_oil_c: num(r.top_oil_c),
-        hot_spot_c: num(r.hot_spot_c),
-        peak_hot_spot_c: num(r.peak_hot_spot_c),
-        ageing_rate: num(r.ageing_rate),
-        loss_of_life_min: num(r.loss_of_life_min),
-        thermal_exceeded: r.thermal_exceeded === true,
-        v_min: num(r.v_min),
-        v_max: num(r.v_max),
-        voltage_exceeded: r.voltage_exceeded === true,
-        thermal_stress_prob: num(r.thermal_stress_prob),
-        voltage_stress_prob: num(r.voltage_stress_prob),
-        forecast_lead_slots: Number(r.forecast_lead_slots),
-        history_slots: num(r.history_slots),
-        state_initialised: r.state_initialised === true,
-        ami_coverage_pct: round(Number(r.ami_coverage_pct), 2),
+        ...nanAsNull(r),
+        slot_start: iso(r.slot_start_ms),
+        ami_coverage_pct: round(r.ami_coverage_pct, 2),
         data_quality: dataQualityTier(r.data_quality),
       }));
       const newest = slots.at(-1);
@@ -191,33 +166,13 @@ export function dtStressRoutes(
         defaultTo: Date.now() + DAY_MS,
       });
       const [rows, [quality]] = await Promise.all([
-        warehouse.query<Row>(sqlQuery('dt_operating_envelope_rows'), { dt_id: id, from_ms: from, to_ms: to }),
-        warehouse.query<Row>(sqlQuery('dt_newest_quality'), { dt_id: id }),
+        runQuery(warehouse, queries.dt_operating_envelope_rows, { dt_id: id, from_ms: from, to_ms: to }),
+        runQuery(warehouse, queries.dt_newest_quality, { dt_id: id }),
       ]);
       const slots = rows.map((r) => ({
-        slot_start: iso(Number(r.slot_start_ms)),
-        issued_at: iso(Number(r.issued_at_ms)),
-        lead_slots: Number(r.lead_slots),
-        confidence: num(r.confidence),
-        rated_kva: num(r.rated_kva),
-        base_kw: num(r.base_kw),
-        base_kw_high: num(r.base_kw_high),
-        base_kw_low: num(r.base_kw_low),
-        ambient_c: num(r.ambient_c),
-        hot_spot_c: num(r.hot_spot_c),
-        top_oil_c: num(r.top_oil_c),
-        thermal_stress_prob: num(r.thermal_stress_prob),
-        voltage_stress_prob: num(r.voltage_stress_prob),
-        import_kw: num(r.import_kw),
-        export_kw: num(r.export_kw),
-        import_slot_kw: num(r.import_slot_kw),
-        export_slot_kw: num(r.export_slot_kw),
-        import_limited_by: r.import_limited_by,
-        export_limited_by: r.export_limited_by,
-        v_min_low: num(r.v_min_low),
-        v_max_high: num(r.v_max_high),
-        voltage_sensitivity_v_per_kw: num(r.voltage_sensitivity_v_per_kw),
-        history_slots: num(r.history_slots),
+        ...nanAsNull(r),
+        slot_start: iso(r.slot_start_ms),
+        issued_at: iso(r.issued_at_ms),
         data_quality: dataQualityTier(r.data_quality),
       }));
       // The tier of the newest issue in the range (the envelopes' own), else of the DT's newest load envelope.
@@ -225,7 +180,7 @@ export function dtStressRoutes(
         (best, s) => (best === undefined || s.issued_at > best.issued_at ? s : best),
         undefined,
       );
-      const hasEnvelope = quality !== undefined && Number(quality.slots) > 0;
+      const hasEnvelope = quality !== undefined && quality.slots > 0;
       const dataQuality =
         newestIssue?.data_quality ?? (hasEnvelope ? dataQualityTier(quality.data_quality) : 'modelled-only');
       requireDataQuality(`transformer ${JSON.stringify(id)}`, dataQuality, request.query.min_data_quality);
@@ -235,7 +190,7 @@ export function dtStressRoutes(
         to: iso(to),
         slot_minutes: 15,
         data_quality: dataQuality,
-        ami_coverage_pct: hasEnvelope ? round(Number(quality.ami_coverage_pct), 2) : 0,
+        ami_coverage_pct: hasEnvelope ? round(quality.ami_coverage_pct, 2) : 0,
         newest_issued_at: newestIssue?.issued_at ?? null,
         slots,
       };

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { deflateSegment, gzipOf, inflateSegments } from '../../core/gzip-segments.js';
 import { iso } from '../../core/time.js';
-import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { DT_SERIES_HEAD, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
@@ -12,6 +11,8 @@ import type { LoadProfileStore } from '../../serving/load-profile-store.js';
 import { requestedRange, round } from '../time-range.js';
 import { notFound, requireDt, tenantOf } from '../tenancy.js';
 import { BELOW_MINIMUM, DATE_TIME, DATE_TIME_OR_NULL, NUMBER_OR_NULL, object, TIER } from '../openapi.js';
+import { runQuery } from '../../io/warehouse/query.js';
+import { queries } from '../../io/warehouse/queries.gen.js';
 
 const TRANSFORMERS = object({
   transformers: {
@@ -85,24 +86,12 @@ export function dtRoutes(
       },
     },
     async (request) => {
-      const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('list_dts'), {
-        tenant: tenantOf(request),
-      });
+      const rows = await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request) });
       return {
         transformers: rows.map((r) => ({
-          dt_id: r.dt_id,
-          feeder_id: r.feeder_id,
-          rated_kva: r.rated_kva,
-          cooling_class: r.cooling_class,
-          latitude: r.latitude,
-          longitude: r.longitude,
-          weather_station_id: r.weather_station_id,
-          meters_connected: Number(r.meters_connected),
-          last_slot_start: r.last_slot_start
-            ? iso(Date.parse(String(r.last_slot_start).replace(' ', 'T') + 'Z'))
-            : null,
-          ami_coverage_pct: round(Number(r.ami_coverage_pct), 2),
-          data_quality: r.data_quality,
+          ...r,
+          last_slot_start: r.last_slot_start === null ? null : iso(r.last_slot_start),
+          ami_coverage_pct: round(r.ami_coverage_pct, 2),
         })),
       };
     },
@@ -151,7 +140,7 @@ export function dtRoutes(
       }
       await requireDt(warehouse, tenant, id);
       options.profiles?.served('warehouse');
-      const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('envelopes_for_dt'), {
+      const rows = await runQuery(warehouse, queries.envelopes_for_dt, {
         dt_id: id,
         from_ms: from,
         to_ms: to,

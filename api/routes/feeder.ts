@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { isTimeZone, parseSchedule, type DailySchedule } from '../../core/schedule.js';
 import { iso } from '../../core/time.js';
-import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import {
   additionKw,
@@ -13,6 +12,7 @@ import {
 import { normalQuantile } from '../../processors/stress/stress-math.js';
 import {
   DATA_QUALITY_TIERS,
+  dataQualityTier,
   minDataQualitySchema,
   requireDataQuality,
   type DataQualityTier,
@@ -32,6 +32,8 @@ import {
   TIER,
   TIMEZONE,
 } from '../openapi.js';
+import { runQuery } from '../../io/warehouse/query.js';
+import { queries } from '../../io/warehouse/queries.gen.js';
 
 const FEEDER_SLOT = object({
   slot_start: DATE_TIME,
@@ -76,8 +78,6 @@ const FEEDER_STRESS_RESPONSE = object({
     ),
   },
 });
-
-type Row = Record<string, unknown>;
 
 interface ScenarioAddition {
   dt_id?: string;
@@ -148,7 +148,7 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
       if (!isTimeZone(timeZone))
         throw badRequest('timezone', `unknown IANA time zone ${JSON.stringify(timeZone)}`);
       const growth = (body.scenario?.load_growth_pct ?? 0) / 100;
-      const dts = (await warehouse.query<Row>(sqlQuery('list_dts'), { tenant: tenantOf(request) })).filter(
+      const dts = (await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request) })).filter(
         (r) => r.feeder_id === body.feeder_id,
       );
       if (dts.length === 0)
@@ -176,9 +176,9 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
       });
       const issues = await newestIssues(
         warehouse,
-        dts.map((d) => String(d.dt_id)),
+        dts.map((d) => d.dt_id),
       );
-      const tiers = dts.map((d) => String(d.data_quality) as DataQualityTier);
+      const tiers = dts.map((d) => dataQualityTier(d.data_quality));
       const worst = tiers.reduce<DataQualityTier>(
         (w, t) => (DATA_QUALITY_TIERS.indexOf(t) > DATA_QUALITY_TIERS.indexOf(w) ? t : w),
         'ami-direct',
@@ -186,16 +186,16 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
       requireDataQuality(`feeder ${JSON.stringify(body.feeder_id)}`, worst, body.min_data_quality);
 
       const perDt = dts.map((d) => {
-        const dtId = String(d.dt_id);
+        const dtId = d.dt_id;
         const issue = issues.get(dtId);
         const base = {
           dt_id: dtId,
           data_quality: d.data_quality,
-          ami_coverage_pct: round(Number(d.ami_coverage_pct), 2),
+          ami_coverage_pct: round(d.ami_coverage_pct, 2),
         };
         if (!issue) return { ...base, status: 'no_envelope' as const, slots: [] };
         const z = normalQuantile(issue.confidence);
-        const location = { timeZone, latitude: Number(d.latitude), longitude: Number(d.longitude) };
+        const location = { timeZone, latitude: d.latitude, longitude: d.longitude };
         const slots = issue.slots.map((s, k) => {
           const added = additions
             .filter((a) => a.dtId === undefined || a.dtId === dtId)
@@ -236,7 +236,7 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
       return {
         feeder_id: body.feeder_id,
         data_quality: worst,
-        ami_coverage_pct: round(Math.min(...dts.map((d) => Number(d.ami_coverage_pct))), 2),
+        ami_coverage_pct: round(Math.min(...dts.map((d) => d.ami_coverage_pct)), 2),
         scenario: { load_growth_pct: growth * 100, additions: additions.length, timezone: timeZone },
         feeder: {
           peak_thermal_stress_prob: peak(feederSlots.map((s) => s.thermal_stress_prob)),

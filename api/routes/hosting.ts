@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { isTimeZone, parseSchedule, SCHEDULE_PATTERN } from '../../core/schedule.js';
 import { iso, SLOT_MS } from '../../core/time.js';
-import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import {
   judgeHosting,
@@ -34,8 +33,8 @@ import {
   TIMEZONE,
   VERDICT,
 } from '../openapi.js';
-
-type Row = Record<string, unknown>;
+import { runQuery } from '../../io/warehouse/query.js';
+import { queries } from '../../io/warehouse/queries.gen.js';
 
 /** Share of a PV system's peak (kWp, at standard test conditions) a clear noon delivers: heat and system losses. */
 const PV_DERATE = 0.85;
@@ -106,8 +105,8 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
     await requireDt(warehouse, tenant, id);
     const [issues, [location], [quality]] = await Promise.all([
       newestIssues(warehouse, [id]),
-      warehouse.query<Row>(sqlQuery('dt_location'), { dt_id: id }),
-      warehouse.query<Row>(sqlQuery('dt_newest_quality'), { dt_id: id }),
+      runQuery(warehouse, queries.dt_location, { dt_id: id }),
+      runQuery(warehouse, queries.dt_newest_quality, { dt_id: id }),
     ]);
     const issue = issues.get(id);
     if (issue === undefined)
@@ -118,9 +117,9 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
       );
     return {
       ...issue,
-      amiCoveragePct: quality && Number(quality.slots) > 0 ? round(Number(quality.ami_coverage_pct), 2) : 0,
-      latitude: Number(location?.latitude ?? 0),
-      longitude: Number(location?.longitude ?? 0),
+      amiCoveragePct: quality && quality.slots > 0 ? round(quality.ami_coverage_pct, 2) : 0,
+      latitude: location?.latitude ?? 0,
+      longitude: location?.longitude ?? 0,
     };
   }
 
@@ -449,13 +448,13 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
       }
       const radius = body.radius_km ?? 5;
       const minimum = body.min_data_quality;
-      const dts = (await warehouse.query<Row>(sqlQuery('list_dts'), { tenant: tenantOf(request) }))
+      const dts = (await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request) }))
         .map((r) => ({
-          dtId: String(r.dt_id),
-          latitude: Number(r.latitude),
-          longitude: Number(r.longitude),
-          distanceKm: distanceKm(body.latitude, body.longitude, Number(r.latitude), Number(r.longitude)),
-          amiCoveragePct: round(Number(r.ami_coverage_pct), 2),
+          dtId: r.dt_id,
+          latitude: r.latitude,
+          longitude: r.longitude,
+          distanceKm: distanceKm(body.latitude, body.longitude, r.latitude, r.longitude),
+          amiCoveragePct: round(r.ami_coverage_pct, 2),
         }))
         .filter((d) => d.distanceKm <= radius);
       const issues = await newestIssues(

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { sqlQuery } from '../../io/warehouse/sql-files.js';
+import { sqlOf } from '../../io/warehouse/query.js';
 import { canExport, type Warehouse } from '../../io/warehouse/warehouse.js';
 import { FEATURES } from '../../io/warehouse/dialect.js';
 import { ApiError } from '../errors.js';
@@ -8,6 +8,7 @@ import { FILE_TYPES, type ExportJob, type ExportJobs, type FileType } from '../e
 import { BATCH_DATES, filterProperties, impedanceFilter } from '../impedance-query.js';
 import { tenantOf } from '../tenancy.js';
 import { DATE_TIME, DATE_TIME_OR_NULL, errorResponse, object } from '../openapi.js';
+import { queries } from '../../io/warehouse/queries.gen.js';
 
 const ID = { type: 'string', format: 'uuid', description: 'export_id from the submission' };
 const PATHS = {
@@ -88,7 +89,7 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
         reply.header('retry-after', String(refusal.retryAfterS));
         throw new ApiError(429, 'export_limit', refusal.reason);
       }
-      const job = jobs.submit(tenant, filetype, sqlQuery('impedance_daily_rows'), {
+      const job = jobs.submit(tenant, filetype, sqlOf(queries.impedance_daily_rows), {
         ...filter.params,
         tenant,
         limit: Number.MAX_SAFE_INTEGER,

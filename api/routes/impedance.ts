@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { filterProperties, impedanceFilter, ON_DEMAND_DATES } from '../impedance-query.js';
 import { object } from '../openapi.js';
@@ -7,6 +6,8 @@ import { OFFSET_PROPERTY } from '../page.js';
 import { tenantOf } from '../tenancy.js';
 import type { ImpedanceStore } from '../../serving/impedance-store.js';
 import type { InMemory } from '../../serving/in-memory.js';
+import { runQuery } from '../../io/warehouse/query.js';
+import { queries } from '../../io/warehouse/queries.gen.js';
 
 /** Most rows one on-demand request returns (the impedance-statistics interface's maximum result size). */
 export const ON_DEMAND_MAX_ROWS = 1000;
@@ -82,7 +83,7 @@ export function impedanceRoutes(
       memory?.served(stored ? 'memory' : 'warehouse');
       const rows =
         stored ??
-        (await warehouse.query<Record<string, unknown>>(sqlQuery('impedance_daily_rows'), {
+        (await runQuery(warehouse, queries.impedance_daily_rows, {
           ...filter.params,
           tenant,
           limit: limit + 1,

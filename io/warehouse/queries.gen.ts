@@ -362,7 +362,7 @@ export interface LatestTopologyTransformersRow {
   dt_id: string;
   feeder_id: string;
   rated_kva: number;
-  cooling_class: string;
+  cooling_class: 'ONAN' | 'ONAF';
   latitude: number;
   longitude: number;
   weather_station_id: string | null;

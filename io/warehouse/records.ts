@@ -1,9 +1,9 @@
-import type { DataQuality, DtEnvelope, ProfileSource } from '../../schemas/types.gen.js';
+import type { DataQuality, DtEnvelope } from '../../schemas/types.gen.js';
+import type { EnvelopesForDtRow } from './queries.gen.js';
 
 /**
- * Query row → record readers, the inverse of rows.ts: rows come back as the warehouse spells them (64-bit
- * integers as text, the seeds' data-quality labels, a Bool as true/false or, on 18.16, 'true'/'false') and
- * are turned back into the records processors and the API take.
+ * Query row → record readers, the inverse of rows.ts: typed query rows (query.ts) are turned back into the
+ * records processors and the API take (the warehouse's labels, e.g. ami-direct, to Avro symbols).
  */
 
 /** A Bool column, or on a server without Bool (18.16) its Enum8('false', 'true'). */
@@ -26,33 +26,27 @@ export function dataQualityOf(label: unknown): DataQuality {
  * An envelope record from a row with the envelopes table's columns as sql/queries/envelopes_for_dt.sql
  * selects them (slot_start_ms; legs as the arrays leg, v_min, v_mean, v_max).
  */
-export function envelopeOfRow(r: Record<string, unknown>): DtEnvelope {
-  const legs = r.leg as unknown[];
+export function envelopeOfRow(r: EnvelopesForDtRow): DtEnvelope {
   return {
-    dt_id: String(r.dt_id),
-    slot_start: Number(r.slot_start_ms),
-    version: Number(r.version),
-    is_final: boolOf(r.is_final),
-    net_mean_kw: Number(r.net_mean_kw),
-    min_kw: Number(r.min_kw),
-    max_kw: Number(r.max_kw),
-    p95_kw: Number(r.p95_kw),
-    import_kwh: Number(r.import_kwh),
-    export_kwh: Number(r.export_kwh),
-    q_mean_kvar: r.q_mean_kvar === null || r.q_mean_kvar === undefined ? null : Number(r.q_mean_kvar),
-    legs: legs.map((leg, i) => ({
-      leg: Number(leg),
-      v_min: Number((r.v_min as unknown[])[i]),
-      v_mean: Number((r.v_mean as unknown[])[i]),
-      v_max: Number((r.v_max as unknown[])[i]),
-    })),
-    meters_reporting: Number(r.meters_reporting),
-    meters_connected: Number(r.meters_connected),
-    readings: Number(r.readings),
-    ami_coverage_pct: Number(r.ami_coverage_pct),
+    dt_id: r.dt_id,
+    slot_start: r.slot_start_ms,
+    version: r.version,
+    is_final: r.is_final,
+    net_mean_kw: r.net_mean_kw,
+    min_kw: r.min_kw,
+    max_kw: r.max_kw,
+    p95_kw: r.p95_kw,
+    import_kwh: r.import_kwh,
+    export_kwh: r.export_kwh,
+    q_mean_kvar: r.q_mean_kvar,
+    legs: r.leg.map((leg, i) => ({ leg, v_min: r.v_min[i]!, v_mean: r.v_mean[i]!, v_max: r.v_max[i]! })),
+    meters_reporting: r.meters_reporting,
+    meters_connected: r.meters_connected,
+    readings: r.readings,
+    ami_coverage_pct: r.ami_coverage_pct,
     data_quality: dataQualityOf(r.data_quality),
-    imputed_kw: Number(r.imputed_kw),
-    imputed_meters: Number(r.imputed_meters),
-    profile_source: String(r.profile_source) as ProfileSource,
+    imputed_kw: r.imputed_kw,
+    imputed_meters: r.imputed_meters,
+    profile_source: r.profile_source,
   };
 }

@@ -1,6 +1,7 @@
 import { rowBinaryEncoder, type BinaryColumn, type RowBinaryWrite } from './row-binary.js';
-import { sqlQuery } from './sql-files.js';
 import type { Warehouse } from './warehouse.js';
+import { runQuery } from './query.js';
+import { queries } from './queries.gen.js';
 
 /**
  * A table's RowBinary writer for a warehouse that takes RowBinary, built from the table's column types;
@@ -19,7 +20,7 @@ export function rowBinaryWriterFor<R>(
     if (known !== undefined) return known;
     let types: Array<{ name: string; type: string }>;
     try {
-      types = await warehouse.query(sqlQuery('table_columns'), { table });
+      types = await runQuery(warehouse, queries.table_columns, { table });
     } catch {
       return null;
     }

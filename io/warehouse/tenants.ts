@@ -1,5 +1,6 @@
-import { sqlQuery } from './sql-files.js';
 import type { Warehouse } from './warehouse.js';
+import { runQuery } from './query.js';
+import { queries } from './queries.gen.js';
 
 /**
  * The tenant of each DT of `dtIds` that the topology knows (topology_transformers.tenant, `default` when the
@@ -11,7 +12,7 @@ export async function tenantsOf(
   dtIds: readonly string[],
 ): Promise<Map<string, string>> {
   if (dtIds.length === 0) return new Map();
-  const rows = await warehouse.query<{ dt_id: string; tenant: string }>(sqlQuery('dt_tenants'), {
+  const rows = await runQuery(warehouse, queries.dt_tenants, {
     dt_ids: [...new Set(dtIds)],
   });
   return new Map(rows.map((r) => [r.dt_id, r.tenant]));

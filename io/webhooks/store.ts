@@ -1,8 +1,9 @@
 import { dateTime } from '../warehouse/rows.js';
-import { sqlQuery } from '../warehouse/sql-files.js';
 import { TABLES } from '../warehouse/tables.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import type { SigningSecrets } from './signature.js';
+import { runQuery } from '../warehouse/query.js';
+import { queries } from '../warehouse/queries.gen.js';
 
 /** Webhook subscriptions and the delivery log in the warehouse (sql/014_webhooks.sql says what each column is). */
 
@@ -75,24 +76,9 @@ export async function saveSubscription(
 }
 
 export async function subscriptionsOf(warehouse: Warehouse, tenant: string): Promise<WebhookSubscription[]> {
-  const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('webhook_subscriptions_of_tenant'), {
-    tenant,
-  });
-  return rows.map((r) => ({
-    tenant,
-    id: String(r.id),
-    url: String(r.url),
-    event_types: (r.event_types as string[]).map(String),
-    description: String(r.description),
-    created_ms: Number(r.created_ms),
-  }));
+  const rows = await runQuery(warehouse, queries.webhook_subscriptions_of_tenant, { tenant });
+  return rows.map((r) => ({ tenant, ...r }));
 }
-
-const secretsOf = (r: Record<string, unknown>): SigningSecrets => ({
-  secret: String(r.secret),
-  previous_secret: String(r.previous_secret),
-  previous_secret_expires_ms: Number(r.previous_secret_expires_ms),
-});
 
 /** The secrets of a current subscription of the tenant, or undefined. */
 export async function subscriptionSecret(
@@ -100,22 +86,12 @@ export async function subscriptionSecret(
   tenant: string,
   id: string,
 ): Promise<SigningSecrets | undefined> {
-  const [row] = await warehouse.query<Record<string, unknown>>(sqlQuery('webhook_subscription_secret'), {
-    tenant,
-    id,
-  });
-  return row && secretsOf(row);
+  const [row] = await runQuery(warehouse, queries.webhook_subscription_secret, { tenant, id });
+  return row;
 }
 
 export async function activeSubscriptions(warehouse: Warehouse): Promise<ActiveSubscription[]> {
-  const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('webhook_subscriptions_active'));
-  return rows.map((r) => ({
-    tenant: String(r.tenant),
-    id: String(r.id),
-    url: String(r.url),
-    event_types: (r.event_types as string[]).map(String),
-    ...secretsOf(r),
-  }));
+  return runQuery(warehouse, queries.webhook_subscriptions_active, {});
 }
 
 export async function logAttempts(warehouse: Warehouse, attempts: readonly DeliveryAttempt[]): Promise<void> {
@@ -127,15 +103,15 @@ export async function logAttempts(warehouse: Warehouse, attempts: readonly Deliv
 }
 
 export async function pendingRetries(warehouse: Warehouse): Promise<PendingRetry[]> {
-  const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('webhook_pending_retries'));
+  const rows = await runQuery(warehouse, queries.webhook_pending_retries, {});
   return rows.map((r) => ({
-    tenant: String(r.tenant),
-    subscription_id: String(r.subscription_id),
-    event_id: String(r.event_id),
-    event_type: String(r.type),
-    attempt: Number(r.last_attempt),
-    due_ms: Number(r.due_ms),
-    body: String(r.last_body),
+    tenant: r.tenant,
+    subscription_id: r.subscription_id,
+    event_id: r.event_id,
+    event_type: r.type,
+    attempt: r.last_attempt,
+    due_ms: r.due_ms,
+    body: r.last_body,
   }));
 }
 
@@ -145,25 +121,9 @@ export async function deliveriesOf(
   id: string,
   page: { limit: number; offset: number },
 ): Promise<Array<Omit<DeliveryAttempt, 'tenant' | 'subscription_id' | 'url' | 'body'>>> {
-  const rows = await warehouse.query<Record<string, unknown>>(
-    sqlQuery('webhook_deliveries_of_subscription'),
-    {
-      tenant,
-      id,
-      ...page,
-    },
-  );
-  return rows.map((r) => ({
-    event_id: String(r.event_id),
-    event_type: String(r.event_type),
-    attempt: Number(r.attempt),
-    outcome: String(r.outcome) as DeliveryOutcome,
-    http_status: Number(r.http_status),
-    error: String(r.error),
-    duration_ms: Number(r.duration_ms),
-    attempted_ms: Number(r.attempted_ms),
-    next_attempt_ms: Number(r.next_attempt_ms),
-  }));
+  const rows = await runQuery(warehouse, queries.webhook_deliveries_of_subscription, { tenant, id, ...page });
+  // The outcome column is a String the sender writes only DeliveryOutcome values into.
+  return rows.map((r) => ({ ...r, outcome: r.outcome as DeliveryOutcome }));
 }
 
 /** How far the delivery log has got with a delivery: its newest attempt (0: queued) and that row's outcome. */
@@ -187,14 +147,14 @@ export async function deliveryProgress(
 ): Promise<Map<string, DeliveryProgress>> {
   const progress = new Map<string, DeliveryProgress>();
   if (subscriptions.length === 0 || events.length === 0) return progress;
-  const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('webhook_delivery_progress'), {
+  const rows = await runQuery(warehouse, queries.webhook_delivery_progress, {
     subscriptions: [...subscriptions],
     events: [...events],
   });
   for (const r of rows)
-    progress.set(deliveryKey(String(r.subscription_id), String(r.event_id)), {
-      last_attempt: Number(r.last_attempt),
-      last_outcome: String(r.last_outcome) as DeliveryOutcome,
+    progress.set(deliveryKey(r.subscription_id, r.event_id), {
+      last_attempt: r.last_attempt,
+      last_outcome: r.last_outcome as DeliveryOutcome,
     });
   return progress;
 }
@@ -218,15 +178,15 @@ export async function stressAlertStates(
   bars: { alert: number; rearm: number },
 ): Promise<StressAlertState[]> {
   if (dts.length === 0) return [];
-  const rows = await warehouse.query<Record<string, unknown>>(sqlQuery('webhook_alert_state'), {
+  const rows = await runQuery(warehouse, queries.webhook_alert_state, {
     dts: [...dts],
     before: [...before],
     alert: bars.alert,
     rearm: bars.rearm,
   });
   return rows.map((r) => ({
-    dt_id: String(r.dt_id),
-    thermal: Number(r.thermal_alert_ms) > Number(r.thermal_rearm_ms),
-    voltage: Number(r.voltage_alert_ms) > Number(r.voltage_rearm_ms),
+    dt_id: r.dt_id,
+    thermal: r.thermal_alert_ms > r.thermal_rearm_ms,
+    voltage: r.voltage_alert_ms > r.voltage_rearm_ms,
   }));
 }

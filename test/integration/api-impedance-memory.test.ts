@@ -5,12 +5,13 @@ import { buildApi } from '../../api/server.js';
 import { impedanceFilter, ON_DEMAND_DATES } from '../../api/impedance-query.js';
 import { ImpedanceStore, impedanceOfRow } from '../../serving/impedance-store.js';
 import { encode } from '../../core/codec.js';
-import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import { DAY_MS } from '../../core/time.js';
 import { TOPICS } from '../../pipelines/log-topics.js';
 import type { ImpedanceDaily } from '../../schemas/types.gen.js';
 import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/test-gridstream.js';
 import { meter, transformer } from '../support/topology.js';
+import { runQuery } from '../../io/warehouse/query.js';
+import { queries } from '../../io/warehouse/queries.gen.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
@@ -206,7 +207,7 @@ describe('on-demand impedance from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => {
     for (let day = TODAY - 30 * DAY_MS; day <= TODAY; day += DAY_MS)
       for (let bucket = 0; bucket < 3; bucket++) {
         // In three parts, as a large fleet's day is read (pipelines/serving-view.ts).
-        const rows = await g.edges.warehouse.query<Record<string, unknown>>(sqlQuery('impedance_of_range'), {
+        const rows = await runQuery(g.edges.warehouse, queries.impedance_of_range, {
           from_ms: day,
           to_ms: day + DAY_MS,
           buckets: 3,

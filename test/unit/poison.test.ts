@@ -15,6 +15,7 @@ import type { DeadLetter, DtEnvelope, WeatherObservation } from '../../schemas/t
 import { counter, type Count, type CountInput, type Total } from '../support/driver.js';
 import { sampleEnvelope } from '../support/records.js';
 import { oneDt } from '../support/topology.js';
+import { queries } from '../../io/warehouse/queries.gen.js';
 
 const IN = 'test.in';
 const OUT = 'test.out';
@@ -408,7 +409,7 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
     const view = new ServingView(log, warehouse, store, {
       name: 'load profiles',
       topic: 'envelopes',
-      query: 'envelopes_of_range',
+      query: queries.envelopes_of_range,
       fromRow: (row) => row as unknown as DtEnvelope,
       days: 1,
       metrics,

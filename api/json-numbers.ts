@@ -1,0 +1,11 @@
+/**
+ * JSON has no NaN: a float the warehouse holds as nan (decoded as NaN by io/warehouse/query.ts) is answered as
+ * null, which every such field's schema admits (NUMBER_OR_NULL); the serialiser would refuse NaN.
+ */
+export type NaNAsNull<T> = { [K in keyof T]: T[K] extends number ? number | null : T[K] };
+
+export function nanAsNull<T extends object>(row: T): NaNAsNull<T> {
+  const out = { ...row } as Record<string, unknown>;
+  for (const key in out) if (Number.isNaN(out[key])) out[key] = null;
+  return out as NaNAsNull<T>;
+}
