@@ -5,7 +5,7 @@ import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import {
   additionKw,
   anyOf,
-  shiftedExceedanceProb,
+  shiftedThermalProb,
   type Addition,
   type AdditionType,
 } from '../../processors/stress/hosting.js';
@@ -99,8 +99,9 @@ interface FeederStressBody {
  * envelope issue, under a scenario (load growth, added loads and generators), and for the feeder.
  *
  * A scenario moves each slot's forecast load by growth × the base plus the additions; the probability moves with
- * it from the one the stress stage stored (processors/stress/hosting.ts shiftedExceedanceProb: the limit stays where the
- * stored probability puts it, the load distribution shifts), so an empty scenario returns the stored figures.
+ * it from the one the stress stage stored (processors/stress/hosting.ts shiftedThermalProb: the |P| bound stays
+ * where the stored probability puts it, the load distribution shifts, and reverse flow past the bound heats as
+ * import does), so an empty scenario returns the stored figures.
  * The feeder's probability in a slot is that of at least one of its DTs, taking DTs as independent; its peak is
  * the highest over the slots. Voltage stress is reported as stored: the envelope keeps the two voltage tails
  * together, which a shift of load moves in opposite directions, so it is not rescaled.
@@ -205,7 +206,7 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
           return {
             slot_start: s.slotStart,
             load_shift_kw: shift,
-            thermal: shiftedExceedanceProb(issue.thermalStressProb[k]!, sd, shift),
+            thermal: shiftedThermalProb(issue.thermalStressProb[k]!, s.baseKw, sd, shift),
             voltage: issue.voltageStressProb[k] ?? null,
           };
         });

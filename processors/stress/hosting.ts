@@ -1,6 +1,6 @@
 import { inSchedule, type DailySchedule } from '../../core/schedule.js';
 import { MINUTE_MS, SLOT_MS } from '../../core/time.js';
-import { normalCdf, normalQuantile } from './stress-math.js';
+import { normalCdf, normalQuantile, normalSf } from './stress-math.js';
 
 /**
  * Hosting capacity: judges new loads and generators behind a DT against its dynamic operating envelope, the
@@ -232,19 +232,22 @@ function curtailmentWindows(slots: readonly SlotJudgement[]): CurtailmentWindow[
 }
 
 /**
- * The probability of a limit being exceeded once the load distribution moves by `shiftKw`, given the
- * probability `p0` the stress stage forecast for the unshifted load (normal with standard deviation `sdKw`).
- * The limit is put where p0 says it is, z0 = Φ⁻¹(1 − p0) deviations above the mean; the shifted load crosses it
- * with probability 1 − Φ(z0 − shift / sd). With no shift it returns p0 exactly, so a scenario's figures stay
- * consistent with GET /v1/dt/{id}/envelopes. It models stress that grows with import (thermal loading of an
- * import-dominated DT); p0 is clamped to [1e-12, 1 − 1e-12] to keep z0 finite.
+ * The thermal stress probability once a DT's net load (mean `meanKw`, standard deviation `sdKw`, normal) moves
+ * by `shiftKw`, given the probability `p0` the stress stage forecast for the unshifted load. Heating goes with
+ * the apparent power, so the limit is a bound on |P|: ±p*. p0 puts the bound on the side the load leans to,
+ * z0 = Φ⁻¹(1 − p0) deviations beyond the mean (p* = |mean| + z0·sd), and the shifted load exceeds it on either
+ * side: P = P(X + shift > p*) + P(X + shift < −p*). Extra generation on an importing DT first relieves it,
+ * then, past zero, loads it in reverse flow. Unshifted it returns p0 exactly, so a scenario's figures stay
+ * consistent with GET /v1/dt/{id}/envelopes; p0 is clamped to [1e-12, 1 − 1e-12] to keep z0 finite.
  */
-export function shiftedExceedanceProb(p0: number, sdKw: number, shiftKw: number): number {
+export function shiftedThermalProb(p0: number, meanKw: number, sdKw: number, shiftKw: number): number {
   // Exactly p0 unshifted (the quantile function's approximation would round-trip it to ~1e-9 only).
   if (shiftKw === 0) return p0;
+  const sd = Math.max(1e-9, sdKw);
   const p = Math.min(1 - 1e-12, Math.max(1e-12, p0));
-  const z0 = normalQuantile(1 - p);
-  return 1 - normalCdf(z0 - shiftKw / Math.max(1e-9, sdKw));
+  const bound = Math.max(0, Math.abs(meanKw) + normalQuantile(1 - p) * sd);
+  const mean = meanKw + shiftKw;
+  return Math.min(1, normalSf((bound - mean) / sd) + normalCdf((-bound - mean) / sd));
 }
 
 /** Probability that at least one of independent events happens: 1 − Π(1 − pᵢ). */

@@ -6,7 +6,7 @@ import {
   anyOf,
   judgeHosting,
   pvShare,
-  shiftedExceedanceProb,
+  shiftedThermalProb,
   type EnvelopeSlot,
   type HostingRequest,
 } from '../../processors/stress/hosting.js';
@@ -122,12 +122,27 @@ describe('hosting capacity', () => {
     expect(additionKw({ type: 'bess', kw: 20, mode: 'charge' }, DAY, req)).toBe(20);
   });
 
-  it('shifts a forecast exceedance probability with the load, consistent with the stored one', () => {
-    expect(shiftedExceedanceProb(0.05, 10, 0)).toBeCloseTo(0.05, 12);
-    // The limit 1.645 sd above the mean; 10 kW more (one sd) leaves it 0.645 sd away: 26%.
-    expect(shiftedExceedanceProb(0.05, 10, 10)).toBeCloseTo(0.2595, 3);
-    expect(shiftedExceedanceProb(0.05, 10, -10)).toBeCloseTo(0.0041, 3);
-    expect(shiftedExceedanceProb(0, 10, 0)).toBeLessThan(1e-11);
+  it('shifts a forecast thermal probability with the load, consistent with the stored one', () => {
+    expect(shiftedThermalProb(0.05, 100, 10, 0)).toBe(0.05);
+    // The |P| bound 1.645 sd above the mean; 10 kW more (one sd) leaves it 0.645 sd away: 26%.
+    expect(shiftedThermalProb(0.05, 100, 10, 10)).toBeCloseTo(0.2595, 3);
+    expect(shiftedThermalProb(0.05, 100, 10, -10)).toBeCloseTo(0.0041, 3);
+    expect(shiftedThermalProb(0, 100, 10, 0)).toBe(0);
+    expect(anyOf([0.1, 0.2])).toBeCloseTo(0.28, 12);
+    expect(anyOf([])).toBe(0);
+  });
+
+  it('treats reverse flow as heating: generation past zero load meets the bound from the other side', () => {
+    // An importing DT, 100 kW ± 10 with its bound at 116.45 kW (p0 = 5%): 100 kW of PV relieves it, 330 kW of
+    // PV reverses the flow to −230 kW, far past −116.45 kW: overloaded in export.
+    const p0 = 0.05;
+    expect(shiftedThermalProb(p0, 100, 10, -100)).toBeLessThan(1e-9);
+    expect(shiftedThermalProb(p0, 100, 10, -330)).toBeGreaterThan(0.999);
+    // Symmetric: the same reverse flow as the same import overloads alike.
+    expect(shiftedThermalProb(p0, 100, 10, -216.45)).toBeCloseTo(shiftedThermalProb(p0, 100, 10, 16.45), 3);
+    // An exporting DT (−100 kW) leans the other way: more export is more stress, more import relieves.
+    expect(shiftedThermalProb(p0, -100, 10, -10)).toBeCloseTo(0.2595, 3);
+    expect(shiftedThermalProb(p0, -100, 10, 10)).toBeCloseTo(0.0041, 3);
     expect(anyOf([0.1, 0.2])).toBeCloseTo(0.28, 12);
     expect(anyOf([])).toBe(0);
   });
