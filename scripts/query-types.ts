@@ -91,8 +91,20 @@ export async function renderQueries(queries: readonly DescribedQuery[]): Promise
     '',
   ];
   const entries: string[] = [];
+  // Queries with the same columns (the envelope reads) share one row type and one column table.
+  const shared = new Map<string, { type: string; columns: string }>();
+  const constants: string[] = [];
   for (const query of queries) {
     const type = pascal(query.name);
+    const signature = JSON.stringify(query.columns);
+    const first = shared.get(signature);
+    const columns = first?.columns ?? `${query.name.toUpperCase()}_COLUMNS`;
+    if (first === undefined) {
+      shared.set(signature, { type: `${type}Row`, columns });
+      constants.push(`const ${columns} = {`);
+      for (const [name, ch] of query.columns) constants.push(`  ${name}: '${kindOf(ch)}',`);
+      constants.push('} as const;', '');
+    }
     out.push(`/** ${query.name}.sql: ${query.summary.replace(/\*\//g, '* /')} */`);
     // A type alias, not an interface: only an alias is assignable to QueryParams' index signature.
     if (query.params.length === 0) out.push(`export type ${type}Params = Record<string, never>;`, '');
@@ -101,16 +113,16 @@ export async function renderQueries(queries: readonly DescribedQuery[]): Promise
       for (const [name, ch] of query.params) out.push(`  ${name}: ${paramType(ch)};`);
       out.push('};', '');
     }
-    out.push(`export interface ${type}Row {`);
-    for (const [name, ch] of query.columns) out.push(`  ${name}: ${columnType(ch)};`);
-    out.push('}', '');
-    entries.push(`  ${query.name}: {`);
-    entries.push(`    name: '${query.name}',`);
-    entries.push(`    columns: {`);
-    for (const [name, ch] of query.columns) entries.push(`      ${name}: '${kindOf(ch)}',`);
-    entries.push(`    },`);
-    entries.push(`  } as Query<${type}Params, ${type}Row>,`);
+    if (first === undefined) {
+      out.push(`export interface ${type}Row {`);
+      for (const [name, ch] of query.columns) out.push(`  ${name}: ${columnType(ch)};`);
+      out.push('}', '');
+    } else out.push(`export type ${type}Row = ${first.type};`, '');
+    entries.push(
+      `  ${query.name}: { name: '${query.name}', columns: ${columns} } as Query<${type}Params, ${type}Row>,`,
+    );
   }
+  out.push(...constants);
   out.push(
     '/** Every query of sql/queries/, by file name. */',
     'export const queries = {',

@@ -1,6 +1,6 @@
 import { DAY_MS } from '../core/time.js';
 import type { QueryParams } from '../io/warehouse/warehouse.js';
-import type { ImpedanceOfRangeRow } from '../io/warehouse/queries.gen.js';
+import type { ImpedanceDailyRowsRow, ImpedanceOfRangeRow } from '../io/warehouse/queries.gen.js';
 import type { ImpedanceDaily } from '../schemas/types.gen.js';
 import type { DtOf } from '../core/topology.js';
 
@@ -42,20 +42,8 @@ interface Row {
   readonly identity: Identity;
 }
 
-/** A row of the on-demand response, in the impedance-statistics interface's names and order (as sql/queries/impedance_daily_rows.sql). */
-export interface ImpedanceRowOut {
-  MeterLeg: number;
-  MedianImpedance: number;
-  EventDate: string;
-  ReceivedTime: string;
-  EventCount: number;
-  ServicePointId: string | null;
-  MeterId: string;
-  MeterNumber: string | null;
-  ElectronicSerialNumber: string | null;
-  TransformerId: string;
-  PremiseId: string | null;
-}
+/** A row of the on-demand response: the row sql/queries/impedance_daily_rows.sql gives, so both sources agree. */
+export type ImpedanceRowOut = ImpedanceDailyRowsRow;
 
 /** The list filters that name meters, and how a row's identity answers each. */
 const NARROWING = ['service_points', 'meter_numbers', 'serial_numbers', 'premises', 'transformers'] as const;

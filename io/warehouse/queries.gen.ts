@@ -249,31 +249,7 @@ export type EnvelopesOfRangeParams = {
   bucket: number;
 };
 
-export interface EnvelopesOfRangeRow {
-  dt_id: string;
-  slot_start_ms: number;
-  version: number;
-  is_final: boolean;
-  net_mean_kw: number;
-  min_kw: number;
-  max_kw: number;
-  p95_kw: number;
-  import_kwh: number;
-  export_kwh: number;
-  q_mean_kvar: number | null;
-  leg: Array<number>;
-  v_min: Array<number>;
-  v_mean: Array<number>;
-  v_max: Array<number>;
-  meters_reporting: number;
-  meters_connected: number;
-  readings: number;
-  ami_coverage_pct: number;
-  data_quality: 'ami-direct' | 'ami-imputed' | 'modelled-only';
-  imputed_kw: number;
-  imputed_meters: number;
-  profile_source: 'measured' | 'imputed' | 'modelled';
-}
+export type EnvelopesOfRangeRow = EnvelopesForDtRow;
 
 /** feeder_load_patterns.sql: Per feeder, local day type and local slot of day: the measured kW and the meters reporting, summed over the final envelope slots of the four weeks ending with the newest final slot (processors/load-envelope/imputation.ts divides them into the feeder's mean kW per reporting meter). Only the measured part of a slot counts (net_mean_kw - imputed_kw); modelled slots have no meters reporting and are left out. Local time is mean solar time in whole hours, UTC offset floor(longitude / 15 + 0.5) h (the topology has no time zone); day_type 0 = Monday to Friday, 1 = Saturday and Sunday (1970-01-01, day 0, was a Thursday). */
 export type FeederLoadPatternsParams = Record<string, never>;
@@ -477,31 +453,7 @@ export type StressHistoryEnvelopesParams = {
   from_ms: number;
 };
 
-export interface StressHistoryEnvelopesRow {
-  dt_id: string;
-  slot_start_ms: number;
-  version: number;
-  is_final: boolean;
-  net_mean_kw: number;
-  min_kw: number;
-  max_kw: number;
-  p95_kw: number;
-  import_kwh: number;
-  export_kwh: number;
-  q_mean_kvar: number | null;
-  leg: Array<number>;
-  v_min: Array<number>;
-  v_mean: Array<number>;
-  v_max: Array<number>;
-  meters_reporting: number;
-  meters_connected: number;
-  readings: number;
-  ami_coverage_pct: number;
-  data_quality: 'ami-direct' | 'ami-imputed' | 'modelled-only';
-  imputed_kw: number;
-  imputed_meters: number;
-  profile_source: 'measured' | 'imputed' | 'modelled';
-}
+export type StressHistoryEnvelopesRow = EnvelopesForDtRow;
 
 /** stress_history_weather.sql: Every station's observations of the last horizon_s seconds before the newest, in time order: the ambient history the stress stage's weather table starts from (pipelines/weather-table.ts), before what the weather topic still holds. */
 export type StressHistoryWeatherParams = {
@@ -661,531 +613,540 @@ export interface WebhookSubscriptionsOfTenantRow {
   created_ms: number;
 }
 
+const ASSET_DTS_COLUMNS = {
+  asset_id: 'string',
+  dt_id: 'string',
+} as const;
+
+const DISPATCH_CHECKS_FOR_EVENTS_COLUMNS = {
+  event_id: 'string',
+  dt_id: 'string?',
+  requested_kw: 'number',
+  headroom_kw: 'number?',
+  limited_by: 'string?',
+  envelope_issued_ms: 'int64?',
+  data_quality: 'string?',
+  verdict: 'string',
+} as const;
+
+const DISPATCH_ENVELOPE_IN_FORCE_COLUMNS = {
+  issued_at_ms: 'int64',
+  import_kw: 'number',
+  export_kw: 'number',
+  import_limited_by: 'string',
+  export_limited_by: 'string',
+  data_quality: 'string',
+} as const;
+
+const DISPATCHES_FOR_ASSETS_COLUMNS = {
+  event_id: 'string',
+  source: 'string?',
+  published_ms: 'int64?',
+  dispatch_ms: 'int64',
+  delivery_ms: 'int64',
+  asset_id: 'string',
+  target_power_amount: 'string',
+  target_power_unit: 'string',
+  nominal_power_amount: 'string?',
+  nominal_power_unit: 'string?',
+  power_imbalance_amount: 'string?',
+  power_imbalance_unit: 'string?',
+  soc_imbalance_amount: 'string?',
+  soc_imbalance_unit: 'string?',
+} as const;
+
+const DT_ENVELOPE_NEWEST_ISSUES_COLUMNS = {
+  dt_id: 'string',
+  slot_start_ms: 'int64',
+  issued_at_ms: 'int64',
+  confidence: 'number',
+  base_kw: 'number',
+  base_kw_low: 'number',
+  thermal_stress_prob: 'number',
+  voltage_stress_prob: 'number?',
+  import_kw: 'number',
+  export_kw: 'number',
+  import_slot_kw: 'number',
+  export_slot_kw: 'number',
+  import_limited_by: 'string',
+  export_limited_by: 'string',
+  data_quality: 'string',
+} as const;
+
+const DT_EXISTS_COLUMNS = {
+  known: 'int64?',
+} as const;
+
+const DT_LOAD_LEVELS_COLUMNS = {
+  dt_id: 'string',
+  kw_sum: 'number',
+  meter_slots: 'int64',
+} as const;
+
+const DT_LOCATION_COLUMNS = {
+  latitude: 'number',
+  longitude: 'number',
+} as const;
+
+const DT_NEWEST_QUALITY_COLUMNS = {
+  slots: 'int64',
+  ami_coverage_pct: 'number',
+  data_quality: 'string',
+} as const;
+
+const DT_OPERATING_ENVELOPE_ROWS_COLUMNS = {
+  slot_start_ms: 'int64',
+  issued_at_ms: 'int64',
+  lead_slots: 'number',
+  confidence: 'number',
+  rated_kva: 'number',
+  base_kw: 'number',
+  base_kw_high: 'number',
+  base_kw_low: 'number',
+  ambient_c: 'number',
+  hot_spot_c: 'number',
+  top_oil_c: 'number',
+  thermal_stress_prob: 'number',
+  voltage_stress_prob: 'number?',
+  import_kw: 'number',
+  export_kw: 'number',
+  import_slot_kw: 'number',
+  export_slot_kw: 'number',
+  import_limited_by: 'string',
+  export_limited_by: 'string',
+  v_min_low: 'number?',
+  v_max_high: 'number?',
+  voltage_sensitivity_v_per_kw: 'number',
+  history_slots: 'number',
+  data_quality: 'string',
+} as const;
+
+const DT_STRESS_ROWS_COLUMNS = {
+  slot_start_ms: 'int64',
+  rated_kva: 'number',
+  net_kw: 'number',
+  apparent_kva: 'number',
+  load_factor: 'number',
+  ambient_c: 'number',
+  ambient_source: 'string',
+  top_oil_c: 'number',
+  hot_spot_c: 'number',
+  peak_hot_spot_c: 'number',
+  ageing_rate: 'number',
+  loss_of_life_min: 'number',
+  thermal_exceeded: 'bool',
+  v_min: 'number?',
+  v_max: 'number?',
+  voltage_exceeded: 'bool',
+  thermal_stress_prob: 'number?',
+  voltage_stress_prob: 'number?',
+  forecast_lead_slots: 'number',
+  history_slots: 'number',
+  state_initialised: 'bool',
+  ami_coverage_pct: 'number',
+  data_quality: 'string',
+} as const;
+
+const DT_TENANTS_COLUMNS = {
+  dt_id: 'string',
+  tenant: 'string',
+} as const;
+
+const ENVELOPES_FOR_DT_COLUMNS = {
+  dt_id: 'string',
+  slot_start_ms: 'int64',
+  version: 'int64',
+  is_final: 'bool',
+  net_mean_kw: 'number',
+  min_kw: 'number',
+  max_kw: 'number',
+  p95_kw: 'number',
+  import_kwh: 'number',
+  export_kwh: 'number',
+  q_mean_kvar: 'number?',
+  leg: 'number[]',
+  v_min: 'number[]',
+  v_mean: 'number[]',
+  v_max: 'number[]',
+  meters_reporting: 'number',
+  meters_connected: 'number',
+  readings: 'number',
+  ami_coverage_pct: 'number',
+  data_quality: 'string',
+  imputed_kw: 'number',
+  imputed_meters: 'number',
+  profile_source: 'string',
+} as const;
+
+const FEEDER_LOAD_PATTERNS_COLUMNS = {
+  feeder_id: 'string',
+  day_type: 'number',
+  slot_of_day: 'number',
+  kw_sum: 'number',
+  meter_slots: 'int64',
+} as const;
+
+const IMPEDANCE_DAILY_ROWS_COLUMNS = {
+  MeterLeg: 'number',
+  MedianImpedance: 'number',
+  EventDate: 'string',
+  ReceivedTime: 'string',
+  EventCount: 'number',
+  ServicePointId: 'string?',
+  MeterId: 'string',
+  MeterNumber: 'string?',
+  ElectronicSerialNumber: 'string?',
+  TransformerId: 'string',
+  PremiseId: 'string?',
+} as const;
+
+const IMPEDANCE_OF_RANGE_COLUMNS = {
+  meter_id: 'string',
+  leg: 'number',
+  day_text: 'string',
+  dt_text: 'string',
+  median_mohm: 'number',
+  event_count: 'number',
+  received_text: 'string',
+  version: 'int64',
+  service_point_id: 'string?',
+  meter_number: 'string?',
+  electronic_serial_number: 'string?',
+  premise_id: 'string?',
+} as const;
+
+const LATEST_TOPOLOGY_METERS_COLUMNS = {
+  meter_id: 'string',
+  meter_number: 'string',
+  electronic_serial_number: 'string',
+  service_point_id: 'string',
+  premise_id: 'string',
+  legs: 'number',
+  dt_id: 'string',
+  topology_version: 'int64',
+} as const;
+
+const LATEST_TOPOLOGY_TRANSFORMERS_COLUMNS = {
+  dt_id: 'string',
+  feeder_id: 'string',
+  rated_kva: 'number',
+  cooling_class: 'string',
+  latitude: 'number',
+  longitude: 'number',
+  weather_station_id: 'string?',
+  nominal_voltage_v: 'number',
+  top_oil_rise_k: 'number?',
+  hot_spot_gradient_k: 'number?',
+  loss_ratio: 'number?',
+  tau_oil_min: 'number?',
+  tau_winding_min: 'number?',
+  tenant: 'string',
+  topology_version: 'int64',
+} as const;
+
+const LIST_DTS_COLUMNS = {
+  dt_id: 'string',
+  feeder_id: 'string',
+  rated_kva: 'number',
+  cooling_class: 'string',
+  latitude: 'number',
+  longitude: 'number',
+  weather_station_id: 'string?',
+  meters_connected: 'int64',
+  last_slot_start: 'datetime?',
+  ami_coverage_pct: 'number',
+  data_quality: 'string?',
+} as const;
+
+const MAX_TOPOLOGY_ROW_VERSION_COLUMNS = {
+  v: 'int64?',
+} as const;
+
+const MAX_TOPOLOGY_VERSION_COLUMNS = {
+  version: 'int64',
+} as const;
+
+const METER_DTS_COLUMNS = {
+  meter_id: 'string',
+  dt_id: 'string',
+} as const;
+
+const METER_LOAD_PATTERNS_COLUMNS = {
+  dt_id: 'string',
+  meter_id: 'string',
+  day_type: 'number',
+  hour: 'number',
+  kw_sum: 'number',
+  readings: 'int64',
+} as const;
+
+const PARKED_METERS_COLUMNS = {
+  key: 'string?',
+} as const;
+
+const PARKED_READINGS_COLUMNS = {
+  dead_letter_id: 'string',
+  source_topic: 'string',
+  key: 'string?',
+  raw_hex: 'string',
+  received_ms: 'int64',
+} as const;
+
+const RECENT_READINGS_COLUMNS = {
+  meter_id: 'string',
+  dt_id: 'string',
+  ts_ms: 'int64',
+  p_kw: 'number',
+  q_kvar: 'number?',
+  leg: 'number[]',
+  v: 'number[]',
+  i: 'number[]',
+  e_imp_kwh: 'number?',
+  e_exp_kwh: 'number?',
+  received_ms: 'int64',
+} as const;
+
+const STRESS_HISTORY_WEATHER_COLUMNS = {
+  station_id: 'string',
+  ts_ms: 'int64',
+  received_ms: 'int64',
+  ambient_c: 'number',
+} as const;
+
+const STRESS_RESUME_COLUMNS = {
+  dt_id: 'string',
+  slot_start_ms: 'int64',
+  version: 'int64',
+  rated_kva: 'number',
+  net_kw: 'number',
+  apparent_kva: 'number',
+  load_factor: 'number',
+  ambient_c: 'number',
+  ambient_source: 'string',
+  top_oil_c: 'number',
+  hot_spot_c: 'number',
+  hot_spot_rise1_k: 'number',
+  hot_spot_rise2_k: 'number',
+  peak_hot_spot_c: 'number',
+  ageing_rate: 'number',
+  loss_of_life_min: 'number',
+  thermal_exceeded: 'bool',
+  v_min: 'number?',
+  v_max: 'number?',
+  voltage_exceeded: 'bool',
+  thermal_stress_prob: 'number?',
+  voltage_stress_prob: 'number?',
+  forecast_lead_slots: 'number',
+  history_slots: 'number',
+  state_initialised: 'bool',
+  ami_coverage_pct: 'number',
+  data_quality: 'string',
+} as const;
+
+const TABLE_COLUMNS_COLUMNS = {
+  name: 'string',
+  type: 'string',
+} as const;
+
+const WEBHOOK_ALERT_STATE_COLUMNS = {
+  dt_id: 'string',
+  thermal_alert_ms: 'int64',
+  thermal_rearm_ms: 'int64',
+  voltage_alert_ms: 'int64',
+  voltage_rearm_ms: 'int64',
+} as const;
+
+const WEBHOOK_DELIVERIES_OF_SUBSCRIPTION_COLUMNS = {
+  event_id: 'string',
+  event_type: 'string',
+  attempt: 'number',
+  outcome: 'string',
+  http_status: 'number',
+  error: 'string',
+  duration_ms: 'number',
+  attempted_ms: 'int64',
+  next_attempt_ms: 'int64',
+} as const;
+
+const WEBHOOK_DELIVERY_PROGRESS_COLUMNS = {
+  subscription_id: 'string',
+  event_id: 'string',
+  last_attempt: 'number',
+  last_outcome: 'string',
+} as const;
+
+const WEBHOOK_PENDING_RETRIES_COLUMNS = {
+  tenant: 'string',
+  subscription_id: 'string',
+  event_id: 'string',
+  type: 'string',
+  last_attempt: 'number',
+  last_outcome: 'string',
+  due_ms: 'int64',
+  last_body: 'string',
+} as const;
+
+const WEBHOOK_SUBSCRIPTION_SECRET_COLUMNS = {
+  secret: 'string',
+  previous_secret: 'string',
+  previous_secret_expires_ms: 'int64',
+} as const;
+
+const WEBHOOK_SUBSCRIPTIONS_ACTIVE_COLUMNS = {
+  tenant: 'string',
+  id: 'string',
+  url: 'string',
+  event_types: 'string[]',
+  secret: 'string',
+  previous_secret: 'string',
+  previous_secret_expires_ms: 'int64',
+} as const;
+
+const WEBHOOK_SUBSCRIPTIONS_OF_TENANT_COLUMNS = {
+  id: 'string',
+  url: 'string',
+  event_types: 'string[]',
+  description: 'string',
+  created_ms: 'int64',
+} as const;
+
 /** Every query of sql/queries/, by file name. */
 export const queries = {
-  asset_dts: {
-    name: 'asset_dts',
-    columns: {
-      asset_id: 'string',
-      dt_id: 'string',
-    },
-  } as Query<AssetDtsParams, AssetDtsRow>,
+  asset_dts: { name: 'asset_dts', columns: ASSET_DTS_COLUMNS } as Query<AssetDtsParams, AssetDtsRow>,
   dispatch_checks_for_events: {
     name: 'dispatch_checks_for_events',
-    columns: {
-      event_id: 'string',
-      dt_id: 'string?',
-      requested_kw: 'number',
-      headroom_kw: 'number?',
-      limited_by: 'string?',
-      envelope_issued_ms: 'int64?',
-      data_quality: 'string?',
-      verdict: 'string',
-    },
+    columns: DISPATCH_CHECKS_FOR_EVENTS_COLUMNS,
   } as Query<DispatchChecksForEventsParams, DispatchChecksForEventsRow>,
   dispatch_envelope_in_force: {
     name: 'dispatch_envelope_in_force',
-    columns: {
-      issued_at_ms: 'int64',
-      import_kw: 'number',
-      export_kw: 'number',
-      import_limited_by: 'string',
-      export_limited_by: 'string',
-      data_quality: 'string',
-    },
+    columns: DISPATCH_ENVELOPE_IN_FORCE_COLUMNS,
   } as Query<DispatchEnvelopeInForceParams, DispatchEnvelopeInForceRow>,
-  dispatches_for_assets: {
-    name: 'dispatches_for_assets',
-    columns: {
-      event_id: 'string',
-      source: 'string?',
-      published_ms: 'int64?',
-      dispatch_ms: 'int64',
-      delivery_ms: 'int64',
-      asset_id: 'string',
-      target_power_amount: 'string',
-      target_power_unit: 'string',
-      nominal_power_amount: 'string?',
-      nominal_power_unit: 'string?',
-      power_imbalance_amount: 'string?',
-      power_imbalance_unit: 'string?',
-      soc_imbalance_amount: 'string?',
-      soc_imbalance_unit: 'string?',
-    },
-  } as Query<DispatchesForAssetsParams, DispatchesForAssetsRow>,
+  dispatches_for_assets: { name: 'dispatches_for_assets', columns: DISPATCHES_FOR_ASSETS_COLUMNS } as Query<
+    DispatchesForAssetsParams,
+    DispatchesForAssetsRow
+  >,
   dt_envelope_newest_issues: {
     name: 'dt_envelope_newest_issues',
-    columns: {
-      dt_id: 'string',
-      slot_start_ms: 'int64',
-      issued_at_ms: 'int64',
-      confidence: 'number',
-      base_kw: 'number',
-      base_kw_low: 'number',
-      thermal_stress_prob: 'number',
-      voltage_stress_prob: 'number?',
-      import_kw: 'number',
-      export_kw: 'number',
-      import_slot_kw: 'number',
-      export_slot_kw: 'number',
-      import_limited_by: 'string',
-      export_limited_by: 'string',
-      data_quality: 'string',
-    },
+    columns: DT_ENVELOPE_NEWEST_ISSUES_COLUMNS,
   } as Query<DtEnvelopeNewestIssuesParams, DtEnvelopeNewestIssuesRow>,
-  dt_exists: {
-    name: 'dt_exists',
-    columns: {
-      known: 'int64?',
-    },
-  } as Query<DtExistsParams, DtExistsRow>,
-  dt_load_levels: {
-    name: 'dt_load_levels',
-    columns: {
-      dt_id: 'string',
-      kw_sum: 'number',
-      meter_slots: 'int64',
-    },
-  } as Query<DtLoadLevelsParams, DtLoadLevelsRow>,
-  dt_location: {
-    name: 'dt_location',
-    columns: {
-      latitude: 'number',
-      longitude: 'number',
-    },
-  } as Query<DtLocationParams, DtLocationRow>,
-  dt_newest_quality: {
-    name: 'dt_newest_quality',
-    columns: {
-      slots: 'int64',
-      ami_coverage_pct: 'number',
-      data_quality: 'string',
-    },
-  } as Query<DtNewestQualityParams, DtNewestQualityRow>,
+  dt_exists: { name: 'dt_exists', columns: DT_EXISTS_COLUMNS } as Query<DtExistsParams, DtExistsRow>,
+  dt_load_levels: { name: 'dt_load_levels', columns: DT_LOAD_LEVELS_COLUMNS } as Query<
+    DtLoadLevelsParams,
+    DtLoadLevelsRow
+  >,
+  dt_location: { name: 'dt_location', columns: DT_LOCATION_COLUMNS } as Query<
+    DtLocationParams,
+    DtLocationRow
+  >,
+  dt_newest_quality: { name: 'dt_newest_quality', columns: DT_NEWEST_QUALITY_COLUMNS } as Query<
+    DtNewestQualityParams,
+    DtNewestQualityRow
+  >,
   dt_operating_envelope_rows: {
     name: 'dt_operating_envelope_rows',
-    columns: {
-      slot_start_ms: 'int64',
-      issued_at_ms: 'int64',
-      lead_slots: 'number',
-      confidence: 'number',
-      rated_kva: 'number',
-      base_kw: 'number',
-      base_kw_high: 'number',
-      base_kw_low: 'number',
-      ambient_c: 'number',
-      hot_spot_c: 'number',
-      top_oil_c: 'number',
-      thermal_stress_prob: 'number',
-      voltage_stress_prob: 'number?',
-      import_kw: 'number',
-      export_kw: 'number',
-      import_slot_kw: 'number',
-      export_slot_kw: 'number',
-      import_limited_by: 'string',
-      export_limited_by: 'string',
-      v_min_low: 'number?',
-      v_max_high: 'number?',
-      voltage_sensitivity_v_per_kw: 'number',
-      history_slots: 'number',
-      data_quality: 'string',
-    },
+    columns: DT_OPERATING_ENVELOPE_ROWS_COLUMNS,
   } as Query<DtOperatingEnvelopeRowsParams, DtOperatingEnvelopeRowsRow>,
-  dt_stress_rows: {
-    name: 'dt_stress_rows',
-    columns: {
-      slot_start_ms: 'int64',
-      rated_kva: 'number',
-      net_kw: 'number',
-      apparent_kva: 'number',
-      load_factor: 'number',
-      ambient_c: 'number',
-      ambient_source: 'string',
-      top_oil_c: 'number',
-      hot_spot_c: 'number',
-      peak_hot_spot_c: 'number',
-      ageing_rate: 'number',
-      loss_of_life_min: 'number',
-      thermal_exceeded: 'bool',
-      v_min: 'number?',
-      v_max: 'number?',
-      voltage_exceeded: 'bool',
-      thermal_stress_prob: 'number?',
-      voltage_stress_prob: 'number?',
-      forecast_lead_slots: 'number',
-      history_slots: 'number',
-      state_initialised: 'bool',
-      ami_coverage_pct: 'number',
-      data_quality: 'string',
-    },
-  } as Query<DtStressRowsParams, DtStressRowsRow>,
-  dt_tenants: {
-    name: 'dt_tenants',
-    columns: {
-      dt_id: 'string',
-      tenant: 'string',
-    },
-  } as Query<DtTenantsParams, DtTenantsRow>,
-  envelopes_for_dt: {
-    name: 'envelopes_for_dt',
-    columns: {
-      dt_id: 'string',
-      slot_start_ms: 'int64',
-      version: 'int64',
-      is_final: 'bool',
-      net_mean_kw: 'number',
-      min_kw: 'number',
-      max_kw: 'number',
-      p95_kw: 'number',
-      import_kwh: 'number',
-      export_kwh: 'number',
-      q_mean_kvar: 'number?',
-      leg: 'number[]',
-      v_min: 'number[]',
-      v_mean: 'number[]',
-      v_max: 'number[]',
-      meters_reporting: 'number',
-      meters_connected: 'number',
-      readings: 'number',
-      ami_coverage_pct: 'number',
-      data_quality: 'string',
-      imputed_kw: 'number',
-      imputed_meters: 'number',
-      profile_source: 'string',
-    },
-  } as Query<EnvelopesForDtParams, EnvelopesForDtRow>,
-  envelopes_of_range: {
-    name: 'envelopes_of_range',
-    columns: {
-      dt_id: 'string',
-      slot_start_ms: 'int64',
-      version: 'int64',
-      is_final: 'bool',
-      net_mean_kw: 'number',
-      min_kw: 'number',
-      max_kw: 'number',
-      p95_kw: 'number',
-      import_kwh: 'number',
-      export_kwh: 'number',
-      q_mean_kvar: 'number?',
-      leg: 'number[]',
-      v_min: 'number[]',
-      v_mean: 'number[]',
-      v_max: 'number[]',
-      meters_reporting: 'number',
-      meters_connected: 'number',
-      readings: 'number',
-      ami_coverage_pct: 'number',
-      data_quality: 'string',
-      imputed_kw: 'number',
-      imputed_meters: 'number',
-      profile_source: 'string',
-    },
-  } as Query<EnvelopesOfRangeParams, EnvelopesOfRangeRow>,
-  feeder_load_patterns: {
-    name: 'feeder_load_patterns',
-    columns: {
-      feeder_id: 'string',
-      day_type: 'number',
-      slot_of_day: 'number',
-      kw_sum: 'number',
-      meter_slots: 'int64',
-    },
-  } as Query<FeederLoadPatternsParams, FeederLoadPatternsRow>,
-  impedance_daily_rows: {
-    name: 'impedance_daily_rows',
-    columns: {
-      MeterLeg: 'number',
-      MedianImpedance: 'number',
-      EventDate: 'string',
-      ReceivedTime: 'string',
-      EventCount: 'number',
-      ServicePointId: 'string?',
-      MeterId: 'string',
-      MeterNumber: 'string?',
-      ElectronicSerialNumber: 'string?',
-      TransformerId: 'string',
-      PremiseId: 'string?',
-    },
-  } as Query<ImpedanceDailyRowsParams, ImpedanceDailyRowsRow>,
-  impedance_of_range: {
-    name: 'impedance_of_range',
-    columns: {
-      meter_id: 'string',
-      leg: 'number',
-      day_text: 'string',
-      dt_text: 'string',
-      median_mohm: 'number',
-      event_count: 'number',
-      received_text: 'string',
-      version: 'int64',
-      service_point_id: 'string?',
-      meter_number: 'string?',
-      electronic_serial_number: 'string?',
-      premise_id: 'string?',
-    },
-  } as Query<ImpedanceOfRangeParams, ImpedanceOfRangeRow>,
+  dt_stress_rows: { name: 'dt_stress_rows', columns: DT_STRESS_ROWS_COLUMNS } as Query<
+    DtStressRowsParams,
+    DtStressRowsRow
+  >,
+  dt_tenants: { name: 'dt_tenants', columns: DT_TENANTS_COLUMNS } as Query<DtTenantsParams, DtTenantsRow>,
+  envelopes_for_dt: { name: 'envelopes_for_dt', columns: ENVELOPES_FOR_DT_COLUMNS } as Query<
+    EnvelopesForDtParams,
+    EnvelopesForDtRow
+  >,
+  envelopes_of_range: { name: 'envelopes_of_range', columns: ENVELOPES_FOR_DT_COLUMNS } as Query<
+    EnvelopesOfRangeParams,
+    EnvelopesOfRangeRow
+  >,
+  feeder_load_patterns: { name: 'feeder_load_patterns', columns: FEEDER_LOAD_PATTERNS_COLUMNS } as Query<
+    FeederLoadPatternsParams,
+    FeederLoadPatternsRow
+  >,
+  impedance_daily_rows: { name: 'impedance_daily_rows', columns: IMPEDANCE_DAILY_ROWS_COLUMNS } as Query<
+    ImpedanceDailyRowsParams,
+    ImpedanceDailyRowsRow
+  >,
+  impedance_of_range: { name: 'impedance_of_range', columns: IMPEDANCE_OF_RANGE_COLUMNS } as Query<
+    ImpedanceOfRangeParams,
+    ImpedanceOfRangeRow
+  >,
   latest_topology_meters: {
     name: 'latest_topology_meters',
-    columns: {
-      meter_id: 'string',
-      meter_number: 'string',
-      electronic_serial_number: 'string',
-      service_point_id: 'string',
-      premise_id: 'string',
-      legs: 'number',
-      dt_id: 'string',
-      topology_version: 'int64',
-    },
+    columns: LATEST_TOPOLOGY_METERS_COLUMNS,
   } as Query<LatestTopologyMetersParams, LatestTopologyMetersRow>,
   latest_topology_transformers: {
     name: 'latest_topology_transformers',
-    columns: {
-      dt_id: 'string',
-      feeder_id: 'string',
-      rated_kva: 'number',
-      cooling_class: 'string',
-      latitude: 'number',
-      longitude: 'number',
-      weather_station_id: 'string?',
-      nominal_voltage_v: 'number',
-      top_oil_rise_k: 'number?',
-      hot_spot_gradient_k: 'number?',
-      loss_ratio: 'number?',
-      tau_oil_min: 'number?',
-      tau_winding_min: 'number?',
-      tenant: 'string',
-      topology_version: 'int64',
-    },
+    columns: LATEST_TOPOLOGY_TRANSFORMERS_COLUMNS,
   } as Query<LatestTopologyTransformersParams, LatestTopologyTransformersRow>,
-  list_dts: {
-    name: 'list_dts',
-    columns: {
-      dt_id: 'string',
-      feeder_id: 'string',
-      rated_kva: 'number',
-      cooling_class: 'string',
-      latitude: 'number',
-      longitude: 'number',
-      weather_station_id: 'string?',
-      meters_connected: 'int64',
-      last_slot_start: 'datetime?',
-      ami_coverage_pct: 'number',
-      data_quality: 'string?',
-    },
-  } as Query<ListDtsParams, ListDtsRow>,
+  list_dts: { name: 'list_dts', columns: LIST_DTS_COLUMNS } as Query<ListDtsParams, ListDtsRow>,
   max_topology_row_version: {
     name: 'max_topology_row_version',
-    columns: {
-      v: 'int64?',
-    },
+    columns: MAX_TOPOLOGY_ROW_VERSION_COLUMNS,
   } as Query<MaxTopologyRowVersionParams, MaxTopologyRowVersionRow>,
-  max_topology_version: {
-    name: 'max_topology_version',
-    columns: {
-      version: 'int64',
-    },
-  } as Query<MaxTopologyVersionParams, MaxTopologyVersionRow>,
-  meter_dts: {
-    name: 'meter_dts',
-    columns: {
-      meter_id: 'string',
-      dt_id: 'string',
-    },
-  } as Query<MeterDtsParams, MeterDtsRow>,
-  meter_load_patterns: {
-    name: 'meter_load_patterns',
-    columns: {
-      dt_id: 'string',
-      meter_id: 'string',
-      day_type: 'number',
-      hour: 'number',
-      kw_sum: 'number',
-      readings: 'int64',
-    },
-  } as Query<MeterLoadPatternsParams, MeterLoadPatternsRow>,
-  parked_meters: {
-    name: 'parked_meters',
-    columns: {
-      key: 'string?',
-    },
-  } as Query<ParkedMetersParams, ParkedMetersRow>,
-  parked_readings: {
-    name: 'parked_readings',
-    columns: {
-      dead_letter_id: 'string',
-      source_topic: 'string',
-      key: 'string?',
-      raw_hex: 'string',
-      received_ms: 'int64',
-    },
-  } as Query<ParkedReadingsParams, ParkedReadingsRow>,
-  recent_readings: {
-    name: 'recent_readings',
-    columns: {
-      meter_id: 'string',
-      dt_id: 'string',
-      ts_ms: 'int64',
-      p_kw: 'number',
-      q_kvar: 'number?',
-      leg: 'number[]',
-      v: 'number[]',
-      i: 'number[]',
-      e_imp_kwh: 'number?',
-      e_exp_kwh: 'number?',
-      received_ms: 'int64',
-    },
-  } as Query<RecentReadingsParams, RecentReadingsRow>,
-  stress_history_envelopes: {
-    name: 'stress_history_envelopes',
-    columns: {
-      dt_id: 'string',
-      slot_start_ms: 'int64',
-      version: 'int64',
-      is_final: 'bool',
-      net_mean_kw: 'number',
-      min_kw: 'number',
-      max_kw: 'number',
-      p95_kw: 'number',
-      import_kwh: 'number',
-      export_kwh: 'number',
-      q_mean_kvar: 'number?',
-      leg: 'number[]',
-      v_min: 'number[]',
-      v_mean: 'number[]',
-      v_max: 'number[]',
-      meters_reporting: 'number',
-      meters_connected: 'number',
-      readings: 'number',
-      ami_coverage_pct: 'number',
-      data_quality: 'string',
-      imputed_kw: 'number',
-      imputed_meters: 'number',
-      profile_source: 'string',
-    },
-  } as Query<StressHistoryEnvelopesParams, StressHistoryEnvelopesRow>,
+  max_topology_version: { name: 'max_topology_version', columns: MAX_TOPOLOGY_VERSION_COLUMNS } as Query<
+    MaxTopologyVersionParams,
+    MaxTopologyVersionRow
+  >,
+  meter_dts: { name: 'meter_dts', columns: METER_DTS_COLUMNS } as Query<MeterDtsParams, MeterDtsRow>,
+  meter_load_patterns: { name: 'meter_load_patterns', columns: METER_LOAD_PATTERNS_COLUMNS } as Query<
+    MeterLoadPatternsParams,
+    MeterLoadPatternsRow
+  >,
+  parked_meters: { name: 'parked_meters', columns: PARKED_METERS_COLUMNS } as Query<
+    ParkedMetersParams,
+    ParkedMetersRow
+  >,
+  parked_readings: { name: 'parked_readings', columns: PARKED_READINGS_COLUMNS } as Query<
+    ParkedReadingsParams,
+    ParkedReadingsRow
+  >,
+  recent_readings: { name: 'recent_readings', columns: RECENT_READINGS_COLUMNS } as Query<
+    RecentReadingsParams,
+    RecentReadingsRow
+  >,
+  stress_history_envelopes: { name: 'stress_history_envelopes', columns: ENVELOPES_FOR_DT_COLUMNS } as Query<
+    StressHistoryEnvelopesParams,
+    StressHistoryEnvelopesRow
+  >,
   stress_history_weather: {
     name: 'stress_history_weather',
-    columns: {
-      station_id: 'string',
-      ts_ms: 'int64',
-      received_ms: 'int64',
-      ambient_c: 'number',
-    },
+    columns: STRESS_HISTORY_WEATHER_COLUMNS,
   } as Query<StressHistoryWeatherParams, StressHistoryWeatherRow>,
-  stress_resume: {
-    name: 'stress_resume',
-    columns: {
-      dt_id: 'string',
-      slot_start_ms: 'int64',
-      version: 'int64',
-      rated_kva: 'number',
-      net_kw: 'number',
-      apparent_kva: 'number',
-      load_factor: 'number',
-      ambient_c: 'number',
-      ambient_source: 'string',
-      top_oil_c: 'number',
-      hot_spot_c: 'number',
-      hot_spot_rise1_k: 'number',
-      hot_spot_rise2_k: 'number',
-      peak_hot_spot_c: 'number',
-      ageing_rate: 'number',
-      loss_of_life_min: 'number',
-      thermal_exceeded: 'bool',
-      v_min: 'number?',
-      v_max: 'number?',
-      voltage_exceeded: 'bool',
-      thermal_stress_prob: 'number?',
-      voltage_stress_prob: 'number?',
-      forecast_lead_slots: 'number',
-      history_slots: 'number',
-      state_initialised: 'bool',
-      ami_coverage_pct: 'number',
-      data_quality: 'string',
-    },
-  } as Query<StressResumeParams, StressResumeRow>,
-  table_columns: {
-    name: 'table_columns',
-    columns: {
-      name: 'string',
-      type: 'string',
-    },
-  } as Query<TableColumnsParams, TableColumnsRow>,
-  webhook_alert_state: {
-    name: 'webhook_alert_state',
-    columns: {
-      dt_id: 'string',
-      thermal_alert_ms: 'int64',
-      thermal_rearm_ms: 'int64',
-      voltage_alert_ms: 'int64',
-      voltage_rearm_ms: 'int64',
-    },
-  } as Query<WebhookAlertStateParams, WebhookAlertStateRow>,
+  stress_resume: { name: 'stress_resume', columns: STRESS_RESUME_COLUMNS } as Query<
+    StressResumeParams,
+    StressResumeRow
+  >,
+  table_columns: { name: 'table_columns', columns: TABLE_COLUMNS_COLUMNS } as Query<
+    TableColumnsParams,
+    TableColumnsRow
+  >,
+  webhook_alert_state: { name: 'webhook_alert_state', columns: WEBHOOK_ALERT_STATE_COLUMNS } as Query<
+    WebhookAlertStateParams,
+    WebhookAlertStateRow
+  >,
   webhook_deliveries_of_subscription: {
     name: 'webhook_deliveries_of_subscription',
-    columns: {
-      event_id: 'string',
-      event_type: 'string',
-      attempt: 'number',
-      outcome: 'string',
-      http_status: 'number',
-      error: 'string',
-      duration_ms: 'number',
-      attempted_ms: 'int64',
-      next_attempt_ms: 'int64',
-    },
+    columns: WEBHOOK_DELIVERIES_OF_SUBSCRIPTION_COLUMNS,
   } as Query<WebhookDeliveriesOfSubscriptionParams, WebhookDeliveriesOfSubscriptionRow>,
   webhook_delivery_progress: {
     name: 'webhook_delivery_progress',
-    columns: {
-      subscription_id: 'string',
-      event_id: 'string',
-      last_attempt: 'number',
-      last_outcome: 'string',
-    },
+    columns: WEBHOOK_DELIVERY_PROGRESS_COLUMNS,
   } as Query<WebhookDeliveryProgressParams, WebhookDeliveryProgressRow>,
   webhook_pending_retries: {
     name: 'webhook_pending_retries',
-    columns: {
-      tenant: 'string',
-      subscription_id: 'string',
-      event_id: 'string',
-      type: 'string',
-      last_attempt: 'number',
-      last_outcome: 'string',
-      due_ms: 'int64',
-      last_body: 'string',
-    },
+    columns: WEBHOOK_PENDING_RETRIES_COLUMNS,
   } as Query<WebhookPendingRetriesParams, WebhookPendingRetriesRow>,
   webhook_subscription_secret: {
     name: 'webhook_subscription_secret',
-    columns: {
-      secret: 'string',
-      previous_secret: 'string',
-      previous_secret_expires_ms: 'int64',
-    },
+    columns: WEBHOOK_SUBSCRIPTION_SECRET_COLUMNS,
   } as Query<WebhookSubscriptionSecretParams, WebhookSubscriptionSecretRow>,
   webhook_subscriptions_active: {
     name: 'webhook_subscriptions_active',
-    columns: {
-      tenant: 'string',
-      id: 'string',
-      url: 'string',
-      event_types: 'string[]',
-      secret: 'string',
-      previous_secret: 'string',
-      previous_secret_expires_ms: 'int64',
-    },
+    columns: WEBHOOK_SUBSCRIPTIONS_ACTIVE_COLUMNS,
   } as Query<WebhookSubscriptionsActiveParams, WebhookSubscriptionsActiveRow>,
   webhook_subscriptions_of_tenant: {
     name: 'webhook_subscriptions_of_tenant',
-    columns: {
-      id: 'string',
-      url: 'string',
-      event_types: 'string[]',
-      description: 'string',
-      created_ms: 'int64',
-    },
+    columns: WEBHOOK_SUBSCRIPTIONS_OF_TENANT_COLUMNS,
   } as Query<WebhookSubscriptionsOfTenantParams, WebhookSubscriptionsOfTenantRow>,
 } as const;
