@@ -105,7 +105,7 @@ interface FeederStressBody {
  * the highest over the slots. Voltage stress is reported as stored: the envelope keeps the two voltage tails
  * together, which a shift of load moves in opposite directions, so it is not rescaled.
  */
-export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
+export async function feederRoutes(app: FastifyInstance, { warehouse }: { warehouse: Warehouse }) {
   app.post<{ Body: FeederStressBody }>(
     '/v1/feeder/stress',
     {

@@ -100,7 +100,7 @@ export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: numbe
   return 2 * 6371 * Math.asin(Math.min(1, Math.sqrt(a)));
 }
 
-export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
+export async function hostingRoutes(app: FastifyInstance, { warehouse }: { warehouse: Warehouse }) {
   /** The DT's newest issue, location and coverage, or a 409 when it has no envelope yet. */
   async function envelopeOf(tenant: string, id: string) {
     await requireDt(warehouse, tenant, id);
