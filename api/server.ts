@@ -102,6 +102,12 @@ const METRICS_SCHEMA = {
   },
 };
 
+const OPENAPI_SCHEMA = {
+  // Not an operation of the API it describes.
+  hide: true,
+  response: { 200: { description: 'The OpenAPI 3.1 document', ...object({}, { additional: true }) } },
+};
+
 /** The HTTP API: thin, reads the warehouse, `X-API-Key` on every /v1 route. */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
   const options: FastifyServerOptions = {
@@ -226,7 +232,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     return deps.registry.metrics();
   });
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: OPENAPI_SCHEMA }, async () => app.swagger());
 
   // Each route module is a plugin in its own context, given only what it needs; the hooks, error and not-found
   // handlers and shared schemas above were set on the root first, so every context inherits them.
