@@ -1,22 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import { isTimeZone, parseSchedule, type DailySchedule } from '../../core/schedule.js';
 import { iso } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import {
-  additionKw,
-  anyOf,
-  shiftedExceedanceProb,
-  type Addition,
-  type AdditionType,
-} from '../../processors/stress/hosting.js';
+import { additionKw, anyOf, shiftedExceedanceProb } from '../../processors/stress/hosting.js';
 import { normalQuantile } from '../../processors/stress/stress-math.js';
 import {
-  DATA_QUALITY_TIERS,
   minDataQualitySchema,
   requireDataQuality,
+  tierBelow,
   type DataQualityTier,
 } from '../data-quality.js';
+import { additionOf, timeZoneOf, type RequestedAddition } from '../additions.js';
 import { newestIssues } from '../envelope-issues.js';
 import { ApiError, badRequest } from '../errors.js';
 import { tenantOf } from '../tenancy.js';
@@ -79,12 +73,8 @@ const FEEDER_STRESS_RESPONSE = object({
 
 type Row = Record<string, unknown>;
 
-interface ScenarioAddition {
+interface ScenarioAddition extends RequestedAddition {
   dt_id?: string;
-  type: AdditionType;
-  kw: number;
-  schedule?: string;
-  mode?: 'charge' | 'discharge';
 }
 
 interface FeederStressBody {
@@ -144,9 +134,7 @@ export async function feederRoutes(app: FastifyInstance, { warehouse }: { wareho
     },
     async (request) => {
       const body = request.body;
-      const timeZone = body.timezone ?? 'UTC';
-      if (!isTimeZone(timeZone))
-        throw badRequest('timezone', `unknown IANA time zone ${JSON.stringify(timeZone)}`);
+      const timeZone = timeZoneOf(body.timezone);
       const growth = (body.scenario?.load_growth_pct ?? 0) / 100;
       const dts = (await warehouse.query<Row>(sqlQuery('list_dts'), { tenant: tenantOf(request) })).filter(
         (r) => r.feeder_id === body.feeder_id,
@@ -163,26 +151,14 @@ export async function feederRoutes(app: FastifyInstance, { warehouse }: { wareho
             `scenario.additions.${i}.dt_id`,
             `is not a transformer of feeder ${body.feeder_id}`,
           );
-        if (a.mode !== undefined && a.type !== 'bess')
-          throw badRequest(`scenario.additions.${i}.mode`, 'is only for type bess');
-        let schedule: DailySchedule | undefined;
-        try {
-          schedule = a.schedule === undefined ? undefined : parseSchedule(a.schedule);
-        } catch (error) {
-          throw badRequest(`scenario.additions.${i}.schedule`, (error as Error).message);
-        }
-        const addition: Addition = { type: a.type, kw: a.kw, schedule, mode: a.mode };
-        return { dtId: a.dt_id, addition };
+        return { dtId: a.dt_id, addition: additionOf(a, `scenario.additions.${i}`) };
       });
       const issues = await newestIssues(
         warehouse,
         dts.map((d) => String(d.dt_id)),
       );
       const tiers = dts.map((d) => String(d.data_quality) as DataQualityTier);
-      const worst = tiers.reduce<DataQualityTier>(
-        (w, t) => (DATA_QUALITY_TIERS.indexOf(t) > DATA_QUALITY_TIERS.indexOf(w) ? t : w),
-        'ami-direct',
-      );
+      const worst = tiers.reduce<DataQualityTier>((w, t) => (tierBelow(t, w) ? t : w), 'ami-direct');
       requireDataQuality(`feeder ${JSON.stringify(body.feeder_id)}`, worst, body.min_data_quality);
 
       const perDt = dts.map((d) => {

@@ -1,22 +1,22 @@
 import type { FastifyInstance } from 'fastify';
-import { isTimeZone, parseSchedule, SCHEDULE_PATTERN } from '../../core/schedule.js';
+import { SCHEDULE_PATTERN } from '../../core/schedule.js';
 import { iso, SLOT_MS } from '../../core/time.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import {
   judgeHosting,
   type Addition,
-  type AdditionType,
   type HostingJudgement,
   type LimitingFactor,
 } from '../../processors/stress/hosting.js';
+import { additionOf, scheduleOf, timeZoneOf, type RequestedAddition } from '../additions.js';
 import {
-  DATA_QUALITY_TIERS,
   minDataQualitySchema,
   requireDataQuality,
+  tierBelow,
   type DataQualityTier,
 } from '../data-quality.js';
-import { ApiError, badRequest } from '../errors.js';
+import { ApiError } from '../errors.js';
 import { newestIssues, type EnvelopeIssue } from '../envelope-issues.js';
 import { requireDt, tenantOf } from '../tenancy.js';
 import { round } from '../time-range.js';
@@ -124,12 +124,6 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
     };
   }
 
-  function timeZoneOf(value: string | undefined): string {
-    const zone = value ?? 'UTC';
-    if (!isTimeZone(zone)) throw badRequest('timezone', `unknown IANA time zone ${JSON.stringify(zone)}`);
-    return zone;
-  }
-
   function judge(
     envelope: EnvelopeIssue & { latitude: number; longitude: number },
     additions: Addition[],
@@ -167,7 +161,7 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
   app.post<{
     Body: {
       dt_id: string;
-      additions: Array<{ type: AdditionType; kw: number; schedule?: string; mode?: 'charge' | 'discharge' }>;
+      additions: RequestedAddition[];
       timezone?: string;
       min_data_quality?: DataQualityTier;
     };
@@ -215,19 +209,7 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
     async (request) => {
       const body = request.body;
       const timeZone = timeZoneOf(body.timezone);
-      const additions: Addition[] = body.additions.map((a, i) => {
-        if (a.mode !== undefined && a.type !== 'bess')
-          throw badRequest(`additions.${i}.mode`, 'is only for type bess');
-        let schedule;
-        if (a.schedule !== undefined) {
-          try {
-            schedule = parseSchedule(a.schedule);
-          } catch (error) {
-            throw badRequest(`additions.${i}.schedule`, (error as Error).message);
-          }
-        }
-        return { type: a.type, kw: a.kw, schedule, mode: a.mode };
-      });
+      const additions = body.additions.map((a, i) => additionOf(a, `additions.${i}`));
       const envelope = await envelopeOf(tenantOf(request), body.dt_id);
       requireDataQuality(
         `transformer ${JSON.stringify(body.dt_id)}`,
@@ -441,12 +423,7 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
     async (request) => {
       const body = request.body;
       const timeZone = timeZoneOf(body.timezone);
-      let schedule;
-      try {
-        schedule = parseSchedule(body.dwell.schedule);
-      } catch (error) {
-        throw badRequest('dwell.schedule', (error as Error).message);
-      }
+      const schedule = scheduleOf(body.dwell.schedule, 'dwell.schedule');
       const radius = body.radius_km ?? 5;
       const minimum = body.min_data_quality;
       const dts = (await warehouse.query<Row>(sqlQuery('list_dts'), { tenant: tenantOf(request) }))
@@ -482,8 +459,7 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
           ];
         const issue = { ...own, latitude: d.latitude, longitude: d.longitude };
         // Screening leaves out the DTs below a requested tier (a refusal is for one named DT).
-        if (minimum && DATA_QUALITY_TIERS.indexOf(issue.dataQuality) > DATA_QUALITY_TIERS.indexOf(minimum))
-          return [];
+        if (minimum && tierBelow(issue.dataQuality, minimum)) return [];
         const j = judge(issue, [{ type: 'ev', kw: body.station_kw, schedule }], timeZone);
         return [
           {
