@@ -21,14 +21,18 @@ export function dataQualityTier(value: unknown): DataQualityTier {
   return tier as DataQualityTier;
 }
 
+/** Whether `tier` is lower than `than` (ami-direct > ami-imputed > modelled-only). */
+export function tierBelow(tier: DataQualityTier, than: DataQualityTier): boolean {
+  return DATA_QUALITY_TIERS.indexOf(tier) > DATA_QUALITY_TIERS.indexOf(than);
+}
+
 /** Throws 422 when `actual` is a lower tier than `minimum` (no minimum: any tier is served). */
 export function requireDataQuality(
   what: string,
   actual: DataQualityTier,
   minimum: DataQualityTier | undefined,
 ): void {
-  if (minimum === undefined) return;
-  if (DATA_QUALITY_TIERS.indexOf(actual) <= DATA_QUALITY_TIERS.indexOf(minimum)) return;
+  if (minimum === undefined || !tierBelow(actual, minimum)) return;
   throw new ApiError(
     422,
     'data_quality_below_minimum',

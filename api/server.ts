@@ -102,6 +102,12 @@ const METRICS_SCHEMA = {
   },
 };
 
+const OPENAPI_SCHEMA = {
+  // Not an operation of the API it describes.
+  hide: true,
+  response: { 200: { description: 'The OpenAPI 3.1 document', ...object({}, { additional: true }) } },
+};
+
 /** The HTTP API: thin, reads the warehouse, `X-API-Key` on every /v1 route. */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
   const options: FastifyServerOptions = {
@@ -226,24 +232,31 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     return deps.registry.metrics();
   });
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: OPENAPI_SCHEMA }, async () => app.swagger());
 
+  // Each route module is a plugin in its own context, given only what it needs; the hooks, error and not-found
+  // handlers and shared schemas above were set on the root first, so every context inherits them.
   if (deps.routes !== false) {
-    dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays, profiles: deps.loadProfiles });
-    dtStressRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
-    hostingRoutes(app, deps.warehouse);
-    feederRoutes(app, deps.warehouse);
-    impedanceRoutes(app, deps.warehouse, deps.impedanceRows);
-    dispatchRoutes(app, deps.warehouse);
-    webhookRoutes(app, deps.warehouse, deps.onWebhooksChanged);
+    const { warehouse, retentionDays } = deps;
+    app.register(dtRoutes, { warehouse, retentionDays, profiles: deps.loadProfiles });
+    app.register(dtStressRoutes, { warehouse, retentionDays });
+    app.register(hostingRoutes, { warehouse });
+    app.register(feederRoutes, { warehouse });
+    app.register(impedanceRoutes, { warehouse, memory: deps.impedanceRows });
+    app.register(dispatchRoutes, { warehouse });
+    app.register(webhookRoutes, { warehouse, onChange: deps.onWebhooksChanged });
     if (deps.exportDir) {
-      const jobs = new ExportJobs(deps.warehouse, deps.exportDir, deps.exportLimits);
+      const jobs = new ExportJobs(warehouse, deps.exportDir, deps.exportLimits);
       // Exports still running finish before the API (and then the warehouse) closes.
       app.addHook('onClose', () => jobs.close());
-      impedanceExportRoutes(app, deps.warehouse, jobs);
+      app.register(impedanceExportRoutes, { warehouse, jobs });
     }
     if (deps.loadTopology)
-      topologyRoutes(app, deps.warehouse, deps.loadTopology, deps.topologyMaxBytes ?? 64 * 1024 * 1024);
+      app.register(topologyRoutes, {
+        warehouse,
+        loadTopology: deps.loadTopology,
+        maxBytes: deps.topologyMaxBytes ?? 64 * 1024 * 1024,
+      });
   }
   await app.ready();
   return app;

@@ -18,7 +18,7 @@ const POWER = object(
 const power = (amount: string | null, unit: string | null) => (amount === null ? null : { amount, unit });
 
 /** Dispatch history: the commands ingested over MQTT or Kafka, read from the dispatches table. */
-export function dispatchRoutes(app: FastifyInstance, warehouse: Warehouse) {
+export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { warehouse: Warehouse }) {
   app.get<{
     Querystring: { asset_ids: string | string[]; from: string; to: string; limit?: number; offset?: number };
   }>(

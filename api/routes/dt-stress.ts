@@ -94,10 +94,9 @@ const ENVELOPES = object({
  * A DT's thermal stress and dynamic operating envelope, as the stress stage wrote them (tables dt_stress and
  * dt_operating_envelopes; processors/stress/stress.ts). Read only: nothing is recomputed here.
  */
-export function dtStressRoutes(
+export async function dtStressRoutes(
   app: FastifyInstance,
-  warehouse: Warehouse,
-  options: { retentionDays: number },
+  { warehouse, ...options }: { warehouse: Warehouse; retentionDays: number },
 ) {
   app.get<DtSeriesRequest>(
     '/v1/dt/:id/stress',

@@ -70,12 +70,15 @@ const LOAD_PROFILE = object({
   slots: { type: 'array', items: LOAD_PROFILE_SLOT },
 });
 
+export interface DtRoutesOptions {
+  warehouse: Warehouse;
+  retentionDays: number;
+  /** Load profiles kept in memory, served instead of the warehouse's rows when they hold the range. */
+  profiles?: InMemory<LoadProfileStore> | undefined;
+}
+
 /** Transformer endpoints. They read what the processors wrote and never recompute it. */
-export function dtRoutes(
-  app: FastifyInstance,
-  warehouse: Warehouse,
-  options: { retentionDays: number; profiles?: InMemory<LoadProfileStore> | undefined },
-) {
+export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: DtRoutesOptions) {
   app.get(
     '/v1/dt',
     {

@@ -1,22 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import { isTimeZone, parseSchedule, type DailySchedule } from '../../core/schedule.js';
 import { iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import {
-  additionKw,
-  anyOf,
-  shiftedThermalProb,
-  type Addition,
-  type AdditionType,
-} from '../../processors/stress/hosting.js';
+import { additionKw, anyOf, shiftedThermalProb } from '../../processors/stress/hosting.js';
 import { normalQuantile } from '../../processors/stress/stress-math.js';
 import {
-  DATA_QUALITY_TIERS,
   dataQualityTier,
   minDataQualitySchema,
   requireDataQuality,
+  tierBelow,
   type DataQualityTier,
 } from '../data-quality.js';
+import { additionOf, timeZoneOf, type RequestedAddition } from '../additions.js';
 import { newestIssues } from '../envelope-issues.js';
 import { ApiError, badRequest } from '../errors.js';
 import { tenantOf } from '../tenancy.js';
@@ -79,12 +73,8 @@ const FEEDER_STRESS_RESPONSE = object({
   },
 });
 
-interface ScenarioAddition {
+interface ScenarioAddition extends RequestedAddition {
   dt_id?: string;
-  type: AdditionType;
-  kw: number;
-  schedule?: string;
-  mode?: 'charge' | 'discharge';
 }
 
 interface FeederStressBody {
@@ -106,7 +96,7 @@ interface FeederStressBody {
  * the highest over the slots. Voltage stress is reported as stored: the envelope keeps the two voltage tails
  * together, which a shift of load moves in opposite directions, so it is not rescaled.
  */
-export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
+export async function feederRoutes(app: FastifyInstance, { warehouse }: { warehouse: Warehouse }) {
   app.post<{ Body: FeederStressBody }>(
     '/v1/feeder/stress',
     {
@@ -145,9 +135,7 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
     },
     async (request) => {
       const body = request.body;
-      const timeZone = body.timezone ?? 'UTC';
-      if (!isTimeZone(timeZone))
-        throw badRequest('timezone', `unknown IANA time zone ${JSON.stringify(timeZone)}`);
+      const timeZone = timeZoneOf(body.timezone);
       const growth = (body.scenario?.load_growth_pct ?? 0) / 100;
       const dts = (await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request) })).filter(
         (r) => r.feeder_id === body.feeder_id,
@@ -164,26 +152,14 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
             `scenario.additions.${i}.dt_id`,
             `is not a transformer of feeder ${body.feeder_id}`,
           );
-        if (a.mode !== undefined && a.type !== 'bess')
-          throw badRequest(`scenario.additions.${i}.mode`, 'is only for type bess');
-        let schedule: DailySchedule | undefined;
-        try {
-          schedule = a.schedule === undefined ? undefined : parseSchedule(a.schedule);
-        } catch (error) {
-          throw badRequest(`scenario.additions.${i}.schedule`, (error as Error).message);
-        }
-        const addition: Addition = { type: a.type, kw: a.kw, schedule, mode: a.mode };
-        return { dtId: a.dt_id, addition };
+        return { dtId: a.dt_id, addition: additionOf(a, `scenario.additions.${i}`) };
       });
       const issues = await newestIssues(
         warehouse,
         dts.map((d) => d.dt_id),
       );
       const tiers = dts.map((d) => dataQualityTier(d.data_quality));
-      const worst = tiers.reduce<DataQualityTier>(
-        (w, t) => (DATA_QUALITY_TIERS.indexOf(t) > DATA_QUALITY_TIERS.indexOf(w) ? t : w),
-        'ami-direct',
-      );
+      const worst = tiers.reduce<DataQualityTier>((w, t) => (tierBelow(t, w) ? t : w), 'ami-direct');
       requireDataQuality(`feeder ${JSON.stringify(body.feeder_id)}`, worst, body.min_data_quality);
 
       const perDt = dts.map((d) => {

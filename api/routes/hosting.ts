@@ -1,21 +1,21 @@
 import type { FastifyInstance } from 'fastify';
-import { isTimeZone, parseSchedule, SCHEDULE_PATTERN } from '../../core/schedule.js';
+import { SCHEDULE_PATTERN } from '../../core/schedule.js';
 import { iso, SLOT_MS } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import {
   judgeHosting,
   type Addition,
-  type AdditionType,
   type HostingJudgement,
   type LimitingFactor,
 } from '../../processors/stress/hosting.js';
+import { additionOf, scheduleOf, timeZoneOf, type RequestedAddition } from '../additions.js';
 import {
-  DATA_QUALITY_TIERS,
   minDataQualitySchema,
   requireDataQuality,
+  tierBelow,
   type DataQualityTier,
 } from '../data-quality.js';
-import { ApiError, badRequest } from '../errors.js';
+import { ApiError } from '../errors.js';
 import { newestIssues, type EnvelopeIssue } from '../envelope-issues.js';
 import { requireDt, tenantOf } from '../tenancy.js';
 import { round } from '../time-range.js';
@@ -99,7 +99,7 @@ export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: numbe
   return 2 * 6371 * Math.asin(Math.min(1, Math.sqrt(a)));
 }
 
-export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
+export async function hostingRoutes(app: FastifyInstance, { warehouse }: { warehouse: Warehouse }) {
   /** The DT's newest issue, location and coverage, or a 409 when it has no envelope yet. */
   async function envelopeOf(tenant: string, id: string) {
     await requireDt(warehouse, tenant, id);
@@ -121,12 +121,6 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
       latitude: location?.latitude ?? 0,
       longitude: location?.longitude ?? 0,
     };
-  }
-
-  function timeZoneOf(value: string | undefined): string {
-    const zone = value ?? 'UTC';
-    if (!isTimeZone(zone)) throw badRequest('timezone', `unknown IANA time zone ${JSON.stringify(zone)}`);
-    return zone;
   }
 
   function judge(
@@ -166,7 +160,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
   app.post<{
     Body: {
       dt_id: string;
-      additions: Array<{ type: AdditionType; kw: number; schedule?: string; mode?: 'charge' | 'discharge' }>;
+      additions: RequestedAddition[];
       timezone?: string;
       min_data_quality?: DataQualityTier;
     };
@@ -214,19 +208,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
     async (request) => {
       const body = request.body;
       const timeZone = timeZoneOf(body.timezone);
-      const additions: Addition[] = body.additions.map((a, i) => {
-        if (a.mode !== undefined && a.type !== 'bess')
-          throw badRequest(`additions.${i}.mode`, 'is only for type bess');
-        let schedule;
-        if (a.schedule !== undefined) {
-          try {
-            schedule = parseSchedule(a.schedule);
-          } catch (error) {
-            throw badRequest(`additions.${i}.schedule`, (error as Error).message);
-          }
-        }
-        return { type: a.type, kw: a.kw, schedule, mode: a.mode };
-      });
+      const additions = body.additions.map((a, i) => additionOf(a, `additions.${i}`));
       const envelope = await envelopeOf(tenantOf(request), body.dt_id);
       requireDataQuality(
         `transformer ${JSON.stringify(body.dt_id)}`,
@@ -440,12 +422,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
     async (request) => {
       const body = request.body;
       const timeZone = timeZoneOf(body.timezone);
-      let schedule;
-      try {
-        schedule = parseSchedule(body.dwell.schedule);
-      } catch (error) {
-        throw badRequest('dwell.schedule', (error as Error).message);
-      }
+      const schedule = scheduleOf(body.dwell.schedule, 'dwell.schedule');
       const radius = body.radius_km ?? 5;
       const minimum = body.min_data_quality;
       const dts = (await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request) }))
@@ -481,8 +458,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
           ];
         const issue = { ...own, latitude: d.latitude, longitude: d.longitude };
         // Screening leaves out the DTs below a requested tier (a refusal is for one named DT).
-        if (minimum && DATA_QUALITY_TIERS.indexOf(issue.dataQuality) > DATA_QUALITY_TIERS.indexOf(minimum))
-          return [];
+        if (minimum && tierBelow(issue.dataQuality, minimum)) return [];
         const j = judge(issue, [{ type: 'ev', kw: body.station_kw, schedule }], timeZone);
         return [
           {

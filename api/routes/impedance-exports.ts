@@ -46,7 +46,10 @@ const JOB_SCHEMA = object({
  * Impedance batch export (the impedance-statistics batch request): submit, poll, download. The file is written by
  * ClickHouse in its own CSVWithNames, JSONEachRow or Parquet output format and streamed to the client.
  */
-export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse, jobs: ExportJobs) {
+export async function impedanceExportRoutes(
+  app: FastifyInstance,
+  { warehouse, jobs }: { warehouse: Warehouse; jobs: ExportJobs },
+) {
   app.post<{ Body: { filetype: FileType; tokens?: Record<string, unknown> } }>(
     '/v1/impedance/exports',
     {

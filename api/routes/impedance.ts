@@ -30,12 +30,14 @@ export const IMPEDANCE_ROW_SCHEMA = object(
   { optional: true },
 );
 
+export interface ImpedanceRoutesOptions {
+  warehouse: Warehouse;
+  /** Impedance rows kept in memory, served instead of the warehouse's when they hold the request. */
+  memory?: InMemory<ImpedanceStore> | undefined;
+}
+
 /** Impedance look-ups: the on-demand request. The batch export is in impedance-exports.ts. */
-export function impedanceRoutes(
-  app: FastifyInstance,
-  warehouse: Warehouse,
-  memory?: InMemory<ImpedanceStore>,
-) {
+export async function impedanceRoutes(app: FastifyInstance, { warehouse, memory }: ImpedanceRoutesOptions) {
   app.post<{ Body: Record<string, unknown> & { limit?: number; offset?: number } }>(
     '/v1/impedance/on-demand',
     {

@@ -5,17 +5,23 @@ import { ApiError } from '../errors.js';
 import { object } from '../openapi.js';
 import { currentTopology, forbidden, tenantOf, trespass } from '../tenancy.js';
 
+export interface TopologyRoutesOptions {
+  warehouse: Warehouse;
+  /** Loads a topology version through the pipeline; resolves to its version number. */
+  loadTopology: (file: TopologyFile, source: string) => Promise<number>;
+  /** Largest body accepted, bytes. */
+  maxBytes: number;
+}
+
 /**
  * POST /v1/topology: load a topology version (the JSON form of `gridstream topology load`). A key loads only
  * its own tenant's rows: transformers that name no tenant get the key's, and a load that names another
  * tenant, or creates or changes a DT, meter or asset that another tenant owns (api/tenancy.ts trespass), is
  * refused with 403 naming the first such row.
  */
-export function topologyRoutes(
+export async function topologyRoutes(
   app: FastifyInstance,
-  warehouse: Warehouse,
-  loadTopology: (file: TopologyFile, source: string) => Promise<number>,
-  maxBytes: number,
+  { warehouse, loadTopology, maxBytes }: TopologyRoutesOptions,
 ) {
   app.post(
     '/v1/topology',

@@ -45,6 +45,12 @@ const view = (s: WebhookSubscription) => ({
   created_at: iso(s.created_ms),
 });
 
+export interface WebhookRoutesOptions {
+  warehouse: Warehouse;
+  /** Called after a subscription changes, so the sender in this process reloads them at once. */
+  onChange?: (() => void) | undefined;
+}
+
 /**
  * Webhook subscriptions: a tenant subscribes a URL to event types and gets a secret, once, to verify the
  * `Gridstream-Signature` header (io/webhooks/signature.ts), and can rotate it; the URL must be a receiver the
@@ -52,10 +58,9 @@ const view = (s: WebhookSubscription) => ({
  * retries; the test endpoint sends one event now and says how it went, never what the receiver answered; the
  * delivery log shows every attempt. Subscriptions are the key's tenant's only: another tenant's id is a 404.
  */
-export function webhookRoutes(
+export async function webhookRoutes(
   app: FastifyInstance,
-  warehouse: Warehouse,
-  onChange: () => void = () => undefined,
+  { warehouse, onChange = () => undefined }: WebhookRoutesOptions,
 ) {
   const own = async (tenant: string, id: string) => {
     const found = (await subscriptionsOf(warehouse, tenant)).find((s) => s.id === id);

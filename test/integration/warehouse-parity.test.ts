@@ -55,12 +55,12 @@ beforeAll(async () => {
     app.addHook('onRequest', async (request) => {
       request.tenant = 'default';
     });
-    dtRoutes(app, warehouse, { retentionDays: 395 });
-    impedanceRoutes(app, warehouse);
-    dispatchRoutes(app, warehouse);
+    app.register(dtRoutes, { warehouse, retentionDays: 395 });
+    app.register(impedanceRoutes, { warehouse });
+    app.register(dispatchRoutes, { warehouse });
     const jobs = new ExportJobs(warehouse, join(exportDir, engine));
     exportJobs.push(jobs);
-    impedanceExportRoutes(app, warehouse, jobs);
+    app.register(impedanceExportRoutes, { warehouse, jobs });
     apis[engine] = app;
   }
 });

@@ -1,13 +1,24 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseApiKeys } from '../../api/auth.js';
 import { buildApi } from '../../api/server.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { checkOpenapi } from '../support/openapi.js';
+
+// Every route the app registers, in every plugin context, as an onRoute hook on each fastify instance sees it.
+const { routes } = vi.hoisted(() => ({ routes: [] as RouteOptions[] }));
+vi.mock('fastify', async (importOriginal) => {
+  const fastify = await importOriginal<typeof import('fastify')>();
+  const observed = ((options: object) =>
+    fastify.default(options).addHook('onRoute', (route) => {
+      routes.push(route);
+    })) as typeof fastify.default;
+  return { ...fastify, default: observed };
+});
 
 type Operation = { security?: unknown[]; responses: Record<string, { $ref?: string; content?: unknown }> };
 type Document = { openapi: string; paths: Record<string, Record<string, Operation>> };
@@ -82,6 +93,22 @@ describe('OpenAPI document', () => {
     }
     expect(doc.paths['/healthz']!.get!.security).toEqual([]);
     expect(doc.paths['/metrics']!.get!.security).toEqual([]);
+  });
+
+  it('has every route, hidden or not, declare a response schema for a success status', () => {
+    expect(routes.map((r) => `${r.method} ${r.url}`)).toEqual(
+      expect.arrayContaining(['GET /healthz', 'GET /openapi.json', 'POST /v1/topology', 'GET /v1/dt']),
+    );
+    for (const route of routes) {
+      const success = Object.entries(route.schema?.response ?? {}).filter(([status]) =>
+        /^2(\d\d|xx)$/.test(status),
+      );
+      expect(success.length, `${route.method} ${route.url}`).toBeGreaterThan(0);
+      for (const [status, schema] of success)
+        expect(Object.keys(schema as object), `${route.method} ${route.url} ${status}`).toEqual(
+          expect.arrayContaining([expect.stringMatching(/^(type|\$ref|content)$/)]),
+        );
+    }
   });
 
   it('describes the body of every success answer (except the empty 204 of a deletion)', () => {
