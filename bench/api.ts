@@ -20,7 +20,6 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -37,6 +36,7 @@ import {
 } from '../io/warehouse/rows.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { startClickHouseServer } from '../test/support/clickhouse-server.js';
+import { freePort } from '../test/support/ports.js';
 import { meter, transformer } from '../test/support/topology.js';
 import { printReport, setting } from './common.js';
 
@@ -148,17 +148,6 @@ async function fill(warehouse: Warehouse): Promise<{ rows: number; seconds: numb
     rows += envelopes.length + impedance.length;
   }
   return { rows, seconds: (performance.now() - began) / 1000 };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** `gridstream run` on the filled warehouse, resolved once /healthz answers. */

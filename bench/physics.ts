@@ -30,6 +30,7 @@ import {
   type ThermalConstants,
 } from '../processors/thermal/thermal.js';
 import type { DtEnvelope, TopologyTransformer } from '../schemas/types.gen.js';
+import { transformer as topologyTransformer } from '../test/support/topology.js';
 
 const DTS = Number(process.env.BENCH_DTS ?? 10_000);
 const DAYS = Number(process.env.BENCH_DAYS ?? 365);
@@ -180,20 +181,13 @@ function feedStress(fleet: Fleet, slots: number, config: StressConfig) {
       const rated = [50, 100, 160, 250, 400][i % 5]!;
       stressRun.rated[i] = rated;
       const transformer: TopologyTransformer = {
-        dt_id: `dt-${i}`,
-        feeder_id: `fdr-${i % 100}`,
-        rated_kva: rated,
-        cooling_class: 'ONAN',
-        latitude: 51.5,
-        longitude: 0,
-        weather_station_id: 'ws-1',
-        nominal_voltage_v: 230,
-        top_oil_rise_k: null,
-        hot_spot_gradient_k: null,
-        loss_ratio: null,
-        tau_oil_min: null,
-        tau_winding_min: null,
-        tenant: 'default',
+        ...topologyTransformer(`dt-${i}`, {
+          feeder_id: `fdr-${i % 100}`,
+          rated_kva: rated,
+          latitude: 51.5,
+          longitude: 0,
+          weather_station_id: 'ws-1',
+        }),
         topology_version: 1,
       };
       stepStress(state, { type: 'transformer', transformer }, config);

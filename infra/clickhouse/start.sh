@@ -16,18 +16,10 @@
 # In the directory: data/, tmp/, log/ (server log, error log, stdout), clickhouse-server.pid, ports, url.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-arg=${1:-dev}
-case "$arg" in
-*/*) dir=$arg ;;
-*) dir=$root/.local/clickhouse/$arg ;;
-esac
+. "$(dirname "$0")/lib.sh"
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 pidfile=$dir/clickhouse-server.pid
-
-say() { echo "clickhouse: $*" >&2; }
 
 server=${CLICKHOUSE_SERVER:-$(command -v clickhouse-server || echo /usr/sbin/clickhouse-server)}
 if [ ! -x "$server" ]; then
@@ -35,10 +27,6 @@ if [ ! -x "$server" ]; then
   exit 1
 fi
 
-# A process that exists and is not a zombie (a stopped server whose parent has not reaped it yet).
-alive() { [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
-# Whether pid $1 is a clickhouse-server started with our config.
-ours() { alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "--config-file=$here/config.xml"; }
 # Whether something accepts connections on port $1.
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # The body of GET http://127.0.0.1:$1/?query=SELECT%201 (bash only: a fresh machine may lack curl).

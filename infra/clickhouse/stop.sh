@@ -6,18 +6,7 @@
 #   infra/clickhouse/stop.sh [DIR | NAME]      (as for start.sh; default: dev)
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-arg=${1:-dev}
-case "$arg" in
-*/*) dir=$arg ;;
-*) dir=$root/.local/clickhouse/$arg ;;
-esac
-pidfile=$dir/clickhouse-server.pid
-
-say() { echo "clickhouse: $*" >&2; }
-alive() { [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
-ours() { alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "--config-file=$here/config.xml"; }
+. "$(dirname "$0")/lib.sh"
 
 if [ ! -f "$pidfile" ]; then
   say "not running in $dir (no pid file)"

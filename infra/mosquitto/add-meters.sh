@@ -59,17 +59,5 @@ awk -F: -v names="$work/names" 'BEGIN { while ((getline n < names) > 0) replace[
 cat "$work/plain" >> "$work/passwd"
 cat "$work/passwd" > "$dir/passwd"
 
-pid="$(running_pid)"
-if [ -n "$pid" ]; then
-  log="$dir/mosquitto.log"
-  offset=1
-  [ -f "$log" ] && offset=$(($(wc -c < "$log") + 1))
-  kill -HUP "$pid"
-  i=0
-  while [ $i -lt 50 ] && [ -f "$log" ]; do
-    tail -c +"$offset" "$log" | grep -q 'Reloading config' && break
-    sleep 0.1
-    i=$((i + 1))
-  done
-fi
+reload_broker
 echo "$count meter accounts added to $dir/passwd" >&2

@@ -100,18 +100,5 @@ if [ -n "$block" ] && ! grep -qxF "user $username" "$dir/acl"; then
 fi
 mosquitto_passwd -b "$dir/passwd" "$username" "$password"
 
-pid="$(running_pid)"
-if [ -n "$pid" ]; then
-  # Wait until the broker has reloaded, so the account works when this script returns.
-  log="$dir/mosquitto.log"
-  offset=1
-  [ -f "$log" ] && offset=$(($(wc -c < "$log") + 1))
-  kill -HUP "$pid"
-  i=0
-  while [ $i -lt 50 ] && [ -f "$log" ]; do
-    tail -c +"$offset" "$log" | grep -q 'Reloading config' && break
-    sleep 0.1
-    i=$((i + 1))
-  done
-fi
+reload_broker
 echo "$role account $username added to $dir/passwd" >&2

@@ -1,4 +1,4 @@
-# Shared by start.sh, stop.sh and add-user.sh (POSIX sh: it also runs in the eclipse-mosquitto image).
+# Shared by start.sh, stop.sh, add-user.sh and add-meters.sh (POSIX sh: it also runs in the eclipse-mosquitto image).
 # Sets $here (this directory), $root (the repository, when there is one) and $dir (the broker's directory).
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -47,6 +47,23 @@ running_pid() {
   [ -f "$dir/mosquitto.pid" ] || return 0
   pid="$(cat "$dir/mosquitto.pid")"
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$pid"; fi
+}
+
+# Makes the broker running from $dir, if any, reload its password file and ACL (SIGHUP), and waits until its
+# log says it has (5 s at most), so an account added before this returns works.
+reload_broker() {
+  pid="$(running_pid)"
+  [ -n "$pid" ] || return 0
+  log="$dir/mosquitto.log"
+  offset=1
+  [ -f "$log" ] && offset=$(($(wc -c < "$log") + 1))
+  kill -HUP "$pid"
+  i=0
+  while [ $i -lt 50 ] && [ -f "$log" ]; do
+    tail -c +"$offset" "$log" | grep -q 'Reloading config' && break
+    sleep 0.1
+    i=$((i + 1))
+  done
 }
 
 mosquitto_bin() {

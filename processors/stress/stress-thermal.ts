@@ -128,6 +128,12 @@ const TABLE_MAX_K = 4;
 const TABLE_STEP = 1 / 1024;
 const TABLE_SIZE = TABLE_MAX_K / TABLE_STEP + 1;
 
+/** Table `t` at index u = K·1024 (0 ≤ u < TABLE_SIZE − 1), linear between its entries. */
+function interpolate(t: Float64Array, u: number): number {
+  const i = u | 0;
+  return t[i]! + (u - i) * (t[i + 1]! - t[i]!);
+}
+
 /** The result of `SlotKernel.maxLoadFactor`, in a reused object. */
 export interface MaxLoad {
   k: number;
@@ -144,12 +150,6 @@ export class SlotKernel {
   private readonly dOil: Float64Array;
   private readonly d1: Float64Array;
   private readonly d2: Float64Array;
-  private readonly topOilRise: number;
-  private readonly gradient: number;
-  private readonly lossRatio: number;
-  private readonly invOnePlusR: number;
-  private readonly x: number;
-  private readonly y: number;
   readonly k21: number;
   /** oilRise and windingGradient at K = i·TABLE_STEP, for linear interpolation (error below 10⁻⁴ K). */
   private readonly oilTable = new Float64Array(TABLE_SIZE);
@@ -166,19 +166,12 @@ export class SlotKernel {
 
   constructor(readonly model: ThermalModel) {
     const plan = model.slotPlan;
-    const c = model.constants;
     this.substeps = plan.substeps;
     this.dOil = new Float64Array(plan.substeps);
     this.d1 = new Float64Array(plan.substeps);
     this.d2 = new Float64Array(plan.substeps);
     this.gradientWeight = new Float64Array(plan.substeps);
-    this.topOilRise = c.top_oil_rise_k;
-    this.gradient = c.hot_spot_gradient_k;
-    this.lossRatio = c.loss_ratio;
-    this.invOnePlusR = 1 / (1 + c.loss_ratio);
-    this.x = c.oil_exponent_x;
-    this.y = c.winding_exponent_y;
-    this.k21 = c.k21;
+    this.k21 = model.constants.k21;
     for (let n = 1; n <= plan.substeps; n++) {
       this.dOil[n - 1] = Math.pow(1 - plan.cOil, n);
       this.d1[n - 1] = Math.pow(1 - plan.cRise1, n);
@@ -201,30 +194,24 @@ export class SlotKernel {
 
   /** Steady-state top-oil rise over ambient at load factor K: Δθor·((1 + K²R)/(1 + R))^x. */
   oilRiseExact(k: number): number {
-    return this.topOilRise * Math.exp(this.x * Math.log((1 + k * k * this.lossRatio) * this.invOnePlusR));
+    return this.model.oilRise(k);
   }
 
   /** Steady-state hot-spot gradient at load factor K: Hgr·K^y. */
   windingGradientExact(k: number): number {
-    return k > 0 ? this.gradient * Math.exp(this.y * Math.log(k)) : 0;
+    return k > 0 ? this.model.windingGradient(k) : 0;
   }
 
   /** oilRiseExact from the table (K ≥ 0). */
   oilRise(k: number): number {
     const u = k * 1024;
-    if (!(u < TABLE_SIZE - 1)) return this.oilRiseExact(k);
-    const i = u | 0;
-    const t = this.oilTable;
-    return t[i]! + (u - i) * (t[i + 1]! - t[i]!);
+    return u < TABLE_SIZE - 1 ? interpolate(this.oilTable, u) : this.oilRiseExact(k);
   }
 
   /** windingGradientExact from the table (K ≥ 0). */
   windingGradient(k: number): number {
     const u = k * 1024;
-    if (!(u < TABLE_SIZE - 1)) return this.windingGradientExact(k);
-    const i = u | 0;
-    const t = this.gradientTable;
-    return t[i]! + (u - i) * (t[i + 1]! - t[i]!);
+    return u < TABLE_SIZE - 1 ? interpolate(this.gradientTable, u) : this.windingGradientExact(k);
   }
 
   /**

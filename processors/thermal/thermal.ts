@@ -265,6 +265,19 @@ export class ThermalModel {
     return this.steadyTopOilC(loadFactor, ambientC) + this.gradient * Math.pow(Math.abs(loadFactor), this.y);
   }
 
+  /**
+   * Steady-state top-oil rise over ambient at load factor K ≥ 0, Δθor·((1 + K²R)/(1 + R))^x, as a step takes
+   * it: V8's Math.pow costs about five times exp or log, so a^b is exp(b·ln a).
+   */
+  oilRise(k: number): number {
+    return this.topOilRise * Math.exp(this.x * Math.log((1 + k * k * this.lossRatio) * this.invOnePlusR));
+  }
+
+  /** Steady-state hot-spot gradient at load factor K ≥ 0, Hgr·K^y, as a step takes it (ln 0 = −∞ gives 0). */
+  windingGradient(k: number): number {
+    return this.gradient * Math.exp(this.y * Math.log(k));
+  }
+
   ageingRate(hotSpotC: number): number {
     return this.upgraded ? ageingRateUpgraded(hotSpotC) : ageingRateNormal(hotSpotC);
   }
@@ -338,12 +351,9 @@ export class ThermalModel {
 
   private integrate(d: Float64Array, o: number, loadFactor: number, ambientC: number, plan: StepPlan): void {
     const k = loadFactor < 0 ? -loadFactor : loadFactor;
-    // The targets depend on the load only: two powers per step, none per sub-step. V8's Math.pow costs about
-    // five times exp or log, so a^b is taken as exp(b·ln a) (a > 0; ln 0 = −∞ gives 0^y = 0).
-    const oilTarget =
-      ambientC +
-      this.topOilRise * Math.exp(this.x * Math.log((1 + k * k * this.lossRatio) * this.invOnePlusR));
-    const g = this.gradient * Math.exp(this.y * Math.log(k));
+    // The targets depend on the load only: two powers per step, none per sub-step.
+    const oilTarget = ambientC + this.oilRise(k);
+    const g = this.windingGradient(k);
     const target1 = this.k21 * g;
     const target2 = (this.k21 - 1) * g;
     const cOil = plan.cOil;

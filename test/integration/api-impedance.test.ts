@@ -5,13 +5,8 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DAY_MS } from '../../core/time.js';
-import { runSimulate, simulateTopology } from '../../simulator/command.js';
-import {
-  OTHER_TENANT_KEY,
-  startTestGridstream,
-  TEST_API_KEY,
-  testMqttUrl,
-} from '../support/test-gridstream.js';
+import { simulateTopology } from '../../simulator/command.js';
+import { apiCall, OTHER_TENANT_KEY, simulateInto, startTestGridstream } from '../support/test-gridstream.js';
 
 /*
  * The impedance-statistics interface over HTTP on impedance the real pipeline computed from the simulator: the on-demand look-up with
@@ -47,14 +42,8 @@ describe('impedance look-ups and exports over HTTP', () => {
   /** Every row the default tenant may see, from one unfiltered on-demand call. */
   let all: Row[];
 
-  const post = (path: string, body: unknown, key: string | null = TEST_API_KEY) =>
-    fetch(`${g.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(key === null ? {} : { 'x-api-key': key }) },
-      body: JSON.stringify(body),
-    });
-  const get = (path: string, key: string = TEST_API_KEY) =>
-    fetch(`${g.url}${path}`, { headers: { 'x-api-key': key } });
+  const post = (path: string, body: unknown, key?: string | null) => apiCall(g.url, 'POST', path, body, key);
+  const get = (path: string, key?: string) => apiCall(g.url, 'GET', path, undefined, key);
   const onDemand = async (body: Row, key?: string) => {
     const response = await post('/v1/impedance/on-demand', body, key);
     expect(response.status).toBe(200);
@@ -74,14 +63,8 @@ describe('impedance look-ups and exports over HTTP', () => {
     theirs = topology.transformers[1]!;
     topology.transformers[1] = { ...topology.transformers[1]!, tenant: 'utility-b' };
     await g.pipeline.loadTopology(topology, 'impedance api');
-    await runSimulate({
-      ...OPTIONS,
-      mqttUrl: testMqttUrl(g),
-      start: START,
-      end: START + DAYS * DAY_MS,
-      now: START + DAYS * DAY_MS,
-    });
-    await g.pipeline.settle(180_000);
+    const end = START + DAYS * DAY_MS;
+    await simulateInto(g, { ...OPTIONS, start: START, end, now: end }, 180_000);
     all = (await onDemand({})).rows;
   }, 400_000);
 

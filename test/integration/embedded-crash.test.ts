@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -7,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openWarehouse } from '../../io/warehouse/open.js';
 import type { SimMessage } from '../../simulator/model.js';
 import { Fleet } from '../support/fleet.js';
+import { freePort } from '../support/ports.js';
 import { TEST_API_KEY, TEST_MQTT_USERS, withTestMqttCredentials } from '../support/test-gridstream.js';
 import { startRole, urlOf, type RoleProcess } from '../support/role-process.js';
 
@@ -19,14 +19,6 @@ const START = Date.UTC(2026, 6, 1, 8);
 const HOURS = 4;
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A QoS 1 publisher that keeps what was not acknowledged and sends it again on its next connection. */
 class Publisher {

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSimulate, simulateTopology } from '../../simulator/command.js';
-import { startTestGridstream, TEST_API_KEY, testMqttUrl } from '../support/test-gridstream.js';
+import { simulateTopology } from '../../simulator/command.js';
+import { simulateInto, startTestGridstream, TEST_API_KEY } from '../support/test-gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
@@ -37,16 +37,11 @@ describe('end to end: a simulated day through the embedded pipeline', () => {
     const options = { seed: 7, transformers: 5, meters: 40 };
     await g.pipeline.loadTopology(simulateTopology(options), 'e2e');
     const truthFile = join(dir, 'truth.csv');
-    const result = await runSimulate({
-      ...options,
-      mqttUrl: testMqttUrl(g),
-      start: START,
-      end: END,
-      truthOut: truthFile,
-      now: END,
-    });
-    simulated = result;
-    await g.pipeline.settle(120_000);
+    simulated = await simulateInto(
+      g,
+      { ...options, start: START, end: END, truthOut: truthFile, now: END },
+      120_000,
+    );
     truth = new Map();
     for (const line of readFileSync(truthFile, 'utf8').trim().split('\n').slice(1)) {
       const [dt, slot, imp, exp, net] = line.split(',');

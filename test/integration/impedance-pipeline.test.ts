@@ -10,11 +10,11 @@ import {
   type ImpedanceState,
   type LegDayImpedance,
 } from '../../processors/impedance/impedance.js';
-import { planSimulation, runSimulate, simulateTopology } from '../../simulator/command.js';
+import { planSimulation, simulateTopology } from '../../simulator/command.js';
 import type { ImpedanceFlag } from '../../schemas/types.gen.js';
 import { createSimulation } from '../../simulator/model.js';
 import { meterReadingOf } from '../../simulator/readings.js';
-import { startTestGridstream, testMqttUrl } from '../support/test-gridstream.js';
+import { simulateInto, startTestGridstream } from '../support/test-gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
@@ -63,14 +63,8 @@ describe('impedance through the embedded pipeline', () => {
   beforeAll(async () => {
     g = await startTestGridstream();
     await g.pipeline.loadTopology(simulateTopology(OPTIONS), 'impedance');
-    await runSimulate({
-      ...OPTIONS,
-      mqttUrl: testMqttUrl(g),
-      start: START,
-      end: START + DAYS * DAY_MS,
-      now: START + DAYS * DAY_MS,
-    });
-    await g.pipeline.settle(180_000);
+    const end = START + DAYS * DAY_MS;
+    await simulateInto(g, { ...OPTIONS, start: START, end, now: end }, 180_000);
     expected = offline(loadConfig({}).partitions);
   }, 400_000);
 

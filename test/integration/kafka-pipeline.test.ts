@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSimulate, simulateTopology } from '../../simulator/command.js';
+import { simulateTopology } from '../../simulator/command.js';
 import { startKafka, type TestKafka } from '../support/kafka.js';
-import { startTestGridstream, testMqttUrl } from '../support/test-gridstream.js';
+import { simulateInto, startTestGridstream } from '../support/test-gridstream.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
@@ -32,16 +32,9 @@ describe('the pipeline on Apache Kafka', () => {
     g = await startTestGridstream({ kafkaBrokers: kafka.brokers });
     const options = { seed: 3, transformers: 3, meters: 20 };
     await g.pipeline.loadTopology(simulateTopology(options), 'kafka e2e');
-    const result = await runSimulate({
-      ...options,
-      mqttUrl: testMqttUrl(g),
-      start: START,
-      end: END,
-      truthOut: join(dir, 'truth.csv'),
-      now: END,
-    });
+    const truthOut = join(dir, 'truth.csv');
+    const result = await simulateInto(g, { ...options, start: START, end: END, truthOut, now: END }, 180_000);
     readings = result.readings;
-    await g.pipeline.settle(180_000);
   }, 400_000);
 
   afterAll(async () => {

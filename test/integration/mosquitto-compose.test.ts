@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { VARIABLES } from '../../core/config.js';
 import { mosquittoInstalled } from '../support/mosquitto.js';
+import { freePort } from '../support/ports.js';
 
 /**
  * docker-compose.yml cannot run here (no Docker engine), so these tests hold it to the local scripts: it
@@ -30,14 +30,6 @@ const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { 
 };
 const services = compose.services;
 const GRIDSTREAM_ROLES = ['bridge', 'processor', 'api'];
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 
 describe('docker-compose.yml, held to the local scripts', () => {
   it('parses and defines Kafka, ClickHouse, Mosquitto, Prometheus and the bridge, processor and api roles', () => {

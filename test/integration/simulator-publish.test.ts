@@ -12,6 +12,7 @@ import { computeGroundTruth, formatTruthCsv } from '../../simulator/ground-truth
 import { createSimulation, type SimMessage } from '../../simulator/model.js';
 import { publishMessages } from '../../simulator/publisher.js';
 import { topologyDocument } from '../../simulator/topology-files.js';
+import { freePort } from '../support/ports.js';
 
 const START = Date.UTC(2026, 4, 4, 16); // evening at the site: EV charging, then night
 const HOUR = 3_600_000;
@@ -199,10 +200,7 @@ describe('simulator publishing over MQTT', () => {
   });
 
   it('fails clearly when the broker cannot be reached', async () => {
-    const closed = net.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await freePort();
     await expect(
       runSimulate({ mqttUrl: `mqtt://127.0.0.1:${port}`, start: START, end: START + HOUR }),
     ).rejects.toThrow(/could not connect to the MQTT broker/);

@@ -1,6 +1,4 @@
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,6 +15,7 @@ import { dateTime64, deadLetterRow, envelopeRow, readingRow } from '../../io/war
 import { ServerWarehouse } from '../../io/warehouse/server-warehouse.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { loadQueryFixture, runFixtureQueries } from '../support/clickhouse-server.js';
+import { freePort } from '../support/ports.js';
 
 /*
  * The server implementation on current ClickHouse, driven through @clickhouse/client exactly as against a
@@ -160,11 +159,7 @@ describe('server warehouse (over an in-process connection)', () => {
   });
 
   it('openWarehouse names the server it cannot reach, without the credentials', async () => {
-    // A port that was free a moment ago: nothing listens there.
-    const server = createServer().listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
+    const port = await freePort();
     const opening = openWarehouse({ clickhouseUrl: `http://user:secret@127.0.0.1:${port}/gs`, dataDir });
     await expect(opening).rejects.toThrow(`cannot reach ClickHouse server http://127.0.0.1:${port}: `);
     await expect(opening).rejects.not.toThrow(/secret/);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EgressPolicy } from '../../io/webhooks/egress.js';
 import { sendWebhook } from '../../io/webhooks/send.js';
 import { verifyWebhookSignature } from '../../io/webhooks/signature.js';
+import { freePort } from '../support/ports.js';
 
 /**
  * One HTTP attempt against a real server: what counts as delivered, what is worth retrying, timeouts,
@@ -86,11 +87,7 @@ describe('sendWebhook', () => {
       retryable: true,
       error: 'no response within 300 ms',
     });
-    // A port nothing listens on (a free one, closed again).
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const free = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const free = await freePort();
     expect(await send('/hook', undefined, loopbackAllowed, `http://127.0.0.1:${free}`)).toMatchObject({
       delivered: false,
       httpStatus: 0,

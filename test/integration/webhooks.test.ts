@@ -8,10 +8,12 @@ import { dtOperatingEnvelopeRow } from '../../io/warehouse/rows.js';
 import { verifyWebhookSignature } from '../../io/webhooks/signature.js';
 import { TOPICS } from '../../pipelines/log-topics.js';
 import {
+  apiCall,
   OTHER_TENANT_KEY,
   startTestGridstream,
   TEST_API_KEY,
   testMqttUrl,
+  webhookDeliveries,
 } from '../support/test-gridstream.js';
 import { startReceiver, type Receiver, type ReceivedRequest } from '../support/http-receiver.js';
 import { operatingEnvelope, stressRow } from '../support/records.js';
@@ -36,20 +38,6 @@ interface WebhookBody {
 }
 const bodyOf = (r: ReceivedRequest) => JSON.parse(r.raw) as WebhookBody;
 
-/** The delivery log of a subscription, newest first, once it has at least `rows` attempts (10 s at most). */
-async function deliveryLog(baseUrl: string, id: string, rows = 1, key = TEST_API_KEY) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const response = await fetch(`${baseUrl}/v1/webhooks/${id}/deliveries`, {
-      headers: { 'x-api-key': key },
-    });
-    expect(response.status).toBe(200);
-    const log = ((await response.json()) as { deliveries: Array<Record<string, unknown>> }).deliveries;
-    if (log.length >= rows || Date.now() > deadline) return log;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 /** What a subscriber does: checks the signature header over the raw body with its secret, and its age. */
 function signatureValid(secret: string, r: ReceivedRequest): boolean {
   return verifyWebhookSignature(secret, r.raw, r.headers['gridstream-signature'] as string | undefined);
@@ -61,15 +49,8 @@ const LOOPBACK_ALLOWED = { webhookAllow: '127.0.0.1' };
 describe('webhooks', () => {
   let g: Awaited<ReturnType<typeof startTestGridstream>>;
   let receiver: Receiver;
-  const call = (method: string, path: string, body?: unknown, key: string | null = TEST_API_KEY) =>
-    fetch(`${g.url}${path}`, {
-      method,
-      headers: {
-        ...(key === null ? {} : { 'x-api-key': key }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+  const call = (method: string, path: string, body?: unknown, key?: string | null) =>
+    apiCall(g.url, method, path, body, key);
   const subscribe = async (path: string, event_types: string[], key = TEST_API_KEY) => {
     const response = await call('POST', '/v1/webhooks', { url: `${receiver.url}${path}`, event_types }, key);
     expect(response.status).toBe(201);
@@ -133,7 +114,7 @@ describe('webhooks', () => {
     expect(got.headers['content-type']).toBe('application/json');
     expect(signatureValid(sub.secret, got)).toBe(true);
     expect(signatureValid('whsec_wrong', got)).toBe(false);
-    expect(await deliveryLog(g.url, sub.id)).toEqual([
+    expect(await webhookDeliveries(g.url, sub.id)).toEqual([
       expect.objectContaining({
         event_id: result.event_id,
         attempt: 1,
@@ -225,7 +206,7 @@ describe('webhooks', () => {
       data: { asset_id: 'bess-1', dt_id: 'dt-a', requested_kw: 1250, headroom_kw: 800 },
     });
 
-    const log = await deliveryLog(g.url, a.id, 4);
+    const log = await webhookDeliveries(g.url, a.id, 4);
     expect(log.filter((d) => d.outcome === 'retrying')).toEqual([
       expect.objectContaining({ event_id: bodyOf(first).event_id, attempt: 1, http_status: 503 }),
     ]);
@@ -237,7 +218,7 @@ describe('webhooks', () => {
     const dead = await subscribe('/dead', ['ENVELOPE.VIOLATION']);
     await produceStress([['dt-a', START + 10 * SLOT, { thermal_exceeded: true, voltage_exceeded: false }]]);
     await receiver.until((r) => r.filter((x) => x.path === '/dead').length === 3, 'three attempts at /dead');
-    const log = await deliveryLog(g.url, dead.id, 3);
+    const log = await webhookDeliveries(g.url, dead.id, 3);
     expect(log.map((d) => [d.attempt, d.outcome, d.http_status])).toEqual([
       [3, 'failed', 500],
       [2, 'retrying', 500],
@@ -306,7 +287,7 @@ describe('webhook retries across a restart', () => {
         expect(attempt2!.raw).toBe(attempt1!.raw);
         expect(attempt2!.headers['gridstream-delivery-attempt']).toBe('2');
         expect(signatureValid(subscription!.secret, attempt2!)).toBe(true);
-        const rows = await deliveryLog(second.url, subscription!.id, 2);
+        const rows = await webhookDeliveries(second.url, subscription!.id, 2);
         expect(rows.map((d) => [d.attempt, d.outcome])).toEqual([
           [2, 'delivered'],
           [1, 'retrying'],

@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { startGridstream, type Gridstream } from '../../app/start-gridstream.js';
 import { loadConfig, type GridstreamConfig } from '../../core/config.js';
 import type { Role } from '../../pipelines/start-pipeline.js';
+import { runSimulate, type SimulateOptions, type SimulateResult } from '../../simulator/command.js';
 
 /** A key of the `default` tenant, which owns every DT whose topology names no tenant. */
 export const TEST_API_KEY = 'test-key-0123456789abcdefghijklmnopqrstuv';
@@ -69,4 +71,53 @@ export async function startTestGridstream(
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Publishes a simulation to a test gridstream's broker as its head-end account, then waits until the pipeline
+ * has processed and stored everything (at most `settleMs`).
+ */
+export async function simulateInto(
+  gridstream: Pick<Gridstream, 'edges' | 'pipeline'>,
+  options: Omit<SimulateOptions, 'mqttUrl'>,
+  settleMs: number,
+): Promise<SimulateResult> {
+  const result = await runSimulate({ ...options, mqttUrl: testMqttUrl(gridstream) });
+  await gridstream.pipeline.settle(settleMs);
+  return result;
+}
+
+/** A request to a gridstream's API as `key` (null: without one), with `body` as JSON when one is given. */
+export function apiCall(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  key: string | null = TEST_API_KEY,
+): Promise<Response> {
+  return fetch(`${baseUrl}${path}`, {
+    method,
+    headers: {
+      ...(key === null ? {} : { 'x-api-key': key }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+/** A webhook subscription's delivery log, newest first, once it holds at least `rows` attempts (15 s at most). */
+export async function webhookDeliveries(
+  baseUrl: string,
+  id: string,
+  rows = 1,
+  key = TEST_API_KEY,
+): Promise<Array<Record<string, unknown>>> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const response = await apiCall(baseUrl, 'GET', `/v1/webhooks/${id}/deliveries`, undefined, key);
+    expect(response.status).toBe(200);
+    const log = ((await response.json()) as { deliveries: Array<Record<string, unknown>> }).deliveries;
+    if (log.length >= rows || Date.now() > deadline) return log;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }

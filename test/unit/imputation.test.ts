@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SLOT_MS, SLOTS_PER_DAY } from '../../core/time.js';
 import {
-  initialEnvelopeState,
-  stepEnvelope,
   type EnvelopeConfig,
   type EnvelopeInput,
   type EnvelopeOutput,
@@ -20,7 +18,8 @@ import {
   utcOffsetMs,
   type LoadPatterns,
 } from '../../processors/load-envelope/imputation.js';
-import type { DtEnvelope, MeterReading } from '../../schemas/types.gen.js';
+import type { DtEnvelope } from '../../schemas/types.gen.js';
+import { meterReading, runEnvelope } from '../support/load-envelope.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -121,28 +120,10 @@ describe('imputation patterns (pure)', () => {
 });
 
 function reading(meter: string, ts: number, p_kw: number, dt = 'dt-a'): EnvelopeInput {
-  return { type: 'reading', reading: meterReading(meter, ts, p_kw, dt) };
+  return { type: 'reading', reading: meterReading(meter, dt, ts, p_kw) };
 }
 
-function meterReading(meter: string, ts: number, p_kw: number, dt: string): MeterReading {
-  return {
-    meter_id: meter,
-    dt_id: dt,
-    ts,
-    p_kw,
-    q_kvar: null,
-    legs: [{ leg: 1, v: 230, i: 4 }],
-    e_imp_kwh: null,
-    e_exp_kwh: null,
-    received_at: ts + 2_000,
-  };
-}
-
-function run(inputs: EnvelopeInput[], state: EnvelopeState = initialEnvelopeState()) {
-  const outputs: EnvelopeOutput[] = [];
-  for (const input of inputs) outputs.push(...stepEnvelope(state, input, config).outputs);
-  return { state, outputs };
-}
+const run = (inputs: EnvelopeInput[], state?: EnvelopeState) => runEnvelope(config, inputs, state);
 
 function finals(outputs: EnvelopeOutput[], dt: string): DtEnvelope[] {
   return outputs.flatMap((o) =>

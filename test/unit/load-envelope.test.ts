@@ -1,44 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
-  initialEnvelopeState,
-  stepEnvelope,
   type EnvelopeConfig,
   type EnvelopeInput,
   type EnvelopeOutput,
   type EnvelopeState,
 } from '../../processors/load-envelope/load-envelope.js';
 import type { DtEnvelope, MeterReading } from '../../schemas/types.gen.js';
+import { meterReading, runEnvelope } from '../support/load-envelope.js';
 
 const T0 = Date.UTC(2026, 6, 1, 10, 0, 0); // 10:00:00Z, a slot boundary
 const MIN = 60_000;
 const config: EnvelopeConfig = { allowedLatenessMs: 5 * MIN, revisionHorizonMs: 2 * 3_600_000 };
 
 function reading(meter: string, ts: number, p_kw: number, extra: Partial<MeterReading> = {}): MeterReading {
-  return {
-    meter_id: meter,
-    dt_id: 'dt-1',
-    ts,
-    p_kw,
-    q_kvar: null,
-    legs: [{ leg: 1, v: 230, i: Math.abs(p_kw) * 4 }],
-    e_imp_kwh: null,
-    e_exp_kwh: null,
-    // Received a little after it was taken, as from a real meter.
-    received_at: ts + 2_000,
-    ...extra,
-  };
+  return meterReading(meter, 'dt-1', ts, p_kw, extra);
 }
 
-/** Feeds inputs through the processor, collecting all outputs. */
-function run(inputs: EnvelopeInput[], state: EnvelopeState = initialEnvelopeState()) {
-  const outputs: EnvelopeOutput[] = [];
-  for (const input of inputs) {
-    const step = stepEnvelope(state, input, config);
-    state = step.state;
-    outputs.push(...step.outputs);
-  }
-  return { state, outputs };
-}
+const run = (inputs: EnvelopeInput[], state?: EnvelopeState) => runEnvelope(config, inputs, state);
 
 function envelopes(outputs: EnvelopeOutput[]): DtEnvelope[] {
   return outputs.flatMap((o) => (o.type === 'envelope' ? [o.envelope] : []));

@@ -14,26 +14,20 @@ import {
 } from '../../processors/stress/stress.js';
 import { COOLING_SETS, ThermalModel, ThermalStates } from '../../processors/thermal/thermal.js';
 import type { DtEnvelope, TopologyTransformer } from '../../schemas/types.gen.js';
+import { transformer as baseTransformer } from '../support/topology.js';
 
 const T0 = Date.UTC(2026, 5, 1); // a Monday, 00:00 UTC
 const DAY_SLOTS = 96;
 
 function transformer(dtId: string, ratedKva: number, station: string | null = 'ws-1'): TopologyTransformer {
   return {
-    dt_id: dtId,
-    feeder_id: 'fdr-01',
-    rated_kva: ratedKva,
-    cooling_class: 'ONAN',
-    latitude: 51.5,
-    longitude: 0, // solar time = UTC: day types follow the UTC date
-    weather_station_id: station,
-    nominal_voltage_v: 230,
-    top_oil_rise_k: null,
-    hot_spot_gradient_k: null,
-    loss_ratio: null,
-    tau_oil_min: null,
-    tau_winding_min: null,
-    tenant: 'default',
+    ...baseTransformer(dtId, {
+      feeder_id: 'fdr-01',
+      rated_kva: ratedKva,
+      latitude: 51.5,
+      longitude: 0, // solar time = UTC: day types follow the UTC date
+      weather_station_id: station,
+    }),
     topology_version: 1,
   };
 }

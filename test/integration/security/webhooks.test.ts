@@ -7,7 +7,13 @@ import {
   WEBHOOK_SIGNATURE_TOLERANCE_S,
 } from '../../../io/webhooks/signature.js';
 import { TOPICS } from '../../../pipelines/log-topics.js';
-import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../../support/test-gridstream.js';
+import {
+  apiCall,
+  OTHER_TENANT_KEY,
+  startTestGridstream,
+  TEST_API_KEY,
+  webhookDeliveries,
+} from '../../support/test-gridstream.js';
 import { startReceiver, type Receiver, type ReceivedRequest } from '../../support/http-receiver.js';
 import { stressRow } from '../../support/records.js';
 import { meter, transformer } from '../../support/topology.js';
@@ -34,12 +40,8 @@ describe('security: webhooks', () => {
   let receiver: Receiver;
   /** An internal service on loopback no webhook may reach. */
   let canary: Receiver;
-  const call = (method: string, path: string, body?: unknown, key = TEST_API_KEY) =>
-    fetch(`${g.url}${path}`, {
-      method,
-      headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+  const call = (method: string, path: string, body?: unknown, key?: string) =>
+    apiCall(g.url, method, path, body, key);
   const subscribe = async (url: string, event_types = ['ENVELOPE.VIOLATION'], key = TEST_API_KEY) => {
     const response = await call('POST', '/v1/webhooks', { url, event_types }, key);
     expect(response.status, url).toBe(201);
@@ -67,15 +69,7 @@ describe('security: webhooks', () => {
     expect(response.status).toBe(200);
     return { raw: await response.text() };
   };
-  const deliveries = async (id: string, rows: number) => {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const response = await call('GET', `/v1/webhooks/${id}/deliveries`);
-      const log = ((await response.json()) as { deliveries: Array<Record<string, unknown>> }).deliveries;
-      if (log.length >= rows || Date.now() > deadline) return log;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  };
+  const deliveries = (id: string, rows: number) => webhookDeliveries(g.url, id, rows);
   let slot = 0;
   /** An ENVELOPE.VIOLATION event of dt-a (tenant default), through the pipeline. */
   const violation = () =>
