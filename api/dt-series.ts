@@ -1,3 +1,4 @@
+import { DAY_MS } from '../core/time.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { minDataQualitySchema, type DataQualityTier } from './data-quality.js';
 import { requireDt, tenantOf } from './tenancy.js';
@@ -10,12 +11,25 @@ export type DtSeriesRequest = {
   Querystring: RangeQuery & { min_data_quality?: DataQualityTier };
 };
 
+/** A DT time-series route's default range: the `days` days up to `aheadDays` days from now. */
+export interface DtSeriesDefaults {
+  days: number;
+  aheadDays: number;
+}
+
 /** Route-schema parts of a DT time-series route: the DT id, the range and the minimum tier. */
-export function dtSeriesSchema(retentionDays: number, defaults: { days: number; to: string }) {
+export function dtSeriesSchema(retentionDays: number, defaults: DtSeriesDefaults) {
+  const to =
+    defaults.aheadDays === 0
+      ? 'now'
+      : `${defaults.aheadDays} day${defaults.aheadDays === 1 ? '' : 's'} from now`;
   return {
     params: object({ id: DT_ID }),
     querystring: object(
-      { ...rangeQuerySchema(retentionDays, defaults), min_data_quality: minDataQualitySchema },
+      {
+        ...rangeQuerySchema(retentionDays, { days: defaults.days, to }),
+        min_data_quality: minDataQualitySchema,
+      },
       { optional: true, additional: false },
     ),
   } as const;
@@ -31,14 +45,28 @@ export const DT_SERIES_HEAD = {
   ami_coverage_pct: { type: 'number' },
 } as const;
 
+/** The [from, to) range a series request asks for, its defaults as the route's schema states them. */
+export function dtSeriesRangeOf(
+  query: RangeQuery,
+  retentionDays: number,
+  defaults: DtSeriesDefaults,
+): { from: number; to: number } {
+  return requestedRange(query, {
+    retentionDays,
+    defaultDays: defaults.days,
+    defaultTo: Date.now() + defaults.aheadDays * DAY_MS,
+  });
+}
+
 /** The DT and [from, to) range a series request asks for, once the key is known to may read the DT (401/403/404). */
 export async function dtSeriesRange(
   warehouse: Warehouse,
   request: { params: { id: string }; query: RangeQuery; tenant?: string },
-  options: { retentionDays: number; defaultDays: number; defaultTo: number },
+  retentionDays: number,
+  defaults: DtSeriesDefaults,
 ): Promise<{ id: string; from: number; to: number }> {
   const { id } = request.params;
-  const range = requestedRange(request.query, options);
+  const range = dtSeriesRangeOf(request.query, retentionDays, defaults);
   await requireDt(warehouse, tenantOf(request), id);
   return { id, ...range };
 }

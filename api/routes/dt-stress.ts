@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { DAY_MS, iso } from '../../core/time.js';
+import { iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { DT_SERIES_HEAD, dtSeriesRange, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
@@ -90,6 +90,10 @@ const ENVELOPES = object({
   slots: { type: 'array', items: ENVELOPE_SLOT },
 });
 
+/** Default ranges: the last 7 days of stress; envelopes from 1 day ago to 1 day ahead. */
+const STRESS_RANGE = { days: 7, aheadDays: 0 };
+const ENVELOPES_RANGE = { days: 2, aheadDays: 1 };
+
 /**
  * A DT's thermal stress and dynamic operating envelope, as the stress stage wrote them (tables dt_stress and
  * dt_operating_envelopes; processors/stress/stress.ts). Read only: nothing is recomputed here.
@@ -106,16 +110,12 @@ export async function dtStressRoutes(
           'Per 15-minute slot: thermal state (IEC 60076-7), limit exceedances and forecast stress probabilities',
         description:
           'Default: the last 7 days. thermal_stress_prob and voltage_stress_prob were forecast forecast_lead_slots before the slot (null without a forecast); thermal_exceeded and voltage_exceeded say what then happened. loss_of_life_min is cumulative.',
-        ...dtSeriesSchema(options.retentionDays, { days: 7, to: 'now' }),
+        ...dtSeriesSchema(options.retentionDays, STRESS_RANGE),
         response: { 200: STRESS, ...BELOW_MINIMUM },
       },
     },
     async (request) => {
-      const { id, from, to } = await dtSeriesRange(warehouse, request, {
-        retentionDays: options.retentionDays,
-        defaultDays: 7,
-        defaultTo: Date.now(),
-      });
+      const { id, from, to } = await dtSeriesRange(warehouse, request, options.retentionDays, STRESS_RANGE);
       const rows = await runQuery(warehouse, queries.dt_stress_rows, { dt_id: id, from_ms: from, to_ms: to });
       const slots = rows.map((r) => ({
         ...nanAsNull(r),
@@ -154,16 +154,17 @@ export async function dtStressRoutes(
           'Dynamic operating envelope per 15-minute slot: extra import and export kW within the limits',
         description:
           'Default: from 1 day ago to 1 day ahead. Each past slot shows the issue that was in force during it (made just before it); each slot ahead the newest forecast. import_kw / export_kw hold in every slot of an issue at once (the envelope proper); import_slot_kw / export_slot_kw in that slot alone (the thermal mass lets a short burst go further). limited_by names the binding limit.',
-        ...dtSeriesSchema(options.retentionDays, { days: 2, to: '1 day from now' }),
+        ...dtSeriesSchema(options.retentionDays, ENVELOPES_RANGE),
         response: { 200: ENVELOPES, ...BELOW_MINIMUM },
       },
     },
     async (request) => {
-      const { id, from, to } = await dtSeriesRange(warehouse, request, {
-        retentionDays: options.retentionDays,
-        defaultDays: 2,
-        defaultTo: Date.now() + DAY_MS,
-      });
+      const { id, from, to } = await dtSeriesRange(
+        warehouse,
+        request,
+        options.retentionDays,
+        ENVELOPES_RANGE,
+      );
       const [rows, [quality]] = await Promise.all([
         runQuery(warehouse, queries.dt_operating_envelope_rows, { dt_id: id, from_ms: from, to_ms: to }),
         runQuery(warehouse, queries.dt_newest_quality, { dt_id: id }),

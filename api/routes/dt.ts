@@ -3,12 +3,12 @@ import { deflateSegment, gzipOf, inflateSegments } from '../../core/gzip-segment
 import { iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
-import { DT_SERIES_HEAD, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
+import { DT_SERIES_HEAD, dtSeriesRangeOf, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { envelopeOfRow } from '../../io/warehouse/records.js';
 import { profileHead, profileSlot } from '../../serving/load-profile-slot.js';
 import type { InMemory } from '../../serving/in-memory.js';
 import type { LoadProfileStore } from '../../serving/load-profile-store.js';
-import { requestedRange, round } from '../time-range.js';
+import { round } from '../time-range.js';
 import { notFound, requireDt, tenantOf } from '../tenancy.js';
 import { BELOW_MINIMUM, DATE_TIME, DATE_TIME_OR_NULL, NUMBER_OR_NULL, object, TIER } from '../openapi.js';
 import { runQuery } from '../../io/warehouse/query.js';
@@ -64,6 +64,9 @@ const LOAD_PROFILE_SLOT = object({
   imputed_meters: { type: 'integer' },
 });
 
+/** A load profile's default range: the last 30 days. */
+const PROFILE_RANGE = { days: 30, aheadDays: 0 };
+
 /** A load profile: its head (serving/load-profile-slot.ts profileHead), then its slots. */
 const LOAD_PROFILE = object({
   ...DT_SERIES_HEAD,
@@ -107,17 +110,13 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
         summary: '15-minute load profile of a DT (default: the last 30 days), with coverage per slot',
         description:
           'Per slot, net_mean_kw, min_kw, max_kw, p95_kw, import_kwh and export_kwh describe the whole DT. profile_source says where they come from: measured (the reporting meters), imputed (meters that did not report filled from the feeder load pattern; imputed_kw of net_mean_kw is that part, measured_net_mean_kw the rest, imputed_meters the meters filled) or modelled (no AMI: nameplate x load shape, all of it imputed_kw).',
-        ...dtSeriesSchema(options.retentionDays, { days: 30, to: 'now' }),
+        ...dtSeriesSchema(options.retentionDays, PROFILE_RANGE),
         response: { 200: LOAD_PROFILE, ...BELOW_MINIMUM },
       },
     },
     async (request, reply) => {
       const { id } = request.params;
-      const { from, to } = requestedRange(request.query, {
-        retentionDays: options.retentionDays,
-        defaultDays: 30,
-        defaultTo: Date.now(),
-      });
+      const { from, to } = dtSeriesRangeOf(request.query, options.retentionDays, PROFILE_RANGE);
       const tenant = tenantOf(request);
       // In memory when the range is held and the topology table knows the DT's owner; else the warehouse.
       const owner = options.profiles?.dtOf(id)?.tenant;
