@@ -194,6 +194,7 @@ function feedStress(fleet: Fleet, slots: number, config: StressConfig) {
         tau_oil_min: null,
         tau_winding_min: null,
         tenant: 'default',
+        timezone: null,
         topology_version: 1,
       };
       stepStress(state, { type: 'transformer', transformer }, config);

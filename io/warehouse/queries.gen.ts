@@ -110,7 +110,7 @@ export interface DtLoadLevelsRow {
   meter_slots: number;
 }
 
-/** dt_location.sql: Where one DT stands (its newest topology row): the sun's path over it shapes rooftop PV output. */
+/** dt_location.sql: Where one DT stands (its newest topology row): the sun's path over it shapes rooftop PV output, and its time zone (NULL: none named) reads schedules. */
 export type DtLocationParams = {
   dt_id: string;
 };
@@ -118,6 +118,7 @@ export type DtLocationParams = {
 export interface DtLocationRow {
   latitude: number;
   longitude: number;
+  timezone: string | null;
 }
 
 /** dt_newest_quality.sql: AMI coverage and data-quality tier of one DT's newest envelope slot: what a response about the DT declares when its own rows carry no coverage (the operating envelopes). No envelope: slots 0 and an empty tier (the Enum is read as text first: an empty argMax of an Enum fails on 18.16). */
@@ -373,6 +374,7 @@ export interface LatestTopologyTransformersRow {
   tau_oil_min: number | null;
   tau_winding_min: number | null;
   tenant: string;
+  timezone: string | null;
   topology_version: number;
 }
 
@@ -389,6 +391,7 @@ export interface ListDtsRow {
   latitude: number;
   longitude: number;
   weather_station_id: string | null;
+  timezone: string | null;
   meters_connected: number;
   last_slot_start: number | null;
   ami_coverage_pct: number;
@@ -752,6 +755,7 @@ export const queries = {
     columns: {
       latitude: 'number',
       longitude: 'number',
+      timezone: 'string?',
     },
   } as Query<DtLocationParams, DtLocationRow>,
   dt_newest_quality: {
@@ -955,6 +959,7 @@ export const queries = {
       tau_oil_min: 'number?',
       tau_winding_min: 'number?',
       tenant: 'string',
+      timezone: 'string?',
       topology_version: 'int64',
     },
   } as Query<LatestTopologyTransformersParams, LatestTopologyTransformersRow>,
@@ -968,6 +973,7 @@ export const queries = {
       latitude: 'number',
       longitude: 'number',
       weather_station_id: 'string?',
+      timezone: 'string?',
       meters_connected: 'int64',
       last_slot_start: 'datetime?',
       ami_coverage_pct: 'number',

@@ -111,4 +111,37 @@ describe('schema evolution', () => {
     });
     expect(schemaId('DeadLetter')).not.toBe(7);
   });
+
+  it('reads a transformer written with its retired schema (id 5) as the current version, timezone null', () => {
+    const retired = avro.Type.forSchema(
+      JSON.parse(
+        readFileSync(join(schemasDir, 'retired', 'topology-transformer.5.avsc'), 'utf8'),
+      ) as avro.Schema,
+      { wrapUnions: 'auto' },
+    );
+    const old = {
+      dt_id: 'dt-1',
+      feeder_id: 'f-1',
+      rated_kva: 250,
+      cooling_class: 'ONAN',
+      latitude: 12.97,
+      longitude: 77.59,
+      weather_station_id: null,
+      nominal_voltage_v: 230,
+      top_oil_rise_k: null,
+      hot_spot_gradient_k: null,
+      loss_ratio: null,
+      tau_oil_min: null,
+      tau_winding_min: null,
+      tenant: 'default',
+      topology_version: 3,
+    };
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(5, 1);
+    expect(decode('TopologyTransformer', Buffer.concat([header, retired.toBuffer(old)]))).toEqual({
+      ...old,
+      timezone: null,
+    });
+    expect(schemaId('TopologyTransformer')).not.toBe(5);
+  });
 });

@@ -34,6 +34,7 @@ function transformer(dtId: string, ratedKva: number, station: string | null = 'w
     tau_oil_min: null,
     tau_winding_min: null,
     tenant: 'default',
+    timezone: null,
     topology_version: 1,
   };
 }
