@@ -34,6 +34,8 @@ export interface ApiDependencies {
   keys: ApiKeys;
   registry: Registry;
   retentionDays: number;
+  /** IANA zone of the DTs whose topology names none (GRIDSTREAM_TIMEZONE); undefined: the zone at their coordinates. */
+  timeZone?: string | undefined;
   /** Per-key rate limit: sustained requests per second and burst (default 200/s, burst 400). */
   rateLimit?: { perSecond: number; burst: number };
   /** Failed authentications per client address: sustained per second and burst (default 1/s, burst 20). */
@@ -229,10 +231,14 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   if (deps.routes !== false) {
-    dtRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays, profiles: deps.loadProfiles });
+    dtRoutes(app, deps.warehouse, {
+      retentionDays: deps.retentionDays,
+      profiles: deps.loadProfiles,
+      timeZone: deps.timeZone,
+    });
     dtStressRoutes(app, deps.warehouse, { retentionDays: deps.retentionDays });
-    hostingRoutes(app, deps.warehouse);
-    feederRoutes(app, deps.warehouse);
+    hostingRoutes(app, deps.warehouse, { timeZone: deps.timeZone });
+    feederRoutes(app, deps.warehouse, { timeZone: deps.timeZone });
     impedanceRoutes(app, deps.warehouse, deps.impedanceRows);
     dispatchRoutes(app, deps.warehouse);
     webhookRoutes(app, deps.warehouse, deps.onWebhooksChanged);

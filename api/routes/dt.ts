@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { deflateSegment, gzipOf, inflateSegments } from '../../core/gzip-segments.js';
+import { transformerTimeZone } from '../../core/schedule.js';
 import { iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
@@ -25,6 +26,11 @@ const TRANSFORMERS = object({
       latitude: { type: 'number' },
       longitude: { type: 'number' },
       weather_station_id: { type: ['string', 'null'] },
+      timezone: {
+        type: 'string',
+        description:
+          "IANA time zone the DT's schedules are read in: its topology's, else GRIDSTREAM_TIMEZONE, else the zone at its coordinates",
+      },
       meters_connected: { type: 'integer' },
       last_slot_start: DATE_TIME_OR_NULL,
       ami_coverage_pct: { type: 'number' },
@@ -74,7 +80,11 @@ const LOAD_PROFILE = object({
 export function dtRoutes(
   app: FastifyInstance,
   warehouse: Warehouse,
-  options: { retentionDays: number; profiles?: InMemory<LoadProfileStore> | undefined },
+  options: {
+    retentionDays: number;
+    profiles?: InMemory<LoadProfileStore> | undefined;
+    timeZone?: string | undefined;
+  },
 ) {
   app.get(
     '/v1/dt',
@@ -90,6 +100,7 @@ export function dtRoutes(
       return {
         transformers: rows.map((r) => ({
           ...r,
+          timezone: transformerTimeZone(r, options.timeZone),
           last_slot_start: r.last_slot_start === null ? null : iso(r.last_slot_start),
           ami_coverage_pct: round(r.ami_coverage_pct, 2),
         })),

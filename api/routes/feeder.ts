@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { isTimeZone, parseSchedule, type DailySchedule } from '../../core/schedule.js';
+import { isTimeZone, parseSchedule, transformerTimeZone, type DailySchedule } from '../../core/schedule.js';
 import { iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import {
@@ -56,7 +56,10 @@ const FEEDER_STRESS_RESPONSE = object({
   scenario: object({
     load_growth_pct: { type: 'number' },
     additions: { type: 'integer' },
-    timezone: { type: 'string' },
+    timezone: {
+      type: ['string', 'null'],
+      description: "The request's zone; null: each DT's own (its timezone)",
+    },
   }),
   feeder: object({
     peak_thermal_stress_prob: NUMBER_OR_NULL,
@@ -68,6 +71,10 @@ const FEEDER_STRESS_RESPONSE = object({
     items: object(
       {
         ...DT_QUALITY,
+        timezone: {
+          type: 'string',
+          description: "IANA time zone the DT's additions' schedules were read in",
+        },
         status: { type: 'string', enum: ['forecast', 'no_envelope'] },
         envelope_issued_at: DATE_TIME,
         peak_thermal_stress_prob: NUMBER_OR_NULL,
@@ -105,7 +112,11 @@ interface FeederStressBody {
  * the highest over the slots. Voltage stress is reported as stored: the envelope keeps the two voltage tails
  * together, which a shift of load moves in opposite directions, so it is not rescaled.
  */
-export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
+export function feederRoutes(
+  app: FastifyInstance,
+  warehouse: Warehouse,
+  options: { timeZone?: string | undefined } = {},
+) {
   app.post<{ Body: FeederStressBody }>(
     '/v1/feeder/stress',
     {
@@ -144,9 +155,9 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
     },
     async (request) => {
       const body = request.body;
-      const timeZone = body.timezone ?? 'UTC';
-      if (!isTimeZone(timeZone))
-        throw badRequest('timezone', `unknown IANA time zone ${JSON.stringify(timeZone)}`);
+      const zone = body.timezone;
+      if (zone !== undefined && !isTimeZone(zone))
+        throw badRequest('timezone', `unknown IANA time zone ${JSON.stringify(zone)}`);
       const growth = (body.scenario?.load_growth_pct ?? 0) / 100;
       const dts = (await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request) })).filter(
         (r) => r.feeder_id === body.feeder_id,
@@ -178,7 +189,20 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
         warehouse,
         dts.map((d) => d.dt_id),
       );
-      const tiers = dts.map((d) => dataQualityTier(d.data_quality));
+      // A DT's tier and coverage: its issue's (the slot it was forecast from, api/envelope-issues.ts), as the
+      // hosting judges declare them; a DT without an issue, its newest load-envelope slot's (list_dts.sql).
+      const quality = new Map(
+        dts.map((d) => {
+          const issue = issues.get(d.dt_id);
+          return [
+            d.dt_id,
+            issue
+              ? { tier: issue.dataQuality, coverage: issue.amiCoveragePct }
+              : { tier: dataQualityTier(d.data_quality), coverage: round(d.ami_coverage_pct, 2) },
+          ] as const;
+        }),
+      );
+      const tiers = [...quality.values()].map((q) => q.tier);
       const worst = tiers.reduce<DataQualityTier>(
         (w, t) => (DATA_QUALITY_TIERS.indexOf(t) > DATA_QUALITY_TIERS.indexOf(w) ? t : w),
         'ami-direct',
@@ -188,10 +212,12 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
       const perDt = dts.map((d) => {
         const dtId = d.dt_id;
         const issue = issues.get(dtId);
+        const timeZone = zone ?? transformerTimeZone(d, options.timeZone);
         const base = {
           dt_id: dtId,
-          data_quality: d.data_quality,
-          ami_coverage_pct: round(d.ami_coverage_pct, 2),
+          data_quality: quality.get(dtId)!.tier,
+          ami_coverage_pct: quality.get(dtId)!.coverage,
+          timezone: timeZone,
         };
         if (!issue) return { ...base, status: 'no_envelope' as const, slots: [] };
         const z = normalQuantile(issue.confidence);
@@ -236,8 +262,8 @@ export function feederRoutes(app: FastifyInstance, warehouse: Warehouse) {
       return {
         feeder_id: body.feeder_id,
         data_quality: worst,
-        ami_coverage_pct: round(Math.min(...dts.map((d) => d.ami_coverage_pct)), 2),
-        scenario: { load_growth_pct: growth * 100, additions: additions.length, timezone: timeZone },
+        ami_coverage_pct: Math.min(...[...quality.values()].map((q) => q.coverage)),
+        scenario: { load_growth_pct: growth * 100, additions: additions.length, timezone: zone ?? null },
         feeder: {
           peak_thermal_stress_prob: peak(feederSlots.map((s) => s.thermal_stress_prob)),
           peak_voltage_stress_prob: peak(feederSlots.map((s) => s.voltage_stress_prob)),

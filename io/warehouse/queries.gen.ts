@@ -101,6 +101,17 @@ export interface DtExistsRow {
   known: number | null;
 }
 
+/** dt_issue_quality.sql: AMI coverage and data-quality tier of the load-envelope slot each of some DTs' newest operating-envelope issue was forecast from (the slot before its issued_at; the stress stage copies that slot's tier into the issue): what a judgement against the issue declares, tier and coverage from the one slot. */
+export type DtIssueQualityParams = {
+  dts: Array<string>;
+};
+
+export interface DtIssueQualityRow {
+  dt_id: string;
+  ami_coverage_pct: number;
+  data_quality: string;
+}
+
 /** dt_load_levels.sql: Per DT: the measured kW and the meters reporting, summed over the final envelope slots of the four weeks ending with the newest final slot (the window of feeder_load_patterns.sql). processors/load-envelope/imputation.ts divides the DT's mean kW per reporting meter by its feeder's to scale the feeder pattern to the DT. */
 export type DtLoadLevelsParams = Record<string, never>;
 
@@ -285,6 +296,25 @@ export interface FeederLoadPatternsRow {
   slot_of_day: number;
   kw_sum: number;
   meter_slots: number;
+}
+
+/** feeder_nameplates.sql: The nameplate of every DT (of any tenant) on the feeders of some DTs, with its meter count: what scales the feeder load patterns (processors/load-envelope/imputation.ts buildLoadPatterns) and what a modelled operating envelope of a DT without AMI is built from (processors/stress/modelled-issue.ts). */
+export type FeederNameplatesParams = {
+  dts: Array<string>;
+};
+
+export interface FeederNameplatesRow {
+  dt_id: string;
+  feeder_id: string;
+  rated_kva: number;
+  cooling_class: string;
+  longitude: number;
+  top_oil_rise_k: number | null;
+  hot_spot_gradient_k: number | null;
+  loss_ratio: number | null;
+  tau_oil_min: number | null;
+  tau_winding_min: number | null;
+  meters_connected: number;
 }
 
 /** impedance_daily_rows.sql: Daily median service-drop impedance per meter leg (seed 003), in the seed's column names and order, for the on-demand look-up and the batch export of the API (api/routes/impedance.ts). Current version of each leg-day (the highest version), of one tenant's DTs only, filtered by lists (an empty list filters nothing) and by event date and receive time ranges, ordered so that limit and offset page through a stable sequence. A DT belongs to the tenant its newest topology row names; a DT no longer in the topology belongs to default. Feeder is the DT's feeder in the current topology (impedance_daily does not keep one). */
@@ -742,6 +772,14 @@ export const queries = {
       known: 'int64?',
     },
   } as Query<DtExistsParams, DtExistsRow>,
+  dt_issue_quality: {
+    name: 'dt_issue_quality',
+    columns: {
+      dt_id: 'string',
+      ami_coverage_pct: 'number',
+      data_quality: 'string',
+    },
+  } as Query<DtIssueQualityParams, DtIssueQualityRow>,
   dt_load_levels: {
     name: 'dt_load_levels',
     columns: {
@@ -896,6 +934,22 @@ export const queries = {
       meter_slots: 'int64',
     },
   } as Query<FeederLoadPatternsParams, FeederLoadPatternsRow>,
+  feeder_nameplates: {
+    name: 'feeder_nameplates',
+    columns: {
+      dt_id: 'string',
+      feeder_id: 'string',
+      rated_kva: 'number',
+      cooling_class: 'string',
+      longitude: 'number',
+      top_oil_rise_k: 'number?',
+      hot_spot_gradient_k: 'number?',
+      loss_ratio: 'number?',
+      tau_oil_min: 'number?',
+      tau_winding_min: 'number?',
+      meters_connected: 'int64',
+    },
+  } as Query<FeederNameplatesParams, FeederNameplatesRow>,
   impedance_daily_rows: {
     name: 'impedance_daily_rows',
     columns: {
