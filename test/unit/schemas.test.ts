@@ -8,6 +8,7 @@ import { schemasDir } from '../../core/paths.js';
 import { avroType } from '../../core/schemas.js';
 import { decodeReadings } from '../../pipelines/readings-task.js';
 import { operatingEnvelope, sampleEnvelope } from '../support/records.js';
+import { transformer } from '../support/topology.js';
 
 describe('schemas', () => {
   it('types.gen.ts is what the generator makes of the .avsc files (run `npm run gen:types` after a change)', () => {
@@ -119,23 +120,8 @@ describe('schema evolution', () => {
       ) as avro.Schema,
       { wrapUnions: 'auto' },
     );
-    const old = {
-      dt_id: 'dt-1',
-      feeder_id: 'f-1',
-      rated_kva: 250,
-      cooling_class: 'ONAN',
-      latitude: 12.97,
-      longitude: 77.59,
-      weather_station_id: null,
-      nominal_voltage_v: 230,
-      top_oil_rise_k: null,
-      hot_spot_gradient_k: null,
-      loss_ratio: null,
-      tau_oil_min: null,
-      tau_winding_min: null,
-      tenant: 'default',
-      topology_version: 3,
-    };
+    // The retired schema has every field but timezone.
+    const { timezone: _, ...old } = { ...transformer('dt-1'), topology_version: 3 };
     const header = Buffer.alloc(5);
     header.writeUInt32BE(5, 1);
     expect(decode('TopologyTransformer', Buffer.concat([header, retired.toBuffer(old)]))).toEqual({
