@@ -10,11 +10,14 @@ export interface RequestedAddition {
   mode?: 'charge' | 'discharge';
 }
 
-/** The request's IANA time zone, UTC when it names none; 400 on `timezone` when it is unknown. */
-export function timeZoneOf(value: string | undefined): string {
-  const zone = value ?? 'UTC';
-  if (!isTimeZone(zone)) throw badRequest('timezone', `unknown IANA time zone ${JSON.stringify(zone)}`);
-  return zone;
+/**
+ * The request's IANA time zone, or undefined when it names none (each DT's own zone then applies,
+ * core/schedule.ts transformerTimeZone); 400 on `timezone` when it is unknown.
+ */
+export function timeZoneOf(value: string | undefined): string | undefined {
+  if (value !== undefined && !isTimeZone(value))
+    throw badRequest('timezone', `unknown IANA time zone ${JSON.stringify(value)}`);
+  return value;
 }
 
 /** A daily window HH:MM-HH:MM; 400 on `field` when it does not parse. */

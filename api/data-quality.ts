@@ -1,9 +1,14 @@
-import { DATA_QUALITY_TIERS, type DataQualityTier } from '../core/data-quality.js';
+import { DATA_QUALITY_TIERS, TIER_CONFIDENCE_BAND, type DataQualityTier } from '../core/data-quality.js';
 import { ApiError } from './errors.js';
 
 // The tiers are the records' and the in-memory stores' as much as the API's (core/data-quality.ts); the routes
 // take them from here with the checks below.
-export { DATA_QUALITY_TIERS, type DataQualityTier };
+export { DATA_QUALITY_TIERS, TIER_CONFIDENCE_BAND, type DataQualityTier };
+
+/** Whether `actual` is at least the tier `minimum` (no minimum: any tier is). */
+export function meetsDataQuality(actual: DataQualityTier, minimum: DataQualityTier | undefined): boolean {
+  return minimum === undefined || !tierBelow(actual, minimum);
+}
 
 /** JSON-schema property for the `min_data_quality` query parameter or body field of DT routes. */
 export const minDataQualitySchema = {
@@ -32,11 +37,11 @@ export function requireDataQuality(
   actual: DataQualityTier,
   minimum: DataQualityTier | undefined,
 ): void {
-  if (minimum === undefined || !tierBelow(actual, minimum)) return;
+  if (meetsDataQuality(actual, minimum)) return;
   throw new ApiError(
     422,
     'data_quality_below_minimum',
     `${what} has data quality ${actual}, below the requested minimum ${minimum}`,
-    [{ field: 'min_data_quality', problem: `${what} is ${actual}, below ${minimum}` }],
+    [{ field: 'min_data_quality', problem: `${what} is ${actual}, below ${minimum!}` }],
   );
 }

@@ -1,6 +1,10 @@
+import { slotStart } from '../core/time.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { EnvelopeSlot } from '../processors/stress/hosting.js';
+import { modelledBasis, modelledIssue, type ModelledDt } from '../processors/stress/modelled-issue.js';
 import type { DtEnvelopeNewestIssuesRow } from '../io/warehouse/queries.gen.js';
+import type { DtNameplate } from '../processors/load-envelope/imputation.js';
+import { loadPatternsOf } from '../serving/load-patterns.js';
 import { dataQualityTier, type DataQualityTier } from './data-quality.js';
 import { runQuery } from '../io/warehouse/query.js';
 import { queries } from '../io/warehouse/queries.gen.js';
@@ -12,10 +16,18 @@ export interface EnvelopeIssue {
   slots: EnvelopeSlot[];
   issuedAt: number;
   confidence: number;
+  /**
+   * Tier and AMI coverage of the answer, both from one place: for a stored issue, the load-envelope slot it was
+   * forecast from (sql/queries/dt_issue_quality.sql; the stress stage copies that slot's tier into the issue,
+   * and its coverage is read from the slot); for a modelled issue, `modelled-only` and 0.
+   */
   dataQuality: DataQualityTier;
+  amiCoveragePct: number;
   /** Per slot, the stored forecast probabilities (voltage: null without voltages). */
   thermalStressProb: number[];
   voltageStressProb: Array<number | null>;
+  /** For a modelled issue (the DT has no issue of the stress stage), what it was modelled from; else null. */
+  modelled: string | null;
 }
 
 /** The newest issue of each of `dts` that has one (sql/queries/dt_envelope_newest_issues.sql). */
@@ -25,19 +37,65 @@ export async function newestIssues(
 ): Promise<Map<string, EnvelopeIssue>> {
   const issues = new Map<string, EnvelopeIssue>();
   if (dts.length === 0) return issues;
-  const rows = await runQuery(warehouse, queries.dt_envelope_newest_issues, { dts: [...new Set(dts)] });
+  const wanted = [...new Set(dts)];
+  const [rows, qualities] = await Promise.all([
+    runQuery(warehouse, queries.dt_envelope_newest_issues, { dts: wanted }),
+    runQuery(warehouse, queries.dt_issue_quality, { dts: wanted }),
+  ]);
+  const quality = new Map(qualities.map((q) => [q.dt_id, q]));
   const byDt = new Map<string, Row[]>();
   for (const r of rows) {
     const own = byDt.get(r.dt_id);
     if (own) own.push(r);
     else byDt.set(r.dt_id, [r]);
   }
-  for (const [dt, own] of byDt) issues.set(dt, issueOf(own));
+  for (const [dt, own] of byDt) issues.set(dt, issueOf(own, quality.get(dt)?.ami_coverage_pct));
+  return issues;
+}
+
+/**
+ * The newest issue of each of `dts`, and for each DT that has none a modelled one starting at the slot of `now`
+ * (processors/stress/modelled-issue.ts: nameplate × the feeder's load pattern through the thermal model), so
+ * that a DT without AMI is answered at tier modelled-only. A DT the topology gives no positive rating stays
+ * without an issue.
+ */
+export async function answerableIssues(
+  warehouse: Warehouse,
+  dts: readonly string[],
+  now: number,
+): Promise<Map<string, EnvelopeIssue>> {
+  const issues = await newestIssues(warehouse, dts);
+  const missing = dts.filter((dt) => !issues.has(dt));
+  if (missing.length === 0) return issues;
+  const plates = await runQuery(warehouse, queries.feeder_nameplates, { dts: [...new Set(missing)] });
+  const nameplates = new Map<string, DtNameplate>(
+    plates.map((p) => [
+      p.dt_id,
+      { feeder_id: p.feeder_id, rated_kva: p.rated_kva, meters_connected: p.meters_connected },
+    ]),
+  );
+  const patterns = await loadPatternsOf(warehouse, nameplates, false);
+  const first = slotStart(now);
+  for (const p of plates) {
+    if (!missing.includes(p.dt_id) || !(p.rated_kva > 0)) continue;
+    const dt: ModelledDt = { ...p, cooling_class: p.cooling_class === 'ONAF' ? 'ONAF' : 'ONAN' };
+    const modelled = modelledIssue(dt, patterns, first);
+    issues.set(p.dt_id, {
+      slots: modelled.slots,
+      issuedAt: first,
+      confidence: modelled.confidence,
+      dataQuality: 'modelled-only',
+      amiCoveragePct: 0,
+      thermalStressProb: modelled.thermalStressProb,
+      voltageStressProb: modelled.slots.map(() => null),
+      modelled: modelledBasis(modelled, p.rated_kva),
+    });
+  }
   return issues;
 }
 
 /** One DT's rows of sql/queries/dt_envelope_newest_issues.sql as the judge's input. */
-function issueOf(rows: readonly Row[]): EnvelopeIssue {
+function issueOf(rows: readonly Row[], amiCoveragePct: number | undefined): EnvelopeIssue {
   const slots: EnvelopeSlot[] = rows.map((r) => ({
     slotStart: r.slot_start_ms,
     importKw: r.import_kw,
@@ -55,7 +113,10 @@ function issueOf(rows: readonly Row[]): EnvelopeIssue {
     issuedAt: newest.issued_at_ms,
     confidence: newest.confidence,
     dataQuality: dataQualityTier(newest.data_quality),
+    // The slot the issue was forecast from is gone only past the retention: no coverage to declare then.
+    amiCoveragePct: Math.round((amiCoveragePct ?? 0) * 100) / 100,
     thermalStressProb: rows.map((r) => r.thermal_stress_prob),
     voltageStressProb: rows.map((r) => r.voltage_stress_prob),
+    modelled: null,
   };
 }

@@ -202,7 +202,8 @@ export const TIMEZONE = {
   type: 'string',
   minLength: 1,
   maxLength: 64,
-  description: 'IANA time zone the schedules are read in (default UTC), e.g. Asia/Kolkata',
+  description:
+    "IANA time zone the schedules are read in, e.g. Asia/Kolkata (default: each DT's own: its topology's, else GRIDSTREAM_TIMEZONE, else the zone at its coordinates)",
 } as const;
 /** A load or generator added to a DT (processors/stress/hosting.ts Addition), as the hosting and feeder routes take it. */
 export const ADDITION = {
@@ -222,4 +223,10 @@ export const DT_QUALITY = {
   dt_id: { type: 'string' },
   data_quality: TIER,
   ami_coverage_pct: { type: 'number' },
+} as const;
+/** The typical confidence band of a tier (core/data-quality.ts TIER_CONFIDENCE_BAND), apart from an envelope's confidence. */
+export const TIER_CONFIDENCE = {
+  ...object({ low: { type: 'number' }, high: { type: 'number' } }),
+  description:
+    "Typical confidence of answers at the response's data_quality tier (ami-direct 0.85-0.95, ami-imputed 0.65-0.85, modelled-only 0.40-0.65); not the envelope's statistical confidence",
 } as const;

@@ -34,6 +34,8 @@ export interface ApiDependencies {
   keys: ApiKeys;
   registry: Registry;
   retentionDays: number;
+  /** IANA zone of the DTs whose topology names none (GRIDSTREAM_TIMEZONE); undefined: the zone at their coordinates. */
+  timeZone?: string | undefined;
   /** Per-key rate limit: sustained requests per second and burst (default 200/s, burst 400). */
   rateLimit?: { perSecond: number; burst: number };
   /** Failed authentications per client address: sustained per second and burst (default 1/s, burst 20). */
@@ -237,11 +239,11 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   // Each route module is a plugin in its own context, given only what it needs; the hooks, error and not-found
   // handlers and shared schemas above were set on the root first, so every context inherits them.
   if (deps.routes !== false) {
-    const { warehouse, retentionDays } = deps;
-    app.register(dtRoutes, { warehouse, retentionDays, profiles: deps.loadProfiles });
+    const { warehouse, retentionDays, timeZone } = deps;
+    app.register(dtRoutes, { warehouse, retentionDays, profiles: deps.loadProfiles, timeZone });
     app.register(dtStressRoutes, { warehouse, retentionDays });
-    app.register(hostingRoutes, { warehouse });
-    app.register(feederRoutes, { warehouse });
+    app.register(hostingRoutes, { warehouse, timeZone });
+    app.register(feederRoutes, { warehouse, timeZone });
     app.register(impedanceRoutes, { warehouse, memory: deps.impedanceRows });
     app.register(dispatchRoutes, { warehouse });
     app.register(webhookRoutes, { warehouse, onChange: deps.onWebhooksChanged });

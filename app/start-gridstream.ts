@@ -57,6 +57,7 @@ export async function startGridstream(
       keys,
       registry: metrics.registry,
       retentionDays: config.retentionDays,
+      timeZone: config.timeZone,
       exportDir: join(config.dataDir, 'exports'),
       rateLimit: { perSecond: config.apiRateLimit, burst: config.apiRateBurst },
       authFailureLimit: { perSecond: config.apiAuthFailureRate, burst: config.apiAuthFailureBurst },

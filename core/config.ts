@@ -7,6 +7,7 @@ import {
   kafkaSecurityProblem,
   type KafkaSecurity,
 } from './kafka-config.js';
+import { isTimeZone } from './schedule.js';
 
 /**
  * Configuration: environment variables (documented in docs/operations/configuration.md), optionally with a JSON config file whose keys are
@@ -80,6 +81,8 @@ export interface GridstreamConfig extends KafkaSecurity {
   exportMaxBytes: number;
   /** How long an export's job and file are kept after it finishes, seconds. */
   exportTtlS: number;
+  /** IANA zone of the DTs whose topology names none; undefined: the zone at each DT's coordinates. */
+  timeZone: string | undefined;
 }
 
 export interface Variable {
@@ -362,6 +365,13 @@ export const VARIABLES: Record<string, Variable> = {
     doc: 'seconds an export (its status and file) is kept after it finishes; then its file is deleted',
     defaultDoc: '24 h',
   },
+  GRIDSTREAM_TIMEZONE: {
+    key: 'timeZone',
+    kind: 'string',
+    fallback: undefined,
+    doc: "IANA time zone (e.g. `Asia/Kolkata`) of the DTs whose topology row names none: the API reads their schedules and local windows in it; a topology's `timezone` and a request's `timezone` go first",
+    defaultDoc: "the zone at each DT's coordinates",
+  },
 };
 
 /**
@@ -413,6 +423,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: st
   for (const [a, b] of TOGETHER)
     if ((result[VARIABLES[a]!.key] === undefined) !== (result[VARIABLES[b]!.key] === undefined))
       throw new ConfigError(`${a} and ${b} go together: set both or neither`);
+  if (result.timeZone !== undefined && !isTimeZone(result.timeZone))
+    throw new ConfigError(`GRIDSTREAM_TIMEZONE: ${JSON.stringify(result.timeZone)} is not an IANA time zone`);
   result.dataDir = resolve(result.dataDir);
   const kafkaProblem = kafkaSecurityProblem(result);
   if (kafkaProblem) throw new ConfigError(kafkaProblem);

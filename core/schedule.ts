@@ -1,3 +1,4 @@
+import tzlookup from '@photostructure/tz-lookup';
 import { MINUTE_MS } from './time.js';
 
 /**
@@ -54,6 +55,30 @@ export function isTimeZone(timeZone: string): boolean {
     formatters.delete(timeZone);
     return false;
   }
+}
+
+/** What a DT's time zone is decided from: the topology's `timezone` field (null: none named) and its location. */
+export interface TransformerPlace {
+  timezone: string | null;
+  latitude: number;
+  longitude: number;
+}
+
+/**
+ * The IANA zone a DT's schedules, day types and local windows are read in: the zone its topology row names,
+ * else `configured` (GRIDSTREAM_TIMEZONE), else the zone at its coordinates (tz-lookup's boundaries), UTC
+ * only where none of these gives a zone this runtime knows.
+ */
+export function transformerTimeZone(dt: TransformerPlace, configured?: string): string {
+  if (dt.timezone && isTimeZone(dt.timezone)) return dt.timezone;
+  if (configured && isTimeZone(configured)) return configured;
+  try {
+    const zone = tzlookup(dt.latitude, dt.longitude);
+    if (isTimeZone(zone)) return zone;
+  } catch {
+    // Coordinates out of range: the topology check refuses them, so only a hand-made row lands here.
+  }
+  return 'UTC';
 }
 
 /** Local minute of the day (0..1439) of an instant in `timeZone`. */

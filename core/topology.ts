@@ -3,6 +3,7 @@ import { readFileSync, statSync, readdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type avro from 'avsc';
 import { avroType, validate } from './schemas.js';
+import { isTimeZone } from './schedule.js';
 import type { TopologyAsset, TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
 
 /**
@@ -195,6 +196,8 @@ function checkTransformer(t: TransformerRow): string | null {
   if (!(t.latitude >= -90 && t.latitude <= 90)) return `latitude: ${t.latitude} is outside -90..90`;
   if (!(t.longitude >= -180 && t.longitude <= 180)) return `longitude: ${t.longitude} is outside -180..180`;
   if (!(t.nominal_voltage_v > 0)) return `nominal_voltage_v: ${t.nominal_voltage_v} must be positive`;
+  if (t.timezone !== null && !isTimeZone(t.timezone))
+    return `timezone: ${JSON.stringify(t.timezone)} is not an IANA time zone (e.g. "Asia/Kolkata"; leave it out for the zone at the DT's coordinates)`;
   return null;
 }
 

@@ -11,7 +11,6 @@ import {
   type EnvelopeState,
 } from '../processors/load-envelope/load-envelope.js';
 import {
-  buildLoadPatterns,
   emptyLoadPatterns,
   utcOffsetMs,
   type DtNameplate,
@@ -22,8 +21,7 @@ import { KeyedStage } from './keyed-stage.js';
 import type { MeterReading } from '../schemas/types.gen.js';
 import type { TopologyTable } from './topology-table.js';
 import { TOPICS } from './log-topics.js';
-import { runQuery } from '../io/warehouse/query.js';
-import { queries } from '../io/warehouse/queries.gen.js';
+import { loadPatternsOf } from '../serving/load-patterns.js';
 
 /**
  * readings → envelope processor → envelopes, with side inputs: the topology's meter counts and nameplates
@@ -167,15 +165,12 @@ function dtOf(input: EnvelopeInput): string {
   return 'dt_id' in input ? input.dt_id : '';
 }
 
-/** The feeder load patterns from the warehouse's final envelopes (the queries' header comments say how). */
+/** The feeder load patterns of every DT of the topology (serving/load-patterns.ts). */
 export async function queryLoadPatterns(
   warehouse: Pick<Warehouse, 'query'>,
   topology: Pick<TopologyTable, 'index'>,
   withMeterShapes = true,
 ): Promise<LoadPatterns> {
-  const feederRows = await runQuery(warehouse, queries.feeder_load_patterns, {});
-  const dtRows = await runQuery(warehouse, queries.dt_load_levels, {});
-  const meterRows = withMeterShapes ? await runQuery(warehouse, queries.meter_load_patterns, {}) : [];
   const counts = topology.index.metersPerDt();
   const dts = new Map<string, DtNameplate>();
   for (const [dt, t] of topology.index.transformers)
@@ -184,5 +179,5 @@ export async function queryLoadPatterns(
       rated_kva: Number(t.rated_kva),
       meters_connected: counts.get(dt) ?? 0,
     });
-  return buildLoadPatterns(feederRows, dtRows, dts, meterRows);
+  return loadPatternsOf(warehouse, dts, withMeterShapes);
 }

@@ -427,6 +427,8 @@ export interface TopologyTransformer {
   tau_winding_min: null | number;
   /** Tenant the DT belongs to: an API key sees only its own tenant's DTs (and their meters). Absent = default. */
   tenant: string;
+  /** IANA time zone of the DT (e.g. Asia/Kolkata): schedules and local windows about the DT are read in it. Null = GRIDSTREAM_TIMEZONE if set, else the zone at the DT's coordinates. */
+  timezone: null | string;
   topology_version: number;
 }
 

@@ -249,6 +249,7 @@ export function buildTopology(options: TopologyOptions): SimTopology {
       tau_oil_min: null,
       tau_winding_min: null,
       tenant: 'default',
+      timezone: null,
       topology_version: 1,
     });
   }

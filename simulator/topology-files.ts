@@ -34,6 +34,7 @@ export const TRANSFORMER_FIELDS = [
   'tau_oil_min',
   'tau_winding_min',
   'tenant',
+  'timezone',
 ] as const satisfies readonly (keyof TransformerRow)[];
 
 export const METER_FIELDS = [

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { deflateSegment, gzipOf, inflateSegments } from '../../core/gzip-segments.js';
+import { transformerTimeZone } from '../../core/schedule.js';
 import { iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
@@ -25,6 +26,11 @@ const TRANSFORMERS = object({
       latitude: { type: 'number' },
       longitude: { type: 'number' },
       weather_station_id: { type: ['string', 'null'] },
+      timezone: {
+        type: 'string',
+        description:
+          "IANA time zone the DT's schedules are read in: its topology's, else GRIDSTREAM_TIMEZONE, else the zone at its coordinates",
+      },
       meters_connected: { type: 'integer' },
       last_slot_start: DATE_TIME_OR_NULL,
       ami_coverage_pct: { type: 'number' },
@@ -78,6 +84,8 @@ export interface DtRoutesOptions {
   retentionDays: number;
   /** Load profiles kept in memory, served instead of the warehouse's rows when they hold the range. */
   profiles?: InMemory<LoadProfileStore> | undefined;
+  /** GRIDSTREAM_TIMEZONE: the zone of a DT whose topology names none. */
+  timeZone?: string | undefined;
 }
 
 /** Transformer endpoints. They read what the processors wrote and never recompute it. */
@@ -96,6 +104,7 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
       return {
         transformers: rows.map((r) => ({
           ...r,
+          timezone: transformerTimeZone(r, options.timeZone),
           last_slot_start: r.last_slot_start === null ? null : iso(r.last_slot_start),
           ami_coverage_pct: round(r.ami_coverage_pct, 2),
         })),

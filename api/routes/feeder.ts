@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { transformerTimeZone } from '../../core/schedule.js';
 import { iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { additionKw, anyOf, shiftedThermalProb } from '../../processors/stress/hosting.js';
@@ -50,7 +51,10 @@ const FEEDER_STRESS_RESPONSE = object({
   scenario: object({
     load_growth_pct: { type: 'number' },
     additions: { type: 'integer' },
-    timezone: { type: 'string' },
+    timezone: {
+      type: ['string', 'null'],
+      description: "The request's zone; null: each DT's own (its timezone)",
+    },
   }),
   feeder: object({
     peak_thermal_stress_prob: NUMBER_OR_NULL,
@@ -62,6 +66,10 @@ const FEEDER_STRESS_RESPONSE = object({
     items: object(
       {
         ...DT_QUALITY,
+        timezone: {
+          type: 'string',
+          description: "IANA time zone the DT's additions' schedules were read in",
+        },
         status: { type: 'string', enum: ['forecast', 'no_envelope'] },
         envelope_issued_at: DATE_TIME,
         peak_thermal_stress_prob: NUMBER_OR_NULL,
@@ -96,7 +104,11 @@ interface FeederStressBody {
  * the highest over the slots. Voltage stress is reported as stored: the envelope keeps the two voltage tails
  * together, which a shift of load moves in opposite directions, so it is not rescaled.
  */
-export async function feederRoutes(app: FastifyInstance, { warehouse }: { warehouse: Warehouse }) {
+export async function feederRoutes(
+  app: FastifyInstance,
+  options: { warehouse: Warehouse; timeZone?: string | undefined },
+) {
+  const { warehouse } = options;
   app.post<{ Body: FeederStressBody }>(
     '/v1/feeder/stress',
     {
@@ -135,7 +147,7 @@ export async function feederRoutes(app: FastifyInstance, { warehouse }: { wareho
     },
     async (request) => {
       const body = request.body;
-      const timeZone = timeZoneOf(body.timezone);
+      const zone = timeZoneOf(body.timezone);
       const growth = (body.scenario?.load_growth_pct ?? 0) / 100;
       const dts = (await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request) })).filter(
         (r) => r.feeder_id === body.feeder_id,
@@ -158,17 +170,32 @@ export async function feederRoutes(app: FastifyInstance, { warehouse }: { wareho
         warehouse,
         dts.map((d) => d.dt_id),
       );
-      const tiers = dts.map((d) => dataQualityTier(d.data_quality));
+      // A DT's tier and coverage: its issue's (the slot it was forecast from, api/envelope-issues.ts), as the
+      // hosting judges declare them; a DT without an issue, its newest load-envelope slot's (list_dts.sql).
+      const quality = new Map(
+        dts.map((d) => {
+          const issue = issues.get(d.dt_id);
+          return [
+            d.dt_id,
+            issue
+              ? { tier: issue.dataQuality, coverage: issue.amiCoveragePct }
+              : { tier: dataQualityTier(d.data_quality), coverage: round(d.ami_coverage_pct, 2) },
+          ] as const;
+        }),
+      );
+      const tiers = [...quality.values()].map((q) => q.tier);
       const worst = tiers.reduce<DataQualityTier>((w, t) => (tierBelow(t, w) ? t : w), 'ami-direct');
       requireDataQuality(`feeder ${JSON.stringify(body.feeder_id)}`, worst, body.min_data_quality);
 
       const perDt = dts.map((d) => {
         const dtId = d.dt_id;
         const issue = issues.get(dtId);
+        const timeZone = zone ?? transformerTimeZone(d, options.timeZone);
         const base = {
           dt_id: dtId,
-          data_quality: d.data_quality,
-          ami_coverage_pct: round(d.ami_coverage_pct, 2),
+          data_quality: quality.get(dtId)!.tier,
+          ami_coverage_pct: quality.get(dtId)!.coverage,
+          timezone: timeZone,
         };
         if (!issue) return { ...base, status: 'no_envelope' as const, slots: [] };
         const z = normalQuantile(issue.confidence);
@@ -213,8 +240,8 @@ export async function feederRoutes(app: FastifyInstance, { warehouse }: { wareho
       return {
         feeder_id: body.feeder_id,
         data_quality: worst,
-        ami_coverage_pct: round(Math.min(...dts.map((d) => d.ami_coverage_pct)), 2),
-        scenario: { load_growth_pct: growth * 100, additions: additions.length, timezone: timeZone },
+        ami_coverage_pct: Math.min(...[...quality.values()].map((q) => q.coverage)),
+        scenario: { load_growth_pct: growth * 100, additions: additions.length, timezone: zone ?? null },
         feeder: {
           peak_thermal_stress_prob: peak(feederSlots.map((s) => s.thermal_stress_prob)),
           peak_voltage_stress_prob: peak(feederSlots.map((s) => s.voltage_stress_prob)),

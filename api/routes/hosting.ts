@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { SCHEDULE_PATTERN } from '../../core/schedule.js';
+import { SCHEDULE_PATTERN, transformerTimeZone } from '../../core/schedule.js';
 import { iso, SLOT_MS } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import {
@@ -10,13 +10,14 @@ import {
 } from '../../processors/stress/hosting.js';
 import { additionOf, scheduleOf, timeZoneOf, type RequestedAddition } from '../additions.js';
 import {
+  meetsDataQuality,
   minDataQualitySchema,
   requireDataQuality,
-  tierBelow,
+  TIER_CONFIDENCE_BAND,
   type DataQualityTier,
 } from '../data-quality.js';
 import { ApiError } from '../errors.js';
-import { newestIssues, type EnvelopeIssue } from '../envelope-issues.js';
+import { answerableIssues, type EnvelopeIssue } from '../envelope-issues.js';
 import { requireDt, tenantOf } from '../tenancy.js';
 import { round } from '../time-range.js';
 import {
@@ -30,6 +31,7 @@ import {
   NUMBER_OR_NULL,
   object,
   TIER,
+  TIER_CONFIDENCE,
   TIMEZONE,
   VERDICT,
 } from '../openapi.js';
@@ -45,8 +47,20 @@ const WINDOW = object({ from: DATE_TIME, to: DATE_TIME });
 /** The head both judges answer with (see `header` below). */
 const JUDGEMENT = {
   ...DT_QUALITY,
+  tier_confidence_band: TIER_CONFIDENCE,
   envelope_issued_at: DATE_TIME,
-  confidence: { type: 'number' },
+  confidence: {
+    type: 'number',
+    description:
+      "The envelope's statistical confidence: the level its headroom figures hold at for the forecast made",
+  },
+  envelope_source: {
+    type: 'string',
+    enum: ['stored', 'modelled'],
+    description:
+      "stored: the stress stage's newest issue; modelled: the DT has none (no AMI), so nameplate x the feeder's load pattern through the thermal model",
+  },
+  timezone: { type: 'string', description: 'IANA time zone the schedules were read in' },
   verdict: VERDICT,
   reason: { type: 'string' },
   binding_constraint: LIMIT_OR_NULL,
@@ -60,7 +74,7 @@ const JUDGEMENT = {
 
 /** The errors of a judge of one DT beyond the shared ones: no envelope yet, a tier below the minimum. */
 const JUDGE_ERRORS = {
-  409: errorResponse('The DT has no operating envelope yet (no_envelope)'),
+  409: errorResponse('The DT has no operating envelope and no nameplate to model one from (no_envelope)'),
   ...BELOW_MINIMUM,
 } as const;
 
@@ -75,14 +89,20 @@ const HEADROOM = {
 /**
  * The DT judges of the transformer-stress interface: additions (`POST /v1/dt/hosting-capacity`) and rooftop PV
  * (`POST /v1/rooftop/sanction-check`) against the DT's newest operating-envelope issue
- * (processors/stress/hosting.ts). The envelope is the stress stage's; nothing of it is recomputed here.
+ * (processors/stress/hosting.ts). The envelope is the stress stage's; nothing of it is recomputed here. A DT the
+ * stress stage has no issue of (no AMI) is judged against a modelled one (api/envelope-issues.ts), at tier
+ * modelled-only. Schedules are read in the request's `timezone`, else the DT's own (core/schedule.ts
+ * transformerTimeZone).
  */
 interface SiteCandidate {
   dt_id: string;
   distance_km: number;
   ami_coverage_pct: number;
   data_quality: DataQualityTier;
+  tier_confidence_band: { low: number; high: number };
+  timezone: string;
   status: 'screened' | 'no_envelope';
+  envelope_source?: 'stored' | 'modelled';
   fit_share: number | null;
   verdict: string | null;
   binding_constraint?: LimitingFactor | null;
@@ -99,27 +119,33 @@ export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: numbe
   return 2 * 6371 * Math.asin(Math.min(1, Math.sqrt(a)));
 }
 
-export async function hostingRoutes(app: FastifyInstance, { warehouse }: { warehouse: Warehouse }) {
-  /** The DT's newest issue, location and coverage, or a 409 when it has no envelope yet. */
+export async function hostingRoutes(
+  app: FastifyInstance,
+  options: { warehouse: Warehouse; timeZone?: string | undefined },
+) {
+  const { warehouse } = options;
+  /**
+   * The DT's newest issue (or a modelled one), location and time zone; a 409 only when it has neither an issue
+   * nor a nameplate to model one from.
+   */
   async function envelopeOf(tenant: string, id: string) {
     await requireDt(warehouse, tenant, id);
-    const [issues, [location], [quality]] = await Promise.all([
-      newestIssues(warehouse, [id]),
+    const [issues, [location]] = await Promise.all([
+      answerableIssues(warehouse, [id], Date.now()),
       runQuery(warehouse, queries.dt_location, { dt_id: id }),
-      runQuery(warehouse, queries.dt_newest_quality, { dt_id: id }),
     ]);
     const issue = issues.get(id);
-    if (issue === undefined)
+    if (issue === undefined || location === undefined)
       throw new ApiError(
         409,
         'no_envelope',
-        `transformer ${JSON.stringify(id)} has no operating envelope yet: the stress stage issues one after each final 15-minute slot of the DT`,
+        `transformer ${JSON.stringify(id)} has no operating envelope and no positive rated_kva to model one from`,
       );
     return {
       ...issue,
-      amiCoveragePct: quality && quality.slots > 0 ? round(quality.ami_coverage_pct, 2) : 0,
-      latitude: location?.latitude ?? 0,
-      longitude: location?.longitude ?? 0,
+      latitude: location.latitude,
+      longitude: location.longitude,
+      timeZone: transformerTimeZone(location, options.timeZone),
     };
   }
 
@@ -139,14 +165,18 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
     });
   }
 
-  const header = (id: string, envelope: Awaited<ReturnType<typeof envelopeOf>>, j: HostingJudgement) => ({
+  const header = (id: string, envelope: EnvelopeIssue, timeZone: string, j: HostingJudgement) => ({
     dt_id: id,
+    // Tier and coverage from the one place the issue says (api/envelope-issues.ts EnvelopeIssue.dataQuality).
     data_quality: envelope.dataQuality,
     ami_coverage_pct: envelope.amiCoveragePct,
+    tier_confidence_band: TIER_CONFIDENCE_BAND[envelope.dataQuality],
     envelope_issued_at: iso(envelope.issuedAt),
     confidence: envelope.confidence,
+    envelope_source: envelope.modelled === null ? ('stored' as const) : ('modelled' as const),
+    timezone: timeZone,
     verdict: j.verdict,
-    reason: j.reason,
+    reason: envelope.modelled === null ? j.reason : `${j.reason}; ${envelope.modelled}`,
     binding_constraint: j.bindingConstraint,
     requested_kwh: round(j.requestedKwh, 3),
     curtailed_kwh: round(j.curtailedKwh, 3),
@@ -171,7 +201,7 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
         summary:
           "Judge new loads and generators against a DT's operating envelope: headroom per slot and a verdict",
         description:
-          "Against the DT's newest operating-envelope issue (the next 24 h): per 15-minute slot the headroom before and after the additions, the binding limit, and a verdict approve | approve-with-curtailment (with the curtailment schedule) | decline | defer-to-DERMS. EV, heat pumps and charging batteries import; PV and discharging batteries export. A schedule HH:MM-HH:MM (may wrap midnight) is read in `timezone`; PV without one follows the sun at the DT's location.",
+          "Against the DT's newest operating-envelope issue (the next 24 h; a DT without AMI, which has none, against one modelled from its nameplate, at tier modelled-only): per 15-minute slot the headroom before and after the additions, the binding limit, and a verdict approve | approve-with-curtailment (with the curtailment schedule) | decline | defer-to-DERMS. EV, heat pumps and charging batteries import; PV and discharging batteries export. A schedule HH:MM-HH:MM (may wrap midnight) is read in `timezone`, else in the DT's own zone (its topology's, else GRIDSTREAM_TIMEZONE, else the zone at its coordinates); PV without one follows the sun at the DT's location.",
         body: object(
           {
             dt_id: DT_ID,
@@ -207,7 +237,7 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
     },
     async (request) => {
       const body = request.body;
-      const timeZone = timeZoneOf(body.timezone);
+      const zone = timeZoneOf(body.timezone);
       const additions = body.additions.map((a, i) => additionOf(a, `additions.${i}`));
       const envelope = await envelopeOf(tenantOf(request), body.dt_id);
       requireDataQuality(
@@ -215,9 +245,10 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
         envelope.dataQuality,
         body.min_data_quality,
       );
+      const timeZone = zone ?? envelope.timeZone;
       const j = judge(envelope, additions, timeZone);
       return {
-        ...header(body.dt_id, envelope, j),
+        ...header(body.dt_id, envelope, timeZone, j),
         slots: j.slots.map((s) => ({
           slot_start: iso(s.slotStart),
           addition_kw: round(s.additionKw, 3),
@@ -312,14 +343,15 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
         body.min_data_quality,
       );
       const peak = Math.min(body.pv_kwp * PV_DERATE, body.inverter_kw ?? Infinity);
-      const j = judge(envelope, [{ type: 'pv', kw: peak, capKw: body.export_limit_kw }], 'UTC');
+      // Rooftop PV follows the sun: no schedule, so the zone only names the DT's local time in the answer.
+      const j = judge(envelope, [{ type: 'pv', kw: peak, capKw: body.export_limit_kw }], envelope.timeZone);
       const generating = j.slots.filter((s) => s.additionKw < 0);
       const reverse = generating.map((s) => s.reverseFlowProb);
       const voltageKwh = j.slots
         .filter((s) => s.bindingConstraint === 'voltage')
         .reduce((sum, s) => sum + (Math.abs(s.additionKw) - s.allowedKw) * (SLOT_MS / 3_600_000), 0);
       return {
-        ...header(body.dt_id, envelope, j),
+        ...header(body.dt_id, envelope, envelope.timeZone, j),
         recommendation: j.verdict,
         pv_peak_kw: round(peak, 3),
         reverse_power_flow: {
@@ -361,7 +393,7 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
       schema: {
         summary: 'Rank the DTs near a site by how well an EV charging station fits their operating envelopes',
         description:
-          "The key's tenant's DTs within radius_km of the coordinates, ranked by the share of the station's daily dwell-window energy that fits within each DT's newest operating envelope (then by distance), each with the time windows in which the whole station fits and the hosting-capacity verdict. DTs without an envelope come last. A POST /v1/dt/hosting-capacity on the chosen DT gives the slot-by-slot detail.",
+          "The key's tenant's DTs within radius_km of the coordinates, ranked by the share of the station's daily dwell-window energy that fits within each DT's newest operating envelope (a DT without AMI: one modelled from its nameplate, at tier modelled-only) (then by distance), each with the time windows in which the whole station fits and the hosting-capacity verdict. The dwell window is read in `timezone`, else in each DT's own zone. DTs below min_data_quality are left out. A POST /v1/dt/hosting-capacity on the chosen DT gives the slot-by-slot detail.",
         body: object(
           {
             latitude: { type: 'number', minimum: -90, maximum: 90 },
@@ -396,7 +428,13 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
             longitude: { type: 'number' },
             radius_km: { type: 'number' },
             station_kw: { type: 'number' },
-            dwell: object({ schedule: { type: 'string' }, timezone: { type: 'string' } }),
+            dwell: object({
+              schedule: { type: 'string' },
+              timezone: {
+                type: ['string', 'null'],
+                description: "The request's zone; null: each candidate's own (its timezone)",
+              },
+            }),
             candidates: {
               type: 'array',
               items: object(
@@ -405,14 +443,17 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
                   distance_km: { type: 'number' },
                   ami_coverage_pct: { type: 'number' },
                   data_quality: TIER,
+                  tier_confidence_band: TIER_CONFIDENCE,
+                  timezone: { type: 'string', description: 'IANA time zone the dwell window was read in' },
                   status: { type: 'string', enum: ['screened', 'no_envelope'] },
+                  envelope_source: { type: 'string', enum: ['stored', 'modelled'] },
                   fit_share: NUMBER_OR_NULL,
                   verdict: { type: ['string', 'null'], enum: [...VERDICT.enum, null] },
                   binding_constraint: LIMIT_OR_NULL,
                   envelope_issued_at: DATE_TIME,
                   windows: { type: 'array', items: WINDOW },
                 },
-                { optional: ['binding_constraint', 'envelope_issued_at'] },
+                { optional: ['binding_constraint', 'envelope_issued_at', 'envelope_source'] },
               ),
             },
           }),
@@ -421,7 +462,7 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
     },
     async (request) => {
       const body = request.body;
-      const timeZone = timeZoneOf(body.timezone);
+      const zone = timeZoneOf(body.timezone);
       const schedule = scheduleOf(body.dwell.schedule, 'dwell.schedule');
       const radius = body.radius_km ?? 5;
       const minimum = body.min_data_quality;
@@ -430,41 +471,37 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
           dtId: r.dt_id,
           latitude: r.latitude,
           longitude: r.longitude,
+          timeZone: zone ?? transformerTimeZone(r, options.timeZone),
           distanceKm: distanceKm(body.latitude, body.longitude, r.latitude, r.longitude),
-          amiCoveragePct: round(r.ami_coverage_pct, 2),
         }))
         .filter((d) => d.distanceKm <= radius);
-      const issues = await newestIssues(
+      const issues = await answerableIssues(
         warehouse,
         dts.map((d) => d.dtId),
+        Date.now(),
       );
       const candidates = dts.flatMap((d): SiteCandidate[] => {
         const own = issues.get(d.dtId);
+        const tier = own?.dataQuality ?? 'modelled-only';
+        // Screening leaves out the DTs below a requested tier, answered or not (a refusal is for one named DT).
+        if (!meetsDataQuality(tier, minimum)) return [];
         const base = {
           dt_id: d.dtId,
           distance_km: round(d.distanceKm, 3),
-          ami_coverage_pct: d.amiCoveragePct,
+          // Tier and coverage from the one place the issue says (api/envelope-issues.ts).
+          ami_coverage_pct: own?.amiCoveragePct ?? 0,
+          data_quality: tier,
+          tier_confidence_band: TIER_CONFIDENCE_BAND[tier],
+          timezone: d.timeZone,
         };
-        if (!own)
-          return [
-            {
-              ...base,
-              data_quality: 'modelled-only',
-              status: 'no_envelope',
-              fit_share: null,
-              verdict: null,
-              windows: [],
-            },
-          ];
+        if (!own) return [{ ...base, status: 'no_envelope', fit_share: null, verdict: null, windows: [] }];
         const issue = { ...own, latitude: d.latitude, longitude: d.longitude };
-        // Screening leaves out the DTs below a requested tier (a refusal is for one named DT).
-        if (minimum && tierBelow(issue.dataQuality, minimum)) return [];
-        const j = judge(issue, [{ type: 'ev', kw: body.station_kw, schedule }], timeZone);
+        const j = judge(issue, [{ type: 'ev', kw: body.station_kw, schedule }], d.timeZone);
         return [
           {
             ...base,
-            data_quality: issue.dataQuality,
             status: 'screened',
+            envelope_source: own.modelled === null ? 'stored' : 'modelled',
             fit_share: j.requestedKwh > 0 ? round(1 - j.curtailedKwh / j.requestedKwh, 4) : 0,
             verdict: j.verdict,
             binding_constraint: j.bindingConstraint,
@@ -479,7 +516,7 @@ export async function hostingRoutes(app: FastifyInstance, { warehouse }: { wareh
         longitude: body.longitude,
         radius_km: radius,
         station_kw: body.station_kw,
-        dwell: { schedule: schedule.text, timezone: timeZone },
+        dwell: { schedule: schedule.text, timezone: zone ?? null },
         candidates: candidates.slice(0, body.limit ?? 10),
       };
     },

@@ -101,6 +101,17 @@ export interface DtExistsRow {
   known: number | null;
 }
 
+/** dt_issue_quality.sql: AMI coverage and data-quality tier of the load-envelope slot each of some DTs' newest operating-envelope issue was forecast from (the slot before its issued_at; the stress stage copies that slot's tier into the issue): what a judgement against the issue declares, tier and coverage from the one slot. */
+export type DtIssueQualityParams = {
+  dts: Array<string>;
+};
+
+export interface DtIssueQualityRow {
+  dt_id: string;
+  ami_coverage_pct: number;
+  data_quality: string;
+}
+
 /** dt_load_levels.sql: Per DT: the measured kW and the meters reporting, summed over the final envelope slots of the four weeks ending with the newest final slot (the window of feeder_load_patterns.sql). processors/load-envelope/imputation.ts divides the DT's mean kW per reporting meter by its feeder's to scale the feeder pattern to the DT. */
 export type DtLoadLevelsParams = Record<string, never>;
 
@@ -110,7 +121,7 @@ export interface DtLoadLevelsRow {
   meter_slots: number;
 }
 
-/** dt_location.sql: Where one DT stands (its newest topology row): the sun's path over it shapes rooftop PV output. */
+/** dt_location.sql: Where one DT stands (its newest topology row): the sun's path over it shapes rooftop PV output, and its time zone (NULL: none named) reads schedules. */
 export type DtLocationParams = {
   dt_id: string;
 };
@@ -118,6 +129,7 @@ export type DtLocationParams = {
 export interface DtLocationRow {
   latitude: number;
   longitude: number;
+  timezone: string | null;
 }
 
 /** dt_newest_quality.sql: AMI coverage and data-quality tier of one DT's newest envelope slot: what a response about the DT declares when its own rows carry no coverage (the operating envelopes). No envelope: slots 0 and an empty tier (the Enum is read as text first: an empty argMax of an Enum fails on 18.16). */
@@ -262,6 +274,25 @@ export interface FeederLoadPatternsRow {
   meter_slots: number;
 }
 
+/** feeder_nameplates.sql: The nameplate of every DT (of any tenant) on the feeders of some DTs, with its meter count: what scales the feeder load patterns (processors/load-envelope/imputation.ts buildLoadPatterns) and what a modelled operating envelope of a DT without AMI is built from (processors/stress/modelled-issue.ts). */
+export type FeederNameplatesParams = {
+  dts: Array<string>;
+};
+
+export interface FeederNameplatesRow {
+  dt_id: string;
+  feeder_id: string;
+  rated_kva: number;
+  cooling_class: string;
+  longitude: number;
+  top_oil_rise_k: number | null;
+  hot_spot_gradient_k: number | null;
+  loss_ratio: number | null;
+  tau_oil_min: number | null;
+  tau_winding_min: number | null;
+  meters_connected: number;
+}
+
 /** impedance_daily_rows.sql: Daily median service-drop impedance per meter leg (seed 003), in the seed's column names and order, for the on-demand look-up and the batch export of the API (api/routes/impedance.ts). Current version of each leg-day (the highest version), of one tenant's DTs only, filtered by lists (an empty list filters nothing) and by event date and receive time ranges, ordered so that limit and offset page through a stable sequence. A DT belongs to the tenant its newest topology row names; a DT no longer in the topology belongs to default. Feeder is the DT's feeder in the current topology (impedance_daily does not keep one). */
 export type ImpedanceDailyRowsParams = {
   service_points: Array<string>;
@@ -349,6 +380,7 @@ export interface LatestTopologyTransformersRow {
   tau_oil_min: number | null;
   tau_winding_min: number | null;
   tenant: string;
+  timezone: string | null;
   topology_version: number;
 }
 
@@ -365,6 +397,7 @@ export interface ListDtsRow {
   latitude: number;
   longitude: number;
   weather_station_id: string | null;
+  timezone: string | null;
   meters_connected: number;
   last_slot_start: number | null;
   ami_coverage_pct: number;
@@ -677,6 +710,12 @@ const DT_EXISTS_COLUMNS = {
   known: 'int64?',
 } as const;
 
+const DT_ISSUE_QUALITY_COLUMNS = {
+  dt_id: 'string',
+  ami_coverage_pct: 'number',
+  data_quality: 'string',
+} as const;
+
 const DT_LOAD_LEVELS_COLUMNS = {
   dt_id: 'string',
   kw_sum: 'number',
@@ -686,6 +725,7 @@ const DT_LOAD_LEVELS_COLUMNS = {
 const DT_LOCATION_COLUMNS = {
   latitude: 'number',
   longitude: 'number',
+  timezone: 'string?',
 } as const;
 
 const DT_NEWEST_QUALITY_COLUMNS = {
@@ -786,6 +826,20 @@ const FEEDER_LOAD_PATTERNS_COLUMNS = {
   meter_slots: 'int64',
 } as const;
 
+const FEEDER_NAMEPLATES_COLUMNS = {
+  dt_id: 'string',
+  feeder_id: 'string',
+  rated_kva: 'number',
+  cooling_class: 'string',
+  longitude: 'number',
+  top_oil_rise_k: 'number?',
+  hot_spot_gradient_k: 'number?',
+  loss_ratio: 'number?',
+  tau_oil_min: 'number?',
+  tau_winding_min: 'number?',
+  meters_connected: 'int64',
+} as const;
+
 const IMPEDANCE_DAILY_ROWS_COLUMNS = {
   MeterLeg: 'number',
   MedianImpedance: 'number',
@@ -841,6 +895,7 @@ const LATEST_TOPOLOGY_TRANSFORMERS_COLUMNS = {
   tau_oil_min: 'number?',
   tau_winding_min: 'number?',
   tenant: 'string',
+  timezone: 'string?',
   topology_version: 'int64',
 } as const;
 
@@ -852,6 +907,7 @@ const LIST_DTS_COLUMNS = {
   latitude: 'number',
   longitude: 'number',
   weather_station_id: 'string?',
+  timezone: 'string?',
   meters_connected: 'int64',
   last_slot_start: 'datetime?',
   ami_coverage_pct: 'number',
@@ -1030,6 +1086,10 @@ export const queries = {
     columns: DT_ENVELOPE_NEWEST_ISSUES_COLUMNS,
   } as Query<DtEnvelopeNewestIssuesParams, DtEnvelopeNewestIssuesRow>,
   dt_exists: { name: 'dt_exists', columns: DT_EXISTS_COLUMNS } as Query<DtExistsParams, DtExistsRow>,
+  dt_issue_quality: { name: 'dt_issue_quality', columns: DT_ISSUE_QUALITY_COLUMNS } as Query<
+    DtIssueQualityParams,
+    DtIssueQualityRow
+  >,
   dt_load_levels: { name: 'dt_load_levels', columns: DT_LOAD_LEVELS_COLUMNS } as Query<
     DtLoadLevelsParams,
     DtLoadLevelsRow
@@ -1062,6 +1122,10 @@ export const queries = {
   feeder_load_patterns: { name: 'feeder_load_patterns', columns: FEEDER_LOAD_PATTERNS_COLUMNS } as Query<
     FeederLoadPatternsParams,
     FeederLoadPatternsRow
+  >,
+  feeder_nameplates: { name: 'feeder_nameplates', columns: FEEDER_NAMEPLATES_COLUMNS } as Query<
+    FeederNameplatesParams,
+    FeederNameplatesRow
   >,
   impedance_daily_rows: { name: 'impedance_daily_rows', columns: IMPEDANCE_DAILY_ROWS_COLUMNS } as Query<
     ImpedanceDailyRowsParams,

@@ -306,6 +306,7 @@ export type TopologyTransformerRow = {
   tau_oil_min: number | null;
   tau_winding_min: number | null;
   tenant: string;
+  timezone: string | null;
   topology_version: number;
 };
 
@@ -325,6 +326,7 @@ export function topologyTransformerRow(t: TopologyTransformer): TopologyTransfor
     tau_oil_min: t.tau_oil_min,
     tau_winding_min: t.tau_winding_min,
     tenant: t.tenant,
+    timezone: t.timezone,
     topology_version: t.topology_version,
   };
 }

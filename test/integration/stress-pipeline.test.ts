@@ -495,7 +495,8 @@ describe('stress through the embedded pipeline, restarted half way', () => {
     const at = { latitude: Number(site!.latitude), longitude: Number(site!.longitude), radius_km: 50 };
     const dts = [...new Set(stress.map((r) => String(r.dt_id)))].sort();
 
-    const small = await screen({ ...at, station_kw: 1, dwell: { schedule: '02:00-04:00' } });
+    // The window read in UTC (each DT's own zone, Asia/Kolkata for the simulated feeder, when none is named).
+    const small = await screen({ ...at, station_kw: 1, dwell: { schedule: '02:00-04:00' }, timezone: 'UTC' });
     expect(small.status).toBe(200);
     const candidates = small.body.candidates as Row[];
     expect(candidates.map((c) => c.dt_id).sort()).toEqual(dts);

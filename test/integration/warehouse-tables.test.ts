@@ -408,6 +408,7 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
       tau_oil_min: null,
       tau_winding_min: 4,
       tenant: 'default',
+      timezone: null,
       topology_version: 2,
     };
     await warehouse.insert('topology_meters', [

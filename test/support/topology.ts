@@ -17,6 +17,7 @@ export function transformer(dt_id: string, overrides: Partial<TransformerRow> = 
     tau_oil_min: null,
     tau_winding_min: null,
     tenant: 'default',
+    timezone: null,
     ...overrides,
   };
 }

@@ -83,6 +83,7 @@ describe('loadConfig', () => {
       exportMaxJobs: 2,
       exportMaxBytes: 10 * 1024 ** 3,
       exportTtlS: 86_400,
+      timeZone: undefined,
     });
     expect(isAbsolute(config.dataDir)).toBe(true);
   });
@@ -144,6 +145,7 @@ describe('loadConfig', () => {
       GRIDSTREAM_EXPORT_MAX_JOBS: '1',
       GRIDSTREAM_EXPORT_MAX_BYTES: '1000000',
       GRIDSTREAM_EXPORT_TTL_S: '3600',
+      GRIDSTREAM_TIMEZONE: 'Asia/Kolkata',
     });
     expect(config).toEqual<GridstreamConfig>({
       httpPort: 9090,
@@ -188,6 +190,7 @@ describe('loadConfig', () => {
       exportMaxJobs: 1,
       exportMaxBytes: 1000000,
       exportTtlS: 3600,
+      timeZone: 'Asia/Kolkata',
     });
   });
 
@@ -330,6 +333,13 @@ describe('config: whole numbers and file shape', () => {
   it('refuses a fractional partition count, naming the variable', () => {
     expect(() => loadConfig({ GRIDSTREAM_PARTITIONS: '1.5' })).toThrow(/GRIDSTREAM_PARTITIONS/);
     expect(loadConfig({ GRIDSTREAM_PARTITIONS: '12' }).partitions).toBe(12);
+  });
+
+  it('takes an IANA time zone for the DTs without one and refuses a name that is not a zone', () => {
+    expect(loadConfig({ GRIDSTREAM_TIMEZONE: 'Europe/Berlin' }).timeZone).toBe('Europe/Berlin');
+    expect(() => loadConfig({ GRIDSTREAM_TIMEZONE: 'Mars/Olympus' })).toThrow(
+      /^GRIDSTREAM_TIMEZONE: "Mars\/Olympus" is not an IANA time zone/,
+    );
   });
 
   it("takes 0 heap growth (V8's own) and refuses a negative or fractional percentage", () => {

@@ -6,6 +6,7 @@ import {
   parseSchedule,
   scheduleMinutes,
   scheduleShare,
+  transformerTimeZone,
 } from '../../core/schedule.js';
 import { SLOT_MS } from '../../core/time.js';
 
@@ -47,5 +48,19 @@ describe('daily schedules', () => {
     expect(isTimeZone('Asia/Kolkata')).toBe(true);
     expect(isTimeZone('UTC')).toBe(true);
     expect(isTimeZone('Mars/Olympus')).toBe(false);
+  });
+});
+
+describe("a transformer's time zone", () => {
+  const bangalore = { timezone: null, latitude: 12.97, longitude: 77.59 };
+  it("is the topology's, else the configured one, else the zone at the DT's coordinates", () => {
+    expect(transformerTimeZone({ ...bangalore, timezone: 'Asia/Dubai' }, 'Europe/Berlin')).toBe('Asia/Dubai');
+    expect(transformerTimeZone(bangalore, 'Europe/Berlin')).toBe('Europe/Berlin');
+    expect(transformerTimeZone(bangalore)).toBe('Asia/Kolkata');
+    expect(transformerTimeZone({ timezone: null, latitude: 51.5, longitude: -0.12 })).toBe('Europe/London');
+  });
+
+  it('is UTC only where nothing gives a zone', () => {
+    expect(transformerTimeZone({ timezone: null, latitude: 200, longitude: 0 })).toBe('UTC');
   });
 });

@@ -8,6 +8,7 @@ import { schemasDir } from '../../core/paths.js';
 import { avroType } from '../../core/schemas.js';
 import { decodeReadings } from '../../pipelines/readings-task.js';
 import { operatingEnvelope, sampleEnvelope } from '../support/records.js';
+import { transformer } from '../support/topology.js';
 
 describe('schemas', () => {
   it('types.gen.ts is what the generator makes of the .avsc files (run `npm run gen:types` after a change)', () => {
@@ -110,5 +111,23 @@ describe('schema evolution', () => {
       source_offset: null,
     });
     expect(schemaId('DeadLetter')).not.toBe(7);
+  });
+
+  it('reads a transformer written with its retired schema (id 5) as the current version, timezone null', () => {
+    const retired = avro.Type.forSchema(
+      JSON.parse(
+        readFileSync(join(schemasDir, 'retired', 'topology-transformer.5.avsc'), 'utf8'),
+      ) as avro.Schema,
+      { wrapUnions: 'auto' },
+    );
+    // The retired schema has every field but timezone.
+    const { timezone: _, ...old } = { ...transformer('dt-1'), topology_version: 3 };
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(5, 1);
+    expect(decode('TopologyTransformer', Buffer.concat([header, retired.toBuffer(old)]))).toEqual({
+      ...old,
+      timezone: null,
+    });
+    expect(schemaId('TopologyTransformer')).not.toBe(5);
   });
 });

@@ -109,7 +109,7 @@ describe('topology files', () => {
     expect(transformersCsv(topology).split('\n')[0]).toBe(TRANSFORMER_FIELDS.join(','));
     expect(metersCsv(topology).split('\n')[0]).toBe(METER_FIELDS.join(','));
     expect(transformersCsv(topology).split('\n')[1]).toMatch(
-      /^dt-0001,fdr-01,\d+,ONAN,[\d.]+,[\d.]+,ws-01,230,,,,,,default$/,
+      /^dt-0001,fdr-01,\d+,ONAN,[\d.]+,[\d.]+,ws-01,230,,,,,,default,$/,
     );
   });
 

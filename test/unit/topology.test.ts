@@ -30,6 +30,7 @@ const TRANSFORMERS: TransformerRow[] = [
     tau_oil_min: 180,
     tau_winding_min: null,
     tenant: 'default',
+    timezone: null,
   },
   {
     dt_id: 'DT-2',
@@ -46,6 +47,7 @@ const TRANSFORMERS: TransformerRow[] = [
     tau_oil_min: null,
     tau_winding_min: 4,
     tenant: 'default',
+    timezone: null,
   },
 ];
 
@@ -193,6 +195,27 @@ describe('topology parsing', () => {
     );
     expect(json.transformers).toEqual([]);
     expect(problems).toEqual([expect.stringMatching(/transformers\[0\]: tenant: must not be empty/)]);
+  });
+
+  it("takes a transformer's IANA time zone from JSON or CSV, null when absent, and refuses a name that is not a zone", () => {
+    const problems: string[] = [];
+    const csv = parseTopologyCsv(
+      'dt_id,feeder_id,rated_kva,cooling_class,latitude,longitude,timezone\n' +
+        'DT-1,F-1,100,ONAN,12.97,77.59,Asia/Kolkata\nDT-2,F-1,100,ONAN,1,2,\n',
+      'transformers.csv',
+      problems,
+    );
+    expect(problems).toEqual([]);
+    expect(csv.transformers.map((t) => t.timezone)).toEqual(['Asia/Kolkata', null]);
+    const json = parseTopologyJson(
+      JSON.stringify({ transformers: [{ ...TRANSFORMERS[0], timezone: 'Asia/Bangalore' }] }),
+      'topology.json',
+      problems,
+    );
+    expect(json.transformers).toEqual([]);
+    expect(problems).toEqual([
+      expect.stringMatching(/transformers\[0\]: timezone: "Asia\/Bangalore" is not an IANA time zone/),
+    ]);
   });
 
   it('reads a directory as all its .json and .csv files, and nothing else', () => {

@@ -1,0 +1,11 @@
+-- A transformer's IANA time zone: schedules, day types and local windows about the DT are read in it. Rows
+-- written before this migration, and topology loads that name none, hold NULL: the API then takes
+-- GRIDSTREAM_TIMEZONE if set, else the zone at the DT's coordinates (core/time-zone.ts).
+-- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
+-- @note servers; see sql/008_envelope_imputation.sql for why 18.16 takes a plain ADD COLUMN and COMMENT COLUMN.
+-- @if add_column_if_not_exists
+ALTER TABLE topology_transformers ADD COLUMN IF NOT EXISTS timezone Nullable(String) COMMENT 'IANA time zone of the DT (e.g. Asia/Kolkata); NULL = GRIDSTREAM_TIMEZONE if set, else the zone at the DT''s coordinates.';
+-- @else
+-- ALTER TABLE topology_transformers ADD COLUMN timezone Nullable(String) COMMENT 'IANA time zone of the DT (e.g. Asia/Kolkata); NULL = GRIDSTREAM_TIMEZONE if set, else the zone at the DT''s coordinates.';
+-- ALTER TABLE topology_transformers COMMENT COLUMN timezone 'IANA time zone of the DT (e.g. Asia/Kolkata); NULL = GRIDSTREAM_TIMEZONE if set, else the zone at the DT''s coordinates.';
+-- @end
