@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DAY_MS, SLOT_MS, slotStart } from '../../core/time.js';
 import { migrate } from '../../io/warehouse/migrate.js';
+import { runQuery } from '../../io/warehouse/query.js';
+import { queries } from '../../io/warehouse/queries.gen.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import {
   dtOperatingEnvelopeRow,
@@ -197,7 +199,25 @@ describe.each(ENGINES)('stress tables on %s', (engine) => {
       }),
     ]);
     expect(await warehouse.query(sqlQuery('dt_location'), { dt_id: 'dt-n' })).toEqual([
-      { latitude: 12.5, longitude: 77.25 },
+      { latitude: 12.5, longitude: 77.25, timezone: null },
+    ]);
+
+    // A judgement's tier and coverage: those of the load-envelope slot dt-n's newest issue (issued at
+    // SLOT + SLOT_MS) was forecast from, SLOT, whatever slot is newer.
+    await warehouse.insert('envelopes', [
+      envelopeRow(envelope('dt-n', SLOT, { ami_coverage_pct: 80, data_quality: 'ami_imputed' })),
+      envelopeRow(envelope('dt-n', SLOT + SLOT_MS, { ami_coverage_pct: 100, data_quality: 'ami_direct' })),
+    ]);
+    expect(await runQuery(warehouse, queries.dt_issue_quality, { dts: ['dt-n', 'dt-x'] })).toEqual([
+      { dt_id: 'dt-n', ami_coverage_pct: 80, data_quality: 'ami-imputed' },
+    ]);
+    // The nameplates of the DT's feeder, with their meter counts (none here).
+    expect(await runQuery(warehouse, queries.feeder_nameplates, { dts: ['dt-n'] })).toEqual([
+      expect.objectContaining({
+        dt_id: 'dt-n',
+        rated_kva: transformer('dt-n').rated_kva,
+        meters_connected: 0,
+      }),
     ]);
   });
 
