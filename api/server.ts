@@ -20,6 +20,7 @@ import type { ImpedanceStore } from '../serving/impedance-store.js';
 import type { InMemory } from '../serving/in-memory.js';
 import type { LoadProfileStore } from '../serving/load-profile-store.js';
 import { dtStressRoutes } from './routes/dt-stress.js';
+import { energyConsumptionRoutes, type EnergyConsumptionOptions } from './routes/energy-consumption.js';
 import { hostingRoutes } from './routes/hosting.js';
 import { feederRoutes } from './routes/feeder.js';
 import { ExportJobs } from './exports.js';
@@ -46,6 +47,11 @@ export interface ApiDependencies {
   topologyMaxBytes?: number;
   /** Export limits per tenant (api/exports.ts). */
   exportLimits?: { maxJobs: number; maxBytes: number; ttlMs: number };
+  /**
+   * Imports meter readings onto the log as MQTT ingest would, and its per-key limits; without it POST
+   * /v1/energy-consumption is not served.
+   */
+  energyConsumption?: EnergyConsumptionOptions;
   /** Loads a topology version through the pipeline; without it POST /v1/topology is not served. */
   loadTopology?: (file: TopologyFile, source: string) => Promise<number>;
   /** Directory for batch-export files; without it the export routes are not served. */
@@ -210,6 +216,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       );
     }
     request.tenant = identity.tenant;
+    request.keyId = identity.keyId;
   });
 
   app.get('/healthz', { schema: HEALTHZ_SCHEMA }, async (_request, reply) => {
@@ -242,6 +249,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       app.addHook('onClose', () => jobs.close());
       impedanceExportRoutes(app, deps.warehouse, jobs);
     }
+    if (deps.energyConsumption) await app.register(energyConsumptionRoutes, deps.energyConsumption);
     if (deps.loadTopology)
       topologyRoutes(app, deps.warehouse, deps.loadTopology, deps.topologyMaxBytes ?? 64 * 1024 * 1024);
   }
@@ -252,5 +260,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
 declare module 'fastify' {
   interface FastifyRequest {
     tenant?: string;
+    /** The X-API-Key's id (its SHA-256 digest in hex), for limits per key. */
+    keyId?: string;
   }
 }
