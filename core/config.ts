@@ -364,7 +364,7 @@ export const VARIABLES: Record<string, Variable> = {
     key: 'consumptionMaxBytes',
     kind: 'count',
     fallback: 32 * 1024 * 1024,
-    doc: 'largest `POST /v1/energy-consumption` body, bytes (413 above it): 50,000 readings with three legs each take about 12 MB',
+    doc: 'largest `POST /v1/energy-consumption` body, bytes (413 above it): 50,000 readings with three legs each take about 11 MB as compact JSON',
     defaultDoc: '32 MiB',
   },
   GRIDSTREAM_EXPORT_MAX_JOBS: {
