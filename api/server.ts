@@ -20,6 +20,7 @@ import type { ImpedanceStore } from '../serving/impedance-store.js';
 import type { InMemory } from '../serving/in-memory.js';
 import type { LoadProfileStore } from '../serving/load-profile-store.js';
 import { dtStressRoutes } from './routes/dt-stress.js';
+import { energyConsumptionRoutes, type EnergyConsumptionOptions } from './routes/energy-consumption.js';
 import { hostingRoutes } from './routes/hosting.js';
 import { feederRoutes } from './routes/feeder.js';
 import { ExportJobs } from './exports.js';
@@ -48,6 +49,11 @@ export interface ApiDependencies {
   topologyMaxBytes?: number;
   /** Export limits per tenant (api/exports.ts). */
   exportLimits?: { maxJobs: number; maxBytes: number; ttlMs: number };
+  /**
+   * Imports meter readings onto the log as MQTT ingest would, and its per-key limits; without it POST
+   * /v1/energy-consumption is not served.
+   */
+  energyConsumption?: EnergyConsumptionOptions;
   /** Loads a topology version through the pipeline; without it POST /v1/topology is not served. */
   loadTopology?: (file: TopologyFile, source: string) => Promise<number>;
   /** Directory for batch-export files; without it the export routes are not served. */
@@ -218,6 +224,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       );
     }
     request.tenant = identity.tenant;
+    request.keyId = identity.keyId;
   });
 
   app.get('/healthz', { schema: HEALTHZ_SCHEMA }, async (_request, reply) => {
@@ -253,6 +260,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       app.addHook('onClose', () => jobs.close());
       app.register(impedanceExportRoutes, { warehouse, jobs });
     }
+    if (deps.energyConsumption) await app.register(energyConsumptionRoutes, deps.energyConsumption);
     if (deps.loadTopology)
       app.register(topologyRoutes, {
         warehouse,
@@ -267,5 +275,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
 declare module 'fastify' {
   interface FastifyRequest {
     tenant?: string;
+    /** The X-API-Key's id (its SHA-256 digest in hex), for limits per key. */
+    keyId?: string;
   }
 }

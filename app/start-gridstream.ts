@@ -52,6 +52,8 @@ export async function startGridstream(
       const t = running.topology.index.transformers.get(dtId);
       return t && { tenant: t.tenant, feeder: t.feeder_id };
     };
+    // The api role's bulk reading import (POST /v1/energy-consumption) writes to the log itself.
+    const readings = running.readingImport ?? undefined;
     const api = await buildApi({
       warehouse: edges.warehouse,
       keys,
@@ -70,6 +72,12 @@ export async function startGridstream(
         ttlMs: config.exportTtlS * 1000,
       },
       loadTopology: (file, source) => running.loadTopology(file, source),
+      energyConsumption: readings && {
+        importReadings: (records, tenant) => readings.import(records, tenant),
+        maxBytes: config.consumptionMaxBytes,
+        perSecond: config.consumptionRateLimit,
+        concurrency: config.consumptionConcurrency,
+      },
       onWebhooksChanged: () => running.webhooks?.refreshSubscriptions(),
       loadProfiles: stores && {
         store: stores.loadProfiles,

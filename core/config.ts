@@ -75,6 +75,12 @@ export interface GridstreamConfig extends KafkaSecurity {
   apiAuthFailureBurst: number;
   /** Largest POST /v1/topology body, bytes. */
   topologyMaxBytes: number;
+  /** POST /v1/energy-consumption requests per second each API key may make (its own limit, besides the API's). */
+  consumptionRateLimit: number;
+  /** POST /v1/energy-consumption requests each API key may have in progress at once. */
+  consumptionConcurrency: number;
+  /** Largest POST /v1/energy-consumption body, bytes. */
+  consumptionMaxBytes: number;
   /** Export jobs a tenant may have queued or running at once. */
   exportMaxJobs: number;
   /** Bytes of finished export files a tenant may keep stored; beyond it new exports are refused until some expire. */
@@ -344,6 +350,25 @@ export const VARIABLES: Record<string, Variable> = {
     fallback: 64 * 1024 * 1024,
     doc: 'largest `POST /v1/topology` body, bytes (413 above it)',
     defaultDoc: '64 MiB',
+  },
+  GRIDSTREAM_CONSUMPTION_RATE_LIMIT: {
+    key: 'consumptionRateLimit',
+    kind: 'positive',
+    fallback: 1,
+    doc: '`POST /v1/energy-consumption` requests per second each API key may make, per API instance (429 with `Retry-After` above it)',
+  },
+  GRIDSTREAM_CONSUMPTION_CONCURRENCY: {
+    key: 'consumptionConcurrency',
+    kind: 'count',
+    fallback: 1,
+    doc: '`POST /v1/energy-consumption` requests each API key may have in progress at once, per API instance (429 above it)',
+  },
+  GRIDSTREAM_CONSUMPTION_MAX_BYTES: {
+    key: 'consumptionMaxBytes',
+    kind: 'count',
+    fallback: 32 * 1024 * 1024,
+    doc: 'largest `POST /v1/energy-consumption` body, bytes (413 above it): 50,000 readings with three legs each take about 11 MB as compact JSON',
+    defaultDoc: '32 MiB',
   },
   GRIDSTREAM_EXPORT_MAX_JOBS: {
     key: 'exportMaxJobs',

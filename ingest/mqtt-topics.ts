@@ -16,6 +16,9 @@ const TELEMETRY = new RegExp(`^gridstream/v1/meters/${ID}/telemetry$`);
 const WEATHER = new RegExp(`^gridstream/v1/weather/${ID}$`);
 const DISPATCH = new RegExp(`^gridstream/v1/dispatch/${ID}$`);
 
+/** The topic a meter publishes its telemetry on. */
+export const telemetryTopic = (meterId: string): string => `gridstream/v1/meters/${meterId}/telemetry`;
+
 export function parseMqttTopic(topic: string): MqttTopic | null {
   let m = TELEMETRY.exec(topic);
   if (m) return { kind: 'telemetry', meterId: m[1]! };

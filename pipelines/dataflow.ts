@@ -203,6 +203,17 @@ export const DATAFLOW = [
     to: ['ClickHouse'],
     sideInputs: ['topology table', 'warehouse'],
   },
+  {
+    id: 'readingImport',
+    what: "reading import (the API's energy-consumption import, validated as ingest does)",
+    roles: ['api'],
+    group: null,
+    inputs: [],
+    from: ['API'],
+    outputs: ['readings', 'deadLetters'],
+    to: [],
+    sideInputs: ['topology table'],
+  },
 ] as const satisfies readonly DataflowNode[];
 
 export type NodeId = (typeof DATAFLOW)[number]['id'];
@@ -216,6 +227,7 @@ export type NodeId = (typeof DATAFLOW)[number]['id'];
 export const STOP_ORDER: readonly NodeId[] = [
   'ingest',
   'parkedReadings',
+  'readingImport',
   'topologyLoads',
   'readings',
   'stress',

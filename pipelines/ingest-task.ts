@@ -10,6 +10,7 @@ import {
 import { MQTT_SUBSCRIPTIONS, parseMqttTopic } from '../ingest/mqtt-topics.js';
 import type { Broker } from '../io/broker/broker.js';
 import type { LogProducer, ProduceRecord } from '../io/log/log.js';
+import type { MeterReading } from '../schemas/types.gen.js';
 import { TOPICS } from './log-topics.js';
 
 /**
@@ -69,17 +70,17 @@ export async function sendDecoded(producer: LogProducer, decoded: Decoded): Prom
   const send = (logTopic: string, records: ProduceRecord[]) => {
     if (records.length) sends.push(producer.send(logTopic, records));
   };
-  // A message's readings are one meter's, so one DT's: one record, whatever their number (a quarter hour
-  // of one-minute readings costs the producer, the broker and every consumer one record, not fifteen).
-  const [first] = decoded.readings;
-  if (first)
-    send(TOPICS.readings.name, [
-      {
-        key: first.dt_id,
-        value: encode('MeterReadings', { readings: decoded.readings }),
-        timestamp: first.ts,
-      },
-    ]);
+  // An MQTT message's readings are one meter's, so one DT's: one record (a quarter hour of one-minute readings
+  // costs the producer, the broker and every consumer one record, not fifteen). A bulk import holds many
+  // meters: a record per meter, of at most READINGS_PER_RECORD readings.
+  send(
+    TOPICS.readings.name,
+    readingRuns(decoded.readings).map((readings) => ({
+      key: readings[0]!.dt_id,
+      value: encode('MeterReadings', { readings }),
+      timestamp: readings[0]!.ts,
+    })),
+  );
   send(
     TOPICS.weather.name,
     decoded.weather.map((w) => ({
@@ -105,4 +106,33 @@ export async function sendDecoded(producer: LogProducer, decoded: Decoded): Prom
     })),
   );
   await Promise.all(sends);
+}
+
+/**
+ * Readings in one MeterReadings record at most: about 120 KB of Avro, well under Kafka's default message size
+ * limit (1 MB) however many readings of one meter a bulk import holds.
+ */
+export const READINGS_PER_RECORD = 1_000;
+
+/** Readings grouped by meter (in their order within each), cut into runs of at most READINGS_PER_RECORD. */
+function readingRuns(readings: MeterReading[]): MeterReading[][] {
+  if (readings.length === 0) return [];
+  const meter = readings[0]!.meter_id;
+  let byMeter = [readings];
+  if (!readings.every((r) => r.meter_id === meter)) {
+    const runs = new Map<string, MeterReading[]>();
+    for (const r of readings) {
+      const run = runs.get(r.meter_id);
+      if (run) run.push(r);
+      else runs.set(r.meter_id, [r]);
+    }
+    byMeter = [...runs.values()];
+  }
+  return byMeter.flatMap((run) => {
+    if (run.length <= READINGS_PER_RECORD) return [run];
+    const runs: MeterReading[][] = [];
+    for (let k = 0; k < run.length; k += READINGS_PER_RECORD)
+      runs.push(run.slice(k, k + READINGS_PER_RECORD));
+    return runs;
+  });
 }

@@ -20,6 +20,7 @@ import { STRESS_HISTORY_MS, startStressStage } from './stress-stage.js';
 import { WeatherTable } from './weather-table.js';
 import { startIngest } from './ingest-task.js';
 import { startParkedReadings, type ParkedReadings } from './parked-readings.js';
+import { readingImport, type ReadingImport } from './reading-import.js';
 import { startReadingsTask } from './readings-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
 import { ServingView } from './serving-view.js';
@@ -84,6 +85,9 @@ export { ALL_ROLES, type Role } from './dataflow.js';
  * parked readings (unknown meters placed since) [bridge]
  *     ClickHouse ──▶ readings, ClickHouse
  *     side inputs: topology table, warehouse
+ * reading import (the API's energy-consumption import, validated as ingest does) [api]
+ *     API ──▶ readings, deadletters
+ *     side inputs: topology table
  * DATAFLOW-END
  *
  * Which log, warehouse and broker it runs on is decided by the caller (the edges).
@@ -99,6 +103,8 @@ export interface Pipeline {
   readonly topology: TopologyTable;
   /** The webhook sender (processor role), or null. */
   readonly webhooks: WebhookTask | null;
+  /** The API's bulk reading import onto the log (api role), or null. */
+  readonly readingImport: ReadingImport | null;
   /** The stores the API answers from in memory (api role, GRIDSTREAM_API_MEMORY_DAYS > 0), or null. */
   readonly inMemory: InMemoryStores | null;
   /** Publishes a topology load as a new version; resolves once ingest and processors see it. */
@@ -131,6 +137,7 @@ interface Context {
   parked?: ParkedReadings;
   /** The bridge's producer, shared by ingest and the parked readings. */
   bridgeProducer?: LogProducer;
+  readingImport?: ReadingImport;
 }
 
 /** How each node of the dataflow starts (tsc holds this to exactly the nodes of DATAFLOW). */
@@ -282,6 +289,13 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
     });
     return ctx.parked;
   },
+  // The API's bulk reading import: records validated and logged as MQTT telemetry is (pipelines/reading-import.ts).
+  async readingImport(ctx) {
+    const producer = ctx.edges.log.producer();
+    ctx.readingImport = readingImport({ producer, topology: need(ctx.topology).index, metrics: ctx.metrics });
+    // The API closes before the pipeline stops: no import is in progress by then.
+    return { stop: () => producer.flush() };
+  },
 };
 
 /** A side input a node needs: dataflow.test.ts checks its provider starts first in every process that runs it. */
@@ -329,6 +343,7 @@ export async function startPipeline(
   return {
     topology,
     webhooks: ctx.webhooks ?? null,
+    readingImport: ctx.readingImport ?? null,
     inMemory:
       (ctx.loadProfiles && ctx.impedance && { loadProfiles: ctx.loadProfiles, impedance: ctx.impedance }) ??
       null,

@@ -6,6 +6,7 @@ import type {
   WeatherPayload,
 } from '../schemas/types.gen.js';
 import { Rng, hashSeed, rngFor, tagOf } from './random.js';
+import { telemetryTopic } from '../ingest/mqtt-topics.js';
 
 /**
  * The feeder model: a deterministic, pure simulation of low-voltage distribution transformers (DTs) and the
@@ -201,7 +202,7 @@ export const dtId = (index: number): string => `dt-${String(index + 1).padStart(
 export const meterId = (index: number): string => `mtr-${String(index + 1).padStart(6, '0')}`;
 export const feederId = (index: number): string => `fdr-${String(index + 1).padStart(2, '0')}`;
 export const stationId = (index: number): string => `ws-${String(index + 1).padStart(2, '0')}`;
-export const telemetryTopic = (meter: string): string => `gridstream/v1/meters/${meter}/telemetry`;
+export { telemetryTopic };
 export const weatherTopic = (station: string): string => `gridstream/v1/weather/${station}`;
 
 /** Feeder of DT `index`: DTs are spread over the feeders in contiguous blocks. */

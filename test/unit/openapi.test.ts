@@ -43,6 +43,12 @@ describe('OpenAPI document', () => {
       registry: new Registry(),
       retentionDays: 90,
       loadTopology: () => Promise.resolve(1),
+      energyConsumption: {
+        importReadings: () => Promise.resolve([]),
+        maxBytes: 1024,
+        perSecond: 1,
+        concurrency: 1,
+      },
       exportDir,
     });
     doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<Document>();
