@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyReply } from 'fastify';
@@ -16,7 +16,8 @@ import {
   type Warehouse,
 } from '../io/warehouse/warehouse.js';
 import { ApiError } from './errors.js';
-import { NULL_TEXT, type ImpedanceFilter } from './impedance-query.js';
+import { BATCH_DATES, filterProperties, impedanceFilter, NULL_TEXT } from './impedance-query.js';
+import { object } from './openapi.js';
 
 /**
  * The file types of the impedance batch export, the ClickHouse output format that writes each, and how: CSV
@@ -178,16 +179,17 @@ export class ExportJobs {
 }
 
 /**
- * Queues the export of the impedance rows `filter` selects for `tenant`, or refuses it: 501 when this
- * warehouse cannot write `filetype`, 429 (with Retry-After on `reply`) past the tenant's export limits.
+ * Queues the export of the impedance rows the batch request's `tokens` select for `tenant`, or refuses it: 501
+ * when this warehouse cannot write `filetype`, 400 for a bad token, 429 (with Retry-After on `reply`) past the
+ * tenant's export limits.
  */
 export function submitImpedanceExport(
   warehouse: Warehouse,
   jobs: ExportJobs,
-  request: { tenant: string; filetype: FileType; filter: ImpedanceFilter },
+  request: { tenant: string; filetype: FileType; tokens?: Record<string, unknown> },
   reply: FastifyReply,
 ): ExportJob {
-  const { tenant, filetype, filter } = request;
+  const { tenant, filetype, tokens = {} } = request;
   const format = FILE_TYPES[filetype].format;
   if (!canExport(warehouse.dialect, format)) {
     const feature = EXPORT_FORMATS[format];
@@ -198,6 +200,7 @@ export function submitImpedanceExport(
       [{ field: 'filetype', problem: `${filetype} is not available on this warehouse` }],
     );
   }
+  const filter = impedanceFilter(tokens, BATCH_DATES);
   const refusal = jobs.refusal(tenant);
   if (refusal) {
     reply.header('retry-after', String(refusal.retryAfterS));
@@ -209,4 +212,32 @@ export function submitImpedanceExport(
     limit: Number.MAX_SAFE_INTEGER,
     offset: 0,
   });
+}
+
+/** The body of the impedance batch request (both its paths), as JSON Schema. */
+export const BATCH_REQUEST_BODY = object(
+  {
+    filetype: { type: 'string', enum: Object.keys(FILE_TYPES) },
+    tokens: object(filterProperties(BATCH_DATES), { optional: true, additional: false }),
+    isOhsRequest: { type: 'boolean', description: 'Accepted for compatibility; ignored' },
+  },
+  { optional: ['tokens', 'isOhsRequest'], additional: false },
+);
+
+/** The 200 answer that is an export's file, in the content type of its file type. */
+export const EXPORT_FILE_RESPONSE = {
+  description: 'The file, in the format its filetype names',
+  content: Object.fromEntries(
+    Object.values(FILE_TYPES).map((t) => [t.contentType.split(';')[0], { schema: {} }]),
+  ),
+};
+
+/** Streams a finished export's file as the answer. */
+export function sendExportFile(reply: FastifyReply, job: ExportJob): FastifyReply {
+  const type = FILE_TYPES[job.filetype];
+  return reply
+    .header('content-type', type.contentType)
+    .header('content-length', String(job.bytes))
+    .header('content-disposition', `attachment; filename="impedance-${job.id}.${type.extension}"`)
+    .send(createReadStream(job.path));
 }

@@ -1,12 +1,17 @@
-import { createReadStream } from 'node:fs';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import type { ImpedanceRowOut, ImpedanceStore } from '../../serving/impedance-store.js';
 import type { InMemory } from '../../serving/in-memory.js';
 import { ApiError } from '../errors.js';
-import { FILE_TYPES, submitImpedanceExport, type ExportJobs, type FileType } from '../exports.js';
 import {
-  BATCH_DATES,
+  BATCH_REQUEST_BODY,
+  EXPORT_FILE_RESPONSE,
+  sendExportFile,
+  submitImpedanceExport,
+  type ExportJobs,
+  type FileType,
+} from '../exports.js';
+import {
   filterProperties,
   impedanceFilter,
   impedanceRows,
@@ -157,44 +162,24 @@ export const impedanceCompatRoutes: FastifyPluginAsync<ImpedanceCompatOptions> =
           "The file itself once it is written (this can take minutes): every row of the key's tenant's meters that the tokens select, as POST /v1/impedance/exports writes it (CSV with NULL as --). The export is also kept as /v1/impedance/exports/{id} (the Location header) for GRIDSTREAM_EXPORT_TTL_S. The export limits of /v1/impedance/exports apply (429).",
         headers: HEADERS,
         params: PARAMS,
-        body: object(
-          {
-            filetype: { type: 'string', enum: Object.keys(FILE_TYPES) },
-            tokens: object(filterProperties(BATCH_DATES), { optional: true, additional: false }),
-            isOhsRequest: { type: 'boolean', description: 'Accepted and ignored' },
-          },
-          { optional: ['tokens', 'isOhsRequest'], additional: false },
-        ),
+        body: BATCH_REQUEST_BODY,
         response: {
-          200: {
-            description: 'The file, in the format its filetype names',
-            content: Object.fromEntries(
-              Object.values(FILE_TYPES).map((t) => [t.contentType.split(';')[0], { schema: {} }]),
-            ),
-          },
+          200: EXPORT_FILE_RESPONSE,
           501: errorResponse('This ClickHouse cannot write the file type (unsupported_format)'),
         },
       },
     },
     async (request, reply) => {
-      const { filetype, tokens = {} } = request.body;
-      const filter = impedanceFilter(tokens, BATCH_DATES);
       const job = submitImpedanceExport(
         warehouse,
         jobs,
-        { tenant: tenantOf(request), filetype, filter },
+        { tenant: tenantOf(request), ...request.body },
         reply,
       );
       await job.finished;
       if (job.status !== 'done')
         throw new ApiError(500, 'export_failed', `export ${job.id} failed: ${job.error ?? 'unknown'}`);
-      const type = FILE_TYPES[filetype];
-      return reply
-        .header('location', `/v1/impedance/exports/${job.id}`)
-        .header('content-type', type.contentType)
-        .header('content-length', String(job.bytes))
-        .header('content-disposition', `attachment; filename="impedance-${job.id}.${type.extension}"`)
-        .send(createReadStream(job.path));
+      return sendExportFile(reply.header('location', `/v1/impedance/exports/${job.id}`), job);
     },
   );
 };

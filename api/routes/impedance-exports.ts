@@ -1,15 +1,15 @@
-import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { ApiError } from '../errors.js';
 import {
-  FILE_TYPES,
+  BATCH_REQUEST_BODY,
+  EXPORT_FILE_RESPONSE,
+  sendExportFile,
   submitImpedanceExport,
   type ExportJob,
   type ExportJobs,
   type FileType,
 } from '../exports.js';
-import { BATCH_DATES, filterProperties, impedanceFilter } from '../impedance-query.js';
 import { tenantOf } from '../tenancy.js';
 import { DATE_TIME, DATE_TIME_OR_NULL, errorResponse, object } from '../openapi.js';
 
@@ -59,17 +59,7 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
           'Submit an impedance batch export (the impedance-statistics batch request): CSV, JSON lines, Parquet or ORC',
         description:
           "All rows of the key's tenant's meters that match the tokens (the on-demand filters, without a row limit), ordered as the on-demand look-up. 202 with the export's id; poll its status_url, then download file_url. A tenant may have GRIDSTREAM_EXPORT_MAX_JOBS exports queued or running and GRIDSTREAM_EXPORT_MAX_BYTES of finished files (each kept GRIDSTREAM_EXPORT_TTL_S): beyond either, 429 with Retry-After.",
-        body: object(
-          {
-            filetype: { type: 'string', enum: Object.keys(FILE_TYPES) },
-            tokens: object(filterProperties(BATCH_DATES), { optional: true, additional: false }),
-            isOhsRequest: {
-              type: 'boolean',
-              description: 'Accepted for compatibility with the seed; ignored',
-            },
-          },
-          { optional: ['tokens', 'isOhsRequest'], additional: false },
-        ),
+        body: BATCH_REQUEST_BODY,
         response: {
           202: JOB_SCHEMA,
           501: errorResponse(
@@ -79,12 +69,10 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
       },
     },
     async (request, reply) => {
-      const { filetype, tokens = {} } = request.body;
-      const filter = impedanceFilter(tokens, BATCH_DATES);
       const job = submitImpedanceExport(
         warehouse,
         jobs,
-        { tenant: tenantOf(request), filetype, filter },
+        { tenant: tenantOf(request), ...request.body },
         reply,
       );
       return reply.status(202).header('location', PATHS.status(job.id)).send(describe(job));
@@ -122,12 +110,7 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
           '409 while the export is queued or running, or when it failed (see its status); 404 once it expired.',
         params,
         response: {
-          200: {
-            description: 'The file, in the format its filetype names',
-            content: Object.fromEntries(
-              Object.values(FILE_TYPES).map((t) => [t.contentType.split(';')[0], { schema: {} }]),
-            ),
-          },
+          200: EXPORT_FILE_RESPONSE,
           409: errorResponse('The export is queued, running or failed (not_ready)'),
         },
       },
@@ -136,12 +119,7 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
       const job = jobOf(request);
       if (job.status !== 'done')
         throw new ApiError(409, 'not_ready', `export ${job.id} is ${job.status}, not done; poll its status`);
-      const type = FILE_TYPES[job.filetype];
-      return reply
-        .header('content-type', type.contentType)
-        .header('content-length', String(job.bytes))
-        .header('content-disposition', `attachment; filename="impedance-${job.id}.${type.extension}"`)
-        .send(createReadStream(job.path));
+      return sendExportFile(reply, job);
     },
   );
 }

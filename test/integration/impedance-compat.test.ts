@@ -8,12 +8,13 @@ import { interfaceRow } from '../../api/routes/impedance-compat.js';
 import type { ImpedanceRowOut } from '../../serving/impedance-store.js';
 import { DAY_MS } from '../../core/time.js';
 import { runQuery } from '../../io/warehouse/query.js';
-import { queries } from '../../io/warehouse/queries.gen.js';
+import { queries, type ImpedanceDailyRowsParams } from '../../io/warehouse/queries.gen.js';
 import { impedanceDailyRow } from '../../io/warehouse/rows.js';
 import { TABLES } from '../../io/warehouse/tables.js';
 import { planSimulation, simulateTopology } from '../../simulator/command.js';
 import { createSimulation, type SimMessage } from '../../simulator/model.js';
 import { publishMessages } from '../../simulator/publisher.js';
+import { impedanceParams } from '../support/clickhouse-server.js';
 import {
   OTHER_TENANT_KEY,
   startTestGridstream,
@@ -112,22 +113,16 @@ describe('the impedance-statistics interface on its own paths', () => {
   };
   /** The warehouse's rows for a request (the export's query), straight. */
   const stored = (input: Record<string, string>) =>
-    runQuery(g.edges.warehouse, queries.impedance_daily_rows, {
-      service_points: input.ServicePoint ? input.ServicePoint.split(',') : [],
-      meters: [],
-      meter_numbers: [],
-      serial_numbers: [],
-      transformers: [],
-      premises: [],
-      feeders: [],
-      start_event_date: '2024-01-01',
-      end_event_date: '2025-01-01',
-      start_received: '1970-01-01 00:00:00.000',
-      end_received: '2105-12-31 23:59:59.999',
-      tenant: 'default',
-      limit: 1_000_000,
-      offset: 0,
-    });
+    runQuery(
+      g.edges.warehouse,
+      queries.impedance_daily_rows,
+      impedanceParams({
+        service_points: input.ServicePoint ? input.ServicePoint.split(',') : [],
+        start_event_date: '2024-01-01',
+        end_event_date: '2025-01-01',
+        limit: 1_000_000,
+      }) as ImpedanceDailyRowsParams,
+    );
 
   beforeAll(async () => {
     // The clock of this process three days after the simulated window: receive times fall in July 2024.
