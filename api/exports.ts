@@ -1,16 +1,42 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FastifyReply } from 'fastify';
 import PQueue from 'p-queue';
-import type { ExportFormat, QueryParams, Warehouse } from '../io/warehouse/warehouse.js';
+import { FEATURES } from '../io/warehouse/dialect.js';
+import { sqlOf } from '../io/warehouse/query.js';
+import { queries } from '../io/warehouse/queries.gen.js';
+import {
+  canExport,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  type ExportOptions,
+  type QueryParams,
+  type Warehouse,
+} from '../io/warehouse/warehouse.js';
+import { ApiError } from './errors.js';
+import { BATCH_DATES, filterProperties, impedanceFilter, NULL_TEXT } from './impedance-query.js';
+import { object } from './openapi.js';
 
-/** The file types of the impedance batch export, and the ClickHouse output format that writes each. */
-export const FILE_TYPES = {
-  csv: { format: 'CSVWithNames', contentType: 'text/csv; charset=utf-8', extension: 'csv' },
+/**
+ * The file types of the impedance batch export, the ClickHouse output format that writes each, and how: CSV
+ * writes a NULL as the impedance-statistics interface's files do (NULL_TEXT).
+ */
+export const FILE_TYPES: Record<
+  'csv' | 'json' | 'parquet' | 'orc',
+  { format: ExportFormat; contentType: string; extension: string; options?: ExportOptions }
+> = {
+  csv: {
+    format: 'CSVWithNames',
+    contentType: 'text/csv; charset=utf-8',
+    extension: 'csv',
+    options: { csvNull: NULL_TEXT },
+  },
   json: { format: 'JSONEachRow', contentType: 'application/x-ndjson', extension: 'ndjson' },
   parquet: { format: 'Parquet', contentType: 'application/vnd.apache.parquet', extension: 'parquet' },
-} as const satisfies Record<string, { format: ExportFormat; contentType: string; extension: string }>;
+  orc: { format: 'ORC', contentType: 'application/vnd.apache.orc', extension: 'orc' },
+};
 export type FileType = keyof typeof FILE_TYPES;
 
 export interface ExportJob {
@@ -23,6 +49,8 @@ export interface ExportJob {
   bytes?: number;
   error?: string;
   readonly path: string;
+  /** Resolves once the job is done or failed. */
+  readonly finished: Promise<void>;
 }
 
 /** What one tenant may hold: jobs queued or running at once, bytes of finished files, and how long they stay. */
@@ -99,24 +127,22 @@ export class ExportJobs {
   submit(tenant: string, filetype: FileType, sql: string, params: QueryParams): ExportJob {
     this.sweep();
     const id = randomUUID();
+    const type = FILE_TYPES[filetype];
+    let finish!: () => void;
     const job: ExportJob = {
       id,
       tenant,
       filetype,
       status: 'queued',
       submittedAt: Date.now(),
-      path: join(this.dir, `${id}.${FILE_TYPES[filetype].extension}`),
+      path: join(this.dir, `${id}.${type.extension}`),
+      finished: new Promise((resolve) => (finish = resolve)),
     };
     this.jobs.set(id, job);
     void this.queue.add(async () => {
       job.status = 'running';
       try {
-        const { bytes } = await this.warehouse.exportToFile(
-          sql,
-          params,
-          FILE_TYPES[filetype].format,
-          job.path,
-        );
+        const { bytes } = await this.warehouse.exportToFile(sql, params, type.format, job.path, type.options);
         Object.assign(job, { status: 'done', bytes });
       } catch (error) {
         // ClickHouse's own message, without the statement (WarehouseError appends it on its second line).
@@ -124,6 +150,7 @@ export class ExportJobs {
         Object.assign(job, { status: 'failed', error: message });
       }
       job.finishedAt = Date.now();
+      finish();
     });
     return job;
   }
@@ -149,4 +176,68 @@ export class ExportJobs {
       }
     }
   }
+}
+
+/**
+ * Queues the export of the impedance rows the batch request's `tokens` select for `tenant`, or refuses it: 501
+ * when this warehouse cannot write `filetype`, 400 for a bad token, 429 (with Retry-After on `reply`) past the
+ * tenant's export limits.
+ */
+export function submitImpedanceExport(
+  warehouse: Warehouse,
+  jobs: ExportJobs,
+  request: { tenant: string; filetype: FileType; tokens?: Record<string, unknown> },
+  reply: FastifyReply,
+): ExportJob {
+  const { tenant, filetype, tokens = {} } = request;
+  const format = FILE_TYPES[filetype].format;
+  if (!canExport(warehouse.dialect, format)) {
+    const feature = EXPORT_FORMATS[format];
+    throw new ApiError(
+      501,
+      'unsupported_format',
+      `filetype ${filetype}: this ClickHouse (${warehouse.dialect.text}) cannot write ${format}; it needs ${feature ? FEATURES[feature].since : '?'} or newer`,
+      [{ field: 'filetype', problem: `${filetype} is not available on this warehouse` }],
+    );
+  }
+  const filter = impedanceFilter(tokens, BATCH_DATES);
+  const refusal = jobs.refusal(tenant);
+  if (refusal) {
+    reply.header('retry-after', String(refusal.retryAfterS));
+    throw new ApiError(429, 'export_limit', refusal.reason);
+  }
+  return jobs.submit(tenant, filetype, sqlOf(queries.impedance_daily_rows), {
+    ...filter.params,
+    tenant,
+    limit: Number.MAX_SAFE_INTEGER,
+    offset: 0,
+  });
+}
+
+/** The body of the impedance batch request (both its paths), as JSON Schema. */
+export const BATCH_REQUEST_BODY = object(
+  {
+    filetype: { type: 'string', enum: Object.keys(FILE_TYPES) },
+    tokens: object(filterProperties(BATCH_DATES), { optional: true, additional: false }),
+    isOhsRequest: { type: 'boolean', description: 'Accepted for compatibility; ignored' },
+  },
+  { optional: ['tokens', 'isOhsRequest'], additional: false },
+);
+
+/** The 200 answer that is an export's file, in the content type of its file type. */
+export const EXPORT_FILE_RESPONSE = {
+  description: 'The file, in the format its filetype names',
+  content: Object.fromEntries(
+    Object.values(FILE_TYPES).map((t) => [t.contentType.split(';')[0], { schema: {} }]),
+  ),
+};
+
+/** Streams a finished export's file as the answer. */
+export function sendExportFile(reply: FastifyReply, job: ExportJob): FastifyReply {
+  const type = FILE_TYPES[job.filetype];
+  return reply
+    .header('content-type', type.contentType)
+    .header('content-length', String(job.bytes))
+    .header('content-disposition', `attachment; filename="impedance-${job.id}.${type.extension}"`)
+    .send(createReadStream(job.path));
 }

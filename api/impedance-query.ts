@@ -1,13 +1,21 @@
-import type { ImpedanceDailyRowsParams } from '../io/warehouse/queries.gen.js';
+import { queries, type ImpedanceDailyRowsParams } from '../io/warehouse/queries.gen.js';
+import { runQuery } from '../io/warehouse/query.js';
+import type { Warehouse } from '../io/warehouse/warehouse.js';
+import type { ImpedanceRowOut, ImpedanceStore } from '../serving/impedance-store.js';
+import type { InMemory } from '../serving/in-memory.js';
 import { badRequest } from './errors.js';
 
 /**
  * The filters of the impedance-statistics requests, as JSON Schema (validated by the routes, described in
- * /openapi.json) and as the parameters of sql/queries/impedance_daily_rows.sql. The on-demand request spells
- * its date bounds startEventDate ... endReceivedDateTime, the batch request's tokens StartEventDate ...
- * EndReceivedDateTime; both use ServicePoint, Meter, ... for the lists. An empty string means "not given", as
- * in the seed's own examples.
+ * /openapi.json) and as the parameters of sql/queries/impedance_daily_rows.sql. The impedance-statistics
+ * interface spells its date bounds several ways (startEventDate in its on-demand example, StartEventDate in its
+ * batch example and parameter table, StartReceivedDateTime and StartReceivedDatetime): every request takes
+ * each spelling of each bound (DATE_SPELLINGS), and lists as ServicePoint, Meter, .... An empty string means
+ * "not given", as in the interface's own examples.
  */
+
+/** The impedance-statistics interface's text for a missing value, in its answers and its CSV files. */
+export const NULL_TEXT = '--';
 
 /** Most values one list filter may hold. */
 export const MAX_LIST_VALUES = 1000;
@@ -40,7 +48,9 @@ const LISTS = [
   ['Feeder', 'feeders', "Feeder ids: rows of the feeders' transformers in the current topology"],
 ] as const;
 
-type DateNames = { startEvent: string; endEvent: string; startReceived: string; endReceived: string };
+type DateBound = 'startEvent' | 'endEvent' | 'startReceived' | 'endReceived';
+/** The name a request's documentation and errors give each date bound (other spellings are accepted too). */
+type DateNames = Record<DateBound, string>;
 export const ON_DEMAND_DATES: DateNames = {
   startEvent: 'startEventDate',
   endEvent: 'endEventDate',
@@ -54,13 +64,42 @@ export const BATCH_DATES: DateNames = {
   endReceived: 'EndReceivedDateTime',
 };
 
-/** JSON Schema properties of the filters, with the date bounds named as `names` says. */
+/** Every spelling of each date bound the interface uses (its examples and its parameter table). */
+export const DATE_SPELLINGS: Record<DateBound, readonly string[]> = {
+  startEvent: ['startEventDate', 'StartEventDate'],
+  endEvent: ['endEventDate', 'EndEventDate'],
+  startReceived: [
+    'startReceivedDateTime',
+    'StartReceivedDateTime',
+    'StartReceivedDatetime',
+    'startReceivedDatetime',
+  ],
+  endReceived: ['endReceivedDateTime', 'EndReceivedDateTime', 'EndReceivedDatetime', 'endReceivedDatetime'],
+};
+
+const BOUNDS: Record<DateBound, { schema: object; description: string }> = {
+  startEvent: { schema: DATE, description: 'Earliest EventDate, inclusive (YYYY-MM-DD)' },
+  endEvent: { schema: DATE, description: 'Latest EventDate, inclusive (YYYY-MM-DD)' },
+  startReceived: { schema: DATE_TIME, description: 'Earliest ReceivedTime, inclusive' },
+  endReceived: { schema: DATE_TIME, description: 'Latest ReceivedTime, inclusive' },
+};
+
+/**
+ * JSON Schema properties of the filters: each date bound under the name `names` gives it, then its other
+ * spellings.
+ */
 export function filterProperties(names: DateNames): Record<string, unknown> {
+  const dates = (Object.keys(BOUNDS) as DateBound[]).flatMap((bound) => [
+    [names[bound], { ...BOUNDS[bound].schema, description: BOUNDS[bound].description }] as const,
+    ...DATE_SPELLINGS[bound]
+      .filter((name) => name !== names[bound])
+      .map(
+        (name) =>
+          [name, { ...BOUNDS[bound].schema, description: `Another spelling of ${names[bound]}` }] as const,
+      ),
+  ]);
   return {
-    [names.startEvent]: { ...DATE, description: 'Earliest EventDate, inclusive (YYYY-MM-DD)' },
-    [names.endEvent]: { ...DATE, description: 'Latest EventDate, inclusive (YYYY-MM-DD)' },
-    [names.startReceived]: { ...DATE_TIME, description: 'Earliest ReceivedTime, inclusive' },
-    [names.endReceived]: { ...DATE_TIME, description: 'Latest ReceivedTime, inclusive' },
+    ...Object.fromEntries(dates),
     ...Object.fromEntries(
       LISTS.map(([field, , what]) => [field, { ...LIST, description: `${what}. ${LIST.description}` }]),
     ),
@@ -83,10 +122,10 @@ const LAST_DAY = '2105-12-31';
 /** Turns validated request fields into the query's parameters; a bad value is a 400 naming its field. */
 export function impedanceFilter(input: Record<string, unknown>, names: DateNames): ImpedanceFilter {
   const dates = {
-    start_event_date: day(input, names.startEvent, FIRST_DAY),
-    end_event_date: day(input, names.endEvent, LAST_DAY),
-    start_received: instant(input, names.startReceived, `${FIRST_DAY} 00:00:00.000`),
-    end_received: instant(input, names.endReceived, `${LAST_DAY} 23:59:59.999`),
+    start_event_date: day(given(input, 'startEvent'), FIRST_DAY),
+    end_event_date: day(given(input, 'endEvent'), LAST_DAY),
+    start_received: instant(given(input, 'startReceived'), `${FIRST_DAY} 00:00:00.000`),
+    end_received: instant(given(input, 'endReceived'), `${LAST_DAY} 23:59:59.999`),
   };
   if (dates.start_event_date > dates.end_event_date)
     throw badRequest(names.startEvent, `must not be after ${names.endEvent}`);
@@ -110,9 +149,25 @@ function list(value: unknown): string[] {
   return items.map((v) => v.trim()).filter((v) => v !== '');
 }
 
-function day(input: Record<string, unknown>, field: string, fallback: string): string {
-  const value = input[field];
-  if (typeof value !== 'string' || value === '') return fallback;
+/**
+ * The spelling of a date bound the request gives a value (a non-empty string) and that value, or null; two
+ * spellings with different values are a 400.
+ */
+function given(input: Record<string, unknown>, bound: DateBound): { field: string; value: string } | null {
+  let found: { field: string; value: string } | null = null;
+  for (const field of DATE_SPELLINGS[bound]) {
+    const value = input[field];
+    if (typeof value !== 'string' || value === '') continue;
+    if (found && found.value !== value)
+      throw badRequest(field, `contradicts ${found.field}: give one of the two`);
+    found ??= { field, value };
+  }
+  return found;
+}
+
+function day(bound: { field: string; value: string } | null, fallback: string): string {
+  if (bound === null) return fallback;
+  const { field, value } = bound;
   const ms = Date.parse(`${value}T00:00:00Z`);
   if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value)
     throw badRequest(field, `${JSON.stringify(value)} is not a date`);
@@ -120,11 +175,30 @@ function day(input: Record<string, unknown>, field: string, fallback: string): s
 }
 
 /** An instant as 'YYYY-MM-DD hh:mm:ss.sss' UTC, the text both engines compare received_at with. */
-function instant(input: Record<string, unknown>, field: string, fallback: string): string {
-  const value = input[field];
-  if (typeof value !== 'string' || value === '') return fallback;
+function instant(bound: { field: string; value: string } | null, fallback: string): string {
+  if (bound === null) return fallback;
+  const { field, value } = bound;
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw badRequest(field, `${JSON.stringify(value)} is not a date and time`);
   const text = new Date(Math.min(Math.max(ms, 0), Date.parse(`${LAST_DAY}T23:59:59.999Z`))).toISOString();
   return text.slice(0, 10) + ' ' + text.slice(11, 23);
+}
+
+/**
+ * The rows of one look-up page: from the in-memory store when it can answer (serving/impedance-store.ts), else
+ * from the warehouse (sql/queries/impedance_daily_rows.sql); the same rows in the same order either way.
+ */
+export async function impedanceRows(
+  warehouse: Warehouse,
+  memory: InMemory<ImpedanceStore> | undefined,
+  filter: ImpedanceFilter,
+  tenant: string,
+  limit: number,
+  offset: number,
+): Promise<ImpedanceRowOut[]> {
+  const stored = memory?.store.lookup(filter.params, tenant, memory.dtOf, limit, offset) ?? null;
+  memory?.served(stored ? 'memory' : 'warehouse');
+  return (
+    stored ?? runQuery(warehouse, queries.impedance_daily_rows, { ...filter.params, tenant, limit, offset })
+  );
 }

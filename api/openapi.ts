@@ -75,7 +75,11 @@ const SHARED: Record<string, { name: string; description: string; on: 'all' | 'k
       'The request breaks its schema or a rule across fields (e.g. from before to); `fields` names each',
     on: 'all',
   },
-  401: { name: 'Unauthorized', description: 'X-API-Key missing or not valid', on: 'keyed' },
+  401: {
+    name: 'Unauthorized',
+    description: 'API key (X-API-Key or Authorization: Bearer) missing or not valid',
+    on: 'keyed',
+  },
   403: {
     name: 'Forbidden',
     description: "What was asked for belongs to another tenant than the key's",
@@ -104,7 +108,7 @@ const SHARED: Record<string, { name: string; description: string; on: 'all' | 'k
   },
   429: {
     name: 'RateLimited',
-    description: 'This X-API-Key exceeded its rate limit; retry after Retry-After seconds',
+    description: 'This API key exceeded its rate limit; retry after Retry-After seconds',
     on: 'keyed',
   },
   500: { name: 'Internal', description: 'An unexpected failure, logged with its cause', on: 'all' },
@@ -171,8 +175,13 @@ export function swaggerOptions(): FastifyDynamicSwaggerOptions {
         version: '1',
         description: 'Load profiles and grid analytics of LV distribution transformers',
       },
-      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
-      security: [{ apiKey: [] }],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          bearer: { type: 'http', scheme: 'bearer', description: 'The same API key as a Bearer token' },
+        },
+      },
+      security: [{ apiKey: [] }, { bearer: [] }],
     },
     // Shared schemas (app.addSchema) appear under their $id, e.g. #/components/schemas/ApiError.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },

@@ -5,6 +5,7 @@ import Fastify, {
   LogController,
   type FastifyHttpsOptions,
   type FastifyInstance,
+  type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -26,6 +27,7 @@ import { feederRoutes } from './routes/feeder.js';
 import { ExportJobs } from './exports.js';
 import { impedanceExportRoutes } from './routes/impedance-exports.js';
 import { impedanceRoutes } from './routes/impedance.js';
+import { impedanceCompatRoutes } from './routes/impedance-compat.js';
 import { topologyRoutes } from './routes/topology.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { TopologyFile } from '../core/topology.js';
@@ -116,7 +118,19 @@ const OPENAPI_SCHEMA = {
   response: { 200: { description: 'The OpenAPI 3.1 document', ...object({}, { additional: true }) } },
 };
 
-/** The HTTP API: thin, reads the warehouse, `X-API-Key` on every /v1 route. */
+/**
+ * The API key a request presents: its X-API-Key header, else the token of an `Authorization: Bearer` header
+ * (how clients of the impedance-statistics interface send theirs); either way on every route.
+ */
+function presentedKey(headers: FastifyRequest['headers']): string | undefined {
+  const header = headers['x-api-key'];
+  const key = Array.isArray(header) ? header[0] : header;
+  if (key) return key;
+  const bearer = /^Bearer +(\S+) *$/i.exec(headers.authorization ?? '');
+  return bearer?.[1];
+}
+
+/** The HTTP API: thin, reads the warehouse, an API key (X-API-Key or Bearer) on every other route. */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
   const options: FastifyServerOptions = {
     logger: {
@@ -199,19 +213,18 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       throw new ApiError(
         429,
         'too_many_failed_authentications',
-        `too many requests without a valid X-API-Key from this address; retry after ${blocked} s`,
+        `too many requests without a valid API key from this address; retry after ${blocked} s`,
       );
     }
-    const header = request.headers['x-api-key'];
-    const key = Array.isArray(header) ? header[0] : header;
+    const key = presentedKey(request.headers);
     if (!key) {
       failures.take(request.ip);
-      throw new ApiError(401, 'unauthorized', 'missing X-API-Key header');
+      throw new ApiError(401, 'unauthorized', 'missing X-API-Key header (or Authorization: Bearer)');
     }
     const identity = deps.keys.identify(key);
     if (!identity) {
       failures.take(request.ip);
-      throw new ApiError(401, 'unauthorized', 'the X-API-Key is not valid');
+      throw new ApiError(401, 'unauthorized', 'the API key is not valid');
     }
     // Limited per key after authentication, so unknown keys cannot fill the limiter's table.
     const wait = limiter.take(identity.keyId);
@@ -220,7 +233,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       throw new ApiError(
         429,
         'rate_limited',
-        `this X-API-Key exceeded ${limiter.perSecond} requests per second (burst ${limiter.burst}); retry after ${wait} s`,
+        `this API key exceeded ${limiter.perSecond} requests per second (burst ${limiter.burst}); retry after ${wait} s`,
       );
     }
     request.tenant = identity.tenant;
@@ -254,13 +267,14 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     app.register(impedanceRoutes, { warehouse, memory: deps.impedanceRows });
     app.register(dispatchRoutes, { warehouse });
     app.register(webhookRoutes, { warehouse, onChange: deps.onWebhooksChanged });
-    if (deps.exportDir) {
-      const jobs = new ExportJobs(warehouse, deps.exportDir, deps.exportLimits);
+    const jobs = deps.exportDir ? new ExportJobs(warehouse, deps.exportDir, deps.exportLimits) : undefined;
+    if (jobs) {
       // Exports still running finish before the API (and then the warehouse) closes.
       app.addHook('onClose', () => jobs.close());
       app.register(impedanceExportRoutes, { warehouse, jobs });
     }
     if (deps.energyConsumption) await app.register(energyConsumptionRoutes, deps.energyConsumption);
+    await app.register(impedanceCompatRoutes, { warehouse, memory: deps.impedanceRows, jobs });
     if (deps.loadTopology)
       app.register(topologyRoutes, {
         warehouse,

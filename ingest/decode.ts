@@ -48,6 +48,12 @@ export interface Decoded {
 const EARLIEST_MS = Date.UTC(2000, 0, 1);
 const MAX_ABS_KW = 10_000;
 const MAX_VOLTS = 1_000;
+/**
+ * Meter leg numbers, as the impedance-statistics interface numbers them (MeterLeg 0 to 6): 1 to 3 are the
+ * phases the load envelope's per-leg voltages cover; every leg gets its impedance.
+ */
+export const MIN_LEG = 0;
+export const MAX_LEG = 6;
 const MAX_AMPS = 10_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -204,7 +210,8 @@ function toReading(
   let seen = 0; // bit per leg number
   for (let i = 0; i < p.legs.length; i++) {
     const leg = p.legs[i]!;
-    if (leg.leg < 1 || leg.leg > 3) return `legs[${i}].leg: ${leg.leg} is not 1, 2 or 3`;
+    if (!(leg.leg >= MIN_LEG && leg.leg <= MAX_LEG))
+      return `legs[${i}].leg: ${leg.leg} is not a leg number ${MIN_LEG} to ${MAX_LEG}`;
     if (seen & (1 << leg.leg)) return `legs[${i}].leg: leg ${leg.leg} appears twice`;
     seen |= 1 << leg.leg;
     if (!(leg.v >= 0 && leg.v <= MAX_VOLTS)) return `legs[${i}].v: ${leg.v} V is outside 0..${MAX_VOLTS}`;

@@ -278,7 +278,7 @@ export interface DtStress {
 export interface ImpedanceDaily {
   dt_id: string;
   meter_id: string;
-  /** Meter leg (phase) number, 1 to 3 (interface name MeterLeg). */
+  /** Meter leg number, 0 to 6 (interface name MeterLeg): 1 to 3 are the phases. */
   leg: number;
   /** UTC midnight starting the day (interface name EventDate). */
   day: number;
@@ -354,7 +354,7 @@ export interface MeterReadings {
 }
 
 export interface LegPayload {
-  /** Leg (phase) number, 1 to 3. */
+  /** Leg number, 0 to 6: 1 to 3 are the phases. */
   leg: number;
   /** RMS voltage in V. */
   v: number;

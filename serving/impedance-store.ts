@@ -98,7 +98,7 @@ export class ImpedanceStore {
       if (day < this.floorDay) continue;
       let rows = this.meters.get(r.meter_id);
       if (!rows) this.meters.set(r.meter_id, (rows = new Map()));
-      const key = day * 4 + r.leg;
+      const key = day * 8 + r.leg; // legs 0 to 6
       const current = rows.get(key);
       if (current && current.version >= r.version) continue;
       if (!current) this.rows++;

@@ -1,14 +1,17 @@
-import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { sqlOf } from '../../io/warehouse/query.js';
-import { canExport, type Warehouse } from '../../io/warehouse/warehouse.js';
-import { FEATURES } from '../../io/warehouse/dialect.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { ApiError } from '../errors.js';
-import { FILE_TYPES, type ExportJob, type ExportJobs, type FileType } from '../exports.js';
-import { BATCH_DATES, filterProperties, impedanceFilter } from '../impedance-query.js';
+import {
+  BATCH_REQUEST_BODY,
+  EXPORT_FILE_RESPONSE,
+  sendExportFile,
+  submitImpedanceExport,
+  type ExportJob,
+  type ExportJobs,
+  type FileType,
+} from '../exports.js';
 import { tenantOf } from '../tenancy.js';
 import { DATE_TIME, DATE_TIME_OR_NULL, errorResponse, object } from '../openapi.js';
-import { queries } from '../../io/warehouse/queries.gen.js';
 
 const ID = { type: 'string', format: 'uuid', description: 'export_id from the submission' };
 const PATHS = {
@@ -44,7 +47,8 @@ const JOB_SCHEMA = object({
 
 /**
  * Impedance batch export (the impedance-statistics batch request): submit, poll, download. The file is written by
- * ClickHouse in its own CSVWithNames, JSONEachRow or Parquet output format and streamed to the client.
+ * ClickHouse in its own CSVWithNames (NULL as --), JSONEachRow, Parquet or ORC output format and streamed to the
+ * client.
  */
 export async function impedanceExportRoutes(
   app: FastifyInstance,
@@ -55,49 +59,25 @@ export async function impedanceExportRoutes(
     {
       schema: {
         summary:
-          'Submit an impedance batch export (the impedance-statistics batch request): CSV, JSON lines or Parquet',
+          'Submit an impedance batch export (the impedance-statistics batch request): CSV, JSON lines, Parquet or ORC',
         description:
           "All rows of the key's tenant's meters that match the tokens (the on-demand filters, without a row limit), ordered as the on-demand look-up. 202 with the export's id; poll its status_url, then download file_url. A tenant may have GRIDSTREAM_EXPORT_MAX_JOBS exports queued or running and GRIDSTREAM_EXPORT_MAX_BYTES of finished files (each kept GRIDSTREAM_EXPORT_TTL_S): beyond either, 429 with Retry-After.",
-        body: object(
-          {
-            filetype: { type: 'string', enum: Object.keys(FILE_TYPES) },
-            tokens: object(filterProperties(BATCH_DATES), { optional: true, additional: false }),
-            isOhsRequest: {
-              type: 'boolean',
-              description: 'Accepted for compatibility with the seed; ignored',
-            },
-          },
-          { optional: ['tokens', 'isOhsRequest'], additional: false },
-        ),
+        body: BATCH_REQUEST_BODY,
         response: {
           202: JOB_SCHEMA,
-          501: errorResponse('This ClickHouse cannot write the file type (unsupported_format)'),
+          501: errorResponse(
+            'This ClickHouse cannot write the file type (unsupported_format): Parquet needs 20.3, ORC 22.3',
+          ),
         },
       },
     },
     async (request, reply) => {
-      const tenant = tenantOf(request);
-      const { filetype, tokens = {} } = request.body;
-      const format = FILE_TYPES[filetype].format;
-      if (!canExport(warehouse.dialect, format))
-        throw new ApiError(
-          501,
-          'unsupported_format',
-          `filetype ${filetype}: this ClickHouse (${warehouse.dialect.text}) cannot write ${format}; it needs ${FEATURES.parquet.since} or newer`,
-          [{ field: 'filetype', problem: `${filetype} is not available on this warehouse` }],
-        );
-      const filter = impedanceFilter(tokens, BATCH_DATES);
-      const refusal = jobs.refusal(tenant);
-      if (refusal) {
-        reply.header('retry-after', String(refusal.retryAfterS));
-        throw new ApiError(429, 'export_limit', refusal.reason);
-      }
-      const job = jobs.submit(tenant, filetype, sqlOf(queries.impedance_daily_rows), {
-        ...filter.params,
-        tenant,
-        limit: Number.MAX_SAFE_INTEGER,
-        offset: 0,
-      });
+      const job = submitImpedanceExport(
+        warehouse,
+        jobs,
+        { tenant: tenantOf(request), ...request.body },
+        reply,
+      );
       return reply.status(202).header('location', PATHS.status(job.id)).send(describe(job));
     },
   );
@@ -133,12 +113,7 @@ export async function impedanceExportRoutes(
           '409 while the export is queued or running, or when it failed (see its status); 404 once it expired.',
         params,
         response: {
-          200: {
-            description: 'The file, in the format its filetype names',
-            content: Object.fromEntries(
-              Object.values(FILE_TYPES).map((t) => [t.contentType.split(';')[0], { schema: {} }]),
-            ),
-          },
+          200: EXPORT_FILE_RESPONSE,
           409: errorResponse('The export is queued, running or failed (not_ready)'),
         },
       },
@@ -147,12 +122,7 @@ export async function impedanceExportRoutes(
       const job = jobOf(request);
       if (job.status !== 'done')
         throw new ApiError(409, 'not_ready', `export ${job.id} is ${job.status}, not done; poll its status`);
-      const type = FILE_TYPES[job.filetype];
-      return reply
-        .header('content-type', type.contentType)
-        .header('content-length', String(job.bytes))
-        .header('content-disposition', `attachment; filename="impedance-${job.id}.${type.extension}"`)
-        .send(createReadStream(job.path));
+      return sendExportFile(reply, job);
     },
   );
 }

@@ -1,13 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import { filterProperties, impedanceFilter, ON_DEMAND_DATES } from '../impedance-query.js';
+import { filterProperties, impedanceFilter, impedanceRows, ON_DEMAND_DATES } from '../impedance-query.js';
 import { object } from '../openapi.js';
 import { OFFSET_PROPERTY } from '../page.js';
 import { tenantOf } from '../tenancy.js';
 import type { ImpedanceStore } from '../../serving/impedance-store.js';
 import type { InMemory } from '../../serving/in-memory.js';
-import { runQuery } from '../../io/warehouse/query.js';
-import { queries } from '../../io/warehouse/queries.gen.js';
 
 /** Most rows one on-demand request returns (the impedance-statistics interface's maximum result size). */
 export const ON_DEMAND_MAX_ROWS = 1000;
@@ -81,16 +79,7 @@ export async function impedanceRoutes(app: FastifyInstance, { warehouse, memory 
       const limit = request.body.limit ?? ON_DEMAND_MAX_ROWS;
       const offset = request.body.offset ?? 0;
       // One row more than asked says whether there is a next page.
-      const stored = memory?.store.lookup(filter.params, tenant, memory.dtOf, limit + 1, offset) ?? null;
-      memory?.served(stored ? 'memory' : 'warehouse');
-      const rows =
-        stored ??
-        (await runQuery(warehouse, queries.impedance_daily_rows, {
-          ...filter.params,
-          tenant,
-          limit: limit + 1,
-          offset,
-        }));
+      const rows = await impedanceRows(warehouse, memory, filter, tenant, limit + 1, offset);
       const more = rows.length > limit;
       return { rows: rows.slice(0, limit), limit, offset, next_offset: more ? offset + limit : null };
     },

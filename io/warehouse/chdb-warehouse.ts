@@ -9,6 +9,7 @@ import {
   encodeRows,
   EXPORT_FORMATS,
   type ExportFormat,
+  type ExportOptions,
   jsonEachRowLine,
   type EncodedRows,
   parseJsonEachRow,
@@ -77,9 +78,14 @@ export class ChdbWarehouse implements Warehouse {
     params: QueryParams | undefined,
     format: ExportFormat,
     path: string,
+    options: ExportOptions = {},
   ): Promise<{ bytes: number }> {
     if (!Object.hasOwn(EXPORT_FORMATS, format)) throw new Error(`unknown export format ${format}`);
-    const sql = `${this.sql.adapt(text)}\nINTO OUTFILE ${quote(path)} FORMAT ${format}`;
+    const settings =
+      options.csvNull === undefined
+        ? ''
+        : `\nSETTINGS format_csv_null_representation = ${quote(options.csvNull)}`;
+    const sql = `${this.sql.adapt(text)}\nINTO OUTFILE ${quote(path)} FORMAT ${format}${settings}`;
     try {
       await this.run(sql, params, 'TabSeparated');
       return { bytes: (await stat(path)).size };

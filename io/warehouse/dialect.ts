@@ -44,6 +44,8 @@ export const FEATURES = {
     what: 'DateTime64 columns and toUnixTimestamp64Milli / fromUnixTimestamp64Milli',
   },
   parquet: { since: '20.3', what: 'the Parquet input and output format' },
+  orc: { since: '22.3', what: 'the ORC output format, LowCardinality columns included' },
+  csv_null_representation: { since: '22.3', what: 'the format_csv_null_representation setting' },
   ttl: { since: '20.8', what: 'TTL (and MODIFY TTL) on MergeTree tables, here on DateTime64 columns' },
   date_time_output_format: { since: '21.3', what: 'the date_time_output_format setting' },
   non_replicated_dedup: {

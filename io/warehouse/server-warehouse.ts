@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { ClickHouseLogLevel, createClient, drainStream, type ClickHouseClient } from '@clickhouse/client';
 
 import { bindParams } from './bind.js';
+import { CsvNullRewriter } from './csv-nulls.js';
 import {
   CURRENT,
   olderVersion,
@@ -19,6 +20,7 @@ import {
   encodeRows,
   EXPORT_FORMATS,
   type ExportFormat,
+  type ExportOptions,
   jsonEachRowLine,
   type EncodedRows,
   parseJsonEachRow,
@@ -162,12 +164,20 @@ export class ServerWarehouse implements Warehouse {
     params: QueryParams | undefined,
     format: ExportFormat,
     path: string,
+    options: ExportOptions = {},
   ): Promise<{ bytes: number }> {
     if (!Object.hasOwn(EXPORT_FORMATS, format)) throw new Error(`unknown export format ${format}`);
     if (!canExport(this.version, format))
       throw new Error(`ClickHouse ${this.version.text} cannot write the ${format} format`);
     const bound = this.bind(this.sql.adapt(sql), params);
     const query = `${bound.query}\nFORMAT ${format}`;
+    const { csvNull } = options;
+    // The server writes NULL as csvNull where it has the setting; on older ones the stream is rewritten.
+    const nullSetting =
+      csvNull !== undefined && supports(this.version, 'csv_null_representation')
+        ? { format_csv_null_representation: csvNull }
+        : {};
+    const rewrite = csvNull !== undefined && !('format_csv_null_representation' in nullSetting);
     try {
       const result = await this.client.exec({
         query,
@@ -175,10 +185,11 @@ export class ServerWarehouse implements Warehouse {
         // Without it an error after the first rows ends the body with the error text under a 200, and the
         // file would look complete; with it the server buffers the result (spilling to its disk) and fails
         // the request instead. Checked on 18.16.
-        clickhouse_settings: { ...this.settings, wait_end_of_query: 1 },
+        clickhouse_settings: { ...this.settings, ...nullSetting, wait_end_of_query: 1 },
       });
       const file = createWriteStream(path, { flags: 'wx' });
-      await pipeline(result.stream, file);
+      if (rewrite) await pipeline(result.stream, new CsvNullRewriter(csvNull), file);
+      else await pipeline(result.stream, file);
       return { bytes: file.bytesWritten };
     } catch (error) {
       await rm(path, { force: true });

@@ -48,6 +48,7 @@ export interface Warehouse {
     params: QueryParams | undefined,
     format: ExportFormat,
     path: string,
+    options?: ExportOptions,
   ): Promise<{ bytes: number }>;
   /**
    * One row (an object keyed by column name) as a JSONEachRow line, newline included, in the input this
@@ -79,8 +80,18 @@ export const EXPORT_FORMATS = {
   CSVWithNames: undefined,
   JSONEachRow: undefined,
   Parquet: 'parquet',
+  ORC: 'orc',
 } as const satisfies Record<string, Feature | undefined>;
 export type ExportFormat = keyof typeof EXPORT_FORMATS;
+
+/** How an export writes what the format leaves open. */
+export interface ExportOptions {
+  /**
+   * CSV: the text of a NULL (ClickHouse writes \N): the format_csv_null_representation setting where the
+   * engine has it, the same bytes rewritten as they stream on older servers (csv-nulls.ts).
+   */
+  csvNull?: string;
+}
 
 /** Whether a warehouse of `version` can write `format`. */
 export function canExport(version: ClickHouseVersion, format: ExportFormat): boolean {

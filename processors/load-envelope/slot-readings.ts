@@ -46,7 +46,8 @@ export class SlotReadings {
     // One reused scratch row instead of an array a reading: this runs for every reading.
     const v = scratch;
     v[0] = v[1] = v[2] = Number.NaN;
-    for (const leg of legs) v[leg.leg - 1] = Math.fround(leg.v);
+    // The phases 1 to 3 only: a meter's other legs (0, 4 to 6) have no place in the per-phase voltages.
+    for (const leg of legs) if (leg.leg >= 1 && leg.leg <= 3) v[leg.leg - 1] = Math.fround(leg.v);
     if (low < this.size && this.keyP[2 * low] === key) {
       const at = 4 * low;
       const same =

@@ -217,7 +217,7 @@ describe('impedance look-ups and exports over HTTP', () => {
   });
 
   it('refuses a bad file type, unknown or malformed export ids, and exports of another tenant', async () => {
-    const bad = await post('/v1/impedance/exports', { filetype: 'orc' });
+    const bad = await post('/v1/impedance/exports', { filetype: 'xlsx' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { fields: Array<{ field: string }> }).fields[0]!.field).toBe('filetype');
     const missing = await post('/v1/impedance/exports', { tokens: {} });
@@ -235,7 +235,7 @@ describe('impedance look-ups and exports over HTTP', () => {
   });
 });
 
-/** A row with every value as text, the way CSV carries it (null as ClickHouse's CSV \N). */
+/** A row with every value as text, the way the CSV export carries it (null as --). */
 function asText(row: Row): Record<string, string> {
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? '\\N' : String(v)]));
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? '--' : String(v)]));
 }

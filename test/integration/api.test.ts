@@ -87,7 +87,7 @@ describe('HTTP API', () => {
     expect(missing.status).toBe(401);
     expect(await missing.json()).toEqual({
       error: 'unauthorized',
-      message: 'missing X-API-Key header',
+      message: 'missing X-API-Key header (or Authorization: Bearer)',
       request_id: missing.headers.get('x-request-id'),
     });
     const wrong = await get('/v1/dt', 'not-the-key-0000000000000000000000000000');

@@ -43,6 +43,11 @@ const PROBES: Record<Feature, Probe> = {
     ),
   // A result rendered as Parquet and discarded (command(), as query() would parse it as JSON).
   parquet: (_run, opened) => opened.warehouse.command('SELECT 1 AS x FORMAT Parquet'),
+  orc: (_run, opened) =>
+    opened.warehouse.command(
+      "SELECT toLowCardinality('a') AS x, CAST(NULL AS Nullable(String)) AS y FORMAT ORC",
+    ),
+  csv_null_representation: (run) => run(`SELECT 1 SETTINGS format_csv_null_representation = '--'`),
   ttl: (run) =>
     run(`CREATE TABLE ${fresh()} (t DateTime) ENGINE = MergeTree ORDER BY t TTL t + INTERVAL 1 DAY`),
   date_time_output_format: (run) => run(`SELECT 1 SETTINGS date_time_output_format = 'simple'`),

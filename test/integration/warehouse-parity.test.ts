@@ -266,6 +266,26 @@ describe('the same rows on the embedded engine and on 18.16', () => {
     },
   );
 
+  it('exports the same CSV bytes with -- for NULL from both engines (the setting; the stream rewritten on 18.16)', async () => {
+    const files = await Promise.all(
+      (['embedded', 'server'] as const).map(async (engine) => {
+        const path = join(exportDir, `${engine}-nulls.csv`);
+        const params = impedanceParams({ limit: Number.MAX_SAFE_INTEGER });
+        await engines[engine].warehouse.exportToFile(
+          sqlQuery('impedance_daily_rows'),
+          params,
+          'CSVWithNames',
+          path,
+          { csvNull: '--' },
+        );
+        return readFileSync(path, 'utf8');
+      }),
+    );
+    expect(files[0]).toMatch(/"m-3",--,/);
+    expect(files[0]).not.toContain('\\N');
+    expect(files[1]).toBe(files[0]);
+  });
+
   it.each(['embedded', 'server'] as const)(
     'fails an export whose query fails after its first rows, leaving no file (%s)',
     async (engine) => {
@@ -302,5 +322,26 @@ describe('the same rows on the embedded engine and on 18.16', () => {
         path,
       ),
     ).rejects.toThrow(/cannot write the Parquet format/);
+  });
+
+  it('exports ORC on the embedded engine, and refuses it on 18.16 naming the format (501)', async () => {
+    const submit = (app: FastifyInstance) =>
+      app.inject({ method: 'POST', url: '/v1/impedance/exports', body: { filetype: 'orc' } });
+    expect((await submit(apis.embedded)).statusCode).toBe(202);
+    const refused = await submit(apis.server);
+    expect(refused.statusCode).toBe(501);
+    expect(refused.json()).toMatchObject({
+      error: 'unsupported_format',
+      message: expect.stringMatching(/orc.*18\.16.*ORC.*22\.3/),
+      fields: [{ field: 'filetype' }],
+    });
+    await expect(
+      engines.server.warehouse.exportToFile(
+        sqlQuery('impedance_daily_rows'),
+        impedanceParams(),
+        'ORC',
+        join(exportDir, 'refused.orc'),
+      ),
+    ).rejects.toThrow(/cannot write the ORC format/);
   });
 });

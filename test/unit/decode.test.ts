@@ -39,6 +39,13 @@ describe('MQTT decoding', () => {
     ]);
   });
 
+  it('accepts meter legs 0 and 4 to 6 besides the phases 1 to 3', () => {
+    const legs = [0, 1, 2, 3, 4, 5, 6].map((leg) => ({ leg, v: 230 + leg, i: 1 }));
+    const out = decode(telemetry(), { ...good, legs });
+    expect(out.deadLetters).toEqual([]);
+    expect(out.readings[0]!.legs).toEqual(legs);
+  });
+
   it('accepts epoch-millisecond timestamps and absent optional fields', () => {
     const out = decode(telemetry(), { ts: Date.UTC(2026, 6, 1, 10), p_kw: -2.5, legs: [] });
     expect(out.readings[0]).toMatchObject({
@@ -84,7 +91,8 @@ describe('MQTT decoding', () => {
     [{ ...good, ts: '2026-07-01T13:15:03Z' }, /ts: .* ahead of the receive time/],
     [{ ...good, ts: 12 }, /ts: .* before 2000/],
     [{ ...good, p_kw: 1e9 }, /p_kw: .* outside/],
-    [{ ...good, legs: [{ leg: 4, v: 230, i: 1 }] }, /legs\[0\]\.leg: 4 is not 1, 2 or 3/],
+    [{ ...good, legs: [{ leg: 7, v: 230, i: 1 }] }, /legs\[0\]\.leg: 7 is not a leg number 0 to 6/],
+    [{ ...good, legs: [{ leg: -1, v: 230, i: 1 }] }, /legs\[0\]\.leg: -1 is not a leg number 0 to 6/],
     [{ ...good, legs: [{ leg: 1, v: -5, i: 1 }] }, /legs\[0\]\.v: -5 V/],
     [
       {

@@ -55,6 +55,18 @@ describe('in-memory impedance rows', () => {
     expect(rows.map((r) => [r.EventDate, r.MedianImpedance])).toEqual([[day(TODAY - DAY_MS), 300]]);
   });
 
+  it('keeps legs 0 to 6 of every day apart (leg 4 of one day is not leg 0 of the next)', () => {
+    const store = new ImpedanceStore(3, NOW);
+    store.markLoaded();
+    const days = [TODAY - 2 * DAY_MS, TODAY - DAY_MS];
+    store.apply(days.flatMap((d) => [0, 4, 6].map((leg) => ({ ...facts('m-1', d, 1, 100 + leg), leg }))));
+    expect(store.size()).toBe(6);
+    const rows = look(store, { Meter: 'm-1', startEventDate: day(TODAY - 3 * DAY_MS) })!;
+    expect(rows.map((r) => [r.EventDate, r.MeterLeg, r.MedianImpedance])).toEqual(
+      days.flatMap((d) => [0, 4, 6].map((leg) => [day(d), leg, 100 + leg])),
+    );
+  });
+
   it('drops the days that age out of the window', () => {
     const store = new ImpedanceStore(3, NOW);
     store.markLoaded();
