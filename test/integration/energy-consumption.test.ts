@@ -169,7 +169,7 @@ describe('POST /v1/energy-consumption', () => {
       [5, 'rejected', 'schema'],
     ]);
     expect(answer.results[1]!.reason).toMatch(/^p_kw: /);
-    expect(answer.results[2]!.reason).toBe('legs[0].leg: 7 is not 1, 2 or 3');
+    expect(answer.results[2]!.reason).toBe('legs[0].leg: 7 is not a leg number 0 to 6');
     expect(answer.results[4]!.reason).toBe('meter_id: expected a string');
     await g.pipeline.settle();
     expect(await count("SELECT count() AS n FROM readings FINAL WHERE meter_id = 'm-3'")).toBe(2);
