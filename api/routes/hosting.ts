@@ -33,7 +33,7 @@ import {
   TIMEZONE,
   VERDICT,
 } from '../openapi.js';
-import { runQuery } from '../../io/warehouse/query.js';
+import { EVERY_ROW, runQuery } from '../../io/warehouse/query.js';
 import { queries } from '../../io/warehouse/queries.gen.js';
 
 /** Share of a PV system's peak (kWp, at standard test conditions) a clear noon delivers: heat and system losses. */
@@ -448,7 +448,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
       }
       const radius = body.radius_km ?? 5;
       const minimum = body.min_data_quality;
-      const dts = (await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request) }))
+      const dts = (await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request), ...EVERY_ROW }))
         .map((r) => ({
           dtId: r.dt_id,
           latitude: r.latitude,

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { sqlOf } from '../../io/warehouse/query.js';
+import { EVERY_ROW, sqlOf } from '../../io/warehouse/query.js';
 import { canExport, type Warehouse } from '../../io/warehouse/warehouse.js';
 import { FEATURES } from '../../io/warehouse/dialect.js';
 import { ApiError } from '../errors.js';
@@ -92,8 +92,7 @@ export function impedanceExportRoutes(app: FastifyInstance, warehouse: Warehouse
       const job = jobs.submit(tenant, filetype, sqlOf(queries.impedance_daily_rows), {
         ...filter.params,
         tenant,
-        limit: Number.MAX_SAFE_INTEGER,
-        offset: 0,
+        ...EVERY_ROW,
       });
       return reply.status(202).header('location', PATHS.status(job.id)).send(describe(job));
     },
