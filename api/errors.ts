@@ -129,21 +129,18 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
       const params = v.params as { missingProperty?: string; additionalProperty?: string };
       const path = (v.instancePath || '').replace(/^\//, '').replaceAll('/', '.');
       const type = DETAIL_TYPES[v.keyword] ?? 'value_error';
-      const under = (name: string) => [...(path ? path.split('.') : []), name];
-      if (params.additionalProperty)
+      // An unknown or a missing property is named by itself (its path in the request goes to `loc`).
+      const [property, problem] = params.additionalProperty
+        ? [params.additionalProperty, 'is not a known parameter']
+        : params.missingProperty
+          ? [params.missingProperty, 'is required']
+          : [undefined, undefined];
+      if (property !== undefined)
         return {
-          field: params.additionalProperty,
-          problem: 'is not a known parameter',
+          field: property,
+          problem,
           location,
-          path: under(params.additionalProperty),
-          type,
-        };
-      if (params.missingProperty)
-        return {
-          field: params.missingProperty,
-          problem: 'is required',
-          location,
-          path: under(params.missingProperty),
+          path: [...(path ? path.split('.') : []), property],
           type,
         };
       return {

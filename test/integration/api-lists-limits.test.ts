@@ -42,7 +42,7 @@ const COMMANDS = [
 
 describe('lists and dispatch as the flexibility-platform and asset/dispatch clients expect', () => {
   let g: Running;
-  let subscriptionIds: string[] = [];
+  const subscriptionIds: string[] = [];
   const call = (
     method: string,
     path: string,
