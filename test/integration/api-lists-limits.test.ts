@@ -21,6 +21,8 @@ type Json = Record<string, unknown>;
 
 const DTS = Array.from({ length: 12 }, (_, k) => `dt-${String(k + 1).padStart(2, '0')}`);
 const DETAIL = 'application/json, application/vnd.gridstream.detail+json';
+/** An EV site-screen request at the DTs' location (test/support/topology.ts). */
+const SITE = { latitude: 12.97, longitude: 77.59, station_kw: 22, dwell: { schedule: '18:00-22:00' } };
 
 /** Dispatch commands of bess-1, as the asset/dispatch interface's history lists them (its sample's fields). */
 const COMMANDS = [
@@ -133,6 +135,7 @@ describe('lists and dispatch as the flexibility-platform and asset/dispatch clie
       ['GET', `/v1/webhooks/${subscriptionIds[0]}/deliveries`, () => ({})],
       ['GET', `/v1/dispatches?${window}`, () => ({})],
       ['POST', '/v1/impedance/on-demand', (paging) => ({ body: { Meter: 'm-1', ...paging } })],
+      ['POST', '/v1/ev/site-screen', (paging) => ({ body: { ...SITE, ...paging } })],
     ];
     for (const [method, path, options] of lists) {
       for (const [paging, field] of [
@@ -158,6 +161,18 @@ describe('lists and dispatch as the flexibility-platform and asset/dispatch clie
         total: expect.any(Number),
       });
     }
+  });
+
+  it('pages the EV site screen: its ranked candidates, with a total', async () => {
+    const second = await json('POST', '/v1/ev/site-screen', { body: { ...SITE, page: 2, pageSize: 5 } });
+    expect(second).toMatchObject({ page: 2, pageSize: 5, total: 12 });
+    // Every DT is at the site and has no envelope yet: ranked by dt_id.
+    expect((second.candidates as Json[]).map((c) => c.dt_id)).toEqual(DTS.slice(5, 10));
+    expect(await json('POST', '/v1/ev/site-screen', { body: SITE })).toMatchObject({
+      limit: 10,
+      offset: 0,
+      total: 12,
+    });
   });
 
   it('keeps a state-of-charge imbalance in MWh or kWh as sent, and filters the history by delivery_day', async () => {
