@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { FastifyReply } from 'fastify';
 import PQueue from 'p-queue';
 import { FEATURES } from '../io/warehouse/dialect.js';
-import { sqlOf } from '../io/warehouse/query.js';
+import { EVERY_ROW, sqlOf } from '../io/warehouse/query.js';
 import { queries } from '../io/warehouse/queries.gen.js';
 import {
   canExport,
@@ -209,8 +209,7 @@ export function submitImpedanceExport(
   return jobs.submit(tenant, filetype, sqlOf(queries.impedance_daily_rows), {
     ...filter.params,
     tenant,
-    limit: Number.MAX_SAFE_INTEGER,
-    offset: 0,
+    ...EVERY_ROW,
   });
 }
 

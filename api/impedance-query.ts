@@ -1,5 +1,5 @@
 import { queries, type ImpedanceDailyRowsParams } from '../io/warehouse/queries.gen.js';
-import { runQuery } from '../io/warehouse/query.js';
+import { runPage } from '../io/warehouse/query.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { ImpedanceRowOut, ImpedanceStore } from '../serving/impedance-store.js';
 import type { InMemory } from '../serving/in-memory.js';
@@ -185,8 +185,9 @@ function instant(bound: { field: string; value: string } | null, fallback: strin
 }
 
 /**
- * The rows of one look-up page: from the in-memory store when it can answer (serving/impedance-store.ts), else
- * from the warehouse (sql/queries/impedance_daily_rows.sql); the same rows in the same order either way.
+ * One look-up page and the count of all matching rows: from the in-memory store when it can answer
+ * (serving/impedance-store.ts), else from the warehouse (sql/queries/impedance_daily_rows.sql); the same rows in
+ * the same order either way.
  */
 export async function impedanceRows(
   warehouse: Warehouse,
@@ -195,10 +196,10 @@ export async function impedanceRows(
   tenant: string,
   limit: number,
   offset: number,
-): Promise<ImpedanceRowOut[]> {
+): Promise<{ rows: ImpedanceRowOut[]; total: number }> {
   const stored = memory?.store.lookup(filter.params, tenant, memory.dtOf, limit, offset) ?? null;
   memory?.served(stored ? 'memory' : 'warehouse');
   return (
-    stored ?? runQuery(warehouse, queries.impedance_daily_rows, { ...filter.params, tenant, limit, offset })
+    stored ?? runPage(warehouse, queries.impedance_daily_rows, { ...filter.params, tenant, limit, offset })
   );
 }

@@ -57,6 +57,29 @@ export const API_ERROR_SCHEMA = {
   ),
 } as const;
 
+/** The 422 answer to a client whose Accept names DETAIL_ERRORS_MEDIA_TYPE (errors.ts), component `ValidationDetail`. */
+export const VALIDATION_DETAIL_SCHEMA = {
+  $id: 'ValidationDetail',
+  ...object({
+    detail: {
+      type: 'array',
+      items: object({
+        loc: {
+          type: 'array',
+          items: { type: 'string' },
+          description: 'query, body, path or header, then the path of the field',
+        },
+        msg: { type: 'string' },
+        type: { type: 'string', description: 'e.g. missing, extra_forbidden, less_than_equal, value_error' },
+      }),
+    },
+  }),
+} as const;
+
+const VALIDATION_DETAIL_REF = { $ref: '#/components/schemas/ValidationDetail' } as const;
+const VALIDATION_DETAIL_DESCRIPTION =
+  'The request breaks its schema or a rule across fields, answered so to a client whose Accept names application/vnd.gridstream.detail+json (else a 400)';
+
 /** A route-specific error answer (e.g. 409, 422) in route schemas: the shared body, its own description. */
 export function errorResponse(description: string) {
   return { description, $ref: 'ApiError#' } as const;
@@ -108,7 +131,8 @@ const SHARED: Record<string, { name: string; description: string; on: 'all' | 'k
   },
   429: {
     name: 'RateLimited',
-    description: 'This API key exceeded its rate limit; retry after Retry-After seconds',
+    description:
+      'This API key exceeded its requests per second (rate_limited) or requests in flight (concurrency_limited); retry after Retry-After seconds',
     on: 'keyed',
   },
   500: { name: 'Internal', description: 'An unexpected failure, logged with its cause', on: 'all' },
@@ -119,8 +143,8 @@ const errorContent = { 'application/json': { schema: { $ref: '#/components/schem
 
 /** components.responses: each shared error answer, declared once. */
 function sharedResponses(): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.values(SHARED).map(({ name, description }) => [
+  return Object.fromEntries([
+    ...Object.values(SHARED).map(({ name, description }) => [
       name,
       {
         description,
@@ -134,7 +158,14 @@ function sharedResponses(): Record<string, unknown> {
           : {}),
       },
     ]),
-  );
+    [
+      'ValidationDetail',
+      {
+        description: VALIDATION_DETAIL_DESCRIPTION,
+        content: { 'application/json': { schema: VALIDATION_DETAIL_REF } },
+      },
+    ],
+  ]);
 }
 
 interface Operation {
@@ -160,6 +191,11 @@ export function withSharedResponses<T extends { paths?: object; components?: obj
         if (shared.on === 'body' && method === 'get') continue;
         responses[status] ??= { $ref: `#/components/responses/${shared.name}` };
       }
+      // A 422 the route declares (an ApiError) may also be the validation detail a client asks for.
+      const own = responses['422'] as { content?: Record<string, { schema?: unknown }> } | undefined;
+      const json = own?.content?.['application/json'];
+      if (json?.schema) json.schema = { anyOf: [json.schema, VALIDATION_DETAIL_REF] };
+      else responses['422'] ??= { $ref: '#/components/responses/ValidationDetail' };
     }
   }
   return { ...doc, components };

@@ -59,3 +59,39 @@ export function tokenBucketLimiter(perSecond: number, burst: number, maxKeys = 1
     },
   };
 }
+
+/**
+ * Requests in flight, counted per key: `acquire` takes a slot when fewer than `max` are taken (and answers
+ * whether it did), `release` gives it back. The caller releases exactly once per slot taken, whatever the
+ * request's outcome. In memory per API instance, as the token buckets.
+ */
+export interface ConcurrencyLimiter {
+  acquire(keyId: string): boolean;
+  release(keyId: string): void;
+  /** Slots taken by `keyId` now. */
+  inFlight(keyId: string): number;
+  readonly max: number;
+}
+
+export function concurrencyLimiter(max: number): ConcurrencyLimiter {
+  if (!(max >= 1)) throw new Error('concurrency limit: max >= 1 needed');
+  // Only keys with requests in flight are held: the table is bounded by the requests being served.
+  const taken = new Map<string, number>();
+  return {
+    max,
+    acquire(keyId) {
+      const n = taken.get(keyId) ?? 0;
+      if (n >= max) return false;
+      taken.set(keyId, n + 1);
+      return true;
+    },
+    release(keyId) {
+      const n = taken.get(keyId) ?? 0;
+      if (n <= 1) taken.delete(keyId);
+      else taken.set(keyId, n - 1);
+    },
+    inFlight(keyId) {
+      return taken.get(keyId) ?? 0;
+    },
+  };
+}

@@ -13,8 +13,8 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { ApiKeys } from './auth.js';
 import { AllowedMethods } from './allowed-methods.js';
 import { ApiError, errorHandler } from './errors.js';
-import { API_ERROR_SCHEMA, object, swaggerOptions } from './openapi.js';
-import { tokenBucketLimiter } from './rate-limit.js';
+import { API_ERROR_SCHEMA, object, swaggerOptions, VALIDATION_DETAIL_SCHEMA } from './openapi.js';
+import { concurrencyLimiter, tokenBucketLimiter } from './rate-limit.js';
 import { dispatchRoutes } from './routes/dispatches.js';
 import { dtRoutes } from './routes/dt.js';
 import type { ImpedanceStore } from '../serving/impedance-store.js';
@@ -39,8 +39,11 @@ export interface ApiDependencies {
   retentionDays: number;
   /** IANA zone of the DTs whose topology names none (GRIDSTREAM_TIMEZONE); undefined: the zone at their coordinates. */
   timeZone?: string | undefined;
-  /** Per-key rate limit: sustained requests per second and burst (default 200/s, burst 400). */
-  rateLimit?: { perSecond: number; burst: number };
+  /**
+   * Per-key limits: sustained requests per second and burst (default 25/s, burst 25), and requests in flight at
+   * once (default 15).
+   */
+  rateLimit?: { perSecond: number; burst: number; concurrent?: number };
   /** Failed authentications per client address: sustained per second and burst (default 1/s, burst 20). */
   authFailureLimit?: { perSecond: number; burst: number };
   /** The JSON log: its level (default info) and where it goes (default stdout). */
@@ -178,6 +181,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   // The OpenAPI document is generated from the same route schemas that validate requests (api/openapi.ts).
   await app.register(swagger, swaggerOptions());
   app.addSchema(API_ERROR_SCHEMA);
+  app.addSchema(VALIDATION_DETAIL_SCHEMA);
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({
       error: 'not_found',
@@ -186,7 +190,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     }),
   );
 
-  const limiter = tokenBucketLimiter(deps.rateLimit?.perSecond ?? 200, deps.rateLimit?.burst ?? 400);
+  const limiter = tokenBucketLimiter(deps.rateLimit?.perSecond ?? 25, deps.rateLimit?.burst ?? 25);
+  const inFlight = concurrencyLimiter(deps.rateLimit?.concurrent ?? 15);
   const failures = tokenBucketLimiter(
     deps.authFailureLimit?.perSecond ?? 1,
     deps.authFailureLimit?.burst ?? 20,
@@ -226,7 +231,15 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       failures.take(request.ip);
       throw new ApiError(401, 'unauthorized', 'the API key is not valid');
     }
-    // Limited per key after authentication, so unknown keys cannot fill the limiter's table.
+    // Limited per key after authentication, so unknown keys cannot fill the limiters' tables.
+    if (inFlight.inFlight(identity.keyId) >= inFlight.max) {
+      reply.header('retry-after', '1');
+      throw new ApiError(
+        429,
+        'concurrency_limited',
+        `this X-API-Key has ${inFlight.max} requests in flight already; retry after 1 s`,
+      );
+    }
     const wait = limiter.take(identity.keyId);
     if (wait > 0) {
       reply.header('retry-after', String(wait));
@@ -238,6 +251,17 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     }
     request.tenant = identity.tenant;
     request.keyId = identity.keyId;
+    inFlight.acquire(identity.keyId);
+    // The response's close comes once whatever the outcome: sent (an answer, an error), or the connection
+    // gone (the client aborted, a timeout); a connection gone already has had its close.
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      inFlight.release(identity.keyId);
+    };
+    reply.raw.once('close', release);
+    if (reply.raw.destroyed) release();
   });
 
   app.get('/healthz', { schema: HEALTHZ_SCHEMA }, async (_request, reply) => {

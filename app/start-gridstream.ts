@@ -61,7 +61,11 @@ export async function startGridstream(
       retentionDays: config.retentionDays,
       timeZone: config.timeZone,
       exportDir: join(config.dataDir, 'exports'),
-      rateLimit: { perSecond: config.apiRateLimit, burst: config.apiRateBurst },
+      rateLimit: {
+        perSecond: config.apiRateLimit,
+        burst: config.apiRateBurst,
+        concurrent: config.apiMaxConcurrent,
+      },
       authFailureLimit: { perSecond: config.apiAuthFailureRate, burst: config.apiAuthFailureBurst },
       log: { level: config.logLevel, stream: options.logStream },
       tls,

@@ -168,9 +168,10 @@ async function startApi(env: Record<string, string>): Promise<{ url: string; pro
         GRIDSTREAM_HTTP_PORT: String(port),
         GRIDSTREAM_MQTT_PORT: String(await freePort()),
         GRIDSTREAM_API_KEYS: KEY,
-        // The bench measures latency at its own rate; the per-key limiter must not shape it.
+        // The bench measures latency at its own rate and connections; the per-key limits must not shape it.
         GRIDSTREAM_API_RATE_LIMIT: String(RATE * 100),
         GRIDSTREAM_API_RATE_BURST: String(RATE * 100),
+        GRIDSTREAM_API_MAX_CONCURRENT: String(CONNECTIONS * 10),
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     },

@@ -49,6 +49,8 @@ export interface GridstreamConfig extends KafkaSecurity {
   apiRateLimit: number;
   /** Requests an API key may make at once above the sustained rate. */
   apiRateBurst: number;
+  /** Requests an API key may have in flight at once (per API instance). */
+  apiMaxConcurrent: number;
   /** UTC days (besides today) of load profiles and impedance rows the API keeps in memory; 0: none. */
   apiMemoryDays: number;
   /** Attempts at delivering a webhook event to a subscription, the first included. */
@@ -265,14 +267,20 @@ export const VARIABLES: Record<string, Variable> = {
   GRIDSTREAM_API_RATE_LIMIT: {
     key: 'apiRateLimit',
     kind: 'positive',
-    fallback: 200,
-    doc: 'requests per second each API key may make, sustained (429 with `Retry-After` above it)',
+    fallback: 25,
+    doc: 'requests per second each API key may make, sustained (429 `rate_limited` with `Retry-After` above it)',
   },
   GRIDSTREAM_API_RATE_BURST: {
     key: 'apiRateBurst',
     kind: 'count',
-    fallback: 400,
-    doc: 'requests an API key may make at once above the sustained rate',
+    fallback: 25,
+    doc: 'requests an API key may make in a burst, within the sustained rate',
+  },
+  GRIDSTREAM_API_MAX_CONCURRENT: {
+    key: 'apiMaxConcurrent',
+    kind: 'count',
+    fallback: 15,
+    doc: 'requests an API key may have in flight at once (429 `concurrency_limited` with `Retry-After` above it)',
   },
   GRIDSTREAM_API_MEMORY_DAYS: {
     key: 'apiMemoryDays',

@@ -7,6 +7,7 @@ import type {
   MeterReading,
   PowerAmount,
   PowerAmountPayload,
+  PowerUnit,
   TelemetryPayload,
   WeatherObservation,
   WeatherPayload,
@@ -259,7 +260,7 @@ function toDispatch(assetId: string, p: DispatchPayload, receivedAt: number): Di
       amounts[field] = null;
       continue;
     }
-    const amount = toAmount(value);
+    const amount = toAmount(value, field === 'soc_imbalance' ? ENERGY_OR_POWER_UNITS : POWER_UNITS);
     if (typeof amount === 'string') return `${field}.${amount}`;
     amounts[field] = amount;
   }
@@ -280,10 +281,16 @@ function toDispatch(assetId: string, p: DispatchPayload, receivedAt: number): Di
 
 const DECIMAL = /^-?\d+(\.\d+)?$/;
 
-function toAmount(p: PowerAmountPayload): PowerAmount | string {
+/** Units of the power quantities (target, nominal, imbalance). */
+const POWER_UNITS: readonly PowerUnit[] = ['W', 'kW', 'MW'];
+/** Units of the state-of-charge imbalance: an energy, or a power unit as earlier senders gave it. */
+const ENERGY_OR_POWER_UNITS: readonly PowerUnit[] = ['Wh', 'kWh', 'MWh', ...POWER_UNITS];
+
+function toAmount(p: PowerAmountPayload, units: readonly PowerUnit[]): PowerAmount | string {
   const amount = typeof p.amount === 'number' ? String(p.amount) : p.amount.trim();
   if (!DECIMAL.test(amount)) return `amount: ${JSON.stringify(p.amount)} is not a decimal number`;
-  if (p.unit !== 'W' && p.unit !== 'kW' && p.unit !== 'MW')
-    return `unit: ${JSON.stringify(p.unit)} is not W, kW or MW`;
-  return { amount, unit: p.unit };
+  const unit = units.find((u) => u === p.unit);
+  if (unit === undefined)
+    return `unit: ${JSON.stringify(p.unit)} is not ${units.slice(0, -1).join(', ')} or ${units.at(-1)}`;
+  return { amount, unit };
 }

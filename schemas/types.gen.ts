@@ -49,14 +49,14 @@ export interface DispatchCheck {
   checked_at: number;
 }
 
-export type PowerUnit = "W" | "kW" | "MW";
+export type PowerUnit = "W" | "kW" | "MW" | "Wh" | "kWh" | "MWh";
 
 export interface PowerAmount {
   amount: string;
   unit: PowerUnit;
 }
 
-/** A dispatch command on the log (topic gridstream.dispatches), keyed by asset id. Amounts stay decimal strings, as the platforms send them. */
+/** A dispatch command on the log (topic gridstream.dispatches), keyed by asset id. Amounts stay decimal strings, as the platforms send them, with their unit: power in W, kW or MW; soc_imbalance, an energy, in Wh, kWh or MWh (or, as earlier senders gave it, a power unit). */
 export interface DispatchCommand {
   event_id: string;
   source: null | string;

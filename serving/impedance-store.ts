@@ -161,8 +161,8 @@ export class ImpedanceStore {
 
   /**
    * Rows `offset` .. `offset + limit` of a look-up (params as api/impedance-query.ts makes them for
-   * sql/queries/impedance_daily_rows.sql), or null when this store cannot answer it: not loaded, no list
-   * naming meters, or an event date range starting before the window.
+   * sql/queries/impedance_daily_rows.sql) and how many rows it matches in all, or null when this store cannot
+   * answer it: not loaded, no list naming meters, or an event date range starting before the window.
    */
   lookup(
     params: QueryParams,
@@ -170,7 +170,7 @@ export class ImpedanceStore {
     dtOf: DtOf,
     limit: number,
     offset: number,
-  ): ImpedanceRowOut[] | null {
+  ): { rows: ImpedanceRowOut[]; total: number } | null {
     if (!this.loaded) return null;
     const startDay = dayNumber(params.start_event_date as string);
     const endDay = dayNumber(params.end_event_date as string);
@@ -208,7 +208,7 @@ export class ImpedanceStore {
       for (const row of this.meters.get(meter)?.values() ?? [])
         if (matches(row, meter)) found.push({ meter, row });
     found.sort((a, b) => a.row.day - b.row.day || compareBytes(a.meter, b.meter) || a.row.leg - b.row.leg);
-    return found.slice(offset, offset + limit).map(({ meter, row }) => ({
+    const rows = found.slice(offset, offset + limit).map(({ meter, row }) => ({
       MeterLeg: row.leg,
       MedianImpedance: row.median,
       EventDate: new Date(row.day * DAY_MS).toISOString().slice(0, 10),
@@ -221,6 +221,7 @@ export class ImpedanceStore {
       TransformerId: row.identity.dtId,
       PremiseId: row.identity.premise,
     }));
+    return { rows, total: found.length };
   }
 }
 

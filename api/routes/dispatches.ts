@@ -1,18 +1,28 @@
 import type { FastifyInstance } from 'fastify';
-import { iso } from '../../core/time.js';
+import { DAY_MS, iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { badRequest } from '../errors.js';
-import { PAGE_PROPERTIES } from '../page.js';
+import { PAGE_ANSWER_PROPERTIES, pageAnswer, pageOf, pagingProperties, type PagingInput } from '../page.js';
 import { object } from '../openapi.js';
 import { requireAssets, tenantOf } from '../tenancy.js';
-import { runQuery } from '../../io/warehouse/query.js';
+import { runPage, runQuery } from '../../io/warehouse/query.js';
 import { queries } from '../../io/warehouse/queries.gen.js';
 
 const MAX_ASSETS = 1000;
-const POWER = object(
-  { amount: { type: 'string' }, unit: { type: 'string', enum: ['W', 'kW', 'MW'] } },
-  { optional: true, nullable: true },
-);
+/** Dispatches a page holds unless the request says otherwise. */
+const DISPATCH_PAGE_DEFAULT = 50;
+/** The bounds of the dispatch_time range when the request gives only a delivery_day. */
+const EARLIEST_MS = 0;
+const LATEST_MS = Date.UTC(2106, 0, 1);
+
+const quantity = (units: string[]) =>
+  object(
+    { amount: { type: 'string' }, unit: { type: 'string', enum: units } },
+    { optional: true, nullable: true },
+  );
+const POWER = quantity(['W', 'kW', 'MW']);
+/** The state-of-charge imbalance: an energy, or a power unit as earlier senders gave it. */
+const ENERGY = quantity(['Wh', 'kWh', 'MWh', 'W', 'kW', 'MW']);
 
 /** An {amount, unit} pair as the platform sent it (amount an exact decimal string), or null when absent. */
 const power = (amount: string | null, unit: string | null) => (amount === null ? null : { amount, unit });
@@ -20,14 +30,19 @@ const power = (amount: string | null, unit: string | null) => (amount === null ?
 /** Dispatch history: the commands ingested over MQTT or Kafka, read from the dispatches table. */
 export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { warehouse: Warehouse }) {
   app.get<{
-    Querystring: { asset_ids: string | string[]; from: string; to: string; limit?: number; offset?: number };
+    Querystring: {
+      asset_ids: string | string[];
+      from?: string;
+      to?: string;
+      delivery_day?: string;
+    } & PagingInput;
   }>(
     '/v1/dispatches',
     {
       schema: {
         summary: 'Paginated history of dispatch commands of some assets',
         description:
-          'Commands with from <= dispatch_time < to, ordered by dispatch_time, asset_id and event_id; each command once however often it was delivered.',
+          'Commands with from <= dispatch_time < to and, given delivery_day, a delivery period starting on that UTC day (from and to may then be left out), ordered by dispatch_time, asset_id and event_id; each command once however often it was delivered. Paged by limit and offset or by page and pageSize.',
         querystring: object(
           {
             asset_ids: {
@@ -41,9 +56,18 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
             },
             from: { type: 'string', format: 'date-time', description: 'Start, inclusive (ISO-8601)' },
             to: { type: 'string', format: 'date-time', description: 'End, exclusive (ISO-8601)' },
-            ...PAGE_PROPERTIES,
+            delivery_day: {
+              type: 'string',
+              format: 'date',
+              description:
+                'The UTC day (YYYY-MM-DD) the delivery period starts on; with it, from and to are optional',
+            },
+            ...pagingProperties(DISPATCH_PAGE_DEFAULT),
           },
-          { optional: ['limit', 'offset'], additional: false },
+          {
+            optional: ['from', 'to', 'delivery_day', 'limit', 'offset', 'page', 'pageSize'],
+            additional: false,
+          },
         ),
         response: {
           200: object(
@@ -61,7 +85,7 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
                     target_power: POWER,
                     nominal_power: POWER,
                     power_imbalance: POWER,
-                    soc_imbalance: POWER,
+                    soc_imbalance: ENERGY,
                     check: {
                       description:
                         "The command checked against the operating envelope of its asset's DT in force at dispatch_time (null until checked): verdict within | exceeds (rejected) | no_envelope | unknown_asset; requested_kw toward the grid (positive export); headroom_kw the envelope's extra export or import for the delivery slot",
@@ -85,8 +109,7 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
                   { optional: true },
                 ),
               },
-              limit: { type: 'integer' },
-              offset: { type: 'integer' },
+              ...PAGE_ANSWER_PROPERTIES,
             },
             { optional: true },
           ),
@@ -94,23 +117,35 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
       },
     },
     async (request) => {
-      const { from, to, limit = 50, offset = 0 } = request.query;
+      const { from, to, delivery_day } = request.query;
+      const page = pageOf(request.query, DISPATCH_PAGE_DEFAULT);
       const raw = request.query.asset_ids;
       const assetIds = (Array.isArray(raw) ? raw : raw.split(','))
         .map((id) => id.trim())
         .filter((id) => id !== '');
       if (assetIds.length === 0) throw badRequest('asset_ids', 'must name at least one asset');
       if (assetIds.length > MAX_ASSETS) throw badRequest('asset_ids', `at most ${MAX_ASSETS} assets`);
-      const fromMs = Date.parse(from);
-      const toMs = Date.parse(to);
+      if (delivery_day === undefined)
+        for (const [field, value] of [
+          ['from', from],
+          ['to', to],
+        ] as const)
+          if (value === undefined) throw badRequest(field, 'is required (or give delivery_day)');
+      const fromMs = from === undefined ? EARLIEST_MS : Date.parse(from);
+      const toMs = to === undefined ? LATEST_MS : Date.parse(to);
       if (fromMs >= toMs) throw badRequest('from', 'must be before to');
+      const deliveryFromMs =
+        delivery_day === undefined ? EARLIEST_MS : Date.parse(`${delivery_day}T00:00:00Z`);
+      const deliveryToMs = delivery_day === undefined ? LATEST_MS : deliveryFromMs + DAY_MS;
       await requireAssets(warehouse, tenantOf(request), assetIds);
-      const rows = await runQuery(warehouse, queries.dispatches_for_assets, {
+      const { rows, total } = await runPage(warehouse, queries.dispatches_for_assets, {
         asset_ids: assetIds,
         from_ms: fromMs,
         to_ms: toMs,
-        limit,
-        offset,
+        delivery_from_ms: deliveryFromMs,
+        delivery_to_ms: deliveryToMs,
+        limit: page.limit,
+        offset: page.offset,
       });
       const checks = new Map(
         (
@@ -141,8 +176,7 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
           soc_imbalance: power(r.soc_imbalance_amount, r.soc_imbalance_unit),
           check: checkOf(r.event_id),
         })),
-        limit,
-        offset,
+        ...pageAnswer(page, total),
       };
     },
   );

@@ -12,32 +12,48 @@ import type { LoadProfileStore } from '../../serving/load-profile-store.js';
 import { round } from '../time-range.js';
 import { notFound, requireDt, tenantOf } from '../tenancy.js';
 import { BELOW_MINIMUM, DATE_TIME, DATE_TIME_OR_NULL, NUMBER_OR_NULL, object, TIER } from '../openapi.js';
-import { runQuery } from '../../io/warehouse/query.js';
+import { runPage, runQuery } from '../../io/warehouse/query.js';
+import {
+  MAX_PAGE_SIZE,
+  PAGE_ANSWER_OPTIONAL,
+  PAGE_ANSWER_PROPERTIES,
+  pageAnswer,
+  pageOf,
+  pagingProperties,
+  type PagingInput,
+} from '../page.js';
 import { queries } from '../../io/warehouse/queries.gen.js';
 
-const TRANSFORMERS = object({
-  transformers: {
-    type: 'array',
-    items: object({
-      dt_id: { type: 'string' },
-      feeder_id: { type: 'string' },
-      rated_kva: { type: 'number' },
-      cooling_class: { type: 'string' },
-      latitude: { type: 'number' },
-      longitude: { type: 'number' },
-      weather_station_id: { type: ['string', 'null'] },
-      timezone: {
-        type: 'string',
-        description:
-          "IANA time zone the DT's schedules are read in: its topology's, else GRIDSTREAM_TIMEZONE, else the zone at its coordinates",
-      },
-      meters_connected: { type: 'integer' },
-      last_slot_start: DATE_TIME_OR_NULL,
-      ami_coverage_pct: { type: 'number' },
-      data_quality: TIER,
-    }),
+/** Transformers a page holds unless the request says otherwise: the most a page may hold. */
+const DT_PAGE_DEFAULT = MAX_PAGE_SIZE;
+
+const TRANSFORMERS = object(
+  {
+    transformers: {
+      type: 'array',
+      items: object({
+        dt_id: { type: 'string' },
+        feeder_id: { type: 'string' },
+        rated_kva: { type: 'number' },
+        cooling_class: { type: 'string' },
+        latitude: { type: 'number' },
+        longitude: { type: 'number' },
+        weather_station_id: { type: ['string', 'null'] },
+        timezone: {
+          type: 'string',
+          description:
+            "IANA time zone the DT's schedules are read in: its topology's, else GRIDSTREAM_TIMEZONE, else the zone at its coordinates",
+        },
+        meters_connected: { type: 'integer' },
+        last_slot_start: DATE_TIME_OR_NULL,
+        ami_coverage_pct: { type: 'number' },
+        data_quality: TIER,
+      }),
+    },
+    ...PAGE_ANSWER_PROPERTIES,
   },
-});
+  { optional: PAGE_ANSWER_OPTIONAL },
+);
 
 /** A slot of a load profile (serving/load-profile-slot.ts profileSlot). */
 const LOAD_PROFILE_SLOT = object({
@@ -90,17 +106,23 @@ export interface DtRoutesOptions {
 
 /** Transformer endpoints. They read what the processors wrote and never recompute it. */
 export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: DtRoutesOptions) {
-  app.get(
+  app.get<{ Querystring: PagingInput }>(
     '/v1/dt',
     {
       schema: {
         summary: "The key's tenant's distribution transformers with AMI coverage and data-quality tier",
-        querystring: object({}, { additional: false }),
+        description: `Ordered by dt_id; paged by limit and offset (default: ${DT_PAGE_DEFAULT} from the first) or by page and pageSize.`,
+        querystring: object(pagingProperties(DT_PAGE_DEFAULT), { optional: true, additional: false }),
         response: { 200: TRANSFORMERS },
       },
     },
     async (request) => {
-      const rows = await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request) });
+      const page = pageOf(request.query, DT_PAGE_DEFAULT);
+      const { rows, total } = await runPage(warehouse, queries.list_dts, {
+        tenant: tenantOf(request),
+        limit: page.limit,
+        offset: page.offset,
+      });
       return {
         transformers: rows.map((r) => ({
           ...r,
@@ -108,6 +130,7 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
           last_slot_start: r.last_slot_start === null ? null : iso(r.last_slot_start),
           ami_coverage_pct: round(r.ami_coverage_pct, 2),
         })),
+        ...pageAnswer(page, total),
       };
     },
   );

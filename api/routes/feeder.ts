@@ -27,7 +27,7 @@ import {
   TIER,
   TIMEZONE,
 } from '../openapi.js';
-import { runQuery } from '../../io/warehouse/query.js';
+import { EVERY_ROW, runQuery } from '../../io/warehouse/query.js';
 import { queries } from '../../io/warehouse/queries.gen.js';
 
 const FEEDER_SLOT = object({
@@ -149,9 +149,9 @@ export async function feederRoutes(
       const body = request.body;
       const zone = timeZoneOf(body.timezone);
       const growth = (body.scenario?.load_growth_pct ?? 0) / 100;
-      const dts = (await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request) })).filter(
-        (r) => r.feeder_id === body.feeder_id,
-      );
+      const dts = (
+        await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request), ...EVERY_ROW })
+      ).filter((r) => r.feeder_id === body.feeder_id);
       if (dts.length === 0)
         throw new ApiError(
           404,

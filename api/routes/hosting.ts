@@ -35,11 +35,22 @@ import {
   TIMEZONE,
   VERDICT,
 } from '../openapi.js';
-import { runQuery } from '../../io/warehouse/query.js';
+import { EVERY_ROW, runQuery } from '../../io/warehouse/query.js';
+import {
+  PAGE_ANSWER_OPTIONAL,
+  PAGE_ANSWER_PROPERTIES,
+  pageAnswer,
+  pageOf,
+  pageRows,
+  pagingProperties,
+  type PagingInput,
+} from '../page.js';
 import { queries } from '../../io/warehouse/queries.gen.js';
 
 /** Share of a PV system's peak (kWp, at standard test conditions) a clear noon delivers: heat and system losses. */
 const PV_DERATE = 0.85;
+/** Site-screen candidates a page holds unless the request says otherwise. */
+const SITE_SCREEN_PAGE_DEFAULT = 10;
 
 const LIMIT_OR_NULL = { type: ['string', 'null'], enum: [...LIMITING_FACTOR.enum, null] } as const;
 const WINDOW = object({ from: DATE_TIME, to: DATE_TIME });
@@ -384,9 +395,8 @@ export async function hostingRoutes(
       station_kw: number;
       dwell: { schedule: string };
       timezone?: string;
-      limit?: number;
       min_data_quality?: DataQualityTier;
-    };
+    } & PagingInput;
   }>(
     '/v1/ev/site-screen',
     {
@@ -412,61 +422,64 @@ export async function hostingRoutes(
               { additional: false },
             ),
             timezone: TIMEZONE,
-            limit: {
-              type: 'integer',
-              minimum: 1,
-              maximum: 100,
-              description: 'Candidates returned (default 10)',
-            },
+            ...pagingProperties(SITE_SCREEN_PAGE_DEFAULT),
             min_data_quality: minDataQualitySchema,
           },
-          { optional: ['radius_km', 'timezone', 'limit', 'min_data_quality'], additional: false },
+          {
+            optional: ['radius_km', 'timezone', 'limit', 'offset', 'page', 'pageSize', 'min_data_quality'],
+            additional: false,
+          },
         ),
         response: {
-          200: object({
-            latitude: { type: 'number' },
-            longitude: { type: 'number' },
-            radius_km: { type: 'number' },
-            station_kw: { type: 'number' },
-            dwell: object({
-              schedule: { type: 'string' },
-              timezone: {
-                type: ['string', 'null'],
-                description: "The request's zone; null: each candidate's own (its timezone)",
-              },
-            }),
-            candidates: {
-              type: 'array',
-              items: object(
-                {
-                  dt_id: { type: 'string' },
-                  distance_km: { type: 'number' },
-                  ami_coverage_pct: { type: 'number' },
-                  data_quality: TIER,
-                  tier_confidence_band: TIER_CONFIDENCE,
-                  timezone: { type: 'string', description: 'IANA time zone the dwell window was read in' },
-                  status: { type: 'string', enum: ['screened', 'no_envelope'] },
-                  envelope_source: { type: 'string', enum: ['stored', 'modelled'] },
-                  fit_share: NUMBER_OR_NULL,
-                  verdict: { type: ['string', 'null'], enum: [...VERDICT.enum, null] },
-                  binding_constraint: LIMIT_OR_NULL,
-                  envelope_issued_at: DATE_TIME,
-                  windows: { type: 'array', items: WINDOW },
+          200: object(
+            {
+              latitude: { type: 'number' },
+              longitude: { type: 'number' },
+              radius_km: { type: 'number' },
+              station_kw: { type: 'number' },
+              dwell: object({
+                schedule: { type: 'string' },
+                timezone: {
+                  type: ['string', 'null'],
+                  description: "The request's zone; null: each candidate's own (its timezone)",
                 },
-                { optional: ['binding_constraint', 'envelope_issued_at', 'envelope_source'] },
-              ),
+              }),
+              candidates: {
+                type: 'array',
+                items: object(
+                  {
+                    dt_id: { type: 'string' },
+                    distance_km: { type: 'number' },
+                    ami_coverage_pct: { type: 'number' },
+                    data_quality: TIER,
+                    tier_confidence_band: TIER_CONFIDENCE,
+                    timezone: { type: 'string', description: 'IANA time zone the dwell window was read in' },
+                    status: { type: 'string', enum: ['screened', 'no_envelope'] },
+                    envelope_source: { type: 'string', enum: ['stored', 'modelled'] },
+                    fit_share: NUMBER_OR_NULL,
+                    verdict: { type: ['string', 'null'], enum: [...VERDICT.enum, null] },
+                    binding_constraint: LIMIT_OR_NULL,
+                    envelope_issued_at: DATE_TIME,
+                    windows: { type: 'array', items: WINDOW },
+                  },
+                  { optional: ['binding_constraint', 'envelope_issued_at', 'envelope_source'] },
+                ),
+              },
+              ...PAGE_ANSWER_PROPERTIES,
             },
-          }),
+            { optional: PAGE_ANSWER_OPTIONAL },
+          ),
         },
       },
     },
     async (request) => {
       const body = request.body;
+      const page = pageOf(body, SITE_SCREEN_PAGE_DEFAULT);
       const zone = timeZoneOf(body.timezone);
       const schedule = scheduleOf(body.dwell.schedule, 'dwell.schedule');
       const radius = body.radius_km ?? 5;
       const minimum = body.min_data_quality;
-      const dts = (await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request) }))
+      const dts = (await runQuery(warehouse, queries.list_dts, { tenant: tenantOf(request), ...EVERY_ROW }))
         .map((r) => ({
           dtId: r.dt_id,
           latitude: r.latitude,
@@ -510,14 +523,22 @@ export async function hostingRoutes(
           },
         ];
       });
-      candidates.sort((a, b) => (b.fit_share ?? -1) - (a.fit_share ?? -1) || a.distance_km - b.distance_km);
+      // dt_id last, so that pages follow one order.
+      candidates.sort(
+        (a, b) =>
+          (b.fit_share ?? -1) - (a.fit_share ?? -1) ||
+          a.distance_km - b.distance_km ||
+          (a.dt_id < b.dt_id ? -1 : a.dt_id > b.dt_id ? 1 : 0),
+      );
+      const { rows, total } = pageRows(candidates, page);
       return {
         latitude: body.latitude,
         longitude: body.longitude,
         radius_km: radius,
         station_kw: body.station_kw,
         dwell: { schedule: schedule.text, timezone: zone ?? null },
-        candidates: candidates.slice(0, body.limit ?? 10),
+        candidates: rows,
+        ...pageAnswer(page, total),
       };
     },
   );

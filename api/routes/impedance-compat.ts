@@ -138,16 +138,16 @@ export const impedanceCompatRoutes: FastifyPluginAsync<ImpedanceCompatOptions> =
     },
     async (request, reply) => {
       const filter = impedanceFilter(request.body ?? {}, ON_DEMAND_DATES);
-      const rows = await impedanceRows(
+      const { rows, total } = await impedanceRows(
         warehouse,
         memory,
         filter,
         tenantOf(request),
-        ON_DEMAND_MAX_ROWS + 1,
+        ON_DEMAND_MAX_ROWS,
         0,
       );
-      if (rows.length > ON_DEMAND_MAX_ROWS) reply.header('x-more-rows', 'true');
-      return rows.slice(0, ON_DEMAND_MAX_ROWS).map(interfaceRow);
+      if (total > rows.length) reply.header('x-more-rows', 'true');
+      return rows.map(interfaceRow);
     },
   );
 

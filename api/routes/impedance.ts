@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { filterProperties, impedanceFilter, impedanceRows, ON_DEMAND_DATES } from '../impedance-query.js';
 import { object } from '../openapi.js';
-import { OFFSET_PROPERTY } from '../page.js';
+import { PAGE_ANSWER_PROPERTIES, pageAnswer, pageOf, pagingProperties, type PagingInput } from '../page.js';
 import { tenantOf } from '../tenancy.js';
 import type { ImpedanceStore } from '../../serving/impedance-store.js';
 import type { InMemory } from '../../serving/in-memory.js';
@@ -36,24 +36,17 @@ export interface ImpedanceRoutesOptions {
 
 /** Impedance look-ups: the on-demand request. The batch export is in impedance-exports.ts. */
 export async function impedanceRoutes(app: FastifyInstance, { warehouse, memory }: ImpedanceRoutesOptions) {
-  app.post<{ Body: Record<string, unknown> & { limit?: number; offset?: number } }>(
+  app.post<{ Body: Record<string, unknown> & PagingInput }>(
     '/v1/impedance/on-demand',
     {
       schema: {
         summary: 'Daily median service-drop impedance per meter leg (on demand), at most 1,000 rows',
         description:
-          "Rows of the key's tenant's meters, newest version of each leg-day, ordered by EventDate, MeterId and MeterLeg; page with limit and offset. Lists are comma-separated (or arrays); every given filter must match.",
+          "Rows of the key's tenant's meters, newest version of each leg-day, ordered by EventDate, MeterId and MeterLeg; page with limit and offset or with page and pageSize. Lists are comma-separated (or arrays); every given filter must match.",
         body: object(
           {
             ...filterProperties(ON_DEMAND_DATES),
-            limit: {
-              type: 'integer',
-              minimum: 1,
-              maximum: ON_DEMAND_MAX_ROWS,
-              default: ON_DEMAND_MAX_ROWS,
-              description: `Rows to return, 1 to ${ON_DEMAND_MAX_ROWS}`,
-            },
-            offset: OFFSET_PROPERTY,
+            ...pagingProperties(ON_DEMAND_MAX_ROWS),
           },
           { optional: true, additional: false },
         ),
@@ -61,8 +54,7 @@ export async function impedanceRoutes(app: FastifyInstance, { warehouse, memory 
           200: object(
             {
               rows: { type: 'array', items: IMPEDANCE_ROW_SCHEMA },
-              limit: { type: 'integer' },
-              offset: { type: 'integer' },
+              ...PAGE_ANSWER_PROPERTIES,
               next_offset: {
                 type: ['integer', 'null'],
                 description: 'offset of the next page, null on the last',
@@ -76,12 +68,14 @@ export async function impedanceRoutes(app: FastifyInstance, { warehouse, memory 
     async (request) => {
       const tenant = tenantOf(request);
       const filter = impedanceFilter(request.body, ON_DEMAND_DATES);
-      const limit = request.body.limit ?? ON_DEMAND_MAX_ROWS;
-      const offset = request.body.offset ?? 0;
-      // One row more than asked says whether there is a next page.
-      const rows = await impedanceRows(warehouse, memory, filter, tenant, limit + 1, offset);
-      const more = rows.length > limit;
-      return { rows: rows.slice(0, limit), limit, offset, next_offset: more ? offset + limit : null };
+      const page = pageOf(request.body, ON_DEMAND_MAX_ROWS);
+      const { limit, offset } = page;
+      const { rows, total } = await impedanceRows(warehouse, memory, filter, tenant, limit, offset);
+      return {
+        rows,
+        ...pageAnswer(page, total),
+        next_offset: offset + limit < total ? offset + limit : null,
+      };
     },
   );
 }

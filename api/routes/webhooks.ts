@@ -15,11 +15,23 @@ import {
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { ALERT_EVENT_TYPES } from '../../processors/alerts.js';
 import { ApiError, badRequest } from '../errors.js';
-import { PAGE_PROPERTIES } from '../page.js';
+import {
+  PAGE_ANSWER_OPTIONAL,
+  PAGE_ANSWER_PROPERTIES,
+  pageAnswer,
+  pageOf,
+  pageRows,
+  pagingProperties,
+  type PagingInput,
+} from '../page.js';
 import { DATE_TIME, errorResponse, object } from '../openapi.js';
 import { tenantOf } from '../tenancy.js';
 
 const MAX_SUBSCRIPTIONS = 100;
+/** Subscriptions a page holds unless the request says otherwise: all a tenant may have. */
+const SUBSCRIPTION_PAGE_DEFAULT = MAX_SUBSCRIPTIONS;
+/** Delivery attempts a page holds unless the request says otherwise. */
+const DELIVERY_PAGE_DEFAULT = 50;
 /** How long a rotated-out secret keeps signing deliveries unless the rotation says otherwise, seconds. */
 const ROTATION_WINDOW_S = 86_400;
 /** The longest a rotation may keep the previous secret, seconds. */
@@ -147,17 +159,30 @@ export async function webhookRoutes(
     },
   );
 
-  app.get(
+  app.get<{ Querystring: PagingInput }>(
     '/v1/webhooks',
     {
       schema: {
         summary: "The tenant's webhook subscriptions (without their secrets)",
+        description: `Oldest first; paged by limit and offset (default: ${SUBSCRIPTION_PAGE_DEFAULT} from the first) or by page and pageSize.`,
+        querystring: object(pagingProperties(SUBSCRIPTION_PAGE_DEFAULT), {
+          optional: true,
+          additional: false,
+        }),
         response: {
-          200: object({ webhooks: { type: 'array', items: SUBSCRIPTION } }),
+          200: object(
+            { webhooks: { type: 'array', items: SUBSCRIPTION }, ...PAGE_ANSWER_PROPERTIES },
+            { optional: PAGE_ANSWER_OPTIONAL },
+          ),
         },
       },
     },
-    async (request) => ({ webhooks: (await subscriptionsOf(warehouse, tenantOf(request))).map(view) }),
+    async (request) => {
+      const page = pageOf(request.query, SUBSCRIPTION_PAGE_DEFAULT);
+      // At most MAX_SUBSCRIPTIONS: read whole, paged here.
+      const { rows, total } = pageRows(await subscriptionsOf(warehouse, tenantOf(request)), page);
+      return { webhooks: rows.map(view), ...pageAnswer(page, total) };
+    },
   );
 
   app.get<{ Params: { id: string } }>(
@@ -318,43 +343,45 @@ export async function webhookRoutes(
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: { limit?: number; offset?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: PagingInput }>(
     '/v1/webhooks/:id/deliveries',
     {
       schema: {
         summary: 'The delivery log of a subscription, newest attempt first',
         params: ID_PARAMS,
-        querystring: object(PAGE_PROPERTIES, { optional: true, additional: false }),
+        querystring: object(pagingProperties(DELIVERY_PAGE_DEFAULT), { optional: true, additional: false }),
         response: {
-          200: object({
-            deliveries: {
-              type: 'array',
-              items: object(
-                {
-                  event_id: { type: 'string' },
-                  event_type: { type: 'string' },
-                  attempt: { type: 'integer' },
-                  outcome: { type: 'string', enum: ['delivered', 'retrying', 'failed'] },
-                  http_status: { type: 'integer', description: '0 without a response' },
-                  error: { type: 'string' },
-                  duration_ms: { type: 'integer' },
-                  attempted_at: { type: 'string' },
-                  next_attempt_at: { type: ['string', 'null'] },
-                },
-                { optional: true },
-              ),
+          200: object(
+            {
+              deliveries: {
+                type: 'array',
+                items: object(
+                  {
+                    event_id: { type: 'string' },
+                    event_type: { type: 'string' },
+                    attempt: { type: 'integer' },
+                    outcome: { type: 'string', enum: ['delivered', 'retrying', 'failed'] },
+                    http_status: { type: 'integer', description: '0 without a response' },
+                    error: { type: 'string' },
+                    duration_ms: { type: 'integer' },
+                    attempted_at: { type: 'string' },
+                    next_attempt_at: { type: ['string', 'null'] },
+                  },
+                  { optional: true },
+                ),
+              },
+              ...PAGE_ANSWER_PROPERTIES,
             },
-            limit: { type: 'integer' },
-            offset: { type: 'integer' },
-          }),
+            { optional: PAGE_ANSWER_OPTIONAL },
+          ),
         },
       },
     },
     async (request) => {
       const tenant = tenantOf(request);
       const subscription = await own(tenant, request.params.id);
-      const { limit = 50, offset = 0 } = request.query;
-      const rows = await deliveriesOf(warehouse, tenant, subscription.id, { limit, offset });
+      const page = pageOf(request.query, DELIVERY_PAGE_DEFAULT);
+      const { rows, total } = await deliveriesOf(warehouse, tenant, subscription.id, page);
       return {
         deliveries: rows.map((r) => ({
           event_id: r.event_id,
@@ -367,8 +394,7 @@ export async function webhookRoutes(
           attempted_at: iso(r.attempted_ms),
           next_attempt_at: r.next_attempt_ms === 0 ? null : iso(r.next_attempt_ms),
         })),
-        limit,
-        offset,
+        ...pageAnswer(page, total),
       };
     },
   );

@@ -43,11 +43,13 @@ export interface DispatchEnvelopeInForceRow {
   data_quality: 'ami-direct' | 'ami-imputed' | 'modelled-only';
 }
 
-/** dispatches_for_assets.sql: Dispatch commands of some assets with from_ms <= dispatch_time < to_ms (epoch ms), one row per command (FINAL: a re-delivered command counts once), ordered by dispatch time, for GET /v1/dispatches (seed 004). */
+/** dispatches_for_assets.sql: Dispatch commands of some assets with from_ms <= dispatch_time < to_ms and delivery_from_ms <= delivery_period_start < delivery_to_ms (epoch ms; the delivery bounds are the UTC day of the delivery_day filter), one row per command (FINAL: a re-delivered command counts once), ordered by dispatch time, for GET /v1/dispatches. */
 export type DispatchesForAssetsParams = {
   asset_ids: Array<string>;
   from_ms: number;
   to_ms: number;
+  delivery_from_ms: number;
+  delivery_to_ms: number;
   limit: number;
   offset: number;
 };
@@ -66,7 +68,7 @@ export interface DispatchesForAssetsRow {
   power_imbalance_amount: string | null;
   power_imbalance_unit: 'W' | 'kW' | 'MW' | null;
   soc_imbalance_amount: string | null;
-  soc_imbalance_unit: 'W' | 'kW' | 'MW' | null;
+  soc_imbalance_unit: 'W' | 'kW' | 'MW' | 'Wh' | 'kWh' | 'MWh' | null;
 }
 
 /** dt_envelope_newest_issues.sql: The newest operating-envelope issue of each of some DTs (the 96 slots after its last observed slot), by DT and slot: what POST /v1/dt/hosting-capacity, /v1/rooftop/sanction-check and /v1/ev/site-screen judge additions against (processors/stress/hosting.ts). */
@@ -384,9 +386,11 @@ export interface LatestTopologyTransformersRow {
   topology_version: number;
 }
 
-/** list_dts.sql: Every DT of one tenant's topology with its meter count and the coverage and tier of its newest envelope slot. A DT without envelopes has no AMI data: 0% coverage, modelled-only. */
+/** list_dts.sql: Every DT of one tenant's topology with its meter count and the coverage and tier of its newest envelope slot, ordered by dt_id, a page of them (EVERY_ROW in io/warehouse/query.ts: all). A DT without envelopes has no AMI data: 0% coverage, modelled-only. */
 export type ListDtsParams = {
   tenant: string;
+  limit: number;
+  offset: number;
 };
 
 export interface ListDtsRow {

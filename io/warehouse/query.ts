@@ -43,6 +43,49 @@ export async function runQuery<P extends QueryParams, R>(
   }
 }
 
+/** The page parameters that select every row of a paged query (`LIMIT {limit} OFFSET {offset}`). */
+export const EVERY_ROW = { limit: Number.MAX_SAFE_INTEGER, offset: 0 } as const;
+
+/**
+ * Runs a paged query (its SQL ends in `LIMIT {limit:UInt64} OFFSET {offset:UInt64}`, then optionally one
+ * `SETTINGS` line) for one page of rows and, alongside, for the number of rows of all its pages: the same SQL
+ * with every row selected, counted (`SELECT count() FROM (...)`, which reads only the columns the filter and
+ * the order need). One mechanism on every engine: window functions (`count() OVER ()`) are not on old servers,
+ * and would give no total for a page past the end.
+ */
+export async function runPage<P extends QueryParams & { limit: number; offset: number }, R>(
+  warehouse: Pick<Warehouse, 'query'>,
+  query: Query<P, R>,
+  params: P,
+): Promise<{ rows: R[]; total: number }> {
+  const [rows, counted] = await Promise.all([
+    runQuery(warehouse, query, params),
+    warehouse.query<{ total: number | string }>(countSql(query), { ...params, ...EVERY_ROW }),
+  ]);
+  const total = Number(counted[0]?.total ?? 0);
+  if (!Number.isSafeInteger(total)) throw new WarehouseError('query', countSql(query), 'no count');
+  return { rows, total };
+}
+
+const counts = new WeakMap<object, string>();
+
+/** `SELECT count() AS total FROM (<the query>)`, the query's trailing SETTINGS line kept outermost. */
+function countSql(query: Query<QueryParams, unknown>): string {
+  let sql = counts.get(query);
+  if (sql === undefined) {
+    const text = sqlOf(query);
+    if (!/\bLIMIT \{limit:UInt64\} OFFSET \{offset:UInt64\}\s*(\nSETTINGS [^\n]*)?$/.test(text))
+      throw new Error(
+        `query ${query.name} is not paged: it must end in LIMIT {limit:UInt64} OFFSET {offset:UInt64}`,
+      );
+    const settings = /\n(SETTINGS [^\n]*)$/.exec(text);
+    const body = settings ? text.slice(0, settings.index) : text;
+    sql = `SELECT count() AS total FROM (\n${body}\n)${settings ? `\n${settings[1]}` : ''}`;
+    counts.set(query, sql);
+  }
+  return sql;
+}
+
 /** The SQL text of `query` (for an export, which streams the result to a file instead). */
 export function sqlOf(query: Query<QueryParams, unknown>): string {
   return sqlQuery(query.name);

@@ -2,7 +2,7 @@ import { dateTime } from '../warehouse/rows.js';
 import { TABLES } from '../warehouse/tables.js';
 import type { Warehouse } from '../warehouse/warehouse.js';
 import type { SigningSecrets } from './signature.js';
-import { runQuery } from '../warehouse/query.js';
+import { runPage, runQuery } from '../warehouse/query.js';
 import { queries } from '../warehouse/queries.gen.js';
 
 /** Webhook subscriptions and the delivery log in the warehouse (sql/014_webhooks.sql says what each column is). */
@@ -115,15 +115,24 @@ export async function pendingRetries(warehouse: Warehouse): Promise<PendingRetry
   }));
 }
 
+/** A page of the delivery log of a subscription, newest attempt first, and how many attempts it holds. */
 export async function deliveriesOf(
   warehouse: Warehouse,
   tenant: string,
   id: string,
   page: { limit: number; offset: number },
-): Promise<Array<Omit<DeliveryAttempt, 'tenant' | 'subscription_id' | 'url' | 'body'>>> {
-  const rows = await runQuery(warehouse, queries.webhook_deliveries_of_subscription, { tenant, id, ...page });
+): Promise<{
+  rows: Array<Omit<DeliveryAttempt, 'tenant' | 'subscription_id' | 'url' | 'body'>>;
+  total: number;
+}> {
+  const { rows, total } = await runPage(warehouse, queries.webhook_deliveries_of_subscription, {
+    tenant,
+    id,
+    limit: page.limit,
+    offset: page.offset,
+  });
   // The outcome column is a String the sender writes only DeliveryOutcome values into.
-  return rows.map((r) => ({ ...r, outcome: r.outcome as DeliveryOutcome }));
+  return { rows: rows.map((r) => ({ ...r, outcome: r.outcome as DeliveryOutcome })), total };
 }
 
 /** How far the delivery log has got with a delivery: its newest attempt (0: queued) and that row's outcome. */

@@ -17,11 +17,16 @@ export interface EnvelopeInForce {
   dataQuality: string;
 }
 
-const KW_PER_UNIT: Record<PowerAmount['unit'], number> = { W: 0.001, kW: 1, MW: 1000 };
+const KW_PER_UNIT: Partial<Record<PowerAmount['unit'], number>> = { W: 0.001, kW: 1, MW: 1000 };
 
-/** A power amount in kW (the decimal string read as a float: the check needs no exact decimals). */
+/**
+ * A power amount in kW (the decimal string read as a float: the check needs no exact decimals). An energy unit
+ * (which ingest admits only for the state-of-charge imbalance) is an error.
+ */
 export function powerKw(power: PowerAmount): number {
-  return Number(power.amount) * KW_PER_UNIT[power.unit];
+  const factor = KW_PER_UNIT[power.unit];
+  if (factor === undefined) throw new Error(`${power.unit} is not a unit of power`);
+  return Number(power.amount) * factor;
 }
 
 /** The UTC quarter hour a dispatch is delivered in: the slot whose envelope it is checked against. */

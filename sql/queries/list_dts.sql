@@ -1,4 +1,5 @@
--- Every DT of one tenant's topology with its meter count and the coverage and tier of its newest envelope slot.
+-- Every DT of one tenant's topology with its meter count and the coverage and tier of its newest envelope slot,
+-- ordered by dt_id, a page of them (EVERY_ROW in io/warehouse/query.ts: all).
 -- A DT without envelopes has no AMI data: 0% coverage, modelled-only.
 -- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
 -- @note servers (io/warehouse/dialect.ts); see io/warehouse/README.md. A server with one JOIN per SELECT
@@ -59,4 +60,5 @@ ORDER BY t.dt_id
 -- ) AS e USING dt_id
 -- ORDER BY dt_id
 -- @end
+LIMIT {limit:UInt64} OFFSET {offset:UInt64}
 SETTINGS join_use_nulls = 1

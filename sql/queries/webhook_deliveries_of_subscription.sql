@@ -13,4 +13,4 @@ SELECT
 FROM webhook_deliveries FINAL
 WHERE tenant = {tenant:String} AND subscription_id = {id:String} AND attempt > 0
 ORDER BY attempted_ms DESC, event_id, attempt DESC
-LIMIT {limit:UInt32} OFFSET {offset:UInt32}
+LIMIT {limit:UInt64} OFFSET {offset:UInt64}

@@ -14,7 +14,7 @@ import { impedanceRoutes } from '../../api/routes/impedance.js';
 import { DAY_MS, slotStart } from '../../core/time.js';
 import { migrate } from '../../io/warehouse/migrate.js';
 import { ServerWarehouse } from '../../io/warehouse/server-warehouse.js';
-import { decoderOf } from '../../io/warehouse/query.js';
+import { decoderOf, runPage, runQuery } from '../../io/warehouse/query.js';
 import { queries } from '../../io/warehouse/queries.gen.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import {
@@ -164,8 +164,8 @@ describe('the same rows on the embedded engine and on 18.16', () => {
         nominal_power_unit: 'MW',
         power_imbalance_amount: '0.1',
         power_imbalance_unit: 'MW',
-        soc_imbalance_amount: null,
-        soc_imbalance_unit: null,
+        soc_imbalance_amount: '0.375',
+        soc_imbalance_unit: 'MWh',
       },
       expect.objectContaining({
         asset_id: "ev-'2",
@@ -177,6 +177,20 @@ describe('the same rows on the embedded engine and on 18.16', () => {
     ]);
     expect(embedded['dispatches_for_assets (paged, injection-shaped)']).toEqual([
       expect.objectContaining({ event_id: '7b0c1a52-0000-4000-8000-000000000002' }),
+    ]);
+    // Delivered from 20 minutes after the slot on: the commands dispatched at +5 and +15 minutes.
+    expect(
+      (embedded['dispatches_for_assets (delivered in a window)'] as Array<{ event_id: string }>).map(
+        (r) => r.event_id,
+      ),
+    ).toEqual([
+      '7b0c1a52-0000-4000-8000-000000000003',
+      '7b0c1a52-0000-4000-8000-000000000004',
+      '7b0c1a52-0000-4000-8000-000000000002',
+    ]);
+    expect(embedded['list_dts (paged)']).toEqual([
+      expect.objectContaining({ dt_id: 'dt-a' }),
+      expect.objectContaining({ dt_id: 'dt-b' }),
     ]);
     expect(embedded['dt_exists']).toEqual([{ known: '2' }]);
     expect(embedded['dt_exists (topology only)']).toEqual([{ known: '1' }]);
@@ -230,6 +244,44 @@ describe('the same rows on the embedded engine and on 18.16', () => {
     expect(embedded!.statusCode).toBe(200);
     expect(server!.body).toBe(embedded!.body);
     expect(embedded!.json().dispatches).toHaveLength(2);
+    expect(embedded!.json()).toMatchObject({ limit: 2, offset: 0, total: 3 });
+  });
+
+  it('counts every page of the paged queries the same (runPage: rows and total)', async () => {
+    for (const [query, params] of [
+      [queries.list_dts, { tenant: 'default', limit: 2, offset: 1 }],
+      [queries.list_dts, { tenant: 'default', limit: 2, offset: 9 }],
+      [queries.impedance_daily_rows, impedanceParams({ limit: 2, offset: 1 })],
+      [
+        queries.dispatches_for_assets,
+        {
+          asset_ids: ['bess-1', 'pv-3'],
+          from_ms: 0,
+          to_ms: SLOT + DAY_MS,
+          delivery_from_ms: 0,
+          delivery_to_ms: SLOT + DAY_MS,
+          limit: 1,
+          offset: 0,
+        },
+      ],
+    ] as const) {
+      const [embedded, server] = await Promise.all(
+        (['embedded', 'server'] as const).map((engine) =>
+          runPage(engines[engine].warehouse, query as never, params as never),
+        ),
+      );
+      expect(server, query.name).toEqual(embedded);
+      const all = await runQuery(
+        engines.embedded.warehouse,
+        query as never,
+        {
+          ...params,
+          limit: 1000,
+          offset: 0,
+        } as never,
+      );
+      expect(embedded!.total, query.name).toBe(all.length);
+    }
   });
 
   it('answers the impedance on-demand look-up with the same JSON', async () => {

@@ -182,8 +182,9 @@ describe.each(ENGINES)('webhook tables on %s', (engine) => {
     expect(await subscriptionSecret(warehouse, 'utility-r', 'sub-r')).toBeUndefined();
   });
 
-  it('keeps the delivery log per subscription, newest attempt first, paged, without queued rows', async () => {
-    const log = await deliveriesOf(warehouse, 'default', 'sub-1', { limit: 10, offset: 0 });
+  it('keeps the delivery log per subscription, newest attempt first, paged with a total, without queued rows', async () => {
+    const { rows: log, total } = await deliveriesOf(warehouse, 'default', 'sub-1', { limit: 10, offset: 0 });
+    expect(total).toBe(4);
     expect(log.map((d) => [d.event_id, d.attempt, d.outcome, d.http_status])).toEqual([
       ['e-3', 2, 'delivered', 200],
       ['e-1', 1, 'delivered', 200],
@@ -192,8 +193,16 @@ describe.each(ENGINES)('webhook tables on %s', (engine) => {
     ]);
     expect(log[2]).toMatchObject({ error: 'HTTP 503', next_attempt_ms: NOW + 4000, duration_ms: 12 });
     const page = await deliveriesOf(warehouse, 'default', 'sub-1', { limit: 2, offset: 1 });
-    expect(page).toEqual(log.slice(1, 3));
-    expect(await deliveriesOf(warehouse, 'utility-b', 'sub-1', { limit: 10, offset: 0 })).toEqual([]);
+    expect(page).toEqual({ rows: log.slice(1, 3), total: 4 });
+    // Past the last page: no rows, the total all the same.
+    expect(await deliveriesOf(warehouse, 'default', 'sub-1', { limit: 2, offset: 10 })).toEqual({
+      rows: [],
+      total: 4,
+    });
+    expect(await deliveriesOf(warehouse, 'utility-b', 'sub-1', { limit: 10, offset: 0 })).toEqual({
+      rows: [],
+      total: 0,
+    });
   });
 
   it('finds the deliveries queued or whose last attempt asked for another, with the body to send', async () => {
@@ -234,7 +243,7 @@ describe.each(ENGINES)('webhook tables on %s', (engine) => {
       { ...queued, attempted_ms: NOW - 1000 },
       { ...first, attempted_ms: NOW - 500 },
     ]);
-    const log = await deliveriesOf(warehouse, 'default', 'sub-dup', { limit: 10, offset: 0 });
+    const { rows: log } = await deliveriesOf(warehouse, 'default', 'sub-dup', { limit: 10, offset: 0 });
     expect(log.map((d) => [d.event_id, d.attempt, d.outcome])).toEqual([['e-dup', 1, 'delivered']]);
 
     const progress = await deliveryProgress(
@@ -308,7 +317,10 @@ describe.each(ENGINES)('the delivery log of an installation made before it was k
         'SELECT count() AS n FROM webhook_deliveries FINAL',
       );
       expect(Number(rows!.n)).toBe(2);
-      const log = await deliveriesOf(opened.warehouse, 'default', 'sub-1', { limit: 10, offset: 0 });
+      const { rows: log } = await deliveriesOf(opened.warehouse, 'default', 'sub-1', {
+        limit: 10,
+        offset: 0,
+      });
       expect(log.map((d) => [d.event_id, d.attempt, d.outcome])).toEqual([['e-1', 1, 'delivered']]);
     } finally {
       await opened.close();

@@ -321,7 +321,10 @@ export async function loadQueryFixture(warehouse: Warehouse, slot: number): Prom
   ]);
 }
 
-/** Dispatch commands for dispatches_for_assets.sql: two assets, a re-delivered command, optional fields null. */
+/**
+ * Dispatch commands for dispatches_for_assets.sql: two assets, a re-delivered command, optional fields null, a
+ * state-of-charge imbalance in MWh.
+ */
 export async function loadDispatchFixture(warehouse: Warehouse, slot: number): Promise<void> {
   const minute = 60_000;
   const command = (event_id: string, asset_id: string, at: number, received: number, full: boolean) =>
@@ -335,7 +338,7 @@ export async function loadDispatchFixture(warehouse: Warehouse, slot: number): P
       target_power: { amount: full ? '-1.250' : '500', unit: full ? 'MW' : 'kW' },
       nominal_power: full ? { amount: '2', unit: 'MW' } : null,
       power_imbalance: full ? { amount: '0.1', unit: 'MW' } : null,
-      soc_imbalance: null,
+      soc_imbalance: full ? { amount: '0.375', unit: 'MWh' } : null,
       received_at: received,
     });
   await warehouse.insert('dispatches', [
@@ -372,8 +375,9 @@ export function impedanceParams(extra: QueryParams = {}): QueryParams {
 export function fixtureQueries(slot: number): Array<[string, string, QueryParams?]> {
   const minute = 60_000;
   return [
-    ['list_dts', 'list_dts', { tenant: 'default' }],
-    ['list_dts (another tenant)', 'list_dts', { tenant: "utility-b' OR 1=1 --" }],
+    ['list_dts', 'list_dts', { tenant: 'default', limit: 1000, offset: 0 }],
+    ['list_dts (paged)', 'list_dts', { tenant: 'default', limit: 2, offset: 1 }],
+    ['list_dts (another tenant)', 'list_dts', { tenant: "utility-b' OR 1=1 --", limit: 1000, offset: 0 }],
     ['dt_tenants', 'dt_tenants', { dt_ids: ['dt-a', 'dt-c', 'dt-x', "dt-'quote"] }],
     ['dt_exists', 'dt_exists', { dt_id: 'dt-a' }],
     ['dt_exists (topology only)', 'dt_exists', { dt_id: 'dt-c' }],
@@ -431,12 +435,39 @@ export function fixtureQueries(slot: number): Array<[string, string, QueryParams
     [
       'dispatches_for_assets',
       'dispatches_for_assets',
-      { asset_ids: ['bess-1', "ev-'2"], from_ms: slot, to_ms: slot + 30 * minute, limit: 50, offset: 0 },
+      {
+        ...EVERY_DELIVERY,
+        asset_ids: ['bess-1', "ev-'2"],
+        from_ms: slot,
+        to_ms: slot + 30 * minute,
+        limit: 50,
+        offset: 0,
+      },
     ],
     [
       'dispatches_for_assets (paged, injection-shaped)',
       'dispatches_for_assets',
-      { asset_ids: ['bess-1', "x' OR 1=1 --"], from_ms: slot, to_ms: slot + DAY, limit: 1, offset: 1 },
+      {
+        ...EVERY_DELIVERY,
+        asset_ids: ['bess-1', "x' OR 1=1 --"],
+        from_ms: slot,
+        to_ms: slot + DAY,
+        limit: 1,
+        offset: 1,
+      },
+    ],
+    [
+      'dispatches_for_assets (delivered in a window)',
+      'dispatches_for_assets',
+      {
+        asset_ids: ['bess-1', "ev-'2", 'pv-3'],
+        from_ms: 0,
+        to_ms: slot + DAY,
+        delivery_from_ms: slot + 20 * minute,
+        delivery_to_ms: slot + DAY,
+        limit: 50,
+        offset: 0,
+      },
     ],
     ['latest_topology_meters', 'latest_topology_meters'],
     ['latest_topology_transformers', 'latest_topology_transformers'],
@@ -445,6 +476,8 @@ export function fixtureQueries(slot: number): Array<[string, string, QueryParams
   ];
 }
 const DAY = 24 * 3_600_000;
+/** dispatches_for_assets.sql's delivery bounds that admit every command. */
+const EVERY_DELIVERY = { delivery_from_ms: 0, delivery_to_ms: Date.UTC(2106, 0, 1) };
 
 /** Runs fixtureQueries() and returns each result, keyed by name. */
 export async function runFixtureQueries(

@@ -47,6 +47,10 @@ export function testConfig(dataDir: string, overrides: Partial<GridstreamConfig>
     partitions: 4,
     // Refused requests are logged at info: tests make many on purpose.
     logLevel: 'warn',
+    // Tests make requests as fast as they can; the per-key limits' own test sets them back to the defaults.
+    apiRateLimit: 1000,
+    apiRateBurst: 1000,
+    apiMaxConcurrent: 100,
     ...overrides,
   };
 }

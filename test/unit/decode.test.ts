@@ -165,4 +165,35 @@ describe('MQTT decoding', () => {
         .deadLetters[0]!.reason,
     ).toMatch(/target_power\.unit/);
   });
+
+  it('accepts a state-of-charge imbalance in Wh, kWh or MWh, keeping the exact decimal and the unit sent', () => {
+    const command = {
+      event_id: 'a7a26ff2-e851-45b6-9634-d595f45458b7',
+      asset_id: 'bess-7',
+      dispatch_time: '2026-07-01T10:00:00Z',
+      delivery_period_start: '2026-07-01T10:15:00Z',
+      target_power: { amount: '-1.250', unit: 'MW' },
+      power_imbalance: { amount: '0.1', unit: 'MW' },
+    };
+    for (const [amount, unit] of [
+      ['0.3750', 'MWh'],
+      ['375.0', 'kWh'],
+      ['375000', 'Wh'],
+      ['0.5', 'MW'], // as earlier senders gave it
+    ]) {
+      const out = decode('gridstream/v1/dispatch/bess-7', { ...command, soc_imbalance: { amount, unit } });
+      expect(out.deadLetters).toEqual([]);
+      expect(out.dispatches[0]).toMatchObject({
+        target_power: { amount: '-1.250', unit: 'MW' },
+        soc_imbalance: { amount, unit },
+      });
+    }
+    // Power stays power: an energy unit there is dead-lettered, naming the field and the units it takes.
+    const wrong = decode('gridstream/v1/dispatch/bess-7', {
+      ...command,
+      target_power: { amount: '1', unit: 'MWh' },
+    });
+    expect(wrong.dispatches).toEqual([]);
+    expect(wrong.deadLetters[0]!.reason).toMatch(/target_power\.unit: "MWh" is not W, kW or MW/);
+  });
 });

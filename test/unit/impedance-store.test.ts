@@ -26,7 +26,7 @@ function facts(meter: string, dayMs: number, version: number, median = 200): Imp
 }
 
 const look = (store: ImpedanceStore, input: Record<string, unknown>) =>
-  store.lookup(impedanceFilter(input, ON_DEMAND_DATES).params, 'default', dtOf, 1001, 0);
+  store.lookup(impedanceFilter(input, ON_DEMAND_DATES).params, 'default', dtOf, 1001, 0)?.rows ?? null;
 
 describe('in-memory impedance rows', () => {
   it('answers nothing until loaded, nor look-ups starting before its window or naming no meters', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tokenBucketLimiter } from '../../api/rate-limit.js';
+import { concurrencyLimiter, tokenBucketLimiter } from '../../api/rate-limit.js';
 
 describe('the per-key token bucket', () => {
   it('allows a burst, then the sustained rate, and says how long to wait', () => {
@@ -45,5 +45,24 @@ describe('the per-key token bucket', () => {
     expect(limiter.size).toBe(3);
     expect(limiter.peek('d', 5000)).toBe(0);
     expect(limiter.peek('g', 5000)).toBe(1);
+  });
+});
+
+describe('the per-key concurrency limit', () => {
+  it('takes up to max slots per key, refuses the next, and takes again once one is released', () => {
+    const limiter = concurrencyLimiter(2);
+    expect([limiter.acquire('a'), limiter.acquire('a'), limiter.acquire('a')]).toEqual([true, true, false]);
+    expect(limiter.acquire('b')).toBe(true); // one count per key
+    limiter.release('a');
+    expect(limiter.inFlight('a')).toBe(1);
+    expect(limiter.acquire('a')).toBe(true);
+    limiter.release('a');
+    limiter.release('a');
+    limiter.release('b');
+    expect([limiter.inFlight('a'), limiter.inFlight('b')]).toEqual([0, 0]);
+  });
+
+  it('refuses a limit that would never allow a request', () => {
+    expect(() => concurrencyLimiter(0)).toThrow();
   });
 });

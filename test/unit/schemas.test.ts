@@ -130,4 +130,31 @@ describe('schema evolution', () => {
     });
     expect(schemaId('TopologyTransformer')).not.toBe(5);
   });
+
+  it('reads a dispatch command written with its retired schema (id 3) as the current version', () => {
+    const retired = avro.Type.forSchema(
+      JSON.parse(readFileSync(join(schemasDir, 'retired', 'dispatch-command.3.avsc'), 'utf8')) as avro.Schema,
+      { wrapUnions: 'auto' },
+    );
+    const old = {
+      event_id: 'a7a26ff2-e851-45b6-9634-d595f45458b7',
+      source: null,
+      published_at: null,
+      asset_id: 'bess-7',
+      dispatch_time: 1_780_000_000_000,
+      delivery_period_start: 1_780_000_900_000,
+      target_power: { amount: '-1.250', unit: 'MW' as const },
+      nominal_power: null,
+      power_imbalance: null,
+      soc_imbalance: { amount: '0.5', unit: 'kW' as const },
+      received_at: 1_780_000_000_500,
+    };
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(3, 1);
+    expect(decode('DispatchCommand', Buffer.concat([header, retired.toBuffer(old)]))).toEqual(old);
+    expect(schemaId('DispatchCommand')).not.toBe(3);
+    // The current version carries energy units.
+    const current = { ...old, soc_imbalance: { amount: '0.375', unit: 'MWh' as const } };
+    expect(decode('DispatchCommand', encode('DispatchCommand', current))).toEqual(current);
+  });
 });

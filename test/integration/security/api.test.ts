@@ -356,7 +356,7 @@ describe('API over TLS', () => {
     expect(g.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const listed = await call(`${g.url}/v1/dt`, { ca: cert });
     expect(listed.status).toBe(200);
-    expect(listed.json()).toEqual({ transformers: [] });
+    expect(listed.json()).toEqual({ transformers: [], limit: 1000, offset: 0, total: 0 });
     // A client that does not trust the certificate is refused by TLS itself.
     await expect(call(`${g.url}/v1/dt`)).rejects.toThrow(/self[- ]signed/i);
     // Plain HTTP to the same port gets no API answer.
