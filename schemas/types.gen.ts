@@ -109,6 +109,16 @@ export type DataQuality = "ami_direct" | "ami_imputed" | "modelled_only";
 
 export type ProfileSource = "measured" | "imputed" | "modelled";
 
+export interface MeterSlot {
+  meter_id: string;
+  /** Mean of the meter's active power readings in the slot, kW (import positive). */
+  p_kw: number;
+  /** Lowest of the meter's per-leg mean voltages in the slot, V. */
+  v_low: number;
+  /** Highest of the meter's per-leg mean voltages in the slot, V. */
+  v_high: number;
+}
+
 /** A DT's 15-minute load envelope for the slot [slot_start, slot_start + 15 min) (topic gridstream.envelopes, keyed by DT id). A later revision of the same slot carries a higher version and replaces the earlier one. */
 export interface DtEnvelope {
   dt_id: string;
@@ -150,6 +160,8 @@ export interface DtEnvelope {
   imputed_meters: number;
   /** measured: the figures are the reporting meters' sum; imputed: meters were missing and their load was added from the feeder pattern; modelled: the DT has no AMI and the slot is nameplate x a load shape (version 1, superseded by any measured row). */
   profile_source: ProfileSource;
+  /** Per reporting meter with voltages, its own slot: what the stress processor learns each customer's voltage sensitivity from. Only in final envelopes (empty in provisional ones, and in records written before it existed). */
+  meters: Array<MeterSlot>;
 }
 
 export type LimitingFactor = "load_factor" | "hot_spot" | "top_oil" | "voltage";

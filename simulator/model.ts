@@ -402,6 +402,8 @@ export interface SimStep {
   readings: TelemetryReading[];
   /** 1 where the meter is in a communication outage for this reading (it is stored or lost, not sent now). */
   outage: Uint8Array;
+  /** Mean source voltage (tap × MV supply, before the DT's impedance) of each DT over the interval, V. */
+  sourceVoltage: Float64Array;
   /** Mean secondary (busbar) voltage of each DT phase over the interval: dtVoltage[dtIndex][phase − 1], V. */
   dtVoltage: Float64Array[];
   /**
@@ -877,6 +879,7 @@ function* runSteps(sim: Simulation): Generator<SimStep, void, undefined> {
   const poleNode = new Int32Array(n); // the meter's pole's node in its phase networks
   for (let i = 0; i < n; i++) poleNode[i] = meters[i]!.pole + 1;
   const sumDtV = new Float64Array(nDt * 3);
+  const sumSource = new Float64Array(nDt);
   const sumPoleV = new Float64Array(n * 3);
   const sumTrueV = new Float64Array(n * 3);
 
@@ -889,6 +892,7 @@ function* runSteps(sim: Simulation): Generator<SimStep, void, undefined> {
     sumI.fill(0);
     zSum.fill(0);
     sumDtV.fill(0);
+    sumSource.fill(0);
     sumPoleV.fill(0);
     sumTrueV.fill(0);
     sumAmbient.fill(0);
@@ -975,6 +979,7 @@ function* runSteps(sim: Simulation): Generator<SimStep, void, undefined> {
       for (let d = 0; d < nDt; d++) {
         const dt = dts[d]!;
         const source = dt.tapV * supply[dt.feederIndex]!;
+        sumSource[d] = sumSource[d]! + source;
         for (let ph = 0; ph < 3; ph++) {
           const at = d * 3 + ph;
           const solver = solvers[at]!;
@@ -1049,6 +1054,7 @@ function* runSteps(sim: Simulation): Generator<SimStep, void, undefined> {
       emitTs: ts + interval,
       readings,
       outage,
+      sourceVoltage: sumSource.map((v) => v / perInterval),
       dtVoltage,
       poleVoltage,
       meterVoltage,

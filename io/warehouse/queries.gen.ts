@@ -501,6 +501,10 @@ export interface StressHistoryEnvelopesRow {
   imputed_kw: number;
   imputed_meters: number;
   profile_source: 'measured' | 'imputed' | 'modelled';
+  meter_id: Array<string>;
+  meter_p_kw: Array<number>;
+  meter_v_low: Array<number>;
+  meter_v_high: Array<number>;
 }
 
 /** stress_history_weather.sql: Every station's observations of the last horizon_s seconds before the newest, in time order: the ambient history the stress stage's weather table starts from (pipelines/weather-table.ts), before what the weather topic still holds. */
@@ -1062,6 +1066,10 @@ export const queries = {
       imputed_kw: 'number',
       imputed_meters: 'number',
       profile_source: 'string',
+      meter_id: 'string[]',
+      meter_p_kw: 'number[]',
+      meter_v_low: 'number[]',
+      meter_v_high: 'number[]',
     },
   } as Query<StressHistoryEnvelopesParams, StressHistoryEnvelopesRow>,
   stress_history_weather: {

@@ -170,6 +170,10 @@ export type EnvelopeRow = {
   imputed_kw: number;
   imputed_meters: number;
   profile_source: 'measured' | 'imputed' | 'modelled';
+  'meters.meter_id': string[];
+  'meters.p_kw': number[];
+  'meters.v_low': number[];
+  'meters.v_high': number[];
 };
 
 export function envelopeRow(e: DtEnvelope): EnvelopeRow {
@@ -197,6 +201,10 @@ export function envelopeRow(e: DtEnvelope): EnvelopeRow {
     imputed_kw: e.imputed_kw,
     imputed_meters: e.imputed_meters,
     profile_source: e.profile_source,
+    'meters.meter_id': e.meters.map((m) => m.meter_id),
+    'meters.p_kw': e.meters.map((m) => m.p_kw),
+    'meters.v_low': e.meters.map((m) => m.v_low),
+    'meters.v_high': e.meters.map((m) => m.v_high),
   };
 }
 

@@ -71,6 +71,7 @@ function envelope(dtId: string, version: number, overrides: Partial<DtEnvelope> 
     imputed_kw: 0,
     imputed_meters: 0,
     profile_source: 'measured',
+    meters: [],
     ...overrides,
   };
 }

@@ -23,6 +23,7 @@ export const sampleEnvelope: DtEnvelope = {
   imputed_kw: 0,
   imputed_meters: 0,
   profile_source: 'measured',
+  meters: [{ meter_id: 'mtr-000001', p_kw: 1.25, v_low: 228.5, v_high: 229.75 }],
 };
 
 /**
