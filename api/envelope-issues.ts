@@ -48,6 +48,8 @@ function issueOf(rows: readonly Row[]): EnvelopeIssue {
     exportLimitedBy: r.export_limited_by,
     baseKw: r.base_kw,
     baseKwLow: r.base_kw_low,
+    vMinLow: r.v_min_low,
+    vMaxHigh: r.v_max_high,
   }));
   const [newest] = rows as [Row];
   return {

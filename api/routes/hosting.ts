@@ -17,6 +17,7 @@ import {
 } from '../data-quality.js';
 import { ApiError, badRequest } from '../errors.js';
 import { newestIssues, type EnvelopeIssue } from '../envelope-issues.js';
+import { issueAtMeter, JUDGED_AT, locateMeter, METER_LOCATION } from '../meter-location.js';
 import { requireDt, tenantOf } from '../tenancy.js';
 import { round } from '../time-range.js';
 import {
@@ -169,6 +170,8 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
       additions: Array<{ type: AdditionType; kw: number; schedule?: string; mode?: 'charge' | 'discharge' }>;
       timezone?: string;
       min_data_quality?: DataQualityTier;
+      meter_id?: string;
+      service_point_id?: string;
     };
   }>(
     '/v1/dt/hosting-capacity',
@@ -189,12 +192,17 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
             },
             timezone: TIMEZONE,
             min_data_quality: minDataQualitySchema,
+            ...METER_LOCATION,
           },
-          { optional: ['timezone', 'min_data_quality'], additional: false },
+          {
+            optional: ['timezone', 'min_data_quality', 'meter_id', 'service_point_id'],
+            additional: false,
+          },
         ),
         response: {
           200: object({
             ...JUDGEMENT,
+            judged_at: JUDGED_AT,
             slots: {
               type: 'array',
               items: object({
@@ -233,9 +241,12 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
         envelope.dataQuality,
         body.min_data_quality,
       );
-      const j = judge(envelope, additions, timeZone);
+      const at = await locateMeter(warehouse, tenantOf(request), body, body.dt_id);
+      const located = at ? await issueAtMeter(warehouse, envelope, at) : null;
+      const j = judge(located?.issue ?? envelope, additions, timeZone);
       return {
         ...header(body.dt_id, envelope, j),
+        judged_at: located?.judgedAt ?? null,
         slots: j.slots.map((s) => ({
           slot_start: iso(s.slotStart),
           addition_kw: round(s.additionKw, 3),
@@ -263,6 +274,8 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
       inverter_kw?: number;
       export_limit_kw?: number;
       min_data_quality?: DataQualityTier;
+      meter_id?: string;
+      service_point_id?: string;
     };
   }>(
     '/v1/rooftop/sanction-check',
@@ -292,12 +305,17 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
               description: 'Export limiter setting, kW (no limiter: none)',
             },
             min_data_quality: minDataQualitySchema,
+            ...METER_LOCATION,
           },
-          { optional: ['inverter_kw', 'export_limit_kw', 'min_data_quality'], additional: false },
+          {
+            optional: ['inverter_kw', 'export_limit_kw', 'min_data_quality', 'meter_id', 'service_point_id'],
+            additional: false,
+          },
         ),
         response: {
           200: object({
             ...JUDGEMENT,
+            judged_at: JUDGED_AT,
             recommendation: VERDICT,
             pv_peak_kw: { type: 'number' },
             reverse_power_flow: object({
@@ -330,7 +348,13 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
         body.min_data_quality,
       );
       const peak = Math.min(body.pv_kwp * PV_DERATE, body.inverter_kw ?? Infinity);
-      const j = judge(envelope, [{ type: 'pv', kw: peak, capKw: body.export_limit_kw }], 'UTC');
+      const at = await locateMeter(warehouse, tenantOf(request), body, body.dt_id);
+      const located = at ? await issueAtMeter(warehouse, envelope, at) : null;
+      const j = judge(
+        located?.issue ?? envelope,
+        [{ type: 'pv', kw: peak, capKw: body.export_limit_kw }],
+        'UTC',
+      );
       const generating = j.slots.filter((s) => s.additionKw < 0);
       const reverse = generating.map((s) => s.reverseFlowProb);
       const voltageKwh = j.slots
@@ -338,6 +362,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
         .reduce((sum, s) => sum + (Math.abs(s.additionKw) - s.allowedKw) * (SLOT_MS / 3_600_000), 0);
       return {
         ...header(body.dt_id, envelope, j),
+        judged_at: located?.judgedAt ?? null,
         recommendation: j.verdict,
         pv_peak_kw: round(peak, 3),
         reverse_power_flow: {
@@ -372,6 +397,8 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
       timezone?: string;
       limit?: number;
       min_data_quality?: DataQualityTier;
+      meter_id?: string;
+      service_point_id?: string;
     };
   }>(
     '/v1/ev/site-screen',
@@ -405,8 +432,12 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
               description: 'Candidates returned (default 10)',
             },
             min_data_quality: minDataQualitySchema,
+            ...METER_LOCATION,
           },
-          { optional: ['radius_km', 'timezone', 'limit', 'min_data_quality'], additional: false },
+          {
+            optional: ['radius_km', 'timezone', 'limit', 'min_data_quality', 'meter_id', 'service_point_id'],
+            additional: false,
+          },
         ),
         response: {
           200: object({
@@ -415,6 +446,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
             radius_km: { type: 'number' },
             station_kw: { type: 'number' },
             dwell: object({ schedule: { type: 'string' }, timezone: { type: 'string' } }),
+            judged_at: JUDGED_AT,
             candidates: {
               type: 'array',
               items: object(
@@ -461,6 +493,11 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
         warehouse,
         dts.map((d) => d.dtId),
       );
+      // At a meter: its DT's candidate is judged at the meter (the others as they are).
+      const at = await locateMeter(warehouse, tenantOf(request), body);
+      const atIssue = at && issues.get(at.dtId);
+      const located = at && atIssue ? await issueAtMeter(warehouse, atIssue, at) : null;
+      if (located) issues.set(at!.dtId, located.issue);
       const candidates = dts.flatMap((d): SiteCandidate[] => {
         const own = issues.get(d.dtId);
         const base = {
@@ -504,6 +541,7 @@ export function hostingRoutes(app: FastifyInstance, warehouse: Warehouse) {
         radius_km: radius,
         station_kw: body.station_kw,
         dwell: { schedule: schedule.text, timezone: timeZone },
+        judged_at: located?.judgedAt ?? null,
         candidates: candidates.slice(0, body.limit ?? 10),
       };
     },

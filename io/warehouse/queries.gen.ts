@@ -69,6 +69,20 @@ export interface DispatchesForAssetsRow {
   soc_imbalance_unit: 'W' | 'kW' | 'MW' | null;
 }
 
+/** dt_customer_voltages.sql: The customers' voltage sensitivities of a DT as its newest stress row holds them (learnt by the stress processor, processors/stress/customer-voltage.ts), with the DT's nominal voltage: what a meter-located request of POST /v1/dt/hosting-capacity, /v1/rooftop/sanction-check and /v1/ev/site-screen is judged with. */
+export type DtCustomerVoltagesParams = {
+  dt_id: string;
+};
+
+export interface DtCustomerVoltagesRow {
+  meter_id: Array<string>;
+  own_v_per_kw: Array<number>;
+  dt_v_per_kw: Array<number>;
+  low_offset_v: Array<number>;
+  high_offset_v: Array<number>;
+  nominal_voltage_v: number | null;
+}
+
 /** dt_envelope_newest_issues.sql: The newest operating-envelope issue of each of some DTs (the 96 slots after its last observed slot), by DT and slot: what POST /v1/dt/hosting-capacity, /v1/rooftop/sanction-check and /v1/ev/site-screen judge additions against (processors/stress/hosting.ts). */
 export type DtEnvelopeNewestIssuesParams = {
   dts: Array<string>;
@@ -89,6 +103,8 @@ export interface DtEnvelopeNewestIssuesRow {
   export_slot_kw: number;
   import_limited_by: 'load_factor' | 'hot_spot' | 'top_oil' | 'voltage';
   export_limited_by: 'load_factor' | 'hot_spot' | 'top_oil' | 'voltage';
+  v_min_low: number | null;
+  v_max_high: number | null;
   data_quality: 'ami-direct' | 'ami-imputed' | 'modelled-only';
 }
 
@@ -431,6 +447,18 @@ export interface MeterLoadPatternsRow {
   readings: number;
 }
 
+/** meter_location.sql: A meter named by its id or by its service point, as the newest topology version places it: the meter a meter-located request of POST /v1/dt/hosting-capacity, /v1/rooftop/sanction-check and /v1/ev/site-screen is judged at. The empty string names nothing. */
+export type MeterLocationParams = {
+  meter_id: string;
+  service_point_id: string;
+};
+
+export interface MeterLocationRow {
+  meter_id: string;
+  service_point: string;
+  dt_id: string;
+}
+
 /** parked_meters.sql: Meters with readings parked as unknown_meter that have not been re-ingested yet. */
 export type ParkedMetersParams = Record<string, never>;
 
@@ -717,6 +745,17 @@ export const queries = {
       soc_imbalance_unit: 'string?',
     },
   } as Query<DispatchesForAssetsParams, DispatchesForAssetsRow>,
+  dt_customer_voltages: {
+    name: 'dt_customer_voltages',
+    columns: {
+      meter_id: 'string[]',
+      own_v_per_kw: 'number[]',
+      dt_v_per_kw: 'number[]',
+      low_offset_v: 'number[]',
+      high_offset_v: 'number[]',
+      nominal_voltage_v: 'number?',
+    },
+  } as Query<DtCustomerVoltagesParams, DtCustomerVoltagesRow>,
   dt_envelope_newest_issues: {
     name: 'dt_envelope_newest_issues',
     columns: {
@@ -734,6 +773,8 @@ export const queries = {
       export_slot_kw: 'number',
       import_limited_by: 'string',
       export_limited_by: 'string',
+      v_min_low: 'number?',
+      v_max_high: 'number?',
       data_quality: 'string',
     },
   } as Query<DtEnvelopeNewestIssuesParams, DtEnvelopeNewestIssuesRow>,
@@ -1008,6 +1049,14 @@ export const queries = {
       readings: 'int64',
     },
   } as Query<MeterLoadPatternsParams, MeterLoadPatternsRow>,
+  meter_location: {
+    name: 'meter_location',
+    columns: {
+      meter_id: 'string',
+      service_point: 'string',
+      dt_id: 'string',
+    },
+  } as Query<MeterLocationParams, MeterLocationRow>,
   parked_meters: {
     name: 'parked_meters',
     columns: {

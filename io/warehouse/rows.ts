@@ -504,13 +504,28 @@ export function impedanceFlagRow(f: ImpedanceFlag): ImpedanceFlagRow {
 }
 
 /** Rows of the stress tables: the records' fields, with times as DateTime64 text and the tier as the seeds spell it. */
-export type DtStressRow = Omit<DtStress, 'slot_start' | 'data_quality'> & {
+export type DtStressRow = Omit<DtStress, 'slot_start' | 'data_quality' | 'customers'> & {
   slot_start: string;
   data_quality: DataQualityLabel;
+  'customers.meter_id': string[];
+  'customers.own_v_per_kw': number[];
+  'customers.dt_v_per_kw': number[];
+  'customers.low_offset_v': number[];
+  'customers.high_offset_v': number[];
 };
 
 export function dtStressRow(s: DtStress): DtStressRow {
-  return { ...s, slot_start: dateTime64(s.slot_start), data_quality: dataQualityLabel(s.data_quality) };
+  const { customers, ...rest } = s;
+  return {
+    ...rest,
+    slot_start: dateTime64(s.slot_start),
+    data_quality: dataQualityLabel(s.data_quality),
+    'customers.meter_id': customers.map((c) => c.meter_id),
+    'customers.own_v_per_kw': customers.map((c) => c.own_v_per_kw),
+    'customers.dt_v_per_kw': customers.map((c) => c.dt_v_per_kw),
+    'customers.low_offset_v': customers.map((c) => c.low_offset_v),
+    'customers.high_offset_v': customers.map((c) => c.high_offset_v),
+  };
 }
 
 export type DtOperatingEnvelopeRow = Omit<

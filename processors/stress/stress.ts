@@ -637,6 +637,16 @@ function processSlot(
       state_initialised: initialised,
       ami_coverage_pct: e.ami_coverage_pct,
       data_quality: e.data_quality,
+      customers: customerSensitivities(dt.customers, {
+        dtVPerKw: sensitivityPrior(plate, config),
+        ratedKva: plate.ratedKva,
+      }).map((c) => ({
+        meter_id: c.meter_id,
+        own_v_per_kw: c.ownVPerKw,
+        dt_v_per_kw: c.dtVPerKw,
+        low_offset_v: c.lowOffsetV,
+        high_offset_v: c.highOffsetV,
+      })),
     },
   });
 

@@ -98,6 +98,15 @@ export function stressRow(dt: string, slot: number, over: Partial<DtStress> = {}
     state_initialised: false,
     ami_coverage_pct: 97.5,
     data_quality: 'ami_direct',
+    customers: [
+      {
+        meter_id: 'mtr-000001',
+        own_v_per_kw: 0.9,
+        dt_v_per_kw: 0.125,
+        low_offset_v: 1.5,
+        high_offset_v: 0.25,
+      },
+    ],
     ...over,
   };
 }
