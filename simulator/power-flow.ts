@@ -13,7 +13,8 @@
  * - backward: each node's load current I_i = conj(S_i / V_i); each branch carries its node's current plus its
  *   children's, summed from the leaves towards the source;
  * - forward: V_i = V_parent − Z_i·J_i from the source outwards;
- * until no node voltage moves by more than `toleranceV`. On LV feeders it converges in 3–5 sweeps.
+ * until no node voltage moves by more than `toleranceV`. On LV feeders it converges in 3–5 sweeps; after 30,
+ * the updates are damped (halved), for the rare load near its branch's transfer limit.
  */
 
 export interface RadialNetwork {
@@ -37,6 +38,12 @@ export interface PowerFlowOptions {
   /** Below this share of the source voltage loads are constant impedance (default 0.8). */
   floorPu?: number;
 }
+
+/**
+ * Sweeps after which each voltage update is halved (damped): near a branch's transfer limit (a charger behind a
+ * badly corroded joint) the plain sweep oscillates; damped, it converges while the loop gain is below 3.
+ */
+const DAMP_AFTER = 30;
 
 export class PowerFlowError extends Error {
   override readonly name = 'PowerFlowError';
@@ -83,7 +90,7 @@ export class PowerFlowSolver {
     const { parent, r, x } = this.network;
     const n = parent.length;
     const tol = options.toleranceV ?? 1e-6;
-    const max = options.maxIterations ?? 100;
+    const max = options.maxIterations ?? 500;
     const floor = (options.floorPu ?? 0.8) * sourceV;
     const floor2 = floor * floor;
     const { re, im } = this.result;
@@ -118,8 +125,12 @@ export class PowerFlowSolver {
       let moved = 0;
       for (let i = 1; i < n; i++) {
         const up = parent[i]!;
-        const nr = re[up]! - (r[i]! * jRe[i]! - x[i]! * jIm[i]!);
-        const ni = im[up]! - (r[i]! * jIm[i]! + x[i]! * jRe[i]!);
+        let nr = re[up]! - (r[i]! * jRe[i]! - x[i]! * jIm[i]!);
+        let ni = im[up]! - (r[i]! * jIm[i]! + x[i]! * jRe[i]!);
+        if (it > DAMP_AFTER) {
+          nr = 0.5 * (nr + re[i]!);
+          ni = 0.5 * (ni + im[i]!);
+        }
         moved = Math.max(moved, Math.abs(nr - re[i]!), Math.abs(ni - im[i]!));
         re[i] = nr;
         im[i] = ni;

@@ -342,15 +342,17 @@ describe('stress through the embedded pipeline, restarted half way', () => {
     }
   });
 
+  /** A POST with the test's API key, its status and JSON body. */
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${g.url}${path}`, {
+      method: 'POST',
+      headers: { 'x-api-key': TEST_API_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Row };
+  };
+
   it("judges additions and rooftop PV against each DT's newest envelope issue, as the pure judge does", async () => {
-    const post = async (path: string, body: unknown) => {
-      const res = await fetch(`${g.url}${path}`, {
-        method: 'POST',
-        headers: { 'x-api-key': TEST_API_KEY, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      return { status: res.status, body: (await res.json()) as Row };
-    };
     for (const dt of new Set(stress.map((r) => String(r.dt_id)))) {
       const issue = await g.edges.warehouse.query<Row>(
         `SELECT toUnixTimestamp64Milli(slot_start) AS ms, toUnixTimestamp64Milli(issued_at) AS issued, confidence, base_kw,
@@ -429,14 +431,6 @@ describe('stress through the embedded pipeline, restarted half way', () => {
   });
 
   it('judges an EV at the end of a feeder against the voltages it moves: no more headroom than at the DT, less where voltage binds', async () => {
-    const post = async (path: string, body: unknown) => {
-      const res = await fetch(`${g.url}${path}`, {
-        method: 'POST',
-        headers: { 'x-api-key': TEST_API_KEY, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      return { status: res.status, body: (await res.json()) as Row };
-    };
     // The simulator's layout depends on the seed and the counts only: the customer at each DT's farthest pole.
     const sim = createSimulation({
       seed: OPTIONS.seed,
