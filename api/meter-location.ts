@@ -5,6 +5,7 @@ import type { CustomerSensitivity } from '../processors/stress/customer-voltage.
 import { envelopeAtMeter } from '../processors/stress/hosting.js';
 import { DEFAULT_STRESS_CONFIG } from '../processors/stress/stress.js';
 import { badRequest } from './errors.js';
+import { object } from './openapi.js';
 import type { EnvelopeIssue } from './envelope-issues.js';
 import { requireDt } from './tenancy.js';
 
@@ -31,9 +32,8 @@ export const METER_LOCATION = {
 } as const;
 
 /** The response's record of where an addition was judged: null when at the DT. */
-export const JUDGED_AT = {
-  type: ['object', 'null'],
-  properties: {
+export const JUDGED_AT = object(
+  {
     meter_id: { type: 'string' },
     service_point_id: { type: ['string', 'null'] },
     customer_sensitivity: {
@@ -41,9 +41,8 @@ export const JUDGED_AT = {
       description: "Whether the meter's own voltage sensitivity was known (false: judged as at the DT)",
     },
   },
-  required: ['meter_id', 'service_point_id', 'customer_sensitivity'],
-  additionalProperties: false,
-} as const;
+  { nullable: true },
+);
 
 export interface MeterLocation {
   meterId: string;
