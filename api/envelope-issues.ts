@@ -106,6 +106,8 @@ function issueOf(rows: readonly Row[], amiCoveragePct: number | undefined): Enve
     exportLimitedBy: r.export_limited_by,
     baseKw: r.base_kw,
     baseKwLow: r.base_kw_low,
+    vMinLow: r.v_min_low,
+    vMaxHigh: r.v_max_high,
   }));
   const [newest] = rows as [Row];
   return {

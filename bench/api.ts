@@ -114,6 +114,7 @@ async function fill(warehouse: Warehouse): Promise<{ rows: number; seconds: numb
             imputed_kw: 0,
             imputed_meters: 0,
             profile_source: 'measured',
+            meters: [],
           }),
         );
       }

@@ -40,7 +40,7 @@ export function simulateCommand(program: Command): void {
     .option('--follow', 'after reaching the present, keep publishing in real time')
     .option(
       '--topology-out <path>',
-      'write the topology: a .json file, or a directory for transformers.csv and meters.csv',
+      'write the topology: a .json file, or a directory for transformers.csv and meters.csv; the LV networks beside it (lv-network.csv)',
     )
     .option('--truth-out <path>', 'write the ground truth (exact energy per DT per slot) as CSV')
     .option('--no-progress', 'no progress bar')

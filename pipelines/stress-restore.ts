@@ -56,5 +56,6 @@ export async function queryRecentWeather(
 
 function stressOfRow(r: StressResumeRow): DtStress {
   const { slot_start_ms, ...rest } = r;
-  return { ...rest, slot_start: slot_start_ms, data_quality: dataQualityOf(r.data_quality) };
+  // The customers' sensitivities are relearnt from the envelopes, not resumed: the row's are not read.
+  return { ...rest, slot_start: slot_start_ms, data_quality: dataQualityOf(r.data_quality), customers: [] };
 }

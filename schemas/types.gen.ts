@@ -109,6 +109,16 @@ export type DataQuality = "ami_direct" | "ami_imputed" | "modelled_only";
 
 export type ProfileSource = "measured" | "imputed" | "modelled";
 
+export interface MeterSlot {
+  meter_id: string;
+  /** Mean of the meter's active power readings in the slot, kW (import positive). */
+  p_kw: number;
+  /** Lowest of the meter's per-leg mean voltages in the slot, V. */
+  v_low: number;
+  /** Highest of the meter's per-leg mean voltages in the slot, V. */
+  v_high: number;
+}
+
 /** A DT's 15-minute load envelope for the slot [slot_start, slot_start + 15 min) (topic gridstream.envelopes, keyed by DT id). A later revision of the same slot carries a higher version and replaces the earlier one. */
 export interface DtEnvelope {
   dt_id: string;
@@ -150,6 +160,8 @@ export interface DtEnvelope {
   imputed_meters: number;
   /** measured: the figures are the reporting meters' sum; imputed: meters were missing and their load was added from the feeder pattern; modelled: the DT has no AMI and the slot is nameplate x a load shape (version 1, superseded by any measured row). */
   profile_source: ProfileSource;
+  /** Per reporting meter with voltages, its own slot: what the stress processor learns each customer's voltage sensitivity from. Only in final envelopes (empty in provisional ones, and in records written before it existed). */
+  meters: Array<MeterSlot>;
 }
 
 export type LimitingFactor = "load_factor" | "hot_spot" | "top_oil" | "voltage";
@@ -217,6 +229,18 @@ export interface DtOperatingEnvelopes {
 
 export type AmbientSource = "observed" | "carried" | "default";
 
+export interface CustomerVoltageSensitivity {
+  meter_id: string;
+  /** Voltage change of the customer per kW of its own net load, V/kW. */
+  own_v_per_kw: number;
+  /** Voltage change of the customer per kW of the DT's (other customers') net load, V/kW. */
+  dt_v_per_kw: number;
+  /** Mean of the customer's lowest leg voltage above the DT's lowest customer voltage, V. */
+  low_offset_v: number;
+  /** Mean of the DT's highest customer voltage above the customer's highest leg voltage, V. */
+  high_offset_v: number;
+}
+
 /** One DT's 15-minute slot through the IEC 60076-7 thermal model (topic gridstream.stress, keyed by DT id): its load, ambient, top-oil and hot-spot temperatures, ageing and cumulative loss of life, whether the slot broke a limit, and the thermal and voltage stress probabilities forecast for it before its data came. Computed by processors/stress/stress.ts from the DT's final envelope; a replay writes the same row (same version). */
 export interface DtStress {
   dt_id: string;
@@ -272,6 +296,8 @@ export interface DtStress {
   ami_coverage_pct: number;
   /** The envelope's tier. */
   data_quality: DataQuality;
+  /** Each customer's voltage sensitivities and offsets as learnt before this slot (processors/stress/customer-voltage.ts): what a meter-located hosting request is judged with. Empty without per-meter voltages, and in records written before it existed. */
+  customers: Array<CustomerVoltageSensitivity>;
 }
 
 /** A meter leg's service-drop impedance for one UTC day (topic gridstream.impedance, keyed by DT id): the weighted median of the day's step estimates, published once it rests on enough evidence. The CIS/GIS identifiers come from the topology when the row was computed. A later revision of the same leg-day carries a higher version and replaces the earlier one. */

@@ -241,7 +241,7 @@ export async function runSimulate(options: SimulateOptions): Promise<SimulateRes
     throw new SimulateOptionsError((error as Error).message);
   }
 
-  const topologyFiles = options.topologyOut ? writeTopologyFiles(options.topologyOut, sim.topology) : [];
+  const topologyFiles = options.topologyOut ? writeTopologyFiles(options.topologyOut, sim.topology, sim) : [];
   const paths = options.truthOut ? truthPaths(options.truthOut) : null;
   const slotWriter = paths ? new CsvFileWriter(paths.slots, TRUTH_CSV_HEADER) : null;
   const truth = slotWriter

@@ -5,6 +5,7 @@ import type {
   TopologyTransformer,
   WeatherPayload,
 } from '../schemas/types.gen.js';
+import { PowerFlowSolver, radialNetwork, type RadialNetwork } from './power-flow.js';
 import { Rng, hashSeed, rngFor, tagOf } from './random.js';
 import { telemetryTopic } from '../ingest/mqtt-topics.js';
 
@@ -21,11 +22,14 @@ import { telemetryTopic } from '../ingest/mqtt-topics.js';
  *   local time, for as long as the day's energy need takes (about 1–4 hours);
  * - rooftop PV (the PV share): clear-sky output from the sun's elevation at the site, scaled by kWp and
  *   reduced by a cloudiness process (a cloud cover per feeder and day, with passing clouds within the day);
- * - voltage: each DT phase's secondary voltage is its tap voltage, moved by a slow random drift of the MV
- *   supply, minus the drop of the DT's load through the DT's impedance (R·P + X·Q)/V: signed, so reverse
- *   power flow raises it. A meter leg's voltage is the DT phase voltage minus its service-drop impedance
- *   times the leg current, V = V_dt − Z·I with I = P_leg / V (signed: export raises the meter's voltage),
- *   plus measurement noise (σ 0.08 V). The published current is the magnitude |P_leg| / V;
+ * - voltage: an AC power flow (simulator/power-flow.ts, backward/forward sweep) of each DT phase's LV network
+ *   every minute. The source is the DT's tap voltage moved by a slow random drift of the MV supply; behind
+ *   it the DT's impedance to the busbar, then the DT's radial LV feeders (`LvNetwork`: 1 to 4 per DT, a pole
+ *   every 30–50 m with 1–3 customers on it, cable of 0.2–0.6 Ω/km and 0.07–0.08 Ω/km per phase conductor),
+ *   then each meter leg's service drop (resistive) from its pole to the meter. Loads are constant power
+ *   (P + jQ per leg): the voltage a customer sees depends on where the load sits, and export raises it. The
+ *   neutral is taken to carry no current (each phase is solved on its own). The published voltage is the
+ *   solved magnitude plus measurement noise (σ 0.08 V); the published current the magnitude |P_leg| / V;
  * - energy registers accumulate the per-minute import and export.
  *
  * Time is UTC epoch milliseconds throughout. Behaviour follows local time at the site (Bengaluru, IST, UTC+5:30,
@@ -90,6 +94,11 @@ export interface SimulationOptions extends TopologyOptions {
    * transformers.
    */
   ambientOffsetC?: number;
+  /**
+   * Multiplies the impedance of every LV feeder segment (default 1). 0 puts every pole at the busbar: all of
+   * a DT's customers share one voltage behind their service drops, as on a DT without a feeder network.
+   */
+  lvFeederScale?: number;
 }
 
 export type ResolvedTopologyOptions = Required<TopologyOptions>;
@@ -106,6 +115,7 @@ export const SIMULATION_DEFAULTS = {
   backfillSilent: true,
   ratingScale: 1,
   ambientOffsetC: 0,
+  lvFeederScale: 1,
 } as const;
 
 export class SimulationOptionsError extends Error {
@@ -158,6 +168,7 @@ export function resolveSimulationOptions(options: SimulationOptions): ResolvedSi
     silentShare: options.silentShare ?? SIMULATION_DEFAULTS.silentShare,
     backfillSilent: options.backfillSilent ?? SIMULATION_DEFAULTS.backfillSilent,
     ambientOffsetC: options.ambientOffsetC ?? SIMULATION_DEFAULTS.ambientOffsetC,
+    lvFeederScale: options.lvFeederScale ?? SIMULATION_DEFAULTS.lvFeederScale,
   };
   if (!Number.isSafeInteger(o.startMs) || o.startMs < 0)
     throw new SimulationOptionsError(
@@ -182,6 +193,10 @@ export function resolveSimulationOptions(options: SimulationOptions): ResolvedSi
   if (typeof o.ambientOffsetC !== 'number' || !(o.ambientOffsetC >= -30 && o.ambientOffsetC <= 30))
     throw new SimulationOptionsError(
       `ambientOffsetC must be a number of kelvin from -30 to 30 (got ${String(o.ambientOffsetC)})`,
+    );
+  if (typeof o.lvFeederScale !== 'number' || !(o.lvFeederScale >= 0 && o.lvFeederScale <= 10))
+    throw new SimulationOptionsError(
+      `lvFeederScale must be a number from 0 to 10 (got ${String(o.lvFeederScale)})`,
     );
   if (typeof o.backfillSilent !== 'boolean')
     throw new SimulationOptionsError(
@@ -287,10 +302,30 @@ export interface TransformerProfile {
   ratedKva: number;
   /** No-load secondary voltage set by the tap, V. */
   tapV: number;
-  /** DT plus LV backbone impedance per phase, ohm. */
+  /** DT impedance (plus busbar leads) per phase, ohm: from the source to the busbar. */
   rOhm: number;
   xOhm: number;
   meterIndices: number[];
+  /** The DT's radial LV feeders. */
+  lv: LvNetwork;
+}
+
+/**
+ * A DT's LV network: poles along radial feeders from the busbar (pole 0). Every phase runs along every
+ * feeder with the same per-phase conductor impedance.
+ */
+export interface LvNetwork {
+  /** Feeders out of the busbar. */
+  feeders: number;
+  /** Per pole (index 0 the busbar): the pole it hangs from (−1 for the busbar), its feeder (−1 for the busbar). */
+  parent: number[];
+  feeder: number[];
+  /** Per pole: the segment from its parent pole, length m, resistance and reactance per phase, ohm. */
+  lengthM: number[];
+  rOhm: number[];
+  xOhm: number[];
+  /** Per pole: the distance along its feeder from the busbar, m. */
+  distanceM: number[];
 }
 
 export interface ImpedanceDegradation {
@@ -326,6 +361,8 @@ export interface MeterProfile {
   evKw: number;
   /** Has communication outages. */
   silent: boolean;
+  /** Pole of the DT's LV network the meter's service drop starts at (`TransformerProfile.lv`; 0 = busbar). */
+  pole: number;
   /** Service-drop impedance per leg (index leg − 1) before any degradation, milliohm. */
   impedanceMohm: number[];
   degradation: ImpedanceDegradation | null;
@@ -367,8 +404,17 @@ export interface SimStep {
   readings: TelemetryReading[];
   /** 1 where the meter is in a communication outage for this reading (it is stored or lost, not sent now). */
   outage: Uint8Array;
-  /** Mean secondary voltage of each DT phase over the interval: dtVoltage[dtIndex][phase − 1], V. */
+  /** Mean source voltage (tap × MV supply, before the DT's impedance) of each DT over the interval, V. */
+  sourceVoltage: Float64Array;
+  /** Mean secondary (busbar) voltage of each DT phase over the interval: dtVoltage[dtIndex][phase − 1], V. */
   dtVoltage: Float64Array[];
+  /**
+   * Mean voltage, without the measurement noise, at the pole each meter leg's service drop starts from:
+   * poleVoltage[meterIndex][leg − 1], V.
+   */
+  poleVoltage: Float64Array[];
+  /** Mean true voltage (no measurement noise) of each meter leg: meterVoltage[meterIndex][leg − 1], V. */
+  meterVoltage: Float64Array[];
   /** Mean service-drop impedance of each meter leg in the interval: impedanceMohm[meterIndex][leg − 1]. */
   impedanceMohm: number[][];
   /** One observation per weather station (by feeder index). */
@@ -408,6 +454,7 @@ const TAG = {
   cloud: tagOf('cloud'),
   temperature: tagOf('temperature'),
   dt: tagOf('dt'),
+  lv: tagOf('lv'),
 };
 
 /** Wrapped Gaussian bump over the 24-hour clock. */
@@ -484,6 +531,78 @@ export function isWeekend(localDay: number): boolean {
   return dow === 0 || dow === 6;
 }
 
+/** Customers per LV feeder the layout aims at (a DT of 40 meters gets 3 feeders). */
+const CUSTOMERS_PER_LV_FEEDER = 16;
+
+/**
+ * Lays a DT's meters along radial LV feeders: ⌈meters / 16⌉ feeders (at most 4), the DT's meters dealt to
+ * them in turn, along each a pole every 30–50 m with 1–3 customers on it, one cable per feeder of
+ * 0.2–0.6 Ω/km resistance and 0.07–0.08 Ω/km reactance per phase conductor (LV aluminium cables and
+ * overhead lines span about that range), times `scale`. Draws from its own stream, so the rest of the model
+ * is unchanged.
+ */
+function layLvNetwork(dt: TransformerProfile, meters: MeterProfile[], rng: Rng, scale: number): void {
+  const count = dt.meterIndices.length;
+  const feeders = Math.max(1, Math.min(4, Math.ceil(count / CUSTOMERS_PER_LV_FEEDER)));
+  const lv = dt.lv;
+  lv.feeders = feeders;
+  for (let f = 0; f < feeders; f++) {
+    const rPerKm = rng.uniform(0.2, 0.6);
+    const xPerKm = rng.uniform(0.07, 0.08);
+    const onFeeder = dt.meterIndices.filter((_, k) => k % feeders === f);
+    let pole = 0;
+    let left = 0;
+    for (const index of onFeeder) {
+      if (left === 0) {
+        const length = round(rng.uniform(30, 50), 1);
+        lv.parent.push(pole);
+        lv.feeder.push(f);
+        lv.lengthM.push(length);
+        lv.rOhm.push((scale * rPerKm * length) / 1000);
+        lv.xOhm.push((scale * xPerKm * length) / 1000);
+        lv.distanceM.push(round((pole === 0 ? 0 : lv.distanceM[pole]!) + length, 1));
+        pole = lv.parent.length - 1;
+        left = 1 + rng.int(3);
+      }
+      meters[index]!.pole = pole;
+      left--;
+    }
+  }
+}
+
+/**
+ * One phase of a DT's LV network as a radial network for the power flow: node 0 the source, node 1 the
+ * busbar (through the DT's impedance), nodes 2 … the poles, then one node per meter leg on the phase (its
+ * service drop, resistance set per day by the caller). `legNode[i * 3 + l]` is meter i's leg l + 1's node.
+ */
+export function phaseNetwork(
+  dt: TransformerProfile,
+  meters: readonly MeterProfile[],
+  phase: number,
+  legNode: Int32Array,
+): RadialNetwork {
+  const lv = dt.lv;
+  const parent = [-1, 0];
+  const r = [0, dt.rOhm];
+  const x = [0, dt.xOhm];
+  for (let k = 1; k < lv.parent.length; k++) {
+    parent.push(lv.parent[k]! + 1);
+    r.push(lv.rOhm[k]!);
+    x.push(lv.xOhm[k]!);
+  }
+  for (const index of dt.meterIndices) {
+    const m = meters[index]!;
+    for (let l = 0; l < m.legs; l++) {
+      if (m.phases[l] !== phase) continue;
+      legNode[index * 3 + l] = parent.length;
+      parent.push(m.pole + 1);
+      r.push(m.impedanceMohm[l]! / 1000);
+      x.push(0);
+    }
+  }
+  return radialNetwork(parent, r, x);
+}
+
 export function createSimulation(options: SimulationOptions): Simulation {
   const o = resolveSimulationOptions(options);
   const topology = buildTopology(o);
@@ -493,24 +612,26 @@ export function createSimulation(options: SimulationOptions): Simulation {
   const startDay = Math.floor(firstTs / DAY_MS);
   const runDays = Number.isFinite(o.endMs) ? Math.max(1, Math.ceil((o.endMs - firstTs) / DAY_MS)) : 10;
 
-  // DTs: impedance from the rating (4–5 % short-circuit impedance, X/R 1.5) plus an LV backbone; tap a little
+  // DTs: impedance from the rating (4–5 % short-circuit impedance, X/R 1.5) plus busbar leads; tap a little
   // above nominal, as utilities set it to keep the far end of the feeder inside the band.
   const dtRng = rngFor(seed, TAG.dt);
+  const lvRng = rngFor(seed, TAG.lv);
   const transformers: TransformerProfile[] = topology.transformers.map((t, index) => {
     const zPct = t.rated_kva <= 100 ? 0.04 : t.rated_kva <= 250 ? 0.045 : 0.05;
     const zBase = (3 * NOMINAL_VOLTAGE_V * NOMINAL_VOLTAGE_V) / (t.rated_kva * 1000);
     const z = zPct * zBase;
     const r = z / Math.sqrt(1 + 1.5 * 1.5);
-    const backbone = dtRng.uniform(0.012, 0.035);
+    const leads = dtRng.uniform(0.012, 0.035) / 6;
     return {
       index,
       dt_id: t.dt_id,
       feederIndex: feederOf(index, o),
       ratedKva: t.rated_kva,
       tapV: round(NOMINAL_VOLTAGE_V * dtRng.uniform(1.025, 1.048), 2),
-      rOhm: r + backbone,
-      xOhm: 1.5 * r + 0.3 * backbone,
+      rOhm: r + leads,
+      xOhm: 1.5 * r + 0.3 * leads,
       meterIndices: [],
+      lv: { feeders: 0, parent: [-1], feeder: [-1], lengthM: [0], rOhm: [0], xOhm: [0], distanceM: [0] },
     };
   });
 
@@ -542,6 +663,7 @@ export function createSimulation(options: SimulationOptions): Simulation {
       feederIndex: dt.feederIndex,
       legs: m.legs,
       phases,
+      pole: 0,
       baseKw: Math.min(2.5, Math.max(0.25, prng.logNormal(0.7, 0.35))),
       powerFactor: prng.uniform(0.88, 0.97),
       morningHour: prng.normal(7, 0.5),
@@ -559,6 +681,7 @@ export function createSimulation(options: SimulationOptions): Simulation {
       exportKwh0: hasPv ? round(prng.uniform(50, 4000), 3) : 0,
     };
   });
+  for (const dt of transformers) layLvNetwork(dt, meters, lvRng, o.lvFeederScale);
   // A few connections whose impedance climbs day after day (a loosening or corroding joint).
   const drng = rngFor(seed, TAG.degradation);
   const degrading = total >= 20 ? Math.max(1, Math.round(0.03 * total)) : 0;
@@ -743,11 +866,24 @@ function* runSteps(sim: Simulation): Generator<SimStep, void, undefined> {
   const sumAmbient = new Float64Array(nF);
   const supply = new Float64Array(nF);
 
-  // Per-DT phase.
-  const dtP = new Float64Array(nDt * 3);
-  const dtQ = new Float64Array(nDt * 3);
-  const dtV = new Float64Array(nDt * 3);
+  // Per-DT phase: the LV network's power flow (loads per node: the meter legs' leaves).
+  const legNode = new Int32Array(n * 3);
+  const solvers: PowerFlowSolver[] = [];
+  const nodeP: Float64Array[] = [];
+  const nodeQ: Float64Array[] = [];
+  for (const dt of dts)
+    for (let ph = 1; ph <= 3; ph++) {
+      const solver = new PowerFlowSolver(phaseNetwork(dt, meters, ph, legNode));
+      solvers.push(solver);
+      nodeP.push(new Float64Array(solver.network.parent.length));
+      nodeQ.push(new Float64Array(solver.network.parent.length));
+    }
+  const poleNode = new Int32Array(n); // the meter's pole's node in its phase networks
+  for (let i = 0; i < n; i++) poleNode[i] = meters[i]!.pole + 1;
   const sumDtV = new Float64Array(nDt * 3);
+  const sumSource = new Float64Array(nDt);
+  const sumPoleV = new Float64Array(n * 3);
+  const sumTrueV = new Float64Array(n * 3);
 
   let zDay = Number.NaN;
 
@@ -758,6 +894,9 @@ function* runSteps(sim: Simulation): Generator<SimStep, void, undefined> {
     sumI.fill(0);
     zSum.fill(0);
     sumDtV.fill(0);
+    sumSource.fill(0);
+    sumPoleV.fill(0);
+    sumTrueV.fill(0);
     sumAmbient.fill(0);
 
     for (let k = 0; k < perInterval; k++) {
@@ -765,9 +904,14 @@ function* runSteps(sim: Simulation): Generator<SimStep, void, undefined> {
       const utcDay = Math.floor(t / DAY_MS);
       if (utcDay !== zDay) {
         zDay = utcDay;
-        for (let i = 0; i < n; i++)
-          for (let l = 0; l < meters[i]!.legs; l++)
-            zOhm[i * 3 + l] = sim.impedanceMohm(i, l + 1, utcDay) / 1000;
+        for (let i = 0; i < n; i++) {
+          const m = meters[i]!;
+          for (let l = 0; l < m.legs; l++) {
+            const at = i * 3 + l;
+            zOhm[at] = sim.impedanceMohm(i, l + 1, utcDay) / 1000;
+            solvers[m.dtIndex * 3 + legPhase[at]!]!.network.r[legNode[at]!] = zOhm[at]!;
+          }
+        }
       }
       const localDay = localDayOf(t);
       const hour = localHourOf(t);
@@ -788,8 +932,6 @@ function* runSteps(sim: Simulation): Generator<SimStep, void, undefined> {
         supply[f] = 1 + drift[f]! + mvPattern;
       }
 
-      dtP.fill(0);
-      dtQ.fill(0);
       for (let i = 0; i < n; i++) {
         const m = meters[i]!;
         const a = activity(hour, weekend, m.morningHour, m.eveningHour);
@@ -829,20 +971,22 @@ function* runSteps(sim: Simulation): Generator<SimStep, void, undefined> {
         const pLeg = (p * 1000) / m.legs;
         const qLeg = (q * 1000) / m.legs;
         for (let l = 0; l < m.legs; l++) {
-          const at = m.dtIndex * 3 + legPhase[i * 3 + l]!;
-          dtP[at] = dtP[at]! + pLeg;
-          dtQ[at] = dtQ[at]! + qLeg;
+          const at = i * 3 + l;
+          const net = m.dtIndex * 3 + legPhase[at]!;
+          nodeP[net]![legNode[at]!] = pLeg;
+          nodeQ[net]![legNode[at]!] = qLeg;
         }
       }
 
       for (let d = 0; d < nDt; d++) {
         const dt = dts[d]!;
         const source = dt.tapV * supply[dt.feederIndex]!;
+        sumSource[d] = sumSource[d]! + source;
         for (let ph = 0; ph < 3; ph++) {
           const at = d * 3 + ph;
-          const v = source - (dt.rOhm * dtP[at]! + dt.xOhm * dtQ[at]!) / source;
-          dtV[at] = v;
-          sumDtV[at] = sumDtV[at]! + v;
+          const solver = solvers[at]!;
+          solver.solve(source, nodeP[at]!, nodeQ[at]!, { warm: true });
+          sumDtV[at] = sumDtV[at]! + solver.magnitude(1);
         }
       }
 
@@ -851,13 +995,13 @@ function* runSteps(sim: Simulation): Generator<SimStep, void, undefined> {
         const pLeg = (minuteP[i]! * 1000) / m.legs;
         for (let l = 0; l < m.legs; l++) {
           const at = i * 3 + l;
-          const vd = dtV[m.dtIndex * 3 + legPhase[at]!]!;
-          const z = zOhm[at]!;
-          // V = Vd − Z·P/V  ⇒  V² − Vd·V + Z·P = 0
-          const v = (vd + Math.sqrt(vd * vd - 4 * z * pLeg)) / 2;
+          const solver = solvers[m.dtIndex * 3 + legPhase[at]!]!;
+          const v = solver.magnitude(legNode[at]!);
+          sumTrueV[at] = sumTrueV[at]! + v;
+          sumPoleV[at] = sumPoleV[at]! + solver.magnitude(poleNode[i]!);
           sumV[at] = sumV[at]! + v + noise.normal(0, VOLTAGE_NOISE_V);
           sumI[at] = sumI[at]! + Math.abs(pLeg / v);
-          zSum[at] = zSum[at]! + z;
+          zSum[at] = zSum[at]! + zOhm[at]!;
         }
       }
     }
@@ -866,16 +1010,24 @@ function* runSteps(sim: Simulation): Generator<SimStep, void, undefined> {
     const readings: TelemetryReading[] = new Array(n);
     const outage = new Uint8Array(n);
     const impedance: number[][] = new Array(n);
+    const poleVoltage: Float64Array[] = new Array(n);
+    const meterVoltage: Float64Array[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const m = meters[i]!;
       const legs = new Array(m.legs);
       const z = new Array(m.legs);
+      const vPole = new Float64Array(m.legs);
+      const vTrue = new Float64Array(m.legs);
       for (let l = 0; l < m.legs; l++) {
         const at = i * 3 + l;
         legs[l] = { leg: l + 1, v: round(sumV[at]! / perInterval, 1), i: round(sumI[at]! / perInterval, 2) };
         z[l] = (zSum[at]! / perInterval) * 1000;
+        vPole[l] = sumPoleV[at]! / perInterval;
+        vTrue[l] = sumTrueV[at]! / perInterval;
       }
       impedance[i] = z;
+      poleVoltage[i] = vPole;
+      meterVoltage[i] = vTrue;
       readings[i] = {
         ts: tsIso,
         p_kw: round(sumP[i]! / perInterval, 3),
@@ -899,7 +1051,18 @@ function* runSteps(sim: Simulation): Generator<SimStep, void, undefined> {
     const weather: WeatherReading[] = new Array(nF);
     for (let f = 0; f < nF; f++)
       weather[f] = { ts: tsIso, ambient_c: round(sumAmbient[f]! / perInterval, 1) };
-    yield { ts, emitTs: ts + interval, readings, outage, dtVoltage, impedanceMohm: impedance, weather };
+    yield {
+      ts,
+      emitTs: ts + interval,
+      readings,
+      outage,
+      sourceVoltage: sumSource.map((v) => v / perInterval),
+      dtVoltage,
+      poleVoltage,
+      meterVoltage,
+      impedanceMohm: impedance,
+      weather,
+    };
   }
 }
 

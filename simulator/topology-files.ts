@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import type { TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
-import type { SimTopology } from './model.js';
+import type { Simulation, SimTopology } from './model.js';
 
 /**
  * The simulated topology as a utility's CIS/GIS export, in the formats `gridstream topology load` reads:
@@ -84,12 +84,98 @@ export function metersCsv(topology: SimTopology): string {
   return csv(topologyDocument(topology).meters, METER_FIELDS);
 }
 
+export const LV_NETWORK_FIELDS = [
+  'dt_id',
+  'element',
+  'from',
+  'to',
+  'phase',
+  'length_m',
+  'r_ohm',
+  'x_ohm',
+  'tap_v',
+] as const;
+
+/**
+ * The simulated LV networks, for an independent power flow (not a topology the loader reads): per DT one
+ * `transformer` row (source → busbar, its impedance per phase and no-load tap voltage; the MV supply moves
+ * the source around the tap), one `segment` row per feeder span (pole → pole, the same impedance on each
+ * phase) and one `service` row per meter leg (pole → meter on `phase`, resistive, before any degradation).
+ * Node names: `busbar`, `pole-<n>`, the meter id.
+ */
+export function lvNetworkCsv(sim: Pick<Simulation, 'transformers' | 'meters'>): string {
+  const lines = [LV_NETWORK_FIELDS.join(',')];
+  const pole = (k: number) => (k === 0 ? 'busbar' : `pole-${k}`);
+  const num = (x: number) => String(Math.round(x * 1e9) / 1e9);
+  for (const dt of sim.transformers) {
+    lines.push(
+      [dt.dt_id, 'transformer', 'source', 'busbar', '', '', num(dt.rOhm), num(dt.xOhm), num(dt.tapV)].join(
+        ',',
+      ),
+    );
+    for (let k = 1; k < dt.lv.parent.length; k++)
+      lines.push(
+        [
+          dt.dt_id,
+          'segment',
+          pole(dt.lv.parent[k]!),
+          pole(k),
+          '',
+          num(dt.lv.lengthM[k]!),
+          num(dt.lv.rOhm[k]!),
+          num(dt.lv.xOhm[k]!),
+          '',
+        ].join(','),
+      );
+    for (const index of dt.meterIndices) {
+      const m = sim.meters[index]!;
+      for (let l = 0; l < m.legs; l++)
+        lines.push(
+          [
+            dt.dt_id,
+            'service',
+            pole(m.pole),
+            m.meter_id,
+            String(m.phases[l]),
+            '',
+            num(m.impedanceMohm[l]! / 1000),
+            '0',
+            '',
+          ].join(','),
+        );
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Where the LV networks go beside the topology written to `path` (see `writeTopologyFiles`). */
+export function lvNetworkPath(path: string): string {
+  const isDirectory =
+    (existsSync(path) && statSync(path).isDirectory()) || path.endsWith('/') || path.endsWith(sep);
+  return isDirectory ? join(path, 'lv-network.csv') : path.replace(/(\.json)?$/, '.lv-network.csv');
+}
+
 /**
  * Writes the topology to `path`: as `transformers.csv` and `meters.csv` when the path is a directory (an
- * existing one, or one named with a trailing separator, which is created), otherwise as one JSON file.
- * Returns the files written.
+ * existing one, or one named with a trailing separator, which is created), otherwise as one JSON file. With
+ * `sim`, the LV networks too (`lvNetworkCsv`), as `lv-network.csv` in the directory or beside the JSON file
+ * (`topology.lv-network.csv`). Returns the files written.
  */
-export function writeTopologyFiles(path: string, topology: SimTopology): string[] {
+export function writeTopologyFiles(
+  path: string,
+  topology: SimTopology,
+  sim?: Pick<Simulation, 'transformers' | 'meters'>,
+): string[] {
+  const lv = sim ? lvNetworkPath(path) : null;
+  const written = writeTopology(path, topology);
+  if (sim && lv) {
+    writeFileSync(lv, lvNetworkCsv(sim));
+    written.push(lv);
+  }
+  return written;
+}
+
+function writeTopology(path: string, topology: SimTopology): string[] {
   const isDirectory =
     (existsSync(path) && statSync(path).isDirectory()) || path.endsWith('/') || path.endsWith(sep);
   if (isDirectory) {

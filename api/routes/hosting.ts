@@ -18,6 +18,7 @@ import {
 } from '../data-quality.js';
 import { ApiError } from '../errors.js';
 import { answerableIssues, type EnvelopeIssue } from '../envelope-issues.js';
+import { issueAtMeter, JUDGED_AT, locateMeter, METER_LOCATION } from '../meter-location.js';
 import { requireDt, tenantOf } from '../tenancy.js';
 import { round } from '../time-range.js';
 import {
@@ -204,6 +205,8 @@ export async function hostingRoutes(
       additions: RequestedAddition[];
       timezone?: string;
       min_data_quality?: DataQualityTier;
+      meter_id?: string;
+      service_point_id?: string;
     };
   }>(
     '/v1/dt/hosting-capacity',
@@ -224,12 +227,17 @@ export async function hostingRoutes(
             },
             timezone: TIMEZONE,
             min_data_quality: minDataQualitySchema,
+            ...METER_LOCATION,
           },
-          { optional: ['timezone', 'min_data_quality'], additional: false },
+          {
+            optional: ['timezone', 'min_data_quality', 'meter_id', 'service_point_id'],
+            additional: false,
+          },
         ),
         response: {
           200: object({
             ...JUDGEMENT,
+            judged_at: JUDGED_AT,
             slots: {
               type: 'array',
               items: object({
@@ -257,9 +265,12 @@ export async function hostingRoutes(
         body.min_data_quality,
       );
       const timeZone = zone ?? envelope.timeZone;
-      const j = judge(envelope, additions, timeZone);
+      const at = await locateMeter(warehouse, tenantOf(request), body, body.dt_id);
+      const located = at ? await issueAtMeter(warehouse, envelope, at) : null;
+      const j = judge(located?.issue ?? envelope, additions, timeZone);
       return {
         ...header(body.dt_id, envelope, timeZone, j),
+        judged_at: located?.judgedAt ?? null,
         slots: j.slots.map((s) => ({
           slot_start: iso(s.slotStart),
           addition_kw: round(s.additionKw, 3),
@@ -287,6 +298,8 @@ export async function hostingRoutes(
       inverter_kw?: number;
       export_limit_kw?: number;
       min_data_quality?: DataQualityTier;
+      meter_id?: string;
+      service_point_id?: string;
     };
   }>(
     '/v1/rooftop/sanction-check',
@@ -316,12 +329,17 @@ export async function hostingRoutes(
               description: 'Export limiter setting, kW (no limiter: none)',
             },
             min_data_quality: minDataQualitySchema,
+            ...METER_LOCATION,
           },
-          { optional: ['inverter_kw', 'export_limit_kw', 'min_data_quality'], additional: false },
+          {
+            optional: ['inverter_kw', 'export_limit_kw', 'min_data_quality', 'meter_id', 'service_point_id'],
+            additional: false,
+          },
         ),
         response: {
           200: object({
             ...JUDGEMENT,
+            judged_at: JUDGED_AT,
             recommendation: VERDICT,
             pv_peak_kw: { type: 'number' },
             reverse_power_flow: object({
@@ -354,8 +372,14 @@ export async function hostingRoutes(
         body.min_data_quality,
       );
       const peak = Math.min(body.pv_kwp * PV_DERATE, body.inverter_kw ?? Infinity);
+      const at = await locateMeter(warehouse, tenantOf(request), body, body.dt_id);
+      const located = at ? await issueAtMeter(warehouse, envelope, at) : null;
       // Rooftop PV follows the sun: no schedule, so the zone only names the DT's local time in the answer.
-      const j = judge(envelope, [{ type: 'pv', kw: peak, capKw: body.export_limit_kw }], envelope.timeZone);
+      const j = judge(
+        located?.issue ?? envelope,
+        [{ type: 'pv', kw: peak, capKw: body.export_limit_kw }],
+        envelope.timeZone,
+      );
       const generating = j.slots.filter((s) => s.additionKw < 0);
       const reverse = generating.map((s) => s.reverseFlowProb);
       const voltageKwh = j.slots
@@ -363,6 +387,7 @@ export async function hostingRoutes(
         .reduce((sum, s) => sum + (Math.abs(s.additionKw) - s.allowedKw) * (SLOT_MS / 3_600_000), 0);
       return {
         ...header(body.dt_id, envelope, envelope.timeZone, j),
+        judged_at: located?.judgedAt ?? null,
         recommendation: j.verdict,
         pv_peak_kw: round(peak, 3),
         reverse_power_flow: {
@@ -396,6 +421,8 @@ export async function hostingRoutes(
       dwell: { schedule: string };
       timezone?: string;
       min_data_quality?: DataQualityTier;
+      meter_id?: string;
+      service_point_id?: string;
     } & PagingInput;
   }>(
     '/v1/ev/site-screen',
@@ -424,9 +451,20 @@ export async function hostingRoutes(
             timezone: TIMEZONE,
             ...pagingProperties(SITE_SCREEN_PAGE_DEFAULT),
             min_data_quality: minDataQualitySchema,
+            ...METER_LOCATION,
           },
           {
-            optional: ['radius_km', 'timezone', 'limit', 'offset', 'page', 'pageSize', 'min_data_quality'],
+            optional: [
+              'radius_km',
+              'timezone',
+              'limit',
+              'offset',
+              'page',
+              'pageSize',
+              'min_data_quality',
+              'meter_id',
+              'service_point_id',
+            ],
             additional: false,
           },
         ),
@@ -444,6 +482,7 @@ export async function hostingRoutes(
                   description: "The request's zone; null: each candidate's own (its timezone)",
                 },
               }),
+              judged_at: JUDGED_AT,
               candidates: {
                 type: 'array',
                 items: object(
@@ -493,6 +532,11 @@ export async function hostingRoutes(
         dts.map((d) => d.dtId),
         Date.now(),
       );
+      // At a meter: its DT's candidate is judged at the meter (the others as they are).
+      const at = await locateMeter(warehouse, tenantOf(request), body);
+      const atIssue = at && issues.get(at.dtId);
+      const located = at && atIssue ? await issueAtMeter(warehouse, atIssue, at) : null;
+      if (located) issues.set(at!.dtId, located.issue);
       const candidates = dts.flatMap((d): SiteCandidate[] => {
         const own = issues.get(d.dtId);
         const tier = own?.dataQuality ?? 'modelled-only';
@@ -537,6 +581,7 @@ export async function hostingRoutes(
         radius_km: radius,
         station_kw: body.station_kw,
         dwell: { schedule: schedule.text, timezone: zone ?? null },
+        judged_at: located?.judgedAt ?? null,
         candidates: rows,
         ...pageAnswer(page, total),
       };

@@ -71,6 +71,20 @@ export interface DispatchesForAssetsRow {
   soc_imbalance_unit: 'W' | 'kW' | 'MW' | 'Wh' | 'kWh' | 'MWh' | null;
 }
 
+/** dt_customer_voltages.sql: The customers' voltage sensitivities of a DT as its newest stress row holds them (learnt by the stress processor, processors/stress/customer-voltage.ts), with the DT's nominal voltage: what a meter-located request of POST /v1/dt/hosting-capacity, /v1/rooftop/sanction-check and /v1/ev/site-screen is judged with. */
+export type DtCustomerVoltagesParams = {
+  dt_id: string;
+};
+
+export interface DtCustomerVoltagesRow {
+  meter_id: Array<string>;
+  own_v_per_kw: Array<number>;
+  dt_v_per_kw: Array<number>;
+  low_offset_v: Array<number>;
+  high_offset_v: Array<number>;
+  nominal_voltage_v: number | null;
+}
+
 /** dt_envelope_newest_issues.sql: The newest operating-envelope issue of each of some DTs (the 96 slots after its last observed slot), by DT and slot: what POST /v1/dt/hosting-capacity, /v1/rooftop/sanction-check and /v1/ev/site-screen judge additions against (processors/stress/hosting.ts). */
 export type DtEnvelopeNewestIssuesParams = {
   dts: Array<string>;
@@ -91,6 +105,8 @@ export interface DtEnvelopeNewestIssuesRow {
   export_slot_kw: number;
   import_limited_by: 'load_factor' | 'hot_spot' | 'top_oil' | 'voltage';
   export_limited_by: 'load_factor' | 'hot_spot' | 'top_oil' | 'voltage';
+  v_min_low: number | null;
+  v_max_high: number | null;
   data_quality: 'ami-direct' | 'ami-imputed' | 'modelled-only';
 }
 
@@ -444,6 +460,18 @@ export interface MeterLoadPatternsRow {
   readings: number;
 }
 
+/** meter_location.sql: A meter named by its id or by its service point, as the newest topology version places it: the meter a meter-located request of POST /v1/dt/hosting-capacity, /v1/rooftop/sanction-check and /v1/ev/site-screen is judged at. The empty string names nothing. */
+export type MeterLocationParams = {
+  meter_id: string;
+  service_point_id: string;
+};
+
+export interface MeterLocationRow {
+  meter_id: string;
+  service_point: string;
+  dt_id: string;
+}
+
 /** parked_meters.sql: Meters with readings parked as unknown_meter that have not been re-ingested yet. */
 export type ParkedMetersParams = Record<string, never>;
 
@@ -490,7 +518,35 @@ export type StressHistoryEnvelopesParams = {
   from_ms: number;
 };
 
-export type StressHistoryEnvelopesRow = EnvelopesForDtRow;
+export interface StressHistoryEnvelopesRow {
+  dt_id: string;
+  slot_start_ms: number;
+  version: number;
+  is_final: boolean;
+  net_mean_kw: number;
+  min_kw: number;
+  max_kw: number;
+  p95_kw: number;
+  import_kwh: number;
+  export_kwh: number;
+  q_mean_kvar: number | null;
+  leg: Array<number>;
+  v_min: Array<number>;
+  v_mean: Array<number>;
+  v_max: Array<number>;
+  meters_reporting: number;
+  meters_connected: number;
+  readings: number;
+  ami_coverage_pct: number;
+  data_quality: 'ami-direct' | 'ami-imputed' | 'modelled-only';
+  imputed_kw: number;
+  imputed_meters: number;
+  profile_source: 'measured' | 'imputed' | 'modelled';
+  meter_id: Array<string>;
+  meter_p_kw: Array<number>;
+  meter_v_low: Array<number>;
+  meter_v_high: Array<number>;
+}
 
 /** stress_history_weather.sql: Every station's observations of the last horizon_s seconds before the newest, in time order: the ambient history the stress stage's weather table starts from (pipelines/weather-table.ts), before what the weather topic still holds. */
 export type StressHistoryWeatherParams = {
@@ -692,6 +748,15 @@ const DISPATCHES_FOR_ASSETS_COLUMNS = {
   soc_imbalance_unit: 'string?',
 } as const;
 
+const DT_CUSTOMER_VOLTAGES_COLUMNS = {
+  meter_id: 'string[]',
+  own_v_per_kw: 'number[]',
+  dt_v_per_kw: 'number[]',
+  low_offset_v: 'number[]',
+  high_offset_v: 'number[]',
+  nominal_voltage_v: 'number?',
+} as const;
+
 const DT_ENVELOPE_NEWEST_ISSUES_COLUMNS = {
   dt_id: 'string',
   slot_start_ms: 'int64',
@@ -707,6 +772,8 @@ const DT_ENVELOPE_NEWEST_ISSUES_COLUMNS = {
   export_slot_kw: 'number',
   import_limited_by: 'string',
   export_limited_by: 'string',
+  v_min_low: 'number?',
+  v_max_high: 'number?',
   data_quality: 'string',
 } as const;
 
@@ -940,6 +1007,12 @@ const METER_LOAD_PATTERNS_COLUMNS = {
   readings: 'int64',
 } as const;
 
+const METER_LOCATION_COLUMNS = {
+  meter_id: 'string',
+  service_point: 'string',
+  dt_id: 'string',
+} as const;
+
 const PARKED_METERS_COLUMNS = {
   key: 'string?',
 } as const;
@@ -964,6 +1037,36 @@ const RECENT_READINGS_COLUMNS = {
   e_imp_kwh: 'number?',
   e_exp_kwh: 'number?',
   received_ms: 'int64',
+} as const;
+
+const STRESS_HISTORY_ENVELOPES_COLUMNS = {
+  dt_id: 'string',
+  slot_start_ms: 'int64',
+  version: 'int64',
+  is_final: 'bool',
+  net_mean_kw: 'number',
+  min_kw: 'number',
+  max_kw: 'number',
+  p95_kw: 'number',
+  import_kwh: 'number',
+  export_kwh: 'number',
+  q_mean_kvar: 'number?',
+  leg: 'number[]',
+  v_min: 'number[]',
+  v_mean: 'number[]',
+  v_max: 'number[]',
+  meters_reporting: 'number',
+  meters_connected: 'number',
+  readings: 'number',
+  ami_coverage_pct: 'number',
+  data_quality: 'string',
+  imputed_kw: 'number',
+  imputed_meters: 'number',
+  profile_source: 'string',
+  meter_id: 'string[]',
+  meter_p_kw: 'number[]',
+  meter_v_low: 'number[]',
+  meter_v_high: 'number[]',
 } as const;
 
 const STRESS_HISTORY_WEATHER_COLUMNS = {
@@ -1085,6 +1188,10 @@ export const queries = {
     DispatchesForAssetsParams,
     DispatchesForAssetsRow
   >,
+  dt_customer_voltages: { name: 'dt_customer_voltages', columns: DT_CUSTOMER_VOLTAGES_COLUMNS } as Query<
+    DtCustomerVoltagesParams,
+    DtCustomerVoltagesRow
+  >,
   dt_envelope_newest_issues: {
     name: 'dt_envelope_newest_issues',
     columns: DT_ENVELOPE_NEWEST_ISSUES_COLUMNS,
@@ -1161,6 +1268,10 @@ export const queries = {
     MeterLoadPatternsParams,
     MeterLoadPatternsRow
   >,
+  meter_location: { name: 'meter_location', columns: METER_LOCATION_COLUMNS } as Query<
+    MeterLocationParams,
+    MeterLocationRow
+  >,
   parked_meters: { name: 'parked_meters', columns: PARKED_METERS_COLUMNS } as Query<
     ParkedMetersParams,
     ParkedMetersRow
@@ -1173,10 +1284,10 @@ export const queries = {
     RecentReadingsParams,
     RecentReadingsRow
   >,
-  stress_history_envelopes: { name: 'stress_history_envelopes', columns: ENVELOPES_FOR_DT_COLUMNS } as Query<
-    StressHistoryEnvelopesParams,
-    StressHistoryEnvelopesRow
-  >,
+  stress_history_envelopes: {
+    name: 'stress_history_envelopes',
+    columns: STRESS_HISTORY_ENVELOPES_COLUMNS,
+  } as Query<StressHistoryEnvelopesParams, StressHistoryEnvelopesRow>,
   stress_history_weather: {
     name: 'stress_history_weather',
     columns: STRESS_HISTORY_WEATHER_COLUMNS,

@@ -24,9 +24,14 @@ export function dataQualityOf(label: unknown): DataQuality {
 
 /**
  * An envelope record from a row with the envelopes table's columns as sql/queries/envelopes_for_dt.sql
- * selects them (slot_start_ms; legs as the arrays leg, v_min, v_mean, v_max).
+ * selects them (slot_start_ms; legs as the arrays leg, v_min, v_mean, v_max), and the per-meter slots as
+ * the arrays meter_id, meter_p_kw, meter_v_low, meter_v_high where the query selects them
+ * (sql/queries/stress_history_envelopes.sql).
  */
-export function envelopeOfRow(r: EnvelopesForDtRow): DtEnvelope {
+export function envelopeOfRow(
+  r: EnvelopesForDtRow &
+    Partial<{ meter_id: string[]; meter_p_kw: number[]; meter_v_low: number[]; meter_v_high: number[] }>,
+): DtEnvelope {
   return {
     dt_id: r.dt_id,
     slot_start: r.slot_start_ms,
@@ -48,5 +53,11 @@ export function envelopeOfRow(r: EnvelopesForDtRow): DtEnvelope {
     imputed_kw: r.imputed_kw,
     imputed_meters: r.imputed_meters,
     profile_source: r.profile_source,
+    meters: (r.meter_id ?? []).map((meter_id, i) => ({
+      meter_id,
+      p_kw: r.meter_p_kw![i]!,
+      v_low: r.meter_v_low![i]!,
+      v_high: r.meter_v_high![i]!,
+    })),
   };
 }

@@ -170,6 +170,10 @@ export type EnvelopeRow = {
   imputed_kw: number;
   imputed_meters: number;
   profile_source: 'measured' | 'imputed' | 'modelled';
+  'meters.meter_id': string[];
+  'meters.p_kw': number[];
+  'meters.v_low': number[];
+  'meters.v_high': number[];
 };
 
 export function envelopeRow(e: DtEnvelope): EnvelopeRow {
@@ -197,6 +201,10 @@ export function envelopeRow(e: DtEnvelope): EnvelopeRow {
     imputed_kw: e.imputed_kw,
     imputed_meters: e.imputed_meters,
     profile_source: e.profile_source,
+    'meters.meter_id': e.meters.map((m) => m.meter_id),
+    'meters.p_kw': e.meters.map((m) => m.p_kw),
+    'meters.v_low': e.meters.map((m) => m.v_low),
+    'meters.v_high': e.meters.map((m) => m.v_high),
   };
 }
 
@@ -498,13 +506,28 @@ export function impedanceFlagRow(f: ImpedanceFlag): ImpedanceFlagRow {
 }
 
 /** Rows of the stress tables: the records' fields, with times as DateTime64 text and the tier as the seeds spell it. */
-export type DtStressRow = Omit<DtStress, 'slot_start' | 'data_quality'> & {
+export type DtStressRow = Omit<DtStress, 'slot_start' | 'data_quality' | 'customers'> & {
   slot_start: string;
   data_quality: DataQualityLabel;
+  'customers.meter_id': string[];
+  'customers.own_v_per_kw': number[];
+  'customers.dt_v_per_kw': number[];
+  'customers.low_offset_v': number[];
+  'customers.high_offset_v': number[];
 };
 
 export function dtStressRow(s: DtStress): DtStressRow {
-  return { ...s, slot_start: dateTime64(s.slot_start), data_quality: dataQualityLabel(s.data_quality) };
+  const { customers, ...rest } = s;
+  return {
+    ...rest,
+    slot_start: dateTime64(s.slot_start),
+    data_quality: dataQualityLabel(s.data_quality),
+    'customers.meter_id': customers.map((c) => c.meter_id),
+    'customers.own_v_per_kw': customers.map((c) => c.own_v_per_kw),
+    'customers.dt_v_per_kw': customers.map((c) => c.dt_v_per_kw),
+    'customers.low_offset_v': customers.map((c) => c.low_offset_v),
+    'customers.high_offset_v': customers.map((c) => c.high_offset_v),
+  };
 }
 
 export type DtOperatingEnvelopeRow = Omit<

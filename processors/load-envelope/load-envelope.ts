@@ -92,8 +92,9 @@ interface SlotState {
 interface DtState {
   metersConnected: number;
   nameplate: { feederId: string; ratedKva: number; utcOffsetMs: number } | null;
-  /** Meter id → the small integer the DT's slots store instead of the id. */
+  /** Meter id → the small integer the DT's slots store instead of the id, and back. */
   meterIndex: Map<string, number>;
+  meterIds: string[];
   slots: Map<number, SlotState>;
   coverage: CoverageWindow;
   /**
@@ -167,6 +168,7 @@ function dtState(state: EnvelopeState, dtId: string): DtState {
       metersConnected: 0,
       nameplate: null,
       meterIndex: new Map(),
+      meterIds: [],
       slots: new Map(),
       coverage: new CoverageWindow(),
       slotReadings: 4,
@@ -206,7 +208,10 @@ function applyReading(
   }
 
   let meter = dt.meterIndex.get(reading.meter_id);
-  if (meter === undefined) dt.meterIndex.set(reading.meter_id, (meter = dt.meterIndex.size));
+  if (meter === undefined) {
+    dt.meterIndex.set(reading.meter_id, (meter = dt.meterIndex.size));
+    dt.meterIds.push(reading.meter_id);
+  }
   const metersBefore = slot.readings.meters;
   const result = slot.readings.put(meter, reading.ts - start, reading.p_kw, reading.q_kvar, reading.legs);
   if (slot.readings.meters !== metersBefore) dt.coverage.record(start, slot.readings.meters);
@@ -292,7 +297,12 @@ function envelopeOf(state: EnvelopeState, slot: SlotState, dt: DtState): DtEnvel
           reportingIn(slot, dt),
         )
       : null;
-  const figures = summarizeSlot(slot.readings, added?.kw ?? 0);
+  // Each meter's own slot only in the final envelope: the stress processor learns from final ones alone.
+  const figures = summarizeSlot(
+    slot.readings,
+    added?.kw ?? 0,
+    slot.final ? (meter) => dt.meterIds[meter]! : undefined,
+  );
   const coverage = Math.min(100, dt.coverage.coveragePct(start, connected));
   return {
     dt_id: dtId,
@@ -349,5 +359,6 @@ function modelledEnvelope(state: EnvelopeState, dtId: string, dt: DtState, start
     imputed_kw: kw,
     imputed_meters: dt.metersConnected,
     profile_source: 'modelled',
+    meters: [],
   };
 }

@@ -1,5 +1,5 @@
 import { MINUTE_MS } from '../../core/time.js';
-import type { DtEnvelope } from '../../schemas/types.gen.js';
+import type { DtEnvelope, MeterSlot } from '../../schemas/types.gen.js';
 import type { SlotReadings } from './slot-readings.js';
 
 const MINUTES = 15;
@@ -30,11 +30,20 @@ export type SlotFigures = Pick<
  * DT). Reactive power is the sum over meters of each meter's mean. Voltages are per leg across all
  * readings of all meters.
  *
+ * With `meterIdOf` (the id of a slot's meter number), also each meter's own slot (`meters`): the mean of its
+ * readings' power and the lowest and highest of its legs' mean voltages, for meters that report voltages.
+ *
  * `addedKw` (default 0) is added to every minute of the DT series before the figures are taken: the imputed
  * mean load of meters that did not report (processors/load-envelope/imputation.ts), so mean, min, max, p95 and the energy
  * describe the whole DT. Reactive power, voltages and counts stay those of the reporting meters.
  */
-export function summarizeSlot(rows: SlotReadings, addedKw = 0): SlotFigures {
+export function summarizeSlot(
+  rows: SlotReadings,
+  addedKw = 0,
+  meterIdOf?: (meter: number) => string,
+): SlotFigures & { meters: MeterSlot[] } {
+  const meterSlots: MeterSlot[] = [];
+  const own = [0, 1, 2].map(() => ({ sum: 0, n: 0 }));
   const series = new Float64Array(MINUTES).fill(addedKw);
   const sum = new Float64Array(MINUTES);
   const count = new Uint16Array(MINUTES);
@@ -49,7 +58,12 @@ export function summarizeSlot(rows: SlotReadings, addedKw = 0): SlotFigures {
     count.fill(0);
     let qSum = 0;
     let qCount = 0;
+    let pSum = 0;
+    let readings = 0;
+    for (const acc of own) acc.sum = acc.n = 0;
     for (; row < rows.size && rows.meterOf(row) === meter; row++) {
+      pSum += rows.pOf(row);
+      readings++;
       const minute = Math.min(MINUTES - 1, Math.floor(rows.offsetOf(row) / MINUTE_MS));
       sum[minute]! += rows.pOf(row);
       count[minute]!++;
@@ -66,7 +80,26 @@ export function summarizeSlot(rows: SlotReadings, addedKw = 0): SlotFigures {
         if (v > acc.max) acc.max = v;
         acc.sum += v;
         acc.n++;
+        own[leg - 1]!.sum += v;
+        own[leg - 1]!.n++;
       }
+    }
+    if (meterIdOf) {
+      let low = Infinity;
+      let high = -Infinity;
+      for (const acc of own)
+        if (acc.n) {
+          const v = acc.sum / acc.n;
+          if (v < low) low = v;
+          if (v > high) high = v;
+        }
+      if (low !== Infinity)
+        meterSlots.push({
+          meter_id: meterIdOf(meter),
+          p_kw: round(pSum / readings, 6),
+          v_low: round(low, 3),
+          v_high: round(high, 3),
+        });
     }
     let held = Number.NaN;
     for (let m = 0; m < MINUTES && Number.isNaN(held); m++) if (count[m]) held = sum[m]! / count[m]!;
@@ -112,6 +145,7 @@ export function summarizeSlot(rows: SlotReadings, addedKw = 0): SlotFigures {
     ),
     meters_reporting: rows.meters,
     readings: rows.size,
+    meters: meterSlots,
   };
 }
 

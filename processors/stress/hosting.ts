@@ -1,5 +1,6 @@
 import { inSchedule, type DailySchedule } from '../../core/schedule.js';
 import { MINUTE_MS, SLOT_MS } from '../../core/time.js';
+import { customerHeadroomKw, type CustomerSensitivity } from './customer-voltage.js';
 import { normalCdf, normalQuantile, normalSf } from './stress-math.js';
 
 /**
@@ -49,6 +50,46 @@ export interface EnvelopeSlot {
   /** Forecast mean net power and its (1 - c)-quantile, kW (import positive). */
   baseKw: number;
   baseKwLow: number;
+  /** The DT's lowest customer voltage at its (1 − c)-quantile and highest at its c-quantile, V (null: none). */
+  vMinLow?: number | null;
+  vMaxHigh?: number | null;
+}
+
+/**
+ * The envelope for an addition at one customer's meter rather than spread over the DT: per slot, the voltage
+ * headroom of the customers it moves, its own by its sensitivity to its own load, every other by its
+ * sensitivity to the DT's load (customer-voltage.ts), from the slot's forecast lowest (import) and highest
+ * (export) voltage and each customer's offset from them. The DT's figures cap it (its thermal limits, and its
+ * weakest customer for load spread over the DT, which is never the tighter one here: a customer's own
+ * sensitivity is at least its sensitivity to the DT's load). Without the meter among the customers (no
+ * voltages learnt for it yet) the DT's envelope is returned unchanged.
+ */
+export function envelopeAtMeter(
+  slots: readonly EnvelopeSlot[],
+  customers: readonly CustomerSensitivity[],
+  meterId: string,
+  band: { vLow: number; vHigh: number },
+): EnvelopeSlot[] {
+  if (!customers.some((c) => c.meter_id === meterId)) return [...slots];
+  return slots.map((s) => {
+    const imp =
+      s.vMinLow === null || s.vMinLow === undefined
+        ? Infinity
+        : customerHeadroomKw(customers, band, 1, s.vMinLow, meterId);
+    const exp =
+      s.vMaxHigh === null || s.vMaxHigh === undefined
+        ? Infinity
+        : customerHeadroomKw(customers, band, -1, s.vMaxHigh, meterId);
+    return {
+      ...s,
+      importKw: Math.min(s.importKw, imp),
+      importSlotKw: Math.min(s.importSlotKw, imp),
+      importLimitedBy: imp < s.importKw ? 'voltage' : s.importLimitedBy,
+      exportKw: Math.min(s.exportKw, exp),
+      exportSlotKw: Math.min(s.exportSlotKw, exp),
+      exportLimitedBy: exp < s.exportKw ? 'voltage' : s.exportLimitedBy,
+    };
+  });
 }
 
 export interface HostingRequest {

@@ -1,3 +1,4 @@
+import { customerHeadroomKw, type CustomerSensitivity } from './customer-voltage.js';
 import { normalCdf, normalSf, t4Cdf, t4Sf } from './stress-math.js';
 import type { LimitingFactor, SlotKernel, ThermalLimits } from './stress-thermal.js';
 
@@ -37,8 +38,11 @@ import type { LimitingFactor, SlotKernel, ThermalLimits } from './stress-thermal
  * - thermal: the largest K in the slot that keeps its peak hot spot, end top oil and K within limits
  *   (`SlotKernel.maxLoadFactor`, on the closed form of the slot), as a net power bound |P| ≤ p* =
  *   √((K·rated)² − W − Q²): extra import p* − P, extra export P + p*;
- * - voltage: the extra import that takes the lowest voltage to the band's bottom, (v_min − V_low) / s, and
- *   the extra export that takes the highest to its top, with s the DT's voltage sensitivity (V per kW);
+ * - voltage: the extra import that takes the first customer to the band's bottom, min over customers m of
+ *   (v_min + o_m − V_low) / b_m, and the extra export that takes the first to its top, with b_m the
+ *   customer's sensitivity to the DT's load (V per kW) and o_m its mean offset from the DT's lowest (highest)
+ *   voltage (customer-voltage.ts); without per-meter voltages, (v_min − V_low) / s with the DT's own
+ *   sensitivity s;
  * - the headroom is the smaller of the two, and the record says which limit binds.
  * Two figures per slot and direction:
  * - `import_kw` / `export_kw`, the envelope proper, found slot by slot forward with the extra of every
@@ -93,8 +97,13 @@ export interface EnvelopeDt {
   /** The statutory voltage band, V. */
   vLow: number;
   vHigh: number;
-  /** Voltage change per kW of extra net load, V/kW (> 0). */
+  /** Voltage change per kW of extra net load, V/kW (> 0): used when there are no `customers`. */
   sensitivityVPerKw: number;
+  /**
+   * Each customer's sensitivities and offsets (customer-voltage.ts): the voltage headroom is then its weakest
+   * customer's.
+   */
+  customers?: readonly CustomerSensitivity[];
   topOilC: number;
   rise1: number;
   rise2: number;
@@ -452,6 +461,11 @@ function headroomFrom(sMax: number, ripple: number, p: number, sign: 1 | -1): nu
 
 /** Voltage headroom (kW) of slot j in direction `sign` at confidence z_c; Infinity without voltages. */
 function voltageHeadroom(dt: EnvelopeDt, fc: SlotForecast, j: number, zc: number, sign: 1 | -1): number {
+  if (dt.customers?.length) {
+    const extreme = sign > 0 ? fc.vMinMean[j]! - zc * fc.vMinSd[j]! : fc.vMaxMean[j]! + zc * fc.vMaxSd[j]!;
+    if (Number.isNaN(extreme)) return Number.POSITIVE_INFINITY;
+    return customerHeadroomKw(dt.customers, { vLow: dt.vLow, vHigh: dt.vHigh }, sign, extreme);
+  }
   if (sign > 0) {
     const low = fc.vMinMean[j]! - zc * fc.vMinSd[j]!;
     return Number.isNaN(low) ? Number.POSITIVE_INFINITY : Math.max(0, (low - dt.vLow) / dt.sensitivityVPerKw);

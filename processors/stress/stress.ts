@@ -9,6 +9,14 @@ import type {
   WeatherObservation,
 } from '../../schemas/types.gen.js';
 import {
+  customerSensitivities,
+  initialCustomerVoltages,
+  learnCustomers,
+  SENSITIVITY_FORGET,
+  type CustomerSensitivity,
+  type CustomerVoltages,
+} from './customer-voltage.js';
+import {
   OperatingEnvelopeSolver,
   allocateForecast,
   type ConfidenceQuantiles,
@@ -245,6 +253,8 @@ interface DtState {
   /** Voltage sensitivity regression: Σ(−ΔV·ΔP), ΣΔP² (exponentially forgotten). */
   sensXY: number;
   sensXX: number;
+  /** Each customer's own voltage sensitivities (customer-voltage.ts). */
+  customers: CustomerVoltages;
   /** The last forecast's probabilities, from slot `forecastFrom` (the last slot observed then). */
   forecastFrom: number;
   forecastHorizon: number;
@@ -343,6 +353,7 @@ function dtState(state: StressState, id: string, config: StressConfig): DtState 
       lastVMean: Number.NaN,
       sensXY: 0,
       sensXX: 0,
+      customers: initialCustomerVoltages(),
       forecastFrom: Number.NaN,
       forecastHorizon: 0,
       thermalProb: new Float64Array(0),
@@ -503,11 +514,14 @@ function voltages(e: DtEnvelope): { min: number; max: number; mean: number } {
     : { min: Number.NaN, max: Number.NaN, mean: Number.NaN };
 }
 
-const SENSITIVITY_FORGET = 1 - 1 / (10 * SLOTS_PER_DAY);
+/** The prior of the DT's voltage sensitivity, V per kW (see `StressConfig.voltageSensitivityPriorPu`). */
+function sensitivityPrior(plate: Nameplate, config: StressConfig): number {
+  return (config.voltageSensitivityPriorPu * plate.nominalV) / plate.ratedKva;
+}
 
 /** Voltage sensitivity, V per kW: the regression of slot-to-slot voltage changes on load changes, with a prior. */
 function sensitivity(dt: DtState, plate: Nameplate, config: StressConfig): number {
-  const prior = (config.voltageSensitivityPriorPu * plate.nominalV) / plate.ratedKva;
+  const prior = sensitivityPrior(plate, config);
   // The prior counts as 20 slot pairs with load steps of a tenth of the rating.
   const priorXX = 20 * (0.1 * plate.ratedKva) ** 2;
   const s = (dt.sensXY + prior * priorXX) / (dt.sensXX + priorXX);
@@ -623,6 +637,16 @@ function processSlot(
       state_initialised: initialised,
       ami_coverage_pct: e.ami_coverage_pct,
       data_quality: e.data_quality,
+      customers: customerSensitivities(dt.customers, {
+        dtVPerKw: sensitivityPrior(plate, config),
+        ratedKva: plate.ratedKva,
+      }).map((c) => ({
+        meter_id: c.meter_id,
+        own_v_per_kw: c.ownVPerKw,
+        dt_v_per_kw: c.dtVPerKw,
+        low_offset_v: c.lowOffsetV,
+        high_offset_v: c.highOffsetV,
+      })),
     },
   });
 
@@ -632,6 +656,7 @@ function processSlot(
     series.observe(slot, cls, load.p);
     dt.means.observe(cls, [load.q, load.w]);
   }
+  if (measured) learnCustomers(dt.customers, e, dt.lastSlot);
   if (measured && !Number.isNaN(v.min)) {
     dt.vMin.observe(slot, cls, v.min);
     dt.vMax.observe(slot, cls, v.max);
@@ -668,6 +693,23 @@ function processSlot(
       withProbabilities: dt.resume === null,
     },
   );
+}
+
+/**
+ * The DT's customers' voltage sensitivities as the processor holds them now (for a meter-located headroom:
+ * the API's and the tests'); empty when the DT has no nameplate yet or no per-meter voltages.
+ */
+export function dtCustomerSensitivities(
+  state: StressState,
+  dtId: string,
+  config: StressConfig = DEFAULT_STRESS_CONFIG,
+): CustomerSensitivity[] {
+  const dt = state.dts.get(dtId);
+  if (!dt?.nameplate) return [];
+  return customerSensitivities(dt.customers, {
+    dtVPerKw: sensitivityPrior(dt.nameplate, config),
+    ratedKva: dt.nameplate.ratedKva,
+  });
 }
 
 /** Sets the DT's thermal state to a stored row's (the hot spot follows from top oil and the two rises). */
@@ -758,7 +800,13 @@ function forecastAhead(
   }
 
   const th = dt.thermal;
-  const sens = sensitivity(dt, plate, config);
+  const customers = customerSensitivities(dt.customers, {
+    dtVPerKw: sensitivityPrior(plate, config),
+    ratedKva: plate.ratedKva,
+  });
+  // The sensitivity reported: the most sensitive customer's to the DT's load, or without customers the DT's.
+  let sens = sensitivity(dt, plate, config);
+  if (customers.length) sens = Math.max(...customers.map((c) => c.dtVPerKw));
   const env: EnvelopeDt = {
     kernel: plate.kernel,
     ratedKva: plate.ratedKva,
@@ -766,6 +814,7 @@ function forecastAhead(
     vLow: ctx.vLow,
     vHigh: ctx.vHigh,
     sensitivityVPerKw: sens,
+    customers,
     topOilC: th.topOilC(0),
     rise1: th.rise1(0),
     rise2: th.rise2(0),

@@ -24,6 +24,8 @@ SELECT
     export_slot_kw,
     import_limited_by,
     export_limited_by,
+    v_min_low,
+    v_max_high,
     data_quality
 FROM dt_operating_envelopes
 WHERE dt_id IN {dts:Array(String)}

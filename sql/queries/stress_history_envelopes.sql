@@ -30,7 +30,11 @@ SELECT
     data_quality,
     imputed_kw,
     imputed_meters,
-    profile_source
+    profile_source,
+    meters.meter_id AS meter_id,
+    meters.p_kw AS meter_p_kw,
+    meters.v_low AS meter_v_low,
+    meters.v_high AS meter_v_high
 FROM envelopes FINAL
 WHERE dt_id IN {dts:Array(String)}
 -- @if bool

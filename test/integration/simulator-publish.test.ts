@@ -109,7 +109,7 @@ describe('simulator publishing over MQTT', () => {
       startMs: START,
       endMs: START + 3 * HOUR,
       aborted: false,
-      topologyFiles: [join(dir, 'topology.json')],
+      topologyFiles: [join(dir, 'topology.json'), join(dir, 'topology.lv-network.csv')],
       truthFiles: [join(dir, 'truth.csv'), join(dir, 'truth.impedance.csv')],
     });
     const readings = received

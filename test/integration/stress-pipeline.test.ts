@@ -22,6 +22,7 @@ import {
   type StressState,
 } from '../../processors/stress/stress.js';
 import { runSimulate, simulateTopology } from '../../simulator/command.js';
+import { createSimulation } from '../../simulator/model.js';
 import { parseSchedule } from '../../core/schedule.js';
 import { judgeHosting, type LimitingFactor } from '../../processors/stress/hosting.js';
 import type { DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';
@@ -341,15 +342,17 @@ describe('stress through the embedded pipeline, restarted half way', () => {
     }
   });
 
+  /** A POST with the test's API key, its status and JSON body. */
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${g.url}${path}`, {
+      method: 'POST',
+      headers: { 'x-api-key': TEST_API_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Row };
+  };
+
   it("judges additions and rooftop PV against each DT's newest envelope issue, as the pure judge does", async () => {
-    const post = async (path: string, body: unknown) => {
-      const res = await fetch(`${g.url}${path}`, {
-        method: 'POST',
-        headers: { 'x-api-key': TEST_API_KEY, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      return { status: res.status, body: (await res.json()) as Row };
-    };
     for (const dt of new Set(stress.map((r) => String(r.dt_id)))) {
       const issue = await g.edges.warehouse.query<Row>(
         `SELECT toUnixTimestamp64Milli(slot_start) AS ms, toUnixTimestamp64Milli(issued_at) AS issued, confidence, base_kw,
@@ -425,6 +428,68 @@ describe('stress through the embedded pipeline, restarted half way', () => {
       expect(farm.body.recommendation).toBe(issue[0]!.dq === 'modelled-only' ? 'defer-to-DERMS' : 'decline');
       expect((farm.body.reverse_power_flow as { slots_likely: number }).slots_likely).toBeGreaterThan(0);
     }
+  });
+
+  it('judges an EV at the end of a feeder against the voltages it moves: no more headroom than at the DT, less where voltage binds', async () => {
+    // The simulator's layout depends on the seed and the counts only: the customer at each DT's farthest pole.
+    const sim = createSimulation({
+      seed: OPTIONS.seed,
+      transformers: OPTIONS.transformers,
+      metersPerTransformer: OPTIONS.meters,
+      startMs: START,
+      endMs: START,
+    });
+    let tighter = 0;
+    for (const t of sim.transformers) {
+      const far = [...t.meterIndices].sort(
+        (a, b) => t.lv.distanceM[sim.meters[b]!.pole]! - t.lv.distanceM[sim.meters[a]!.pole]! || a - b,
+      )[0]!;
+      const meter = sim.topology.meters[far]!;
+      const ev = { type: 'ev', kw: 7.4 };
+      const atDt = await post('/v1/dt/hosting-capacity', { dt_id: t.dt_id, additions: [ev] });
+      const atMeter = await post('/v1/dt/hosting-capacity', {
+        dt_id: t.dt_id,
+        meter_id: meter.meter_id,
+        additions: [ev],
+      });
+      expect(atMeter.status).toBe(200);
+      expect(atDt.body.judged_at).toBeNull();
+      expect(atMeter.body.judged_at).toEqual({
+        meter_id: meter.meter_id,
+        service_point_id: meter.service_point_id,
+        customer_sensitivity: true,
+      });
+      const before = (r: { body: Row }) =>
+        (r.body.slots as Row[]).map((x) => (x.headroom_before as { import_kw: number }).import_kw);
+      const dtSlots = before(atDt);
+      before(atMeter).forEach((kw, i) => {
+        expect(kw).toBeLessThanOrEqual(dtSlots[i]! + 1e-9);
+        if (kw < dtSlots[i]! - 1e-6) tighter++;
+      });
+      // The service point names the same customer.
+      const bySp = await post('/v1/dt/hosting-capacity', {
+        dt_id: t.dt_id,
+        service_point_id: meter.service_point_id,
+        additions: [ev],
+      });
+      expect(before(bySp)).toEqual(before(atMeter));
+      const roof = await post('/v1/rooftop/sanction-check', {
+        dt_id: t.dt_id,
+        meter_id: meter.meter_id,
+        pv_kwp: 5,
+      });
+      expect(roof.status).toBe(200);
+      expect((roof.body.judged_at as Row).meter_id).toBe(meter.meter_id);
+      // A meter behind another DT is refused.
+      const other = sim.transformers.find((o) => o !== t)!;
+      const wrong = await post('/v1/dt/hosting-capacity', {
+        dt_id: other.dt_id,
+        meter_id: meter.meter_id,
+        additions: [ev],
+      });
+      expect(wrong.status).toBe(400);
+    }
+    expect(tighter).toBeGreaterThan(0);
   });
 
   it('refuses hosting and sanction requests that are malformed, unauthorised or for unknown DTs', async () => {

@@ -129,6 +129,7 @@ describe('server warehouse (over an in-process connection)', () => {
       imputed_kw: 0,
       imputed_meters: 0,
       profile_source: 'measured' as const,
+      meters: [],
     };
     for (const version of [3, 5, 3]) {
       await warehouse.insert('envelopes', [envelopeRow({ ...base, version })], {

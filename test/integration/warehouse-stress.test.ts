@@ -36,6 +36,12 @@ const envelope = (dt: string, slot: number, over: Partial<DtEnvelope> = {}): DtE
   ...over,
 });
 
+/** Per-meter slots of an envelope: what the stress processor learns customers' sensitivities from. */
+const METERS = [
+  { meter_id: 'mtr-000001', p_kw: 1.25, v_low: 228.5, v_high: 229.75 },
+  { meter_id: 'mtr-000002', p_kw: -2.5, v_low: 231, v_high: 231 },
+];
+
 describe.each(ENGINES)('stress tables on %s', (engine) => {
   let opened: TestWarehouse;
   let warehouse: Warehouse;
@@ -59,7 +65,7 @@ describe.each(ENGINES)('stress tables on %s', (engine) => {
         envelope('dt-a', SLOT - 3 * 3_600_000), // before the history window
         envelope('dt-a', SLOT - SLOT_MS),
         envelope('dt-a', SLOT, { version: 5 }),
-        envelope('dt-a', SLOT, { version: 9, net_mean_kw: 7.5 }), // a revision: the newest is learnt
+        envelope('dt-a', SLOT, { version: 9, net_mean_kw: 7.5, meters: METERS }), // a revision: the newest is learnt
         envelope('dt-a', SLOT + SLOT_MS),
         envelope('dt-a', SLOT + 2 * SLOT_MS), // after the resume point: from the log, not the warehouse
         envelope('dt-c', SLOT, { is_final: false }),
@@ -73,16 +79,19 @@ describe.each(ENGINES)('stress tables on %s', (engine) => {
 
   it('resumes each DT from its newest row, with the final envelopes of the window before it', async () => {
     const history = await queryStressHistory(warehouse, ['dt-a', 'dt-b', 'dt-c'], HISTORY_MS);
+    // The customers' sensitivities are not resumed: the envelopes' per-meter slots teach them again.
     expect(history.resume).toEqual([
-      latest,
-      stressRow('dt-b', SLOT - SLOT_MS, { data_quality: 'modelled_only', v_min: null }),
+      { ...latest, customers: [] },
+      stressRow('dt-b', SLOT - SLOT_MS, { data_quality: 'modelled_only', v_min: null, customers: [] }),
     ]);
     expect(history.envelopes.map((e) => [e.dt_id, e.slot_start - SLOT])).toEqual([
       ['dt-a', -SLOT_MS],
       ['dt-a', 0],
       ['dt-a', SLOT_MS],
     ]);
-    expect(history.envelopes[1]).toEqual(envelope('dt-a', SLOT, { version: 9, net_mean_kw: 7.5 }));
+    expect(history.envelopes[1]).toEqual(
+      envelope('dt-a', SLOT, { version: 9, net_mean_kw: 7.5, meters: METERS }),
+    );
     expect(await queryStressHistory(warehouse, ['dt-x'], HISTORY_MS)).toEqual({ resume: [], envelopes: [] });
   });
 

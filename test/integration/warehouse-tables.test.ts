@@ -71,6 +71,7 @@ function envelope(dtId: string, version: number, overrides: Partial<DtEnvelope> 
     imputed_kw: 0,
     imputed_meters: 0,
     profile_source: 'measured',
+    meters: [],
     ...overrides,
   };
 }
@@ -172,6 +173,7 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
       imputed_kw: 2.5,
       imputed_meters: 2,
       profile_source: 'imputed',
+      meters: [{ meter_id: 'mtr-000001', p_kw: 1.25, v_low: 228.5, v_high: 229.75 }],
     });
     await warehouse.insert('envelopes', [envelopeRow(e)]);
     const rows = await warehouse.query(
@@ -202,6 +204,10 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
         imputed_kw: 2.5,
         imputed_meters: 2,
         profile_source: 'imputed',
+        'meters.meter_id': ['mtr-000001'],
+        'meters.p_kw': [1.25],
+        'meters.v_low': [228.5],
+        'meters.v_high': [229.75],
         slot_end: dateTime64(SLOT + SLOT_MS),
         label: 'modelled-only',
       },

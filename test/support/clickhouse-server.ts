@@ -254,6 +254,7 @@ export async function loadQueryFixture(warehouse: Warehouse, slot: number): Prom
       imputed_kw: 0,
       imputed_meters: 0,
       profile_source: 'measured',
+      meters: [],
       ...extra,
     });
   await warehouse.insert('envelopes', [

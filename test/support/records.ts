@@ -23,6 +23,7 @@ export const sampleEnvelope: DtEnvelope = {
   imputed_kw: 0,
   imputed_meters: 0,
   profile_source: 'measured',
+  meters: [{ meter_id: 'mtr-000001', p_kw: 1.25, v_low: 228.5, v_high: 229.75 }],
 };
 
 /**
@@ -97,6 +98,15 @@ export function stressRow(dt: string, slot: number, over: Partial<DtStress> = {}
     state_initialised: false,
     ami_coverage_pct: 97.5,
     data_quality: 'ami_direct',
+    customers: [
+      {
+        meter_id: 'mtr-000001',
+        own_v_per_kw: 0.9,
+        dt_v_per_kw: 0.125,
+        low_offset_v: 1.5,
+        high_offset_v: 0.25,
+      },
+    ],
     ...over,
   };
 }

@@ -4,6 +4,7 @@ import { SLOT_MS } from '../../core/time.js';
 import {
   additionKw,
   anyOf,
+  envelopeAtMeter,
   judgeHosting,
   pvShare,
   shiftedThermalProb,
@@ -145,5 +146,46 @@ describe('hosting capacity', () => {
     expect(shiftedThermalProb(p0, -100, 10, 10)).toBeCloseTo(0.0041, 3);
     expect(anyOf([0.1, 0.2])).toBeCloseTo(0.28, 12);
     expect(anyOf([])).toBe(0);
+  });
+});
+
+describe('an addition at a meter', () => {
+  // Band 216.2–253 V. Two customers: the feeder end (1.2 V/kW of its own load, 0.2 of the DT's, at the DT's
+  // lowest voltage) and one near the busbar (0.5 own, 0.1 DT's, 4 V above the lowest).
+  const customers = [
+    { meter_id: 'end', ownVPerKw: 1.2, dtVPerKw: 0.2, lowOffsetV: 0, highOffsetV: 0, pairs: 100 },
+    { meter_id: 'near', ownVPerKw: 0.5, dtVPerKw: 0.1, lowOffsetV: 4, highOffsetV: 3, pairs: 100 },
+  ];
+  const band = { vLow: 216.2, vHigh: 253 };
+  const slots = envelope().map((s) => ({ ...s, vMinLow: 222, vMaxHigh: 240 }));
+  // The closed form of customer-voltage.ts: |V² − E²| / (2·s·V).
+  const room = (v: number, edge: number, s: number) => Math.abs(v * v - edge * edge) / (2 * s * v);
+
+  it("takes each slot's headroom down to the voltage of the customers it moves", () => {
+    const atEnd = envelopeAtMeter(slots, customers, 'end', band);
+    // At the end: its own 1.2 V/kW from 222 V binds (4.8 kW), before the near customer's 0.1 from 226 V.
+    const own = room(222, 216.2, 1.2);
+    expect(own).toBeCloseTo(4.77, 2);
+    expect(atEnd[0]!.importKw).toBeCloseTo(own, 9);
+    expect(atEnd[0]!.importSlotKw).toBeCloseTo(own, 9);
+    expect(atEnd[0]!.importLimitedBy).toBe('voltage');
+    expect(atEnd[0]!.exportKw).toBeCloseTo(room(240, 253, 1.2), 9);
+    // Near the busbar: its own 0.5 V/kW from 226 V, or the end customer moved by 0.2 V/kW of it from 222 V.
+    const atNear = envelopeAtMeter(slots, customers, 'near', band);
+    expect(atNear[0]!.importKw).toBeCloseTo(Math.min(room(226, 216.2, 0.5), room(222, 216.2, 0.2)), 9);
+    expect(atNear[0]!.importKw).toBeGreaterThan(atEnd[0]!.importKw);
+    // The DT's own limits still cap it (60 kW, load factor), and an unknown meter is judged as at the DT.
+    const loose = slots.map((s) => ({ ...s, vMinLow: 252, vMaxHigh: 217 }));
+    expect(envelopeAtMeter(loose, customers, 'near', band)[0]!.exportKw).toBe(50);
+    expect(envelopeAtMeter(slots, customers, 'elsewhere', band)).toEqual(slots);
+  });
+
+  it('defers an EV at the feeder end (a third curtailed by voltage) that the DT alone would approve', () => {
+    const ev = [{ type: 'ev' as const, kw: 7.4 }];
+    expect(judgeHosting(request({ slots, additions: ev })).verdict).toBe('approve');
+    const j = judgeHosting(request({ slots: envelopeAtMeter(slots, customers, 'end', band), additions: ev }));
+    expect(j.verdict).toBe('defer-to-DERMS');
+    expect(j.curtailedKwh / j.requestedKwh).toBeCloseTo(1 - 4.77 / 7.4, 2);
+    expect(j.bindingConstraint).toBe('voltage');
   });
 });

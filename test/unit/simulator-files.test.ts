@@ -13,6 +13,7 @@ import {
 } from '../../simulator/command.js';
 import { SITE, buildTopology, createSimulation } from '../../simulator/model.js';
 import {
+  lvNetworkCsv,
   METER_FIELDS,
   TRANSFORMER_FIELDS,
   metersCsv,
@@ -20,6 +21,7 @@ import {
   transformersCsv,
   writeTopologyFiles,
 } from '../../simulator/topology-files.js';
+import { radialNetwork, solveRadial } from '../../simulator/power-flow.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gridstream-sim-files-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -206,5 +208,64 @@ describe('simulate options', () => {
   it('covers a whole number of days', () => {
     const plan = planSimulation({ mqttUrl: 'mqtt://x', start: '2026-05-01', days: 3, now });
     expect(plan.endMs - plan.startMs).toBe(3 * DAY_MS);
+  });
+});
+
+describe('the LV network file', () => {
+  it("is enough for an independent power flow to find the simulator's meter voltages", () => {
+    const start = Date.UTC(2026, 4, 1, 14); // evening in India: load on every feeder
+    const sim = createSimulation({
+      seed: 3,
+      transformers: 2,
+      metersPerTransformer: 20,
+      startMs: start,
+      endMs: start + 60_000,
+    });
+    const [step] = [...sim.steps()];
+    const rows = lvNetworkCsv(sim)
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(','));
+    for (const [d, dt] of sim.transformers.entries()) {
+      const own = rows.filter((r) => r[0] === dt.dt_id);
+      for (const phase of [1, 2, 3]) {
+        // Nodes: source, busbar, the poles, then this phase's meter legs; loads from the published readings.
+        const names = ['source', 'busbar'];
+        const parent = [-1, 0];
+        const r = [0, Number(own[0]![6])];
+        const x = [0, Number(own[0]![7])];
+        const p = [0, 0];
+        const q = [0, 0];
+        const legs: Array<[number, number, number]> = []; // node, meter index, leg
+        for (const row of own.slice(1)) {
+          const [, element, from, to, ph, , rOhm, xOhm] = row as string[];
+          if (element === 'service' && Number(ph) !== phase) continue;
+          parent.push(names.indexOf(from!));
+          names.push(to!);
+          r.push(Number(rOhm));
+          x.push(Number(xOhm));
+          if (element === 'service') {
+            const m = sim.meters.find((mm) => mm.meter_id === to)!;
+            const reading = step!.readings[m.index]!;
+            p.push((reading.p_kw * 1000) / m.legs);
+            q.push((reading.q_kvar * 1000) / m.legs);
+            legs.push([names.length - 1, m.index, m.phases.indexOf(phase)]);
+          } else {
+            p.push(0);
+            q.push(0);
+          }
+        }
+        const v = solveRadial(radialNetwork(parent, r, x), step!.sourceVoltage[d]!, p, q);
+        expect(legs.length).toBeGreaterThan(0);
+        for (const [node, meter, leg] of legs) {
+          // The file has each service drop before degradation: a joint degraded since the first day differs.
+          const m = sim.meters[meter]!;
+          if (m.impedanceMohm[leg] !== step!.impedanceMohm[meter]![leg]) continue;
+          // Within what the readings' rounding of p and q (0.5 W, 0.5 var) moves a voltage.
+          expect(Math.abs(v[node]! - step!.meterVoltage[meter]![leg]!)).toBeLessThan(2e-3);
+        }
+      }
+    }
   });
 });

@@ -297,7 +297,7 @@ describe('behaviour', () => {
 });
 
 describe('voltage and current', () => {
-  it('gives each meter leg the DT phase voltage minus its service-drop impedance times the leg current', () => {
+  it("gives each meter leg its pole's voltage minus its service-drop impedance times the leg current", () => {
     const sim = createSimulation(base({ endMs: START + 2 * DAY_MS }));
     const residuals: number[] = [];
     let worstResidual = -Infinity; // beyond the noise and rounding bound
@@ -307,10 +307,10 @@ describe('voltage and current', () => {
         const r = step.readings[m.index]!;
         expect(r.legs.map((l) => l.leg)).toEqual(Array.from({ length: m.legs }, (_, k) => k + 1));
         for (const leg of r.legs) {
-          const vDt = step.dtVoltage[m.dtIndex]![m.phases[leg.leg - 1]! - 1]!;
+          const vPole = step.poleVoltage[m.index]![leg.leg - 1]!;
           const z = step.impedanceMohm[m.index]![leg.leg - 1]! / 1000;
           const current = Math.sign(r.p_kw) * leg.i; // export raises the meter's voltage
-          const residual = leg.v - (vDt - z * current);
+          const residual = leg.v - (vPole - z * current);
           // Noise, plus the rounding of v (0.05 V) and of i (0.005 A × Z).
           const bound = 5 * VOLTAGE_NOISE_V + 0.05 + z * 0.005 + 1e-9;
           worstResidual = Math.max(worstResidual, Math.abs(residual) - bound);
