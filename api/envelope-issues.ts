@@ -1,6 +1,6 @@
 import { slotStart } from '../core/time.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
-import type { EnvelopeSlot } from '../processors/stress/hosting.js';
+import type { EnvelopeSlot, VoltageTails } from '../processors/stress/hosting.js';
 import { modelledBasis, modelledIssue, type ModelledDt } from '../processors/stress/modelled-issue.js';
 import type { DtEnvelopeNewestIssuesRow } from '../io/warehouse/queries.gen.js';
 import type { DtNameplate } from '../processors/load-envelope/imputation.js';
@@ -26,6 +26,8 @@ export interface EnvelopeIssue {
   /** Per slot, the stored forecast probabilities (voltage: null without voltages). */
   thermalStressProb: number[];
   voltageStressProb: Array<number | null>;
+  /** Per slot, the forecast customer-voltage distribution (null without voltages, or in an older issue). */
+  voltageTails: Array<VoltageTails | null>;
   /** For a modelled issue (the DT has no issue of the stress stage), what it was modelled from; else null. */
   modelled: string | null;
 }
@@ -88,6 +90,7 @@ export async function answerableIssues(
       amiCoveragePct: 0,
       thermalStressProb: modelled.thermalStressProb,
       voltageStressProb: modelled.slots.map(() => null),
+      voltageTails: modelled.slots.map(() => null),
       modelled: modelledBasis(modelled, p.rated_kva),
     });
   }
@@ -119,6 +122,20 @@ function issueOf(rows: readonly Row[], amiCoveragePct: number | undefined): Enve
     amiCoveragePct: Math.round((amiCoveragePct ?? 0) * 100) / 100,
     thermalStressProb: rows.map((r) => r.thermal_stress_prob),
     voltageStressProb: rows.map((r) => r.voltage_stress_prob),
+    voltageTails: rows.map(tailsOf),
     modelled: null,
+  };
+}
+
+/** A slot's customer-voltage distribution, when the issue recorded it. */
+function tailsOf(r: Row): VoltageTails | null {
+  if (r.v_min_mean === null || r.v_min_sd === null || r.v_max_mean === null || r.v_max_sd === null)
+    return null;
+  return {
+    minMean: r.v_min_mean,
+    minSd: r.v_min_sd,
+    maxMean: r.v_max_mean,
+    maxSd: r.v_max_sd,
+    vPerKw: r.voltage_sensitivity_v_per_kw,
   };
 }

@@ -105,7 +105,9 @@ export function decodeBatched<S extends LogSchemaName, B extends LogSchemaName>(
   items: (batch: LogRecordTypes[B]) => ReadonlyArray<LogRecordTypes[S]>,
   buffer: Buffer,
 ): ReadonlyArray<LogRecordTypes[S]> {
-  return schemaIdOf(buffer) === schemaId(batch) ? items(decode(batch, buffer)) : [decode(single, buffer)];
+  const id = schemaIdOf(buffer);
+  const isBatch = id === schemaId(batch) || catalogue.retired?.[String(id)]?.name === batch;
+  return isBatch ? items(decode(batch, buffer)) : [decode(single, buffer)];
 }
 
 export function decode<N extends LogSchemaName>(name: N, buffer: Buffer): LogRecordTypes[N] {

@@ -213,6 +213,14 @@ export interface DtOperatingEnvelope {
   v_min_low: null | number;
   /** The highest customer voltage's c-quantile, V; null without voltages. */
   v_max_high: null | number;
+  /** Forecast mean of the lowest customer voltage, V; null without voltages (and in issues made before it was recorded). */
+  v_min_mean: null | number;
+  /** Forecast standard deviation (scale of the load model's distribution) of the lowest customer voltage, V. */
+  v_min_sd: null | number;
+  /** Forecast mean of the highest customer voltage, V; null without voltages. */
+  v_max_mean: null | number;
+  /** Forecast standard deviation of the highest customer voltage, V. */
+  v_max_sd: null | number;
   /** Voltage change per kW of net load used for the voltage headroom, V/kW. */
   voltage_sensitivity_v_per_kw: number;
   /** Comparable slots behind the load forecast. */

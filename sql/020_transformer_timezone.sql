@@ -1,6 +1,6 @@
 -- A transformer's IANA time zone: schedules, day types and local windows about the DT are read in it. Rows
 -- written before this migration, and topology loads that name none, hold NULL: the API then takes
--- GRIDSTREAM_TIMEZONE if set, else the zone at the DT's coordinates (core/time-zone.ts).
+-- GRIDSTREAM_TIMEZONE if set, else the zone at the DT's coordinates (core/schedule.ts).
 -- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
 -- @note servers; see sql/008_envelope_imputation.sql for why 18.16 takes a plain ADD COLUMN and COMMENT COLUMN.
 -- @if add_column_if_not_exists

@@ -2,7 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { transformerTimeZone } from '../../core/schedule.js';
 import { iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import { additionKw, anyOf, shiftedThermalProb } from '../../processors/stress/hosting.js';
+import {
+  additionKw,
+  anyOf,
+  shiftedThermalProb,
+  shiftedVoltageProb,
+} from '../../processors/stress/hosting.js';
+import { DEFAULT_STRESS_CONFIG } from '../../processors/stress/stress.js';
 import { normalQuantile } from '../../processors/stress/stress-math.js';
 import {
   dataQualityTier,
@@ -100,9 +106,10 @@ interface FeederStressBody {
  * it from the one the stress stage stored (processors/stress/hosting.ts shiftedThermalProb: the |P| bound stays
  * where the stored probability puts it, the load distribution shifts, and reverse flow past the bound heats as
  * import does), so an empty scenario returns the stored figures.
+ * The voltage probability moves too (shiftedVoltageProb): the shift moves every customer voltage by the most
+ * sensitive customer's volts per kW, read against the band with the forecast distribution the issue recorded.
  * The feeder's probability in a slot is that of at least one of its DTs, taking DTs as independent; its peak is
- * the highest over the slots. Voltage stress is reported as stored: the envelope keeps the two voltage tails
- * together, which a shift of load moves in opposite directions, so it is not rescaled.
+ * the highest over the slots.
  */
 export async function feederRoutes(
   app: FastifyInstance,
@@ -116,7 +123,7 @@ export async function feederRoutes(
         summary:
           "Thermal and voltage stress probability of a feeder's DTs and of the feeder, under a scenario",
         description:
-          "Per 15-minute slot of each DT's newest operating-envelope issue (the next 24 h). scenario.load_growth_pct scales the forecast load; scenario.additions add loads and generators (EV, heat pump, charging battery import; PV, discharging battery export) to one DT (dt_id) or, without dt_id, to every DT of the feeder. The thermal probability shifts with the load from the stored forecast; voltage probabilities are the stored ones. The feeder's probability is that of at least one DT (independence).",
+          "Per 15-minute slot of each DT's newest operating-envelope issue (the next 24 h). scenario.load_growth_pct scales the forecast load; scenario.additions add loads and generators (EV, heat pump, charging battery import; PV, discharging battery export) to one DT (dt_id) or, without dt_id, to every DT of the feeder. Both probabilities move with the load from the stored forecast: thermal stress with |P| (reverse flow heats as import does), voltage stress as the shift moves every customer voltage by the DT's volts per kW. The feeder's probability is that of at least one DT (independence).",
         body: object(
           {
             feeder_id: { type: 'string', minLength: 1, maxLength: 128 },
@@ -200,6 +207,11 @@ export async function feederRoutes(
         if (!issue) return { ...base, status: 'no_envelope' as const, slots: [] };
         const z = normalQuantile(issue.confidence);
         const location = { timeZone, latitude: d.latitude, longitude: d.longitude };
+        const { lowPct, highPct } = DEFAULT_STRESS_CONFIG.voltageBand;
+        const band = {
+          vLow: d.nominal_voltage_v * (1 - lowPct / 100),
+          vHigh: d.nominal_voltage_v * (1 + highPct / 100),
+        };
         const slots = issue.slots.map((s, k) => {
           const added = additions
             .filter((a) => a.dtId === undefined || a.dtId === dtId)
@@ -210,7 +222,13 @@ export async function feederRoutes(
             slot_start: s.slotStart,
             load_shift_kw: shift,
             thermal: shiftedThermalProb(issue.thermalStressProb[k]!, s.baseKw, sd, shift),
-            voltage: issue.voltageStressProb[k] ?? null,
+            voltage: shiftedVoltageProb(
+              issue.voltageStressProb[k] ?? null,
+              issue.voltageTails[k] ?? null,
+              band,
+              shift,
+              DEFAULT_STRESS_CONFIG.heavyTails,
+            ),
           };
         });
         return { ...base, status: 'forecast' as const, envelope_issued_at: iso(issue.issuedAt), slots };

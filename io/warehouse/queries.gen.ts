@@ -107,6 +107,11 @@ export interface DtEnvelopeNewestIssuesRow {
   export_limited_by: 'load_factor' | 'hot_spot' | 'top_oil' | 'voltage';
   v_min_low: number | null;
   v_max_high: number | null;
+  v_min_mean: number | null;
+  v_min_sd: number | null;
+  v_max_mean: number | null;
+  v_max_sd: number | null;
+  voltage_sensitivity_v_per_kw: number;
   data_quality: 'ami-direct' | 'ami-imputed' | 'modelled-only';
 }
 
@@ -418,6 +423,7 @@ export interface ListDtsRow {
   longitude: number;
   weather_station_id: string | null;
   timezone: string | null;
+  nominal_voltage_v: number;
   meters_connected: number;
   last_slot_start: number | null;
   ami_coverage_pct: number;
@@ -774,6 +780,11 @@ const DT_ENVELOPE_NEWEST_ISSUES_COLUMNS = {
   export_limited_by: 'string',
   v_min_low: 'number?',
   v_max_high: 'number?',
+  v_min_mean: 'number?',
+  v_min_sd: 'number?',
+  v_max_mean: 'number?',
+  v_max_sd: 'number?',
+  voltage_sensitivity_v_per_kw: 'number',
   data_quality: 'string',
 } as const;
 
@@ -979,6 +990,7 @@ const LIST_DTS_COLUMNS = {
   longitude: 'number',
   weather_station_id: 'string?',
   timezone: 'string?',
+  nominal_voltage_v: 'number',
   meters_connected: 'int64',
   last_slot_start: 'datetime?',
   ami_coverage_pct: 'number',

@@ -1,7 +1,7 @@
 import { inSchedule, type DailySchedule } from '../../core/schedule.js';
 import { MINUTE_MS, SLOT_MS } from '../../core/time.js';
 import { customerHeadroomKw, type CustomerSensitivity } from './customer-voltage.js';
-import { normalCdf, normalQuantile, normalSf } from './stress-math.js';
+import { normalCdf, normalQuantile, normalSf, t4Cdf, t4Sf } from './stress-math.js';
 
 /**
  * Hosting capacity: judges new loads and generators behind a DT against its dynamic operating envelope, the
@@ -289,6 +289,39 @@ export function shiftedThermalProb(p0: number, meanKw: number, sdKw: number, shi
   const bound = Math.max(0, Math.abs(meanKw) + normalQuantile(1 - p) * sd);
   const mean = meanKw + shiftKw;
   return Math.min(1, normalSf((bound - mean) / sd) + normalCdf((-bound - mean) / sd));
+}
+
+/** The forecast distribution of a slot's lowest and highest customer voltage, and their sensitivity to load. */
+export interface VoltageTails {
+  minMean: number;
+  minSd: number;
+  maxMean: number;
+  maxSd: number;
+  /** Volts every customer voltage drops per kW of extra DT load (the most sensitive customer's). */
+  vPerKw: number;
+}
+
+/**
+ * The voltage stress probability once a DT's net load moves by `shiftKw`: extra import lowers the lowest and
+ * the highest customer voltage alike by `vPerKw` per kW (extra export raises them), and each is read against
+ * its edge of the band with the forecast's own distribution, as the stress stage computed `p0`:
+ * P = 1 − (1 − P(v_min < low))(1 − P(v_max > high)). Unshifted, or for an issue without the tails, it returns
+ * `p0`.
+ */
+export function shiftedVoltageProb(
+  p0: number | null,
+  tails: VoltageTails | null,
+  band: { vLow: number; vHigh: number },
+  shiftKw: number,
+  heavyTails: boolean,
+): number | null {
+  if (p0 === null || tails === null || shiftKw === 0) return p0;
+  const drop = tails.vPerKw * shiftKw;
+  const cdf = heavyTails ? t4Cdf : normalCdf;
+  const sf = heavyTails ? t4Sf : normalSf;
+  const pLow = cdf((band.vLow - (tails.minMean - drop)) / Math.max(tails.minSd, 1e-6));
+  const pHigh = sf((band.vHigh - (tails.maxMean - drop)) / Math.max(tails.maxSd, 1e-6));
+  return 1 - (1 - pLow) * (1 - pHigh);
 }
 
 /** Probability that at least one of independent events happens: 1 − Π(1 − pᵢ). */

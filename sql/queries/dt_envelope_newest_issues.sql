@@ -26,6 +26,11 @@ SELECT
     export_limited_by,
     v_min_low,
     v_max_high,
+    v_min_mean,
+    v_min_sd,
+    v_max_mean,
+    v_max_sd,
+    voltage_sensitivity_v_per_kw,
     data_quality
 FROM dt_operating_envelopes
 WHERE dt_id IN {dts:Array(String)}

@@ -627,7 +627,7 @@ describe('stress through the embedded pipeline, restarted half way', () => {
     type Dt = {
       dt_id: string;
       status: string;
-      slots: Array<{ slot_start: string; thermal_stress_prob: number }>;
+      slots: Array<{ slot_start: string; thermal_stress_prob: number; voltage_stress_prob: number | null }>;
     };
     const asIs = await stressOf({ feeder_id: feeder });
     expect(asIs.status).toBe(200);
@@ -668,6 +668,11 @@ describe('stress through the embedded pipeline, restarted half way', () => {
       if (dt.dt_id === target) for (const x of dt.slots) expect(x.thermal_stress_prob).toBeGreaterThan(0.999);
       else expect(dt.slots).toEqual(dts.find((d) => d.dt_id === dt.dt_id)!.slots);
     }
+    // The voltage probability moves with the load too: so much import takes every customer below the band.
+    const loadedTarget = (loaded.body.transformers as Dt[]).find((dt) => dt.dt_id === target)!;
+    const withVoltage = loadedTarget.slots.filter((x) => x.voltage_stress_prob !== null);
+    expect(withVoltage.length).toBeGreaterThan(0);
+    for (const x of withVoltage) expect(x.voltage_stress_prob).toBeGreaterThan(0.999);
     expect(
       (loaded.body.feeder as { peak_thermal_stress_prob: number }).peak_thermal_stress_prob,
     ).toBeGreaterThan(0.999);

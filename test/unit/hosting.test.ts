@@ -8,6 +8,7 @@ import {
   judgeHosting,
   pvShare,
   shiftedThermalProb,
+  shiftedVoltageProb,
   type EnvelopeSlot,
   type HostingRequest,
 } from '../../processors/stress/hosting.js';
@@ -131,6 +132,22 @@ describe('hosting capacity', () => {
     expect(shiftedThermalProb(0, 100, 10, 0)).toBe(0);
     expect(anyOf([0.1, 0.2])).toBeCloseTo(0.28, 12);
     expect(anyOf([])).toBe(0);
+  });
+
+  it('moves the voltage stress probability with the load: import lowers every customer voltage, export raises it', () => {
+    // Lowest customer 216 V ± 2 against a 216.2 V floor, highest 240 V ± 2 against a 253 V ceiling, 0.1 V per kW.
+    const tails = { minMean: 216, minSd: 2, maxMean: 240, maxSd: 2, vPerKw: 0.1 };
+    const band = { vLow: 216.2, vHigh: 253 };
+    expect(shiftedVoltageProb(0.3, tails, band, 0, false)).toBe(0.3);
+    // 10 kW more import: the lowest voltage one sd lower, at 215 V; P(v < 216.2) = Φ(0.6).
+    expect(shiftedVoltageProb(0.3, tails, band, 10, false)).toBeCloseTo(0.7257, 3);
+    // 10 kW of export relieves the floor (Φ(−0.4)) and does not yet reach the ceiling.
+    expect(shiftedVoltageProb(0.3, tails, band, -10, false)).toBeCloseTo(0.3446, 3);
+    // 120 kW of export lifts the highest voltage to 252 V: P(v > 253) = 1 − Φ(0.5) = 0.3085, the floor safe.
+    expect(shiftedVoltageProb(0.3, tails, band, -120, false)).toBeCloseTo(0.3085, 3);
+    // Without voltages, or in an issue that did not record the tails, the stored figure stands.
+    expect(shiftedVoltageProb(null, tails, band, 10, false)).toBeNull();
+    expect(shiftedVoltageProb(0.3, null, band, 10, false)).toBe(0.3);
   });
 
   it('treats reverse flow as heating: generation past zero load meets the bound from the other side', () => {

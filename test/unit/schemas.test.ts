@@ -86,6 +86,54 @@ describe('schemas', () => {
     expect(of(Buffer.from(encode('DtOperatingEnvelope', slots[5]!)))).toEqual([slots[5]]);
     expect(() => of(Buffer.from(encode('DtEnvelope', sampleEnvelope)))).toThrow(/expected schema id/);
   });
+
+  it('keeps every retired schema whole (its named types defined in it, as the decoder reads it alone) and readable as the current version', () => {
+    const catalogue = JSON.parse(readFileSync(join(schemasDir, 'catalogue.json'), 'utf8')) as {
+      ids: Record<string, number>;
+      retired: Record<string, { name: string; schema: string }>;
+    };
+    for (const [id, { name, schema }] of Object.entries(catalogue.retired)) {
+      const writer = avro.Type.forSchema(
+        JSON.parse(readFileSync(join(schemasDir, schema), 'utf8')) as avro.Schema,
+        { wrapUnions: 'auto' },
+      );
+      expect(() => avroType(name as never).createResolver(writer), `retired id ${id}`).not.toThrow();
+      expect(Object.values(catalogue.ids), `retired id ${id} is not reused`).not.toContain(Number(id));
+    }
+  });
+
+  it('reads an issue written before the voltage distribution was recorded (retired ids 15 and 11), its tails null', () => {
+    const retired = (file: string) =>
+      avro.Type.forSchema(
+        JSON.parse(readFileSync(join(schemasDir, 'retired', file), 'utf8')) as avro.Schema,
+        {
+          wrapUnions: 'auto',
+        },
+      );
+    const current = [0, 1].map((j) =>
+      operatingEnvelope('dt-1', 900_000 * (j + 1), 900_000, {
+        v_min_mean: null,
+        v_min_sd: null,
+        v_max_mean: null,
+        v_max_sd: null,
+      }),
+    );
+    const old = current.map(
+      ({ v_min_mean: _a, v_min_sd: _b, v_max_mean: _c, v_max_sd: _d, ...rest }) => rest,
+    );
+    const framed = (id: number, body: Buffer) => {
+      const header = Buffer.alloc(5);
+      header.writeUInt32BE(id, 1);
+      return Buffer.concat([header, body]);
+    };
+    const of = (buffer: Buffer) =>
+      decodeBatched('DtOperatingEnvelope', 'DtOperatingEnvelopes', (issue) => issue.slots, buffer);
+    expect(of(framed(15, retired('dt-operating-envelopes.15.avsc').toBuffer({ slots: old })))).toEqual(
+      current,
+    );
+    expect(of(framed(11, retired('dt-operating-envelope.11.avsc').toBuffer(old[0])))).toEqual([current[0]]);
+    expect(schemaId('DtOperatingEnvelopes')).not.toBe(15);
+  });
 });
 
 describe('schema evolution', () => {
