@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { iso } from '../../core/time.js';
+import { iso, SLOT_MS } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { DT_SERIES_HEAD, dtSeriesRange, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
@@ -175,14 +175,30 @@ export async function dtStressRoutes(
         issued_at: iso(r.issued_at_ms),
         data_quality: dataQualityTier(r.data_quality),
       }));
-      // The tier of the newest issue in the range (the envelopes' own), else of the DT's newest load envelope.
-      const newestIssue = slots.reduce<(typeof slots)[number] | undefined>(
-        (best, s) => (best === undefined || s.issued_at > best.issued_at ? s : best),
+      // Tier and coverage from one place: the load-envelope slot the newest issue in the range was forecast from
+      // (the slot before its issued_at, whose tier the stress stage copied into the issue); without an issue in
+      // the range, the DT's newest load envelope.
+      const newestIssue = rows.reduce<(typeof rows)[number] | undefined>(
+        (best, r) => (best === undefined || r.issued_at_ms > best.issued_at_ms ? r : best),
         undefined,
       );
-      const hasEnvelope = quality !== undefined && quality.slots > 0;
-      const dataQuality =
-        newestIssue?.data_quality ?? (hasEnvelope ? dataQualityTier(quality.data_quality) : 'modelled-only');
+      const [forecastFrom] = newestIssue
+        ? await runQuery(warehouse, queries.envelopes_for_dt, {
+            dt_id: id,
+            from_ms: newestIssue.issued_at_ms - SLOT_MS,
+            to_ms: newestIssue.issued_at_ms,
+          })
+        : [];
+      const source = newestIssue
+        ? {
+            tier: dataQualityTier(forecastFrom?.data_quality ?? newestIssue.data_quality),
+            // The slot is gone only past the retention: no coverage to declare then.
+            coverage: forecastFrom?.ami_coverage_pct ?? 0,
+          }
+        : quality !== undefined && quality.slots > 0
+          ? { tier: dataQualityTier(quality.data_quality), coverage: quality.ami_coverage_pct }
+          : { tier: 'modelled-only' as const, coverage: 0 };
+      const dataQuality = source.tier;
       requireDataQuality(`transformer ${JSON.stringify(id)}`, dataQuality, request.query.min_data_quality);
       return {
         dt_id: id,
@@ -190,8 +206,8 @@ export async function dtStressRoutes(
         to: iso(to),
         slot_minutes: 15,
         data_quality: dataQuality,
-        ami_coverage_pct: hasEnvelope ? round(quality.ami_coverage_pct, 2) : 0,
-        newest_issued_at: newestIssue?.issued_at ?? null,
+        ami_coverage_pct: round(source.coverage, 2),
+        newest_issued_at: newestIssue ? iso(newestIssue.issued_at_ms) : null,
         slots,
       };
     },

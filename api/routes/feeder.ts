@@ -18,7 +18,7 @@ import {
   type DataQualityTier,
 } from '../data-quality.js';
 import { additionOf, timeZoneOf, type RequestedAddition } from '../additions.js';
-import { newestIssues } from '../envelope-issues.js';
+import { answerableIssues } from '../envelope-issues.js';
 import { ApiError, badRequest } from '../errors.js';
 import { tenantOf } from '../tenancy.js';
 import { round } from '../time-range.js';
@@ -77,12 +77,18 @@ const FEEDER_STRESS_RESPONSE = object({
           description: "IANA time zone the DT's additions' schedules were read in",
         },
         status: { type: 'string', enum: ['forecast', 'no_envelope'] },
+        envelope_source: {
+          type: 'string',
+          enum: ['stored', 'modelled'],
+          description:
+            "modelled: the DT has no AMI; its issue is built from the nameplate and the feeder's pattern",
+        },
         envelope_issued_at: DATE_TIME,
         peak_thermal_stress_prob: NUMBER_OR_NULL,
         peak_voltage_stress_prob: NUMBER_OR_NULL,
         slots: { type: 'array', items: DT_SLOT },
       },
-      { optional: ['envelope_issued_at'] },
+      { optional: ['envelope_issued_at', 'envelope_source'] },
     ),
   },
 });
@@ -173,9 +179,11 @@ export async function feederRoutes(
           );
         return { dtId: a.dt_id, addition: additionOf(a, `scenario.additions.${i}`) };
       });
-      const issues = await newestIssues(
+      // A DT without AMI (no issue of the stress stage) is answered from a modelled issue, at tier modelled-only.
+      const issues = await answerableIssues(
         warehouse,
         dts.map((d) => d.dt_id),
+        Date.now(),
       );
       // A DT's tier and coverage: its issue's (the slot it was forecast from, api/envelope-issues.ts), as the
       // hosting judges declare them; a DT without an issue, its newest load-envelope slot's (list_dts.sql).
@@ -231,7 +239,13 @@ export async function feederRoutes(
             ),
           };
         });
-        return { ...base, status: 'forecast' as const, envelope_issued_at: iso(issue.issuedAt), slots };
+        return {
+          ...base,
+          status: 'forecast' as const,
+          envelope_source: issue.modelled === null ? ('stored' as const) : ('modelled' as const),
+          envelope_issued_at: iso(issue.issuedAt),
+          slots,
+        };
       });
 
       // The feeder, slot by slot over the slots its DTs' issues share.

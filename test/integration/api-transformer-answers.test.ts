@@ -241,5 +241,23 @@ describe('transformer answers: time zones, modelled-only DTs, tiers', () => {
       timezone: 'Asia/Kolkata',
     });
     expect(dts.get('dt-dxb')!.timezone).toBe('Asia/Dubai');
+    // The feeder's DT without AMI is forecast from a modelled issue, not left out as no_envelope.
+    expect(dts.get('dt-bare')).toMatchObject({
+      status: 'forecast',
+      envelope_source: 'modelled',
+      data_quality: 'modelled-only',
+      ami_coverage_pct: 0,
+    });
+    expect(dts.get('dt-bare')!.slots).toHaveLength(96);
+    expect(feeder.body.data_quality).toBe('modelled-only');
+
+    // The envelopes series declares the same pair: the forecast slot's, not the newer slot's 50% / ami-imputed.
+    const series = await fetch(`${g.url}/v1/dt/dt-blr/envelopes`, { headers: { 'x-api-key': TEST_API_KEY } });
+    expect(series.status).toBe(200);
+    expect(await series.json()).toMatchObject({
+      data_quality: 'ami-direct',
+      ami_coverage_pct: 93.5,
+      newest_issued_at: new Date(issuedAt).toISOString(),
+    });
   });
 });
