@@ -145,7 +145,8 @@ export function summarizeSlot(
     ),
     meters_reporting: rows.meters,
     readings: rows.size,
-    meters: meterSlots,
+    // By meter id: the meter numbers follow arrival order, which a restart or a rebalance changes.
+    meters: meterSlots.sort((a, b) => (a.meter_id < b.meter_id ? -1 : a.meter_id > b.meter_id ? 1 : 0)),
   };
 }
 

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { schemaId } from '../../core/codec.js';
 import { simulateTopology } from '../../simulator/command.js';
 import { startKafka, type TestKafka } from '../support/kafka.js';
 import { simulateInto, startTestGridstream } from '../support/test-gridstream.js';
@@ -96,6 +97,6 @@ describe('the pipeline on Apache Kafka', () => {
     expect(Number(size)).toBeGreaterThan(5);
     const raw = first('%s');
     expect(raw[0]).toBe(0); // magic byte
-    expect(raw.readUInt32BE(1)).toBe(6); // DtEnvelope's id in schemas/catalogue.json
+    expect(raw.readUInt32BE(1)).toBe(schemaId('DtEnvelope')); // its id in schemas/catalogue.json
   });
 });
