@@ -1,5 +1,5 @@
 import tzlookup from '@photostructure/tz-lookup';
-import { MINUTE_MS } from './time.js';
+import { DAY_MS, MINUTE_MS } from './time.js';
 
 /**
  * Daily schedules such as "23:00-05:00" (hosting-capacity additions, EV dwell windows), read in an
@@ -115,4 +115,58 @@ export function scheduleShare(
   let total = 0;
   for (let t = fromMs; t < toMs; t += MINUTE_MS, total++) if (inSchedule(schedule, t, timeZone)) inside++;
   return total === 0 ? 0 : inside / total;
+}
+
+const dateFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * The local calendar date and minute of day of an instant in `timeZone` (daylight saving included): the date
+ * as a day number, days since 1970-01-01 (so 20 000 is 2024-10-04), which `dayOfWeek` and `dateOfDay` read.
+ */
+export function localDayAndMinute(ms: number, timeZone: string): { day: number; minute: number } {
+  let f = dateFormatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    dateFormatters.set(timeZone, f);
+  }
+  let year = 1970;
+  let month = 1;
+  let day = 1;
+  let hour = 0;
+  let minute = 0;
+  for (const part of f.formatToParts(ms)) {
+    if (part.type === 'year') year = Number(part.value);
+    else if (part.type === 'month') month = Number(part.value);
+    else if (part.type === 'day') day = Number(part.value);
+    else if (part.type === 'hour') hour = Number(part.value);
+    else if (part.type === 'minute') minute = Number(part.value);
+  }
+  return { day: Date.UTC(year, month - 1, day) / DAY_MS, minute: hour * 60 + minute };
+}
+
+/** Day of the week of a day number: 0 Sunday … 6 Saturday (1970-01-01 was a Thursday). */
+export function dayOfWeek(day: number): number {
+  return (((day + 4) % 7) + 7) % 7;
+}
+
+/** The day number of a calendar date "YYYY-MM-DD"; throws on anything else. */
+export function dayOfDate(text: string): number {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : Number.NaN;
+  if (!m || new Date(ms).toISOString().slice(0, 10) !== text)
+    throw new Error(`must be a date "YYYY-MM-DD"; got ${JSON.stringify(text)}`);
+  return ms / DAY_MS;
+}
+
+/** The calendar date "YYYY-MM-DD" of a day number. */
+export function dateOfDay(day: number): string {
+  return new Date(day * DAY_MS).toISOString().slice(0, 10);
 }

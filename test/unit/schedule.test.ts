@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
+  dateOfDay,
+  dayOfDate,
+  dayOfWeek,
   inSchedule,
+  localDayAndMinute,
   isTimeZone,
   localMinuteOfDay,
   parseSchedule,
@@ -62,5 +66,27 @@ describe("a transformer's time zone", () => {
 
   it('is UTC only where nothing gives a zone', () => {
     expect(transformerTimeZone({ timezone: null, latitude: 200, longitude: 0 })).toBe('UTC');
+  });
+});
+
+describe('local dates', () => {
+  it('reads the local date and minute of an instant, with daylight saving, and back to a calendar date', () => {
+    // 2026-03-08T06:30Z is 01:30 EST; 07:30Z is 03:30 EDT (the clocks went forward at 02:00).
+    expect(localDayAndMinute(Date.parse('2026-03-08T06:30:00Z'), 'America/New_York')).toEqual({
+      day: dayOfDate('2026-03-08'),
+      minute: 90,
+    });
+    expect(localDayAndMinute(Date.parse('2026-03-08T07:30:00Z'), 'America/New_York').minute).toBe(210);
+    // 20:00Z is 01:30 the next day in Kolkata.
+    const k = localDayAndMinute(Date.parse('2026-06-09T20:00:00Z'), 'Asia/Kolkata');
+    expect(dateOfDay(k.day)).toBe('2026-06-10');
+    expect(k.minute).toBe(90);
+    expect(dayOfWeek(dayOfDate('2026-06-10'))).toBe(3); // a Wednesday
+    expect(dayOfWeek(0)).toBe(4); // 1970-01-01, a Thursday
+  });
+
+  it('refuses a date that is not YYYY-MM-DD or does not exist', () => {
+    expect(() => dayOfDate('2026-02-30')).toThrow(/YYYY-MM-DD/);
+    expect(() => dayOfDate('10/06/2026')).toThrow(/YYYY-MM-DD/);
   });
 });
