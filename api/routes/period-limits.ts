@@ -31,6 +31,7 @@ import { newestIssues } from '../envelope-issues.js';
 import { ApiError, badRequest } from '../errors.js';
 import { object } from '../openapi.js';
 import {
+  PAGE_ANSWER_OPTIONAL,
   PAGE_ANSWER_PROPERTIES,
   pageAnswer,
   pageOf,
@@ -440,7 +441,7 @@ export const periodLimitRoutes: FastifyPluginAsync<PeriodLimitOptions> = async (
               },
               ...PAGE_ANSWER_PROPERTIES,
             },
-            { optional: ['page', 'pageSize'] },
+            { optional: PAGE_ANSWER_OPTIONAL },
           ),
         },
       },

@@ -15,19 +15,7 @@ SELECT
     updated_ms
 FROM
 (
-    SELECT
-        asset_id,
-        source,
-        start_ms,
-        end_ms,
-        power_charge_kw,
-        power_discharge_kw,
-        energy_low_kwh,
-        energy_high_kwh,
-        trading_locked,
-        created_ms,
-        updated_ms,
-        removed
+    SELECT *
     FROM period_limits
     WHERE asset_id IN {asset_ids:Array(String)}
       AND start_ms >= {from_ms:UInt64}
