@@ -51,6 +51,8 @@ const MAX_ENTRIES = 1000;
 const MAX_PERIODS = 50_000;
 /** Longest [from, to) of a GET. */
 const MAX_RANGE_DAYS = 7;
+/** Assets times days of range of a GET: every period of them is held while the answer is paged. */
+const MAX_ASSET_DAYS = 1000;
 const PAGE_DEFAULT = 50;
 
 const AMOUNT = {
@@ -371,7 +373,7 @@ export const periodLimitRoutes: FastifyPluginAsync<PeriodLimitOptions> = async (
     {
       schema: {
         summary: 'Period limits of some assets, per source and computed',
-        description: `Every 15-minute period with start_time in [from, to) (at most ${MAX_RANGE_DAYS} days) that some source limits, by asset_id and start_time: each source's limits, and the computed limits, the most restrictive across all sources (power_charge the highest, as import limits are negative; power_discharge the lowest; energy_low the highest; energy_high the lowest; trading_locked when any source locks), with the source that binds each (the first in the order REPORTED, OPERATIONS, CUSTOMER, PV, AVAILABILITY, NETWORK on a tie). NETWORK is computed at read time: the asset's share of the export and import headroom of its DT's newest operating-envelope issue, shared among the DT's assets pro rata to nominal power (equally when one of them has none); it follows every new issue. Powers in kW, energies in kWh. sources filters the per-source list; the computed limits always take every source.`,
+        description: `Every 15-minute period with start_time in [from, to) (at most ${MAX_RANGE_DAYS} days, and assets × days at most ${MAX_ASSET_DAYS}) that some source limits, by asset_id and start_time: each source's limits, and the computed limits, the most restrictive across all sources (power_charge the highest, as import limits are negative; power_discharge the lowest; energy_low the highest; energy_high the lowest; trading_locked when any source locks), with the source that binds each (the first in the order REPORTED, OPERATIONS, CUSTOMER, PV, AVAILABILITY, NETWORK on a tie). NETWORK is computed at read time: the asset's share of the export and import headroom of its DT's newest operating-envelope issue, shared among the DT's assets pro rata to nominal power (equally when one of them has none); it follows every new issue. Powers in kW, energies in kWh. sources filters the per-source list; the computed limits always take every source.`,
         querystring: object(
           {
             asset_ids: ASSET_IDS_PROPERTY,
@@ -453,6 +455,12 @@ export const periodLimitRoutes: FastifyPluginAsync<PeriodLimitOptions> = async (
       if (toMs <= fromMs) throw badRequest('to', 'must be after from');
       if (toMs - fromMs > MAX_RANGE_DAYS * DAY_MS)
         throw badRequest('to', `at most ${MAX_RANGE_DAYS} days after from`);
+      const days = Math.ceil((toMs - fromMs) / DAY_MS);
+      if (assets.length * days > MAX_ASSET_DAYS)
+        throw badRequest(
+          'asset_ids',
+          `${assets.length} assets over ${days} days: at most ${MAX_ASSET_DAYS} asset-days in one request (fewer assets or a shorter range)`,
+        );
       const rawSources = request.query.sources;
       const listed = new Set(
         rawSources === undefined

@@ -287,7 +287,7 @@ describe('asset period limits', () => {
     expect((await patch({ limits: [{ ...entry, asset_id: 'nowhere' }] })).status).toBe(404);
   });
 
-  it('refuses bad units, a wrong sign, NETWORK and windows off the quarter hour with 400', async () => {
+  it('refuses bad units, a wrong sign, NETWORK, windows off the quarter hour and oversized reads with 400', async () => {
     const entry = {
       asset_id: 'bess-1',
       source: 'CUSTOMER',
@@ -309,5 +309,12 @@ describe('asset period limits', () => {
     }
     const q = `asset_id=bess-1&source=NETWORK&start_time=${iso(at(8))}&end_time=${iso(at(9))}`;
     expect((await call('DELETE', `${PATH}?${q}`)).status).toBe(400);
+    // Reads: an unknown source, a range over 7 days, more than 1,000 asset-days.
+    const range = (days: number) => `from=${iso(D)}&to=${iso(D + days * DAY_MS)}`;
+    expect((await call('GET', `${PATH}?asset_ids=bess-1&${range(1)}&sources=GRID`)).status).toBe(400);
+    expect((await call('GET', `${PATH}?asset_ids=bess-1&${range(8)}`)).status).toBe(400);
+    const many = Array.from({ length: 200 }, (_, i) => `a-${i}`).join(',');
+    expect((await call('GET', `${PATH}?asset_ids=${many}&${range(6)}`)).status).toBe(400);
+    expect((await call('GET', `${PATH}?asset_ids=${many}&${range(5)}`)).status).toBe(200);
   });
 });
