@@ -17,6 +17,7 @@ import { API_ERROR_SCHEMA, object, swaggerOptions, VALIDATION_DETAIL_SCHEMA } fr
 import { concurrencyLimiter, tokenBucketLimiter } from './rate-limit.js';
 import { dispatchRoutes } from './routes/dispatches.js';
 import { dtRoutes } from './routes/dt.js';
+import { periodLimitRoutes } from './routes/period-limits.js';
 import type { ImpedanceStore } from '../serving/impedance-store.js';
 import type { InMemory } from '../serving/in-memory.js';
 import type { LoadProfileStore } from '../serving/load-profile-store.js';
@@ -290,6 +291,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     app.register(feederRoutes, { warehouse, timeZone });
     app.register(impedanceRoutes, { warehouse, memory: deps.impedanceRows });
     app.register(dispatchRoutes, { warehouse });
+    app.register(periodLimitRoutes, { warehouse });
     app.register(webhookRoutes, { warehouse, onChange: deps.onWebhooksChanged });
     const jobs = deps.exportDir ? new ExportJobs(warehouse, deps.exportDir, deps.exportLimits) : undefined;
     if (jobs) {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { DAY_MS, iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import { ASSET_IDS_PROPERTY, assetIdsOf } from '../asset-ids.js';
 import { badRequest } from '../errors.js';
 import { PAGE_ANSWER_PROPERTIES, pageAnswer, pageOf, pagingProperties, type PagingInput } from '../page.js';
 import { object } from '../openapi.js';
@@ -8,7 +9,6 @@ import { requireAssets, tenantOf } from '../tenancy.js';
 import { runPage, runQuery } from '../../io/warehouse/query.js';
 import { queries } from '../../io/warehouse/queries.gen.js';
 
-const MAX_ASSETS = 1000;
 /** Dispatches a page holds unless the request says otherwise. */
 const DISPATCH_PAGE_DEFAULT = 50;
 /** The bounds of the dispatch_time range when the request gives only a delivery_day. */
@@ -45,15 +45,7 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
           'Commands with from <= dispatch_time < to and, given delivery_day, a delivery period starting on that UTC day (from and to may then be left out), ordered by dispatch_time, asset_id and event_id; each command once however often it was delivered. Paged by limit and offset or by page and pageSize.',
         querystring: object(
           {
-            asset_ids: {
-              description: `Asset ids: repeated (asset_ids=a&asset_ids=b) or comma-separated; 1 to ${MAX_ASSETS}`,
-              type: ['string', 'array'],
-              minLength: 1,
-              maxLength: 100_000,
-              minItems: 1,
-              maxItems: MAX_ASSETS,
-              items: { type: 'string', minLength: 1, maxLength: 256 },
-            },
+            asset_ids: ASSET_IDS_PROPERTY,
             from: { type: 'string', format: 'date-time', description: 'Start, inclusive (ISO-8601)' },
             to: { type: 'string', format: 'date-time', description: 'End, exclusive (ISO-8601)' },
             delivery_day: {
@@ -119,12 +111,7 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
     async (request) => {
       const { from, to, delivery_day } = request.query;
       const page = pageOf(request.query, DISPATCH_PAGE_DEFAULT);
-      const raw = request.query.asset_ids;
-      const assetIds = (Array.isArray(raw) ? raw : raw.split(','))
-        .map((id) => id.trim())
-        .filter((id) => id !== '');
-      if (assetIds.length === 0) throw badRequest('asset_ids', 'must name at least one asset');
-      if (assetIds.length > MAX_ASSETS) throw badRequest('asset_ids', `at most ${MAX_ASSETS} assets`);
+      const assetIds = assetIdsOf(request.query.asset_ids);
       if (delivery_day === undefined)
         for (const [field, value] of [
           ['from', from],

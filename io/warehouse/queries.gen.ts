@@ -71,6 +71,17 @@ export interface DispatchesForAssetsRow {
   soc_imbalance_unit: 'W' | 'kW' | 'MW' | 'Wh' | 'kWh' | 'MWh' | null;
 }
 
+/** dt_assets.sql: The assets the topology places behind some DTs now, with their nominal power: the assets among which a DT's operating-envelope headroom is shared (the NETWORK period limit). The newest version of each asset (LIMIT 1 BY rather than argMax, which would skip a nominal_kw cleared to NULL), kept when it is behind one of the DTs. */
+export type DtAssetsParams = {
+  dts: Array<string>;
+};
+
+export interface DtAssetsRow {
+  asset_id: string;
+  dt_id: string;
+  nominal_kw: number | null;
+}
+
 /** dt_customer_voltages.sql: The customers' voltage sensitivities of a DT as its newest stress row holds them (learnt by the stress processor, processors/stress/customer-voltage.ts), with the DT's nominal voltage: what a meter-located request of POST /v1/dt/hosting-capacity, /v1/rooftop/sanction-check and /v1/ev/site-screen is judged with. */
 export type DtCustomerVoltagesParams = {
   dt_id: string;
@@ -498,6 +509,27 @@ export interface ParkedReadingsRow {
   received_ms: number;
 }
 
+/** period_limits_of_range.sql: The current period limits of some assets with start_ms in [from_ms, to_ms), one row per (asset, period, source): the newest version (LIMIT 1 BY, not argMax, which would skip a cleared NULL), less removed rows. GET /v1/assets/period-limits answers from them; PATCH and DELETE merge into them. */
+export type PeriodLimitsOfRangeParams = {
+  asset_ids: Array<string>;
+  from_ms: number;
+  to_ms: number;
+};
+
+export interface PeriodLimitsOfRangeRow {
+  asset_id: string;
+  source: string;
+  start_ms: number;
+  end_ms: number;
+  power_charge_kw: number | null;
+  power_discharge_kw: number | null;
+  energy_low_kwh: number | null;
+  energy_high_kwh: number | null;
+  trading_locked: number | null;
+  created_ms: number;
+  updated_ms: number;
+}
+
 /** recent_readings.sql: The newest readings of some DTs, back to `horizon_s` seconds before the newest among them: what a processor replays to rebuild the state of a partition it takes over. */
 export type RecentReadingsParams = {
   dts: Array<string>;
@@ -752,6 +784,12 @@ const DISPATCHES_FOR_ASSETS_COLUMNS = {
   power_imbalance_unit: 'string?',
   soc_imbalance_amount: 'string?',
   soc_imbalance_unit: 'string?',
+} as const;
+
+const DT_ASSETS_COLUMNS = {
+  asset_id: 'string',
+  dt_id: 'string',
+  nominal_kw: 'number?',
 } as const;
 
 const DT_CUSTOMER_VOLTAGES_COLUMNS = {
@@ -1037,6 +1075,20 @@ const PARKED_READINGS_COLUMNS = {
   received_ms: 'int64',
 } as const;
 
+const PERIOD_LIMITS_OF_RANGE_COLUMNS = {
+  asset_id: 'string',
+  source: 'string',
+  start_ms: 'int64',
+  end_ms: 'int64',
+  power_charge_kw: 'number?',
+  power_discharge_kw: 'number?',
+  energy_low_kwh: 'number?',
+  energy_high_kwh: 'number?',
+  trading_locked: 'number?',
+  created_ms: 'int64',
+  updated_ms: 'int64',
+} as const;
+
 const RECENT_READINGS_COLUMNS = {
   meter_id: 'string',
   dt_id: 'string',
@@ -1200,6 +1252,7 @@ export const queries = {
     DispatchesForAssetsParams,
     DispatchesForAssetsRow
   >,
+  dt_assets: { name: 'dt_assets', columns: DT_ASSETS_COLUMNS } as Query<DtAssetsParams, DtAssetsRow>,
   dt_customer_voltages: { name: 'dt_customer_voltages', columns: DT_CUSTOMER_VOLTAGES_COLUMNS } as Query<
     DtCustomerVoltagesParams,
     DtCustomerVoltagesRow
@@ -1292,6 +1345,10 @@ export const queries = {
     ParkedReadingsParams,
     ParkedReadingsRow
   >,
+  period_limits_of_range: {
+    name: 'period_limits_of_range',
+    columns: PERIOD_LIMITS_OF_RANGE_COLUMNS,
+  } as Query<PeriodLimitsOfRangeParams, PeriodLimitsOfRangeRow>,
   recent_readings: { name: 'recent_readings', columns: RECENT_READINGS_COLUMNS } as Query<
     RecentReadingsParams,
     RecentReadingsRow

@@ -349,6 +349,44 @@ export async function loadDispatchFixture(warehouse: Warehouse, slot: number): P
     command('7b0c1a52-0000-4000-8000-000000000003', "ev-'2", slot + 5 * minute, slot + 5 * minute, false),
     command('7b0c1a52-0000-4000-8000-000000000004', 'pv-3', slot + 5 * minute, slot + 5 * minute, true),
   ]);
+  // Assets behind DTs for dt_assets.sql (bess-1 moved from dt-b to dt-a, its nominal power cleared), and period
+  // limits for period_limits_of_range.sql: a limit cleared to NULL by a newer version, a removed row.
+  const asset = (asset_id: string, dt_id: string, nominal_kw: number | null, topology_version: number) => ({
+    asset_id,
+    dt_id,
+    meter_id: null,
+    asset_type: 'BESS',
+    nominal_kw,
+    topology_version,
+  });
+  await warehouse.insert('topology_assets', [
+    asset('bess-1', 'dt-b', 2000, 1),
+    asset('bess-1', 'dt-a', null, 2),
+    asset("ev-'2", 'dt-a', 11, 1),
+    asset('pv-3', 'dt-b', 5.5, 1),
+  ]);
+  const limit = (source: string, start: number, version: number, charge: number | null, removed = 0) => ({
+    asset_id: 'bess-1',
+    source,
+    start_ms: start,
+    end_ms: start + 15 * minute,
+    power_charge_kw: charge,
+    power_discharge_kw: charge === null ? null : 125.5,
+    energy_low_kwh: null,
+    energy_high_kwh: 375,
+    trading_locked: source === 'CUSTOMER' ? 1 : null,
+    created_ms: slot,
+    updated_ms: slot + version,
+    version,
+    removed,
+  });
+  await warehouse.insert('period_limits', [
+    limit('REPORTED', slot, 1, -250),
+    limit('REPORTED', slot, 2, null),
+    limit('CUSTOMER', slot, 1, -100),
+    limit('OPERATIONS', slot + 15 * minute, 1, -50),
+    limit('OPERATIONS', slot + 15 * minute, 2, null, 1),
+  ]);
 }
 
 /** Parameters of impedance_daily_rows.sql: no filter, the `default` tenant, then `extra`. */
@@ -469,6 +507,12 @@ export function fixtureQueries(slot: number): Array<[string, string, QueryParams
         limit: 50,
         offset: 0,
       },
+    ],
+    ['dt_assets', 'dt_assets', { dts: ['dt-a', "dt-'quote"] }],
+    [
+      'period_limits_of_range',
+      'period_limits_of_range',
+      { asset_ids: ['bess-1', "ev-'2"], from_ms: 0, to_ms: slot + DAY },
     ],
     ['latest_topology_meters', 'latest_topology_meters'],
     ['latest_topology_transformers', 'latest_topology_transformers'],
