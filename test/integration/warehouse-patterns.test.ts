@@ -30,6 +30,21 @@ const WED = (() => {
   const day = Math.floor(NOW / DAY_MS) - 7;
   for (let d = day; ; d--) if ((((d + 3) % 7) + 7) % 7 === 2) return d * DAY_MS + 10 * 3_600_000;
 })();
+/** A reading row of one meter, received a second after its time. */
+function readingOf(meter_id: string, dt_id: string, ts: number, p_kw: number) {
+  return readingRow({
+    meter_id,
+    dt_id,
+    ts,
+    p_kw,
+    q_kvar: null,
+    legs: [],
+    e_imp_kwh: null,
+    e_exp_kwh: null,
+    received_at: ts + 1000,
+  });
+}
+
 const LON = 77.59; // Bengaluru: Asia/Kolkata, UTC+5:30 (mean solar time in whole hours said UTC+5)
 
 describe.each(ENGINES)('load patterns on %s', (engine) => {
@@ -90,17 +105,7 @@ describe.each(ENGINES)('load patterns on %s', (engine) => {
       envelopeRow(envelope('dt-a', WED + 3 * DAY_MS, { net_mean_kw: 6, meters_reporting: 2 })),
     ]);
     const reading = (meterId: string, ts: number, p_kw: number) =>
-      readingRow({
-        meter_id: meterId,
-        dt_id: `dt-${meterId[0]}`,
-        ts,
-        p_kw,
-        q_kvar: null,
-        legs: [],
-        e_imp_kwh: null,
-        e_exp_kwh: null,
-        received_at: ts + 1000,
-      });
+      readingOf(meterId, `dt-${meterId[0]}`, ts, p_kw);
     await warehouse.insert('readings', [
       reading('a1', WED, 1),
       reading('a1', WED + 5 * MINUTE_MS, 3),
@@ -198,17 +203,7 @@ describe.each(ENGINES)("load patterns in each DT's zone on %s", (engine) => {
       envelopeRow(envelope('dt-kol', friday, 100)),
     ]);
     const reading = (meterId: string, ts: number, p_kw: number) =>
-      readingRow({
-        meter_id: meterId,
-        dt_id: `dt-${meterId.slice(0, 3)}`,
-        ts,
-        p_kw,
-        q_kvar: null,
-        legs: [],
-        e_imp_kwh: null,
-        e_exp_kwh: null,
-        received_at: ts + 1000,
-      });
+      readingOf(meterId, `dt-${meterId.slice(0, 3)}`, ts, p_kw);
     await warehouse.insert('readings', [
       ...slots.map((slot, k) => reading('ber-1', slot + 7 * MINUTE_MS, kw(k))),
       ...slots.map((slot, k) => reading('kol-1', slot + 14 * MINUTE_MS, kw(k))),
