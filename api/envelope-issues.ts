@@ -3,8 +3,8 @@ import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { EnvelopeSlot, VoltageTails } from '../processors/stress/hosting.js';
 import { modelledBasis, modelledIssue, type ModelledDt } from '../processors/stress/modelled-issue.js';
 import type { DtEnvelopeNewestIssuesRow } from '../io/warehouse/queries.gen.js';
-import type { DtNameplate } from '../processors/load-envelope/imputation.js';
-import { loadPatternsOf } from '../serving/load-patterns.js';
+import { transformerTimeZone } from '../core/schedule.js';
+import { loadPatternsOf, type ZonedNameplate } from '../serving/load-patterns.js';
 import { dataQualityTier, type DataQualityTier } from './data-quality.js';
 import { runQuery } from '../io/warehouse/query.js';
 import { queries } from '../io/warehouse/queries.gen.js';
@@ -59,28 +59,40 @@ export async function newestIssues(
  * The newest issue of each of `dts`, and for each DT that has none a modelled one starting at the slot of `now`
  * (processors/stress/modelled-issue.ts: nameplate × the feeder's load pattern through the thermal model), so
  * that a DT without AMI is answered at tier modelled-only. A DT the topology gives no positive rating stays
- * without an issue.
+ * without an issue. Day types and local slots are read in each DT's zone (`timeZone`: GRIDSTREAM_TIMEZONE, for
+ * the DTs whose topology names none).
  */
 export async function answerableIssues(
   warehouse: Warehouse,
   dts: readonly string[],
   now: number,
+  timeZone?: string,
 ): Promise<Map<string, EnvelopeIssue>> {
   const issues = await newestIssues(warehouse, dts);
   const missing = dts.filter((dt) => !issues.has(dt));
   if (missing.length === 0) return issues;
   const plates = await runQuery(warehouse, queries.feeder_nameplates, { dts: [...new Set(missing)] });
-  const nameplates = new Map<string, DtNameplate>(
+  const zones = new Map(plates.map((p) => [p.dt_id, transformerTimeZone(p, timeZone)]));
+  const nameplates = new Map<string, ZonedNameplate>(
     plates.map((p) => [
       p.dt_id,
-      { feeder_id: p.feeder_id, rated_kva: p.rated_kva, meters_connected: p.meters_connected },
+      {
+        feeder_id: p.feeder_id,
+        rated_kva: p.rated_kva,
+        meters_connected: p.meters_connected,
+        time_zone: zones.get(p.dt_id)!,
+      },
     ]),
   );
   const patterns = await loadPatternsOf(warehouse, nameplates, false);
   const first = slotStart(now);
   for (const p of plates) {
     if (!missing.includes(p.dt_id) || !(p.rated_kva > 0)) continue;
-    const dt: ModelledDt = { ...p, cooling_class: p.cooling_class === 'ONAF' ? 'ONAF' : 'ONAN' };
+    const dt: ModelledDt = {
+      ...p,
+      cooling_class: p.cooling_class === 'ONAF' ? 'ONAF' : 'ONAN',
+      time_zone: zones.get(p.dt_id)!,
+    };
     const modelled = modelledIssue(dt, patterns, first);
     issues.set(p.dt_id, {
       slots: modelled.slots,

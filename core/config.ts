@@ -402,7 +402,7 @@ export const VARIABLES: Record<string, Variable> = {
     key: 'timeZone',
     kind: 'string',
     fallback: undefined,
-    doc: "IANA time zone (e.g. `Asia/Kolkata`) of the DTs whose topology row names none: the API reads their schedules and local windows in it; a topology's `timezone` and a request's `timezone` go first",
+    doc: "IANA time zone (e.g. `Asia/Kolkata`) of the DTs whose topology row names none: the API reads their schedules and local windows in it, the pipeline their day types and local slots (load patterns, stress classes); a topology's `timezone` and a request's `timezone` go first",
     defaultDoc: "the zone at each DT's coordinates",
   },
 };

@@ -10,22 +10,19 @@ import {
   type EnvelopeOutput,
   type EnvelopeState,
 } from '../processors/load-envelope/load-envelope.js';
-import {
-  emptyLoadPatterns,
-  utcOffsetMs,
-  type DtNameplate,
-  type LoadPatterns,
-} from '../processors/load-envelope/imputation.js';
+import { emptyLoadPatterns, type LoadPatterns } from '../processors/load-envelope/imputation.js';
+import { transformerTimeZone } from '../core/schedule.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { KeyedStage } from './keyed-stage.js';
 import type { MeterReading } from '../schemas/types.gen.js';
 import type { TopologyTable } from './topology-table.js';
 import { TOPICS } from './log-topics.js';
-import { loadPatternsOf } from '../serving/load-patterns.js';
+import { loadPatternsOf, type ZonedNameplate } from '../serving/load-patterns.js';
 
 /**
  * readings → envelope processor → envelopes, with side inputs: the topology's meter counts and nameplates
- * (feeder, rated kVA, local UTC offset from the longitude), and the feeder load patterns for imputation and
+ * (feeder, rated kVA, the IANA zone its day types and local slots are read in: core/schedule.ts
+ * transformerTimeZone), and the feeder load patterns for imputation and
  * modelled-only DTs (processors/load-envelope/imputation.ts). The patterns cross partitions (a feeder's DTs live in several),
  * so they come from the warehouse: loaded at start and every `patternsEveryMs` (default hourly) with
  * sql/queries/feeder_load_patterns.sql and dt_load_levels.sql (small: envelope slots), the meter shapes of
@@ -49,6 +46,8 @@ export function envelopeStage(options: {
   topology: TopologyTable;
   restore?: (partition: number) => Promise<EnvelopeInput[]>;
   emitEveryMs?: number;
+  /** GRIDSTREAM_TIMEZONE: the zone of a DT whose topology names none (undefined: the zone at its coordinates). */
+  timeZone?: string | undefined;
   /** Where the feeder load patterns come from; without it there is no imputation and the standard shape. */
   loadPatterns?: (withMeterShapes: boolean) => Promise<LoadPatterns>;
   patternsEveryMs?: number;
@@ -68,7 +67,7 @@ export function envelopeStage(options: {
                 dt_id: dt,
                 feeder_id: t.feeder_id,
                 rated_kva: Number(t.rated_kva),
-                utc_offset_ms: utcOffsetMs(Number(t.longitude)),
+                time_zone: transformerTimeZone(t, options.timeZone),
               },
             ]
           : []),
@@ -170,14 +169,16 @@ export async function queryLoadPatterns(
   warehouse: Pick<Warehouse, 'query'>,
   topology: Pick<TopologyTable, 'index'>,
   withMeterShapes = true,
+  timeZone?: string,
 ): Promise<LoadPatterns> {
   const counts = topology.index.metersPerDt();
-  const dts = new Map<string, DtNameplate>();
+  const dts = new Map<string, ZonedNameplate>();
   for (const [dt, t] of topology.index.transformers)
     dts.set(dt, {
       feeder_id: t.feeder_id,
       rated_kva: Number(t.rated_kva),
       meters_connected: counts.get(dt) ?? 0,
+      time_zone: transformerTimeZone(t, timeZone),
     });
   return loadPatternsOf(warehouse, dts, withMeterShapes);
 }

@@ -170,7 +170,9 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
       topology,
       restore: (partition) =>
         recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
-      loadPatterns: (withMeterShapes) => queryLoadPatterns(warehouse, topology, withMeterShapes),
+      timeZone: config.timeZone,
+      loadPatterns: (withMeterShapes) =>
+        queryLoadPatterns(warehouse, topology, withMeterShapes, config.timeZone),
     });
     const impedance = impedanceStage({
       partitions: config.partitions,
@@ -205,7 +207,7 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
     return startStressStage({
       log: ctx.edges.log,
       partitions: ctx.config.partitions,
-      config: DEFAULT_STRESS_CONFIG,
+      config: { ...DEFAULT_STRESS_CONFIG, timeZone: ctx.config.timeZone },
       metrics: ctx.metrics,
       topology: need(ctx.topology),
       weather: need(ctx.weather),

@@ -184,6 +184,7 @@ export async function feederRoutes(
         warehouse,
         dts.map((d) => d.dt_id),
         Date.now(),
+        options.timeZone,
       );
       // A DT's tier and coverage: its issue's (the slot it was forecast from, api/envelope-issues.ts), as the
       // hosting judges declare them; a DT without an issue, its newest load-envelope slot's (list_dts.sql).

@@ -143,7 +143,7 @@ export async function hostingRoutes(
   async function envelopeOf(tenant: string, id: string) {
     await requireDt(warehouse, tenant, id);
     const [issues, [location]] = await Promise.all([
-      answerableIssues(warehouse, [id], Date.now()),
+      answerableIssues(warehouse, [id], Date.now(), options.timeZone),
       runQuery(warehouse, queries.dt_location, { dt_id: id }),
     ]);
     const issue = issues.get(id);
@@ -531,6 +531,7 @@ export async function hostingRoutes(
         warehouse,
         dts.map((d) => d.dtId),
         Date.now(),
+        options.timeZone,
       );
       // At a meter: its DT's candidate is judged at the meter (the others as they are).
       const at = await locateMeter(warehouse, tenantOf(request), body);

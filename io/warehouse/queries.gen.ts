@@ -297,8 +297,16 @@ export type EnvelopesOfRangeParams = {
 
 export type EnvelopesOfRangeRow = EnvelopesForDtRow;
 
-/** feeder_load_patterns.sql: Per feeder, local day type and local slot of day: the measured kW and the meters reporting, summed over the final envelope slots of the four weeks ending with the newest final slot (processors/load-envelope/imputation.ts divides them into the feeder's mean kW per reporting meter). Only the measured part of a slot counts (net_mean_kw - imputed_kw); modelled slots have no meters reporting and are left out. Local time is mean solar time in whole hours, UTC offset floor(longitude / 15 + 0.5) h (the topology has no time zone); day_type 0 = Monday to Friday, 1 = Saturday and Sunday (1970-01-01, day 0, was a Thursday). */
-export type FeederLoadPatternsParams = Record<string, never>;
+/** feeder_load_patterns.sql: Per feeder, local day type and local slot of day: the measured kW and the meters reporting, summed over the final envelope slots of the four weeks ending with {until_ms} (the newest final slot, from load_pattern_window.sql; processors/load-envelope/imputation.ts divides them into the feeder's mean kW per reporting meter). Only the measured part of a slot counts (net_mean_kw - imputed_kw); modelled slots have no meters reporting and are left out. Local time is each DT's own time zone, daylight-saving time included, given as parameters by serving/load-patterns.ts (core/zone-offsets.ts ZoneOffsets.changes): DT {dt_ids}[i] is in zone {dt_zones}[i] (from 1; DTs not listed are left out), whose offset is {zone_base_ms}[zone] at the window's start plus {change_delta_ms}[k] from each {change_at_ms}[k] of {change_zones}[k] = zone on. A slot's local time is its start plus the offset in force at its start: the processors' cell for it (core/zone-offsets.ts localCell). day_type 0 = Monday to Friday, 1 = Saturday and Sunday (1970-01-01, day 0, was a Thursday). */
+export type FeederLoadPatternsParams = {
+  zone_base_ms: Array<number>;
+  change_zones: Array<number>;
+  change_at_ms: Array<number>;
+  change_delta_ms: Array<number>;
+  dt_ids: Array<string>;
+  dt_zones: Array<number>;
+  until_ms: number;
+};
 
 export interface FeederLoadPatternsRow {
   feeder_id: string;
@@ -308,7 +316,7 @@ export interface FeederLoadPatternsRow {
   meter_slots: number;
 }
 
-/** feeder_nameplates.sql: The nameplate of every DT (of any tenant) on the feeders of some DTs, with its meter count: what scales the feeder load patterns (processors/load-envelope/imputation.ts buildLoadPatterns) and what a modelled operating envelope of a DT without AMI is built from (processors/stress/modelled-issue.ts). */
+/** feeder_nameplates.sql: The nameplate of every DT (of any tenant) on the feeders of some DTs, with its meter count: what scales the feeder load patterns (processors/load-envelope/imputation.ts buildLoadPatterns) and what a modelled operating envelope of a DT without AMI is built from (processors/stress/modelled-issue.ts); its location and `timezone` decide the zone its day types are read in (core/schedule.ts transformerTimeZone). */
 export type FeederNameplatesParams = {
   dts: Array<string>;
 };
@@ -318,7 +326,9 @@ export interface FeederNameplatesRow {
   feeder_id: string;
   rated_kva: number;
   cooling_class: string;
+  latitude: number;
   longitude: number;
+  timezone: string | null;
   top_oil_rise_k: number | null;
   hot_spot_gradient_k: number | null;
   loss_ratio: number | null;
@@ -441,6 +451,14 @@ export interface ListDtsRow {
   data_quality: string | null;
 }
 
+/** load_pattern_window.sql: The ends of the load patterns' four-week windows: the newest final envelope slot (feeder_load_patterns.sql, dt_load_levels.sql) and the newest reading (meter_load_patterns.sql), epoch milliseconds (0: none yet). serving/load-patterns.ts reads each DT's time-zone offsets over these windows and passes them, with the window's end, to the pattern queries. */
+export type LoadPatternWindowParams = Record<string, never>;
+
+export interface LoadPatternWindowRow {
+  envelopes_until_ms: number | null;
+  readings_until_ms: number | null;
+}
+
 /** max_topology_row_version.sql: The newest topology version any meter or transformer row carries (0 when none). */
 export type MaxTopologyRowVersionParams = Record<string, never>;
 
@@ -465,8 +483,16 @@ export interface MeterDtsRow {
   dt_id: string;
 }
 
-/** meter_load_patterns.sql: Per meter, local day type and local hour: the sum of its readings' kW and their count, over the readings of the four weeks ending with the newest reading (processors/load-envelope/imputation.ts divides them into the meter's own mean load shape, used to impute the meter when it does not report). Local time and day type as in feeder_load_patterns.sql: UTC offset floor(longitude / 15 + 0.5) h, day_type 1 = Saturday and Sunday. */
-export type MeterLoadPatternsParams = Record<string, never>;
+/** meter_load_patterns.sql: Per meter, local day type and local hour: the sum of its readings' kW and their count, over the readings of the four weeks ending with {until_ms} (the newest reading, from load_pattern_window.sql; processors/load-envelope/imputation.ts divides them into the meter's own mean load shape, used to impute the meter when it does not report). Local time and day type as in feeder_load_patterns.sql, from the same parameters: each reading counts in the local hour of its 15-minute slot's start (the processors' cell of the slot), so the readings are summed by UTC slot first and the offset is applied once a slot. */
+export type MeterLoadPatternsParams = {
+  zone_base_ms: Array<number>;
+  change_zones: Array<number>;
+  change_at_ms: Array<number>;
+  change_delta_ms: Array<number>;
+  dt_ids: Array<string>;
+  dt_zones: Array<number>;
+  until_ms: number;
+};
 
 export interface MeterLoadPatternsRow {
   dt_id: string;
@@ -951,7 +977,9 @@ const FEEDER_NAMEPLATES_COLUMNS = {
   feeder_id: 'string',
   rated_kva: 'number',
   cooling_class: 'string',
+  latitude: 'number',
   longitude: 'number',
+  timezone: 'string?',
   top_oil_rise_k: 'number?',
   hot_spot_gradient_k: 'number?',
   loss_ratio: 'number?',
@@ -1033,6 +1061,11 @@ const LIST_DTS_COLUMNS = {
   last_slot_start: 'datetime?',
   ami_coverage_pct: 'number',
   data_quality: 'string?',
+} as const;
+
+const LOAD_PATTERN_WINDOW_COLUMNS = {
+  envelopes_until_ms: 'int64?',
+  readings_until_ms: 'int64?',
 } as const;
 
 const MAX_TOPOLOGY_ROW_VERSION_COLUMNS = {
@@ -1320,6 +1353,10 @@ export const queries = {
     columns: LATEST_TOPOLOGY_TRANSFORMERS_COLUMNS,
   } as Query<LatestTopologyTransformersParams, LatestTopologyTransformersRow>,
   list_dts: { name: 'list_dts', columns: LIST_DTS_COLUMNS } as Query<ListDtsParams, ListDtsRow>,
+  load_pattern_window: { name: 'load_pattern_window', columns: LOAD_PATTERN_WINDOW_COLUMNS } as Query<
+    LoadPatternWindowParams,
+    LoadPatternWindowRow
+  >,
   max_topology_row_version: {
     name: 'max_topology_row_version',
     columns: MAX_TOPOLOGY_ROW_VERSION_COLUMNS,

@@ -1,16 +1,16 @@
-import { DAY_MS, SLOT_MS, SLOTS_PER_DAY } from '../../core/time.js';
-
-const HOUR_MS = 3_600_000;
+import { SLOTS_PER_DAY } from '../../core/time.js';
+import { localCell, type ZoneOffsets } from '../../core/zone-offsets.js';
 
 /**
  * Feeder-level load patterns for the data-quality tiers `ami-imputed` and `modelled-only`. Pure: the
  * patterns are built from aggregates the envelope stage reads from the warehouse (sql/queries/
  * feeder_load_patterns.sql and dt_load_levels.sql) and handed to the envelope processor as a side input.
  *
- * Pattern key: day type × slot of day in the DT's local time. The topology has no time-zone field, so local
- * time is mean solar time rounded to the whole hour, UTC offset = floor(longitude / 15 + 0.5) hours (the SQL
- * computes the same). Day type: weekday (Monday to Friday) or weekend (Saturday, Sunday) of the local date.
- * So a pattern is 2 × 96 values, index `dayType * 96 + slotOfDay`, NaN where there was no data.
+ * Pattern key: day type × slot of day in the DT's own time zone, daylight-saving time included (the zone of
+ * core/schedule.ts transformerTimeZone; core/zone-offsets.ts localCell). Day type: weekday (Monday to Friday)
+ * or weekend (Saturday, Sunday) of the local date. So a pattern is 2 × 96 values, index
+ * `dayType * 96 + slotOfDay`, NaN where there was no data. The queries are given each DT's UTC offsets over
+ * their window as parameters (ZoneOffsets.changes) and compute the same cell for every slot.
  *
  * Per feeder, `perMeter` is the mean measured kW per reporting meter: Σ measured kW / Σ meters reporting over
  * the final envelope slots of the last four weeks (measured part only: imputed and modelled kW never feed a
@@ -57,25 +57,6 @@ export function emptyLoadPatterns(): LoadPatterns {
     metered: new Set(),
     meterShapes: new Map(),
   };
-}
-
-/** The DT's local UTC offset (ms) from its longitude: whole hours of mean solar time. */
-export function utcOffsetMs(longitude: number): number {
-  return Math.floor(longitude / 15 + 0.5) * HOUR_MS;
-}
-
-/** 0 weekday, 1 weekend, of the local date of `ms`. */
-export function dayType(ms: number, offsetMs: number): 0 | 1 {
-  const localDay = Math.floor((ms + offsetMs) / DAY_MS);
-  // 1970-01-01 was a Thursday: (day + 3) mod 7 is 0 on Mondays, 5 and 6 on Saturdays and Sundays.
-  return ((((localDay + 3) % 7) + 7) % 7 >= 5 ? 1 : 0) as 0 | 1;
-}
-
-/** Index of the slot starting at `slotStart` in a pattern: day type × 96 + local slot of day. */
-export function patternIndex(slotStart: number, offsetMs: number): number {
-  const local = slotStart + offsetMs;
-  const slotOfDay = Math.floor((((local % DAY_MS) + DAY_MS) % DAY_MS) / SLOT_MS);
-  return dayType(slotStart, offsetMs) * SLOTS_PER_DAY + slotOfDay;
 }
 
 /** One row of sql/queries/feeder_load_patterns.sql. */
@@ -194,8 +175,8 @@ export function standardKwPerKva(index: number): number {
 }
 
 /** Index of the slot starting at `slotStart` in a meter shape: day type × 24 + local hour. */
-export function shapeIndex(slotStart: number, offsetMs: number): number {
-  const index = patternIndex(slotStart, offsetMs);
+export function shapeIndex(slotStart: number, zone: ZoneOffsets): number {
+  const index = localCell(slotStart, zone);
   return Math.floor(index / SLOTS_PER_DAY) * 24 + Math.floor((index % SLOTS_PER_DAY) / 4);
 }
 
@@ -211,7 +192,7 @@ export function imputeMissing(
   dtId: string,
   feederId: string,
   slotStart: number,
-  offsetMs: number,
+  zone: ZoneOffsets,
   missing: number,
   isReporting: (meterId: string) => boolean,
 ): { kw: number; meters: number } | null {
@@ -220,7 +201,7 @@ export function imputeMissing(
   let meters = 0;
   const shapes = patterns.meterShapes.get(dtId);
   if (shapes) {
-    const hour = shapeIndex(slotStart, offsetMs);
+    const hour = shapeIndex(slotStart, zone);
     for (const [meterId, shape] of shapes) {
       if (meters === missing) break;
       const value = shape[hour]!;
@@ -229,7 +210,7 @@ export function imputeMissing(
       meters++;
     }
   }
-  const perMeter = patterns.perMeter.get(feederId)?.[patternIndex(slotStart, offsetMs)];
+  const perMeter = patterns.perMeter.get(feederId)?.[localCell(slotStart, zone)];
   if (meters < missing && perMeter !== undefined && !Number.isNaN(perMeter)) {
     kw += (missing - meters) * perMeter * (patterns.dtScale.get(dtId) ?? 1);
     meters = missing;
@@ -246,9 +227,9 @@ export function modelledKw(
   feederId: string,
   ratedKva: number,
   slotStart: number,
-  offsetMs: number,
+  zone: ZoneOffsets,
 ): { kw: number; source: 'feeder' | 'standard' } {
-  const index = patternIndex(slotStart, offsetMs);
+  const index = localCell(slotStart, zone);
   const perKva = patterns.perKva.get(feederId)?.[index];
   if (perKva !== undefined && !Number.isNaN(perKva)) return { kw: ratedKva * perKva, source: 'feeder' };
   return { kw: ratedKva * standardKwPerKva(index), source: 'standard' };

@@ -1,4 +1,5 @@
 import { SLOT_MS, slotStart } from '../../core/time.js';
+import { ZoneOffsets } from '../../core/zone-offsets.js';
 import type { DtEnvelope, MeterReading } from '../../schemas/types.gen.js';
 import { CoverageWindow, dataQualityFor } from './coverage.js';
 import { emptyLoadPatterns, imputeMissing, modelledKw, type LoadPatterns } from './imputation.js';
@@ -70,8 +71,8 @@ export type EnvelopeInput =
   | { type: 'reading'; reading: MeterReading }
   /** Topology: how many meters the DT has (the denominator of meters reporting and of coverage). */
   | { type: 'meters-connected'; dt_id: string; meters: number }
-  /** Topology: the DT's feeder, rating and local UTC offset (imputation.utcOffsetMs of its longitude). */
-  | { type: 'dt-nameplate'; dt_id: string; feeder_id: string; rated_kva: number; utc_offset_ms: number }
+  /** Topology: the DT's feeder, rating and IANA time zone (core/schedule.ts transformerTimeZone). */
+  | { type: 'dt-nameplate'; dt_id: string; feeder_id: string; rated_kva: number; time_zone: string }
   /** Side input: the feeder load patterns (replaces the previous ones). */
   | { type: 'load-patterns'; patterns: LoadPatterns }
   /** Punctuation from the runtime: emit every slot changed since the last emit. */
@@ -91,7 +92,7 @@ interface SlotState {
 
 interface DtState {
   metersConnected: number;
-  nameplate: { feederId: string; ratedKva: number; utcOffsetMs: number } | null;
+  nameplate: { feederId: string; ratedKva: number; zone: ZoneOffsets } | null;
   /** Meter id → the small integer the DT's slots store instead of the id, and back. */
   meterIndex: Map<string, number>;
   meterIds: string[];
@@ -148,7 +149,7 @@ export function stepEnvelope(
       dtState(state, input.dt_id).nameplate = {
         feederId: input.feeder_id,
         ratedKva: input.rated_kva,
-        utcOffsetMs: input.utc_offset_ms,
+        zone: ZoneOffsets.of(input.time_zone),
       };
       break;
     case 'load-patterns':
@@ -292,7 +293,7 @@ function envelopeOf(state: EnvelopeState, slot: SlotState, dt: DtState): DtEnvel
           dtId,
           dt.nameplate.feederId,
           start,
-          dt.nameplate.utcOffsetMs,
+          dt.nameplate.zone,
           missing,
           reportingIn(slot, dt),
         )
@@ -336,7 +337,7 @@ function reportingIn(slot: SlotState, dt: DtState): (meterId: string) => boolean
 /** A modelled slot of a DT without AMI (see the header): nameplate × load shape, constant over the slot. */
 function modelledEnvelope(state: EnvelopeState, dtId: string, dt: DtState, start: number): DtEnvelope {
   const plate = dt.nameplate!;
-  const { kw } = modelledKw(state.patterns, plate.feederId, plate.ratedKva, start, plate.utcOffsetMs);
+  const { kw } = modelledKw(state.patterns, plate.feederId, plate.ratedKva, start, plate.zone);
   const hours = SLOT_MS / 3_600_000;
   return {
     dt_id: dtId,

@@ -1,5 +1,6 @@
 import { SLOT_MS } from '../../core/time.js';
-import { modelledKw, utcOffsetMs, type LoadPatterns } from '../load-envelope/imputation.js';
+import { ZoneOffsets } from '../../core/zone-offsets.js';
+import { modelledKw, type LoadPatterns } from '../load-envelope/imputation.js';
 import type { EnvelopeSlot } from './hosting.js';
 import { allocateForecast, OperatingEnvelopeSolver, type EnvelopeDt } from './operating-envelope.js';
 import { confidenceQuantiles, DEFAULT_STRESS_CONFIG, type StressConfig } from './stress.js';
@@ -24,7 +25,8 @@ import { ThermalStates } from '../thermal/thermal.js';
 export interface ModelledDt extends ThermalNameplate {
   feeder_id: string;
   rated_kva: number;
-  longitude: number;
+  /** The IANA zone its day types and local slots are read in (core/schedule.ts transformerTimeZone). */
+  time_zone: string;
 }
 
 export interface ModelledIssue {
@@ -51,11 +53,11 @@ export function modelledIssue(
 ): ModelledIssue {
   const rated = dt.rated_kva;
   const fc = allocateForecast(horizon);
-  const offset = utcOffsetMs(dt.longitude);
+  const zone = ZoneOffsets.of(dt.time_zone);
   const tanPhi = Math.tan(Math.acos(Math.min(1, Math.max(0.1, config.powerFactor))));
   let source: 'feeder' | 'standard' = 'feeder';
   for (let j = 0; j < horizon; j++) {
-    const { kw, source: from } = modelledKw(patterns, dt.feeder_id, rated, firstSlot + j * SLOT_MS, offset);
+    const { kw, source: from } = modelledKw(patterns, dt.feeder_id, rated, firstSlot + j * SLOT_MS, zone);
     if (from === 'standard') source = 'standard';
     fc.pMean[j] = kw;
     fc.pSd[j] = 0.25 * Math.abs(kw) + 0.02 * rated;

@@ -1,12 +1,13 @@
 import { DAY_MS, SLOT_MS, SLOTS_PER_DAY } from '../../core/time.js';
+import { localCell, type ZoneOffsets } from '../../core/zone-offsets.js';
 
 /**
  * What the stress processor learns from a DT's own history and its weather station's: the distribution of a
  * quantity (net load, lowest and highest customer voltage, ambient temperature) in comparable slots, and how
  * long a departure from it lasts. Pure, no allocation per observation.
  *
- * Comparable slots: the same quarter hour of the day and the same day type (weekday or weekend, by the DT's
- * local date; 192 classes). Per class, a running mean and variance with weight max(1/n, `minWeight`): the
+ * Comparable slots: the same quarter hour of the DT's local day and the same day type (weekday or weekend of
+ * its local date, in its own time zone; 192 classes; a weather station's: the quarter hour of the UTC day). Per class, a running mean and variance with weight max(1/n, `minWeight`): the
  * plain mean of the first observations, then an exponential memory of about 1/minWeight comparable days, so
  * the profile follows the seasons. A class's variance is shrunk towards the DT's pooled residual variance
  * (with the weight of `shrinkCount` observations), so a class seen twice does not claim certainty.
@@ -59,17 +60,17 @@ export const DEFAULT_SERIES_CONFIG: SeriesConfig = {
   slowSlots: 2 * SLOTS_PER_DAY,
 };
 
-/** Class of a slot: quarter hour of the (UTC) day, + 96 on weekends of the local date. */
-export function classOf(slotStart: number, utcOffsetMs: number): number {
-  const slotOfDay = Math.floor((((slotStart % DAY_MS) + DAY_MS) % DAY_MS) / SLOT_MS);
-  const localDay = Math.floor((slotStart + utcOffsetMs) / DAY_MS);
-  const dow = (((localDay + 4) % 7) + 7) % 7; // 1970-01-01 was a Thursday; 0 = Sunday
-  return dow === 0 || dow === 6 ? slotOfDay + SLOTS_PER_DAY : slotOfDay;
+/**
+ * Class of a DT's slot: quarter hour of the local day, + 96 on weekends of the local date, in the DT's own time
+ * zone, daylight-saving time included (the load patterns' cell, core/zone-offsets.ts localCell).
+ */
+export function classOf(slotStart: number, zone: ZoneOffsets): number {
+  return localCell(slotStart, zone);
 }
 
-/** Offset of local mean solar time from UTC at a longitude, to the quarter hour (the day type's local date). */
-export function solarOffsetMs(longitude: number): number {
-  return Math.round((longitude * 4) / 15) * 15 * 60_000;
+/** Quarter hour of the UTC day: a weather station's class (ambient temperature follows the sun, not a zone). */
+export function utcSlotOfDay(slotStart: number): number {
+  return Math.floor((((slotStart % DAY_MS) + DAY_MS) % DAY_MS) / SLOT_MS);
 }
 
 /** One quantity's class statistics, persistence and self-calibration (see the module comment). */
@@ -379,8 +380,7 @@ export class StationHistory {
     this.ringSlot[index % StationHistory.RING] = index;
     this.ringValue[index % StationHistory.RING] = mean;
     // A slot a forecast has already gone past (it was released without its weather) is taken in late.
-    if (index <= this.fedIndex)
-      this.series.observe(this.openSlot, classOf(this.openSlot, 0) % SLOTS_PER_DAY, mean);
+    if (index <= this.fedIndex) this.series.observe(this.openSlot, utcSlotOfDay(this.openSlot), mean);
     this.openCount = 0;
   }
 
@@ -395,7 +395,7 @@ export class StationHistory {
     for (let i = Math.max(this.fedIndex + 1, to - StationHistory.RING + 1); i <= to; i++) {
       const at = i % StationHistory.RING;
       if (this.ringSlot[at] === i)
-        this.series.observe(i * SLOT_MS, classOf(i * SLOT_MS, 0) % SLOTS_PER_DAY, this.ringValue[at]!);
+        this.series.observe(i * SLOT_MS, utcSlotOfDay(i * SLOT_MS), this.ringValue[at]!);
     }
     this.fedIndex = to;
   }
@@ -433,7 +433,7 @@ export class StationHistory {
   private classesFor(fromSlot: number, horizon: number): Int16Array {
     if (this.classes.length < horizon) this.classes = new Int16Array(horizon);
     const classes = this.classes;
-    for (let j = 0; j < horizon; j++) classes[j] = classOf(fromSlot + (j + 1) * SLOT_MS, 0) % SLOTS_PER_DAY;
+    for (let j = 0; j < horizon; j++) classes[j] = utcSlotOfDay(fromSlot + (j + 1) * SLOT_MS);
     return classes;
   }
 }

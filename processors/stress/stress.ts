@@ -1,4 +1,6 @@
 import { SLOT_MS, SLOTS_PER_DAY } from '../../core/time.js';
+import { transformerTimeZone } from '../../core/schedule.js';
+import { ZoneOffsets } from '../../core/zone-offsets.js';
 import type {
   AmbientSource,
   DataQuality,
@@ -29,7 +31,6 @@ import {
   SeasonalSeries,
   StationHistory,
   classOf,
-  solarOffsetMs,
   type SeriesConfig,
 } from './stress-history.js';
 import { normalQuantile, t4Quantile } from './stress-math.js';
@@ -125,8 +126,11 @@ export interface StressConfig {
   maxGapSlots: number;
   /** Envelopes held per DT while its nameplate or weather is awaited; older ones are skipped. */
   maxPendingSlots: number;
-  /** Offset of the local date from UTC for day types; null: mean solar time at the DT's longitude. */
-  utcOffsetMs: number | null;
+  /**
+   * IANA zone of the DTs whose topology row names none (GRIDSTREAM_TIMEZONE); undefined: the zone at their
+   * coordinates. A DT's classes are its local quarter hours and day types (core/schedule.ts transformerTimeZone).
+   */
+  timeZone: string | undefined;
   history: SeriesConfig;
 }
 
@@ -148,7 +152,7 @@ export const DEFAULT_STRESS_CONFIG: StressConfig = {
   voltageSensitivityPriorPu: 0.05,
   maxGapSlots: SLOTS_PER_DAY,
   maxPendingSlots: 2 * SLOTS_PER_DAY,
-  utcOffsetMs: null,
+  timeZone: undefined,
   history: DEFAULT_SERIES_CONFIG,
 };
 
@@ -227,7 +231,7 @@ interface Nameplate {
   ratedKva: number;
   nominalV: number;
   station: string | null;
-  offsetMs: number;
+  zone: ZoneOffsets;
   model: ThermalModel;
   kernel: SlotKernel;
 }
@@ -381,7 +385,7 @@ function applyTransformer(state: StressState, t: TopologyTransformer, config: St
     ratedKva: t.rated_kva,
     nominalV: t.nominal_voltage_v,
     station: t.weather_station_id,
-    offsetMs: config.utcOffsetMs ?? solarOffsetMs(t.longitude),
+    zone: ZoneOffsets.of(transformerTimeZone(t, config.timeZone)),
     model,
     kernel,
   };
@@ -554,7 +558,7 @@ function processSlot(
   const load = slotLoad(e, config.powerFactor);
   const k = load.s / plate.ratedKva;
   const ambient = ambientFor(station, slot, config);
-  const cls = classOf(slot, plate.offsetMs);
+  const cls = classOf(slot, plate.zone);
   const series = dt.load!;
 
   // Bridge a short gap at the forecast load; restart after a long one.
@@ -566,7 +570,7 @@ function processSlot(
       for (let i = 1; i <= missing; i++) {
         const s = dt.lastSlot + i * SLOT_MS;
         const expected = { mean: 0, sd: 0 };
-        series.expected(classOf(s, plate.offsetMs), expected);
+        series.expected(classOf(s, plate.zone), expected);
         const a = ambientFor(station, s, config);
         model.stepSlot(dt.thermal, 0, Math.abs(expected.mean) / plate.ratedKva, a.c);
       }
@@ -766,7 +770,7 @@ function forecastAhead(
   const fc = state.forecast!;
   const scratch = state.scratch!;
   const from = dt.lastSlot;
-  for (let j = 0; j < horizon; j++) scratch.classes[j] = classOf(from + (j + 1) * SLOT_MS, plate.offsetMs);
+  for (let j = 0; j < horizon; j++) scratch.classes[j] = classOf(from + (j + 1) * SLOT_MS, plate.zone);
   if (!ctx.withProbabilities) {
     // Learning the history again (before a resume point): only what the forecasts leave in the history.
     dt.load!.forecast(from, horizon, scratch.classes, fc.pMean, fc.pSd, null, true);

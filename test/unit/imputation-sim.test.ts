@@ -1,3 +1,5 @@
+import { transformerTimeZone } from '../../core/schedule.js';
+import { localCell, ZoneOffsets } from '../../core/zone-offsets.js';
 import { describe, expect, it } from 'vitest';
 import { DAY_MS, SLOTS_PER_DAY, slotStart } from '../../core/time.js';
 import {
@@ -9,9 +11,7 @@ import {
 } from '../../processors/load-envelope/load-envelope.js';
 import {
   buildLoadPatterns,
-  patternIndex,
   shapeIndex,
-  utcOffsetMs,
   type DtLevelRow,
   type DtNameplate,
   type FeederPatternRow,
@@ -49,13 +49,13 @@ describe('imputation on simulated data', () => {
     const dtOfMeter = topology.meters.map((m) => m.dt_id);
     const counts = new Map<string, number>();
     for (const m of topology.meters) counts.set(m.dt_id, (counts.get(m.dt_id) ?? 0) + 1);
-    const nameplates = new Map<string, DtNameplate & { offset: number }>();
+    const nameplates = new Map<string, DtNameplate & { zone: ZoneOffsets }>();
     for (const t of topology.transformers)
       nameplates.set(t.dt_id, {
         feeder_id: t.feeder_id,
         rated_kva: t.rated_kva,
         meters_connected: counts.get(t.dt_id)!,
-        offset: utcOffsetMs(t.longitude),
+        zone: ZoneOffsets.of(transformerTimeZone(t)),
       });
 
     let state: EnvelopeState = initialEnvelopeState();
@@ -78,7 +78,7 @@ describe('imputation on simulated data', () => {
         dt_id: t.dt_id,
         feeder_id: plate.feeder_id,
         rated_kva: plate.rated_kva,
-        utc_offset_ms: plate.offset,
+        time_zone: plate.zone.zone,
       });
     }
 
@@ -103,7 +103,7 @@ describe('imputation on simulated data', () => {
         if (step.outage[i] || dt === silentDt) return;
         const meterId = topology.meters[i]!.meter_id;
         if (step.ts < learnUntil) {
-          const index = shapeIndex(step.ts, nameplates.get(dt)!.offset);
+          const index = shapeIndex(step.ts, nameplates.get(dt)!.zone);
           const key = `${meterId} ${index}`;
           const row = shapes.get(key) ?? {
             dt_id: dt,
@@ -191,7 +191,7 @@ describe('imputation on simulated data', () => {
 /** What the two pattern queries compute, over the final envelopes at hand (measured part, local time). */
 function patternsFrom(
   envelopes: DtEnvelope[],
-  dts: Map<string, DtNameplate & { offset: number }>,
+  dts: Map<string, DtNameplate & { zone: ZoneOffsets }>,
   meterRows: MeterShapeRow[],
 ) {
   const feeder = new Map<string, FeederPatternRow>();
@@ -199,7 +199,7 @@ function patternsFrom(
   for (const e of envelopes) {
     if (!e.is_final || e.meters_reporting === 0) continue;
     const dt = dts.get(e.dt_id)!;
-    const index = patternIndex(e.slot_start, dt.offset);
+    const index = localCell(e.slot_start, dt.zone);
     const key = `${dt.feeder_id} ${index}`;
     const row = feeder.get(key) ?? {
       feeder_id: dt.feeder_id,

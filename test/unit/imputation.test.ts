@@ -8,16 +8,14 @@ import {
 } from '../../processors/load-envelope/load-envelope.js';
 import {
   buildLoadPatterns,
-  dayType,
   emptyLoadPatterns,
   imputeMissing,
   modelledKw,
-  patternIndex,
   shapeIndex,
   standardKwPerKva,
-  utcOffsetMs,
   type LoadPatterns,
 } from '../../processors/load-envelope/imputation.js';
+import { localCell, ZoneOffsets } from '../../core/zone-offsets.js';
 import type { DtEnvelope } from '../../schemas/types.gen.js';
 import { meterReading, runEnvelope } from '../support/load-envelope.js';
 
@@ -26,26 +24,63 @@ const HOUR = 60 * MIN;
 // Wednesday 2026-07-01 10:00Z, and Saturday 2026-07-04 10:00Z.
 const WED = Date.UTC(2026, 6, 1, 10);
 const SAT = Date.UTC(2026, 6, 4, 10);
+const UTC = ZoneOffsets.of('UTC');
 const config: EnvelopeConfig = { allowedLatenessMs: 5 * MIN, revisionHorizonMs: 2 * HOUR };
 
 describe('imputation patterns (pure)', () => {
-  it('derives local time from the longitude and tells weekdays from weekends by the local date', () => {
-    expect(utcOffsetMs(77.59)).toBe(5 * HOUR);
-    expect(utcOffsetMs(-74)).toBe(-5 * HOUR);
-    expect(utcOffsetMs(0)).toBe(0);
-    expect(dayType(WED, 0)).toBe(0);
-    expect(dayType(SAT, 0)).toBe(1);
+  it("reads local time in the DT's zone and tells weekdays from weekends by the local date", () => {
+    const karachi = ZoneOffsets.of('Asia/Karachi'); // UTC+5 all year
+    const bogota = ZoneOffsets.of('America/Bogota'); // UTC-5 all year
+    expect(localCell(WED, UTC)).toBe(40);
+    expect(localCell(SAT, UTC)).toBe(SLOTS_PER_DAY + 40);
     // Friday 22:00Z is already Saturday at UTC+5.
     const friLate = Date.UTC(2026, 6, 3, 22);
-    expect(dayType(friLate, 0)).toBe(0);
-    expect(dayType(friLate, 5 * HOUR)).toBe(1);
+    expect(localCell(friLate, UTC)).toBe(88);
+    expect(localCell(friLate, karachi)).toBe(SLOTS_PER_DAY + 12);
     // Monday 02:00Z is still Sunday at UTC-5.
-    expect(dayType(Date.UTC(2026, 6, 6, 2), -5 * HOUR)).toBe(1);
-    expect(patternIndex(WED, 0)).toBe(40);
-    expect(patternIndex(WED, 5 * HOUR)).toBe(60);
-    expect(patternIndex(SAT + 15 * MIN, 0)).toBe(SLOTS_PER_DAY + 41);
-    expect(shapeIndex(WED + 45 * MIN, 0)).toBe(10);
-    expect(shapeIndex(SAT, 0)).toBe(24 + 10);
+    expect(localCell(Date.UTC(2026, 6, 6, 2), bogota)).toBe(SLOTS_PER_DAY + 84);
+    expect(localCell(WED, karachi)).toBe(60);
+    expect(localCell(SAT + 15 * MIN, UTC)).toBe(SLOTS_PER_DAY + 41);
+    expect(shapeIndex(WED + 45 * MIN, UTC)).toBe(10);
+    expect(shapeIndex(SAT, UTC)).toBe(24 + 10);
+  });
+
+  it('puts a Kolkata slot at 18:45 UTC on a Friday into Saturday 00:15 local, not Friday 23:45', () => {
+    const kolkata = ZoneOffsets.of('Asia/Kolkata');
+    const slot = Date.UTC(2026, 6, 3, 18, 45);
+    expect(kolkata.offsetMs(slot)).toBe(5.5 * HOUR);
+    expect(localCell(slot, kolkata)).toBe(SLOTS_PER_DAY + 1);
+    expect(shapeIndex(slot, kolkata)).toBe(24 + 0);
+    // A feeder pattern learnt for Saturday 00:15 is the one the slot is imputed from.
+    const patterns = emptyLoadPatterns();
+    const pattern = new Float64Array(2 * SLOTS_PER_DAY).fill(1);
+    pattern[SLOTS_PER_DAY + 1] = 7;
+    patterns.perMeter.set('f1', pattern);
+    expect(imputeMissing(patterns, 'dt-a', 'f1', slot, kolkata, 1, () => false)).toEqual({
+      kw: 7,
+      meters: 1,
+    });
+  });
+
+  it('follows summer time in Europe/Berlin across the last Sunday of March', () => {
+    const berlin = ZoneOffsets.of('Europe/Berlin');
+    // 2026-03-29: clocks go from 02:00 CET to 03:00 CEST at 01:00Z.
+    const change = Date.UTC(2026, 2, 29, 1);
+    expect(berlin.offsetMs(change - 1)).toBe(HOUR);
+    expect(berlin.offsetMs(change)).toBe(2 * HOUR);
+    expect(berlin.changes(change - 7 * 24 * HOUR, change + 24 * HOUR)).toEqual({
+      offsetMs: HOUR,
+      changes: [{ atMs: change, offsetMs: 2 * HOUR }],
+    });
+    // Sunday 01:45 CET, then Sunday 03:00 CEST: the local slot of day jumps by an hour and a quarter.
+    expect(localCell(change - SLOT_MS, berlin)).toBe(SLOTS_PER_DAY + 7);
+    expect(localCell(change, berlin)).toBe(SLOTS_PER_DAY + 12);
+    // Monday 06:00Z is 08:00 local (mean solar time would say 07:00); Friday 23:00Z is Saturday 00:00 CET.
+    expect(localCell(Date.UTC(2026, 2, 30, 6), berlin)).toBe(32);
+    expect(localCell(Date.UTC(2026, 2, 27, 23), berlin)).toBe(SLOTS_PER_DAY + 0);
+    // A week later, Saturday 22:30Z is Sunday 00:30 CEST.
+    expect(localCell(Date.UTC(2026, 3, 4, 22, 30), berlin)).toBe(SLOTS_PER_DAY + 2);
+    expect(shapeIndex(Date.UTC(2026, 3, 4, 22, 30), berlin)).toBe(24 + 0);
   });
 
   it('builds per-meter feeder patterns, DT scales, per-kVA patterns and meter shapes from the query rows', () => {
@@ -96,26 +131,29 @@ describe('imputation patterns (pure)', () => {
       ]),
     );
     // Three missing: m1 (own shape 4 kW), m2 is reporting, two more from the feeder: 2 × 2 kW × 1.5.
-    expect(imputeMissing(patterns, 'dt-a', 'f1', WED, 0, 3, (m) => m === 'm2')).toEqual({
+    expect(imputeMissing(patterns, 'dt-a', 'f1', WED, UTC, 3, (m) => m === 'm2')).toEqual({
       kw: 4 + 2 * 3,
       meters: 3,
     });
     // No feeder pattern: only the meter with a shape is imputed.
-    expect(imputeMissing(patterns, 'dt-a', 'f2', WED, 0, 3, (m) => m === 'm2')).toEqual({ kw: 4, meters: 1 });
-    expect(imputeMissing(patterns, 'dt-b', 'f2', WED, 0, 3, () => false)).toBeNull();
-    expect(imputeMissing(patterns, 'dt-a', 'f1', WED, 0, 0, () => false)).toBeNull();
+    expect(imputeMissing(patterns, 'dt-a', 'f2', WED, UTC, 3, (m) => m === 'm2')).toEqual({
+      kw: 4,
+      meters: 1,
+    });
+    expect(imputeMissing(patterns, 'dt-b', 'f2', WED, UTC, 3, () => false)).toBeNull();
+    expect(imputeMissing(patterns, 'dt-a', 'f1', WED, UTC, 0, () => false)).toBeNull();
   });
 
   it('models a DT from its nameplate: the feeder kW per kVA if any, else the standard residential shape', () => {
     const patterns = emptyLoadPatterns();
-    expect(modelledKw(patterns, 'f1', 200, WED, 0)).toEqual({
+    expect(modelledKw(patterns, 'f1', 200, WED, UTC)).toEqual({
       kw: 200 * standardKwPerKva(40),
       source: 'standard',
     });
     // 19:00 local on a weekday is the standard shape's evening peak.
-    expect(standardKwPerKva(patternIndex(Date.UTC(2026, 6, 1, 19), 0))).toBe(0.55);
+    expect(standardKwPerKva(localCell(Date.UTC(2026, 6, 1, 19), UTC))).toBe(0.55);
     patterns.perKva.set('f1', new Float64Array(2 * SLOTS_PER_DAY).fill(0.25));
-    expect(modelledKw(patterns, 'f1', 200, WED, 0)).toEqual({ kw: 50, source: 'feeder' });
+    expect(modelledKw(patterns, 'f1', 200, WED, UTC)).toEqual({ kw: 50, source: 'feeder' });
   });
 });
 
@@ -136,7 +174,7 @@ const plate = (dt: string, feeder = 'f1', kva = 100): EnvelopeInput => ({
   dt_id: dt,
   feeder_id: feeder,
   rated_kva: kva,
-  utc_offset_ms: 0,
+  time_zone: 'UTC',
 });
 
 function flatPatterns(perMeterKw: number, scale = 1): LoadPatterns {

@@ -6,7 +6,7 @@ import { modelledBasis, modelledIssue, type ModelledDt } from '../../processors/
 const DT: ModelledDt = {
   feeder_id: 'f-1',
   rated_kva: 160,
-  longitude: 77.59,
+  time_zone: 'Asia/Kolkata',
   cooling_class: 'ONAN',
   top_oil_rise_k: null,
   hot_spot_gradient_k: null,

@@ -5,24 +5,29 @@ import {
   SeasonalSeries,
   StationHistory,
   classOf,
-  solarOffsetMs,
 } from '../../processors/stress/stress-history.js';
+import { ZoneOffsets } from '../../core/zone-offsets.js';
 import { Rng } from '../../simulator/random.js';
 
 const T0 = Date.UTC(2026, 5, 1); // Monday 00:00 UTC
 const DAY = 86_400_000;
+const UTC = ZoneOffsets.of('UTC');
 
 describe('comparable slots', () => {
-  it('are the quarter hour of the day and the day type of the local date', () => {
-    expect(classOf(T0, 0)).toBe(0);
-    expect(classOf(T0 + 19 * 3_600_000 + 30 * 60_000, 0)).toBe(78);
+  it("are the quarter hour of the local day and the day type of the local date, in the DT's zone", () => {
+    expect(classOf(T0, UTC)).toBe(0);
+    expect(classOf(T0 + 19 * 3_600_000 + 30 * 60_000, UTC)).toBe(78);
     // Saturday 00:15 UTC is a weekend slot; Friday 22:00 UTC is Saturday 03:30 in India (UTC+5:30).
-    expect(classOf(T0 + 5 * DAY + SLOT_MS, 0)).toBe(96 + 1);
+    expect(classOf(T0 + 5 * DAY + SLOT_MS, UTC)).toBe(96 + 1);
     const fridayLate = T0 + 4 * DAY + 22 * 3_600_000;
-    expect(classOf(fridayLate, 0)).toBe(88);
-    expect(classOf(fridayLate, 330 * 60_000)).toBe(96 + 88);
-    expect(solarOffsetMs(77.59)).toBe(315 * 60_000); // Bengaluru's mean solar time, to the quarter hour
-    expect(solarOffsetMs(-74)).toBe(-300 * 60_000);
+    expect(classOf(fridayLate, UTC)).toBe(88);
+    expect(classOf(fridayLate, ZoneOffsets.of('Asia/Kolkata'))).toBe(96 + 14);
+    // Friday 18:45 UTC is Saturday 00:15 in Kolkata.
+    expect(classOf(T0 + 4 * DAY + 18 * 3_600_000 + 45 * 60_000, ZoneOffsets.of('Asia/Kolkata'))).toBe(96 + 1);
+    // Summer time: 17:00 UTC is 18:00 in Berlin before the last Sunday of March and 19:00 after it.
+    const berlin = ZoneOffsets.of('Europe/Berlin');
+    expect(classOf(Date.UTC(2026, 2, 26, 17), berlin)).toBe(72);
+    expect(classOf(Date.UTC(2026, 2, 31, 17), berlin)).toBe(76);
   });
 });
 
@@ -38,8 +43,8 @@ function simulate(
   const sd = new Float64Array(96);
   for (let i = 0; i < days * 96; i++) {
     const slot = T0 + i * SLOT_MS;
-    series.observe(slot, classOf(slot, 0), value(slot, i));
-    for (let j = 0; j < 96; j++) classes[j] = classOf(slot + (j + 1) * SLOT_MS, 0);
+    series.observe(slot, classOf(slot, UTC), value(slot, i));
+    for (let j = 0; j < 96; j++) classes[j] = classOf(slot + (j + 1) * SLOT_MS, UTC);
     series.forecast(slot, 96, classes, mean, sd, null);
     onForecast?.(slot, mean, sd);
   }
@@ -48,7 +53,7 @@ function simulate(
 
 const profile = (slot: number) => {
   const h = ((slot - T0) % DAY) / 3_600_000;
-  const weekend = classOf(slot, 0) >= 96;
+  const weekend = classOf(slot, UTC) >= 96;
   return (weekend ? 60 : 50) + 30 * Math.exp(-(((h - 19) / 2) ** 2));
 };
 
@@ -75,8 +80,8 @@ describe('seasonal series', () => {
     // A departure of +3 sd now: the next slot expects most of it, the next day almost none.
     const classes = new Int16Array(96);
     const from = T0 + 60 * DAY;
-    for (let j = 0; j < 96; j++) classes[j] = classOf(from + (j + 1) * SLOT_MS, 0);
-    series.observe(from, classOf(from, 0), profile(from) + 15);
+    for (let j = 0; j < 96; j++) classes[j] = classOf(from + (j + 1) * SLOT_MS, UTC);
+    series.observe(from, classOf(from, UTC), profile(from) + 15);
     const mean = new Float64Array(96);
     const sd = new Float64Array(96);
     series.forecast(from, 96, classes, mean, sd, null);
