@@ -60,8 +60,19 @@ const AMOUNT = {
   type: ['number', 'string'],
   pattern: '^-?[0-9]+(\\.[0-9]+)?$',
 } as const;
+/** The last instant the engines' time types (and so the period tables) hold. */
+const LAST_MS = Date.parse('2105-12-31T23:59:59.999Z');
+
+/** A request's time as epoch ms; 400 on `field` outside 1970-01-01 … 2105-12-31, what the warehouse holds. */
+function instantOf(field: string, text: string): number {
+  const ms = Date.parse(text);
+  if (!(ms >= 0 && ms <= LAST_MS))
+    throw badRequest(field, `${JSON.stringify(text)} is not a time from 1970-01-01 to 2105-12-31`);
+  return ms;
+}
+
 const quantityIn = (units: readonly string[]) =>
-  object({ amount: AMOUNT, unit: { type: 'string', enum: units } }, { optional: true, nullable: true });
+  object({ amount: AMOUNT, unit: { type: 'string', enum: units } }, { nullable: true });
 const quantityOut = (unit: 'kW' | 'kWh') =>
   object({ amount: { type: 'string' }, unit: { type: 'string', enum: [unit] } }, { nullable: true });
 
@@ -240,12 +251,14 @@ export const periodLimitRoutes: FastifyPluginAsync<PeriodLimitOptions> = async (
         const at = `limits[${i}]`;
         const dateMs = (field: 'valid_from' | 'valid_until') => {
           const value = entry[field];
-          return value === undefined || value === null ? null : Date.parse(`${value}T00:00:00Z`);
+          return value === undefined || value === null
+            ? null
+            : instantOf(`${at}.${field}`, `${value}T00:00:00Z`);
         };
         const window = expandWindow(
           {
-            startMs: Date.parse(entry.start_time),
-            endMs: Date.parse(entry.end_time),
+            startMs: instantOf(`${at}.start_time`, entry.start_time),
+            endMs: instantOf(`${at}.end_time`, entry.end_time),
             recurrent: entry.recurrent ?? false,
             validFromMs: dateMs('valid_from'),
             validUntilMs: dateMs('valid_until'),
@@ -337,8 +350,8 @@ export const periodLimitRoutes: FastifyPluginAsync<PeriodLimitOptions> = async (
     },
     async (request) => {
       const { asset_id, source } = request.query;
-      const fromMs = Date.parse(request.query.start_time);
-      const toMs = Date.parse(request.query.end_time);
+      const fromMs = instantOf('start_time', request.query.start_time);
+      const toMs = instantOf('end_time', request.query.end_time);
       if (toMs <= fromMs) throw badRequest('end_time', 'must be after start_time');
       await requireAssets(warehouse, tenantOf(request), [asset_id]);
       const now = Date.now();
@@ -450,8 +463,8 @@ export const periodLimitRoutes: FastifyPluginAsync<PeriodLimitOptions> = async (
     },
     async (request) => {
       const assets = [...new Set(assetIdsOf(request.query.asset_ids))];
-      const fromMs = Date.parse(request.query.from);
-      const toMs = Date.parse(request.query.to);
+      const fromMs = instantOf('from', request.query.from);
+      const toMs = instantOf('to', request.query.to);
       if (toMs <= fromMs) throw badRequest('to', 'must be after from');
       if (toMs - fromMs > MAX_RANGE_DAYS * DAY_MS)
         throw badRequest('to', `at most ${MAX_RANGE_DAYS} days after from`);

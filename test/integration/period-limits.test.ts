@@ -303,12 +303,17 @@ describe('asset period limits', () => {
       { source: 'NETWORK' },
       { start_time: iso(at(10, 5)) },
       { delivery_day: '2030-01-07' },
+      // Found by the OpenAPI fuzzer, each a 500 before: an amount without its unit, a time before 1970.
+      { power_discharge: { amount: 1 } },
+      { start_time: '1969-12-31T23:45:00Z', end_time: '1970-01-01T00:00:00Z' },
     ]) {
       const { status } = await patch({ limits: [{ ...entry, ...bad }] });
       expect(status, JSON.stringify(bad)).toBe(400);
     }
     const q = `asset_id=bess-1&source=NETWORK&start_time=${iso(at(8))}&end_time=${iso(at(9))}`;
     expect((await call('DELETE', `${PATH}?${q}`)).status).toBe(400);
+    const before1970 = `asset_id=bess-1&source=CUSTOMER&start_time=0173-01-07T13:45:00Z&end_time=${iso(at(9))}`;
+    expect((await call('DELETE', `${PATH}?${before1970}`)).status).toBe(400);
     // Reads: an unknown source, a range over 7 days, more than 1,000 asset-days.
     const range = (days: number) => `from=${iso(D)}&to=${iso(D + days * DAY_MS)}`;
     expect((await call('GET', `${PATH}?asset_ids=bess-1&${range(1)}&sources=GRID`)).status).toBe(400);
