@@ -81,6 +81,7 @@ describe.each(ENGINES)('migrations on the %s warehouse', (engine) => {
         'gridstream_migrations',
         'gridstream_retention',
         'impedance_identities_mv',
+        'period_limits',
       ].sort(),
     );
     const uncommented = await warehouse.query(
