@@ -337,7 +337,7 @@ export interface FeederNameplatesRow {
   meters_connected: number;
 }
 
-/** impedance_daily_rows.sql: Daily median service-drop impedance per meter leg (seed 003), in the seed's column names and order, for the on-demand look-up and the batch export of the API (api/routes/impedance.ts). Current version of each leg-day (the highest version), of one tenant's DTs only, filtered by lists (an empty list filters nothing) and by event date and receive time ranges, ordered so that limit and offset page through a stable sequence. A DT belongs to the tenant its newest topology row names; a DT no longer in the topology belongs to default. Feeder is the DT's feeder in the current topology (impedance_daily does not keep one). */
+/** impedance_daily_rows.sql: Daily median service-drop impedance per meter leg (the impedance-statistics interface), in the interface's column names and order, for the on-demand look-up and the batch export of the API (api/routes/impedance.ts). Current version of each leg-day (the highest version), of one tenant's DTs only, filtered by lists (an empty list filters nothing) and by event date and receive time ranges, ordered so that limit and offset page through a stable sequence. A DT belongs to the tenant its newest topology row names; a DT no longer in the topology belongs to default. Feeder is the DT's feeder in the current topology (impedance_daily does not keep one). */
 export type ImpedanceDailyRowsParams = {
   service_points: Array<string>;
   meters: Array<string>;

@@ -1,4 +1,4 @@
--- Daily median service-drop impedance per meter leg (seed 003), in the seed's column names and order, for the
+-- Daily median service-drop impedance per meter leg (the impedance-statistics interface), in the interface's column names and order, for the
 -- on-demand look-up and the batch export of the API (api/routes/impedance.ts). Current version of each
 -- leg-day (the highest version), of one tenant's DTs only, filtered by lists (an empty list filters nothing) and by event
 -- date and receive time ranges, ordered so that limit and offset page through a stable sequence.
