@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.js';
 import { object } from '../openapi.js';
-import { tokenBucketLimiter } from '../rate-limit.js';
+import { concurrencyLimiter, tokenBucketLimiter } from '../rate-limit.js';
 import { tenantOf } from '../tenancy.js';
 
 /** Records one energy-consumption import may hold. */
@@ -44,7 +44,7 @@ const RECORD_EXAMPLE = {
  */
 export const energyConsumptionRoutes: FastifyPluginAsync<EnergyConsumptionOptions> = async (app, options) => {
   const limiter = tokenBucketLimiter(options.perSecond, 1);
-  const inProgress = new Map<string, number>();
+  const inProgress = concurrencyLimiter(options.concurrency);
   const imports = new WeakMap<FastifyRequest, Promise<unknown>>();
 
   /** 429s before the body is read: the rate first, then the requests in progress, whose slot ends with the response. */
@@ -60,28 +60,29 @@ export const energyConsumptionRoutes: FastifyPluginAsync<EnergyConsumptionOption
         `this X-API-Key may make ${options.perSecond} energy-consumption import(s) per second; retry after ${wait} s`,
       );
     }
-    const running = inProgress.get(keyId) ?? 0;
-    if (running >= options.concurrency) {
+    if (!inProgress.acquire(keyId)) {
       reply.header('retry-after', '1');
       throw new ApiError(
         429,
-        'too_many_concurrent_requests',
-        `this X-API-Key already has ${running} energy-consumption import(s) in progress (at most ${options.concurrency}); retry after 1 s`,
+        'concurrency_limited',
+        `this X-API-Key already has ${inProgress.max} energy-consumption import(s) in progress; retry after 1 s`,
       );
     }
-    inProgress.set(keyId, running + 1);
+    let released = false;
     const release = () => {
-      const left = (inProgress.get(keyId) ?? 1) - 1;
-      if (left > 0) inProgress.set(keyId, left);
-      else inProgress.delete(keyId);
+      if (released) return;
+      released = true;
+      inProgress.release(keyId);
     };
     // 'close' comes however the exchange ends (answered, refused, or the client gone); an import still
-    // writing to the log holds its slot until it is done.
-    reply.raw.once('close', () => {
+    // writing to the log holds its slot until it is done. A connection gone already has had its close.
+    const onClose = () => {
       const running = imports.get(request);
       if (running) running.then(release, release);
       else release();
-    });
+    };
+    reply.raw.once('close', onClose);
+    if (reply.raw.destroyed) onClose();
   };
 
   app.post<{ Body: { records: unknown[] } }>(

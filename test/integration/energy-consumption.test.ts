@@ -257,7 +257,7 @@ describe('POST /v1/energy-consumption', () => {
     const refused = await post(body, KEYS.concurrent);
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('1');
-    expect(((await refused.json()) as { error: string }).error).toBe('too_many_concurrent_requests');
+    expect(((await refused.json()) as { error: string }).error).toBe('concurrency_limited');
     first.end(body.slice(10));
     expect(await answered).toBe(202);
     await new Promise((resolve) => setTimeout(resolve, 1_100));
