@@ -11,6 +11,8 @@ import type {
   DtOperatingEnvelope,
   DtOperatingEnvelopes,
   DtStress,
+  FlexEventCommand,
+  FlexEventLifecycle,
   ImpedanceDaily,
   ImpedanceFlag,
   MeterReading,
@@ -38,6 +40,8 @@ export interface LogRecordTypes {
   DtOperatingEnvelopes: DtOperatingEnvelopes;
   TopologyAsset: TopologyAsset;
   DispatchCheck: DispatchCheck;
+  FlexEventCommand: FlexEventCommand;
+  FlexEventLifecycle: FlexEventLifecycle;
 }
 export type LogSchemaName = keyof LogRecordTypes & SchemaName;
 

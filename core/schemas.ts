@@ -22,7 +22,9 @@ export type SchemaName =
   | 'DtOperatingEnvelope'
   | 'DtOperatingEnvelopes'
   | 'TopologyAsset'
-  | 'DispatchCheck';
+  | 'DispatchCheck'
+  | 'FlexEventCommand'
+  | 'FlexEventLifecycle';
 
 function loadTypes(): Map<string, avro.Type> {
   const registry: Record<string, avro.Type> = {};

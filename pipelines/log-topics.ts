@@ -16,6 +16,8 @@ export const TOPICS = {
     schema: 'DtOperatingEnvelopes',
     key: 'DT id',
   },
+  events: { name: 'gridstream.events', schema: 'FlexEventCommand', key: "event id ('clock' for a tick)" },
+  eventLifecycle: { name: 'gridstream.event-lifecycle', schema: 'FlexEventLifecycle', key: 'event id' },
   deadLetters: { name: 'gridstream.deadletters', schema: 'DeadLetter', key: 'meter, station or asset id' },
   topologyMeters: { name: 'gridstream.topology.meters', schema: 'TopologyMeter', key: 'meter id' },
   topologyTransformers: {
@@ -39,6 +41,7 @@ export const GROUPS = {
   stress: 'gridstream-stress',
   dispatchChecks: 'gridstream-dispatch-checks',
   webhooks: 'gridstream-webhooks',
+  events: 'gridstream-events',
   warehouseSink: 'gridstream-warehouse-sink',
 } as const satisfies Record<string, string>;
 
@@ -54,7 +57,10 @@ export function topicSpecs(partitions: number): TopicSpec[] {
   return Object.values(TOPICS).map((topic) =>
     topic.name.startsWith('gridstream.topology.')
       ? { name: topic.name, partitions: 1, compacted: true }
-      : { name: topic.name, partitions, retentionMs: TOPIC_RETENTION_MS },
+      : // Flexibility events' commands and clock ticks: one partition, one order (a replay repeats it).
+        topic.name === TOPICS.events.name
+        ? { name: topic.name, partitions: 1, retentionMs: TOPIC_RETENTION_MS }
+        : { name: topic.name, partitions, retentionMs: TOPIC_RETENTION_MS },
   );
 }
 

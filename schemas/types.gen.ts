@@ -308,6 +308,77 @@ export interface DtStress {
   customers: Array<CustomerVoltageSensitivity>;
 }
 
+export type FlexEventCommandKind = "schedule" | "cancel" | "tick";
+
+export interface FlexAmount {
+  /** Decimal amount, as the caller gave it. */
+  amount: string;
+  /** W, kW or MW (a mean power over the event) or Wh, kWh or MWh (energy over the event). */
+  unit: string;
+}
+
+/** What drives flexibility events (topic gridstream.events: one partition, so every command and clock tick has one order a replay repeats; keyed by event id, a tick by 'clock'). schedule: a new event (POST /v1/events, or a dispatch command whose event id is new); cancel: cancels a scheduled or started event; tick: the stream's event time has reached at_ms (the end of the newest 15-minute slot whose envelope has closed), which moves events through their lifecycle. */
+export interface FlexEventCommand {
+  command: FlexEventCommandKind;
+  /** The event's id; empty for a tick. */
+  event_id: string;
+  /** schedule and cancel: when it was asked for (the API's clock, or the dispatch time); tick: the stream time reached. */
+  at_ms: number;
+  /** The tenant the event belongs to (its assets' DTs' tenant); null for a tick. */
+  tenant: null | string;
+  /** Who asked: api, dispatch (a dispatch command over MQTT or the API's bulk import) or clock. */
+  source: null | string;
+  asset_ids: Array<string>;
+  /** schedule: turn-down (consume less or export more) or turn-up (consume more). */
+  direction: null | string;
+  /** schedule: start of the event's first 15-minute period (a UTC quarter hour). */
+  start_ms: null | number;
+  /** schedule: end of its last period (a UTC quarter hour, after start_ms). */
+  end_ms: null | number;
+  /** schedule: the flexibility asked for, across the event's assets. */
+  target: null | FlexAmount;
+  /** schedule: the baseline methodology as JSON, {"methodology": name, ...overrides} (processors/flexibility/baseline.ts); null: the default methodology. */
+  baseline: null | string;
+}
+
+export type FlexEventStep = "SCHEDULED" | "BASELINES_READY" | "STARTED" | "ENDED" | "CANCELLED" | "STATS_CALCULATION_STARTED" | "STATS_READY";
+
+/** One step of a flexibility event's lifecycle (topic gridstream.event-lifecycle, keyed by event id): SCHEDULED, BASELINES_READY (day-ahead, then adjusted), STARTED, ENDED or CANCELLED, STATS_CALCULATION_STARTED, STATS_READY. Each carries the event as it stands. Steps happen at event time (the stream's clock), so a replay of gridstream.events gives the same steps with the same sequence numbers. */
+export interface FlexEventLifecycle {
+  event_id: string;
+  tenant: string;
+  /** The step; its webhook is EVENT.<type>. */
+  type: FlexEventStep;
+  /** The event's status after the step: SCHEDULED, STARTED, ENDED, CANCELLED, STATS_CALCULATION_STARTED or STATS_READY (BASELINES_READY does not change it). */
+  status: string;
+  /** 1 for SCHEDULED, one more each step of the event. */
+  sequence: number;
+  /** Event time of the step: the schedule or cancel request, the event's start or end, or the stream time the baselines or stats were computed at. */
+  at_ms: number;
+  /** api or dispatch. */
+  source: string;
+  asset_ids: Array<string>;
+  /** turn-down or turn-up. */
+  direction: string;
+  start_ms: number;
+  end_ms: number;
+  target: null | FlexAmount;
+  /** The baseline methodology as JSON, resolved (name and every parameter). */
+  methodology: string;
+  /** The newest baselines issued: day-ahead or adjusted; null before any. */
+  baseline_issue: null | string;
+  /** STATS_READY and after: flexibility delivered over the event, kWh, summed over assets with a baseline and data. */
+  delivered_kwh: null | number;
+  /** The target as energy over the event, kWh (a power target times the event's hours). */
+  target_kwh: null | number;
+  /** STATS_READY and after: share of the event's assets whose meter reported in every period of the event. */
+  share_with_data: null | number;
+  /** STATS_READY and after: ami_direct when every asset had a baseline and a reading in every period, ami_partial when some did, none when none did. */
+  data_quality: null | string;
+  /** Why: a cancel's source, or what kept baselines or stats from some assets. */
+  reason: null | string;
+}
+
 /** A meter leg's service-drop impedance for one UTC day (topic gridstream.impedance, keyed by DT id): the weighted median of the day's step estimates, published once it rests on enough evidence. The CIS/GIS identifiers come from the topology when the row was computed. A later revision of the same leg-day carries a higher version and replaces the earlier one. */
 export interface ImpedanceDaily {
   dt_id: string;

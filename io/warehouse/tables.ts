@@ -18,6 +18,9 @@ export const TABLES = {
   dtOperatingEnvelopes: 'dt_operating_envelopes',
   webhookSubscriptions: 'webhook_subscriptions',
   webhookDeliveries: 'webhook_deliveries',
+  flexEvents: 'flex_events',
+  flexEventBaselines: 'flex_event_baselines',
+  flexEventStats: 'flex_event_stats',
 } as const;
 
 export type TableName = (typeof TABLES)[keyof typeof TABLES];
