@@ -515,6 +515,20 @@ export interface MeterLocationRow {
   dt_id: string;
 }
 
+/** meter_period_means.sql: Per meter and 15-minute UTC period [period_ms, period_ms + 15 min): the mean p_kw of its readings and how many there are, for the meters {meter_ids} and readings with from_ms <= ts < to_ms (epoch ms): the metered side of a flexibility event's delivered flexibility (processors/flexibility/delivered.ts). A reading's ts marks the start of its interval (the simulator stamps it so, and the load-envelope processor puts a reading in the slot of slotStart(ts)), so a reading belongs to the period its ts falls in: a 15-minute reading stamped 10:15 is the 10:15 period's, one-minute readings stamped 10:15 … 10:29 are averaged into it. Copies of a reading (same meter and ts, re-sent or replayed, even under another DT) count once, the latest received. */
+export type MeterPeriodMeansParams = {
+  meter_ids: Array<string>;
+  from_ms: number;
+  to_ms: number;
+};
+
+export interface MeterPeriodMeansRow {
+  meter_id: string;
+  period_ms: number;
+  p_kw: number;
+  readings: number;
+}
+
 /** parked_meters.sql: Meters with readings parked as unknown_meter that have not been re-ingested yet. */
 export type ParkedMetersParams = Record<string, never>;
 
@@ -1096,6 +1110,13 @@ const METER_LOCATION_COLUMNS = {
   dt_id: 'string',
 } as const;
 
+const METER_PERIOD_MEANS_COLUMNS = {
+  meter_id: 'string',
+  period_ms: 'int64',
+  p_kw: 'number',
+  readings: 'number',
+} as const;
+
 const PARKED_METERS_COLUMNS = {
   key: 'string?',
 } as const;
@@ -1373,6 +1394,10 @@ export const queries = {
   meter_location: { name: 'meter_location', columns: METER_LOCATION_COLUMNS } as Query<
     MeterLocationParams,
     MeterLocationRow
+  >,
+  meter_period_means: { name: 'meter_period_means', columns: METER_PERIOD_MEANS_COLUMNS } as Query<
+    MeterPeriodMeansParams,
+    MeterPeriodMeansRow
   >,
   parked_meters: { name: 'parked_meters', columns: PARKED_METERS_COLUMNS } as Query<
     ParkedMetersParams,
