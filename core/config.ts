@@ -14,6 +14,9 @@ import { isTimeZone } from './schedule.js';
  * the same names (`{"GRIDSTREAM_HTTP_PORT": 8080}`). The environment wins over the file.
  */
 /** Every setting; the Kafka client's security ones are declared with their checks (core/kafka-config.ts). */
+/** The baseline methodologies (processors/flexibility/baseline.ts METHODOLOGY_NAMES; a test keeps them equal). */
+export const EVENT_BASELINES = ['high-4-of-5', '10-of-10', 'high-5-of-10', 'same-period-yesterday'] as const;
+
 export interface GridstreamConfig extends KafkaSecurity {
   httpPort: number;
   /** External MQTT broker; undefined runs the embedded broker. */
@@ -61,6 +64,8 @@ export interface GridstreamConfig extends KafkaSecurity {
   webhookAllow: string | undefined;
   /** Forecast stress probability at which a DT's STRESS.ALERT webhook fires. */
   stressAlertProbability: number;
+  eventBaseline: string;
+  eventStatsDelayS: number;
   /**
    * Growth of V8's old generation (percent) before it is collected; 0 leaves it to V8; undefined: the
    * default of the roles run (core/heap.ts).
@@ -312,6 +317,19 @@ export const VARIABLES: Record<string, Variable> = {
     kind: 'probability',
     fallback: 0.5,
     doc: 'forecast thermal or voltage stress probability that fires `STRESS.ALERT` (re-armed below 0.6 × it)',
+  },
+  GRIDSTREAM_EVENT_BASELINE: {
+    key: 'eventBaseline',
+    kind: 'string',
+    fallback: 'high-4-of-5',
+    choices: EVENT_BASELINES,
+    doc: 'baseline methodology of a flexibility event that names none ([methods](../methods/baselines.md))',
+  },
+  GRIDSTREAM_EVENT_STATS_DELAY_S: {
+    key: 'eventStatsDelayS',
+    kind: 'whole',
+    fallback: 0,
+    doc: "seconds of stream time after a flexibility event's end before its delivered flexibility is computed (readings later than that are not counted)",
   },
   GRIDSTREAM_HEAP_GROWTH_PCT: {
     key: 'heapGrowthPct',

@@ -26,6 +26,9 @@ import { publishTopology, TopologyTable } from './topology-table.js';
 import { ServingView } from './serving-view.js';
 import { topicSpecs } from './log-topics.js';
 import { startDispatchCheckTask } from './dispatch-check-task.js';
+import { startEventsTask } from './events-task.js';
+import { DEFAULT_LIFECYCLE_CONFIG } from '../processors/flexibility/event-lifecycle.js';
+import type { MethodologyName } from '../processors/flexibility/baseline.js';
 import { startWarehouseSink } from './warehouse-sink.js';
 import { startWebhookTask, type WebhookTask } from './webhook-task.js';
 import { maxOf } from '../core/extremes.js';
@@ -217,6 +220,20 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
   // dispatches + asset placement + envelope in force → dispatch checks (pipelines/dispatch-check-task.ts).
   async dispatchChecks({ edges, metrics }) {
     return startDispatchCheckTask({ log: edges.log, warehouse: edges.warehouse, metrics });
+  },
+  // envelopes (the clock), dispatches, event commands → lifecycle steps, baselines, stats (pipelines/events-task.ts).
+  async events({ edges, metrics, config }) {
+    return startEventsTask({
+      log: edges.log,
+      warehouse: edges.warehouse,
+      metrics,
+      timeZone: config.timeZone,
+      config: {
+        ...DEFAULT_LIFECYCLE_CONFIG,
+        defaultMethodology: config.eventBaseline as MethodologyName,
+        statsDelayMs: config.eventStatsDelayS * 1000,
+      },
+    });
   },
   // stress rows, impedance flags, dispatch checks → events → signed webhooks (pipelines/webhook-task.ts).
   async webhooks(ctx) {

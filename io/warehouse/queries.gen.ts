@@ -11,6 +11,20 @@ export interface AssetDtsRow {
   dt_id: string;
 }
 
+/** asset_event_windows.sql: Earlier flexibility events of some assets that started (their days are no like days for a baseline): each event's window, in [from_ms, to_ms). */
+export type AssetEventWindowsParams = {
+  asset_ids: Array<string>;
+  from_ms: number;
+  to_ms: number;
+};
+
+export interface AssetEventWindowsRow {
+  event_id: string;
+  asset_ids: Array<string>;
+  start_ms: number;
+  end_ms: number;
+}
+
 /** dispatch_checks_for_events.sql: The newest check of each of some dispatch commands (dispatch_checks), for GET /v1/dispatches. */
 export type DispatchChecksForEventsParams = {
   event_ids: Array<string>;
@@ -254,6 +268,17 @@ export interface DtTenantsRow {
   tenant: string;
 }
 
+/** dts_readings_through.sql: The newest reading time of each of some DTs among readings at or after `from_ms`: the events task waits until the warehouse holds readings of an event's DTs up to the stream time it computes baselines or stats at. */
+export type DtsReadingsThroughParams = {
+  dt_ids: Array<string>;
+  from_ms: number;
+};
+
+export interface DtsReadingsThroughRow {
+  dt_id: string;
+  through_ms: number;
+}
+
 /** envelopes_for_dt.sql: Current revision (highest version) of each 15-minute envelope of one DT with from_ms <= slot_start < to_ms (epoch ms). */
 export type EnvelopesForDtParams = {
   dt_id: string;
@@ -297,6 +322,33 @@ export type EnvelopesOfRangeParams = {
 
 export type EnvelopesOfRangeRow = EnvelopesForDtRow;
 
+/** event_assets.sql: The assets of a flexibility event with what its baselines and stats are computed from: the meter at each asset's connection, its DT, and the DT's tenant, place and time zone (NULL: none named). The newest topology version of each row (argMax, as in dt_tenants.sql). Assets the topology does not place are absent. */
+export type EventAssetsParams = {
+  asset_ids: Array<string>;
+};
+
+export interface EventAssetsRow {
+  asset_id: string;
+  dt_id: string;
+  meter_id: string | null;
+  tenant: string;
+  timezone: string | null;
+  latitude: number;
+  longitude: number;
+}
+
+/** event_baselines_issue.sql: The baselines of one issue (day-ahead or adjusted) of a flexibility event, per asset and period: what its stats are computed against. */
+export type EventBaselinesIssueParams = {
+  event_id: string;
+  issue: string;
+};
+
+export interface EventBaselinesIssueRow {
+  asset_id: string;
+  period_start_ms: number;
+  baseline_kw: number | null;
+}
+
 /** feeder_load_patterns.sql: Per feeder, local day type and local slot of day: the measured kW and the meters reporting, summed over the final envelope slots of the four weeks ending with {until_ms} (the newest final slot, from load_pattern_window.sql; processors/load-envelope/imputation.ts divides them into the feeder's mean kW per reporting meter). Only the measured part of a slot counts (net_mean_kw - imputed_kw); modelled slots have no meters reporting and are left out. Local time is each DT's own time zone, daylight-saving time included, given as parameters by serving/load-patterns.ts (core/zone-offsets.ts ZoneOffsets.changes): DT {dt_ids}[i] is in zone {dt_zones}[i] (from 1; DTs not listed are left out), whose offset is {zone_base_ms}[zone] at the window's start plus {change_delta_ms}[k] from each {change_at_ms}[k] of {change_zones}[k] = zone on. A slot's local time is its start plus the offset in force at its start: the processors' cell for it (core/zone-offsets.ts localCell). day_type 0 = Monday to Friday, 1 = Saturday and Sunday (1970-01-01, day 0, was a Thursday). */
 export type FeederLoadPatternsParams = {
   zone_base_ms: Array<number>;
@@ -335,6 +387,40 @@ export interface FeederNameplatesRow {
   tau_oil_min: number | null;
   tau_winding_min: number | null;
   meters_connected: number;
+}
+
+/** flex_events_clock.sql: The newest stream time any flexibility-event step was made at: where a resumed events task's clock starts. */
+export type FlexEventsClockParams = Record<string, never>;
+
+export interface FlexEventsClockRow {
+  at_ms: number;
+  steps: number;
+}
+
+/** flex_events_open.sql: The newest step of every flexibility event still going on (not CANCELLED, not STATS_READY): the state the events task resumes from (pipelines/events-task.ts), and the newest stream time it had reached. */
+export type FlexEventsOpenParams = Record<string, never>;
+
+export interface FlexEventsOpenRow {
+  event_id: string;
+  tenant: string;
+  step: string;
+  status: string;
+  sequence: number;
+  at_ms: number;
+  source: string;
+  asset_ids: Array<string>;
+  direction: string;
+  start_ms: number;
+  end_ms: number;
+  target_amount: string | null;
+  target_unit: string | null;
+  methodology: string;
+  baseline_issue: string | null;
+  delivered_kwh: number | null;
+  target_kwh: number | null;
+  share_with_data: number | null;
+  data_quality: string | null;
+  reason: string | null;
 }
 
 /** impedance_daily_rows.sql: Daily median service-drop impedance per meter leg (the impedance-statistics interface), in the interface's column names and order, for the on-demand look-up and the batch export of the API (api/routes/impedance.ts). Current version of each leg-day (the highest version), of one tenant's DTs only, filtered by lists (an empty list filters nothing) and by event date and receive time ranges, ordered so that limit and offset page through a stable sequence. A DT belongs to the tenant its newest topology row names; a DT no longer in the topology belongs to default. Feeder is the DT's feeder in the current topology (impedance_daily does not keep one). */
@@ -789,6 +875,13 @@ const ASSET_DTS_COLUMNS = {
   dt_id: 'string',
 } as const;
 
+const ASSET_EVENT_WINDOWS_COLUMNS = {
+  event_id: 'string',
+  asset_ids: 'string[]',
+  start_ms: 'int64',
+  end_ms: 'int64',
+} as const;
+
 const DISPATCH_CHECKS_FOR_EVENTS_COLUMNS = {
   event_id: 'string',
   dt_id: 'string?',
@@ -952,6 +1045,11 @@ const DT_TENANTS_COLUMNS = {
   tenant: 'string',
 } as const;
 
+const DTS_READINGS_THROUGH_COLUMNS = {
+  dt_id: 'string',
+  through_ms: 'int64',
+} as const;
+
 const ENVELOPES_FOR_DT_COLUMNS = {
   dt_id: 'string',
   slot_start_ms: 'int64',
@@ -978,6 +1076,22 @@ const ENVELOPES_FOR_DT_COLUMNS = {
   profile_source: 'string',
 } as const;
 
+const EVENT_ASSETS_COLUMNS = {
+  asset_id: 'string',
+  dt_id: 'string',
+  meter_id: 'string?',
+  tenant: 'string',
+  timezone: 'string?',
+  latitude: 'number',
+  longitude: 'number',
+} as const;
+
+const EVENT_BASELINES_ISSUE_COLUMNS = {
+  asset_id: 'string',
+  period_start_ms: 'int64',
+  baseline_kw: 'number?',
+} as const;
+
 const FEEDER_LOAD_PATTERNS_COLUMNS = {
   feeder_id: 'string',
   day_type: 'number',
@@ -1000,6 +1114,34 @@ const FEEDER_NAMEPLATES_COLUMNS = {
   tau_oil_min: 'number?',
   tau_winding_min: 'number?',
   meters_connected: 'int64',
+} as const;
+
+const FLEX_EVENTS_CLOCK_COLUMNS = {
+  at_ms: 'int64',
+  steps: 'int64',
+} as const;
+
+const FLEX_EVENTS_OPEN_COLUMNS = {
+  event_id: 'string',
+  tenant: 'string',
+  step: 'string',
+  status: 'string',
+  sequence: 'number',
+  at_ms: 'int64',
+  source: 'string',
+  asset_ids: 'string[]',
+  direction: 'string',
+  start_ms: 'int64',
+  end_ms: 'int64',
+  target_amount: 'string?',
+  target_unit: 'string?',
+  methodology: 'string',
+  baseline_issue: 'string?',
+  delivered_kwh: 'number?',
+  target_kwh: 'number?',
+  share_with_data: 'number?',
+  data_quality: 'string?',
+  reason: 'string?',
 } as const;
 
 const IMPEDANCE_DAILY_ROWS_COLUMNS = {
@@ -1294,6 +1436,10 @@ const WEBHOOK_SUBSCRIPTIONS_OF_TENANT_COLUMNS = {
 /** Every query of sql/queries/, by file name. */
 export const queries = {
   asset_dts: { name: 'asset_dts', columns: ASSET_DTS_COLUMNS } as Query<AssetDtsParams, AssetDtsRow>,
+  asset_event_windows: { name: 'asset_event_windows', columns: ASSET_EVENT_WINDOWS_COLUMNS } as Query<
+    AssetEventWindowsParams,
+    AssetEventWindowsRow
+  >,
   dispatch_checks_for_events: {
     name: 'dispatch_checks_for_events',
     columns: DISPATCH_CHECKS_FOR_EVENTS_COLUMNS,
@@ -1341,6 +1487,10 @@ export const queries = {
     DtStressRowsRow
   >,
   dt_tenants: { name: 'dt_tenants', columns: DT_TENANTS_COLUMNS } as Query<DtTenantsParams, DtTenantsRow>,
+  dts_readings_through: { name: 'dts_readings_through', columns: DTS_READINGS_THROUGH_COLUMNS } as Query<
+    DtsReadingsThroughParams,
+    DtsReadingsThroughRow
+  >,
   envelopes_for_dt: { name: 'envelopes_for_dt', columns: ENVELOPES_FOR_DT_COLUMNS } as Query<
     EnvelopesForDtParams,
     EnvelopesForDtRow
@@ -1349,6 +1499,14 @@ export const queries = {
     EnvelopesOfRangeParams,
     EnvelopesOfRangeRow
   >,
+  event_assets: { name: 'event_assets', columns: EVENT_ASSETS_COLUMNS } as Query<
+    EventAssetsParams,
+    EventAssetsRow
+  >,
+  event_baselines_issue: { name: 'event_baselines_issue', columns: EVENT_BASELINES_ISSUE_COLUMNS } as Query<
+    EventBaselinesIssueParams,
+    EventBaselinesIssueRow
+  >,
   feeder_load_patterns: { name: 'feeder_load_patterns', columns: FEEDER_LOAD_PATTERNS_COLUMNS } as Query<
     FeederLoadPatternsParams,
     FeederLoadPatternsRow
@@ -1356,6 +1514,14 @@ export const queries = {
   feeder_nameplates: { name: 'feeder_nameplates', columns: FEEDER_NAMEPLATES_COLUMNS } as Query<
     FeederNameplatesParams,
     FeederNameplatesRow
+  >,
+  flex_events_clock: { name: 'flex_events_clock', columns: FLEX_EVENTS_CLOCK_COLUMNS } as Query<
+    FlexEventsClockParams,
+    FlexEventsClockRow
+  >,
+  flex_events_open: { name: 'flex_events_open', columns: FLEX_EVENTS_OPEN_COLUMNS } as Query<
+    FlexEventsOpenParams,
+    FlexEventsOpenRow
   >,
   impedance_daily_rows: { name: 'impedance_daily_rows', columns: IMPEDANCE_DAILY_ROWS_COLUMNS } as Query<
     ImpedanceDailyRowsParams,

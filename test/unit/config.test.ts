@@ -5,11 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConfigError,
   describeDefault,
+  EVENT_BASELINES,
   loadConfig,
   plainDoc,
   VARIABLES,
   type GridstreamConfig,
 } from '../../core/config.js';
+import { METHODOLOGY_NAMES } from '../../processors/flexibility/baseline.js';
 
 let dir: string;
 let n = 0;
@@ -38,6 +40,10 @@ afterAll(() => {
 });
 
 describe('loadConfig', () => {
+  it('offers exactly the baseline methodologies for GRIDSTREAM_EVENT_BASELINE', () => {
+    expect([...EVENT_BASELINES]).toEqual(METHODOLOGY_NAMES);
+  });
+
   it('defaults to port 8080, embedded broker on 1883, in-process log, embedded engine, ./data', () => {
     const config = loadConfig({});
     expect(config).toEqual<GridstreamConfig>({
@@ -74,6 +80,8 @@ describe('loadConfig', () => {
       webhookBackoffMs: 1000,
       webhookAllow: undefined,
       stressAlertProbability: 0.5,
+      eventBaseline: 'high-4-of-5',
+      eventStatsDelayS: 0,
       heapGrowthPct: undefined,
       logLevel: 'info',
       httpTlsCert: undefined,
@@ -140,6 +148,8 @@ describe('loadConfig', () => {
       GRIDSTREAM_WEBHOOK_BACKOFF_MS: '250',
       GRIDSTREAM_WEBHOOK_ALLOW: '10.20.0.0/16,hooks.internal',
       GRIDSTREAM_STRESS_ALERT_PROBABILITY: '0.8',
+      GRIDSTREAM_EVENT_BASELINE: '10-of-10',
+      GRIDSTREAM_EVENT_STATS_DELAY_S: '900',
       GRIDSTREAM_HEAP_GROWTH_PCT: '50',
       GRIDSTREAM_LOG_LEVEL: 'warn',
       GRIDSTREAM_HTTP_TLS_CERT: '/etc/gridstream/cert.pem',
@@ -189,6 +199,8 @@ describe('loadConfig', () => {
       webhookBackoffMs: 250,
       webhookAllow: '10.20.0.0/16,hooks.internal',
       stressAlertProbability: 0.8,
+      eventBaseline: '10-of-10',
+      eventStatsDelayS: 900,
       heapGrowthPct: 50,
       logLevel: 'warn',
       httpTlsCert: '/etc/gridstream/cert.pem',
