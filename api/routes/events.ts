@@ -14,7 +14,7 @@ import {
 import type { FlexEventCommand } from '../../schemas/types.gen.js';
 import { MAX_ASSETS } from '../asset-ids.js';
 import { ApiError, badRequest } from '../errors.js';
-import { errorResponse, object } from '../openapi.js';
+import { NUMBER_OR_NULL, errorResponse, object } from '../openapi.js';
 import {
   PAGE_ANSWER_OPTIONAL,
   PAGE_ANSWER_PROPERTIES,
@@ -98,7 +98,13 @@ const BASELINE_IN = object(
 const QUANTITY_OUT = (unit: 'kW' | 'kWh') =>
   object({ amount: { type: 'string' }, unit: { type: 'string', enum: [unit] } }, { nullable: true });
 const STRING_OR_NULL = { type: ['string', 'null'] } as const;
-const NUMBER_OR_NULL = { type: ['number', 'null'] } as const;
+/** What a baseline row and a stats row begin with: the asset, its meter, the period and its baseline. */
+const ASSET_PERIOD_OUT = {
+  asset_id: { type: 'string' },
+  meter_id: STRING_OR_NULL,
+  period_start: { type: 'string' },
+  baseline: QUANTITY_OUT('kW'),
+} as const;
 
 const EVENT_OUT = object({
   id: { type: 'string' },
@@ -469,10 +475,7 @@ export const eventRoutes: FastifyPluginAsync<EventOptions> = async (app, options
               baselines: {
                 type: 'array',
                 items: object({
-                  asset_id: { type: 'string' },
-                  meter_id: STRING_OR_NULL,
-                  period_start: { type: 'string' },
-                  baseline: QUANTITY_OUT('kW'),
+                  ...ASSET_PERIOD_OUT,
                   unadjusted: QUANTITY_OUT('kW'),
                   issued_at: { type: 'string' },
                   methodology: { type: 'string' },
@@ -541,10 +544,7 @@ export const eventRoutes: FastifyPluginAsync<EventOptions> = async (app, options
               stats: {
                 type: 'array',
                 items: object({
-                  asset_id: { type: 'string' },
-                  meter_id: STRING_OR_NULL,
-                  period_start: { type: 'string' },
-                  baseline: QUANTITY_OUT('kW'),
+                  ...ASSET_PERIOD_OUT,
                   metered: QUANTITY_OUT('kW'),
                   delivered: QUANTITY_OUT('kW'),
                   delivered_energy: QUANTITY_OUT('kWh'),
