@@ -23,6 +23,7 @@ import type { InMemory } from '../serving/in-memory.js';
 import type { LoadProfileStore } from '../serving/load-profile-store.js';
 import { dtStressRoutes } from './routes/dt-stress.js';
 import { energyConsumptionRoutes, type EnergyConsumptionOptions } from './routes/energy-consumption.js';
+import { eventRoutes, type EventOptions } from './routes/events.js';
 import { hostingRoutes } from './routes/hosting.js';
 import { feederRoutes } from './routes/feeder.js';
 import { ExportJobs } from './exports.js';
@@ -60,6 +61,11 @@ export interface ApiDependencies {
    * /v1/energy-consumption is not served.
    */
   energyConsumption?: EnergyConsumptionOptions;
+  /**
+   * Puts flexibility-event commands on the log (gridstream.events), and how long POST /v1/events waits for the
+   * events task; without it the /v1/events routes are not served.
+   */
+  events?: Omit<EventOptions, 'warehouse'>;
   /** Loads a topology version through the pipeline; without it POST /v1/topology is not served. */
   loadTopology?: (file: TopologyFile, source: string) => Promise<number>;
   /** Directory for batch-export files; without it the export routes are not served. */
@@ -300,6 +306,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       app.register(impedanceExportRoutes, { warehouse, jobs });
     }
     if (deps.energyConsumption) await app.register(energyConsumptionRoutes, deps.energyConsumption);
+    if (deps.events) app.register(eventRoutes, { warehouse, ...deps.events });
     await app.register(impedanceCompatRoutes, { warehouse, memory: deps.impedanceRows, jobs });
     if (deps.loadTopology)
       app.register(topologyRoutes, {

@@ -82,6 +82,9 @@ export async function startGridstream(
         perSecond: config.consumptionRateLimit,
         concurrency: config.consumptionConcurrency,
       },
+      events: running.eventCommands
+        ? { sendCommand: (command) => running.eventCommands!.send(command) }
+        : undefined,
       onWebhooksChanged: () => running.webhooks?.refreshSubscriptions(),
       loadProfiles: stores && {
         store: stores.loadProfiles,

@@ -225,6 +225,17 @@ export const DATAFLOW = [
     to: [],
     sideInputs: ['topology table'],
   },
+  {
+    id: 'eventCommands',
+    what: "event commands (the API's flexibility-event schedules and cancels)",
+    roles: ['api'],
+    group: null,
+    inputs: [],
+    from: ['API'],
+    outputs: ['events'],
+    to: [],
+    sideInputs: [],
+  },
 ] as const satisfies readonly DataflowNode[];
 
 export type NodeId = (typeof DATAFLOW)[number]['id'];
@@ -239,6 +250,7 @@ export const STOP_ORDER: readonly NodeId[] = [
   'ingest',
   'parkedReadings',
   'readingImport',
+  'eventCommands',
   'topologyLoads',
   'readings',
   'stress',

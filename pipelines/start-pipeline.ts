@@ -21,6 +21,7 @@ import { WeatherTable } from './weather-table.js';
 import { startIngest } from './ingest-task.js';
 import { startParkedReadings, type ParkedReadings } from './parked-readings.js';
 import { readingImport, type ReadingImport } from './reading-import.js';
+import { eventCommands, type EventCommands } from './event-commands.js';
 import { startReadingsTask } from './readings-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
 import { ServingView } from './serving-view.js';
@@ -73,6 +74,9 @@ export { ALL_ROLES, type Role } from './dataflow.js';
  * dispatch checks [processor; group gridstream-dispatch-checks]
  *     dispatches ──▶ dispatch-checks, deadletters
  *     side inputs: warehouse
+ * flexibility events (lifecycle, baselines, stats) [processor; group gridstream-events]
+ *     envelopes, dispatches, events ──▶ events, event-lifecycle, deadletters, ClickHouse
+ *     side inputs: warehouse
  * alerts → signed webhooks [processor; group gridstream-webhooks]
  *     stress, impedance.flags, dispatch-checks ──▶ deadletters, webhooks, ClickHouse
  *     side inputs: warehouse
@@ -91,6 +95,8 @@ export { ALL_ROLES, type Role } from './dataflow.js';
  * reading import (the API's energy-consumption import, validated as ingest does) [api]
  *     API ──▶ readings, deadletters
  *     side inputs: topology table
+ * event commands (the API's flexibility-event schedules and cancels) [api]
+ *     API ──▶ events
  * DATAFLOW-END
  *
  * Which log, warehouse and broker it runs on is decided by the caller (the edges).
@@ -108,6 +114,8 @@ export interface Pipeline {
   readonly webhooks: WebhookTask | null;
   /** The API's bulk reading import onto the log (api role), or null. */
   readonly readingImport: ReadingImport | null;
+  /** The API's flexibility-event commands onto the log (api role), or null. */
+  readonly eventCommands: EventCommands | null;
   /** The stores the API answers from in memory (api role, GRIDSTREAM_API_MEMORY_DAYS > 0), or null. */
   readonly inMemory: InMemoryStores | null;
   /** Publishes a topology load as a new version; resolves once ingest and processors see it. */
@@ -141,6 +149,7 @@ interface Context {
   /** The bridge's producer, shared by ingest and the parked readings. */
   bridgeProducer?: LogProducer;
   readingImport?: ReadingImport;
+  eventCommands?: EventCommands;
 }
 
 /** How each node of the dataflow starts (tsc holds this to exactly the nodes of DATAFLOW). */
@@ -315,6 +324,12 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
     // The API closes before the pipeline stops: no import is in progress by then.
     return { stop: () => producer.flush() };
   },
+  // POST /v1/events and its cancel put commands on gridstream.events for the events task.
+  async eventCommands(ctx) {
+    const producer = ctx.edges.log.producer();
+    ctx.eventCommands = eventCommands(producer);
+    return { stop: () => producer.flush() };
+  },
 };
 
 /** A side input a node needs: dataflow.test.ts checks its provider starts first in every process that runs it. */
@@ -363,6 +378,7 @@ export async function startPipeline(
     topology,
     webhooks: ctx.webhooks ?? null,
     readingImport: ctx.readingImport ?? null,
+    eventCommands: ctx.eventCommands ?? null,
     inMemory:
       (ctx.loadProfiles && ctx.impedance && { loadProfiles: ctx.loadProfiles, impedance: ctx.impedance }) ??
       null,

@@ -389,12 +389,94 @@ export interface FeederNameplatesRow {
   meters_connected: number;
 }
 
+/** flex_event_baselines_page.sql: The baselines of one issue (day-ahead or adjusted) of a flexibility event, by asset and period, for GET /v1/events/{id}/baselines (FINAL: a baseline issued again replaces the earlier one). */
+export type FlexEventBaselinesPageParams = {
+  event_id: string;
+  issue: string;
+  limit: number;
+  offset: number;
+};
+
+export interface FlexEventBaselinesPageRow {
+  asset_id: string;
+  meter_id: string | null;
+  period_start_ms: number;
+  baseline_kw: number | null;
+  unadjusted_kw: number | null;
+  issued_at_ms: number;
+  methodology: string;
+  days_used: Array<string>;
+  reason: string | null;
+}
+
+/** flex_event_stats_page.sql: The delivered flexibility of a flexibility event by asset and period, for GET /v1/events/{id}/stats (FINAL: stats computed again replace the earlier ones). */
+export type FlexEventStatsPageParams = {
+  event_id: string;
+  limit: number;
+  offset: number;
+};
+
+export interface FlexEventStatsPageRow {
+  asset_id: string;
+  meter_id: string | null;
+  period_start_ms: number;
+  baseline_kw: number | null;
+  metered_kw: number | null;
+  delivered_kw: number | null;
+  delivered_kwh: number | null;
+  readings: number;
+  data_quality: string;
+  computed_at_ms: number;
+}
+
+/** flex_event_steps.sql: Every lifecycle step of some flexibility events of a tenant, in sequence order (FINAL: a step the events task wrote twice, after a restart, counts once). Each row carries the event as it stood after the step; the API builds an event from its steps (api/routes/events.ts). */
+export type FlexEventStepsParams = {
+  event_ids: Array<string>;
+  tenant: string;
+};
+
+export interface FlexEventStepsRow {
+  event_id: string;
+  step: string;
+  status: string;
+  sequence: number;
+  at_ms: number;
+  source: string;
+  asset_ids: Array<string>;
+  direction: string;
+  start_ms: number;
+  end_ms: number;
+  target_amount: string | null;
+  target_unit: string | null;
+  methodology: string;
+  baseline_issue: string | null;
+  delivered_kwh: number | null;
+  target_kwh: number | null;
+  share_with_data: number | null;
+  data_quality: string | null;
+  reason: string | null;
+}
+
 /** flex_events_clock.sql: The newest stream time any flexibility-event step was made at: where a resumed events task's clock starts. */
 export type FlexEventsClockParams = Record<string, never>;
 
 export interface FlexEventsClockRow {
   at_ms: number;
   steps: number;
+}
+
+/** flex_events_of_tenant.sql: The ids of a tenant's flexibility events, newest start first, optionally only those whose current status (that of the step with the highest sequence) is {status} ('' for any) and with from_ms <= start_ms < to_ms, for GET /v1/events (which reads their steps with flex_event_steps). */
+export type FlexEventsOfTenantParams = {
+  tenant: string;
+  status: string;
+  from_ms: number;
+  to_ms: number;
+  limit: number;
+  offset: number;
+};
+
+export interface FlexEventsOfTenantRow {
+  event_id: string;
 }
 
 /** flex_events_open.sql: The newest step of every flexibility event still going on (not CANCELLED, not STATS_READY): the state the events task resumes from (pipelines/events-task.ts), and the newest stream time it had reached. */
@@ -1116,9 +1198,60 @@ const FEEDER_NAMEPLATES_COLUMNS = {
   meters_connected: 'int64',
 } as const;
 
+const FLEX_EVENT_BASELINES_PAGE_COLUMNS = {
+  asset_id: 'string',
+  meter_id: 'string?',
+  period_start_ms: 'int64',
+  baseline_kw: 'number?',
+  unadjusted_kw: 'number?',
+  issued_at_ms: 'int64',
+  methodology: 'string',
+  days_used: 'string[]',
+  reason: 'string?',
+} as const;
+
+const FLEX_EVENT_STATS_PAGE_COLUMNS = {
+  asset_id: 'string',
+  meter_id: 'string?',
+  period_start_ms: 'int64',
+  baseline_kw: 'number?',
+  metered_kw: 'number?',
+  delivered_kw: 'number?',
+  delivered_kwh: 'number?',
+  readings: 'number',
+  data_quality: 'string',
+  computed_at_ms: 'int64',
+} as const;
+
+const FLEX_EVENT_STEPS_COLUMNS = {
+  event_id: 'string',
+  step: 'string',
+  status: 'string',
+  sequence: 'number',
+  at_ms: 'int64',
+  source: 'string',
+  asset_ids: 'string[]',
+  direction: 'string',
+  start_ms: 'int64',
+  end_ms: 'int64',
+  target_amount: 'string?',
+  target_unit: 'string?',
+  methodology: 'string',
+  baseline_issue: 'string?',
+  delivered_kwh: 'number?',
+  target_kwh: 'number?',
+  share_with_data: 'number?',
+  data_quality: 'string?',
+  reason: 'string?',
+} as const;
+
 const FLEX_EVENTS_CLOCK_COLUMNS = {
   at_ms: 'int64',
   steps: 'int64',
+} as const;
+
+const FLEX_EVENTS_OF_TENANT_COLUMNS = {
+  event_id: 'string',
 } as const;
 
 const FLEX_EVENTS_OPEN_COLUMNS = {
@@ -1515,9 +1648,25 @@ export const queries = {
     FeederNameplatesParams,
     FeederNameplatesRow
   >,
+  flex_event_baselines_page: {
+    name: 'flex_event_baselines_page',
+    columns: FLEX_EVENT_BASELINES_PAGE_COLUMNS,
+  } as Query<FlexEventBaselinesPageParams, FlexEventBaselinesPageRow>,
+  flex_event_stats_page: { name: 'flex_event_stats_page', columns: FLEX_EVENT_STATS_PAGE_COLUMNS } as Query<
+    FlexEventStatsPageParams,
+    FlexEventStatsPageRow
+  >,
+  flex_event_steps: { name: 'flex_event_steps', columns: FLEX_EVENT_STEPS_COLUMNS } as Query<
+    FlexEventStepsParams,
+    FlexEventStepsRow
+  >,
   flex_events_clock: { name: 'flex_events_clock', columns: FLEX_EVENTS_CLOCK_COLUMNS } as Query<
     FlexEventsClockParams,
     FlexEventsClockRow
+  >,
+  flex_events_of_tenant: { name: 'flex_events_of_tenant', columns: FLEX_EVENTS_OF_TENANT_COLUMNS } as Query<
+    FlexEventsOfTenantParams,
+    FlexEventsOfTenantRow
   >,
   flex_events_open: { name: 'flex_events_open', columns: FLEX_EVENTS_OPEN_COLUMNS } as Query<
     FlexEventsOpenParams,

@@ -50,6 +50,7 @@ describe('OpenAPI document', () => {
         concurrency: 1,
       },
       exportDir,
+      events: { sendCommand: () => Promise.resolve() },
     });
     doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<Document>();
   });
