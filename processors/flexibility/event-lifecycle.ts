@@ -1,6 +1,12 @@
 import { SLOT_MS } from '../../core/time.js';
 import type { FlexAmount, FlexEventCommand, FlexEventLifecycle } from '../../schemas/types.gen.js';
-import { baselineMethod, type BaselineMethod, type MethodologyName, METHODOLOGY_NAMES } from './baseline.js';
+import {
+  baselineMethod,
+  type BaselineMethod,
+  type MethodOverrides,
+  type MethodologyName,
+  METHODOLOGY_NAMES,
+} from './baseline.js';
 import { targetKwh } from './delivered.js';
 
 /**
@@ -140,6 +146,29 @@ export function stepRecord(
   };
 }
 
+/**
+ * A step's methodology JSON as a whole, checked method: what the processor stored (name, kind and every
+ * parameter) or a request's `{methodology, ...overrides}`; the default methodology's where it is neither.
+ */
+export function storedMethod(
+  json: string,
+  config: LifecycleConfig = DEFAULT_LIFECYCLE_CONFIG,
+): BaselineMethod {
+  try {
+    const { name, methodology, kind: _kind, ...parameters } = JSON.parse(json) as Record<string, unknown>;
+    const named = typeof name === 'string' ? name : methodology;
+    if (typeof named !== 'string' || !(METHODOLOGY_NAMES as string[]).includes(named))
+      return baselineMethod(config.defaultMethodology);
+    const standard = baselineMethod(named as MethodologyName);
+    return baselineMethod(
+      named as MethodologyName,
+      standard.kind === 'previous-day' ? {} : (parameters as MethodOverrides),
+    );
+  } catch {
+    return baselineMethod(config.defaultMethodology);
+  }
+}
+
 /** The event a stored step describes (restoring the state from the warehouse). */
 export function eventOfStep(step: FlexEventLifecycle): FlexEvent {
   return {
@@ -151,7 +180,7 @@ export function eventOfStep(step: FlexEventLifecycle): FlexEvent {
     startMs: step.start_ms,
     endMs: step.end_ms,
     target: step.target,
-    method: JSON.parse(step.methodology) as BaselineMethod,
+    method: storedMethod(step.methodology),
     status: step.status as EventStatus,
     sequence: step.sequence,
     baselineIssue: step.baseline_issue as BaselineIssue | null,

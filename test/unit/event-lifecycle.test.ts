@@ -4,11 +4,13 @@ import {
   initialLifecycleState,
   resumeLifecycle,
   stepLifecycle,
+  storedMethod,
   type LifecycleInput,
   type LifecycleOutputs,
   type LifecycleState,
 } from '../../processors/flexibility/event-lifecycle.js';
 import type { FlexEventCommand, FlexEventLifecycle } from '../../schemas/types.gen.js';
+import { baselineMethod, METHODOLOGY_NAMES } from '../../processors/flexibility/baseline.js';
 
 const H = 3_600_000;
 const START = Date.UTC(2026, 5, 10, 18); // a Wednesday, 18:00 UTC
@@ -256,5 +258,20 @@ describe('flexibility event lifecycle', () => {
       startMs: START,
       endMs: END,
     });
+  });
+
+  it('reads a stored methodology back whole, a request-shaped one resolved, anything else as the default', () => {
+    for (const name of METHODOLOGY_NAMES) {
+      const method = baselineMethod(name);
+      expect(storedMethod(JSON.stringify(method))).toEqual(method);
+    }
+    const custom = baselineMethod('10-of-10', { weekday: { x: 3, y: 6 }, adjustment: null });
+    expect(storedMethod(JSON.stringify(custom))).toEqual(custom);
+    expect(storedMethod(JSON.stringify({ methodology: 'high-5-of-10', lookbackDays: 30 }))).toEqual(
+      baselineMethod('high-5-of-10', { lookbackDays: 30 }),
+    );
+    expect(storedMethod('{"name":"high-4-of-5","kind":"like-days"}')).toEqual(baselineMethod('high-4-of-5'));
+    expect(storedMethod('not json')).toEqual(baselineMethod('high-4-of-5'));
+    expect(storedMethod('{"methodology":"magic"}')).toEqual(baselineMethod('high-4-of-5'));
   });
 });
