@@ -35,6 +35,11 @@ export function simulateCommand(program: Command): void {
     .option('--ev-share <f>', 'share of meters with an EV', share('--ev-share'))
     .option('--pv-share <f>', 'share of meters with rooftop PV', share('--pv-share'))
     .option('--silent-share <f>', 'share of meters that go silent for hours', share('--silent-share'))
+    .option(
+      '--battery-share <f>',
+      'share of meters with a behind-the-meter battery (topology asset)',
+      share('--battery-share'),
+    )
     .option('--no-backfill', 'silent meters lose their readings instead of sending them when back')
     .option('--speed <n>', '0 = as fast as possible, N = N× real time', Number, 0)
     .option('--follow', 'after reaching the present, keep publishing in real time')
@@ -62,6 +67,7 @@ export function simulateCommand(program: Command): void {
         evShare: options.evShare,
         pvShare: options.pvShare,
         silentShare: options.silentShare,
+        batteryShare: options.batteryShare,
         backfillSilent: options.backfill,
         speed: options.speed,
         follow: options.follow === true,

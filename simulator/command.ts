@@ -57,6 +57,8 @@ export interface SimulateOptions {
   evShare?: number;
   pvShare?: number;
   silentShare?: number;
+  /** Share of meters with a behind-the-meter battery, a topology asset (default 0). */
+  batteryShare?: number;
   backfillSilent?: boolean;
   /** 0 = as fast as possible (default); N = N× real time. */
   speed?: number;
@@ -192,13 +194,14 @@ export function planSimulation(options: SimulateOptions): SimulationOptions {
     evShare: shareOption('evShare', options.evShare),
     pvShare: shareOption('pvShare', options.pvShare),
     silentShare: shareOption('silentShare', options.silentShare),
+    batteryShare: shareOption('batteryShare', options.batteryShare),
     backfillSilent: options.backfillSilent,
   };
 }
 
 /** The topology a simulate run with these options publishes for (what the demo loads before publishing). */
 export function simulateTopology(
-  options: Pick<SimulateOptions, 'seed' | 'transformers' | 'meters' | 'feeders'>,
+  options: Pick<SimulateOptions, 'seed' | 'transformers' | 'meters' | 'feeders' | 'batteryShare'>,
 ): TopologyDocument {
   return topologyDocument(
     buildTopology({
@@ -206,6 +209,7 @@ export function simulateTopology(
       transformers: integerOption('transformers', options.transformers, 1, 9999),
       metersPerTransformer: integerOption('meters', options.meters, 1, 10_000),
       feeders: integerOption('feeders', options.feeders, 1, 99),
+      batteryShare: shareOption('batteryShare', options.batteryShare),
     }),
   );
 }

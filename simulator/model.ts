@@ -1,6 +1,7 @@
 import { DAY_MS, MINUTE_MS, SLOT_MS, iso } from '../core/time.js';
 import type {
   TelemetryPayload,
+  TopologyAsset,
   TopologyMeter,
   TopologyTransformer,
   WeatherPayload,
@@ -30,7 +31,14 @@ import { telemetryTopic } from '../ingest/mqtt-topics.js';
  *   (P + jQ per leg): the voltage a customer sees depends on where the load sits, and export raises it. The
  *   neutral is taken to carry no current (each phase is solved on its own). The published voltage is the
  *   solved magnitude plus measurement noise (σ 0.08 V); the published current the magnitude |P_leg| / V;
- * - energy registers accumulate the per-minute import and export.
+ * - energy registers accumulate the per-minute import and export;
+ * - behind-the-meter batteries (the battery share, `BATTERY_KW` each; topology assets `bess-…`) idle except in
+ *   the flexibility events of `flexEvents`: in an event's minutes each listed battery moves its meter's power by
+ *   exactly the event's kW, down (turn-down: it discharges) or up (turn-up: it charges), at unity power factor.
+ *   The meter's p_kw, per-leg currents (|P_leg| / V) and energy registers carry it; the power flow does not
+ *   (voltages are those of the household load alone), so every reading outside the events' intervals is the
+ *   same with and without them except the registers, which keep the events' energy. The counterfactual of an
+ *   event is the same simulation without it; `flexResponseKw` gives the true response.
  *
  * Time is UTC epoch milliseconds throughout. Behaviour follows local time at the site (Bengaluru, IST, UTC+5:30,
  * no DST): "evening" means the evening there.
@@ -72,6 +80,23 @@ export interface TopologyOptions {
    * fleet for calibrating the stress probabilities. Ratings are rounded to 0.1 kVA.
    */
   ratingScale?: number;
+  /**
+   * Share of meters with a behind-the-meter battery (default 0): a topology asset `bess-<meter number>` of
+   * type BESS, `BATTERY_KW` nominal, behind the meter's DT. Drawn from its own stream: the rest is unchanged.
+   */
+  batteryShare?: number;
+}
+
+/** A flexibility event the simulated batteries respond to. */
+export interface SimFlexEvent {
+  /** Battery assets of the topology (`bess-…`). */
+  assetIds: readonly string[];
+  direction: 'turn-down' | 'turn-up';
+  /** [startMs, endMs), epoch ms on whole minutes. */
+  startMs: number;
+  endMs: number;
+  /** Per asset, kW: more than 0 and at most its nominal power. */
+  kw: number;
 }
 
 export interface SimulationOptions extends TopologyOptions {
@@ -99,6 +124,8 @@ export interface SimulationOptions extends TopologyOptions {
    * a DT's customers share one voltage behind their service drops, as on a DT without a feeder network.
    */
   lvFeederScale?: number;
+  /** Flexibility events (default none); one asset is in at most one event at a time. */
+  flexEvents?: readonly SimFlexEvent[];
 }
 
 export type ResolvedTopologyOptions = Required<TopologyOptions>;
@@ -116,7 +143,11 @@ export const SIMULATION_DEFAULTS = {
   ratingScale: 1,
   ambientOffsetC: 0,
   lvFeederScale: 1,
+  batteryShare: 0,
 } as const;
+
+/** Nominal power of a simulated battery, kW. */
+export const BATTERY_KW = 5;
 
 export class SimulationOptionsError extends Error {
   override readonly name = 'SimulationOptionsError';
@@ -141,6 +172,7 @@ export function resolveTopologyOptions(options: TopologyOptions): ResolvedTopolo
     metersPerTransformer: options.metersPerTransformer ?? SIMULATION_DEFAULTS.metersPerTransformer,
     feeders: options.feeders ?? SIMULATION_DEFAULTS.feeders,
     ratingScale: options.ratingScale ?? SIMULATION_DEFAULTS.ratingScale,
+    batteryShare: options.batteryShare ?? SIMULATION_DEFAULTS.batteryShare,
   };
   requireInteger('seed', o.seed, 0, Number.MAX_SAFE_INTEGER);
   requireInteger('transformers', o.transformers, 1, 9999);
@@ -154,6 +186,7 @@ export function resolveTopologyOptions(options: TopologyOptions): ResolvedTopolo
     throw new SimulationOptionsError(
       `ratingScale must be a number from 0.05 to 20 (got ${String(o.ratingScale)})`,
     );
+  requireShare('batteryShare', o.batteryShare);
   return o;
 }
 
@@ -169,6 +202,7 @@ export function resolveSimulationOptions(options: SimulationOptions): ResolvedSi
     backfillSilent: options.backfillSilent ?? SIMULATION_DEFAULTS.backfillSilent,
     ambientOffsetC: options.ambientOffsetC ?? SIMULATION_DEFAULTS.ambientOffsetC,
     lvFeederScale: options.lvFeederScale ?? SIMULATION_DEFAULTS.lvFeederScale,
+    flexEvents: options.flexEvents ?? [],
   };
   if (!Number.isSafeInteger(o.startMs) || o.startMs < 0)
     throw new SimulationOptionsError(
@@ -211,10 +245,14 @@ export function resolveSimulationOptions(options: SimulationOptions): ResolvedSi
 export interface SimTopology {
   transformers: TopologyTransformer[];
   meters: TopologyMeter[];
+  /** The meters' behind-the-meter batteries (none unless `batteryShare` > 0), in meter order. */
+  assets: TopologyAsset[];
 }
 
 export const dtId = (index: number): string => `dt-${String(index + 1).padStart(4, '0')}`;
 export const meterId = (index: number): string => `mtr-${String(index + 1).padStart(6, '0')}`;
+/** The battery behind meter `index` (numbered as its meter). */
+export const batteryId = (index: number): string => `bess-${String(index + 1).padStart(6, '0')}`;
 export const feederId = (index: number): string => `fdr-${String(index + 1).padStart(2, '0')}`;
 export const stationId = (index: number): string => `ws-${String(index + 1).padStart(2, '0')}`;
 export { telemetryTopic };
@@ -289,7 +327,21 @@ export function buildTopology(options: TopologyOptions): SimTopology {
       topology_version: 1,
     });
   }
-  return { transformers, meters };
+  // Batteries from their own stream, so a share of 0 leaves every other draw as it was.
+  const batteryRng = rngFor(o.seed, tagOf('battery'));
+  const withBattery = batteryRng
+    .shuffled(Array.from({ length: total }, (_, i) => i))
+    .slice(0, Math.round(o.batteryShare * total))
+    .sort((a, b) => a - b);
+  const assets: TopologyAsset[] = withBattery.map((i) => ({
+    asset_id: batteryId(i),
+    dt_id: meters[i]!.dt_id,
+    meter_id: meters[i]!.meter_id,
+    asset_type: 'BESS',
+    nominal_kw: BATTERY_KW,
+    topology_version: 1,
+  }));
+  return { transformers, meters, assets };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -439,10 +491,64 @@ export interface Simulation {
   evSession(meterIndex: number, localDay: number): [number, number] | null;
   /** The communication outage of a silent meter starting on a UTC day, as [start, end) epoch ms, or null. */
   outage(meterIndex: number, utcDay: number): [number, number] | null;
+  /**
+   * The true response of a meter's battery to the flexibility events over [periodStart, periodStart +
+   * periodMs) (default a 15-minute period): the mean change of its metered power, kW, negative for a turn-down
+   * (the delivered flexibility of a turn-down is its negation), 0 outside events.
+   */
+  flexResponseKw(meterIndex: number, periodStart: number, periodMs?: number): number;
+  /** Per meter index, its batteries' power changes [startMs, endMs, kW] (empty without events). */
+  readonly flexSpans: readonly (readonly FlexSpan[])[];
   /** A fresh lazy iterator over the reading intervals with all model internals. */
   steps(): Generator<SimStep, void, undefined>;
   /** A fresh lazy, time-ordered iterator over the messages meters and stations publish. */
   messages(): Generator<SimMessage, void, undefined>;
+}
+
+/** [startMs, endMs, kW]: a battery's change of its meter's power over [startMs, endMs). */
+export type FlexSpan = readonly [number, number, number];
+
+/** Checks the flexibility events against the topology's batteries; per meter index, its spans. */
+function flexSpansOf(events: readonly SimFlexEvent[], topology: SimTopology): FlexSpan[][] {
+  const meterOf = new Map(topology.meters.map((m, i) => [m.meter_id, i]));
+  const assets = new Map(topology.assets.map((a) => [a.asset_id, a]));
+  const spans: FlexSpan[][] = topology.meters.map(() => []);
+  if (!Array.isArray(events)) throw new SimulationOptionsError('flexEvents must be an array');
+  events.forEach((e, k) => {
+    const at = `flexEvents[${k}]`;
+    if (e.direction !== 'turn-down' && e.direction !== 'turn-up')
+      throw new SimulationOptionsError(
+        `${at}.direction must be turn-down or turn-up (got ${String(e.direction)})`,
+      );
+    if (
+      !Number.isSafeInteger(e.startMs) ||
+      !Number.isSafeInteger(e.endMs) ||
+      e.startMs % MINUTE_MS ||
+      e.endMs % MINUTE_MS ||
+      e.endMs <= e.startMs
+    )
+      throw new SimulationOptionsError(
+        `${at}: startMs < endMs, both epoch ms on whole minutes (got ${String(e.startMs)}, ${String(e.endMs)})`,
+      );
+    if (!Array.isArray(e.assetIds) || e.assetIds.length === 0)
+      throw new SimulationOptionsError(`${at}.assetIds must list at least one battery`);
+    for (const id of e.assetIds) {
+      const asset = assets.get(id);
+      if (!asset)
+        throw new SimulationOptionsError(
+          `${at}: ${String(id)} is not a battery of this simulation (see batteryShare)`,
+        );
+      if (typeof e.kw !== 'number' || !(e.kw > 0 && e.kw <= (asset.nominal_kw ?? 0)))
+        throw new SimulationOptionsError(
+          `${at}.kw must be more than 0 and at most ${id}'s ${asset.nominal_kw} kW (got ${String(e.kw)})`,
+        );
+      const list = spans[meterOf.get(asset.meter_id!)!]!;
+      if (list.some(([s, end]) => s < e.endMs && e.startMs < end))
+        throw new SimulationOptionsError(`${at}: ${id} is already in an event that overlaps it`);
+      list.push([e.startMs, e.endMs, e.direction === 'turn-down' ? -e.kw : e.kw]);
+    }
+  });
+  return spans;
 }
 
 const TAG = {
@@ -695,6 +801,13 @@ export function createSimulation(options: SimulationOptions): Simulation {
   }
 
   const stations = Array.from({ length: o.feeders }, (_, f) => stationId(f));
+  const flexSpans = flexSpansOf(o.flexEvents, topology);
+  const flexResponseKw = (meterIndex: number, periodStart: number, periodMs = SLOT_MS): number => {
+    let sum = 0;
+    for (const [start, end, kw] of flexSpans[meterIndex] ?? [])
+      sum += kw * Math.max(0, Math.min(end, periodStart + periodMs) - Math.max(start, periodStart));
+    return sum / periodMs;
+  };
 
   const impedanceMohm = (meterIndex: number, leg: number, utcDay: number): number => {
     const m = meters[meterIndex]!;
@@ -781,6 +894,8 @@ export function createSimulation(options: SimulationOptions): Simulation {
     ambientBaseC,
     evSession,
     outage,
+    flexResponseKw,
+    flexSpans,
     steps: () => runSteps(sim),
     messages: () => runMessages(sim),
   };
@@ -963,12 +1078,15 @@ function* runSteps(sim: Simulation): Generator<SimStep, void, undefined> {
           }
         }
         if (m.pvKwp) p -= m.pvKwp * 0.82 * m.pvOrientation * sun * transmittance[m.feederIndex]!;
+        // The power flow sees the household without its battery (module comment); the meter sees both.
+        const pFlow = p;
+        for (const [start, end, kw] of sim.flexSpans[i]!) if (t >= start && t < end) p += kw;
         minuteP[i] = p;
         sumP[i] = sumP[i]! + p;
         sumQ[i] = sumQ[i]! + q;
         if (p > 0) importKwh[i] = importKwh[i]! + p / 60;
         else exportKwh[i] = exportKwh[i]! - p / 60;
-        const pLeg = (p * 1000) / m.legs;
+        const pLeg = (pFlow * 1000) / m.legs;
         const qLeg = (q * 1000) / m.legs;
         for (let l = 0; l < m.legs; l++) {
           const at = i * 3 + l;

@@ -1,22 +1,25 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
-import type { TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
+import type { TopologyAsset, TopologyMeter, TopologyTransformer } from '../schemas/types.gen.js';
 import type { Simulation, SimTopology } from './model.js';
 
 /**
  * The simulated topology as a utility's CIS/GIS export, in the formats `gridstream topology load` reads:
- * - JSON: `{"transformers": [...], "meters": [...]}`, every field of schemas/topology-transformer.avsc and
+ * - JSON: `{"transformers": [...], "meters": [...]}` (and `"assets"` when the simulation has batteries), every field of schemas/topology-transformer.avsc and
  *   schemas/topology-meter.avsc by its schema name, in schema order, nulls included;
- * - CSV: `transformers.csv` and `meters.csv`, header = the schema's field names in schema order, one row per
+ * - CSV: `transformers.csv` and `meters.csv` (and `assets.csv` with batteries), header = the schema's field names in schema order, one row per
  *   record, null as an empty cell.
  * `topology_version` is left out of both: the loader assigns versions.
  */
 export type TransformerRow = Omit<TopologyTransformer, 'topology_version'>;
 export type MeterRow = Omit<TopologyMeter, 'topology_version'>;
+export type AssetRow = Omit<TopologyAsset, 'topology_version'>;
 
 export interface TopologyDocument {
   transformers: TransformerRow[];
   meters: MeterRow[];
+  /** Absent when there are none (a simulation without batteries). */
+  assets?: AssetRow[];
 }
 
 export const TRANSFORMER_FIELDS = [
@@ -47,6 +50,14 @@ export const METER_FIELDS = [
   'dt_id',
 ] as const satisfies readonly (keyof MeterRow)[];
 
+export const ASSET_FIELDS = [
+  'asset_id',
+  'dt_id',
+  'meter_id',
+  'asset_type',
+  'nominal_kw',
+] as const satisfies readonly (keyof AssetRow)[];
+
 function pick<T, K extends keyof T>(record: T, fields: readonly K[]): Pick<T, K> {
   const out = {} as Pick<T, K>;
   for (const field of fields) out[field] = record[field];
@@ -54,10 +65,12 @@ function pick<T, K extends keyof T>(record: T, fields: readonly K[]): Pick<T, K>
 }
 
 export function topologyDocument(topology: SimTopology): TopologyDocument {
-  return {
+  const document: TopologyDocument = {
     transformers: topology.transformers.map((t) => pick(t, TRANSFORMER_FIELDS)),
     meters: topology.meters.map((m) => pick(m, METER_FIELDS)),
   };
+  if (topology.assets.length) document.assets = topology.assets.map((a) => pick(a, ASSET_FIELDS));
+  return document;
 }
 
 export function topologyJson(topology: SimTopology): string {
@@ -82,6 +95,10 @@ export function transformersCsv(topology: SimTopology): string {
 
 export function metersCsv(topology: SimTopology): string {
   return csv(topologyDocument(topology).meters, METER_FIELDS);
+}
+
+export function assetsCsv(topology: SimTopology): string {
+  return csv(topologyDocument(topology).assets ?? [], ASSET_FIELDS);
 }
 
 export const LV_NETWORK_FIELDS = [
@@ -184,7 +201,10 @@ function writeTopology(path: string, topology: SimTopology): string[] {
     const meters = join(path, 'meters.csv');
     writeFileSync(transformers, transformersCsv(topology));
     writeFileSync(meters, metersCsv(topology));
-    return [transformers, meters];
+    if (!topology.assets.length) return [transformers, meters];
+    const assets = join(path, 'assets.csv');
+    writeFileSync(assets, assetsCsv(topology));
+    return [transformers, meters, assets];
   }
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, topologyJson(topology));
