@@ -16,6 +16,7 @@ import {
   SIMULATION_DEFAULTS,
   buildTopology,
   createSimulation,
+  type SimFlexEvent,
   type Simulation,
   type SimulationOptions,
 } from './model.js';
@@ -59,6 +60,8 @@ export interface SimulateOptions {
   silentShare?: number;
   /** Share of meters with a behind-the-meter battery, a topology asset (default 0). */
   batteryShare?: number;
+  /** Flexibility events the simulated batteries respond to (each listed battery moves its meter by `kw`). */
+  flexEvents?: readonly SimFlexEvent[];
   backfillSilent?: boolean;
   /** 0 = as fast as possible (default); N = N× real time. */
   speed?: number;
@@ -196,6 +199,7 @@ export function planSimulation(options: SimulateOptions): SimulationOptions {
     silentShare: shareOption('silentShare', options.silentShare),
     batteryShare: shareOption('batteryShare', options.batteryShare),
     backfillSilent: options.backfillSilent,
+    flexEvents: options.flexEvents,
   };
 }
 

@@ -118,7 +118,7 @@ async function lifecycleRecords(g: Gridstream, eventId: string): Promise<FlexEve
   });
   const records: FlexEventLifecycle[] = [];
   try {
-    for (let empty = 0; empty < 5; ) {
+    for (let empty = 0; empty < 5;) {
       const batch = await consumer.poll(500, 500);
       if (batch.length === 0) empty++;
       for (const r of batch) {
@@ -147,7 +147,9 @@ export async function checkFlexRun(g: Gridstream, run: FlexRun, tolerance: numbe
   const steps = [...bySequence.values()].sort((a, b) => a.sequence - b.sequence);
   expect(steps.map((s) => s.type)).toEqual(FLEX_STEPS);
   expect(steps.map((s) => s.sequence)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-  expect(run.records.map((r) => r.sequence)).toEqual([...run.records.map((r) => r.sequence)].sort((a, b) => a - b));
+  expect(run.records.map((r) => r.sequence)).toEqual(
+    [...run.records.map((r) => r.sequence)].sort((a, b) => a - b),
+  );
   for (let k = 1; k < steps.length; k++) expect(steps[k]!.at_ms).toBeGreaterThanOrEqual(steps[k - 1]!.at_ms);
   expect(steps.find((s) => s.type === 'STARTED')!.at_ms).toBe(FLEX_START);
   expect(steps.find((s) => s.type === 'ENDED')!.at_ms).toBe(FLEX_END);
