@@ -71,7 +71,7 @@ export { ALL_ROLES, type Role } from './dataflow.js';
  *     dispatches ──▶ dispatch-checks, deadletters
  *     side inputs: warehouse
  * alerts → signed webhooks [processor; group gridstream-webhooks]
- *     stress, impedance.flags, dispatch-checks ──▶ deadletters, webhooks, ClickHouse
+ *     stress, impedance.flags, dispatch-checks, event-lifecycle ──▶ deadletters, webhooks, ClickHouse
  *     side inputs: warehouse
  * load profiles view (the API's in-memory store) [api; own group load-profiles-view]
  *     envelopes ──▶ deadletters, API
