@@ -42,7 +42,7 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
       schema: {
         summary: 'Paginated history of dispatch commands of some assets',
         description:
-          'Commands with from <= dispatch_time < to and, given delivery_day, a delivery period starting on that UTC day (from and to may then be left out), ordered by dispatch_time, asset_id and event_id; each command once however often it was delivered. Paged by limit and offset or by page and pageSize.',
+          'Commands (dispatches, and cancels of a flexibility event) with from <= dispatch_time < to and, given delivery_day, a delivery period starting on that UTC day (from and to may then be left out), ordered by dispatch_time, asset_id and event_id; each command once however often it was delivered. Paged by limit and offset or by page and pageSize.',
         querystring: object(
           {
             asset_ids: ASSET_IDS_PROPERTY,
@@ -72,6 +72,12 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
                     event_id: { type: 'string' },
                     published_at: { type: ['string', 'null'] },
                     asset_id: { type: 'string' },
+                    action: {
+                      type: 'string',
+                      enum: ['dispatch', 'cancel'],
+                      description:
+                        'dispatch, or cancel: the platform cancelled flexibility event event_id (target_power 0 kW; never checked)',
+                    },
                     dispatch_time: { type: 'string' },
                     delivery_period_start: { type: 'string' },
                     target_power: POWER,
@@ -155,13 +161,15 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
           event_id: r.event_id,
           published_at: r.published_ms === null ? null : iso(r.published_ms),
           asset_id: r.asset_id,
+          action: r.action,
           dispatch_time: iso(r.dispatch_ms),
           delivery_period_start: iso(r.delivery_ms),
           target_power: power(r.target_power_amount, r.target_power_unit),
           nominal_power: power(r.nominal_power_amount, r.nominal_power_unit),
           power_imbalance: power(r.power_imbalance_amount, r.power_imbalance_unit),
           soc_imbalance: power(r.soc_imbalance_amount, r.soc_imbalance_unit),
-          check: checkOf(r.event_id),
+          // A cancel is not checked; the check of its event's dispatch belongs to that dispatch's row.
+          check: r.action === 'cancel' ? null : checkOf(r.event_id),
         })),
         ...pageAnswer(page, total),
       };
