@@ -72,18 +72,18 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
                     event_id: { type: 'string' },
                     published_at: { type: ['string', 'null'] },
                     asset_id: { type: 'string' },
-                    action: {
-                      type: 'string',
-                      enum: ['dispatch', 'cancel'],
-                      description:
-                        'dispatch, or cancel: the platform cancelled flexibility event event_id (target_power 0 kW; never checked)',
-                    },
                     dispatch_time: { type: 'string' },
                     delivery_period_start: { type: 'string' },
                     target_power: POWER,
                     nominal_power: POWER,
                     power_imbalance: POWER,
                     soc_imbalance: ENERGY,
+                    action: {
+                      type: 'string',
+                      enum: ['dispatch', 'cancel'],
+                      description:
+                        'dispatch, or cancel: the platform cancelled flexibility event event_id (target_power 0 kW; never checked)',
+                    },
                     check: {
                       description:
                         "The command checked against the operating envelope of its asset's DT in force at dispatch_time (null until checked): verdict within | exceeds (rejected) | no_envelope | unknown_asset; requested_kw toward the grid (positive export); headroom_kw the envelope's extra export or import for the delivery slot",
@@ -161,13 +161,14 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
           event_id: r.event_id,
           published_at: r.published_ms === null ? null : iso(r.published_ms),
           asset_id: r.asset_id,
-          action: r.action,
           dispatch_time: iso(r.dispatch_ms),
           delivery_period_start: iso(r.delivery_ms),
           target_power: power(r.target_power_amount, r.target_power_unit),
           nominal_power: power(r.nominal_power_amount, r.nominal_power_unit),
           power_imbalance: power(r.power_imbalance_amount, r.power_imbalance_unit),
           soc_imbalance: power(r.soc_imbalance_amount, r.soc_imbalance_unit),
+          // After the interface's own fields, as the check.
+          action: r.action,
           // A cancel is not checked; the check of its event's dispatch belongs to that dispatch's row.
           check: r.action === 'cancel' ? null : checkOf(r.event_id),
         })),

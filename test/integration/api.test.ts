@@ -246,13 +246,13 @@ describe('HTTP API', () => {
       event_id: '0b6c2a10-0000-4000-8000-000000000000',
       published_at: null,
       asset_id: 'bess-1',
-      action: 'dispatch',
       dispatch_time: '2026-07-01T10:00:00.000Z',
       delivery_period_start: '2026-07-01T10:15:00.000Z',
       target_power: { amount: '-1.250', unit: 'MW' },
       nominal_power: { amount: '2', unit: 'MW' },
       power_imbalance: null,
       soc_imbalance: null,
+      action: 'dispatch',
       // -1.25 MW is 1,250 kW of charging (import) against 1,000 kW of import headroom: rejected.
       check: {
         verdict: 'exceeds',
