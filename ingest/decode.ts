@@ -1,5 +1,5 @@
 import { validate, type SchemaName } from '../core/schemas.js';
-import { parseTimestamp } from '../core/time.js';
+import { parseTimestamp, slotStart } from '../core/time.js';
 import type {
   DeadLetter,
   DispatchCommand,
@@ -238,10 +238,22 @@ function toReading(
   };
 }
 
+/**
+ * The command, or a message naming the bad field. A cancel (action "cancel") needs only event_id, asset_id and
+ * dispatch_time: it carries a zero target (0 kW), so the command's shape stays the dispatch's, and, without a
+ * delivery_period_start, the 15-minute period of its dispatch time.
+ */
 function toDispatch(assetId: string, p: DispatchPayload, receivedAt: number): DispatchCommand | string {
   if (p.asset_id !== assetId)
     return `asset_id: ${JSON.stringify(p.asset_id)} does not match the topic's ${JSON.stringify(assetId)}`;
   if (!UUID.test(p.event_id)) return `event_id: ${JSON.stringify(p.event_id)} is not a UUID`;
+  const action = p.action ?? 'dispatch';
+  if (action !== 'dispatch' && action !== 'cancel')
+    return `action: ${JSON.stringify(p.action)} is not dispatch or cancel`;
+  const cancel = action === 'cancel';
+  if (!cancel)
+    for (const field of ['delivery_period_start', 'target_power'] as const)
+      if (p[field] == null) return `${field}: required for a dispatch (only a cancel goes without)`;
   const times: Record<string, number | null> = {};
   for (const field of ['dispatch_time', 'delivery_period_start', 'published_at'] as const) {
     const value = p[field];
@@ -255,7 +267,7 @@ function toDispatch(assetId: string, p: DispatchPayload, receivedAt: number): Di
   }
   const amounts: Record<string, PowerAmount | null> = {};
   for (const field of ['target_power', 'nominal_power', 'power_imbalance', 'soc_imbalance'] as const) {
-    const value = p[field];
+    const value = cancel && field === 'target_power' ? CANCEL_TARGET : p[field];
     if (value == null) {
       amounts[field] = null;
       continue;
@@ -270,14 +282,18 @@ function toDispatch(assetId: string, p: DispatchPayload, receivedAt: number): Di
     published_at: times.published_at ?? null,
     asset_id: assetId,
     dispatch_time: times.dispatch_time!,
-    delivery_period_start: times.delivery_period_start!,
+    delivery_period_start: times.delivery_period_start ?? slotStart(times.dispatch_time!),
     target_power: amounts.target_power!,
     nominal_power: amounts.nominal_power ?? null,
     power_imbalance: amounts.power_imbalance ?? null,
     soc_imbalance: amounts.soc_imbalance ?? null,
     received_at: receivedAt,
+    action,
   };
 }
+
+/** The target a cancel carries: none (the payload's, if any, is ignored). */
+const CANCEL_TARGET: PowerAmountPayload = { amount: '0', unit: 'kW' };
 
 const DECIMAL = /^-?\d+(\.\d+)?$/;
 

@@ -162,7 +162,7 @@ export const DATAFLOW = [
     what: 'alerts → signed webhooks',
     roles: ['processor'],
     group: { shared: 'webhooks' },
-    inputs: ['stress', 'impedanceFlags', 'dispatchChecks'],
+    inputs: ['stress', 'impedanceFlags', 'dispatchChecks', 'eventLifecycle'],
     from: [],
     outputs: ['deadLetters'],
     to: ['webhooks', 'ClickHouse'],

@@ -17,7 +17,7 @@ import { queries } from '../io/warehouse/queries.gen.js';
 export type DispatchCheckTask = SinkTask;
 
 /**
- * Checks each dispatch command against the operating envelope of its asset's DT
+ * Checks each dispatch command (not a cancel) against the operating envelope of its asset's DT
  * (processors/flexibility/dispatch-check.ts) and puts the check on gridstream.dispatch-checks, keyed by asset
  * id, for the warehouse sink and webhooks.
  * An edge task, not a pure stage: the asset's placement (topology_assets) and the envelope issue in force at
@@ -58,7 +58,9 @@ export function startDispatchCheckTask(options: {
     const commands: Array<{ record: LogRecord; command: DispatchCommand }> = [];
     for (const record of records) {
       try {
-        commands.push({ record, command: decode('DispatchCommand', record.value) });
+        const command = decode('DispatchCommand', record.value);
+        // A cancel asks for nothing to check: it has no DispatchCheck.
+        if (command.action !== 'cancel') commands.push({ record, command });
       } catch {
         // The warehouse sink dead-letters an undecodable record of this topic; there is nothing to check.
       }

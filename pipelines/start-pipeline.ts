@@ -78,7 +78,7 @@ export { ALL_ROLES, type Role } from './dataflow.js';
  *     envelopes, dispatches, events ──▶ events, event-lifecycle, deadletters, ClickHouse
  *     side inputs: warehouse
  * alerts → signed webhooks [processor; group gridstream-webhooks]
- *     stress, impedance.flags, dispatch-checks ──▶ deadletters, webhooks, ClickHouse
+ *     stress, impedance.flags, dispatch-checks, event-lifecycle ──▶ deadletters, webhooks, ClickHouse
  *     side inputs: warehouse
  * load profiles view (the API's in-memory store) [api; own group load-profiles-view]
  *     envelopes ──▶ deadletters, API

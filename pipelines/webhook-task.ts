@@ -17,6 +17,7 @@ import { tenantsOf } from '../io/warehouse/tenants.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import {
   initialAlertState,
+  lifecycleOrder,
   stepAlerts,
   type AlertConfig,
   type AlertEvent,
@@ -52,7 +53,8 @@ const MAX_ACTIVE = 1000;
 /**
  * Webhooks: the stress rows, impedance flags and dispatch checks the processors publish become
  * events (processors/alerts.ts), and each event is POSTed, signed, to every subscription of the DT's tenant
- * that asked for its type.
+ * that asked for its type; a flexibility event's lifecycle steps go to their tenant's subscriptions, one
+ * event's steps in sequence order (a step's first attempt waits for the previous step's first attempt).
  *
  * Nothing is lost: a batch's offsets are committed once each of its deliveries (event × subscription) is in the
  * delivery log (webhook_deliveries) as `queued`, with its body; the attempts then run apart from the log's
@@ -112,6 +114,8 @@ export function startWebhookTask(options: {
           return { type: 'impedance-flag', flag: decode('ImpedanceFlag', record.value) };
         case TOPICS.dispatchChecks.name:
           return { type: 'dispatch-check', check: decode('DispatchCheck', record.value) };
+        case TOPICS.eventLifecycle.name:
+          return { type: 'event-lifecycle', record: decode('FlexEventLifecycle', record.value) };
       }
     } catch {
       // Undecodable: the warehouse sink dead-letters it; there is no event in it.
@@ -173,6 +177,12 @@ export function startWebhookTask(options: {
   const scheduled = new Set<string>();
 
   /**
+   * Per subscription and flexibility event, the first attempt of its newest step scheduled here: the next
+   * step's first attempt waits for it, so a subscriber gets one event's steps in sequence order.
+   */
+  const inOrder = new Map<string, Promise<void>>();
+
+  /**
    * Makes the next attempt of a delivery whose last log row is `last`, when it is due. `consult`: look in
    * the delivery log first, for an attempt made since by another sender (not needed for the first attempt of
    * an event this process has just queued after looking).
@@ -183,7 +193,28 @@ export function startWebhookTask(options: {
     // Resumed from the log and also queued or retried here: one attempt, not two racing each other.
     if (scheduled.has(id)) return;
     scheduled.add(id);
-    const run = () => void next(last, consult).finally(() => scheduled.delete(id));
+    const order = last.attempt === 0 ? lifecycleOrder(last.event_id) : null;
+    let run = () => void next(last, consult).finally(() => scheduled.delete(id));
+    if (order) {
+      // A first attempt of a lifecycle step: after the previous step's first attempt (made, or given up
+      // on stopping) for this subscription. Retries are not held back: they may overtake a later step.
+      const key = deliveryKey(last.subscription_id, order.event_id);
+      const previous = inOrder.get(key) ?? Promise.resolve();
+      let release!: () => void;
+      const mine = new Promise<void>((resolve) => (release = resolve));
+      inOrder.set(key, mine);
+      void mine.then(() => {
+        if (inOrder.get(key) === mine) inOrder.delete(key);
+      });
+      run = () =>
+        void previous
+          // Stopping: left queued in the delivery log, the next start resumes it (in order, see start).
+          .then(() => (stopping ? undefined : next(last, consult)))
+          .finally(() => {
+            scheduled.delete(id);
+            release();
+          });
+    }
     const delay = last.next_attempt_ms - Date.now();
     if (delay <= 0) return run();
     const timer = setTimeout(() => {
@@ -255,12 +286,15 @@ export function startWebhookTask(options: {
     if (events.length === 0) return;
     await loadSubscriptions();
     if (subscriptions.length === 0) return;
-    // A DT the topology does not know belongs to no tenant: its events go to no subscription.
-    const owners = await tenantsOf(warehouse, [...new Set(events.map((e) => e.dt_id))]);
+    // A DT the topology does not know belongs to no tenant: its events go to no subscription. An event
+    // that names its tenant (a flexibility event's step) goes to that tenant's.
+    const dts = events.flatMap((e) => (e.tenant === undefined && e.dt_id !== undefined ? [e.dt_id] : []));
+    const owners = await tenantsOf(warehouse, dts);
     const now = Date.now();
     const queued: DeliveryAttempt[] = [];
     for (const event of events) {
-      const tenant = owners.get(event.dt_id);
+      const tenant = event.tenant ?? (event.dt_id === undefined ? undefined : owners.get(event.dt_id));
+      if (tenant === undefined) continue;
       for (const subscription of subscriptions)
         if (subscription.tenant === tenant && subscription.event_types.includes(event.type))
           queued.push({
@@ -322,7 +356,12 @@ export function startWebhookTask(options: {
   const task = startSinkTask({
     log,
     group: GROUPS.webhooks,
-    topics: [TOPICS.stress.name, TOPICS.impedanceFlags.name, TOPICS.dispatchChecks.name],
+    topics: [
+      TOPICS.stress.name,
+      TOPICS.impedanceFlags.name,
+      TOPICS.dispatchChecks.name,
+      TOPICS.eventLifecycle.name,
+    ],
     maxBatch: 500,
     pollWaitMs: 200,
     metrics,
@@ -337,8 +376,12 @@ export function startWebhookTask(options: {
       context
         .retry('reading the pending retries', async () => {
           if (stopping) return;
-          for (const due of await pendingRetries(warehouse))
-            schedule({ ...due, next_attempt_ms: due.due_ms });
+          // A flexibility event's queued steps in sequence order: each waits for the one before (schedule).
+          const pending = (await pendingRetries(warehouse)).sort(
+            (a, b) =>
+              (lifecycleOrder(a.event_id)?.sequence ?? 0) - (lifecycleOrder(b.event_id)?.sequence ?? 0),
+          );
+          for (const due of pending) schedule({ ...due, next_attempt_ms: due.due_ms });
         })
         .catch(() => undefined),
     // Backpressure: no more records are read while MAX_ACTIVE deliveries are due.

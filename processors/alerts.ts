@@ -1,5 +1,5 @@
 import { iso } from '../core/time.js';
-import type { DispatchCheck, DtStress, ImpedanceFlag } from '../schemas/types.gen.js';
+import type { DispatchCheck, DtStress, FlexEventLifecycle, ImpedanceFlag } from '../schemas/types.gen.js';
 
 /**
  * Turns what the processors publish into the events webhooks carry. Pure: no clock, no I/O, so a
@@ -15,6 +15,8 @@ import type { DispatchCheck, DtStress, ImpedanceFlag } from '../schemas/types.ge
  * - IMPEDANCE.ALERT: a meter leg's daily impedance median was flagged (each ImpedanceFlag).
  * - DISPATCH.REJECTED: a dispatch command asked for more than the operating envelope of its asset's DT
  *   allowed (DispatchCheck verdict `exceeds`).
+ * - EVENT.<step>: a step of a flexibility event's lifecycle (each FlexEventLifecycle record), carrying the
+ *   event as it stands; it goes to the subscriptions of the record's tenant (AlertEvent.tenant), not a DT's.
  *
  * Stress rows are judged once per DT and slot, in slot order: a revision of a slot already judged, or an
  * older slot, raises nothing (the first row of a slot decides). The webhook task rebuilds a DT's alerting flag
@@ -26,6 +28,13 @@ export const ALERT_EVENT_TYPES = [
   'ENVELOPE.VIOLATION',
   'IMPEDANCE.ALERT',
   'DISPATCH.REJECTED',
+  'EVENT.SCHEDULED',
+  'EVENT.BASELINES_READY',
+  'EVENT.STARTED',
+  'EVENT.ENDED',
+  'EVENT.CANCELLED',
+  'EVENT.STATS_CALCULATION_STARTED',
+  'EVENT.STATS_READY',
 ] as const;
 export type AlertEventType = (typeof ALERT_EVENT_TYPES)[number];
 
@@ -33,8 +42,10 @@ export interface AlertEvent {
   /** Deterministic: the same record always gives the same id. */
   id: string;
   type: AlertEventType;
-  /** The DT the event is about: its tenant's subscriptions receive it. */
-  dt_id: string;
+  /** The DT the event is about: its tenant's subscriptions receive it (unless `tenant` is given). */
+  dt_id?: string;
+  /** The tenant whose subscriptions receive it, for an event that is not about one DT (EVENT.*). */
+  tenant?: string;
   /** Event time, epoch ms: the slot, day or dispatch time the event is about. */
   occurred_at: number;
   /** The details a subscriber gets as `data` (plain JSON). */
@@ -51,7 +62,8 @@ export const DEFAULT_ALERT_CONFIG: AlertConfig = { stressProbability: 0.5, rearm
 export type AlertInput =
   | { type: 'stress'; row: DtStress }
   | { type: 'impedance-flag'; flag: ImpedanceFlag }
-  | { type: 'dispatch-check'; check: DispatchCheck };
+  | { type: 'dispatch-check'; check: DispatchCheck }
+  | { type: 'event-lifecycle'; record: FlexEventLifecycle };
 
 interface DtAlertState {
   /** The newest slot judged. */
@@ -84,6 +96,8 @@ export function stepAlerts(
       return { state, outputs: [impedanceEvent(input.flag)] };
     case 'dispatch-check':
       return { state, outputs: input.check.verdict === 'exceeds' ? [dispatchEvent(input.check)] : [] };
+    case 'event-lifecycle':
+      return { state, outputs: [lifecycleEvent(input.record)] };
   }
 }
 
@@ -184,6 +198,48 @@ function dispatchEvent(check: DispatchCheck): AlertEvent {
       limited_by: check.limited_by,
       envelope_issued_at: check.envelope_issued_at === null ? null : iso(check.envelope_issued_at),
       data_quality: check.data_quality,
+    },
+  };
+}
+
+/** The id of the webhook event of a lifecycle step: `EVENT.<TYPE>:<event id>:<sequence>`. */
+export const lifecycleEventId = (record: Pick<FlexEventLifecycle, 'type' | 'event_id' | 'sequence'>) =>
+  `EVENT.${record.type}:${record.event_id}:${record.sequence}`;
+
+/**
+ * The flexibility event and step sequence a webhook event id names (lifecycleEventId), or null for an event
+ * of another kind: the webhook sender keeps one flexibility event's steps in order per subscription.
+ */
+export function lifecycleOrder(eventId: string): { event_id: string; sequence: number } | null {
+  if (!eventId.startsWith('EVENT.')) return null;
+  const first = eventId.indexOf(':');
+  const last = eventId.lastIndexOf(':');
+  const sequence = Number(eventId.slice(last + 1));
+  if (first < 0 || last <= first || !Number.isInteger(sequence)) return null;
+  return { event_id: eventId.slice(first + 1, last), sequence };
+}
+
+function lifecycleEvent(record: FlexEventLifecycle): AlertEvent {
+  return {
+    id: lifecycleEventId(record),
+    type: `EVENT.${record.type}`,
+    tenant: record.tenant,
+    occurred_at: record.at_ms,
+    data: {
+      event_id: record.event_id,
+      status: record.status,
+      sequence: record.sequence,
+      asset_ids: record.asset_ids,
+      direction: record.direction,
+      start: iso(record.start_ms),
+      end: iso(record.end_ms),
+      target: record.target,
+      baseline_issue: record.baseline_issue,
+      delivered_kwh: record.delivered_kwh,
+      target_kwh: record.target_kwh,
+      share_with_data: record.share_with_data,
+      data_quality: record.data_quality,
+      reason: record.reason,
     },
   };
 }

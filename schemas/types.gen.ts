@@ -56,7 +56,9 @@ export interface PowerAmount {
   unit: PowerUnit;
 }
 
-/** A dispatch command on the log (topic gridstream.dispatches), keyed by asset id. Amounts stay decimal strings, as the platforms send them, with their unit: power in W, kW or MW; soc_imbalance, an energy, in Wh, kWh or MWh (or, as earlier senders gave it, a power unit). */
+export type DispatchAction = "dispatch" | "cancel";
+
+/** A dispatch command on the log (topic gridstream.dispatches), keyed by asset id. Amounts stay decimal strings, as the platforms send them, with their unit: power in W, kW or MW; soc_imbalance, an energy, in Wh, kWh or MWh (or, as earlier senders gave it, a power unit). A cancel (action) carries a zero target. */
 export interface DispatchCommand {
   event_id: string;
   source: null | string;
@@ -69,6 +71,8 @@ export interface DispatchCommand {
   power_imbalance: null | PowerAmount;
   soc_imbalance: null | PowerAmount;
   received_at: number;
+  /** dispatch: deliver target_power in the delivery period; cancel: the platform cancels flexibility event event_id (target_power is then 0 kW and the delivery period the dispatch time's unless the payload gave one). Records written before the field (id 18) read as dispatch. */
+  action: DispatchAction;
 }
 
 export interface PowerAmountPayload {
@@ -78,7 +82,7 @@ export interface PowerAmountPayload {
   unit: string;
 }
 
-/** A dispatch command as a flexibility or battery platform publishes it on gridstream/v1/dispatch/{asset_id}. */
+/** A dispatch command, or the cancel of a flexibility event, as a flexibility or battery platform publishes it on gridstream/v1/dispatch/{asset_id}. */
 export interface DispatchPayload {
   /** UUID of the dispatch event. */
   event_id: string;
@@ -90,12 +94,15 @@ export interface DispatchPayload {
   asset_id: string;
   /** ISO-8601 time the command was issued. */
   dispatch_time: string;
-  /** ISO-8601 start of the 15-minute delivery period. */
-  delivery_period_start: string;
-  target_power: PowerAmountPayload;
+  /** ISO-8601 start of the 15-minute delivery period; required for a dispatch, optional for a cancel. */
+  delivery_period_start: null | string;
+  /** Required for a dispatch; a cancel needs none (and any given is ignored). */
+  target_power: null | PowerAmountPayload;
   nominal_power: null | PowerAmountPayload;
   power_imbalance: null | PowerAmountPayload;
   soc_imbalance: null | PowerAmountPayload;
+  /** dispatch (when absent) or cancel: the platform cancels flexibility event event_id; a cancel needs only event_id, asset_id and dispatch_time. */
+  action: null | string;
 }
 
 export interface LegVoltage {

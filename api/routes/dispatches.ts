@@ -42,7 +42,7 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
       schema: {
         summary: 'Paginated history of dispatch commands of some assets',
         description:
-          'Commands with from <= dispatch_time < to and, given delivery_day, a delivery period starting on that UTC day (from and to may then be left out), ordered by dispatch_time, asset_id and event_id; each command once however often it was delivered. Paged by limit and offset or by page and pageSize.',
+          'Commands (dispatches, and cancels of a flexibility event) with from <= dispatch_time < to and, given delivery_day, a delivery period starting on that UTC day (from and to may then be left out), ordered by dispatch_time, asset_id and event_id; each command once however often it was delivered. Paged by limit and offset or by page and pageSize.',
         querystring: object(
           {
             asset_ids: ASSET_IDS_PROPERTY,
@@ -78,6 +78,12 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
                     nominal_power: POWER,
                     power_imbalance: POWER,
                     soc_imbalance: ENERGY,
+                    action: {
+                      type: 'string',
+                      enum: ['dispatch', 'cancel'],
+                      description:
+                        'dispatch, or cancel: the platform cancelled flexibility event event_id (target_power 0 kW; never checked)',
+                    },
                     check: {
                       description:
                         "The command checked against the operating envelope of its asset's DT in force at dispatch_time (null until checked): verdict within | exceeds (rejected) | no_envelope | unknown_asset; requested_kw toward the grid (positive export); headroom_kw the envelope's extra export or import for the delivery slot",
@@ -161,7 +167,10 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
           nominal_power: power(r.nominal_power_amount, r.nominal_power_unit),
           power_imbalance: power(r.power_imbalance_amount, r.power_imbalance_unit),
           soc_imbalance: power(r.soc_imbalance_amount, r.soc_imbalance_unit),
-          check: checkOf(r.event_id),
+          // After the interface's own fields, as the check.
+          action: r.action,
+          // A cancel is not checked; the check of its event's dispatch belongs to that dispatch's row.
+          check: r.action === 'cancel' ? null : checkOf(r.event_id),
         })),
         ...pageAnswer(page, total),
       };

@@ -75,6 +75,7 @@ export interface DispatchesForAssetsRow {
   dispatch_ms: number;
   delivery_ms: number;
   asset_id: string;
+  action: 'dispatch' | 'cancel';
   target_power_amount: string;
   target_power_unit: 'W' | 'kW' | 'MW';
   nominal_power_amount: string | null;
@@ -991,6 +992,7 @@ const DISPATCHES_FOR_ASSETS_COLUMNS = {
   dispatch_ms: 'int64',
   delivery_ms: 'int64',
   asset_id: 'string',
+  action: 'string',
   target_power_amount: 'string',
   target_power_unit: 'string',
   nominal_power_amount: 'string?',

@@ -15,6 +15,7 @@ import type { BinaryColumn } from './row-binary.js';
 import type {
   DataQuality,
   DeadLetter,
+  DispatchAction,
   DispatchCheck,
   DispatchCommand,
   DtEnvelope,
@@ -400,6 +401,7 @@ export type DispatchRow = {
   soc_imbalance_amount: string | null;
   soc_imbalance_unit: PowerUnit | null;
   received_at: string;
+  action: DispatchAction;
 };
 
 export function dispatchRow(d: DispatchCommand): DispatchRow {
@@ -419,6 +421,7 @@ export function dispatchRow(d: DispatchCommand): DispatchRow {
     soc_imbalance_amount: d.soc_imbalance?.amount ?? null,
     soc_imbalance_unit: d.soc_imbalance?.unit ?? null,
     received_at: dateTime64(d.received_at),
+    action: d.action,
   };
 }
 

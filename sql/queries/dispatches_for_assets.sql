@@ -6,6 +6,7 @@
 -- @note servers (io/warehouse/dialect.ts): without DateTime64 the _ms columns stand in for the conversions
 -- @note (UInt64 and Int64 are the same JSON, a string of digits); see sql/006_dispatches.sql. Units are
 -- @note selected as the Enums they are (JSON gives their names): toString of a NULL Nullable(Enum8) fails on 18.16.
+-- @note action (sql/028_dispatch_action.sql): dispatch or cancel.
 SELECT
     event_id,
     source,
@@ -19,6 +20,7 @@ SELECT
 --  delivery_period_start_ms AS delivery_ms,
 -- @end
     asset_id,
+    action,
     target_power_amount,
     target_power_unit,
     nominal_power_amount,

@@ -188,7 +188,7 @@ describe('lists and dispatch as the flexibility-platform and asset/dispatch clie
       '2026-07-02T00:00:00.000Z',
       '2026-07-02T00:15:00.000Z',
     ]);
-    // The sample's fields in its order, then the envelope check.
+    // The sample's fields in its order, then the action and the envelope check.
     expect(Object.keys(dispatches[0]!)).toEqual([
       'source',
       'event_id',
@@ -200,6 +200,7 @@ describe('lists and dispatch as the flexibility-platform and asset/dispatch clie
       'nominal_power',
       'power_imbalance',
       'soc_imbalance',
+      'action',
       'check',
     ]);
     expect(dispatches[0]).toMatchObject({

@@ -77,6 +77,17 @@ describe('HTTP API', () => {
           qos: 1,
         });
     }
+    // The platform then cancels event 1 on bess-1's dispatch topic: event_id, asset_id and dispatch_time only.
+    await client.publishAsync(
+      'gridstream/v1/dispatch/bess-1',
+      JSON.stringify({
+        event_id: '0b6c2a10-0000-4000-8000-000000000001',
+        asset_id: 'bess-1',
+        dispatch_time: new Date(start + 80 * 60_000).toISOString(),
+        action: 'cancel',
+      }),
+      { qos: 1 },
+    );
     await client.endAsync();
     await g.pipeline.settle();
   });
@@ -218,7 +229,7 @@ describe('HTTP API', () => {
     }
   });
 
-  it('serves the dispatch history of some assets, paged, each command once', async () => {
+  it('serves the dispatch history of some assets, paged, each command once, a cancel unchecked', async () => {
     const window = 'from=2026-07-01T00:00:00Z&to=2026-07-02T00:00:00Z';
     const page = async (query: string) => {
       const response = await get(`/v1/dispatches?${window}&${query}`);
@@ -228,7 +239,7 @@ describe('HTTP API', () => {
     const all = await page('asset_ids=bess-1,bess-2');
     expect(all.limit).toBe(50);
     expect(all.dispatches.map((d) => d.event_id)).toEqual(
-      [0, 1, 2, 3, 4].map((k) => `0b6c2a10-0000-4000-8000-00000000000${k}`),
+      [0, 1, 2, 3, 4, 1].map((k) => `0b6c2a10-0000-4000-8000-00000000000${k}`),
     );
     expect(all.dispatches[0]).toEqual({
       source: 'optimiser',
@@ -241,6 +252,7 @@ describe('HTTP API', () => {
       nominal_power: { amount: '2', unit: 'MW' },
       power_imbalance: null,
       soc_imbalance: null,
+      action: 'dispatch',
       // -1.25 MW is 1,250 kW of charging (import) against 1,000 kW of import headroom: rejected.
       check: {
         verdict: 'exceeds',
@@ -252,13 +264,26 @@ describe('HTTP API', () => {
         data_quality: 'ami-imputed',
       },
     });
-    expect(all.dispatches.map((d) => (d.check as { verdict: string }).verdict)).toEqual([
+    expect(all.dispatches.map((d) => (d.check as { verdict: string } | null)?.verdict ?? null)).toEqual([
       'exceeds',
       'within',
       'within',
       'within',
       'unknown_asset',
+      null,
     ]);
+    // The cancel: a zero target in the period of its dispatch time, and no check of its own.
+    expect(all.dispatches[5]).toMatchObject({
+      action: 'cancel',
+      dispatch_time: '2026-07-01T11:20:00.000Z',
+      delivery_period_start: '2026-07-01T11:15:00.000Z',
+      target_power: { amount: '0', unit: 'kW' },
+      check: null,
+    });
+    const checked = await g.edges.warehouse.query<{ ms: string }>(
+      `SELECT toUnixTimestamp64Milli(dispatch_time) AS ms FROM dispatch_checks WHERE event_id = '0b6c2a10-0000-4000-8000-000000000001'`,
+    );
+    expect(checked.map((c) => Number(c.ms))).toEqual([Date.UTC(2026, 6, 1, 10, 15)]);
     expect(all.dispatches[1]!.check).toMatchObject({
       requested_kw: 500,
       headroom_kw: 800,

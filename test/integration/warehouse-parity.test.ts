@@ -158,6 +158,7 @@ describe('the same rows on the embedded engine and on 18.16', () => {
         dispatch_ms: String(SLOT),
         delivery_ms: String(SLOT + 15 * 60_000),
         asset_id: 'bess-1',
+        action: 'dispatch',
         target_power_amount: '-1.250',
         target_power_unit: 'MW',
         nominal_power_amount: '2',
@@ -169,8 +170,10 @@ describe('the same rows on the embedded engine and on 18.16', () => {
       },
       expect.objectContaining({
         asset_id: "ev-'2",
+        action: 'cancel',
         source: null,
         published_ms: null,
+        target_power_amount: '0',
         target_power_unit: 'kW',
       }),
       expect.objectContaining({ event_id: '7b0c1a52-0000-4000-8000-000000000002' }),

@@ -455,7 +455,7 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
     ]);
   });
 
-  it('round-trips dispatch commands, amounts as exact decimal strings', async () => {
+  it('round-trips dispatch commands and cancels, amounts as exact decimal strings', async () => {
     const command: DispatchCommand = {
       event_id: '6f1c2a4e-8d1b-4c57-9a43-1f0e6b2d7c90',
       source: 'vpp-platform',
@@ -468,9 +468,20 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
       power_imbalance: null,
       soc_imbalance: null,
       received_at: RECEIVED,
+      action: 'dispatch',
     };
-    await warehouse.insert('dispatches', [dispatchRow(command)]);
-    expect(await warehouse.query(`SELECT *, target_power_kw FROM dispatches FINAL`)).toEqual([
+    // A cancel of the same event, later: its own row (a different dispatch time).
+    const cancel: DispatchCommand = {
+      ...command,
+      dispatch_time: SLOT,
+      target_power: { amount: '0', unit: 'kW' },
+      nominal_power: null,
+      action: 'cancel',
+    };
+    await warehouse.insert('dispatches', [dispatchRow(command), dispatchRow(cancel)]);
+    expect(
+      await warehouse.query(`SELECT *, target_power_kw FROM dispatches FINAL ORDER BY dispatch_time`),
+    ).toEqual([
       {
         event_id: command.event_id,
         source: 'vpp-platform',
@@ -487,8 +498,10 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
         soc_imbalance_amount: null,
         soc_imbalance_unit: null,
         received_at: dateTime64(RECEIVED),
+        action: 'dispatch',
         target_power_kw: -250.125,
       },
+      expect.objectContaining({ dispatch_time: dateTime64(SLOT), action: 'cancel', target_power_kw: 0 }),
     ]);
   });
 

@@ -16,6 +16,7 @@ import {
   webhookDeliveries,
 } from '../support/test-gridstream.js';
 import { startReceiver, type Receiver, type ReceivedRequest } from '../support/http-receiver.js';
+import { lifecycleStep } from '../support/lifecycle.js';
 import { operatingEnvelope, stressRow } from '../support/records.js';
 import { meter, transformer } from '../support/topology.js';
 
@@ -63,9 +64,11 @@ describe('webhooks', () => {
     );
 
   beforeAll(async () => {
-    // /a fails its first request with a 503 (then the retry gets through); /dead always answers 500.
+    // /a fails its first request with a 503 (then the retry gets through); /dead always answers 500;
+    // /ordered answers its first request after 1.5 s.
     receiver = await startReceiver({
       status: (path, n) => (path === '/dead' ? 500 : path === '/a' && n === 1 ? 503 : 200),
+      delayMs: (path, n) => (path === '/ordered' && n === 1 ? 1500 : 0),
     });
     g = await startTestGridstream({ ...LOOPBACK_ALLOWED, webhookMaxAttempts: 3, webhookBackoffMs: 200 });
     await g.pipeline.loadTopology(
@@ -225,6 +228,45 @@ describe('webhooks', () => {
       [1, 'retrying', 500],
     ]);
     expect(log[0]!.next_attempt_at).toBeNull();
+  });
+
+  it("delivers a flexibility event's steps to its tenant's subscriptions in sequence order, the first answered slowly", async () => {
+    const steps = ['SCHEDULED', 'BASELINES_READY', 'STARTED', 'ENDED'] as const;
+    const ordered = await subscribe(
+      '/ordered',
+      steps.map((t) => `EVENT.${t}`),
+    );
+    const other = await subscribe('/other-events', ['EVENT.SCHEDULED'], OTHER_TENANT_KEY);
+    const id = '7f3e0c52-0000-4000-8000-0000000000e1';
+    // One batch: all four steps are queued together, and each must still wait for the one before.
+    await g.edges.log.producer().send(
+      TOPICS.eventLifecycle.name,
+      steps.map((type, k) => ({
+        key: id,
+        value: encode('FlexEventLifecycle', lifecycleStep(id, type, k + 1, START)),
+      })),
+    );
+    const at = (path: string) => receiver.received.filter((r) => r.path === path);
+    await receiver.until(() => at('/ordered').length === 4, 'four steps at /ordered');
+    const got = at('/ordered');
+    expect(got.map((r) => bodyOf(r).event_id)).toEqual(
+      steps.map((type, k) => `EVENT.${type}:${id}:${k + 1}`),
+    );
+    expect(got.map((r) => bodyOf(r).data.sequence)).toEqual([1, 2, 3, 4]);
+    // The second step was sent only once the first (answered after 1.5 s) had its answer.
+    expect(got[1]!.at).toBeGreaterThanOrEqual(got[0]!.answeredAt!);
+    expect(got[0]!.answeredAt! - got[0]!.at).toBeGreaterThanOrEqual(1400);
+    for (const r of got) expect(signatureValid(ordered.secret, r)).toBe(true);
+    expect(bodyOf(got[2]!)).toMatchObject({
+      webhook_id: ordered.id,
+      type: 'EVENT.STARTED',
+      timestamp: new Date(lifecycleStep(id, 'STARTED', 3, START).at_ms).toISOString(),
+      data: { event_id: id, status: 'STARTED', asset_ids: ['bess-1'], start: new Date(START).toISOString() },
+    });
+    // The event is the default tenant's: utility-b's subscription to EVENT.SCHEDULED gets none of it.
+    await g.pipeline.settle();
+    expect(at('/other-events')).toEqual([]);
+    expect(await webhookDeliveries(g.url, other.id, 0, OTHER_TENANT_KEY)).toEqual([]);
   });
 
   it("keeps subscriptions per tenant: another tenant's id is a 404, a deleted one is gone", async () => {

@@ -324,11 +324,18 @@ export async function loadQueryFixture(warehouse: Warehouse, slot: number): Prom
 
 /**
  * Dispatch commands for dispatches_for_assets.sql: two assets, a re-delivered command, optional fields null, a
- * state-of-charge imbalance in MWh.
+ * state-of-charge imbalance in MWh, a cancel (ev-'2's, with the zero target a cancel carries).
  */
 export async function loadDispatchFixture(warehouse: Warehouse, slot: number): Promise<void> {
   const minute = 60_000;
-  const command = (event_id: string, asset_id: string, at: number, received: number, full: boolean) =>
+  const command = (
+    event_id: string,
+    asset_id: string,
+    at: number,
+    received: number,
+    full: boolean,
+    action: 'dispatch' | 'cancel' = 'dispatch',
+  ) =>
     dispatchRow({
       event_id,
       source: full ? 'optimiser' : null,
@@ -336,17 +343,28 @@ export async function loadDispatchFixture(warehouse: Warehouse, slot: number): P
       asset_id,
       dispatch_time: at,
       delivery_period_start: at + 15 * minute,
-      target_power: { amount: full ? '-1.250' : '500', unit: full ? 'MW' : 'kW' },
+      target_power:
+        action === 'cancel'
+          ? { amount: '0', unit: 'kW' }
+          : { amount: full ? '-1.250' : '500', unit: full ? 'MW' : 'kW' },
       nominal_power: full ? { amount: '2', unit: 'MW' } : null,
       power_imbalance: full ? { amount: '0.1', unit: 'MW' } : null,
       soc_imbalance: full ? { amount: '0.375', unit: 'MWh' } : null,
       received_at: received,
+      action,
     });
   await warehouse.insert('dispatches', [
     command('7b0c1a52-0000-4000-8000-000000000001', 'bess-1', slot, slot + 1_000, true),
     command('7b0c1a52-0000-4000-8000-000000000001', 'bess-1', slot, slot + 2_000, true), // re-delivered
     command('7b0c1a52-0000-4000-8000-000000000002', 'bess-1', slot + 15 * minute, slot + 15 * minute, false),
-    command('7b0c1a52-0000-4000-8000-000000000003', "ev-'2", slot + 5 * minute, slot + 5 * minute, false),
+    command(
+      '7b0c1a52-0000-4000-8000-000000000003',
+      "ev-'2",
+      slot + 5 * minute,
+      slot + 5 * minute,
+      false,
+      'cancel',
+    ),
     command('7b0c1a52-0000-4000-8000-000000000004', 'pv-3', slot + 5 * minute, slot + 5 * minute, true),
   ]);
   // Assets behind DTs for dt_assets.sql (bess-1 moved from dt-b to dt-a, its nominal power cleared), and period

@@ -7,6 +7,8 @@ export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
   raw: string;
   at: number;
+  /** When it was answered (set once it is). */
+  answeredAt?: number;
 }
 
 export interface ReceiverOptions {
@@ -16,6 +18,8 @@ export interface ReceiverOptions {
   status?: (path: string, n: number) => number;
   /** The body every answer carries (default none). */
   answer?: string;
+  /** How long the n-th request of a path waits for its answer, ms (default 0). */
+  delayMs?: (path: string, n: number) => number;
 }
 
 /**
@@ -33,13 +37,20 @@ export async function startReceiver(options: ReceiverOptions = {}) {
       const path = request.url ?? '';
       const n = (counts.get(path) ?? 0) + 1;
       counts.set(path, n);
-      received.push({
+      const got: ReceivedRequest = {
         path,
         headers: request.headers,
         raw: Buffer.concat(chunks).toString('utf8'),
         at: Date.now(),
-      });
-      response.writeHead(options.status?.(path, n) ?? 200).end(options.answer);
+      };
+      received.push(got);
+      setTimeout(
+        () => {
+          got.answeredAt = Date.now();
+          response.writeHead(options.status?.(path, n) ?? 200).end(options.answer);
+        },
+        options.delayMs?.(path, n) ?? 0,
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));

@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ALERT_EVENT_TYPES,
   DEFAULT_ALERT_CONFIG,
   initialAlertState,
+  lifecycleOrder,
   stepAlerts,
   type AlertEvent,
   type AlertInput,
 } from '../../processors/alerts.js';
 import type { DispatchCheck, DtStress, ImpedanceFlag } from '../../schemas/types.gen.js';
+import { lifecycleStep } from '../support/lifecycle.js';
 import { stressRow } from '../support/records.js';
 
 const T0 = Date.UTC(2026, 6, 1, 10);
@@ -164,6 +167,55 @@ describe('alert events', () => {
 });
 
 describe('alert state', () => {
+  it("turns each lifecycle step into one EVENT.<step> for the event's tenant, with a deterministic id", () => {
+    const id = '7f3e0c52-0000-4000-8000-000000000001';
+    const steps = [
+      lifecycleStep(id, 'SCHEDULED', 1, T0, { tenant: 'utility-b' }),
+      lifecycleStep(id, 'BASELINES_READY', 2, T0, { tenant: 'utility-b', baseline_issue: 'day-ahead' }),
+      lifecycleStep(id, 'STATS_READY', 7, T0, {
+        tenant: 'utility-b',
+        delivered_kwh: 47.5,
+        share_with_data: 1,
+        data_quality: 'ami_direct',
+      }),
+    ];
+    const events = run(steps.map((record) => ({ type: 'event-lifecycle', record })));
+    expect(events.map((e) => [e.type, e.id, e.tenant, e.dt_id, e.occurred_at])).toEqual([
+      ['EVENT.SCHEDULED', `EVENT.SCHEDULED:${id}:1`, 'utility-b', undefined, steps[0]!.at_ms],
+      ['EVENT.BASELINES_READY', `EVENT.BASELINES_READY:${id}:2`, 'utility-b', undefined, steps[1]!.at_ms],
+      ['EVENT.STATS_READY', `EVENT.STATS_READY:${id}:7`, 'utility-b', undefined, steps[2]!.at_ms],
+    ]);
+    expect(events[2]!.data).toEqual({
+      event_id: id,
+      status: 'STATS_READY',
+      sequence: 7,
+      asset_ids: ['bess-1'],
+      direction: 'turn-down',
+      start: '2026-07-01T10:00:00.000Z',
+      end: '2026-07-01T11:00:00.000Z',
+      target: { amount: '50', unit: 'kW' },
+      baseline_issue: null,
+      delivered_kwh: 47.5,
+      target_kwh: 50,
+      share_with_data: 1,
+      data_quality: 'ami_direct',
+      reason: null,
+    });
+    // The same record gives the same event (a replay's copy is dropped by id), and every type is subscribable.
+    expect(run([{ type: 'event-lifecycle', record: steps[0]! }])).toEqual([events[0]]);
+    for (const e of events) expect(ALERT_EVENT_TYPES).toContain(e.type);
+  });
+
+  it('reads the flexibility event and sequence back from a lifecycle event id, and nothing from others', () => {
+    expect(lifecycleOrder('EVENT.STARTED:ev:1:2:12')).toEqual({ event_id: 'ev:1:2', sequence: 12 });
+    expect(lifecycleOrder('EVENT.ENDED:7f3e0c52-0000-4000-8000-000000000001:4')).toEqual({
+      event_id: '7f3e0c52-0000-4000-8000-000000000001',
+      sequence: 4,
+    });
+    expect(lifecycleOrder('DISPATCH.REJECTED:ev:bess-1')).toBeNull();
+    expect(lifecycleOrder('EVENT.ENDED:ev:x')).toBeNull();
+  });
+
   it('is left as it was by an input the rules throw on, so the task can dead-letter it and go on', () => {
     let state = initialAlertState();
     // dt-a alerting after slot 0.

@@ -196,4 +196,67 @@ describe('MQTT decoding', () => {
     expect(wrong.dispatches).toEqual([]);
     expect(wrong.deadLetters[0]!.reason).toMatch(/target_power\.unit: "MWh" is not W, kW or MW/);
   });
+
+  it("decodes a cancel with only event_id, asset_id and dispatch_time: a zero target, the dispatch time's period", () => {
+    const cancel = {
+      event_id: 'A7A26FF2-E851-45B6-9634-D595F45458B7',
+      asset_id: 'bess-7',
+      dispatch_time: '2026-07-01T10:07:30Z',
+      action: 'cancel',
+    };
+    const out = decode('gridstream/v1/dispatch/bess-7', cancel);
+    expect(out.deadLetters).toEqual([]);
+    expect(out.dispatches).toEqual([
+      {
+        event_id: 'a7a26ff2-e851-45b6-9634-d595f45458b7',
+        source: null,
+        published_at: null,
+        asset_id: 'bess-7',
+        dispatch_time: Date.UTC(2026, 6, 1, 10, 7, 30),
+        delivery_period_start: Date.UTC(2026, 6, 1, 10, 0),
+        target_power: { amount: '0', unit: 'kW' },
+        nominal_power: null,
+        power_imbalance: null,
+        soc_imbalance: null,
+        received_at: NOW,
+        action: 'cancel',
+      },
+    ]);
+    // A target given with a cancel is not what it asks: it is dropped; a delivery period given is kept.
+    expect(
+      decode('gridstream/v1/dispatch/bess-7', {
+        ...cancel,
+        delivery_period_start: '2026-07-01T10:15:00Z',
+        target_power: { amount: '5', unit: 'MW' },
+      }).dispatches[0],
+    ).toMatchObject({
+      delivery_period_start: Date.UTC(2026, 6, 1, 10, 15),
+      target_power: { amount: '0', unit: 'kW' },
+    });
+  });
+
+  it('takes a command without action as a dispatch, which still needs its target and delivery period', () => {
+    const dispatch = {
+      event_id: 'a7a26ff2-e851-45b6-9634-d595f45458b7',
+      asset_id: 'bess-7',
+      dispatch_time: '2026-07-01T10:00:00Z',
+      delivery_period_start: '2026-07-01T10:15:00Z',
+      target_power: { amount: '250', unit: 'kW' },
+    };
+    expect(decode('gridstream/v1/dispatch/bess-7', dispatch).dispatches[0]!.action).toBe('dispatch');
+    expect(
+      decode('gridstream/v1/dispatch/bess-7', { ...dispatch, action: 'dispatch' }).dispatches[0]!.action,
+    ).toBe('dispatch');
+    const { target_power: _target, ...untargeted } = dispatch;
+    const { delivery_period_start: _period, ...unperiodic } = dispatch;
+    for (const [payload, reason] of [
+      [untargeted, /target_power: required for a dispatch/],
+      [unperiodic, /delivery_period_start: required for a dispatch/],
+      [{ ...dispatch, action: 'pause' }, /action: "pause" is not dispatch or cancel/],
+    ] as const) {
+      const out = decode('gridstream/v1/dispatch/bess-7', payload);
+      expect(out.dispatches).toEqual([]);
+      expect(out.deadLetters[0]!.reason).toMatch(reason);
+    }
+  });
 });

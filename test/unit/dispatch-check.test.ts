@@ -19,6 +19,7 @@ const command = (amount: string, unit: 'W' | 'kW' | 'MW'): DispatchCommand => ({
   power_imbalance: null,
   soc_imbalance: null,
   received_at: Date.UTC(2026, 6, 1, 10, 0, 1),
+  action: 'dispatch',
 });
 
 const envelope: EnvelopeInForce = {

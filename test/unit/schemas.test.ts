@@ -199,10 +199,50 @@ describe('schema evolution', () => {
     };
     const header = Buffer.alloc(5);
     header.writeUInt32BE(3, 1);
-    expect(decode('DispatchCommand', Buffer.concat([header, retired.toBuffer(old)]))).toEqual(old);
+    expect(decode('DispatchCommand', Buffer.concat([header, retired.toBuffer(old)]))).toEqual({
+      ...old,
+      action: 'dispatch',
+    });
     expect(schemaId('DispatchCommand')).not.toBe(3);
     // The current version carries energy units.
-    const current = { ...old, soc_imbalance: { amount: '0.375', unit: 'MWh' as const } };
+    const current = {
+      ...old,
+      soc_imbalance: { amount: '0.375', unit: 'MWh' as const },
+      action: 'dispatch' as const,
+    };
     expect(decode('DispatchCommand', encode('DispatchCommand', current))).toEqual(current);
+  });
+
+  it('reads a dispatch command written before the action (retired id 18) as a dispatch, and writes id 26', () => {
+    const retired = avro.Type.forSchema(
+      JSON.parse(
+        readFileSync(join(schemasDir, 'retired', 'dispatch-command.18.avsc'), 'utf8'),
+      ) as avro.Schema,
+      { wrapUnions: 'auto' },
+    );
+    const old = {
+      event_id: 'a7a26ff2-e851-45b6-9634-d595f45458b7',
+      source: 'vpp',
+      published_at: null,
+      asset_id: 'bess-7',
+      dispatch_time: 1_780_000_000_000,
+      delivery_period_start: 1_780_000_900_000,
+      target_power: { amount: '-1.250', unit: 'MW' as const },
+      nominal_power: null,
+      power_imbalance: null,
+      soc_imbalance: { amount: '0.375', unit: 'MWh' as const },
+      received_at: 1_780_000_000_500,
+    };
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(18, 1);
+    expect(decode('DispatchCommand', Buffer.concat([header, retired.toBuffer(old)]))).toEqual({
+      ...old,
+      action: 'dispatch',
+    });
+    expect(schemaId('DispatchCommand')).toBe(26);
+    const cancel = { ...old, target_power: { amount: '0', unit: 'kW' as const }, action: 'cancel' as const };
+    const written = encode('DispatchCommand', cancel);
+    expect(written.readUInt32BE(1)).toBe(26);
+    expect(decode('DispatchCommand', written)).toEqual(cancel);
   });
 });
