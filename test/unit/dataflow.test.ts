@@ -35,10 +35,14 @@ describe('the dataflow (pipelines/dataflow.ts)', () => {
         `writers of ${topic}`,
       ).not.toEqual([]);
     }
-    // The warehouse sink keeps every topic but the readings (the readings task writes those itself).
+    // The warehouse sink keeps every topic but the readings (the readings task writes those itself) and the
+    // flexibility events' (the events task writes their steps itself, before it commits; commands and clock
+    // ticks are its input, not a record of anything).
     const sink = nodes.find((n) => n.id === 'warehouseSink')!;
     const readings = nodes.find((n) => n.id === 'readings')!;
-    expect([...sink.inputs, ...readings.inputs].sort()).toEqual(Object.keys(TOPICS).sort());
+    expect([...sink.inputs, ...readings.inputs, 'events', 'eventLifecycle'].sort()).toEqual(
+      Object.keys(TOPICS).sort(),
+    );
   });
 
   it('names each consumer group once, from the catalogue beside the topics', () => {
