@@ -62,10 +62,16 @@ export async function placementsOf(
   const placed = await runQuery(warehouse, queries.asset_dts, { asset_ids: [...new Set(assets)] });
   const dts = [...new Set(placed.map((p) => p.dt_id))];
   const behind = dts.length ? await runQuery(warehouse, queries.dt_assets, { dts }) : [];
+  const sharesOf = new Map(
+    dts.map((dt) => [
+      dt,
+      headroomShares(
+        behind.filter((b) => b.dt_id === dt).map((b) => ({ assetId: b.asset_id, nominalKw: b.nominal_kw })),
+      ),
+    ]),
+  );
   for (const { asset_id, dt_id } of placed) {
-    const shares = headroomShares(
-      behind.filter((b) => b.dt_id === dt_id).map((b) => ({ assetId: b.asset_id, nominalKw: b.nominal_kw })),
-    );
+    const shares = sharesOf.get(dt_id)!;
     const share = shares.share.get(asset_id);
     if (share !== undefined) placements.set(asset_id, { dtId: dt_id, share, basis: shares.basis });
   }
