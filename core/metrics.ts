@@ -38,7 +38,7 @@ export function createMetrics() {
     }),
     dispatchChecks: new Counter({
       name: 'gridstream_dispatch_checks_total',
-      help: "Dispatch commands checked against their DT's operating envelope, by verdict",
+      help: "Dispatch commands checked against their asset's period limits (NETWORK included), by verdict",
       labelNames: ['verdict'],
       registers: r,
     }),

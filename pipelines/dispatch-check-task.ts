@@ -2,25 +2,22 @@ import { decode, encode } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Log, LogRecord, ProduceRecord } from '../io/log/log.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
-import {
-  checkDispatch,
-  deliverySlot,
-  type EnvelopeInForce,
-} from '../processors/flexibility/dispatch-check.js';
+import { checkDispatch, deliverySlot } from '../processors/flexibility/dispatch-check.js';
 import type { DispatchCommand } from '../schemas/types.gen.js';
+import { dispatchPeriodLimits } from '../serving/period-limits.js';
 import { GROUPS, TOPICS } from './log-topics.js';
 import { messageOf } from '../core/errors.js';
 import { startSinkTask, type SinkTask } from './runtime/sink-task.js';
-import { runQuery } from '../io/warehouse/query.js';
-import { queries } from '../io/warehouse/queries.gen.js';
 
 export type DispatchCheckTask = SinkTask;
 
 /**
- * Checks each dispatch command (not a cancel) against the operating envelope of its asset's DT
- * (processors/flexibility/dispatch-check.ts) and puts the check on gridstream.dispatch-checks, keyed by asset
+ * Checks each dispatch command (not a cancel) against its asset's computed period limits for the delivery period
+ * (processors/flexibility/dispatch-check.ts): the stored sources and NETWORK, the asset's share of the
+ * operating envelope of its DT in force at the dispatch time (serving/period-limits.ts, the same computation
+ * GET /v1/assets/period-limits answers with). It puts the check on gridstream.dispatch-checks, keyed by asset
  * id, for the warehouse sink and webhooks.
- * An edge task, not a pure stage: the asset's placement (topology_assets) and the envelope issue in force at
+ * An edge task, not a pure stage: the asset's placement, its stored limits and the envelope issue in force at
  * the dispatch time live in the warehouse, and are looked up per poll batch (dispatches are few). Offsets are
  * committed once the batch's checks are on the log (a sink task: pipelines/runtime/sink-task.ts); a replay
  * re-checks and the newest check is kept.
@@ -33,27 +30,7 @@ export function startDispatchCheckTask(options: {
   const { log, warehouse, metrics } = options;
   const producer = log.producer();
 
-  const envelopeInForce = async (
-    dtId: string,
-    command: DispatchCommand,
-  ): Promise<EnvelopeInForce | undefined> => {
-    const [row] = await runQuery(warehouse, queries.dispatch_envelope_in_force, {
-      dt_id: dtId,
-      slot_ms: deliverySlot(command),
-      at_ms: command.dispatch_time,
-    });
-    if (!row) return undefined;
-    return {
-      issuedAt: row.issued_at_ms,
-      importKw: row.import_kw,
-      exportKw: row.export_kw,
-      importLimitedBy: row.import_limited_by,
-      exportLimitedBy: row.export_limited_by,
-      dataQuality: row.data_quality,
-    };
-  };
-
-  /** Each decodable command with what the warehouse knows of it: its asset's DT and the envelope in force. */
+  /** Each decodable command with what the warehouse knows of it: placement, envelope in force and limits. */
   const lookUp = async (records: LogRecord[]) => {
     const commands: Array<{ record: LogRecord; command: DispatchCommand }> = [];
     for (const record of records) {
@@ -65,20 +42,16 @@ export function startDispatchCheckTask(options: {
         // The warehouse sink dead-letters an undecodable record of this topic; there is nothing to check.
       }
     }
-    if (commands.length === 0) return [];
-    const placed = await runQuery(warehouse, queries.asset_dts, {
-      asset_ids: [...new Set(commands.map((c) => c.command.asset_id))],
-    });
-    const dtOf = new Map(placed.map((a) => [a.asset_id, a.dt_id]));
-    const looked = [];
-    for (const { record, command } of commands) {
-      const dtId = dtOf.get(command.asset_id);
-      const envelope = dtId === undefined ? undefined : await envelopeInForce(dtId, command);
-      looked.push({ record, command, dtId, envelope });
-    }
-    return looked;
+    const limits = await dispatchPeriodLimits(
+      warehouse,
+      commands.map(({ command }) => ({
+        assetId: command.asset_id,
+        slotMs: deliverySlot(command),
+        atMs: command.dispatch_time,
+      })),
+    );
+    return commands.map((c, i) => ({ ...c, ...limits[i]! }));
   };
-
   return startSinkTask({
     log,
     group: GROUPS.dispatchChecks,
@@ -91,9 +64,13 @@ export function startDispatchCheckTask(options: {
       const looked = await context.retry('looking up', () => lookUp(records));
       const checkedAt = Date.now();
       const checks: ProduceRecord[] = [];
-      for (const { record, command, dtId, envelope } of looked) {
+      for (const { record, command, placement, envelope, period } of looked) {
         try {
-          const check = checkDispatch(command, dtId, envelope, checkedAt);
+          const check = checkDispatch(
+            command,
+            { dtId: placement?.dtId, share: placement?.share, envelope, period },
+            checkedAt,
+          );
           metrics.dispatchChecks.inc({ verdict: check.verdict });
           checks.push({ key: check.asset_id, value: encode('DispatchCheck', check) });
         } catch (error) {

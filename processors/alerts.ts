@@ -13,8 +13,9 @@ import type { DispatchCheck, DtStress, FlexEventLifecycle, ImpedanceFlag } from 
  *   load factor, hot spot or top oil (thermal_exceeded) or a customer voltage outside the statutory band
  *   (voltage_exceeded). One event a violating slot.
  * - IMPEDANCE.ALERT: a meter leg's daily impedance median was flagged (each ImpedanceFlag).
- * - DISPATCH.REJECTED: a dispatch command asked for more than the operating envelope of its asset's DT
- *   allowed (DispatchCheck verdict `exceeds`).
+ * - DISPATCH.REJECTED: a dispatch command asked for more than its asset's computed period limits allow
+ *   (DispatchCheck verdict `exceeds`: beyond a stored source's limit or the asset's NETWORK share of its DT's
+ *   operating envelope), or for a period some source locks (verdict `locked`).
  * - EVENT.<step>: a step of a flexibility event's lifecycle (each FlexEventLifecycle record), carrying the
  *   event as it stands; it goes to the subscriptions of the record's tenant (AlertEvent.tenant), not a DT's.
  *
@@ -95,7 +96,7 @@ export function stepAlerts(
     case 'impedance-flag':
       return { state, outputs: [impedanceEvent(input.flag)] };
     case 'dispatch-check':
-      return { state, outputs: input.check.verdict === 'exceeds' ? [dispatchEvent(input.check)] : [] };
+      return { state, outputs: REJECTED.has(input.check.verdict) ? [dispatchEvent(input.check)] : [] };
     case 'event-lifecycle':
       return { state, outputs: [lifecycleEvent(input.record)] };
   }
@@ -180,11 +181,15 @@ function impedanceEvent(flag: ImpedanceFlag): AlertEvent {
   };
 }
 
+/** The verdicts that reject a dispatch. */
+const REJECTED: ReadonlySet<DispatchCheck['verdict']> = new Set(['exceeds', 'locked']);
+
 function dispatchEvent(check: DispatchCheck): AlertEvent {
   return {
     id: `DISPATCH.REJECTED:${check.event_id}:${check.asset_id}`,
     type: 'DISPATCH.REJECTED',
-    // An `exceeds` verdict needs an envelope, so the asset's DT is known.
+    // A stored source can reject a dispatch of an asset the topology does not place: its DT is unknown, and
+    // so is a tenant to tell (the event reaches no subscription).
     dt_id: check.dt_id ?? '',
     occurred_at: check.dispatch_time,
     data: {
@@ -193,7 +198,11 @@ function dispatchEvent(check: DispatchCheck): AlertEvent {
       dt_id: check.dt_id,
       dispatch_time: iso(check.dispatch_time),
       delivery_period_start: iso(check.delivery_period_start),
+      verdict: check.verdict,
       requested_kw: check.requested_kw,
+      limit_kw: check.limit_kw,
+      limit_source: check.limit_source,
+      network_share: check.network_share,
       headroom_kw: check.headroom_kw,
       limited_by: check.limited_by,
       envelope_issued_at: check.envelope_issued_at === null ? null : iso(check.envelope_issued_at),

@@ -20,9 +20,9 @@ export interface DeadLetter {
   source_offset: null | number;
 }
 
-export type DispatchVerdict = "within" | "exceeds" | "no_envelope" | "unknown_asset";
+export type DispatchVerdict = "within" | "exceeds" | "no_envelope" | "unknown_asset" | "locked";
 
-/** A dispatch command checked against the operating envelope of the DT its asset sits behind (topic gridstream.dispatch-checks, keyed by asset id). Target power is the asset's power toward the grid: positive injects (discharge, generation: export at the DT), negative withdraws (charging: import at the DT). Checked against the envelope issue in force at the dispatch time: the newest issued at or before it. */
+/** A dispatch command checked against its asset's computed period limits for the delivery period (topic gridstream.dispatch-checks, keyed by asset id): the most restrictive of the stored sources (REPORTED, OPERATIONS, CUSTOMER, PV, AVAILABILITY) and NETWORK, the asset's share of the operating envelope of the DT it sits behind. Target power is the asset's power toward the grid: positive injects (discharge, generation: export at the DT) and is judged against power_discharge, negative withdraws (charging: import at the DT) and is judged against power_charge. NETWORK is taken from the envelope issue in force at the dispatch time: the newest issued at or before it. */
 export interface DispatchCheck {
   /** The dispatch command's event id. */
   event_id: string;
@@ -36,15 +36,21 @@ export interface DispatchCheck {
   dt_id: null | string;
   /** Target power in kW, toward the grid (positive export, negative import). */
   requested_kw: number;
-  /** The envelope's extra export (requested_kw > 0) or import (< 0) for the slot, kW; null without an envelope. */
+  /** The DT's whole envelope headroom: its extra export (requested_kw > 0) or import (<= 0) for the slot, kW, before it is shared among the DT's assets; null without an envelope. */
   headroom_kw: null | number;
-  /** The limit binding that headroom: load_factor, hot_spot, top_oil or voltage; null without an envelope. */
+  /** The physical limit binding the DT's headroom: load_factor, hot_spot, top_oil or voltage; null without an envelope. */
   limited_by: null | string;
   /** issued_at of the envelope issue used; null without one. */
   envelope_issued_at: null | number;
   /** Data-quality tier of that envelope (ami_direct, ami_imputed, modelled_only as in DtEnvelope); null without one. */
   data_quality: null | string;
-  /** within: |requested_kw| <= headroom_kw; exceeds: over it (the dispatch is rejected); no_envelope: the DT has no envelope issue covering the slot at the dispatch time; unknown_asset: the asset is not in the topology. */
+  /** The asset's computed limit for the period in the dispatch's direction, kW, signed as the period limits: power_discharge (>= 0) for requested_kw > 0, power_charge (<= 0) otherwise; null when no source limits that direction, or when the period is locked. */
+  limit_kw: null | number;
+  /** The source binding limit_kw (REPORTED, OPERATIONS, CUSTOMER, PV, AVAILABILITY or NETWORK; the first in that order on a tie), or for a locked period the source that locks it; null when none. */
+  limit_source: null | string;
+  /** The asset's share of its DT's headroom (0 to 1: pro rata to nominal power among the DT's assets, else equal): the NETWORK limit is this share of headroom_kw, 0 when the headroom is negative; null when the asset is not placed. */
+  network_share: null | number;
+  /** locked: a source locks trading in the period (limit_source names it; rejected); exceeds: requested_kw is beyond the computed limit of its direction (limit_kw, from limit_source; rejected); otherwise within, or, when the NETWORK limit could not be computed but no other source is breached, no_envelope (the DT has no envelope issue covering the slot at the dispatch time) or unknown_asset (the asset is not in the topology). */
   verdict: DispatchVerdict;
   checked_at: number;
 }

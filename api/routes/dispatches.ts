@@ -86,15 +86,18 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
                     },
                     check: {
                       description:
-                        "The command checked against the operating envelope of its asset's DT in force at dispatch_time (null until checked): verdict within | exceeds (rejected) | no_envelope | unknown_asset; requested_kw toward the grid (positive export); headroom_kw the envelope's extra export or import for the delivery slot",
+                        "The command checked against its asset's computed period limits for the delivery period (null until checked): verdict within | exceeds (beyond limit_kw: rejected) | locked (a source locks trading in the period: rejected) | no_envelope | unknown_asset (within the stored sources' limits, NETWORK unknown); requested_kw toward the grid (positive export); limit_kw the computed limit of its direction (power_discharge >= 0 or power_charge <= 0) and limit_source the source that binds it (REPORTED, OPERATIONS, CUSTOMER, PV, AVAILABILITY or NETWORK); network_share the asset's share of its DT's headroom; headroom_kw the DT's whole envelope headroom for the slot, from the issue in force at dispatch_time",
                       ...object(
                         {
                           verdict: {
                             type: 'string',
-                            enum: ['within', 'exceeds', 'no_envelope', 'unknown_asset'],
+                            enum: ['within', 'exceeds', 'locked', 'no_envelope', 'unknown_asset'],
                           },
                           dt_id: { type: ['string', 'null'] },
                           requested_kw: { type: 'number' },
+                          limit_kw: { type: ['number', 'null'] },
+                          limit_source: { type: ['string', 'null'] },
+                          network_share: { type: ['number', 'null'] },
                           headroom_kw: { type: ['number', 'null'] },
                           limited_by: { type: ['string', 'null'] },
                           envelope_issued_at: { type: ['string', 'null'] },

@@ -1,14 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { DAY_MS, SLOT_MS, iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import type { PeriodLimitsOfRangeRow } from '../../io/warehouse/queries.gen.js';
 import { runQuery } from '../../io/warehouse/query.js';
 import { queries } from '../../io/warehouse/queries.gen.js';
-import {
-  headroomShares,
-  networkLimits,
-  type ShareBasis,
-} from '../../processors/flexibility/network-share.js';
 import {
   ENERGY_UNITS,
   LIMIT_SOURCES,
@@ -20,14 +14,12 @@ import {
   limitKw,
   limitKwh,
   mergeLimits,
-  mostRestrictive,
   type LimitField,
-  type LimitSource,
   type LimitValues,
   type SetSource,
 } from '../../processors/flexibility/period-limits.js';
+import { currentPeriodLimits, limitValuesOf } from '../../serving/period-limits.js';
 import { ASSET_IDS_PROPERTY, assetIdsOf } from '../asset-ids.js';
-import { newestIssues } from '../envelope-issues.js';
 import { ApiError, badRequest } from '../errors.js';
 import { object } from '../openapi.js';
 import {
@@ -115,14 +107,6 @@ interface Stored {
 
 const keyOf = (asset: string, startMs: number, source: string) => `${asset}\u0000${startMs}\u0000${source}`;
 
-const valuesOf = (r: PeriodLimitsOfRangeRow): LimitValues => ({
-  powerChargeKw: r.power_charge_kw,
-  powerDischargeKw: r.power_discharge_kw,
-  energyLowKwh: r.energy_low_kwh,
-  energyHighKwh: r.energy_high_kwh,
-  tradingLocked: r.trading_locked === null ? null : r.trading_locked === 1,
-});
-
 /** A kW or kWh value as the answer gives it: an exact-looking decimal string (to the milliwatt), or null. */
 const quantity = (value: number | null, unit: 'kW' | 'kWh') =>
   value === null ? null : { amount: String(Number(value.toFixed(6)) || 0), unit };
@@ -185,7 +169,12 @@ export const periodLimitRoutes: FastifyPluginAsync<PeriodLimitOptions> = async (
         })
       ).map((r) => [
         keyOf(r.asset_id, r.start_ms, r.source),
-        { values: valuesOf(r), endMs: r.end_ms, createdMs: r.created_ms, updatedMs: r.updated_ms } as Stored,
+        {
+          values: limitValuesOf(r),
+          endMs: r.end_ms,
+          createdMs: r.created_ms,
+          updatedMs: r.updated_ms,
+        } as Stored,
       ]),
     );
 
@@ -486,102 +475,40 @@ export const periodLimitRoutes: FastifyPluginAsync<PeriodLimitOptions> = async (
       const page = pageOf(request.query, PAGE_DEFAULT);
       await requireAssets(warehouse, tenantOf(request), assets);
 
-      interface SourceLimits {
-        source: LimitSource;
-        values: LimitValues;
-        created: number;
-        updated: number;
-        network?: { dt_id: string; share: number; basis: ShareBasis; envelope_issued_at: string };
-      }
-      const periods = new Map<
-        string,
-        { asset: string; startMs: number; endMs: number; sources: SourceLimits[] }
-      >();
-      const periodOf = (asset: string, startMs: number, endMs: number) => {
-        const key = `${asset}\u0000${startMs}`;
-        let p = periods.get(key);
-        if (!p) periods.set(key, (p = { asset, startMs, endMs, sources: [] }));
-        return p;
-      };
-      const [stored, placement] = await Promise.all([
-        runQuery(warehouse, queries.period_limits_of_range, {
-          asset_ids: assets,
-          from_ms: fromMs,
-          to_ms: toMs,
-        }),
-        runQuery(warehouse, queries.asset_dts, { asset_ids: assets }),
-      ]);
-      for (const r of stored)
-        periodOf(r.asset_id, r.start_ms, r.end_ms).sources.push({
-          source: r.source as LimitSource,
-          values: valuesOf(r),
-          created: r.created_ms,
-          updated: r.updated_ms,
-        });
-
-      // NETWORK: each asset's share of its DT's newest envelope issue.
-      const dts = [...new Set(placement.map((p) => p.dt_id))];
-      const [behind, issues] = await Promise.all([
-        dts.length ? runQuery(warehouse, queries.dt_assets, { dts }) : Promise.resolve([]),
-        newestIssues(warehouse, dts),
-      ]);
-      for (const { asset_id, dt_id } of placement) {
-        const issue = issues.get(dt_id);
-        if (!issue) continue;
-        const shares = headroomShares(
-          behind
-            .filter((b) => b.dt_id === dt_id)
-            .map((b) => ({ assetId: b.asset_id, nominalKw: b.nominal_kw })),
-        );
-        const share = shares.share.get(asset_id);
-        if (share === undefined) continue;
-        for (const n of networkLimits(issue.slots, share, fromMs, toMs))
-          periodOf(asset_id, n.slotStart, n.slotStart + SLOT_MS).sources.push({
-            source: 'NETWORK',
-            values: {
-              powerChargeKw: n.powerChargeKw,
-              powerDischargeKw: n.powerDischargeKw,
-              energyLowKwh: null,
-              energyHighKwh: null,
-              tradingLocked: null,
-            },
-            created: issue.issuedAt,
-            updated: issue.issuedAt,
-            network: { dt_id, share, basis: shares.basis, envelope_issued_at: iso(issue.issuedAt) },
-          });
-      }
-
-      const order = (s: LimitSource) => LIMIT_SOURCES.indexOf(s);
-      const answered = [...periods.values()]
-        .filter((p) => p.sources.some((s) => listed.has(s.source)))
-        .sort((a, b) => (a.asset < b.asset ? -1 : a.asset > b.asset ? 1 : a.startMs - b.startMs));
+      const { periods } = await currentPeriodLimits(warehouse, assets, fromMs, toMs);
+      const answered = periods.filter((p) => p.sources.some((s) => listed.has(s.source)));
       const { rows, total } = pageRows(answered, page);
       return {
-        limits: rows.map((p) => {
-          p.sources.sort((a, b) => order(a.source) - order(b.source));
-          const computed = mostRestrictive(p.sources);
-          return {
-            asset_id: p.asset,
-            start_time: iso(p.startMs),
-            end_time: iso(p.endMs),
-            delivery_day: iso(p.startMs).slice(0, 10),
-            computed_limits: {
-              ...limitsOut(computed.values),
-              binding: Object.fromEntries(
-                Object.entries(computed.binding).map(([f, s]) => [BINDING_NAMES[f as LimitField], s]),
-              ),
-            },
-            sources: p.sources
-              .filter((s) => listed.has(s.source))
-              .map((s) => ({
-                source: s.source,
-                ...limitsOut(s.values),
-                created_at: iso(s.created),
-                updated_at: iso(s.updated),
-                ...(s.network ? { network: s.network } : {}),
-              })),
-          };
-        }),
+        limits: rows.map((p) => ({
+          asset_id: p.assetId,
+          start_time: iso(p.startMs),
+          end_time: iso(p.endMs),
+          delivery_day: iso(p.startMs).slice(0, 10),
+          computed_limits: {
+            ...limitsOut(p.computed.values),
+            binding: Object.fromEntries(
+              Object.entries(p.computed.binding).map(([f, s]) => [BINDING_NAMES[f as LimitField], s]),
+            ),
+          },
+          sources: p.sources
+            .filter((s) => listed.has(s.source))
+            .map((s) => ({
+              source: s.source,
+              ...limitsOut(s.values),
+              created_at: iso(s.createdMs),
+              updated_at: iso(s.updatedMs),
+              ...(s.network
+                ? {
+                    network: {
+                      dt_id: s.network.dtId,
+                      share: s.network.share,
+                      basis: s.network.basis,
+                      envelope_issued_at: iso(s.network.envelopeIssuedAt),
+                    },
+                  }
+                : {}),
+            })),
+        })),
         ...pageAnswer(page, total),
       };
     },

@@ -38,6 +38,9 @@ export interface DispatchChecksForEventsRow {
   limited_by: string | null;
   envelope_issued_ms: number | null;
   data_quality: string | null;
+  limit_kw: number | null;
+  limit_source: string | null;
+  network_share: number | null;
   verdict: string;
 }
 
@@ -973,6 +976,9 @@ const DISPATCH_CHECKS_FOR_EVENTS_COLUMNS = {
   limited_by: 'string?',
   envelope_issued_ms: 'int64?',
   data_quality: 'string?',
+  limit_kw: 'number?',
+  limit_source: 'string?',
+  network_share: 'number?',
   verdict: 'string',
 } as const;
 

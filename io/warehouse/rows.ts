@@ -438,6 +438,9 @@ export function dispatchCheckRow(c: DispatchCheck): Record<string, unknown> {
     headroom_kw: c.headroom_kw,
     limited_by: c.limited_by,
     data_quality: c.data_quality,
+    limit_kw: c.limit_kw,
+    limit_source: c.limit_source,
+    network_share: c.network_share,
     verdict: c.verdict,
   };
 }

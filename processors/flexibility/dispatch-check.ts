@@ -1,7 +1,10 @@
 import { slotStart } from '../../core/time.js';
-import type { DispatchCheck, DispatchCommand, PowerAmount } from '../../schemas/types.gen.js';
+import type { DispatchCheck, DispatchCommand } from '../../schemas/types.gen.js';
+import type { PeriodLimits } from './period-limits.js';
+import { powerKw } from './units.js';
 
 export type { DispatchCheck };
+export { powerKw };
 
 /**
  * The operating-envelope row in force for a dispatch's delivery slot (dt_operating_envelopes): the newest issue
@@ -17,39 +20,50 @@ export interface EnvelopeInForce {
   dataQuality: string;
 }
 
-const KW_PER_UNIT: Partial<Record<PowerAmount['unit'], number>> = { W: 0.001, kW: 1, MW: 1000 };
-
-/**
- * A power amount in kW (the decimal string read as a float: the check needs no exact decimals). An energy unit
- * (which ingest admits only for the state-of-charge imbalance) is an error.
- */
-export function powerKw(power: PowerAmount): number {
-  const factor = KW_PER_UNIT[power.unit];
-  if (factor === undefined) throw new Error(`${power.unit} is not a unit of power`);
-  return Number(power.amount) * factor;
+/** What the caller looked up for a dispatch: its asset's placement, the envelope and the period limits. */
+export interface DispatchContext {
+  /** The asset's DT; undefined when the topology does not place the asset. */
+  dtId: string | undefined;
+  /** The DT's envelope row in force for the delivery slot at the dispatch time; undefined without one. */
+  envelope: EnvelopeInForce | undefined;
+  /** The asset's share of its DT's headroom (processors/flexibility/network-share.ts); undefined unplaced. */
+  share: number | undefined;
+  /**
+   * The asset's period limits for the delivery slot, its NETWORK source the share of `envelope`
+   * (processors/flexibility/period-limits.ts); undefined when no source limits the period.
+   */
+  period: PeriodLimits | undefined;
 }
 
-/** The UTC quarter hour a dispatch is delivered in: the slot whose envelope it is checked against. */
+/** The UTC quarter hour a dispatch is delivered in: the period whose limits it is checked against. */
 export function deliverySlot(command: DispatchCommand): number {
   return slotStart(command.delivery_period_start);
 }
 
+/** Slack for a target read from a decimal string against a limit computed in floats. */
+const EPSILON_KW = 1e-9;
+
 /**
- * Checks a dispatch command against the operating envelope of the DT its asset sits behind (pure: the placement
- * and the envelope row are looked up by the caller). Target power is the asset's power toward the grid:
- * positive injects (export at the DT), negative withdraws (import); it is judged against the envelope's extra
- * export or import for the slot, the headroom that holds in every slot of the issue at the stated confidence.
- * `dtId` undefined: the asset is not in the topology; `envelope` undefined: no issue covers the slot at the
- * dispatch time.
+ * Checks a dispatch command against its asset's computed period limits for the delivery slot (pure: the
+ * placement, envelope and limits are looked up by the caller). Target power is the asset's power toward the
+ * grid: positive injects (export at the DT) and is judged against power_discharge, zero or negative withdraws
+ * (import) and is judged against power_charge. A period some source locks is `locked`; a target beyond the
+ * limit of its direction, whichever source binds, is `exceeds`. Otherwise the verdict says whether NETWORK took
+ * part: `unknown_asset` (the asset is not placed) and `no_envelope` (no issue covers the slot at the dispatch
+ * time) are not rejections, as the stored sources, the only ones known, allow the dispatch; else `within`.
  */
 export function checkDispatch(
   command: DispatchCommand,
-  dtId: string | undefined,
-  envelope: EnvelopeInForce | undefined,
+  { dtId, envelope, share, period }: DispatchContext,
   checkedAt: number,
 ): DispatchCheck {
   const requested = powerKw(command.target_power);
-  const base = {
+  const exporting = requested > 0;
+  const field = exporting ? 'powerDischargeKw' : 'powerChargeKw';
+  const computed = period?.computed;
+  const lockedBy = computed?.values.tradingLocked === true ? computed.binding.tradingLocked : null;
+  const limit = lockedBy === null ? (computed?.values[field] ?? null) : null;
+  const check = {
     event_id: command.event_id,
     asset_id: command.asset_id,
     dispatch_time: command.dispatch_time,
@@ -57,22 +71,26 @@ export function checkDispatch(
     received_at: command.received_at,
     dt_id: dtId ?? null,
     requested_kw: requested,
-    headroom_kw: null,
-    limited_by: null,
-    envelope_issued_at: null,
-    data_quality: null,
+    headroom_kw: envelope ? (exporting ? envelope.exportKw : envelope.importKw) : null,
+    limited_by: envelope ? (exporting ? envelope.exportLimitedBy : envelope.importLimitedBy) : null,
+    envelope_issued_at: envelope?.issuedAt ?? null,
+    data_quality: envelope?.dataQuality ?? null,
+    limit_kw: limit,
+    limit_source: lockedBy ?? (limit === null ? null : (computed?.binding[field] ?? null)),
+    network_share: dtId === undefined ? null : (share ?? null),
     checked_at: checkedAt,
   };
-  if (dtId === undefined) return { ...base, verdict: 'unknown_asset' };
-  if (envelope === undefined) return { ...base, verdict: 'no_envelope' };
-  const exporting = requested > 0;
-  const headroom = exporting ? envelope.exportKw : envelope.importKw;
-  return {
-    ...base,
-    headroom_kw: headroom,
-    limited_by: exporting ? envelope.exportLimitedBy : envelope.importLimitedBy,
-    envelope_issued_at: envelope.issuedAt,
-    data_quality: envelope.dataQuality,
-    verdict: Math.abs(requested) <= headroom + 1e-9 ? 'within' : 'exceeds',
-  };
+  const breached =
+    limit !== null && (exporting ? requested > limit + EPSILON_KW : requested < limit - EPSILON_KW);
+  const verdict: DispatchCheck['verdict'] =
+    lockedBy !== null
+      ? 'locked'
+      : breached
+        ? 'exceeds'
+        : dtId === undefined
+          ? 'unknown_asset'
+          : envelope === undefined
+            ? 'no_envelope'
+            : 'within';
+  return { ...check, verdict };
 }

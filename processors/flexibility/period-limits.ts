@@ -1,5 +1,6 @@
 import { DAY_MS, SLOT_MS } from '../../core/time.js';
-import { powerKw } from './dispatch-check.js';
+import { networkLimits, type HeadroomSlot, type ShareBasis } from './network-share.js';
+import { powerKw } from './units.js';
 
 /**
  * Period limits: per asset, 15-minute period and source, an import limit (power_charge, kW, <= 0: power toward
@@ -174,4 +175,88 @@ export function mostRestrictive(
     if (v.tradingLocked === false) values.tradingLocked = false;
   }
   return { values, binding };
+}
+
+/** One source's limits of one period of an asset. */
+export interface SourceLimits {
+  assetId: string;
+  startMs: number;
+  endMs: number;
+  source: LimitSource;
+  values: LimitValues;
+  createdMs: number;
+  updatedMs: number;
+  /** NETWORK only: where the limits come from. */
+  network?: NetworkOrigin;
+}
+
+/** What a NETWORK limit was computed from: the asset's DT, its share of the headroom, and the envelope issue. */
+export interface NetworkOrigin {
+  dtId: string;
+  share: number;
+  basis: ShareBasis;
+  envelopeIssuedAt: number;
+}
+
+/** A period of an asset: every source's limits (in the order of LIMIT_SOURCES) and the computed limits. */
+export interface PeriodLimits {
+  assetId: string;
+  startMs: number;
+  endMs: number;
+  sources: SourceLimits[];
+  computed: Computed;
+}
+
+/**
+ * The NETWORK source of an asset for the periods in [fromMs, toMs) that an envelope issue covers: its share of
+ * each slot's headroom (processors/flexibility/network-share.ts), dated by the issue.
+ */
+export function networkSources(
+  assetId: string,
+  origin: NetworkOrigin,
+  slots: readonly HeadroomSlot[],
+  fromMs: number,
+  toMs: number,
+): SourceLimits[] {
+  return networkLimits(slots, origin.share, fromMs, toMs).map((n) => ({
+    assetId,
+    startMs: n.slotStart,
+    endMs: n.slotStart + SLOT_MS,
+    source: 'NETWORK',
+    values: { ...emptyLimits(), powerChargeKw: n.powerChargeKw, powerDischargeKw: n.powerDischargeKw },
+    createdMs: origin.envelopeIssuedAt,
+    updatedMs: origin.envelopeIssuedAt,
+    network: origin,
+  }));
+}
+
+/**
+ * Sources' limits grouped into periods, by asset and start, each with its computed limits (the most restrictive
+ * across its sources, ties going to the first in LIMIT_SOURCES order).
+ */
+export function periodLimitsOf(sources: readonly SourceLimits[]): PeriodLimits[] {
+  const periods = new Map<string, PeriodLimits>();
+  for (const s of sources) {
+    const key = `${s.assetId}\u0000${s.startMs}`;
+    let p = periods.get(key);
+    if (!p) {
+      p = {
+        assetId: s.assetId,
+        startMs: s.startMs,
+        endMs: s.endMs,
+        sources: [],
+        computed: mostRestrictive([]),
+      };
+      periods.set(key, p);
+    }
+    p.sources.push(s);
+  }
+  const order = (s: LimitSource) => LIMIT_SOURCES.indexOf(s);
+  for (const p of periods.values()) {
+    p.sources.sort((a, b) => order(a.source) - order(b.source));
+    p.computed = mostRestrictive(p.sources);
+  }
+  return [...periods.values()].sort((a, b) =>
+    a.assetId < b.assetId ? -1 : a.assetId > b.assetId ? 1 : a.startMs - b.startMs,
+  );
 }

@@ -13,6 +13,9 @@ SELECT
 --  argMax(if(isNull(envelope_issued_at), NULL, toUInt64(toDateTime(substring(ifNull(envelope_issued_at, '1970-01-01 00:00:00.000'), 1, 19), 'UTC')) * 1000 + toUInt64(substring(ifNull(envelope_issued_at, '1970-01-01 00:00:00.000'), 21, 3))), checked_at) AS envelope_issued_ms,
 -- @end
     argMax(data_quality, checked_at) AS data_quality,
+    argMax(limit_kw, checked_at) AS limit_kw,
+    argMax(limit_source, checked_at) AS limit_source,
+    argMax(network_share, checked_at) AS network_share,
     argMax(toString(verdict), checked_at) AS verdict
 FROM dispatch_checks
 WHERE event_id IN {event_ids:Array(String)}

@@ -253,11 +253,15 @@ describe('HTTP API', () => {
       power_imbalance: null,
       soc_imbalance: null,
       action: 'dispatch',
-      // -1.25 MW is 1,250 kW of charging (import) against 1,000 kW of import headroom: rejected.
+      // -1.25 MW is 1,250 kW of charging (import) against 1,000 kW of import headroom, all of it bess-1's (the
+      // only asset behind dt-a): rejected, NETWORK binding.
       check: {
         verdict: 'exceeds',
         dt_id: 'dt-a',
         requested_kw: -1250,
+        limit_kw: -1000,
+        limit_source: 'NETWORK',
+        network_share: 1,
         headroom_kw: 1000,
         limited_by: 'hot_spot',
         envelope_issued_at: '2026-07-01T09:45:00.000Z',

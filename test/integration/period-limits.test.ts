@@ -1,8 +1,14 @@
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, SLOT_MS, iso } from '../../core/time.js';
 import { dtOperatingEnvelopeRow } from '../../io/warehouse/rows.js';
 import { operatingEnvelope } from '../support/records.js';
-import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/test-gridstream.js';
+import {
+  OTHER_TENANT_KEY,
+  startTestGridstream,
+  TEST_API_KEY,
+  testMqttUrl,
+} from '../support/test-gridstream.js';
 import { meter, transformer } from '../support/topology.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
@@ -321,5 +327,96 @@ describe('asset period limits', () => {
     const many = Array.from({ length: 200 }, (_, i) => `a-${i}`).join(',');
     expect((await call('GET', `${PATH}?asset_ids=${many}&${range(6)}`)).status).toBe(400);
     expect((await call('GET', `${PATH}?asset_ids=${many}&${range(5)}`)).status).toBe(200);
+  });
+
+  it("judges dispatches against the asset's computed limits: its NETWORK share of the envelope in force, a stored source, a lock", async () => {
+    // dt-a's issues: 40 kW import / 80 kW export made at D - 15 min, 8 / 20 kW made at D (the test above).
+    // bess-1 (3/4 of dt-a) gets an OPERATIONS export limit of 25 kW at 10:00; bess-2 (1/4) is locked at 11:00.
+    for (const entry of [
+      {
+        asset_id: 'bess-1',
+        source: 'OPERATIONS',
+        start: at(10),
+        power_discharge: { amount: 25, unit: 'kW' },
+      },
+      { asset_id: 'bess-2', source: 'CUSTOMER', start: at(11), trading_locked: true },
+    ]) {
+      const { start, ...rest } = entry;
+      const { status } = await patch({
+        limits: [{ ...rest, start_time: iso(start), end_time: iso(start + SLOT_MS) }],
+      });
+      expect(status).toBe(200);
+    }
+    const beforeShrink = D - 5 * 60_000; // the 40 / 80 kW issue is in force
+    const afterShrink = at(9); // the 8 / 20 kW issue is in force
+    const dispatches = [
+      // 30 kW: within dt-a's 80 kW of export headroom, beyond bess-2's quarter of it (20 kW).
+      { asset: 'bess-2', time: beforeShrink, delivery: at(10), kw: '30' },
+      { asset: 'bess-2', time: beforeShrink, delivery: at(10), kw: '15' },
+      // 40 kW: within bess-1's NETWORK share (60 kW), beyond OPERATIONS' 25 kW.
+      { asset: 'bess-1', time: beforeShrink, delivery: at(10), kw: '40' },
+      // After the shrink, bess-1's NETWORK share of the 20 kW is 15 kW, below OPERATIONS: NETWORK binds.
+      { asset: 'bess-1', time: afterShrink, delivery: at(10), kw: '20' },
+      // Charging 5 kW against 3/4 of 8 kW of import headroom.
+      { asset: 'bess-1', time: afterShrink, delivery: at(10, 15), kw: '-5' },
+      { asset: 'bess-2', time: afterShrink, delivery: at(11), kw: '1' },
+    ];
+    const client = await mqtt.connectAsync(testMqttUrl(g));
+    for (const [k, d] of dispatches.entries())
+      await client.publishAsync(
+        `gridstream/v1/dispatch/${d.asset}`,
+        JSON.stringify({
+          event_id: `5e1f0000-0000-4000-8000-00000000000${k}`,
+          asset_id: d.asset,
+          dispatch_time: iso(d.time),
+          delivery_period_start: iso(d.delivery),
+          target_power: { amount: d.kw, unit: 'kW' },
+        }),
+        { qos: 1 },
+      );
+    await client.endAsync();
+    await g.pipeline.settle();
+
+    const { status, body } = await call(
+      'GET',
+      `/v1/dispatches?asset_ids=bess-1,bess-2&delivery_day=2030-01-07`,
+    );
+    expect(status).toBe(200);
+    const checks = new Map(
+      (body.dispatches as Array<{ event_id: string; check: Record<string, unknown> }>).map((d) => [
+        d.event_id,
+        d.check,
+      ]),
+    );
+    const checkOf = (k: number) => checks.get(`5e1f0000-0000-4000-8000-00000000000${k}`);
+    expect(checkOf(0)).toMatchObject({
+      verdict: 'exceeds',
+      requested_kw: 30,
+      limit_kw: 20,
+      limit_source: 'NETWORK',
+      network_share: 0.25,
+      headroom_kw: 80,
+      envelope_issued_at: iso(D - SLOT_MS),
+    });
+    expect(checkOf(1)).toMatchObject({ verdict: 'within', limit_kw: 20, limit_source: 'NETWORK' });
+    expect(checkOf(2)).toMatchObject({
+      verdict: 'exceeds',
+      limit_kw: 25,
+      limit_source: 'OPERATIONS',
+      headroom_kw: 80,
+    });
+    expect(checkOf(3)).toMatchObject({
+      verdict: 'exceeds',
+      limit_kw: 15,
+      limit_source: 'NETWORK',
+      headroom_kw: 20,
+      envelope_issued_at: iso(D),
+    });
+    expect(checkOf(4)).toMatchObject({ verdict: 'within', limit_kw: -6, limit_source: 'NETWORK' });
+    expect(checkOf(5)).toMatchObject({ verdict: 'locked', limit_kw: null, limit_source: 'CUSTOMER' });
+    // GET answers bess-1's 10:00 period with the same computation (the newest issue's share).
+    const p = await period('bess-1', at(10));
+    expect(p.computed_limits.power_discharge).toEqual({ amount: '15', unit: 'kW' });
+    expect(p.computed_limits.binding.power_discharge).toBe('NETWORK');
   });
 });

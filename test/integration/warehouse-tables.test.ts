@@ -305,6 +305,9 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
       limited_by: verdict === 'within' ? 'top_oil' : null,
       envelope_issued_at: verdict === 'within' ? SLOT - SLOT_MS : null,
       data_quality: verdict === 'within' ? 'ami-direct' : null,
+      limit_kw: verdict === 'within' ? -20 : null,
+      limit_source: verdict === 'within' ? 'OPERATIONS' : null,
+      network_share: verdict === 'within' ? 0.5 : null,
       verdict,
       checked_at: checkedAt,
     });
@@ -323,6 +326,9 @@ describe.each(ENGINES)('warehouse tables on %s', (engine) => {
         limited_by: 'top_oil',
         envelope_issued_ms: String(SLOT - SLOT_MS),
         data_quality: 'ami-direct',
+        limit_kw: -20,
+        limit_source: 'OPERATIONS',
+        network_share: 0.5,
         verdict: 'within',
       },
     ]);

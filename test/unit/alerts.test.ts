@@ -124,7 +124,7 @@ describe('alert events', () => {
     });
   });
 
-  it('raises DISPATCH.REJECTED for a check that exceeds the envelope, and nothing for the other verdicts', () => {
+  it('raises DISPATCH.REJECTED for a check that exceeds its limits or falls in a locked period, and nothing for the other verdicts', () => {
     const check = (verdict: DispatchCheck['verdict'], event_id: string): AlertInput => ({
       type: 'dispatch-check',
       check: {
@@ -139,6 +139,9 @@ describe('alert events', () => {
         limited_by: 'hot_spot',
         envelope_issued_at: T0 - SLOT,
         data_quality: 'ami_direct',
+        limit_kw: 600,
+        limit_source: 'OPERATIONS',
+        network_share: 1,
         verdict,
         checked_at: T0 + 2000,
       },
@@ -148,8 +151,9 @@ describe('alert events', () => {
       check('exceeds', 'e-2'),
       check('no_envelope', 'e-3'),
       check('unknown_asset', 'e-4'),
+      check('locked', 'e-5'),
     ]);
-    expect(events).toHaveLength(1);
+    expect(events.map((e) => e.id)).toEqual(['DISPATCH.REJECTED:e-2:bess-1', 'DISPATCH.REJECTED:e-5:bess-1']);
     expect(events[0]).toMatchObject({
       id: 'DISPATCH.REJECTED:e-2:bess-1',
       type: 'DISPATCH.REJECTED',
@@ -158,7 +162,11 @@ describe('alert events', () => {
       data: {
         event_id: 'e-2',
         asset_id: 'bess-1',
+        verdict: 'exceeds',
         requested_kw: 1250,
+        limit_kw: 600,
+        limit_source: 'OPERATIONS',
+        network_share: 1,
         headroom_kw: 800,
         limited_by: 'hot_spot',
       },

@@ -10,7 +10,10 @@ import {
   limitKwh,
   mergeLimits,
   mostRestrictive,
+  networkSources,
+  periodLimitsOf,
   type LimitValues,
+  type SourceLimits,
 } from '../../processors/flexibility/period-limits.js';
 
 const DAY = Date.UTC(2026, 0, 5);
@@ -158,5 +161,62 @@ describe('NETWORK limits: sharing a DT envelope headroom', () => {
       { slotStart: at(8), powerChargeKw: -10, powerDischargeKw: 20 },
       { slotStart: at(8, 15), powerChargeKw: 0, powerDischargeKw: 5 },
     ]);
+  });
+});
+
+describe('period limits: periods of an asset', () => {
+  const source = (
+    assetId: string,
+    startMs: number,
+    s: SourceLimits['source'],
+    over: Partial<LimitValues>,
+  ) => ({
+    assetId,
+    startMs,
+    endMs: startMs + 900_000,
+    source: s,
+    values: limits(over),
+    createdMs: 1,
+    updatedMs: 2,
+  });
+
+  it('groups sources by asset and period, in source order, with the computed limits and NETWORK from a share of the headroom', () => {
+    const origin = { dtId: 'dt-a', share: 0.5, basis: 'nominal_kw' as const, envelopeIssuedAt: at(7) };
+    const network = networkSources(
+      'a-1',
+      origin,
+      [
+        { slotStart: at(8), importKw: 40, exportKw: 30 },
+        { slotStart: at(9), importKw: 40, exportKw: 30 },
+      ],
+      at(8),
+      at(9),
+    );
+    expect(network).toEqual([
+      {
+        assetId: 'a-1',
+        startMs: at(8),
+        endMs: at(8, 15),
+        source: 'NETWORK',
+        values: limits({ powerChargeKw: -20, powerDischargeKw: 15 }),
+        createdMs: at(7),
+        updatedMs: at(7),
+        network: origin,
+      },
+    ]);
+    const periods = periodLimitsOf([
+      ...network,
+      source('a-1', at(8), 'PV', { powerDischargeKw: 15 }),
+      source('a-0', at(8, 15), 'CUSTOMER', { tradingLocked: true }),
+      source('a-1', at(8), 'REPORTED', { powerChargeKw: -30 }),
+    ]);
+    expect(periods.map((p) => [p.assetId, p.startMs, p.sources.map((s) => s.source)])).toEqual([
+      ['a-0', at(8, 15), ['CUSTOMER']],
+      ['a-1', at(8), ['REPORTED', 'PV', 'NETWORK']],
+    ]);
+    // PV and NETWORK tie at 15 kW of export: the first in source order binds.
+    expect(periods[1]!.computed.values).toMatchObject({ powerChargeKw: -20, powerDischargeKw: 15 });
+    expect(periods[1]!.computed.binding).toMatchObject({ powerChargeKw: 'NETWORK', powerDischargeKw: 'PV' });
+    expect(periods[0]!.computed.binding.tradingLocked).toBe('CUSTOMER');
   });
 });
