@@ -1,4 +1,5 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
+import { number } from './calibrate.js';
 import { dateOfDay } from '../core/schedule.js';
 import { DAY_MS, MINUTE_MS, SLOT_MS } from '../core/time.js';
 import {
@@ -293,17 +294,6 @@ function mean(values: readonly number[]): number {
   let sum = 0;
   for (const v of values) sum += v;
   return sum / values.length;
-}
-
-function number(name: string, min: number, max: number, integer = false) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n)))
-      throw new InvalidArgumentError(
-        `${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}`,
-      );
-    return n;
-  };
 }
 
 export function baselinesCommand(program: Command): void {
