@@ -358,7 +358,8 @@ export function formatCalibration(options: CalibrationOptions, r: CalibrationRes
   return lines.join('\n');
 }
 
-function number(name: string, min: number, max: number, integer = false) {
+/** A commander parser for a number (or, with `integer`, a whole number) in [min, max]. */
+export function number(name: string, min: number, max: number, integer = false) {
   return (value: string) => {
     const n = Number(value);
     if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n)))

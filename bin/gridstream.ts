@@ -8,6 +8,7 @@ import { redactUrl } from '../core/redact.js';
 import { readTopologyFiles, TopologyError } from '../core/topology.js';
 import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
+import { baselinesCommand } from './baselines.js';
 import { calibrateCommand } from './calibrate.js';
 import { integer, parseRoles, stopOnSignal } from './cli.js';
 import { runDemo } from './demo.js';
@@ -136,6 +137,7 @@ simulateCommand(program);
 mqttCommand(program);
 thermalCommand(program);
 calibrateCommand(program);
+baselinesCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   if (error instanceof ConfigError || error instanceof TopologyError)
