@@ -44,6 +44,8 @@ export interface FlexEvent {
   sequence: number;
   baselineIssue: BaselineIssue | null;
   stats: StatsSummary | null;
+  /** The time of its last step: a step is never earlier than the one before it. */
+  atMs: number;
 }
 
 export interface StatsSummary {
@@ -116,20 +118,24 @@ export function eventPeriods(event: Pick<FlexEvent, 'startMs' | 'endMs'>): numbe
   return periods;
 }
 
-/** The step record of an event as it stands. */
+/**
+ * The step record of an event as it stands, at `atMs` or, if that is earlier, its last step's time (which it
+ * moves: `event` is the new state of the event, not yet shared).
+ */
 export function stepRecord(
   event: FlexEvent,
   type: FlexEventLifecycle['type'],
   atMs: number,
   reason: string | null = null,
 ): FlexEventLifecycle {
+  event.atMs = Math.max(atMs, event.atMs);
   return {
     event_id: event.eventId,
     tenant: event.tenant,
     type,
     status: event.status,
     sequence: event.sequence,
-    at_ms: atMs,
+    at_ms: event.atMs,
     source: event.source,
     asset_ids: event.assetIds,
     direction: event.direction,
@@ -193,6 +199,7 @@ export function eventOfStep(step: FlexEventLifecycle): FlexEvent {
             dataQuality: step.data_quality ?? 'none',
             reason: step.reason,
           },
+    atMs: step.at_ms,
   };
 }
 
@@ -304,15 +311,16 @@ function schedule(
     sequence: 1,
     baselineIssue: null,
     stats: null,
+    atMs: Number.NEGATIVE_INFINITY,
   };
   state.events.set(event.eventId, event);
-  out.steps.push(stepRecord(event, 'SCHEDULED', stepTime(state, c.at_ms), reason));
+  // Its time is the stream's when the command is read. Before any tick (commands read ahead of the readings,
+  // as in a replay) the request's own time, but no later than when day-ahead baselines are due.
+  const atMs = Number.isFinite(state.clockMs)
+    ? state.clockMs
+    : Math.min(c.at_ms, c.start_ms - config.dayAheadMs);
+  out.steps.push(stepRecord(event, 'SCHEDULED', atMs, reason));
   advance(state, event.eventId, config, out);
-}
-
-/** A step's time: the command's own time, but never before the stream time it was read at. */
-function stepTime(state: LifecycleState, atMs: number): number {
-  return Number.isFinite(state.clockMs) ? Math.max(state.clockMs, atMs) : atMs;
 }
 
 /** The sum of two targets of the same unit; a mix of units keeps the first. */
@@ -330,7 +338,12 @@ function cancel(state: LifecycleState, c: FlexEventCommand, out: LifecycleOutput
   state.waiting.delete(event.eventId);
   state.events.delete(event.eventId);
   out.steps.push(
-    stepRecord(next, 'CANCELLED', stepTime(state, c.at_ms), `cancelled by ${c.source ?? 'api'}`),
+    stepRecord(
+      next,
+      'CANCELLED',
+      Number.isFinite(state.clockMs) ? state.clockMs : c.at_ms,
+      `cancelled by ${c.source ?? 'api'}`,
+    ),
   );
 }
 

@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import type { Gridstream } from '../../app/start-gridstream.js';
 import { decode } from '../../core/codec.js';
+import type { LogConsumer } from '../../io/log/log.js';
 import { TOPICS } from '../../pipelines/log-topics.js';
 import type { FlexEventLifecycle } from '../../schemas/types.gen.js';
 import { simulateTopology } from '../../simulator/command.js';
@@ -56,6 +57,13 @@ export interface FlexRun {
 /** Runs the scenario on a started test gridstream (embedded or on Kafka; `webhookAllow: '127.0.0.1'`). */
 export async function runFlexScenario(g: Gridstream): Promise<FlexRun> {
   const receiver = await startReceiver();
+  // Subscribed before anything is written: the in-process log keeps a topic's records only for the groups it
+  // knows of.
+  const lifecycle = g.edges.log.consumer({
+    group: `flex-scenario-${Date.now()}`,
+    topics: [TOPICS.eventLifecycle.name],
+    fromBeginning: true,
+  });
   const topology = simulateTopology(FLEX_SIM);
   await g.pipeline.loadTopology(topology, 'flexibility events');
   const assetIds = (topology.assets ?? []).filter((a) => a.dt_id === 'dt-0001').map((a) => a.asset_id);
@@ -101,7 +109,7 @@ export async function runFlexScenario(g: Gridstream): Promise<FlexRun> {
     30_000,
   );
 
-  const records = await lifecycleRecords(g, eventId);
+  const records = await lifecycleRecords(lifecycle, eventId);
   const webhooks = receiver.received
     .filter((r) => r.path === '/events')
     .map((r) => JSON.parse(r.raw) as { type: string; event_id: string; data: Record<string, unknown> })
@@ -109,16 +117,11 @@ export async function runFlexScenario(g: Gridstream): Promise<FlexRun> {
   return { eventId, assetIds, records, webhooks, close: () => receiver.close() };
 }
 
-/** Every record of the event on gridstream.event-lifecycle, read from the beginning by a fresh group. */
-async function lifecycleRecords(g: Gridstream, eventId: string): Promise<FlexEventLifecycle[]> {
-  const consumer = g.edges.log.consumer({
-    group: `flex-scenario-${Date.now()}`,
-    topics: [TOPICS.eventLifecycle.name],
-    fromBeginning: true,
-  });
+/** Every record of the event on gridstream.event-lifecycle, in log order, by a group subscribed at the start. */
+async function lifecycleRecords(consumer: LogConsumer, eventId: string): Promise<FlexEventLifecycle[]> {
   const records: FlexEventLifecycle[] = [];
   try {
-    for (let empty = 0; empty < 5;) {
+    for (let empty = 0; empty < 5; ) {
       const batch = await consumer.poll(500, 500);
       if (batch.length === 0) empty++;
       for (const r of batch) {

@@ -274,4 +274,20 @@ describe('flexibility event lifecycle', () => {
     expect(storedMethod('not json')).toEqual(baselineMethod('high-4-of-5'));
     expect(storedMethod('{"methodology":"magic"}')).toEqual(baselineMethod('high-4-of-5'));
   });
+
+  it('never dates a step before the one before it, whatever clock the request came with', () => {
+    // Scheduled (with the API's present) before the stream has any time, as when history is replayed.
+    const replayed = drive([schedule({ at_ms: END + 90 * 24 * H }), tick(START - 24 * H), tick(END)]);
+    const times = replayed.steps.map((s) => s.at_ms);
+    expect(times[0]).toBe(START - 24 * H);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    // Scheduled once the stream is past the start: dated at the stream time, and started no earlier.
+    const late = drive([tick(START + H), schedule({ at_ms: 0 }), tick(END)]);
+    expect(late.steps.map((s) => [s.type, s.at_ms]).slice(0, 4)).toEqual([
+      ['SCHEDULED', START + H],
+      ['BASELINES_READY', START + H],
+      ['BASELINES_READY', START + H],
+      ['STARTED', START + H],
+    ]);
+  });
 });
