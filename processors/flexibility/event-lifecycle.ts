@@ -334,6 +334,8 @@ function cancel(state: LifecycleState, c: FlexEventCommand, out: LifecycleOutput
   const event = state.events.get(c.event_id);
   if (!event || (event.status !== 'SCHEDULED' && event.status !== 'STARTED')) return;
   if (c.tenant !== null && c.tenant !== event.tenant) return;
+  // A platform cancels over MQTT on the dispatch topic of an asset it may dispatch: one of the event's.
+  if (c.source === 'dispatch' && !c.asset_ids.some((a) => event.assetIds.includes(a))) return;
   const next: FlexEvent = { ...event, status: 'CANCELLED', sequence: event.sequence + 1 };
   state.waiting.delete(event.eventId);
   state.events.delete(event.eventId);

@@ -187,6 +187,11 @@ describe('flexibility event lifecycle', () => {
     expect(types(late.steps)).not.toContain('CANCELLED');
     const foreign = drive([schedule(), cancel(START - H, { tenant: 'other' }), tick(START)]);
     expect(types(foreign.steps)).not.toContain('CANCELLED');
+    // A cancel over MQTT comes on an asset's dispatch topic: only one of the event's assets cancels it.
+    const elsewhere = drive([schedule(), cancel(START - H, { source: 'dispatch', asset_ids: ['bess-9'] })]);
+    expect(types(elsewhere.steps)).not.toContain('CANCELLED');
+    const own = drive([schedule(), cancel(START - H, { source: 'dispatch', asset_ids: ['bess-2'] })]);
+    expect(types(own.steps)).toContain('CANCELLED');
   });
 
   it('folds the dispatch commands of one event into it while it is scheduled: assets added, window widened, targets summed', () => {
