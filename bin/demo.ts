@@ -4,6 +4,8 @@ import type { GridstreamConfig } from '../core/config.js';
 import { generatePassword } from '../core/password-hash.js';
 import { redactUrl } from '../core/redact.js';
 import { runSimulate, simulateTopology } from '../simulator/command.js';
+import type { SimFlexEvent } from '../simulator/model.js';
+import { DAY_MS, iso, SLOT_MS } from '../core/time.js';
 import { stopOnSignal } from './cli.js';
 
 /**
@@ -40,10 +42,12 @@ export async function runDemo(options: {
     seed: options.seed,
     transformers: options.transformers,
     meters: options.meters,
+    batteryShare: DEMO_BATTERY_SHARE,
   });
   const version = await gridstream.pipeline.loadTopology(topology, 'demo simulator');
   const key = gridstream.generatedApiKey ?? options.config.apiKeys!.split(',')[0]!.split(':')[0]!;
   const firstDt = topology.transformers[0]!.dt_id;
+  const event = await scheduleDemoEvent(gridstream.url, key, topology, options.days, started);
   console.log(`
 gridstream demo: ${options.transformers} transformers x ${options.meters} meters, ${options.days} day(s) of history${options.follow ? ', then live' : ''}
 
@@ -56,7 +60,16 @@ gridstream demo: ${options.transformers} transformers x ${options.meters} meters
   curl -s -H 'X-API-Key: ${key}' ${gridstream.url}/v1/dt
   curl -s -H 'X-API-Key: ${key}' '${gridstream.url}/v1/dt/${firstDt}/load-profile?days=1'
   curl -s -H 'X-API-Key: ${key}' -H 'content-type: application/json' -d '{"Transformer": "${firstDt}", "limit": 10}' ${gridstream.url}/v1/impedance/on-demand
-
+${
+  event
+    ? `
+  flexibility event ${event.id}: ${event.assets} batteries behind ${firstDt} turn down ${DEMO_EVENT_KW} kW each, ${event.window}
+  (baseline ${event.methodology}); its steps, baselines and delivered flexibility as the history passes it:
+  curl -s -H 'X-API-Key: ${key}' ${gridstream.url}/v1/events/${event.id}
+  curl -s -H 'X-API-Key: ${key}' ${gridstream.url}/v1/events/${event.id}/stats
+`
+    : ''
+}
 Ctrl-C stops cleanly (pending batches are flushed).
 `);
   const reportHistory = async (readings: number) => {
@@ -78,6 +91,8 @@ Ctrl-C stops cleanly (pending batches are flushed).
     seed: options.seed,
     transformers: options.transformers,
     meters: options.meters,
+    batteryShare: DEMO_BATTERY_SHARE,
+    flexEvents: event ? [event.simulated] : [],
     // 0 with follow starts at the current quarter hour.
     days: options.days,
     follow: options.follow,
@@ -91,4 +106,59 @@ Ctrl-C stops cleanly (pending batches are flushed).
     await reported;
   });
   await simulation;
+}
+
+/** A quarter of the demo's households have a 5 kW battery behind the meter. */
+const DEMO_BATTERY_SHARE = 0.25;
+const DEMO_EVENT_KW = 3;
+
+/**
+ * The demo's flexibility event, made through its own API before the history is published: the batteries
+ * behind the first DT discharge 3 kW each for two hours, ending six hours before now, so the history carries
+ * the event through every step (and the simulator's batteries respond to it). Two days of history are too few
+ * for a like-day baseline; the naive same-period-yesterday is used then, high-4-of-5 from 15 days. Without a
+ * day of history before it there is no event.
+ */
+async function scheduleDemoEvent(
+  url: string,
+  key: string,
+  topology: ReturnType<typeof simulateTopology>,
+  days: number,
+  now: number,
+): Promise<{
+  id: string;
+  assets: number;
+  window: string;
+  methodology: string;
+  simulated: SimFlexEvent;
+} | null> {
+  const endMs = Math.floor((now - 6 * 3_600_000) / SLOT_MS) * SLOT_MS;
+  const startMs = endMs - 2 * 3_600_000;
+  if (startMs < now - days * DAY_MS + DAY_MS) return null;
+  const firstDt = topology.transformers[0]!.dt_id;
+  const assetIds = (topology.assets ?? []).filter((a) => a.dt_id === firstDt).map((a) => a.asset_id);
+  if (assetIds.length === 0) return null;
+  const methodology = days >= 15 ? 'high-4-of-5' : 'same-period-yesterday';
+  const response = await fetch(`${url}/v1/events`, {
+    method: 'POST',
+    headers: { 'x-api-key': key, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      asset_ids: assetIds,
+      direction: 'turn-down',
+      start: iso(startMs),
+      end: iso(endMs),
+      target: { amount: DEMO_EVENT_KW * assetIds.length, unit: 'kW' },
+      baseline: { methodology },
+    }),
+  });
+  if (response.status !== 201 && response.status !== 202)
+    throw new Error(`the demo's event was refused: ${response.status} ${await response.text()}`);
+  const { id } = (await response.json()) as { id: string };
+  return {
+    id,
+    assets: assetIds.length,
+    window: `${iso(startMs)} to ${iso(endMs)}`,
+    methodology,
+    simulated: { assetIds, direction: 'turn-down', startMs, endMs, kw: DEMO_EVENT_KW },
+  };
 }

@@ -68,7 +68,10 @@ export type LifecycleInput =
 export interface LifecycleConfig {
   /** The methodology of an event that names none. */
   defaultMethodology: MethodologyName;
-  /** How long before the start the day-ahead baselines are issued, ms. */
+  /**
+   * How long before the end the day-ahead baselines are issued, ms: a day, so the same periods of the day
+   * before (which a same-period-yesterday baseline reads) are over, and the issue comes before the start.
+   */
   dayAheadMs: number;
   /** How long after the end the stats are computed (late readings still counted), ms. */
   statsDelayMs: number;
@@ -318,7 +321,7 @@ function schedule(
   // as in a replay) the request's own time, but no later than when day-ahead baselines are due.
   const atMs = Number.isFinite(state.clockMs)
     ? state.clockMs
-    : Math.min(c.at_ms, c.start_ms - config.dayAheadMs);
+    : Math.min(c.at_ms, c.end_ms - config.dayAheadMs);
   out.steps.push(stepRecord(event, 'SCHEDULED', atMs, reason));
   advance(state, event.eventId, config, out);
 }
@@ -368,7 +371,7 @@ function advance(
     if (
       event.baselineIssue === null &&
       event.status === 'SCHEDULED' &&
-      clock >= event.startMs - config.dayAheadMs
+      clock >= event.endMs - config.dayAheadMs
     ) {
       // Computed as of the stream time, but never with readings of the event itself.
       const asOfMs = Math.min(clock, adjustedAt ?? event.startMs, event.startMs);

@@ -81,6 +81,7 @@ describe('flexibility event lifecycle', () => {
       schedule(),
       tick(START - 25 * H),
       tick(START - 24 * H),
+      tick(START - 22 * H),
       tick(START - 2 * H),
       tick(START - H),
       tick(START),
@@ -117,13 +118,13 @@ describe('flexibility event lifecycle', () => {
     ]);
     // high-4-of-5's adjustment window closes an hour before the start.
     expect(jobs).toEqual([
-      `baselines day-ahead @${START - 24 * H}`,
+      `baselines day-ahead @${START - 22 * H}`,
       `baselines adjusted @${START - H}`,
       `stats @${END}`,
     ]);
     expect(steps.map((s) => s.at_ms)).toEqual([
       START - 3 * 24 * H,
-      START - 24 * H,
+      START - 22 * H,
       START - H,
       START,
       END,
@@ -284,7 +285,7 @@ describe('flexibility event lifecycle', () => {
     // Scheduled (with the API's present) before the stream has any time, as when history is replayed.
     const replayed = drive([schedule({ at_ms: END + 90 * 24 * H }), tick(START - 24 * H), tick(END)]);
     const times = replayed.steps.map((s) => s.at_ms);
-    expect(times[0]).toBe(START - 24 * H);
+    expect(times[0]).toBe(END - 24 * H);
     expect(times).toEqual([...times].sort((a, b) => a - b));
     // Scheduled once the stream is past the start: dated at the stream time, and started no earlier.
     const late = drive([tick(START + H), schedule({ at_ms: 0 }), tick(END)]);
