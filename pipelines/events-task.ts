@@ -159,7 +159,8 @@ export function startEventsTask(options: EventsTaskOptions): EventsTask {
         context.deadLetter(record, messageOf(error));
       }
     }
-    if (inputs.length === 0 && state !== null) return;
+    // Only the holder of the events partition keeps the lifecycle; the others only relay and tick.
+    if (!ownsEvents || (inputs.length === 0 && state !== null)) return;
     const steps: FlexEventLifecycle[] = [];
     if (state === null) await run(await context.retry('restoring events', restore), steps, context);
     for (const input of inputs) {
@@ -389,9 +390,22 @@ export function startEventsTask(options: EventsTaskOptions): EventsTask {
     };
   };
 
-  const forgetIfEvents = (partitions: TopicPartition[]) => {
-    // The events partition moved: whoever holds it now resumes from the warehouse.
-    if (partitions.some((p) => p.topic === TOPICS.events.name)) state = null;
+  /** Whether this instance holds the events partition (eager rebalances: revoked whole, then assigned). */
+  let ownsEvents = false;
+  const holdsEvents = (partitions: TopicPartition[]) =>
+    partitions.some((p) => p.topic === TOPICS.events.name);
+  const assigned = (partitions: TopicPartition[]) => {
+    // The events partition came here: resume from the warehouse, as of what the last holder stored.
+    if (holdsEvents(partitions)) {
+      ownsEvents = true;
+      state = null;
+    }
+  };
+  const revoked = (partitions: TopicPartition[]) => {
+    if (holdsEvents(partitions)) {
+      ownsEvents = false;
+      state = null;
+    }
   };
 
   return startSinkTask({
@@ -400,8 +414,8 @@ export function startEventsTask(options: EventsTaskOptions): EventsTask {
     topics: [TOPICS.envelopes.name, TOPICS.dispatches.name, TOPICS.events.name],
     maxBatch: 500,
     metrics: options.metrics,
-    onAssigned: forgetIfEvents,
-    onRevoked: forgetIfEvents,
+    onAssigned: assigned,
+    onRevoked: revoked,
     onStopping: () => {
       stopping = true;
     },
