@@ -22,6 +22,7 @@ import {
   DEFAULT_LIFECYCLE_CONFIG,
   eventOfStep,
   eventPeriods,
+  flexCommand,
   initialLifecycleState,
   resumeLifecycle,
   stepLifecycle,
@@ -96,7 +97,7 @@ export function startEventsTask(options: EventsTaskOptions): EventsTask {
     }
     if (!(newest > lastTick)) return null;
     lastTick = newest;
-    return { ...EMPTY_COMMAND, command: 'tick', at_ms: newest, source: 'clock' };
+    return flexCommand('tick', newest, { source: 'clock' });
   };
 
   /** The commands a batch's dispatch commands make; the tenant is their asset's DT's. */
@@ -424,18 +425,6 @@ export function startEventsTask(options: EventsTaskOptions): EventsTask {
   });
 }
 
-const EMPTY_COMMAND: Omit<FlexEventCommand, 'command' | 'at_ms'> = {
-  event_id: '',
-  tenant: null,
-  source: null,
-  asset_ids: [],
-  direction: null,
-  start_ms: null,
-  end_ms: null,
-  target: null,
-  baseline: null,
-};
-
 /**
  * A dispatch command as an event command: a cancel cancels its event; otherwise it schedules (or adds its
  * asset and period to) the event of its id: one 15-minute period, turn-down when the asset injects (positive
@@ -444,22 +433,16 @@ const EMPTY_COMMAND: Omit<FlexEventCommand, 'command' | 'at_ms'> = {
 export function commandOfDispatch(command: DispatchCommand, tenant: string): FlexEventCommand {
   const cancel = (command as { action?: string | null }).action === 'cancel';
   if (cancel)
-    return {
-      ...EMPTY_COMMAND,
-      command: 'cancel',
+    return flexCommand('cancel', command.dispatch_time, {
       event_id: command.event_id,
-      at_ms: command.dispatch_time,
       tenant,
       source: 'dispatch',
       asset_ids: [command.asset_id],
-    };
+    });
   const kw = powerKw(command.target_power);
   const start = slotStart(command.delivery_period_start);
-  return {
-    ...EMPTY_COMMAND,
-    command: 'schedule',
+  return flexCommand('schedule', command.dispatch_time, {
     event_id: command.event_id,
-    at_ms: command.dispatch_time,
     tenant,
     source: 'dispatch',
     asset_ids: [command.asset_id],
@@ -467,7 +450,7 @@ export function commandOfDispatch(command: DispatchCommand, tenant: string): Fle
     start_ms: start,
     end_ms: start + SLOT_MS,
     target: { amount: String(Math.abs(kw)), unit: 'kW' },
-  };
+  });
 }
 
 function localDate(ms: number, timeZone: string): string {

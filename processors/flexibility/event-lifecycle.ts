@@ -114,6 +114,28 @@ export function methodOf(baseline: string | null, config: LifecycleConfig): Base
   return baselineMethod(methodology as MethodologyName, overrides);
 }
 
+/** A command for gridstream.events: `fields` over the empty command (no event, assets or window). */
+export function flexCommand(
+  command: FlexEventCommand['command'],
+  atMs: number,
+  fields: Partial<Omit<FlexEventCommand, 'command' | 'at_ms'>> = {},
+): FlexEventCommand {
+  return {
+    event_id: '',
+    tenant: null,
+    source: null,
+    asset_ids: [],
+    direction: null,
+    start_ms: null,
+    end_ms: null,
+    target: null,
+    baseline: null,
+    ...fields,
+    command,
+    at_ms: atMs,
+  };
+}
+
 /** The event's 15-minute period starts. */
 export function eventPeriods(event: Pick<FlexEvent, 'startMs' | 'endMs'>): number[] {
   const periods: number[] = [];

@@ -3,6 +3,7 @@ import type { Gridstream } from '../../app/start-gridstream.js';
 import { decode } from '../../core/codec.js';
 import type { LogConsumer } from '../../io/log/log.js';
 import { TOPICS } from '../../pipelines/log-topics.js';
+import { ALERT_EVENT_TYPES } from '../../processors/alerts.js';
 import type { FlexEventLifecycle } from '../../schemas/types.gen.js';
 import { simulateTopology } from '../../simulator/command.js';
 import { startReceiver } from './http-receiver.js';
@@ -23,15 +24,7 @@ export const FLEX_KW = 3;
 const SIM_START = Date.UTC(2026, 6, 1);
 const SIM_END = FLEX_END + 3 * H;
 
-export const EVENT_TYPES = [
-  'EVENT.SCHEDULED',
-  'EVENT.BASELINES_READY',
-  'EVENT.STARTED',
-  'EVENT.ENDED',
-  'EVENT.CANCELLED',
-  'EVENT.STATS_CALCULATION_STARTED',
-  'EVENT.STATS_READY',
-];
+export const EVENT_TYPES = ALERT_EVENT_TYPES.filter((t) => t.startsWith('EVENT.'));
 
 /** The steps an uncancelled high-4-of-5 event goes through, in order. */
 export const FLEX_STEPS = [
@@ -121,7 +114,7 @@ export async function runFlexScenario(g: Gridstream): Promise<FlexRun> {
 async function lifecycleRecords(consumer: LogConsumer, eventId: string): Promise<FlexEventLifecycle[]> {
   const records: FlexEventLifecycle[] = [];
   try {
-    for (let empty = 0; empty < 5; ) {
+    for (let empty = 0; empty < 5;) {
       const batch = await consumer.poll(500, 500);
       if (batch.length === 0) empty++;
       for (const r of batch) {
