@@ -279,13 +279,25 @@ function schedule(
     const startMs = Math.min(known.startMs, c.start_ms);
     const endMs = Math.max(known.endMs, c.end_ms);
     if (newAssets.length === 0 && startMs === known.startMs && endMs === known.endMs) return;
-    state.events.set(known.eventId, {
+    const widened: FlexEvent = {
       ...known,
       assetIds: [...known.assetIds, ...newAssets],
       startMs,
       endMs,
       target: newAssets.length > 0 ? addTargets(known.target, c.target) : known.target,
-    });
+    };
+    state.events.set(known.eventId, widened);
+    // A job in flight carries the event on once its result comes (the events task runs each job first).
+    if (state.waiting.has(known.eventId)) return;
+    if (known.baselineIssue === null) {
+      // The SCHEDULED step again, same sequence, as the event now stands: flex_events keeps the newer row, so
+      // the API and a restarted task see the widened event (subscribers were sent the step already).
+      out.steps.push(stepRecord(widened, 'SCHEDULED', widened.atMs));
+    } else {
+      // Baselines issued for the narrower event do not cover the new assets and periods: issued again.
+      widened.baselineIssue = null;
+      advance(state, known.eventId, config, out);
+    }
     return;
   }
   let method: BaselineMethod;
@@ -334,6 +346,9 @@ function cancel(state: LifecycleState, c: FlexEventCommand, out: LifecycleOutput
   const event = state.events.get(c.event_id);
   if (!event || (event.status !== 'SCHEDULED' && event.status !== 'STARTED')) return;
   if (c.tenant !== null && c.tenant !== event.tenant) return;
+  // A platform may cancel only on the dispatch topics of assets it may dispatch (the broker's ACL): the one
+  // it names must be one of the event's, or any platform could cancel any event by its id.
+  if (c.source === 'dispatch' && !c.asset_ids.some((a) => event.assetIds.includes(a))) return;
   const next: FlexEvent = { ...event, status: 'CANCELLED', sequence: event.sequence + 1 };
   state.waiting.delete(event.eventId);
   state.events.delete(event.eventId);

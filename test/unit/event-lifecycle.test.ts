@@ -203,11 +203,39 @@ describe('flexibility event lifecycle', () => {
       dispatch('bess-2', START + 15 * 60_000, '2.5'),
       dispatch('bess-2', START + 15 * 60_000, '2.5'), // a copy
     ]);
-    expect(types(steps)).toEqual(['SCHEDULED']);
+    // The widened event re-issues its SCHEDULED step, same sequence and time, so it is stored as it stands.
+    expect(steps.map((s) => [s.type, s.sequence, s.asset_ids, s.end_ms, s.target?.amount])).toEqual([
+      ['SCHEDULED', 1, ['bess-1'], START + 15 * 60_000, '3'],
+      ['SCHEDULED', 1, ['bess-1', 'bess-2'], START + 30 * 60_000, '5.5'],
+    ]);
+    expect(steps[1]!.at_ms).toBe(steps[0]!.at_ms);
     const event = state.events.get('ev-1')!;
     expect(event.assetIds).toEqual(['bess-1', 'bess-2']);
     expect([event.startMs, event.endMs]).toEqual([START, START + 30 * 60_000]);
     expect(event.target).toEqual({ amount: '5.5', unit: 'kW' });
+
+    // Widened after its day-ahead baselines: they are issued again, for the assets and periods it now has.
+    const later = drive([
+      dispatch('bess-1', START, '3'),
+      tick(START - 2 * H),
+      dispatch('bess-2', START, '2'),
+    ]);
+    expect(later.jobs).toEqual([
+      `baselines day-ahead @${START - 2 * H}`,
+      `baselines day-ahead @${START - 2 * H}`,
+    ]);
+    expect(later.steps.map((s) => [s.type, s.sequence, s.asset_ids])).toEqual([
+      ['SCHEDULED', 1, ['bess-1']],
+      ['BASELINES_READY', 2, ['bess-1']],
+      ['BASELINES_READY', 3, ['bess-1', 'bess-2']],
+    ]);
+  });
+
+  it('cancels on a dispatch command only when it names one of the event’s assets', () => {
+    const foreign = drive([schedule(), cancel(START - H, { source: 'dispatch', asset_ids: ['bess-9'] })]);
+    expect(types(foreign.steps)).toEqual(['SCHEDULED']);
+    const own = drive([schedule(), cancel(START - H, { source: 'dispatch', asset_ids: ['bess-2'] })]);
+    expect(types(own.steps)).toEqual(['SCHEDULED', 'CANCELLED']);
   });
 
   it('ignores a second schedule of an event from the API and a schedule that is not whole', () => {
