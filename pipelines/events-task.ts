@@ -162,13 +162,16 @@ export function startEventsTask(options: EventsTaskOptions): EventsTask {
     }
     // Only the holder of the events partition keeps the lifecycle; the others only relay and tick.
     if (!ownsEvents || (inputs.length === 0 && state !== null)) return;
-    const steps: FlexEventLifecycle[] = [];
+    let steps: FlexEventLifecycle[] = [];
     if (state === null) await run(await context.retry('restoring events', restore), steps, context);
     for (const input of inputs) {
       const step = stepLifecycle(state!, input, config);
       await run(step.outputs, steps, context);
     }
     if (steps.length === 0) return;
+    // A step re-issued in the same batch (an event widened by a dispatch command) goes out once, as it ends up.
+    const newest = new Map(steps.map((s, k) => [`${s.event_id}\n${s.sequence}`, k]));
+    steps = steps.filter((s, k) => newest.get(`${s.event_id}\n${s.sequence}`) === k);
     await context.retry('sending event steps', () =>
       producer.send(
         TOPICS.eventLifecycle.name,

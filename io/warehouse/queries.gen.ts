@@ -483,7 +483,7 @@ export interface FlexEventsOfTenantRow {
   event_id: string;
 }
 
-/** flex_events_open.sql: The newest step of every flexibility event still going on (not CANCELLED, not STATS_READY): the state the events task resumes from (pipelines/events-task.ts), and the newest stream time it had reached. */
+/** flex_events_open.sql: The newest step of every flexibility event still going on (not CANCELLED, not STATS_READY): the state the events task resumes from (pipelines/events-task.ts). FINAL: a SCHEDULED step re-issued, same sequence, for an event widened by a dispatch command is read as its newer row. */
 export type FlexEventsOpenParams = Record<string, never>;
 
 export interface FlexEventsOpenRow {
