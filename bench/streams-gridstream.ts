@@ -1,7 +1,7 @@
 /**
  * The gridstream side of `npm run bench:streams` (bench/streams.ts), as its own process: the processor's
  * readings task with its envelope stage only, on Kafka. The task is the processor's (pipelines/stage-task.ts,
- * the readings group, each record decoded once by decodeReadings, the envelope stage of
+ * the readings group, each record decoded once by readingsOfRecord, the envelope stage of
  * pipelines/load-envelope-stage.ts with the topology table as its side input, envelopes to gridstream.envelopes,
  * offsets committed after the outputs are on the log), with the same batch size and linger as
  * pipelines/readings-task.ts; it has no record sink, so no reading goes to ClickHouse (the readings table's
@@ -17,7 +17,7 @@ import { createMetrics } from '../core/metrics.js';
 import { KafkaLog } from '../io/log/kafka-log.js';
 import { envelopeStage } from '../pipelines/load-envelope-stage.js';
 import { GROUPS, TOPICS } from '../pipelines/log-topics.js';
-import { decodeReadings } from '../pipelines/readings-task.js';
+import { readingsOfRecord } from '../pipelines/readings-task.js';
 import { startStageTask } from '../pipelines/stage-task.js';
 import { TopologyTable } from '../pipelines/topology-table.js';
 import type { MeterReading } from '../schemas/types.gen.js';
@@ -50,13 +50,7 @@ const task = startStageTask<MeterReading>({
   log,
   group: GROUPS.readings,
   inputTopic: TOPICS.readings.name,
-  decode: (record) => {
-    try {
-      return decodeReadings(record.value);
-    } catch {
-      return undefined;
-    }
-  },
+  decode: readingsOfRecord,
   stages: [envelopes.stage],
   metrics,
   maxBatch: 2_000,

@@ -21,7 +21,9 @@
  * Settings (`npm run bench:streams -- --name N` or BENCH_NAME=N), defaults in brackets: transformers [1000],
  * meters per DT [100], hours of one-minute readings [1], readings-per-message [15], partitions [8],
  * lateness-s [300], horizon-h [1], seed [42], changelog [1: the Kafka Streams window store keeps its changelog
- * topic, as Kafka Streams does by default; 0 turns it off], sample [5 slots printed].
+ * topic, as Kafka Streams does by default; 0 turns it off], sample [5 slots printed]. BENCH_ROLE_NODE_ARGS
+ * (e.g. "--cpu-prof") go to gridstream's process, BENCH_JAVA_ARGS to the JVM's; GRIDSTREAM_HEAP_GROWTH_PCT
+ * sets gridstream's heap growth (default the processor's 20%).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
@@ -32,6 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import kafkaJs from '@confluentinc/kafka-javascript';
 import { decode, encode, rememberEncodedRecords, schemaId } from '../core/codec.js';
+import { PROCESSOR_HEAP_GROWTH_PCT } from '../core/heap.js';
 import { packageRoot, schemasDir } from '../core/paths.js';
 import { SLOT_MS } from '../core/time.js';
 import { decodeMessage } from '../ingest/decode.js';
@@ -59,24 +62,21 @@ const SEED = setting('seed', 42);
 const CHANGELOG = setting('changelog', 1) !== 0;
 const SAMPLE = setting('sample', 5);
 
+/** gridstream's V8 heap growth (core/heap.ts): GRIDSTREAM_HEAP_GROWTH_PCT, else the processor's default. */
+const HEAP_GROWTH = process.env.GRIDSTREAM_HEAP_GROWTH_PCT
+  ? Number(process.env.GRIDSTREAM_HEAP_GROWTH_PCT) === 0
+    ? "V8's own (GRIDSTREAM_HEAP_GROWTH_PCT=0)"
+    : `${process.env.GRIDSTREAM_HEAP_GROWTH_PCT}%`
+  : `${PROCESSOR_HEAP_GROWTH_PCT}% (the processor's default)`;
+
 const STREAMS_TOPIC = 'bench.streams-envelopes';
 const STREAMS_APP = 'gridstream-bench-envelopes';
 
 const log = (text: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
-/** The figures both sides give a DT slot, by "dt_id slot_start". */
-interface Figures {
-  net_mean_kw: number;
-  min_kw: number;
-  max_kw: number;
-  p95_kw: number;
-  import_kwh: number;
-  export_kwh: number;
-  meters_reporting: number;
-  readings: number;
-}
-const FIELDS: Array<keyof Figures> = [
+/** The figures both sides give a DT slot. */
+const FIELDS = [
   'net_mean_kw',
   'min_kw',
   'max_kw',
@@ -85,7 +85,8 @@ const FIELDS: Array<keyof Figures> = [
   'export_kwh',
   'meters_reporting',
   'readings',
-];
+] as const;
+type Figures = Pick<DtEnvelope, (typeof FIELDS)[number]>;
 
 /** Puts the simulated fleet's readings on gridstream.readings as the bridge would: readings and records. */
 async function produceReadings(kafkaLog: KafkaLog, endMs: number) {
@@ -302,6 +303,8 @@ async function main(): Promise<boolean> {
     process.execPath,
     [
       ...process.execArgv,
+      // BENCH_ROLE_NODE_ARGS (e.g. --cpu-prof) go to gridstream's process, as in `npm run bench`.
+      ...(process.env.BENCH_ROLE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
       join(packageRoot, ext === 'ts' ? 'bench' : 'dist/bench', `streams-gridstream.${ext}`),
       JSON.stringify({
         brokers: kafka.brokers,
@@ -329,6 +332,7 @@ async function main(): Promise<boolean> {
   const ksChild = spawn(
     'java',
     [
+      ...(process.env.BENCH_JAVA_ARGS?.split(' ').filter(Boolean) ?? []),
       '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
       '-cp',
       classpath,
@@ -391,7 +395,7 @@ async function main(): Promise<boolean> {
     ],
     [
       'settings',
-      `allowed lateness ${LATENESS_S} s (Kafka Streams' grace), revision horizon ${HORIZON_H} h (gridstream), commit/emit every 1 s on both; Kafka Streams changelog ${CHANGELOG ? 'on (default)' : 'off'}, 1 stream thread; gridstream heap growth ${process.env.GRIDSTREAM_HEAP_GROWTH_PCT ?? '20% (processor default)'}`,
+      `allowed lateness ${LATENESS_S} s (Kafka Streams' grace), revision horizon ${HORIZON_H} h (gridstream), commit/emit every 1 s on both; Kafka Streams changelog ${CHANGELOG ? 'on (default)' : 'off'}, 1 stream thread; gridstream heap growth ${HEAP_GROWTH}`,
     ],
     ['build', `bench/kafka-streams/build.sh and the broker's start, side by side: ${s(buildMs)}`],
     ['gridstream', side(gs)],

@@ -280,7 +280,30 @@ public final class EnvelopeStreams {
     }
   }
 
-  /** Meter count, then per meter: id length, id (UTF-8), readings, then each reading's offset and kW. */
+  /** A meter's rows: id length, id (UTF-8), readings, then each reading's offset and kW. */
+  static int rowsSize(byte[] id, Piece rows) {
+    return 2 + id.length + 4 + 12 * rows.n;
+  }
+
+  static void writeRows(ByteBuffer out, byte[] id, Piece rows) {
+    out.putShort((short) id.length).put(id).putInt(rows.n);
+    for (int k = 0; k < rows.n; k++) out.putInt(rows.offsets[k]).putDouble(rows.p[k]);
+  }
+
+  static Piece readRows(ByteBuffer in) {
+    byte[] id = new byte[in.getShort()];
+    in.get(id);
+    int n = in.getInt();
+    Piece rows = new Piece(new String(id, StandardCharsets.UTF_8), Math.max(4, n));
+    rows.n = n;
+    for (int k = 0; k < n; k++) {
+      rows.offsets[k] = in.getInt();
+      rows.p[k] = in.getDouble();
+    }
+    return rows;
+  }
+
+  /** The meter count, then each meter's rows. */
   static final class AggSerde implements Serde<Agg> {
     @Override
     public Serializer<Agg> serializer() {
@@ -289,17 +312,12 @@ public final class EnvelopeStreams {
         int size = 4;
         byte[][] ids = new byte[agg.meters.size()][];
         for (int i = 0; i < ids.length; i++) {
-          Piece rows = agg.meters.get(i);
-          ids[i] = rows.meter.getBytes(StandardCharsets.UTF_8);
-          size += 2 + ids[i].length + 4 + 12 * rows.n;
+          ids[i] = agg.meters.get(i).meter.getBytes(StandardCharsets.UTF_8);
+          size += rowsSize(ids[i], agg.meters.get(i));
         }
         ByteBuffer out = ByteBuffer.allocate(size);
         out.putInt(ids.length);
-        for (int i = 0; i < ids.length; i++) {
-          Piece rows = agg.meters.get(i);
-          out.putShort((short) ids[i].length).put(ids[i]).putInt(rows.n);
-          for (int k = 0; k < rows.n; k++) out.putInt(rows.offsets[k]).putDouble(rows.p[k]);
-        }
+        for (int i = 0; i < ids.length; i++) writeRows(out, ids[i], agg.meters.get(i));
         return out.array();
       };
     }
@@ -312,15 +330,7 @@ public final class EnvelopeStreams {
         Agg agg = new Agg();
         int meters = in.getInt();
         for (int i = 0; i < meters; i++) {
-          byte[] id = new byte[in.getShort()];
-          in.get(id);
-          int n = in.getInt();
-          Piece rows = new Piece(new String(id, StandardCharsets.UTF_8), Math.max(4, n));
-          rows.n = n;
-          for (int k = 0; k < n; k++) {
-            rows.offsets[k] = in.getInt();
-            rows.p[k] = in.getDouble();
-          }
+          Piece rows = readRows(in);
           agg.meters.add(rows);
           agg.byId.put(rows.meter, rows);
         }
@@ -335,28 +345,15 @@ public final class EnvelopeStreams {
     public Serializer<Piece> serializer() {
       return (topic, piece) -> {
         byte[] id = piece.meter.getBytes(StandardCharsets.UTF_8);
-        ByteBuffer out = ByteBuffer.allocate(2 + id.length + 4 + 12 * piece.n);
-        out.putShort((short) id.length).put(id).putInt(piece.n);
-        for (int k = 0; k < piece.n; k++) out.putInt(piece.offsets[k]).putDouble(piece.p[k]);
+        ByteBuffer out = ByteBuffer.allocate(rowsSize(id, piece));
+        writeRows(out, id, piece);
         return out.array();
       };
     }
 
     @Override
     public Deserializer<Piece> deserializer() {
-      return (topic, bytes) -> {
-        ByteBuffer in = ByteBuffer.wrap(bytes);
-        byte[] id = new byte[in.getShort()];
-        in.get(id);
-        int n = in.getInt();
-        Piece piece = new Piece(new String(id, StandardCharsets.UTF_8), Math.max(1, n));
-        piece.n = n;
-        for (int k = 0; k < n; k++) {
-          piece.offsets[k] = in.getInt();
-          piece.p[k] = in.getDouble();
-        }
-        return piece;
-      };
+      return (topic, bytes) -> readRows(ByteBuffer.wrap(bytes));
     }
   }
 }
