@@ -1,6 +1,6 @@
 import { decodeBatched } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
-import type { Log } from '../io/log/log.js';
+import type { Log, LogRecord } from '../io/log/log.js';
 import { RowBinaryBuffer, type RowBinaryWrite } from '../io/warehouse/row-binary.js';
 import { rowBinaryWriterFor } from '../io/warehouse/row-binary-table.js';
 import { READING_BINARY_COLUMNS, READING_COLUMNS, readingLine, readingRow } from '../io/warehouse/rows.js';
@@ -36,13 +36,7 @@ export function startReadingsTask(options: {
     log: options.log,
     group: GROUPS.readings,
     inputTopic: TOPICS.readings.name,
-    decode: (record) => {
-      try {
-        return decodeReadings(record.value);
-      } catch {
-        return undefined;
-      }
-    },
+    decode: readingsOfRecord,
     stages: options.stages,
     sink: {
       async add(records, values) {
@@ -98,6 +92,15 @@ export function startReadingsTask(options: {
     // uploads rather than a handful, for the broker and for the per-batch work here.
     lingerMs: 20,
   });
+}
+
+/** A record's readings for the stages, or undefined when it does not decode (the sink dead-letters it). */
+export function readingsOfRecord(record: LogRecord): ReadonlyArray<MeterReading> | undefined {
+  try {
+    return decodeReadings(record.value);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
