@@ -1,9 +1,11 @@
 import { encode } from '../core/codec.js';
+import { SLOT_MS } from '../core/time.js';
 import { observeEventTimeLag, type Metrics } from '../core/metrics.js';
 import type { ProduceRecord } from '../io/log/log.js';
 import { partitionFor } from '../io/log/partitioner.js';
 import {
   initialEnvelopeState,
+  residentMsOf,
   stepEnvelope,
   type EnvelopeConfig,
   type EnvelopeInput,
@@ -31,6 +33,10 @@ import { loadPatternsOf, type ZonedNameplate } from '../serving/load-patterns.js
  * partition that has DTs (through one of its DTs' keys), each with only its own DTs' meter shapes; a partition
  * assigned later gets the latest patterns in its restore inputs.
  *
+ * Closed slots are held for `config.residentMs` after their end; a late reading for one released before its
+ * revision horizon makes the processor ask for the slot's stored readings, which `slotReadings` loads from the
+ * warehouse (the task has written every reading applied before the ask) and feeds back to the partition.
+ *
  * The stage runs on the readings task (pipelines/readings-task.ts), which reads and decodes each reading once
  * for every stage; `close` stops the pattern reloads.
  */
@@ -45,6 +51,8 @@ export function envelopeStage(options: {
   metrics: Metrics;
   topology: TopologyTable;
   restore?: (partition: number) => Promise<EnvelopeInput[]>;
+  /** The stored readings of some DTs with `ts` in [from, to): where a released slot is rebuilt from. */
+  slotReadings?: (dts: string[], from: number, to: number) => Promise<MeterReading[]>;
   emitEveryMs?: number;
   /** GRIDSTREAM_TIMEZONE: the zone of a DT whose topology names none (undefined: the zone at its coordinates). */
   timeZone?: string | undefined;
@@ -54,6 +62,10 @@ export function envelopeStage(options: {
   meterShapesEveryMs?: number;
 }): EnvelopeStage {
   const { metrics, topology } = options;
+  // Without a place to load released slots from, every slot is held for the whole revision horizon.
+  const config: EnvelopeConfig = options.slotReadings
+    ? options.config
+    : { ...options.config, residentMs: undefined };
   const meterCounts = (dts: Iterable<string>): EnvelopeInput[] => {
     const counts = topology.index.metersPerDt();
     return [...dts].flatMap((dt): EnvelopeInput[] => {
@@ -103,12 +115,12 @@ export function envelopeStage(options: {
     processor: {
       name: 'envelopes',
       init: initialEnvelopeState,
-      step: (state, input) => stepEnvelope(state, input, options.config),
+      step: (state, input) => stepEnvelope(state, input, config),
     },
     toInput: (reading) => ({ type: 'reading', reading }),
     punctuation: { input: { type: 'emit' }, everyMs: options.emitEveryMs ?? 1000 },
-    // A slot can be revised for the revision horizon after its end: that much input rebuilds its state.
-    replayLookbackMs: options.config.revisionHorizonMs + options.config.allowedLatenessMs + 15 * 60_000,
+    // The slots held in memory (residentLookbackMs); older ones are loaded when a late reading revises them.
+    replayLookbackMs: residentLookbackMs(config),
     route: (outputs) => {
       const envelopes: ProduceRecord[] = [];
       for (const output of outputs) {
@@ -116,7 +128,7 @@ export function envelopeStage(options: {
           const e = output.envelope;
           envelopes.push({ key: e.dt_id, value: encode('DtEnvelope', e), timestamp: e.slot_start });
           metrics.slotsWritten.inc({ final: String(e.is_final) });
-        } else metrics.tooLate.inc();
+        } else if (output.type === 'too-late') metrics.tooLate.inc();
       }
       return new Map([[TOPICS.envelopes.name, envelopes]]);
     },
@@ -133,6 +145,32 @@ export function envelopeStage(options: {
       ...((await options.restore?.(partition)) ?? []),
     ],
     observe: (states) => observeEventTimeLag(metrics, 'envelopes', states),
+    load: options.slotReadings && {
+      asks: (output) => output.type === 'load-slot',
+      fetch: async (_partition, asks) => {
+        const inputs: EnvelopeInput[] = [];
+        // One query per slot, for every DT that asked for it (late uploads tend to share their slots).
+        const bySlot = new Map<number, string[]>();
+        for (const ask of asks)
+          if (ask.type === 'load-slot') {
+            const dts = bySlot.get(ask.slot_start);
+            if (dts) dts.push(ask.dt_id);
+            else bySlot.set(ask.slot_start, [ask.dt_id]);
+          }
+        for (const [start, dts] of bySlot) {
+          const stored = await options.slotReadings!(dts, start, start + SLOT_MS);
+          metrics.slotsLoaded.inc(dts.length);
+          for (const dt of dts)
+            inputs.push({
+              type: 'slot-readings',
+              dt_id: dt,
+              slot_start: start,
+              readings: stored.filter((r) => r.dt_id === dt),
+            });
+        }
+        return inputs;
+      },
+    },
   });
 
   topology.onChange((dts) => {
@@ -158,6 +196,14 @@ export function envelopeStage(options: {
       if (timer) clearInterval(timer);
     },
   };
+}
+
+/**
+ * How far back (event time) a partition's state is rebuilt when it arrives: the slots held in memory, so the
+ * whole of every slot not yet released (a slot released is loaded when a late reading revises it).
+ */
+export function residentLookbackMs(config: EnvelopeConfig): number {
+  return residentMsOf(config) + config.allowedLatenessMs + SLOT_MS;
 }
 
 function dtOf(input: EnvelopeInput): string {
