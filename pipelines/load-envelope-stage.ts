@@ -1,5 +1,5 @@
 import { encode } from '../core/codec.js';
-import { SLOT_MS } from '../core/time.js';
+import { SLOT_MS, slotStart } from '../core/time.js';
 import { observeEventTimeLag, type Metrics } from '../core/metrics.js';
 import type { ProduceRecord } from '../io/log/log.js';
 import { partitionFor } from '../io/log/partitioner.js';
@@ -148,25 +148,45 @@ export function envelopeStage(options: {
     load: options.slotReadings && {
       asks: (output) => output.type === 'load-slot',
       fetch: async (_partition, asks) => {
+        const wanted = asks
+          .flatMap((ask) => (ask.type === 'load-slot' ? [ask] : []))
+          .sort((a, b) => a.slot_start - b.slot_start);
         const inputs: EnvelopeInput[] = [];
-        // One query per slot, for every DT that asked for it (late uploads tend to share their slots).
-        const bySlot = new Map<number, string[]>();
-        for (const ask of asks)
-          if (ask.type === 'load-slot') {
-            const dts = bySlot.get(ask.slot_start);
-            if (dts) dts.push(ask.dt_id);
-            else bySlot.set(ask.slot_start, [ask.dt_id]);
+        // One query per run of asked slots an hour or less apart, for every DT asking in it (a meter back
+        // from an outage sends hours of stored readings at once, and late uploads tend to share their slots),
+        // of at most MAX_LOAD_DT_SLOTS DTs × slots spanned, so that one answer stays small.
+        for (let first = 0; first < wanted.length;) {
+          const dts = new Set([wanted[first]!.dt_id]);
+          let end = first + 1;
+          for (; end < wanted.length; end++) {
+            const next = wanted[end]!;
+            if (next.slot_start - wanted[end - 1]!.slot_start > 3_600_000) break;
+            const span = (next.slot_start - wanted[first]!.slot_start) / SLOT_MS + 1;
+            if ((dts.size + (dts.has(next.dt_id) ? 0 : 1)) * span > MAX_LOAD_DT_SLOTS) break;
+            dts.add(next.dt_id);
           }
-        for (const [start, dts] of bySlot) {
-          const stored = await options.slotReadings!(dts, start, start + SLOT_MS);
-          metrics.slotsLoaded.inc(dts.length);
-          for (const dt of dts)
+          const run = wanted.slice(first, end);
+          first = end;
+          const stored = await options.slotReadings!(
+            [...dts],
+            run[0]!.slot_start,
+            run.at(-1)!.slot_start + SLOT_MS,
+          );
+          const bySlot = new Map<string, MeterReading[]>();
+          for (const reading of stored) {
+            const key = `${reading.dt_id}|${slotStart(reading.ts)}`;
+            const readings = bySlot.get(key);
+            if (readings) readings.push(reading);
+            else bySlot.set(key, [reading]);
+          }
+          for (const ask of run)
             inputs.push({
               type: 'slot-readings',
-              dt_id: dt,
-              slot_start: start,
-              readings: stored.filter((r) => r.dt_id === dt),
+              dt_id: ask.dt_id,
+              slot_start: ask.slot_start,
+              readings: bySlot.get(`${ask.dt_id}|${ask.slot_start}`) ?? [],
             });
+          metrics.slotsLoaded.inc(run.length);
         }
         return inputs;
       },
@@ -197,6 +217,9 @@ export function envelopeStage(options: {
     },
   };
 }
+
+/** DTs × slots one load reads at most (a DT of 100 one-minute meters: 1,500 readings a slot). */
+const MAX_LOAD_DT_SLOTS = 64;
 
 /**
  * How far back (event time) a partition's state is rebuilt when it arrives: the slots held in memory, so the

@@ -20,6 +20,8 @@ import { retry } from './runtime/retry.js';
 export interface RecordSink<D> {
   add(records: LogRecord[], values: ReadonlyArray<ReadonlyArray<D> | undefined>): Promise<void>;
   written(): Promise<void>;
+  /** Like `written`, but now: a batch still filling is cut (before a stage loads what the sink wrote). */
+  flush?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -228,7 +230,8 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
       const loading = stages.filter((stage) => stage.loading?.());
       if (loading.length) {
         await addToSink(records, values, dead);
-        if (sink) await retry(`${group}: writing before a load`, () => sink.written(), service);
+        if (sink)
+          await retry(`${group}: writing before a load`, () => sink.flush?.() ?? sink.written(), service);
         for (const stage of loading)
           await retry(`${group}: loading for ${stage.name}`, () => stage.load!(), service);
       }
