@@ -265,8 +265,8 @@ export function residentMsOf(config: EnvelopeConfig): number {
   );
 }
 
-/** Adds a reading to its slot: returns whether the slot changed (and was marked dirty). */
-function putReading(state: EnvelopeState, dt: DtState, slot: SlotState, reading: MeterReading): boolean {
+/** Adds a reading to its slot, marking the slot dirty if it changed. */
+function putReading(state: EnvelopeState, dt: DtState, slot: SlotState, reading: MeterReading): void {
   let meter = dt.meterIndex.get(reading.meter_id);
   if (meter === undefined) {
     dt.meterIndex.set(reading.meter_id, (meter = dt.meterIndex.size));
@@ -281,10 +281,9 @@ function putReading(state: EnvelopeState, dt: DtState, slot: SlotState, reading:
     reading.legs,
   );
   if (slot.readings.meters !== metersBefore) dt.coverage.record(slot.start, slot.readings.meters);
-  if (result === 'unchanged') return false;
+  if (result === 'unchanged') return;
   slot.lastReceivedAt = Math.max(slot.lastReceivedAt, reading.received_at);
   state.dirty.add(slot);
-  return true;
 }
 
 /**
@@ -327,7 +326,7 @@ function identity(r: MeterReading): string {
 
 /**
  * Closes (emits as final) every slot whose end plus allowed lateness stream time has reached, packs closed
- * slots' readings (SlotReadings.freeze) and releases the detail of slots past the revision horizon. Runs only
+ * slots' readings (SlotReadings.freeze) and releases the detail of slots past the resident window. Runs only
  * when stream time crosses a slot boundary.
  */
 function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: EnvelopeOutput[]) {
@@ -364,7 +363,7 @@ function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: Envel
           outputs.push({ type: 'envelope', envelope: envelopeOf(state, slot, dt) });
         dt.slots.delete(start);
       } else if (slot.final && !state.dirty.has(slot)) {
-        // Closed slots are held packed until their horizon (a late reading unpacks one until the next close;
+        // Closed slots are held packed until released (a late reading unpacks one until the next close;
         // a slot it dirtied is packed once emitted).
         slot.readings.freeze();
       }
