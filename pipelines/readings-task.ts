@@ -82,6 +82,7 @@ export function startReadingsTask(options: {
         }
       },
       written: () => writer.written(),
+      flush: () => writer.flush(),
       close: () => writer.close(),
     },
     onAssignment: (partitions) => metrics.assignedPartitions.set({ group: GROUPS.readings }, partitions),

@@ -20,6 +20,8 @@ import { retry } from './runtime/retry.js';
 export interface RecordSink<D> {
   add(records: LogRecord[], values: ReadonlyArray<ReadonlyArray<D> | undefined>): Promise<void>;
   written(): Promise<void>;
+  /** Like `written`, but now: a batch still filling is cut (before a stage loads what the sink wrote). */
+  flush?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -223,6 +225,16 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
       );
       const dead: Array<Promise<void>> = [];
       const values = applyBatch(records, dead);
+      // A stage asks for stored inputs (e.g. the readings of a slot it no longer holds, to revise it): they are
+      // read once every record applied so far is durable in the sink, and applied before the outputs are taken.
+      const loading = stages.filter((stage) => stage.loading?.());
+      if (loading.length) {
+        await addToSink(records, values, dead);
+        if (sink)
+          await retry(`${group}: writing before a load`, () => sink.flush?.() ?? sink.written(), service);
+        for (const stage of loading)
+          await retry(`${group}: loading for ${stage.name}`, () => stage.load!(), service);
+      }
       const now = clock.now();
       for (const stage of stages)
         try {
@@ -232,7 +244,7 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
         }
       const outputs = sendOutputs();
       if (records.length) {
-        await addToSink(records, values, dead);
+        if (!loading.length) await addToSink(records, values, dead);
         // The commit waits for the dead letters too: a record is committed once processed or dead-lettered.
         commits.after(records, [outputs, ...dead, sink?.written() ?? Promise.resolve()]);
       }

@@ -12,7 +12,7 @@ import { recordTopologyVersion } from '../io/warehouse/topology-versions.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { MeterReading } from '../schemas/types.gen.js';
 import { DEFAULT_IMPEDANCE_CONFIG } from '../processors/impedance/impedance.js';
-import { envelopeStage, queryLoadPatterns } from './load-envelope-stage.js';
+import { envelopeStage, queryLoadPatterns, residentLookbackMs } from './load-envelope-stage.js';
 import { impedanceStage } from './impedance-stage.js';
 import { DEFAULT_STRESS_CONFIG } from '../processors/stress/stress.js';
 import { queryRecentWeather, queryStressHistory } from './stress-restore.js';
@@ -44,7 +44,7 @@ import {
   type Role,
 } from './dataflow.js';
 import { runQuery } from '../io/warehouse/query.js';
-import { queries } from '../io/warehouse/queries.gen.js';
+import { queries, type RecentReadingsRow } from '../io/warehouse/queries.gen.js';
 
 export { ALL_ROLES, type Role } from './dataflow.js';
 
@@ -174,14 +174,23 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
     const { edges, config, metrics } = ctx;
     const { log, warehouse } = edges;
     const topology = need(ctx.topology);
-    const revisionHorizonMs = config.revisionHorizonH * 3_600_000;
+    const envelopeConfig = {
+      allowedLatenessMs: config.allowedLatenessS * 1000,
+      revisionHorizonMs: config.revisionHorizonH * 3_600_000,
+      residentMs: config.residentSlotsH * 3_600_000,
+    };
     const envelopes = envelopeStage({
       partitions: config.partitions,
-      config: { allowedLatenessMs: config.allowedLatenessS * 1000, revisionHorizonMs },
+      config: envelopeConfig,
       metrics,
       topology,
+      // The slots held in memory; a late reading for an older one loads that slot (slotReadings).
       restore: (partition) =>
-        recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
+        recentReadings(warehouse, topology, partition, config.partitions, residentLookbackMs(envelopeConfig)),
+      slotReadings: async (dts, from, to) =>
+        (await runQuery(warehouse, queries.slot_readings, { dts, from_ms: from, to_ms: to })).map(
+          readingOfRow,
+        ),
       timeZone: config.timeZone,
       loadPatterns: (withMeterShapes) =>
         queryLoadPatterns(warehouse, topology, withMeterShapes, config.timeZone),
@@ -471,18 +480,20 @@ async function recentReadings(
     dts,
     horizon_s: Math.ceil(horizonMs / 1000),
   });
-  return rows.map((r) => ({
-    type: 'reading',
-    reading: {
-      meter_id: r.meter_id,
-      dt_id: r.dt_id,
-      ts: r.ts_ms,
-      p_kw: r.p_kw,
-      q_kvar: r.q_kvar,
-      legs: r.leg.map((leg, k) => ({ leg, v: r.v[k]!, i: r.i[k]! })),
-      e_imp_kwh: r.e_imp_kwh,
-      e_exp_kwh: r.e_exp_kwh,
-      received_at: r.received_ms,
-    },
-  }));
+  return rows.map((r) => ({ type: 'reading', reading: readingOfRow(r) }));
+}
+
+/** A reading as the warehouse stores it (recent_readings.sql, slot_readings.sql). */
+function readingOfRow(r: RecentReadingsRow): MeterReading {
+  return {
+    meter_id: r.meter_id,
+    dt_id: r.dt_id,
+    ts: r.ts_ms,
+    p_kw: r.p_kw,
+    q_kvar: r.q_kvar,
+    legs: r.leg.map((leg, k) => ({ leg, v: r.v[k]!, i: r.i[k]! })),
+    e_imp_kwh: r.e_imp_kwh,
+    e_exp_kwh: r.e_exp_kwh,
+    received_at: r.received_ms,
+  };
 }

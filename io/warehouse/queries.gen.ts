@@ -762,6 +762,15 @@ export interface RecentReadingsRow {
   received_ms: number;
 }
 
+/** slot_readings.sql: The stored readings of some DTs with `ts` in [from_ms, to_ms) (one slot): what the envelope processor rebuilds a slot it released from when a late reading revises it (pipelines/load-envelope-stage.ts). */
+export type SlotReadingsParams = {
+  dts: Array<string>;
+  from_ms: number;
+  to_ms: number;
+};
+
+export type SlotReadingsRow = RecentReadingsRow;
+
 /** stress_history_envelopes.sql: The final envelopes of some DTs from from_ms (epoch ms) on, in slot order: the history a stress processor learns again, silently, when it resumes a partition (pipelines/stress-restore.ts). */
 export type StressHistoryEnvelopesParams = {
   dts: Array<string>;
@@ -1737,6 +1746,10 @@ export const queries = {
   recent_readings: { name: 'recent_readings', columns: RECENT_READINGS_COLUMNS } as Query<
     RecentReadingsParams,
     RecentReadingsRow
+  >,
+  slot_readings: { name: 'slot_readings', columns: RECENT_READINGS_COLUMNS } as Query<
+    SlotReadingsParams,
+    SlotReadingsRow
   >,
   stress_history_envelopes: {
     name: 'stress_history_envelopes',
