@@ -527,7 +527,8 @@ async function main(): Promise<boolean> {
 
   // CPU per reading: of every process, and of each processor against the readings it stored.
   const cpu = pids.map(([name], i): [string, number] => [name, cpuEnd[i]! - cpuStart[i]!]);
-  const micros = (seconds: number, readings: number) => ((seconds * 1e6) / readings).toFixed(2);
+  const micros = (seconds: number, readings: number) =>
+    readings > 0 ? ((seconds * 1e6) / readings).toFixed(2) : '-';
   const processorCpu = cpu.filter(([name]) => name.startsWith('processor'));
   const processorsTotal = processorCpu.reduce((sum, [, seconds]) => sum + seconds, 0);
   const sharesTotal = shares.reduce((sum, share) => sum + share.readings, 0);
