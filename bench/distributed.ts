@@ -472,6 +472,11 @@ async function main(): Promise<boolean> {
   }
   const processorRss = processors.map((p) => peakRss(p.pid!));
   const bridgeRss = peakRss(bridge.pid!);
+  // The services' too, for sizing (Kafka's JVM heap is what infra/kafka/start.sh gives it).
+  const serviceRss = pids
+    .filter(([name]) => ['mosquitto', 'kafka', 'clickhouse'].includes(name))
+    .map(([name, pid]) => `${name} ${mib(peakRss(pid))}`)
+    .join(', ');
 
   // Latency of every DT slot closed during the run.
   const latencies: number[] = [];
@@ -567,7 +572,7 @@ async function main(): Promise<boolean> {
       ['envelopes', `${slots} DT slots`],
       [
         'peak RSS',
-        `${processorRss.map((rss, i) => `processor${PROCESSORS > 1 ? ` ${i + 1}` : ''} ${mib(rss)}`).join(', ')}, bridge ${mib(bridgeRss)}`,
+        `${processorRss.map((rss, i) => `processor${PROCESSORS > 1 ? ` ${i + 1}` : ''} ${mib(rss)}`).join(', ')}, bridge ${mib(bridgeRss)}; ${serviceRss}`,
       ],
       [
         'kcat reference',
