@@ -35,6 +35,18 @@ const zigzag = (n: number) => {
   return Buffer.from(out);
 };
 
+const sample: MeterReading = {
+  meter_id: 'm-1',
+  dt_id: 'dt-1',
+  ts: 1_796_547_600_000,
+  p_kw: 1,
+  q_kvar: 2,
+  legs: [{ leg: 1, v: 230, i: 4 }],
+  e_imp_kwh: null,
+  e_exp_kwh: null,
+  received_at: 1_796_547_601_000,
+};
+
 describe('decodeMeterReadingsBody (the readings hot path, decoded by hand)', () => {
   it('gives what avsc gives, on uploads of every shape', () => {
     const random = randoms(20);
@@ -102,17 +114,7 @@ describe('decodeMeterReadingsBody (the readings hot path, decoded by hand)', () 
   });
 
   it('reads arrays written in blocks with sizes (negative counts), as avsc does', () => {
-    const reading: MeterReading = {
-      meter_id: 'm',
-      dt_id: 'd',
-      ts: 5,
-      p_kw: 1.5,
-      q_kvar: null,
-      legs: [],
-      e_imp_kwh: 2,
-      e_exp_kwh: null,
-      received_at: 6,
-    };
+    const reading: MeterReading = { ...sample, legs: [], e_imp_kwh: 2 };
     const one = avroType('MeterReading').toBuffer(reading);
     // readings: a block of -1 item of one.length bytes, a block of -1 again, then the end (0).
     const bytes = Buffer.concat([
@@ -130,17 +132,7 @@ describe('decodeMeterReadingsBody (the readings hot path, decoded by hand)', () 
   });
 
   it('leaves to avsc what it does not decode exactly: truncated, trailing, out of range', () => {
-    const reading: MeterReading = {
-      meter_id: 'm-1',
-      dt_id: 'dt-1',
-      ts: 1_796_547_600_000,
-      p_kw: 1,
-      q_kvar: 2,
-      legs: [{ leg: 1, v: 230, i: 4 }],
-      e_imp_kwh: null,
-      e_exp_kwh: null,
-      received_at: 1_796_547_601_000,
-    };
+    const reading = sample;
     const bytes = wire(body([reading, reading]));
     for (let end = 5; end < bytes.length; end++)
       expect(decodeMeterReadingsBody(bytes.subarray(0, end), 5)).toBeUndefined();
@@ -161,22 +153,9 @@ describe('decodeMeterReadingsBody (the readings hot path, decoded by hand)', () 
   });
 
   it('is what decode() uses for a MeterReadings record from another process', () => {
-    {
-      const reading: MeterReading = {
-        meter_id: 'm-1',
-        dt_id: 'dt-1',
-        ts: 1,
-        p_kw: 1,
-        q_kvar: null,
-        legs: [],
-        e_imp_kwh: null,
-        e_exp_kwh: null,
-        received_at: 2,
-      };
-      const decoded = decode('MeterReadings', wire(body([reading])));
-      // Plain objects, not avsc's record class.
-      expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
-      expect(decoded).toEqual({ readings: [reading] });
-    }
+    const decoded = decode('MeterReadings', wire(body([sample])));
+    // Plain objects, not avsc's record class.
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    expect(decoded).toEqual({ readings: [sample] });
   });
 });
