@@ -117,7 +117,8 @@ describe('stage tasks on the test driver (test/support/driver.ts)', () => {
     driver.start('a', {
       ...counterTask('a'),
       sink: {
-        add: async () => undefined,
+        add: () => undefined,
+        submit: async () => undefined,
         written: () => Promise.reject(gaveUp),
         close: async () => undefined,
       },
@@ -335,7 +336,8 @@ describe('stage tasks on the test driver (test/support/driver.ts)', () => {
         decode: (record) => decodeReadings(record.value),
         maxBatch: 50,
         sink: {
-          add: async (_records, values) => void added.push(...values.flatMap((v) => v ?? [])),
+          add: (_record, values) => void added.push(...(values ?? [])),
+          submit: async () => undefined,
           written: async () => void stored.push(...added.splice(0)),
           close: async () => undefined,
         },
