@@ -5,7 +5,6 @@ import type { ProduceRecord } from '../io/log/log.js';
 import { partitionFor } from '../io/log/partitioner.js';
 import {
   initialEnvelopeState,
-  residentMsOf,
   stepEnvelope,
   type EnvelopeConfig,
   type EnvelopeInput,
@@ -119,8 +118,8 @@ export function envelopeStage(options: {
     },
     toInput: (reading) => ({ type: 'reading', reading }),
     punctuation: { input: { type: 'emit' }, everyMs: options.emitEveryMs ?? 1000 },
-    // The slots held in memory (residentLookbackMs); older ones are loaded when a late reading revises them.
-    replayLookbackMs: residentLookbackMs(config),
+    // As the restore: the revision horizon, so a restarted partition's state is an uninterrupted run's.
+    replayLookbackMs: config.revisionHorizonMs + config.allowedLatenessMs + SLOT_MS,
     route: (outputs) => {
       const envelopes: ProduceRecord[] = [];
       for (const output of outputs) {
@@ -220,14 +219,6 @@ export function envelopeStage(options: {
 
 /** DTs × slots one load reads at most (a DT of 100 one-minute meters: 1,500 readings a slot). */
 const MAX_LOAD_DT_SLOTS = 64;
-
-/**
- * How far back (event time) a partition's state is rebuilt when it arrives: the slots held in memory, so the
- * whole of every slot not yet released (a slot released is loaded when a late reading revises it).
- */
-export function residentLookbackMs(config: EnvelopeConfig): number {
-  return residentMsOf(config) + config.allowedLatenessMs + SLOT_MS;
-}
 
 function dtOf(input: EnvelopeInput): string {
   return 'dt_id' in input ? input.dt_id : '';

@@ -12,7 +12,7 @@ import { recordTopologyVersion } from '../io/warehouse/topology-versions.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { MeterReading } from '../schemas/types.gen.js';
 import { DEFAULT_IMPEDANCE_CONFIG } from '../processors/impedance/impedance.js';
-import { envelopeStage, queryLoadPatterns, residentLookbackMs } from './load-envelope-stage.js';
+import { envelopeStage, queryLoadPatterns } from './load-envelope-stage.js';
 import { impedanceStage } from './impedance-stage.js';
 import { DEFAULT_STRESS_CONFIG } from '../processors/stress/stress.js';
 import { queryRecentWeather, queryStressHistory } from './stress-restore.js';
@@ -184,9 +184,11 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
       config: envelopeConfig,
       metrics,
       topology,
-      // The slots held in memory; a late reading for an older one loads that slot (slotReadings).
+      // The revision horizon's readings, as an uninterrupted run saw them (the slots' AMI coverage is built from
+      // them); slots older than the resident window are released again as the replay passes them, and a late
+      // reading for one loads that slot (slotReadings).
       restore: (partition) =>
-        recentReadings(warehouse, topology, partition, config.partitions, residentLookbackMs(envelopeConfig)),
+        recentReadings(warehouse, topology, partition, config.partitions, envelopeConfig.revisionHorizonMs),
       slotReadings: async (dts, from, to) =>
         (await runQuery(warehouse, queries.slot_readings, { dts, from_ms: from, to_ms: to })).map(
           readingOfRow,
