@@ -46,16 +46,16 @@ export interface Decoded {
 }
 
 /** Oldest plausible reading: AMI data from before 2000 is a clock fault. */
-const EARLIEST_MS = Date.UTC(2000, 0, 1);
-const MAX_ABS_KW = 10_000;
-const MAX_VOLTS = 1_000;
+export const EARLIEST_MS = Date.UTC(2000, 0, 1);
+export const MAX_ABS_KW = 10_000;
+export const MAX_VOLTS = 1_000;
 /**
  * Meter leg numbers, as the impedance-statistics interface numbers them (MeterLeg 0 to 6): 1 to 3 are the
  * phases the load envelope's per-leg voltages cover; every leg gets its impedance.
  */
 export const MIN_LEG = 0;
 export const MAX_LEG = 6;
-const MAX_AMPS = 10_000;
+export const MAX_AMPS = 10_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function decodeMessage(

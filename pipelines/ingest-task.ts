@@ -8,6 +8,7 @@ import {
   DEFAULT_INGEST_LIMITS,
 } from '../ingest/decode.js';
 import { MQTT_SUBSCRIPTIONS, parseMqttTopic } from '../ingest/mqtt-topics.js';
+import { encodeTelemetryUpload } from '../ingest/telemetry-upload.js';
 import type { Broker } from '../io/broker/broker.js';
 import type { LogProducer, ProduceRecord } from '../io/log/log.js';
 import type { MeterReading } from '../schemas/types.gen.js';
@@ -32,6 +33,11 @@ export async function startIngest(options: {
   /** Stable MQTT client id, so a restarted bridge resumes its session (and what was queued for it). */
   clientId?: string;
   limits?: IngestLimits;
+  /**
+   * Telemetry uploads parsed straight into their log record (ingest/telemetry-upload.ts), no objects made. Off
+   * on the in-process log, whose consumers get the encoded objects themselves back instead of decoding.
+   */
+  encodeDirectly?: boolean;
 }): Promise<IngestTask> {
   const { producer, meters, metrics } = options;
   const limits = options.limits ?? DEFAULT_INGEST_LIMITS;
@@ -44,9 +50,29 @@ export async function startIngest(options: {
     return counter;
   };
 
+  const direct = options.encodeDirectly ?? false;
   const handle = async (topic: string, payload: Buffer) => {
-    const decoded = decodeMessage(topic, payload, Date.now(), meters, limits);
-    messages(parseMqttTopic(topic)?.kind ?? 'unknown').inc();
+    const receivedAt = Date.now();
+    const parsed = parseMqttTopic(topic);
+    const kind = parsed?.kind ?? 'unknown';
+    if (direct && parsed?.kind === 'telemetry') {
+      const dtId = meters.dtOf(parsed.meterId);
+      const upload =
+        dtId === undefined
+          ? undefined
+          : encodeTelemetryUpload(payload, parsed.meterId, dtId, receivedAt, limits, READINGS_PER_RECORD);
+      if (upload) {
+        messages(kind).inc();
+        await producer.send(TOPICS.readings.name, [
+          { key: dtId!, value: upload.value, timestamp: upload.ts },
+        ]);
+        metrics.readingsIn.inc(upload.readings);
+        handled++;
+        return;
+      }
+    }
+    const decoded = decodeMessage(topic, payload, receivedAt, meters, limits);
+    messages(kind).inc();
     await sendDecoded(producer, decoded);
     metrics.readingsIn.inc(decoded.readings.length);
     if (decoded.weather.length) metrics.weatherIn.inc(decoded.weather.length);

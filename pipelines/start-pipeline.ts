@@ -314,6 +314,7 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
       meters: need(ctx.topology).index,
       metrics: ctx.metrics,
       clientId: ctx.config.mqttClientId,
+      encodeDirectly: ctx.edges.log.kind !== 'memory',
     });
     return ctx.ingest;
   },
