@@ -39,23 +39,39 @@ export function parseTimestamp(value: string | number): number | string {
 function canonicalUtc(s: string): number {
   const n = s.length;
   if (n !== 24 && n !== 20) return Number.NaN;
+  for (let k = 0; k < n; k++) {
+    const c = s.charCodeAt(k);
+    if (c > 0x7f) return Number.NaN;
+    chars[k] = c;
+  }
+  return canonicalUtcBytes(chars, 0, n);
+}
+
+const chars = new Uint8Array(24);
+
+/**
+ * canonicalUtc of the `n` ASCII bytes at `at` (the MQTT bridge reads a payload's timestamps in place,
+ * ingest/telemetry-upload.ts): the instant, or NaN for anything but the plainly valid canonical forms.
+ */
+export function canonicalUtcBytes(b: Uint8Array, at: number, n: number): number {
+  if (n !== 24 && n !== 20) return Number.NaN;
   if (
-    s.charCodeAt(4) !== 45 || // -
-    s.charCodeAt(7) !== 45 ||
-    s.charCodeAt(10) !== 84 || // T
-    s.charCodeAt(13) !== 58 || // :
-    s.charCodeAt(16) !== 58 ||
-    s.charCodeAt(n - 1) !== 90 || // Z
-    (n === 24 && s.charCodeAt(19) !== 46) // .
+    b[at + 4] !== 45 || // -
+    b[at + 7] !== 45 ||
+    b[at + 10] !== 84 || // T
+    b[at + 13] !== 58 || // :
+    b[at + 16] !== 58 ||
+    b[at + n - 1] !== 90 || // Z
+    (n === 24 && b[at + 19] !== 46) // .
   )
     return Number.NaN;
-  const year = digits(s, 0, 4);
-  const month = digits(s, 5, 2);
-  const day = digits(s, 8, 2);
-  const hour = digits(s, 11, 2);
-  const minute = digits(s, 14, 2);
-  const second = digits(s, 17, 2);
-  const millis = n === 24 ? digits(s, 20, 3) : 0;
+  const year = digits(b, at, 4);
+  const month = digits(b, at + 5, 2);
+  const day = digits(b, at + 8, 2);
+  const hour = digits(b, at + 11, 2);
+  const minute = digits(b, at + 14, 2);
+  const second = digits(b, at + 17, 2);
+  const millis = n === 24 ? digits(b, at + 20, 3) : 0;
   // NaN (a non-digit) fails every comparison.
   if (!(year >= 1970 && month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59))
     return Number.NaN;
@@ -72,11 +88,11 @@ function canonicalUtc(s: string): number {
 let lastDate = -1;
 let lastDateMs = 0;
 
-function digits(s: string, from: number, count: number): number {
+function digits(b: Uint8Array, from: number, count: number): number {
   let value = 0;
   for (let k = from; k < from + count; k++) {
-    const d = s.charCodeAt(k) - 48;
-    if (d < 0 || d > 9) return Number.NaN;
+    const d = b[k]! - 48;
+    if (!(d >= 0 && d <= 9)) return Number.NaN;
     value = value * 10 + d;
   }
   return value;

@@ -4,7 +4,7 @@ import {
   MAX_ENCODED_READINGS,
   writeMeterReading,
 } from '../core/meter-readings-encoder.js';
-import { parseTimestamp } from '../core/time.js';
+import { canonicalUtcBytes, parseTimestamp } from '../core/time.js';
 import {
   EARLIEST_MS,
   MAX_ABS_KW,
@@ -270,7 +270,10 @@ function timestamp(b: Buffer, p: number): number {
       if (c === 0x5c || c < 0x20 || c > 0x7e) throw notPlain; // an escape, a control or non-ASCII byte
     }
     if (p >= b.length) throw notPlain;
-    parsed = parseTimestamp(b.toString('latin1', start, p++));
+    // The canonical forms read in place; the rest as parseTimestamp reads them (which tries those first).
+    const ms = canonicalUtcBytes(b, start, p - start);
+    parsed = ms === ms ? ms : parseTimestamp(b.toString('latin1', start, p));
+    p++;
   } else {
     p = number(b, p);
     parsed = parseTimestamp(out[VALUE]!);
