@@ -137,38 +137,32 @@ function reading(b: Buffer, p: number): number {
   let eImp = NaN;
   let eExp = NaN;
   p = space(b, p + 1);
-  if (b[p] !== CLOSE_BRACE)
-    for (;;) {
-      p = keyAt(b, p, false);
-      const k = key;
-      if (seen & k) throw notPlain; // JSON.parse keeps the last: left to it
-      seen |= k;
-      p = space(b, p);
-      if (b[p] !== COLON) throw notPlain;
-      p = space(b, p + 1);
-      if (k === TS) {
-        p = timestamp(b, p);
-        time = out[VALUE]!;
-      } else if (k === LEGS) {
-        p = legArray(b, p);
-        legCount = out[VALUE]!;
-      } else if (b[p] === 0x6e && k !== P_KW) {
-        p = nullAt(b, p);
-        if (k === Q_KVAR) qKvar = NaN;
-        else if (k === E_IMP) eImp = NaN;
-        else eExp = NaN;
-      } else {
-        p = number(b, p);
-        if (k === P_KW) pKw = out[VALUE]!;
-        else if (k === Q_KVAR) qKvar = out[VALUE]!;
-        else if (k === E_IMP) eImp = out[VALUE]!;
-        else eExp = out[VALUE]!;
-      }
-      p = space(b, p);
-      if (b[p] === CLOSE_BRACE) break;
-      if (b[p] !== COMMA) throw notPlain;
-      p = space(b, p + 1);
+  for (;;) {
+    p = member(b, p, false, seen);
+    const k = key;
+    seen |= k;
+    if (k === TS) {
+      p = timestamp(b, p);
+      time = out[VALUE]!;
+    } else if (k === LEGS) {
+      p = legArray(b, p);
+      legCount = out[VALUE]!;
+    } else if (b[p] === 0x6e && k !== P_KW) {
+      p = nullAt(b, p);
+      if (k === Q_KVAR) qKvar = NaN;
+      else if (k === E_IMP) eImp = NaN;
+      else eExp = NaN;
+    } else {
+      p = number(b, p);
+      if (k === P_KW) pKw = out[VALUE]!;
+      else if (k === Q_KVAR) qKvar = out[VALUE]!;
+      else if (k === E_IMP) eImp = out[VALUE]!;
+      else eExp = out[VALUE]!;
     }
+    p = next(b, p);
+    if (p < 0) break;
+  }
+  p = -p;
   // Required: ts, p_kw and legs (the optional ones default to null, as the schema's defaults).
   if ((seen & (TS | P_KW | LEGS)) !== (TS | P_KW | LEGS)) throw notPlain;
   if (!(time >= EARLIEST_MS && time <= latest)) throw notPlain;
@@ -199,21 +193,16 @@ function legArray(b: Buffer, p: number): number {
     let i = 0;
     p = space(b, p + 1);
     for (;;) {
-      p = keyAt(b, p, true);
+      p = number(b, member(b, p, true, seen));
       const k = key;
-      if (seen & k) throw notPlain;
       seen |= k;
-      p = space(b, p);
-      if (b[p] !== COLON) throw notPlain;
-      p = number(b, space(b, p + 1));
       if (k === LEG) leg = out[VALUE]!;
       else if (k === V) v = out[VALUE]!;
       else i = out[VALUE]!;
-      p = space(b, p);
-      if (b[p] === CLOSE_BRACE) break;
-      if (b[p] !== COMMA) throw notPlain;
-      p = space(b, p + 1);
+      p = next(b, p);
+      if (p < 0) break;
     }
+    p = -p;
     if (seen !== (LEG | V | I)) throw notPlain;
     // An int (the schema's), a leg number, once; a voltage and a current in range.
     if (!(leg >= MIN_LEG && leg <= MAX_LEG && leg % 1 === 0) || numbers & (1 << leg)) throw notPlain;
@@ -232,6 +221,24 @@ function legArray(b: Buffer, p: number): number {
     if (c !== COMMA) throw notPlain;
     p = space(b, p);
   }
+}
+
+/**
+ * An object member's key and colon at `p` (the key's bit in `key`): the position of its value. A key in `seen`
+ * again is not taken here (JSON.parse keeps the last).
+ */
+function member(b: Buffer, p: number, ofLeg: boolean, seen: number): number {
+  p = space(b, keyAt(b, p, ofLeg));
+  if (seen & key || b[p] !== COLON) throw notPlain;
+  return space(b, p + 1);
+}
+
+/** After a member's value at `p`: the position of the next key, or minus the object's closing brace's. */
+function next(b: Buffer, p: number): number {
+  p = space(b, p);
+  if (b[p] === CLOSE_BRACE) return -p;
+  if (b[p] !== COMMA) throw notPlain;
+  return space(b, p + 1);
 }
 
 /**

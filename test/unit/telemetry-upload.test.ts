@@ -8,17 +8,7 @@ import {
 } from '../../ingest/decode.js';
 import { encodeTelemetryUpload } from '../../ingest/telemetry-upload.js';
 import { READINGS_PER_RECORD } from '../../pipelines/ingest-task.js';
-
-/** A deterministic pseudo-random sequence (mulberry32). */
-function randoms(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { Rng } from '../../simulator/random.js';
 
 const NOW = Date.UTC(2026, 11, 6, 12, 0, 0, 123);
 const DTS: Record<string, string> = {
@@ -51,7 +41,8 @@ function same(meterId: string, payload: Buffer, limits: IngestLimits = DEFAULT_I
 }
 
 describe('encodeTelemetryUpload (the bridge hot path: JSON straight to Avro)', () => {
-  const random = randoms(6);
+  const rng = new Rng(6);
+  const random = () => rng.next();
   const pick = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)]!;
   const number = () =>
     pick([
