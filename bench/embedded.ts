@@ -5,17 +5,19 @@
  *
  * Settings (`-- --name N` or BENCH_NAME): seconds (60), transformers (50), meters per DT (100),
  * readings-per-message (1), durable (1; 0 runs the in-process log without its files, to measure what
- * durability costs).
+ * durability costs). The gridstream process is this one (the bench's own polls count in its CPU time):
+ * `node --cpu-prof dist/bench/embedded.js` profiles it; BENCH_PUBLISHER_NODE_ARGS (e.g. "--cpu-prof") go to
+ * the publisher's node.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGridstream } from '../app/start-gridstream.js';
 import { loadConfig } from '../core/config.js';
 import { applyHeapGrowth } from '../core/heap.js';
 import { generatePassword } from '../core/password-hash.js';
 import { simulateTopology } from '../simulator/command.js';
-import { mib, perSecond, printReport, setting, startPublisher } from './common.js';
+import { machineCpuSeconds, mib, perSecond, printReport, setting, startPublisher } from './common.js';
 
 const SECONDS = setting('seconds', 60);
 const TRANSFORMERS = setting('transformers', 50);
@@ -43,8 +45,13 @@ await gridstream.pipeline.loadTopology(
   'bench',
 );
 
-let peakRss = 0;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+// What the process holds when its RSS peaks: V8's heap, buffers outside it, and the rest (native: chdb's engine
+// and caches, the Node binary).
+let peak = process.memoryUsage();
+const sampler = setInterval(() => {
+  const now = process.memoryUsage();
+  if (now.rss > peak.rss) peak = now;
+}, 200);
 const count = async (sql: string) =>
   Number((await gridstream.edges.warehouse.query<{ n: string }>(sql))[0]!.n);
 
@@ -53,6 +60,8 @@ console.log(
 );
 // The embedded broker holds a publisher back while the pipeline is busy: publishing as fast as it
 // acknowledges is already a closed loop.
+const cpuAtStart = process.cpuUsage();
+const machineAtStart = machineCpuSeconds();
 const brokerUrl = new URL(gridstream.edges.broker!.url);
 brokerUrl.username = 'bench-head-end';
 brokerUrl.password = mqttPassword;
@@ -83,6 +92,10 @@ for (;;) {
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
 const endToEndMs = Date.now() - published.firstPublishAt;
+const gridstreamCpu = process.cpuUsage(cpuAtStart);
+const gridstreamSeconds = (gridstreamCpu.user + gridstreamCpu.system) / 1e6;
+const otherSeconds = machineCpuSeconds() - machineAtStart - gridstreamSeconds - published.cpuSeconds;
+const perReading = (seconds: number) => ((seconds * 1e6) / published.readings).toFixed(2);
 await gridstream.pipeline.settle(300_000);
 clearInterval(sampler);
 const storedOnce = await count('SELECT count() AS n FROM readings FINAL');
@@ -101,7 +114,19 @@ printReport('embedded path, end to end (MQTT publish -> rows queryable in ClickH
     `${perSecond(published.readings, endToEndMs)} readings/s, ${perSecond(published.messages, endToEndMs)} messages/s end to end (${(endToEndMs / 1000).toFixed(1)} s to the last row queryable)`,
   ],
   ['envelopes', `${slots} DT slots`],
-  ['peak RSS', `${mib(peakRss)} (gridstream process)`],
+  [
+    'CPU time',
+    `gridstream ${gridstreamSeconds.toFixed(1)} s, publisher ${published.cpuSeconds.toFixed(1)} s; other processes ${Math.max(0, otherSeconds).toFixed(1)} s; in ${(endToEndMs / 1000).toFixed(1)} s on ${availableParallelism()} cores`,
+  ],
+  [
+    'CPU per reading',
+    `gridstream ${perReading(gridstreamSeconds)} µs, publisher ${perReading(published.cpuSeconds)} µs (of the published readings)`,
+  ],
+  ['peak RSS', `${mib(peak.rss)} (gridstream process)`],
+  [
+    'at the peak',
+    `V8 heap ${mib(peak.heapUsed)} used of ${mib(peak.heapTotal)}, outside it ${mib(peak.external)} (array buffers ${mib(peak.arrayBuffers)}), the rest ${mib(Math.max(0, peak.rss - peak.heapTotal - peak.external))} (native: chdb, the Node binary)`,
+  ],
 ]);
 
 await gridstream.stop();
