@@ -9,7 +9,7 @@
  * `node --cpu-prof dist/bench/embedded.js` profiles it; BENCH_PUBLISHER_NODE_ARGS (e.g. "--cpu-prof") go to
  * the publisher's node.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGridstream } from '../app/start-gridstream.js';
@@ -47,10 +47,16 @@ await gridstream.pipeline.loadTopology(
 
 // What the process holds when its RSS peaks: V8's heap, buffers outside it, and the rest (native: chdb's engine
 // and caches, the Node binary).
-let peak = process.memoryUsage();
+/** This process's resident memory by kind (/proc/self/status): file-backed pages and anonymous ones. */
+function residentKinds(): { file: number; anon: number; threads: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { file: field('RssFile') * 1024, anon: field('RssAnon') * 1024, threads: field('Threads') };
+}
+let peak = { ...process.memoryUsage(), ...residentKinds() };
 const sampler = setInterval(() => {
   const now = process.memoryUsage();
-  if (now.rss > peak.rss) peak = now;
+  if (now.rss > peak.rss) peak = { ...now, ...residentKinds() };
 }, 200);
 const count = async (sql: string) =>
   Number((await gridstream.edges.warehouse.query<{ n: string }>(sql))[0]!.n);
@@ -125,7 +131,7 @@ printReport('embedded path, end to end (MQTT publish -> rows queryable in ClickH
   ['peak RSS', `${mib(peak.rss)} (gridstream process)`],
   [
     'at the peak',
-    `V8 heap ${mib(peak.heapUsed)} used of ${mib(peak.heapTotal)}, outside it ${mib(peak.external)} (array buffers ${mib(peak.arrayBuffers)}), the rest ${mib(Math.max(0, peak.rss - peak.heapTotal - peak.external))} (native: chdb, the Node binary)`,
+    `V8 heap ${mib(peak.heapUsed)} used of ${mib(peak.heapTotal)}, outside it ${mib(peak.external)} (array buffers ${mib(peak.arrayBuffers)}), the rest ${mib(Math.max(0, peak.rss - peak.heapTotal - peak.external))} (native: chdb, the Node binary); of the RSS ${mib(peak.file)} mapped files (chdb's library, the Node binary: shared, dropped under memory pressure), ${mib(peak.anon)} anonymous; ${peak.threads} threads`,
   ],
 ]);
 
