@@ -4,7 +4,7 @@
  * throughput, the peak RSS of the gridstream process and the accounting (published = stored + dead letters).
  *
  * Settings (`-- --name N` or BENCH_NAME): seconds (60), transformers (50), meters per DT (100),
- * readings-per-message (1), durable (1; 0 runs the in-process log without its files, to measure what
+ * readings-per-message (1), connections (1: the head-end's MQTT connections, meters spread over them), durable (1; 0 runs the in-process log without its files, to measure what
  * durability costs). The gridstream process is this one (the bench's own polls count in its CPU time):
  * `node --cpu-prof dist/bench/embedded.js` profiles it; BENCH_PUBLISHER_NODE_ARGS (e.g. "--cpu-prof") go to
  * the publisher's node.
@@ -24,6 +24,7 @@ const TRANSFORMERS = setting('transformers', 50);
 const METERS = setting('meters', 100);
 const READINGS_PER_MESSAGE = setting('readings-per-message', 1);
 const DURABLE = setting('durable', 1) !== 0;
+const CONNECTIONS = setting('connections', 1);
 const SEED = 42;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-bench-'));
@@ -62,7 +63,7 @@ const count = async (sql: string) =>
   Number((await gridstream.edges.warehouse.query<{ n: string }>(sql))[0]!.n);
 
 console.log(
-  `publishing for ${SECONDS} s from a separate process: ${TRANSFORMERS} DTs x ${METERS} meters, one reading a minute each, ${READINGS_PER_MESSAGE} per message; log ${DURABLE ? 'on disk (durable)' : 'in memory only'}`,
+  `publishing for ${SECONDS} s from a separate process: ${TRANSFORMERS} DTs x ${METERS} meters, one reading a minute each, ${READINGS_PER_MESSAGE} per message, over ${CONNECTIONS} head-end connection(s); log ${DURABLE ? 'on disk (durable)' : 'in memory only'}`,
 );
 // The embedded broker holds a publisher back while the pipeline is busy: publishing as fast as it
 // acknowledges is already a closed loop.
@@ -73,7 +74,7 @@ brokerUrl.username = 'bench-head-end';
 brokerUrl.password = mqttPassword;
 const url = brokerUrl.toString();
 const published = await startPublisher({
-  meterUrls: [url],
+  meterUrls: Array.from({ length: CONNECTIONS }, () => url),
   weatherUrl: url,
   seed: SEED,
   transformers: TRANSFORMERS,
