@@ -118,8 +118,11 @@ export const READINGS_PER_RECORD = 1_000;
 function readingRuns(readings: MeterReading[]): MeterReading[][] {
   if (readings.length === 0) return [];
   const meter = readings[0]!.meter_id;
+  const oneMeter = readings.every((r) => r.meter_id === meter);
+  // The MQTT contract's case (a message is one meter's), taken without copying.
+  if (oneMeter && readings.length <= READINGS_PER_RECORD) return [readings];
   let byMeter = [readings];
-  if (!readings.every((r) => r.meter_id === meter)) {
+  if (!oneMeter) {
     const runs = new Map<string, MeterReading[]>();
     for (const r of readings) {
       const run = runs.get(r.meter_id);
