@@ -39,7 +39,12 @@ export interface RunningPublisher {
 export function startPublisher(options: PublisherOptions): RunningPublisher {
   const child = spawn(
     process.execPath,
-    [fileURLToPath(new URL('./publisher.js', import.meta.url)), JSON.stringify(options)],
+    [
+      // BENCH_PUBLISHER_NODE_ARGS (e.g. "--cpu-prof") go to the meters' node only.
+      ...(process.env.BENCH_PUBLISHER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      fileURLToPath(new URL('./publisher.js', import.meta.url)),
+      JSON.stringify(options),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
   );
   let output = '';

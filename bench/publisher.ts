@@ -76,6 +76,8 @@ export interface PublisherResult {
   closes: Array<[number, number]>;
   /** Wall-clock ms the publisher spent waiting for the backlog to drain (closed loop). */
   backlogWaitMs: number;
+  /** CPU time (all its threads) the publisher used from its first publish to its last PUBACK, in seconds. */
+  cpuSeconds: number;
 }
 
 /** What the publisher reports to its parent over IPC, about once a second. */
@@ -353,6 +355,7 @@ export async function publishFleet(options: PublisherOptions): Promise<Publisher
     lastTs: Number.NaN,
     closes: [],
     backlogWaitMs: 0,
+    cpuSeconds: 0,
   };
   let rendered = 0;
   let publishing = false;
@@ -390,6 +393,7 @@ export async function publishFleet(options: PublisherOptions): Promise<Publisher
   report();
 
   let nextClose = Number.NaN;
+  let cpuAtFirstPublish: NodeJS.CpuUsage | undefined;
   try {
     for (;;) {
       const chunk = await source.next();
@@ -424,6 +428,7 @@ export async function publishFleet(options: PublisherOptions): Promise<Publisher
         );
         if (!result.firstPublishAt) {
           result.firstPublishAt = now;
+          cpuAtFirstPublish = process.cpuUsage();
           if (options.seconds) timer = setTimeout(() => (stopped = true), options.seconds * 1000);
         }
         result.lastPublishAt = now;
@@ -447,6 +452,8 @@ export async function publishFleet(options: PublisherOptions): Promise<Publisher
       if (stopped) break;
     }
     for (const client of inFlight.keys()) await untilAcked(client, 0);
+    const cpu = process.cpuUsage(cpuAtFirstPublish);
+    result.cpuSeconds = (cpu.user + cpu.system) / 1e6;
   } finally {
     clearTimeout(timer);
     clearInterval(progress);

@@ -33,9 +33,11 @@ export function startReadingsTask(options: {
   const binary = readingsInRowBinary(warehouse);
   // What the sink has taken of the batch's records so far: RowBinary rows, or JSONEachRow lines (a warehouse
   // that takes no RowBinary, or the table's types not known yet), and the undecodable records' dead letters.
+  // Rows are bytes in `out` as they are rendered (lines too, when readingLine() renders them), so that a
+  // batch waiting for its insert holds no strings on V8's heap.
   let write: RowBinaryWrite<MeterReading> | null = null;
   const out = new RowBinaryBuffer();
-  let binaryRows = 0;
+  let outRows = 0;
   const lines: string[] = [];
   const deadLines: string[] = [];
   let deadColumns: string[] | undefined;
@@ -66,10 +68,11 @@ export function startReadingsTask(options: {
             }
           } else if (write) {
             for (const reading of readings) write(out, reading);
-            binaryRows += readings.length;
-          } else
-            for (const reading of readings)
-              lines.push(direct ? readingLine(reading) : warehouse.encodeRow(readingRow(reading)));
+            outRows += readings.length;
+          } else if (direct) {
+            for (const reading of readings) out.text(readingLine(reading));
+            outRows += readings.length;
+          } else for (const reading of readings) lines.push(warehouse.encodeRow(readingRow(reading)));
         } catch (error) {
           out.truncate(start);
           lines.length = startLines;
@@ -77,9 +80,11 @@ export function startReadingsTask(options: {
         }
       },
       async submit() {
-        const rows = binaryRows;
-        binaryRows = 0;
-        await writer.addRowBinary(TABLES.readings, READING_COLUMNS, out.take(), rows);
+        const rows = outRows;
+        outRows = 0;
+        // One batch's rows are all of one format: write is set once a batch, by prepare().
+        const format = write ? 'RowBinary' : 'JSONEachRow';
+        await writer.addChunk(TABLES.readings, format, READING_COLUMNS, out.take(), rows);
         await writer.addEncoded(TABLES.readings, READING_COLUMNS, lines.splice(0));
         if (deadColumns) await writer.addEncoded(TABLES.deadLetters, deadColumns, deadLines.splice(0));
       },

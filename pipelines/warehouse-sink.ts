@@ -183,7 +183,7 @@ export function startWarehouseSink(options: {
       if (chunk.rows === 0) continue;
       const rows = chunk.rows;
       chunk.rows = 0;
-      await writer.addRowBinary(chunk.table, chunk.columns, chunk.out.take(), rows);
+      await writer.addChunk(chunk.table, 'RowBinary', chunk.columns, chunk.out.take(), rows);
     }
     for (const [table, rows] of byTable) await writer.add(table, rows);
   };

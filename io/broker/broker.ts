@@ -177,7 +177,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         return done(null);
       }
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-      Promise.all(matching.map((h) => h.handler(packet.topic, payload))).then(
+      const handled =
+        matching.length === 1
+          ? matching[0]!.handler(packet.topic, payload)
+          : Promise.all(matching.map((h) => h.handler(packet.topic, payload)));
+      handled.then(
         () => done(null),
         (error: Error) => {
           console.error(
@@ -246,13 +250,32 @@ function limitPacketSize(socket: Socket, client: unknown, maxBytes: number): voi
   };
 }
 
-/** MQTT topic filter matching (`+` one level, `#` the rest). */
+/**
+ * MQTT topic filter matching (`+` one level, `#` the rest). Runs for every message the embedded broker takes,
+ * so it walks both strings level by level instead of splitting them.
+ */
 export function matchesFilter(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
+  let f = 0;
+  let t = 0;
+  for (;;) {
+    const fEnd = levelEnd(filter, f);
+    const single = fEnd - f === 1;
+    if (single && filter.charCodeAt(f) === 35 /* # */) return true;
+    if (t > topic.length) return false;
+    const tEnd = levelEnd(topic, t);
+    if (!(single && filter.charCodeAt(f) === 43) /* + */) {
+      if (fEnd - f !== tEnd - t) return false;
+      for (let k = 0; k < fEnd - f; k++)
+        if (filter.charCodeAt(f + k) !== topic.charCodeAt(t + k)) return false;
+    }
+    f = fEnd + 1;
+    t = tEnd + 1;
+    if (f > filter.length) return t > topic.length;
   }
-  return f.length === t.length;
+}
+
+/** Where the topic level starting at `from` ends (the next `/`, or the string's end). */
+function levelEnd(text: string, from: number): number {
+  const slash = text.indexOf('/', from);
+  return slash < 0 ? text.length : slash;
 }

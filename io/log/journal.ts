@@ -13,6 +13,7 @@ import {
   writeFileSync,
   writev as fsWritev,
 } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
@@ -85,6 +86,11 @@ export class Journal {
   private flushRequested = false;
   private waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private offsetsTimer: NodeJS.Timeout | null = null;
+  /** The periodic rewrite of the offsets under way, if any. */
+  private writingGroups: Promise<void> | null = null;
+  /** Counts the offsets' snapshots taken, so that a periodic write never renames over a newer one. */
+  private groupsVersion = 0;
+  private closing = false;
   /** The groups' offsets as found at start; those still used are written from `live`. */
   private groups: Record<string, StoredGroup> = {};
   /** How to read the offsets of each group in use, at write time (not at every commit). */
@@ -243,25 +249,30 @@ export class Journal {
 
   /** Some kept group committed: its offsets are written within `offsetsEveryMs`. */
   offsetsChanged(): void {
-    if (this.offsetsTimer) return;
+    if (this.offsetsTimer || this.closing) return;
     this.offsetsTimer = setTimeout(() => {
       this.offsetsTimer = null;
-      try {
-        this.writeGroups();
-      } catch (error) {
-        // The offsets on disk stay older ones: records are read again after a restart, not lost.
-        console.error(`in-process log: writing the groups' offsets: ${(error as Error).message}`);
-      }
+      // One write at a time, so an older snapshot never replaces a newer one; a commit meanwhile waits a turn.
+      if (this.writingGroups) return void this.writingGroups.then(() => this.offsetsChanged());
+      this.writingGroups = this.writeGroupsAsync()
+        .catch((error: Error) => {
+          // The offsets on disk stay older ones: records are read again after a restart, not lost.
+          console.error(`in-process log: writing the groups' offsets: ${error.message}`);
+        })
+        .finally(() => (this.writingGroups = null));
     }, this.offsetsEveryMs);
   }
 
   async close(): Promise<void> {
     // After a failed write there is nothing more to flush: sync() says why, and close goes on.
     while (this.flushing || this.dirty.size) await this.sync().catch(() => undefined);
+    // The offsets are written once more below, after any periodic write under way.
+    this.closing = true;
     if (this.offsetsTimer) {
       clearTimeout(this.offsetsTimer);
       this.offsetsTimer = null;
     }
+    await this.writingGroups;
     this.writeGroups();
     for (const file of this.partitions.values()) closeSync(file.fd);
     this.partitions.clear();
@@ -270,10 +281,29 @@ export class Journal {
   /** Flushed before the rename, so a crash leaves the old file or the new one, never a torn one. */
   private writeGroups(syncDir = false): void {
     const path = join(this.dir, 'groups.json');
-    for (const [name, snapshot] of this.live) this.groups[name] = snapshot();
-    writeFileSync(`${path}.tmp`, JSON.stringify(this.groups), { flush: true });
+    writeFileSync(`${path}.tmp`, this.groupsJson(), { flush: true });
     renameSync(`${path}.tmp`, path);
     if (syncDir) syncDirectory(this.dir);
+  }
+
+  /**
+   * As writeGroups(), on the thread pool: the periodic rewrite's flush (milliseconds of the disk's time, ten
+   * times a second) would otherwise stop the event loop, and with it ingest, while it lasts.
+   */
+  private async writeGroupsAsync(): Promise<void> {
+    const path = join(this.dir, 'groups.json');
+    const json = this.groupsJson();
+    const version = this.groupsVersion;
+    await writeFile(`${path}.periodic`, json, { flush: true });
+    // A synchronous write meanwhile (a group kept) holds newer offsets: this older snapshot must not replace
+    // it. The rename itself is synchronous, so no synchronous write can come between the check and it.
+    if (version === this.groupsVersion) renameSync(`${path}.periodic`, path);
+  }
+
+  private groupsJson(): string {
+    this.groupsVersion++;
+    for (const [name, snapshot] of this.live) this.groups[name] = snapshot();
+    return JSON.stringify(this.groups);
   }
 
   private scheduleFlush(): void {

@@ -3,8 +3,7 @@
  * of partitions. Using the same function as Kafka's Java clients (and librdkafka's `murmur2_random`) keeps a
  * DT on the same partition whichever client produced its records.
  */
-export function murmur2(data: Buffer): number {
-  const length = data.length;
+export function murmur2(data: Uint8Array, length = data.length): number {
   const seed = 0x9747b28c;
   const m = 0x5bd1e995;
   const r = 24;
@@ -37,6 +36,19 @@ export function murmur2(data: Buffer): number {
   return h | 0;
 }
 
+/** An ASCII key's bytes: every record sent and every stage input is partitioned, mostly by short ids. */
+const scratch = new Uint8Array(256);
+
 export function partitionFor(key: string, partitions: number): number {
+  const n = key.length;
+  if (n <= scratch.length) {
+    let k = 0;
+    while (k < n) {
+      const c = key.charCodeAt(k);
+      if (c >= 0x80) break;
+      scratch[k++] = c;
+    }
+    if (k === n) return (murmur2(scratch, n) & 0x7fffffff) % partitions;
+  }
   return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
 }

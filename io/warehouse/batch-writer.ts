@@ -45,8 +45,25 @@ interface Batch {
  * parse them, JSONEachRow lines or RowBinary chunks: each row is serialized once, and the same bytes are sized,
  * sent and (for a warehouse that takes dedup tokens) hashed, the batch at once.
  */
+/** A batch's parts as the chunks to insert: each chunk as it is, each run of lines joined into one. */
+function chunksOf(parts: ReadonlyArray<string | Buffer>): Buffer[] {
+  const chunks: Buffer[] = [];
+  let lines: string[] = [];
+  for (const part of parts) {
+    if (typeof part === 'string') {
+      lines.push(part);
+      continue;
+    }
+    if (lines.length) chunks.push(Buffer.from(lines.join('')));
+    lines = [];
+    chunks.push(part);
+  }
+  if (lines.length) chunks.push(Buffer.from(lines.join('')));
+  return chunks;
+}
+
 class TableBuffer {
-  /** JSONEachRow lines, or RowBinary chunks of several rows each. */
+  /** JSONEachRow lines, or chunks of several rows each (RowBinary or JSONEachRow). */
   parts: Array<string | Buffer> = [];
   rows = 0;
   format: InsertFormat = 'JSONEachRow';
@@ -121,14 +138,21 @@ export class BatchWriter {
   }
 
   /**
-   * As addEncoded(), for `rows` rows the caller wrote in RowBinary for these columns (a warehouse with
-   * `rowBinary`): one chunk, inserted whole in one batch.
+   * As addEncoded(), for `rows` rows the caller wrote in `format` for these columns, RowBinary for a
+   * warehouse with `rowBinary`, else JSONEachRow lines as encodeRow() renders them: one chunk, inserted whole
+   * in one batch.
    */
-  addRowBinary(table: string, columns: readonly string[], chunk: Buffer, rows: number): Promise<void> {
+  addChunk(
+    table: string,
+    format: InsertFormat,
+    columns: readonly string[],
+    chunk: Buffer,
+    rows: number,
+  ): Promise<void> {
     if (this.closing) return Promise.reject(new Error(`warehouse writer is closed (adding to ${table})`));
     if (rows === 0) return Promise.resolve();
     const buffer = this.buffer(table);
-    this.start(table, buffer, 'RowBinary', columns);
+    this.start(table, buffer, format, columns);
     this.take(table, buffer, chunk, rows);
     return this.added(table, buffer);
   }
@@ -244,11 +268,8 @@ export class BatchWriter {
     const rows: EncodedRows = {
       columns: buffer.columns,
       format: buffer.format,
-      // RowBinary chunks go as they are (a batch of readings is a few of 2–3 MiB: no copy of the whole).
-      chunks:
-        buffer.format === 'RowBinary'
-          ? (buffer.parts as Buffer[])
-          : [Buffer.from((buffer.parts as string[]).join(''))],
+      // Chunks go as they are (a batch of readings is a few of 2–3 MiB: no copy of the whole); lines are joined.
+      chunks: chunksOf(buffer.parts),
       rows: buffer.rows,
     };
     const token = this.warehouse.dedupTokens

@@ -112,6 +112,16 @@ export class RowBinaryBuffer {
   }
 
   /**
+   * Text as it is, in UTF-8, with no length before it: a JSONEachRow line for a warehouse that takes no
+   * RowBinary, so that a batch's lines are bytes outside V8's heap as soon as they are rendered.
+   */
+  text(s: string): void {
+    // A UTF-16 unit is at most 3 UTF-8 bytes (a surrogate pair, two units, is 4).
+    this.room(3 * s.length);
+    this.at += this.buf.write(s, this.at, 'utf8');
+  }
+
+  /**
    * A time as the text dateTime64() renders, 'YYYY-MM-DD hh:mm:ss.sss' (a String column on a server without
    * DateTime64), written digit by digit: no string is built, which made it the costliest column of a reading.
    */

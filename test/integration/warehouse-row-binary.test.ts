@@ -71,7 +71,7 @@ async function bothWays(warehouse: Warehouse) {
   const half = Math.ceil(binary.length / 2);
   for (const part of [binary.slice(0, half), binary.slice(half)]) {
     for (const r of part) encode!(out, r);
-    await writer.addRowBinary('readings', READING_COLUMNS, out.take(), part.length);
+    await writer.addChunk('readings', 'RowBinary', READING_COLUMNS, out.take(), part.length);
   }
   await writer.addEncoded('readings', READING_COLUMNS, readings('json').map(readingLine));
   await writer.close();

@@ -57,7 +57,17 @@ describe('murmur2', () => {
 
 describe('partitionFor', () => {
   it("is Kafka's default partitioner: (murmur2(utf-8 key) & 0x7fffffff) % partitions", () => {
-    const keys = ['dt-0001', 'DT/FEEDER-12/0007', 'mtr-é-42', '', '21', 'foobar'];
+    // ASCII keys are hashed from their characters, others (and long ones) from their UTF-8 bytes.
+    const keys = [
+      'dt-0001',
+      'DT/FEEDER-12/0007',
+      'mtr-é-42',
+      '',
+      '21',
+      'foobar',
+      'k'.repeat(300),
+      'dt-\u{1F600}',
+    ];
     for (const partitions of [1, 2, 3, 8, 12, 100]) {
       for (const key of keys) {
         expect(partitionFor(key, partitions)).toBe(
