@@ -54,8 +54,6 @@ export interface GridstreamConfig extends KafkaSecurity {
   apiRateBurst: number;
   /** Requests an API key may have in flight at once (per API instance). */
   apiMaxConcurrent: number;
-  /** UTC days (besides today) of load profiles and impedance rows the API keeps in memory; 0: none. */
-  apiMemoryDays: number;
   /** Attempts at delivering a webhook event to a subscription, the first included. */
   webhookMaxAttempts: number;
   /** Delay before a webhook's second attempt, ms; each later one waits four times longer. */
@@ -286,12 +284,6 @@ export const VARIABLES: Record<string, Variable> = {
     kind: 'count',
     fallback: 15,
     doc: 'requests an API key may have in flight at once (429 `concurrency_limited` with `Retry-After` above it)',
-  },
-  GRIDSTREAM_API_MEMORY_DAYS: {
-    key: 'apiMemoryDays',
-    kind: 'whole',
-    fallback: 30,
-    doc: 'UTC days (besides today) of load profiles and impedance rows the API serves from memory; 0 reads everything from the warehouse',
   },
   GRIDSTREAM_WEBHOOK_MAX_ATTEMPTS: {
     key: 'webhookMaxAttempts',

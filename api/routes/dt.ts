@@ -7,8 +7,9 @@ import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { DT_SERIES_HEAD, dtSeriesRangeOf, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { envelopeOfRow } from '../../io/warehouse/records.js';
 import { profileHead, profileSlot } from '../../serving/load-profile-slot.js';
-import type { InMemory } from '../../serving/in-memory.js';
-import type { LoadProfileStore } from '../../serving/load-profile-store.js';
+import { LoadProfileDays } from '../../serving/load-profile-days.js';
+import type { DtOf } from '../../core/topology.js';
+import { DAY_MS } from '../../core/time.js';
 import { round } from '../time-range.js';
 import { notFound, requireDt, tenantOf } from '../tenancy.js';
 import { BELOW_MINIMUM, DATE_TIME, DATE_TIME_OR_NULL, NUMBER_OR_NULL, object, TIER } from '../openapi.js';
@@ -98,8 +99,13 @@ const LOAD_PROFILE = object({
 export interface DtRoutesOptions {
   warehouse: Warehouse;
   retentionDays: number;
-  /** Load profiles kept in memory, served instead of the warehouse's rows when they hold the range. */
-  profiles?: InMemory<LoadProfileStore> | undefined;
+  /**
+   * The topology table's view of a DT: a DT it knows is answered from the warehouse's load-profile pieces
+   * (sql/029_load_profile_days.sql) when they hold any of the range, else from the envelope rows.
+   */
+  dtOf?: DtOf | undefined;
+  /** Counts a load-profile answer by what it was read from. */
+  served?: ((source: 'pieces' | 'rows') => void) | undefined;
   /** GRIDSTREAM_TIMEZONE: the zone of a DT whose topology names none. */
   timeZone?: string | undefined;
 }
@@ -150,9 +156,9 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
       const { id } = request.params;
       const { from, to } = dtSeriesRangeOf(request.query, options.retentionDays, PROFILE_RANGE);
       const tenant = tenantOf(request);
-      // In memory when the range is held and the topology table knows the DT's owner; else the warehouse.
-      const owner = options.profiles?.dtOf(id)?.tenant;
-      const stored = owner === undefined ? null : options.profiles!.store.profile(id, from, to);
+      // From the stored pieces when the topology table knows the DT's owner and they hold any of the range.
+      const owner = options.dtOf?.(id)?.tenant;
+      const stored = owner === undefined ? null : await storedProfile(warehouse, id, from, to);
       if (stored) {
         if (owner !== tenant) throw notFound(id);
         const head = profileHead(id, from, to, stored.newest);
@@ -166,14 +172,14 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
           ...stored.segments,
           CLOSE,
         ];
-        options.profiles!.served('memory');
+        options.served?.('pieces');
         reply.header('vary', 'accept-encoding').type('application/json; charset=utf-8');
         if (acceptsGzip(request.headers['accept-encoding']))
           return reply.header('content-encoding', 'gzip').send(gzipOf(segments));
         return reply.send(inflateSegments(segments));
       }
       await requireDt(warehouse, tenant, id);
-      options.profiles?.served('warehouse');
+      options.served?.('rows');
       const rows = await runQuery(warehouse, queries.envelopes_for_dt, {
         dt_id: id,
         from_ms: from,
@@ -198,6 +204,22 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
       return { ...head, slots };
     },
   );
+}
+
+/**
+ * A DT's profile over [fromMs, toMs) from the load-profile pieces of the range's days, read by the primary key;
+ * null when no piece holds any of it (the envelope rows answer then: a DT without pieces yet, an empty range).
+ */
+async function storedProfile(warehouse: Warehouse, dtId: string, fromMs: number, toMs: number) {
+  const days: string[] = [];
+  for (let d = fromMs - (fromMs % DAY_MS); d < toMs; d += DAY_MS) days.push(iso(d).slice(0, 10));
+  if (days.length === 0) return null;
+  const rows = await runQuery(warehouse, queries.load_profile_days, { dt_ids: [dtId], days });
+  if (rows.length === 0) return null;
+  const pieces = new LoadProfileDays();
+  for (const row of rows) pieces.load(row);
+  const stored = pieces.profile(dtId, fromMs, toMs);
+  return stored.segments.length > 0 ? stored : null;
 }
 
 /** The closing of a load profile's slots array and of the response. */

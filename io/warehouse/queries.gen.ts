@@ -316,16 +316,6 @@ export interface EnvelopesForDtRow {
   profile_source: 'measured' | 'imputed' | 'modelled';
 }
 
-/** envelopes_of_range.sql: Current revision (highest version) of each 15-minute envelope of every DT with from_ms <= slot_start < to_ms (epoch ms), for the API's in-memory load profiles (pipelines/serving-view.ts), which read their window a day at a time. */
-export type EnvelopesOfRangeParams = {
-  from_ms: number;
-  to_ms: number;
-  buckets: number;
-  bucket: number;
-};
-
-export type EnvelopesOfRangeRow = EnvelopesForDtRow;
-
 /** event_assets.sql: The assets of a flexibility event with what its baselines and stats are computed from: the meter at each asset's connection, its DT, and the DT's tenant, place and time zone (NULL: none named). The newest topology version of each row (argMax, as in dt_tenants.sql). Assets the topology does not place are absent. */
 export type EventAssetsParams = {
   asset_ids: Array<string>;
@@ -541,15 +531,20 @@ export interface ImpedanceDailyRowsRow {
   PremiseId: string | null;
 }
 
-/** impedance_of_range.sql: Current revision (highest version) of every meter leg's day with from_ms <= day < to_ms (epoch ms), for the API's in-memory impedance look-up (serving/impedance-store.ts), which reads its window a UTC day at a time. */
-export type ImpedanceOfRangeParams = {
-  from_ms: number;
-  to_ms: number;
-  buckets: number;
-  bucket: number;
+/** impedance_meter_rows.sql: Current revision (highest version) of every leg-day from {start_event_date} to {end_event_date} of the meters some row of which carried the requested identifiers (sql/011_impedance_identities.sql), read by the primary keys (impedance_identities by service point first, impedance_daily by meter), at most {max_rows} rows: the on-demand look-up of a few meters ("a customer on the phone"). The API filters, orders and pages them as impedance_daily_rows.sql would (serving/impedance-store.ts), with the tenant and feeder from its topology table, so ClickHouse does no scan of the topology per look-up. */
+export type ImpedanceMeterRowsParams = {
+  service_points: Array<string>;
+  meters: Array<string>;
+  meter_numbers: Array<string>;
+  serial_numbers: Array<string>;
+  transformers: Array<string>;
+  premises: Array<string>;
+  start_event_date: string;
+  end_event_date: string;
+  max_rows: number;
 };
 
-export interface ImpedanceOfRangeRow {
+export interface ImpedanceMeterRowsRow {
   meter_id: string;
   leg: number;
   day_text: string;
@@ -629,6 +624,25 @@ export type LoadPatternWindowParams = Record<string, never>;
 export interface LoadPatternWindowRow {
   envelopes_until_ms: number | null;
   readings_until_ms: number | null;
+}
+
+/** load_profile_days.sql: The current load-profile pieces (sql/029_load_profile_days.sql) of DTs {dt_ids} and UTC days {days} ('YYYY-MM-DD'), read by the primary key: for a load profile (api/routes/dt.ts, one DT, the range's days) and for the pipeline applying a batch of envelopes to the stored pieces (pipelines/load-profile-days-task.ts). The newest version of each DT-day, as FINAL would give it, by sorting the few rows read. */
+export type LoadProfileDaysParams = {
+  dt_ids: Array<string>;
+  days: Array<string>;
+};
+
+export interface LoadProfileDaysRow {
+  dt_id: string;
+  day: string;
+  version: number;
+  deflate: string;
+  crc: number;
+  length: number;
+  offsets: Array<number>;
+  versions: Array<number>;
+  tiers: Array<number>;
+  coverage: Array<number>;
 }
 
 /** max_topology_row_version.sql: The newest topology version any meter or transformer row carries (0 when none). */
@@ -1299,7 +1313,7 @@ const IMPEDANCE_DAILY_ROWS_COLUMNS = {
   PremiseId: 'string?',
 } as const;
 
-const IMPEDANCE_OF_RANGE_COLUMNS = {
+const IMPEDANCE_METER_ROWS_COLUMNS = {
   meter_id: 'string',
   leg: 'number',
   day_text: 'string',
@@ -1363,6 +1377,19 @@ const LIST_DTS_COLUMNS = {
 const LOAD_PATTERN_WINDOW_COLUMNS = {
   envelopes_until_ms: 'int64?',
   readings_until_ms: 'int64?',
+} as const;
+
+const LOAD_PROFILE_DAYS_COLUMNS = {
+  dt_id: 'string',
+  day: 'string',
+  version: 'int64',
+  deflate: 'string',
+  crc: 'number',
+  length: 'number',
+  offsets: 'number[]',
+  versions: 'number[]',
+  tiers: 'number[]',
+  coverage: 'number[]',
 } as const;
 
 const MAX_TOPOLOGY_ROW_VERSION_COLUMNS = {
@@ -1636,10 +1663,6 @@ export const queries = {
     EnvelopesForDtParams,
     EnvelopesForDtRow
   >,
-  envelopes_of_range: { name: 'envelopes_of_range', columns: ENVELOPES_FOR_DT_COLUMNS } as Query<
-    EnvelopesOfRangeParams,
-    EnvelopesOfRangeRow
-  >,
   event_assets: { name: 'event_assets', columns: EVENT_ASSETS_COLUMNS } as Query<
     EventAssetsParams,
     EventAssetsRow
@@ -1684,9 +1707,9 @@ export const queries = {
     ImpedanceDailyRowsParams,
     ImpedanceDailyRowsRow
   >,
-  impedance_of_range: { name: 'impedance_of_range', columns: IMPEDANCE_OF_RANGE_COLUMNS } as Query<
-    ImpedanceOfRangeParams,
-    ImpedanceOfRangeRow
+  impedance_meter_rows: { name: 'impedance_meter_rows', columns: IMPEDANCE_METER_ROWS_COLUMNS } as Query<
+    ImpedanceMeterRowsParams,
+    ImpedanceMeterRowsRow
   >,
   latest_topology_meters: {
     name: 'latest_topology_meters',
@@ -1700,6 +1723,10 @@ export const queries = {
   load_pattern_window: { name: 'load_pattern_window', columns: LOAD_PATTERN_WINDOW_COLUMNS } as Query<
     LoadPatternWindowParams,
     LoadPatternWindowRow
+  >,
+  load_profile_days: { name: 'load_profile_days', columns: LOAD_PROFILE_DAYS_COLUMNS } as Query<
+    LoadProfileDaysParams,
+    LoadProfileDaysRow
   >,
   max_topology_row_version: {
     name: 'max_topology_row_version',

@@ -18,7 +18,7 @@ const topology = {
   meters: [meter('m-1', 'dt-a'), meter('m-2', 'dt-a'), meter('m-9', 'dt-other')],
 };
 
-// Two hours of readings ending an hour ago: inside the window the API keeps in memory.
+// Two hours of readings ending an hour ago.
 const NOW = Date.now();
 const START = NOW - (NOW % SLOT_MS) - 3 * 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -41,17 +41,11 @@ function getRaw(
   });
 }
 
-async function waitForProfiles(g: Gridstream): Promise<void> {
-  for (let i = 0; i < 600 && !g.pipeline.inMemory?.loadProfiles.covers(NOW - DAY_MS); i++)
-    await new Promise((r) => setTimeout(r, 50));
-  expect(g.pipeline.inMemory?.loadProfiles.covers(NOW - DAY_MS)).toBe(true);
-}
-
-describe('load profiles served from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => {
+describe("load profiles served from the warehouse's pieces (sql/029_load_profile_days.sql)", () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-profiles-'));
   const config = testConfig(dataDir);
   let g: Gridstream;
-  /** The same routes without the in-memory profiles: every answer from the warehouse. */
+  /** The same routes without the topology table: every answer from the envelope rows. */
   let fromWarehouse: FastifyInstance;
   const paths = [
     `/v1/dt/dt-a/load-profile?days=1&to=${iso(NOW)}`,
@@ -91,8 +85,8 @@ describe('load profiles served from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => 
           { qos: 1 },
         );
     await client.endAsync();
+    // The pieces are written by their own task before its offsets are committed: settled, they are in.
     await g.pipeline.settle();
-    await waitForProfiles(g);
     fromWarehouse = await buildApi({
       warehouse: g.edges.warehouse,
       keys: parseApiKeys(config.apiKeys!),
@@ -129,20 +123,12 @@ describe('load profiles served from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => 
     expect(day.slots).toHaveLength(8);
     expect(day.slots.reduce((n, s) => n + s.readings, 0)).toBe(240);
     expect(day.data_quality).not.toBe('modelled-only');
-    // Every answer above came from memory: the warehouse path was the other API instance's.
+    // Every answer above came from the pieces: the envelope rows' path was the other API instance's.
     const metrics = await (await fetch(`${g.url}/metrics`)).text();
     expect(metrics).toMatch(
-      new RegExp(`^gridstream_api_load_profiles_total\\{source="memory"\\} ${2 * paths.length}$`, 'm'),
+      new RegExp(`^gridstream_api_load_profiles_total\\{source="pieces"\\} ${2 * paths.length}$`, 'm'),
     );
-    expect(metrics).not.toMatch(/^gridstream_api_load_profiles_total\{source="warehouse"\}/m);
-    const health = (await (await fetch(`${g.url}/healthz`)).json()) as {
-      load_profiles: { ready: boolean; compressed_bytes: number };
-    };
-    expect(health.load_profiles.ready).toBe(true);
-    expect(health.load_profiles.compressed_bytes).toBeGreaterThan(0);
-    expect(metrics).toMatch(
-      new RegExp(`^gridstream_api_load_profile_bytes ${health.load_profiles.compressed_bytes}$`, 'm'),
-    );
+    expect(metrics).not.toMatch(/^gridstream_api_load_profiles_total\{source="rows"\}/m);
   });
 
   it("refuses another tenant's DT and an unknown one alike (404) and a tier below the minimum (422)", async () => {
@@ -163,12 +149,11 @@ describe('load profiles served from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => 
     expect(await status(`${paths[0]}&min_data_quality=ami-imputed`, TEST_API_KEY)).toBe(200);
   });
 
-  it('answers the same after a restart, from the warehouse history it loads at start', async () => {
+  it('answers the same after a restart, reading nothing at start', async () => {
     const before = await Promise.all(paths.map(reference));
     await fromWarehouse.close();
     await g.stop();
     g = await startGridstream(config, { host: '127.0.0.1' });
-    await waitForProfiles(g);
     for (const [i, path] of paths.entries()) {
       const response = await fetch(`${g.url}${path}`, { headers: { 'x-api-key': keyOf(path) } });
       expect(await response.text(), path).toBe(before[i]);

@@ -75,7 +75,6 @@ describe('loadConfig', () => {
       apiRateLimit: 25,
       apiRateBurst: 25,
       apiMaxConcurrent: 15,
-      apiMemoryDays: 30,
       webhookMaxAttempts: 8,
       webhookBackoffMs: 1000,
       webhookAllow: undefined,
@@ -143,7 +142,6 @@ describe('loadConfig', () => {
       GRIDSTREAM_API_RATE_LIMIT: '5',
       GRIDSTREAM_API_RATE_BURST: '10',
       GRIDSTREAM_API_MAX_CONCURRENT: '4',
-      GRIDSTREAM_API_MEMORY_DAYS: '0',
       GRIDSTREAM_WEBHOOK_MAX_ATTEMPTS: '3',
       GRIDSTREAM_WEBHOOK_BACKOFF_MS: '250',
       GRIDSTREAM_WEBHOOK_ALLOW: '10.20.0.0/16,hooks.internal',
@@ -194,7 +192,6 @@ describe('loadConfig', () => {
       apiRateLimit: 5,
       apiRateBurst: 10,
       apiMaxConcurrent: 4,
-      apiMemoryDays: 0,
       webhookMaxAttempts: 3,
       webhookBackoffMs: 250,
       webhookAllow: '10.20.0.0/16,hooks.internal',
@@ -371,14 +368,6 @@ describe('config: whole numbers and file shape', () => {
     for (const raw of ['-10', '12.5', 'lots'])
       expect(configError({ GRIDSTREAM_HEAP_GROWTH_PCT: raw }).message).toBe(
         `GRIDSTREAM_HEAP_GROWTH_PCT: ${JSON.stringify(raw)} is not a whole number (0 or more)`,
-      );
-  });
-
-  it('takes 0 load-profile days (profiles from the warehouse only) and refuses a negative or fractional count', () => {
-    expect(loadConfig({ GRIDSTREAM_API_MEMORY_DAYS: '0' }).apiMemoryDays).toBe(0);
-    for (const raw of ['-1', '2.5', 'many'])
-      expect(() => loadConfig({ GRIDSTREAM_API_MEMORY_DAYS: raw })).toThrow(
-        `GRIDSTREAM_API_MEMORY_DAYS: ${JSON.stringify(raw)} is not a whole number (0 or more)`,
       );
   });
 
