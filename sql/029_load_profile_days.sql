@@ -3,6 +3,7 @@
 -- (pipelines/load-profile-days-task.ts) from gridstream.envelopes. A 30-day profile is then its 30 rows read by
 -- the primary key and their segments concatenated (serving/load-profile-days.ts): no JSON built per request,
 -- and no API instance holding the fleet's profiles in memory. A change is a new row with a higher version.
+-- {{retention_days}} is replaced by the configured retention when the migration is applied.
 CREATE TABLE IF NOT EXISTS load_profile_days
 (
     dt_id String COMMENT 'Distribution transformer (topology_transformers.dt_id).',
@@ -19,6 +20,9 @@ CREATE TABLE IF NOT EXISTS load_profile_days
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(day)
 ORDER BY (dt_id, day)
+-- @if ttl
+TTL day + INTERVAL {{retention_days}} DAY
+-- @end
 -- @if table_comment
 COMMENT 'Load-profile pieces per DT and UTC day (the newest version is current).';
 -- @else

@@ -76,8 +76,8 @@ const LAYERS = [
   {
     file: 'serving/__planted.ts',
     rule: 'serving stores are below pipelines/ and api/: no pipeline, api or app',
-    forbidden: ['../api/data-quality.js', '../pipelines/serving-view.js', '../app/start-gridstream.js'],
-    allowed: ['./in-memory.js', '../core/data-quality.js', '../io/warehouse/rows.js'],
+    forbidden: ['../api/data-quality.js', '../pipelines/load-profile-days-task.js', '../app/start-gridstream.js'],
+    allowed: ['./load-profile-slot.js', '../core/data-quality.js', '../io/warehouse/rows.js'],
   },
   {
     file: 'pipelines/runtime/__planted.ts',
