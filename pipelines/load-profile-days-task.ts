@@ -55,7 +55,7 @@ export function startLoadProfileDaysTask(options: {
         runQuery(warehouse, queries.load_profile_days, { dt_ids: [...dts], days: [...days] }),
       );
       const pieces = new LoadProfileDays();
-      for (const row of stored) pieces.load(row);
+      for (const row of stored) pieces.load({ ...row, day: row.day_text });
       pieces.apply(envelopes);
       const rows = pieces.changed();
       if (rows.length === 0) return;

@@ -23,6 +23,8 @@ ORDER BY (dt_id, day)
 -- @if ttl
 TTL day + INTERVAL {{retention_days}} DAY
 -- @end
+-- A row is ~6 KB: granules of 32 rows, so that a profile's 30 rows read ~200 KB, not 8,192 rows' ~50 MB.
+SETTINGS index_granularity = 32
 -- @if table_comment
 COMMENT 'Load-profile pieces per DT and UTC day (the newest version is current).';
 -- @else

@@ -217,7 +217,7 @@ async function storedProfile(warehouse: Warehouse, dtId: string, fromMs: number,
   const rows = await runQuery(warehouse, queries.load_profile_days, { dt_ids: [dtId], days });
   if (rows.length === 0) return null;
   const pieces = new LoadProfileDays();
-  for (const row of rows) pieces.load(row);
+  for (const row of rows) pieces.load({ ...row, day: row.day_text });
   const stored = pieces.profile(dtId, fromMs, toMs);
   return stored.segments.length > 0 ? stored : null;
 }

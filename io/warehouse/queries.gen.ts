@@ -626,7 +626,7 @@ export interface LoadPatternWindowRow {
   readings_until_ms: number | null;
 }
 
-/** load_profile_days.sql: The current load-profile pieces (sql/029_load_profile_days.sql) of DTs {dt_ids} and UTC days {days} ('YYYY-MM-DD'), read by the primary key: for a load profile (api/routes/dt.ts, one DT, the range's days) and for the pipeline applying a batch of envelopes to the stored pieces (pipelines/load-profile-days-task.ts). The newest version of each DT-day, as FINAL would give it, by sorting the few rows read. */
+/** load_profile_days.sql: The current load-profile pieces (sql/029_load_profile_days.sql) of DTs {dt_ids} and UTC days {days} ('YYYY-MM-DD'), read by the primary key: for a load profile (api/routes/dt.ts, one DT, the range's days) and for the pipeline applying a batch of envelopes to the stored pieces (pipelines/load-profile-days-task.ts). The newest version of each DT-day, as FINAL would give it, by sorting the few rows read. The day's text is named apart from its column: an alias equal to a column's name would replace it in WHERE (18.16 then finds nothing). */
 export type LoadProfileDaysParams = {
   dt_ids: Array<string>;
   days: Array<string>;
@@ -634,7 +634,7 @@ export type LoadProfileDaysParams = {
 
 export interface LoadProfileDaysRow {
   dt_id: string;
-  day: string;
+  day_text: string;
   version: number;
   deflate: string;
   crc: number;
@@ -1381,7 +1381,7 @@ const LOAD_PATTERN_WINDOW_COLUMNS = {
 
 const LOAD_PROFILE_DAYS_COLUMNS = {
   dt_id: 'string',
-  day: 'string',
+  day_text: 'string',
   version: 'int64',
   deflate: 'string',
   crc: 'number',
