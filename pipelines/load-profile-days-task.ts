@@ -16,8 +16,11 @@ export type LoadProfileDaysTask = SinkTask;
 /**
  * gridstream.envelopes → the warehouse's load-profile pieces (sql/029_load_profile_days.sql), which
  * GET /v1/dt/{id}/load-profile answers from (serving/load-profile-days.ts). Per batch: the stored pieces of the
- * batch's DT-days, read by the primary key, the batch's envelopes applied (the highest version of each slot
- * wins), and the changed pieces written back, before the offsets are committed. The envelopes are keyed by
+ * batch's DT-days, read by the primary key, the batch's final envelopes applied (the highest version of each
+ * slot wins; revisions of final slots are final too), and the changed pieces written back, before the offsets
+ * are committed. Provisional envelopes (a DT's open slots, re-sent every second while readings come in) are
+ * left out: rendering and compressing a DT-day for each would cost the processor more than the envelopes do;
+ * the API reads the slots after a DT's newest final one from the envelope rows. The envelopes are keyed by
  * DT, so one instance of the shared group owns a DT's pieces and reads back its own writes; a batch replayed
  * after a crash changes nothing. Holds nothing between batches: its memory does not grow with the fleet.
  */
@@ -39,7 +42,8 @@ export function startLoadProfileDaysTask(options: {
       const envelopes: DtEnvelope[] = [];
       for (const record of records) {
         try {
-          envelopes.push(decode('DtEnvelope', record.value));
+          const envelope = decode('DtEnvelope', record.value);
+          if (envelope.is_final) envelopes.push(envelope);
         } catch {
           // The warehouse sink dead-letters an undecodable record of this topic; there is nothing to render.
         }

@@ -166,6 +166,24 @@ export class LoadProfileDays {
     return true;
   }
 
+  /** Start of the newest slot of `dtId` held in [fromMs, toMs), or null when none is. */
+  newestSlot(dtId: string, fromMs: number, toMs: number): number | null {
+    const days = this.dts.get(dtId);
+    if (!days) return null;
+    let newest: number | null = null;
+    for (const [dayStart, day] of days)
+      for (let i = SLOTS_PER_DAY - 1; i >= 0; i--) {
+        const slot = dayStart + i * SLOT_MS;
+        if (slot >= toMs) continue;
+        if (slot < fromMs) break;
+        if (day.versions[i]! > 0) {
+          if (newest === null || slot > newest) newest = slot;
+          break;
+        }
+      }
+    return newest;
+  }
+
   /**
    * The slots of `dtId` starting in [fromMs, toMs) as pieces of the JSON array's inside (no brackets), and the
    * newest of them. Whole days are the stored pieces; the first piece (its leading comma dropped) and a partial

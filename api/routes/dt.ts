@@ -1,15 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { deflateSegment, gzipOf, inflateSegments } from '../../core/gzip-segments.js';
+import { deflateSegment, gzipOf, inflateSegments, type DeflateSegment } from '../../core/gzip-segments.js';
 import { transformerTimeZone } from '../../core/schedule.js';
 import { iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { DT_SERIES_HEAD, dtSeriesRangeOf, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { envelopeOfRow } from '../../io/warehouse/records.js';
-import { profileHead, profileSlot } from '../../serving/load-profile-slot.js';
+import { profileHead, profileSlot, type NewestSlot } from '../../serving/load-profile-slot.js';
 import { LoadProfileDays } from '../../serving/load-profile-days.js';
 import type { DtOf } from '../../core/topology.js';
-import { DAY_MS } from '../../core/time.js';
+import { DAY_MS, SLOT_MS } from '../../core/time.js';
 import { round } from '../time-range.js';
 import { notFound, requireDt, tenantOf } from '../tenancy.js';
 import { BELOW_MINIMUM, DATE_TIME, DATE_TIME_OR_NULL, NUMBER_OR_NULL, object, TIER } from '../openapi.js';
@@ -207,19 +207,48 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
 }
 
 /**
- * A DT's profile over [fromMs, toMs) from the load-profile pieces of the range's days, read by the primary key;
- * null when no piece holds any of it (the envelope rows answer then: a DT without pieces yet, an empty range).
+ * A DT's profile over [fromMs, toMs) from the load-profile pieces of the range's days (its final slots), read
+ * by the primary key, followed by the slots after the newest of them from the envelope rows (the open,
+ * provisional slots the pipeline does not render into pieces: sql/queries/envelopes_for_dt.sql). The pieces
+ * and the rows of the range's last two UTC days are read at once; older rows only when the pieces end before
+ * those days (a DT whose last slots stayed provisional). Null when no piece holds any of the range: the envelope
+ * rows answer then (a DT without pieces yet, an empty range).
  */
-async function storedProfile(warehouse: Warehouse, dtId: string, fromMs: number, toMs: number) {
+async function storedProfile(
+  warehouse: Warehouse,
+  dtId: string,
+  fromMs: number,
+  toMs: number,
+): Promise<{ segments: DeflateSegment[]; newest: NewestSlot | undefined } | null> {
   const days: string[] = [];
   for (let d = fromMs - (fromMs % DAY_MS); d < toMs; d += DAY_MS) days.push(iso(d).slice(0, 10));
   if (days.length === 0) return null;
-  const rows = await runQuery(warehouse, queries.load_profile_days, { dt_ids: [dtId], days });
+  const lastDay = toMs - 1 - ((toMs - 1) % DAY_MS);
+  const liveFrom = Math.max(fromMs, lastDay - DAY_MS);
+  const envelopes = (from: number) =>
+    runQuery(warehouse, queries.envelopes_for_dt, { dt_id: dtId, from_ms: from, to_ms: toMs });
+  const [rows, live] = await Promise.all([
+    runQuery(warehouse, queries.load_profile_days, { dt_ids: [dtId], days }),
+    envelopes(liveFrom),
+  ]);
   if (rows.length === 0) return null;
   const pieces = new LoadProfileDays();
   for (const row of rows) pieces.load({ ...row, day: row.day_text });
+  const newestPiece = pieces.newestSlot(dtId, fromMs, toMs);
+  if (newestPiece === null) return null;
+  const tailFrom = newestPiece + SLOT_MS;
+  const tail = (tailFrom >= liveFrom ? live : await envelopes(tailFrom))
+    .map(envelopeOfRow)
+    .filter((e) => e.slot_start >= tailFrom)
+    .map(profileSlot);
   const stored = pieces.profile(dtId, fromMs, toMs);
-  return stored.segments.length > 0 ? stored : null;
+  const newest = tail.at(-1);
+  if (!newest) return stored;
+  const text = tail.map((slot) => JSON.stringify(slot)).join(',');
+  return {
+    segments: [...stored.segments, deflateSegment(Buffer.from(',' + text), 1)],
+    newest: { data_quality: dataQualityTier(newest.data_quality), ami_coverage_pct: newest.ami_coverage_pct },
+  };
 }
 
 /** The closing of a load profile's slots array and of the response. */

@@ -116,12 +116,14 @@ describe("load profiles served from the warehouse's pieces (sql/029_load_profile
       expect(execFileSync('gzip', ['-dc'], { input: gzip.body }).toString(), path).toBe(expected);
     }
     const day = JSON.parse(await reference(paths[0]!)) as {
-      slots: Array<{ readings: number }>;
+      slots: Array<{ readings: number; is_final: boolean }>;
       data_quality: string;
     };
     // 120 minutes of two meters' readings: eight slots, every reading in them.
     expect(day.slots).toHaveLength(8);
     expect(day.slots.reduce((n, s) => n + s.readings, 0)).toBe(240);
+    // Final slots from the stored pieces, the last (no reading closed it) provisional from the envelope rows.
+    expect(day.slots.map((s) => s.is_final)).toEqual([true, true, true, true, true, true, true, false]);
     expect(day.data_quality).not.toBe('modelled-only');
     // Every answer above came from the pieces: the envelope rows' path was the other API instance's.
     const metrics = await (await fetch(`${g.url}/metrics`)).text();
