@@ -209,9 +209,10 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
 /**
  * A DT's profile over [fromMs, toMs) from the load-profile pieces of the range's days (its final slots), read
  * by the primary key, followed by the slots after the newest of them from the envelope rows (the open,
- * provisional slots the pipeline does not render into pieces: sql/queries/envelopes_for_dt.sql). The pieces
- * and the rows of the range's last two UTC days are read at once; older rows only when the pieces end before
- * those days (a DT whose last slots stayed provisional). Null when no piece holds any of the range: the envelope
+ * provisional slots the pipeline does not render into pieces: sql/queries/envelopes_for_dt.sql). A range
+ * ending within the last LIVE_MS may end in open slots: the rows of its last two UTC days are read at the same
+ * time as the pieces. Older ranges are final: their rows are read only when the pieces end before the range's
+ * last slot (a gap, or slots that stayed provisional). Null when no piece holds any of the range: the envelope
  * rows answer then (a DT without pieces yet, an empty range).
  */
 async function storedProfile(
@@ -229,7 +230,7 @@ async function storedProfile(
     runQuery(warehouse, queries.envelopes_for_dt, { dt_id: dtId, from_ms: from, to_ms: toMs });
   const [rows, live] = await Promise.all([
     runQuery(warehouse, queries.load_profile_days, { dt_ids: [dtId], days }),
-    envelopes(liveFrom),
+    toMs > Date.now() - LIVE_MS ? envelopes(liveFrom) : null,
   ]);
   if (rows.length === 0) return null;
   const pieces = new LoadProfileDays();
@@ -237,7 +238,10 @@ async function storedProfile(
   const newestPiece = pieces.newestSlot(dtId, fromMs, toMs);
   if (newestPiece === null) return null;
   const tailFrom = newestPiece + SLOT_MS;
-  const tail = (tailFrom >= liveFrom ? live : await envelopes(tailFrom))
+  const lastSlot = Math.ceil(toMs / SLOT_MS) * SLOT_MS - SLOT_MS;
+  const tailRows =
+    live && tailFrom >= liveFrom ? live : tailFrom <= lastSlot ? await envelopes(tailFrom) : [];
+  const tail = tailRows
     .map(envelopeOfRow)
     .filter((e) => e.slot_start >= tailFrom)
     .map(profileSlot);
@@ -250,6 +254,9 @@ async function storedProfile(
     newest: { data_quality: dataQualityTier(newest.data_quality), ami_coverage_pct: newest.ami_coverage_pct },
   };
 }
+
+/** How recent a range's end must be for its last slots to be possibly open (allowed lateness and then some). */
+const LIVE_MS = 2 * 3_600_000;
 
 /** The closing of a load profile's slots array and of the response. */
 const CLOSE = deflateSegment(Buffer.from(']}'));

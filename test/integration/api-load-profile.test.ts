@@ -51,6 +51,8 @@ describe("load profiles served from the warehouse's pieces (sql/029_load_profile
     `/v1/dt/dt-a/load-profile?days=1&to=${iso(NOW)}`,
     `/v1/dt/dt-a/load-profile?days=30&to=${iso(NOW)}`,
     `/v1/dt/dt-a/load-profile?from=${iso(START + 20 * 60_000)}&to=${iso(START + 75 * 60_000)}`,
+    // Ending over two hours ago: final slots, from the pieces alone (api/routes/dt.ts LIVE_MS).
+    `/v1/dt/dt-a/load-profile?from=${iso(START)}&to=${iso(START + 60 * 60_000)}`,
     `/v1/dt/dt-a/load-profile?from=${iso(NOW - DAY_MS)}&to=${iso(NOW + 300 * DAY_MS)}`,
     `/v1/dt/dt-other/load-profile?days=2&to=${iso(NOW)}`,
   ];
