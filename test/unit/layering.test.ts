@@ -76,7 +76,11 @@ const LAYERS = [
   {
     file: 'serving/__planted.ts',
     rule: 'serving stores are below pipelines/ and api/: no pipeline, api or app',
-    forbidden: ['../api/data-quality.js', '../pipelines/load-profile-days-task.js', '../app/start-gridstream.js'],
+    forbidden: [
+      '../api/data-quality.js',
+      '../pipelines/load-profile-days-task.js',
+      '../app/start-gridstream.js',
+    ],
     allowed: ['./load-profile-slot.js', '../core/data-quality.js', '../io/warehouse/rows.js'],
   },
   {
