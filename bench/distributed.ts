@@ -20,7 +20,11 @@
  * - peak RSS (VmHWM) of the processor and bridge processes;
  * - for reference, the raw rate at which kcat (Debian's) reads the same readings topic from the beginning,
  *   after the run, and the ratio of the end-to-end rate to it;
- * - the CPU time of every process while the readings flowed (and of everything else on the machine).
+ * - the CPU time of every process while the readings flowed (and of everything else on the machine), and per
+ *   reading; with several processors (--processors N), each one's readings partitions, the readings it
+ *   stored (its share) and its CPU time per reading it stored, and their totals: how the work divides;
+ * - storage a reading takes: the readings topic's log segments on Kafka, and the readings table's compressed
+ *   columns in ClickHouse after OPTIMIZE FINAL (docs/operations/sizing.md projects from these and the CPU).
  *
  * Load: by default a closed loop, as fast as the pipeline lands readings, with at most max-backlog readings
  * published and not yet queryable (the queues a slot's closing reading waits in are then bounded, so the
@@ -36,7 +40,7 @@
  *   prerender [1; 0 simulates while publishing]. BENCH_ROLE_NODE_ARGS (e.g. "--cpu-prof") go to the roles.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkaJs from '@confluentinc/kafka-javascript';
@@ -47,7 +51,7 @@ import { packageRoot } from '../core/paths.js';
 import { redactUrl } from '../core/redact.js';
 import { ownGroup } from '../io/log/log.js';
 import { parseDateTime64 } from '../io/warehouse/rows.js';
-import { TOPICS } from '../pipelines/log-topics.js';
+import { GROUPS, TOPICS } from '../pipelines/log-topics.js';
 import { simulateTopology } from '../simulator/command.js';
 import { startClickHouseServer, type ClickHouseServer } from '../test/support/clickhouse-server.js';
 import { startKafka, type TestKafka } from '../test/support/kafka.js';
@@ -136,6 +140,38 @@ async function startRole(role: string, env: Record<string, string>): Promise<Chi
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return Object.assign(child, { url: /^gridstream \S+ at (http:\/\/\S+)/m.exec(output)![1]! });
+}
+
+/** What a processor has done, from its /metrics: readings partitions it holds, readings rows it inserted. */
+interface ProcessorShare {
+  partitions: number;
+  readings: number;
+}
+
+async function processorShare(url: string): Promise<ProcessorShare> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+  return {
+    partitions: value(
+      new RegExp(`^gridstream_assigned_partitions\\{group="${GROUPS.readings}"\\} (\\S+)$`, 'm'),
+    ),
+    readings: value(/^gridstream_warehouse_rows_inserted_total\{table="readings"\} (\S+)$/m),
+  };
+}
+
+/**
+ * Bytes of the Kafka log segments (`*.log`: the records themselves, not the indexes, which the broker
+ * preallocates) under a broker's data directory, in the partition directories whose name passes.
+ */
+function segmentBytes(dir: string, take: (name: string) => boolean = () => true): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (take(entry.name)) total += segmentBytes(path);
+    } else if (entry.name.endsWith('.log')) total += statSync(path).size;
+  }
+  return total;
 }
 
 /** What a role exports about itself: consumer lag by group, and its memory (resident, V8 heap, external). */
@@ -436,6 +472,11 @@ async function main(): Promise<boolean> {
   }
   const processorRss = processors.map((p) => peakRss(p.pid!));
   const bridgeRss = peakRss(bridge.pid!);
+  // The services' too, for sizing (Kafka's JVM heap is what infra/kafka/start.sh gives it).
+  const serviceRss = pids
+    .filter(([name]) => ['mosquitto', 'kafka', 'clickhouse'].includes(name))
+    .map(([name, pid]) => `${name} ${mib(peakRss(pid))}`)
+    .join(', ');
 
   // Latency of every DT slot closed during the run.
   const latencies: number[] = [];
@@ -454,6 +495,14 @@ async function main(): Promise<boolean> {
   const dead = await count('SELECT count() AS n FROM dead_letters');
   const accounted = stored + dead === published.readings;
   const slots = await count('SELECT count() AS n FROM envelopes FINAL');
+  // Each processor's share, from its own metrics, before it stops: the readings partitions it holds (the
+  // assignment is settled before the first publish: every processor has joined by then) and the readings
+  // rows it inserted.
+  const shares = await Promise.all(
+    processors.map((p) =>
+      processorShare(p.url).catch(() => ({ partitions: Number.NaN, readings: Number.NaN })),
+    ),
+  );
 
   await stopRole(bridge);
   await Promise.all(processors.map((p) => stopRole(p)));
@@ -463,6 +512,31 @@ async function main(): Promise<boolean> {
   // The topic holds the stored readings, several to a record: the ratio compares readings with readings.
   const kcatReadingRate = perSecond(stored, kcat.ms);
   const endToEndRate = perSecond(published.readings, endToEndMs);
+
+  // Storage a reading takes: the readings topic's log segments on the broker's disk (one replica), and the
+  // readings table's columns in ClickHouse once merged (OPTIMIZE ... FINAL, as the background merges would
+  // leave it; after the CPU time above was taken).
+  const kafkaData = join(kafka.dir, 'data');
+  const topicPartition = new RegExp(`^${TOPICS.readings.name.replace(/\./g, '\\.')}-\\d+$`);
+  const kafkaReadingsBytes = segmentBytes(kafkaData, (name) => topicPartition.test(name));
+  const kafkaAllBytes = segmentBytes(kafkaData);
+  await warehouse.command('OPTIMIZE TABLE readings FINAL');
+  const parts = await warehouse.query<{ table: string; rows: string; compressed: string; raw: string }>(
+    `SELECT table, sum(rows) AS rows, sum(data_compressed_bytes) AS compressed,
+            sum(data_uncompressed_bytes) AS raw
+     FROM system.parts WHERE database = currentDatabase() AND active GROUP BY table`,
+  );
+  const readingsPart = parts.find((p) => p.table === 'readings');
+  const warehouseAllBytes = parts.reduce((sum, p) => sum + Number(p.compressed), 0);
+  const perReading = (bytes: number) => (bytes / stored).toFixed(1);
+
+  // CPU per reading: of every process, and of each processor against the readings it stored.
+  const cpu = pids.map(([name], i): [string, number] => [name, cpuEnd[i]! - cpuStart[i]!]);
+  const micros = (seconds: number, readings: number) =>
+    readings > 0 ? ((seconds * 1e6) / readings).toFixed(2) : '-';
+  const processorCpu = cpu.filter(([name]) => name.startsWith('processor'));
+  const processorsTotal = processorCpu.reduce((sum, [, seconds]) => sum + seconds, 0);
+  const sharesTotal = shares.reduce((sum, share) => sum + share.readings, 0);
 
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   printReport(
@@ -498,7 +572,7 @@ async function main(): Promise<boolean> {
       ['envelopes', `${slots} DT slots`],
       [
         'peak RSS',
-        `${processorRss.map((rss, i) => `processor${PROCESSORS > 1 ? ` ${i + 1}` : ''} ${mib(rss)}`).join(', ')}, bridge ${mib(bridgeRss)}`,
+        `${processorRss.map((rss, i) => `processor${PROCESSORS > 1 ? ` ${i + 1}` : ''} ${mib(rss)}`).join(', ')}, bridge ${mib(bridgeRss)}; ${serviceRss}`,
       ],
       [
         'kcat reference',
@@ -513,6 +587,34 @@ async function main(): Promise<boolean> {
           cpuStart.at(-1)! -
           cpuEnd.slice(0, -1).reduce((sum, v, i) => sum + v - cpuStart[i]!, 0)
         ).toFixed(1)} s; in ${s(endToEndMs)} on ${cpus().length} cores`,
+      ],
+      [
+        'CPU per reading',
+        `${cpu.map(([name, seconds]) => `${name} ${micros(seconds, published.readings)}`).join(', ')} µs; all ${micros(
+          cpu.reduce((sum, [, seconds]) => sum + seconds, 0),
+          published.readings,
+        )} µs (of the published readings)`,
+      ],
+      ...processorCpu.map(([name, seconds], i): [string, string] => [
+        i === 0 ? 'processors' : '',
+        `${name.padEnd(11)} ${shares[i]!.partitions} of ${PARTITIONS} readings partitions, ${shares[i]!.readings} readings stored (${(
+          (100 * shares[i]!.readings) /
+          sharesTotal
+        ).toFixed(
+          1,
+        )}%), CPU ${seconds.toFixed(1)} s = ${micros(seconds, shares[i]!.readings)} µs a reading it stored`,
+      ]),
+      [
+        '',
+        `${'all'.padEnd(11)} ${shares.reduce((sum, share) => sum + share.partitions, 0)} of ${PARTITIONS} partitions, ${sharesTotal} readings stored, CPU ${processorsTotal.toFixed(1)} s = ${micros(processorsTotal, sharesTotal)} µs a reading`,
+      ],
+      [
+        'storage',
+        `Kafka ${TOPICS.readings.name} ${mib(kafkaReadingsBytes)} = ${perReading(kafkaReadingsBytes)} bytes a reading in its log segments (${READINGS_PER_MESSAGE} a record, one replica; every topic ${mib(kafkaAllBytes)}, ${perReading(kafkaAllBytes)} a reading)`,
+      ],
+      [
+        '',
+        `ClickHouse readings ${readingsPart?.rows ?? 0} rows, ${mib(Number(readingsPart?.compressed ?? 0))} compressed = ${perReading(Number(readingsPart?.compressed ?? 0))} bytes a reading (${perReading(Number(readingsPart?.raw ?? 0))} uncompressed; after OPTIMIZE FINAL); all tables ${mib(warehouseAllBytes)}, ${perReading(warehouseAllBytes)} a reading`,
       ],
       [
         'backlog',

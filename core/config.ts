@@ -42,6 +42,8 @@ export interface GridstreamConfig extends KafkaSecurity {
   allowedLatenessS: number;
   /** How long after a slot's end late readings still revise it. */
   revisionHorizonH: number;
+  /** How long after a slot's end its readings stay in the processor's memory (older ones are loaded to revise it). */
+  residentSlotsH: number;
   /** Retention of time series in the warehouse. */
   retentionDays: number;
   /** Partitions of the keyed log topics. */
@@ -247,6 +249,12 @@ export const VARIABLES: Record<string, Variable> = {
     kind: 'positive',
     fallback: 24,
     doc: "how long after a slot's end late readings still revise it",
+  },
+  GRIDSTREAM_RESIDENT_SLOTS_H: {
+    key: 'residentSlotsH',
+    kind: 'positive',
+    fallback: 1,
+    doc: "how long after a slot's end the processor keeps its readings in memory; a late reading for an older slot (within the revision horizon) rebuilds it from the warehouse's readings",
   },
   GRIDSTREAM_RETENTION_DAYS: {
     key: 'retentionDays',

@@ -77,6 +77,11 @@ export function createMetrics() {
       help: 'Readings past the revision horizon of their slot (stored, slot not revised)',
       registers: r,
     }),
+    slotsLoaded: new Counter({
+      name: 'gridstream_envelope_slots_loaded_total',
+      help: 'Released DT envelope slots rebuilt from the warehouse readings for a late reading',
+      registers: r,
+    }),
     impedanceLegDays: new Counter({
       name: 'gridstream_impedance_leg_days_total',
       help: 'Meter leg-days made final by the impedance processor, by outcome: published (a median with enough evidence) or insufficient (too few or too small current steps)',

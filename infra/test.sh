@@ -8,6 +8,7 @@ infra/setup.sh
 # Jars from Maven Central for the real-service tests, fetched once before test files run in parallel.
 infra/kafka/install.sh
 infra/avro/install.sh >/dev/null
+bench/kafka-streams/build.sh >/dev/null
 
 echo "== lint"
 npm run --silent lint

@@ -22,6 +22,7 @@ import {
   DEFAULT_LIFECYCLE_CONFIG,
   eventOfStep,
   eventPeriods,
+  flexCommand,
   initialLifecycleState,
   resumeLifecycle,
   stepLifecycle,
@@ -96,7 +97,7 @@ export function startEventsTask(options: EventsTaskOptions): EventsTask {
     }
     if (!(newest > lastTick)) return null;
     lastTick = newest;
-    return { ...EMPTY_COMMAND, command: 'tick', at_ms: newest, source: 'clock' };
+    return flexCommand('tick', newest, { source: 'clock' });
   };
 
   /** The commands a batch's dispatch commands make; the tenant is their asset's DT's. */
@@ -159,14 +160,18 @@ export function startEventsTask(options: EventsTaskOptions): EventsTask {
         context.deadLetter(record, messageOf(error));
       }
     }
-    if (inputs.length === 0 && state !== null) return;
-    const steps: FlexEventLifecycle[] = [];
+    // Only the holder of the events partition keeps the lifecycle; the others only relay and tick.
+    if (!ownsEvents || (inputs.length === 0 && state !== null)) return;
+    let steps: FlexEventLifecycle[] = [];
     if (state === null) await run(await context.retry('restoring events', restore), steps, context);
     for (const input of inputs) {
       const step = stepLifecycle(state!, input, config);
       await run(step.outputs, steps, context);
     }
     if (steps.length === 0) return;
+    // A step re-issued in the same batch (an event widened by a dispatch command) goes out once, as it ends up.
+    const newest = new Map(steps.map((s, k) => [`${s.event_id}\n${s.sequence}`, k]));
+    steps = steps.filter((s, k) => newest.get(`${s.event_id}\n${s.sequence}`) === k);
     await context.retry('sending event steps', () =>
       producer.send(
         TOPICS.eventLifecycle.name,
@@ -389,9 +394,22 @@ export function startEventsTask(options: EventsTaskOptions): EventsTask {
     };
   };
 
-  const forgetIfEvents = (partitions: TopicPartition[]) => {
-    // The events partition moved: whoever holds it now resumes from the warehouse.
-    if (partitions.some((p) => p.topic === TOPICS.events.name)) state = null;
+  /** Whether this instance holds the events partition (eager rebalances: revoked whole, then assigned). */
+  let ownsEvents = false;
+  const holdsEvents = (partitions: TopicPartition[]) =>
+    partitions.some((p) => p.topic === TOPICS.events.name);
+  const assigned = (partitions: TopicPartition[]) => {
+    // The events partition came here: resume from the warehouse, as of what the last holder stored.
+    if (holdsEvents(partitions)) {
+      ownsEvents = true;
+      state = null;
+    }
+  };
+  const revoked = (partitions: TopicPartition[]) => {
+    if (holdsEvents(partitions)) {
+      ownsEvents = false;
+      state = null;
+    }
   };
 
   return startSinkTask({
@@ -400,8 +418,8 @@ export function startEventsTask(options: EventsTaskOptions): EventsTask {
     topics: [TOPICS.envelopes.name, TOPICS.dispatches.name, TOPICS.events.name],
     maxBatch: 500,
     metrics: options.metrics,
-    onAssigned: forgetIfEvents,
-    onRevoked: forgetIfEvents,
+    onAssigned: assigned,
+    onRevoked: revoked,
     onStopping: () => {
       stopping = true;
     },
@@ -409,18 +427,6 @@ export function startEventsTask(options: EventsTaskOptions): EventsTask {
     close: () => producer.close(),
   });
 }
-
-const EMPTY_COMMAND: Omit<FlexEventCommand, 'command' | 'at_ms'> = {
-  event_id: '',
-  tenant: null,
-  source: null,
-  asset_ids: [],
-  direction: null,
-  start_ms: null,
-  end_ms: null,
-  target: null,
-  baseline: null,
-};
 
 /**
  * A dispatch command as an event command: a cancel cancels its event; otherwise it schedules (or adds its
@@ -430,22 +436,16 @@ const EMPTY_COMMAND: Omit<FlexEventCommand, 'command' | 'at_ms'> = {
 export function commandOfDispatch(command: DispatchCommand, tenant: string): FlexEventCommand {
   const cancel = (command as { action?: string | null }).action === 'cancel';
   if (cancel)
-    return {
-      ...EMPTY_COMMAND,
-      command: 'cancel',
+    return flexCommand('cancel', command.dispatch_time, {
       event_id: command.event_id,
-      at_ms: command.dispatch_time,
       tenant,
       source: 'dispatch',
       asset_ids: [command.asset_id],
-    };
+    });
   const kw = powerKw(command.target_power);
   const start = slotStart(command.delivery_period_start);
-  return {
-    ...EMPTY_COMMAND,
-    command: 'schedule',
+  return flexCommand('schedule', command.dispatch_time, {
     event_id: command.event_id,
-    at_ms: command.dispatch_time,
     tenant,
     source: 'dispatch',
     asset_ids: [command.asset_id],
@@ -453,7 +453,7 @@ export function commandOfDispatch(command: DispatchCommand, tenant: string): Fle
     start_ms: start,
     end_ms: start + SLOT_MS,
     target: { amount: String(Math.abs(kw)), unit: 'kW' },
-  };
+  });
 }
 
 function localDate(ms: number, timeZone: string): string {

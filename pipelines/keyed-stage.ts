@@ -28,6 +28,16 @@ export interface KeyedStageOptions<S, I, O, D> {
   restore?(partition: number): Promise<I[]>;
   /** Called after each applied batch, e.g. to export metrics. */
   observe?(states: ReadonlyMap<number, S>, records: number): void;
+  /**
+   * Inputs the processor asks the edges for (e.g. the stored readings of a slot it no longer holds): the
+   * outputs `asks` picks out are not routed but given to `fetch`, whose inputs are applied to the same
+   * partition. The task (pipelines/stage-task.ts) runs the fetch once the records applied so far are durable
+   * in its sink, before it takes the batch's outputs.
+   */
+  load?: {
+    asks(output: O): boolean;
+    fetch(partition: number, asks: O[]): Promise<I[]>;
+  };
 }
 
 /** A replayed input record: its decoded value and the log's timestamp of it. */
@@ -54,6 +64,13 @@ export interface Stage<D> {
   punctuate(now: number, force: boolean): void;
   /** The outputs caused since the last call, routed to log topics. */
   takeOutputs(): Array<[string, ProduceRecord[]]>;
+  /** Whether inputs asked for (KeyedStageOptions.load) wait to be fetched. */
+  loading?(): boolean;
+  /**
+   * Fetches the inputs asked for and applies them (what they cause joins the outputs). The task calls it once
+   * every record applied so far is durable in its sink; a failed fetch keeps its asks for the next call.
+   */
+  load?(): Promise<void>;
   afterBatch(records: number): void;
 }
 
@@ -63,6 +80,8 @@ export class KeyedStage<S, I, O, D> implements Stage<D> {
   readonly replayLookbackMs: number;
   private readonly states = new Map<number, S>();
   private pending: O[] = [];
+  /** Asks for inputs (KeyedStageOptions.load) not yet fetched, per partition. */
+  private asks = new Map<number, O[]>();
   /**
    * When the punctuation was last sent, by the time the task gives punctuate(): the stage reads no clock of its
    * own, so a test's manual clock (pipelines/runtime/clock.ts) drives it. Unset until the task's first call.
@@ -92,6 +111,30 @@ export class KeyedStage<S, I, O, D> implements Stage<D> {
     const from = last.timestamp - this.replayLookbackMs;
     for (const r of replayed)
       if (r.timestamp >= from) this.rebuild(partition, () => this.options.toInput(r.value));
+    // What the rebuild asked for is stored already (restored from the warehouse, or before the committed offset).
+    await this.load();
+  }
+
+  loading(): boolean {
+    return this.asks.size > 0;
+  }
+
+  async load(): Promise<void> {
+    const load = this.options.load;
+    while (load && this.asks.size > 0) {
+      const [partition, asks] = this.asks.entries().next().value!;
+      this.asks.delete(partition);
+      let inputs: I[] = [];
+      try {
+        if (this.states.has(partition)) inputs = await load.fetch(partition, asks);
+      } catch (error) {
+        // Kept, before any asked meanwhile, for the next call.
+        if (this.states.has(partition))
+          this.asks.set(partition, [...asks, ...(this.asks.get(partition) ?? [])]);
+        throw error;
+      }
+      for (const input of inputs) this.rebuild(partition, () => input);
+    }
   }
 
   /**
@@ -112,6 +155,7 @@ export class KeyedStage<S, I, O, D> implements Stage<D> {
 
   revoke(partition: number): void {
     this.states.delete(partition);
+    this.asks.delete(partition);
   }
 
   apply(partition: number, value: D): void {
@@ -150,6 +194,13 @@ export class KeyedStage<S, I, O, D> implements Stage<D> {
     if (state === undefined) return;
     const step = this.options.processor.step(state, input);
     this.states.set(partition, step.state);
-    if (step.outputs.length) for (const output of step.outputs) this.pending.push(output);
+    if (step.outputs.length === 0) return;
+    const load = this.options.load;
+    for (const output of step.outputs)
+      if (load?.asks(output)) {
+        const asks = this.asks.get(partition);
+        if (asks) asks.push(output);
+        else this.asks.set(partition, [output]);
+      } else this.pending.push(output);
   }
 }

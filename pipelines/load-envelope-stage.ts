@@ -1,4 +1,5 @@
 import { encode } from '../core/codec.js';
+import { SLOT_MS, slotStart } from '../core/time.js';
 import { observeEventTimeLag, type Metrics } from '../core/metrics.js';
 import type { ProduceRecord } from '../io/log/log.js';
 import { partitionFor } from '../io/log/partitioner.js';
@@ -31,6 +32,10 @@ import { loadPatternsOf, type ZonedNameplate } from '../serving/load-patterns.js
  * partition that has DTs (through one of its DTs' keys), each with only its own DTs' meter shapes; a partition
  * assigned later gets the latest patterns in its restore inputs.
  *
+ * Closed slots are held for `config.residentMs` after their end; a late reading for one released before its
+ * revision horizon makes the processor ask for the slot's stored readings, which `slotReadings` loads from the
+ * warehouse (the task has written every reading applied before the ask) and feeds back to the partition.
+ *
  * The stage runs on the readings task (pipelines/readings-task.ts), which reads and decodes each reading once
  * for every stage; `close` stops the pattern reloads.
  */
@@ -45,6 +50,8 @@ export function envelopeStage(options: {
   metrics: Metrics;
   topology: TopologyTable;
   restore?: (partition: number) => Promise<EnvelopeInput[]>;
+  /** The stored readings of some DTs with `ts` in [from, to): where a released slot is rebuilt from. */
+  slotReadings?: (dts: string[], from: number, to: number) => Promise<MeterReading[]>;
   emitEveryMs?: number;
   /** GRIDSTREAM_TIMEZONE: the zone of a DT whose topology names none (undefined: the zone at its coordinates). */
   timeZone?: string | undefined;
@@ -54,6 +61,10 @@ export function envelopeStage(options: {
   meterShapesEveryMs?: number;
 }): EnvelopeStage {
   const { metrics, topology } = options;
+  // Without a place to load released slots from, every slot is held for the whole revision horizon.
+  const config: EnvelopeConfig = options.slotReadings
+    ? options.config
+    : { ...options.config, residentMs: undefined };
   const meterCounts = (dts: Iterable<string>): EnvelopeInput[] => {
     const counts = topology.index.metersPerDt();
     return [...dts].flatMap((dt): EnvelopeInput[] => {
@@ -103,12 +114,12 @@ export function envelopeStage(options: {
     processor: {
       name: 'envelopes',
       init: initialEnvelopeState,
-      step: (state, input) => stepEnvelope(state, input, options.config),
+      step: (state, input) => stepEnvelope(state, input, config),
     },
     toInput: (reading) => ({ type: 'reading', reading }),
     punctuation: { input: { type: 'emit' }, everyMs: options.emitEveryMs ?? 1000 },
-    // A slot can be revised for the revision horizon after its end: that much input rebuilds its state.
-    replayLookbackMs: options.config.revisionHorizonMs + options.config.allowedLatenessMs + 15 * 60_000,
+    // As the restore: the revision horizon, so a restarted partition's state is an uninterrupted run's.
+    replayLookbackMs: config.revisionHorizonMs + config.allowedLatenessMs + SLOT_MS,
     route: (outputs) => {
       const envelopes: ProduceRecord[] = [];
       for (const output of outputs) {
@@ -116,7 +127,7 @@ export function envelopeStage(options: {
           const e = output.envelope;
           envelopes.push({ key: e.dt_id, value: encode('DtEnvelope', e), timestamp: e.slot_start });
           metrics.slotsWritten.inc({ final: String(e.is_final) });
-        } else metrics.tooLate.inc();
+        } else if (output.type === 'too-late') metrics.tooLate.inc();
       }
       return new Map([[TOPICS.envelopes.name, envelopes]]);
     },
@@ -133,6 +144,52 @@ export function envelopeStage(options: {
       ...((await options.restore?.(partition)) ?? []),
     ],
     observe: (states) => observeEventTimeLag(metrics, 'envelopes', states),
+    load: options.slotReadings && {
+      asks: (output) => output.type === 'load-slot',
+      fetch: async (_partition, asks) => {
+        const wanted = asks
+          .flatMap((ask) => (ask.type === 'load-slot' ? [ask] : []))
+          .sort((a, b) => a.slot_start - b.slot_start);
+        const inputs: EnvelopeInput[] = [];
+        // One query per run of asked slots an hour or less apart, for every DT asking in it (a meter back
+        // from an outage sends hours of stored readings at once, and late uploads tend to share their slots),
+        // of at most MAX_LOAD_DT_SLOTS DTs × slots spanned, so that one answer stays small.
+        for (let first = 0; first < wanted.length;) {
+          const dts = new Set([wanted[first]!.dt_id]);
+          let end = first + 1;
+          for (; end < wanted.length; end++) {
+            const next = wanted[end]!;
+            if (next.slot_start - wanted[end - 1]!.slot_start > 3_600_000) break;
+            const span = (next.slot_start - wanted[first]!.slot_start) / SLOT_MS + 1;
+            if ((dts.size + (dts.has(next.dt_id) ? 0 : 1)) * span > MAX_LOAD_DT_SLOTS) break;
+            dts.add(next.dt_id);
+          }
+          const run = wanted.slice(first, end);
+          first = end;
+          const stored = await options.slotReadings!(
+            [...dts],
+            run[0]!.slot_start,
+            run.at(-1)!.slot_start + SLOT_MS,
+          );
+          const bySlot = new Map<string, MeterReading[]>();
+          for (const reading of stored) {
+            const key = `${reading.dt_id}|${slotStart(reading.ts)}`;
+            const readings = bySlot.get(key);
+            if (readings) readings.push(reading);
+            else bySlot.set(key, [reading]);
+          }
+          for (const ask of run)
+            inputs.push({
+              type: 'slot-readings',
+              dt_id: ask.dt_id,
+              slot_start: ask.slot_start,
+              readings: bySlot.get(`${ask.dt_id}|${ask.slot_start}`) ?? [],
+            });
+          metrics.slotsLoaded.inc(run.length);
+        }
+        return inputs;
+      },
+    },
   });
 
   topology.onChange((dts) => {
@@ -159,6 +216,9 @@ export function envelopeStage(options: {
     },
   };
 }
+
+/** DTs × slots one load reads at most (a DT of 100 one-minute meters: 1,500 readings a slot). */
+const MAX_LOAD_DT_SLOTS = 64;
 
 function dtOf(input: EnvelopeInput): string {
   return 'dt_id' in input ? input.dt_id : '';

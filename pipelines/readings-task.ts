@@ -1,6 +1,6 @@
 import { decodeBatched } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
-import type { Log } from '../io/log/log.js';
+import type { Log, LogRecord } from '../io/log/log.js';
 import { RowBinaryBuffer, type RowBinaryWrite } from '../io/warehouse/row-binary.js';
 import { rowBinaryWriterFor } from '../io/warehouse/row-binary-table.js';
 import { READING_BINARY_COLUMNS, READING_COLUMNS, readingLine, readingRow } from '../io/warehouse/rows.js';
@@ -31,63 +31,60 @@ export function startReadingsTask(options: {
   const writer = warehouseWriter(warehouse, metrics, { maxRows: 100_000 });
   const direct = rendersLikeWarehouse(warehouse);
   const binary = readingsInRowBinary(warehouse);
+  // What the sink has taken of the batch's records so far: RowBinary rows, or JSONEachRow lines (a warehouse
+  // that takes no RowBinary, or the table's types not known yet), and the undecodable records' dead letters.
+  let write: RowBinaryWrite<MeterReading> | null = null;
   const out = new RowBinaryBuffer();
+  let binaryRows = 0;
+  const lines: string[] = [];
+  const deadLines: string[] = [];
+  let deadColumns: string[] | undefined;
   return startStageTask<MeterReading>({
     log: options.log,
     group: GROUPS.readings,
     inputTopic: TOPICS.readings.name,
-    decode: (record) => {
-      try {
-        return decodeReadings(record.value);
-      } catch {
-        return undefined;
-      }
-    },
+    decode: readingsOfRecord,
     stages: options.stages,
     sink: {
-      async add(records, values) {
-        const rows: Record<string, unknown>[] = [];
-        const lines: string[] = [];
-        const dead: Record<string, unknown>[] = [];
-        const write = await binary();
-        let written = 0;
-        // A reading that fails to encode must not leave part of a row behind: the batch is given again record
-        // by record (pipelines/runtime/poison.ts), and the buffer must hold only whole rows of those.
+      async prepare() {
+        write = await binary();
+      },
+      add(record, readings) {
+        // A record's rows go in whole or not at all (pipelines/runtime/poison.ts: a record the sink cannot take
+        // is dead-lettered alone): a reading that fails to encode drops what the record had written.
         const start = out.length;
+        const startLines = lines.length;
         try {
-          encode();
+          if (readings === undefined) {
+            // Rare: decoded again for the reason the dead letter records.
+            try {
+              decodeReadings(record.value);
+            } catch (error) {
+              const row = undecodableRow(record, error as Error, metrics);
+              deadColumns ??= Object.keys(row);
+              deadLines.push(warehouse.encodeRow(row));
+            }
+          } else if (write) {
+            for (const reading of readings) write(out, reading);
+            binaryRows += readings.length;
+          } else
+            for (const reading of readings)
+              lines.push(direct ? readingLine(reading) : warehouse.encodeRow(readingRow(reading)));
         } catch (error) {
           out.truncate(start);
+          lines.length = startLines;
           throw error;
         }
-        await writer.addRowBinary(TABLES.readings, READING_COLUMNS, out.take(), written);
-        await writer.addEncoded(TABLES.readings, READING_COLUMNS, lines);
-        await writer.add(TABLES.readings, rows);
-        await writer.add(TABLES.deadLetters, dead);
-
-        function encode() {
-          for (let k = 0; k < records.length; k++) {
-            const readings = values[k];
-            if (readings !== undefined) {
-              for (const reading of readings)
-                if (write) {
-                  write(out, reading);
-                  written++;
-                } else if (direct) lines.push(readingLine(reading));
-                else rows.push(readingRow(reading));
-            } else {
-              // Rare: decoded again for the reason the dead letter records.
-              const record = records[k]!;
-              try {
-                decodeReadings(record.value);
-              } catch (error) {
-                dead.push(undecodableRow(record, error as Error, metrics));
-              }
-            }
-          }
-        }
+      },
+      async submit() {
+        const rows = binaryRows;
+        binaryRows = 0;
+        await writer.addRowBinary(TABLES.readings, READING_COLUMNS, out.take(), rows);
+        await writer.addEncoded(TABLES.readings, READING_COLUMNS, lines.splice(0));
+        if (deadColumns) await writer.addEncoded(TABLES.deadLetters, deadColumns, deadLines.splice(0));
       },
       written: () => writer.written(),
+      flush: () => writer.flush(),
       close: () => writer.close(),
     },
     onAssignment: (partitions) => metrics.assignedPartitions.set({ group: GROUPS.readings }, partitions),
@@ -98,6 +95,15 @@ export function startReadingsTask(options: {
     // uploads rather than a handful, for the broker and for the per-batch work here.
     lingerMs: 20,
   });
+}
+
+/** A record's readings for the stages, or undefined when it does not decode (the sink dead-letters it). */
+export function readingsOfRecord(record: LogRecord): ReadonlyArray<MeterReading> | undefined {
+  try {
+    return decodeReadings(record.value);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -10,16 +10,29 @@ import { reportsFailure } from '../core/backoff.js';
 import { retry } from './runtime/retry.js';
 
 /**
- * Where a task's input records themselves go besides its stages (e.g. the raw readings into the warehouse):
- * `add` takes a polled batch (and waits while the sink is full), `written` resolves once everything added
- * so far is durable. `add` throws only for records it cannot take (a service that is away is waited for in
- * `add` or `written`): the task then adds the batch's records one at a time and dead-letters those that throw
- * alone, so `add` must tolerate records of a failed call being added again (the warehouse's tables are
- * deduplicated).
+ * Where a task's input records themselves go besides its stages (e.g. the raw readings into the warehouse).
+ * The sink is given each record as soon as it is decoded and applied to the stages, and makes what it keeps of
+ * it (e.g. the encoded rows) then: nothing decoded outlives its record (a batch's decoded values held until
+ * the batch's end outlive the young generation's collections and are promoted, which is most of what the
+ * garbage collector then pays for). `submit` hands over a batch's records and `written` resolves once
+ * everything submitted so far is durable.
  */
 export interface RecordSink<D> {
-  add(records: LogRecord[], values: ReadonlyArray<ReadonlyArray<D> | undefined>): Promise<void>;
+  /** Waited for before each batch is decoded (e.g. to learn a table's column types): `add` is synchronous. */
+  prepare?(): Promise<void>;
+  /**
+   * Takes one record's values (undefined: it did not decode, for the sink to decide), in offset order. Throws
+   * only for a record it cannot take, and then keeps nothing of it: the record alone is dead-lettered.
+   */
+  add(record: LogRecord, values: ReadonlyArray<D> | undefined): void;
+  /**
+   * Hands over what was added since the last call, waiting while the sink is full (a service that is away is
+   * waited for here or in `written`). A rejection means the sink cannot go on, and so the task.
+   */
+  submit(): Promise<void>;
   written(): Promise<void>;
+  /** Like `written`, but now: a batch still filling is cut (before a stage loads what the sink wrote). */
+  flush?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -163,52 +176,36 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
   };
 
   /**
-   * Decodes a batch and applies it to every stage, dead-lettering the records that make decode or a stage
-   * throw. A stage that throws on a record keeps its state from before it (KeyedStage replaces a state only
+   * Decodes a batch's records one at a time, applies each to every stage and gives it to the sink before the
+   * next is decoded, dead-lettering the records that make decode, a stage or the sink throw (once, with every
+   * reason). A stage that throws on a record keeps its state from before it (KeyedStage replaces a state only
    * when the processor's step returns), while the stages that applied the record keep it applied.
    */
   const applyBatch = (records: LogRecord[], dead: Array<Promise<void>>) => {
-    const values = new Array<ReadonlyArray<D> | undefined>(records.length);
-    for (let k = 0; k < records.length; k++) {
-      const record = records[k]!;
+    for (const record of records) {
       let decoded: ReadonlyArray<D> | undefined;
+      let reasons: string[] | undefined;
       try {
         decoded = options.decode(record);
       } catch (error) {
-        dead.push(poison.deadLetter(record, `${group}: ${messageOf(error)}`));
-        continue;
+        reasons = [`${group}: ${messageOf(error)}`];
       }
-      values[k] = decoded;
-      if (decoded === undefined) continue;
-      let reasons: Set<string> | undefined;
-      for (const value of decoded)
-        for (const stage of stages)
-          try {
-            stage.apply(record.partition, value);
-          } catch (error) {
-            (reasons ??= new Set()).add(`${stage.name}: ${messageOf(error)}`);
-          }
-      if (reasons) dead.push(poison.deadLetter(record, [...reasons].join('; ')));
-    }
-    return values;
-  };
-
-  /** Gives the batch to the sink; if it throws, each record alone, dead-lettering those that throw alone. */
-  const addToSink = async (
-    records: LogRecord[],
-    values: Array<ReadonlyArray<D> | undefined>,
-    dead: Array<Promise<void>>,
-  ) => {
-    if (!sink || records.length === 0) return;
-    try {
-      await sink.add(records, values);
-    } catch {
-      for (let k = 0; k < records.length; k++)
+      if (decoded !== undefined)
+        for (const value of decoded)
+          for (const stage of stages)
+            try {
+              stage.apply(record.partition, value);
+            } catch (error) {
+              const reason = `${stage.name}: ${messageOf(error)}`;
+              if (!reasons?.includes(reason)) (reasons ??= []).push(reason);
+            }
+      if (sink)
         try {
-          await sink.add([records[k]!], [values[k]]);
+          sink.add(record, decoded);
         } catch (error) {
-          dead.push(poison.deadLetter(records[k]!, `${group} sink: ${messageOf(error)}`));
+          (reasons ??= []).push(`${group} sink: ${messageOf(error)}`);
         }
+      if (reasons) dead.push(poison.deadLetter(record, reasons.join('; ')));
     }
   };
 
@@ -222,7 +219,18 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
         service,
       );
       const dead: Array<Promise<void>> = [];
-      const values = applyBatch(records, dead);
+      if (sink?.prepare && records.length) await sink.prepare();
+      applyBatch(records, dead);
+      // A stage asks for stored inputs (e.g. the readings of a slot it no longer holds, to revise it): they are
+      // read once every record applied so far is durable in the sink, and applied before the outputs are taken.
+      const loading = stages.filter((stage) => stage.loading?.());
+      if (loading.length) {
+        if (sink) await sink.submit();
+        if (sink)
+          await retry(`${group}: writing before a load`, () => sink.flush?.() ?? sink.written(), service);
+        for (const stage of loading)
+          await retry(`${group}: loading for ${stage.name}`, () => stage.load!(), service);
+      }
       const now = clock.now();
       for (const stage of stages)
         try {
@@ -232,7 +240,7 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
         }
       const outputs = sendOutputs();
       if (records.length) {
-        await addToSink(records, values, dead);
+        if (sink && !loading.length) await sink.submit();
         // The commit waits for the dead letters too: a record is committed once processed or dead-lettered.
         commits.after(records, [outputs, ...dead, sink?.written() ?? Promise.resolve()]);
       }

@@ -40,7 +40,7 @@ import {
   type Role,
 } from './dataflow.js';
 import { runQuery } from '../io/warehouse/query.js';
-import { queries } from '../io/warehouse/queries.gen.js';
+import { queries, type RecentReadingsRow } from '../io/warehouse/queries.gen.js';
 
 export { ALL_ROLES, type Role } from './dataflow.js';
 
@@ -163,14 +163,25 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
     const { edges, config, metrics } = ctx;
     const { log, warehouse } = edges;
     const topology = need(ctx.topology);
-    const revisionHorizonMs = config.revisionHorizonH * 3_600_000;
+    const envelopeConfig = {
+      allowedLatenessMs: config.allowedLatenessS * 1000,
+      revisionHorizonMs: config.revisionHorizonH * 3_600_000,
+      residentMs: config.residentSlotsH * 3_600_000,
+    };
     const envelopes = envelopeStage({
       partitions: config.partitions,
-      config: { allowedLatenessMs: config.allowedLatenessS * 1000, revisionHorizonMs },
+      config: envelopeConfig,
       metrics,
       topology,
+      // The revision horizon's readings, as an uninterrupted run saw them (the slots' AMI coverage is built from
+      // them); slots older than the resident window are released again as the replay passes them, and a late
+      // reading for one loads that slot (slotReadings).
       restore: (partition) =>
-        recentReadings(warehouse, topology, partition, config.partitions, revisionHorizonMs),
+        recentReadings(warehouse, topology, partition, config.partitions, envelopeConfig.revisionHorizonMs),
+      slotReadings: async (dts, from, to) =>
+        (await runQuery(warehouse, queries.slot_readings, { dts, from_ms: from, to_ms: to })).map(
+          readingOfRow,
+        ),
       timeZone: config.timeZone,
       loadPatterns: (withMeterShapes) =>
         queryLoadPatterns(warehouse, topology, withMeterShapes, config.timeZone),
@@ -429,18 +440,20 @@ async function recentReadings(
     dts,
     horizon_s: Math.ceil(horizonMs / 1000),
   });
-  return rows.map((r) => ({
-    type: 'reading',
-    reading: {
-      meter_id: r.meter_id,
-      dt_id: r.dt_id,
-      ts: r.ts_ms,
-      p_kw: r.p_kw,
-      q_kvar: r.q_kvar,
-      legs: r.leg.map((leg, k) => ({ leg, v: r.v[k]!, i: r.i[k]! })),
-      e_imp_kwh: r.e_imp_kwh,
-      e_exp_kwh: r.e_exp_kwh,
-      received_at: r.received_ms,
-    },
-  }));
+  return rows.map((r) => ({ type: 'reading', reading: readingOfRow(r) }));
+}
+
+/** A reading as the warehouse stores it (recent_readings.sql, slot_readings.sql). */
+function readingOfRow(r: RecentReadingsRow): MeterReading {
+  return {
+    meter_id: r.meter_id,
+    dt_id: r.dt_id,
+    ts: r.ts_ms,
+    p_kw: r.p_kw,
+    q_kvar: r.q_kvar,
+    legs: r.leg.map((leg, k) => ({ leg, v: r.v[k]!, i: r.i[k]! })),
+    e_imp_kwh: r.e_imp_kwh,
+    e_exp_kwh: r.e_exp_kwh,
+    received_at: r.received_ms,
+  };
 }

@@ -11,6 +11,7 @@ import {
   type MethodOverrides,
   type MethodologyName,
 } from '../../processors/flexibility/baseline.js';
+import { flexCommand } from '../../processors/flexibility/event-lifecycle.js';
 import type { FlexEventCommand } from '../../schemas/types.gen.js';
 import { MAX_ASSETS } from '../asset-ids.js';
 import { ApiError, badRequest } from '../errors.js';
@@ -439,19 +440,7 @@ export const eventRoutes: FastifyPluginAsync<EventOptions> = async (app, options
           'not_cancellable',
           `event ${event.id} is ${event.status}: it cannot be cancelled`,
         );
-      await sendCommand({
-        command: 'cancel',
-        event_id: event.id,
-        at_ms: Date.now(),
-        tenant,
-        source: 'api',
-        asset_ids: [],
-        direction: null,
-        start_ms: null,
-        end_ms: null,
-        target: null,
-        baseline: null,
-      });
+      await sendCommand(flexCommand('cancel', Date.now(), { event_id: event.id, tenant, source: 'api' }));
       return reply.status(202).send(event);
     },
   );

@@ -473,7 +473,7 @@ export interface FlexEventsOfTenantRow {
   event_id: string;
 }
 
-/** flex_events_open.sql: The newest step of every flexibility event still going on (not CANCELLED, not STATS_READY): the state the events task resumes from (pipelines/events-task.ts), and the newest stream time it had reached. */
+/** flex_events_open.sql: The newest step of every flexibility event still going on (not CANCELLED, not STATS_READY): the state the events task resumes from (pipelines/events-task.ts). FINAL: a SCHEDULED step re-issued, same sequence, for an event widened by a dispatch command is read as its newer row. */
 export type FlexEventsOpenParams = Record<string, never>;
 
 export interface FlexEventsOpenRow {
@@ -775,6 +775,15 @@ export interface RecentReadingsRow {
   e_exp_kwh: number | null;
   received_ms: number;
 }
+
+/** slot_readings.sql: The stored readings of some DTs with `ts` in [from_ms, to_ms) (one slot): what the envelope processor rebuilds a slot it released from when a late reading revises it (pipelines/load-envelope-stage.ts). */
+export type SlotReadingsParams = {
+  dts: Array<string>;
+  from_ms: number;
+  to_ms: number;
+};
+
+export type SlotReadingsRow = RecentReadingsRow;
 
 /** stress_history_envelopes.sql: The final envelopes of some DTs from from_ms (epoch ms) on, in slot order: the history a stress processor learns again, silently, when it resumes a partition (pipelines/stress-restore.ts). */
 export type StressHistoryEnvelopesParams = {
@@ -1764,6 +1773,10 @@ export const queries = {
   recent_readings: { name: 'recent_readings', columns: RECENT_READINGS_COLUMNS } as Query<
     RecentReadingsParams,
     RecentReadingsRow
+  >,
+  slot_readings: { name: 'slot_readings', columns: RECENT_READINGS_COLUMNS } as Query<
+    SlotReadingsParams,
+    SlotReadingsRow
   >,
   stress_history_envelopes: {
     name: 'stress_history_envelopes',

@@ -114,6 +114,28 @@ export function methodOf(baseline: string | null, config: LifecycleConfig): Base
   return baselineMethod(methodology as MethodologyName, overrides);
 }
 
+/** A command for gridstream.events: `fields` over the empty command (no event, assets or window). */
+export function flexCommand(
+  command: FlexEventCommand['command'],
+  atMs: number,
+  fields: Partial<Omit<FlexEventCommand, 'command' | 'at_ms'>> = {},
+): FlexEventCommand {
+  return {
+    event_id: '',
+    tenant: null,
+    source: null,
+    asset_ids: [],
+    direction: null,
+    start_ms: null,
+    end_ms: null,
+    target: null,
+    baseline: null,
+    ...fields,
+    command,
+    at_ms: atMs,
+  };
+}
+
 /** The event's 15-minute period starts. */
 export function eventPeriods(event: Pick<FlexEvent, 'startMs' | 'endMs'>): number[] {
   const periods: number[] = [];
@@ -282,13 +304,25 @@ function schedule(
     const startMs = Math.min(known.startMs, c.start_ms);
     const endMs = Math.max(known.endMs, c.end_ms);
     if (newAssets.length === 0 && startMs === known.startMs && endMs === known.endMs) return;
-    state.events.set(known.eventId, {
+    const widened: FlexEvent = {
       ...known,
       assetIds: [...known.assetIds, ...newAssets],
       startMs,
       endMs,
       target: newAssets.length > 0 ? addTargets(known.target, c.target) : known.target,
-    });
+    };
+    state.events.set(known.eventId, widened);
+    // A job in flight carries the event on once its result comes (the events task runs each job first).
+    if (state.waiting.has(known.eventId)) return;
+    if (known.baselineIssue === null) {
+      // The SCHEDULED step again, same sequence, as the event now stands: flex_events keeps the newer row, so
+      // the API and a restarted task see the widened event (subscribers were sent the step already).
+      out.steps.push(stepRecord(widened, 'SCHEDULED', widened.atMs));
+    } else {
+      // Baselines issued for the narrower event do not cover the new assets and periods: issued again.
+      widened.baselineIssue = null;
+      advance(state, known.eventId, config, out);
+    }
     return;
   }
   let method: BaselineMethod;
@@ -337,7 +371,8 @@ function cancel(state: LifecycleState, c: FlexEventCommand, out: LifecycleOutput
   const event = state.events.get(c.event_id);
   if (!event || (event.status !== 'SCHEDULED' && event.status !== 'STARTED')) return;
   if (c.tenant !== null && c.tenant !== event.tenant) return;
-  // A platform cancels over MQTT on the dispatch topic of an asset it may dispatch: one of the event's.
+  // A platform may cancel only on the dispatch topics of assets it may dispatch (the broker's ACL): the one
+  // it names must be one of the event's, or any platform could cancel any event by its id.
   if (c.source === 'dispatch' && !c.asset_ids.some((a) => event.assetIds.includes(a))) return;
   const next: FlexEvent = { ...event, status: 'CANCELLED', sequence: event.sequence + 1 };
   state.waiting.delete(event.eventId);
@@ -373,8 +408,13 @@ function advance(
       event.status === 'SCHEDULED' &&
       clock >= event.endMs - config.dayAheadMs
     ) {
-      // Computed as of the stream time, but never with readings of the event itself.
-      const asOfMs = Math.min(clock, adjustedAt ?? event.startMs, event.startMs);
+      // As of when they are due (or, scheduled later, when the event was scheduled): an instant of the event's
+      // own, not of how the clock's ticks fell; never with readings of the event itself.
+      const asOfMs = Math.min(
+        Math.max(event.endMs - config.dayAheadMs, event.atMs),
+        adjustedAt ?? event.startMs,
+        event.startMs,
+      );
       state.waiting.add(eventId);
       out.jobs.push({ kind: 'baselines', event, issue: 'day-ahead', asOfMs });
       return;

@@ -17,6 +17,17 @@ import { summarizeSlot } from './slot-summary.js';
  * moved `revisionHorizonMs` past the slot's end; after that the slot's detail is released and a reading for
  * it is returned as `too-late` (the raw reading is still stored by the readings sink: nothing is lost).
  *
+ * Resident slots: a closed slot's readings stay in memory only until stream time is `residentMs` past its end
+ * (default: the whole revision horizon). A reading for a slot released before its revision horizon asks the
+ * edge for the slot's stored readings (a `load-slot` output; the readings sink wrote every reading applied
+ * before it) and waits, with any further reading for that slot, until they come back as a `slot-readings`
+ * input: the slot is rebuilt from them and the waiting readings applied in their order, which gives the
+ * envelope the slot would have had in memory. (The warehouse keeps, of copies of one meter's reading, the
+ * newest received: a slot whose meter re-sent an identical reading later than the one applied comes back
+ * with that later receive time, so a higher version, never a lower one. A stored reading identical to a
+ * waiting one, receive time included, is left to the waiting one, so a re-delivered reading re-emits the
+ * slot's envelope unchanged, where in memory it would have emitted nothing.)
+ *
  * Duplicates: a reading with the same meter and timestamp as one already in the slot replaces it (last
  * write wins) and an identical one changes nothing, so re-delivered readings never double count.
  *
@@ -60,6 +71,11 @@ import { summarizeSlot } from './slot-summary.js';
 export interface EnvelopeConfig {
   allowedLatenessMs: number;
   revisionHorizonMs: number;
+  /**
+   * How long after its end a closed slot's readings stay in memory (at least the allowed lateness, at most
+   * the revision horizon); undefined: the revision horizon.
+   */
+  residentMs?: number;
 }
 
 export const DEFAULT_ENVELOPE_CONFIG: EnvelopeConfig = {
@@ -76,10 +92,15 @@ export type EnvelopeInput =
   /** Side input: the feeder load patterns (replaces the previous ones). */
   | { type: 'load-patterns'; patterns: LoadPatterns }
   /** Punctuation from the runtime: emit every slot changed since the last emit. */
-  | { type: 'emit' };
+  | { type: 'emit' }
+  /** The edge's answer to a `load-slot`: the stored readings of the DT with `ts` in the slot. */
+  | { type: 'slot-readings'; dt_id: string; slot_start: number; readings: MeterReading[] };
 
 export type EnvelopeOutput =
-  { type: 'envelope'; envelope: DtEnvelope } | { type: 'too-late'; reading: MeterReading; reason: string };
+  | { type: 'envelope'; envelope: DtEnvelope }
+  | { type: 'too-late'; reading: MeterReading; reason: string }
+  /** A request to the edge: the stored readings of a released slot, as a `slot-readings` input. */
+  | { type: 'load-slot'; dt_id: string; slot_start: number };
 
 interface SlotState {
   dtId: string;
@@ -115,6 +136,8 @@ export interface EnvelopeState {
   /** Slots changed since the last emit (the slots themselves: no key string per reading). */
   dirty: Set<SlotState>;
   patterns: LoadPatterns;
+  /** Released slots whose stored readings were asked for, by DT and slot start: the readings waiting for them. */
+  loading: Map<string, Map<number, MeterReading[]>>;
 }
 
 export function initialEnvelopeState(): EnvelopeState {
@@ -125,6 +148,7 @@ export function initialEnvelopeState(): EnvelopeState {
     dts: new Map(),
     dirty: new Set(),
     patterns: emptyLoadPatterns(),
+    loading: new Map(),
   };
 }
 
@@ -157,6 +181,9 @@ export function stepEnvelope(
       break;
     case 'emit':
       emitDirty(state, outputs);
+      break;
+    case 'slot-readings':
+      rebuildSlot(state, input.dt_id, input.slot_start, input.readings, config, outputs);
       break;
   }
   return { state, outputs };
@@ -198,28 +225,19 @@ function applyReading(
       });
       return;
     }
-    slot = {
-      dtId: reading.dt_id,
-      start,
-      readings: new SlotReadings(dt.slotReadings),
-      lastReceivedAt: 0,
-      final: false,
-    };
-    dt.slots.set(start, slot);
+    const waiting = state.loading.get(reading.dt_id);
+    const queued = waiting?.get(start);
+    if (queued) return void queued.push(reading);
+    if (start + SLOT_MS <= state.streamTime - residentMsOf(config)) {
+      // Released: its stored readings come back as a `slot-readings` input, this one waits for them.
+      if (waiting) waiting.set(start, [reading]);
+      else state.loading.set(reading.dt_id, new Map([[start, [reading]]]));
+      outputs.push({ type: 'load-slot', dt_id: reading.dt_id, slot_start: start });
+      return;
+    }
+    slot = newSlot(dt, reading.dt_id, start, false);
   }
-
-  let meter = dt.meterIndex.get(reading.meter_id);
-  if (meter === undefined) {
-    dt.meterIndex.set(reading.meter_id, (meter = dt.meterIndex.size));
-    dt.meterIds.push(reading.meter_id);
-  }
-  const metersBefore = slot.readings.meters;
-  const result = slot.readings.put(meter, reading.ts - start, reading.p_kw, reading.q_kvar, reading.legs);
-  if (slot.readings.meters !== metersBefore) dt.coverage.record(start, slot.readings.meters);
-  if (result !== 'unchanged') {
-    slot.lastReceivedAt = Math.max(slot.lastReceivedAt, reading.received_at);
-    state.dirty.add(slot);
-  }
+  putReading(state, dt, slot, reading);
 
   if (reading.ts > state.streamTime) {
     state.streamTime = reading.ts;
@@ -227,9 +245,88 @@ function applyReading(
   }
 }
 
+function newSlot(dt: DtState, dtId: string, start: number, final: boolean): SlotState {
+  const slot: SlotState = {
+    dtId,
+    start,
+    readings: new SlotReadings(dt.slotReadings),
+    lastReceivedAt: 0,
+    final,
+  };
+  dt.slots.set(start, slot);
+  return slot;
+}
+
+/** How long after its end a closed slot's readings stay in memory (EnvelopeConfig.residentMs, bounded). */
+export function residentMsOf(config: EnvelopeConfig): number {
+  return Math.max(
+    config.allowedLatenessMs,
+    Math.min(config.residentMs ?? config.revisionHorizonMs, config.revisionHorizonMs),
+  );
+}
+
+/** Adds a reading to its slot, marking the slot dirty if it changed. */
+function putReading(state: EnvelopeState, dt: DtState, slot: SlotState, reading: MeterReading): void {
+  let meter = dt.meterIndex.get(reading.meter_id);
+  if (meter === undefined) {
+    dt.meterIndex.set(reading.meter_id, (meter = dt.meterIndex.size));
+    dt.meterIds.push(reading.meter_id);
+  }
+  const metersBefore = slot.readings.meters;
+  const result = slot.readings.put(
+    meter,
+    reading.ts - slot.start,
+    reading.p_kw,
+    reading.q_kvar,
+    reading.legs,
+  );
+  if (slot.readings.meters !== metersBefore) dt.coverage.record(slot.start, slot.readings.meters);
+  if (result === 'unchanged') return;
+  slot.lastReceivedAt = Math.max(slot.lastReceivedAt, reading.received_at);
+  state.dirty.add(slot);
+}
+
+/**
+ * A released slot's stored readings are back: the slot is rebuilt from them (closed, as it was when released;
+ * a slot that has none was never held, and is new, as it would have been in memory), then the readings that
+ * waited for them are applied in their order. Stored readings identical to a waiting one are left to it.
+ */
+function rebuildSlot(
+  state: EnvelopeState,
+  dtId: string,
+  start: number,
+  stored: MeterReading[],
+  config: EnvelopeConfig,
+  outputs: EnvelopeOutput[],
+) {
+  const waiting = state.loading.get(dtId);
+  const queued = waiting?.get(start);
+  if (!waiting || !queued) return;
+  waiting.delete(start);
+  if (waiting.size === 0) state.loading.delete(dtId);
+  const dt = dtState(state, dtId);
+  const same = new Set(queued.map(identity));
+  const kept = stored.filter((r) => r.dt_id === dtId && slotStart(r.ts) === start && !same.has(identity(r)));
+  const slot = newSlot(dt, dtId, start, kept.length > 0);
+  for (const reading of kept) putReading(state, dt, slot, reading);
+  // Rebuilt as it was: only the waiting readings change it.
+  state.dirty.delete(slot);
+  for (const reading of queued) putReading(state, dt, slot, reading);
+  if (slot.final && !state.dirty.has(slot)) slot.readings.freeze();
+  // Past the revision horizon meanwhile (stream time moved on in the same batch): emitted once and released.
+  if (start + SLOT_MS <= state.streamTime - config.revisionHorizonMs) {
+    if (state.dirty.delete(slot)) outputs.push({ type: 'envelope', envelope: envelopeOf(state, slot, dt) });
+    dt.slots.delete(start);
+  }
+}
+
+function identity(r: MeterReading): string {
+  return `${r.meter_id}\u0000${r.ts}\u0000${r.received_at}`;
+}
+
 /**
  * Closes (emits as final) every slot whose end plus allowed lateness stream time has reached, packs closed
- * slots' readings (SlotReadings.freeze) and releases the detail of slots past the revision horizon. Runs only
+ * slots' readings (SlotReadings.freeze) and releases the detail of slots past the resident window. Runs only
  * when stream time crosses a slot boundary.
  */
 function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: EnvelopeOutput[]) {
@@ -243,7 +340,7 @@ function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: Envel
   const modelFrom = Number.isFinite(closedBefore)
     ? Math.max(closedBefore, state.firstDataSlot)
     : closedBefore;
-  const releaseBefore = state.streamTime - config.revisionHorizonMs;
+  const releaseBefore = state.streamTime - residentMsOf(config);
   for (const [dtId, dt] of state.dts) {
     if (
       Number.isFinite(modelFrom) &&
@@ -266,7 +363,7 @@ function closeSlots(state: EnvelopeState, config: EnvelopeConfig, outputs: Envel
           outputs.push({ type: 'envelope', envelope: envelopeOf(state, slot, dt) });
         dt.slots.delete(start);
       } else if (slot.final && !state.dirty.has(slot)) {
-        // Closed slots are held packed until their horizon (a late reading unpacks one until the next close;
+        // Closed slots are held packed until released (a late reading unpacks one until the next close;
         // a slot it dirtied is packed once emitted).
         slot.readings.freeze();
       }

@@ -21,16 +21,32 @@ describe('a flexibility event on simulated batteries, embedded', () => {
     await checkFlexRun(g, run, 0.1);
   });
 
-  it('serves the event, its baselines and its stats', async () => {
+  it('serves the event, its adjusted baselines and its stats as stored, the totals agreeing with the rows', async () => {
     const event = (await (await apiCall(g.url, 'GET', `/v1/events/${run.eventId}`)).json()) as {
       status: string;
-      steps: Array<{ type: string }>;
+      baseline_issue: string;
+      delivered_kwh: number;
+      steps: Array<{ type: string; sequence: number }>;
     };
     expect(event.status).toBe('STATS_READY');
-    expect(event.steps.map((s) => s.type)).toHaveLength(7);
-    const baselines = await apiCall(g.url, 'GET', `/v1/events/${run.eventId}/baselines?pageSize=1000`);
-    expect(baselines.status).toBe(200);
-    const stats = await apiCall(g.url, 'GET', `/v1/events/${run.eventId}/stats?pageSize=1000`);
-    expect(stats.status).toBe(200);
+    expect(event.baseline_issue).toBe('adjusted');
+    expect(event.steps.map((s) => s.sequence)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    const periods = run.assetIds.length * 8;
+    const baselines = (await (
+      await apiCall(g.url, 'GET', `/v1/events/${run.eventId}/baselines?pageSize=1000`)
+    ).json()) as { total: number; baselines: Array<{ baseline: { amount: string } | null }> };
+    expect(baselines.total).toBe(periods);
+    expect(baselines.baselines.every((b) => b.baseline !== null)).toBe(true);
+    const stats = (await (
+      await apiCall(g.url, 'GET', `/v1/events/${run.eventId}/stats?pageSize=1000`)
+    ).json()) as {
+      delivered_kwh: number;
+      total: number;
+      stats: Array<{ delivered_energy: { amount: string } | null }>;
+    };
+    expect(stats.delivered_kwh).toBe(event.delivered_kwh);
+    expect(stats.total).toBe(periods);
+    const sum = stats.stats.reduce((kwh, r) => kwh + Number(r.delivered_energy!.amount), 0);
+    expect(sum).toBeCloseTo(event.delivered_kwh, 3);
   });
 });

@@ -220,6 +220,19 @@ describe('the same rows on the embedded engine and on 18.16', () => {
       expect.objectContaining({ meter_id: 'm-3', dt_id: 'dt-b', p_kw: 12345.678 }),
     ]);
     expect(embedded['recent_readings (one DT, long horizon)']).toHaveLength(3);
+    // A slot's readings, the newest copy of each (the replayed m-1), in key order.
+    expect(embedded['slot_readings']).toEqual([
+      expect.objectContaining({
+        meter_id: 'm-1',
+        ts_ms: String(SLOT + 3_123),
+        received_ms: String(SLOT + 120_000),
+      }),
+      expect.objectContaining({ meter_id: 'm-2', p_kw: -0.7 }),
+      expect.objectContaining({ meter_id: 'm-3', dt_id: 'dt-b', p_kw: 12345.678 }),
+    ]);
+    expect(embedded['slot_readings (an earlier slot)']).toEqual([
+      expect.objectContaining({ meter_id: 'm-1', ts_ms: String(SLOT - 1_200_000) }),
+    ]);
     expect(embedded['max_topology_version']).toEqual([{ version: '2' }]);
     expect(embedded['max_topology_row_version']).toEqual([{ v: '2' }]);
   });

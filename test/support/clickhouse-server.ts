@@ -454,6 +454,16 @@ export function fixtureQueries(slot: number): Array<[string, string, QueryParams
     ],
     ['recent_readings', 'recent_readings', { dts: ['dt-a', 'dt-b', "x' OR 1=1 --"], horizon_s: 600 }],
     ['recent_readings (one DT, long horizon)', 'recent_readings', { dts: ['dt-a'], horizon_s: 3600 }],
+    [
+      'slot_readings',
+      'slot_readings',
+      { dts: ['dt-a', 'dt-b', "x' OR 1=1 --"], from_ms: slot, to_ms: slot + 15 * minute },
+    ],
+    [
+      'slot_readings (an earlier slot)',
+      'slot_readings',
+      { dts: ['dt-a'], from_ms: slot - 30 * minute, to_ms: slot - 15 * minute },
+    ],
     ['impedance_daily_rows', 'impedance_daily_rows', impedanceParams()],
     [
       'impedance_daily_rows (filtered, paged)',

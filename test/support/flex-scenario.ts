@@ -3,8 +3,10 @@ import type { Gridstream } from '../../app/start-gridstream.js';
 import { decode } from '../../core/codec.js';
 import type { LogConsumer } from '../../io/log/log.js';
 import { TOPICS } from '../../pipelines/log-topics.js';
+import { ALERT_EVENT_TYPES } from '../../processors/alerts.js';
 import type { FlexEventLifecycle } from '../../schemas/types.gen.js';
-import { simulateTopology } from '../../simulator/command.js';
+import type { Warehouse } from '../../io/warehouse/warehouse.js';
+import { simulateTopology, type SimulateOptions } from '../../simulator/command.js';
 import { startReceiver } from './http-receiver.js';
 import { apiCall, simulateInto } from './test-gridstream.js';
 
@@ -23,15 +25,7 @@ export const FLEX_KW = 3;
 const SIM_START = Date.UTC(2026, 6, 1);
 const SIM_END = FLEX_END + 3 * H;
 
-export const EVENT_TYPES = [
-  'EVENT.SCHEDULED',
-  'EVENT.BASELINES_READY',
-  'EVENT.STARTED',
-  'EVENT.ENDED',
-  'EVENT.CANCELLED',
-  'EVENT.STATS_CALCULATION_STARTED',
-  'EVENT.STATS_READY',
-];
+export const EVENT_TYPES = ALERT_EVENT_TYPES.filter((t) => t.startsWith('EVENT.'));
 
 /** The steps an uncancelled high-4-of-5 event goes through, in order. */
 export const FLEX_STEPS = [
@@ -43,6 +37,68 @@ export const FLEX_STEPS = [
   'STATS_CALCULATION_STARTED',
   'STATS_READY',
 ];
+
+/** The batteries behind dt-0001: the event's assets. */
+export function flexAssetIds(topology = simulateTopology(FLEX_SIM)): string[] {
+  return (topology.assets ?? []).filter((a) => a.dt_id === 'dt-0001').map((a) => a.asset_id);
+}
+
+/** The simulation the scenario publishes (simulateInto's options): the batteries respond to the event. */
+export function flexSimulation(assetIds: string[]): Omit<SimulateOptions, 'mqttUrl'> {
+  return {
+    ...FLEX_SIM,
+    start: SIM_START,
+    end: SIM_END,
+    now: SIM_END,
+    flexEvents: [{ assetIds, direction: 'turn-down', startMs: FLEX_START, endMs: FLEX_END, kw: FLEX_KW }],
+  };
+}
+
+/** The POST /v1/events body of the scenario's event. */
+export function flexEventRequest(assetIds: string[]) {
+  return {
+    asset_ids: assetIds,
+    direction: 'turn-down',
+    start: new Date(FLEX_START).toISOString(),
+    end: new Date(FLEX_END).toISOString(),
+    target: { amount: FLEX_KW * assetIds.length, unit: 'kW' },
+    baseline: { methodology: 'high-4-of-5' },
+  };
+}
+
+/** What a run of the scenario stored for its event, without the event's id: what two runs can compare. */
+export interface FlexOutcome {
+  /** flex_events FINAL: each step's type, sequence, time, status and figures, in sequence order. */
+  steps: Array<Record<string, unknown>>;
+  /** flex_event_baselines FINAL, by issue, asset and period. */
+  baselines: Array<Record<string, unknown>>;
+  /** flex_event_stats FINAL, by asset and period. */
+  stats: Array<Record<string, unknown>>;
+}
+
+export async function flexOutcome(warehouse: Warehouse, eventId: string): Promise<FlexOutcome> {
+  const params = { id: eventId };
+  return {
+    steps: await warehouse.query(
+      `SELECT step, sequence, at_ms, status, asset_ids, start_ms, end_ms, baseline_issue, delivered_kwh,
+              target_kwh, share_with_data, data_quality, reason
+       FROM flex_events FINAL WHERE event_id = {id:String} ORDER BY sequence`,
+      params,
+    ),
+    baselines: await warehouse.query(
+      `SELECT issue, asset_id, meter_id, period_start_ms, baseline_kw, unadjusted_kw, issued_at_ms, methodology,
+              days_used, reason
+       FROM flex_event_baselines FINAL WHERE event_id = {id:String} ORDER BY issue, asset_id, period_start_ms`,
+      params,
+    ),
+    stats: await warehouse.query(
+      `SELECT asset_id, meter_id, period_start_ms, baseline_kw, metered_kw, delivered_kw, delivered_kwh, readings,
+              data_quality, computed_at_ms
+       FROM flex_event_stats FINAL WHERE event_id = {id:String} ORDER BY asset_id, period_start_ms`,
+      params,
+    ),
+  };
+}
 
 export interface FlexRun {
   eventId: string;
@@ -66,7 +122,7 @@ export async function runFlexScenario(g: Gridstream): Promise<FlexRun> {
   });
   const topology = simulateTopology(FLEX_SIM);
   await g.pipeline.loadTopology(topology, 'flexibility events');
-  const assetIds = (topology.assets ?? []).filter((a) => a.dt_id === 'dt-0001').map((a) => a.asset_id);
+  const assetIds = flexAssetIds(topology);
   expect(assetIds.length).toBeGreaterThan(3);
 
   const subscription = await apiCall(g.url, 'POST', '/v1/webhooks', {
@@ -75,28 +131,11 @@ export async function runFlexScenario(g: Gridstream): Promise<FlexRun> {
   });
   expect(subscription.status).toBe(201);
 
-  const created = await apiCall(g.url, 'POST', '/v1/events', {
-    asset_ids: assetIds,
-    direction: 'turn-down',
-    start: new Date(FLEX_START).toISOString(),
-    end: new Date(FLEX_END).toISOString(),
-    target: { amount: FLEX_KW * assetIds.length, unit: 'kW' },
-    baseline: { methodology: 'high-4-of-5' },
-  });
+  const created = await apiCall(g.url, 'POST', '/v1/events', flexEventRequest(assetIds));
   expect([201, 202]).toContain(created.status);
   const eventId = ((await created.json()) as { id: string }).id;
 
-  await simulateInto(
-    g,
-    {
-      ...FLEX_SIM,
-      start: SIM_START,
-      end: SIM_END,
-      now: SIM_END,
-      flexEvents: [{ assetIds, direction: 'turn-down', startMs: FLEX_START, endMs: FLEX_END, kw: FLEX_KW }],
-    },
-    240_000,
-  );
+  await simulateInto(g, flexSimulation(assetIds), 240_000);
   await until(async () => {
     const rows = await g.edges.warehouse.query<{ n: string }>(
       `SELECT count() AS n FROM flex_events WHERE event_id = {id:String} AND step = 'STATS_READY'`,
@@ -121,7 +160,7 @@ export async function runFlexScenario(g: Gridstream): Promise<FlexRun> {
 async function lifecycleRecords(consumer: LogConsumer, eventId: string): Promise<FlexEventLifecycle[]> {
   const records: FlexEventLifecycle[] = [];
   try {
-    for (let empty = 0; empty < 5; ) {
+    for (let empty = 0; empty < 5;) {
       const batch = await consumer.poll(500, 500);
       if (batch.length === 0) empty++;
       for (const r of batch) {
@@ -135,7 +174,7 @@ async function lifecycleRecords(consumer: LogConsumer, eventId: string): Promise
   return records;
 }
 
-async function until(done: () => Promise<boolean>, ms: number): Promise<void> {
+export async function until(done: () => Promise<boolean>, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`not done within ${ms} ms`);

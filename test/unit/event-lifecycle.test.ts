@@ -140,8 +140,9 @@ describe('flexibility event lifecycle', () => {
     const stepwise = drive([schedule(), tick(START - 24 * H), tick(START - H), tick(START), tick(END)]);
     const jump = drive([schedule(), tick(END + H)]);
     expect(types(jump.steps)).toEqual(types(stepwise.steps));
-    // The day-ahead issue is made as of the stream time, capped where the adjustment window closes.
-    expect(jump.jobs[0]).toBe(`baselines day-ahead @${START - H}`);
+    // The day-ahead issue is made as of when it was due, however the ticks fell.
+    expect(jump.jobs[0]).toBe(`baselines day-ahead @${START - 22 * H}`);
+    expect(jump.jobs[0]).toBe(stepwise.jobs[0]);
     expect(jump.steps.slice(2).map((s) => s.at_ms)).toEqual(stepwise.steps.slice(2).map((s) => s.at_ms));
   });
 
@@ -163,7 +164,7 @@ describe('flexibility event lifecycle', () => {
       'STATS_CALCULATION_STARTED',
       'STATS_READY',
     ]);
-    expect(jobs.filter((j) => j.startsWith('baselines'))).toEqual([`baselines day-ahead @${START}`]);
+    expect(jobs.filter((j) => j.startsWith('baselines'))).toEqual([`baselines day-ahead @${END - 24 * H}`]);
   });
 
   it('cancels before the end and then does nothing more; a cancel after the end or of another tenant is ignored', () => {
@@ -209,11 +210,40 @@ describe('flexibility event lifecycle', () => {
       dispatch('bess-2', START + 15 * 60_000, '2.5'),
       dispatch('bess-2', START + 15 * 60_000, '2.5'), // a copy
     ]);
-    expect(types(steps)).toEqual(['SCHEDULED']);
+    // The widened event re-issues its SCHEDULED step, same sequence and time, so it is stored as it stands.
+    expect(steps.map((s) => [s.type, s.sequence, s.asset_ids, s.end_ms, s.target?.amount])).toEqual([
+      ['SCHEDULED', 1, ['bess-1'], START + 15 * 60_000, '3'],
+      ['SCHEDULED', 1, ['bess-1', 'bess-2'], START + 30 * 60_000, '5.5'],
+    ]);
+    expect(steps[1]!.at_ms).toBe(steps[0]!.at_ms);
     const event = state.events.get('ev-1')!;
     expect(event.assetIds).toEqual(['bess-1', 'bess-2']);
     expect([event.startMs, event.endMs]).toEqual([START, START + 30 * 60_000]);
     expect(event.target).toEqual({ amount: '5.5', unit: 'kW' });
+
+    // Widened after its day-ahead baselines: they are issued again, for the assets and periods it now has.
+    const later = drive([
+      dispatch('bess-1', START, '3'),
+      tick(START - 2 * H),
+      dispatch('bess-2', START, '2'),
+    ]);
+    // Due 24 h before the end of the one period.
+    expect(later.jobs).toEqual([
+      `baselines day-ahead @${START + 15 * 60_000 - 24 * H}`,
+      `baselines day-ahead @${START + 15 * 60_000 - 24 * H}`,
+    ]);
+    expect(later.steps.map((s) => [s.type, s.sequence, s.asset_ids])).toEqual([
+      ['SCHEDULED', 1, ['bess-1']],
+      ['BASELINES_READY', 2, ['bess-1']],
+      ['BASELINES_READY', 3, ['bess-1', 'bess-2']],
+    ]);
+  });
+
+  it('cancels on a dispatch command only when it names one of the event’s assets', () => {
+    const foreign = drive([schedule(), cancel(START - H, { source: 'dispatch', asset_ids: ['bess-9'] })]);
+    expect(types(foreign.steps)).toEqual(['SCHEDULED']);
+    const own = drive([schedule(), cancel(START - H, { source: 'dispatch', asset_ids: ['bess-2'] })]);
+    expect(types(own.steps)).toEqual(['SCHEDULED', 'CANCELLED']);
   });
 
   it('ignores a second schedule of an event from the API and a schedule that is not whole', () => {

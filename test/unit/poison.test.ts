@@ -203,10 +203,11 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
       decode: (record) => [JSON.parse(record.value.toString()) as Count],
       stages: [],
       sink: {
-        async add(records, decoded) {
-          if (decoded.some((d) => d?.[0]?.key === 'sink-bad')) throw new Error('no room for sink-bad');
-          for (const record of records) added.push(record.value.toString());
+        add(record, decoded) {
+          if (decoded?.[0]?.key === 'sink-bad') throw new Error('no room for sink-bad');
+          added.push(record.value.toString());
         },
+        submit: async () => undefined,
         written: async () => undefined,
         close: async () => undefined,
       },

@@ -117,7 +117,8 @@ describe('stage tasks on the test driver (test/support/driver.ts)', () => {
     driver.start('a', {
       ...counterTask('a'),
       sink: {
-        add: async () => undefined,
+        add: () => undefined,
+        submit: async () => undefined,
         written: () => Promise.reject(gaveUp),
         close: async () => undefined,
       },
@@ -293,5 +294,83 @@ describe('stage tasks on the test driver (test/support/driver.ts)', () => {
       [even, T, 30],
       [odd, T, 30],
     ]);
+  });
+
+  it('runs the envelope stage with released slots: a reading hours late revises its slot from the sink’s readings', async () => {
+    const T = Date.UTC(2026, 6, 1, 10);
+    const dt = 'dt-1';
+    const topology = new TopologyIndex();
+    topology.apply([{ ...transformer(dt), topology_version: 1 }], []);
+    const table = { index: topology, onChange: () => undefined } as unknown as TopologyTable;
+    const reading = (meter: number, minute: number, received = minute): MeterReading => ({
+      meter_id: `m${meter}`,
+      dt_id: dt,
+      ts: T + minute * 60_000,
+      p_kw: meter + Math.round(100 * Math.sin(minute)) / 100,
+      q_kvar: meter / 10,
+      legs: [{ leg: 1, v: 230 + meter / 10, i: 4 }],
+      e_imp_kwh: null,
+      e_exp_kwh: null,
+      received_at: T + received * 60_000 + 500,
+    });
+    const records = (readings: MeterReading[]) =>
+      readings.map((r) => ({ key: dt, value: encode('MeterReading', r) }));
+    const onTime = Array.from({ length: 180 }, (_, minute) => [
+      reading(1, minute),
+      reading(2, minute),
+    ]).flat();
+    // Three hours on, a third meter's upload of the first quarter hour.
+    const late = Array.from({ length: 15 }, (_, minute) => reading(3, minute, 185));
+    const run = async (released: boolean) => {
+      const driver = await driverOf([
+        { name: TOPICS.readings.name, partitions: 1 },
+        { name: TOPICS.envelopes.name, partitions: 1 },
+      ]);
+      // The readings table: a reading is stored once written() after its batch was added.
+      const added: MeterReading[] = [];
+      const stored: MeterReading[] = [];
+      const loads: number[] = [];
+      driver.start('a', {
+        group: 'envelopes',
+        inputTopic: TOPICS.readings.name,
+        decode: (record) => decodeReadings(record.value),
+        maxBatch: 50,
+        sink: {
+          add: (_record, values) => void added.push(...(values ?? [])),
+          submit: async () => undefined,
+          written: async () => void stored.push(...added.splice(0)),
+          close: async () => undefined,
+        },
+        stages: [
+          envelopeStage({
+            partitions: 1,
+            config: { allowedLatenessMs: 60_000, revisionHorizonMs: 24 * 3_600_000, residentMs: 1_800_000 },
+            metrics: createMetrics(),
+            topology: table,
+            slotReadings: released
+              ? async (dts, from, to) => {
+                  loads.push(from);
+                  return stored.filter((r) => dts.includes(r.dt_id) && r.ts >= from && r.ts < to);
+                }
+              : undefined,
+          }).stage,
+        ],
+      });
+      await driver.pipe(TOPICS.readings.name, records(onTime));
+      await driver.pipe(TOPICS.readings.name, records(late));
+      await driver.advance(1_000);
+      const envelopes = driver.read(TOPICS.envelopes.name).map((r) => decode('DtEnvelope', r.value));
+      await driver.close();
+      const newest = new Map<number, DtEnvelope>();
+      for (const e of envelopes)
+        if ((newest.get(e.slot_start)?.version ?? -1) < e.version) newest.set(e.slot_start, e);
+      return { newest, loads };
+    };
+    const inMemory = await run(false);
+    const loaded = await run(true);
+    expect(inMemory.loads).toEqual([]);
+    expect(loaded.loads).toEqual([T]);
+    expect(loaded.newest).toEqual(inMemory.newest);
+    expect(loaded.newest.get(T)).toMatchObject({ is_final: true, meters_reporting: 3, readings: 45 });
   });
 });
