@@ -1,15 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { deflateSegment, gzipOf, inflateSegments, type DeflateSegment } from '../../core/gzip-segments.js';
+import { deflateSegment, gzipOf, inflateSegments } from '../../core/gzip-segments.js';
 import { transformerTimeZone } from '../../core/schedule.js';
 import { iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { DT_SERIES_HEAD, dtSeriesRangeOf, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { envelopeOfRow } from '../../io/warehouse/records.js';
-import { profileHead, profileSlot, type NewestSlot } from '../../serving/load-profile-slot.js';
-import { LoadProfileDays } from '../../serving/load-profile-days.js';
+import { profileHead, profileSlot } from '../../serving/load-profile-slot.js';
+import { LoadProfileDays, type StoredProfile } from '../../serving/load-profile-days.js';
 import type { DtOf } from '../../core/topology.js';
-import { DAY_MS, SLOT_MS } from '../../core/time.js';
+import { DAY_MS } from '../../core/time.js';
 import { round } from '../time-range.js';
 import { notFound, requireDt, tenantOf } from '../tenancy.js';
 import { BELOW_MINIMUM, DATE_TIME, DATE_TIME_OR_NULL, NUMBER_OR_NULL, object, TIER } from '../openapi.js';
@@ -207,56 +207,68 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
 }
 
 /**
- * A DT's profile over [fromMs, toMs) from the load-profile pieces of the range's days (its final slots), read
- * by the primary key, followed by the slots after the newest of them from the envelope rows (the open,
- * provisional slots the pipeline does not render into pieces: sql/queries/envelopes_for_dt.sql). A range
- * ending within the last LIVE_MS may end in open slots: the rows of its last two UTC days are read at the same
- * time as the pieces. Older ranges are final: their rows are read only when the pieces end before the range's
- * last slot (a gap, or slots that stayed provisional). Null when no piece holds any of the range: the envelope
- * rows answer then (a DT without pieces yet, an empty range).
+ * A DT's profile over [fromMs, toMs): each UTC day of the range from its load-profile piece when the piece is
+ * current, that is when its version equals the sum of the newest versions of the day's final slots in the
+ * envelope rows (sql/queries/envelope_day_versions.sql), with the day's open slots, which pieces never hold,
+ * added from the rows; else from the envelope rows (no piece yet: a warehouse written before the pieces, a day
+ * the pieces task has not reached; a stale piece). A DT's envelopes are one partition's, read in order by the
+ * pieces task and the warehouse sink alike, so equal sums mean equal slots. Pieces, day versions and, for a range ending within LIVE_MS, the rows of its last days are read at
+ * once; other days' rows only when a piece is missing or stale. Null when no piece is current: the envelope
+ * rows answer then. Both paths render the same bytes (docs/api.md, load profiles).
  */
 async function storedProfile(
   warehouse: Warehouse,
   dtId: string,
   fromMs: number,
   toMs: number,
-): Promise<{ segments: DeflateSegment[]; newest: NewestSlot | undefined } | null> {
+): Promise<StoredProfile | null> {
+  const firstDay = fromMs - (fromMs % DAY_MS);
+  const endDay = toMs - 1 - ((toMs - 1) % DAY_MS) + DAY_MS;
   const days: string[] = [];
-  for (let d = fromMs - (fromMs % DAY_MS); d < toMs; d += DAY_MS) days.push(iso(d).slice(0, 10));
+  for (let d = firstDay; d < endDay; d += DAY_MS) days.push(iso(d).slice(0, 10));
   if (days.length === 0) return null;
-  const lastDay = toMs - 1 - ((toMs - 1) % DAY_MS);
-  const liveFrom = Math.max(fromMs, lastDay - DAY_MS);
-  const envelopes = (from: number) =>
-    runQuery(warehouse, queries.envelopes_for_dt, { dt_id: dtId, from_ms: from, to_ms: toMs });
-  const [rows, live] = await Promise.all([
+  const envelopes = (from: number, to: number) =>
+    runQuery(warehouse, queries.envelopes_for_dt, { dt_id: dtId, from_ms: from, to_ms: to });
+  const live = toMs > Date.now() - LIVE_MS;
+  const liveFrom = Math.max(fromMs, firstDayOf(toMs - LIVE_MS));
+  const [rows, versions, liveRows] = await Promise.all([
     runQuery(warehouse, queries.load_profile_days, { dt_ids: [dtId], days }),
-    toMs > Date.now() - LIVE_MS ? envelopes(liveFrom) : null,
+    runQuery(warehouse, queries.envelope_day_versions, { dt_id: dtId, from_ms: firstDay, to_ms: endDay }),
+    live ? envelopes(liveFrom, toMs) : null,
   ]);
-  if (rows.length === 0) return null;
+  const dayVersions = new Map(versions.map((v) => [v.day_index * DAY_MS, v]));
+  /** Days the envelope rows answer, or complete: no current piece, or a current piece's open slots. */
+  const fromRows = new Set(dayVersions.keys());
   const pieces = new LoadProfileDays();
-  for (const row of rows) pieces.load({ ...row, day: row.day_text });
-  const newestPiece = pieces.newestSlot(dtId, fromMs, toMs);
-  if (newestPiece === null) return null;
-  const tailFrom = newestPiece + SLOT_MS;
-  const lastSlot = Math.ceil(toMs / SLOT_MS) * SLOT_MS - SLOT_MS;
-  const tailRows =
-    live && tailFrom >= liveFrom ? live : tailFrom <= lastSlot ? await envelopes(tailFrom) : [];
-  const tail = tailRows
-    .map(envelopeOfRow)
-    .filter((e) => e.slot_start >= tailFrom)
-    .map(profileSlot);
-  const stored = pieces.profile(dtId, fromMs, toMs);
-  const newest = tail.at(-1);
-  if (!newest) return stored;
-  const text = tail.map((slot) => JSON.stringify(slot)).join(',');
-  return {
-    segments: [...stored.segments, deflateSegment(Buffer.from(',' + text), 1)],
-    newest: { data_quality: dataQualityTier(newest.data_quality), ami_coverage_pct: newest.ami_coverage_pct },
-  };
+  let current = 0;
+  for (const row of rows) {
+    const dayStart = Date.parse(`${row.day_text}T00:00:00Z`);
+    const day = dayVersions.get(dayStart);
+    if (day === undefined || Number(day.final_sum) !== Number(row.version)) continue;
+    pieces.load({ ...row, day: row.day_text });
+    if (Number(day.open_slots) === 0) fromRows.delete(dayStart);
+    current++;
+  }
+  if (current === 0) return null;
+  if (fromRows.size > 0) {
+    const starts = [...fromRows];
+    const from = Math.max(fromMs, Math.min(...starts));
+    const tail =
+      liveRows && from >= liveFrom
+        ? liveRows
+        : await envelopes(from, Math.min(toMs, Math.max(...starts) + DAY_MS));
+    // Onto a current piece only its open slots apply: its final ones have the same versions.
+    pieces.apply(tail.map(envelopeOfRow).filter((e) => fromRows.has(firstDayOf(e.slot_start))));
+  }
+  return pieces.profile(dtId, fromMs, toMs);
 }
 
 /** How recent a range's end must be for its last slots to be possibly open (allowed lateness and then some). */
 const LIVE_MS = 2 * 3_600_000;
+
+function firstDayOf(ms: number): number {
+  return ms - (ms % DAY_MS);
+}
 
 /** The closing of a load profile's slots array and of the response. */
 const CLOSE = deflateSegment(Buffer.from(']}'));

@@ -283,6 +283,19 @@ export interface DtsReadingsThroughRow {
   through_ms: number;
 }
 
+/** envelope_day_versions.sql: Per UTC day (day_index: days since 1970-01-01) of one DT's envelopes with from_ms <= slot_start < to_ms (epoch ms): final_sum, the sum of the newest versions of the slots whose newest row is final, which is the version a load-profile piece of that day holds when it is current (sql/029_load_profile_days.sql: pieces hold final slots only), and open_slots, the slots whose newest row is provisional. api/routes/dt.ts answers a day whose piece has another version (none yet, stale) from the envelope rows, and adds a current piece's open slots from them. Reads three columns of the DT's rows by the primary key. */
+export type EnvelopeDayVersionsParams = {
+  dt_id: string;
+  from_ms: number;
+  to_ms: number;
+};
+
+export interface EnvelopeDayVersionsRow {
+  day_index: number;
+  final_sum: number;
+  open_slots: number;
+}
+
 /** envelopes_for_dt.sql: Current revision (highest version) of each 15-minute envelope of one DT with from_ms <= slot_start < to_ms (epoch ms). */
 export type EnvelopesForDtParams = {
   dt_id: string;
@@ -1163,6 +1176,12 @@ const DTS_READINGS_THROUGH_COLUMNS = {
   through_ms: 'int64',
 } as const;
 
+const ENVELOPE_DAY_VERSIONS_COLUMNS = {
+  day_index: 'int64',
+  final_sum: 'int64',
+  open_slots: 'int64',
+} as const;
+
 const ENVELOPES_FOR_DT_COLUMNS = {
   dt_id: 'string',
   slot_start_ms: 'int64',
@@ -1667,6 +1686,10 @@ export const queries = {
   dts_readings_through: { name: 'dts_readings_through', columns: DTS_READINGS_THROUGH_COLUMNS } as Query<
     DtsReadingsThroughParams,
     DtsReadingsThroughRow
+  >,
+  envelope_day_versions: { name: 'envelope_day_versions', columns: ENVELOPE_DAY_VERSIONS_COLUMNS } as Query<
+    EnvelopeDayVersionsParams,
+    EnvelopeDayVersionsRow
   >,
   envelopes_for_dt: { name: 'envelopes_for_dt', columns: ENVELOPES_FOR_DT_COLUMNS } as Query<
     EnvelopesForDtParams,

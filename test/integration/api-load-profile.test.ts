@@ -10,6 +10,11 @@ import { parseApiKeys } from '../../api/auth.js';
 import { buildApi } from '../../api/server.js';
 import { startGridstream, type Gridstream } from '../../app/start-gridstream.js';
 import { DAY_MS, SLOT_MS } from '../../core/time.js';
+import { runQuery } from '../../io/warehouse/query.js';
+import { queries } from '../../io/warehouse/queries.gen.js';
+import { envelopeOfRow } from '../../io/warehouse/records.js';
+import { envelopeRow } from '../../io/warehouse/rows.js';
+import { TABLES } from '../../io/warehouse/tables.js';
 import { OTHER_TENANT_KEY, TEST_API_KEY, testConfig, testMqttUrl } from '../support/test-gridstream.js';
 import { meter, transformer } from '../support/topology.js';
 
@@ -168,5 +173,64 @@ describe("load profiles served from the warehouse's pieces (sql/029_load_profile
       registry: g.metrics.registry,
       retentionDays: config.retentionDays,
     });
+  });
+  it('answers a day without a current piece from the envelope rows, byte for byte: none yet, stale, none at all', async () => {
+    const served = async (path: string) => {
+      const plain = await getRaw(`${g.url}${path}`, { 'x-api-key': keyOf(path) });
+      const gzip = await getRaw(`${g.url}${path}`, {
+        'x-api-key': keyOf(path),
+        'accept-encoding': 'gzip',
+      });
+      // The envelope rows' answer is not compressed by the route; the pieces' always is.
+      const text =
+        gzip.headers['content-encoding'] === 'gzip'
+          ? execFileSync('gzip', ['-dc'], { input: gzip.body }).toString()
+          : gzip.body.toString();
+      expect(text, path).toBe(plain.body.toString());
+      return plain.body.toString();
+    };
+    const sources = async () => {
+      const text = await (await fetch(`${g.url}/metrics`)).text();
+      const count = (source: string) =>
+        Number(
+          new RegExp(`^gridstream_api_load_profiles_total\\{source="${source}"\\} (\\d+)$`, 'm').exec(
+            text,
+          )?.[1] ?? 0,
+        );
+      return { pieces: count('pieces'), rows: count('rows') };
+    };
+    const rows = await runQuery(g.edges.warehouse, queries.envelopes_for_dt, {
+      dt_id: 'dt-a',
+      from_ms: START - DAY_MS,
+      to_ms: NOW + DAY_MS,
+    });
+    const final = rows.map(envelopeOfRow).filter((e) => e.is_final);
+    expect(final.length).toBeGreaterThan(2);
+    // Three days earlier, rows the pieces task never saw (a warehouse written before the pieces).
+    await g.edges.warehouse.insert(
+      TABLES.envelopes,
+      final.map((e) => envelopeRow({ ...e, slot_start: e.slot_start - 3 * DAY_MS })) as unknown as Array<
+        Record<string, unknown>
+      >,
+    );
+    const before = await sources();
+    for (const path of paths) expect(await served(path), path).toBe(await reference(path));
+    const month = JSON.parse(await served(paths[1]!)) as { slots: unknown[] };
+    expect(month.slots).toHaveLength(8 + final.length);
+    // The DT's current pieces still answered, the older day from the rows.
+    expect((await sources()).pieces - before.pieces).toBe(2 * paths.length + 2);
+    // A revision the pieces task has not applied yet: the piece of its day is stale and is not served.
+    const revised = { ...final[1]!, version: final[1]!.version + 1, net_mean_kw: final[1]!.net_mean_kw + 1 };
+    await g.edges.warehouse.insert(TABLES.envelopes, [envelopeRow(revised)] as unknown as Array<
+      Record<string, unknown>
+    >);
+    const path = paths[3]!;
+    expect(await served(path)).toBe(await reference(path));
+    expect(await served(path)).toContain(`"net_mean_kw":${revised.net_mean_kw}`);
+    // No piece at all: the envelope rows answer everything, the same bytes.
+    await g.edges.warehouse.command(`TRUNCATE TABLE ${TABLES.loadProfileDays}`);
+    const truncated = await sources();
+    for (const p of paths) expect(await served(p), p).toBe(await reference(p));
+    expect((await sources()).rows - truncated.rows).toBe(2 * paths.length);
   });
 });
