@@ -14,10 +14,10 @@
  *                  the phone: 30 rows)
  *
  * Settings (`npm run bench:api -- --name N` or BENCH_NAME=N): dts (1000), meters (20 per DT), days (30), rate
- * (200 requests/s per endpoint), seconds (20 per endpoint), connections (20), envelope-rows (1: also store the
- * envelope rows, as the warehouse holds them; 0 stores only the pieces, which the load profiles are read from,
- * to fill a large fleet faster); BENCH_ENGINES=server,embedded; BENCH_API_NODE_ARGS (e.g. "--cpu-prof") for
- * the API's node. It prints the API process's RSS after the load.
+ * (200 requests/s per endpoint), seconds (20 per endpoint), warmup (3 s), connections (20); BENCH_ENGINES=server,embedded;
+ * BENCH_API_NODE_ARGS (e.g. "--cpu-prof") for the API's node. It prints per endpoint the latency, the rate
+ * reached and the CPU time per request of the API process and of clickhouse-server (on the embedded engine the
+ * API process is the warehouse too), and the API process's RSS after the load.
  * Target (issue 20): p99 under 20 ms at 200 requests/s, API RSS under 300 MB, for 10,000 DTs (BENCH_DTS=10000).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -42,15 +42,15 @@ import { freePort } from '../test/support/ports.js';
 import { meter, transformer } from '../test/support/topology.js';
 import { LoadProfileDays, type LoadProfileDayRow } from '../serving/load-profile-days.js';
 import type { DtEnvelope } from '../schemas/types.gen.js';
-import { printReport, setting } from './common.js';
+import { cpuSeconds, printReport, setting } from './common.js';
 
 const DTS = setting('dts', 1000);
 const METERS = setting('meters', 20);
 const DAYS = setting('days', 30);
 const RATE = setting('rate', 200);
 const SECONDS = setting('seconds', 20);
+const WARMUP = setting('warmup', 3);
 const CONNECTIONS = setting('connections', 20);
-const ENVELOPE_ROWS = setting('envelope-rows', 1) !== 0;
 const ENGINES = (process.env.BENCH_ENGINES ?? 'server,embedded').split(',').filter(Boolean);
 const KEY = 'bench-api-key-0123456789abcdefghijklmn';
 
@@ -124,7 +124,7 @@ async function fill(warehouse: Warehouse): Promise<{ rows: number; seconds: numb
           meters: [],
         });
       }
-      if (ENVELOPE_ROWS) for (const e of records) envelopes.push(envelopeRow(e));
+      for (const e of records) envelopes.push(envelopeRow(e));
       // Inserts of at most ~100,000 rows: one JSON text of a large fleet's day would pass V8's string limit.
       if (envelopes.length >= 100_000) {
         await warehouse.insert('envelopes', envelopes);
@@ -246,6 +246,14 @@ interface LoadResult {
   p99Ms: number;
   maxMs: number;
   failed: string | null;
+  /** CPU time per request of each measured process (label → ms) over the measured run. */
+  cpuMs: Array<[string, number]>;
+}
+
+/** A process whose CPU time the load is charged with: the API's, clickhouse-server's. */
+interface Measured {
+  label: string;
+  pid: number;
 }
 
 /**
@@ -259,6 +267,7 @@ interface LoadResult {
 async function drive(
   url: string,
   make: () => BenchRequest,
+  measured: readonly Measured[],
   headers: Record<string, string> = {},
 ): Promise<LoadResult> {
   const dir = mkdtempSync(join(tmpdir(), 'gridstream-bench-wrk-'));
@@ -290,8 +299,14 @@ async function drive(
     // think time, so the think time is what the cycle for RATE leaves after the typical (median) latency; the
     // mean would let a few slow warm-up requests push the rate above RATE.
     const cycleMs = (CONNECTIONS / RATE) * 1000;
-    const warm = await run(3, cycleMs);
-    return await run(SECONDS, Math.max(1, cycleMs - warm.p50Ms));
+    const warm = await run(WARMUP, cycleMs);
+    const before = measured.map((m) => cpuSeconds(m.pid));
+    const result = await run(SECONDS, Math.max(1, cycleMs - warm.p50Ms));
+    result.cpuMs = measured.map((m, i) => [
+      m.label,
+      ((cpuSeconds(m.pid) - before[i]!) * 1000) / Math.max(1, result.requests),
+    ]);
+    return result;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -313,6 +328,7 @@ function wrk(args: string[]): Promise<LoadResult> {
         p99Ms: r.p99_us! / 1000,
         maxMs: r.max_us! / 1000,
         failed: failed > 0 ? `non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}` : null,
+        cpuMs: [],
       });
     });
   });
@@ -321,7 +337,8 @@ function wrk(args: string[]): Promise<LoadResult> {
 function line(result: LoadResult): string {
   return (
     `p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms, max ${result.maxMs.toFixed(0)} ms; ` +
-    `${(result.requests / result.seconds).toFixed(1)} requests/s (${result.requests} in ${result.seconds.toFixed(0)} s)` +
+    `${(result.requests / result.seconds).toFixed(1)} requests/s (${result.requests} in ${result.seconds.toFixed(0)} s); ` +
+    `CPU per request: ${result.cpuMs.map(([label, ms]) => `${label} ${ms.toFixed(2)} ms`).join(', ')}` +
     (result.failed ? `; FAILED: ${result.failed}` : '')
   );
 }
@@ -345,8 +362,11 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
   let env: Record<string, string>;
   let cleanup: () => Promise<void>;
   let label: string;
+  /** clickhouse-server's pid (the server engine), whose CPU time the requests are charged with too. */
+  let serverPid: number | undefined;
   if (engine === 'server') {
     const server = await startClickHouseServer();
+    serverPid = Number(readFileSync(join(server.dir, 'clickhouse-server.pid'), 'utf8'));
     env = { GRIDSTREAM_CLICKHOUSE_URL: `${server.url}/gridstream_bench_api` };
     cleanup = () => server.stop();
     label = `ClickHouse server ${server.version}`;
@@ -381,19 +401,23 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
     const loadStarted = performance.now();
     const api = await startApi(env);
     const loadSeconds = (performance.now() - loadStarted) / 1000;
+    const measured: Measured[] = [
+      { label: serverPid === undefined ? 'API (with chdb)' : 'API', pid: api.process.pid! },
+      ...(serverPid === undefined ? [] : [{ label: 'ClickHouse', pid: serverPid }]),
+    ];
     try {
-      const profile = await drive(api.url, loadProfile, { 'accept-encoding': 'gzip' });
+      const profile = await drive(api.url, loadProfile, measured, { 'accept-encoding': 'gzip' });
       console.log(`[${label}] load-profile, gzip: ${line(profile)}`);
-      const plainProfile = await drive(api.url, loadProfile);
+      const plainProfile = await drive(api.url, loadProfile, measured);
       console.log(`[${label}] load-profile, identity: ${line(plainProfile)}`);
-      const onDemand = await drive(api.url, impedance);
+      const onDemand = await drive(api.url, impedance, measured);
       console.log(`[${label}] impedance: ${line(onDemand)}`);
       const memory = `ready ${loadSeconds.toFixed(1)} s after start; API process RSS ${rssMiB(api.process)} after the load`;
       console.log(`[${label}] memory: ${memory}`);
       return [
         [
           `${engine}`,
-          `${label}: ${DTS} DTs x ${DAYS} days (${DTS * DAYS} load-profile pieces, ${ENVELOPE_ROWS ? DTS * DAYS * 96 : 0} envelope rows, ${DTS * METERS * DAYS} impedance rows)`,
+          `${label}: ${DTS} DTs x ${DAYS} days (${DTS * DAYS} load-profile pieces, ${DTS * DAYS * 96} envelope rows, ${DTS * METERS * DAYS} impedance rows)`,
         ],
         [`  load-profile gzip`, line(profile)],
         [`  load-profile identity`, line(plainProfile)],
@@ -411,7 +435,7 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
 const rows: Array<[string, string]> = [
   [
     'load',
-    `${RATE} requests/s per endpoint (Poisson-like: ${CONNECTIONS} clients, exponential think time) for ${SECONDS} s after a 3 s warm-up (wrk)`,
+    `${RATE} requests/s per endpoint (Poisson-like: ${CONNECTIONS} clients, exponential think time) for ${SECONDS} s after a ${WARMUP} s warm-up (wrk)`,
   ],
   ['load-profile', `GET /v1/dt/{random of ${DTS}}/load-profile?days=${DAYS} (${DAYS * 96} slots a response)`],
   ['impedance', 'POST /v1/impedance/on-demand, one random service point, 30 days (one row a day)'],
