@@ -16,7 +16,7 @@ import { ApiError, errorHandler } from './errors.js';
 import { API_ERROR_SCHEMA, object, swaggerOptions, VALIDATION_DETAIL_SCHEMA } from './openapi.js';
 import { concurrencyLimiter, tokenBucketLimiter } from './rate-limit.js';
 import { dispatchRoutes } from './routes/dispatches.js';
-import { dtRoutes } from './routes/dt.js';
+import { dtRoutes, type ProfileCache } from './routes/dt.js';
 import { periodLimitRoutes } from './routes/period-limits.js';
 import type { DtOf } from '../core/topology.js';
 import type { ImpedanceByMeter } from './impedance-query.js';
@@ -80,6 +80,8 @@ export interface ApiDependencies {
   dts?: {
     dtOf: DtOf;
     profileServed(source: 'pieces' | 'rows'): void;
+    /** The load-profile pieces kept between requests (bounded), with their hits and misses counted. */
+    profileCache?: ProfileCache;
     impedanceServed(source: 'meters' | 'query'): void;
   };
   /** Liveness details for /healthz (e.g. consumer lag); a thrown error makes it 503. */
@@ -305,6 +307,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       retentionDays,
       dtOf: dts?.dtOf,
       served: dts && ((source) => dts.profileServed(source)),
+      profileCache: dts?.profileCache,
       timeZone,
     });
     app.register(dtStressRoutes, { warehouse, retentionDays });

@@ -15,6 +15,7 @@ import {
   type Role,
 } from '../pipelines/start-pipeline.js';
 import { openEdges, type EdgeOptions } from './edges.js';
+import { PieceCache } from '../serving/piece-cache.js';
 
 /** A running gridstream: edges, pipeline and API in this process. */
 export interface Gridstream {
@@ -88,6 +89,16 @@ export async function startGridstream(
       dts: {
         dtOf,
         profileServed: (source) => metrics.loadProfileResponses.inc({ source }),
+        profileCache:
+          config.apiPieceCacheBytes > 0
+            ? {
+                pieces: new PieceCache(config.apiPieceCacheBytes),
+                counted: (hits, misses) => {
+                  metrics.pieceCache.inc({ result: 'hit' }, hits);
+                  metrics.pieceCache.inc({ result: 'miss' }, misses);
+                },
+              }
+            : undefined,
         impedanceServed: (source) => metrics.impedanceLookups.inc({ source }),
       },
       // Every role serves /metrics and /healthz; only the api role serves /v1.

@@ -230,6 +230,19 @@ async function stopApi(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+/** What the API's counters say the load profiles were read from, and its piece cache's hits. */
+async function answeredFrom(url: string): Promise<string> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const count = (name: string, label: string, value: string) =>
+    Number(new RegExp(`^${name}\\{${label}="${value}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  const profiles = 'gridstream_api_load_profiles_total';
+  const cache = 'gridstream_api_piece_cache_total';
+  return (
+    `load profiles: pieces ${count(profiles, 'source', 'pieces')}, envelope rows ${count(profiles, 'source', 'rows')}; ` +
+    `pieces from the cache ${count(cache, 'result', 'hit')}, from the warehouse ${count(cache, 'result', 'miss')}`
+  );
+}
+
 const pick = (n: number) => Math.floor(Math.random() * n);
 
 /** One request of a load: method, path, JSON body (empty for a GET). */
@@ -414,6 +427,8 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
       console.log(`[${label}] impedance: ${line(onDemand)}`);
       const memory = `ready ${loadSeconds.toFixed(1)} s after start; API process RSS ${rssMiB(api.process)} after the load`;
       console.log(`[${label}] memory: ${memory}`);
+      const sources = await answeredFrom(api.url);
+      console.log(`[${label}] answered from: ${sources}`);
       return [
         [
           `${engine}`,
@@ -423,6 +438,7 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
         [`  load-profile identity`, line(plainProfile)],
         [`  impedance`, line(onDemand)],
         [`  memory`, memory],
+        [`  answered from`, sources],
       ];
     } finally {
       await stopApi(api.process);

@@ -54,6 +54,12 @@ export function createMetrics() {
       labelNames: ['source'],
       registers: r,
     }),
+    pieceCache: new Counter({
+      name: 'gridstream_api_piece_cache_total',
+      help: "Load-profile pieces (DT-days) a response needed, by where they came from: hit (the API's cache, still current) or miss (read from the warehouse)",
+      labelNames: ['result'],
+      registers: r,
+    }),
     impedanceLookups: new Counter({
       name: 'gridstream_api_impedance_lookups_total',
       help: "On-demand impedance look-ups, by how they were answered: meters (the named meters' rows, filtered by the API) or query (the warehouse's whole query)",

@@ -7,7 +7,12 @@ import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { DT_SERIES_HEAD, dtSeriesRangeOf, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { envelopeOfRow } from '../../io/warehouse/records.js';
 import { profileHead, profileSlot } from '../../serving/load-profile-slot.js';
-import { LoadProfileDays, type StoredProfile } from '../../serving/load-profile-days.js';
+import {
+  LoadProfileDays,
+  type LoadProfileDayRow,
+  type StoredProfile,
+} from '../../serving/load-profile-days.js';
+import type { PieceCache } from '../../serving/piece-cache.js';
 import type { DtOf } from '../../core/topology.js';
 import { DAY_MS } from '../../core/time.js';
 import { round } from '../time-range.js';
@@ -106,6 +111,8 @@ export interface DtRoutesOptions {
   dtOf?: DtOf | undefined;
   /** Counts a load-profile answer by what it was read from. */
   served?: ((source: 'pieces' | 'rows') => void) | undefined;
+  /** Current pieces of recently asked DT-days, kept between requests (bounded); none without it. */
+  profileCache?: ProfileCache | undefined;
   /** GRIDSTREAM_TIMEZONE: the zone of a DT whose topology names none. */
   timeZone?: string | undefined;
 }
@@ -158,7 +165,8 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
       const tenant = tenantOf(request);
       // From the stored pieces when the topology table knows the DT's owner and they hold any of the range.
       const owner = options.dtOf?.(id)?.tenant;
-      const stored = owner === undefined ? null : await storedProfile(warehouse, id, from, to);
+      const stored =
+        owner === undefined ? null : await storedProfile(warehouse, id, from, to, options.profileCache);
       if (stored) {
         if (owner !== tenant) throw notFound(id);
         const head = profileHead(id, from, to, stored.newest);
@@ -221,34 +229,54 @@ async function storedProfile(
   dtId: string,
   fromMs: number,
   toMs: number,
+  cache: ProfileCache | undefined,
 ): Promise<StoredProfile | null> {
   const firstDay = fromMs - (fromMs % DAY_MS);
   const endDay = toMs - 1 - ((toMs - 1) % DAY_MS) + DAY_MS;
   const days: string[] = [];
   for (let d = firstDay; d < endDay; d += DAY_MS) days.push(iso(d).slice(0, 10));
   if (days.length === 0) return null;
+  const cached = new Map<string, LoadProfileDayRow>();
+  for (const day of days) {
+    const row = cache?.pieces.get(dtId, day);
+    if (row) cached.set(day, row);
+  }
+  let misses = 0;
+  const readPieces = async (wanted: string[]): Promise<LoadProfileDayRow[]> => {
+    if (wanted.length === 0) return [];
+    misses += wanted.length;
+    const rows = await runQuery(warehouse, queries.load_profile_days, { dt_ids: [dtId], days: wanted });
+    return rows.map((row) => ({ ...row, day: row.day_text }));
+  };
   const envelopes = (from: number, to: number) =>
     runQuery(warehouse, queries.envelopes_for_dt, { dt_id: dtId, from_ms: from, to_ms: to });
   const live = toMs > Date.now() - LIVE_MS;
   const liveFrom = Math.max(fromMs, firstDayOf(toMs - LIVE_MS));
-  const [rows, versions, liveRows] = await Promise.all([
-    runQuery(warehouse, queries.load_profile_days, { dt_ids: [dtId], days }),
+  const [fetched, versions, liveRows] = await Promise.all([
+    readPieces(days.filter((day) => !cached.has(day))),
     runQuery(warehouse, queries.envelope_day_versions, { dt_id: dtId, from_ms: firstDay, to_ms: endDay }),
     live ? envelopes(liveFrom, toMs) : null,
   ]);
-  const dayVersions = new Map(versions.map((v) => [v.day_index * DAY_MS, v]));
-  /** Days the envelope rows answer, or complete: no current piece, or a current piece's open slots. */
-  const fromRows = new Set(dayVersions.keys());
+  const dayVersions = new Map(versions.map((v) => [iso(v.day_index * DAY_MS).slice(0, 10), v]));
+  const isCurrent = (row: LoadProfileDayRow) =>
+    Number(dayVersions.get(row.day)?.final_sum ?? -1) === Number(row.version);
+  // A cached piece revised since is read again.
+  const stale = [...cached.values()].filter((row) => !isCurrent(row)).map((row) => row.day);
+  for (const day of stale) cached.delete(day);
+  const candidates = [...cached.values(), ...fetched, ...(await readPieces(stale))];
+  /** Day starts the envelope rows answer, or complete: no current piece, or a current piece's open slots. */
+  const fromRows = new Set([...dayVersions.keys()].map((day) => Date.parse(`${day}T00:00:00Z`)));
   const pieces = new LoadProfileDays();
   let current = 0;
-  for (const row of rows) {
-    const dayStart = Date.parse(`${row.day_text}T00:00:00Z`);
-    const day = dayVersions.get(dayStart);
-    if (day === undefined || Number(day.final_sum) !== Number(row.version)) continue;
-    pieces.load({ ...row, day: row.day_text });
-    if (Number(day.open_slots) === 0) fromRows.delete(dayStart);
+  for (const row of candidates) {
+    if (!isCurrent(row)) continue;
+    pieces.load(row);
+    if (!cached.has(row.day)) cache?.pieces.set(row);
+    if (Number(dayVersions.get(row.day)!.open_slots) === 0)
+      fromRows.delete(Date.parse(`${row.day}T00:00:00Z`));
     current++;
   }
+  cache?.counted(cached.size, misses);
   if (current === 0) return null;
   if (fromRows.size > 0) {
     const starts = [...fromRows];
@@ -261,6 +289,13 @@ async function storedProfile(
     pieces.apply(tail.map(envelopeOfRow).filter((e) => fromRows.has(firstDayOf(e.slot_start))));
   }
   return pieces.profile(dtId, fromMs, toMs);
+}
+
+/** The API's bounded cache of current pieces (serving/piece-cache.ts), with its hits and misses counted. */
+export interface ProfileCache {
+  pieces: PieceCache;
+  /** Pieces of a request served from the cache, and read from the warehouse. */
+  counted(hits: number, misses: number): void;
 }
 
 /** How recent a range's end must be for its last slots to be possibly open (allowed lateness and then some). */

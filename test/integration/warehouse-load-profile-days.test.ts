@@ -3,6 +3,7 @@ import { DAY_MS, SLOT_MS } from '../../core/time.js';
 import { migrate } from '../../io/warehouse/migrate.js';
 import { queries } from '../../io/warehouse/queries.gen.js';
 import { runQuery } from '../../io/warehouse/query.js';
+import { envelopeRow } from '../../io/warehouse/rows.js';
 import { TABLES } from '../../io/warehouse/tables.js';
 import { LoadProfileDays } from '../../serving/load-profile-days.js';
 import { ENGINES, openTestWarehouse, type TestWarehouse } from '../support/clickhouse-server.js';
@@ -66,5 +67,39 @@ describe.each(ENGINES)('load-profile pieces on the %s warehouse', (engine) => {
         })
       ).length,
     ).toBe(1);
+  });
+
+  it("gives per UTC day the sum of the final slots' newest versions, which a current piece's version equals, and the open slots", async () => {
+    const { warehouse } = opened;
+    const dt = 'dt-versions';
+    const envelope = (slot: number, version: number, isFinal: boolean) => ({
+      ...sampleEnvelope,
+      dt_id: dt,
+      slot_start: slot,
+      version,
+      is_final: isFinal,
+    });
+    // Day one: two final slots, one revised (both revisions stored); day two: one final slot, one open.
+    const records = [
+      envelope(DAY, 7, false),
+      envelope(DAY, 3_000_000_000_001, true),
+      envelope(DAY + SLOT_MS, 11, true),
+      envelope(DAY + SLOT_MS, 13, true),
+      envelope(DAY + DAY_MS, 17, true),
+      envelope(DAY + DAY_MS + SLOT_MS, 19, false),
+    ];
+    await warehouse.insert(TABLES.envelopes, records.map(envelopeRow) as never);
+    const pieces = new LoadProfileDays();
+    pieces.apply(records.filter((e) => e.is_final));
+    const versions = await runQuery(warehouse, queries.envelope_day_versions, {
+      dt_id: dt,
+      from_ms: DAY,
+      to_ms: DAY + 2 * DAY_MS,
+    });
+    expect(versions.map((v) => [Number(v.day_index), Number(v.final_sum), Number(v.open_slots)])).toEqual([
+      [DAY / DAY_MS, 3_000_000_000_014, 0],
+      [DAY / DAY_MS + 1, 17, 1],
+    ]);
+    expect(pieces.changed().map((row) => Number(row.version))).toEqual([3_000_000_000_014, 17]);
   });
 });
