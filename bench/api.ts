@@ -2,11 +2,11 @@
  * npm run bench:api — latency of the HTTP API under a fixed request rate, on each warehouse engine.
  *
  * A warehouse is filled through the Warehouse interface with a fleet's month: DTs × 30 days of 15-minute
- * envelopes (2,880,000 rows for 1,000 DTs) and the daily impedance of their meters' legs, with the topology
- * they belong to, and the load-profile pieces the pipeline would have written for them (one a DT-day,
- * sql/029_load_profile_days.sql). Then `gridstream run` is started on it as its own process (the in-process
- * log: without Kafka the roles run together; the pipeline idles, nothing is published), and once it answers
- * /healthz wrk (Debian; bench/wrk-paced.lua paces it) drives it at a fixed mean rate:
+ * envelopes (2,880,000 rows for 1,000 DTs) and the daily impedance of their meters' legs, and the load-profile
+ * pieces the pipeline would have written for them (one a DT-day, sql/029_load_profile_days.sql). Then
+ * `gridstream run` is started on it as its own process (the in-process log: without Kafka the roles run
+ * together; the pipeline idles but for the topology), the fleet's topology loaded through POST /v1/topology,
+ * and wrk (Debian; bench/wrk-paced.lua paces it) drives it at a fixed mean rate:
  *
  *   load-profile   GET /v1/dt/{random DT}/load-profile?days=30 (2,880 slots, ~1.5 MB of JSON each), once
  *                  with Accept-Encoding: gzip (as browsers and HTTP libraries send it) and once without
@@ -29,13 +29,7 @@ import { packageRoot } from '../core/paths.js';
 import { DAY_MS, SLOT_MS } from '../core/time.js';
 import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
-import {
-  envelopeRow,
-  impedanceDailyRow,
-  topologyMeterRow,
-  topologyTransformerRow,
-  topologyVersionRow,
-} from '../io/warehouse/rows.js';
+import { envelopeRow, impedanceDailyRow } from '../io/warehouse/rows.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import { startClickHouseServer } from '../test/support/clickhouse-server.js';
 import { freePort } from '../test/support/ports.js';
@@ -66,32 +60,6 @@ async function fill(warehouse: Warehouse): Promise<{ rows: number; seconds: numb
   let rows = 0;
   await migrate(warehouse);
   const dts = Array.from({ length: DTS }, (_, d) => d);
-  await warehouse.insert(
-    'topology_transformers',
-    dts.map((d) =>
-      topologyTransformerRow({
-        ...transformer(dtId(d), { feeder_id: `f-${Math.floor(d / 20)}` }),
-        topology_version: 1,
-      }),
-    ),
-  );
-  await warehouse.insert(
-    'topology_meters',
-    dts.flatMap((d) =>
-      Array.from({ length: METERS }, (_, m) =>
-        topologyMeterRow({ ...meter(meterId(d, m), dtId(d)), topology_version: 1 }),
-      ),
-    ),
-  );
-  await warehouse.insert('topology_versions', [
-    topologyVersionRow({
-      version: 1,
-      loaded_at: START,
-      source: 'bench',
-      meters: DTS * METERS,
-      transformers: DTS,
-    }),
-  ]);
   for (let day = START; day < END; day += DAY_MS) {
     const envelopes = [];
     // A DT's slots depend on d % 7 alone: each of the 7 days' pieces is rendered once and stored for its DTs.
@@ -174,6 +142,24 @@ async function fill(warehouse: Warehouse): Promise<{ rows: number; seconds: numb
   return { rows, seconds: (performance.now() - began) / 1000 };
 }
 
+/**
+ * Loads the fleet's topology through the API (POST /v1/topology), as an operator does: it goes onto the log,
+ * whose topology table tells the routes a DT's tenant (without it every profile is read from the envelope rows).
+ */
+async function loadTopology(url: string): Promise<void> {
+  const dts = Array.from({ length: DTS }, (_, d) => d);
+  const response = await fetch(`${url}/v1/topology`, {
+    method: 'POST',
+    headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      transformers: dts.map((d) => transformer(dtId(d), { feeder_id: `f-${Math.floor(d / 20)}` })),
+      meters: dts.flatMap((d) => Array.from({ length: METERS }, (_, m) => meter(meterId(d, m), dtId(d)))),
+    }),
+  });
+  if (response.status !== 201)
+    throw new Error(`POST /v1/topology: ${response.status} ${await response.text()}`);
+}
+
 /** `gridstream run` on the filled warehouse, resolved once /healthz answers. */
 async function startApi(env: Record<string, string>): Promise<{ url: string; process: ChildProcess }> {
   const port = await freePort();
@@ -196,6 +182,7 @@ async function startApi(env: Record<string, string>): Promise<{ url: string; pro
         GRIDSTREAM_API_RATE_LIMIT: String(RATE * 100),
         GRIDSTREAM_API_RATE_BURST: String(RATE * 100),
         GRIDSTREAM_API_MAX_CONCURRENT: String(CONNECTIONS * 10),
+        GRIDSTREAM_TOPOLOGY_MAX_BYTES: String(1 << 30),
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     },
@@ -419,6 +406,7 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
       ...(serverPid === undefined ? [] : [{ label: 'ClickHouse', pid: serverPid }]),
     ];
     try {
+      await loadTopology(api.url);
       const profile = await drive(api.url, loadProfile, measured, { 'accept-encoding': 'gzip' });
       console.log(`[${label}] load-profile, gzip: ${line(profile)}`);
       const plainProfile = await drive(api.url, loadProfile, measured);

@@ -51,5 +51,16 @@ describe('npm run bench:api (smoke)', () => {
       ...stdout.matchAll(/memory +ready \d+\.\d s after start; API process RSS (\d+) MiB \(peak \d+ MiB\)/g),
     ];
     expect(memory).toHaveLength(2);
+    // Every load profile from the pieces (the topology loaded through the API tells the routes the DTs).
+    const answered = [
+      ...stdout.matchAll(
+        /answered from +load profiles: pieces (\d+), envelope rows (\d+); pieces from the cache \d+, from the warehouse \d+/g,
+      ),
+    ];
+    expect(answered).toHaveLength(2);
+    for (const [, pieces, rows] of answered) {
+      expect(Number(pieces)).toBeGreaterThan(0);
+      expect(Number(rows)).toBe(0);
+    }
   }, 120_000);
 });
