@@ -14,10 +14,12 @@
  *                  the phone: 30 rows)
  *
  * Settings (`npm run bench:api -- --name N` or BENCH_NAME=N): dts (1000), meters (20 per DT), days (30), rate
- * (200 requests/s per endpoint), seconds (20 per endpoint), warmup (3 s), connections (20); BENCH_ENGINES=server,embedded;
- * BENCH_API_NODE_ARGS (e.g. "--cpu-prof") for the API's node. It prints per endpoint the latency, the rate
- * reached and the CPU time per request of the API process and of clickhouse-server (on the embedded engine the
- * API process is the warehouse too), and the API process's RSS after the load.
+ * (200 requests/s per endpoint), seconds (20 per endpoint), warmup (3 s), connections (20), query-runs (50:
+ * the runs of each query alone); BENCH_ENGINES=server,embedded; BENCH_API_NODE_ARGS (e.g. "--cpu-prof") for
+ * the API's node. It prints each query a request runs alone (CPU and wall time per query), then per endpoint
+ * the latency, the rate reached and the CPU time per request of the API process and of clickhouse-server (on
+ * the embedded engine the API process is the warehouse too), the API process's RSS after the load, and what
+ * the profiles were answered from.
  * Target (issue 20): p99 under 20 ms at 200 requests/s, API RSS under 300 MB, for 10,000 DTs (BENCH_DTS=10000).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -28,6 +30,8 @@ import { join } from 'node:path';
 import { packageRoot } from '../core/paths.js';
 import { DAY_MS, SLOT_MS } from '../core/time.js';
 import { migrate } from '../io/warehouse/migrate.js';
+import { queries } from '../io/warehouse/queries.gen.js';
+import { runQuery } from '../io/warehouse/query.js';
 import { openWarehouse } from '../io/warehouse/open.js';
 import { envelopeRow, impedanceDailyRow } from '../io/warehouse/rows.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
@@ -44,6 +48,7 @@ const DAYS = setting('days', 30);
 const RATE = setting('rate', 200);
 const SECONDS = setting('seconds', 20);
 const WARMUP = setting('warmup', 3);
+const QUERY_RUNS = setting('query-runs', 50);
 const CONNECTIONS = setting('connections', 20);
 const ENGINES = (process.env.BENCH_ENGINES ?? 'server,embedded').split(',').filter(Boolean);
 const KEY = 'bench-api-key-0123456789abcdefghijklmn';
@@ -158,6 +163,74 @@ async function loadTopology(url: string): Promise<void> {
   });
   if (response.status !== 201)
     throw new Error(`POST /v1/topology: ${response.status} ${await response.text()}`);
+}
+
+/**
+ * Each query a request runs, alone: QUERY_RUNS sequential runs on a random DT or service point after the bulk
+ * load's merges, with the CPU time per query of clickhouse-server (the server engine) or of this process, chdb
+ * and the JSON parse included (the embedded engine), and the wall time per query.
+ */
+async function profileQueries(warehouse: Warehouse, serverPid: number | undefined): Promise<string> {
+  const pid = serverPid ?? process.pid;
+  const days: string[] = [];
+  for (let day = START; day < END; day += DAY_MS) days.push(new Date(day).toISOString().slice(0, 10));
+  const cases: Array<[string, () => Promise<unknown>]> = [
+    [
+      `load_profile_days (${DAYS} pieces)`,
+      () => runQuery(warehouse, queries.load_profile_days, { dt_ids: [dtId(pick(DTS))], days }),
+    ],
+    [
+      `envelope_day_versions (${DAYS} days)`,
+      () =>
+        runQuery(warehouse, queries.envelope_day_versions, {
+          dt_id: dtId(pick(DTS)),
+          from_ms: START,
+          to_ms: END,
+        }),
+    ],
+    [
+      'envelopes_for_dt (1 day)',
+      () =>
+        runQuery(warehouse, queries.envelopes_for_dt, {
+          dt_id: dtId(pick(DTS)),
+          from_ms: END - DAY_MS,
+          to_ms: END,
+        }),
+    ],
+    [
+      `envelopes_for_dt (${DAYS} days)`,
+      () =>
+        runQuery(warehouse, queries.envelopes_for_dt, { dt_id: dtId(pick(DTS)), from_ms: START, to_ms: END }),
+    ],
+    [
+      'impedance_meter_rows (1 service point)',
+      () =>
+        runQuery(warehouse, queries.impedance_meter_rows, {
+          service_points: [`SP-${meterId(pick(DTS), pick(METERS))}`],
+          meters: [],
+          meter_numbers: [],
+          serial_numbers: [],
+          transformers: [],
+          premises: [],
+          start_event_date: days[0]!,
+          end_event_date: days.at(-1)!,
+          max_rows: 10_000,
+        }),
+    ],
+    ['SELECT 1', () => warehouse.query('SELECT 1')],
+  ];
+  const figures: string[] = [];
+  for (const [name, run] of cases) {
+    await run();
+    const cpu = cpuSeconds(pid);
+    const began = performance.now();
+    for (let i = 0; i < QUERY_RUNS; i++) await run();
+    const wallMs = (performance.now() - began) / QUERY_RUNS;
+    figures.push(
+      `${name} ${(((cpuSeconds(pid) - cpu) * 1000) / QUERY_RUNS).toFixed(2)} ms CPU, ${wallMs.toFixed(1)} ms wall`,
+    );
+  }
+  return figures.join('; ');
 }
 
 /** `gridstream run` on the filled warehouse, resolved once /healthz answers. */
@@ -382,6 +455,7 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
       dataDir: env.GRIDSTREAM_DATA_DIR ?? '',
     });
     let filled: { rows: number; seconds: number };
+    let perQuery: string;
     try {
       filled = await fill(warehouse);
       // Driven once the bulk load's merges are done (at most 5 minutes): a warehouse in service is not
@@ -393,6 +467,8 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
         if (Number(merging?.n ?? 0) === 0) break;
         await new Promise((r) => setTimeout(r, 1000));
       }
+      perQuery = await profileQueries(warehouse, serverPid);
+      console.log(`[${label}] per query: ${perQuery}`);
     } finally {
       // The embedded engine's data directory is one process's at a time: the API opens it next.
       await warehouse.close();
@@ -427,6 +503,7 @@ async function runEngine(engine: string): Promise<Array<[string, string]>> {
         [`  impedance`, line(onDemand)],
         [`  memory`, memory],
         [`  answered from`, sources],
+        [`  per query`, perQuery],
       ];
     } finally {
       await stopApi(api.process);

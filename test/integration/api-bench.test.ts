@@ -58,6 +58,12 @@ describe('npm run bench:api (smoke)', () => {
       ),
     ];
     expect(answered).toHaveLength(2);
+    const perQuery = [
+      ...stdout.matchAll(
+        /^ +per query +load_profile_days \(2 pieces\) \d+\.\d\d ms CPU, \d+\.\d ms wall; .*SELECT 1 \d+\.\d\d ms CPU/gm,
+      ),
+    ];
+    expect(perQuery).toHaveLength(2);
     for (const [, pieces, rows] of answered) {
       expect(Number(pieces)).toBeGreaterThan(0);
       expect(Number(rows)).toBe(0);
