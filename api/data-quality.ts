@@ -1,7 +1,7 @@
 import { DATA_QUALITY_TIERS, TIER_CONFIDENCE_BAND, type DataQualityTier } from '../core/data-quality.js';
 import { ApiError } from './errors.js';
 
-// The tiers are the records' and the in-memory stores' as much as the API's (core/data-quality.ts); the routes
+// The tiers are the records' and the load-profile pieces' as much as the API's (core/data-quality.ts); the routes
 // take them from here with the checks below.
 export { DATA_QUALITY_TIERS, TIER_CONFIDENCE_BAND, type DataQualityTier };
 

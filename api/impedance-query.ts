@@ -1,8 +1,8 @@
 import { queries, type ImpedanceDailyRowsParams } from '../io/warehouse/queries.gen.js';
-import { runPage } from '../io/warehouse/query.js';
+import { runPage, runQuery } from '../io/warehouse/query.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
-import type { ImpedanceRowOut, ImpedanceStore } from '../serving/impedance-store.js';
-import type { InMemory } from '../serving/in-memory.js';
+import type { DtOf } from '../core/topology.js';
+import { ImpedanceStore, impedanceOfRow, type ImpedanceRowOut } from '../serving/impedance-store.js';
 import { badRequest } from './errors.js';
 
 /**
@@ -184,22 +184,62 @@ function instant(bound: { field: string; value: string } | null, fallback: strin
   return text.slice(0, 10) + ' ' + text.slice(11, 23);
 }
 
+/** What the API knows of a DT without the warehouse (the topology table), and a counter of look-ups by path. */
+export interface ImpedanceByMeter {
+  dtOf: DtOf;
+  /** Counts a look-up by how it was answered: the named meters' rows, or the warehouse's whole query. */
+  served(source: 'meters' | 'query'): void;
+}
+
+/** Candidate rows a look-up by meters reads at most; more, and the warehouse's own query answers it. */
+const MAX_METER_ROWS = 50_000;
+
 /**
- * One look-up page and the count of all matching rows: from the in-memory store when it can answer
- * (serving/impedance-store.ts), else from the warehouse (sql/queries/impedance_daily_rows.sql); the same rows in
- * the same order either way.
+ * One look-up page and the count of all matching rows. A look-up naming meters reads those meters' current
+ * rows by the primary keys (sql/queries/impedance_meter_rows.sql) and filters, orders and pages them here
+ * (serving/impedance-store.ts) with the topology table's tenants and feeders; any other (only feeders or dates,
+ * or more than MAX_METER_ROWS candidate rows) is the warehouse's (sql/queries/impedance_daily_rows.sql). The
+ * same rows in the same order either way.
  */
 export async function impedanceRows(
   warehouse: Warehouse,
-  memory: InMemory<ImpedanceStore> | undefined,
+  byMeter: ImpedanceByMeter | undefined,
   filter: ImpedanceFilter,
   tenant: string,
   limit: number,
   offset: number,
 ): Promise<{ rows: ImpedanceRowOut[]; total: number }> {
-  const stored = memory?.store.lookup(filter.params, tenant, memory.dtOf, limit, offset) ?? null;
-  memory?.served(stored ? 'memory' : 'warehouse');
-  return (
-    stored ?? runPage(warehouse, queries.impedance_daily_rows, { ...filter.params, tenant, limit, offset })
-  );
+  const p = filter.params;
+  const namesMeters = [
+    p.service_points,
+    p.meters,
+    p.meter_numbers,
+    p.serial_numbers,
+    p.transformers,
+    p.premises,
+  ].some((list) => list.length > 0);
+  if (byMeter && namesMeters) {
+    const candidates = await runQuery(warehouse, queries.impedance_meter_rows, {
+      service_points: p.service_points,
+      meters: p.meters,
+      meter_numbers: p.meter_numbers,
+      serial_numbers: p.serial_numbers,
+      transformers: p.transformers,
+      premises: p.premises,
+      start_event_date: p.start_event_date,
+      end_event_date: p.end_event_date,
+      max_rows: MAX_METER_ROWS + 1,
+    });
+    if (candidates.length <= MAX_METER_ROWS) {
+      const store = new ImpedanceStore();
+      store.apply(candidates.map(impedanceOfRow));
+      const found = store.lookup(p, tenant, byMeter.dtOf, limit, offset);
+      if (found) {
+        byMeter.served('meters');
+        return found;
+      }
+    }
+  }
+  byMeter?.served('query');
+  return runPage(warehouse, queries.impedance_daily_rows, { ...p, tenant, limit, offset });
 }

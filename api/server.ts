@@ -16,11 +16,10 @@ import { ApiError, errorHandler } from './errors.js';
 import { API_ERROR_SCHEMA, object, swaggerOptions, VALIDATION_DETAIL_SCHEMA } from './openapi.js';
 import { concurrencyLimiter, tokenBucketLimiter } from './rate-limit.js';
 import { dispatchRoutes } from './routes/dispatches.js';
-import { dtRoutes } from './routes/dt.js';
+import { dtRoutes, type ProfileCache } from './routes/dt.js';
 import { periodLimitRoutes } from './routes/period-limits.js';
-import type { ImpedanceStore } from '../serving/impedance-store.js';
-import type { InMemory } from '../serving/in-memory.js';
-import type { LoadProfileStore } from '../serving/load-profile-store.js';
+import type { DtOf } from '../core/topology.js';
+import type { ImpedanceByMeter } from './impedance-query.js';
 import { dtStressRoutes } from './routes/dt-stress.js';
 import { energyConsumptionRoutes, type EnergyConsumptionOptions } from './routes/energy-consumption.js';
 import { eventRoutes, type EventOptions } from './routes/events.js';
@@ -74,10 +73,17 @@ export interface ApiDependencies {
   routes?: boolean;
   /** Called after a webhook subscription changes (the sender in this process reloads them at once). */
   onWebhooksChanged?: () => void;
-  /** Load profiles kept in memory (pipelines/serving-view.ts) and the owner of a DT in the topology table. */
-  loadProfiles?: InMemory<LoadProfileStore>;
-  /** Impedance rows kept in memory, and a DT's tenant and feeder in the topology table. */
-  impedanceRows?: InMemory<ImpedanceStore>;
+  /**
+   * A DT's tenant and feeder in the topology table, and counters by answer path: load profiles from the
+   * warehouse's pieces (api/routes/dt.ts), impedance look-ups by meter (api/impedance-query.ts).
+   */
+  dts?: {
+    dtOf: DtOf;
+    profileServed(source: 'pieces' | 'rows'): void;
+    /** The load-profile pieces kept between requests (bounded), with their hits and misses counted. */
+    profileCache?: ProfileCache;
+    impedanceServed(source: 'meters' | 'query'): void;
+  };
   /** Liveness details for /healthz (e.g. consumer lag); a thrown error makes it 503. */
   health?: () => Promise<Record<string, unknown>>;
 }
@@ -101,7 +107,7 @@ const HEALTHZ_SCHEMA = {
   security: [],
   response: {
     200: {
-      description: 'Alive, with details such as consumer lag and the in-memory stores',
+      description: 'Alive, with details such as consumer lag',
       ...object(
         { status: { type: 'string', enum: ['ok'] }, warehouse: { type: 'string' } },
         { additional: true },
@@ -291,11 +297,23 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   // handlers and shared schemas above were set on the root first, so every context inherits them.
   if (deps.routes !== false) {
     const { warehouse, retentionDays, timeZone } = deps;
-    app.register(dtRoutes, { warehouse, retentionDays, profiles: deps.loadProfiles, timeZone });
+    const dts = deps.dts;
+    const byMeter: ImpedanceByMeter | undefined = dts && {
+      dtOf: dts.dtOf,
+      served: (source) => dts.impedanceServed(source),
+    };
+    app.register(dtRoutes, {
+      warehouse,
+      retentionDays,
+      dtOf: dts?.dtOf,
+      served: dts && ((source) => dts.profileServed(source)),
+      profileCache: dts?.profileCache,
+      timeZone,
+    });
     app.register(dtStressRoutes, { warehouse, retentionDays });
     app.register(hostingRoutes, { warehouse, timeZone });
     app.register(feederRoutes, { warehouse, timeZone });
-    app.register(impedanceRoutes, { warehouse, memory: deps.impedanceRows });
+    app.register(impedanceRoutes, { warehouse, byMeter });
     app.register(dispatchRoutes, { warehouse });
     app.register(periodLimitRoutes, { warehouse });
     app.register(webhookRoutes, { warehouse, onChange: deps.onWebhooksChanged });
@@ -307,7 +325,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     }
     if (deps.energyConsumption) await app.register(energyConsumptionRoutes, deps.energyConsumption);
     if (deps.events) app.register(eventRoutes, { warehouse, ...deps.events });
-    await app.register(impedanceCompatRoutes, { warehouse, memory: deps.impedanceRows, jobs });
+    await app.register(impedanceCompatRoutes, { warehouse, byMeter, jobs });
     if (deps.loadTopology)
       app.register(topologyRoutes, {
         warehouse,

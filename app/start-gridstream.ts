@@ -15,6 +15,7 @@ import {
   type Role,
 } from '../pipelines/start-pipeline.js';
 import { openEdges, type EdgeOptions } from './edges.js';
+import { PieceCache } from '../serving/piece-cache.js';
 
 /** A running gridstream: edges, pipeline and API in this process. */
 export interface Gridstream {
@@ -46,8 +47,7 @@ export async function startGridstream(
   try {
     pipeline = await startPipeline(edges, config, metrics, roles);
     const running = pipeline;
-    // What the in-memory stores' routes know of a DT: its tenant and feeder in the topology table.
-    const stores = running.inMemory ?? undefined;
+    // What the load-profile and impedance routes know of a DT: its tenant and feeder in the topology table.
     const dtOf: DtOf = (dtId) => {
       const t = running.topology.index.transformers.get(dtId);
       return t && { tenant: t.tenant, feeder: t.feeder_id };
@@ -86,26 +86,21 @@ export async function startGridstream(
         ? { sendCommand: (command) => running.eventCommands!.send(command) }
         : undefined,
       onWebhooksChanged: () => running.webhooks?.refreshSubscriptions(),
-      loadProfiles: stores && {
-        store: stores.loadProfiles,
+      dts: {
         dtOf,
-        served: (source) => metrics.loadProfileResponses.inc({ source }),
+        profileServed: (source) => metrics.loadProfileResponses.inc({ source }),
+        profileCache:
+          config.apiPieceCacheBytes > 0
+            ? {
+                pieces: new PieceCache(config.apiPieceCacheBytes),
+                counted: (hits, misses) => {
+                  metrics.pieceCache.inc({ result: 'hit' }, hits);
+                  metrics.pieceCache.inc({ result: 'miss' }, misses);
+                },
+              }
+            : undefined,
+        impedanceServed: (source) => metrics.impedanceLookups.inc({ source }),
       },
-      impedanceRows: stores && {
-        store: stores.impedance,
-        dtOf,
-        served: (source) => metrics.impedanceLookups.inc({ source }),
-      },
-      health: async () =>
-        stores
-          ? {
-              load_profiles: {
-                ready: stores.loadProfiles.ready(),
-                compressed_bytes: stores.loadProfiles.bytes(),
-              },
-              impedance: { ready: stores.impedance.ready(), rows: stores.impedance.size() },
-            }
-          : {},
       // Every role serves /metrics and /healthz; only the api role serves /v1.
       routes: roles.includes('api'),
     });

@@ -56,8 +56,8 @@ export interface GridstreamConfig extends KafkaSecurity {
   apiRateBurst: number;
   /** Requests an API key may have in flight at once (per API instance). */
   apiMaxConcurrent: number;
-  /** UTC days (besides today) of load profiles and impedance rows the API keeps in memory; 0: none. */
-  apiMemoryDays: number;
+  /** Bytes of current load-profile pieces an API instance keeps between requests (serving/piece-cache.ts); 0: none. */
+  apiPieceCacheBytes: number;
   /** Attempts at delivering a webhook event to a subscription, the first included. */
   webhookMaxAttempts: number;
   /** Delay before a webhook's second attempt, ms; each later one waits four times longer. */
@@ -295,11 +295,12 @@ export const VARIABLES: Record<string, Variable> = {
     fallback: 15,
     doc: 'requests an API key may have in flight at once (429 `concurrency_limited` with `Retry-After` above it)',
   },
-  GRIDSTREAM_API_MEMORY_DAYS: {
-    key: 'apiMemoryDays',
+  GRIDSTREAM_API_PIECE_CACHE_BYTES: {
+    key: 'apiPieceCacheBytes',
     kind: 'whole',
-    fallback: 30,
-    doc: 'UTC days (besides today) of load profiles and impedance rows the API serves from memory; 0 reads everything from the warehouse',
+    fallback: 32 * 1024 * 1024,
+    doc: 'bytes of load-profile pieces (one a DT-day, ~8 KB) an API instance keeps for the DT-days asked most recently, each served only while still current; 0 keeps none (`gridstream_api_piece_cache_total` counts hits)',
+    defaultDoc: '32 MiB',
   },
   GRIDSTREAM_WEBHOOK_MAX_ATTEMPTS: {
     key: 'webhookMaxAttempts',

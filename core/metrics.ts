@@ -50,19 +50,20 @@ export function createMetrics() {
     }),
     loadProfileResponses: new Counter({
       name: 'gridstream_api_load_profiles_total',
-      help: 'Load-profile responses, by where they were read: memory (the in-memory profiles) or warehouse',
+      help: 'Load-profile responses, by what they were read from: pieces (the stored DT-day pieces) or rows (the envelope rows)',
       labelNames: ['source'],
+      registers: r,
+    }),
+    pieceCache: new Counter({
+      name: 'gridstream_api_piece_cache_total',
+      help: "Load-profile pieces (DT-days) a response needed, by where they came from: hit (the API's cache, still current) or miss (read from the warehouse)",
+      labelNames: ['result'],
       registers: r,
     }),
     impedanceLookups: new Counter({
       name: 'gridstream_api_impedance_lookups_total',
-      help: 'On-demand impedance look-ups, by where they were answered: memory or warehouse',
+      help: "On-demand impedance look-ups, by how they were answered: meters (the named meters' rows, filtered by the API) or query (the warehouse's whole query)",
       labelNames: ['source'],
-      registers: r,
-    }),
-    loadProfileBytes: new Gauge({
-      name: 'gridstream_api_load_profile_bytes',
-      help: 'Compressed bytes of rendered load-profile slots the API holds in memory',
       registers: r,
     }),
     deadLetters: new Counter({

@@ -43,6 +43,7 @@ export const GROUPS = {
   webhooks: 'gridstream-webhooks',
   events: 'gridstream-events',
   warehouseSink: 'gridstream-warehouse-sink',
+  loadProfileDays: 'gridstream-load-profile-days',
 } as const satisfies Record<string, string>;
 
 export type GroupId = keyof typeof GROUPS;

@@ -1,9 +1,5 @@
 import type { GridstreamConfig } from '../core/config.js';
 import type { Metrics } from '../core/metrics.js';
-import { ImpedanceStore, impedanceOfRow } from '../serving/impedance-store.js';
-import { envelopeOfRow } from '../io/warehouse/records.js';
-import type { InMemoryStores } from '../serving/in-memory.js';
-import { LoadProfileStore } from '../serving/load-profile-store.js';
 import { TopologyError, unknownTransformerProblems, type TopologyFile } from '../core/topology.js';
 import type { Broker } from '../io/broker/broker.js';
 import type { Log, LogProducer } from '../io/log/log.js';
@@ -24,7 +20,7 @@ import { readingImport, type ReadingImport } from './reading-import.js';
 import { eventCommands, type EventCommands } from './event-commands.js';
 import { startReadingsTask } from './readings-task.js';
 import { publishTopology, TopologyTable } from './topology-table.js';
-import { ServingView } from './serving-view.js';
+import { startLoadProfileDaysTask } from './load-profile-days-task.js';
 import { topicSpecs } from './log-topics.js';
 import { startDispatchCheckTask } from './dispatch-check-task.js';
 import { startEventsTask } from './events-task.js';
@@ -80,11 +76,8 @@ export { ALL_ROLES, type Role } from './dataflow.js';
  * alerts → signed webhooks [processor; group gridstream-webhooks]
  *     stress, impedance.flags, dispatch-checks, event-lifecycle ──▶ deadletters, webhooks, ClickHouse
  *     side inputs: warehouse
- * load profiles view (the API's in-memory store) [api; own group load-profiles-view]
- *     envelopes ──▶ deadletters, API
- *     side inputs: warehouse
- * impedance view (the API's in-memory store) [api; own group impedance-view]
- *     impedance ──▶ deadletters, API
+ * load-profile pieces (one per DT-day, which the API reads) [processor; group gridstream-load-profile-days]
+ *     envelopes ──▶ ClickHouse
  *     side inputs: warehouse
  * ingest [bridge]
  *     MQTT ──▶ readings, weather, dispatches, deadletters
@@ -116,8 +109,6 @@ export interface Pipeline {
   readonly readingImport: ReadingImport | null;
   /** The API's flexibility-event commands onto the log (api role), or null. */
   readonly eventCommands: EventCommands | null;
-  /** The stores the API answers from in memory (api role, GRIDSTREAM_API_MEMORY_DAYS > 0), or null. */
-  readonly inMemory: InMemoryStores | null;
   /** Publishes a topology load as a new version; resolves once ingest and processors see it. */
   loadTopology(file: TopologyFile, source: string): Promise<number>;
   /** Sends back the parked readings of meters now placed (the bridge role does it by itself too). */
@@ -142,8 +133,6 @@ interface Context {
   topology?: TopologyTable;
   weather?: WeatherTable;
   webhooks?: WebhookTask;
-  loadProfiles?: LoadProfileStore;
-  impedance?: ImpedanceStore;
   ingest?: Awaited<ReturnType<typeof startIngest>>;
   parked?: ParkedReadings;
   /** The bridge's producer, shared by ingest and the parked readings. */
@@ -273,37 +262,9 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
     });
     return ctx.webhooks;
   },
-  // envelopes, impedance (+ the warehouse's history) → the API's in-memory stores (pipelines/serving-view.ts).
-  async loadProfilesView(ctx) {
-    const { edges, config, metrics } = ctx;
-    const store = new LoadProfileStore(config.apiMemoryDays, Date.now());
-    ctx.loadProfiles = store;
-    const view = new ServingView(edges.log, edges.warehouse, store, {
-      name: 'load profiles',
-      topic: 'envelopes',
-      query: queries.envelopes_of_range,
-      fromRow: envelopeOfRow,
-      days: config.apiMemoryDays,
-      metrics,
-      onApplied: () => metrics.loadProfileBytes.set(store.bytes()),
-    });
-    view.start();
-    return view;
-  },
-  async impedanceView(ctx) {
-    const { edges, config, metrics } = ctx;
-    const store = new ImpedanceStore(config.apiMemoryDays, Date.now());
-    ctx.impedance = store;
-    const view = new ServingView(edges.log, edges.warehouse, store, {
-      name: 'impedance',
-      topic: 'impedance',
-      query: queries.impedance_of_range,
-      fromRow: impedanceOfRow,
-      days: config.apiMemoryDays,
-      metrics,
-    });
-    view.start();
-    return view;
+  // envelopes → the load-profile pieces in the warehouse, which the API reads (pipelines/load-profile-days-task.ts).
+  async loadProfileDays({ edges, metrics }) {
+    return startLoadProfileDaysTask({ log: edges.log, warehouse: edges.warehouse, metrics });
   },
   async ingest(ctx) {
     if (!ctx.edges.broker) throw new Error('the bridge role needs an MQTT broker');
@@ -391,9 +352,6 @@ export async function startPipeline(
     webhooks: ctx.webhooks ?? null,
     readingImport: ctx.readingImport ?? null,
     eventCommands: ctx.eventCommands ?? null,
-    inMemory:
-      (ctx.loadProfiles && ctx.impedance && { loadProfiles: ctx.loadProfiles, impedance: ctx.impedance }) ??
-      null,
     async loadTopology(file, source) {
       // Loading nothing is the caller's mistake, not a new topology version.
       if (file.transformers.length === 0 && file.meters.length === 0 && !file.assets?.length)

@@ -1,6 +1,6 @@
 import { DAY_MS } from '../core/time.js';
 import type { QueryParams } from '../io/warehouse/warehouse.js';
-import type { ImpedanceDailyRowsRow, ImpedanceOfRangeRow } from '../io/warehouse/queries.gen.js';
+import type { ImpedanceDailyRowsRow, ImpedanceMeterRowsRow } from '../io/warehouse/queries.gen.js';
 import type { ImpedanceDaily } from '../schemas/types.gen.js';
 import type { DtOf } from '../core/topology.js';
 
@@ -57,36 +57,20 @@ const identityValue: Record<Narrowing, (i: Identity) => string | null> = {
 };
 
 /**
- * The daily impedance rows of the last `days` UTC days (plus today) of every meter, in memory, for the
- * on-demand look-up ("a customer on the phone"): the warehouse answers one in tens of milliseconds
- * of ClickHouse time, too many for a few hundred a second on two cores. Fed as the load profiles are
- * (pipelines/serving-view.ts), the highest version of each leg-day wins. A look-up is answered here when
- * it names meters (ServicePoint, Meter, MeterNumber, ElectronicSerialNumber, Premises or Transformer) and
- * starts within the window; the rows are chosen, filtered, ordered and paged exactly as the SQL does.
+ * Daily impedance rows of a few meters, for the on-demand look-up ("a customer on the phone"): the warehouse
+ * reads the candidate meters' current rows by the primary keys (sql/queries/impedance_meter_rows.sql), and this
+ * chooses, filters, orders and pages them exactly as sql/queries/impedance_daily_rows.sql does, with the
+ * tenant and feeder of each DT from the topology table the API keeps, instead of ClickHouse reading the
+ * topology for every look-up. Holds one look-up's rows; the highest version of each leg-day wins. A look-up is
+ * answered here when it names meters (ServicePoint, Meter, MeterNumber, ElectronicSerialNumber, Premises or
+ * Transformer).
  */
 export class ImpedanceStore {
   private readonly meters = new Map<string, Map<number, Row>>();
   /** Identifier value → the meters some row of which carried it, per list filter (a superset, as impedance_identities). */
   private readonly index = new Map<Narrowing, Map<string, Set<string>>>(NARROWING.map((n) => [n, new Map()]));
   private readonly identities = new Map<string, Identity>();
-  private floorDay: number;
-  private loaded = false;
   private rows = 0;
-
-  constructor(
-    private readonly days: number,
-    now: number,
-  ) {
-    this.floorDay = Math.floor(now / DAY_MS) - days;
-  }
-
-  markLoaded(): void {
-    this.loaded = true;
-  }
-
-  ready(): boolean {
-    return this.loaded;
-  }
 
   size(): number {
     return this.rows;
@@ -95,7 +79,6 @@ export class ImpedanceStore {
   apply(records: readonly ImpedanceFacts[]): void {
     for (const r of records) {
       const day = Math.floor(r.day / DAY_MS);
-      if (day < this.floorDay) continue;
       let rows = this.meters.get(r.meter_id);
       if (!rows) this.meters.set(r.meter_id, (rows = new Map()));
       const key = day * 8 + r.leg; // legs 0 to 6
@@ -144,25 +127,10 @@ export class ImpedanceStore {
     return identity;
   }
 
-  /** Drops the days that have fallen out of the window by `now`. */
-  evict(now: number): void {
-    const floor = Math.floor(now / DAY_MS) - this.days;
-    if (floor <= this.floorDay) return;
-    this.floorDay = floor;
-    for (const [meter, rows] of this.meters) {
-      for (const [key, row] of rows)
-        if (row.day < floor) {
-          rows.delete(key);
-          this.rows--;
-        }
-      if (rows.size === 0) this.meters.delete(meter);
-    }
-  }
-
   /**
    * Rows `offset` .. `offset + limit` of a look-up (params as api/impedance-query.ts makes them for
-   * sql/queries/impedance_daily_rows.sql) and how many rows it matches in all, or null when this store cannot
-   * answer it: not loaded, no list naming meters, or an event date range starting before the window.
+   * sql/queries/impedance_daily_rows.sql) and how many rows it matches in all, or null when it names no meters
+   * (only feeders or dates: a scan, the warehouse's to do).
    */
   lookup(
     params: QueryParams,
@@ -171,10 +139,8 @@ export class ImpedanceStore {
     limit: number,
     offset: number,
   ): { rows: ImpedanceRowOut[]; total: number } | null {
-    if (!this.loaded) return null;
     const startDay = dayNumber(params.start_event_date as string);
     const endDay = dayNumber(params.end_event_date as string);
-    if (startDay < this.floorDay) return null;
     const lists = new Map<string, Set<string>>();
     for (const name of [...NARROWING, 'meters', 'feeders'])
       if ((params[name] as string[]).length > 0) lists.set(name, new Set(params[name] as string[]));
@@ -243,8 +209,8 @@ function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-/** An impedance record from a row of sql/queries/impedance_of_range.sql (days and times as text). */
-export function impedanceOfRow(r: ImpedanceOfRangeRow): ImpedanceFacts {
+/** An impedance record from a row of sql/queries/impedance_meter_rows.sql (days and times as text). */
+export function impedanceOfRow(r: ImpedanceMeterRowsRow): ImpedanceFacts {
   return {
     dt_id: r.dt_text,
     meter_id: r.meter_id,

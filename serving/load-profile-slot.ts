@@ -6,7 +6,7 @@ import type { DtEnvelope } from '../schemas/types.gen.js';
 
 /**
  * One slot of GET /v1/dt/{id}/load-profile, from an envelope record. Both ways the route answers (from the
- * warehouse's rows, and from the in-memory profiles kept from the log: serving/load-profile-store.ts) render
+ * warehouse's rows, and from the stored DT-day pieces: serving/load-profile-days.ts) render
  * slots here, so they answer byte for byte alike.
  */
 export function profileSlot(e: DtEnvelope) {

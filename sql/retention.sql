@@ -16,4 +16,5 @@ ALTER TABLE dt_stress MODIFY TTL toDateTime(slot_start) + INTERVAL {{retention_d
 ALTER TABLE dt_operating_envelopes MODIFY TTL toDateTime(slot_start) + INTERVAL {{retention_days}} DAY;
 ALTER TABLE webhook_deliveries MODIFY TTL attempted_at + INTERVAL {{retention_days}} DAY;
 ALTER TABLE released_dead_letters MODIFY TTL released_at + INTERVAL {{retention_days}} DAY;
+ALTER TABLE load_profile_days MODIFY TTL day + INTERVAL {{retention_days}} DAY;
 -- @end

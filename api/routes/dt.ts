@@ -7,8 +7,14 @@ import { dataQualityTier, requireDataQuality } from '../data-quality.js';
 import { DT_SERIES_HEAD, dtSeriesRangeOf, dtSeriesSchema, type DtSeriesRequest } from '../dt-series.js';
 import { envelopeOfRow } from '../../io/warehouse/records.js';
 import { profileHead, profileSlot } from '../../serving/load-profile-slot.js';
-import type { InMemory } from '../../serving/in-memory.js';
-import type { LoadProfileStore } from '../../serving/load-profile-store.js';
+import {
+  LoadProfileDays,
+  type LoadProfileDayRow,
+  type StoredProfile,
+} from '../../serving/load-profile-days.js';
+import type { PieceCache } from '../../serving/piece-cache.js';
+import type { DtOf } from '../../core/topology.js';
+import { DAY_MS } from '../../core/time.js';
 import { round } from '../time-range.js';
 import { notFound, requireDt, tenantOf } from '../tenancy.js';
 import { BELOW_MINIMUM, DATE_TIME, DATE_TIME_OR_NULL, NUMBER_OR_NULL, object, TIER } from '../openapi.js';
@@ -98,8 +104,15 @@ const LOAD_PROFILE = object({
 export interface DtRoutesOptions {
   warehouse: Warehouse;
   retentionDays: number;
-  /** Load profiles kept in memory, served instead of the warehouse's rows when they hold the range. */
-  profiles?: InMemory<LoadProfileStore> | undefined;
+  /**
+   * The topology table's view of a DT: a DT it knows is answered from the warehouse's load-profile pieces
+   * (sql/029_load_profile_days.sql) when they hold any of the range, else from the envelope rows.
+   */
+  dtOf?: DtOf | undefined;
+  /** Counts a load-profile answer by what it was read from. */
+  served?: ((source: 'pieces' | 'rows') => void) | undefined;
+  /** Current pieces of recently asked DT-days, kept between requests (bounded); none without it. */
+  profileCache?: ProfileCache | undefined;
   /** GRIDSTREAM_TIMEZONE: the zone of a DT whose topology names none. */
   timeZone?: string | undefined;
 }
@@ -150,9 +163,10 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
       const { id } = request.params;
       const { from, to } = dtSeriesRangeOf(request.query, options.retentionDays, PROFILE_RANGE);
       const tenant = tenantOf(request);
-      // In memory when the range is held and the topology table knows the DT's owner; else the warehouse.
-      const owner = options.profiles?.dtOf(id)?.tenant;
-      const stored = owner === undefined ? null : options.profiles!.store.profile(id, from, to);
+      // From the stored pieces when the topology table knows the DT's owner and they hold any of the range.
+      const owner = options.dtOf?.(id)?.tenant;
+      const stored =
+        owner === undefined ? null : await storedProfile(warehouse, id, from, to, options.profileCache);
       if (stored) {
         if (owner !== tenant) throw notFound(id);
         const head = profileHead(id, from, to, stored.newest);
@@ -166,14 +180,14 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
           ...stored.segments,
           CLOSE,
         ];
-        options.profiles!.served('memory');
+        options.served?.('pieces');
         reply.header('vary', 'accept-encoding').type('application/json; charset=utf-8');
         if (acceptsGzip(request.headers['accept-encoding']))
           return reply.header('content-encoding', 'gzip').send(gzipOf(segments));
         return reply.send(inflateSegments(segments));
       }
       await requireDt(warehouse, tenant, id);
-      options.profiles?.served('warehouse');
+      options.served?.('rows');
       const rows = await runQuery(warehouse, queries.envelopes_for_dt, {
         dt_id: id,
         from_ms: from,
@@ -198,6 +212,97 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
       return { ...head, slots };
     },
   );
+}
+
+/**
+ * A DT's profile over [fromMs, toMs): each UTC day of the range from its load-profile piece when the piece is
+ * current, that is when its version equals the sum of the newest versions of the day's final slots in the
+ * envelope rows (sql/queries/envelope_day_versions.sql), with the day's open slots, which pieces never hold,
+ * added from the rows; else from the envelope rows (no piece yet: a warehouse written before the pieces, a day
+ * the pieces task has not reached; a stale piece). A DT's envelopes are one partition's, read in order by the
+ * pieces task and the warehouse sink alike, so equal sums mean equal slots. Pieces, day versions and, for a range ending within LIVE_MS, the rows of its last days are read at
+ * once; other days' rows only when a piece is missing or stale. Null when no piece is current: the envelope
+ * rows answer then. Both paths render the same bytes (docs/api.md, load profiles).
+ */
+async function storedProfile(
+  warehouse: Warehouse,
+  dtId: string,
+  fromMs: number,
+  toMs: number,
+  cache: ProfileCache | undefined,
+): Promise<StoredProfile | null> {
+  const firstDay = fromMs - (fromMs % DAY_MS);
+  const endDay = toMs - 1 - ((toMs - 1) % DAY_MS) + DAY_MS;
+  const days: string[] = [];
+  for (let d = firstDay; d < endDay; d += DAY_MS) days.push(iso(d).slice(0, 10));
+  if (days.length === 0) return null;
+  const cached = new Map<string, LoadProfileDayRow>();
+  for (const day of days) {
+    const row = cache?.pieces.get(dtId, day);
+    if (row) cached.set(day, row);
+  }
+  let misses = 0;
+  const readPieces = async (wanted: string[]): Promise<LoadProfileDayRow[]> => {
+    if (wanted.length === 0) return [];
+    misses += wanted.length;
+    const rows = await runQuery(warehouse, queries.load_profile_days, { dt_ids: [dtId], days: wanted });
+    return rows.map((row) => ({ ...row, day: row.day_text }));
+  };
+  const envelopes = (from: number, to: number) =>
+    runQuery(warehouse, queries.envelopes_for_dt, { dt_id: dtId, from_ms: from, to_ms: to });
+  const live = toMs > Date.now() - LIVE_MS;
+  const liveFrom = Math.max(fromMs, firstDayOf(toMs - LIVE_MS));
+  const [fetched, versions, liveRows] = await Promise.all([
+    readPieces(days.filter((day) => !cached.has(day))),
+    runQuery(warehouse, queries.envelope_day_versions, { dt_id: dtId, from_ms: firstDay, to_ms: endDay }),
+    live ? envelopes(liveFrom, toMs) : null,
+  ]);
+  const dayVersions = new Map(versions.map((v) => [iso(v.day_index * DAY_MS).slice(0, 10), v]));
+  const isCurrent = (row: LoadProfileDayRow) =>
+    Number(dayVersions.get(row.day)?.final_sum ?? -1) === Number(row.version);
+  // A cached piece revised since is read again.
+  const stale = [...cached.values()].filter((row) => !isCurrent(row)).map((row) => row.day);
+  for (const day of stale) cached.delete(day);
+  const candidates = [...cached.values(), ...fetched, ...(await readPieces(stale))];
+  /** Day starts the envelope rows answer, or complete: no current piece, or a current piece's open slots. */
+  const fromRows = new Set([...dayVersions.keys()].map((day) => Date.parse(`${day}T00:00:00Z`)));
+  const pieces = new LoadProfileDays();
+  let current = 0;
+  for (const row of candidates) {
+    if (!isCurrent(row)) continue;
+    pieces.load(row);
+    if (!cached.has(row.day)) cache?.pieces.set(row);
+    if (Number(dayVersions.get(row.day)!.open_slots) === 0)
+      fromRows.delete(Date.parse(`${row.day}T00:00:00Z`));
+    current++;
+  }
+  cache?.counted(cached.size, misses);
+  if (current === 0) return null;
+  if (fromRows.size > 0) {
+    const starts = [...fromRows];
+    const from = Math.max(fromMs, Math.min(...starts));
+    const tail =
+      liveRows && from >= liveFrom
+        ? liveRows
+        : await envelopes(from, Math.min(toMs, Math.max(...starts) + DAY_MS));
+    // Onto a current piece only its open slots apply: its final ones have the same versions.
+    pieces.apply(tail.map(envelopeOfRow).filter((e) => fromRows.has(firstDayOf(e.slot_start))));
+  }
+  return pieces.profile(dtId, fromMs, toMs);
+}
+
+/** The API's bounded cache of current pieces (serving/piece-cache.ts), with its hits and misses counted. */
+export interface ProfileCache {
+  pieces: PieceCache;
+  /** Pieces of a request served from the cache, and read from the warehouse. */
+  counted(hits: number, misses: number): void;
+}
+
+/** How recent a range's end must be for its last slots to be possibly open (allowed lateness and then some). */
+const LIVE_MS = 2 * 3_600_000;
+
+function firstDayOf(ms: number): number {
+  return ms - (ms % DAY_MS);
 }
 
 /** The closing of a load profile's slots array and of the response. */

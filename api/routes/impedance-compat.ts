@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import type { ImpedanceRowOut, ImpedanceStore } from '../../serving/impedance-store.js';
-import type { InMemory } from '../../serving/in-memory.js';
+import type { ImpedanceRowOut } from '../../serving/impedance-store.js';
 import { ApiError } from '../errors.js';
 import {
   BATCH_REQUEST_BODY,
@@ -17,6 +16,7 @@ import {
   impedanceRows,
   NULL_TEXT,
   ON_DEMAND_DATES,
+  type ImpedanceByMeter,
 } from '../impedance-query.js';
 import { errorResponse, object } from '../openapi.js';
 import { tenantOf } from '../tenancy.js';
@@ -24,8 +24,8 @@ import { ON_DEMAND_MAX_ROWS } from './impedance.js';
 
 export interface ImpedanceCompatOptions {
   warehouse: Warehouse;
-  /** Impedance rows kept in memory (serving/impedance-store.ts), when this instance keeps them. */
-  memory?: InMemory<ImpedanceStore>;
+  /** The topology table's tenants and feeders, for look-ups by meter (api/impedance-query.ts). */
+  byMeter?: ImpedanceByMeter | undefined;
   /** The batch exports; without them the batch request is not served. */
   jobs?: ExportJobs;
 }
@@ -115,7 +115,7 @@ export function interfaceRow(row: ImpedanceRowOut) {
  * answer is the file itself.
  */
 export const impedanceCompatRoutes: FastifyPluginAsync<ImpedanceCompatOptions> = async (app, options) => {
-  const { warehouse, memory, jobs } = options;
+  const { warehouse, byMeter, jobs } = options;
 
   // On every answer of these routes, refusals included (a refused key, a bad body).
   app.addHook('onSend', async (request, reply) => {
@@ -140,7 +140,7 @@ export const impedanceCompatRoutes: FastifyPluginAsync<ImpedanceCompatOptions> =
       const filter = impedanceFilter(request.body ?? {}, ON_DEMAND_DATES);
       const { rows, total } = await impedanceRows(
         warehouse,
-        memory,
+        byMeter,
         filter,
         tenantOf(request),
         ON_DEMAND_MAX_ROWS,

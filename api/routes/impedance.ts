@@ -1,11 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import { filterProperties, impedanceFilter, impedanceRows, ON_DEMAND_DATES } from '../impedance-query.js';
+import {
+  filterProperties,
+  impedanceFilter,
+  impedanceRows,
+  ON_DEMAND_DATES,
+  type ImpedanceByMeter,
+} from '../impedance-query.js';
 import { object } from '../openapi.js';
 import { PAGE_ANSWER_PROPERTIES, pageAnswer, pageOf, pagingProperties, type PagingInput } from '../page.js';
 import { tenantOf } from '../tenancy.js';
-import type { ImpedanceStore } from '../../serving/impedance-store.js';
-import type { InMemory } from '../../serving/in-memory.js';
 
 /** Most rows one on-demand request returns (the impedance-statistics interface's maximum result size). */
 export const ON_DEMAND_MAX_ROWS = 1000;
@@ -30,12 +34,12 @@ export const IMPEDANCE_ROW_SCHEMA = object(
 
 export interface ImpedanceRoutesOptions {
   warehouse: Warehouse;
-  /** Impedance rows kept in memory, served instead of the warehouse's when they hold the request. */
-  memory?: InMemory<ImpedanceStore> | undefined;
+  /** The topology table's tenants and feeders, for look-ups by meter (api/impedance-query.ts). */
+  byMeter?: ImpedanceByMeter | undefined;
 }
 
 /** Impedance look-ups: the on-demand request. The batch export is in impedance-exports.ts. */
-export async function impedanceRoutes(app: FastifyInstance, { warehouse, memory }: ImpedanceRoutesOptions) {
+export async function impedanceRoutes(app: FastifyInstance, { warehouse, byMeter }: ImpedanceRoutesOptions) {
   app.post<{ Body: Record<string, unknown> & PagingInput }>(
     '/v1/impedance/on-demand',
     {
@@ -70,7 +74,7 @@ export async function impedanceRoutes(app: FastifyInstance, { warehouse, memory 
       const filter = impedanceFilter(request.body, ON_DEMAND_DATES);
       const page = pageOf(request.body, ON_DEMAND_MAX_ROWS);
       const { limit, offset } = page;
-      const { rows, total } = await impedanceRows(warehouse, memory, filter, tenant, limit, offset);
+      const { rows, total } = await impedanceRows(warehouse, byMeter, filter, tenant, limit, offset);
       return {
         rows,
         ...pageAnswer(page, total),

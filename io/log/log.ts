@@ -108,9 +108,8 @@ export function highestOffsets(records: LogRecord[]): Map<string, LogRecord> {
 }
 
 /**
- * A consumer group of this process alone, for a table every instance keeps whole (topology, weather, the API's
- * in-memory stores): as its only member the consumer reads every partition, and no other process shares its
- * offsets.
+ * A consumer group of this process alone, for a table every instance keeps whole (topology, weather): as its
+ * only member the consumer reads every partition, and no other process shares its offsets.
  */
 export function ownGroup(name: string): string {
   return `${OWN_GROUP_PREFIX}${name}-${process.pid}-${Math.random().toString(16).slice(2, 10)}`;

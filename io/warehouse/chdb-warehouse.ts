@@ -20,6 +20,18 @@ import {
 } from './warehouse.js';
 
 /**
+ * Bounds of the engine's own caches, which live in gridstream's process. ClickHouse sizes them for a server of
+ * its own (5 GiB each of marks and primary indexes): left so, they grow with the data read until the API
+ * process holds the fleet's marks (docs/limits.md, the embedded engine's memory).
+ */
+const EMBEDDED_CACHES = {
+  mark_cache_size: 64 << 20,
+  primary_index_cache_size: 64 << 20,
+  index_mark_cache_size: 16 << 20,
+  uncompressed_cache_size: 0,
+} as const;
+
+/**
  * The embedded warehouse: a persistent chdb Session (current ClickHouse, in-process). Only the async calls
  * are used, so queries and inserts run on libuv's pool and never block the event loop.
  *
@@ -37,7 +49,9 @@ export class ChdbWarehouse implements Warehouse {
 
   constructor(readonly dataDir: string) {
     // Settings that change how results look must be given when the engine starts (SESSION_SETTINGS).
-    const connectionArgs = Object.entries(SESSION_SETTINGS).map(([name, value]) => `--${name}=${value}`);
+    const connectionArgs = Object.entries({ ...SESSION_SETTINGS, ...EMBEDDED_CACHES }).map(
+      ([name, value]) => `--${name}=${value}`,
+    );
     try {
       this.session = new Session(dataDir, { connectionArgs });
     } catch (error) {

@@ -283,6 +283,19 @@ export interface DtsReadingsThroughRow {
   through_ms: number;
 }
 
+/** envelope_day_versions.sql: Per UTC day (day_index: days since 1970-01-01) of one DT's envelopes with from_ms <= slot_start < to_ms (epoch ms): final_sum, the sum of the newest versions of the slots whose newest row is final, which is the version a load-profile piece of that day holds when it is current (sql/029_load_profile_days.sql: pieces hold final slots only), and open_slots, the slots whose newest row is provisional. api/routes/dt.ts answers a day whose piece has another version (none yet, stale) from the envelope rows, and adds a current piece's open slots from them. Reads three columns of the DT's rows by the primary key. */
+export type EnvelopeDayVersionsParams = {
+  dt_id: string;
+  from_ms: number;
+  to_ms: number;
+};
+
+export interface EnvelopeDayVersionsRow {
+  day_index: number;
+  final_sum: number;
+  open_slots: number;
+}
+
 /** envelopes_for_dt.sql: Current revision (highest version) of each 15-minute envelope of one DT with from_ms <= slot_start < to_ms (epoch ms). */
 export type EnvelopesForDtParams = {
   dt_id: string;
@@ -315,16 +328,6 @@ export interface EnvelopesForDtRow {
   imputed_meters: number;
   profile_source: 'measured' | 'imputed' | 'modelled';
 }
-
-/** envelopes_of_range.sql: Current revision (highest version) of each 15-minute envelope of every DT with from_ms <= slot_start < to_ms (epoch ms), for the API's in-memory load profiles (pipelines/serving-view.ts), which read their window a day at a time. */
-export type EnvelopesOfRangeParams = {
-  from_ms: number;
-  to_ms: number;
-  buckets: number;
-  bucket: number;
-};
-
-export type EnvelopesOfRangeRow = EnvelopesForDtRow;
 
 /** event_assets.sql: The assets of a flexibility event with what its baselines and stats are computed from: the meter at each asset's connection, its DT, and the DT's tenant, place and time zone (NULL: none named). The newest topology version of each row (argMax, as in dt_tenants.sql). Assets the topology does not place are absent. */
 export type EventAssetsParams = {
@@ -541,15 +544,20 @@ export interface ImpedanceDailyRowsRow {
   PremiseId: string | null;
 }
 
-/** impedance_of_range.sql: Current revision (highest version) of every meter leg's day with from_ms <= day < to_ms (epoch ms), for the API's in-memory impedance look-up (serving/impedance-store.ts), which reads its window a UTC day at a time. */
-export type ImpedanceOfRangeParams = {
-  from_ms: number;
-  to_ms: number;
-  buckets: number;
-  bucket: number;
+/** impedance_meter_rows.sql: Current revision (highest version) of every leg-day from {start_event_date} to {end_event_date} of the meters some row of which carried the requested identifiers (sql/011_impedance_identities.sql), read by the primary keys (impedance_identities by service point first, impedance_daily by meter), at most {max_rows} rows: the on-demand look-up of a few meters ("a customer on the phone"). The API filters, orders and pages them as impedance_daily_rows.sql would (serving/impedance-store.ts), with the tenant and feeder from its topology table, so ClickHouse does no scan of the topology per look-up. */
+export type ImpedanceMeterRowsParams = {
+  service_points: Array<string>;
+  meters: Array<string>;
+  meter_numbers: Array<string>;
+  serial_numbers: Array<string>;
+  transformers: Array<string>;
+  premises: Array<string>;
+  start_event_date: string;
+  end_event_date: string;
+  max_rows: number;
 };
 
-export interface ImpedanceOfRangeRow {
+export interface ImpedanceMeterRowsRow {
   meter_id: string;
   leg: number;
   day_text: string;
@@ -629,6 +637,25 @@ export type LoadPatternWindowParams = Record<string, never>;
 export interface LoadPatternWindowRow {
   envelopes_until_ms: number | null;
   readings_until_ms: number | null;
+}
+
+/** load_profile_days.sql: The current load-profile pieces (sql/029_load_profile_days.sql) of DTs {dt_ids} and UTC days {days} ('YYYY-MM-DD'), read by the primary key: for a load profile (api/routes/dt.ts, one DT, the range's days) and for the pipeline applying a batch of envelopes to the stored pieces (pipelines/load-profile-days-task.ts). The newest version of each DT-day, as FINAL would give it, by sorting the few rows read. The day's text is named apart from its column: an alias equal to a column's name would replace it in WHERE (18.16 then finds nothing). */
+export type LoadProfileDaysParams = {
+  dt_ids: Array<string>;
+  days: Array<string>;
+};
+
+export interface LoadProfileDaysRow {
+  dt_id: string;
+  day_text: string;
+  version: number;
+  deflate: string;
+  crc: number;
+  length: number;
+  offsets: Array<number>;
+  versions: Array<number>;
+  tiers: Array<number>;
+  coverage: Array<number>;
 }
 
 /** max_topology_row_version.sql: The newest topology version any meter or transformer row carries (0 when none). */
@@ -1149,6 +1176,12 @@ const DTS_READINGS_THROUGH_COLUMNS = {
   through_ms: 'int64',
 } as const;
 
+const ENVELOPE_DAY_VERSIONS_COLUMNS = {
+  day_index: 'int64',
+  final_sum: 'int64',
+  open_slots: 'int64',
+} as const;
+
 const ENVELOPES_FOR_DT_COLUMNS = {
   dt_id: 'string',
   slot_start_ms: 'int64',
@@ -1308,7 +1341,7 @@ const IMPEDANCE_DAILY_ROWS_COLUMNS = {
   PremiseId: 'string?',
 } as const;
 
-const IMPEDANCE_OF_RANGE_COLUMNS = {
+const IMPEDANCE_METER_ROWS_COLUMNS = {
   meter_id: 'string',
   leg: 'number',
   day_text: 'string',
@@ -1372,6 +1405,19 @@ const LIST_DTS_COLUMNS = {
 const LOAD_PATTERN_WINDOW_COLUMNS = {
   envelopes_until_ms: 'int64?',
   readings_until_ms: 'int64?',
+} as const;
+
+const LOAD_PROFILE_DAYS_COLUMNS = {
+  dt_id: 'string',
+  day_text: 'string',
+  version: 'int64',
+  deflate: 'string',
+  crc: 'number',
+  length: 'number',
+  offsets: 'number[]',
+  versions: 'number[]',
+  tiers: 'number[]',
+  coverage: 'number[]',
 } as const;
 
 const MAX_TOPOLOGY_ROW_VERSION_COLUMNS = {
@@ -1641,13 +1687,13 @@ export const queries = {
     DtsReadingsThroughParams,
     DtsReadingsThroughRow
   >,
+  envelope_day_versions: { name: 'envelope_day_versions', columns: ENVELOPE_DAY_VERSIONS_COLUMNS } as Query<
+    EnvelopeDayVersionsParams,
+    EnvelopeDayVersionsRow
+  >,
   envelopes_for_dt: { name: 'envelopes_for_dt', columns: ENVELOPES_FOR_DT_COLUMNS } as Query<
     EnvelopesForDtParams,
     EnvelopesForDtRow
-  >,
-  envelopes_of_range: { name: 'envelopes_of_range', columns: ENVELOPES_FOR_DT_COLUMNS } as Query<
-    EnvelopesOfRangeParams,
-    EnvelopesOfRangeRow
   >,
   event_assets: { name: 'event_assets', columns: EVENT_ASSETS_COLUMNS } as Query<
     EventAssetsParams,
@@ -1693,9 +1739,9 @@ export const queries = {
     ImpedanceDailyRowsParams,
     ImpedanceDailyRowsRow
   >,
-  impedance_of_range: { name: 'impedance_of_range', columns: IMPEDANCE_OF_RANGE_COLUMNS } as Query<
-    ImpedanceOfRangeParams,
-    ImpedanceOfRangeRow
+  impedance_meter_rows: { name: 'impedance_meter_rows', columns: IMPEDANCE_METER_ROWS_COLUMNS } as Query<
+    ImpedanceMeterRowsParams,
+    ImpedanceMeterRowsRow
   >,
   latest_topology_meters: {
     name: 'latest_topology_meters',
@@ -1709,6 +1755,10 @@ export const queries = {
   load_pattern_window: { name: 'load_pattern_window', columns: LOAD_PATTERN_WINDOW_COLUMNS } as Query<
     LoadPatternWindowParams,
     LoadPatternWindowRow
+  >,
+  load_profile_days: { name: 'load_profile_days', columns: LOAD_PROFILE_DAYS_COLUMNS } as Query<
+    LoadProfileDaysParams,
+    LoadProfileDaysRow
   >,
   max_topology_row_version: {
     name: 'max_topology_row_version',

@@ -46,6 +46,17 @@ export interface ServerWarehouseOptions {
  * bound client-side (bind.ts), Bool columns are Enum8('false' = 0, 'true' = 1) read back as booleans, and
  * settings the server lacks (insert_deduplication_token, session_timezone, ...) are not sent.
  */
+/**
+ * What SQL with parameters inlined may be on a server without query parameters: its bytes (default 256 KiB)
+ * and syntax tree (default 50,000 elements, a few an array element).
+ */
+const INLINED_LIMITS = {
+  max_query_size: String(64 * 1024 * 1024),
+  max_ast_elements: String(10_000_000),
+  max_expanded_ast_elements: String(10_000_000),
+};
+type InlinedLimits = Partial<typeof INLINED_LIMITS>;
+
 export class ServerWarehouse implements Warehouse {
   readonly kind = 'server' as const;
   /** The server's version, as detected by connect(). */
@@ -53,7 +64,7 @@ export class ServerWarehouse implements Warehouse {
   readonly dialect: ClickHouseVersion;
   readonly dedupTokens: boolean;
   readonly rowBinary = true;
-  private readonly settings: ReturnType<typeof sessionSettings>;
+  private readonly settings: ReturnType<typeof sessionSettings> & InlinedLimits;
   private readonly sql: SqlAdapter;
   /** No Bool type in the tables' dialect: Bool columns are LEGACY_BOOL_TYPE, read and written by name. */
   private readonly legacyBools: boolean;
@@ -66,7 +77,12 @@ export class ServerWarehouse implements Warehouse {
     this.version = options.version ?? CURRENT;
     this.dialect = options.dialect ?? this.version;
     this.dedupTokens = supports(this.version, 'insert_deduplication_token');
-    this.settings = sessionSettings(this.version);
+    // A server without query parameters gets them inlined into the SQL, which its default max_query_size and max_ast_elements would
+    // refuse for a large array (a topology's meters).
+    this.settings = {
+      ...sessionSettings(this.version),
+      ...(supports(this.version, 'query_params') ? {} : INLINED_LIMITS),
+    };
     this.sql = new SqlAdapter(this.dialect);
     this.legacyBools = !supports(this.dialect, 'bool');
   }

@@ -21,6 +21,7 @@ export const TABLES = {
   flexEvents: 'flex_events',
   flexEventBaselines: 'flex_event_baselines',
   flexEventStats: 'flex_event_stats',
+  loadProfileDays: 'load_profile_days',
 } as const;
 
 export type TableName = (typeof TABLES)[keyof typeof TABLES];

@@ -22,6 +22,7 @@ const TIME_SERIES_TABLES = [
   'envelopes',
   'impedance_daily',
   'impedance_flags',
+  'load_profile_days',
   'readings',
   'released_dead_letters',
   'weather',

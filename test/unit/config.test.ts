@@ -76,7 +76,7 @@ describe('loadConfig', () => {
       apiRateLimit: 25,
       apiRateBurst: 25,
       apiMaxConcurrent: 15,
-      apiMemoryDays: 30,
+      apiPieceCacheBytes: 32 * 1024 * 1024,
       webhookMaxAttempts: 8,
       webhookBackoffMs: 1000,
       webhookAllow: undefined,
@@ -145,7 +145,7 @@ describe('loadConfig', () => {
       GRIDSTREAM_API_RATE_LIMIT: '5',
       GRIDSTREAM_API_RATE_BURST: '10',
       GRIDSTREAM_API_MAX_CONCURRENT: '4',
-      GRIDSTREAM_API_MEMORY_DAYS: '0',
+      GRIDSTREAM_API_PIECE_CACHE_BYTES: '1048576',
       GRIDSTREAM_WEBHOOK_MAX_ATTEMPTS: '3',
       GRIDSTREAM_WEBHOOK_BACKOFF_MS: '250',
       GRIDSTREAM_WEBHOOK_ALLOW: '10.20.0.0/16,hooks.internal',
@@ -197,7 +197,7 @@ describe('loadConfig', () => {
       apiRateLimit: 5,
       apiRateBurst: 10,
       apiMaxConcurrent: 4,
-      apiMemoryDays: 0,
+      apiPieceCacheBytes: 1048576,
       webhookMaxAttempts: 3,
       webhookBackoffMs: 250,
       webhookAllow: '10.20.0.0/16,hooks.internal',
@@ -374,14 +374,6 @@ describe('config: whole numbers and file shape', () => {
     for (const raw of ['-10', '12.5', 'lots'])
       expect(configError({ GRIDSTREAM_HEAP_GROWTH_PCT: raw }).message).toBe(
         `GRIDSTREAM_HEAP_GROWTH_PCT: ${JSON.stringify(raw)} is not a whole number (0 or more)`,
-      );
-  });
-
-  it('takes 0 load-profile days (profiles from the warehouse only) and refuses a negative or fractional count', () => {
-    expect(loadConfig({ GRIDSTREAM_API_MEMORY_DAYS: '0' }).apiMemoryDays).toBe(0);
-    for (const raw of ['-1', '2.5', 'many'])
-      expect(() => loadConfig({ GRIDSTREAM_API_MEMORY_DAYS: raw })).toThrow(
-        `GRIDSTREAM_API_MEMORY_DAYS: ${JSON.stringify(raw)} is not a whole number (0 or more)`,
       );
   });
 

@@ -28,36 +28,30 @@ function facts(meter: string, dayMs: number, version: number, median = 200): Imp
 const look = (store: ImpedanceStore, input: Record<string, unknown>) =>
   store.lookup(impedanceFilter(input, ON_DEMAND_DATES).params, 'default', dtOf, 1001, 0)?.rows ?? null;
 
-describe('in-memory impedance rows', () => {
-  it('answers nothing until loaded, nor look-ups starting before its window or naming no meters', () => {
-    const store = new ImpedanceStore(3, NOW);
+describe("one look-up's impedance rows", () => {
+  it('answers look-ups naming meters, and none naming no meters (a scan, the warehouse query)', () => {
+    const store = new ImpedanceStore();
     store.apply([facts('m-1', TODAY - DAY_MS, 5)]);
     const named = {
       ServicePoint: 'SP-m-1',
       startEventDate: day(TODAY - 3 * DAY_MS),
       endEventDate: day(TODAY),
     };
-    expect(look(store, named)).toBeNull();
-    store.markLoaded();
     expect(look(store, named)).toHaveLength(1);
-    expect(look(store, { ...named, startEventDate: day(TODAY - 4 * DAY_MS) })).toBeNull();
-    expect(look(store, { ...named, startEventDate: '' })).toBeNull(); // from 1970: the warehouse's
+    expect(look(store, { ...named, startEventDate: '' })).toHaveLength(1);
     expect(look(store, { startEventDate: day(TODAY - 3 * DAY_MS), Feeder: 'f-1' })).toBeNull();
   });
 
-  it('keeps the highest version of a leg-day whatever the order, ignores days before the window', () => {
-    const store = new ImpedanceStore(3, NOW);
-    store.markLoaded();
+  it('keeps the highest version of a leg-day whatever the order', () => {
+    const store = new ImpedanceStore();
     store.apply([facts('m-1', TODAY - DAY_MS, 9, 300), facts('m-1', TODAY - DAY_MS, 7, 100)]);
-    store.apply([facts('m-1', TODAY - 4 * DAY_MS, 9)]);
     expect(store.size()).toBe(1);
     const rows = look(store, { Meter: 'm-1', startEventDate: day(TODAY - 3 * DAY_MS) })!;
     expect(rows.map((r) => [r.EventDate, r.MedianImpedance])).toEqual([[day(TODAY - DAY_MS), 300]]);
   });
 
   it('keeps legs 0 to 6 of every day apart (leg 4 of one day is not leg 0 of the next)', () => {
-    const store = new ImpedanceStore(3, NOW);
-    store.markLoaded();
+    const store = new ImpedanceStore();
     const days = [TODAY - 2 * DAY_MS, TODAY - DAY_MS];
     store.apply(days.flatMap((d) => [0, 4, 6].map((leg) => ({ ...facts('m-1', d, 1, 100 + leg), leg }))));
     expect(store.size()).toBe(6);
@@ -65,16 +59,5 @@ describe('in-memory impedance rows', () => {
     expect(rows.map((r) => [r.EventDate, r.MeterLeg, r.MedianImpedance])).toEqual(
       days.flatMap((d) => [0, 4, 6].map((leg) => [day(d), leg, 100 + leg])),
     );
-  });
-
-  it('drops the days that age out of the window', () => {
-    const store = new ImpedanceStore(3, NOW);
-    store.markLoaded();
-    store.apply([facts('m-1', TODAY - 3 * DAY_MS, 5), facts('m-1', TODAY - DAY_MS, 5)]);
-    expect(store.size()).toBe(2);
-    store.evict(NOW + DAY_MS);
-    expect(store.size()).toBe(1);
-    expect(look(store, { Meter: 'm-1', startEventDate: day(TODAY - 3 * DAY_MS) })).toBeNull();
-    expect(look(store, { Meter: 'm-1', startEventDate: day(TODAY - 2 * DAY_MS) })).toHaveLength(1);
   });
 });

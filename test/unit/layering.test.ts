@@ -28,7 +28,7 @@ const LAYERS = [
       '../pipelines/start-pipeline.js',
       '../api/server.js',
       '../app/start-gridstream.js',
-      '../serving/in-memory.js',
+      '../serving/load-profile-days.js',
       '../ingest/decode.js',
     ],
     allowed: ['../core/time.js', '../schemas/types.gen.js', './load-envelope/load-envelope.js'],
@@ -68,7 +68,7 @@ const LAYERS = [
       '../../processors/load-envelope/load-envelope.js',
       '../../pipelines/start-pipeline.js',
       '../../api/server.js',
-      '../../serving/in-memory.js',
+      '../../serving/load-profile-days.js',
       '../../app/start-gridstream.js',
     ],
     allowed: ['./log.js', '../warehouse/rows.js', '../../core/time.js', '../../ingest/decode.js'],
@@ -76,8 +76,12 @@ const LAYERS = [
   {
     file: 'serving/__planted.ts',
     rule: 'serving stores are below pipelines/ and api/: no pipeline, api or app',
-    forbidden: ['../api/data-quality.js', '../pipelines/serving-view.js', '../app/start-gridstream.js'],
-    allowed: ['./in-memory.js', '../core/data-quality.js', '../io/warehouse/rows.js'],
+    forbidden: [
+      '../api/data-quality.js',
+      '../pipelines/load-profile-days-task.js',
+      '../app/start-gridstream.js',
+    ],
+    allowed: ['./load-profile-slot.js', '../core/data-quality.js', '../io/warehouse/rows.js'],
   },
   {
     file: 'pipelines/runtime/__planted.ts',
@@ -85,7 +89,7 @@ const LAYERS = [
     forbidden: ['../../api/server.js', '../../app/edges.js'],
     allowed: [
       '../start-pipeline.js',
-      '../../serving/in-memory.js',
+      '../../serving/load-profile-days.js',
       '../../processors/load-envelope/load-envelope.js',
       '../../io/log/log.js',
     ],
@@ -96,7 +100,7 @@ const LAYERS = [
     forbidden: ['../../pipelines/start-pipeline.js', '../../app/start-gridstream.js'],
     allowed: [
       '../server.js',
-      '../../serving/in-memory.js',
+      '../../serving/load-profile-days.js',
       '../../processors/load-envelope/load-envelope.js',
       '../../io/log/log.js',
     ],

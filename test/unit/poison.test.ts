@@ -6,16 +6,12 @@ import { MemoryLog } from '../../io/log/memory-log.js';
 import { KeyedStage } from '../../pipelines/keyed-stage.js';
 import { onCannotGoOn } from '../../pipelines/runtime/fatal.js';
 import { startStageTask } from '../../pipelines/stage-task.js';
-import { ServingView, type ServingStore } from '../../pipelines/serving-view.js';
 import { publishTopology, TopologyTable } from '../../pipelines/topology-table.js';
 import { TOPICS } from '../../pipelines/log-topics.js';
 import { WeatherTable } from '../../pipelines/weather-table.js';
-import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import type { DeadLetter, DtEnvelope, WeatherObservation } from '../../schemas/types.gen.js';
+import type { DeadLetter, WeatherObservation } from '../../schemas/types.gen.js';
 import { counter, type Count, type CountInput, type Total } from '../support/driver.js';
-import { sampleEnvelope } from '../support/records.js';
 import { oneDt } from '../support/topology.js';
-import { queries } from '../../io/warehouse/queries.gen.js';
 
 const IN = 'test.in';
 const OUT = 'test.out';
@@ -377,52 +373,6 @@ describe('the poison-record policy (pipelines/runtime/poison.ts)', () => {
     await expectOneDeadLetter(log, corrupt, /^weather table: /, {
       source_topic: TOPICS.weather.name,
       key: 'ws-1',
-      source_offset: 1,
-    });
-    expect(counted).toEqual(['processing_error']);
-  });
-
-  it('dead-letters a corrupt record of a serving view and takes in the records after it', async () => {
-    const log = new MemoryLog();
-    await log.ensureTopics([
-      { name: TOPICS.envelopes.name, partitions: 2 },
-      { name: TOPICS.deadLetters.name, partitions: 2 },
-    ]);
-    for (const topic of [TOPICS.envelopes.name, TOPICS.deadLetters.name]) hold(log, topic);
-    const corrupt = Buffer.from('{"not":"avro"}');
-    await log.producer().send(TOPICS.envelopes.name, [
-      { key: 'dt-7', value: encode('DtEnvelope', sampleEnvelope) },
-      { key: 'dt-7', value: corrupt },
-      {
-        key: 'dt-7',
-        value: encode('DtEnvelope', { ...sampleEnvelope, version: sampleEnvelope.version + 1 }),
-      },
-    ]);
-    const applied: DtEnvelope[] = [];
-    let loaded = false;
-    const store: ServingStore<DtEnvelope> = {
-      apply: (records) => applied.push(...records),
-      evict: () => undefined,
-      markLoaded: () => (loaded = true),
-    };
-    const warehouse = { query: async () => [] } as unknown as Warehouse;
-    const { counted, metrics } = deadLetterCounter();
-    const view = new ServingView(log, warehouse, store, {
-      name: 'load profiles',
-      topic: 'envelopes',
-      query: queries.envelopes_of_range,
-      fromRow: (row) => row as unknown as DtEnvelope,
-      days: 1,
-      metrics,
-    });
-    view.start();
-    await until(() => applied.length === 2 && loaded, 'the view to take in both envelopes');
-    expect(applied.map((e) => e.version)).toEqual([sampleEnvelope.version, sampleEnvelope.version + 1]);
-    await view.stop();
-
-    await expectOneDeadLetter(log, corrupt, /^load profiles view: /, {
-      source_topic: TOPICS.envelopes.name,
-      key: 'dt-7',
       source_offset: 1,
     });
     expect(counted).toEqual(['processing_error']);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { deflateSegment, gzipOf, inflateSegments } from '../../core/gzip-segments.js';
 import { DAY_MS, SLOT_MS } from '../../core/time.js';
 import { profileHead, profileSlot } from '../../serving/load-profile-slot.js';
-import { LoadProfileStore } from '../../serving/load-profile-store.js';
+import { LoadProfileDays, type LoadProfileDayRow } from '../../serving/load-profile-days.js';
 import type { DataQuality, DtEnvelope } from '../../schemas/types.gen.js';
 import { sampleEnvelope } from '../support/records.js';
 
@@ -42,9 +42,8 @@ function envelope(dt: string, slot: number, version: number, r: () => number): D
 }
 
 /** The response the store's pieces make, as text, for a range. */
-function storedResponse(store: LoadProfileStore, dt: string, from: number, to: number): string | null {
+function storedResponse(store: LoadProfileDays, dt: string, from: number, to: number): string {
   const stored = store.profile(dt, from, to);
-  if (!stored) return null;
   const head = JSON.stringify(profileHead(dt, from, to, stored.newest));
   const segments = [
     deflateSegment(Buffer.from(head.slice(0, -1) + ',"slots":[')),
@@ -76,7 +75,7 @@ function expectedResponse(records: DtEnvelope[], dt: string, from: number, to: n
   return JSON.stringify({ ...head, slots });
 }
 
-describe('in-memory load profiles', () => {
+describe('load-profile pieces', () => {
   const r = random(7);
   // Three days and today of two DTs, with gaps, every slot revised up to three times, in shuffled order.
   const records: DtEnvelope[] = [];
@@ -88,9 +87,17 @@ describe('in-memory load profiles', () => {
   records.sort(() => r() - 0.5);
 
   it('answers every range byte for byte as the warehouse path renders the current versions', () => {
-    const store = new LoadProfileStore(3, NOW);
-    for (let i = 0; i < records.length; i += 500) store.apply(records.slice(i, i + 500));
-    store.markLoaded();
+    // Applied in batches as the pipeline's task does: the stored pieces read, the batch applied, the changed
+    // pieces written back (through JSON, as the warehouse gives them); the API reads the pieces.
+    const warehouse = new Map<string, LoadProfileDayRow>();
+    for (let i = 0; i < records.length; i += 500) {
+      const batch = new LoadProfileDays();
+      for (const row of warehouse.values()) batch.load(JSON.parse(JSON.stringify(row)) as LoadProfileDayRow);
+      batch.apply(records.slice(i, i + 500));
+      for (const row of batch.changed()) warehouse.set(`${row.dt_id} ${row.day}`, row);
+    }
+    const store = new LoadProfileDays();
+    for (const row of warehouse.values()) store.load(JSON.parse(JSON.stringify(row)) as LoadProfileDayRow);
     const floor = TODAY - 3 * DAY_MS;
     const ranges: Array<[number, number]> = [
       [floor, NOW], // whole days and today
@@ -113,9 +120,8 @@ describe('in-memory load profiles', () => {
   });
 
   it('declares the tier and coverage of the newest slot in the range', () => {
-    const store = new LoadProfileStore(3, NOW);
+    const store = new LoadProfileDays();
     store.apply(records);
-    store.markLoaded();
     const to = TODAY - DAY_MS + 5 * SLOT_MS + 1;
     const newest = records
       .filter((e) => e.dt_id === 'dt-a' && e.slot_start < to)
@@ -127,29 +133,32 @@ describe('in-memory load profiles', () => {
     });
   });
 
-  it('answers nothing until loaded, nor before its oldest day, and drops days as they age out', () => {
-    const store = new LoadProfileStore(3, NOW);
-    store.apply([envelope('dt-a', TODAY - 4 * DAY_MS, 9, r)]); // before the window: ignored
-    store.apply([envelope('dt-a', TODAY - 3 * DAY_MS, 9, r), envelope('dt-a', TODAY, 9, r)]);
-    expect(store.profile('dt-a', TODAY - 3 * DAY_MS, NOW)).toBeNull();
-    store.markLoaded();
-    expect(store.profile('dt-a', TODAY - 3 * DAY_MS - 1, NOW)).toBeNull();
-    expect(JSON.parse(storedResponse(store, 'dt-a', TODAY - 3 * DAY_MS, NOW)!).slots).toHaveLength(2);
-    const bytes = store.bytes();
-    store.evict(NOW + DAY_MS);
-    expect(store.profile('dt-a', TODAY - 3 * DAY_MS, NOW)).toBeNull();
-    expect(store.bytes()).toBeLessThan(bytes);
-    expect(JSON.parse(storedResponse(store, 'dt-a', TODAY - 2 * DAY_MS, NOW)!).slots).toHaveLength(1);
+  it('reads back the pieces it writes, a newer piece replacing an older, as the task does per batch', () => {
+    const writer = new LoadProfileDays();
+    writer.apply([envelope('dt-a', TODAY, 9, r), envelope('dt-a', TODAY - DAY_MS, 9, r)]);
+    const first = writer.changed();
+    expect(first.map((p) => p.day).sort()).toEqual([day(TODAY - DAY_MS), day(TODAY)]);
+    expect(writer.changed()).toEqual([]); // nothing changed since
+    const later = new LoadProfileDays();
+    for (const row of first) later.load(row);
+    later.apply([envelope('dt-a', TODAY + SLOT_MS, 11, r), envelope('dt-a', TODAY, 5, r)]); // 5: older, ignored
+    const second = later.changed();
+    expect(second).toHaveLength(1);
+    expect(Number(second[0]!.version)).toBe(9 + 11);
+    const reader = new LoadProfileDays();
+    for (const row of [...second, ...first]) reader.load(row); // in any order: the higher version stays
+    expect(JSON.parse(storedResponse(reader, 'dt-a', TODAY - DAY_MS, NOW)).slots).toHaveLength(3);
   });
 
   it('keeps a slot at its highest version whatever order the revisions come in', () => {
-    const store = new LoadProfileStore(1, NOW);
-    store.markLoaded();
+    const store = new LoadProfileDays();
     const newer = envelope('dt-a', TODAY, 20, r);
     const older = envelope('dt-a', TODAY, 10, r);
     store.apply([newer]);
     store.apply([older]);
-    const slots = JSON.parse(storedResponse(store, 'dt-a', TODAY, NOW)!).slots;
+    const slots = JSON.parse(storedResponse(store, 'dt-a', TODAY, NOW)).slots;
     expect(slots).toEqual([JSON.parse(JSON.stringify(profileSlot(newer)))]);
   });
 });
+
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);

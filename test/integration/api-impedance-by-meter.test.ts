@@ -2,16 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseApiKeys } from '../../api/auth.js';
 import { buildApi } from '../../api/server.js';
-import { impedanceFilter, ON_DEMAND_DATES } from '../../api/impedance-query.js';
-import { ImpedanceStore, impedanceOfRow } from '../../serving/impedance-store.js';
 import { encode } from '../../core/codec.js';
 import { DAY_MS } from '../../core/time.js';
 import { TOPICS } from '../../pipelines/log-topics.js';
 import type { ImpedanceDaily } from '../../schemas/types.gen.js';
 import { OTHER_TENANT_KEY, startTestGridstream, TEST_API_KEY } from '../support/test-gridstream.js';
 import { meter, transformer } from '../support/topology.js';
-import { runQuery } from '../../io/warehouse/query.js';
-import { queries } from '../../io/warehouse/queries.gen.js';
 
 type Running = Awaited<ReturnType<typeof startTestGridstream>>;
 
@@ -85,12 +81,12 @@ records.push(
 );
 // m-3 moved to dt-a on its newest day.
 records.push(row('m-3', 'dt-a', 1, revisedDay, { version: 2 * (TODAY + 9_000_000) + 1 }));
-// A row before the window (30 days): only the warehouse has it.
+// A row 40 days back.
 records.push(row('m-1', 'dt-a', 1, TODAY - 40 * DAY_MS));
 
 const inWindow = { startEventDate: dayText(TODAY - 6 * DAY_MS), endEventDate: dayText(TODAY) };
-/** Look-ups the memory path answers (each names meters, starts within the window), with the key to use. */
-const fromMemory: Array<[Record<string, unknown>, string]> = [
+/** Look-ups answered from the named meters' rows (each names meters), with the key to use. */
+const byMeter: Array<[Record<string, unknown>, string]> = [
   [{ ServicePoint: 'SP-m-1' }, TEST_API_KEY],
   [{ ServicePoint: 'SP-m-1,SP-m-2', Meter: 'm-2' }, TEST_API_KEY],
   [{ ServicePoint: 'SP-m-2' }, TEST_API_KEY], // the revised day now carries SP-m-2-new: not in this answer
@@ -118,19 +114,20 @@ const fromMemory: Array<[Record<string, unknown>, string]> = [
   [{ ServicePoint: 'SP-m-o' }, TEST_API_KEY], // another tenant's meter: nothing
   [{ ServicePoint: 'SP-m-o,SP-m-1' }, OTHER_TENANT_KEY],
   [{ Meter: 'm-nobody' }, TEST_API_KEY],
-];
-/** Look-ups the warehouse answers: no list naming meters, or a start before the window. */
-const fromWarehouse: Array<[Record<string, unknown>, string]> = [
-  [{ Feeder: 'f-1' }, TEST_API_KEY],
   [{ Meter: 'm-1', startEventDate: dayText(TODAY - 45 * DAY_MS) }, TEST_API_KEY],
   [{ Meter: 'm-1', startEventDate: '' }, TEST_API_KEY],
 ];
+/** Look-ups the warehouse's whole query answers: no list naming meters. */
+const byQuery: Array<[Record<string, unknown>, string]> = [
+  [{ Feeder: 'f-1' }, TEST_API_KEY],
+  [{ Feeder: 'f-1,f-2', startEventDate: '' }, TEST_API_KEY],
+];
 
-describe('on-demand impedance from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => {
+describe("on-demand impedance from the named meters' rows", () => {
   let g: Running;
   let warehouseOnly: FastifyInstance;
 
-  const viaMemory = async (body: Record<string, unknown>, key: string) => {
+  const viaApi = async (body: Record<string, unknown>, key: string) => {
     const response = await fetch(`${g.url}/v1/impedance/on-demand`, {
       method: 'POST',
       headers: { 'x-api-key': key, 'content-type': 'application/json' },
@@ -166,12 +163,6 @@ describe('on-demand impedance from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => {
       records.map((r) => ({ key: r.dt_id, value: encode('ImpedanceDaily', r), timestamp: r.day })),
     );
     await g.pipeline.settle();
-    const legDays = new Set(
-      records.filter((r) => r.day >= TODAY - 30 * DAY_MS).map((r) => `${r.meter_id} ${r.leg} ${r.day}`),
-    );
-    for (let i = 0; i < 200 && g.pipeline.inMemory!.impedance.size() < legDays.size; i++)
-      await new Promise((r) => setTimeout(r, 50));
-    expect(g.pipeline.inMemory!.impedance.size()).toBe(legDays.size);
     warehouseOnly = await buildApi({
       warehouse: g.edges.warehouse,
       keys: parseApiKeys(`${TEST_API_KEY},${OTHER_TENANT_KEY}:utility-b`),
@@ -184,67 +175,36 @@ describe('on-demand impedance from memory (GRIDSTREAM_API_MEMORY_DAYS)', () => {
     await g?.stop();
   });
 
-  it('answers every look-up naming meters from memory, exactly as the warehouse query does', async () => {
-    const before = await lookups('memory');
+  it("answers every look-up naming meters from those meters' rows, exactly as the warehouse query does", async () => {
+    const before = await lookups('meters');
     let rows = 0;
-    for (const [filters, key] of fromMemory) {
+    for (const [filters, key] of byMeter) {
       const body = { ...inWindow, ...filters };
       const expected = await viaWarehouse(body, key);
-      expect(await viaMemory(body, key), JSON.stringify(body)).toBe(expected);
+      expect(await viaApi(body, key), JSON.stringify(body)).toBe(expected);
       rows += (JSON.parse(expected) as { rows: unknown[] }).rows.length;
     }
-    expect(await lookups('memory')).toBe(before + fromMemory.length);
+    expect(await lookups('meters')).toBe(before + byMeter.length);
     expect(rows).toBeGreaterThan(60); // the comparisons were of real answers, not of empty ones
-    const shared = JSON.parse(await viaMemory({ ...inWindow, Premises: 'P-shared' }, TEST_API_KEY)) as {
+    const shared = JSON.parse(await viaApi({ ...inWindow, Premises: 'P-shared' }, TEST_API_KEY)) as {
       rows: Array<{ MeterId: string }>;
     };
     expect(shared.rows.slice(0, 2).map((r) => r.MeterId)).toEqual(['m-～', 'm-😀']); // UTF-8 byte order
-  });
-
-  it('loads the same rows from the warehouse at start as it took from the log', async () => {
-    const fromWarehouseRows = new ImpedanceStore(30, Date.now());
-    let parts = 0;
-    for (let day = TODAY - 30 * DAY_MS; day <= TODAY; day += DAY_MS)
-      for (let bucket = 0; bucket < 3; bucket++) {
-        // In three parts, as a large fleet's day is read (pipelines/serving-view.ts).
-        const rows = await runQuery(g.edges.warehouse, queries.impedance_of_range, {
-          from_ms: day,
-          to_ms: day + DAY_MS,
-          buckets: 3,
-          bucket,
-        });
-        fromWarehouseRows.apply(rows.map(impedanceOfRow));
-        if (rows.length > 0) parts++;
-      }
-    expect(parts).toBeGreaterThan(5); // the meters' rows really were split between the parts
-    fromWarehouseRows.markLoaded();
-    expect(fromWarehouseRows.size()).toBe(g.pipeline.inMemory!.impedance.size());
-    const dtOf = (dtId: string) => {
-      const t = g.pipeline.topology.index.transformers.get(dtId);
-      return t && { tenant: t.tenant, feeder: t.feeder_id };
-    };
-    for (const [filters, key] of fromMemory) {
-      const { params } = impedanceFilter({ ...inWindow, ...filters }, ON_DEMAND_DATES);
-      const tenant = key === TEST_API_KEY ? 'default' : 'utility-b';
-      expect(fromWarehouseRows.lookup(params, tenant, dtOf, 1001, 0), JSON.stringify(filters)).toEqual(
-        g.pipeline.inMemory!.impedance.lookup(params, tenant, dtOf, 1001, 0),
-      );
-    }
-  });
-
-  it('leaves look-ups without a meter-naming list, or reaching before the window, to the warehouse', async () => {
-    const before = await lookups('warehouse');
-    for (const [filters, key] of fromWarehouse) {
-      const body = { ...inWindow, ...filters };
-      expect(await viaMemory(body, key), JSON.stringify(body)).toBe(await viaWarehouse(body, key));
-    }
-    expect(await lookups('warehouse')).toBe(before + fromWarehouse.length);
     const old = JSON.parse(
-      await viaMemory(
+      await viaApi(
         { Meter: 'm-1', startEventDate: dayText(TODAY - 45 * DAY_MS), endEventDate: dayText(TODAY) },
         TEST_API_KEY,
       ),
     ) as { rows: unknown[] };
-    expect(old.rows).toHaveLength(1 + 5 * 3); // the day before the window and m-1's five days of three legs
+    expect(old.rows).toHaveLength(1 + 5 * 3); // the day 40 days back and m-1's five days of three legs
+  });
+
+  it('leaves look-ups without a meter-naming list to the warehouse query', async () => {
+    const before = await lookups('query');
+    for (const [filters, key] of byQuery) {
+      const body = { ...inWindow, ...filters };
+      expect(await viaApi(body, key), JSON.stringify(body)).toBe(await viaWarehouse(body, key));
+    }
+    expect(await lookups('query')).toBe(before + byQuery.length);
   });
 });
