@@ -1,33 +1,51 @@
 /**
- * npm run bench:envelope-memory — the envelope processor's memory at a revision horizon of 24 h, with late
- * data: the pure processor (processors/load-envelope/load-envelope.ts), one state per partition as the
- * readings task keeps them, fed a fleet's one-minute readings over a simulated day and more, in two child
- * processes run one after the other with the same input:
+ * npm run bench:processor-memory — the processor's memory at a revision horizon of 24 h, with late data: the
+ * pure processors the processor role runs on the readings and the envelopes (processors/load-envelope,
+ * impedance, and stress with its thermal model), one state per partition each as their stages keep them, fed
+ * a fleet's one-minute readings over a simulated day and more, in two child processes run one after the other
+ * with the same input:
  *
- *   in memory   every closed slot's readings held (packed) for the whole horizon
- *               (GRIDSTREAM_RESIDENT_SLOTS_H = the horizon: the processor as it was)
- *   resident    closed slots held for GRIDSTREAM_RESIDENT_SLOTS_H (1 h); a late reading for an older slot
+ *   unbounded   every closed slot's readings held (packed) for the whole horizon
+ *               (GRIDSTREAM_RESIDENT_SLOTS_H = the horizon: the envelope stage without its bound)
+ *   bounded     closed slots held for GRIDSTREAM_RESIDENT_SLOTS_H (1 h); a late reading for an older slot
  *               asks for that slot's stored readings, answered here as the warehouse would (every reading
  *               delivered so far: the readings task writes a batch before it loads)
  *
- * Each prints the peak RSS (VmHWM) of its process, the largest V8 heap and off-heap (typed arrays) seen at
- * the end of a quarter hour, the readings held at the end, the slots loaded and its CPU time; the parent
- * prints both, their ratios, and whether the newest envelope of every DT slot is the same in both.
+ * The processors are driven as their stage tasks drive them, without a broker or a warehouse (a 26 h day of
+ * 100,000 meters through the whole pipeline would take most of an hour on two cores, twice; what the edges
+ * hold, librdkafka's buffers and the writers' batches, `npm run bench` shows): each reading to the envelope
+ * and impedance states of its DT's partition, each envelope they emit to the stress state of that partition
+ * (with the DTs' nameplates and a weather observation a minute per station), and the punctuations after each
+ * quarter hour's uploads. Each child prints the peak RSS (VmHWM) of its process, the largest V8 heap and
+ * off-heap (typed arrays) seen at the end of a quarter hour, each stage's share of the memory at the end (what
+ * releasing its states gives back, after full collections), the readings and impedance estimates held, the
+ * slots loaded and its CPU time; the parent prints both, their ratios, and whether the outputs are the same
+ * in both: the newest envelope of every DT slot, the newest impedance row of every leg-day and every flag,
+ * and every stress row.
  *
  * The fleet: `--transformers` (1000) × `--meters` (100) meters, each uploading its 15 one-minute readings of a
  * quarter hour at the quarter hour's end (as `npm run bench` does), over `--hours` (26: the 24 h horizon
- * filled, and two more). Late data as the simulator makes it: `--outage-pct` (3) % of the meters are silent
- * once, from a random quarter hour for 1 to 24 quarter hours (up to 6 h), and then send what they stored with
- * their next upload. Readings go to `--partitions` (8) states by DT, as the log partitions them; the
- * punctuation (emit) runs after each quarter hour's uploads, and so do the loads. The children run with the
- * processor role's malloc settings and V8 heap growth (bench/distributed.ts, core/heap.ts).
+ * filled, and two more, so the first UTC day's impedance becomes final). Late data as the simulator makes it:
+ * `--outage-pct` (3) % of the meters are silent once, from a random quarter hour for 1 to 24 quarter hours (up
+ * to 6 h), and then send what they stored with their next upload. Readings go to `--partitions` (8) states by
+ * DT, as the log partitions them. The children run with the processor role's malloc settings and V8 heap
+ * growth (bench/distributed.ts, core/heap.ts).
  */
 import { fork } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { PROCESSOR_HEAP_GROWTH_PCT, applyHeapGrowth } from '../core/heap.js';
 import { SLOT_MS } from '../core/time.js';
 import { partitionFor } from '../io/log/partitioner.js';
+import {
+  initialImpedanceState,
+  impedanceHeld,
+  stepImpedance,
+  DEFAULT_IMPEDANCE_CONFIG,
+  type ImpedanceConfig,
+  type ImpedanceInput,
+  type ImpedanceState,
+} from '../processors/impedance/impedance.js';
 import {
   initialEnvelopeState,
   stepEnvelope,
@@ -35,7 +53,15 @@ import {
   type EnvelopeInput,
   type EnvelopeState,
 } from '../processors/load-envelope/load-envelope.js';
-import type { MeterReading } from '../schemas/types.gen.js';
+import {
+  DEFAULT_STRESS_CONFIG,
+  initialStressState,
+  stepStress,
+  type StressConfig,
+  type StressInput,
+  type StressState,
+} from '../processors/stress/stress.js';
+import type { MeterReading, TopologyTransformer } from '../schemas/types.gen.js';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -59,6 +85,7 @@ const LATENESS_S = setting('lateness-s', 300);
 const OUTAGE_PCT = setting('outage-pct', 3);
 const PARTITIONS = setting('partitions', 8);
 const QUARTERS = Math.round(HOURS * 4);
+const STATIONS = 10;
 
 /** A small deterministic hash of integers (for the fleet's outages and values). */
 function mix(a: number, b = 0): number {
@@ -70,6 +97,7 @@ function mix(a: number, b = 0): number {
 
 const dtId = (dt: number) => `dt-${String(dt).padStart(5, '0')}`;
 const meterId = (dt: number, m: number) => `m-${String(dt).padStart(5, '0')}-${String(m).padStart(3, '0')}`;
+const stationId = (dt: number) => `ws-${dt % STATIONS}`;
 
 /** The quarter hours [from, to) a meter is silent for (it sends them with the upload of `to`), or null. */
 function outageOf(dt: number, m: number): [number, number] | null {
@@ -85,23 +113,36 @@ function deliveredAt(outage: [number, number] | null, q: number): number {
   return outage && q >= outage[0] && q < outage[1] ? outage[1] : q;
 }
 
-/** A meter's reading: household load in watts (decimals as meters send them), one or three legs. */
+/**
+ * A meter's reading: household load in kW (decimals as meters send them): a daily base, two appliances
+ * switching on and off in blocks of 10 to 45 minutes (the steps the impedance estimator needs; a household
+ * shows a few dozen a day), a seventh of the meters exporting rooftop PV at midday; one or three legs. The
+ * voltage is the DT's terminal voltage (a slow daily swing) less the leg's current through its service drop
+ * (50–400 mΩ), in 0.1 V.
+ */
 function reading(dt: number, m: number, ts: number, received: number): MeterReading {
   const minute = (ts - T0) / MINUTE;
-  const h = mix(dt * 1000 + m, minute);
-  const base = 0.3 + 1.5 * Math.max(0, Math.sin(((minute / 60 - 6) * Math.PI) / 12));
-  const p = Math.round(1000 * (base + (h % 1000) / 1000 - (m % 7 === 0 ? 1.2 : 0))) / 1000;
-  const v = (k: number) => Math.round(2300 + ((h >>> (4 * k)) % 60) - 30) / 10;
+  const id = dt * 1000 + m;
+  const sun = Math.max(0, Math.sin(((minute / 60 - 6) * Math.PI) / 12));
+  let p =
+    0.3 + 0.4 * Math.max(0, Math.sin(((minute / 60 - 12) * Math.PI) / 12)) - (m % 7 === 0 ? 2 * sun : 0);
+  for (let k = 0; k < 2; k++) {
+    const block = 10 + (mix(id, k) % 36);
+    if (mix(id, 1000 * k + Math.floor(minute / block)) % 100 < 18) p += 1 + (mix(id, 7 + k) % 20) / 10;
+  }
+  p = Math.round(1000 * (p + (mix(id, minute) % 20) / 1000)) / 1000;
+  const legs = m % 10 === 0 ? 3 : 1;
+  const i = Math.round((100 * Math.abs(p) * 1000) / 230 / legs) / 100;
+  const zOhm = (50 + (mix(id, 3) % 350)) / 1000;
+  const terminal = 236 + 2 * Math.sin((minute / 1440) * 2 * Math.PI + dt);
+  const v = (leg: number) => Math.round(10 * (terminal + (leg - 2) * 0.3 - zOhm * i)) / 10;
   return {
     meter_id: meterId(dt, m),
     dt_id: dtId(dt),
     ts,
     p_kw: p,
     q_kvar: Math.round(p * 300) / 1000,
-    legs:
-      m % 10 === 0
-        ? [1, 2, 3].map((leg) => ({ leg, v: v(leg), i: Math.abs(p) * 1.5 }))
-        : [{ leg: 1 + (m % 3), v: v(0), i: Math.abs(p) * 4.3 }],
+    legs: legs === 3 ? [1, 2, 3].map((leg) => ({ leg, v: v(leg), i })) : [{ leg: 1 + (m % 3), v: v(2), i }],
     e_imp_kwh: null,
     e_exp_kwh: null,
     received_at: received,
@@ -114,67 +155,163 @@ function upload(dt: number, m: number, q: number, delivered: number): MeterReadi
   return Array.from({ length: 15 }, (_, k) => reading(dt, m, T0 + q * SLOT_MS + k * MINUTE, received));
 }
 
+function nameplate(dt: number): TopologyTransformer {
+  return {
+    dt_id: dtId(dt),
+    feeder_id: `f-${dt % 50}`,
+    rated_kva: [100, 160, 250][dt % 3]!,
+    cooling_class: 'ONAN',
+    latitude: 12.9 + (dt % 20) / 100,
+    longitude: 77.5 + (dt % 30) / 100,
+    weather_station_id: stationId(dt),
+    nominal_voltage_v: 230,
+    top_oil_rise_k: null,
+    hot_spot_gradient_k: null,
+    loss_ratio: null,
+    tau_oil_min: null,
+    tau_winding_min: null,
+    tenant: 'default',
+    timezone: 'UTC',
+    topology_version: 1,
+  };
+}
+
+type Stage = 'envelope' | 'impedance' | 'stress';
+const STAGES: Stage[] = ['envelope', 'impedance', 'stress'];
+
 interface ChildResult {
   mode: string;
   peakRssMiB: number;
   peakHeapMiB: number;
   peakOffHeapMiB: number;
+  /** Per stage: MiB of heap and typed arrays its states held at the end (what releasing them gave back). */
+  shareMiB: Record<Stage, number>;
+  /** Heap and typed arrays left once every state was released (the bench's own, Node's). */
+  restMiB: number;
   heldReadings: number;
   heldSlots: number;
   heldBytes: number;
+  peakEstimates: number;
+  peakLegDays: number;
   loads: number;
   loadedReadings: number;
   readings: number;
   tooLate: number;
   cpuS: number;
   wallS: number;
-  digest: string;
-  slots: number;
+  digests: Record<Stage, string>;
+  counts: Record<Stage, number>;
 }
 
-function child(mode: 'in-memory' | 'resident'): ChildResult {
+/** A digest of the newest output per key (by version): the same whatever order revisions came in. */
+class NewestDigest {
+  private readonly newest = new Map<string, { version: number; hash: string }>();
+  offer(key: string, version: number, record: unknown): void {
+    const seen = this.newest.get(key);
+    if (!seen || seen.version < version)
+      this.newest.set(key, {
+        version,
+        hash: createHash('sha1').update(JSON.stringify(record)).digest('base64'),
+      });
+  }
+  get size(): number {
+    return this.newest.size;
+  }
+  digest(): string {
+    const digest = createHash('sha1');
+    for (const key of [...this.newest.keys()].sort()) digest.update(`${key}:${this.newest.get(key)!.hash};`);
+    return digest.digest('hex');
+  }
+}
+
+function child(mode: 'unbounded' | 'bounded'): ChildResult {
   applyHeapGrowth(undefined, true);
-  const config: EnvelopeConfig = {
+  const envelopeConfig: EnvelopeConfig = {
     allowedLatenessMs: LATENESS_S * 1000,
     revisionHorizonMs: HORIZON_H * HOUR,
-    residentMs: mode === 'resident' ? RESIDENT_H * HOUR : HORIZON_H * HOUR,
+    residentMs: mode === 'bounded' ? RESIDENT_H * HOUR : HORIZON_H * HOUR,
   };
-  const states = new Map<number, EnvelopeState>();
+  const impedanceConfig: ImpedanceConfig = {
+    ...DEFAULT_IMPEDANCE_CONFIG,
+    allowedLatenessMs: LATENESS_S * 1000,
+  };
+  const stressConfig: StressConfig = { ...DEFAULT_STRESS_CONFIG, timeZone: 'UTC' };
+  const envelopes = new Map<number, EnvelopeState>();
+  const impedance = new Map<number, ImpedanceState>();
+  const stress = new Map<number, StressState>();
+  for (let p = 0; p < PARTITIONS; p++) {
+    envelopes.set(p, initialEnvelopeState());
+    impedance.set(p, initialImpedanceState());
+    stress.set(p, initialStressState());
+  }
   const partitionOf = Array.from({ length: TRANSFORMERS }, (_, dt) => partitionFor(dtId(dt), PARTITIONS));
-  for (let p = 0; p < PARTITIONS; p++) states.set(p, initialEnvelopeState());
   const outages = Array.from({ length: TRANSFORMERS }, (_, dt) =>
     Array.from({ length: METERS }, (_, m) => outageOf(dt, m)),
   );
-  // The newest envelope of each DT slot: its version and a hash of the whole record.
-  const newest = new Map<string, { version: number; hash: string }>();
+  const newestEnvelopes = new NewestDigest();
+  const newestLegDays = new NewestDigest();
+  const stressRows = createHash('sha1');
+  let stressCount = 0;
   let loads = 0;
   let loadedReadings = 0;
   let readings = 0;
   let tooLate = 0;
-  /** Time spent hashing envelopes for the comparison: not the processor's, taken off its CPU time. */
+  /** Time spent hashing outputs for the comparison: not the processors', taken off the CPU time. */
   let hashingMs = 0;
+  const hashing = (work: () => void) => {
+    const from = performance.now();
+    work();
+    hashingMs += performance.now() - from;
+  };
+  const stepStressOf = (partition: number, input: StressInput) => {
+    const { outputs } = stepStress(stress.get(partition)!, input, stressConfig);
+    for (const output of outputs)
+      if (output.type === 'stress') {
+        stressCount++;
+        hashing(() => (stressRows as Hash).update(JSON.stringify(output.row)));
+      }
+  };
   const asks: Array<{ partition: number; dt: string; start: number }> = [];
-  const step = (partition: number, input: EnvelopeInput) => {
-    const { outputs } = stepEnvelope(states.get(partition)!, input, config);
+  const stepEnvelopeOf = (partition: number, input: EnvelopeInput) => {
+    const { outputs } = stepEnvelope(envelopes.get(partition)!, input, envelopeConfig);
     for (const output of outputs)
       if (output.type === 'envelope') {
         const e = output.envelope;
-        const key = `${e.dt_id}|${e.slot_start}`;
-        const seen = newest.get(key);
-        if (!seen || seen.version < e.version) {
-          const from = performance.now();
-          newest.set(key, {
-            version: e.version,
-            hash: createHash('sha1').update(JSON.stringify(e)).digest('base64'),
-          });
-          hashingMs += performance.now() - from;
-        }
+        hashing(() => newestEnvelopes.offer(`${e.dt_id}|${e.slot_start}`, e.version, e));
+        stepStressOf(partition, { type: 'envelope', envelope: e });
       } else if (output.type === 'load-slot')
         asks.push({ partition, dt: output.dt_id, start: output.slot_start });
       else tooLate++;
   };
+  const stepImpedanceOf = (partition: number, input: ImpedanceInput) => {
+    const { outputs } = stepImpedance(impedance.get(partition)!, input, impedanceConfig);
+    for (const output of outputs)
+      hashing(() => {
+        if (output.type === 'leg-day') {
+          const r = output.row;
+          newestLegDays.offer(`${r.dt_id}|${r.meter_id}|${r.leg}|${r.day}`, r.version, r);
+        } else if (output.type === 'flag') {
+          const f = output.flag;
+          newestLegDays.offer(`flag|${f.dt_id}|${f.meter_id}|${f.leg}|${f.day}|${f.kind}`, 0, f);
+        } else if (output.type === 'insufficient')
+          newestLegDays.offer(
+            `insufficient|${output.dt_id}|${output.meter_id}|${output.leg}|${output.day}`,
+            0,
+            output,
+          );
+      });
+  };
+  const apply = (partition: number, r: MeterReading) => {
+    stepEnvelopeOf(partition, { type: 'reading', reading: r });
+    stepImpedanceOf(partition, { type: 'reading', reading: r });
+    readings++;
+  };
+  for (let dt = 0; dt < TRANSFORMERS; dt++)
+    stepStressOf(partitionOf[dt]!, { type: 'transformer', transformer: nameplate(dt) });
   let peakHeap = 0;
   let peakOffHeap = 0;
+  let peakEstimates = 0;
+  let peakLegDays = 0;
   const started = process.cpuUsage();
   const wall = performance.now();
   for (let q = 0; q < QUARTERS; q++) {
@@ -186,14 +323,8 @@ function child(mode: 'in-memory' | 'resident'): ChildResult {
         // Back from an outage: what it stored first, then this quarter's upload.
         if (outage && q === outage[1])
           for (let late = outage[0]; late < outage[1]; late++)
-            for (const r of upload(dt, m, late, q)) {
-              step(partition, { type: 'reading', reading: r });
-              readings++;
-            }
-        for (const r of upload(dt, m, q, q)) {
-          step(partition, { type: 'reading', reading: r });
-          readings++;
-        }
+            for (const r of upload(dt, m, late, q)) apply(partition, r);
+        for (const r of upload(dt, m, q, q)) apply(partition, r);
       }
     }
     // The warehouse's answers: every reading delivered so far of the DT with ts in the slot.
@@ -208,49 +339,96 @@ function child(mode: 'in-memory' | 'resident'): ChildResult {
       }
       loads++;
       loadedReadings += stored.length;
-      step(partition, { type: 'slot-readings', dt_id: dt, slot_start: start, readings: stored });
+      stepEnvelopeOf(partition, { type: 'slot-readings', dt_id: dt, slot_start: start, readings: stored });
     }
-    for (let p = 0; p < PARTITIONS; p++) step(p, { type: 'emit' });
+    // The weather stations' observations of the quarter (one a minute), then the punctuations.
+    for (let s = 0; s < STATIONS; s++)
+      for (let k = 0; k < 15; k++) {
+        const ts = T0 + q * SLOT_MS + k * MINUTE;
+        const observation = {
+          station_id: stationId(s),
+          ts,
+          ambient_c: 24 + 6 * Math.sin(((ts - T0) / HOUR - 9) * (Math.PI / 12)),
+          received_at: ts + 5_000,
+        };
+        for (let p = 0; p < PARTITIONS; p++) stepStressOf(p, { type: 'weather', observation });
+      }
+    for (let p = 0; p < PARTITIONS; p++) {
+      stepEnvelopeOf(p, { type: 'emit' });
+      stepImpedanceOf(p, { type: 'emit' });
+      stepStressOf(p, { type: 'emit' });
+    }
     const memory = process.memoryUsage();
     peakHeap = Math.max(peakHeap, memory.heapUsed);
     // external includes arrayBuffers (the typed arrays' memory).
     peakOffHeap = Math.max(peakOffHeap, memory.external);
+    let estimates = 0;
+    let legDays = 0;
+    for (const state of impedance.values()) {
+      const held = impedanceHeld(state);
+      estimates += held.estimates;
+      legDays += held.legDays;
+    }
+    if (estimates > peakEstimates) [peakEstimates, peakLegDays] = [estimates, legDays];
   }
   const cpu = process.cpuUsage(started);
   let heldReadings = 0;
   let heldSlots = 0;
   let heldBytes = 0;
-  for (const state of states.values())
+  for (const state of envelopes.values())
     for (const dt of state.dts.values())
       for (const slot of dt.slots.values()) {
         heldSlots++;
         heldReadings += slot.readings.size;
         heldBytes += slot.readings.bytes;
       }
-  const digest = createHash('sha1');
-  for (const key of [...newest.keys()].sort()) digest.update(`${key}:${newest.get(key)!.hash};`);
+  // Each stage's share: what releasing its states gives back, after full collections.
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  const used = () => {
+    gc();
+    gc();
+    const memory = process.memoryUsage();
+    return (memory.heapUsed + memory.external) / 2 ** 20;
+  };
+  const shareMiB = {} as Record<Stage, number>;
+  let before = used();
+  for (const stage of ['stress', 'impedance', 'envelope'] as const) {
+    ({ stress, impedance, envelope: envelopes })[stage].clear();
+    const after = used();
+    shareMiB[stage] = before - after;
+    before = after;
+  }
   return {
     mode,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     peakHeapMiB: peakHeap / 2 ** 20,
     peakOffHeapMiB: peakOffHeap / 2 ** 20,
+    shareMiB,
+    restMiB: before,
     heldReadings,
     heldSlots,
     heldBytes,
+    peakEstimates,
+    peakLegDays,
     loads,
     loadedReadings,
     readings,
     tooLate,
     cpuS: (cpu.user + cpu.system) / 1e6 - hashingMs / 1000,
     wallS: (performance.now() - wall) / 1000,
-    digest: digest.digest('hex'),
-    slots: newest.size,
+    digests: {
+      envelope: newestEnvelopes.digest(),
+      impedance: newestLegDays.digest(),
+      stress: stressRows.digest('hex'),
+    },
+    counts: { envelope: newestEnvelopes.size, impedance: newestLegDays.size, stress: stressCount },
   };
 }
 
 function runChild(mode: string): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const proc = fork(fileURLToPath(import.meta.url), ['--child', mode, ...process.argv.slice(2)], {
+      execArgv: [...process.execArgv, '--expose-gc'],
       env: {
         ...process.env,
         MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '1',
@@ -268,48 +446,68 @@ function runChild(mode: string): Promise<ChildResult> {
   });
 }
 
+const MB = (mib: number) => ((mib * 2 ** 20) / 1e6).toFixed(0);
+
 async function main() {
   const childAt = process.argv.indexOf('--child');
   if (childAt >= 0) {
-    process.send!(child(process.argv[childAt + 1] as 'in-memory' | 'resident'));
+    process.send!(child(process.argv[childAt + 1] as 'unbounded' | 'bounded'));
     return;
   }
   const fleet = TRANSFORMERS * METERS;
   console.log(
-    'envelope processor memory at the revision horizon, with late data (pure processor, one process each)',
+    'processor memory at the revision horizon, with late data (envelope, impedance and stress processors, one process each)',
   );
   console.log(
-    `  fleet        ${TRANSFORMERS} DTs x ${METERS} meters = ${fleet} meters, one-minute readings, 15 per upload, ${HOURS} h simulated, ${PARTITIONS} partition states`,
+    `  fleet        ${TRANSFORMERS} DTs x ${METERS} meters = ${fleet} meters, one-minute readings, 15 per upload, ${HOURS} h simulated, ${PARTITIONS} partition states a stage`,
   );
   console.log(
     `  settings     revision horizon ${HORIZON_H} h, allowed lateness ${LATENESS_S} s, resident ${RESIDENT_H} h; ${OUTAGE_PCT}% of meters silent once for 15 min to 6 h, then sending what they stored; heap growth ${PROCESSOR_HEAP_GROWTH_PCT}%, MALLOC_ARENA_MAX=1`,
   );
   const results: ChildResult[] = [];
-  for (const mode of ['in-memory', 'resident']) {
+  for (const mode of ['unbounded', 'bounded']) {
     const r = await runChild(mode);
     results.push(r);
-    const label = mode === 'in-memory' ? `in memory (${HORIZON_H} h)` : `resident (${RESIDENT_H} h)`;
+    const label =
+      mode === 'unbounded' ? `unbounded (slots held ${HORIZON_H} h)` : `bounded (slots held ${RESIDENT_H} h)`;
     console.log(`  ${label}`);
     console.log(
-      `    peak RSS   ${r.peakRssMiB.toFixed(0)} MiB (${((r.peakRssMiB * 2 ** 20) / 1e6).toFixed(0)} MB); V8 heap up to ${r.peakHeapMiB.toFixed(0)} MiB, off-heap (typed arrays) up to ${r.peakOffHeapMiB.toFixed(0)} MiB`,
+      `    peak RSS   ${r.peakRssMiB.toFixed(0)} MiB (${MB(r.peakRssMiB)} MB); V8 heap up to ${r.peakHeapMiB.toFixed(0)} MiB, off-heap (typed arrays) up to ${r.peakOffHeapMiB.toFixed(0)} MiB`,
     );
     console.log(
-      `    held       ${r.heldSlots} DT slots, ${r.heldReadings} readings in ${(r.heldBytes / 2 ** 20).toFixed(1)} MiB at the end (${(r.heldBytes / Math.max(1, r.heldReadings)).toFixed(1)} bytes a reading)`,
+      `    share      at the end: ${STAGES.map((s) => `${s} ${r.shareMiB[s].toFixed(0)} MiB`).join(', ')}; the rest ${r.restMiB.toFixed(0)} MiB (heap and typed arrays after a full GC)`,
+    );
+    console.log(
+      `    held       ${r.heldSlots} DT slots, ${r.heldReadings} readings in ${(r.heldBytes / 2 ** 20).toFixed(1)} MiB at the end (${(r.heldBytes / Math.max(1, r.heldReadings)).toFixed(1)} bytes a reading); impedance estimates up to ${r.peakEstimates} in ${r.peakLegDays} leg-days (${(r.peakEstimates / Math.max(1, r.peakLegDays)).toFixed(1)} a leg-day)`,
     );
     console.log(
       `    loads      ${r.loads} DT slots loaded (${r.loadedReadings} stored readings re-applied, ${((100 * r.loadedReadings) / r.readings).toFixed(1)}% of the ${r.readings} readings); ${r.tooLate} too late`,
     );
     console.log(
-      `    CPU        ${r.cpuS.toFixed(1)} s (${((1e6 * r.cpuS) / r.readings).toFixed(2)} µs a reading: the processor, making the readings and the loads' answers) in ${r.wallS.toFixed(1)} s`,
+      `    CPU        ${r.cpuS.toFixed(1)} s (${((1e6 * r.cpuS) / r.readings).toFixed(2)} µs a reading: the processors, making the readings and the loads' answers) in ${r.wallS.toFixed(1)} s`,
     );
   }
-  const [memory, resident] = results as [ChildResult, ChildResult];
+  const [unbounded, bounded] = results as [ChildResult, ChildResult];
   console.log(
-    `  ratios       resident / in memory: peak RSS ${(resident.peakRssMiB / memory.peakRssMiB).toFixed(2)}, readings held ${(resident.heldReadings / Math.max(1, memory.heldReadings)).toFixed(3)}, CPU ${(resident.cpuS / memory.cpuS).toFixed(2)}`,
+    `  ratios       bounded / unbounded: peak RSS ${(bounded.peakRssMiB / unbounded.peakRssMiB).toFixed(2)}, readings held ${(bounded.heldReadings / Math.max(1, unbounded.heldReadings)).toFixed(3)}, CPU ${(bounded.cpuS / unbounded.cpuS).toFixed(2)}`,
   );
-  const same = memory.digest === resident.digest && memory.slots === resident.slots;
+  const what: Record<Stage, string> = {
+    envelope: 'the newest envelope of each of N DT slots',
+    impedance: 'the newest row of each of N leg-days, flags and insufficient leg-days',
+    stress: 'each of N stress rows, in order',
+  };
+  let same = true;
+  for (const stage of STAGES) {
+    const equal =
+      unbounded.digests[stage] === bounded.digests[stage] &&
+      unbounded.counts[stage] === bounded.counts[stage];
+    same &&= equal;
+    console.log(
+      `  ${`${stage}:`.padEnd(12)} ${equal ? 'identical' : 'DIFFERENT'}: ${what[stage].replace('N', String(unbounded.counts[stage]))} (sha1 ${unbounded.digests[stage].slice(0, 12)}${equal ? '' : ` vs ${bounded.digests[stage].slice(0, 12)}`})`,
+    );
+  }
   console.log(
-    `  envelopes    ${same ? 'identical' : 'DIFFERENT'}: the newest envelope of each of ${memory.slots} DT slots (sha1 ${memory.digest.slice(0, 12)}${same ? '' : ` vs ${resident.digest.slice(0, 12)}`})`,
+    `  goal         bounded peak RSS ${MB(bounded.peakRssMiB)} MB ${bounded.peakRssMiB * 2 ** 20 < 500e6 ? '<' : '>='} 500 MB`,
   );
   if (!same) process.exitCode = 1;
 }
