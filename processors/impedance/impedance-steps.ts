@@ -430,7 +430,7 @@ export class LegSteps {
 }
 
 /** A copy of `values` widened to `length`, `fill` in the new places (NaN: no reading; −1: no leg). */
-function widen<T extends Int32Array | Float32Array | Float64Array>(
+export function widen<T extends Int32Array | Float32Array | Float64Array>(
   values: T,
   length: number,
   fill: number,

@@ -10,6 +10,7 @@ import {
   LegSteps,
   median,
   weightedMedian,
+  widen,
   weightedMedianStdErr,
   noiseFloorStdErr,
   effectiveCount,
@@ -122,17 +123,83 @@ export type ImpedanceOutput =
   | { type: 'insufficient'; dt_id: string; meter_id: string; leg: number; day: number; event_count: number }
   | { type: 'too-late'; reading: MeterReading };
 
-interface LegDay {
-  estimates: number[];
-  /** ΔI² of each estimate: its weight in the day's median. */
-  weights: number[];
-  receivedAt: number;
+/**
+ * One open UTC day's estimates of a DT's legs, in columns: an estimate is 20 bytes (its value and weight as
+ * the doubles they were computed in, and the position of its leg's previous estimate), where a leg-day of
+ * its own (an object, a Map entry and two growing arrays) cost ~400 bytes for the dozen estimates a leg
+ * typically has a day. A leg's estimates are gathered in the order they were added, so its median and sums
+ * are computed exactly as over its own arrays.
+ */
+class DayEstimates {
+  private values = new Float64Array(64);
+  private weights = new Float64Array(64);
+  /** Per estimate: the position of the previous estimate of its leg (−1: its first of the day). */
+  private previous = new Int32Array(64);
+  private size = 0;
+  /** Per leg index: its newest estimate's position (−1: none), its count, its newest receive time. */
+  private newest = new Int32Array(0);
+  private counts = new Int32Array(0);
+  private received = new Float64Array(0);
+  /** Legs with estimates, in the order of their first (a day is made final in that order). */
+  readonly legs: number[] = [];
+
+  get estimates(): number {
+    return this.size;
+  }
+
+  add(leg: number, mohm: number, weight: number, receivedAt: number): void {
+    if (leg >= this.newest.length) {
+      const legs = Math.max(leg + 1, Math.ceil(1.25 * this.newest.length));
+      this.newest = widen(this.newest, legs, -1);
+      this.counts = widen(this.counts, legs, 0);
+      this.received = widen(this.received, legs, 0);
+    }
+    if (this.size === this.values.length) {
+      const capacity = Math.ceil(1.5 * this.size);
+      this.values = widen(this.values, capacity, 0);
+      this.weights = widen(this.weights, capacity, 0);
+      this.previous = widen(this.previous, capacity, 0);
+    }
+    const at = this.size++;
+    this.values[at] = mohm;
+    this.weights[at] = weight;
+    this.previous[at] = this.newest[leg]!;
+    if (this.newest[leg] === -1) this.legs.push(leg);
+    this.newest[leg] = at;
+    this.counts[leg]!++;
+    this.received[leg] = Math.max(this.received[leg]!, receivedAt);
+  }
+
+  has(leg: number): boolean {
+    return leg < this.counts.length && this.counts[leg]! > 0;
+  }
+
+  receivedAt(leg: number): number {
+    return this.received[leg]!;
+  }
+
+  /** The leg's estimates and their weights in the order added (views of scratch space, valid until the next call). */
+  of(leg: number): { values: Float64Array; weights: Float64Array } {
+    const n = this.counts[leg]!;
+    if (scratchValues.length < n) {
+      scratchValues = new Float64Array(Math.max(n, 2 * scratchValues.length));
+      scratchWeights = new Float64Array(scratchValues.length);
+    }
+    for (let at = this.newest[leg]!, k = n - 1; at >= 0; at = this.previous[at]!, k--) {
+      scratchValues[k] = this.values[at]!;
+      scratchWeights[k] = this.weights[at]!;
+    }
+    return { values: scratchValues.subarray(0, n), weights: scratchWeights.subarray(0, n) };
+  }
 }
+
+let scratchValues = new Float64Array(256);
+let scratchWeights = new Float64Array(256);
 
 interface DtImpedance {
   steps: LegSteps;
-  /** Day → leg index → that day's estimates. */
-  days: Map<number, Map<number, LegDay>>;
+  /** Day → that day's estimates. */
+  days: Map<number, DayEstimates>;
   /** Leg index → final daily medians, oldest first, at most historyDays. */
   history: Map<number, number[]>;
 }
@@ -153,6 +220,18 @@ export function initialImpedanceState(): ImpedanceState {
     dts: new Map(),
     dirty: new Set(),
   };
+}
+
+/** The leg-days of open days held, and their estimates (memory accounting: bench/processor-memory.ts). */
+export function impedanceHeld(state: ImpedanceState): { legDays: number; estimates: number } {
+  let legDays = 0;
+  let estimates = 0;
+  for (const dt of state.dts.values())
+    for (const day of dt.days.values()) {
+      legDays += day.legs.length;
+      estimates += day.estimates;
+    }
+  return { legDays, estimates };
 }
 
 /** Applies one input; the state is updated in place (see stepEnvelope). */
@@ -201,13 +280,9 @@ function dtState(state: ImpedanceState, dtId: string, config: ImpedanceConfig): 
 function record(state: ImpedanceState, dtId: string, dt: DtImpedance, found: StepEstimate[]): void {
   for (const e of found) {
     const day = Math.floor(e.ts / DAY_MS) * DAY_MS;
-    let legs = dt.days.get(day);
-    if (!legs) dt.days.set(day, (legs = new Map()));
-    let legDay = legs.get(e.leg);
-    if (!legDay) legs.set(e.leg, (legDay = { estimates: [], weights: [], receivedAt: 0 }));
-    legDay.estimates.push(e.mohm);
-    legDay.weights.push(e.weight);
-    legDay.receivedAt = Math.max(legDay.receivedAt, e.receivedAt);
+    let estimates = dt.days.get(day);
+    if (!estimates) dt.days.set(day, (estimates = new DayEstimates()));
+    estimates.add(e.leg, e.mohm, e.weight, e.receivedAt);
     state.dirty.add(`${dtId}\u0000${day}\u0000${e.leg}`);
   }
 }
@@ -242,12 +317,12 @@ function finishDay(
   outputs: ImpedanceOutput[],
 ): void {
   const flags = config.flags;
-  const legs = dt.days.get(day)!;
+  const estimates = dt.days.get(day)!;
   dt.days.delete(day);
   const rows = new Map<number, LegDayImpedance>();
-  for (const [leg, legDay] of legs) {
+  for (const leg of estimates.legs) {
     state.dirty.delete(`${dtId}\u0000${day}\u0000${leg}`);
-    const row = legDayRow(dtId, dt, day, leg, legDay, true, config.evidence);
+    const row = legDayRow(dtId, dt, day, leg, estimates, true, config.evidence);
     rows.set(leg, row);
     if (sufficient(row, config.evidence)) outputs.push({ type: 'leg-day', row });
     else {
@@ -307,9 +382,9 @@ function emitDirty(state: ImpedanceState, config: ImpedanceConfig, outputs: Impe
     const dt = state.dts.get(dtId)!;
     const day = Number(dayText);
     const leg = Number(legText);
-    const legDay = dt.days.get(day)?.get(leg);
-    if (!legDay) continue;
-    const row = legDayRow(dtId, dt, day, leg, legDay, false, config.evidence);
+    const estimates = dt.days.get(day);
+    if (!estimates?.has(leg)) continue;
+    const row = legDayRow(dtId, dt, day, leg, estimates, false, config.evidence);
     if (sufficient(row, config.evidence)) outputs.push({ type: 'leg-day', row });
   }
   state.dirty.clear();
@@ -320,12 +395,14 @@ function legDayRow(
   dt: DtImpedance,
   day: number,
   leg: number,
-  legDay: LegDay,
+  estimates: DayEstimates,
   final: boolean,
   evidence: ImpedanceEvidenceConfig,
 ): LegDayImpedance {
   const [meterId, legNumber] = dt.steps.legOf(leg);
-  const centre = weightedMedian(legDay.estimates, legDay.weights);
+  const { values, weights } = estimates.of(leg);
+  const receivedAt = estimates.receivedAt(leg);
+  const centre = weightedMedian(values, weights);
   return {
     dt_id: dtId,
     meter_id: meterId,
@@ -333,13 +410,13 @@ function legDayRow(
     day,
     median_mohm: centre,
     stderr_mohm: Math.max(
-      weightedMedianStdErr(legDay.estimates, legDay.weights, centre),
-      noiseFloorStdErr(legDay.weights, evidence.voltageNoiseV),
+      weightedMedianStdErr(values, weights, centre),
+      noiseFloorStdErr(weights, evidence.voltageNoiseV),
     ),
-    event_count: legDay.estimates.length,
-    effective_events: effectiveCount(legDay.weights),
-    received_at: legDay.receivedAt,
-    version: 2 * (legDay.receivedAt + legDay.estimates.length) + (final ? 1 : 0),
+    event_count: values.length,
+    effective_events: effectiveCount(weights),
+    received_at: receivedAt,
+    version: 2 * (receivedAt + values.length) + (final ? 1 : 0),
     is_final: final,
   };
 }
