@@ -118,18 +118,8 @@ export class RowBinaryBuffer {
   dateTimeText(ms: number): void {
     const days = Math.floor(ms / DAY_MS);
     if (!(days >= MIN_DAY && days <= MAX_DAY)) return this.string(dateTime64(ms));
-    // Civil date of a day count (Howard Hinnant's days_from_civil inverted), exact for the Gregorian calendar.
-    const z = days + 719_468;
-    const era = Math.floor(z / 146_097);
-    const doe = z - era * 146_097;
-    const yoe = Math.floor(
-      (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
-    );
-    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-    const mp = Math.floor((5 * doy + 2) / 153);
-    const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-    const month = mp < 10 ? mp + 3 : mp - 9;
-    const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+    // A run of readings is of one or two days: the date's ten characters are worked out once a day.
+    if (days !== dateOfDay) setDate(days);
     let rest = ms - days * DAY_MS;
     const hour = Math.floor(rest / 3_600_000);
     rest -= hour * 3_600_000;
@@ -141,14 +131,7 @@ export class RowBinaryBuffer {
     const b = this.buf;
     let at = this.at;
     b[at++] = 23;
-    b[at++] = 48 + Math.floor(year / 1000);
-    b[at++] = 48 + (Math.floor(year / 100) % 10);
-    b[at++] = 48 + (Math.floor(year / 10) % 10);
-    b[at++] = 48 + (year % 10);
-    b[at++] = 45; // -
-    at = twoDigits(b, at, month);
-    b[at++] = 45;
-    at = twoDigits(b, at, day);
+    for (let k = 0; k < 10; k++) b[at++] = date[k]!;
     b[at++] = 32; // space
     at = twoDigits(b, at, hour);
     b[at++] = 58; // :
@@ -174,6 +157,36 @@ const DAY_MS = 86_400_000;
 /** Days of 0000-01-01 and 9999-12-31: four-digit years, as dateTime64() writes them. */
 const MIN_DAY = -719_528;
 const MAX_DAY = 2_932_896;
+
+/** 'YYYY-MM-DD' of the day dateTimeText last wrote (days since the epoch). */
+const date = new Uint8Array(10);
+let dateOfDay = Number.NaN;
+
+function setDate(days: number): void {
+  // Civil date of a day count (Howard Hinnant's days_from_civil inverted), exact for the Gregorian calendar.
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  date[0] = 48 + Math.floor(year / 1000);
+  date[1] = 48 + (Math.floor(year / 100) % 10);
+  date[2] = 48 + (Math.floor(year / 10) % 10);
+  date[3] = 48 + (year % 10);
+  date[4] = 45; // -
+  date[5] = 48 + Math.floor(month / 10);
+  date[6] = 48 + (month % 10);
+  date[7] = 45;
+  date[8] = 48 + Math.floor(day / 10);
+  date[9] = 48 + (day % 10);
+  dateOfDay = days;
+}
 
 function twoDigits(b: Buffer, at: number, n: number): number {
   b[at] = 48 + Math.floor(n / 10);
