@@ -21,6 +21,23 @@ const le64 = (n: number) => {
   return [...b];
 };
 
+/** The readings table's column types, with `time` for its times (DateTime64 or, on 18.16, String). */
+const readingTypes = (time: string, extra: Array<[string, string]> = []) =>
+  new Map([
+    ['meter_id', 'String'],
+    ['dt_id', 'LowCardinality(String)'],
+    ['ts', time],
+    ['p_kw', 'Float64'],
+    ['q_kvar', 'Nullable(Float64)'],
+    ['legs.leg', 'Array(UInt8)'],
+    ['legs.v', 'Array(Float64)'],
+    ['legs.i', 'Array(Float64)'],
+    ['e_imp_kwh', 'Nullable(Float64)'],
+    ['e_exp_kwh', 'Nullable(Float64)'],
+    ['received_at', time],
+    ...extra,
+  ]);
+
 describe('RowBinary', () => {
   it('writes lengths as LEB128, strings as UTF-8 bytes, integers and doubles little-endian', () => {
     expect(bytes((o) => o.varUInt(0))).toEqual([0]);
@@ -102,21 +119,7 @@ describe('RowBinary', () => {
       e_exp_kwh: null,
       received_at: Date.UTC(2026, 6, 1, 10, 16),
     };
-    const types = (time: string) =>
-      new Map([
-        ['meter_id', 'String'],
-        ['dt_id', 'LowCardinality(String)'],
-        ['ts', time],
-        ['p_kw', 'Float64'],
-        ['q_kvar', 'Nullable(Float64)'],
-        ['legs.leg', 'Array(UInt8)'],
-        ['legs.v', 'Array(Float64)'],
-        ['legs.i', 'Array(Float64)'],
-        ['e_imp_kwh', 'Nullable(Float64)'],
-        ['e_exp_kwh', 'Nullable(Float64)'],
-        ['received_at', time],
-        ['ts_ms', 'UInt64'], // materialized on 18.16: not written
-      ]);
+    const types = (time: string) => readingTypes(time, [['ts_ms', 'UInt64']]); // materialized on 18.16: not written
     const tail = [
       ...le64(1.5),
       1, // q_kvar NULL
@@ -172,23 +175,8 @@ describe('RowBinary', () => {
       e_exp_kwh: maybe(next() * 1e4),
       received_at: Math.floor(next() * 2e12),
     }));
-    const columnTypes = (time: string, extra: Array<[string, string]> = []) =>
-      new Map([
-        ['meter_id', 'String'],
-        ['dt_id', 'LowCardinality(String)'],
-        ['ts', time],
-        ['p_kw', 'Float64'],
-        ['q_kvar', 'Nullable(Float64)'],
-        ['legs.leg', 'Array(UInt8)'],
-        ['legs.v', 'Array(Float64)'],
-        ['legs.i', 'Array(Float64)'],
-        ['e_imp_kwh', 'Nullable(Float64)'],
-        ['e_exp_kwh', 'Nullable(Float64)'],
-        ['received_at', time],
-        ...extra,
-      ]);
     for (const time of ["DateTime64(3, 'UTC')", 'DateTime64(3)', 'String']) {
-      const types = columnTypes(time, [['ts_ms', 'UInt64']]);
+      const types = readingTypes(time, [['ts_ms', 'UInt64']]);
       const direct = readingRowWriter(types)!;
       const generic = rowBinaryEncoder(READING_BINARY_COLUMNS, types);
       for (const r of readings) expect(bytes((o) => direct(o, r))).toEqual(bytes((o) => generic(o, r)));
@@ -198,10 +186,10 @@ describe('RowBinary', () => {
       expect(() => bytes((o) => generic(o, wide))).toThrow(RangeError);
     }
     // Other types are left to the generic encoder.
-    expect(readingRowWriter(columnTypes("DateTime64(6, 'UTC')"))).toBeUndefined();
-    expect(readingRowWriter(new Map([...columnTypes('String'), ['p_kw', 'Float32']]))).toBeUndefined();
+    expect(readingRowWriter(readingTypes("DateTime64(6, 'UTC')"))).toBeUndefined();
+    expect(readingRowWriter(new Map([...readingTypes('String'), ['p_kw', 'Float32']]))).toBeUndefined();
     expect(
-      readingRowWriter(new Map([...columnTypes('String'), ['received_at', 'DateTime64(3)']])),
+      readingRowWriter(new Map([...readingTypes('String'), ['received_at', 'DateTime64(3)']])),
     ).toBeUndefined();
   });
 
