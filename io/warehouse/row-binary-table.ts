@@ -7,7 +7,8 @@ import { queries } from './queries.gen.js';
  * A table's RowBinary writer for a warehouse that takes RowBinary, built from the table's column types;
  * null (JSONEachRow instead) for one that does not, or whose table has a column this writer cannot fill
  * (said once on stderr). While the types cannot be read (the warehouse is away), it answers null and the
- * next call asks again. `direct` may give a hand-written writer of the same bytes for the types (a hot table's).
+ * next call asks again. `direct` may give a hand-written writer of the same bytes for the types (a hot
+ * table's).
  */
 export function rowBinaryWriterFor<R>(
   warehouse: Warehouse,

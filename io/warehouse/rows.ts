@@ -118,7 +118,7 @@ export const READING_BINARY_COLUMNS: ReadonlyArray<BinaryColumn<MeterReading>> =
   { name: 'received_at', value: (r) => r.received_at, time: true },
 ];
 
-/** The readings table's column types the direct writer below lays out (both time types: with and without DateTime64). */
+/** The column types readingRowWriter lays out (and its times: DateTime64(3) or, on 18.16, String). */
 const READING_DIRECT_TYPES: Record<string, ReadonlyArray<string>> = {
   meter_id: ['String', 'LowCardinality(String)'],
   dt_id: ['String', 'LowCardinality(String)'],
@@ -133,8 +133,8 @@ const READING_DIRECT_TYPES: Record<string, ReadonlyArray<string>> = {
 const DATE_TIME64 = /^DateTime64\(3(, ?'UTC')?\)$/;
 
 /**
- * A reading's RowBinary row written field by field, the same bytes as rowBinaryEncoder(READING_BINARY_COLUMNS)
- * writes for these column types (each value through the same RowBinaryBuffer method): one call a reading
+ * A reading's RowBinary row written field by field: the bytes rowBinaryEncoder(READING_BINARY_COLUMNS) writes
+ * for these column types (each value through the same RowBinaryBuffer method), in one call a reading
  * instead of a closure a column and one a leg value, whose doubles were boxed on the way (the processor's
  * readings sink runs it for every reading). Undefined for other types: the generic encoder then.
  */

@@ -169,7 +169,7 @@ export function stepImpedance(
 
 const estimates: StepEstimate[] = [];
 
-/** stepImpedance of a `reading` input, its outputs pushed to `outputs` (the stage's hot path: no input object). */
+/** stepImpedance of a `reading` input, its outputs pushed to `outputs` (the hot path: no input object). */
 export function applyImpedanceReading(
   state: ImpedanceState,
   reading: MeterReading,

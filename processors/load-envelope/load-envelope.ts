@@ -206,7 +206,7 @@ function dtState(state: EnvelopeState, dtId: string): DtState {
   return dt;
 }
 
-/** stepEnvelope of a `reading` input, its outputs pushed to `outputs` (the stage's hot path: no input object). */
+/** stepEnvelope of a `reading` input, its outputs pushed to `outputs` (the hot path: no input object). */
 export function applyEnvelopeReading(
   state: EnvelopeState,
   reading: MeterReading,

@@ -29,7 +29,7 @@ const options = (direct: boolean): KeyedStageOptions<Sum, Input, number, number>
 });
 
 describe('KeyedStage', () => {
-  it('applies a value with applyValue exactly as with the step on its input, a throw leaving no outputs', async () => {
+  it('applies a value with applyValue as the step does its input, a throw leaving no outputs', async () => {
     const run = async (direct: boolean) => {
       const stage = new KeyedStage(options(direct));
       await stage.assign(0, []);

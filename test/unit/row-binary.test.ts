@@ -119,7 +119,8 @@ describe('RowBinary', () => {
       e_exp_kwh: null,
       received_at: Date.UTC(2026, 6, 1, 10, 16),
     };
-    const types = (time: string) => readingTypes(time, [['ts_ms', 'UInt64']]); // materialized on 18.16: not written
+    // ts_ms is materialized on 18.16: not written.
+    const types = (time: string) => readingTypes(time, [['ts_ms', 'UInt64']]);
     const tail = [
       ...le64(1.5),
       1, // q_kvar NULL
@@ -156,7 +157,7 @@ describe('RowBinary', () => {
     ]);
   });
 
-  it("writes a reading directly as the same bytes as the generic encoder, for the table's types or not at all", () => {
+  it("writes a reading directly as the generic encoder's bytes, for the table's types or not at all", () => {
     let seed = 11;
     const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const maybe = (x: number) => (next() < 0.3 ? null : x);
