@@ -20,7 +20,7 @@
  * the latency, the rate reached and the CPU time per request of the API process and of clickhouse-server (on
  * the embedded engine the API process is the warehouse too), the API process's RSS after the load, and what
  * the profiles were answered from.
- * Target (issue 20): p99 under 20 ms at 200 requests/s, API RSS under 300 MB, for 10,000 DTs (BENCH_DTS=10000).
+ * Target: p99 under 20 ms at 200 requests/s, API RSS under 300 MB, for 10,000 DTs (BENCH_DTS=10000).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
