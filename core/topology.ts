@@ -70,6 +70,12 @@ export function parseTopologyJson(text: string, source: string, problems: string
     problems.push(`${source}: not JSON: ${(error as Error).message}`);
     return out;
   }
+  return parseTopologyDocument(json, source, problems);
+}
+
+/** A topology document already decoded (e.g. an HTTP body): its rows checked against their schemas. */
+export function parseTopologyDocument(json: unknown, source: string, problems: string[]): TopologyFile {
+  const out: TopologyFile = { transformers: [], meters: [] };
   if (!json || typeof json !== 'object' || Array.isArray(json)) {
     problems.push(`${source}: expected an object with "transformers", "meters" and/or "assets" arrays`);
     return out;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { parseTopologyJson, TopologyError, type TopologyFile } from '../../core/topology.js';
+import { parseTopologyDocument, TopologyError, type TopologyFile } from '../../core/topology.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { ApiError } from '../errors.js';
 import { object } from '../openapi.js';
@@ -56,7 +56,7 @@ export async function topologyRoutes(
       const body = request.body as { transformers?: Array<Record<string, unknown>> };
       for (const t of body.transformers ?? []) t.tenant ??= tenant;
       const problems: string[] = [];
-      const file = parseTopologyJson(JSON.stringify(body), 'body', problems);
+      const file = parseTopologyDocument(body, 'body', problems);
       if (problems.length) {
         throw new ApiError(
           400,
