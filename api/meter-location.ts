@@ -3,7 +3,7 @@ import { runQuery } from '../io/warehouse/query.js';
 import { queries } from '../io/warehouse/queries.gen.js';
 import type { CustomerSensitivity } from '../processors/stress/customer-voltage.js';
 import { envelopeAtMeter } from '../processors/stress/hosting.js';
-import { DEFAULT_STRESS_CONFIG } from '../processors/stress/stress.js';
+import { voltageBandV } from '../processors/stress/stress.js';
 import { badRequest } from './errors.js';
 import { object } from './openapi.js';
 import type { EnvelopeIssue } from './envelope-issues.js';
@@ -104,11 +104,7 @@ export async function issueAtMeter<T extends EnvelopeIssue>(
     pairs: 0,
   }));
   const nominal = row?.nominal_voltage_v ?? 230;
-  const band = DEFAULT_STRESS_CONFIG.voltageBand;
-  const slots = envelopeAtMeter(issue.slots, customers, at.meterId, {
-    vLow: nominal * (1 - band.lowPct / 100),
-    vHigh: nominal * (1 + band.highPct / 100),
-  });
+  const slots = envelopeAtMeter(issue.slots, customers, at.meterId, voltageBandV(nominal));
   return {
     issue: { ...issue, slots },
     judgedAt: {

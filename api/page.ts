@@ -99,6 +99,17 @@ export function pageAnswer(page: Page, total: number) {
   return { limit: page.limit, offset: page.offset, total, ...page.byPage };
 }
 
+/** The `offset` of the page after `page`, null on the last (`next_offset` of the answers that give it). */
+export function nextOffset(page: Page, total: number): number | null {
+  return page.offset + page.limit < total ? page.offset + page.limit : null;
+}
+
+/** The `next_offset` field of a list answer (response schema). */
+export const NEXT_OFFSET_PROPERTY = {
+  type: ['integer', 'null'],
+  description: 'offset of the next page, null on the last',
+} as const;
+
 /** One page of items held in memory, and how many there are. */
 export function pageRows<T>(items: readonly T[], page: Page): { rows: T[]; total: number } {
   return { rows: items.slice(page.offset, page.offset + page.limit), total: items.length };

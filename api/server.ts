@@ -21,6 +21,7 @@ import { periodLimitRoutes } from './routes/period-limits.js';
 import type { DtOf } from '../core/topology.js';
 import type { ImpedanceByMeter } from './impedance-query.js';
 import { dtStressRoutes } from './routes/dt-stress.js';
+import { fleetRoutes } from './routes/fleet.js';
 import { energyConsumptionRoutes, type EnergyConsumptionOptions } from './routes/energy-consumption.js';
 import { eventRoutes, type EventOptions } from './routes/events.js';
 import { hostingRoutes } from './routes/hosting.js';
@@ -310,6 +311,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       profileCache: dts?.profileCache,
       timeZone,
     });
+    app.register(fleetRoutes, { warehouse, timeZone });
     app.register(dtStressRoutes, { warehouse, retentionDays });
     app.register(hostingRoutes, { warehouse, timeZone });
     app.register(feederRoutes, { warehouse, timeZone });

@@ -17,6 +17,7 @@ import {
 import { runQuery } from '../../io/warehouse/query.js';
 import { nanAsNull } from '../json-numbers.js';
 import { queries } from '../../io/warehouse/queries.gen.js';
+import { DEFAULT_STRESS_CONFIG, voltageBandV } from '../../processors/stress/stress.js';
 
 const STRESS_SLOT = object({
   slot_start: DATE_TIME,
@@ -44,8 +45,46 @@ const STRESS_SLOT = object({
   data_quality: TIER,
 });
 
+/** The limits the stress stage judges a DT's slots against (its configuration: processors/stress/stress.ts). */
+const STRESS_LIMITS = object(
+  {
+    load_factor: { type: 'number', description: 'Largest load factor K (thermal_exceeded above it)' },
+    hot_spot_c: { type: 'number', description: 'Highest winding hot spot, degrees C' },
+    top_oil_c: { type: 'number', description: 'Highest top oil, degrees C' },
+    v_min_pu: { type: 'number', description: 'Lowest customer voltage, per unit of the nominal' },
+    v_max_pu: { type: 'number', description: 'Highest customer voltage, per unit of the nominal' },
+    nominal_voltage_v: { ...NUMBER_OR_NULL, description: "The DT's nominal voltage (topology), V" },
+    v_min_v: {
+      ...NUMBER_OR_NULL,
+      description: 'v_min_pu at the nominal voltage, V (voltage_exceeded below it)',
+    },
+    v_max_v: {
+      ...NUMBER_OR_NULL,
+      description: 'v_max_pu at the nominal voltage, V (voltage_exceeded above it)',
+    },
+  },
+  { additional: false },
+);
+
+/** The answer's `limits`: the stress stage's configuration, in volts at `nominalV` when the topology gives it. */
+export function stressLimits(nominalV: number | null) {
+  const { limits, voltageBand } = DEFAULT_STRESS_CONFIG;
+  const volts = nominalV === null ? null : voltageBandV(nominalV, voltageBand);
+  return {
+    load_factor: limits.loadFactor,
+    hot_spot_c: limits.hotSpotC,
+    top_oil_c: limits.topOilC,
+    v_min_pu: 1 - voltageBand.lowPct / 100,
+    v_max_pu: 1 + voltageBand.highPct / 100,
+    nominal_voltage_v: nominalV,
+    v_min_v: volts?.vLow ?? null,
+    v_max_v: volts?.vHigh ?? null,
+  };
+}
+
 const STRESS = object({
   ...DT_SERIES_HEAD,
+  limits: STRESS_LIMITS,
   summary: object({
     slots: { type: 'integer' },
     thermal_exceedances: { type: 'integer' },
@@ -116,7 +155,10 @@ export async function dtStressRoutes(
     },
     async (request) => {
       const { id, from, to } = await dtSeriesRange(warehouse, request, options.retentionDays, STRESS_RANGE);
-      const rows = await runQuery(warehouse, queries.dt_stress_rows, { dt_id: id, from_ms: from, to_ms: to });
+      const [rows, [location]] = await Promise.all([
+        runQuery(warehouse, queries.dt_stress_rows, { dt_id: id, from_ms: from, to_ms: to }),
+        runQuery(warehouse, queries.dt_location, { dt_id: id }),
+      ]);
       const slots = rows.map((r) => ({
         ...nanAsNull(r),
         slot_start: iso(r.slot_start_ms),
@@ -133,6 +175,7 @@ export async function dtStressRoutes(
         slot_minutes: 15,
         data_quality: dataQuality,
         ami_coverage_pct: newest?.ami_coverage_pct ?? 0,
+        limits: stressLimits(location?.nominal_voltage_v ?? null),
         summary: {
           slots: slots.length,
           thermal_exceedances: slots.filter((s) => s.thermal_exceeded).length,

@@ -28,34 +28,44 @@ import {
   pagingProperties,
   type PagingInput,
 } from '../page.js';
-import { queries } from '../../io/warehouse/queries.gen.js';
+import { queries, type ListDtsRow } from '../../io/warehouse/queries.gen.js';
 
 /** Transformers a page holds unless the request says otherwise: the most a page may hold. */
 const DT_PAGE_DEFAULT = MAX_PAGE_SIZE;
 
+/** A transformer of GET /v1/dt (and of GET /v1/fleet, which adds what ranks it): one row of list_dts.sql. */
+export const TRANSFORMER_PROPERTIES = {
+  dt_id: { type: 'string' },
+  feeder_id: { type: 'string' },
+  rated_kva: { type: 'number' },
+  cooling_class: { type: 'string' },
+  latitude: { type: 'number' },
+  longitude: { type: 'number' },
+  weather_station_id: { type: ['string', 'null'] },
+  timezone: {
+    type: 'string',
+    description:
+      "IANA time zone the DT's schedules are read in: its topology's, else GRIDSTREAM_TIMEZONE, else the zone at its coordinates",
+  },
+  meters_connected: { type: 'integer' },
+  last_slot_start: DATE_TIME_OR_NULL,
+  ami_coverage_pct: { type: 'number' },
+  data_quality: TIER,
+} as const;
+
+/** A list_dts.sql row as GET /v1/dt answers it; `timeZone` is GRIDSTREAM_TIMEZONE. */
+export function transformerItem(r: ListDtsRow, timeZone: string | undefined) {
+  return {
+    ...r,
+    timezone: transformerTimeZone(r, timeZone),
+    last_slot_start: r.last_slot_start === null ? null : iso(r.last_slot_start),
+    ami_coverage_pct: round(r.ami_coverage_pct, 2),
+  };
+}
+
 const TRANSFORMERS = object(
   {
-    transformers: {
-      type: 'array',
-      items: object({
-        dt_id: { type: 'string' },
-        feeder_id: { type: 'string' },
-        rated_kva: { type: 'number' },
-        cooling_class: { type: 'string' },
-        latitude: { type: 'number' },
-        longitude: { type: 'number' },
-        weather_station_id: { type: ['string', 'null'] },
-        timezone: {
-          type: 'string',
-          description:
-            "IANA time zone the DT's schedules are read in: its topology's, else GRIDSTREAM_TIMEZONE, else the zone at its coordinates",
-        },
-        meters_connected: { type: 'integer' },
-        last_slot_start: DATE_TIME_OR_NULL,
-        ami_coverage_pct: { type: 'number' },
-        data_quality: TIER,
-      }),
-    },
+    transformers: { type: 'array', items: object(TRANSFORMER_PROPERTIES) },
     ...PAGE_ANSWER_PROPERTIES,
   },
   { optional: PAGE_ANSWER_OPTIONAL },
@@ -137,12 +147,7 @@ export async function dtRoutes(app: FastifyInstance, { warehouse, ...options }: 
         offset: page.offset,
       });
       return {
-        transformers: rows.map((r) => ({
-          ...r,
-          timezone: transformerTimeZone(r, options.timeZone),
-          last_slot_start: r.last_slot_start === null ? null : iso(r.last_slot_start),
-          ami_coverage_pct: round(r.ami_coverage_pct, 2),
-        })),
+        transformers: rows.map((r) => transformerItem(r, options.timeZone)),
         ...pageAnswer(page, total),
       };
     },

@@ -8,7 +8,7 @@ import {
   shiftedThermalProb,
   shiftedVoltageProb,
 } from '../../processors/stress/hosting.js';
-import { DEFAULT_STRESS_CONFIG } from '../../processors/stress/stress.js';
+import { DEFAULT_STRESS_CONFIG, voltageBandV } from '../../processors/stress/stress.js';
 import { normalQuantile } from '../../processors/stress/stress-math.js';
 import {
   dataQualityTier,
@@ -216,11 +216,7 @@ export async function feederRoutes(
         if (!issue) return { ...base, status: 'no_envelope' as const, slots: [] };
         const z = normalQuantile(issue.confidence);
         const location = { timeZone, latitude: d.latitude, longitude: d.longitude };
-        const { lowPct, highPct } = DEFAULT_STRESS_CONFIG.voltageBand;
-        const band = {
-          vLow: d.nominal_voltage_v * (1 - lowPct / 100),
-          vHigh: d.nominal_voltage_v * (1 + highPct / 100),
-        };
+        const band = voltageBandV(d.nominal_voltage_v);
         const slots = issue.slots.map((s, k) => {
           const added = additions
             .filter((a) => a.dtId === undefined || a.dtId === dtId)

@@ -8,7 +8,15 @@ import {
   type ImpedanceByMeter,
 } from '../impedance-query.js';
 import { object } from '../openapi.js';
-import { PAGE_ANSWER_PROPERTIES, pageAnswer, pageOf, pagingProperties, type PagingInput } from '../page.js';
+import {
+  NEXT_OFFSET_PROPERTY,
+  nextOffset,
+  PAGE_ANSWER_PROPERTIES,
+  pageAnswer,
+  pageOf,
+  pagingProperties,
+  type PagingInput,
+} from '../page.js';
 import { tenantOf } from '../tenancy.js';
 
 /** Most rows one on-demand request returns (the impedance-statistics interface's maximum result size). */
@@ -59,10 +67,7 @@ export async function impedanceRoutes(app: FastifyInstance, { warehouse, byMeter
             {
               rows: { type: 'array', items: IMPEDANCE_ROW_SCHEMA },
               ...PAGE_ANSWER_PROPERTIES,
-              next_offset: {
-                type: ['integer', 'null'],
-                description: 'offset of the next page, null on the last',
-              },
+              next_offset: NEXT_OFFSET_PROPERTY,
             },
             { optional: true },
           ),
@@ -73,12 +78,18 @@ export async function impedanceRoutes(app: FastifyInstance, { warehouse, byMeter
       const tenant = tenantOf(request);
       const filter = impedanceFilter(request.body, ON_DEMAND_DATES);
       const page = pageOf(request.body, ON_DEMAND_MAX_ROWS);
-      const { limit, offset } = page;
-      const { rows, total } = await impedanceRows(warehouse, byMeter, filter, tenant, limit, offset);
+      const { rows, total } = await impedanceRows(
+        warehouse,
+        byMeter,
+        filter,
+        tenant,
+        page.limit,
+        page.offset,
+      );
       return {
         rows,
         ...pageAnswer(page, total),
-        next_offset: offset + limit < total ? offset + limit : null,
+        next_offset: nextOffset(page, total),
       };
     },
   );

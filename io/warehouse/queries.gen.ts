@@ -173,7 +173,7 @@ export interface DtLoadLevelsRow {
   meter_slots: number;
 }
 
-/** dt_location.sql: Where one DT stands (its newest topology row): the sun's path over it shapes rooftop PV output, and its time zone (NULL: none named) reads schedules. */
+/** dt_location.sql: Where one DT stands (its newest topology row): the sun's path over it shapes rooftop PV output, and its time zone (NULL: none named) reads schedules; its nominal voltage sets its customer-voltage band. */
 export type DtLocationParams = {
   dt_id: string;
 };
@@ -182,6 +182,7 @@ export interface DtLocationRow {
   latitude: number;
   longitude: number;
   timezone: string | null;
+  nominal_voltage_v: number;
 }
 
 /** dt_newest_quality.sql: AMI coverage and data-quality tier of one DT's newest envelope slot: what a response about the DT declares when its own rows carry no coverage (the operating envelopes). No envelope: slots 0 and an empty tier (the Enum is read as text first: an empty argMax of an Enum fails on 18.16). */
@@ -394,6 +395,55 @@ export interface FeederNameplatesRow {
   tau_oil_min: number | null;
   tau_winding_min: number | null;
   meters_connected: number;
+}
+
+/** fleet_envelope_stress.sql: Per DT of one tenant, over the slots of its newest operating-envelope issue (GET /v1/fleet): the highest thermal and voltage stress probabilities, and the slot where the higher of the two peaks (the earliest on a tie). The newest issue is the DT's highest version (= issued_at in ms), as in dt_envelope_newest_issues.sql. */
+export type FleetEnvelopeStressParams = {
+  tenant: string;
+};
+
+export interface FleetEnvelopeStressRow {
+  dt_id: string;
+  issued_at_ms: number;
+  thermal_stress_prob: number;
+  voltage_stress_prob: number | null;
+  peak_slot_ms: number;
+}
+
+/** fleet_impedance_flags.sql: Per DT of one tenant, the meter legs flagged for high impedance on a day from {from_day} to {to_day} (GET /v1/fleet: the last 7 UTC days): distinct (meter_id, leg), whatever the kind. */
+export type FleetImpedanceFlagsParams = {
+  from_day: string;
+  to_day: string;
+  tenant: string;
+};
+
+export interface FleetImpedanceFlagsRow {
+  dt_id: string;
+  flagged_legs: number;
+}
+
+/** fleet_meter_matches.sql: The meters whose id or service point is {q} exactly, with the DT the topology connects each to now (the newest row of each meter, argMax as in meter_dts.sql): GET /v1/fleet's search by meter or service point. */
+export type FleetMeterMatchesParams = {
+  q: string;
+};
+
+export interface FleetMeterMatchesRow {
+  meter_id: string;
+  service_point_id: string;
+  dt_id: string;
+}
+
+/** fleet_stress_newest.sql: The newest dt_stress slot of each DT of one tenant (GET /v1/fleet): load factor, net power and the cumulative loss of life there. One GROUP BY over the tenant's rows, argMax by slot (FINAL keeps the newest version). */
+export type FleetStressNewestParams = {
+  tenant: string;
+};
+
+export interface FleetStressNewestRow {
+  dt_id: string;
+  slot_start_ms: number;
+  load_factor: number;
+  net_kw: number;
+  loss_of_life_min: number;
 }
 
 /** flex_event_baselines_page.sql: The baselines of one issue (day-ahead or adjusted) of a flexibility event, by asset and period, for GET /v1/events/{id}/baselines (FINAL: a baseline issued again replaces the earlier one). */
@@ -1105,6 +1155,7 @@ const DT_LOCATION_COLUMNS = {
   latitude: 'number',
   longitude: 'number',
   timezone: 'string?',
+  nominal_voltage_v: 'number',
 } as const;
 
 const DT_NEWEST_QUALITY_COLUMNS = {
@@ -1246,6 +1297,33 @@ const FEEDER_NAMEPLATES_COLUMNS = {
   tau_oil_min: 'number?',
   tau_winding_min: 'number?',
   meters_connected: 'int64',
+} as const;
+
+const FLEET_ENVELOPE_STRESS_COLUMNS = {
+  dt_id: 'string',
+  issued_at_ms: 'int64',
+  thermal_stress_prob: 'number',
+  voltage_stress_prob: 'number?',
+  peak_slot_ms: 'int64',
+} as const;
+
+const FLEET_IMPEDANCE_FLAGS_COLUMNS = {
+  dt_id: 'string',
+  flagged_legs: 'int64',
+} as const;
+
+const FLEET_METER_MATCHES_COLUMNS = {
+  meter_id: 'string',
+  service_point_id: 'string',
+  dt_id: 'string',
+} as const;
+
+const FLEET_STRESS_NEWEST_COLUMNS = {
+  dt_id: 'string',
+  slot_start_ms: 'int64',
+  load_factor: 'number',
+  net_kw: 'number',
+  loss_of_life_min: 'number',
 } as const;
 
 const FLEX_EVENT_BASELINES_PAGE_COLUMNS = {
@@ -1710,6 +1788,22 @@ export const queries = {
   feeder_nameplates: { name: 'feeder_nameplates', columns: FEEDER_NAMEPLATES_COLUMNS } as Query<
     FeederNameplatesParams,
     FeederNameplatesRow
+  >,
+  fleet_envelope_stress: { name: 'fleet_envelope_stress', columns: FLEET_ENVELOPE_STRESS_COLUMNS } as Query<
+    FleetEnvelopeStressParams,
+    FleetEnvelopeStressRow
+  >,
+  fleet_impedance_flags: { name: 'fleet_impedance_flags', columns: FLEET_IMPEDANCE_FLAGS_COLUMNS } as Query<
+    FleetImpedanceFlagsParams,
+    FleetImpedanceFlagsRow
+  >,
+  fleet_meter_matches: { name: 'fleet_meter_matches', columns: FLEET_METER_MATCHES_COLUMNS } as Query<
+    FleetMeterMatchesParams,
+    FleetMeterMatchesRow
+  >,
+  fleet_stress_newest: { name: 'fleet_stress_newest', columns: FLEET_STRESS_NEWEST_COLUMNS } as Query<
+    FleetStressNewestParams,
+    FleetStressNewestRow
   >,
   flex_event_baselines_page: {
     name: 'flex_event_baselines_page',

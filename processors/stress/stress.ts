@@ -156,6 +156,14 @@ export const DEFAULT_STRESS_CONFIG: StressConfig = {
   history: DEFAULT_SERIES_CONFIG,
 };
 
+/** The customer-voltage band of a DT of nominal voltage `nominalV`, volts: what `voltage_exceeded` judges by. */
+export function voltageBandV(
+  nominalV: number,
+  band: StressConfig['voltageBand'] = DEFAULT_STRESS_CONFIG.voltageBand,
+): { vLow: number; vHigh: number } {
+  return { vLow: nominalV * (1 - band.lowPct / 100), vHigh: nominalV * (1 + band.highPct / 100) };
+}
+
 /**
  * The output records, `DtStress` (one per DT slot) and `DtOperatingEnvelope` (one per DT, issue and coming
  * slot), are the Avro schemas' (schemas/dt-stress.avsc, dt-operating-envelope.avsc; the field docs are there):
@@ -593,8 +601,7 @@ function processSlot(
     dt.resume = null;
   }
   const v = voltages(e);
-  const vLow = plate.nominalV * (1 - config.voltageBand.lowPct / 100);
-  const vHigh = plate.nominalV * (1 + config.voltageBand.highPct / 100);
+  const { vLow, vHigh } = voltageBandV(plate.nominalV, config.voltageBand);
 
   // The probabilities forecast for this slot.
   let thermalProb: number | null = null;
