@@ -2,7 +2,7 @@
 -- loss of life there. One GROUP BY over the tenant's rows, argMax by slot (FINAL keeps the newest version).
 -- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
 -- @note servers (io/warehouse/dialect.ts): without DateTime64, slot_start_ms is a column; see
--- @note io/warehouse/README.md.
+-- @note io/warehouse/README.md. There the text slot_start orders the slots (its alias would shadow the column).
 SELECT
     dt_id,
 -- @if datetime64
@@ -12,9 +12,9 @@ SELECT
     argMax(loss_of_life_min, slot_start) AS loss_of_life_min
 -- @else
 --  max(slot_start_ms) AS slot_start_ms,
---  argMax(load_factor, slot_start_ms) AS load_factor,
---  argMax(net_kw, slot_start_ms) AS net_kw,
---  argMax(loss_of_life_min, slot_start_ms) AS loss_of_life_min
+--  argMax(load_factor, slot_start) AS load_factor,
+--  argMax(net_kw, slot_start) AS net_kw,
+--  argMax(loss_of_life_min, slot_start) AS loss_of_life_min
 -- @end
 FROM dt_stress FINAL
 WHERE dt_id IN (SELECT dt_id FROM topology_transformers FINAL WHERE tenant = {tenant:String})

@@ -208,7 +208,7 @@ describe.each(ENGINES)('stress tables on %s', (engine) => {
       }),
     ]);
     expect(await warehouse.query(sqlQuery('dt_location'), { dt_id: 'dt-n' })).toEqual([
-      { latitude: 12.5, longitude: 77.25, timezone: null },
+      { latitude: 12.5, longitude: 77.25, timezone: null, nominal_voltage_v: 230 },
     ]);
 
     // A judgement's tier and coverage: those of the load-envelope slot dt-n's newest issue (issued at
