@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { DAY_MS, iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
-import { EVERY_ROW, runQuery } from '../../io/warehouse/query.js';
+import { runQuery } from '../../io/warehouse/query.js';
 import {
   queries,
+  type FleetEnvelopeNewestRow,
   type FleetEnvelopeStressRow,
   type FleetStressNewestRow,
+  type FleetTransformersRow,
   type ListDtsRow,
 } from '../../io/warehouse/queries.gen.js';
 import { DATE_TIME_OR_NULL, NUMBER_OR_NULL, object } from '../openapi.js';
@@ -104,6 +106,26 @@ function descendingNullsLast(a: number | null, b: number | null): number {
 const finite = (x: number | null | undefined): number | null =>
   x === null || x === undefined || Number.isNaN(x) ? null : x;
 
+/** The ranking key of a DT: the higher of its newest issue's thermal and voltage peaks, null without an issue. */
+function stressProbOf(envelope: FleetEnvelopeStressRow | undefined): number | null {
+  const thermal = finite(envelope?.thermal_stress_prob);
+  const voltage = finite(envelope?.voltage_stress_prob);
+  return thermal === null && voltage === null ? null : Math.max(thermal ?? -1, voltage ?? -1);
+}
+
+/** What ranks a DT, from its rows of the per-tenant queries. */
+export function fleetRank(
+  dtId: string,
+  stress: FleetStressNewestRow | undefined,
+  envelope: FleetEnvelopeStressRow | undefined,
+): FleetRank {
+  return {
+    dt_id: dtId,
+    stress_prob: stressProbOf(envelope),
+    loss_of_life_min: finite(stress?.loss_of_life_min),
+  };
+}
+
 /** What the fleet view shows of one DT, from its rows of the per-tenant queries. */
 export function fleetItem(
   dt: ListDtsRow,
@@ -113,17 +135,15 @@ export function fleetItem(
   matched: { meter_id: string; service_point_id: string | null } | null,
   timeZone: string | undefined,
 ) {
-  const thermal = finite(envelope?.thermal_stress_prob);
-  const voltage = finite(envelope?.voltage_stress_prob);
-  const stressProb = thermal === null && voltage === null ? null : Math.max(thermal ?? -1, voltage ?? -1);
+  const stressProb = stressProbOf(envelope);
   return {
     ...transformerItem(dt, timeZone),
     load_factor: finite(stress?.load_factor),
     net_kw: finite(stress?.net_kw),
-    stress_slot_start: stress ? iso(stress.slot_start_ms) : null,
+    stress_slot_start: stress ? iso(stress.last_slot_ms) : null,
     loss_of_life_min: finite(stress?.loss_of_life_min),
-    thermal_stress_prob: thermal,
-    voltage_stress_prob: voltage,
+    thermal_stress_prob: finite(envelope?.thermal_stress_prob),
+    voltage_stress_prob: finite(envelope?.voltage_stress_prob),
     stress_prob: stressProb,
     peak_stress_slot: envelope && stressProb !== null ? iso(envelope.peak_slot_ms) : null,
     envelope_issued_at: envelope ? iso(envelope.issued_at_ms) : null,
@@ -132,7 +152,36 @@ export function fleetItem(
   };
 }
 
-const byDt = <R extends { dt_id: string }>(rows: R[]) => new Map(rows.map((r) => [r.dt_id, r]));
+/** A DT as list_dts.sql gives it (GET /v1/dt): without envelopes, no AMI data, 0% coverage, modelled-only. */
+function listedDt(dt: FleetTransformersRow, newest: FleetEnvelopeNewestRow | undefined): ListDtsRow {
+  return {
+    ...dt,
+    last_slot_start: newest?.last_slot_ms ?? null,
+    ami_coverage_pct: newest?.ami_coverage_pct ?? 0,
+    data_quality: newest?.data_quality ?? 'modelled-only',
+  };
+}
+
+/** How far back the per-DT queries read first: a DT stressed and issued an envelope since is answered from it. */
+const RECENT_MS = 2 * DAY_MS;
+
+/**
+ * The rows of a per-DT query (fleet_stress_newest.sql, fleet_envelope_stress.sql) by DT: first over what was
+ * written from `recentFrom` on, which the primary key narrows to a few days of every DT; then, for the DTs
+ * that found nothing there (stale, or never stressed: none in a live fleet), over all their rows. Either way a
+ * DT's answer is what all its rows give (docs/api.md, the fleet).
+ */
+async function recentFirst<R extends { dt_id: string }>(
+  listed: Promise<FleetTransformersRow[]>,
+  recentFrom: number,
+  run: (window: { from_ms: number; dts: string[] }) => Promise<R[]>,
+): Promise<Map<string, R>> {
+  const [dts, recent] = await Promise.all([listed, run({ from_ms: recentFrom, dts: [] })]);
+  const byDt = new Map(recent.map((r) => [r.dt_id, r]));
+  const missed = dts.map((dt) => dt.dt_id).filter((id) => !byDt.has(id));
+  if (missed.length > 0) for (const r of await run({ from_ms: 0, dts: missed })) byDt.set(r.dt_id, r);
+  return byDt;
+}
 
 /**
  * GET /v1/fleet: every DT of the key's tenant with what ranks it, a page at a time. A few per-tenant GROUP BY
@@ -171,10 +220,19 @@ export async function fleetRoutes(
       const page = pageOf(request.query, FLEET_PAGE_DEFAULT);
       const tenant = tenantOf(request);
       const now = Date.now();
-      const [dts, stress, envelopes, flags, meters] = await Promise.all([
-        runQuery(warehouse, queries.list_dts, { tenant, ...EVERY_ROW }),
-        runQuery(warehouse, queries.fleet_stress_newest, { tenant }),
-        runQuery(warehouse, queries.fleet_envelope_stress, { tenant }),
+      const listed = runQuery(warehouse, queries.fleet_transformers, { tenant });
+      const recentFrom = now - RECENT_MS;
+      const [topology, newestOf, stressOf, envelopeOf, flags, meters] = await Promise.all([
+        listed,
+        recentFirst(listed, recentFrom, (p) =>
+          runQuery(warehouse, queries.fleet_envelope_newest, { tenant, ...p }),
+        ),
+        recentFirst(listed, recentFrom, (p) =>
+          runQuery(warehouse, queries.fleet_stress_newest, { tenant, ...p }),
+        ),
+        recentFirst(listed, recentFrom, (p) =>
+          runQuery(warehouse, queries.fleet_envelope_stress, { tenant, ...p }),
+        ),
         runQuery(warehouse, queries.fleet_impedance_flags, {
           tenant,
           from_day: iso(now - (OPEN_FLAG_DAYS - 1) * DAY_MS).slice(0, 10),
@@ -182,22 +240,26 @@ export async function fleetRoutes(
         }),
         q === undefined ? [] : runQuery(warehouse, queries.fleet_meter_matches, { q }),
       ]);
+      const dts = topology.map((dt) => listedDt(dt, newestOf.get(dt.dt_id)));
       // A DT's first matching meter (by meter_id: the query's order) is the one named.
       const matchedMeters = new Map<string, { meter_id: string; service_point_id: string | null }>();
       for (const m of meters)
         if (!matchedMeters.has(m.dt_id))
           matchedMeters.set(m.dt_id, { meter_id: m.meter_id, service_point_id: m.service_point_id });
       const needle = q?.toLowerCase();
-      const stressOf = byDt(stress);
-      const envelopeOf = byDt(envelopes);
       const flagsOf = new Map(flags.map((f) => [f.dt_id, f.flagged_legs]));
-      const items = dts
+      // Ranked on the keys alone; only the page's DTs are rendered (a DT's zone may be looked up by position).
+      const ranked = dts
         .filter(
           (dt) =>
             (feederId === undefined || dt.feeder_id === feederId) &&
             (needle === undefined || dt.dt_id.toLowerCase().includes(needle) || matchedMeters.has(dt.dt_id)),
         )
-        .map((dt) =>
+        .map((dt) => ({ dt, ...fleetRank(dt.dt_id, stressOf.get(dt.dt_id), envelopeOf.get(dt.dt_id)) }))
+        .sort(compareFleet);
+      const { rows, total } = pageRows(ranked, page);
+      return {
+        transformers: rows.map(({ dt }) =>
           fleetItem(
             dt,
             stressOf.get(dt.dt_id),
@@ -206,12 +268,8 @@ export async function fleetRoutes(
             matchedMeters.get(dt.dt_id) ?? null,
             timeZone,
           ),
-        )
-        .sort(compareFleet);
-      const { rows, total } = pageRows(items, page);
-      return {
-        transformers: rows,
-        feeders: [...new Set(dts.map((dt) => dt.feeder_id))].sort(),
+        ),
+        feeders: [...new Set(topology.map((dt) => dt.feeder_id))].sort(),
         ...pageAnswer(page, total),
         next_offset: nextOffset(page, total),
       };

@@ -397,9 +397,25 @@ export interface FeederNameplatesRow {
   meters_connected: number;
 }
 
-/** fleet_envelope_stress.sql: Per DT of one tenant, over the slots of its newest operating-envelope issue (GET /v1/fleet): the highest thermal and voltage stress probabilities, and the slot where the higher of the two peaks (the earliest on a tie). The newest issue is the DT's highest version (= issued_at in ms), as in dt_envelope_newest_issues.sql; joined on dt_id and compared, which reads the rows at half the cost of IN on (dt_id, version) pairs. */
+/** fleet_envelope_newest.sql: The newest envelope slot of each DT of one tenant, with its AMI coverage and tier (GET /v1/fleet, as list_dts.sql has them): of the slots from {from_ms} on (the primary key skips the older ones), and of the DTs {dts} only, unless empty. The Enum is read as text (an argMax of an Enum fails on 18.16 when empty). */
+export type FleetEnvelopeNewestParams = {
+  tenant: string;
+  dts: Array<string>;
+  from_ms: number;
+};
+
+export interface FleetEnvelopeNewestRow {
+  dt_id: string;
+  last_slot_ms: number;
+  ami_coverage_pct: number;
+  data_quality: string;
+}
+
+/** fleet_envelope_stress.sql: Per DT of one tenant, over the slots of its newest operating-envelope issue (GET /v1/fleet): the highest thermal and voltage stress probabilities, and the slot where the higher of the two peaks (the earliest on a tie). The newest issue is the DT's highest version (= issued_at in ms), as in dt_envelope_newest_issues.sql; joined on dt_id and compared, which reads the rows at half the cost of IN on (dt_id, version) pairs. Only issues made from {from_ms} on count (their slots start then or later, so the primary key skips older slots), and only the DTs {dts}, unless empty. */
 export type FleetEnvelopeStressParams = {
   tenant: string;
+  dts: Array<string>;
+  from_ms: number;
 };
 
 export interface FleetEnvelopeStressRow {
@@ -433,17 +449,37 @@ export interface FleetMeterMatchesRow {
   dt_id: string;
 }
 
-/** fleet_stress_newest.sql: The newest dt_stress slot of each DT of one tenant (GET /v1/fleet): load factor, net power and the cumulative loss of life there. One GROUP BY over the tenant's rows, argMax by slot (FINAL keeps the newest version). */
+/** fleet_stress_newest.sql: The newest dt_stress slot of each DT of one tenant (GET /v1/fleet): load factor, net power and the cumulative loss of life there. One GROUP BY over the tenant's rows, argMax by slot (FINAL keeps the newest version); of the slots from {from_ms} on (the primary key skips the older ones), and of the DTs {dts} only, unless empty. */
 export type FleetStressNewestParams = {
   tenant: string;
+  dts: Array<string>;
+  from_ms: number;
 };
 
 export interface FleetStressNewestRow {
   dt_id: string;
-  slot_start_ms: number;
+  last_slot_ms: number;
   load_factor: number;
   net_kw: number;
   loss_of_life_min: number;
+}
+
+/** fleet_transformers.sql: Every DT of one tenant's topology with its meter count, by dt_id (GET /v1/fleet): list_dts.sql without the newest envelope, which fleet_envelope_newest.sql reads for the recent days first. */
+export type FleetTransformersParams = {
+  tenant: string;
+};
+
+export interface FleetTransformersRow {
+  dt_id: string;
+  feeder_id: string;
+  rated_kva: number;
+  cooling_class: string;
+  latitude: number;
+  longitude: number;
+  weather_station_id: string | null;
+  timezone: string | null;
+  nominal_voltage_v: number;
+  meters_connected: number;
 }
 
 /** flex_event_baselines_page.sql: The baselines of one issue (day-ahead or adjusted) of a flexibility event, by asset and period, for GET /v1/events/{id}/baselines (FINAL: a baseline issued again replaces the earlier one). */
@@ -1299,6 +1335,13 @@ const FEEDER_NAMEPLATES_COLUMNS = {
   meters_connected: 'int64',
 } as const;
 
+const FLEET_ENVELOPE_NEWEST_COLUMNS = {
+  dt_id: 'string',
+  last_slot_ms: 'int64',
+  ami_coverage_pct: 'number',
+  data_quality: 'string',
+} as const;
+
 const FLEET_ENVELOPE_STRESS_COLUMNS = {
   dt_id: 'string',
   issued_at_ms: 'int64',
@@ -1320,10 +1363,23 @@ const FLEET_METER_MATCHES_COLUMNS = {
 
 const FLEET_STRESS_NEWEST_COLUMNS = {
   dt_id: 'string',
-  slot_start_ms: 'int64',
+  last_slot_ms: 'int64',
   load_factor: 'number',
   net_kw: 'number',
   loss_of_life_min: 'number',
+} as const;
+
+const FLEET_TRANSFORMERS_COLUMNS = {
+  dt_id: 'string',
+  feeder_id: 'string',
+  rated_kva: 'number',
+  cooling_class: 'string',
+  latitude: 'number',
+  longitude: 'number',
+  weather_station_id: 'string?',
+  timezone: 'string?',
+  nominal_voltage_v: 'number',
+  meters_connected: 'int64',
 } as const;
 
 const FLEX_EVENT_BASELINES_PAGE_COLUMNS = {
@@ -1789,6 +1845,10 @@ export const queries = {
     FeederNameplatesParams,
     FeederNameplatesRow
   >,
+  fleet_envelope_newest: { name: 'fleet_envelope_newest', columns: FLEET_ENVELOPE_NEWEST_COLUMNS } as Query<
+    FleetEnvelopeNewestParams,
+    FleetEnvelopeNewestRow
+  >,
   fleet_envelope_stress: { name: 'fleet_envelope_stress', columns: FLEET_ENVELOPE_STRESS_COLUMNS } as Query<
     FleetEnvelopeStressParams,
     FleetEnvelopeStressRow
@@ -1804,6 +1864,10 @@ export const queries = {
   fleet_stress_newest: { name: 'fleet_stress_newest', columns: FLEET_STRESS_NEWEST_COLUMNS } as Query<
     FleetStressNewestParams,
     FleetStressNewestRow
+  >,
+  fleet_transformers: { name: 'fleet_transformers', columns: FLEET_TRANSFORMERS_COLUMNS } as Query<
+    FleetTransformersParams,
+    FleetTransformersRow
   >,
   flex_event_baselines_page: {
     name: 'flex_event_baselines_page',

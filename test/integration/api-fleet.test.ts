@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorHandler } from '../../api/errors.js';
 import { API_ERROR_SCHEMA } from '../../api/openapi.js';
+import { dtRoutes } from '../../api/routes/dt.js';
 import { dtStressRoutes } from '../../api/routes/dt-stress.js';
 import { compareFleet, fleetRoutes } from '../../api/routes/fleet.js';
 import { DAY_MS, iso, SLOT_MS } from '../../core/time.js';
@@ -9,6 +10,7 @@ import { migrate } from '../../io/warehouse/migrate.js';
 import {
   dtOperatingEnvelopeRow,
   dtStressRow,
+  envelopeRow,
   impedanceFlagRow,
   topologyMeterRow,
   topologyTransformerRow,
@@ -17,7 +19,7 @@ import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { simulateTopology } from '../../simulator/command.js';
 import type { ImpedanceFlag } from '../../schemas/types.gen.js';
 import { ENGINES, openTestWarehouse, type TestWarehouse } from '../support/clickhouse-server.js';
-import { operatingEnvelope, stressRow } from '../support/records.js';
+import { operatingEnvelope, sampleEnvelope, stressRow } from '../support/records.js';
 import {
   apiCall,
   OTHER_TENANT_KEY,
@@ -247,6 +249,7 @@ describe('GET /v1/fleet: the same answer on both warehouses', () => {
   const engines = {} as Record<(typeof ENGINES)[number], TestWarehouse>;
   const apis = {} as Record<(typeof ENGINES)[number], FastifyInstance>;
   const SLOT = Date.now() - (Date.now() % SLOT_MS) - DAY_MS;
+  const OLD = SLOT - 10 * DAY_MS;
 
   beforeAll(async () => {
     for (const engine of ENGINES) {
@@ -259,6 +262,7 @@ describe('GET /v1/fleet: the same answer on both warehouses', () => {
         t('dt-a', 'F-1'),
         t('dt-b', 'F-2'),
         t("dt-'c", 'F-1'),
+        t('dt-old', 'F-2'),
         t('dt-x', 'F-9', 'utility-b'),
       ]);
       const m = (meter_id: string, dt_id: string, sp: string, topology_version = 1) =>
@@ -275,6 +279,8 @@ describe('GET /v1/fleet: the same answer on both warehouses', () => {
         dtStressRow(stressRow('dt-b', SLOT, { load_factor: 0.3, loss_of_life_min: 2, version: 1 })),
         dtStressRow(stressRow('dt-b', SLOT, { load_factor: 0.35, loss_of_life_min: 3, version: 9 })),
         dtStressRow(stressRow('dt-x', SLOT, { load_factor: 1.9, loss_of_life_min: 999 })),
+        // dt-old has written nothing for 10 days: answered from all its rows, not the recent ones.
+        dtStressRow(stressRow('dt-old', OLD, { load_factor: 0.5, loss_of_life_min: 50 })),
       ]);
       const issue = (dt: string, issuedAt: number, probs: Array<[number, number | null]>) =>
         probs.map(([thermal, voltage], k) =>
@@ -303,6 +309,30 @@ describe('GET /v1/fleet: the same answer on both warehouses', () => {
           [0.5, 0.1],
         ]),
         ...issue('dt-x', SLOT, [[0.99, 0.99]]),
+        ...issue('dt-old', OLD, [
+          [0.3, null],
+          [0.2, 0.25],
+        ]),
+      ]);
+      // Load envelopes: dt-a's newest slot revised (the newer version counts), dt-old's 10 days old.
+      await warehouse.insert('envelopes', [
+        envelopeRow({ ...sampleEnvelope, dt_id: 'dt-a', slot_start: SLOT - SLOT_MS, ami_coverage_pct: 99 }),
+        envelopeRow({ ...sampleEnvelope, dt_id: 'dt-a', slot_start: SLOT, version: 1, ami_coverage_pct: 40 }),
+        envelopeRow({
+          ...sampleEnvelope,
+          dt_id: 'dt-a',
+          slot_start: SLOT,
+          version: 2,
+          ami_coverage_pct: 93.456,
+          data_quality: 'ami_direct',
+        }),
+        envelopeRow({
+          ...sampleEnvelope,
+          dt_id: 'dt-old',
+          slot_start: OLD,
+          ami_coverage_pct: 55.5,
+          data_quality: 'ami_imputed',
+        }),
       ]);
       const day = today();
       await warehouse.insert('impedance_flags', [
@@ -318,6 +348,7 @@ describe('GET /v1/fleet: the same answer on both warehouses', () => {
       });
       app.register(fleetRoutes, { warehouse, timeZone: 'UTC' });
       app.register(dtStressRoutes, { warehouse, retentionDays: 395 });
+      app.register(dtRoutes, { warehouse, retentionDays: 395, timeZone: 'UTC' });
       apis[engine] = app;
     }
   }, 180_000);
@@ -339,7 +370,11 @@ describe('GET /v1/fleet: the same answer on both warehouses', () => {
   it('ranks the fleet from the newest stress slot and the newest issue', async () => {
     const body = await both('/v1/fleet');
     expect(body.feeders).toEqual(['F-1', 'F-2']);
-    expect(body.transformers.map((t) => t.dt_id)).toEqual(['dt-b', 'dt-a', "dt-'c"]);
+    expect(body.transformers.map((t) => t.dt_id)).toEqual(['dt-b', 'dt-a', 'dt-old', "dt-'c"]);
+    // Each DT as GET /v1/dt has it (the recent envelopes first, all of a stale DT's).
+    const listed = (await apis.embedded.inject({ method: 'GET', url: '/v1/dt' })).json() as Fleet;
+    for (const item of body.transformers)
+      expect(item).toMatchObject(listed.transformers.find((t) => t.dt_id === item.dt_id)!);
     expect(body.transformers[0]).toMatchObject({
       load_factor: 0.35,
       loss_of_life_min: 3,
@@ -353,6 +388,9 @@ describe('GET /v1/fleet: the same answer on both warehouses', () => {
       matched: null,
     });
     expect(body.transformers[1]).toMatchObject({
+      last_slot_start: iso(SLOT),
+      ami_coverage_pct: 93.46,
+      data_quality: 'ami-direct',
       load_factor: 0.8,
       net_kw: 70.5,
       loss_of_life_min: 10.25,
@@ -364,6 +402,19 @@ describe('GET /v1/fleet: the same answer on both warehouses', () => {
       open_impedance_flags: 0,
     });
     expect(body.transformers[2]).toMatchObject({
+      last_slot_start: iso(OLD),
+      ami_coverage_pct: 55.5,
+      data_quality: 'ami-imputed',
+      load_factor: 0.5,
+      stress_slot_start: iso(OLD),
+      loss_of_life_min: 50,
+      thermal_stress_prob: 0.3,
+      voltage_stress_prob: 0.25,
+      stress_prob: 0.3,
+      peak_stress_slot: iso(OLD),
+      envelope_issued_at: iso(OLD),
+    });
+    expect(body.transformers[3]).toMatchObject({
       load_factor: null,
       stress_slot_start: null,
       stress_prob: null,
@@ -385,7 +436,7 @@ describe('GET /v1/fleet: the same answer on both warehouses', () => {
       'dt-a',
       "dt-'c",
     ]);
-    expect(await both('/v1/fleet?limit=2&offset=1')).toMatchObject({ total: 3, next_offset: null });
+    expect(await both('/v1/fleet?limit=2&offset=1')).toMatchObject({ total: 4, next_offset: 3 });
     const other = await both('/v1/fleet', 'utility-b');
     expect(other.transformers.map((t) => t.dt_id)).toEqual(['dt-x']);
     expect(other.transformers[0]).toMatchObject({ stress_prob: 0.99, loss_of_life_min: 999 });
