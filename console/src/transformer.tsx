@@ -17,6 +17,7 @@ import { ErrorNote, useApi, type Loaded } from './use-api.js';
 import { WhatIf } from './what-if.js';
 
 const DAY_MS = 86_400_000;
+const SLOT_MS = 900_000;
 /** Days of load profile the view shows. */
 const PROFILE_DAYS = 30;
 const LEG_COLOURS = ['#c0392b', '#2471a3', '#1e8449'];
@@ -267,10 +268,11 @@ function bindingRuns(slots: EnvelopeSlot[]) {
     const imports = s.import_limited_by ?? DASH;
     const exports = s.export_limited_by ?? DASH;
     const last = runs.at(-1);
+    const end = new Date(ms(s.slot_start) + SLOT_MS).toISOString();
     if (last && last.imports === imports && last.exports === exports) {
-      last.to = s.slot_start;
+      last.to = end;
       last.slots.push(s);
-    } else runs.push({ from: s.slot_start, to: s.slot_start, imports, exports, slots: [s] });
+    } else runs.push({ from: s.slot_start, to: end, imports, exports, slots: [s] });
   }
   return runs;
 }
@@ -348,7 +350,7 @@ function NextDaySection({ envelopes, zone }: { envelopes: Loaded<Envelopes>; zon
             <thead>
               <tr>
                 <th scope="col">From</th>
-                <th scope="col">Until (slot start)</th>
+                <th scope="col">Until</th>
                 <th scope="col">Import limited by</th>
                 <th scope="col">Export limited by</th>
                 <th scope="col">Least import headroom</th>
@@ -359,7 +361,7 @@ function NextDaySection({ envelopes, zone }: { envelopes: Loaded<Envelopes>; zon
               {runs.map((r) => (
                 <tr key={r.from}>
                   <td>{dateTime(r.from, zone)}</td>
-                  <td>{timeOfDay(r.to, zone)}</td>
+                  <td>{dateTime(r.to, zone)}</td>
                   <td>{r.imports}</td>
                   <td>{r.exports}</td>
                   <td class="n">{num(Math.min(...r.slots.map((s) => s.import_kw ?? Infinity)), 1)} kW</td>
