@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { TimeChart, type ChartSeries } from './chart.js';
-import { dateTime, DASH, lossOfLife, num, pct, pct100, timeOfDay } from './format.js';
+import { dateTime, DASH, lossOfLife, num, pct, pct100 } from './format.js';
 import type {
   DtDispatches,
   DtMeters,
