@@ -2,7 +2,7 @@
  * What the benchmarks share: their settings (flags or BENCH_* variables), the publisher process, peak RSS of
  * a process, percentiles and the report layout.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { PublisherOptions, PublisherProgress, PublisherResult } from './publisher.js';
@@ -116,3 +116,26 @@ export function printReport(title: string, rows: Array<[string, string]>): void 
 }
 
 export const perSecond = (count: number, ms: number): number => Math.round((count * 1000) / ms);
+
+/**
+ * glibc's malloc arenas and thresholds as infra/run.sh and the container image run gridstream (the caller's own
+ * values win): measured without them, a process's RSS counts an arena per thread's freed memory.
+ */
+export const MALLOC_ENV = {
+  MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '1',
+  GLIBC_TUNABLES:
+    process.env.GLIBC_TUNABLES ?? 'glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072',
+};
+
+/**
+ * Runs this benchmark again in a child process with MALLOC_ENV when it was started without it (glibc reads
+ * them at start), and exits with the child's status; returns when this process is that child.
+ */
+export function rerunWithMallocEnv(): void {
+  if (process.env.MALLOC_ARENA_MAX !== undefined && process.env.GLIBC_TUNABLES !== undefined) return;
+  const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, ...MALLOC_ENV },
+  });
+  process.exit(child.status ?? 1);
+}

@@ -59,6 +59,7 @@ import { startMosquitto, type TestMosquitto } from '../test/support/mosquitto.js
 import {
   cpuSeconds,
   machineCpuSeconds,
+  MALLOC_ENV,
   mib,
   peakRss,
   percentile,
@@ -93,10 +94,7 @@ const startMs = endMs - HOURS * HOUR_MS;
 
 const log = (text: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
 
-/** The roles' glibc malloc arenas and thresholds, as infra/run.sh and the container image set them (docs/benchmarks.md). */
-const MALLOC_ARENA_MAX = process.env.MALLOC_ARENA_MAX ?? '1';
-const GLIBC_TUNABLES =
-  process.env.GLIBC_TUNABLES ?? 'glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072';
+const { MALLOC_ARENA_MAX, GLIBC_TUNABLES } = MALLOC_ENV;
 /** The roles' V8 heap growth (core/heap.ts): the configured one, else each role's default. */
 const HEAP_GROWTH =
   process.env.GRIDSTREAM_HEAP_GROWTH_PCT || `unset (processor ${PROCESSOR_HEAP_GROWTH_PCT}, bridge V8's own)`;
@@ -116,8 +114,7 @@ async function startRole(role: string, env: Record<string, string>): Promise<Chi
     {
       env: {
         ...process.env,
-        MALLOC_ARENA_MAX,
-        GLIBC_TUNABLES,
+        ...MALLOC_ENV,
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

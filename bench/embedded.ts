@@ -17,7 +17,18 @@ import { loadConfig } from '../core/config.js';
 import { applyHeapGrowth } from '../core/heap.js';
 import { generatePassword } from '../core/password-hash.js';
 import { simulateTopology } from '../simulator/command.js';
-import { machineCpuSeconds, mib, perSecond, printReport, setting, startPublisher } from './common.js';
+import {
+  machineCpuSeconds,
+  mib,
+  perSecond,
+  printReport,
+  rerunWithMallocEnv,
+  setting,
+  startPublisher,
+} from './common.js';
+
+// gridstream runs in this process: with the malloc settings infra/run.sh gives it.
+rerunWithMallocEnv();
 
 const SECONDS = setting('seconds', 60);
 const TRANSFORMERS = setting('transformers', 50);

@@ -62,6 +62,7 @@ import {
   type StressState,
 } from '../processors/stress/stress.js';
 import type { DtEnvelope, MeterReading, TopologyTransformer } from '../schemas/types.gen.js';
+import { MALLOC_ENV } from './common.js';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -426,10 +427,7 @@ function runChild(mode: string): Promise<ChildResult> {
       execArgv: [...process.execArgv, '--expose-gc'],
       env: {
         ...process.env,
-        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '1',
-        GLIBC_TUNABLES:
-          process.env.GLIBC_TUNABLES ??
-          'glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072',
+        ...MALLOC_ENV,
       },
     });
     let result: ChildResult | undefined;

@@ -46,7 +46,7 @@ import type { DtEnvelope, MeterReading } from '../schemas/types.gen.js';
 import { planSimulation } from '../simulator/command.js';
 import { createSimulation, telemetryTopic } from '../simulator/model.js';
 import { startKafka, type TestKafka } from '../test/support/kafka.js';
-import { cpuSeconds, machineCpuSeconds, mib, peakRss, printReport, setting } from './common.js';
+import { cpuSeconds, machineCpuSeconds, MALLOC_ENV, mib, peakRss, printReport, setting } from './common.js';
 
 const run = promisify(execFile);
 const HOUR_MS = 3_600_000;
@@ -316,10 +316,7 @@ async function main(): Promise<boolean> {
     {
       env: {
         ...process.env,
-        MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '1',
-        GLIBC_TUNABLES:
-          process.env.GLIBC_TUNABLES ??
-          'glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072',
+        ...MALLOC_ENV,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -2,6 +2,7 @@ import { encode } from '../core/codec.js';
 import type { Metrics } from '../core/metrics.js';
 import type { ProduceRecord } from '../io/log/log.js';
 import {
+  applyImpedanceReading,
   initialImpedanceState,
   stepImpedance,
   type ImpedanceConfig,
@@ -51,6 +52,7 @@ export function impedanceStage(options: {
       step: (state, input) => stepImpedance(state, input, options.config),
     },
     toInput: (reading) => ({ type: 'reading', reading }),
+    applyValue: (state, reading, outputs) => applyImpedanceReading(state, reading, options.config, outputs),
     // Leg-days change slowly; a provisional median a minute old is fresh enough.
     punctuation: { input: { type: 'emit' }, everyMs: options.emitEveryMs ?? 60_000 },
     // The day in progress: its readings rebuild its estimates (and relearn each leg's peers).

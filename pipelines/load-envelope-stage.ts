@@ -5,6 +5,7 @@ import type { ProduceRecord } from '../io/log/log.js';
 import { partitionFor } from '../io/log/partitioner.js';
 import {
   initialEnvelopeState,
+  applyEnvelopeReading,
   stepEnvelope,
   type EnvelopeConfig,
   type EnvelopeInput,
@@ -117,6 +118,7 @@ export function envelopeStage(options: {
       step: (state, input) => stepEnvelope(state, input, config),
     },
     toInput: (reading) => ({ type: 'reading', reading }),
+    applyValue: (state, reading, outputs) => applyEnvelopeReading(state, reading, config, outputs),
     punctuation: { input: { type: 'emit' }, everyMs: options.emitEveryMs ?? 1000 },
     // As the restore: the revision horizon, so a restarted partition's state is an uninterrupted run's.
     replayLookbackMs: config.revisionHorizonMs + config.allowedLatenessMs + SLOT_MS,

@@ -3,7 +3,13 @@ import type { Metrics } from '../core/metrics.js';
 import type { Log, LogRecord } from '../io/log/log.js';
 import { RowBinaryBuffer, type RowBinaryWrite } from '../io/warehouse/row-binary.js';
 import { rowBinaryWriterFor } from '../io/warehouse/row-binary-table.js';
-import { READING_BINARY_COLUMNS, READING_COLUMNS, readingLine, readingRow } from '../io/warehouse/rows.js';
+import {
+  READING_BINARY_COLUMNS,
+  READING_COLUMNS,
+  readingLine,
+  readingRow,
+  readingRowWriter,
+} from '../io/warehouse/rows.js';
 import { TABLES } from '../io/warehouse/tables.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { MeterReading } from '../schemas/types.gen.js';
@@ -123,7 +129,7 @@ export function decodeReadings(value: Buffer): ReadonlyArray<MeterReading> {
 export function readingsInRowBinary(
   warehouse: Warehouse,
 ): () => Promise<RowBinaryWrite<MeterReading> | null> {
-  return rowBinaryWriterFor(warehouse, TABLES.readings, READING_BINARY_COLUMNS);
+  return rowBinaryWriterFor(warehouse, TABLES.readings, READING_BINARY_COLUMNS, readingRowWriter);
 }
 
 /**

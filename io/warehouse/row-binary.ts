@@ -128,37 +128,22 @@ export class RowBinaryBuffer {
   dateTimeText(ms: number): void {
     const days = Math.floor(ms / DAY_MS);
     if (!(days >= MIN_DAY && days <= MAX_DAY)) return this.string(dateTime64(ms));
-    // Civil date of a day count (Howard Hinnant's days_from_civil inverted), exact for the Gregorian calendar.
-    const z = days + 719_468;
-    const era = Math.floor(z / 146_097);
-    const doe = z - era * 146_097;
-    const yoe = Math.floor(
-      (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
-    );
-    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-    const mp = Math.floor((5 * doy + 2) / 153);
-    const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-    const month = mp < 10 ? mp + 3 : mp - 9;
-    const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-    let rest = ms - days * DAY_MS;
-    const hour = Math.floor(rest / 3_600_000);
+    // A run of readings is of one or two days: the date's ten characters are worked out once a day.
+    if (days !== dateOfDay) setDate(days);
+    // The time of day in 32-bit integers (under 86,400,000): the divisions and remainders below then compile
+    // to integer ones, where on doubles each remainder is a call (fmod).
+    let rest = (ms - days * DAY_MS) | 0;
+    const hour = (rest / 3_600_000) | 0;
     rest -= hour * 3_600_000;
-    const minute = Math.floor(rest / 60_000);
+    const minute = (rest / 60_000) | 0;
     rest -= minute * 60_000;
-    const second = Math.floor(rest / 1000);
+    const second = (rest / 1000) | 0;
     const millis = rest - second * 1000;
     this.room(24);
     const b = this.buf;
     let at = this.at;
     b[at++] = 23;
-    b[at++] = 48 + Math.floor(year / 1000);
-    b[at++] = 48 + (Math.floor(year / 100) % 10);
-    b[at++] = 48 + (Math.floor(year / 10) % 10);
-    b[at++] = 48 + (year % 10);
-    b[at++] = 45; // -
-    at = twoDigits(b, at, month);
-    b[at++] = 45;
-    at = twoDigits(b, at, day);
+    for (let k = 0; k < 10; k++) b[at++] = date[k]!;
     b[at++] = 32; // space
     at = twoDigits(b, at, hour);
     b[at++] = 58; // :
@@ -166,8 +151,8 @@ export class RowBinaryBuffer {
     b[at++] = 58;
     at = twoDigits(b, at, second);
     b[at++] = 46; // .
-    b[at++] = 48 + Math.floor(millis / 100);
-    b[at++] = 48 + (Math.floor(millis / 10) % 10);
+    b[at++] = 48 + ((millis / 100) | 0);
+    b[at++] = 48 + (((millis / 10) | 0) % 10);
     b[at++] = 48 + (millis % 10);
     this.at = at;
   }
@@ -185,8 +170,38 @@ const DAY_MS = 86_400_000;
 const MIN_DAY = -719_528;
 const MAX_DAY = 2_932_896;
 
+/** 'YYYY-MM-DD' of the day dateTimeText last wrote (days since the epoch). */
+const date = new Uint8Array(10);
+let dateOfDay = Number.NaN;
+
+function setDate(days: number): void {
+  // Civil date of a day count (Howard Hinnant's days_from_civil inverted), exact for the Gregorian calendar.
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  date[0] = 48 + Math.floor(year / 1000);
+  date[1] = 48 + (Math.floor(year / 100) % 10);
+  date[2] = 48 + (Math.floor(year / 10) % 10);
+  date[3] = 48 + (year % 10);
+  date[4] = 45; // -
+  date[5] = 48 + Math.floor(month / 10);
+  date[6] = 48 + (month % 10);
+  date[7] = 45;
+  date[8] = 48 + Math.floor(day / 10);
+  date[9] = 48 + (day % 10);
+  dateOfDay = days;
+}
+
 function twoDigits(b: Buffer, at: number, n: number): number {
-  b[at] = 48 + Math.floor(n / 10);
+  b[at] = 48 + ((n / 10) | 0);
   b[at + 1] = 48 + (n % 10);
   return at + 2;
 }

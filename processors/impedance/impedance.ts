@@ -241,14 +241,15 @@ export function stepImpedance(
   config: ImpedanceConfig = DEFAULT_IMPEDANCE_CONFIG,
 ): { state: ImpedanceState; outputs: ImpedanceOutput[] } {
   const outputs: ImpedanceOutput[] = [];
-  if (input.type === 'reading') applyReading(state, input.reading, config, outputs);
+  if (input.type === 'reading') applyImpedanceReading(state, input.reading, config, outputs);
   else emitDirty(state, config, outputs);
   return { state, outputs };
 }
 
 const estimates: StepEstimate[] = [];
 
-function applyReading(
+/** stepImpedance of a `reading` input, its outputs pushed to `outputs` (the hot path: no input object). */
+export function applyImpedanceReading(
   state: ImpedanceState,
   reading: MeterReading,
   config: ImpedanceConfig,

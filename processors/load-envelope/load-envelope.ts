@@ -164,7 +164,7 @@ export function stepEnvelope(
   const outputs: EnvelopeOutput[] = [];
   switch (input.type) {
     case 'reading':
-      applyReading(state, input.reading, config, outputs);
+      applyEnvelopeReading(state, input.reading, config, outputs);
       break;
     case 'meters-connected':
       dtState(state, input.dt_id).metersConnected = input.meters;
@@ -206,12 +206,13 @@ function dtState(state: EnvelopeState, dtId: string): DtState {
   return dt;
 }
 
-function applyReading(
+/** stepEnvelope of a `reading` input, its outputs pushed to `outputs` (the hot path: no input object). */
+export function applyEnvelopeReading(
   state: EnvelopeState,
   reading: MeterReading,
   config: EnvelopeConfig,
   outputs: EnvelopeOutput[],
-) {
+): void {
   const start = slotStart(reading.ts);
   if (state.firstDataSlot === Number.NEGATIVE_INFINITY) state.firstDataSlot = start;
   const dt = dtState(state, reading.dt_id);

@@ -48,7 +48,9 @@ describe('npm run bench:api (smoke)', () => {
     }
     expect(stdout).not.toMatch(/FAILED/);
     const memory = [
-      ...stdout.matchAll(/memory +ready \d+\.\d s after start; API process RSS (\d+) MiB \(peak \d+ MiB\)/g),
+      ...stdout.matchAll(
+        /memory +ready \d+\.\d s after start; API process RSS \d+ MiB \(peak \d+; V8 heap \d+ used of \d+, external \d+\) at start, RSS \d+ MiB .* after the topology \(\d+ meters\), RSS (\d+) MiB \(peak \d+; V8 heap \d+ used of \d+, external \d+\) after the load/g,
+      ),
     ];
     expect(memory).toHaveLength(2);
     // Every load profile from the pieces (the topology loaded through the API tells the routes the DTs).

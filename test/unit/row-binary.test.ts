@@ -6,7 +6,7 @@ import {
   rowBinaryEncoder,
   type BinaryColumn,
 } from '../../io/warehouse/row-binary.js';
-import { READING_BINARY_COLUMNS, dateTime64 } from '../../io/warehouse/rows.js';
+import { READING_BINARY_COLUMNS, dateTime64, readingRowWriter } from '../../io/warehouse/rows.js';
 import type { DtOperatingEnvelope, MeterReading } from '../../schemas/types.gen.js';
 import { operatingEnvelope } from '../support/records.js';
 
@@ -20,6 +20,23 @@ const le64 = (n: number) => {
   b.writeDoubleLE(n);
   return [...b];
 };
+
+/** The readings table's column types, with `time` for its times (DateTime64 or, on 18.16, String). */
+const readingTypes = (time: string, extra: Array<[string, string]> = []) =>
+  new Map([
+    ['meter_id', 'String'],
+    ['dt_id', 'LowCardinality(String)'],
+    ['ts', time],
+    ['p_kw', 'Float64'],
+    ['q_kvar', 'Nullable(Float64)'],
+    ['legs.leg', 'Array(UInt8)'],
+    ['legs.v', 'Array(Float64)'],
+    ['legs.i', 'Array(Float64)'],
+    ['e_imp_kwh', 'Nullable(Float64)'],
+    ['e_exp_kwh', 'Nullable(Float64)'],
+    ['received_at', time],
+    ...extra,
+  ]);
 
 describe('RowBinary', () => {
   it('writes lengths as LEB128, strings as UTF-8 bytes, integers and doubles little-endian', () => {
@@ -102,21 +119,8 @@ describe('RowBinary', () => {
       e_exp_kwh: null,
       received_at: Date.UTC(2026, 6, 1, 10, 16),
     };
-    const types = (time: string) =>
-      new Map([
-        ['meter_id', 'String'],
-        ['dt_id', 'LowCardinality(String)'],
-        ['ts', time],
-        ['p_kw', 'Float64'],
-        ['q_kvar', 'Nullable(Float64)'],
-        ['legs.leg', 'Array(UInt8)'],
-        ['legs.v', 'Array(Float64)'],
-        ['legs.i', 'Array(Float64)'],
-        ['e_imp_kwh', 'Nullable(Float64)'],
-        ['e_exp_kwh', 'Nullable(Float64)'],
-        ['received_at', time],
-        ['ts_ms', 'UInt64'], // materialized on 18.16: not written
-      ]);
+    // ts_ms is materialized on 18.16: not written.
+    const types = (time: string) => readingTypes(time, [['ts_ms', 'UInt64']]);
     const tail = [
       ...le64(1.5),
       1, // q_kvar NULL
@@ -151,6 +155,43 @@ describe('RowBinary', () => {
       ...tail,
       ...text('2026-07-01 10:16:00.000'),
     ]);
+  });
+
+  it("writes a reading directly as the generic encoder's bytes, for the table's types or not at all", () => {
+    let seed = 11;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const maybe = (x: number) => (next() < 0.3 ? null : x);
+    const readings: MeterReading[] = Array.from({ length: 500 }, (_, n) => ({
+      meter_id: next() < 0.1 ? `mé-${n}` : `m-${n}`,
+      dt_id: `dt-${n % 7}`,
+      ts: Math.floor((next() - 0.3) * 4e12),
+      p_kw: (next() - 0.5) * 20,
+      q_kvar: maybe(next() * 3),
+      legs: Array.from({ length: Math.floor(next() * 4) }, () => ({
+        leg: Math.floor(next() * 4),
+        v: 200 + next() * 50,
+        i: next() * 40,
+      })),
+      e_imp_kwh: maybe(next() * 1e5),
+      e_exp_kwh: maybe(next() * 1e4),
+      received_at: Math.floor(next() * 2e12),
+    }));
+    for (const time of ["DateTime64(3, 'UTC')", 'DateTime64(3)', 'String']) {
+      const types = readingTypes(time, [['ts_ms', 'UInt64']]);
+      const direct = readingRowWriter(types)!;
+      const generic = rowBinaryEncoder(READING_BINARY_COLUMNS, types);
+      for (const r of readings) expect(bytes((o) => direct(o, r))).toEqual(bytes((o) => generic(o, r)));
+      // A leg number a UInt8 cannot hold is refused by both.
+      const wide = { ...readings[0]!, legs: [{ leg: 300, v: 1, i: 1 }] };
+      expect(() => bytes((o) => direct(o, wide))).toThrow(RangeError);
+      expect(() => bytes((o) => generic(o, wide))).toThrow(RangeError);
+    }
+    // Other types are left to the generic encoder.
+    expect(readingRowWriter(readingTypes("DateTime64(6, 'UTC')"))).toBeUndefined();
+    expect(readingRowWriter(new Map([...readingTypes('String'), ['p_kw', 'Float32']]))).toBeUndefined();
+    expect(
+      readingRowWriter(new Map([...readingTypes('String'), ['received_at', 'DateTime64(3)']])),
+    ).toBeUndefined();
   });
 
   it('refuses a column missing from the table or of a type it cannot write, naming it', () => {
