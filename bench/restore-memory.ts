@@ -153,10 +153,15 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
   const piece = mode === 'whole' ? Number.MAX_SAFE_INTEGER : PIECE_READINGS;
   const digests = new Map<string, ReturnType<typeof createHash>>();
   let outputs = 0;
+  /** A stage's route: its outputs counted and digested in order, none sent. */
   const digestOf = (name: string) => {
-    let hash = digests.get(name);
-    if (!hash) digests.set(name, (hash = createHash('sha256')));
-    return hash;
+    const hash = createHash('sha256');
+    digests.set(name, hash);
+    return (out: unknown[]) => {
+      outputs += out.length;
+      for (const output of out) hash.update(JSON.stringify(output));
+      return new Map<string, never[]>();
+    };
   };
   const envelopes = new KeyedStage<EnvelopeState, EnvelopeInput, EnvelopeOutput, MeterReading>({
     processor: {
@@ -172,12 +177,7 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
     partitions: 1,
     toInput: (reading) => ({ type: 'reading', reading }),
     punctuation: { input: { type: 'emit' }, everyMs: 1000 },
-    route: (out) => {
-      outputs += out.length;
-      const hash = digestOf('envelopes');
-      for (const output of out) hash.update(JSON.stringify(output));
-      return new Map();
-    },
+    route: digestOf('envelopes'),
     replayLookbackMs: HORIZON_MS + 5 * MINUTE + SLOT_MS,
     restore: () => recentReadings(warehouse, DTS, HORIZON_MS, piece),
   });
@@ -190,12 +190,7 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
     partitions: 1,
     toInput: (reading) => ({ type: 'reading', reading }),
     punctuation: { input: { type: 'emit' }, everyMs: 1000 },
-    route: (out) => {
-      outputs += out.length;
-      const hash = digestOf('impedance');
-      for (const output of out) hash.update(JSON.stringify(output));
-      return new Map();
-    },
+    route: digestOf('impedance'),
     replayLookbackMs: HORIZON_MS,
     restore: () => recentReadings(warehouse, DTS, HORIZON_MS, piece),
   });
