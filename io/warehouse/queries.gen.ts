@@ -769,10 +769,12 @@ export interface PeriodLimitsOfRangeRow {
   updated_ms: number;
 }
 
-/** recent_readings.sql: The newest readings of some DTs, back to `horizon_s` seconds before the newest among them: what a processor replays to rebuild the state of a partition it takes over. */
+/** recent_readings.sql: The readings of some DTs with `ts` from `from_ms` on and received in [received_from_ms, received_to_ms): one piece of what a processor replays to rebuild the state of a partition it takes over (the pieces, in order of their received times, are the horizon's readings in this query's order: recent_readings_minutes.sql). */
 export type RecentReadingsParams = {
   dts: Array<string>;
-  horizon_s: number;
+  from_ms: number;
+  received_from_ms: number;
+  received_to_ms: number;
 };
 
 export interface RecentReadingsRow {
@@ -787,6 +789,18 @@ export interface RecentReadingsRow {
   e_imp_kwh: number | null;
   e_exp_kwh: number | null;
   received_ms: number;
+}
+
+/** recent_readings_minutes.sql: How many readings of some DTs, back to `horizon_s` seconds before the newest among them, were received in each minute, and where that horizon starts (`from_ms`, the same on every row): how a processor cuts the readings that rebuild a partition it takes over into pieces of recent_readings.sql. Counted with FINAL, as the pieces are read (a copy not yet merged away counts once). */
+export type RecentReadingsMinutesParams = {
+  dts: Array<string>;
+  horizon_s: number;
+};
+
+export interface RecentReadingsMinutesRow {
+  from_ms: number | null;
+  minute_ms: number;
+  readings: number;
 }
 
 /** slot_readings.sql: The stored readings of some DTs with `ts` in [from_ms, to_ms) (one slot): what the envelope processor rebuilds a slot it released from when a late reading revises it (pipelines/load-envelope-stage.ts). */
@@ -1495,6 +1509,12 @@ const RECENT_READINGS_COLUMNS = {
   received_ms: 'int64',
 } as const;
 
+const RECENT_READINGS_MINUTES_COLUMNS = {
+  from_ms: 'int64?',
+  minute_ms: 'int64',
+  readings: 'int64',
+} as const;
+
 const STRESS_HISTORY_ENVELOPES_COLUMNS = {
   dt_id: 'string',
   slot_start_ms: 'int64',
@@ -1797,6 +1817,10 @@ export const queries = {
     RecentReadingsParams,
     RecentReadingsRow
   >,
+  recent_readings_minutes: {
+    name: 'recent_readings_minutes',
+    columns: RECENT_READINGS_MINUTES_COLUMNS,
+  } as Query<RecentReadingsMinutesParams, RecentReadingsMinutesRow>,
   slot_readings: { name: 'slot_readings', columns: RECENT_READINGS_COLUMNS } as Query<
     SlotReadingsParams,
     SlotReadingsRow

@@ -220,6 +220,16 @@ describe('the same rows on the embedded engine and on 18.16', () => {
       expect.objectContaining({ meter_id: 'm-3', dt_id: 'dt-b', p_kw: 12345.678 }),
     ]);
     expect(embedded['recent_readings (one DT, long horizon)']).toHaveLength(3);
+    // A piece's received range is applied to the newest copies (after FINAL), not to every copy.
+    expect(embedded['recent_readings (a piece with only an older copy)']).toEqual([]);
+    // The horizon starts 10 minutes before the newest reading; the newest copy of m-1 counts once.
+    expect(embedded['recent_readings_minutes']).toEqual(
+      [2, 6, 7].map((m) => ({
+        from_ms: String(SLOT + 7 * 60_000 - 600_000),
+        minute_ms: String(SLOT + m * 60_000),
+        readings: '1',
+      })),
+    );
     // A slot's readings, the newest copy of each (the replayed m-1), in key order.
     expect(embedded['slot_readings']).toEqual([
       expect.objectContaining({

@@ -452,8 +452,36 @@ export function fixtureQueries(slot: number): Array<[string, string, QueryParams
       'envelopes_for_dt',
       { dt_id: "dt-'quote", from_ms: 0, to_ms: slot + DAY },
     ],
-    ['recent_readings', 'recent_readings', { dts: ['dt-a', 'dt-b', "x' OR 1=1 --"], horizon_s: 600 }],
-    ['recent_readings (one DT, long horizon)', 'recent_readings', { dts: ['dt-a'], horizon_s: 3600 }],
+    [
+      'recent_readings_minutes',
+      'recent_readings_minutes',
+      { dts: ['dt-a', 'dt-b', "x' OR 1=1 --"], horizon_s: 600 },
+    ],
+    [
+      'recent_readings',
+      'recent_readings',
+      {
+        dts: ['dt-a', 'dt-b', "x' OR 1=1 --"],
+        from_ms: slot - 3 * minute,
+        received_from_ms: 0,
+        received_to_ms: slot + DAY,
+      },
+    ],
+    [
+      'recent_readings (one DT, long horizon)',
+      'recent_readings',
+      { dts: ['dt-a'], from_ms: slot - 55 * minute, received_from_ms: 0, received_to_ms: slot + DAY },
+    ],
+    [
+      'recent_readings (a piece with only an older copy)',
+      'recent_readings',
+      {
+        dts: ['dt-a'],
+        from_ms: slot - 3 * minute,
+        received_from_ms: slot + minute,
+        received_to_ms: slot + 2 * minute,
+      },
+    ],
     [
       'slot_readings',
       'slot_readings',
