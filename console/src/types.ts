@@ -1,6 +1,6 @@
 /** The fields of the API's answers the console reads (docs/api.md; the route schemas are the full truth). */
 
-export type Tier = 'metered' | 'partial' | 'sparse' | 'modelled-only' | string;
+export type Tier = 'ami-direct' | 'ami-imputed' | 'modelled-only';
 export type Limit = 'thermal' | 'voltage' | 'none' | string | null;
 
 export interface FleetDt {
