@@ -4,6 +4,8 @@ import { CONSOLE_TYPES, consoleTypes } from '../../scripts/console-types.js';
 
 describe("the console's API types", () => {
   it('console/src/api.gen.ts is what openapi-typescript makes of the OpenAPI document (run `npm run gen:console-types` after a change)', async () => {
-    expect(readFileSync(CONSOLE_TYPES, 'utf8'), 'stale: run `npm run gen:console-types`').toBe(await consoleTypes());
+    expect(readFileSync(CONSOLE_TYPES, 'utf8'), 'stale: run `npm run gen:console-types`').toBe(
+      await consoleTypes(),
+    );
   });
 });
