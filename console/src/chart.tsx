@@ -57,7 +57,10 @@ export function TimeChart(props: TimeChartProps) {
       cursor: { drag: { x: true, y: false } },
     };
     const data = [props.x.map((ms) => ms / 1000), ...props.series.map((s) => s.values)] as uPlot.AlignedData;
+    const started = performance.now();
     const plot = new uPlot(options, data, element);
+    // How long the first draw took, for the browser test to print (a 2,880-slot profile must stay fast).
+    element.parentElement?.setAttribute('data-draw-ms', (performance.now() - started).toFixed(1));
     const observer = new ResizeObserver(() => {
       const width = Math.max(320, element.clientWidth);
       if (width !== plot.width) plot.setSize({ width, height });

@@ -20,7 +20,12 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const SIM = { seed: 7, transformers: 3, meters: 12, feeders: 2, batteryShare: 0.25, silentShare: 0 };
 /** The history ends an hour ago; the live test publishes that hour while a view is open. */
 const END = Math.floor(Date.now() / SLOT_MS) * SLOT_MS - 4 * SLOT_MS;
-const START = END - 2 * DAY_MS;
+/**
+ * 31 days of history, so the 30-day load profile is whole (~2,880 slots): 29 days of 15-minute readings, then 2
+ * of 1-minute ones.
+ */
+const START = END - 31 * DAY_MS;
+const MINUTE_READINGS_FROM = END - 2 * DAY_MS;
 
 describe('the console in Chromium, on the embedded gridstream with a simulated feeder', () => {
   let g: Awaited<ReturnType<typeof startTestGridstream>>;
@@ -46,7 +51,12 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
   beforeAll(async () => {
     g = await startTestGridstream();
     await g.pipeline.loadTopology(topology, 'console test');
-    await simulateInto(g, { ...SIM, start: START, end: END, now: END }, 240_000);
+    await simulateInto(
+      g,
+      { ...SIM, start: START, end: MINUTE_READINGS_FROM, now: MINUTE_READINGS_FROM, intervalS: 900 },
+      240_000,
+    );
+    await simulateInto(g, { ...SIM, start: MINUTE_READINGS_FROM, end: END, now: END }, 240_000);
     // A dispatch command to the first battery, within the last day: the transformer view lists it with its check.
     const asset = ASSET;
     const client = await mqtt.connectAsync(testMqttUrl(g));
@@ -208,7 +218,12 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
       `${dateTime(newest.slot_start, zone)}: ${num(newest.net_mean_kw, 1)} kW`,
     );
     await page.waitForSelector('#chart-load canvas');
+    expect(slots.length).toBeGreaterThan(30 * 96 - 8);
     expect(Number(await page.getAttribute('#chart-load', 'data-points'))).toBe(slots.length);
+    console.log(
+      `console: first draw of the ${slots.length}-slot load profile ${await page.getAttribute('#chart-load', 'data-draw-ms')} ms, ` +
+        `the voltage band (${slots.length} slots x 6 series) ${await page.getAttribute('#chart-voltage', 'data-draw-ms')} ms`,
+    );
     const peak = slots.reduce((m, s) => (s.max_kw > m.max_kw ? s : m));
     expect(await text('#load-summary')).toContain(`${slots.length} slots · peak ${num(peak.max_kw, 1)} kW`);
     await page.waitForSelector('#chart-heat canvas');
