@@ -22,6 +22,7 @@ import { periodLimitRoutes } from './routes/period-limits.js';
 import type { DtOf } from '../core/topology.js';
 import type { ImpedanceByMeter } from './impedance-query.js';
 import { dtStressRoutes } from './routes/dt-stress.js';
+import { dtMetersRoutes } from './routes/dt-meters.js';
 import { energyConsumptionRoutes, type EnergyConsumptionOptions } from './routes/energy-consumption.js';
 import { eventRoutes, type EventOptions } from './routes/events.js';
 import { hostingRoutes } from './routes/hosting.js';
@@ -315,6 +316,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       timeZone,
     });
     app.register(dtStressRoutes, { warehouse, retentionDays });
+    app.register(dtMetersRoutes, { warehouse, retentionDays });
     app.register(hostingRoutes, { warehouse, timeZone });
     app.register(feederRoutes, { warehouse, timeZone });
     app.register(impedanceRoutes, { warehouse, byMeter });

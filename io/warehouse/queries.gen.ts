@@ -184,6 +184,16 @@ export interface DtLocationRow {
   timezone: string | null;
 }
 
+/** dt_meters.sql: The meters the topology places behind one DT now: the newest version of each meter some version of which was behind it (LIMIT 1 BY, as in dt_assets.sql), kept when that version is behind it still, for GET /v1/dt/{id}/meters. */
+export type DtMetersParams = {
+  dt_id: string;
+};
+
+export interface DtMetersRow {
+  meter_id: string;
+  service_point_id: string;
+}
+
 /** dt_newest_quality.sql: AMI coverage and data-quality tier of one DT's newest envelope slot: what a response about the DT declares when its own rows carry no coverage (the operating envelopes). No envelope: slots 0 and an empty tier (the Enum is read as text first: an empty argMax of an Enum fails on 18.16). */
 export type DtNewestQualityParams = {
   dt_id: string;
@@ -544,7 +554,23 @@ export interface ImpedanceDailyRowsRow {
   PremiseId: string | null;
 }
 
-/** impedance_meter_rows.sql: Current revision (highest version) of every leg-day from {start_event_date} to {end_event_date} of the meters some row of which carried the requested identifiers (sql/011_impedance_identities.sql), read by the primary keys (impedance_identities by service point first, impedance_daily by meter), at most {max_rows} rows: the on-demand look-up of a few meters ("a customer on the phone"). The API filters, orders and pages them as impedance_daily_rows.sql would (serving/impedance-store.ts), with the tenant and feeder from its topology table, so ClickHouse does no scan of the topology per look-up. */
+/** impedance_flags_of_meters.sql: The high-impedance flags of some meters' leg-days from {start_event_date} to {end_event_date} (inclusive), read by the primary key (meter_id first), for GET /v1/dt/{id}/meters. FINAL: a flag raised again replaces the earlier row of its key (the table has no version column). */
+export type ImpedanceFlagsOfMetersParams = {
+  meters: Array<string>;
+  start_event_date: string;
+  end_event_date: string;
+};
+
+export interface ImpedanceFlagsOfMetersRow {
+  meter_id: string;
+  leg: number;
+  day_text: string;
+  kind_text: string;
+  median_mohm: number;
+  reference_mohm: number;
+}
+
+/** impedance_meter_rows.sql: Current revision (highest version) of every leg-day from {start_event_date} to {end_event_date} of the meters some row of which carried the requested identifiers (sql/011_impedance_identities.sql), read by the primary keys (impedance_identities by service point first, impedance_daily by meter), at most {max_rows} rows: the on-demand look-up of a few meters ("a customer on the phone"). The API filters, orders and pages them as impedance_daily_rows.sql would (serving/impedance-store.ts), with the tenant and feeder from its topology table, so ClickHouse does no scan of the topology per look-up. GET /v1/dt/{id}/meters reads its DT's meters' trends with it too (stderr_mohm and is_final are for it). */
 export type ImpedanceMeterRowsParams = {
   service_points: Array<string>;
   meters: Array<string>;
@@ -563,9 +589,11 @@ export interface ImpedanceMeterRowsRow {
   day_text: string;
   dt_text: string;
   median_mohm: number;
+  stderr_mohm: number;
   event_count: number;
   received_text: string;
   version: number;
+  is_final: boolean;
   service_point_id: string | null;
   meter_number: string | null;
   electronic_serial_number: string | null;
@@ -1121,6 +1149,11 @@ const DT_LOCATION_COLUMNS = {
   timezone: 'string?',
 } as const;
 
+const DT_METERS_COLUMNS = {
+  meter_id: 'string',
+  service_point_id: 'string',
+} as const;
+
 const DT_NEWEST_QUALITY_COLUMNS = {
   slots: 'int64',
   ami_coverage_pct: 'number',
@@ -1355,15 +1388,26 @@ const IMPEDANCE_DAILY_ROWS_COLUMNS = {
   PremiseId: 'string?',
 } as const;
 
+const IMPEDANCE_FLAGS_OF_METERS_COLUMNS = {
+  meter_id: 'string',
+  leg: 'number',
+  day_text: 'string',
+  kind_text: 'string',
+  median_mohm: 'number',
+  reference_mohm: 'number',
+} as const;
+
 const IMPEDANCE_METER_ROWS_COLUMNS = {
   meter_id: 'string',
   leg: 'number',
   day_text: 'string',
   dt_text: 'string',
   median_mohm: 'number',
+  stderr_mohm: 'number',
   event_count: 'number',
   received_text: 'string',
   version: 'int64',
+  is_final: 'bool',
   service_point_id: 'string?',
   meter_number: 'string?',
   electronic_serial_number: 'string?',
@@ -1690,6 +1734,7 @@ export const queries = {
     DtLocationParams,
     DtLocationRow
   >,
+  dt_meters: { name: 'dt_meters', columns: DT_METERS_COLUMNS } as Query<DtMetersParams, DtMetersRow>,
   dt_newest_quality: { name: 'dt_newest_quality', columns: DT_NEWEST_QUALITY_COLUMNS } as Query<
     DtNewestQualityParams,
     DtNewestQualityRow
@@ -1759,6 +1804,10 @@ export const queries = {
     ImpedanceDailyRowsParams,
     ImpedanceDailyRowsRow
   >,
+  impedance_flags_of_meters: {
+    name: 'impedance_flags_of_meters',
+    columns: IMPEDANCE_FLAGS_OF_METERS_COLUMNS,
+  } as Query<ImpedanceFlagsOfMetersParams, ImpedanceFlagsOfMetersRow>,
   impedance_meter_rows: { name: 'impedance_meter_rows', columns: IMPEDANCE_METER_ROWS_COLUMNS } as Query<
     ImpedanceMeterRowsParams,
     ImpedanceMeterRowsRow
