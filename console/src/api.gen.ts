@@ -522,6 +522,212 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/dt/{id}/meters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The DT's meters (topology now) with each leg's daily service-drop impedance and flags
+         * @description Default: the last 30 days (the UTC days the range touches). Every meter the topology now places behind the DT, those without impedance rows too (legs empty), ordered by flag_count descending then meter_id. days: the current revision of each leg-day, ascending; latest_median_mohm the newest day's median in the range; flags: absolute, own_rise or peer_rise with the median and what it was compared with (reference_mohm).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Days back from `to` (default 30) */
+                    days?: number;
+                    /** @description Start, inclusive (ISO-8601); overrides days */
+                    from?: string;
+                    /** @description End, exclusive (ISO-8601); default now */
+                    to?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            dt_id: string;
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                            meters: {
+                                meter_id: string;
+                                service_point_id: string | null;
+                                legs: {
+                                    leg: number;
+                                    latest_median_mohm: number | null;
+                                    days: {
+                                        /** Format: date */
+                                        day: string;
+                                        median_mohm: number;
+                                        stderr_mohm: number | null;
+                                        event_count: number;
+                                        is_final: boolean;
+                                    }[];
+                                    flags: {
+                                        /** Format: date */
+                                        day: string;
+                                        /** @enum {string} */
+                                        kind: "absolute" | "own_rise" | "peer_rise";
+                                        median_mohm: number;
+                                        reference_mohm: number;
+                                    }[];
+                                }[];
+                                flag_count: number;
+                            }[];
+                            flagged_meters: number;
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                414: components["responses"]["UriTooLong"];
+                422: components["responses"]["ValidationDetail"];
+                429: components["responses"]["RateLimited"];
+                431: components["responses"]["HeaderFieldsTooLarge"];
+                500: components["responses"]["Internal"];
+                503: components["responses"]["Unavailable"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dt/{id}/dispatches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dispatch commands of the DT's assets (topology now), each with its newest check
+         * @description Default: from 7 days ago to 1 day ahead (dispatch_time). The assets the topology now places behind the DT, and their commands in the range, items as GET /v1/dispatches gives them, in its order (dispatch_time, asset_id, event_id); at most the 500 newest, truncated true when there were more.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Days back from `to` (default 8) */
+                    days?: number;
+                    /** @description Start, inclusive (ISO-8601); overrides days */
+                    from?: string;
+                    /** @description End, exclusive (ISO-8601); default 1 day from now */
+                    to?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            dt_id: string;
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                            assets: {
+                                asset_id: string;
+                                nominal_kw: number | null;
+                            }[];
+                            dispatches: {
+                                source?: string | null;
+                                event_id?: string;
+                                published_at?: string | null;
+                                asset_id?: string;
+                                dispatch_time?: string;
+                                delivery_period_start?: string;
+                                target_power?: {
+                                    amount?: string;
+                                    /** @enum {string} */
+                                    unit?: "W" | "kW" | "MW";
+                                } | null;
+                                nominal_power?: {
+                                    amount?: string;
+                                    /** @enum {string} */
+                                    unit?: "W" | "kW" | "MW";
+                                } | null;
+                                power_imbalance?: {
+                                    amount?: string;
+                                    /** @enum {string} */
+                                    unit?: "W" | "kW" | "MW";
+                                } | null;
+                                soc_imbalance?: {
+                                    amount?: string;
+                                    /** @enum {string} */
+                                    unit?: "Wh" | "kWh" | "MWh" | "W" | "kW" | "MW";
+                                } | null;
+                                /**
+                                 * @description dispatch, or cancel: the platform cancelled flexibility event event_id (target_power 0 kW; never checked)
+                                 * @enum {string}
+                                 */
+                                action?: "dispatch" | "cancel";
+                                /** @description The command checked against its asset's computed period limits for the delivery period (null until checked): verdict within | exceeds (beyond limit_kw: rejected) | locked (a source locks trading in the period: rejected) | no_envelope | unknown_asset (within the stored sources' limits, NETWORK unknown); requested_kw toward the grid (positive export); limit_kw the computed limit of its direction (power_discharge >= 0 or power_charge <= 0) and limit_source the source that binds it (REPORTED, OPERATIONS, CUSTOMER, PV, AVAILABILITY or NETWORK); network_share the asset's share of its DT's headroom; headroom_kw the DT's whole envelope headroom for the slot, from the issue in force at dispatch_time */
+                                check?: {
+                                    /** @enum {string} */
+                                    verdict?: "within" | "exceeds" | "locked" | "no_envelope" | "unknown_asset";
+                                    dt_id?: string | null;
+                                    requested_kw?: number;
+                                    limit_kw?: number | null;
+                                    limit_source?: string | null;
+                                    network_share?: number | null;
+                                    headroom_kw?: number | null;
+                                    limited_by?: string | null;
+                                    envelope_issued_at?: string | null;
+                                    data_quality?: string | null;
+                                } | null;
+                            }[];
+                            truncated: boolean;
+                        };
+                    };
+                };
+                400: components["responses"]["BadRequest"];
+                401: components["responses"]["Unauthorized"];
+                403: components["responses"]["Forbidden"];
+                404: components["responses"]["NotFound"];
+                414: components["responses"]["UriTooLong"];
+                422: components["responses"]["ValidationDetail"];
+                429: components["responses"]["RateLimited"];
+                431: components["responses"]["HeaderFieldsTooLarge"];
+                500: components["responses"]["Internal"];
+                503: components["responses"]["Unavailable"];
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/dt/hosting-capacity": {
         parameters: {
             query?: never;

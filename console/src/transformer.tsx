@@ -60,7 +60,7 @@ export function TransformerView({ id }: { id: string }) {
   const stress = useApi<Stress>(path('stress?days=7'), true);
   const envelopes = useApi<Envelopes>(path('envelopes'), true);
   const meters = useApi<DtMeters>(path('meters?days=30'), true);
-  const dispatches = useApi<DtDispatches>(path('dispatches?days=7'), true);
+  const dispatches = useApi<DtDispatches>(path('dispatches'), true);
   const dt = fleet.data?.transformers.find((t) => t.dt_id === id);
   const zone = dt?.timezone;
   useEffect(() => {
@@ -534,10 +534,11 @@ function MetersSection({ meters }: { meters: Loaded<DtMeters> }) {
 }
 
 function DispatchSection({ dispatches, zone }: { dispatches: Loaded<DtDispatches>; zone?: string }) {
-  const rows = dispatches.data?.dispatches ?? [];
+  // Newest first: the API lists them oldest first.
+  const rows = [...(dispatches.data?.dispatches ?? [])].reverse();
   return (
     <section aria-labelledby="dispatch-title">
-      <h2 id="dispatch-title">Dispatches of the last 7 days and their checks</h2>
+      <h2 id="dispatch-title">Dispatches of the last 7 days and the next, and their checks</h2>
       <ErrorNote error={dispatches.error} />
       {dispatches.data && (
         <>

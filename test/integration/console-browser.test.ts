@@ -205,7 +205,7 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
       api(`/v1/dt/${dtId}/stress?days=7`),
       api(`/v1/dt/${dtId}/envelopes`),
       api(`/v1/dt/${dtId}/meters?days=30`),
-      api(`/v1/dt/${dtId}/dispatches?days=7`),
+      api(`/v1/dt/${dtId}/dispatches`),
     ]);
     const dt = (fleet.transformers as Json[]).find((d) => d.dt_id === dtId)!;
     const zone = dt.timezone as string;
