@@ -19,27 +19,41 @@ export interface DtSeriesDefaults {
 
 /** Route-schema parts of a DT time-series route: the DT id, the range and the minimum tier. */
 export function dtSeriesSchema(retentionDays: number, defaults: DtSeriesDefaults) {
-  const to =
-    defaults.aheadDays === 0
-      ? 'now'
-      : `${defaults.aheadDays} day${defaults.aheadDays === 1 ? '' : 's'} from now`;
   return {
     params: object({ id: DT_ID }),
     querystring: object(
-      {
-        ...rangeQuerySchema(retentionDays, { days: defaults.days, to }),
-        min_data_quality: minDataQualitySchema,
-      },
+      { ...dtRangeProperties(retentionDays, defaults), min_data_quality: minDataQualitySchema },
       { optional: true, additional: false },
     ),
   } as const;
 }
 
-/** The head of a DT time-series response (load profile, stress, envelopes), before its own fields. */
-export const DT_SERIES_HEAD = {
+/** Route-schema parts of a DT route over a range without a tier (its meters, its dispatches). */
+export function dtRangeSchema(retentionDays: number, defaults: DtSeriesDefaults) {
+  return {
+    params: object({ id: DT_ID }),
+    querystring: object(dtRangeProperties(retentionDays, defaults), { optional: true, additional: false }),
+  } as const;
+}
+
+function dtRangeProperties(retentionDays: number, defaults: DtSeriesDefaults) {
+  const to =
+    defaults.aheadDays === 0
+      ? 'now'
+      : `${defaults.aheadDays} day${defaults.aheadDays === 1 ? '' : 's'} from now`;
+  return rangeQuerySchema(retentionDays, { days: defaults.days, to });
+}
+
+/** The head of a DT range response: the DT and the [from, to) range answered. */
+export const DT_RANGE_HEAD = {
   dt_id: { type: 'string' },
   from: DATE_TIME,
   to: DATE_TIME,
+} as const;
+
+/** The head of a DT time-series response (load profile, stress, envelopes), before its own fields. */
+export const DT_SERIES_HEAD = {
+  ...DT_RANGE_HEAD,
   slot_minutes: { type: 'integer' },
   data_quality: TIER,
   ami_coverage_pct: { type: 'number' },

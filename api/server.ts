@@ -12,6 +12,7 @@ import type { Registry } from 'prom-client';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
 import type { ApiKeys } from './auth.js';
 import { AllowedMethods } from './allowed-methods.js';
+import { consoleRoutes, isConsolePath } from './console.js';
 import { ApiError, errorHandler } from './errors.js';
 import { API_ERROR_SCHEMA, object, swaggerOptions, VALIDATION_DETAIL_SCHEMA } from './openapi.js';
 import { concurrencyLimiter, tokenBucketLimiter } from './rate-limit.js';
@@ -22,6 +23,7 @@ import type { DtOf } from '../core/topology.js';
 import type { ImpedanceByMeter } from './impedance-query.js';
 import { dtStressRoutes } from './routes/dt-stress.js';
 import { fleetRoutes } from './routes/fleet.js';
+import { dtMetersRoutes } from './routes/dt-meters.js';
 import { energyConsumptionRoutes, type EnergyConsumptionOptions } from './routes/energy-consumption.js';
 import { eventRoutes, type EventOptions } from './routes/events.js';
 import { hostingRoutes } from './routes/hosting.js';
@@ -85,6 +87,8 @@ export interface ApiDependencies {
     profileCache?: ProfileCache;
     impedanceServed(source: 'meters' | 'query'): void;
   };
+  /** The console's bundle (default dist/console, built by `npm run build`); served at / with the /v1 routes. */
+  consoleDir?: string;
   /** Liveness details for /healthz (e.g. consumer lag); a thrown error makes it 503. */
   health?: () => Promise<Record<string, unknown>>;
 }
@@ -223,7 +227,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
         );
       }
     }
-    if (PUBLIC.has(path)) return;
+    if (PUBLIC.has(path) || (deps.routes !== false && isConsolePath(path))) return;
     // A client address that failed to authenticate too often is refused before its key is even looked at, so
     // keys cannot be guessed at the speed of the server (and guessing costs us no hashing).
     const blocked = failures.peek(request.ip);
@@ -299,6 +303,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   if (deps.routes !== false) {
     const { warehouse, retentionDays, timeZone } = deps;
     const dts = deps.dts;
+    await app.register(consoleRoutes, deps.consoleDir ? { dir: deps.consoleDir } : {});
     const byMeter: ImpedanceByMeter | undefined = dts && {
       dtOf: dts.dtOf,
       served: (source) => dts.impedanceServed(source),
@@ -313,6 +318,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     });
     app.register(fleetRoutes, { warehouse, timeZone });
     app.register(dtStressRoutes, { warehouse, retentionDays });
+    app.register(dtMetersRoutes, { warehouse, retentionDays });
     app.register(hostingRoutes, { warehouse, timeZone });
     app.register(feederRoutes, { warehouse, timeZone });
     app.register(impedanceRoutes, { warehouse, byMeter });

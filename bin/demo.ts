@@ -51,6 +51,7 @@ export async function runDemo(options: {
   console.log(`
 gridstream demo: ${options.transformers} transformers x ${options.meters} meters, ${options.days} day(s) of history${options.follow ? ', then live' : ''}
 
+  console    ${gridstream.url}/   (open it in a browser; enter the API key below)
   API        ${gridstream.url}   (X-API-Key: ${key})
   MQTT       ${redactUrl(gridstream.edges.broker!.url)}   (gridstream/v1/meters/{meter_id}/telemetry)
              head-end account ${mqttUser}, password ${mqttPassword} (generated; publishes for every meter)

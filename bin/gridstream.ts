@@ -78,6 +78,7 @@ program
     console.log(
       `gridstream ${roles.join('+')} at ${gridstream.url} (log ${gridstream.edges.log.kind}${broker}, warehouse ${gridstream.edges.warehouse.kind}, heap growth ${heapGrowth ? `${heapGrowth}%` : "V8's own"})`,
     );
+    if (roles.includes('api')) console.log(`console at ${gridstream.url}/ (enter an API key)`);
     if (gridstream.generatedApiKey && roles.includes('api'))
       console.log(`API key (generated; set GRIDSTREAM_API_KEYS to choose): ${gridstream.generatedApiKey}`);
     stopOnSignal(() => gridstream.stop());

@@ -10,10 +10,12 @@ if [ "$node_major" -lt 20 ]; then
 fi
 
 # Debian packages: the build libraries @confluentinc/kafka-javascript links against (it cannot download
-# its prebuilt binary here), and the services the distributed-mode tests run for real. Installed only when
+# its prebuilt binary here), the services the distributed-mode tests run for real, and Debian's Chromium
+# (with a font) that the console's browser tests drive (playwright-core downloads no browser). Installed only when
 # one is missing, so a warm machine skips apt entirely.
 packages=(zlib1g-dev libssl-dev libzstd-dev liblz4-dev libsasl2-dev pkg-config make g++ python3
-  mosquitto mosquitto-clients clickhouse-server clickhouse-client prometheus kcat maven openjdk-17-jre-headless wrk)
+  mosquitto mosquitto-clients clickhouse-server clickhouse-client prometheus kcat maven openjdk-17-jre-headless wrk
+  chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

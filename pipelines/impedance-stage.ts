@@ -29,7 +29,7 @@ export function impedanceStage(options: {
   metrics: Metrics;
   topology: TopologyTable;
   /** Readings that rebuild a partition's state (the day in progress) when it is assigned here. */
-  restore?: (partition: number) => Promise<ImpedanceInput[]>;
+  restore?: (partition: number) => AsyncIterable<ImpedanceInput[]>;
   emitEveryMs?: number;
 }): KeyedStage<ImpedanceState, ImpedanceInput, ImpedanceOutput, MeterReading> {
   const { metrics, topology } = options;
@@ -96,7 +96,7 @@ export function impedanceStage(options: {
         [TOPICS.impedanceFlags.name, flags],
       ]);
     },
-    restore: async (partition) => (await options.restore?.(partition)) ?? [],
+    restore: options.restore,
   });
 }
 

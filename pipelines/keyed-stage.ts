@@ -30,8 +30,11 @@ export interface KeyedStageOptions<S, I, O, D> {
   route(outputs: O[]): Map<string, ProduceRecord[]>;
   /** How far back (record time) a partition arriving here replays its input topic before its committed offset. */
   replayLookbackMs: number;
-  /** Inputs that rebuild a partition's state when it is assigned here (e.g. recent data from the warehouse). */
-  restore?(partition: number): Promise<I[]>;
+  /**
+   * Inputs that rebuild a partition's state when it is assigned here (e.g. recent data from the warehouse), in
+   * pieces applied in turn, so a restore holds one piece at a time.
+   */
+  restore?(partition: number): AsyncIterable<I[]>;
   /** Called after each applied batch, e.g. to export metrics. */
   observe?(states: ReadonlyMap<number, S>, records: number): void;
   /**
@@ -61,9 +64,14 @@ export interface Stage<D> {
   readonly replayLookbackMs: number;
   /**
    * A partition arrives: its state is rebuilt from the restore inputs, then from the replayed records (the
-   * partition up to the group's committed offset) within this stage's lookback.
+   * partition up to the group's committed offset, given to `replay` a batch at a time, so stages sharing the
+   * task read it once) within this stage's lookback, then `assigned` ends the rebuild.
    */
-  assign(partition: number, replayed: ReadonlyArray<Replayed<D>>): Promise<void>;
+  assign(partition: number): Promise<void>;
+  /** A batch of the replay, in offset order; `last` is the timestamp of the replay's last record. */
+  replay(partition: number, replayed: ReadonlyArray<Replayed<D>>, last: number): void;
+  /** The rebuild is over; `replayed` tells whether the replay had any record. */
+  assigned(partition: number, replayed: boolean): Promise<void>;
   revoke(partition: number): void;
   apply(partition: number, value: D): void;
   /** Sends the punctuation to every partition's state when it is due (or when `force`d, e.g. on stop). */
@@ -86,6 +94,8 @@ export class KeyedStage<S, I, O, D> implements Stage<D> {
   readonly replayLookbackMs: number;
   private readonly states = new Map<number, S>();
   private pending: O[] = [];
+  /** Outputs already routed (routePending), by topic. */
+  private routed = new Map<string, ProduceRecord[]>();
   /** Asks for inputs (KeyedStageOptions.load) not yet fetched, per partition. */
   private asks = new Map<number, O[]>();
   /**
@@ -107,20 +117,29 @@ export class KeyedStage<S, I, O, D> implements Stage<D> {
     this.step(partitionFor(key, this.options.partitions), input);
   }
 
-  async assign(partition: number, replayed: ReadonlyArray<Replayed<D>>): Promise<void> {
+  async assign(partition: number): Promise<void> {
     this.states.set(partition, this.options.processor.init());
+    this.asks.delete(partition);
     // What the rebuild emits is kept, not dropped: the warehouse can hold readings past the committed offset
     // (they are inserted before the offsets are committed), and a slot they close here would otherwise never
     // be written. Re-emitting a slot already written is harmless (same version).
-    for (const input of (await this.options.restore?.(partition)) ?? []) this.rebuild(partition, () => input);
-    const last = replayed.at(-1);
-    if (!last) return;
+    for await (const piece of this.options.restore?.(partition) ?? []) {
+      for (const input of piece) this.rebuild(partition, () => input);
+      this.routePending();
+    }
+  }
+
+  replay(partition: number, replayed: ReadonlyArray<Replayed<D>>, last: number): void {
     // The log stamps records with their append time, so the stage's lookback is a suffix of the replay.
-    const from = last.timestamp - this.replayLookbackMs;
+    const from = last - this.replayLookbackMs;
     for (const r of replayed)
       if (r.timestamp >= from) this.rebuild(partition, () => this.options.toInput(r.value));
+    this.routePending();
+  }
+
+  async assigned(_partition: number, replayed: boolean): Promise<void> {
     // What the rebuild asked for is stored already (restored from the warehouse, or before the committed offset).
-    await this.load();
+    if (replayed) await this.load();
   }
 
   loading(): boolean {
@@ -198,10 +217,28 @@ export class KeyedStage<S, I, O, D> implements Stage<D> {
   }
 
   takeOutputs(): Array<[string, ProduceRecord[]]> {
-    if (this.pending.length === 0) return [];
+    this.routePending();
+    if (this.routed.size === 0) return [];
+    const routed = [...this.routed];
+    this.routed = new Map();
+    return routed;
+  }
+
+  /**
+   * Routes the outputs pending now into records per topic, kept in order for takeOutputs(). A rebuild does it
+   * after each piece: what it emits is then held as the records it becomes, and outputs that become none
+   * (counted only, such as a replayed reading the impedance stage finds too late) are not held at all.
+   */
+  private routePending(): void {
+    if (this.pending.length === 0) return;
     const outputs = this.pending;
     this.pending = [];
-    return [...this.options.route(outputs)].filter(([, records]) => records.length > 0);
+    for (const [topic, records] of this.options.route(outputs)) {
+      if (records.length === 0) continue;
+      const held = this.routed.get(topic);
+      if (held) for (const record of records) held.push(record);
+      else this.routed.set(topic, records);
+    }
   }
 
   afterBatch(records: number): void {

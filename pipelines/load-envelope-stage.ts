@@ -50,7 +50,7 @@ export function envelopeStage(options: {
   config: EnvelopeConfig;
   metrics: Metrics;
   topology: TopologyTable;
-  restore?: (partition: number) => Promise<EnvelopeInput[]>;
+  restore?: (partition: number) => AsyncIterable<EnvelopeInput[]>;
   /** The stored readings of some DTs with `ts` in [from, to): where a released slot is rebuilt from. */
   slotReadings?: (dts: string[], from: number, to: number) => Promise<MeterReading[]>;
   emitEveryMs?: number;
@@ -134,17 +134,18 @@ export function envelopeStage(options: {
       return new Map([[TOPICS.envelopes.name, envelopes]]);
     },
     // A partition arriving here starts from the topology's meter counts and, when given, recent history.
-    restore: async (partition) => [
-      ...(await firstPatterns.then(() => [
+    restore: async function* (partition) {
+      await firstPatterns;
+      yield [
         { type: 'load-patterns' as const, patterns: forPartition(patterns, partition) },
-      ])),
-      ...meterCounts(
-        [...topology.index.transformers.keys()].filter(
-          (dt) => partitionFor(dt, options.partitions) === partition,
+        ...meterCounts(
+          [...topology.index.transformers.keys()].filter(
+            (dt) => partitionFor(dt, options.partitions) === partition,
+          ),
         ),
-      ),
-      ...((await options.restore?.(partition)) ?? []),
-    ],
+      ];
+      if (options.restore) yield* options.restore(partition);
+    },
     observe: (states) => observeEventTimeLag(metrics, 'envelopes', states),
     load: options.slotReadings && {
       asks: (output) => output.type === 'load-slot',

@@ -49,7 +49,15 @@ export interface ProcessorTask<I> {
 }
 
 export function startProcessorTask<S, I, O>(options: ProcessorTaskOptions<S, I, O>): ProcessorTask<I> {
-  const stage = new KeyedStage<S, I, O, LogRecord>(options);
+  const { restore } = options;
+  const stage = new KeyedStage<S, I, O, LogRecord>({
+    ...options,
+    restore:
+      restore &&
+      async function* (partition) {
+        yield await restore(partition);
+      },
+  });
   const task = startStageTask<LogRecord>({
     log: options.log,
     group: options.group,

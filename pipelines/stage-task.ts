@@ -98,35 +98,42 @@ export function startStageTask<D>(options: StageTaskOptions<D>): StageTask {
     fromBeginning: true,
     lingerMs: options.lingerMs,
     onAssigned: async (tps: TopicPartition[]) => {
-      for (const tp of tps) {
+      // Every partition's committed offset first, where the consumer starts reading it: a rebuild takes its
+      // time (the restore's pieces, the replay's batches), and a member that had the partition may commit on
+      // meanwhile; replaying up to that later offset would apply the records between twice.
+      const offsets = await Promise.all(tps.map((tp) => consumer.committed(tp).catch(() => undefined)));
+      for (const [k, tp] of tps.entries()) {
         // A warehouse or broker that is away during a rebalance is waited for (never given up on): a
         // partition is only processed once its state is whole.
-        const replayed = await retry(
-          `${group}: replaying ${tp.topic}[${tp.partition}]`,
+        await retry(
+          `${group}: restoring ${tp.topic}[${tp.partition}]`,
           async () => {
-            const committed = await consumer.committed(tp);
-            const records = await log.replay(tp.topic, tp.partition, committed, replayLookbackMs);
-            const out: Array<Replayed<D>> = [];
-            for (const record of records) {
-              let values: ReadonlyArray<D> | undefined;
-              try {
-                values = options.decode(record);
-              } catch {
-                // Dead-lettered when it was first read (it is before the committed offset): left out again.
-                continue;
+            const committed = offsets[k] ?? (await consumer.committed(tp));
+            // Every stage restores, then the replay is read once, a batch at a time, and each batch applied to
+            // every stage: a stage's state depends only on its own inputs, in the order each gets them, which is
+            // an assign from the restore and then the replay as before, without the replay held whole. A failure
+            // anywhere starts the partition's rebuild again (assign starts each state anew).
+            for (const stage of stages) await stage.assign(tp.partition);
+            let replayed = false;
+            for await (const batch of log.replay(tp.topic, tp.partition, committed, replayLookbackMs)) {
+              replayed = true;
+              const out: Array<Replayed<D>> = [];
+              for (const record of batch.records) {
+                let values: ReadonlyArray<D> | undefined;
+                try {
+                  values = options.decode(record);
+                } catch {
+                  // Dead-lettered when it was first read (it is before the committed offset): left out again.
+                  continue;
+                }
+                for (const value of values ?? []) out.push({ value, timestamp: record.timestamp });
               }
-              for (const value of values ?? []) out.push({ value, timestamp: record.timestamp });
+              for (const stage of stages) stage.replay(tp.partition, out, batch.lastTimestamp);
             }
-            return out;
+            for (const stage of stages) await stage.assigned(tp.partition, replayed);
           },
           { clock },
         );
-        for (const stage of stages)
-          await retry(
-            `${group}: restoring ${stage.name} ${tp.topic}[${tp.partition}]`,
-            () => stage.assign(tp.partition, replayed),
-            { clock },
-          );
       }
       for (const tp of tps) owned.add(tp.partition);
       options.onAssignment?.(owned.size);

@@ -40,7 +40,8 @@ import {
   type Role,
 } from './dataflow.js';
 import { runQuery } from '../io/warehouse/query.js';
-import { queries, type RecentReadingsRow } from '../io/warehouse/queries.gen.js';
+import { queries } from '../io/warehouse/queries.gen.js';
+import { readingOfRow, recentReadings } from './recent-readings.js';
 
 export { ALL_ROLES, type Role } from './dataflow.js';
 
@@ -177,7 +178,13 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
       // them); slots older than the resident window are released again as the replay passes them, and a late
       // reading for one loads that slot (slotReadings).
       restore: (partition) =>
-        recentReadings(warehouse, topology, partition, config.partitions, envelopeConfig.revisionHorizonMs),
+        partitionReadings(
+          warehouse,
+          topology,
+          partition,
+          config.partitions,
+          envelopeConfig.revisionHorizonMs,
+        ),
       slotReadings: async (dts, from, to) =>
         (await runQuery(warehouse, queries.slot_readings, { dts, from_ms: from, to_ms: to })).map(
           readingOfRow,
@@ -197,7 +204,7 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
       topology,
       // The day in progress, so a restarted or rebalanced partition's provisional medians keep its steps.
       restore: (partition) =>
-        recentReadings(warehouse, topology, partition, config.partitions, 24 * 3_600_000),
+        partitionReadings(warehouse, topology, partition, config.partitions, 24 * 3_600_000),
     });
     const task = startReadingsTask({ log, warehouse, metrics, stages: [envelopes.stage, impedance] });
     return {
@@ -425,36 +432,16 @@ async function publishNewerTopology(edges: Edges, topology: TopologyTable): Prom
   await topology.waitForVersion(version);
 }
 
-/** Readings of the partition's DTs within the revision horizon, to rebuild envelope state on assignment. */
-async function recentReadings(
+/** The partition's DTs' readings within `horizonMs`, in pieces, to rebuild its state on assignment. */
+function partitionReadings(
   warehouse: Warehouse,
   topology: TopologyTable,
   partition: number,
   partitions: number,
   horizonMs: number,
-): Promise<Array<{ type: 'reading'; reading: MeterReading }>> {
+): AsyncIterable<Array<{ type: 'reading'; reading: MeterReading }>> {
   const dts = [...topology.index.transformers.keys()].filter(
     (dt) => partitionFor(dt, partitions) === partition,
   );
-  if (dts.length === 0) return [];
-  const rows = await runQuery(warehouse, queries.recent_readings, {
-    dts,
-    horizon_s: Math.ceil(horizonMs / 1000),
-  });
-  return rows.map((r) => ({ type: 'reading', reading: readingOfRow(r) }));
-}
-
-/** A reading as the warehouse stores it (recent_readings.sql, slot_readings.sql). */
-function readingOfRow(r: RecentReadingsRow): MeterReading {
-  return {
-    meter_id: r.meter_id,
-    dt_id: r.dt_id,
-    ts: r.ts_ms,
-    p_kw: r.p_kw,
-    q_kvar: r.q_kvar,
-    legs: r.leg.map((leg, k) => ({ leg, v: r.v[k]!, i: r.i[k]! })),
-    e_imp_kwh: r.e_imp_kwh,
-    e_exp_kwh: r.e_exp_kwh,
-    received_at: r.received_ms,
-  };
+  return recentReadings(warehouse, dts, horizonMs);
 }

@@ -7,13 +7,15 @@ import { PAGE_ANSWER_PROPERTIES, pageAnswer, pageOf, pagingProperties, type Pagi
 import { object } from '../openapi.js';
 import { requireAssets, tenantOf } from '../tenancy.js';
 import { runPage, runQuery } from '../../io/warehouse/query.js';
-import { queries } from '../../io/warehouse/queries.gen.js';
+import { queries, type DispatchesForAssetsRow } from '../../io/warehouse/queries.gen.js';
 
 /** Dispatches a page holds unless the request says otherwise. */
 const DISPATCH_PAGE_DEFAULT = 50;
 /** The bounds of the dispatch_time range when the request gives only a delivery_day. */
 const EARLIEST_MS = 0;
 const LATEST_MS = Date.UTC(2106, 0, 1);
+/** dispatches_for_assets.sql's delivery bounds that admit every command. */
+export const ANY_DELIVERY = { delivery_from_ms: EARLIEST_MS, delivery_to_ms: LATEST_MS };
 
 const quantity = (units: string[]) =>
   object(
@@ -26,6 +28,51 @@ const ENERGY = quantity(['Wh', 'kWh', 'MWh', 'W', 'kW', 'MW']);
 
 /** An {amount, unit} pair as the platform sent it (amount an exact decimal string), or null when absent. */
 const power = (amount: string | null, unit: string | null) => (amount === null ? null : { amount, unit });
+
+/** One command of GET /v1/dispatches (and of GET /v1/dt/{id}/dispatches), its newest check beside it. */
+export const DISPATCH_ITEM = object(
+  {
+    source: { type: ['string', 'null'] },
+    event_id: { type: 'string' },
+    published_at: { type: ['string', 'null'] },
+    asset_id: { type: 'string' },
+    dispatch_time: { type: 'string' },
+    delivery_period_start: { type: 'string' },
+    target_power: POWER,
+    nominal_power: POWER,
+    power_imbalance: POWER,
+    soc_imbalance: ENERGY,
+    action: {
+      type: 'string',
+      enum: ['dispatch', 'cancel'],
+      description:
+        'dispatch, or cancel: the platform cancelled flexibility event event_id (target_power 0 kW; never checked)',
+    },
+    check: {
+      description:
+        "The command checked against its asset's computed period limits for the delivery period (null until checked): verdict within | exceeds (beyond limit_kw: rejected) | locked (a source locks trading in the period: rejected) | no_envelope | unknown_asset (within the stored sources' limits, NETWORK unknown); requested_kw toward the grid (positive export); limit_kw the computed limit of its direction (power_discharge >= 0 or power_charge <= 0) and limit_source the source that binds it (REPORTED, OPERATIONS, CUSTOMER, PV, AVAILABILITY or NETWORK); network_share the asset's share of its DT's headroom; headroom_kw the DT's whole envelope headroom for the slot, from the issue in force at dispatch_time",
+      ...object(
+        {
+          verdict: {
+            type: 'string',
+            enum: ['within', 'exceeds', 'locked', 'no_envelope', 'unknown_asset'],
+          },
+          dt_id: { type: ['string', 'null'] },
+          requested_kw: { type: 'number' },
+          limit_kw: { type: ['number', 'null'] },
+          limit_source: { type: ['string', 'null'] },
+          network_share: { type: ['number', 'null'] },
+          headroom_kw: { type: ['number', 'null'] },
+          limited_by: { type: ['string', 'null'] },
+          envelope_issued_at: { type: ['string', 'null'] },
+          data_quality: { type: ['string', 'null'] },
+        },
+        { optional: true, nullable: true },
+      ),
+    },
+  },
+  { optional: true },
+);
 
 /** Dispatch history: the commands ingested over MQTT or Kafka, read from the dispatches table. */
 export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { warehouse: Warehouse }) {
@@ -66,49 +113,7 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
             {
               dispatches: {
                 type: 'array',
-                items: object(
-                  {
-                    source: { type: ['string', 'null'] },
-                    event_id: { type: 'string' },
-                    published_at: { type: ['string', 'null'] },
-                    asset_id: { type: 'string' },
-                    dispatch_time: { type: 'string' },
-                    delivery_period_start: { type: 'string' },
-                    target_power: POWER,
-                    nominal_power: POWER,
-                    power_imbalance: POWER,
-                    soc_imbalance: ENERGY,
-                    action: {
-                      type: 'string',
-                      enum: ['dispatch', 'cancel'],
-                      description:
-                        'dispatch, or cancel: the platform cancelled flexibility event event_id (target_power 0 kW; never checked)',
-                    },
-                    check: {
-                      description:
-                        "The command checked against its asset's computed period limits for the delivery period (null until checked): verdict within | exceeds (beyond limit_kw: rejected) | locked (a source locks trading in the period: rejected) | no_envelope | unknown_asset (within the stored sources' limits, NETWORK unknown); requested_kw toward the grid (positive export); limit_kw the computed limit of its direction (power_discharge >= 0 or power_charge <= 0) and limit_source the source that binds it (REPORTED, OPERATIONS, CUSTOMER, PV, AVAILABILITY or NETWORK); network_share the asset's share of its DT's headroom; headroom_kw the DT's whole envelope headroom for the slot, from the issue in force at dispatch_time",
-                      ...object(
-                        {
-                          verdict: {
-                            type: 'string',
-                            enum: ['within', 'exceeds', 'locked', 'no_envelope', 'unknown_asset'],
-                          },
-                          dt_id: { type: ['string', 'null'] },
-                          requested_kw: { type: 'number' },
-                          limit_kw: { type: ['number', 'null'] },
-                          limit_source: { type: ['string', 'null'] },
-                          network_share: { type: ['number', 'null'] },
-                          headroom_kw: { type: ['number', 'null'] },
-                          limited_by: { type: ['string', 'null'] },
-                          envelope_issued_at: { type: ['string', 'null'] },
-                          data_quality: { type: ['string', 'null'] },
-                        },
-                        { optional: true, nullable: true },
-                      ),
-                    },
-                  },
-                  { optional: true },
-                ),
+                items: DISPATCH_ITEM,
               },
               ...PAGE_ANSWER_PROPERTIES,
             },
@@ -143,40 +148,45 @@ export async function dispatchRoutes(app: FastifyInstance, { warehouse }: { ware
         limit: page.limit,
         offset: page.offset,
       });
-      const checks = new Map(
-        (
-          await runQuery(warehouse, queries.dispatch_checks_for_events, {
-            event_ids: [...new Set(rows.map((r) => r.event_id))],
-          })
-        ).map((c) => [c.event_id, c]),
-      );
-      const checkOf = (eventId: string) => {
-        const c = checks.get(eventId);
-        if (!c) return null;
-        return {
-          ...c,
-          envelope_issued_at: c.envelope_issued_ms === null ? null : iso(c.envelope_issued_ms),
-        };
-      };
       return {
-        dispatches: rows.map((r) => ({
-          source: r.source,
-          event_id: r.event_id,
-          published_at: r.published_ms === null ? null : iso(r.published_ms),
-          asset_id: r.asset_id,
-          dispatch_time: iso(r.dispatch_ms),
-          delivery_period_start: iso(r.delivery_ms),
-          target_power: power(r.target_power_amount, r.target_power_unit),
-          nominal_power: power(r.nominal_power_amount, r.nominal_power_unit),
-          power_imbalance: power(r.power_imbalance_amount, r.power_imbalance_unit),
-          soc_imbalance: power(r.soc_imbalance_amount, r.soc_imbalance_unit),
-          // After the interface's own fields, as the check.
-          action: r.action,
-          // A cancel is not checked; the check of its event's dispatch belongs to that dispatch's row.
-          check: r.action === 'cancel' ? null : checkOf(r.event_id),
-        })),
+        dispatches: await dispatchItems(warehouse, rows),
         ...pageAnswer(page, total),
       };
     },
   );
+}
+
+/** Items of DISPATCH_ITEM from rows of sql/queries/dispatches_for_assets.sql, each with its command's newest check. */
+export async function dispatchItems(warehouse: Warehouse, rows: readonly DispatchesForAssetsRow[]) {
+  const checks = new Map(
+    (
+      await runQuery(warehouse, queries.dispatch_checks_for_events, {
+        event_ids: [...new Set(rows.map((r) => r.event_id))],
+      })
+    ).map((c) => [c.event_id, c]),
+  );
+  const checkOf = (eventId: string) => {
+    const c = checks.get(eventId);
+    if (!c) return null;
+    return {
+      ...c,
+      envelope_issued_at: c.envelope_issued_ms === null ? null : iso(c.envelope_issued_ms),
+    };
+  };
+  return rows.map((r) => ({
+    source: r.source,
+    event_id: r.event_id,
+    published_at: r.published_ms === null ? null : iso(r.published_ms),
+    asset_id: r.asset_id,
+    dispatch_time: iso(r.dispatch_ms),
+    delivery_period_start: iso(r.delivery_ms),
+    target_power: power(r.target_power_amount, r.target_power_unit),
+    nominal_power: power(r.nominal_power_amount, r.nominal_power_unit),
+    power_imbalance: power(r.power_imbalance_amount, r.power_imbalance_unit),
+    soc_imbalance: power(r.soc_imbalance_amount, r.soc_imbalance_unit),
+    // After the interface's own fields, as the check.
+    action: r.action,
+    // A cancel is not checked; the check of its event's dispatch belongs to that dispatch's row.
+    check: r.action === 'cancel' ? null : checkOf(r.event_id),
+  }));
 }

@@ -1,12 +1,14 @@
 import kafkaJs from '@confluentinc/kafka-javascript';
 import { ConfigError } from '../../core/config.js';
 import {
+  REPLAY_BATCH_RECORDS,
   type ConsumerOptions,
   type Log,
   type LogConsumer,
   type LogProducer,
   type LogRecord,
   type ProduceRecord,
+  type ReplayBatch,
   type TopicPartition,
   type TopicSpec,
 } from './log.js';
@@ -201,13 +203,13 @@ export class KafkaLog implements Log {
     return consumer;
   }
 
-  async replay(
+  async *replay(
     topic: string,
     partition: number,
     untilOffset: number,
     lookbackMs: number,
-  ): Promise<LogRecord[]> {
-    if (untilOffset <= 0) return [];
+  ): AsyncGenerator<ReplayBatch> {
+    if (untilOffset <= 0) return;
     const reader = new RdKafka.KafkaConsumer(
       {
         ...this.base(),
@@ -222,26 +224,32 @@ export class KafkaLog implements Log {
       ),
     );
     try {
-      const read = async (from: number, stopAt: number): Promise<LogRecord[]> => {
+      /** The records of [from, stopAt), a consume call's worth at a time. */
+      const read = async function* (from: number, stopAt: number): AsyncGenerator<LogRecord[]> {
         reader.assign([{ topic, partition, offset: from }]);
         reader.setDefaultConsumeTimeout(1000);
-        const out: LogRecord[] = [];
+        let next = from;
         let idle = 0;
-        while ((out.at(-1)?.offset ?? from - 1) < stopAt - 1 && idle < 10) {
+        while (next < stopAt && idle < 10) {
           const batch = await new Promise<kafkaJs.RdKafka.Message[]>((resolve, reject) =>
-            reader.consume(5000, (error, messages) =>
+            reader.consume(REPLAY_BATCH_RECORDS, (error, messages) =>
               error ? reject(kafkaError('replay', error)) : resolve(messages),
             ),
           );
           idle = batch.length ? 0 : idle + 1;
+          const out: LogRecord[] = [];
           for (const m of batch) if (m.offset < stopAt) out.push(toLogRecord(m));
+          if (out.length > 0) {
+            next = out.at(-1)!.offset + 1;
+            yield out;
+          }
         }
         reader.unassign();
-        return out;
       };
       // The last record before the committed offset dates the replay; the time index finds where to start.
-      const [last] = await read(untilOffset - 1, untilOffset);
-      if (!last) return [];
+      let last: LogRecord | undefined;
+      for await (const [record] of read(untilOffset - 1, untilOffset)) last ??= record;
+      if (!last) return;
       const start = await new Promise<number>((resolve, reject) =>
         reader.offsetsForTimes(
           [{ topic, partition, offset: last.timestamp - lookbackMs }],
@@ -250,8 +258,8 @@ export class KafkaLog implements Log {
             error ? reject(kafkaError('find replay start', error)) : resolve(offsets[0]?.offset ?? 0),
         ),
       );
-      // Awaited here, not returned as a promise: the reader must stay connected until the replay is read.
-      return await read(start < 0 ? untilOffset - 1 : start, untilOffset);
+      for await (const records of read(start < 0 ? untilOffset - 1 : start, untilOffset))
+        yield { records, lastTimestamp: last.timestamp };
     } finally {
       await new Promise<void>((resolve) => reader.disconnect(() => resolve()));
     }

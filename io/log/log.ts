@@ -32,6 +32,20 @@ export interface LogRecord {
   timestamp: number;
 }
 
+/** A batch of a replay (Log.replay). */
+export interface ReplayBatch {
+  records: LogRecord[];
+  /**
+   * The timestamp of the replay's last record (the one before `untilOffset`), the same in every batch: the log
+   * finds it before the first batch, so a reader with a shorter lookback knows where its suffix starts without
+   * holding the replay to see its end.
+   */
+  lastTimestamp: number;
+}
+
+/** The most records a replay's batch holds (the records of one consume call of the Kafka reader). */
+export const REPLAY_BATCH_RECORDS = 5_000;
+
 export interface TopicPartition {
   topic: string;
   partition: number;
@@ -82,9 +96,16 @@ export interface Log {
   /**
    * Records of a partition before `untilOffset`, back to `lookbackMs` (by record timestamp) before the last of
    * them: what a processor replays to rebuild a partition's state up to its committed offset. Only what the
-   * log still holds (the in-process log releases records every group has committed).
+   * log still holds (the in-process log releases records every group has committed). Given in batches of at
+   * most REPLAY_BATCH_RECORDS, in offset order, so a reader holds one batch at a time; nothing when there is
+   * nothing to replay.
    */
-  replay(topic: string, partition: number, untilOffset: number, lookbackMs: number): Promise<LogRecord[]>;
+  replay(
+    topic: string,
+    partition: number,
+    untilOffset: number,
+    lookbackMs: number,
+  ): AsyncIterable<ReplayBatch>;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 import { Journal, type JournalFile, type JournalOptions } from './journal.js';
 import { partitionFor } from './partitioner.js';
 import {
+  REPLAY_BATCH_RECORDS,
   highestOffsets,
   isOwnGroup,
   type ConsumerOptions,
@@ -9,6 +10,7 @@ import {
   type LogProducer,
   type LogRecord,
   type ProduceRecord,
+  type ReplayBatch,
   type TopicPartition,
   type TopicSpec,
 } from './log.js';
@@ -192,16 +194,22 @@ export class MemoryLog implements Log {
     await this.journal?.close();
   }
 
-  async replay(
+  async *replay(
     topic: string,
     partition: number,
     untilOffset: number,
     lookbackMs: number,
-  ): Promise<LogRecord[]> {
+  ): AsyncGenerator<ReplayBatch> {
     const p = this.topic(topic).partitions[partition]!;
+    // Taken at once (references to records the log holds anyway): the log may release them meanwhile.
     const held = p.records.slice(0, Math.max(0, untilOffset - p.base));
     const last = held.at(-1);
-    return last ? held.filter((r) => r.timestamp >= last.timestamp - lookbackMs) : [];
+    if (!last) return;
+    const from = last.timestamp - lookbackMs;
+    for (let at = 0; at < held.length; at += REPLAY_BATCH_RECORDS) {
+      const records = held.slice(at, at + REPLAY_BATCH_RECORDS).filter((r) => r.timestamp >= from);
+      if (records.length > 0) yield { records, lastTimestamp: last.timestamp };
+    }
   }
 
   committedOffset(group: Group, tp: TopicPartition): number {

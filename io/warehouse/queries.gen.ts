@@ -185,6 +185,16 @@ export interface DtLocationRow {
   nominal_voltage_v: number;
 }
 
+/** dt_meters.sql: The meters the topology places behind one DT now: the newest version of each meter some version of which was behind it (LIMIT 1 BY, as in dt_assets.sql), kept when that version is behind it still, for GET /v1/dt/{id}/meters. */
+export type DtMetersParams = {
+  dt_id: string;
+};
+
+export interface DtMetersRow {
+  meter_id: string;
+  service_point_id: string;
+}
+
 /** dt_newest_quality.sql: AMI coverage and data-quality tier of one DT's newest envelope slot: what a response about the DT declares when its own rows carry no coverage (the operating envelopes). No envelope: slots 0 and an empty tier (the Enum is read as text first: an empty argMax of an Enum fails on 18.16). */
 export type DtNewestQualityParams = {
   dt_id: string;
@@ -630,7 +640,23 @@ export interface ImpedanceDailyRowsRow {
   PremiseId: string | null;
 }
 
-/** impedance_meter_rows.sql: Current revision (highest version) of every leg-day from {start_event_date} to {end_event_date} of the meters some row of which carried the requested identifiers (sql/011_impedance_identities.sql), read by the primary keys (impedance_identities by service point first, impedance_daily by meter), at most {max_rows} rows: the on-demand look-up of a few meters ("a customer on the phone"). The API filters, orders and pages them as impedance_daily_rows.sql would (serving/impedance-store.ts), with the tenant and feeder from its topology table, so ClickHouse does no scan of the topology per look-up. */
+/** impedance_flags_of_meters.sql: The high-impedance flags of some meters' leg-days from {start_event_date} to {end_event_date} (inclusive), read by the primary key (meter_id first), for GET /v1/dt/{id}/meters. FINAL: a flag raised again replaces the earlier row of its key (the table has no version column). */
+export type ImpedanceFlagsOfMetersParams = {
+  meters: Array<string>;
+  start_event_date: string;
+  end_event_date: string;
+};
+
+export interface ImpedanceFlagsOfMetersRow {
+  meter_id: string;
+  leg: number;
+  day_text: string;
+  kind_text: string;
+  median_mohm: number;
+  reference_mohm: number;
+}
+
+/** impedance_meter_rows.sql: Current revision (highest version) of every leg-day from {start_event_date} to {end_event_date} of the meters some row of which carried the requested identifiers (sql/011_impedance_identities.sql), read by the primary keys (impedance_identities by service point first, impedance_daily by meter), at most {max_rows} rows: the on-demand look-up of a few meters ("a customer on the phone"). The API filters, orders and pages them as impedance_daily_rows.sql would (serving/impedance-store.ts), with the tenant and feeder from its topology table, so ClickHouse does no scan of the topology per look-up. GET /v1/dt/{id}/meters reads its DT's meters' trends with it too (stderr_mohm and is_final are for it). */
 export type ImpedanceMeterRowsParams = {
   service_points: Array<string>;
   meters: Array<string>;
@@ -649,9 +675,11 @@ export interface ImpedanceMeterRowsRow {
   day_text: string;
   dt_text: string;
   median_mohm: number;
+  stderr_mohm: number;
   event_count: number;
   received_text: string;
   version: number;
+  is_final: boolean;
   service_point_id: string | null;
   meter_number: string | null;
   electronic_serial_number: string | null;
@@ -855,10 +883,12 @@ export interface PeriodLimitsOfRangeRow {
   updated_ms: number;
 }
 
-/** recent_readings.sql: The newest readings of some DTs, back to `horizon_s` seconds before the newest among them: what a processor replays to rebuild the state of a partition it takes over. */
+/** recent_readings.sql: The readings of some DTs with `ts` from `from_ms` on and received in [received_from_ms, received_to_ms): one piece of what a processor replays to rebuild the state of a partition it takes over (the pieces, in order of their received times, are the horizon's readings in this query's order: recent_readings_minutes.sql). */
 export type RecentReadingsParams = {
   dts: Array<string>;
-  horizon_s: number;
+  from_ms: number;
+  received_from_ms: number;
+  received_to_ms: number;
 };
 
 export interface RecentReadingsRow {
@@ -873,6 +903,18 @@ export interface RecentReadingsRow {
   e_imp_kwh: number | null;
   e_exp_kwh: number | null;
   received_ms: number;
+}
+
+/** recent_readings_minutes.sql: How many readings of some DTs, back to `horizon_s` seconds before the newest among them, were received in each minute, and where that horizon starts (`from_ms`, the same on every row): how a processor cuts the readings that rebuild a partition it takes over into pieces of recent_readings.sql. Counted with FINAL, as the pieces are read (a copy not yet merged away counts once). */
+export type RecentReadingsMinutesParams = {
+  dts: Array<string>;
+  horizon_s: number;
+};
+
+export interface RecentReadingsMinutesRow {
+  from_ms: number | null;
+  minute_ms: number;
+  readings: number;
 }
 
 /** slot_readings.sql: The stored readings of some DTs with `ts` in [from_ms, to_ms) (one slot): what the envelope processor rebuilds a slot it released from when a late reading revises it (pipelines/load-envelope-stage.ts). */
@@ -1194,6 +1236,11 @@ const DT_LOCATION_COLUMNS = {
   nominal_voltage_v: 'number',
 } as const;
 
+const DT_METERS_COLUMNS = {
+  meter_id: 'string',
+  service_point_id: 'string',
+} as const;
+
 const DT_NEWEST_QUALITY_COLUMNS = {
   slots: 'int64',
   ami_coverage_pct: 'number',
@@ -1475,15 +1522,26 @@ const IMPEDANCE_DAILY_ROWS_COLUMNS = {
   PremiseId: 'string?',
 } as const;
 
+const IMPEDANCE_FLAGS_OF_METERS_COLUMNS = {
+  meter_id: 'string',
+  leg: 'number',
+  day_text: 'string',
+  kind_text: 'string',
+  median_mohm: 'number',
+  reference_mohm: 'number',
+} as const;
+
 const IMPEDANCE_METER_ROWS_COLUMNS = {
   meter_id: 'string',
   leg: 'number',
   day_text: 'string',
   dt_text: 'string',
   median_mohm: 'number',
+  stderr_mohm: 'number',
   event_count: 'number',
   received_text: 'string',
   version: 'int64',
+  is_final: 'bool',
   service_point_id: 'string?',
   meter_number: 'string?',
   electronic_serial_number: 'string?',
@@ -1627,6 +1685,12 @@ const RECENT_READINGS_COLUMNS = {
   e_imp_kwh: 'number?',
   e_exp_kwh: 'number?',
   received_ms: 'int64',
+} as const;
+
+const RECENT_READINGS_MINUTES_COLUMNS = {
+  from_ms: 'int64?',
+  minute_ms: 'int64',
+  readings: 'int64',
 } as const;
 
 const STRESS_HISTORY_ENVELOPES_COLUMNS = {
@@ -1804,6 +1868,7 @@ export const queries = {
     DtLocationParams,
     DtLocationRow
   >,
+  dt_meters: { name: 'dt_meters', columns: DT_METERS_COLUMNS } as Query<DtMetersParams, DtMetersRow>,
   dt_newest_quality: { name: 'dt_newest_quality', columns: DT_NEWEST_QUALITY_COLUMNS } as Query<
     DtNewestQualityParams,
     DtNewestQualityRow
@@ -1897,6 +1962,10 @@ export const queries = {
     ImpedanceDailyRowsParams,
     ImpedanceDailyRowsRow
   >,
+  impedance_flags_of_meters: {
+    name: 'impedance_flags_of_meters',
+    columns: IMPEDANCE_FLAGS_OF_METERS_COLUMNS,
+  } as Query<ImpedanceFlagsOfMetersParams, ImpedanceFlagsOfMetersRow>,
   impedance_meter_rows: { name: 'impedance_meter_rows', columns: IMPEDANCE_METER_ROWS_COLUMNS } as Query<
     ImpedanceMeterRowsParams,
     ImpedanceMeterRowsRow
@@ -1955,6 +2024,10 @@ export const queries = {
     RecentReadingsParams,
     RecentReadingsRow
   >,
+  recent_readings_minutes: {
+    name: 'recent_readings_minutes',
+    columns: RECENT_READINGS_MINUTES_COLUMNS,
+  } as Query<RecentReadingsMinutesParams, RecentReadingsMinutesRow>,
   slot_readings: { name: 'slot_readings', columns: RECENT_READINGS_COLUMNS } as Query<
     SlotReadingsParams,
     SlotReadingsRow

@@ -3,7 +3,8 @@
 -- keys (impedance_identities by service point first, impedance_daily by meter), at most {max_rows} rows: the
 -- on-demand look-up of a few meters ("a customer on the phone"). The API filters, orders and pages them as
 -- impedance_daily_rows.sql would (serving/impedance-store.ts), with the tenant and feeder from its topology
--- table, so ClickHouse does no scan of the topology per look-up.
+-- table, so ClickHouse does no scan of the topology per look-up. GET /v1/dt/{id}/meters reads its DT's meters'
+-- trends with it too (stderr_mohm and is_final are for it).
 -- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
 -- @note servers (io/warehouse/dialect.ts): without DateTime64, received_at is text 'YYYY-MM-DD hh:mm:ss.sss'.
 -- The texts are named apart from their columns: an alias equal to a column's name would replace it in WHERE.
@@ -13,9 +14,11 @@ SELECT
     toString(day) AS day_text,
     toString(dt_id) AS dt_text,
     median_mohm,
+    stderr_mohm,
     event_count,
     toString(received_at) AS received_text,
     version,
+    is_final,
     service_point_id,
     meter_number,
     electronic_serial_number,

@@ -1,5 +1,6 @@
--- The newest readings of some DTs, back to `horizon_s` seconds before the newest among them: what a
--- processor replays to rebuild the state of a partition it takes over.
+-- The readings of some DTs with `ts` from `from_ms` on and received in [received_from_ms, received_to_ms):
+-- one piece of what a processor replays to rebuild the state of a partition it takes over (the pieces, in
+-- order of their received times, are the horizon's readings in this query's order: recent_readings_minutes.sql).
 -- @note Gates ("-- @if <feature>" ... "-- @else" ... "-- @end") adapt this current-ClickHouse SQL to older
 -- @note servers (io/warehouse/dialect.ts): without DateTime64 the epoch-millisecond columns ts_ms and
 -- @note received_at_ms stand in for the conversions (UInt64 and Int64 give the same JSON); see
@@ -27,8 +28,12 @@ SELECT
 FROM readings FINAL
 WHERE dt_id IN {dts:Array(String)}
 -- @if datetime64
-  AND ts >= (SELECT max(ts) FROM readings WHERE dt_id IN {dts:Array(String)}) - INTERVAL {horizon_s:UInt32} SECOND
+  AND ts >= fromUnixTimestamp64Milli({from_ms:Int64}, 'UTC')
+  AND received_at >= fromUnixTimestamp64Milli({received_from_ms:Int64}, 'UTC')
+  AND received_at < fromUnixTimestamp64Milli({received_to_ms:Int64}, 'UTC')
 -- @else
---   AND ts_ms >= (SELECT max(ts_ms) FROM readings WHERE dt_id IN {dts:Array(String)}) - {horizon_s:UInt32} * 1000
+--   AND ts_ms >= {from_ms:Int64}
+--   AND received_at_ms >= {received_from_ms:Int64}
+--   AND received_at_ms < {received_to_ms:Int64}
 -- @end
-ORDER BY received_at, ts
+ORDER BY received_at, ts, dt_id, meter_id

@@ -9,6 +9,7 @@ import { ExportJobs } from '../../api/exports.js';
 import { API_ERROR_SCHEMA } from '../../api/openapi.js';
 import { dispatchRoutes } from '../../api/routes/dispatches.js';
 import { dtRoutes } from '../../api/routes/dt.js';
+import { dtMetersRoutes } from '../../api/routes/dt-meters.js';
 import { impedanceExportRoutes } from '../../api/routes/impedance-exports.js';
 import { impedanceRoutes } from '../../api/routes/impedance.js';
 import { DAY_MS, slotStart } from '../../core/time.js';
@@ -56,6 +57,7 @@ beforeAll(async () => {
       request.tenant = 'default';
     });
     app.register(dtRoutes, { warehouse, retentionDays: 395 });
+    app.register(dtMetersRoutes, { warehouse, retentionDays: 395 });
     app.register(impedanceRoutes, { warehouse });
     app.register(dispatchRoutes, { warehouse });
     const jobs = new ExportJobs(warehouse, join(exportDir, engine));
@@ -220,6 +222,16 @@ describe('the same rows on the embedded engine and on 18.16', () => {
       expect.objectContaining({ meter_id: 'm-3', dt_id: 'dt-b', p_kw: 12345.678 }),
     ]);
     expect(embedded['recent_readings (one DT, long horizon)']).toHaveLength(3);
+    // A piece's received range is applied to the newest copies (after FINAL), not to every copy.
+    expect(embedded['recent_readings (a piece with only an older copy)']).toEqual([]);
+    // The horizon starts 10 minutes before the newest reading; the newest copy of m-1 counts once.
+    expect(embedded['recent_readings_minutes']).toEqual(
+      [2, 6, 7].map((m) => ({
+        from_ms: String(SLOT + 7 * 60_000 - 600_000),
+        minute_ms: String(SLOT + m * 60_000),
+        readings: '1',
+      })),
+    );
     // A slot's readings, the newest copy of each (the replayed m-1), in key order.
     expect(embedded['slot_readings']).toEqual([
       expect.objectContaining({
@@ -232,6 +244,34 @@ describe('the same rows on the embedded engine and on 18.16', () => {
     ]);
     expect(embedded['slot_readings (an earlier slot)']).toEqual([
       expect.objectContaining({ meter_id: 'm-1', ts_ms: String(SLOT - 1_200_000) }),
+    ]);
+    // m-2 moved to dt-b by version 2: dt-a keeps m-1 only.
+    expect(embedded['dt_meters']).toEqual([{ meter_id: 'm-1', service_point_id: 'SP-m-1' }]);
+    expect(embedded['dt_meters (a meter moved in)']).toEqual([
+      { meter_id: 'm-2', service_point_id: 'SP-m-2' },
+      { meter_id: 'm-3', service_point_id: 'SP-m-3' },
+    ]);
+    expect(embedded['impedance_meter_rows']).toEqual([
+      expect.objectContaining({ meter_id: 'm-1', leg: 1, day_text: '2026-07-01', median_mohm: 44.5 }),
+      expect.objectContaining({ meter_id: 'm-1', leg: 1, day_text: '2026-07-02', is_final: false }),
+      expect.objectContaining({ meter_id: 'm-1', leg: 2, stderr_mohm: 1.25, is_final: true }),
+      expect.objectContaining({ meter_id: 'm-3', leg: 1, day_text: '2026-07-02', median_mohm: 221.2667 }),
+    ]);
+    // The absolute flag raised again: its later row; kinds in the enum's order.
+    expect(embedded['impedance_flags_of_meters']).toEqual([
+      {
+        meter_id: 'm-1',
+        leg: 2,
+        day_text: '2026-07-01',
+        kind_text: 'absolute',
+        median_mohm: 128.1167,
+        reference_mohm: 100.125,
+      },
+      expect.objectContaining({ meter_id: 'm-1', kind_text: 'peer_rise', median_mohm: 128.1167 }),
+      expect.objectContaining({ meter_id: 'm-3', leg: 1, day_text: '2026-07-02', kind_text: 'own_rise' }),
+    ]);
+    expect(embedded['impedance_flags_of_meters (a day)']).toEqual([
+      expect.objectContaining({ meter_id: 'm-3', kind_text: 'own_rise' }),
     ]);
     expect(embedded['max_topology_version']).toEqual([{ version: '2' }]);
     expect(embedded['max_topology_row_version']).toEqual([{ v: '2' }]);
@@ -250,6 +290,80 @@ describe('the same rows on the embedded engine and on 18.16', () => {
     expect(server.statusCode).toBe(embedded.statusCode);
     expect(server.body).toBe(embedded.body);
     expect(embedded.statusCode).toBe(url.includes('OR') ? 404 : 200);
+  });
+
+  it.each([
+    '/v1/dt/dt-a/meters?from=2026-07-01T00:00:00Z&to=2026-07-03T00:00:00Z',
+    '/v1/dt/dt-b/meters?from=2026-07-01T12:00:00Z&to=2026-07-02T12:00:00Z',
+    `/v1/dt/dt-a/dispatches?from=${new Date(SLOT).toISOString()}&to=${new Date(SLOT + DAY_MS).toISOString()}`,
+    `/v1/dt/${encodeURIComponent("dt-'quote")}/dispatches`,
+  ])('the API answers GET %s with the same JSON', async (url) => {
+    const [embedded, server] = await Promise.all(
+      [apis.embedded, apis.server].map((app) => app.inject({ method: 'GET', url })),
+    );
+    expect(embedded!.statusCode).toBe(200);
+    expect(server!.body).toBe(embedded!.body);
+  });
+
+  it("answers GET /v1/dt/{id}/meters with the tables' rows: trends, flags, a meter without rows", async () => {
+    const body = (
+      await apis.embedded.inject({
+        method: 'GET',
+        url: '/v1/dt/dt-b/meters?from=2026-07-01T00:00:00Z&to=2026-07-03T00:00:00Z',
+      })
+    ).json();
+    expect(body).toEqual({
+      dt_id: 'dt-b',
+      from: '2026-07-01T00:00:00.000Z',
+      to: '2026-07-03T00:00:00.000Z',
+      meters: [
+        {
+          meter_id: 'm-3',
+          service_point_id: 'SP-m-3',
+          legs: [
+            {
+              leg: 1,
+              latest_median_mohm: 221.2667,
+              days: [
+                {
+                  day: '2026-07-02',
+                  median_mohm: 221.2667,
+                  stderr_mohm: 1.25,
+                  event_count: 13,
+                  is_final: true,
+                },
+              ],
+              flags: [
+                { day: '2026-07-02', kind: 'own_rise', median_mohm: 221.2667, reference_mohm: 100.125 },
+              ],
+            },
+          ],
+          flag_count: 1,
+        },
+        { meter_id: 'm-2', service_point_id: 'SP-m-2', legs: [], flag_count: 0 },
+      ],
+      flagged_meters: 1,
+    });
+    const dispatches = (
+      await apis.embedded.inject({
+        method: 'GET',
+        url: `/v1/dt/dt-a/dispatches?from=${new Date(SLOT).toISOString()}&to=${new Date(SLOT + DAY_MS).toISOString()}`,
+      })
+    ).json();
+    // bess-1 moved to dt-a (its nominal power cleared); pv-3 stays behind dt-b.
+    expect(dispatches.assets).toEqual([
+      { asset_id: 'bess-1', nominal_kw: null },
+      { asset_id: "ev-'2", nominal_kw: 11 },
+    ]);
+    const all = (
+      await apis.embedded.inject({
+        method: 'GET',
+        url: `/v1/dispatches?asset_ids=bess-1,${encodeURIComponent("ev-'2")}&from=${new Date(SLOT).toISOString()}&to=${new Date(SLOT + DAY_MS).toISOString()}`,
+      })
+    ).json();
+    expect(dispatches.dispatches).toEqual(all.dispatches);
+    expect(dispatches.dispatches).toHaveLength(3);
+    expect(dispatches.truncated).toBe(false);
   });
 
   it('answers GET /v1/dispatches with the same JSON', async () => {

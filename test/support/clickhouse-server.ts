@@ -10,6 +10,7 @@ import {
   dispatchRow,
   envelopeRow,
   impedanceDailyRow,
+  impedanceFlagRow,
   readingRow,
   topologyMeterRow,
   topologyTransformerRow,
@@ -17,7 +18,12 @@ import {
 } from '../../io/warehouse/rows.js';
 import { sqlQuery } from '../../io/warehouse/sql-files.js';
 import type { QueryParams, Warehouse } from '../../io/warehouse/warehouse.js';
-import type { DtEnvelope, TopologyMeter, TopologyTransformer } from '../../schemas/types.gen.js';
+import type {
+  DtEnvelope,
+  ImpedanceFlagKind,
+  TopologyMeter,
+  TopologyTransformer,
+} from '../../schemas/types.gen.js';
 import { meter as baseMeter, transformer as baseTransformer } from './topology.js';
 
 const run = promisify(execFile);
@@ -320,6 +326,37 @@ export async function loadQueryFixture(warehouse: Warehouse, slot: number): Prom
     impedance('m-3', 'dt-b', 1, 1, 2, 221.2667),
     impedance('m-4', "dt-'quote", 3, 2, 2, 34.23333),
   ]);
+  // Flags for impedance_flags_of_meters.sql: m-1's leg 2 flagged twice on one day (kinds in enum order), the
+  // absolute flag raised again (the later row replaces it), m-3 on its DT.
+  const flag = (
+    meter_id: string,
+    dt_id: string,
+    leg: number,
+    d: number,
+    kind: ImpedanceFlagKind,
+    median: number,
+  ) =>
+    impedanceFlagRow({
+      meter_id,
+      dt_id,
+      leg,
+      day: day + d * DAY,
+      kind,
+      median_mohm: median,
+      reference_mohm: 100.125,
+    });
+  // Two inserts into one table, each with a token of its own: a token an earlier insert left in the session (an
+  // in-process connection turns settings into session SETs) would drop the second as a retry.
+  await warehouse.insert(
+    'impedance_flags',
+    [flag('m-1', 'dt-a', 2, 0, 'peer_rise', 128.1167), flag('m-1', 'dt-a', 2, 0, 'absolute', 127.5)],
+    { dedupToken: 'fixture-flags-1' },
+  );
+  await warehouse.insert(
+    'impedance_flags',
+    [flag('m-1', 'dt-a', 2, 0, 'absolute', 128.1167), flag('m-3', 'dt-b', 1, 1, 'own_rise', 221.2667)],
+    { dedupToken: 'fixture-flags-2' },
+  );
 }
 
 /**
@@ -452,8 +489,36 @@ export function fixtureQueries(slot: number): Array<[string, string, QueryParams
       'envelopes_for_dt',
       { dt_id: "dt-'quote", from_ms: 0, to_ms: slot + DAY },
     ],
-    ['recent_readings', 'recent_readings', { dts: ['dt-a', 'dt-b', "x' OR 1=1 --"], horizon_s: 600 }],
-    ['recent_readings (one DT, long horizon)', 'recent_readings', { dts: ['dt-a'], horizon_s: 3600 }],
+    [
+      'recent_readings_minutes',
+      'recent_readings_minutes',
+      { dts: ['dt-a', 'dt-b', "x' OR 1=1 --"], horizon_s: 600 },
+    ],
+    [
+      'recent_readings',
+      'recent_readings',
+      {
+        dts: ['dt-a', 'dt-b', "x' OR 1=1 --"],
+        from_ms: slot - 3 * minute,
+        received_from_ms: 0,
+        received_to_ms: slot + DAY,
+      },
+    ],
+    [
+      'recent_readings (one DT, long horizon)',
+      'recent_readings',
+      { dts: ['dt-a'], from_ms: slot - 55 * minute, received_from_ms: 0, received_to_ms: slot + DAY },
+    ],
+    [
+      'recent_readings (a piece with only an older copy)',
+      'recent_readings',
+      {
+        dts: ['dt-a'],
+        from_ms: slot - 3 * minute,
+        received_from_ms: slot + minute,
+        received_to_ms: slot + 2 * minute,
+      },
+    ],
     [
       'slot_readings',
       'slot_readings',
@@ -537,6 +602,38 @@ export function fixtureQueries(slot: number): Array<[string, string, QueryParams
       },
     ],
     ['dt_assets', 'dt_assets', { dts: ['dt-a', "dt-'quote"] }],
+    ['dt_meters', 'dt_meters', { dt_id: 'dt-a' }],
+    ['dt_meters (a meter moved in)', 'dt_meters', { dt_id: 'dt-b' }],
+    ['dt_meters (quote in the id)', 'dt_meters', { dt_id: "dt-'quote" }],
+    [
+      'impedance_meter_rows',
+      'impedance_meter_rows',
+      {
+        service_points: [],
+        meters: ['m-1', 'm-2', 'm-3'],
+        meter_numbers: [],
+        serial_numbers: [],
+        transformers: [],
+        premises: [],
+        start_event_date: '2026-07-01',
+        end_event_date: '2026-07-02',
+        max_rows: 1000,
+      },
+    ],
+    [
+      'impedance_flags_of_meters',
+      'impedance_flags_of_meters',
+      {
+        meters: ['m-1', 'm-3', "m-1' OR 1=1 --"],
+        start_event_date: '2026-07-01',
+        end_event_date: '2026-07-31',
+      },
+    ],
+    [
+      'impedance_flags_of_meters (a day)',
+      'impedance_flags_of_meters',
+      { meters: ['m-1', 'm-3'], start_event_date: '2026-07-02', end_event_date: '2026-07-02' },
+    ],
     [
       'period_limits_of_range',
       'period_limits_of_range',

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Log, LogConsumer, LogRecord, TopicPartition } from '../../io/log/log.js';
+import {
+  REPLAY_BATCH_RECORDS,
+  type Log,
+  type LogConsumer,
+  type LogRecord,
+  type TopicPartition,
+} from '../../io/log/log.js';
 import { partitionFor } from '../../io/log/partitioner.js';
 
 /**
@@ -211,11 +217,32 @@ export function describeLogContract(
           await new Promise((resolve) => setTimeout(resolve, 100));
         expect(await consumer.committed({ topic, partition: 0 })).toBe(40);
         // Record 39 was appended in the second burst; a one-second lookback reaches back to its start only.
-        const replayed = await log.replay(topic, 0, 40, 1000);
-        expect(replayed.map((r) => r.offset)).toEqual(Array.from({ length: 10 }, (_, i) => 30 + i));
-        expect(await log.replay(topic, 0, 0, 1000)).toEqual([]);
+        const replayed = await replayAll(log, topic, 40, 1000);
+        expect(replayed.records.map((r) => r.offset)).toEqual(Array.from({ length: 10 }, (_, i) => 30 + i));
+        expect(replayed.lastTimestamp).toEqual([replayed.records.at(-1)!.timestamp]);
+        expect((await replayAll(log, topic, 0, 1000)).records).toEqual([]);
         await consumer.close();
       },
+    );
+
+    contract(
+      "replays in batches of at most REPLAY_BATCH_RECORDS, each dated by the replay's last record",
+      1,
+      async ({ log, topic }) => {
+        // A group holds the records (the in-process log keeps only what some group has not committed).
+        log.consumer({ group: 'holder', topics: [topic], fromBeginning: true });
+        const n = REPLAY_BATCH_RECORDS * 2 + 7;
+        await log.producer().send(topic, values(0, n));
+        const consumer = log.consumer({ group: 'replay', topics: [topic], fromBeginning: true });
+        const got = await pollAll(consumer, n);
+        const replayed = await replayAll(log, topic, n, 3_600_000);
+        expect(replayed.records.map((r) => r.offset)).toEqual(got.map((r) => r.offset));
+        expect(replayed.sizes.length).toBeGreaterThanOrEqual(3);
+        expect(Math.max(...replayed.sizes)).toBeLessThanOrEqual(REPLAY_BATCH_RECORDS);
+        expect(replayed.lastTimestamp).toEqual([got.at(-1)!.timestamp]);
+        await consumer.close();
+      },
+      60_000,
     );
 
     contract(
@@ -241,4 +268,17 @@ export async function pollAll(consumer: LogConsumer, count: number, ms = 30_000)
   const deadline = Date.now() + ms;
   while (out.length < count && Date.now() < deadline) out.push(...(await consumer.poll(1000, 200)));
   return out;
+}
+
+/** A whole replay: its records, its batches' sizes and the distinct last timestamps its batches gave. */
+async function replayAll(log: Log, topic: string, until: number, lookbackMs: number) {
+  const records: LogRecord[] = [];
+  const sizes: number[] = [];
+  const lastTimestamp = new Set<number>();
+  for await (const batch of log.replay(topic, 0, until, lookbackMs)) {
+    records.push(...batch.records);
+    sizes.push(batch.records.length);
+    lastTimestamp.add(batch.lastTimestamp);
+  }
+  return { records, sizes, lastTimestamp: [...lastTimestamp] };
 }

@@ -32,8 +32,8 @@ describe('KeyedStage', () => {
   it('applies a value with applyValue as the step does its input, a throw leaving no outputs', async () => {
     const run = async (direct: boolean) => {
       const stage = new KeyedStage(options(direct));
-      await stage.assign(0, []);
-      await stage.assign(1, []);
+      await stage.assign(0);
+      await stage.assign(1);
       const errors: string[] = [];
       for (const [partition, value] of [
         [0, 2],

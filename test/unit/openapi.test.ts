@@ -2,12 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, RouteOptions } from 'fastify';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parseApiKeys } from '../../api/auth.js';
 import { buildApi } from '../../api/server.js';
-import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { checkOpenapi } from '../support/openapi.js';
+import { describingDependencies } from '../../scripts/console-types.js';
 
 // Every route the app registers, in every plugin context, as an onRoute hook on each fastify instance sees it.
 const { routes } = vi.hoisted(() => ({ routes: [] as RouteOptions[] }));
@@ -37,21 +35,7 @@ describe('OpenAPI document', () => {
     );
 
   beforeAll(async () => {
-    app = await buildApi({
-      warehouse: {} as Warehouse,
-      keys: parseApiKeys('unit-test-key-0123456789abcdefghijklmn'),
-      registry: new Registry(),
-      retentionDays: 90,
-      loadTopology: () => Promise.resolve(1),
-      energyConsumption: {
-        importReadings: () => Promise.resolve([]),
-        maxBytes: 1024,
-        perSecond: 1,
-        concurrency: 1,
-      },
-      exportDir,
-      events: { sendCommand: () => Promise.resolve() },
-    });
+    app = await buildApi(describingDependencies(exportDir));
     doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<Document>();
   });
   afterAll(async () => {

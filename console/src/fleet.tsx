@@ -1,0 +1,160 @@
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { dateTime, lossOfLife, num, pct, pct100 } from './format.js';
+import type { Fleet, FleetDt } from './types.js';
+import { ErrorNote, useApi } from './use-api.js';
+
+/** Transformers a page of the fleet holds. */
+const PAGE = 200;
+/** A forecast stress probability from which a DT is shown as at risk. */
+const AT_RISK = 0.5;
+
+function riskClass(p: number | null): string {
+  if (p === null) return 'risk-none';
+  if (p >= AT_RISK) return 'risk-high';
+  if (p >= 0.2) return 'risk-medium';
+  return 'risk-low';
+}
+
+/** Every DT of the key's tenant, ranked by forecast stress; filtered by feeder, searched by DT, meter or service point. */
+export function FleetView() {
+  const [feeder, setFeeder] = useState('');
+  const [typed, setTyped] = useState('');
+  const [query, setQuery] = useState('');
+  const [pages, setPages] = useState(1);
+  // Searching as one types, once the typing pauses.
+  useEffect(() => {
+    const timer = setTimeout(() => setQuery(typed.trim()), 300);
+    return () => clearTimeout(timer);
+  }, [typed]);
+  useEffect(() => setPages(1), [feeder, query]);
+  const path = useMemo(() => {
+    const params = new URLSearchParams({ limit: String(PAGE * pages) });
+    if (feeder) params.set('feeder_id', feeder);
+    if (query) params.set('q', query);
+    return `/v1/fleet?${params}`;
+  }, [feeder, query, pages]);
+  const fleet = useApi<Fleet>(path, true);
+  const rows = fleet.data?.transformers ?? [];
+  const atRisk = rows.filter((dt) => (dt.stress_prob ?? 0) >= AT_RISK).length;
+  const flags = rows.reduce((sum, dt) => sum + dt.open_impedance_flags, 0);
+  return (
+    <section aria-labelledby="fleet-title">
+      <h1 id="fleet-title">Fleet</h1>
+      <form class="filters" role="search" onSubmit={(e) => (e.preventDefault(), setQuery(typed.trim()))}>
+        <div>
+          <label for="fleet-search">Search DT, meter or service point</label>
+          <input
+            id="fleet-search"
+            type="search"
+            value={typed}
+            placeholder="dt-0001, a meter id, a service point"
+            onInput={(e) => setTyped((e.target as HTMLInputElement).value)}
+          />
+        </div>
+        <div>
+          <label for="fleet-feeder">Feeder</label>
+          <select
+            id="fleet-feeder"
+            value={feeder}
+            onChange={(e) => setFeeder((e.target as HTMLSelectElement).value)}
+          >
+            <option value="">All feeders</option>
+            {(fleet.data?.feeders ?? []).map((f) => (
+              <option key={f} value={f}>
+                {f}
+              </option>
+            ))}
+          </select>
+        </div>
+      </form>
+      <ErrorNote error={fleet.error} />
+      {fleet.data && (
+        <p class="summary" id="fleet-summary" aria-live="polite">
+          {fleet.data.total} transformer{fleet.data.total === 1 ? '' : 's'}
+          {query ? ` matching “${query}”` : ''}
+          {feeder ? ` on ${feeder}` : ''} · {atRisk} with a forecast stress probability of {pct(AT_RISK)} or
+          more · {flags} open impedance flag{flags === 1 ? '' : 's'}
+          {fleet.at ? ` · updated ${fleet.at.toLocaleTimeString('en-GB')}` : ''}
+        </p>
+      )}
+      {fleet.loading && !fleet.data && <p aria-live="polite">Loading the fleet…</p>}
+      {fleet.data && (
+        <div class="table-wrap">
+          <table class="fleet" id="fleet-table">
+            <caption>
+              Transformers ranked by the highest thermal or voltage stress probability forecast for the next
+              24 h
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">Rank</th>
+                <th scope="col">Transformer</th>
+                <th scope="col">Feeder</th>
+                <th scope="col">Stress (thermal)</th>
+                <th scope="col">Stress (voltage)</th>
+                <th scope="col">Peak slot</th>
+                <th scope="col">Load factor now</th>
+                <th scope="col">Loss of life</th>
+                <th scope="col">Tier</th>
+                <th scope="col">AMI coverage</th>
+                <th scope="col">Impedance flags</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((dt, i) => (
+                <FleetRow key={dt.dt_id} dt={dt} rank={i + 1} />
+              ))}
+            </tbody>
+          </table>
+          {rows.length === 0 && <p>No transformer matches.</p>}
+          {fleet.data.next_offset !== null && (
+            <button type="button" onClick={() => setPages((p) => p + 1)}>
+              Show {PAGE} more
+            </button>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function FleetRow({ dt, rank }: { dt: FleetDt; rank: number }) {
+  return (
+    <tr data-dt={dt.dt_id}>
+      <td class="n">{rank}</td>
+      <th scope="row">
+        <a href={`#/dt/${encodeURIComponent(dt.dt_id)}`}>{dt.dt_id}</a>
+        {dt.matched && (
+          <span class="matched">
+            {' '}
+            meter {dt.matched.meter_id}
+            {dt.matched.service_point_id ? `, service point ${dt.matched.service_point_id}` : ''}
+          </span>
+        )}
+      </th>
+      <td>{dt.feeder_id}</td>
+      <td class={`n ${riskClass(dt.thermal_stress_prob)}`} data-field="thermal_stress_prob">
+        {pct(dt.thermal_stress_prob)}
+      </td>
+      <td class={`n ${riskClass(dt.voltage_stress_prob)}`} data-field="voltage_stress_prob">
+        {pct(dt.voltage_stress_prob)}
+      </td>
+      <td data-field="peak_stress_slot">{dateTime(dt.peak_stress_slot, dt.timezone)}</td>
+      <td class="n" data-field="load_factor">
+        {num(dt.load_factor, 2)}
+      </td>
+      <td class="n" data-field="loss_of_life_min">
+        {lossOfLife(dt.loss_of_life_min)}
+      </td>
+      <td data-field="data_quality">
+        <span class={`tier tier-${dt.data_quality}`}>{dt.data_quality}</span>
+      </td>
+      <td class="n" data-field="ami_coverage_pct">
+        {pct100(dt.ami_coverage_pct)}
+      </td>
+      <td class={`n ${dt.open_impedance_flags > 0 ? 'flagged' : ''}`} data-field="open_impedance_flags">
+        {dt.open_impedance_flags}
+      </td>
+    </tr>
+  );
+}

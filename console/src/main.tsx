@@ -1,0 +1,147 @@
+import 'uplot/dist/uPlot.min.css';
+import './styles.css';
+import { render } from 'preact';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { ApiFailure, callApi, keyStore } from './api.js';
+import { FleetView } from './fleet.js';
+import { TransformerView } from './transformer.js';
+import { Unauthorized } from './use-api.js';
+
+/** The view a location hash names: `#/` the fleet, `#/dt/<id>` a transformer (the key never goes in a URL). */
+type Route = { view: 'fleet' } | { view: 'dt'; id: string };
+
+function routeOf(hash: string): Route {
+  const dt = /^#\/dt\/(.+)$/.exec(hash);
+  if (dt) return { view: 'dt', id: decodeURIComponent(dt[1]!) };
+  return { view: 'fleet' };
+}
+
+function useRoute(): Route {
+  const [route, setRoute] = useState(() => routeOf(location.hash));
+  useEffect(() => {
+    const changed = () => setRoute(routeOf(location.hash));
+    addEventListener('hashchange', changed);
+    return () => removeEventListener('hashchange', changed);
+  }, []);
+  return route;
+}
+
+/** Asks for the API key once; it is checked against the API before it is kept for the browser session. */
+function KeyForm({ notice, onKey }: { notice: string | null; onKey: (key: string) => void }) {
+  const [key, setKey] = useState('');
+  const [message, setMessage] = useState<string | null>(notice);
+  const [checking, setChecking] = useState(false);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const trimmed = key.trim();
+    if (!trimmed) return setMessage('Enter the API key (X-API-Key) you were given.');
+    setChecking(true);
+    try {
+      await callApi('/v1/dt?limit=1', { key: trimmed });
+      onKey(trimmed);
+    } catch (error) {
+      const failure = error as ApiFailure;
+      setMessage(
+        failure.status === 401
+          ? `The API key was not accepted: ${failure.message}. Check the key and try again.`
+          : `The API could not be reached to check the key: ${failure.message}`,
+      );
+    } finally {
+      setChecking(false);
+    }
+  };
+  return (
+    <main id="main" class="key-gate">
+      <h1>gridstream console</h1>
+      <form onSubmit={submit} aria-describedby="key-help">
+        <label for="api-key">API key</label>
+        <input
+          id="api-key"
+          type="password"
+          autocomplete="off"
+          spellcheck={false}
+          value={key}
+          onInput={(e) => setKey((e.target as HTMLInputElement).value)}
+          aria-invalid={message ? true : undefined}
+          aria-describedby={message ? 'key-message' : undefined}
+        />
+        <button type="submit" disabled={checking}>
+          {checking ? 'Checking…' : 'Open the console'}
+        </button>
+        <p id="key-help" class="hint">
+          The key is kept for this browser session only and sent in the X-API-Key header; it never appears in
+          a URL.
+        </p>
+        {message && (
+          <p id="key-message" class="error" role="alert">
+            {message}
+          </p>
+        )}
+      </form>
+    </main>
+  );
+}
+
+function App() {
+  const [keyed, setKeyed] = useState(() => keyStore.get() !== null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const route = useRoute();
+  const unauthorized = useCallback((message: string) => {
+    keyStore.clear();
+    setNotice(`The API key was not accepted: ${message}. Enter a valid key.`);
+    setKeyed(false);
+  }, []);
+  useEffect(() => {
+    document.title = route.view === 'dt' ? `${route.id} · gridstream console` : 'Fleet · gridstream console';
+  }, [route]);
+  if (!keyed)
+    return (
+      <KeyForm
+        notice={notice}
+        onKey={(key) => {
+          keyStore.set(key);
+          setNotice(null);
+          setKeyed(true);
+        }}
+      />
+    );
+  return (
+    <Unauthorized.Provider value={unauthorized}>
+      <a class="skip" href="#main" onClick={skipToMain}>
+        Skip to content
+      </a>
+      <header class="top">
+        <a href="#/" class="brand">
+          gridstream
+        </a>
+        <nav aria-label="Views">
+          <a href="#/" aria-current={route.view === 'fleet' ? 'page' : undefined}>
+            Fleet
+          </a>
+        </nav>
+        <button
+          type="button"
+          class="link"
+          onClick={() => {
+            keyStore.clear();
+            setNotice(null);
+            setKeyed(false);
+          }}
+        >
+          Forget key
+        </button>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {route.view === 'fleet' ? <FleetView /> : <TransformerView id={route.id} />}
+      </main>
+    </Unauthorized.Provider>
+  );
+}
+
+/** The skip link moves focus without touching the hash, which names the view. */
+function skipToMain(event: Event) {
+  event.preventDefault();
+  document.getElementById('main')?.focus();
+}
+
+render(<App />, document.getElementById('app')!);
