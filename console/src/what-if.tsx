@@ -2,63 +2,24 @@ import { useContext, useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import { ApiFailure, callApi } from './api.js';
 import { dateTime, DASH, num, pct, timeOfDay } from './format.js';
-import type { FleetDt } from './types.js';
+import type { FleetDt, HostingAnswer, RooftopAnswer, SiteScreenAnswer } from './types.js';
 import { ErrorNote, Unauthorized } from './use-api.js';
 
 /** Slots the judges list at most as the ones deciding a verdict. */
 const DECIDING_SLOTS = 12;
 
-interface Judgement {
-  verdict: string;
-  reason: string;
-  binding_constraint: string | null;
-  requested_kwh: number;
-  curtailed_kwh: number;
-  curtailment_schedule: Array<{ from: string; to: string; max_kw: number }>;
-  envelope_issued_at: string;
-  envelope_source: string;
-  data_quality: string;
-}
-
-interface HostingAnswer extends Judgement {
-  slots: Array<{
-    slot_start: string;
-    addition_kw: number;
-    headroom_before: { import_kw: number; export_kw: number };
-    headroom_after: { import_kw: number; export_kw: number };
-    binding_constraint: string | null;
-    allowed_kw: number;
-  }>;
-}
-
-interface RooftopAnswer extends Judgement {
-  recommendation: string;
-  pv_peak_kw: number;
-  reverse_power_flow: { max_probability: number; slots_likely: number };
-  voltage_rise: { curtailed_kwh: number; slots_over: number };
-  slots: Array<{
-    slot_start: string;
-    pv_kw: number;
-    export_headroom_kw: number;
-    allowed_kw: number;
-    binding_constraint: string | null;
-    reverse_flow_probability: number;
-  }>;
-}
-
-interface SiteScreenAnswer {
-  candidates: Array<{
-    dt_id: string;
-    distance_km: number;
-    fit_share: number | null;
-    verdict: string | null;
-    binding_constraint?: string | null;
-    data_quality: string;
-    envelope_source?: string;
-    windows: Array<{ from: string; to: string }>;
-  }>;
-  total: number;
-}
+/** The head both DT judges answer with. */
+type Judgement = Pick<
+  HostingAnswer,
+  | 'reason'
+  | 'binding_constraint'
+  | 'requested_kwh'
+  | 'curtailed_kwh'
+  | 'curtailment_schedule'
+  | 'envelope_issued_at'
+  | 'envelope_source'
+  | 'data_quality'
+>;
 
 /** A POST to a judge: its answer, its failure, and whether it is under way. */
 function useJudge<T>() {
