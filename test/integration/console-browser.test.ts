@@ -42,8 +42,13 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     return (await response.json()) as Json;
   };
   const text = async (selector: string) => (await page.locator(selector).first().innerText()).trim();
+  /** Loads the console afresh at a view (a hash change alone would keep the page, its timers and its focus). */
+  const visit = async (hash: string) => {
+    await page.goto('about:blank');
+    await page.goto(`${g.url}/${hash}`);
+  };
   const openWithKey = async (key: string) => {
-    await page.goto(`${g.url}/`);
+    await visit('');
     await page.fill('#api-key', key);
     await page.click('button[type=submit]');
   };
@@ -180,7 +185,7 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
   });
 
   it('is usable from the keyboard: skip link first, then Tab to a DT and Enter opens it', async () => {
-    await page.goto(`${g.url}/#/`);
+    await visit(`#/`);
     await page.waitForSelector('#fleet-table tbody tr');
     await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
@@ -198,7 +203,7 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
 
   it('the transformer view shows the API’s load, heat, next day, voltage, service drops and dispatches', async () => {
     const dtId = ASSET.dt_id;
-    await page.goto(`${g.url}/#/dt/${dtId}`);
+    await visit(`#/dt/${dtId}`);
     const [fleet, profile, stress, envelopes, meters, dispatches] = await Promise.all([
       api(`/v1/fleet?q=${dtId}`),
       api(`/v1/dt/${dtId}/load-profile?days=30`),
@@ -221,7 +226,7 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     expect(slots.length).toBeGreaterThan(30 * 96 - 8);
     expect(Number(await page.getAttribute('#chart-load', 'data-points'))).toBe(slots.length);
     console.log(
-      `console: first draw of the ${slots.length}-slot load profile ${await page.getAttribute('#chart-load', 'data-draw-ms')} ms, ` +
+      `console: data to first drawn frame of the ${slots.length}-slot load profile ${await page.getAttribute('#chart-load', 'data-draw-ms')} ms, ` +
         `the voltage band (${slots.length} slots x 6 series) ${await page.getAttribute('#chart-voltage', 'data-draw-ms')} ms`,
     );
     const peak = slots.reduce((m, s) => (s.max_kw > m.max_kw ? s : m));
@@ -270,7 +275,7 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
 
   it('the what-if panels show the verdict the API gives, with the slots that decide it', async () => {
     const dtId = ASSET.dt_id;
-    await page.goto(`${g.url}/#/dt/${dtId}`);
+    await visit(`#/dt/${dtId}`);
     await page.waitForSelector('#whatif-hosting');
     await page.selectOption('#hosting-type', 'ev');
     await page.fill('#hosting-kw', '40');
@@ -313,11 +318,11 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     await fresh.waitForSelector('#api-key');
     const keyForm = await axeViolations(fresh);
     await fresh.close();
-    await page.goto(`${g.url}/#/`);
+    await visit(`#/`);
     await page.waitForSelector('#fleet-table tbody tr');
     const fleet = await axeViolations(page);
     // The transformer view with every panel answered (the previous test's answers are gone with the reload).
-    await page.goto(`${g.url}/#/dt/${ASSET.dt_id}`);
+    await visit(`#/dt/${ASSET.dt_id}`);
     await page.waitForSelector('#chart-envelope canvas');
     await page.waitForSelector('#meters-table');
     await page.waitForSelector('#dispatch-table');
@@ -330,7 +335,7 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
   it('follows new slots without a reload', async () => {
     const dtId = topology.transformers[0]!.dt_id;
     await page.evaluate("localStorage.setItem('gridstream.console.poll-s', '1')");
-    await page.goto(`${g.url}/#/dt/${dtId}`);
+    await visit(`#/dt/${dtId}`);
     await page.waitForSelector('#chart-load canvas');
     const before = Number(await page.getAttribute('#chart-load', 'data-points'));
     const marker = await page.evaluate('window.marker = 42');
