@@ -96,7 +96,7 @@ export function FleetView() {
                 <th scope="col">Load factor now</th>
                 <th scope="col">Loss of life</th>
                 <th scope="col">Tier</th>
-                <th scope="col">AMI coverage</th>
+                <th scope="col">AMI coverage, newest slot</th>
                 <th scope="col">Impedance flags</th>
               </tr>
             </thead>
@@ -139,14 +139,16 @@ function FleetRow({ dt, rank }: { dt: FleetDt; rank: number }) {
       <td class={`n ${riskClass(dt.voltage_stress_prob)}`} data-field="voltage_stress_prob">
         {pct(dt.voltage_stress_prob)}
       </td>
-      <td data-field="peak_stress_slot">{dateTime(dt.peak_stress_slot, dt.timezone)}</td>
+      <td class="nowrap" data-field="peak_stress_slot">
+        {dateTime(dt.peak_stress_slot, dt.timezone)}
+      </td>
       <td class="n" data-field="load_factor">
         {num(dt.load_factor, 2)}
       </td>
       <td class="n" data-field="loss_of_life_min">
         {lossOfLife(dt.loss_of_life_min)}
       </td>
-      <td data-field="data_quality">
+      <td class="nowrap" data-field="data_quality">
         <span class={`tier tier-${dt.data_quality}`}>{dt.data_quality}</span>
       </td>
       <td class="n" data-field="ami_coverage_pct">

@@ -137,6 +137,7 @@ function DtFacts({
         <dt>Newest slot</dt>
         <dd data-field="newest_slot" aria-live="polite">
           {newest ? `${dateTime(newest.slot_start, dt.timezone)}: ${num(newest.net_mean_kw, 1)} kW` : DASH}
+          {newest && !newest.is_final ? ', still open' : ''}
           {at ? ` (checked ${at.toLocaleTimeString('en-GB')})` : ''}
         </dd>
       </div>
