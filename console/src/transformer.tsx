@@ -103,6 +103,9 @@ function DtFacts({
   at: Date | undefined;
 }) {
   const newest = profile?.slots.at(-1);
+  // Tier and coverage of the newest complete slot: the open one's count only the meters reported so far.
+  const complete = profile?.slots.findLast((s) => s.is_final);
+  const quality = complete ?? { ...dt, slot_start: null };
   return (
     <dl class="facts" id="dt-facts">
       <div>
@@ -120,12 +123,15 @@ function DtFacts({
       <div>
         <dt>Data quality</dt>
         <dd data-field="data_quality">
-          <span class={`tier tier-${dt.data_quality}`}>{dt.data_quality}</span>
+          <span class={`tier tier-${quality.data_quality}`}>{quality.data_quality}</span>
         </dd>
       </div>
       <div>
         <dt>AMI coverage</dt>
-        <dd data-field="ami_coverage_pct">{pct100(dt.ami_coverage_pct)}</dd>
+        <dd data-field="ami_coverage_pct">
+          {pct100(quality.ami_coverage_pct)}
+          {quality.slot_start ? ` at ${dateTime(quality.slot_start, dt.timezone).slice(11)}` : ''}
+        </dd>
       </div>
       <div>
         <dt>Stress, next 24 h</dt>
