@@ -96,7 +96,7 @@ export function FleetView() {
                 <th scope="col">Load factor now</th>
                 <th scope="col">Loss of life</th>
                 <th scope="col">Tier</th>
-                <th scope="col">AMI coverage, newest slot</th>
+                <th scope="col">AMI coverage, 30 days</th>
                 <th scope="col">Impedance flags</th>
               </tr>
             </thead>

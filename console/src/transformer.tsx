@@ -103,7 +103,7 @@ function DtFacts({
   at: Date | undefined;
 }) {
   const newest = profile?.slots.at(-1);
-  // Tier and coverage of the newest complete slot: the open one's count only the meters reported so far.
+  // Tier and 30-day coverage as of the newest complete slot (the open one may still be revised).
   const complete = profile?.slots.findLast((s) => s.is_final);
   const quality = complete ?? { ...dt, slot_start: null };
   return (
@@ -127,10 +127,10 @@ function DtFacts({
         </dd>
       </div>
       <div>
-        <dt>AMI coverage</dt>
+        <dt>AMI coverage, 30 days</dt>
         <dd data-field="ami_coverage_pct">
           {pct100(quality.ami_coverage_pct)}
-          {quality.slot_start ? ` at ${dateTime(quality.slot_start, dt.timezone).slice(11)}` : ''}
+          {quality.slot_start ? ` to ${dateTime(quality.slot_start, dt.timezone).slice(11)}` : ''}
         </dd>
       </div>
       <div>
