@@ -11,6 +11,7 @@ import type { Warehouse } from '../../../io/warehouse/warehouse.js';
 import { verifyWebhookSignature, WEBHOOK_SIGNATURE_HEADER } from '../../../io/webhooks/signature.js';
 import { saveSubscription } from '../../../io/webhooks/store.js';
 import { telemetryTopic } from '../../../simulator/model.js';
+import { launchChromium, screenshot } from '../../support/browser.js';
 import { startClickHouseServer, type ClickHouseServer } from '../../support/clickhouse-server.js';
 import { Fleet } from '../../support/fleet.js';
 import { startReceiver, type Receiver, type ReceivedRequest } from '../../support/http-receiver.js';
@@ -285,6 +286,41 @@ describe.skipIf(!mosquittoInstalled())(
 
     // mqtt.test.ts makes the anonymous and wrong-password connects on the same Mosquitto setup (infra/mosquitto);
     // here the ACL refusal is checked against what the distributed pipeline stores.
+    it("serves the console on the API role: in Chromium, tenant A's key lists A's transformers as GET /v1/fleet ranks them, tenant B's only its own", async () => {
+      const page = await fetch(`${api}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+      const browser = await launchChromium();
+      try {
+        for (const [key, name] of [
+          [KEY_A, 'utility-a'],
+          [KEY_B, 'utility-b'],
+        ] as const) {
+          const fleetAnswer = (await (await call('GET', '/v1/fleet', key)).json()) as {
+            transformers: Array<{ dt_id: string; loss_of_life_min: number | null }>;
+          };
+          const tab = await browser.newPage();
+          await tab.goto(`${api}/`);
+          await tab.fill('#api-key', key);
+          await tab.click('button[type=submit]');
+          await tab.waitForSelector('#fleet-table tbody tr');
+          const shown = await tab
+            .locator('#fleet-table tbody tr')
+            .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-dt')));
+          expect(shown).toEqual(fleetAnswer.transformers.map((t) => t.dt_id));
+          if (key === KEY_A) {
+            expect([...shown].sort()).toEqual(fleet.sim.topology.transformers.map((t) => t.dt_id).sort());
+            // The processor role's thermal state reached the API role's answer and the page.
+            expect(fleetAnswer.transformers.every((t) => t.loss_of_life_min !== null)).toBe(true);
+          } else expect(shown).toEqual(['dt-b']);
+          await screenshot(tab, `distributed-fleet-${name}`);
+          await tab.close();
+        }
+      } finally {
+        await browser.close();
+      }
+    });
+
     it("refuses a device publishing on another meter's topic on Mosquitto (MQTT 5 reason 135): nothing is stored, not even as a dead letter", async () => {
       const [own, victim] = fleet.sim.topology.meters;
       const ts = END + 60_000;
