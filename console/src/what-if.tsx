@@ -49,6 +49,35 @@ function Field(props: { id: string; label: string; children: ComponentChildren }
   );
 }
 
+/** A labelled input whose text goes to `onValue`. */
+function Input(props: {
+  id: string;
+  label: string;
+  value: string;
+  onValue: (text: string) => void;
+  type?: 'number' | 'text';
+  min?: string;
+  max?: string;
+  step?: string;
+  required?: boolean;
+}) {
+  return (
+    <Field id={props.id} label={props.label}>
+      <input
+        id={props.id}
+        // Preact's types take one literal type a time; both are plain inputs.
+        type={(props.type ?? 'text') as 'text'}
+        min={props.min}
+        max={props.max}
+        step={props.step}
+        required={props.required}
+        value={props.value}
+        onInput={(e) => props.onValue(value(e))}
+      />
+    </Field>
+  );
+}
+
 function VerdictHead({ j, verdict, zone }: { j: Judgement; verdict: string; zone?: string | undefined }) {
   return (
     <div class="verdict-head" role="status">
@@ -126,20 +155,22 @@ function HostingPanel({ dt }: { dt: FleetDt }) {
           <option value="bess">Battery</option>
         </select>
       </Field>
-      <Field id="hosting-kw" label="Power, kW">
-        <input
-          id="hosting-kw"
-          type="number"
-          min="0.1"
-          step="0.1"
-          required
-          value={kw}
-          onInput={(e) => setKw(value(e))}
-        />
-      </Field>
-      <Field id="hosting-schedule" label="Schedule, local time (HH:MM-HH:MM; empty for PV: the sun)">
-        <input id="hosting-schedule" value={schedule} onInput={(e) => setSchedule(value(e))} />
-      </Field>
+      <Input
+        id="hosting-kw"
+        label="Power, kW"
+        type="number"
+        min="0.1"
+        step="0.1"
+        required
+        value={kw}
+        onValue={setKw}
+      />
+      <Input
+        id="hosting-schedule"
+        label="Schedule, local time (HH:MM-HH:MM; empty for PV: the sun)"
+        value={schedule}
+        onValue={setSchedule}
+      />
       {type === 'bess' && (
         <Field id="hosting-mode" label="Battery mode">
           <select id="hosting-mode" value={mode} onChange={(e) => setMode(value(e))}>
@@ -210,37 +241,34 @@ function RooftopPanel({ dt }: { dt: FleetDt }) {
   return (
     <form class="panel" id="whatif-rooftop" onSubmit={submit} aria-labelledby="rooftop-title">
       <h3 id="rooftop-title">Rooftop PV sanction check</h3>
-      <Field id="rooftop-kwp" label="PV peak, kWp">
-        <input
-          id="rooftop-kwp"
-          type="number"
-          min="0.1"
-          step="0.1"
-          required
-          value={kwp}
-          onInput={(e) => setKwp(value(e))}
-        />
-      </Field>
-      <Field id="rooftop-inverter" label="Inverter, kW">
-        <input
-          id="rooftop-inverter"
-          type="number"
-          min="0.1"
-          step="0.1"
-          value={inverter}
-          onInput={(e) => setInverter(value(e))}
-        />
-      </Field>
-      <Field id="rooftop-export" label="Export limit, kW (optional)">
-        <input
-          id="rooftop-export"
-          type="number"
-          min="0"
-          step="0.1"
-          value={exportLimit}
-          onInput={(e) => setExportLimit(value(e))}
-        />
-      </Field>
+      <Input
+        id="rooftop-kwp"
+        label="PV peak, kWp"
+        type="number"
+        min="0.1"
+        step="0.1"
+        required
+        value={kwp}
+        onValue={setKwp}
+      />
+      <Input
+        id="rooftop-inverter"
+        label="Inverter, kW"
+        type="number"
+        min="0.1"
+        step="0.1"
+        value={inverter}
+        onValue={setInverter}
+      />
+      <Input
+        id="rooftop-export"
+        label="Export limit, kW (optional)"
+        type="number"
+        min="0"
+        step="0.1"
+        value={exportLimit}
+        onValue={setExportLimit}
+      />
       <button type="submit" disabled={judge.busy}>
         Check
       </button>
@@ -310,51 +338,51 @@ function SiteScreenPanel({ dt }: { dt: FleetDt }) {
   return (
     <form class="panel" id="whatif-site" onSubmit={submit} aria-labelledby="site-title">
       <h3 id="site-title">EV site screen around this DT</h3>
-      <Field id="site-lat" label="Latitude">
-        <input
-          id="site-lat"
-          type="number"
-          step="any"
-          required
-          value={latitude}
-          onInput={(e) => setLatitude(value(e))}
-        />
-      </Field>
-      <Field id="site-lon" label="Longitude">
-        <input
-          id="site-lon"
-          type="number"
-          step="any"
-          required
-          value={longitude}
-          onInput={(e) => setLongitude(value(e))}
-        />
-      </Field>
-      <Field id="site-radius" label="Radius, km">
-        <input
-          id="site-radius"
-          type="number"
-          min="0.1"
-          max="50"
-          step="0.1"
-          value={radius}
-          onInput={(e) => setRadius(value(e))}
-        />
-      </Field>
-      <Field id="site-kw" label="Station, kW">
-        <input
-          id="site-kw"
-          type="number"
-          min="0.1"
-          step="0.1"
-          required
-          value={station}
-          onInput={(e) => setStation(value(e))}
-        />
-      </Field>
-      <Field id="site-dwell" label="Dwell, local time (HH:MM-HH:MM)">
-        <input id="site-dwell" required value={dwell} onInput={(e) => setDwell(value(e))} />
-      </Field>
+      <Input
+        id="site-lat"
+        label="Latitude"
+        type="number"
+        step="any"
+        required
+        value={latitude}
+        onValue={setLatitude}
+      />
+      <Input
+        id="site-lon"
+        label="Longitude"
+        type="number"
+        step="any"
+        required
+        value={longitude}
+        onValue={setLongitude}
+      />
+      <Input
+        id="site-radius"
+        label="Radius, km"
+        type="number"
+        min="0.1"
+        max="50"
+        step="0.1"
+        value={radius}
+        onValue={setRadius}
+      />
+      <Input
+        id="site-kw"
+        label="Station, kW"
+        type="number"
+        min="0.1"
+        step="0.1"
+        required
+        value={station}
+        onValue={setStation}
+      />
+      <Input
+        id="site-dwell"
+        label="Dwell, local time (HH:MM-HH:MM)"
+        required
+        value={dwell}
+        onValue={setDwell}
+      />
       <button type="submit" disabled={judge.busy}>
         Screen
       </button>
