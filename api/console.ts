@@ -53,7 +53,9 @@ export async function consoleRoutes(app: FastifyInstance, { dir = CONSOLE_DIR }:
       index: false,
       wildcard: false,
       schemaHide: true,
-      setHeaders: (reply) => void reply.headers(SECURITY_HEADERS),
+      setHeaders: (res) => {
+        for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+      },
     });
   app.get('/', async (_request, reply) => {
     if (!built)
