@@ -53,6 +53,8 @@ export async function consoleRoutes(app: FastifyInstance, { dir = CONSOLE_DIR }:
       index: false,
       wildcard: false,
       schemaHide: true,
+      // Ours (no-cache) rather than @fastify/send's public, max-age=0.
+      cacheControl: false,
       setHeaders: (res) => {
         for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
       },

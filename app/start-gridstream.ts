@@ -32,7 +32,13 @@ export interface Gridstream {
 
 export async function startGridstream(
   config: GridstreamConfig,
-  options: { host?: string; roles?: readonly Role[]; logStream?: NodeJS.WritableStream } & EdgeOptions = {},
+  options: {
+    host?: string;
+    roles?: readonly Role[];
+    logStream?: NodeJS.WritableStream;
+    /** The console's bundle to serve (default dist/console). */
+    consoleDir?: string;
+  } & EdgeOptions = {},
 ): Promise<Gridstream> {
   const roles = options.roles ?? ALL_ROLES;
   // Before anything can subscribe or deliver a webhook; a malformed allow-list stops the start here.
@@ -70,6 +76,7 @@ export async function startGridstream(
       log: { level: config.logLevel, stream: options.logStream },
       tls,
       topologyMaxBytes: config.topologyMaxBytes,
+      consoleDir: options.consoleDir,
       exportLimits: {
         maxJobs: config.exportMaxJobs,
         maxBytes: config.exportMaxBytes,

@@ -77,6 +77,7 @@ const FLEET = object(
 );
 
 interface FleetQuery extends PagingInput {
+  dt_id?: string;
   feeder_id?: string;
   q?: string;
 }
@@ -174,11 +175,14 @@ const RECENT_MS = 2 * DAY_MS;
 async function recentFirst<R extends { dt_id: string }>(
   listed: Promise<FleetTransformersRow[]>,
   recentFrom: number,
+  only: string[],
   run: (window: { from_ms: number; dts: string[] }) => Promise<R[]>,
 ): Promise<Map<string, R>> {
-  const [dts, recent] = await Promise.all([listed, run({ from_ms: recentFrom, dts: [] })]);
+  const [dts, recent] = await Promise.all([listed, run({ from_ms: recentFrom, dts: only })]);
   const byDt = new Map(recent.map((r) => [r.dt_id, r]));
-  const missed = dts.map((dt) => dt.dt_id).filter((id) => !byDt.has(id));
+  const missed = dts
+    .map((dt) => dt.dt_id)
+    .filter((id) => !byDt.has(id) && (only.length === 0 || only.includes(id)));
   if (missed.length > 0) for (const r of await run({ from_ms: 0, dts: missed })) byDt.set(r.dt_id, r);
   return byDt;
 }
@@ -198,9 +202,15 @@ export async function fleetRoutes(
       schema: {
         summary:
           "The key's tenant's transformers ranked by forecast stress, with load, ageing and open flags",
-        description: `Ordered by stress_prob, then loss_of_life_min (both descending, nulls last), then dt_id; filtered by feeder_id and q (a dt_id containing q, any case, or the DT of the meter whose meter_id or service_point_id is q); ranked and paged over the whole filtered fleet by limit and offset (default: ${FLEET_PAGE_DEFAULT} from the first) or by page and pageSize.`,
+        description: `Ordered by stress_prob, then loss_of_life_min (both descending, nulls last), then dt_id; filtered by dt_id (exact), feeder_id and q (a dt_id containing q, any case, or the DT of the meter whose meter_id or service_point_id is q); ranked and paged over the whole filtered fleet by limit and offset (default: ${FLEET_PAGE_DEFAULT} from the first) or by page and pageSize.`,
         querystring: object(
           {
+            dt_id: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 128,
+              description: 'Only this DT (its exact id)',
+            },
             feeder_id: { type: 'string', minLength: 1, maxLength: 128, description: 'Only this feeder' },
             q: {
               type: 'string',
@@ -216,7 +226,9 @@ export async function fleetRoutes(
       },
     },
     async (request) => {
-      const { feeder_id: feederId, q } = request.query;
+      const { feeder_id: feederId, q, dt_id: dtId } = request.query;
+      // One DT asked for by its id: only its rows are read.
+      const only = dtId === undefined ? [] : [dtId];
       const page = pageOf(request.query, FLEET_PAGE_DEFAULT);
       const tenant = tenantOf(request);
       const now = Date.now();
@@ -224,13 +236,13 @@ export async function fleetRoutes(
       const recentFrom = now - RECENT_MS;
       const [topology, newestOf, stressOf, envelopeOf, flags, meters] = await Promise.all([
         listed,
-        recentFirst(listed, recentFrom, (p) =>
+        recentFirst(listed, recentFrom, only, (p) =>
           runQuery(warehouse, queries.fleet_envelope_newest, { tenant, ...p }),
         ),
-        recentFirst(listed, recentFrom, (p) =>
+        recentFirst(listed, recentFrom, only, (p) =>
           runQuery(warehouse, queries.fleet_stress_newest, { tenant, ...p }),
         ),
-        recentFirst(listed, recentFrom, (p) =>
+        recentFirst(listed, recentFrom, only, (p) =>
           runQuery(warehouse, queries.fleet_envelope_stress, { tenant, ...p }),
         ),
         runQuery(warehouse, queries.fleet_impedance_flags, {
@@ -252,6 +264,7 @@ export async function fleetRoutes(
       const ranked = dts
         .filter(
           (dt) =>
+            (dtId === undefined || dt.dt_id === dtId) &&
             (feederId === undefined || dt.feeder_id === feederId) &&
             (needle === undefined || dt.dt_id.toLowerCase().includes(needle) || matchedMeters.has(dt.dt_id)),
         )

@@ -306,11 +306,13 @@ export interface paths {
         };
         /**
          * The key's tenant's transformers ranked by forecast stress, with load, ageing and open flags
-         * @description Ordered by stress_prob, then loss_of_life_min (both descending, nulls last), then dt_id; filtered by feeder_id and q (a dt_id containing q, any case, or the DT of the meter whose meter_id or service_point_id is q); ranked and paged over the whole filtered fleet by limit and offset (default: 1000 from the first) or by page and pageSize.
+         * @description Ordered by stress_prob, then loss_of_life_min (both descending, nulls last), then dt_id; filtered by dt_id (exact), feeder_id and q (a dt_id containing q, any case, or the DT of the meter whose meter_id or service_point_id is q); ranked and paged over the whole filtered fleet by limit and offset (default: 1000 from the first) or by page and pageSize.
          */
         get: {
             parameters: {
                 query?: {
+                    /** @description Only this DT (its exact id) */
+                    dt_id?: string;
                     /** @description Only this feeder */
                     feeder_id?: string;
                     /** @description Search: part of a dt_id (any case), or a meter_id or service_point_id (exact) */

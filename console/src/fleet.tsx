@@ -16,30 +16,35 @@ function riskClass(p: number | null): string {
 }
 
 /** Every DT of the key's tenant, ranked by forecast stress; filtered by feeder, searched by DT, meter or service point. */
-export function FleetView() {
+export function FleetView({ focus }: { focus: boolean }) {
   const [feeder, setFeeder] = useState('');
   const [typed, setTyped] = useState('');
   const [query, setQuery] = useState('');
-  const [pages, setPages] = useState(1);
+  const [offset, setOffset] = useState(0);
   // Searching as one types, once the typing pauses.
   useEffect(() => {
     const timer = setTimeout(() => setQuery(typed.trim()), 300);
     return () => clearTimeout(timer);
   }, [typed]);
-  useEffect(() => setPages(1), [feeder, query]);
+  useEffect(() => setOffset(0), [feeder, query]);
+  useEffect(() => {
+    if (focus) document.getElementById('fleet-title')?.focus();
+  }, []);
   const path = useMemo(() => {
-    const params = new URLSearchParams({ limit: String(PAGE * pages) });
+    const params = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
     if (feeder) params.set('feeder_id', feeder);
     if (query) params.set('q', query);
     return `/v1/fleet?${params}`;
-  }, [feeder, query, pages]);
+  }, [feeder, query, offset]);
   const fleet = useApi<Fleet>(path, true);
   const rows = fleet.data?.transformers ?? [];
   const atRisk = rows.filter((dt) => (dt.stress_prob ?? 0) >= AT_RISK).length;
   const flags = rows.reduce((sum, dt) => sum + dt.open_impedance_flags, 0);
   return (
     <section aria-labelledby="fleet-title">
-      <h1 id="fleet-title">Fleet</h1>
+      <h1 id="fleet-title" tabIndex={-1}>
+        Fleet
+      </h1>
       <form class="filters" role="search" onSubmit={(e) => (e.preventDefault(), setQuery(typed.trim()))}>
         <div>
           <label for="fleet-search">Search DT, meter or service point</label>
@@ -69,11 +74,14 @@ export function FleetView() {
       </form>
       <ErrorNote error={fleet.error} />
       {fleet.data && (
-        <p class="summary" id="fleet-summary" aria-live="polite">
+        <p class="summary" id="fleet-summary">
           {fleet.data.total} transformer{fleet.data.total === 1 ? '' : 's'}
           {query ? ` matching “${query}”` : ''}
-          {feeder ? ` on ${feeder}` : ''} · {atRisk} with a forecast stress probability of {pct(AT_RISK)} or
-          more · {flags} open impedance flag{flags === 1 ? '' : 's'}
+          {feeder ? ` on ${feeder}` : ''}
+          {fleet.data.total > rows.length ? `, ${offset + 1}–${offset + rows.length} shown` : ''} · {atRisk}{' '}
+          of those shown with a forecast stress probability of {pct(AT_RISK)} or more · {flags} open impedance
+          flag
+          {flags === 1 ? '' : 's'} among them
           {fleet.at ? ` · updated ${fleet.at.toLocaleTimeString('en-GB')}` : ''}
         </p>
       )}
@@ -102,15 +110,28 @@ export function FleetView() {
             </thead>
             <tbody>
               {rows.map((dt, i) => (
-                <FleetRow key={dt.dt_id} dt={dt} rank={i + 1} />
+                <FleetRow key={dt.dt_id} dt={dt} rank={offset + i + 1} />
               ))}
             </tbody>
           </table>
           {rows.length === 0 && <p>No transformer matches.</p>}
-          {fleet.data.next_offset !== null && (
-            <button type="button" onClick={() => setPages((p) => p + 1)}>
-              Show {PAGE} more
-            </button>
+          {fleet.data.total > PAGE && (
+            <nav class="pager" aria-label="Pages of the fleet">
+              <button
+                type="button"
+                disabled={offset === 0}
+                onClick={() => setOffset(Math.max(0, offset - PAGE))}
+              >
+                Previous {PAGE}
+              </button>
+              <button
+                type="button"
+                disabled={fleet.data.next_offset === null}
+                onClick={() => setOffset(fleet.data?.next_offset ?? offset)}
+              >
+                Next {PAGE}
+              </button>
+            </nav>
           )}
         </div>
       )}

@@ -12,18 +12,24 @@ type Route = { view: 'fleet' } | { view: 'dt'; id: string };
 
 function routeOf(hash: string): Route {
   const dt = /^#\/dt\/(.+)$/.exec(hash);
-  if (dt) return { view: 'dt', id: decodeURIComponent(dt[1]!) };
+  if (dt)
+    try {
+      return { view: 'dt', id: decodeURIComponent(dt[1]!) };
+    } catch {
+      // A malformed escape in a typed or pasted address: the fleet rather than a blank page.
+    }
   return { view: 'fleet' };
 }
 
-function useRoute(): Route {
-  const [route, setRoute] = useState(() => routeOf(location.hash));
+/** The route, and whether it was reached by moving within the console (not by loading the page). */
+function useRoute(): [Route, boolean] {
+  const [state, setState] = useState(() => ({ route: routeOf(location.hash), moved: false }));
   useEffect(() => {
-    const changed = () => setRoute(routeOf(location.hash));
+    const changed = () => setState({ route: routeOf(location.hash), moved: true });
     addEventListener('hashchange', changed);
     return () => removeEventListener('hashchange', changed);
   }, []);
-  return route;
+  return [state.route, state.moved];
 }
 
 /** Asks for the API key once; it is checked against the API before it is kept for the browser session. */
@@ -44,7 +50,9 @@ function KeyForm({ notice, onKey }: { notice: string | null; onKey: (key: string
       setMessage(
         failure.status === 401
           ? `The API key was not accepted: ${failure.message}. Check the key and try again.`
-          : `The API could not be reached to check the key: ${failure.message}`,
+          : failure.status === 429
+            ? `Too many attempts: ${failure.message}.`
+            : `The API could not be reached to check the key: ${failure.message}`,
       );
     } finally {
       setChecking(false);
@@ -53,7 +61,7 @@ function KeyForm({ notice, onKey }: { notice: string | null; onKey: (key: string
   return (
     <main id="main" class="key-gate">
       <h1>gridstream console</h1>
-      <form onSubmit={submit} aria-describedby="key-help">
+      <form onSubmit={submit}>
         <label for="api-key">API key</label>
         <input
           id="api-key"
@@ -63,7 +71,7 @@ function KeyForm({ notice, onKey }: { notice: string | null; onKey: (key: string
           value={key}
           onInput={(e) => setKey((e.target as HTMLInputElement).value)}
           aria-invalid={message ? true : undefined}
-          aria-describedby={message ? 'key-message' : undefined}
+          aria-describedby={message ? 'key-help key-message' : 'key-help'}
         />
         <button type="submit" disabled={checking}>
           {checking ? 'Checking…' : 'Open the console'}
@@ -85,7 +93,8 @@ function KeyForm({ notice, onKey }: { notice: string | null; onKey: (key: string
 function App() {
   const [keyed, setKeyed] = useState(() => keyStore.get() !== null);
   const [notice, setNotice] = useState<string | null>(null);
-  const route = useRoute();
+  // A view reached from another takes the focus to its heading; a page just loaded leaves it at the start.
+  const [route, moved] = useRoute();
   const unauthorized = useCallback((message: string) => {
     keyStore.clear();
     setNotice(`The API key was not accepted: ${message}. Enter a valid key.`);
@@ -132,7 +141,11 @@ function App() {
         </button>
       </header>
       <main id="main" tabIndex={-1}>
-        {route.view === 'fleet' ? <FleetView /> : <TransformerView id={route.id} />}
+        {route.view === 'fleet' ? (
+          <FleetView focus={moved} />
+        ) : (
+          <TransformerView key={route.id} id={route.id} focus={moved} />
+        )}
       </main>
     </Unauthorized.Provider>
   );

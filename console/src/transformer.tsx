@@ -25,18 +25,18 @@ const LEG_COLOURS = ['#c0392b', '#2471a3', '#1e8449'];
 const ms = (iso: string) => Date.parse(iso);
 
 /**
- * The last 30 days of the DT's load profile, following new slots: after the first answer it asks only from the
- * newest slot on (which may still be revised) and keeps 30 days.
+ * The last 30 days of the DT's load profile, following new slots: asked for whole until it has slots, then only
+ * from its newest slot on (which may still be revised), keeping 30 days.
  */
 function useLiveProfile(id: string): Loaded<LoadProfile> {
   const base = `/v1/dt/${encodeURIComponent(id)}/load-profile`;
-  const [since, setSince] = useState<string | null>(null);
-  const first = useApi<LoadProfile>(`${base}?days=${PROFILE_DAYS}`);
-  const update = useApi<LoadProfile>(since ? `${base}?from=${encodeURIComponent(since)}` : null, true);
   const [profile, setProfile] = useState<LoadProfile | undefined>(undefined);
+  const empty = !profile || profile.slots.length === 0;
+  const first = useApi<LoadProfile>(`${base}?days=${PROFILE_DAYS}`, empty);
+  const since = empty ? null : profile.slots.at(-1)!.slot_start;
+  const update = useApi<LoadProfile>(since ? `${base}?from=${encodeURIComponent(since)}` : null, true);
   useEffect(() => {
-    setProfile(first.data);
-    setSince(first.data?.slots.at(-1)?.slot_start ?? null);
+    if (first.data) setProfile(first.data);
   }, [first.data]);
   useEffect(() => {
     const fresh = update.data;
@@ -49,13 +49,18 @@ function useLiveProfile(id: string): Loaded<LoadProfile> {
       return { ...fresh, from: old.from, slots: [...kept, ...fresh.slots] };
     });
   }, [update.data]);
-  return { ...first, data: profile, at: update.at ?? first.at, error: first.error ?? update.error };
+  return {
+    ...first,
+    data: profile,
+    at: update.at ?? first.at,
+    error: profile ? update.error : first.error,
+  };
 }
 
 /** One DT: its load, heat, next day's headroom, voltage, service drops, dispatches and what-if judges. */
-export function TransformerView({ id }: { id: string }) {
+export function TransformerView({ id, focus }: { id: string; focus: boolean }) {
   const path = (tail: string) => `/v1/dt/${encodeURIComponent(id)}/${tail}`;
-  const fleet = useApi<Fleet>(`/v1/fleet?q=${encodeURIComponent(id)}&limit=1000`, true);
+  const fleet = useApi<Fleet>(`/v1/fleet?dt_id=${encodeURIComponent(id)}`, true);
   const profile = useLiveProfile(id);
   const stress = useApi<Stress>(path('stress?days=7'), true);
   const envelopes = useApi<Envelopes>(path('envelopes'), true);
@@ -64,8 +69,8 @@ export function TransformerView({ id }: { id: string }) {
   const dt = fleet.data?.transformers.find((t) => t.dt_id === id);
   const zone = dt?.timezone;
   useEffect(() => {
-    document.getElementById('dt-title')?.focus();
-  }, [id]);
+    if (focus) document.getElementById('dt-title')?.focus();
+  }, []);
   const missing = fleet.data && !dt;
   return (
     <article aria-labelledby="dt-title" class="dt">
@@ -141,11 +146,14 @@ function DtFacts({
       </div>
       <div>
         <dt>Newest slot</dt>
-        <dd data-field="newest_slot" aria-live="polite">
+        <dd data-field="newest_slot">
           {newest ? `${dateTime(newest.slot_start, dt.timezone)}: ${num(newest.net_mean_kw, 1)} kW` : DASH}
           {newest && !newest.is_final ? ', still open' : ''}
-          {at ? ` (checked ${at.toLocaleTimeString('en-GB')})` : ''}
         </dd>
+      </div>
+      <div>
+        <dt>Checked</dt>
+        <dd>{at ? at.toLocaleTimeString('en-GB') : DASH}</dd>
       </div>
     </dl>
   );
@@ -169,10 +177,10 @@ function LoadSection({
       { label: 'net mean kW', values: slots.map((s) => s.net_mean_kw), color: '#1f4e79', width: 1.5 },
       { label: 'p95 kW', values: slots.map((s) => s.p95_kw), color: '#e67e22', width: 1 },
       {
-        label: 'imputed (net mean)',
-        values: slots.map((s) => (s.profile_source === 'measured' ? null : s.net_mean_kw)),
+        label: 'imputed part kW',
+        values: slots.map((s) => (s.imputed_kw === 0 ? null : s.imputed_kw)),
         color: '#8e44ad',
-        points: true,
+        bars: true,
       },
     ];
     if (rating !== undefined)
@@ -194,7 +202,7 @@ function LoadSection({
           </p>
           <TimeChart
             id="chart-load"
-            title="Net load per 15-minute slot: mean, min–max band, p95, imputed slots marked, and the rating"
+            title="Net load per 15-minute slot: mean, min–max band, p95, the imputed part (bars), and the rating"
             description={`Load profile of ${slots.length} slots; peak ${num(peak?.max_kw, 1)} kW`}
             x={chart.x}
             series={chart.series}

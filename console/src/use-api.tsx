@@ -1,5 +1,5 @@
 import { createContext } from 'preact';
-import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useContext, useEffect, useState } from 'preact/hooks';
 import { ApiFailure, callApi } from './api.js';
 
 /** Told when the API refuses the key (401): the console forgets it and asks again. */
@@ -20,47 +20,70 @@ export interface Loaded<T> {
   reload: () => void;
 }
 
+interface State<T> {
+  /** The path the data and error are of: nothing of another path is ever returned. */
+  path: string | null;
+  data?: T;
+  /** The data as JSON: an answer equal to the last keeps the same object, so nothing redraws. */
+  text?: string;
+  error?: ApiFailure;
+  at?: Date;
+  loading: boolean;
+}
+
 /**
- * GETs `path` (null: nothing yet), again whenever it changes and, with `poll`, every pollSeconds(); a refresh
- * keeps the data shown until the new answer arrives. A 401 goes to the Unauthorized handler.
+ * GETs `path` (null: nothing yet), again whenever it changes and, with `poll`, every pollSeconds() while the
+ * page is visible; a refresh keeps the data shown until the new answer arrives. A 401 goes to the Unauthorized
+ * handler.
  */
 export function useApi<T>(path: string | null, poll = false): Loaded<T> {
   const unauthorized = useContext(Unauthorized);
-  const [state, setState] = useState<Omit<Loaded<T>, 'reload'>>({
-    data: undefined,
-    error: undefined,
-    loading: path !== null,
-    at: undefined,
-  });
+  const [state, setState] = useState<State<T>>({ path, loading: path !== null });
   const [tick, setTick] = useState(0);
   const reload = useCallback(() => setTick((t) => t + 1), []);
-  const current = useRef(path);
   useEffect(() => {
-    if (current.current !== path) {
-      current.current = path;
-      setState({ data: undefined, error: undefined, loading: path !== null, at: undefined });
-    }
     if (path === null) return;
     const abort = new AbortController();
-    setState((s) => ({ ...s, loading: true }));
+    setState((s) => (s.path === path ? { ...s, loading: true } : { path, loading: true }));
     callApi<T>(path, { signal: abort.signal }).then(
-      (data) => setState({ data, error: undefined, loading: false, at: new Date() }),
+      (data) => {
+        const text = JSON.stringify(data);
+        setState((s) =>
+          s.path === path && s.text === text
+            ? { ...s, error: undefined, loading: false, at: new Date() }
+            : { path, data, text, loading: false, at: new Date() },
+        );
+      },
       (error: unknown) => {
         if (abort.signal.aborted) return;
         const failure =
           error instanceof ApiFailure ? error : new ApiFailure(0, 'network', (error as Error).message);
         if (failure.status === 401) unauthorized(failure.message);
-        setState((s) => ({ ...s, error: failure, loading: false }));
+        setState((s) => ({ ...(s.path === path ? s : { path }), error: failure, loading: false }));
       },
     );
     return () => abort.abort();
   }, [path, tick, unauthorized]);
   useEffect(() => {
     if (!poll || path === null) return;
-    const timer = setInterval(reload, pollSeconds() * 1000);
-    return () => clearInterval(timer);
+    const refresh = () => {
+      if (!document.hidden) reload();
+    };
+    const timer = setInterval(refresh, pollSeconds() * 1000);
+    document.addEventListener('visibilitychange', refresh);
+    return () => {
+      clearInterval(timer);
+      document.removeEventListener('visibilitychange', refresh);
+    };
   }, [poll, path, reload]);
-  return { ...state, reload };
+  const mine = state.path === path;
+  return {
+    data: mine ? state.data : undefined,
+    error: mine ? state.error : undefined,
+    loading: path !== null && (!mine || state.loading),
+    at: mine ? state.at : undefined,
+    reload,
+  };
 }
 
 /** The failure of a panel, in words. */

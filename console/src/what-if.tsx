@@ -388,11 +388,12 @@ function SiteScreenPanel({ dt }: { dt: FleetDt }) {
       </button>
       <ErrorNote error={judge.error} />
       {a && (
-        <div class="answer" role="status">
+        <div class="answer">
+          <p role="status">
+            {a.total} candidate DT{a.total === 1 ? '' : 's'} within {radius} km
+          </p>
           <table>
-            <caption>
-              {a.total} candidate DT{a.total === 1 ? '' : 's'}, by the share of the dwell energy that fits
-            </caption>
+            <caption>Candidate DTs, by the share of the dwell energy that fits</caption>
             <thead>
               <tr>
                 <th scope="col">DT</th>

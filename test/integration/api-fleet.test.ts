@@ -190,6 +190,13 @@ describe('GET /v1/fleet on a simulated day (embedded gridstream)', () => {
       ]);
     }
     expect((await get('/v1/fleet?q=no-such-thing')).body.total).toBe(0);
+    // One DT by its exact id, with the figures it has in the whole fleet.
+    for (const dt of all)
+      expect((await get(`/v1/fleet?dt_id=${encodeURIComponent(dt.dt_id)}`)).body).toMatchObject({
+        transformers: [dt],
+        total: 1,
+      });
+    expect((await get(`/v1/fleet?dt_id=${encodeURIComponent(fragment)}`)).body.total).toBe(0);
 
     const second = (await get('/v1/fleet?limit=1&offset=1')).body;
     expect(second).toMatchObject({ limit: 1, offset: 1, total: 3, next_offset: 2 });
@@ -432,6 +439,8 @@ describe('GET /v1/fleet: the same answer on both warehouses', () => {
     ]);
     expect((await both('/v1/fleet?q=%27C')).transformers.map((t) => t.dt_id)).toEqual(["dt-'c"]);
     expect((await both('/v1/fleet?q=%27%20OR%20%271%27%3D%271')).total).toBe(0);
+    for (const dt of (await both('/v1/fleet')).transformers)
+      expect((await both(`/v1/fleet?dt_id=${encodeURIComponent(dt.dt_id)}`)).transformers).toEqual([dt]);
     expect((await both('/v1/fleet?feeder_id=F-1')).transformers.map((t) => t.dt_id)).toEqual([
       'dt-a',
       "dt-'c",

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -5,6 +8,8 @@ import { dateTime, lossOfLife, num, pct, pct100 } from '../../console/src/format
 import { SLOT_MS, DAY_MS, iso } from '../../core/time.js';
 import { simulateTopology } from '../../simulator/command.js';
 import { axeViolations, launchChromium, screenshot } from '../support/browser.js';
+// @ts-expect-error: a plain .mjs script without type declarations
+import { buildConsole } from '../../scripts/build-console.mjs';
 import {
   apiCall,
   OTHER_TENANT_KEY,
@@ -33,6 +38,10 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
   let context: BrowserContext;
   let page: Page;
   const pageErrors: string[] = [];
+  /** Failed calls while no test expects one (a wrong or revoked key's 401s are expected). */
+  const unexpectedFailures: string[] = [];
+  let expectingUnauthorized = false;
+  let consoleDir = '';
   const topology = simulateTopology(SIM);
   const ASSET = topology.assets![0]!;
 
@@ -54,7 +63,9 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
   };
 
   beforeAll(async () => {
-    g = await startTestGridstream();
+    // The console as its sources are now, not whatever dist/ holds.
+    consoleDir = await buildConsole(mkdtempSync(join(tmpdir(), 'gridstream-console-')));
+    g = await startTestGridstream({}, undefined, undefined, consoleDir);
     await g.pipeline.loadTopology(topology, 'console test');
     await simulateInto(
       g,
@@ -85,13 +96,21 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(`pageerror: ${error.message}`));
+    page.on('response', (response) => {
+      if (response.status() < 400) return;
+      const failure = `${response.status()} ${new URL(response.url()).pathname}`;
+      if (!(expectingUnauthorized && response.status() === 401)) unexpectedFailures.push(failure);
+    });
     page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(`console: ${message.text()}`);
+      // A failed request's own console line: the responses above judge those.
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+        pageErrors.push(`console: ${message.text()}`);
     });
   }, 400_000);
   afterAll(async () => {
     await browser?.close();
     await g?.stop();
+    if (consoleDir) rmSync(consoleDir, { recursive: true, force: true });
   });
 
   it('serves the console at / with its bundle, without a key, under a strict Content-Security-Policy', async () => {
@@ -108,12 +127,14 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
   });
 
   it('a wrong key gets a clear message, is not kept, and shows no data', async () => {
+    expectingUnauthorized = true;
     await openWithKey('not-a-key-of-this-gridstream-000000');
     await expect.poll(() => text('#key-message')).toContain('The API key was not accepted');
     expect(await text('#key-message')).toContain('the API key is not valid');
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
     expect(await page.locator('#fleet-table').count()).toBe(0);
     await screenshot(page, 'wrong-key');
+    expectingUnauthorized = false;
   });
 
   it("another tenant's key sees none of this tenant's transformers", async () => {
@@ -205,7 +226,7 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     const dtId = ASSET.dt_id;
     await visit(`#/dt/${dtId}`);
     const [fleet, profile, stress, envelopes, meters, dispatches] = await Promise.all([
-      api(`/v1/fleet?q=${dtId}`),
+      api(`/v1/fleet?dt_id=${dtId}`),
       api(`/v1/dt/${dtId}/load-profile?days=30`),
       api(`/v1/dt/${dtId}/stress?days=7`),
       api(`/v1/dt/${dtId}/envelopes`),
@@ -253,16 +274,18 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
       const medians = (m.legs as Json[])
         .map((l) => `L${l.leg} ${num(l.latest_median_mohm, 1)} mΩ`)
         .join(' · ');
-      if (medians)
-        expect((await meterRows.nth(i).locator('[data-field=latest_median_mohm]').innerText()).trim()).toBe(
-          medians,
-        );
+      expect((await meterRows.nth(i).locator('[data-field=latest_median_mohm]').innerText()).trim()).toBe(
+        medians || '–',
+      );
     }
+    // Two days of one-minute readings give some meters their daily medians: one is shown as a trend.
     const withTrend = (meters.meters as Json[]).find((m) => (m.legs as Json[]).length > 0);
-    if (withTrend) {
-      await page.click(`#meters-table tr[data-meter="${withTrend.meter_id}"] button`);
-      await page.waitForSelector('#chart-impedance canvas');
-    }
+    expect(withTrend, 'a meter with impedance days').toBeDefined();
+    await page.click(`#meters-table tr[data-meter="${withTrend!.meter_id}"] button`);
+    await page.waitForSelector('#chart-impedance canvas');
+    expect(Number(await page.getAttribute('#chart-impedance', 'data-points'))).toBe(
+      new Set((withTrend!.legs as Json[]).flatMap((l) => (l.days as Json[]).map((d) => d.day))).size,
+    );
     expect(dispatches.dispatches.length).toBe(1);
     expect(await page.locator('#dispatch-table tbody tr').count()).toBe(1);
     expect(await text('#dispatch-table tbody tr')).toContain(ASSET.asset_id);
@@ -332,32 +355,75 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     expect({ keyForm, fleet, transformer }).toEqual({ keyForm: [], fleet: [], transformer: [] });
   });
 
-  it('follows new slots without a reload', async () => {
+  it('follows new slots without a reload, one update after another', async () => {
     const dtId = topology.transformers[0]!.dt_id;
     await page.evaluate("localStorage.setItem('gridstream.console.poll-s', '1')");
     await visit(`#/dt/${dtId}`);
     await page.waitForSelector('#chart-load canvas');
-    const before = Number(await page.getAttribute('#chart-load', 'data-points'));
     const marker = await page.evaluate('window.marker = 42');
-    const later = END + 3 * SLOT_MS;
-    await simulateInto(g, { ...SIM, start: END, end: later, now: later }, 60_000);
-    const profile = await api(`/v1/dt/${dtId}/load-profile?days=30`);
-    expect(profile.slots.length).toBeGreaterThan(before);
-    const zone = ((await api(`/v1/fleet?q=${dtId}`)).transformers as Json[])[0]!.timezone as string;
-    const newest = (profile.slots as Json[]).at(-1)!;
-    await expect
-      .poll(() => text('#dt-facts [data-field=newest_slot]'), { timeout: 20_000 })
-      .toContain(`${dateTime(newest.slot_start, zone)}: ${num(newest.net_mean_kw, 1)} kW`);
+    const zone = ((await api(`/v1/fleet?dt_id=${dtId}`)).transformers as Json[])[0]!.timezone as string;
+    let from = END;
+    for (const slots of [2, 3]) {
+      const before = Number(await page.getAttribute('#chart-load', 'data-points'));
+      const to = from + slots * SLOT_MS;
+      await simulateInto(g, { ...SIM, start: from, end: to, now: to }, 60_000);
+      from = to;
+      const profile = await api(`/v1/dt/${dtId}/load-profile?days=30`);
+      expect(profile.slots.length).toBeGreaterThan(before);
+      const newest = (profile.slots as Json[]).at(-1)!;
+      await expect
+        .poll(() => text('#dt-facts [data-field=newest_slot]'), { timeout: 20_000 })
+        .toContain(`${dateTime(newest.slot_start, zone)}: ${num(newest.net_mean_kw, 1)} kW`);
+      await expect
+        .poll(() => page.getAttribute('#chart-load', 'data-points'))
+        .toBe(String(profile.slots.length));
+    }
+    // The same page: no reload happened.
+    expect(await page.evaluate('window.marker')).toBe(marker);
+  });
+
+  it('moving from one DT to another shows only the second one’s figures, never a false "no transformer"', async () => {
+    const [a, b] = topology.transformers;
+    await visit(`#/dt/${a!.dt_id}`);
+    await page.waitForSelector('#dt-facts');
+    // Every alert the page raises from now on is kept.
+    await page.evaluate(`window.alerts = [];
+      new MutationObserver(() => document.querySelectorAll('[role=alert]').forEach((e) => window.alerts.push(e.textContent)))
+        .observe(document.body, { childList: true, subtree: true, characterData: true });`);
+    // As a link to another DT does (the site screen's candidates): the hash changes, the page stays.
+    await page.evaluate(`location.hash = '#/dt/${b!.dt_id}'`);
+    await expect.poll(() => text('#dt-title')).toBe(`Transformer ${b!.dt_id}`);
+    await page.waitForSelector('#dt-facts');
+    const dt = ((await api(`/v1/fleet?dt_id=${b!.dt_id}`)).transformers as Json[])[0]!;
+    expect(await text('#dt-facts [data-field=feeder_id]')).toBe(dt.feeder_id);
+    expect(await text('#dt-facts [data-field=rated_kva]')).toBe(`${num(dt.rated_kva, 0)} kVA`);
+    const profile = await api(`/v1/dt/${b!.dt_id}/load-profile?days=30`);
     await expect
       .poll(() => page.getAttribute('#chart-load', 'data-points'))
       .toBe(String(profile.slots.length));
-    // The same page: no reload happened.
-    expect(await page.evaluate('window.marker')).toBe(marker);
+    expect(await page.evaluate('window.alerts')).toEqual([]);
+  });
+
+  it('a key refused while the console is open (revoked) brings back the key form with the reason', async () => {
+    await visit('#/');
+    await page.waitForSelector('#fleet-table tbody tr');
+    expectingUnauthorized = true;
+    await page.evaluate(
+      "sessionStorage.setItem('gridstream.api-key', 'revoked-key-000000000000000000000000')",
+    );
+    // The next refresh (every second here) presents the refused key.
+    await expect.poll(() => page.locator('#key-message').count(), { timeout: 10_000 }).toBe(1);
+    expect(await text('#key-message')).toContain('The API key was not accepted: the API key is not valid');
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    expectingUnauthorized = false;
+    await page.fill('#api-key', TEST_API_KEY);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#fleet-table tbody tr');
     await page.evaluate("localStorage.removeItem('gridstream.console.poll-s')");
   });
 
-  it('the page logged no error (scripts, styles and calls all allowed by its Content-Security-Policy)', () => {
-    // The wrong key's 401 is the one expected failed request.
-    expect(pageErrors.filter((e) => !/401/.test(e))).toEqual([]);
+  it('the page logged no error and no call failed but the refused keys’ (CSP included)', () => {
+    expect(pageErrors).toEqual([]);
+    expect(unexpectedFailures).toEqual([]);
   });
 });

@@ -60,12 +60,14 @@ export async function startTestGridstream(
   overrides: Partial<GridstreamConfig> = {},
   roles?: readonly Role[],
   logStream?: NodeJS.WritableStream,
+  consoleDir?: string,
 ): Promise<Gridstream & { dataDir: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gridstream-test-'));
   const gridstream = await startGridstream(testConfig(dataDir, overrides), {
     host: '127.0.0.1',
     roles,
     logStream,
+    consoleDir,
   });
   return {
     ...gridstream,

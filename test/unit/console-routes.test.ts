@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,22 +42,43 @@ describe("the console's routes", () => {
       expect(response.headers['content-security-policy'], url).toContain("script-src 'self'");
       expect(response.headers['content-security-policy'], url).toContain("frame-ancestors 'none'");
       expect(response.headers['x-content-type-options'], url).toBe('nosniff');
+      expect(response.headers['cache-control'], url).toBe('no-cache');
     }
   });
 
-  it('lets no data through without a key by way of a console path', async () => {
-    for (const url of [
+  it('lets no data through without a key by way of a console path, the raw path as a client sends it', async () => {
+    // Over a socket: inject would normalise `..` and `//` before the server saw them.
+    const base = new URL(await app.listen({ port: 0, host: '127.0.0.1' }));
+    const rawGet = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const request = httpRequest(
+          { host: base.hostname, port: base.port, path, method: 'GET' },
+          (response) => {
+            let body = '';
+            response.on('data', (chunk) => (body += chunk));
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+          },
+        );
+        request.on('error', reject);
+        request.end();
+      });
+    for (const path of [
       '/v1/fleet',
       '/console/../v1/fleet',
       '/console/%2e%2e/v1/fleet',
       '/console/..%2fv1%2ffleet',
+      '/console/%2e%2e%2fv1%2ffleet',
       '//v1/fleet',
+      '/%2fv1/fleet',
+      '/console//v1/fleet',
       '/console/missing.js',
     ]) {
-      const response = await app.inject({ method: 'GET', url });
-      expect([401, 404], `${url}: ${response.body}`).toContain(response.statusCode);
-      expect(response.body, url).not.toContain('transformers');
+      const { status, body } = await rawGet(path);
+      expect([401, 404], `${path}: ${status} ${body}`).toContain(status);
+      expect(body, path).not.toContain('transformers');
     }
+    // And the bundle itself answers over the socket too.
+    expect((await rawGet('/console/app.js')).status).toBe(200);
   });
 
   it('says how to build the console when it is not built', async () => {
