@@ -1,5 +1,6 @@
 import uPlot from 'uplot';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { dateTime, num } from './format.js';
 
 export interface ChartSeries {
   label: string;
@@ -118,6 +119,46 @@ export function TimeChart(props: TimeChartProps) {
     <figure class="chart" id={props.id} data-points={props.x.length}>
       <figcaption>{props.title}</figcaption>
       <div ref={holder} class="chart-canvas" role="img" aria-label={props.description} />
+      <DataTable {...props} />
     </figure>
+  );
+}
+
+/** The chart's figures as a table, for screen readers and keyboards: made only once opened. */
+function DataTable(props: TimeChartProps) {
+  const [open, setOpen] = useState(false);
+  return (
+    <details class="chart-data" onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
+      <summary>Data table</summary>
+      {open && (
+        <div class="table-wrap chart-table" tabIndex={0} role="region" aria-label={`${props.title}: data`}>
+          <table>
+            <caption>{props.title}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                {props.series.map((s) => (
+                  <th scope="col" key={s.label}>
+                    {s.label}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {props.x.map((ms, i) => (
+                <tr key={ms}>
+                  <th scope="row">{dateTime(new Date(ms).toISOString(), props.timeZone)}</th>
+                  {props.series.map((s) => (
+                    <td class="n" key={s.label}>
+                      {num(s.values[i], 2)}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </details>
   );
 }

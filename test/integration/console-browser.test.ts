@@ -254,6 +254,25 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     expect(await text('#load-summary')).toContain(`${slots.length} slots · peak ${num(peak.max_kw, 1)} kW`);
     await page.waitForSelector('#chart-heat canvas');
     expect(Number(await page.getAttribute('#chart-heat', 'data-points'))).toBe(stress.slots.length);
+    // Its data table, opened, holds every slot with the API's figures.
+    await page.click('#chart-heat summary');
+    const heatRows = page.locator('#chart-heat .chart-table tbody tr');
+    await expect.poll(() => heatRows.count()).toBe(stress.slots.length);
+    const lastHeat = (stress.slots as Json[]).at(-1)!;
+    expect(
+      await heatRows
+        .last()
+        .locator('th, td')
+        .evaluateAll((cells) => cells.map((c) => c.textContent)),
+    ).toEqual([
+      dateTime(lastHeat.slot_start, zone),
+      num(lastHeat.hot_spot_c, 2),
+      num(lastHeat.top_oil_c, 2),
+      num(lastHeat.ambient_c, 2),
+      num(stress.limits.hot_spot_c, 2),
+      num(stress.limits.top_oil_c, 2),
+    ]);
+    await page.click('#chart-heat summary');
     expect(await text('#heat-summary')).toContain(
       `peak hot spot ${num(stress.summary.peak_hot_spot_c, 1)} °C`,
     );
@@ -351,6 +370,9 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     await page.waitForSelector('#dispatch-table');
     await page.click('#whatif-hosting button[type=submit]');
     await page.waitForSelector('#whatif-hosting .answer');
+    // A chart's data table open too: the screen reader's way to its figures.
+    await page.click('#chart-heat summary');
+    await page.waitForSelector('#chart-heat .chart-table tbody tr');
     const transformer = await axeViolations(page);
     expect({ keyForm, fleet, transformer }).toEqual({ keyForm: [], fleet: [], transformer: [] });
   });
