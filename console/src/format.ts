@@ -17,10 +17,16 @@ export function pct100(value: number | null | undefined): string {
   return value === null || value === undefined ? DASH : `${num(value, 1)} %`;
 }
 
-/** Minutes of loss of life as hours, or minutes below an hour. */
+/** Minutes of loss of life in the unit that reads best: minutes, hours, days, years (past a million years, as a power of ten). */
 export function lossOfLife(minutes: number | null | undefined): string {
-  if (minutes === null || minutes === undefined) return DASH;
-  return minutes >= 60 ? `${num(minutes / 60, 1)} h` : `${num(minutes, 1)} min`;
+  if (minutes === null || minutes === undefined || !Number.isFinite(minutes)) return DASH;
+  if (minutes < 60) return `${num(minutes, 1)} min`;
+  const hours = minutes / 60;
+  if (hours < 48) return `${num(hours, 1)} h`;
+  const days = hours / 24;
+  if (days < 730) return `${num(days, 1)} days`;
+  const years = days / 365.25;
+  return years < 1e6 ? `${num(years, 1)} years` : `${years.toExponential(1)} years`;
 }
 
 /** A time in the DT's zone (the browser's when unknown): `2026-12-06 18:45`. */

@@ -18,10 +18,14 @@ describe("the console's formats", () => {
     expect(pct100(6.7)).toBe('6.7 %');
   });
 
-  it('writes loss of life in minutes below an hour, else hours', () => {
+  it('writes loss of life in minutes, hours, days or years, whichever reads best', () => {
     expect(lossOfLife(11.84)).toBe('11.8 min');
     expect(lossOfLife(90)).toBe('1.5 h');
+    expect(lossOfLife(3 * 24 * 60)).toBe('3.0 days');
+    expect(lossOfLife(20 * 365.25 * 24 * 60)).toBe('20.0 years');
+    expect(lossOfLife(1.67e75)).toBe('3.2e+69 years');
     expect(lossOfLife(null)).toBe('–');
+    expect(lossOfLife(Number.POSITIVE_INFINITY)).toBe('–');
   });
 
   it("writes times in the DT's zone, 24-hour", () => {
