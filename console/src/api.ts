@@ -1,8 +1,8 @@
-/** The console's one way to the API: the key from the browser session, JSON in and out, errors as ApiFailure. */
+/** The console's one way to the API: the key from the tab's session, JSON in and out, errors as ApiFailure. */
 
 const KEY_ITEM = 'gridstream.api-key';
 
-/** The API key lives in sessionStorage: kept across reloads of the tab, gone with the browser session. */
+/** The API key lives in the tab's sessionStorage: kept across reloads, gone when the tab closes. */
 export const keyStore = {
   get: (): string | null => sessionStorage.getItem(KEY_ITEM),
   set: (key: string) => sessionStorage.setItem(KEY_ITEM, key),
@@ -41,11 +41,6 @@ export async function callApi<T>(
       signal: options.signal,
       cache: 'no-store',
     });
-    if (response.status === 429 && attempt < RATE_LIMIT_RETRIES) {
-      const seconds = Number(response.headers.get('retry-after') ?? '1');
-      await new Promise((resolve) => setTimeout(resolve, Math.max(1, seconds) * 1000));
-      continue;
-    }
     const text = await response.text();
     let json: unknown = undefined;
     try {
@@ -53,14 +48,31 @@ export async function callApi<T>(
     } catch {
       // Not JSON: reported below with the status.
     }
-    if (!response.ok) {
-      const body = (json ?? {}) as { error?: string; message?: string };
-      throw new ApiFailure(
-        response.status,
-        body.error ?? `http_${response.status}`,
-        body.message ?? `${response.status} ${response.statusText}`,
-      );
-    }
-    return json as T;
+    if (response.ok) return json as T;
+    const body = (json ?? {}) as { error?: string; message?: string };
+    const failure = new ApiFailure(
+      response.status,
+      body.error ?? `http_${response.status}`,
+      body.message ?? `${response.status} ${response.statusText}`,
+    );
+    // The key's own limits pass; failed authentications from this address do not, so waiting only delays the message.
+    if (
+      response.status !== 429 ||
+      failure.code === 'too_many_failed_authentications' ||
+      attempt >= RATE_LIMIT_RETRIES
+    )
+      throw failure;
+    await delay(Math.max(1, Number(response.headers.get('retry-after') ?? '1')) * 1000, options.signal);
   }
+}
+
+/** Waits `ms`, or rejects as soon as the call is aborted (its view was left). */
+function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
+  });
 }

@@ -21,12 +21,16 @@ export function FleetView({ focus }: { focus: boolean }) {
   const [typed, setTyped] = useState('');
   const [query, setQuery] = useState('');
   const [offset, setOffset] = useState(0);
+  // A new search or feeder starts again at the first page.
+  const search = (q: string) => {
+    setQuery(q);
+    setOffset(0);
+  };
   // Searching as one types, once the typing pauses.
   useEffect(() => {
-    const timer = setTimeout(() => setQuery(typed.trim()), 300);
+    const timer = setTimeout(() => search(typed.trim()), 300);
     return () => clearTimeout(timer);
   }, [typed]);
-  useEffect(() => setOffset(0), [feeder, query]);
   useEffect(() => {
     if (focus) document.getElementById('fleet-title')?.focus();
   }, []);
@@ -36,7 +40,8 @@ export function FleetView({ focus }: { focus: boolean }) {
     if (query) params.set('q', query);
     return `/v1/fleet?${params}`;
   }, [feeder, query, offset]);
-  const fleet = useApi<Fleet>(path, true);
+  // Another filter or page keeps the rows shown (and the feeder list) until its answer comes.
+  const fleet = useApi<Fleet>(path, true, true);
   const rows = fleet.data?.transformers ?? [];
   const atRisk = rows.filter((dt) => (dt.stress_prob ?? 0) >= AT_RISK).length;
   const flags = rows.reduce((sum, dt) => sum + dt.open_impedance_flags, 0);
@@ -45,7 +50,7 @@ export function FleetView({ focus }: { focus: boolean }) {
       <h1 id="fleet-title" tabIndex={-1}>
         Fleet
       </h1>
-      <form class="filters" role="search" onSubmit={(e) => (e.preventDefault(), setQuery(typed.trim()))}>
+      <form class="filters" role="search" onSubmit={(e) => (e.preventDefault(), search(typed.trim()))}>
         <div>
           <label for="fleet-search">Search DT, meter or service point</label>
           <input
@@ -61,7 +66,10 @@ export function FleetView({ focus }: { focus: boolean }) {
           <select
             id="fleet-feeder"
             value={feeder}
-            onChange={(e) => setFeeder((e.target as HTMLSelectElement).value)}
+            onChange={(e) => {
+              setFeeder((e.target as HTMLSelectElement).value);
+              setOffset(0);
+            }}
           >
             <option value="">All feeders</option>
             {(fleet.data?.feeders ?? []).map((f) => (

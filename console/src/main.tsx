@@ -32,7 +32,7 @@ function useRoute(): [Route, boolean] {
   return [state.route, state.moved];
 }
 
-/** Asks for the API key once; it is checked against the API before it is kept for the browser session. */
+/** Asks for the API key once; it is checked against the API before the tab keeps it. */
 function KeyForm({ notice, onKey }: { notice: string | null; onKey: (key: string) => void }) {
   const [key, setKey] = useState('');
   const [message, setMessage] = useState<string | null>(notice);
@@ -77,8 +77,8 @@ function KeyForm({ notice, onKey }: { notice: string | null; onKey: (key: string
           {checking ? 'Checking…' : 'Open the console'}
         </button>
         <p id="key-help" class="hint">
-          The key is kept for this browser session only and sent in the X-API-Key header; it never appears in
-          a URL.
+          The key is kept in this tab only, until it closes, and sent in the X-API-Key header; it never
+          appears in a URL.
         </p>
         {message && (
           <p id="key-message" class="error" role="alert">
@@ -95,11 +95,16 @@ function App() {
   const [notice, setNotice] = useState<string | null>(null);
   // A view reached from another takes the focus to its heading; a page just loaded leaves it at the start.
   const [route, moved] = useRoute();
-  const unauthorized = useCallback((message: string) => {
+  /** Drops the key and asks for one again, saying why when the API refused it. */
+  const forget = useCallback((why: string | null) => {
     keyStore.clear();
-    setNotice(`The API key was not accepted: ${message}. Enter a valid key.`);
+    setNotice(why);
     setKeyed(false);
   }, []);
+  const unauthorized = useCallback(
+    (message: string) => forget(`The API key was not accepted: ${message}. Enter a valid key.`),
+    [forget],
+  );
   useEffect(() => {
     document.title = route.view === 'dt' ? `${route.id} · gridstream console` : 'Fleet · gridstream console';
   }, [route]);
@@ -128,15 +133,7 @@ function App() {
             Fleet
           </a>
         </nav>
-        <button
-          type="button"
-          class="link"
-          onClick={() => {
-            keyStore.clear();
-            setNotice(null);
-            setKeyed(false);
-          }}
-        >
+        <button type="button" class="link" onClick={() => forget(null)}>
           Forget key
         </button>
       </header>

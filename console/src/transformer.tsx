@@ -591,7 +591,7 @@ function DispatchSection({ dispatches, zone }: { dispatches: Loaded<DtDispatches
                             ? `${d.target_power.amount} ${d.target_power.unit}`
                             : DASH}
                       </td>
-                      <td class={d.check ? `verdict verdict-${d.check.verdict}` : ''}>
+                      <td data-field="check" class={d.check ? `verdict verdict-${d.check.verdict}` : ''}>
                         {d.check?.verdict ?? 'not checked'}
                       </td>
                       <td>

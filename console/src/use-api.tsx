@@ -33,10 +33,11 @@ interface State<T> {
 
 /**
  * GETs `path` (null: nothing yet), again whenever it changes and, with `poll`, every pollSeconds() while the
- * page is visible; a refresh keeps the data shown until the new answer arrives. A 401 goes to the Unauthorized
- * handler.
+ * page is visible; a refresh keeps the data shown until the new answer arrives. Data of another path is never
+ * returned, unless `keepPrevious` (another filter of the same list): then it stays until the new path's answer.
+ * A 401 goes to the Unauthorized handler.
  */
-export function useApi<T>(path: string | null, poll = false): Loaded<T> {
+export function useApi<T>(path: string | null, poll = false, keepPrevious = false): Loaded<T> {
   const unauthorized = useContext(Unauthorized);
   const [state, setState] = useState<State<T>>({ path, loading: path !== null });
   const [tick, setTick] = useState(0);
@@ -44,7 +45,9 @@ export function useApi<T>(path: string | null, poll = false): Loaded<T> {
   useEffect(() => {
     if (path === null) return;
     const abort = new AbortController();
-    setState((s) => (s.path === path ? { ...s, loading: true } : { path, loading: true }));
+    setState((s) =>
+      s.path === path || keepPrevious ? { ...s, path, loading: true } : { path, loading: true },
+    );
     callApi<T>(path, { signal: abort.signal }).then(
       (data) => {
         const text = JSON.stringify(data);
@@ -63,7 +66,7 @@ export function useApi<T>(path: string | null, poll = false): Loaded<T> {
       },
     );
     return () => abort.abort();
-  }, [path, tick, unauthorized]);
+  }, [path, tick, unauthorized, keepPrevious]);
   useEffect(() => {
     if (!poll || path === null) return;
     const refresh = () => {
@@ -76,7 +79,7 @@ export function useApi<T>(path: string | null, poll = false): Loaded<T> {
       document.removeEventListener('visibilitychange', refresh);
     };
   }, [poll, path, reload]);
-  const mine = state.path === path;
+  const mine = state.path === path || keepPrevious;
   return {
     data: mine ? state.data : undefined,
     error: mine ? state.error : undefined,

@@ -78,6 +78,37 @@ function Input(props: {
   );
 }
 
+/** A judge's form: its fields side by side, the button, the API's refusal, and the answer below. */
+function JudgeForm(props: {
+  id: string;
+  title: string;
+  action: string;
+  judge: { busy: boolean; error?: ApiFailure | undefined };
+  onSubmit: () => void;
+  answer: ComponentChildren;
+  children: ComponentChildren;
+}) {
+  return (
+    <form
+      class="panel"
+      id={props.id}
+      aria-labelledby={`${props.id}-title`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        props.onSubmit();
+      }}
+    >
+      <h3 id={`${props.id}-title`}>{props.title}</h3>
+      {props.children}
+      <button type="submit" disabled={props.judge.busy}>
+        {props.action}
+      </button>
+      <ErrorNote error={props.judge.error} />
+      {props.answer}
+    </form>
+  );
+}
+
 function VerdictHead({ j, verdict, zone }: { j: Judgement; verdict: string; zone?: string | undefined }) {
   return (
     <div class="verdict-head" role="status">
@@ -118,14 +149,20 @@ export function WhatIf({ dt }: { dt: FleetDt }) {
   );
 }
 
+type HostingSlot = HostingAnswer['slots'][number];
+/** What of the addition a slot cannot take, kW. */
+const shortfall = (s: HostingSlot) => Math.abs(s.addition_kw) - s.allowed_kw;
+/** The headroom a slot keeps in the addition's direction once it is added, kW. */
+const headroomLeft = (s: HostingSlot) =>
+  s.addition_kw >= 0 ? s.headroom_after.import_kw : s.headroom_after.export_kw;
+
 function HostingPanel({ dt }: { dt: FleetDt }) {
   const [type, setType] = useState('ev');
   const [kw, setKw] = useState('7.4');
   const [schedule, setSchedule] = useState('18:00-23:00');
   const [mode, setMode] = useState('charge');
   const judge = useJudge<HostingAnswer>();
-  const submit = (e: Event) => {
-    e.preventDefault();
+  const submit = () => {
     const addition: Record<string, unknown> = { type, kw: Number(kw) };
     if (schedule.trim()) addition.schedule = schedule.trim();
     if (type === 'bess') addition.mode = mode;
@@ -136,17 +173,51 @@ function HostingPanel({ dt }: { dt: FleetDt }) {
   const deciding = a
     ? [...a.slots]
         .filter((s) => s.addition_kw !== 0)
-        .sort(
-          (x, y) =>
-            Math.abs(y.addition_kw) - y.allowed_kw - (Math.abs(x.addition_kw) - x.allowed_kw) ||
-            x.slot_start.localeCompare(y.slot_start),
-        )
+        .sort((x, y) => shortfall(y) - shortfall(x) || headroomLeft(x) - headroomLeft(y))
         .slice(0, DECIDING_SLOTS)
         .sort((x, y) => x.slot_start.localeCompare(y.slot_start))
     : [];
   return (
-    <form class="panel" id="whatif-hosting" onSubmit={submit} aria-labelledby="hosting-title">
-      <h3 id="hosting-title">Hosting capacity for an addition</h3>
+    <JudgeForm
+      id="whatif-hosting"
+      title="Hosting capacity for an addition"
+      action="Judge"
+      judge={judge}
+      onSubmit={submit}
+      answer={
+        a && (
+          <div class="answer">
+            <VerdictHead j={a} verdict={a.verdict} zone={dt.timezone} />
+            <table>
+              <caption>The slots that decide it</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Slot</th>
+                  <th scope="col">Addition</th>
+                  <th scope="col">Headroom before</th>
+                  <th scope="col">Allowed</th>
+                  <th scope="col">Binding</th>
+                </tr>
+              </thead>
+              <tbody>
+                {deciding.map((s) => (
+                  <tr key={s.slot_start}>
+                    <td>{dateTime(s.slot_start, dt.timezone)}</td>
+                    <td class="n">{num(s.addition_kw, 1)} kW</td>
+                    <td class="n">
+                      {num(s.addition_kw >= 0 ? s.headroom_before.import_kw : s.headroom_before.export_kw, 1)}{' '}
+                      kW
+                    </td>
+                    <td class="n">{num(s.allowed_kw, 1)} kW</td>
+                    <td>{s.binding_constraint ?? DASH}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )
+      }
+    >
       <Field id="hosting-type" label="Addition">
         <select id="hosting-type" value={type} onChange={(e) => setType(value(e))}>
           <option value="ev">EV charger</option>
@@ -179,42 +250,7 @@ function HostingPanel({ dt }: { dt: FleetDt }) {
           </select>
         </Field>
       )}
-      <button type="submit" disabled={judge.busy}>
-        Judge
-      </button>
-      <ErrorNote error={judge.error} />
-      {a && (
-        <div class="answer">
-          <VerdictHead j={a} verdict={a.verdict} zone={dt.timezone} />
-          <table>
-            <caption>The slots that decide it</caption>
-            <thead>
-              <tr>
-                <th scope="col">Slot</th>
-                <th scope="col">Addition</th>
-                <th scope="col">Headroom before</th>
-                <th scope="col">Allowed</th>
-                <th scope="col">Binding</th>
-              </tr>
-            </thead>
-            <tbody>
-              {deciding.map((s) => (
-                <tr key={s.slot_start}>
-                  <td>{dateTime(s.slot_start, dt.timezone)}</td>
-                  <td class="n">{num(s.addition_kw, 1)} kW</td>
-                  <td class="n">
-                    {num(s.addition_kw >= 0 ? s.headroom_before.import_kw : s.headroom_before.export_kw, 1)}{' '}
-                    kW
-                  </td>
-                  <td class="n">{num(s.allowed_kw, 1)} kW</td>
-                  <td>{s.binding_constraint ?? DASH}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </form>
+    </JudgeForm>
   );
 }
 
@@ -223,8 +259,7 @@ function RooftopPanel({ dt }: { dt: FleetDt }) {
   const [inverter, setInverter] = useState('5');
   const [exportLimit, setExportLimit] = useState('');
   const judge = useJudge<RooftopAnswer>();
-  const submit = (e: Event) => {
-    e.preventDefault();
+  const submit = () => {
     void judge.run('/v1/rooftop/sanction-check', {
       dt_id: dt.dt_id,
       pv_kwp: Number(kwp),
@@ -239,8 +274,55 @@ function RooftopPanel({ dt }: { dt: FleetDt }) {
         .slice(0, DECIDING_SLOTS)
     : [];
   return (
-    <form class="panel" id="whatif-rooftop" onSubmit={submit} aria-labelledby="rooftop-title">
-      <h3 id="rooftop-title">Rooftop PV sanction check</h3>
+    <JudgeForm
+      id="whatif-rooftop"
+      title="Rooftop PV sanction check"
+      action="Check"
+      judge={judge}
+      onSubmit={submit}
+      answer={
+        a && (
+          <div class="answer">
+            <VerdictHead j={a} verdict={a.recommendation} zone={dt.timezone} />
+            <p class="summary">
+              PV peak {num(a.pv_peak_kw, 1)} kW · reverse power flow up to{' '}
+              {pct(a.reverse_power_flow.max_probability)} ({a.reverse_power_flow.slots_likely} slots likely) ·
+              voltage rise curtails {num(a.voltage_rise.curtailed_kwh, 1)} kWh in {a.voltage_rise.slots_over}{' '}
+              slots
+            </p>
+            {deciding.length === 0 ? (
+              <p>No slot curtails the PV or is likely to reverse the DT's flow.</p>
+            ) : (
+              <table>
+                <caption>The slots that decide it</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Slot</th>
+                    <th scope="col">PV</th>
+                    <th scope="col">Export headroom</th>
+                    <th scope="col">Allowed</th>
+                    <th scope="col">Reverse flow</th>
+                    <th scope="col">Binding</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {deciding.map((s) => (
+                    <tr key={s.slot_start}>
+                      <td>{dateTime(s.slot_start, dt.timezone)}</td>
+                      <td class="n">{num(s.pv_kw, 1)} kW</td>
+                      <td class="n">{num(s.export_headroom_kw, 1)} kW</td>
+                      <td class="n">{num(s.allowed_kw, 1)} kW</td>
+                      <td class="n">{pct(s.reverse_flow_probability)}</td>
+                      <td>{s.binding_constraint ?? DASH}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </div>
+        )
+      }
+    >
       <Input
         id="rooftop-kwp"
         label="PV peak, kWp"
@@ -269,51 +351,7 @@ function RooftopPanel({ dt }: { dt: FleetDt }) {
         value={exportLimit}
         onValue={setExportLimit}
       />
-      <button type="submit" disabled={judge.busy}>
-        Check
-      </button>
-      <ErrorNote error={judge.error} />
-      {a && (
-        <div class="answer">
-          <VerdictHead j={a} verdict={a.recommendation} zone={dt.timezone} />
-          <p class="summary">
-            PV peak {num(a.pv_peak_kw, 1)} kW · reverse power flow up to{' '}
-            {pct(a.reverse_power_flow.max_probability)} ({a.reverse_power_flow.slots_likely} slots likely) ·
-            voltage rise curtails {num(a.voltage_rise.curtailed_kwh, 1)} kWh in {a.voltage_rise.slots_over}{' '}
-            slots
-          </p>
-          {deciding.length === 0 ? (
-            <p>No slot curtails the PV or is likely to reverse the DT's flow.</p>
-          ) : (
-            <table>
-              <caption>The slots that decide it</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Slot</th>
-                  <th scope="col">PV</th>
-                  <th scope="col">Export headroom</th>
-                  <th scope="col">Allowed</th>
-                  <th scope="col">Reverse flow</th>
-                  <th scope="col">Binding</th>
-                </tr>
-              </thead>
-              <tbody>
-                {deciding.map((s) => (
-                  <tr key={s.slot_start}>
-                    <td>{dateTime(s.slot_start, dt.timezone)}</td>
-                    <td class="n">{num(s.pv_kw, 1)} kW</td>
-                    <td class="n">{num(s.export_headroom_kw, 1)} kW</td>
-                    <td class="n">{num(s.allowed_kw, 1)} kW</td>
-                    <td class="n">{pct(s.reverse_flow_probability)}</td>
-                    <td>{s.binding_constraint ?? DASH}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-        </div>
-      )}
-    </form>
+    </JudgeForm>
   );
 }
 
@@ -324,8 +362,7 @@ function SiteScreenPanel({ dt }: { dt: FleetDt }) {
   const [station, setStation] = useState('22');
   const [dwell, setDwell] = useState('08:00-18:00');
   const judge = useJudge<SiteScreenAnswer>();
-  const submit = (e: Event) => {
-    e.preventDefault();
+  const submit = () => {
     void judge.run('/v1/ev/site-screen', {
       latitude: Number(latitude),
       longitude: Number(longitude),
@@ -336,8 +373,59 @@ function SiteScreenPanel({ dt }: { dt: FleetDt }) {
   };
   const a = judge.answer;
   return (
-    <form class="panel" id="whatif-site" onSubmit={submit} aria-labelledby="site-title">
-      <h3 id="site-title">EV site screen around this DT</h3>
+    <JudgeForm
+      id="whatif-site"
+      title="EV site screen around this DT"
+      action="Screen"
+      judge={judge}
+      onSubmit={submit}
+      answer={
+        a && (
+          <div class="answer">
+            <p role="status">
+              {a.total} candidate DT{a.total === 1 ? '' : 's'} within {radius} km
+            </p>
+            <table>
+              <caption>Candidate DTs, by the share of the dwell energy that fits</caption>
+              <thead>
+                <tr>
+                  <th scope="col">DT</th>
+                  <th scope="col">Distance</th>
+                  <th scope="col">Fits</th>
+                  <th scope="col">Verdict</th>
+                  <th scope="col">Binding</th>
+                  <th scope="col">Whole station fits</th>
+                </tr>
+              </thead>
+              <tbody>
+                {a.candidates.map((c) => (
+                  <tr key={c.dt_id}>
+                    <th scope="row">
+                      <a href={`#/dt/${encodeURIComponent(c.dt_id)}`}>{c.dt_id}</a>
+                    </th>
+                    <td class="n">{num(c.distance_km, 2)} km</td>
+                    <td class="n">{pct(c.fit_share)}</td>
+                    <td>
+                      <span class={`verdict verdict-${c.verdict ?? 'none'}`}>
+                        {c.verdict ?? 'no envelope'}
+                      </span>
+                    </td>
+                    <td>{c.binding_constraint ?? DASH}</td>
+                    <td>
+                      {c.windows.length === 0
+                        ? 'never'
+                        : c.windows
+                            .map((w) => `${timeOfDay(w.from, dt.timezone)}–${timeOfDay(w.to, dt.timezone)}`)
+                            .join(', ')}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )
+      }
+    >
       <Input
         id="site-lat"
         label="Latitude"
@@ -383,52 +471,6 @@ function SiteScreenPanel({ dt }: { dt: FleetDt }) {
         value={dwell}
         onValue={setDwell}
       />
-      <button type="submit" disabled={judge.busy}>
-        Screen
-      </button>
-      <ErrorNote error={judge.error} />
-      {a && (
-        <div class="answer">
-          <p role="status">
-            {a.total} candidate DT{a.total === 1 ? '' : 's'} within {radius} km
-          </p>
-          <table>
-            <caption>Candidate DTs, by the share of the dwell energy that fits</caption>
-            <thead>
-              <tr>
-                <th scope="col">DT</th>
-                <th scope="col">Distance</th>
-                <th scope="col">Fits</th>
-                <th scope="col">Verdict</th>
-                <th scope="col">Binding</th>
-                <th scope="col">Whole station fits</th>
-              </tr>
-            </thead>
-            <tbody>
-              {a.candidates.map((c) => (
-                <tr key={c.dt_id}>
-                  <th scope="row">
-                    <a href={`#/dt/${encodeURIComponent(c.dt_id)}`}>{c.dt_id}</a>
-                  </th>
-                  <td class="n">{num(c.distance_km, 2)} km</td>
-                  <td class="n">{pct(c.fit_share)}</td>
-                  <td>
-                    <span class={`verdict verdict-${c.verdict ?? 'none'}`}>{c.verdict ?? 'no envelope'}</span>
-                  </td>
-                  <td>{c.binding_constraint ?? DASH}</td>
-                  <td>
-                    {c.windows.length === 0
-                      ? 'never'
-                      : c.windows
-                          .map((w) => `${timeOfDay(w.from, dt.timezone)}–${timeOfDay(w.to, dt.timezone)}`)
-                          .join(', ')}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </form>
+    </JudgeForm>
   );
 }
