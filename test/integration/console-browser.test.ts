@@ -7,6 +7,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { dateTime, lossOfLife, num, pct, pct100 } from '../../console/src/format.js';
 import { SLOT_MS, DAY_MS, iso } from '../../core/time.js';
 import { simulateTopology } from '../../simulator/command.js';
+import { meter, transformer } from '../support/topology.js';
 import { axeViolations, launchChromium, screenshot } from '../support/browser.js';
 // @ts-expect-error: a plain .mjs script without type declarations
 import { buildConsole } from '../../scripts/build-console.mjs';
@@ -30,6 +31,8 @@ const END = Math.floor(Date.now() / SLOT_MS) * SLOT_MS - 4 * SLOT_MS;
  * of 1-minute ones.
  */
 const START = END - 31 * DAY_MS;
+/** The other tenant's (utility-b's) one transformer. */
+const OTHER_DT = 'dt-of-utility-b';
 const MINUTE_READINGS_FROM = END - 2 * DAY_MS;
 
 describe('the console in Chromium, on the embedded gridstream with a simulated feeder', () => {
@@ -38,9 +41,9 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
   let context: BrowserContext;
   let page: Page;
   const pageErrors: string[] = [];
-  /** Failed calls while no test expects one (a wrong or revoked key's 401s are expected). */
+  /** Failed calls but those of the status a test expects (a wrong or revoked key's 401, a refused body's 400). */
   const unexpectedFailures: string[] = [];
-  let expectingUnauthorized = false;
+  let expectedStatus: number | null = null;
   let consoleDir = '';
   const topology = simulateTopology(SIM);
   const ASSET = topology.assets![0]!;
@@ -66,7 +69,15 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     // The console as its sources are now, not whatever dist/ holds.
     consoleDir = await buildConsole(mkdtempSync(join(tmpdir(), 'gridstream-console-')));
     g = await startTestGridstream({}, undefined, undefined, consoleDir);
-    await g.pipeline.loadTopology(topology, 'console test');
+    // Another tenant's transformer beside the simulated feeder: each key must see only its own.
+    await g.pipeline.loadTopology(
+      {
+        ...topology,
+        transformers: [...topology.transformers, transformer(OTHER_DT, { tenant: 'utility-b' })],
+        meters: [...topology.meters, meter('m-other', OTHER_DT)],
+      },
+      'console test',
+    );
     await simulateInto(
       g,
       { ...SIM, start: START, end: MINUTE_READINGS_FROM, now: MINUTE_READINGS_FROM, intervalS: 900 },
@@ -99,7 +110,7 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     page.on('response', (response) => {
       if (response.status() < 400) return;
       const failure = `${response.status()} ${new URL(response.url()).pathname}`;
-      if (!(expectingUnauthorized && response.status() === 401)) unexpectedFailures.push(failure);
+      if (response.status() !== expectedStatus) unexpectedFailures.push(failure);
     });
     page.on('console', (message) => {
       // A failed request's own console line: the responses above judge those.
@@ -127,21 +138,28 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
   });
 
   it('a wrong key gets a clear message, is not kept, and shows no data', async () => {
-    expectingUnauthorized = true;
+    expectedStatus = 401;
     await openWithKey('not-a-key-of-this-gridstream-000000');
     await expect.poll(() => text('#key-message')).toContain('The API key was not accepted');
     expect(await text('#key-message')).toContain('the API key is not valid');
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
     expect(await page.locator('#fleet-table').count()).toBe(0);
     await screenshot(page, 'wrong-key');
-    expectingUnauthorized = false;
+    expectedStatus = null;
   });
 
-  it("another tenant's key sees none of this tenant's transformers", async () => {
+  it("another tenant's key sees its own transformer and none of this tenant's", async () => {
     await openWithKey(OTHER_TENANT_KEY);
-    await page.waitForSelector('#fleet-summary');
-    expect(await text('#fleet-summary')).toMatch(/^0 transformers/);
-    expect(await page.locator('#fleet-table tbody tr').count()).toBe(0);
+    await page.waitForSelector('#fleet-table tbody tr');
+    expect(await text('#fleet-summary')).toMatch(/^1 transformer /);
+    expect(
+      await page
+        .locator('#fleet-table tbody tr')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-dt'))),
+    ).toEqual([OTHER_DT]);
+    // Searching for this tenant's meter finds nothing for that key.
+    await page.fill('#fleet-search', topology.meters[0]!.meter_id);
+    await expect.poll(() => text('#fleet-summary')).toMatch(/^0 transformers/);
     await page.click('text=Forget key');
     await page.waitForSelector('#api-key');
   });
@@ -308,10 +326,11 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     expect(dispatches.dispatches.length).toBe(1);
     expect(await page.locator('#dispatch-table tbody tr').count()).toBe(1);
     expect(await text('#dispatch-table tbody tr')).toContain(ASSET.asset_id);
-    const verdict = dispatches.dispatches[0].check?.verdict ?? 'not checked';
-    expect(
-      await text('#dispatch-table tbody tr td.verdict, #dispatch-table tbody tr td:nth-of-type(4)'),
-    ).toBe(verdict);
+    // The pipeline checked it against the asset's limits; the page shows that check.
+    expect(dispatches.dispatches[0].check).not.toBeNull();
+    expect(await text('#dispatch-table tbody tr [data-field=check]')).toBe(
+      dispatches.dispatches[0].check.verdict,
+    );
     await screenshot(page, 'transformer');
   });
 
@@ -321,6 +340,7 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     await page.waitForSelector('#whatif-hosting');
     await page.selectOption('#hosting-type', 'ev');
     await page.fill('#hosting-kw', '40');
+    expectedStatus = null;
     await page.fill('#hosting-schedule', '17:00-23:00');
     await page.click('#whatif-hosting button[type=submit]');
     const hosting = await api('/v1/dt/hosting-capacity', {
@@ -329,7 +349,38 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     });
     await expect.poll(() => text('#whatif-hosting [data-field=verdict]')).toBe(hosting.verdict);
     expect(await text('#whatif-hosting .answer')).toContain(hosting.reason);
-    expect(await page.locator('#whatif-hosting tbody tr').count()).toBeGreaterThan(0);
+    // Each slot listed as deciding is one of the API's, with its figures.
+    const shown = await page
+      .locator('#whatif-hosting tbody tr')
+      .evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent)));
+    expect(shown.length).toBeGreaterThan(0);
+    const zone = ((await api(`/v1/fleet?dt_id=${dtId}`)).transformers as Json[])[0]!.timezone as string;
+    const bySlot = new Map((hosting.slots as Json[]).map((s) => [dateTime(s.slot_start, zone), s]));
+    for (const [slot, addition, , allowed, binding] of shown) {
+      const s = bySlot.get(slot!)!;
+      expect(s, slot!).toBeDefined();
+      expect([addition, allowed, binding]).toEqual([
+        `${num(s.addition_kw, 1)} kW`,
+        `${num(s.allowed_kw, 1)} kW`,
+        s.binding_constraint ?? '–',
+      ]);
+    }
+    // A schedule the API refuses: its message, in the panel.
+    expectedStatus = 400;
+    await page.fill('#hosting-schedule', '25:00-26:00');
+    await page.click('#whatif-hosting button[type=submit]');
+    const refusal = await apiCall(g.url, 'POST', '/v1/dt/hosting-capacity', {
+      dt_id: dtId,
+      additions: [{ type: 'ev', kw: 40, schedule: '25:00-26:00' }],
+    });
+    expect(refusal.status).toBe(400);
+    await expect
+      .poll(() => text('#whatif-hosting [role=alert]'))
+      .toContain(((await refusal.json()) as Json).message);
+    expectedStatus = null;
+    await page.fill('#hosting-schedule', '17:00-23:00');
+    await page.click('#whatif-hosting button[type=submit]');
+    await expect.poll(() => text('#whatif-hosting [data-field=verdict]')).toBe(hosting.verdict);
     await page.fill('#rooftop-kwp', '8');
     await page.click('#whatif-rooftop button[type=submit]');
     const rooftop = await api('/v1/rooftop/sanction-check', { dt_id: dtId, pv_kwp: 8, inverter_kw: 5 });
@@ -429,7 +480,7 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
   it('a key refused while the console is open (revoked) brings back the key form with the reason', async () => {
     await visit('#/');
     await page.waitForSelector('#fleet-table tbody tr');
-    expectingUnauthorized = true;
+    expectedStatus = 401;
     await page.evaluate(
       "sessionStorage.setItem('gridstream.api-key', 'revoked-key-000000000000000000000000')",
     );
@@ -437,14 +488,14 @@ describe('the console in Chromium, on the embedded gridstream with a simulated f
     await expect.poll(() => page.locator('#key-message').count(), { timeout: 10_000 }).toBe(1);
     expect(await text('#key-message')).toContain('The API key was not accepted: the API key is not valid');
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
-    expectingUnauthorized = false;
+    expectedStatus = null;
     await page.fill('#api-key', TEST_API_KEY);
     await page.click('button[type=submit]');
     await page.waitForSelector('#fleet-table tbody tr');
     await page.evaluate("localStorage.removeItem('gridstream.console.poll-s')");
   });
 
-  it('the page logged no error and no call failed but the refused keys’ (CSP included)', () => {
+  it('the page logged no error and no call failed but those a test expected (CSP included)', () => {
     expect(pageErrors).toEqual([]);
     expect(unexpectedFailures).toEqual([]);
   });
