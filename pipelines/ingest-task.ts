@@ -58,14 +58,11 @@ export async function startIngest(options: {
     if (direct && parsed?.kind === 'telemetry') {
       const dtId = meters.dtOf(parsed.meterId);
       const upload =
-        dtId === undefined
-          ? undefined
-          : encodeTelemetryUpload(payload, parsed.meterId, dtId, receivedAt, limits, READINGS_PER_RECORD);
+        dtId !== undefined &&
+        encodeTelemetryUpload(payload, parsed.meterId, dtId, receivedAt, limits, READINGS_PER_RECORD);
       if (upload) {
         messages(kind).inc();
-        await producer.send(TOPICS.readings.name, [
-          { key: dtId!, value: upload.value, timestamp: upload.ts },
-        ]);
+        await producer.send(TOPICS.readings.name, [{ key: dtId, value: upload.value, timestamp: upload.ts }]);
         metrics.readingsIn.inc(upload.readings);
         handled++;
         return;

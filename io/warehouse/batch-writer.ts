@@ -40,11 +40,6 @@ interface Batch {
   token: string | undefined;
 }
 
-/**
- * A table's rows waiting for their batch to fill, and its insert queue. Rows are kept as the warehouse will
- * parse them, JSONEachRow lines or RowBinary chunks: each row is serialized once, and the same bytes are sized,
- * sent and (for a warehouse that takes dedup tokens) hashed, the batch at once.
- */
 /** A batch's parts as the chunks to insert: each chunk as it is, each run of lines joined into one. */
 function chunksOf(parts: ReadonlyArray<string | Buffer>): Buffer[] {
   const chunks: Buffer[] = [];
@@ -62,6 +57,11 @@ function chunksOf(parts: ReadonlyArray<string | Buffer>): Buffer[] {
   return chunks;
 }
 
+/**
+ * A table's rows waiting for their batch to fill, and its insert queue. Rows are kept as the warehouse will
+ * parse them, JSONEachRow lines or RowBinary chunks: each row is serialized once, and the same bytes are sized,
+ * sent and (for a warehouse that takes dedup tokens) hashed, the batch at once.
+ */
 class TableBuffer {
   /** JSONEachRow lines, or chunks of several rows each (RowBinary or JSONEachRow). */
   parts: Array<string | Buffer> = [];

@@ -28,8 +28,7 @@ export function rowBinaryWriterFor<R>(
     }
     try {
       const byName = new Map(types.map((c) => [c.name, c.type]));
-      const generic = rowBinaryEncoder(columns, byName);
-      known = direct?.(byName) ?? generic;
+      known = direct?.(byName) ?? rowBinaryEncoder(columns, byName);
     } catch (error) {
       console.error(`${table}: inserted as JSONEachRow, not RowBinary: ${(error as Error).message}`);
       known = null;

@@ -41,12 +41,6 @@ export interface ServerWarehouseOptions {
 }
 
 /**
- * A warehouse on a ClickHouse server, over HTTP with @clickhouse/client. The SQL is written for current
- * ClickHouse and adapted to the server's version (dialect.ts), down to Debian's 18.16: there parameters are
- * bound client-side (bind.ts), Bool columns are Enum8('false' = 0, 'true' = 1) read back as booleans, and
- * settings the server lacks (insert_deduplication_token, session_timezone, ...) are not sent.
- */
-/**
  * What SQL with parameters inlined may be on a server without query parameters: its bytes (default 256 KiB)
  * and syntax tree (default 50,000 elements, a few an array element).
  */
@@ -57,6 +51,12 @@ const INLINED_LIMITS = {
 };
 type InlinedLimits = Partial<typeof INLINED_LIMITS>;
 
+/**
+ * A warehouse on a ClickHouse server, over HTTP with @clickhouse/client. The SQL is written for current
+ * ClickHouse and adapted to the server's version (dialect.ts), down to Debian's 18.16: there parameters are
+ * bound client-side (bind.ts), Bool columns are Enum8('false' = 0, 'true' = 1) read back as booleans, and
+ * settings the server lacks (insert_deduplication_token, session_timezone, ...) are not sent.
+ */
 export class ServerWarehouse implements Warehouse {
   readonly kind = 'server' as const;
   /** The server's version, as detected by connect(). */
@@ -77,8 +77,8 @@ export class ServerWarehouse implements Warehouse {
     this.version = options.version ?? CURRENT;
     this.dialect = options.dialect ?? this.version;
     this.dedupTokens = supports(this.version, 'insert_deduplication_token');
-    // A server without query parameters gets them inlined into the SQL, which its default max_query_size and max_ast_elements would
-    // refuse for a large array (a topology's meters).
+    // A server without query parameters gets them inlined into the SQL, which its default max_query_size and
+    // max_ast_elements would refuse for a large array (a topology's meters).
     this.settings = {
       ...sessionSettings(this.version),
       ...(supports(this.version, 'query_params') ? {} : INLINED_LIMITS),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LogConsumer, LogRecord } from '../../io/log/log.js';
 import { ownGroup } from '../../io/log/log.js';
+import { Journal, type StoredGroup } from '../../io/log/journal.js';
 import { MemoryLog } from '../../io/log/memory-log.js';
 
 const dirs: string[] = [];
@@ -234,5 +235,26 @@ describe('MemoryLog with a directory: its offsets file', () => {
     expect(Object.keys(JSON.parse(readFileSync(join(dir, 'groups.json'), 'utf8')) as object)).toEqual([
       'kept',
     ]);
+  });
+
+  it('never lets a periodic offsets write replace a newer one written meanwhile', async () => {
+    const dir = newDir();
+    const journal = new Journal(dir, () => {}, { offsetsEveryMs: 0 });
+    const group = (committed: number): StoredGroup => ({
+      topics: ['t'],
+      committed: { 't\u00000': committed },
+    });
+    journal.keepGroup('a', () => group(1));
+    journal.offsetsChanged();
+    // The periodic write has taken its snapshot ({a}) and is on the thread pool; a group kept now is written
+    // at once, with both.
+    await sleep(0);
+    const periodic = (journal as unknown as { writingGroups: Promise<void> | null }).writingGroups;
+    expect(periodic).not.toBeNull();
+    journal.keepGroup('b', () => group(2));
+    await periodic;
+    const stored = JSON.parse(readFileSync(join(dir, 'groups.json'), 'utf8')) as Record<string, StoredGroup>;
+    expect(Object.keys(stored).sort()).toEqual(['a', 'b']);
+    await journal.close();
   });
 });
