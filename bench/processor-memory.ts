@@ -62,20 +62,11 @@ import {
   type StressState,
 } from '../processors/stress/stress.js';
 import type { DtEnvelope, MeterReading, TopologyTransformer } from '../schemas/types.gen.js';
-import { MALLOC_ENV } from './common.js';
+import { MALLOC_ENV, setting } from './common.js';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 6, 1);
-
-function setting(name: string, fallback: number): number {
-  const flag = process.argv.indexOf(`--${name}`);
-  const raw =
-    flag >= 0 ? process.argv[flag + 1] : process.env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name}: ${raw} is not a number`);
-  return value;
-}
 
 const TRANSFORMERS = setting('transformers', 1000);
 const METERS = setting('meters', 100);
@@ -455,7 +446,7 @@ async function main() {
     `  fleet        ${TRANSFORMERS} DTs x ${METERS} meters = ${fleet} meters, one-minute readings, 15 per upload, ${HOURS} h simulated, ${PARTITIONS} partition states a stage`,
   );
   console.log(
-    `  settings     revision horizon ${HORIZON_H} h, allowed lateness ${LATENESS_S} s, resident ${RESIDENT_H} h; ${OUTAGE_PCT}% of meters silent once for 15 min to 6 h, then sending what they stored; heap growth ${PROCESSOR_HEAP_GROWTH_PCT}%, MALLOC_ARENA_MAX=1`,
+    `  settings     revision horizon ${HORIZON_H} h, allowed lateness ${LATENESS_S} s, resident ${RESIDENT_H} h; ${OUTAGE_PCT}% of meters silent once for 15 min to 6 h, then sending what they stored; heap growth ${PROCESSOR_HEAP_GROWTH_PCT}%, MALLOC_ARENA_MAX=${MALLOC_ENV.MALLOC_ARENA_MAX}`,
   );
   const results: ChildResult[] = [];
   for (const mode of BOUNDED_ONLY ? ['bounded'] : ['unbounded', 'bounded']) {
