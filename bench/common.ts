@@ -2,7 +2,7 @@
  * What the benchmarks share: their settings (flags or BENCH_* variables), the publisher process, peak RSS of
  * a process, percentiles and the report layout.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { PublisherOptions, PublisherProgress, PublisherResult } from './publisher.js';
@@ -138,4 +138,24 @@ export function rerunWithMallocEnv(): void {
     env: { ...process.env, ...MALLOC_ENV },
   });
   process.exit(child.status ?? 1);
+}
+
+/**
+ * Runs a benchmark's module (`scriptUrl`: its import.meta.url) again as a child process with `args`, V8's gc
+ * exposed and MALLOC_ENV, and resolves with the last message it sends (its result); rejects when it exits
+ * without one. `mode` names the run in that error.
+ */
+export function runChild<T>(scriptUrl: string, args: string[], mode: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const proc = fork(fileURLToPath(scriptUrl), args, {
+      execArgv: [...process.execArgv, '--expose-gc'],
+      env: { ...process.env, ...MALLOC_ENV },
+    });
+    let result: T | undefined;
+    proc.on('message', (message) => (result = message as T));
+    proc.on('error', reject);
+    proc.on('exit', (code) =>
+      result ? resolve(result) : reject(new Error(`the ${mode} run exited with ${code} and no result`)),
+    );
+  });
 }

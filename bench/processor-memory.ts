@@ -31,9 +31,7 @@
  * growth (bench/distributed.ts, core/heap.ts). `--bounded-only 1` runs the bounded child alone and prints its
  * outputs' digests whole, to compare two builds of the processors.
  */
-import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { PROCESSOR_HEAP_GROWTH_PCT, applyHeapGrowth } from '../core/heap.js';
 import { SLOT_MS } from '../core/time.js';
 import { partitionFor } from '../io/log/partitioner.js';
@@ -62,7 +60,7 @@ import {
   type StressState,
 } from '../processors/stress/stress.js';
 import type { DtEnvelope, MeterReading, TopologyTransformer } from '../schemas/types.gen.js';
-import { MALLOC_ENV, setting } from './common.js';
+import { MALLOC_ENV, runChild, setting } from './common.js';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -412,24 +410,6 @@ function child(mode: 'unbounded' | 'bounded'): ChildResult {
   };
 }
 
-function runChild(mode: string): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const proc = fork(fileURLToPath(import.meta.url), ['--child', mode, ...process.argv.slice(2)], {
-      execArgv: [...process.execArgv, '--expose-gc'],
-      env: {
-        ...process.env,
-        ...MALLOC_ENV,
-      },
-    });
-    let result: ChildResult | undefined;
-    proc.on('message', (message) => (result = message as ChildResult));
-    proc.on('error', reject);
-    proc.on('exit', (code) =>
-      result ? resolve(result) : reject(new Error(`the ${mode} run exited with ${code} and no result`)),
-    );
-  });
-}
-
 const MB = (mib: number) => ((mib * 2 ** 20) / 1e6).toFixed(0);
 
 async function main() {
@@ -450,7 +430,7 @@ async function main() {
   );
   const results: ChildResult[] = [];
   for (const mode of BOUNDED_ONLY ? ['bounded'] : ['unbounded', 'bounded']) {
-    const r = await runChild(mode);
+    const r = await runChild<ChildResult>(import.meta.url, ['--child', mode, ...process.argv.slice(2)], mode);
     results.push(r);
     const label =
       mode === 'unbounded' ? `unbounded (slots held ${HORIZON_H} h)` : `bounded (slots held ${RESIDENT_H} h)`;

@@ -15,12 +15,10 @@
  * during the rebuild, and its CPU time; the parent prints both, their ratio, and whether the rebuilds are the
  * same: a digest of every output each stage gave, in order, and of the outputs of a last punctuation.
  */
-import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { encode } from '../core/codec.js';
 import { applyHeapGrowth } from '../core/heap.js';
 import { SLOT_MS } from '../core/time.js';
@@ -49,7 +47,7 @@ import {
   type EnvelopeState,
 } from '../processors/load-envelope/load-envelope.js';
 import type { MeterReading } from '../schemas/types.gen.js';
-import { MALLOC_ENV, setting } from './common.js';
+import { runChild, setting } from './common.js';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -260,25 +258,6 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
   };
 }
 
-function runChild(mode: Mode, dataDir: string): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const proc = fork(
-      fileURLToPath(import.meta.url),
-      ['--child', mode, dataDir, ...process.argv.slice(2), '--t0', String(T0)],
-      {
-        execArgv: [...process.execArgv, '--expose-gc'],
-        env: { ...process.env, ...MALLOC_ENV },
-      },
-    );
-    let result: ChildResult | undefined;
-    proc.on('message', (message) => (result = message as ChildResult));
-    proc.on('error', reject);
-    proc.on('exit', (code) =>
-      result ? resolve(result) : reject(new Error(`the ${mode} run exited with ${code} and no result`)),
-    );
-  });
-}
-
 async function main() {
   const childAt = process.argv.indexOf('--child');
   if (childAt >= 0) {
@@ -299,7 +278,11 @@ async function main() {
     );
     const results: Partial<Record<Mode, ChildResult>> = {};
     for (const mode of ['whole', 'pieces'] as const) {
-      const r = (results[mode] = await runChild(mode, dataDir));
+      const r = (results[mode] = await runChild<ChildResult>(
+        import.meta.url,
+        ['--child', mode, dataDir, ...process.argv.slice(2), '--t0', String(T0)],
+        mode,
+      ));
       console.log(
         `  ${mode.padEnd(12)} peak RSS ${r.peakMiB.toFixed(0)} MiB during the restore (${r.baseMiB.toFixed(0)} MiB before it: +${(r.peakMiB - r.baseMiB).toFixed(0)} MiB); V8 heap up to ${r.heapMiB.toFixed(0)} MiB, ${r.stateMiB.toFixed(0)} MiB used after it; CPU ${r.cpuS.toFixed(1)} s`,
       );
