@@ -1,6 +1,6 @@
 /**
- * What the benchmarks share: their settings (flags or BENCH_* variables), the publisher process, peak RSS of
- * a process, percentiles and the report layout.
+ * What the benchmarks share: their settings (flags or BENCH_* variables), the publisher process, a process's
+ * memory and CPU time, percentiles, the report layout, the malloc settings and the memory benchmarks' child runs.
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -67,14 +67,23 @@ export function startPublisher(options: PublisherOptions): RunningPublisher {
   };
 }
 
+/**
+ * The numeric fields of a process's /proc/<pid>/status, read once: `field('VmHWM')` in kB as the file gives
+ * memory (VmRSS, VmHWM, RssAnon, RssFile), `field('Threads')` a count; 0 for a field or process not there.
+ */
+export function procStatus(pid: number): (field: string) => number {
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    // The process is gone: every field 0.
+  }
+  return (field) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+}
+
 /** Peak resident set size of a process of this machine (VmHWM), in bytes; 0 when it cannot be read. */
 export function peakRss(pid: number): number {
-  try {
-    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
+  return procStatus(pid)('VmHWM') * 1024;
 }
 
 /** CPU time (user + system) a process of this machine has used so far, in seconds; 0 when it cannot be read. */

@@ -16,7 +16,7 @@
  * same: a digest of every output each stage gave, in order, and of the outputs of a last punctuation.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from '../core/codec.js';
@@ -47,7 +47,7 @@ import {
   type EnvelopeState,
 } from '../processors/load-envelope/load-envelope.js';
 import type { MeterReading } from '../schemas/types.gen.js';
-import { runChild, setting } from './common.js';
+import { procStatus, runChild, setting } from './common.js';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -121,10 +121,8 @@ interface ChildResult {
   outputs: number;
 }
 
-function status(field: string): number {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
-  return match ? Number(match[1]) / 1024 : 0;
-}
+/** A memory field of this process's /proc status, MiB. */
+const statusMiB = (field: string) => procStatus(process.pid)(field) / 1024;
 
 async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
   applyHeapGrowth(undefined, true);
@@ -199,7 +197,7 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
     );
 
   global.gc?.();
-  const baseMiB = status('VmRSS');
+  const baseMiB = statusMiB('VmRSS');
   writeFileSync('/proc/self/clear_refs', '5');
   // V8's heap as the restore runs (sampled when the loop turns: between the warehouse's pieces).
   let heapMiB = 0;
@@ -238,7 +236,7 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
     stage.takeOutputs();
   }
   const used = process.cpuUsage(cpu);
-  const peakMiB = status('VmHWM');
+  const peakMiB = statusMiB('VmHWM');
   clearInterval(sample);
   // The replay runs without turning the loop (the in-process log's batches are at hand): sampled at its end too.
   heapMiB = Math.max(heapMiB, process.memoryUsage().heapTotal / 2 ** 20);
