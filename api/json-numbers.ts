@@ -9,3 +9,7 @@ export function nanAsNull<T extends object>(row: T): NaNAsNull<T> {
   for (const key in out) if (Number.isNaN(out[key])) out[key] = null;
   return out as NaNAsNull<T>;
 }
+
+/** One such number as an answer carries it: null when the warehouse held nan (or ±inf) or had no row. */
+export const finiteOrNull = (x: number | null | undefined): number | null =>
+  x === null || x === undefined || !Number.isFinite(x) ? null : x;

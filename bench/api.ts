@@ -40,7 +40,7 @@ import { freePort } from '../test/support/ports.js';
 import { meter, transformer } from '../test/support/topology.js';
 import { LoadProfileDays, type LoadProfileDayRow } from '../serving/load-profile-days.js';
 import type { DtEnvelope } from '../schemas/types.gen.js';
-import { cpuSeconds, MALLOC_ENV, printReport, setting } from './common.js';
+import { cpuSeconds, MALLOC_ENV, printReport, procStatus, setting } from './common.js';
 
 const DTS = setting('dts', 1000);
 const METERS = setting('meters', 20);
@@ -283,9 +283,8 @@ async function startApi(env: Record<string, string>): Promise<{ url: string; pro
  * the memory outside it (typed arrays, buffers) as its /metrics reports them, MiB.
  */
 async function memoryMiB(url: string, child: ChildProcess): Promise<string> {
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  const kb = (field: string) =>
-    (Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) / 1024).toFixed(0);
+  const status = procStatus(child.pid!);
+  const kb = (field: string) => (status(field) / 1024).toFixed(0);
   const metrics = await (await fetch(`${url}/metrics`)).text();
   const gauge = (name: string) =>
     (Number(new RegExp(`^gridstream_process_${name} (\\S+)`, 'm').exec(metrics)?.[1]) / 2 ** 20).toFixed(0);

@@ -1,8 +1,8 @@
 /**
- * What the benchmarks share: their settings (flags or BENCH_* variables), the publisher process, peak RSS of
- * a process, percentiles and the report layout.
+ * What the benchmarks share: their settings (flags or BENCH_* variables), the publisher process, a process's
+ * memory and CPU time, percentiles, the report layout, the malloc settings and the memory benchmarks' child runs.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { PublisherOptions, PublisherProgress, PublisherResult } from './publisher.js';
@@ -67,14 +67,23 @@ export function startPublisher(options: PublisherOptions): RunningPublisher {
   };
 }
 
+/**
+ * The numeric fields of a process's /proc/<pid>/status, read once: `field('VmHWM')` in kB as the file gives
+ * memory (VmRSS, VmHWM, RssAnon, RssFile), `field('Threads')` a count; 0 for a field or process not there.
+ */
+export function procStatus(pid: number): (field: string) => number {
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    // The process is gone: every field 0.
+  }
+  return (field) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+}
+
 /** Peak resident set size of a process of this machine (VmHWM), in bytes; 0 when it cannot be read. */
 export function peakRss(pid: number): number {
-  try {
-    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
+  return procStatus(pid)('VmHWM') * 1024;
 }
 
 /** CPU time (user + system) a process of this machine has used so far, in seconds; 0 when it cannot be read. */
@@ -138,4 +147,24 @@ export function rerunWithMallocEnv(): void {
     env: { ...process.env, ...MALLOC_ENV },
   });
   process.exit(child.status ?? 1);
+}
+
+/**
+ * Runs a benchmark's module (`scriptUrl`: its import.meta.url) again as a child process with `args`, V8's gc
+ * exposed and MALLOC_ENV, and resolves with the last message it sends (its result); rejects when it exits
+ * without one. `mode` names the run in that error.
+ */
+export function runChild<T>(scriptUrl: string, args: string[], mode: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const proc = fork(fileURLToPath(scriptUrl), args, {
+      execArgv: [...process.execArgv, '--expose-gc'],
+      env: { ...process.env, ...MALLOC_ENV },
+    });
+    let result: T | undefined;
+    proc.on('message', (message) => (result = message as T));
+    proc.on('error', reject);
+    proc.on('exit', (code) =>
+      result ? resolve(result) : reject(new Error(`the ${mode} run exited with ${code} and no result`)),
+    );
+  });
 }

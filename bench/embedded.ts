@@ -9,7 +9,7 @@
  * `node --cpu-prof dist/bench/embedded.js` profiles it; BENCH_PUBLISHER_NODE_ARGS (e.g. "--cpu-prof") go to
  * the publisher's node.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGridstream } from '../app/start-gridstream.js';
@@ -22,6 +22,7 @@ import {
   mib,
   perSecond,
   printReport,
+  procStatus,
   rerunWithMallocEnv,
   setting,
   startPublisher,
@@ -61,8 +62,7 @@ await gridstream.pipeline.loadTopology(
 // and caches, the Node binary).
 /** This process's resident memory by kind (/proc/self/status): file-backed pages and anonymous ones. */
 function residentKinds(): { file: number; anon: number; threads: number } {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  const field = procStatus(process.pid);
   return { file: field('RssFile') * 1024, anon: field('RssAnon') * 1024, threads: field('Threads') };
 }
 let peak = { ...process.memoryUsage(), ...residentKinds() };

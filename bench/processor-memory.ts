@@ -31,9 +31,7 @@
  * growth (bench/distributed.ts, core/heap.ts). `--bounded-only 1` runs the bounded child alone and prints its
  * outputs' digests whole, to compare two builds of the processors.
  */
-import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { PROCESSOR_HEAP_GROWTH_PCT, applyHeapGrowth } from '../core/heap.js';
 import { SLOT_MS } from '../core/time.js';
 import { partitionFor } from '../io/log/partitioner.js';
@@ -62,20 +60,11 @@ import {
   type StressState,
 } from '../processors/stress/stress.js';
 import type { DtEnvelope, MeterReading, TopologyTransformer } from '../schemas/types.gen.js';
-import { MALLOC_ENV } from './common.js';
+import { MALLOC_ENV, runChild, setting } from './common.js';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 6, 1);
-
-function setting(name: string, fallback: number): number {
-  const flag = process.argv.indexOf(`--${name}`);
-  const raw =
-    flag >= 0 ? process.argv[flag + 1] : process.env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
-  const value = raw === undefined ? fallback : Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name}: ${raw} is not a number`);
-  return value;
-}
 
 const TRANSFORMERS = setting('transformers', 1000);
 const METERS = setting('meters', 100);
@@ -421,24 +410,6 @@ function child(mode: 'unbounded' | 'bounded'): ChildResult {
   };
 }
 
-function runChild(mode: string): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const proc = fork(fileURLToPath(import.meta.url), ['--child', mode, ...process.argv.slice(2)], {
-      execArgv: [...process.execArgv, '--expose-gc'],
-      env: {
-        ...process.env,
-        ...MALLOC_ENV,
-      },
-    });
-    let result: ChildResult | undefined;
-    proc.on('message', (message) => (result = message as ChildResult));
-    proc.on('error', reject);
-    proc.on('exit', (code) =>
-      result ? resolve(result) : reject(new Error(`the ${mode} run exited with ${code} and no result`)),
-    );
-  });
-}
-
 const MB = (mib: number) => ((mib * 2 ** 20) / 1e6).toFixed(0);
 
 async function main() {
@@ -455,11 +426,11 @@ async function main() {
     `  fleet        ${TRANSFORMERS} DTs x ${METERS} meters = ${fleet} meters, one-minute readings, 15 per upload, ${HOURS} h simulated, ${PARTITIONS} partition states a stage`,
   );
   console.log(
-    `  settings     revision horizon ${HORIZON_H} h, allowed lateness ${LATENESS_S} s, resident ${RESIDENT_H} h; ${OUTAGE_PCT}% of meters silent once for 15 min to 6 h, then sending what they stored; heap growth ${PROCESSOR_HEAP_GROWTH_PCT}%, MALLOC_ARENA_MAX=1`,
+    `  settings     revision horizon ${HORIZON_H} h, allowed lateness ${LATENESS_S} s, resident ${RESIDENT_H} h; ${OUTAGE_PCT}% of meters silent once for 15 min to 6 h, then sending what they stored; heap growth ${PROCESSOR_HEAP_GROWTH_PCT}%, MALLOC_ARENA_MAX=${MALLOC_ENV.MALLOC_ARENA_MAX}`,
   );
   const results: ChildResult[] = [];
   for (const mode of BOUNDED_ONLY ? ['bounded'] : ['unbounded', 'bounded']) {
-    const r = await runChild(mode);
+    const r = await runChild<ChildResult>(import.meta.url, ['--child', mode, ...process.argv.slice(2)], mode);
     results.push(r);
     const label =
       mode === 'unbounded' ? `unbounded (slots held ${HORIZON_H} h)` : `bounded (slots held ${RESIDENT_H} h)`;

@@ -15,12 +15,10 @@
  * during the rebuild, and its CPU time; the parent prints both, their ratio, and whether the rebuilds are the
  * same: a digest of every output each stage gave, in order, and of the outputs of a last punctuation.
  */
-import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { encode } from '../core/codec.js';
 import { applyHeapGrowth } from '../core/heap.js';
 import { SLOT_MS } from '../core/time.js';
@@ -49,7 +47,7 @@ import {
   type EnvelopeState,
 } from '../processors/load-envelope/load-envelope.js';
 import type { MeterReading } from '../schemas/types.gen.js';
-import { MALLOC_ENV, setting } from './common.js';
+import { procStatus, runChild, setting } from './common.js';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -123,10 +121,8 @@ interface ChildResult {
   outputs: number;
 }
 
-function status(field: string): number {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
-  return match ? Number(match[1]) / 1024 : 0;
-}
+/** A memory field of this process's /proc status, MiB. */
+const statusMiB = (field: string) => procStatus(process.pid)(field) / 1024;
 
 async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
   applyHeapGrowth(undefined, true);
@@ -201,7 +197,7 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
     );
 
   global.gc?.();
-  const baseMiB = status('VmRSS');
+  const baseMiB = statusMiB('VmRSS');
   writeFileSync('/proc/self/clear_refs', '5');
   // V8's heap as the restore runs (sampled when the loop turns: between the warehouse's pieces).
   let heapMiB = 0;
@@ -240,7 +236,7 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
     stage.takeOutputs();
   }
   const used = process.cpuUsage(cpu);
-  const peakMiB = status('VmHWM');
+  const peakMiB = statusMiB('VmHWM');
   clearInterval(sample);
   // The replay runs without turning the loop (the in-process log's batches are at hand): sampled at its end too.
   heapMiB = Math.max(heapMiB, process.memoryUsage().heapTotal / 2 ** 20);
@@ -258,25 +254,6 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
     outputs,
     digests: Object.fromEntries([...digests].map(([name, hash]) => [name, hash.digest('hex').slice(0, 16)])),
   };
-}
-
-function runChild(mode: Mode, dataDir: string): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const proc = fork(
-      fileURLToPath(import.meta.url),
-      ['--child', mode, dataDir, ...process.argv.slice(2), '--t0', String(T0)],
-      {
-        execArgv: [...process.execArgv, '--expose-gc'],
-        env: { ...process.env, ...MALLOC_ENV },
-      },
-    );
-    let result: ChildResult | undefined;
-    proc.on('message', (message) => (result = message as ChildResult));
-    proc.on('error', reject);
-    proc.on('exit', (code) =>
-      result ? resolve(result) : reject(new Error(`the ${mode} run exited with ${code} and no result`)),
-    );
-  });
 }
 
 async function main() {
@@ -299,7 +276,11 @@ async function main() {
     );
     const results: Partial<Record<Mode, ChildResult>> = {};
     for (const mode of ['whole', 'pieces'] as const) {
-      const r = (results[mode] = await runChild(mode, dataDir));
+      const r = (results[mode] = await runChild<ChildResult>(
+        import.meta.url,
+        ['--child', mode, dataDir, ...process.argv.slice(2), '--t0', String(T0)],
+        mode,
+      ));
       console.log(
         `  ${mode.padEnd(12)} peak RSS ${r.peakMiB.toFixed(0)} MiB during the restore (${r.baseMiB.toFixed(0)} MiB before it: +${(r.peakMiB - r.baseMiB).toFixed(0)} MiB); V8 heap up to ${r.heapMiB.toFixed(0)} MiB, ${r.stateMiB.toFixed(0)} MiB used after it; CPU ${r.cpuS.toFixed(1)} s`,
       );

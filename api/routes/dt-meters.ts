@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { DAY_MS, iso } from '../../core/time.js';
 import type { Warehouse } from '../../io/warehouse/warehouse.js';
 import { DT_RANGE_HEAD, dtRangeSchema, dtSeriesRange, type DtSeriesRequest } from '../dt-series.js';
+import { finiteOrNull } from '../json-numbers.js';
 import { NUMBER_OR_NULL, object } from '../openapi.js';
 import { runPage, runQuery } from '../../io/warehouse/query.js';
 import {
@@ -138,7 +139,7 @@ export async function dtMetersRoutes(
             days: l.days.map((d) => ({
               day: d.day_text,
               median_mohm: d.median_mohm,
-              stderr_mohm: Number.isFinite(d.stderr_mohm) ? d.stderr_mohm : null,
+              stderr_mohm: finiteOrNull(d.stderr_mohm),
               event_count: d.event_count,
               is_final: d.is_final,
             })),

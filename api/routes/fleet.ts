@@ -10,6 +10,7 @@ import {
   type FleetTransformersRow,
   type ListDtsRow,
 } from '../../io/warehouse/queries.gen.js';
+import { finiteOrNull } from '../json-numbers.js';
 import { DATE_TIME_OR_NULL, NUMBER_OR_NULL, object } from '../openapi.js';
 import {
   MAX_PAGE_SIZE,
@@ -103,14 +104,10 @@ function descendingNullsLast(a: number | null, b: number | null): number {
   return b - a;
 }
 
-/** A finite number, or null (a NaN the warehouse holds, or nothing). */
-const finite = (x: number | null | undefined): number | null =>
-  x === null || x === undefined || Number.isNaN(x) ? null : x;
-
 /** The ranking key of a DT: the higher of its newest issue's thermal and voltage peaks, null without an issue. */
 function stressProbOf(envelope: FleetEnvelopeStressRow | undefined): number | null {
-  const thermal = finite(envelope?.thermal_stress_prob);
-  const voltage = finite(envelope?.voltage_stress_prob);
+  const thermal = finiteOrNull(envelope?.thermal_stress_prob);
+  const voltage = finiteOrNull(envelope?.voltage_stress_prob);
   return thermal === null && voltage === null ? null : Math.max(thermal ?? -1, voltage ?? -1);
 }
 
@@ -123,7 +120,7 @@ export function fleetRank(
   return {
     dt_id: dtId,
     stress_prob: stressProbOf(envelope),
-    loss_of_life_min: finite(stress?.loss_of_life_min),
+    loss_of_life_min: finiteOrNull(stress?.loss_of_life_min),
   };
 }
 
@@ -139,12 +136,12 @@ export function fleetItem(
   const stressProb = stressProbOf(envelope);
   return {
     ...transformerItem(dt, timeZone),
-    load_factor: finite(stress?.load_factor),
-    net_kw: finite(stress?.net_kw),
+    load_factor: finiteOrNull(stress?.load_factor),
+    net_kw: finiteOrNull(stress?.net_kw),
     stress_slot_start: stress ? iso(stress.last_slot_ms) : null,
-    loss_of_life_min: finite(stress?.loss_of_life_min),
-    thermal_stress_prob: finite(envelope?.thermal_stress_prob),
-    voltage_stress_prob: finite(envelope?.voltage_stress_prob),
+    loss_of_life_min: finiteOrNull(stress?.loss_of_life_min),
+    thermal_stress_prob: finiteOrNull(envelope?.thermal_stress_prob),
+    voltage_stress_prob: finiteOrNull(envelope?.voltage_stress_prob),
     stress_prob: stressProb,
     peak_stress_slot: envelope && stressProb !== null ? iso(envelope.peak_slot_ms) : null,
     envelope_issued_at: envelope ? iso(envelope.issued_at_ms) : null,

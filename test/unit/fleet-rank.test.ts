@@ -34,6 +34,14 @@ describe('the fleet ranking', () => {
       stress_prob: 0.2,
       loss_of_life_min: null,
     });
+    // JSON carries neither: an infinite value ranks as none.
+    expect(fleetRank('dt-g', stress(Number.POSITIVE_INFINITY), issue(0.3, Number.NEGATIVE_INFINITY))).toEqual(
+      {
+        dt_id: 'dt-g',
+        stress_prob: 0.3,
+        loss_of_life_min: null,
+      },
+    );
     expect(ranks.sort(compareFleet).map((r) => r.dt_id)).toEqual([
       'dt-a',
       'dt-b',
