@@ -124,22 +124,23 @@ export function fleetRank(
   };
 }
 
-/** What the fleet view shows of one DT, from its rows of the per-tenant queries. */
-export function fleetItem(
+/** What the fleet view shows of one DT, from its rank and its rows of the per-tenant queries. */
+function fleetItem(
   dt: ListDtsRow,
+  rank: FleetRank,
   stress: FleetStressNewestRow | undefined,
   envelope: FleetEnvelopeStressRow | undefined,
   flaggedLegs: number,
   matched: { meter_id: string; service_point_id: string | null } | null,
   timeZone: string | undefined,
 ) {
-  const stressProb = stressProbOf(envelope);
+  const stressProb = rank.stress_prob;
   return {
     ...transformerItem(dt, timeZone),
     load_factor: finiteOrNull(stress?.load_factor),
     net_kw: finiteOrNull(stress?.net_kw),
     stress_slot_start: stress ? iso(stress.last_slot_ms) : null,
-    loss_of_life_min: finiteOrNull(stress?.loss_of_life_min),
+    loss_of_life_min: rank.loss_of_life_min,
     thermal_stress_prob: finiteOrNull(envelope?.thermal_stress_prob),
     voltage_stress_prob: finiteOrNull(envelope?.voltage_stress_prob),
     stress_prob: stressProb,
@@ -269,9 +270,10 @@ export async function fleetRoutes(
         .sort(compareFleet);
       const { rows, total } = pageRows(ranked, page);
       return {
-        transformers: rows.map(({ dt }) =>
+        transformers: rows.map(({ dt, ...rank }) =>
           fleetItem(
             dt,
+            rank,
             stressOf.get(dt.dt_id),
             envelopeOf.get(dt.dt_id),
             flagsOf.get(dt.dt_id) ?? 0,
