@@ -245,6 +245,9 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
   };
 }
 
+/** A change in MiB with its sign: +12, -3. */
+const signed = (mib: number) => `${mib < 0 ? '' : '+'}${mib.toFixed(0)}`;
+
 async function main() {
   const childAt = process.argv.indexOf('--child');
   if (childAt >= 0) {
@@ -271,7 +274,7 @@ async function main() {
         mode,
       ));
       console.log(
-        `  ${mode.padEnd(12)} peak RSS ${r.peakMiB.toFixed(0)} MiB during the restore (${r.baseMiB.toFixed(0)} MiB before it: +${(r.peakMiB - r.baseMiB).toFixed(0)} MiB); V8 heap up to ${r.heapMiB.toFixed(0)} MiB, ${r.stateMiB.toFixed(0)} MiB used after it; CPU ${r.cpuS.toFixed(1)} s`,
+        `  ${mode.padEnd(12)} peak RSS ${r.peakMiB.toFixed(0)} MiB during the restore (${r.baseMiB.toFixed(0)} MiB before it: ${signed(r.peakMiB - r.baseMiB)} MiB); V8 heap up to ${r.heapMiB.toFixed(0)} MiB, ${r.stateMiB.toFixed(0)} MiB used after it; CPU ${r.cpuS.toFixed(1)} s`,
       );
     }
     const whole = results.whole!;
