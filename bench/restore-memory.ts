@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from '../core/codec.js';
 import { applyHeapGrowth } from '../core/heap.js';
+import { createMetrics } from '../core/metrics.js';
 import { SLOT_MS } from '../core/time.js';
 import { REPLAY_BATCH_RECORDS, type LogRecord } from '../io/log/log.js';
 import { MemoryLog } from '../io/log/memory-log.js';
@@ -28,24 +29,13 @@ import { migrate } from '../io/warehouse/migrate.js';
 import { openWarehouse } from '../io/warehouse/open.js';
 import { readingRow } from '../io/warehouse/rows.js';
 import type { Warehouse } from '../io/warehouse/warehouse.js';
-import { KeyedStage, type Replayed } from '../pipelines/keyed-stage.js';
-import { RESTORE_PIECE_READINGS, recentReadings } from '../pipelines/recent-readings.js';
+import type { Replayed, Stage } from '../pipelines/keyed-stage.js';
+import { impedanceStage } from '../pipelines/impedance-stage.js';
+import { envelopeStage } from '../pipelines/load-envelope-stage.js';
+import { RESTORE_PIECE_READINGS, recentReadings, slotReadings } from '../pipelines/recent-readings.js';
 import { decodeReadings } from '../pipelines/readings-task.js';
-import {
-  DEFAULT_IMPEDANCE_CONFIG,
-  initialImpedanceState,
-  stepImpedance,
-  type ImpedanceInput,
-  type ImpedanceOutput,
-  type ImpedanceState,
-} from '../processors/impedance/impedance.js';
-import {
-  initialEnvelopeState,
-  stepEnvelope,
-  type EnvelopeInput,
-  type EnvelopeOutput,
-  type EnvelopeState,
-} from '../processors/load-envelope/load-envelope.js';
+import { TopologyTable } from '../pipelines/topology-table.js';
+import { DEFAULT_IMPEDANCE_CONFIG } from '../processors/impedance/impedance.js';
 import type { MeterReading } from '../schemas/types.gen.js';
 import { procStatus, runChild, setting } from './common.js';
 
@@ -55,6 +45,7 @@ const TRANSFORMERS = setting('transformers', 125);
 const METERS = setting('meters', 100);
 const HOURS = setting('hours', 24);
 const HORIZON_MS = 24 * HOUR;
+const LATENESS_MS = 5 * MINUTE;
 const PIECE_READINGS = setting('piece-readings', RESTORE_PIECE_READINGS);
 const TOPIC = 'gridstream.readings';
 /** Recent (the warehouse's retention drops old rows on insert), a UTC quarter hour; the parent's, in a child. */
@@ -147,50 +138,37 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
   await producer.send(TOPIC, batch);
 
   const piece = mode === 'whole' ? Number.MAX_SAFE_INTEGER : PIECE_READINGS;
-  const digests = new Map<string, ReturnType<typeof createHash>>();
+  // The readings task's two stages as pipelines/start-pipeline.ts builds them, on a topology that is never read
+  // (no meter counts or nameplates) and a registry of their own.
+  const metrics = createMetrics();
+  const topology = new TopologyTable(log);
+  const envelopeConfig = { allowedLatenessMs: LATENESS_MS, revisionHorizonMs: HORIZON_MS, residentMs: HOUR };
+  const envelopes = envelopeStage({
+    partitions: 1,
+    config: envelopeConfig,
+    metrics,
+    topology,
+    restore: () => recentReadings(warehouse, DTS, envelopeConfig.revisionHorizonMs, piece),
+    slotReadings: (dts, from, to) => slotReadings(warehouse, dts, from, to),
+  });
+  const impedance = impedanceStage({
+    partitions: 1,
+    config: { ...DEFAULT_IMPEDANCE_CONFIG, allowedLatenessMs: LATENESS_MS },
+    metrics,
+    topology,
+    restore: () => recentReadings(warehouse, DTS, 24 * HOUR, piece),
+  });
+  const stages: Array<Stage<MeterReading>> = [envelopes.stage, impedance];
+  const digests = new Map(stages.map((stage) => [stage.name, createHash('sha256')]));
   let outputs = 0;
-  /** A stage's route: its outputs counted and digested in order, none sent. */
-  const digestOf = (name: string) => {
-    const hash = createHash('sha256');
-    digests.set(name, hash);
-    return (out: unknown[]) => {
-      outputs += out.length;
-      for (const output of out) hash.update(JSON.stringify(output));
-      return new Map<string, never[]>();
-    };
+  /** The records a stage's outputs became since the last call, counted and digested in order, none sent. */
+  const take = (stage: Stage<MeterReading>) => {
+    const hash = digests.get(stage.name)!;
+    for (const [topic, records] of stage.takeOutputs()) {
+      outputs += records.length;
+      for (const r of records) hash.update(`${topic}|${r.key}|${r.timestamp}|`).update(r.value);
+    }
   };
-  const envelopes = new KeyedStage<EnvelopeState, EnvelopeInput, EnvelopeOutput, MeterReading>({
-    processor: {
-      name: 'envelopes',
-      init: initialEnvelopeState,
-      step: (state, input) =>
-        stepEnvelope(state, input, {
-          allowedLatenessMs: 5 * MINUTE,
-          revisionHorizonMs: HORIZON_MS,
-          residentMs: HOUR,
-        }),
-    },
-    partitions: 1,
-    toInput: (reading) => ({ type: 'reading', reading }),
-    punctuation: { input: { type: 'emit' }, everyMs: 1000 },
-    route: digestOf('envelopes'),
-    replayLookbackMs: HORIZON_MS + 5 * MINUTE + SLOT_MS,
-    restore: () => recentReadings(warehouse, DTS, HORIZON_MS, piece),
-  });
-  const impedance = new KeyedStage<ImpedanceState, ImpedanceInput, ImpedanceOutput, MeterReading>({
-    processor: {
-      name: 'impedance',
-      init: initialImpedanceState,
-      step: (state, input) => stepImpedance(state, input, DEFAULT_IMPEDANCE_CONFIG),
-    },
-    partitions: 1,
-    toInput: (reading) => ({ type: 'reading', reading }),
-    punctuation: { input: { type: 'emit' }, everyMs: 1000 },
-    route: digestOf('impedance'),
-    replayLookbackMs: HORIZON_MS,
-    restore: () => recentReadings(warehouse, DTS, HORIZON_MS, piece),
-  });
-  const stages = [envelopes, impedance];
   const decode = (batch: LogRecord[]): Array<Replayed<MeterReading>> =>
     batch.flatMap((record) =>
       decodeReadings(record.value).map((value) => ({ value, timestamp: record.timestamp })),
@@ -207,11 +185,9 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
   );
   const cpu = process.cpuUsage();
   // As pipelines/stage-task.ts rebuilds a partition; `whole` holds the replay decoded, as it did before.
-  for (const stage of stages) {
-    await stage.assign(0);
-    stage.takeOutputs();
-  }
-  const replay = log.replay(TOPIC, 0, records, HORIZON_MS + 5 * MINUTE + SLOT_MS);
+  // The rebuild's outputs are held until it ends, as the task takes them.
+  for (const stage of stages) await stage.assign(0);
+  const replay = log.replay(TOPIC, 0, records, Math.max(...stages.map((s) => s.replayLookbackMs)));
   let replayed = false;
   if (mode === 'whole') {
     const all: LogRecord[] = [];
@@ -231,9 +207,9 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
     }
   for (const stage of stages) {
     await stage.assigned(0, replayed);
-    stage.takeOutputs();
+    take(stage);
     stage.punctuate(0, true);
-    stage.takeOutputs();
+    take(stage);
   }
   const used = process.cpuUsage(cpu);
   const peakMiB = statusMiB('VmHWM');
@@ -242,6 +218,19 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
   heapMiB = Math.max(heapMiB, process.memoryUsage().heapTotal / 2 ** 20);
   global.gc?.();
   const stateMiB = process.memoryUsage().heapUsed / 2 ** 20;
+  // What the stages only count (a replayed reading too late, a slot loaded, a leg-day without a median).
+  const counted = createHash('sha256');
+  for (const counter of [
+    metrics.slotsWritten,
+    metrics.tooLate,
+    metrics.slotsLoaded,
+    metrics.impedanceLegDays,
+    metrics.impedanceFlags,
+    metrics.impedanceTooLate,
+  ])
+    counted.update(JSON.stringify(await counter.get()));
+  digests.set('counted', counted);
+  envelopes.close();
   await warehouse.close();
   await log.close();
   return {
@@ -255,6 +244,9 @@ async function child(mode: Mode, dataDir: string): Promise<ChildResult> {
     digests: Object.fromEntries([...digests].map(([name, hash]) => [name, hash.digest('hex').slice(0, 16)])),
   };
 }
+
+/** A change in MiB with its sign: +12, -3. */
+const signed = (mib: number) => `${mib < 0 ? '' : '+'}${mib.toFixed(0)}`;
 
 async function main() {
   const childAt = process.argv.indexOf('--child');
@@ -282,7 +274,7 @@ async function main() {
         mode,
       ));
       console.log(
-        `  ${mode.padEnd(12)} peak RSS ${r.peakMiB.toFixed(0)} MiB during the restore (${r.baseMiB.toFixed(0)} MiB before it: +${(r.peakMiB - r.baseMiB).toFixed(0)} MiB); V8 heap up to ${r.heapMiB.toFixed(0)} MiB, ${r.stateMiB.toFixed(0)} MiB used after it; CPU ${r.cpuS.toFixed(1)} s`,
+        `  ${mode.padEnd(12)} peak RSS ${r.peakMiB.toFixed(0)} MiB during the restore (${r.baseMiB.toFixed(0)} MiB before it: ${signed(r.peakMiB - r.baseMiB)} MiB); V8 heap up to ${r.heapMiB.toFixed(0)} MiB, ${r.stateMiB.toFixed(0)} MiB used after it; CPU ${r.cpuS.toFixed(1)} s`,
       );
     }
     const whole = results.whole!;

@@ -44,6 +44,18 @@ export async function* recentReadings(
   }
 }
 
+/** The stored readings of `dts` with `ts` in [from, to) (slot_readings.sql): where a released slot is rebuilt from. */
+export async function slotReadings(
+  warehouse: Warehouse,
+  dts: string[],
+  from: number,
+  to: number,
+): Promise<MeterReading[]> {
+  return (await runQuery(warehouse, queries.slot_readings, { dts, from_ms: from, to_ms: to })).map(
+    readingOfRow,
+  );
+}
+
 /** A reading as the warehouse stores it (recent_readings.sql, slot_readings.sql). */
 export function readingOfRow(r: RecentReadingsRow): MeterReading {
   return {

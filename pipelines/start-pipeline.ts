@@ -41,7 +41,7 @@ import {
 } from './dataflow.js';
 import { runQuery } from '../io/warehouse/query.js';
 import { queries } from '../io/warehouse/queries.gen.js';
-import { readingOfRow, recentReadings } from './recent-readings.js';
+import { recentReadings, slotReadings } from './recent-readings.js';
 
 export { ALL_ROLES, type Role } from './dataflow.js';
 
@@ -185,10 +185,7 @@ const START: Record<NodeId, (ctx: Context) => Promise<Running>> = {
           config.partitions,
           envelopeConfig.revisionHorizonMs,
         ),
-      slotReadings: async (dts, from, to) =>
-        (await runQuery(warehouse, queries.slot_readings, { dts, from_ms: from, to_ms: to })).map(
-          readingOfRow,
-        ),
+      slotReadings: (dts, from, to) => slotReadings(warehouse, dts, from, to),
       timeZone: config.timeZone,
       loadPatterns: (withMeterShapes) =>
         queryLoadPatterns(warehouse, topology, withMeterShapes, config.timeZone),
